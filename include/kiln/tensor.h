@@ -1,0 +1,91 @@
+#pragma once
+// kiln::Tensor: a typed, shaped block of elements that owns its memory or views memory owned elsewhere
+// (a caller's buffer, a mapped model file, a run's arena).
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kiln/dtype.h"
+#include "kiln/error.h"
+
+namespace kiln {
+
+class Tensor {
+ public:
+  /// An empty tensor (dtype undefined, no data).
+  Tensor() = default;
+  /// Allocates zero-initialised memory for `dims` (64-byte aligned). Throws on negative dims or overflow.
+  Tensor(DType dtype, std::vector<int64_t> dims);
+
+  /// Views `data` without copying or owning it; the caller keeps it alive and unchanged while in use.
+  static Tensor borrow(DType dtype, std::vector<int64_t> dims, void* data);
+  /// Views `data`, keeping `owner` alive for as long as this tensor or a copy of it lives.
+  static Tensor view(DType dtype, std::vector<int64_t> dims, const void* data, std::shared_ptr<const void> owner);
+
+  /// A 0-d tensor holding one value.
+  template <typename T> static Tensor scalar(T value) {
+    Tensor t(dtype_of<T>(), {});
+    t.data<T>()[0] = value;
+    return t;
+  }
+  /// A tensor of `dims` holding a copy of `values` (sizes must agree).
+  template <typename T> static Tensor from_vector(std::vector<int64_t> dims, const std::vector<T>& values) {
+    Tensor t(dtype_of<T>(), std::move(dims));
+    if (static_cast<size_t>(t.numel()) != values.size())
+      throw Error(ErrorCode::kInvalidArgument, "Tensor::from_vector: value count does not match dims");
+    for (size_t i = 0; i < values.size(); ++i) t.data<T>()[i] = values[i];
+    return t;
+  }
+
+  DType dtype() const { return dtype_; }
+  const std::vector<int64_t>& dims() const { return dims_; }
+  size_t rank() const { return dims_.size(); }
+  int64_t dim(size_t i) const { return dims_.at(i); }
+  int64_t numel() const { return numel_; }
+  /// Bytes of element storage (for strings: numel * sizeof(std::string)).
+  size_t nbytes() const;
+  /// True once data has been attached (an empty tensor of 0 elements still counts as defined).
+  bool defined() const { return dtype_ != DType::kUndefined; }
+  /// True when this tensor (or a tensor it was copied from) allocated its memory.
+  bool owns_memory() const { return owns_; }
+
+  void* raw_data() { return data_; }
+  const void* raw_data() const { return data_; }
+  /// Typed element access; throws when T does not match dtype().
+  template <typename T> T* data() {
+    check_type(dtype_of<T>());
+    return static_cast<T*>(data_);
+  }
+  template <typename T> const T* data() const {
+    check_type(dtype_of<T>());
+    return static_cast<const T*>(data_);
+  }
+  template <typename T> std::span<T> span() { return {data<T>(), static_cast<size_t>(numel_)}; }
+  template <typename T> std::span<const T> span() const { return {data<T>(), static_cast<size_t>(numel_)}; }
+
+  /// A deep copy that owns its memory.
+  Tensor clone() const;
+  /// The same data with other dims of equal element count (shares memory).
+  Tensor reshaped(std::vector<int64_t> dims) const;
+  /// Element i converted to int64 (integer, bool and float types); for reading shape-like inputs.
+  int64_t int_at(int64_t i) const;
+  /// Element i converted to double (numeric types).
+  double double_at(int64_t i) const;
+  /// All elements converted to int64.
+  std::vector<int64_t> to_int64_vector() const;
+
+ private:
+  void check_type(DType t) const;
+
+  DType dtype_ = DType::kUndefined;
+  std::vector<int64_t> dims_;
+  int64_t numel_ = 0;
+  void* data_ = nullptr;
+  std::shared_ptr<const void> owner_;
+  bool owns_ = false;
+};
+
+}  // namespace kiln

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks to build, test and demo kiln.
+# Idempotent: when everything is present it only checks and returns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libpthreadpool-dev libcpuinfo-dev libfp16-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev
+  clang libclang-rt-14-dev
+  python3-venv python3-torch python3-torchvision
+)
+PIP_PACKAGES=("onnx==1.23.2" "onnxruntime" "numpy<2")
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+stamp=.venv/.kiln-bootstrap
+want="${PIP_PACKAGES[*]}"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: creating .venv with ${want}"
+  # --system-site-packages so the venv sees Debian's torch and torchvision.
+  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv
+  .venv/bin/pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,122 @@
+#include "kiln/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "base/checked.h"
+#include "ir/dispatch.h"
+#include "kiln/shape.h"
+
+namespace kiln {
+
+namespace {
+
+constexpr size_t kAlignment = 64;
+
+// Owned storage: aligned raw bytes, or constructed std::strings for string tensors.
+struct Storage {
+  void* ptr = nullptr;
+  int64_t strings = 0;  // number of constructed std::string objects, 0 for other types
+  ~Storage() {
+    if (strings > 0) {
+      auto* s = static_cast<std::string*>(ptr);
+      for (int64_t i = 0; i < strings; ++i) s[i].~basic_string();
+    }
+    std::free(ptr);
+  }
+};
+
+}  // namespace
+
+Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : dtype_(dtype), dims_(std::move(dims)) {
+  if (!dtype_is_supported(dtype))
+    fail(ErrorCode::kUnsupported, "kiln cannot hold tensors of element type {}", dtype_name(dtype));
+  numel_ = checked_numel(dims_, "tensor element count");
+  int64_t bytes = checked_mul(numel_, static_cast<int64_t>(dtype_size(dtype)), "tensor byte size");
+  size_t alloc = (static_cast<size_t>(bytes) + kAlignment - 1) / kAlignment * kAlignment;
+  if (alloc == 0) alloc = kAlignment;
+  auto storage = std::make_shared<Storage>();
+  storage->ptr = std::aligned_alloc(kAlignment, alloc);
+  if (!storage->ptr)
+    fail(ErrorCode::kLimitExceeded, "out of memory allocating {} bytes for a tensor of {}", bytes, dims_str(dims_));
+  if (dtype == DType::kString) {
+    auto* s = static_cast<std::string*>(storage->ptr);
+    for (int64_t i = 0; i < numel_; ++i) new (s + i) std::string();
+    storage->strings = numel_;
+  } else {
+    std::memset(storage->ptr, 0, alloc);
+  }
+  data_ = storage->ptr;
+  owner_ = std::move(storage);
+  owns_ = true;
+}
+
+Tensor Tensor::borrow(DType dtype, std::vector<int64_t> dims, void* data) {
+  return view(dtype, std::move(dims), data, nullptr);
+}
+
+Tensor Tensor::view(DType dtype, std::vector<int64_t> dims, const void* data, std::shared_ptr<const void> owner) {
+  if (!dtype_is_supported(dtype))
+    fail(ErrorCode::kUnsupported, "kiln cannot hold tensors of element type {}", dtype_name(dtype));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.dims_ = std::move(dims);
+  t.numel_ = checked_numel(t.dims_, "tensor element count");
+  checked_mul(t.numel_, static_cast<int64_t>(dtype_size(dtype)), "tensor byte size");
+  t.data_ = const_cast<void*>(data);
+  t.owner_ = std::move(owner);
+  return t;
+}
+
+size_t Tensor::nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
+
+void Tensor::check_type(DType t) const {
+  if (t != dtype_)
+    fail(ErrorCode::kInvalidArgument, "tensor holds {} elements, accessed as {}", dtype_name(dtype_), dtype_name(t));
+}
+
+Tensor Tensor::clone() const {
+  if (!defined()) return {};
+  Tensor t(dtype_, dims_);
+  if (dtype_ == DType::kString) {
+    const auto* src = static_cast<const std::string*>(data_);
+    auto* dst = static_cast<std::string*>(t.data_);
+    for (int64_t i = 0; i < numel_; ++i) dst[i] = src[i];
+  } else if (nbytes()) {
+    std::memcpy(t.data_, data_, nbytes());
+  }
+  return t;
+}
+
+Tensor Tensor::reshaped(std::vector<int64_t> dims) const {
+  Tensor t = *this;
+  int64_t n = checked_numel(dims, "reshaped element count");
+  if (n != numel_)
+    fail(ErrorCode::kInvalidArgument, "cannot view {} elements as {}", numel_, dims_str(dims));
+  t.dims_ = std::move(dims);
+  return t;
+}
+
+int64_t Tensor::int_at(int64_t i) const {
+  return visit_numeric_or_bool(dtype_, [&]<typename T>() -> int64_t {
+    return static_cast<int64_t>(static_cast<const T*>(data_)[i]);
+  }, "reading an integer");
+}
+
+double Tensor::double_at(int64_t i) const {
+  return visit_numeric_or_bool(dtype_, [&]<typename T>() -> double {
+    if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>)
+      return static_cast<float>(static_cast<const T*>(data_)[i]);
+    else
+      return static_cast<double>(static_cast<const T*>(data_)[i]);
+  }, "reading a number");
+}
+
+std::vector<int64_t> Tensor::to_int64_vector() const {
+  std::vector<int64_t> v(static_cast<size_t>(numel_));
+  for (int64_t i = 0; i < numel_; ++i) v[static_cast<size_t>(i)] = int_at(i);
+  return v;
+}
+
+}  // namespace kiln

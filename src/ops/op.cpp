@@ -1,0 +1,141 @@
+#include "ops/op.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+namespace kiln::ops {
+
+namespace {
+
+using Key = std::pair<std::string, std::string>;
+
+std::map<Key, OpSchema>& registry() {
+  static std::map<Key, OpSchema> r;
+  return r;
+}
+
+std::string_view canonical_domain(std::string_view d) { return d == "ai.onnx" ? std::string_view() : d; }
+
+}  // namespace
+
+OpRegistrar::OpRegistrar(OpSchema schema) {
+  Key key{schema.domain, schema.name};
+  registry()[key] = std::move(schema);
+}
+
+const OpSchema* find_op(std::string_view domain, std::string_view op_type) {
+  auto it = registry().find(Key{std::string(canonical_domain(domain)), std::string(op_type)});
+  return it == registry().end() ? nullptr : &it->second;
+}
+
+std::vector<const OpSchema*> all_ops() {
+  std::vector<const OpSchema*> v;
+  for (const auto& [k, s] : registry()) v.push_back(&s);
+  return v;
+}
+
+int version_in_force(const OpSchema& schema, int opset) {
+  int in_force = 0;
+  for (int v : schema.versions)
+    if (v <= opset) in_force = v;
+  return in_force;
+}
+
+// ---- NodeContext ----
+
+const ir::Attribute* NodeContext::optional(std::string_view name, ir::AttrType type) const {
+  const ir::Attribute* a = node_.attr(name);
+  if (!a) return nullptr;
+  if (a->type != type)
+    fail("attribute '{}' must be of type {}, but the file gives {}", name, ir::attr_type_name(type),
+         ir::attr_type_name(a->type));
+  return a;
+}
+
+const ir::Attribute& NodeContext::required(std::string_view name, ir::AttrType type) const {
+  const ir::Attribute* a = optional(name, type);
+  if (!a) fail("required attribute '{}' ({}) is missing", name, ir::attr_type_name(type));
+  return *a;
+}
+
+int64_t NodeContext::attr_int(std::string_view name, int64_t fallback) const {
+  const ir::Attribute* a = optional(name, ir::AttrType::kInt);
+  return a ? a->i : fallback;
+}
+int64_t NodeContext::attr_int(std::string_view name) const { return required(name, ir::AttrType::kInt).i; }
+float NodeContext::attr_float(std::string_view name, float fallback) const {
+  const ir::Attribute* a = optional(name, ir::AttrType::kFloat);
+  return a ? a->f : fallback;
+}
+std::string NodeContext::attr_string(std::string_view name, std::string fallback) const {
+  const ir::Attribute* a = optional(name, ir::AttrType::kString);
+  return a ? a->s : fallback;
+}
+std::string NodeContext::attr_string(std::string_view name) const {
+  return required(name, ir::AttrType::kString).s;
+}
+std::vector<int64_t> NodeContext::attr_ints(std::string_view name, std::vector<int64_t> fallback) const {
+  const ir::Attribute* a = optional(name, ir::AttrType::kInts);
+  return a ? a->ints : fallback;
+}
+std::vector<float> NodeContext::attr_floats(std::string_view name, std::vector<float> fallback) const {
+  const ir::Attribute* a = optional(name, ir::AttrType::kFloats);
+  return a ? a->floats : fallback;
+}
+std::vector<std::string> NodeContext::attr_strings(std::string_view name, std::vector<std::string> fallback) const {
+  const ir::Attribute* a = optional(name, ir::AttrType::kStrings);
+  return a ? a->strings : fallback;
+}
+const Tensor& NodeContext::attr_tensor(std::string_view name) const {
+  return required(name, ir::AttrType::kTensor).t;
+}
+const ir::Graph& NodeContext::attr_graph(std::string_view name) const {
+  const ir::Attribute& a = required(name, ir::AttrType::kGraph);
+  if (!a.g) fail("graph attribute '{}' is empty", name);
+  return *a.g;
+}
+
+// ---- InferContext ----
+
+const ValueInfo& InferContext::input(size_t i) const {
+  if (!has_input(i)) fail("input {} is required but absent", i);
+  return *inputs_[i];
+}
+
+void InferContext::set_output(size_t i, DType dtype, Shape shape) {
+  if (i >= outputs_.size()) return;  // an optional output the node does not list
+  outputs_[i].dtype = dtype;
+  outputs_[i].shape = std::move(shape);
+}
+
+// ---- KernelContext ----
+
+const Tensor& KernelContext::input(size_t i) const {
+  if (!has_input(i)) fail("input {} is required but absent", i);
+  return *inputs_[i];
+}
+
+Tensor& KernelContext::output(size_t i) {
+  if (i >= outputs_.size()) fail("output {} requested but the node lists only {}", i, outputs_.size());
+  if (!outputs_[i].defined()) fail("output {} has no inferred shape; the kernel must allocate it", i);
+  return outputs_[i];
+}
+
+Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_t> dims) {
+  if (i >= outputs_.size()) fail("output {} requested but the node lists only {}", i, outputs_.size());
+  outputs_[i] = Tensor(dtype, std::move(dims));
+  return outputs_[i];
+}
+
+void KernelContext::set_output(size_t i, Tensor t) {
+  if (i >= outputs_.size()) fail("output {} requested but the node lists only {}", i, outputs_.size());
+  outputs_[i] = std::move(t);
+}
+
+SubgraphRunner& KernelContext::subgraphs() const {
+  if (!subgraphs_) fail("subgraph execution is not available here");
+  return *subgraphs_;
+}
+
+}  // namespace kiln::ops

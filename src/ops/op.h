@@ -1,0 +1,169 @@
+#pragma once
+// The op interface. Each op family lives in its own file under src/ops/ and registers, from that file:
+//   - its ONNX versions (the opsets where its spec changed),
+//   - a type-and-shape inference function (symbolic: works on dims that are numbers, symbols or unknown,
+//     and uses input *values* when they are known, e.g. Reshape's shape input),
+//   - a reference kernel: plain, obviously correct C++.
+// The runtime calls inference to size every output before the kernel runs, so a kernel finds its outputs
+// allocated (ctx.output(i)); only ops whose output size depends on data the inference cannot see
+// (NonZero, Loop, ...) leave a dim unknown and allocate themselves with ctx.allocate_output.
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "ir/graph.h"
+#include "kiln/tensor.h"
+
+namespace kiln::ops {
+
+/// A value during inference: its type, its shape, and its content when known (constant or at run time).
+struct ValueInfo {
+  DType dtype = DType::kUndefined;
+  Shape shape = Shape::unknown_rank();
+  const Tensor* value = nullptr;
+};
+
+/// What inference and kernels share: the node, its attributes, the opset in force, errors naming the node.
+class NodeContext {
+ public:
+  NodeContext(const ir::Node& node, size_t node_index, int opset)
+      : node_(node), index_(node_index), opset_(opset) {}
+
+  const ir::Node& node() const { return node_; }
+  /// The opset version the model imports for this node's domain (e.g. 13 → Softmax-13 semantics).
+  int opset() const { return opset_; }
+  /// "node 'conv1' (Conv)".
+  std::string label() const { return node_.label(index_); }
+
+  bool has_attr(std::string_view name) const { return node_.attr(name) != nullptr; }
+  int64_t attr_int(std::string_view name, int64_t fallback) const;
+  int64_t attr_int(std::string_view name) const;  ///< required
+  float attr_float(std::string_view name, float fallback) const;
+  std::string attr_string(std::string_view name, std::string fallback) const;
+  std::string attr_string(std::string_view name) const;  ///< required
+  std::vector<int64_t> attr_ints(std::string_view name, std::vector<int64_t> fallback = {}) const;
+  std::vector<float> attr_floats(std::string_view name, std::vector<float> fallback = {}) const;
+  std::vector<std::string> attr_strings(std::string_view name, std::vector<std::string> fallback = {}) const;
+  const Tensor& attr_tensor(std::string_view name) const;  ///< required
+  const ir::Graph& attr_graph(std::string_view name) const;  ///< required
+
+  /// Throws Error(kInvalidModel): "<node label>: <message>".
+  template <typename... Args>
+  [[noreturn]] void fail(fmt::format_string<Args...> f, Args&&... args) const {
+    throw Error(ErrorCode::kInvalidModel, label() + ": " + fmt::format(f, std::forward<Args>(args)...));
+  }
+  /// Throws Error(kUnsupported): valid ONNX that kiln does not run.
+  template <typename... Args>
+  [[noreturn]] void unsupported(fmt::format_string<Args...> f, Args&&... args) const {
+    throw Error(ErrorCode::kUnsupported, label() + ": " + fmt::format(f, std::forward<Args>(args)...));
+  }
+  /// Throws Error(kInvalidArgument): the data fed at run time breaks the op's rules.
+  template <typename... Args>
+  [[noreturn]] void bad_input(fmt::format_string<Args...> f, Args&&... args) const {
+    throw Error(ErrorCode::kInvalidArgument, label() + ": " + fmt::format(f, std::forward<Args>(args)...));
+  }
+
+ private:
+  const ir::Attribute& required(std::string_view name, ir::AttrType type) const;
+  const ir::Attribute* optional(std::string_view name, ir::AttrType type) const;
+
+  const ir::Node& node_;
+  size_t index_;
+  int opset_;
+};
+
+/// Inference: read input types/shapes/values, set every output's type and shape.
+class InferContext : public NodeContext {
+ public:
+  InferContext(const ir::Node& node, size_t index, int opset, std::span<const ValueInfo* const> inputs,
+               std::span<ValueInfo> outputs)
+      : NodeContext(node, index, opset), inputs_(inputs), outputs_(outputs) {}
+
+  /// Number of input slots the node lists (absent optional inputs count).
+  size_t num_inputs() const { return inputs_.size(); }
+  /// True when input i is listed and not the empty name.
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  /// Input i; fails with a clear message when it is absent.
+  const ValueInfo& input(size_t i) const;
+  DType input_type(size_t i) const { return input(i).dtype; }
+  const Shape& input_shape(size_t i) const { return input(i).shape; }
+  /// The content of input i when known, else nullptr.
+  const Tensor* input_value(size_t i) const { return has_input(i) ? input(i).value : nullptr; }
+
+  size_t num_outputs() const { return outputs_.size(); }
+  void set_output(size_t i, DType dtype, Shape shape);
+
+ private:
+  std::span<const ValueInfo* const> inputs_;
+  std::span<ValueInfo> outputs_;
+};
+
+/// Runs a subgraph (If/Loop/Scan bodies) with given inputs; values it reads from enclosing scopes are
+/// resolved by the runtime. Implemented by the runtime; ops see only this interface.
+class SubgraphRunner {
+ public:
+  virtual ~SubgraphRunner() = default;
+  virtual std::vector<Tensor> run(const ir::Graph& graph, std::span<const Tensor> inputs) = 0;
+};
+
+/// Execution: inputs are tensors; outputs whose shape inference resolved are already allocated.
+class KernelContext : public NodeContext {
+ public:
+  KernelContext(const ir::Node& node, size_t index, int opset, std::span<const Tensor* const> inputs,
+                std::span<Tensor> outputs, SubgraphRunner* subgraphs)
+      : NodeContext(node, index, opset), inputs_(inputs), outputs_(outputs), subgraphs_(subgraphs) {}
+
+  size_t num_inputs() const { return inputs_.size(); }
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  const Tensor& input(size_t i) const;
+  size_t num_outputs() const { return outputs_.size(); }
+  /// Output i, allocated by the runtime from the inferred shape.
+  Tensor& output(size_t i);
+  /// For outputs whose size only the kernel knows: allocates output i with these dims.
+  Tensor& allocate_output(size_t i, DType dtype, std::vector<int64_t> dims);
+  /// Sets output i to an existing tensor (e.g. a subgraph's result).
+  void set_output(size_t i, Tensor t);
+  SubgraphRunner& subgraphs() const;
+
+ private:
+  std::span<const Tensor* const> inputs_;
+  std::span<Tensor> outputs_;
+  SubgraphRunner* subgraphs_;
+};
+
+using InferFn = void (*)(InferContext&);
+using ComputeFn = void (*)(KernelContext&);
+
+/// One ONNX operator as kiln implements it.
+struct OpSchema {
+  std::string domain;  ///< "" for ai.onnx
+  std::string name;    ///< op_type
+  /// The opset versions at which ONNX changed this op, ascending (from the ONNX operator changelog).
+  /// versions.front() is when it was introduced.
+  std::vector<int> versions;
+  /// First opset at which ONNX removed the op (e.g. Upsample: 10 deprecated), 0 when still present.
+  int removed_in = 0;
+  InferFn infer = nullptr;
+  ComputeFn compute = nullptr;
+};
+
+/// Registers a schema at static-initialisation time; use once per op, in the op's own file:
+///   KILN_REGISTER_OP(relu, {"", "Relu", {6, 13, 14}, 0, infer_same, compute_relu});
+struct OpRegistrar {
+  explicit OpRegistrar(OpSchema schema);
+};
+#define KILN_REGISTER_OP(id, ...) static const ::kiln::ops::OpRegistrar kiln_op_registrar_##id(::kiln::ops::OpSchema __VA_ARGS__)
+
+/// The schema for domain/op_type, or nullptr. "ai.onnx" is the same as "".
+const OpSchema* find_op(std::string_view domain, std::string_view op_type);
+/// Every registered schema (for `inspect`, `check` and the docs).
+std::vector<const OpSchema*> all_ops();
+/// The since-version in force at `opset` (largest version <= opset), or 0 when the op did not exist yet.
+int version_in_force(const OpSchema& schema, int opset);
+
+}  // namespace kiln::ops
