@@ -150,6 +150,11 @@ struct OpSchema {
   int removed_in = 0;
   InferFn infer = nullptr;
   ComputeFn compute = nullptr;
+  /// True when the kernel reads only its inputs' dims, never their elements (Shape, Size): the planner can
+  /// then compute the output as soon as the input's shape is concrete.
+  bool reads_only_input_shapes = false;
+  /// True when outputs depend on more than the inputs (random ops): never folded into constants.
+  bool nondeterministic = false;
 };
 
 /// Registers a schema at static-initialisation time; use once per op, in the op's own file:
