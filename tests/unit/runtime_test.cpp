@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "api/session_impl.h"
+#include "runtime/input_check.h"
 #include "runtime/memory_planner.h"
 #include "runtime/plan.h"
 
