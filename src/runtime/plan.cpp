@@ -133,6 +133,21 @@ void Plan::infer_and_fold(const Limits& limits) {
     } catch (const Error& e) {
       rethrow_with_node(e, label);
     }
+    // Inference computed every output's content itself (Shape of a concrete shape, Concat of known pieces):
+    // those are constants now, and the node needs no step.
+    bool all_computed = !node.outputs.empty();
+    for (size_t o = 0; o < node.outputs.size(); ++o)
+      if (node.outputs[o] >= 0 && !out[o].value) all_computed = false;
+    if (all_computed && !step.schema->nondeterministic) {
+      for (size_t o = 0; o < node.outputs.size(); ++o) {
+        int v = node.outputs[o];
+        if (v < 0) continue;
+        constants_[static_cast<size_t>(v)] = *out[o].value;
+        const Tensor& c = constants_[static_cast<size_t>(v)];
+        infos_[static_cast<size_t>(v)] = {c.dtype(), Shape::from(c.dims()), &c};
+      }
+      continue;
+    }
     bool has_subgraph = false;
     for (const auto& a : node.attributes) has_subgraph |= a.g != nullptr || !a.graphs.empty();
     bool foldable = !step.schema->nondeterministic && !has_subgraph && all_concrete(out) &&
@@ -171,6 +186,7 @@ void Plan::infer_and_fold(const Limits& limits) {
       int v = node.outputs[o];
       if (v < 0) continue;
       out[o].value = nullptr;
+      out[o].computed.reset();
       if (step.shapes_known) {
         int64_t bytes = checked_mul(checked_numel(out[o].shape.values()),
                                     static_cast<int64_t>(std::max<size_t>(dtype_size(out[o].dtype), 1)));
