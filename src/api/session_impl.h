@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "api/op_support.h"
 #include "ir/graph.h"
 #include "kiln/session.h"
 #include "runtime/executor.h"
@@ -29,8 +30,5 @@ struct Session::Impl {
   std::map<std::string, std::shared_ptr<const runtime::Plan>> plans_;
 };
 
-/// Throws Error(kUnsupported) listing every node (subgraphs included) whose op kiln lacks or whose op does
-/// not exist at the model's declared opset, with counts per op.
-void check_ops_supported(const ir::Model& model);
 
 }  // namespace kiln
