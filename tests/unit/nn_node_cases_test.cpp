@@ -125,6 +125,9 @@ const std::map<std::string, std::string>& known_gaps() {
   return gaps;
 }
 
+// Cases whose expected values were written by hand to 4 decimals.
+double extra_atol(const std::string& name) { return name == "test_averagepool_2d_ceil_last_window_starts_on_pad" ? 1e-4 : 0; }
+
 class NodeCaseTest : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(NodeCaseTest, MatchesReference) {
@@ -154,7 +157,7 @@ TEST_P(NodeCaseTest, MatchesReference) {
     const DType t = c.outputs[i].dtype();
     const bool half = t == DType::kFloat16 || t == DType::kBFloat16;
     const double rtol = dtype_is_float(t) ? (half ? 1e-2 : 1e-4) : 0.0;
-    const double atol = dtype_is_float(t) ? (half ? 1e-2 : 1e-5) : 0.0;
+    const double atol = (dtype_is_float(t) ? (half ? 1e-2 : 1e-5) : 0.0) + extra_atol(c.name);
     kiln::testing::expect_close(got[i], c.outputs[i], rtol, atol);
   }
 }
