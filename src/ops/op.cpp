@@ -109,6 +109,26 @@ void InferContext::set_output(size_t i, DType dtype, Shape shape) {
   outputs_[i].shape = std::move(shape);
 }
 
+const ValueInfo& InferContext::output(size_t i) const {
+  if (i >= outputs_.size()) fail("output {} requested but the node lists only {}", i, outputs_.size());
+  return outputs_[i];
+}
+
+void InferContext::set_output_value(size_t i, Tensor value) {
+  if (i >= outputs_.size()) return;
+  ValueInfo& out = outputs_[i];
+  out.dtype = value.dtype();
+  out.shape = Shape::from(value.dims());
+  out.computed = std::make_shared<const Tensor>(std::move(value));
+  out.value = out.computed.get();
+  out.partial.clear();
+}
+
+void InferContext::set_output_partial(size_t i, std::vector<SymbolicInt> elements) {
+  if (i >= outputs_.size()) return;
+  outputs_[i].partial = std::move(elements);
+}
+
 // ---- KernelContext ----
 
 const Tensor& KernelContext::input(size_t i) const {
