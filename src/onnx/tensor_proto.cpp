@@ -17,7 +17,7 @@ enum TensorField : uint32_t {
 };
 
 std::string label(const TensorProtoFields& f) {
-  if (!f.name.empty()) return fmt::format("tensor '{}'", f.name);
+  if (!f.name.empty()) return fmt::format("tensor '{}'", printable(f.name));
   return fmt::format("unnamed tensor at byte {}", f.offset);
 }
 

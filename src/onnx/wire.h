@@ -107,4 +107,7 @@ class WireWriter {
   std::vector<uint8_t> buf_;
 };
 
+/// `s` made safe to quote in an error message: control bytes escaped as \xNN, cut after `max` bytes.
+std::string printable(std::string_view s, size_t max = 256);
+
 }  // namespace kiln::onnx
