@@ -9,6 +9,7 @@
 #include "ir/dispatch.h"
 #include "ops/conv_core.h"
 #include "ops/conv_shape.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
@@ -58,6 +59,9 @@ void compute_conv_integer(KernelContext& ctx) {
   ConvProblem p = conv_problem(ctx, x, w);
   std::vector<int32_t> xc = centered_input(ctx, x, ctx.has_input(2) ? &ctx.input(2) : nullptr);
   std::vector<int32_t> wc = centered_weights(ctx, w, ctx.has_input(3) ? &ctx.input(3) : nullptr);
+  std::vector<int64_t> want{p.batch, p.out_channels};
+  want.insert(want.end(), p.geo.out.begin(), p.geo.out.end());
+  expect_output_dims(ctx, ctx.output(0), want);
   conv_forward<int32_t>(p, xc.data(), wc.data(), nullptr, ctx.output(0).data<int32_t>());
 }
 
@@ -93,6 +97,9 @@ void compute_qlinear_conv(KernelContext& ctx) {
   std::vector<int32_t> xc = centered_input(ctx, x, &ctx.input(2));
   std::vector<int32_t> wc = centered_weights(ctx, w, &ctx.input(5));
   Tensor& y = ctx.output(0);
+  std::vector<int64_t> want{p.batch, p.out_channels};
+  want.insert(want.end(), p.geo.out.begin(), p.geo.out.end());
+  expect_output_dims(ctx, y, want);
   std::vector<int32_t> acc(static_cast<size_t>(y.numel()));
   conv_forward<int32_t>(p, xc.data(), wc.data(), bias ? bias->data<int32_t>() : nullptr, acc.data());
   const float xs = static_cast<float>(x_scale.double_at(0)), ys = static_cast<float>(y_scale.double_at(0));

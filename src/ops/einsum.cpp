@@ -11,6 +11,7 @@
 #include "base/checked.h"
 #include "ir/dispatch.h"
 #include "ops/gemm_plain.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -336,6 +337,9 @@ void compute_einsum(KernelContext& ctx) {
   std::map<int, int64_t> size = label_sizes(ctx, e, in);
   for (int j = 0; j < max_ell; ++j) size.emplace(kEllipsisBase + j, 1);
   Tensor& y = ctx.output(0);
+  std::vector<int64_t> want;
+  for (int l : e.output) want.push_back(size.at(l));
+  expect_output_dims(ctx, y, want);
   visit_numeric(in[0]->dtype(), [&]<typename T>() {
     if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>) {
       std::vector<std::vector<float>> conv(in.size());

@@ -10,6 +10,7 @@
 #include "ir/dispatch.h"
 #include "ops/gemm_plain.h"
 #include "ops/matmul_shape.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -85,6 +86,7 @@ void compute_matmul_integer(KernelContext& ctx) {
   std::vector<int32_t> ac = centered(ctx, a, ctx.has_input(2) ? &ctx.input(2) : nullptr, "a_zero_point", true);
   std::vector<int32_t> bc = centered(ctx, b, ctx.has_input(3) ? &ctx.input(3) : nullptr, "b_zero_point", false);
   std::vector<int32_t> y = integer_matmul(p, ac, bc);
+  expect_output_dims(ctx, ctx.output(0), p.out_dims);
   std::copy(y.begin(), y.end(), ctx.output(0).data<int32_t>());
 }
 
@@ -119,6 +121,7 @@ void compute_qlinear_matmul(KernelContext& ctx) {
   const Layout lb = param_layout(ctx, "b_scale", b_scale, b.dims(), false);
   const int64_t zp = y_zp.int_at(0);
   Tensor& y = ctx.output(0);
+  expect_output_dims(ctx, y, p.out_dims);
   const int64_t per = p.M * p.N;
   visit_float(a_scale.dtype(), [&]<typename S>() {
     const S* as = a_scale.data<S>();
