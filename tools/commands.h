@@ -10,6 +10,7 @@ namespace kiln::cli {
 /// Registers a subcommand; returns the function that runs it once parsing succeeded (returns the exit code).
 using Runner = std::function<int()>;
 Runner add_inspect(CLI::App& app);
+Runner add_check(CLI::App& app);
 Runner add_run(CLI::App& app);
 
 }  // namespace kiln::cli

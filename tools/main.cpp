@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     kiln::cli::Runner r = f(app);
     runners[app.get_subcommands({}).at(before)] = std::move(r);
   };
+  add(kiln::cli::add_check);
   add(kiln::cli::add_inspect);
   add(kiln::cli::add_run);
   try {

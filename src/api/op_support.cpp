@@ -1,6 +1,7 @@
 #include "api/op_support.h"
 
 #include <map>
+#include <optional>
 
 #include "base/error.h"
 #include "ops/op.h"
@@ -11,20 +12,23 @@ namespace {
 
 constexpr size_t kNodesNamed = 5;
 
-// Why kiln cannot run `node` at `opset`, or "" when it can.
-std::string problem_with(const ir::Node& node, int64_t opset) {
+using Kind = OpProblem::Kind;
+
+// Why kiln cannot run `node` at `opset`; nullopt when it can.
+std::optional<std::pair<Kind, std::string>> problem_with(const ir::Node& node, int64_t opset) {
   const ops::OpSchema* schema = ops::find_op(node.domain, node.op_type);
-  if (!schema) return "kiln has no implementation of this operator";
+  if (!schema) return std::pair{Kind::kNotImplemented, std::string("kiln has no implementation of this operator")};
   if (opset == 0)
-    return fmt::format("the model does not import domain '{}' (add an opset_import for it)",
-                       node.domain.empty() ? "ai.onnx" : node.domain);
+    return std::pair{Kind::kDomainNotImported,
+                     fmt::format("the model does not import domain '{}' (add an opset_import for it)",
+                                 node.domain.empty() ? "ai.onnx" : node.domain)};
   if (ops::version_in_force(*schema, static_cast<int>(opset)) == 0)
-    return fmt::format("the operator first exists at opset {}, but the model declares opset {}",
-                       schema->versions.front(), opset);
+    return std::pair{Kind::kNotYetAtOpset, fmt::format("the operator first exists at opset {}, but the model "
+                                                       "declares opset {}", schema->versions.front(), opset)};
   if (schema->removed_in && opset >= schema->removed_in)
-    return fmt::format("the operator was removed at opset {}, and the model declares opset {}", schema->removed_in,
-                       opset);
-  return "";
+    return std::pair{Kind::kRemovedAtOpset, fmt::format("the operator was removed at opset {}, and the model "
+                                                        "declares opset {}", schema->removed_in, opset)};
+  return std::nullopt;
 }
 
 void scan(const ir::Graph& g, const ir::Model& model, std::map<std::pair<std::string, std::string>, OpProblem>& out) {
@@ -34,12 +38,13 @@ void scan(const ir::Graph& g, const ir::Model& model, std::map<std::pair<std::st
       if (a.g) scan(*a.g, model, out);
       for (const auto& sub : a.graphs) scan(*sub, model, out);
     }
-    std::string why = problem_with(node, model.opset(node.domain));
-    if (why.empty()) continue;
+    auto problem = problem_with(node, model.opset(node.domain));
+    if (!problem) continue;
     std::string op = node.domain.empty() ? node.op_type : node.domain + "." + node.op_type;
-    OpProblem& p = out[{op, why}];
+    OpProblem& p = out[{op, problem->second}];
+    p.kind = problem->first;
     p.op = op;
-    p.reason = why;
+    p.reason = problem->second;
     ++p.count;
     if (p.nodes.size() < kNodesNamed) p.nodes.push_back(node.name.empty() ? fmt::format("#{}", n) : node.name);
   }

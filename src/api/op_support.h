@@ -10,6 +10,8 @@ namespace kiln {
 
 /// One kind of node kiln cannot run (same op, same reason), with how many and which nodes.
 struct OpProblem {
+  enum class Kind { kNotImplemented, kDomainNotImported, kNotYetAtOpset, kRemovedAtOpset };
+  Kind kind = Kind::kNotImplemented;
   std::string op;      ///< "Resize" or "com.microsoft.FusedConv"
   std::string reason;  ///< why kiln cannot run it
   int count = 0;
