@@ -2,6 +2,7 @@
 // Helpers for the data-movement op tests: tensors of any element type written as lists, attributes of every
 // kind, and inference run alone on symbolic shapes (no data), the way a model's graph is inferred.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -145,7 +146,7 @@ inline std::vector<ops::ValueInfo> infer_op(const std::string& op, int opset, st
 inline std::string partial_str(const ops::ValueInfo& v) {
   std::string s;
   if (v.value) {
-    for (int64_t i = 0; i < v.value->numel(); ++i) s += (i ? "," : "") + std::to_string(v.value->int_at(i));
+    for (int64_t i = 0; i < v.value->numel(); ++i) s += fmt::format("{}{}", i ? "," : "", v.value->int_at(i));
     return s;
   }
   for (size_t i = 0; i < v.partial.size(); ++i) {
