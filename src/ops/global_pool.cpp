@@ -54,7 +54,7 @@ template <GlobalKind kind> void compute_global_pool(KernelContext& ctx) {
       }
       if constexpr (kind == GlobalKind::kAverage) acc = size > 0 ? acc / static_cast<double>(size) : std::nan("");
       if constexpr (kind == GlobalKind::kLp) acc = std::pow(acc, 1.0 / p);
-      ys[pl] = static_cast<T>(static_cast<std::conditional_t<std::is_same_v<T, double>, double, float>>(acc));
+      ys[pl] = from_double<T>(acc);
     }
   }, ctx.node().op_type.c_str());
 }

@@ -163,10 +163,9 @@ template <PoolKind kind> void compute_pool(KernelContext& ctx) {
                                                       ax[1].padded_count[static_cast<size_t>(o1)] *
                                                       ax[2].padded_count[static_cast<size_t>(o2)]
                                                 : n;
-                yp[q] = T(static_cast<float>(div > 0 ? acc / static_cast<double>(div)
-                                                     : std::numeric_limits<double>::quiet_NaN()));
+                yp[q] = from_double<T>(div > 0 ? acc / static_cast<double>(div) : std::numeric_limits<double>::quiet_NaN());
               } else {
-                yp[q] = T(static_cast<float>(std::pow(acc, 1.0 / p)));
+                yp[q] = from_double<T>(std::pow(acc, 1.0 / p));
               }
             }
           }

@@ -73,14 +73,14 @@ void compute_max_roi_pool(KernelContext& ctx) {
           for (int64_t pw = 0; pw < PW; ++pw) {
             const int64_t ws = std::clamp<int64_t>(static_cast<int64_t>(std::floor(pw * bin_w)) + x1, 0, W);
             const int64_t we = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((pw + 1) * bin_w)) + x1, 0, W);
-            float best = 0;  // an empty bin gives 0
+            double best = 0;  // an empty bin gives 0
             bool any = false;
             for (int64_t h = hs; h < he; ++h)
               for (int64_t w = ws; w < we; ++w) {
-                const float v = static_cast<float>(plane[h * W + w]);
+                const double v = static_cast<double>(plane[h * W + w]);
                 if (!any || v > best) best = v, any = true;
               }
-            out[ph * PW + pw] = T(best);
+            out[ph * PW + pw] = from_double<T>(best);
           }
         }
       }
@@ -204,7 +204,7 @@ void compute_roi_align(KernelContext& ctx) {
               acc += v1 + v2 + v3 + v4;
             }
           }
-          out[b] = T(static_cast<float>(is_max ? acc : acc / count));
+          out[b] = from_double<T>(is_max ? acc : acc / count);
         }
       }
     }

@@ -1,6 +1,9 @@
-// Replays the ONNX backend node test cases for the NN ops (conv, pools, matmul, einsum, quantization) from
-// fixtures/nn_node_cases.txt, written by fixtures/gen_nn_node_cases.py from the onnx package's own cases:
-// the expected outputs come from numpy / onnx's reference implementation, not from kiln.
+// Replays recorded cases for the NN ops (conv, pools, matmul, einsum, quantization, roi):
+//  - fixtures/nn_node_cases.txt (fixtures/gen_nn_node_cases.py): the ONNX backend node tests, expected outputs
+//    from numpy / onnx's reference implementation;
+//  - fixtures/nn_ort_cases.txt (fixtures/gen_nn_ort_cases.py): random window / einsum / RoiAlign
+//    configurations, expected outputs from onnxruntime.
+// Neither comes from kiln.
 
 #include <gtest/gtest.h>
 
@@ -55,10 +58,9 @@ std::string unhex(const std::string& h) {
   return s;
 }
 
-std::vector<NodeCase> load_cases() {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "fixtures" / "nn_node_cases.txt";
+void load_file(const std::string& name, std::vector<NodeCase>& cases) {
+  const auto path = std::filesystem::path(__FILE__).parent_path() / "fixtures" / name;
   std::ifstream f(path);
-  std::vector<NodeCase> cases;
   std::string line;
   while (std::getline(f, line)) {
     std::istringstream in(line);
@@ -111,6 +113,12 @@ std::vector<NodeCase> load_cases() {
       cases.back().outputs.push_back(read_tensor(in));
     }
   }
+}
+
+std::vector<NodeCase> load_cases() {
+  std::vector<NodeCase> cases;
+  load_file("nn_node_cases.txt", cases);
+  load_file("nn_ort_cases.txt", cases);
   return cases;
 }
 
@@ -170,6 +178,6 @@ TEST_P(NodeCaseTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Onnx, NodeCaseTest, ::testing::Range<size_t>(0, all_cases().size()),
                          [](const ::testing::TestParamInfo<size_t>& info) { return all_cases()[info.param].name; });
 
-TEST(NodeCases, FixtureLoaded) { EXPECT_GT(all_cases().size(), 80u); }
+TEST(NodeCases, FixturesLoaded) { EXPECT_GT(all_cases().size(), 250u); }
 
 }  // namespace

@@ -167,6 +167,14 @@ TEST(AveragePool, HalfPrecision) {
   expect_near_all(y, naive_pool(x, g, Kind::kAvg, 0), 2e-3);
 }
 
+TEST(AveragePool, DoubleKeepsDoublePrecision) {
+  Tensor x = Tensor::from_vector<double>({1, 1, 1, 2}, {1.0 + 1e-12, 1.0});
+  Tensor y = OpCall("AveragePool", 19).attr("kernel_shape", std::vector<int64_t>{1, 2}).run1({x});
+  EXPECT_EQ(y.data<double>()[0], (2.0 + 1e-12) / 2);  // float rounding would give exactly 1
+  Tensor g = OpCall("GlobalAveragePool", 1).run1({x});
+  EXPECT_EQ(g.data<double>()[0], (2.0 + 1e-12) / 2);
+}
+
 TEST(LpPool, PowersOneTwoThree) {
   std::mt19937 rng(25);
   for (const PoolGeo& g : kGeos) {
