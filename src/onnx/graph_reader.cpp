@@ -23,9 +23,14 @@ class GraphBuilder {
     WireField w, type_field;
     bool has_type = false;
     while (r.next(w)) {
-      if (w.number == 1) name = r.as_string(w);
-      else if (w.number == 2) type_field = w, has_type = true;
-      else if (w.number == 3) doc = r.as_string(w);
+      if (w.number == 1) {
+        name = r.as_string(w);
+      } else if (w.number == 2) {
+        type_field = w;
+        has_type = true;
+      } else if (w.number == 3) {
+        doc = r.as_string(w);
+      }
     }
     if (name.empty()) fail(ErrorCode::kInvalidModel, "{} at byte {} of graph '{}' has no name", role, f.offset, g_->name);
     int id = g_->intern(name);

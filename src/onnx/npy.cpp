@@ -108,7 +108,7 @@ DType dtype_from_descr(const std::string& descr, const std::string& path) {
   const auto bad = [&](const std::string& why) {
     fail(ErrorCode::kInvalidArgument, "'{}': arrays of dtype '{}' are not supported: {}", path, descr, why);
   };
-  if (descr.size() < 3) bad("unknown dtype");
+  if (descr.size() < 2) bad("unknown dtype");
   char order = descr[0], kind = descr[1];
   std::string size = descr.substr(2);
   if (kind == 'O') bad("object arrays hold Python objects; convert to a numeric dtype");

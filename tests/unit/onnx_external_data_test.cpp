@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <cstring>
-#include <sstream>
 
 #include "onnx/loader.h"
 #include "onnx/tensor_io.h"
@@ -16,27 +15,6 @@ using namespace kiln::testing;
 namespace {
 
 using Entries = std::vector<std::pair<std::string, std::string>>;
-
-// The address range of this process's mapping of `file` (from /proc/self/maps), or {0, 0}.
-std::pair<uintptr_t, uintptr_t> mapping_of(const fs::path& file) {
-  std::string want = fs::canonical(file).string();
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream in(line);
-    std::string range, perms, offset, dev, inode, path;
-    in >> range >> perms >> offset >> dev >> inode >> path;
-    if (path != want) continue;
-    size_t dash = range.find('-');
-    return {std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16)};
-  }
-  return {0, 0};
-}
-
-bool points_into(const Tensor& t, std::pair<uintptr_t, uintptr_t> range) {
-  auto p = reinterpret_cast<uintptr_t>(t.raw_data());
-  return p >= range.first && p + t.nbytes() <= range.second;
-}
 
 // A folder holding model.onnx with one float32 initializer "w" of `dims` whose external data has `entries`,
 // and data.bin with 64 bytes: the floats 0, 1, ..., 15.

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,28 @@ inline void expect_error(const std::function<void()>& fn, ErrorCode code, const 
     EXPECT_EQ(e.code(), code) << e.what();
     for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
   }
+}
+
+/// The address range of this process's mapping of `file` (from /proc/self/maps), or {0, 0}.
+inline std::pair<uintptr_t, uintptr_t> mapping_of(const fs::path& file) {
+  std::string want = fs::canonical(file).string();
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev, inode, path;
+    in >> range >> perms >> offset >> dev >> inode >> path;
+    if (path != want) continue;
+    size_t dash = range.find('-');
+    return {std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16)};
+  }
+  return {0, 0};
+}
+
+/// True when all of `t`'s bytes lie inside `range`.
+inline bool points_into(const Tensor& t, std::pair<uintptr_t, uintptr_t> range) {
+  auto p = reinterpret_cast<uintptr_t>(t.raw_data());
+  return p >= range.first && p + t.nbytes() <= range.second;
 }
 
 /// Hand-built ONNX messages for tests that need bytes the writer would never produce.

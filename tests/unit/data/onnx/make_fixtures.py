@@ -378,6 +378,47 @@ def torch_external_models(out_dir: str) -> list[str]:
     return made
 
 
+def npy_fixtures(out_dir: str) -> list[dict]:
+    """.npy files written by numpy itself: every dtype kiln reads, format versions 1 to 3, and files kiln
+    must refuse (with a fragment of the expected message)."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    entries = []
+    onnx_type = {"bool": 9, "int8": 3, "int16": 5, "int32": 6, "int64": 7, "uint8": 2, "uint16": 4, "uint32": 12,
+                 "uint64": 13, "float16": 10, "float32": 1, "float64": 11}
+    base = np.array([[0, 1, -2, 3], [100, -7, 5, 127]])
+    arrays = {f"{t}_2x4": (base.astype(t) if t != "bool" else base != 0) for t in onnx_type}
+    arrays.update({"float32_scalar": np.array(3.5, dtype=np.float32), "int64_empty": np.zeros((0, 3), np.int64),
+                   "float64_1d": np.linspace(-1, 1, 7), "float32_3d": np.arange(24, dtype=np.float32).reshape(2, 3, 4)})
+    for name, arr in arrays.items():
+        np.save(os.path.join(out_dir, name + ".npy"), arr)
+        entries.append({"path": f"npy/{name}.npy", "data_type": onnx_type[arr.dtype.name], "dims": list(arr.shape),
+                        "crc32": tensor_crc(arr)})
+    for version in ((2, 0), (3, 0)):
+        name = f"float32_3d_v{version[0]}"
+        arr = arrays["float32_3d"]
+        with open(os.path.join(out_dir, name + ".npy"), "wb") as f:
+            np.lib.format.write_array(f, arr, version=version)
+        entries.append({"path": f"npy/{name}.npy", "data_type": 1, "dims": list(arr.shape), "crc32": tensor_crc(arr)})
+    bad = {
+        "fortran": (np.asfortranarray(arrays["float32_3d"]), "Fortran order"),
+        "bigendian": (arrays["float32_2x4"].astype(">f4"), "big-endian"),
+        "object": (np.array([1, "a"], dtype=object), "object arrays"),
+        "unicode": (np.array(["ab", "c"]), "string arrays"),
+        "complex": (np.array([1 + 2j]), "complex"),
+        "structured": (np.zeros(2, dtype=[("a", "<i4"), ("b", "<f4")]), "structured"),
+    }
+    for name, (arr, message) in bad.items():
+        np.save(os.path.join(out_dir, name + ".npy"), arr, allow_pickle=True)
+        entries.append({"path": f"npy/{name}.npy", "error": message})
+    with open(os.path.join(out_dir, "float32_3d.npy"), "rb") as f:
+        whole = f.read()
+    with open(os.path.join(out_dir, "truncated.npy"), "wb") as f:
+        f.write(whole[:-5])
+    entries.append({"path": "npy/truncated.npy", "error": "needs 96 bytes of data but the file holds 91"})
+    return entries
+
+
 def main() -> None:
     models, tensors = [], []
     node_dir = os.path.join(HERE, "node")
@@ -404,7 +445,8 @@ def main() -> None:
                 t.ParseFromString(f.read())
             tensors.append({"root": "venv", "path": rel, **tensor_summary(t)})
     with open(os.path.join(HERE, "manifest.json"), "w") as f:
-        json.dump({"onnx_version": onnx.__version__, "models": models, "tensors": tensors}, f, indent=None,
+        json.dump({"onnx_version": onnx.__version__, "numpy_version": np.__version__, "models": models,
+                   "tensors": tensors, "npy": npy_fixtures(os.path.join(HERE, "npy"))}, f, indent=None,
                   separators=(",", ":"))
         f.write("\n")
     print(f"{len(models)} models, {len(tensors)} tensors")
