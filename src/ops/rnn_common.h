@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/gemm_ref.h"
 #include "ops/op.h"
 
 namespace kiln::ops::rnn {
@@ -154,6 +155,19 @@ void matmul_nt(const A* a, int64_t lda, const A* b, int64_t ldb, A* c, int64_t l
       ci[j] = accumulate ? ci[j] + s : s;
     }
   }
+}
+
+/// Float products of several rows go through the shared reference GEMM (blocked and vectorised). It packs the
+/// weights on every call, which costs as much as the product itself when only a row or two multiply them
+/// (batch 1, the common inference case): measured on an LSTM of hidden 256, one row runs 4x faster in the plain
+/// loop and 64 rows 2.4x faster in the GEMM.
+inline void matmul_nt(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
+                      int64_t n, int64_t k, bool accumulate) {
+  if (m < 4) {
+    matmul_nt<float>(a, lda, b, ldb, c, ldc, m, n, k, accumulate);
+    return;
+  }
+  kernels::gemm_f32(false, true, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
 }
 
 /// Clips x[0..n) to [-clip, clip] when a clip is set.
