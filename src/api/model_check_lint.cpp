@@ -30,12 +30,7 @@ void lint_initializers(const ir::Graph& g, std::vector<Finding>& out) {
   for (const ir::Node& n : g.nodes) {
     for (int v : n.inputs)
       if (v >= 0) read[static_cast<size_t>(v)] = 1;
-    std::vector<std::string> outer;
-    for (const ir::Attribute& a : n.attributes) {
-      if (a.g) runtime::collect_outer_names(*a.g, outer);
-      for (const auto& sub : a.graphs) runtime::collect_outer_names(*sub, outer);
-    }
-    for (const std::string& name : outer)
+    for (const std::string& name : ir::node_outer_names(n))
       if (int v = g.find(name); v >= 0) read[static_cast<size_t>(v)] = 1;
   }
   for (int v : g.outputs) read[static_cast<size_t>(v)] = 1;

@@ -1,5 +1,6 @@
 #include "ir/graph.h"
 
+#include <algorithm>
 #include <queue>
 #include <unordered_set>
 
@@ -123,6 +124,35 @@ void validate_at(const Graph& g, int depth, int max_depth) {
 
 }  // namespace
 
+void collect_outer_names(const Graph& g, std::vector<std::string>& names) {
+  std::unordered_set<std::string> local;
+  for (int id : g.inputs) local.insert(g.value(id).name);
+  for (const auto& [id, t] : g.initializers) local.insert(g.value(id).name);
+  for (const Node& n : g.nodes)
+    for (int o : n.outputs)
+      if (o >= 0) local.insert(g.value(o).name);
+  auto add = [&](const std::string& name) {
+    if (!local.count(name) && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  };
+  for (int id : g.outer_refs) add(g.value(id).name);
+  for (const Node& n : g.nodes)
+    for (const Attribute& a : n.attributes) {
+      std::vector<std::string> inner;
+      if (a.g) collect_outer_names(*a.g, inner);
+      for (const auto& sub : a.graphs) collect_outer_names(*sub, inner);
+      for (const auto& name : inner) add(name);
+    }
+}
+
+std::vector<std::string> node_outer_names(const Node& node) {
+  std::vector<std::string> names;
+  for (const Attribute& a : node.attributes) {
+    if (a.g) collect_outer_names(*a.g, names);
+    for (const auto& sub : a.graphs) collect_outer_names(*sub, names);
+  }
+  return names;
+}
+
 void validate(const Graph& g, int max_depth) { validate_at(g, 0, max_depth); }
 
 std::vector<int> topological_order(const Graph& g) {
@@ -135,7 +165,10 @@ std::vector<int> topological_order(const Graph& g) {
   std::vector<std::vector<int>> consumers(n);
   for (size_t i = 0; i < n; ++i) {
     std::unordered_set<int> seen;
-    for (int in : g.nodes[i].inputs) {
+    // A node with subgraphs also depends on the values its bodies read from this graph.
+    std::vector<int> reads = g.nodes[i].inputs;
+    for (const std::string& name : node_outer_names(g.nodes[i])) reads.push_back(g.find(name));
+    for (int in : reads) {
       if (in < 0) continue;
       int p = producer[static_cast<size_t>(in)];
       if (p < 0 || !seen.insert(p).second) continue;

@@ -141,6 +141,11 @@ struct Model {
 /// Throws Error(kInvalidModel) naming the node and value.
 void validate(const Graph& g, int max_depth = 32);
 
+/// Names that nodes of `g`'s subgraphs (recursively) read from scopes outside `g` itself.
+void collect_outer_names(const Graph& g, std::vector<std::string>& names);
+/// Names the subgraphs of `node` read from the scope `node` is in (or further out).
+std::vector<std::string> node_outer_names(const Node& node);
+
 /// Node indices in an order where every node comes after the producers of its inputs (stable: keeps the
 /// file's order where it is already valid). Throws Error(kInvalidModel) naming a node on a cycle.
 std::vector<int> topological_order(const Graph& g);

@@ -179,7 +179,8 @@ void compute_reverse_sequence(KernelContext& ctx) {
   const Tensor& lens_t = ctx.input(1);
   Tensor& y = ctx.output(0);
   if (x.rank() < 2) ctx.bad_input("input must have rank >= 2, but it is {}", dims_str(x.dims()));
-  auto [ta, ba] = time_batch_axes(ctx);
+  const auto axes = time_batch_axes(ctx);
+  const size_t ta = axes.first, ba = axes.second;
   const int64_t steps = x.dim(ta), batch = x.dim(ba), inner = product(x.dims(), 2, x.rank());
   std::vector<int64_t> lens = read_int_list(ctx, lens_t, "sequence_lens");
   if (static_cast<int64_t>(lens.size()) != batch)

@@ -162,7 +162,7 @@ std::vector<Tensor> Executor::run(const ir::Graph& graph, std::span<const Tensor
     feeds[id] = inputs[i];
   }
   std::vector<std::string> outer;
-  collect_outer_names(graph, outer);
+  ir::collect_outer_names(graph, outer);
   for (const std::string& name : outer) {
     int id = graph.find(name);
     if (id < 0) continue;  // only read by deeper subgraphs: found through the executor chain

@@ -45,26 +45,6 @@ void rethrow_with_node(const Error& e, const std::string& label) {
   throw Error(e.code(), label + ": " + msg);
 }
 
-void collect_outer_names(const ir::Graph& g, std::vector<std::string>& names) {
-  std::unordered_set<std::string> local;
-  for (int id : g.inputs) local.insert(g.value(id).name);
-  for (const auto& [id, t] : g.initializers) local.insert(g.value(id).name);
-  for (const ir::Node& n : g.nodes)
-    for (int o : n.outputs)
-      if (o >= 0) local.insert(g.value(o).name);
-  auto add = [&](const std::string& name) {
-    if (!local.count(name) && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  };
-  for (int id : g.outer_refs) add(g.value(id).name);
-  for (const ir::Node& n : g.nodes)
-    for (const ir::Attribute& a : n.attributes) {
-      std::vector<std::string> inner;
-      if (a.g) collect_outer_names(*a.g, inner);
-      for (const auto& sub : a.graphs) collect_outer_names(*sub, inner);
-      for (const auto& name : inner) add(name);
-    }
-}
-
 const Tensor* Plan::constant(int value) const {
   const Tensor& t = constants_[static_cast<size_t>(value)];
   return t.defined() ? &t : nullptr;
@@ -215,12 +195,7 @@ void Plan::plan_lifetimes_and_memory(const Limits& limits) {
     for (int v : node.inputs)
       if (v >= 0) last_use[static_cast<size_t>(v)] = static_cast<int>(s);
     // Values a subgraph reads from this scope must live until the node that runs the subgraph.
-    std::vector<std::string> outer;
-    for (const auto& a : node.attributes) {
-      if (a.g) collect_outer_names(*a.g, outer);
-      for (const auto& sub : a.graphs) collect_outer_names(*sub, outer);
-    }
-    for (const std::string& name : outer) {
+    for (const std::string& name : ir::node_outer_names(node)) {
       int v = g.find(name);
       if (v < 0) continue;  // from a scope further out
       last_use[static_cast<size_t>(v)] = static_cast<int>(s);

@@ -69,9 +69,6 @@ class Plan {
   size_t arena_bytes_ = 0;
 };
 
-/// Names that nodes of `g`'s subgraphs (recursively) read from scopes outside `g` itself.
-void collect_outer_names(const ir::Graph& g, std::vector<std::string>& names);
-
 /// Adds the node's label to an Error that does not carry it yet.
 [[noreturn]] void rethrow_with_node(const Error& e, const std::string& label);
 
