@@ -8,9 +8,7 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kResizeCases = {
 #include "fixtures/resize_cases.inc"
-};
 
 Tensor iota_tensor(std::vector<int64_t> dims) {
   Tensor t(DType::kFloat32, std::move(dims));
@@ -19,7 +17,7 @@ Tensor iota_tensor(std::vector<int64_t> dims) {
 }
 }  // namespace
 
-KILN_FIXTURE_SUITE(ResizeFixture, kResizeCases);
+KILN_FIXTURE_SUITE(ResizeFixture, kFixtureCases);
 
 TEST(ResizeInfer, KnownSizesGiveExactShape) {
   Tensor sizes = Tensor::from_vector<int64_t>({4}, {1, 3, 64, 96});
