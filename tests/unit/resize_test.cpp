@@ -38,6 +38,22 @@ TEST(ResizeInfer, UnknownSizesGiveUnknownDimsOfKnownRank) {
   EXPECT_EQ(out[0].shape, Shape({Dim(), Dim(), Dim(), Dim()}));
 }
 
+TEST(ResizeInfer, TorchOpset11ExportForm) {
+  // torch.onnx.export of F.interpolate(x, size=y.shape[-2:], mode="bilinear") at opset 11:
+  // Resize(x, roi=Constant([]), scales=Constant([]), sizes=Concat(Shape chains)).
+  Tensor roi(DType::kFloat32, {0}), scales(DType::kFloat32, {0});
+  std::vector<ops::ValueInfo> in = {vinfo(DType::kFloat32, Shape({Dim(1), Dim(3), sym("h"), sym("w")})),
+                                    vinfo(DType::kFloat32, Shape({Dim(0)}), &roi),
+                                    vinfo(DType::kFloat32, Shape({Dim(0)}), &scales),
+                                    vinfo(DType::kInt64, Shape({Dim(4)}))};
+  auto call = InferCall("Resize", 11);
+  call.attr(attr_s("mode", "linear")).attr(attr_s("coordinate_transformation_mode", "half_pixel"));
+  EXPECT_EQ(call.run(in)[0].shape, Shape({Dim(), Dim(), Dim(), Dim()}));
+  Tensor sizes = Tensor::from_vector<int64_t>({4}, {1, 3, 16, 20});
+  in[3].value = &sizes;
+  EXPECT_EQ(call.run(in)[0].shape, Shape({Dim(1), Dim(3), Dim(16), Dim(20)}));
+}
+
 TEST(ResizeInfer, KnownScalesKeepSymbolsWhereScaleIsOne) {
   Tensor scales = Tensor::from_vector<float>({4}, {1, 1, 2, 2});
   auto out = InferCall("Resize", 11)
