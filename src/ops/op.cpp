@@ -4,6 +4,8 @@
 #include <map>
 #include <memory>
 
+#include "base/checked.h"
+
 namespace kiln::ops {
 
 namespace {
@@ -109,6 +111,26 @@ void InferContext::set_output(size_t i, DType dtype, Shape shape) {
   outputs_[i].shape = std::move(shape);
 }
 
+const ValueInfo& InferContext::output(size_t i) const {
+  if (i >= outputs_.size()) fail("output {} requested but the node lists only {}", i, outputs_.size());
+  return outputs_[i];
+}
+
+void InferContext::set_output_value(size_t i, Tensor value) {
+  if (i >= outputs_.size()) return;
+  ValueInfo& out = outputs_[i];
+  out.dtype = value.dtype();
+  out.shape = Shape::from(value.dims());
+  out.computed = std::make_shared<const Tensor>(std::move(value));
+  out.value = out.computed.get();
+  out.partial.clear();
+}
+
+void InferContext::set_output_partial(size_t i, std::vector<SymbolicInt> elements) {
+  if (i >= outputs_.size()) return;
+  outputs_[i].partial = std::move(elements);
+}
+
 // ---- KernelContext ----
 
 const Tensor& KernelContext::input(size_t i) const {
@@ -124,6 +146,12 @@ Tensor& KernelContext::output(size_t i) {
 
 Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_t> dims) {
   if (i >= outputs_.size()) fail("output {} requested but the node lists only {}", i, outputs_.size());
+  if (subgraphs_) {
+    int64_t bytes = checked_mul(checked_numel(dims, "output element count"),
+                                static_cast<int64_t>(std::max<size_t>(dtype_size(dtype), 1)), "output byte size");
+    subgraphs_->check_allocation(bytes, fmt::format("{}: output {} ({} of {})", label(), i, dims_str(dims),
+                                                    dtype_name(dtype)));
+  }
   outputs_[i] = Tensor(dtype, std::move(dims));
   return outputs_[i];
 }

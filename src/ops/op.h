@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,11 +23,28 @@
 
 namespace kiln::ops {
 
+/// One element of a small integer tensor whose content inference tracks for shape arithmetic
+/// (Shape -> Gather -> Concat -> Reshape chains): a number of any sign, the size of a symbolic dim, or unknown.
+struct SymbolicInt {
+  std::optional<int64_t> number;  ///< set when the element is known
+  std::string symbol;             ///< otherwise, when not empty: the element is the size of this dim ("batch")
+  bool operator==(const SymbolicInt&) const = default;
+};
+
 /// A value during inference: its type, its shape, and its content when known (constant or at run time).
 struct ValueInfo {
+  ValueInfo() = default;
+  ValueInfo(DType d, Shape s, const Tensor* v = nullptr) : dtype(d), shape(std::move(s)), value(v) {}
+
   DType dtype = DType::kUndefined;
   Shape shape = Shape::unknown_rank();
   const Tensor* value = nullptr;
+  /// Content that inference computed itself (Shape of a known shape, Concat of known pieces, ...); `value`
+  /// points at it. Shared so that copies of this info keep `value` valid.
+  std::shared_ptr<const Tensor> computed;
+  /// Element by element, the partly known content of an integer tensor of rank 0 or 1 whose `value` is not
+  /// known: Shape of [batch,3] gives {batch, 3}. Empty when not tracked.
+  std::vector<SymbolicInt> partial;
 };
 
 /// What inference and kernels share: the node, its attributes, the opset in force, errors naming the node.
@@ -39,6 +58,8 @@ class NodeContext {
   int opset() const { return opset_; }
   /// "node 'conv1' (Conv)".
   std::string label() const { return node_.label(index_); }
+  /// The node's index in its graph (for building another context on the same node).
+  size_t node_index() const { return index_; }
 
   bool has_attr(std::string_view name) const { return node_.attr(name) != nullptr; }
   int64_t attr_int(std::string_view name, int64_t fallback) const;
@@ -97,6 +118,13 @@ class InferContext : public NodeContext {
 
   size_t num_outputs() const { return outputs_.size(); }
   void set_output(size_t i, DType dtype, Shape shape);
+  /// What has been set for output i so far.
+  const ValueInfo& output(size_t i) const;
+  /// Records output i's content when inference can compute it (small shape-like results); also sets the
+  /// output's dtype and shape from it.
+  void set_output_value(size_t i, Tensor value);
+  /// Records output i's partly known content (see ValueInfo::partial); set dtype and shape with set_output.
+  void set_output_partial(size_t i, std::vector<SymbolicInt> elements);
 
  private:
   std::span<const ValueInfo* const> inputs_;
@@ -109,6 +137,8 @@ class SubgraphRunner {
  public:
   virtual ~SubgraphRunner() = default;
   virtual std::vector<Tensor> run(const ir::Graph& graph, std::span<const Tensor> inputs) = 0;
+  /// Throws Error(kLimitExceeded) when a kernel-sized allocation of `bytes` would break the run's limits.
+  virtual void check_allocation(int64_t bytes, const std::string& what) { (void)bytes, (void)what; }
 };
 
 /// Execution: inputs are tensors; outputs whose shape inference resolved are already allocated.
@@ -150,6 +180,11 @@ struct OpSchema {
   int removed_in = 0;
   InferFn infer = nullptr;
   ComputeFn compute = nullptr;
+  /// True when the kernel reads only its inputs' dims, never their elements (Shape, Size): the planner can
+  /// then compute the output as soon as the input's shape is concrete.
+  bool reads_only_input_shapes = false;
+  /// True when outputs depend on more than the inputs (random ops): never folded into constants.
+  bool nondeterministic = false;
 };
 
 /// Registers a schema at static-initialisation time; use once per op, in the op's own file:

@@ -1,0 +1,53 @@
+// Transpose: permutes the axes (default: reverses them). Symbols move with their axes.
+
+#include <algorithm>
+
+#include "ops/op.h"
+#include "ops/shape_value.h"
+#include "ops/tensor_copy.h"
+
+namespace kiln::ops {
+namespace {
+
+std::vector<int64_t> permutation(const NodeContext& ctx, size_t rank) {
+  std::vector<int64_t> perm(rank);
+  for (size_t k = 0; k < rank; ++k) perm[k] = static_cast<int64_t>(rank - 1 - k);
+  if (!ctx.has_attr("perm")) return perm;
+  perm = ctx.attr_ints("perm");
+  if (perm.size() != rank) ctx.fail("perm has {} entries but the input has rank {}", perm.size(), rank);
+  std::vector<bool> seen(rank, false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)])
+      ctx.fail("perm [{}] is not a permutation of 0..{}", fmt::join(perm, ","), rank - 1);
+    seen[static_cast<size_t>(p)] = true;
+  }
+  return perm;
+}
+
+void compute_transpose(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  transpose_copy(x, x.dims(), permutation(ctx, x.rank()), ctx.output(0));
+}
+
+void infer_transpose(InferContext& ctx) {
+  const Shape& in = ctx.input_shape(0);
+  if (!in.rank_known) {
+    // perm, when given, still tells the rank.
+    if (ctx.has_attr("perm"))
+      ctx.set_output(0, ctx.input_type(0), Shape(std::vector<Dim>(ctx.attr_ints("perm").size())));
+    else
+      ctx.set_output(0, ctx.input_type(0), Shape::unknown_rank());
+    return;
+  }
+  std::vector<int64_t> perm = permutation(ctx, in.rank());
+  std::vector<Dim> out;
+  for (int64_t p : perm) out.push_back(in.dims[static_cast<size_t>(p)]);
+  ctx.set_output(0, ctx.input_type(0), Shape(std::move(out)));
+  fold_if_known(ctx, compute_transpose);
+}
+
+}  // namespace
+
+KILN_REGISTER_OP(transpose, {"", "Transpose", {1, 13, 21}, 0, infer_transpose, compute_transpose});
+
+}  // namespace kiln::ops
