@@ -98,8 +98,12 @@ DimTaps dim_taps(Mode mode, Padding pad, bool align, double g, int64_t len) {
   const double lo = align ? 0.0 : -0.5, hi = align ? n - 1 : n - 0.5;
   double x = align ? (g + 1) / 2 * (n - 1) : ((g + 1) * n - 1) / 2;
   if (mode == Mode::kNearest) x = std::nearbyint(x);  // half to even, like PyTorch
-  if (std::isnan(x)) {
-    x = pad == Padding::kZeros ? -2.0 - n : 0.0;  // NaN reads padding (zeros) or the first pixel
+  if (!std::isfinite(x)) {
+    // No real sample point: NaN or ±inf reads padding zeros, the nearest border pixel for an infinity
+    // with border padding, and otherwise the first pixel.
+    if (pad == Padding::kZeros) x = -4.0 - 2 * n;
+    else if (pad == Padding::kBorder && !std::isnan(x)) x = x > 0 ? n - 1 : 0.0;
+    else x = 0.0;
   } else if (mode != Mode::kCubic && (x < lo || x > hi)) {
     // PyTorch moves the sample point for nearest and linear only; cubic keeps it and pads each of its four
     // taps instead (onnx.reference moves it for cubic too, which disagrees with PyTorch and onnxruntime).

@@ -119,13 +119,14 @@ template <typename T> struct Acc {
   using Int = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
 };
 
-template <typename T, typename A> A wrap_add(A a, A b) {
+/// Signed 64-bit sums and products wrap around (through uint64) instead of overflowing.
+template <typename A> A wrap_add(A a, A b) {
   if constexpr (std::is_integral_v<A> && std::is_signed_v<A>)
     return static_cast<A>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
   else
     return a + b;
 }
-template <typename T, typename A> A wrap_mul(A a, A b) {
+template <typename A> A wrap_mul(A a, A b) {
   if constexpr (std::is_integral_v<A> && std::is_signed_v<A>)
     return static_cast<A>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
   else
@@ -209,10 +210,10 @@ void reduce_typed(Kind kind, const Tensor& x, const std::vector<bool>& mask, Ten
       A v = static_cast<A>(in[i]);
       A& a = acc[static_cast<size_t>(o)];
       switch (kind) {
-        case Kind::kProd: a = wrap_mul<T>(a, v); break;
-        case Kind::kL1: a = wrap_add<T>(a, v < A(0) ? wrap_mul<T>(v, A(-1)) : v); break;
-        case Kind::kSumSquare: a = wrap_add<T>(a, wrap_mul<T>(v, v)); break;
-        default: a = wrap_add<T>(a, v); break;
+        case Kind::kProd: a = wrap_mul(a, v); break;
+        case Kind::kL1: a = wrap_add(a, v < A(0) ? wrap_mul(v, A(-1)) : v); break;
+        case Kind::kSumSquare: a = wrap_add(a, wrap_mul(v, v)); break;
+        default: a = wrap_add(a, v); break;
       }
     });
     for (size_t o = 0; o < n_out; ++o) {

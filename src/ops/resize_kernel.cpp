@@ -173,7 +173,15 @@ void run(const NodeContext& ctx, const Params& p, const Tensor& x, Tensor& y) {
     std::vector<double> buf(static_cast<size_t>(x.numel()));
     for (size_t i = 0; i < buf.size(); ++i) buf[i] = to_double(in[i]);
     std::vector<int64_t> dims = x.dims();
-    for (size_t axis = 0; axis < p.axes.size(); ++axis) {
+    // Shrinking axes go first and growing ones last, so no intermediate is larger than the input or the
+    // output (the order changes only rounding; onnx.reference goes by axis number).
+    std::vector<size_t> order(p.axes.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const Axis &u = p.axes[a], &v = p.axes[b];
+      return static_cast<double>(u.out) / static_cast<double>(u.in) < static_cast<double>(v.out) / static_cast<double>(v.in);
+    });
+    for (size_t axis : order) {
       const Axis& a = p.axes[axis];
       if (is_identity(p, a)) continue;
       const int64_t outer = product(dims, 0, axis), inner = product(dims, axis + 1, dims.size());

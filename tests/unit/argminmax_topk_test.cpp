@@ -6,12 +6,10 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kArgTopKCases = {
 #include "fixtures/argminmax_topk_cases.inc"
-};
 }  // namespace
 
-KILN_FIXTURE_SUITE(ArgMinMaxTopKFixture, kArgTopKCases);
+KILN_FIXTURE_SUITE(ArgMinMaxTopKFixture, kFixtureCases);
 
 TEST(ArgMax, InferenceKeepdimsAndNegativeAxis) {
   auto keep = InferCall("ArgMax", 13).attr(attr_i("axis", -1)).run({vinfo(DType::kFloat32, Shape({sym("n"), Dim(10)}))});

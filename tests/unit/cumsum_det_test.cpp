@@ -6,12 +6,10 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kCumSumDetCases = {
 #include "fixtures/cumsum_det_cases.inc"
-};
 }  // namespace
 
-KILN_FIXTURE_SUITE(CumSumDetFixture, kCumSumDetCases);
+KILN_FIXTURE_SUITE(CumSumDetFixture, kFixtureCases);
 
 TEST(CumSum, AxisMustBeScalarInRange) {
   Tensor x(DType::kFloat32, {2, 3});

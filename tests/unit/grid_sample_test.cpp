@@ -7,12 +7,10 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kGridSampleCases = {
 #include "fixtures/grid_sample_cases.inc"
-};
 }  // namespace
 
-KILN_FIXTURE_SUITE(GridSampleFixture, kGridSampleCases);
+KILN_FIXTURE_SUITE(GridSampleFixture, kFixtureCases);
 
 TEST(GridSample, InferenceTakesSpatialDimsFromGrid) {
   auto out = InferCall("GridSample", 20).run({vinfo(DType::kFloat32, Shape({sym("n"), Dim(3), sym("h"), sym("w")})),

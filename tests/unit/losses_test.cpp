@@ -7,12 +7,10 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kLossCases = {
 #include "fixtures/losses_cases.inc"
-};
 }  // namespace
 
-KILN_FIXTURE_SUITE(LossFixture, kLossCases);
+KILN_FIXTURE_SUITE(LossFixture, kFixtureCases);
 
 TEST(Losses, InferenceShapes) {
   auto none = InferCall("SoftmaxCrossEntropyLoss", 13)

@@ -6,9 +6,7 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kNormalizationCases = {
 #include "fixtures/normalization_cases.inc"
-};
 
 Tensor filled(std::vector<int64_t> dims, float v) {
   Tensor t(DType::kFloat32, std::move(dims));
@@ -17,7 +15,7 @@ Tensor filled(std::vector<int64_t> dims, float v) {
 }
 }  // namespace
 
-KILN_FIXTURE_SUITE(NormalizationFixture, kNormalizationCases);
+KILN_FIXTURE_SUITE(NormalizationFixture, kFixtureCases);
 
 TEST(BatchNormalization, TrainingModeIsUnsupported) {
   Tensor x = filled({1, 2, 2}, 1), p = filled({2}, 1);

@@ -6,12 +6,10 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kReduceCases = {
 #include "fixtures/reduce_cases.inc"
-};
 }  // namespace
 
-KILN_FIXTURE_SUITE(ReduceFixture, kReduceCases);
+KILN_FIXTURE_SUITE(ReduceFixture, kFixtureCases);
 
 TEST(ReduceInfer, AttrAxesKeepSymbols) {
   auto out = InferCall("ReduceMean", 13)

@@ -8,9 +8,7 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kResizeCases = {
 #include "fixtures/resize_cases.inc"
-};
 
 Tensor iota_tensor(std::vector<int64_t> dims) {
   Tensor t(DType::kFloat32, std::move(dims));
@@ -19,7 +17,7 @@ Tensor iota_tensor(std::vector<int64_t> dims) {
 }
 }  // namespace
 
-KILN_FIXTURE_SUITE(ResizeFixture, kResizeCases);
+KILN_FIXTURE_SUITE(ResizeFixture, kFixtureCases);
 
 TEST(ResizeInfer, KnownSizesGiveExactShape) {
   Tensor sizes = Tensor::from_vector<int64_t>({4}, {1, 3, 64, 96});
@@ -38,6 +36,22 @@ TEST(ResizeInfer, UnknownSizesGiveUnknownDimsOfKnownRank) {
                        vinfo(DType::kFloat32, Shape({Dim(0)})), vinfo(DType::kFloat32, Shape({Dim(0)})),
                        vinfo(DType::kInt64, Shape({Dim(4)}))});
   EXPECT_EQ(out[0].shape, Shape({Dim(), Dim(), Dim(), Dim()}));
+}
+
+TEST(ResizeInfer, TorchOpset11ExportForm) {
+  // torch.onnx.export of F.interpolate(x, size=y.shape[-2:], mode="bilinear") at opset 11:
+  // Resize(x, roi=Constant([]), scales=Constant([]), sizes=Concat(Shape chains)).
+  Tensor roi(DType::kFloat32, {0}), scales(DType::kFloat32, {0});
+  std::vector<ops::ValueInfo> in = {vinfo(DType::kFloat32, Shape({Dim(1), Dim(3), sym("h"), sym("w")})),
+                                    vinfo(DType::kFloat32, Shape({Dim(0)}), &roi),
+                                    vinfo(DType::kFloat32, Shape({Dim(0)}), &scales),
+                                    vinfo(DType::kInt64, Shape({Dim(4)}))};
+  auto call = InferCall("Resize", 11);
+  call.attr(attr_s("mode", "linear")).attr(attr_s("coordinate_transformation_mode", "half_pixel"));
+  EXPECT_EQ(call.run(in)[0].shape, Shape({Dim(), Dim(), Dim(), Dim()}));
+  Tensor sizes = Tensor::from_vector<int64_t>({4}, {1, 3, 16, 20});
+  in[3].value = &sizes;
+  EXPECT_EQ(call.run(in)[0].shape, Shape({Dim(1), Dim(3), Dim(16), Dim(20)}));
 }
 
 TEST(ResizeInfer, KnownScalesKeepSymbolsWhereScaleIsOne) {

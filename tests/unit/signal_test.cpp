@@ -6,12 +6,10 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kSignalCases = {
 #include "fixtures/signal_cases.inc"
-};
 }  // namespace
 
-KILN_FIXTURE_SUITE(SignalFixture, kSignalCases);
+KILN_FIXTURE_SUITE(SignalFixture, kFixtureCases);
 
 TEST(DFT, InferenceWithKnownAndUnknownLength) {
   Tensor len = Tensor::scalar<int64_t>(16);

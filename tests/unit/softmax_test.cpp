@@ -6,12 +6,10 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const std::vector<FxCase> kSoftmaxCases = {
 #include "fixtures/softmax_cases.inc"
-};
 }  // namespace
 
-KILN_FIXTURE_SUITE(SoftmaxFixture, kSoftmaxCases);
+KILN_FIXTURE_SUITE(SoftmaxFixture, kFixtureCases);
 
 TEST(Softmax, Opset11CoercesTo2DButOpset13UsesOneAxis) {
   // [1, 2, 2] input, default axis: opset 11 normalises over all 4 values (axis 1 onward), opset 13 over pairs.
