@@ -173,8 +173,8 @@ template <typename T> int64_t range_count(const NodeContext& ctx, T start, T lim
 void check_range_inputs(const NodeContext& ctx, DType a, DType b, DType c) {
   if (a != b || a != c)
     ctx.fail("start, limit and delta must share a type; got {}, {}, {}", dtype_name(a), dtype_name(b), dtype_name(c));
-  if (a != DType::kFloat32 && a != DType::kFloat64 && a != DType::kInt16 && a != DType::kInt32 && a != DType::kInt64)
-    ctx.fail("Range takes float, double, int16, int32 or int64, not {}", dtype_name(a));
+  // ONNX lists float, double, int16, int32 and int64 (newer opsets add half floats); any number works here.
+  if (!dtype_is_float(a) && !dtype_is_integer(a)) ctx.fail("Range takes numbers, not {}", dtype_name(a));
 }
 
 void compute_range(KernelContext& ctx) {
