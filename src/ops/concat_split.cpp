@@ -39,12 +39,13 @@ void compute_concat(KernelContext& ctx) {
 
 void infer_concat(InferContext& ctx) {
   if (ctx.num_inputs() == 0) ctx.fail("needs at least one input");
-  const DType t = ctx.input_type(0);
+  DType t = DType::kUndefined;  // the first known input type
+  for (size_t i = 0; i < ctx.num_inputs() && t == DType::kUndefined; ++i) t = ctx.input_type(i);
   std::optional<size_t> rank;
   bool all_ranks_known = true;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     const ValueInfo& in = ctx.input(i);
-    if (in.dtype != t) ctx.fail("input {} is {} but input 0 is {}", i, dtype_name(in.dtype), dtype_name(t));
+    if (types_differ(in.dtype, t)) ctx.fail("input {} is {} but another is {}", i, dtype_name(in.dtype), dtype_name(t));
     if (!in.shape.rank_known) {
       all_ranks_known = false;
     } else if (!rank) {

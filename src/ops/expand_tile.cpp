@@ -30,8 +30,7 @@ void compute_expand(KernelContext& ctx) {
 }
 
 void infer_expand(InferContext& ctx) {
-  if (ctx.input_type(1) != DType::kInt64)
-    ctx.fail("the shape input must be int64, but it is {}", dtype_name(ctx.input_type(1)));
+  require_type(ctx, ctx.input_type(1), DType::kInt64, "the shape input");
   const Shape& in = ctx.input_shape(0);
   Shape target = Shape::unknown_rank();
   if (std::optional<std::vector<SymbolicInt>> elems = input_elements(ctx, 1)) {

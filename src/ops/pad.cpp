@@ -150,7 +150,7 @@ void infer_pad(InferContext& ctx) {
     pads = full_pads(ctx, ctx.attr_ints("pads"), std::nullopt, rank);
   } else {
     require_index_type(ctx, ctx.input_type(1), "pads");
-    if (ctx.has_input(2) && ctx.input_type(2) != t)
+    if (ctx.has_input(2) && types_differ(ctx.input_type(2), t))
       ctx.fail("constant_value is {} but data is {}", dtype_name(ctx.input_type(2)), dtype_name(t));
     if (ctx.opset() >= 18 && ctx.has_input(3)) {
       require_index_type(ctx, ctx.input_type(3), "axes");

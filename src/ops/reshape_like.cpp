@@ -123,8 +123,7 @@ void infer_reshape(InferContext& ctx) {
     target.emplace();
     for (int64_t v : ctx.attr_ints("shape")) target->push_back(sym_number(v));
   } else {
-    if (ctx.input_type(1) != DType::kInt64)
-      ctx.fail("the shape input must be int64, but it is {}", dtype_name(ctx.input_type(1)));
+    require_type(ctx, ctx.input_type(1), DType::kInt64, "the shape input");
     target = input_elements(ctx, 1);
   }
   if (target) {

@@ -121,8 +121,7 @@ void compute_constant_of_shape(KernelContext& ctx) {
 }
 
 void infer_constant_of_shape(InferContext& ctx) {
-  if (ctx.input_type(0) != DType::kInt64)
-    ctx.fail("the shape input must be int64, but it is {}", dtype_name(ctx.input_type(0)));
+  require_type(ctx, ctx.input_type(0), DType::kInt64, "the shape input");
   const DType t = fill_value(ctx).dtype();
   if (std::optional<std::vector<SymbolicInt>> elems = input_elements(ctx, 0)) {
     std::vector<Dim> dims;
@@ -171,6 +170,7 @@ template <typename T> int64_t range_count(const NodeContext& ctx, T start, T lim
 }
 
 void check_range_inputs(const NodeContext& ctx, DType a, DType b, DType c) {
+  if (a == DType::kUndefined || b == DType::kUndefined || c == DType::kUndefined) return;  // not inferred yet
   if (a != b || a != c)
     ctx.fail("start, limit and delta must share a type; got {}, {}, {}", dtype_name(a), dtype_name(b), dtype_name(c));
   // ONNX lists float, double, int16, int32 and int64 (newer opsets add half floats); any number works here.

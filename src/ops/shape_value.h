@@ -47,9 +47,15 @@ Dim dim_product(const std::vector<Dim>& dims);
 /// shapes). Kernel errors are left for run time, where they name the data; the content then stays unknown.
 void fold_if_known(InferContext& ctx, ComputeFn compute);
 
+/// Fails naming `what` when `dtype` is known and is not `want`. An undefined type (not inferred yet, e.g. a
+/// graph input declared without one) passes: inference never fails for lack of information.
+void require_type(const NodeContext& ctx, DType dtype, DType want, const char* what);
+/// True when both types are known and differ.
+bool types_differ(DType a, DType b);
+
 /// Reads an integer list input (int32 or int64, rank <= 1) at run time; fails naming `what` otherwise.
 std::vector<int64_t> read_int_list(const NodeContext& ctx, const Tensor& t, const char* what);
-/// Fails naming `what` unless `dtype` is int32 or int64.
+/// Fails naming `what` unless `dtype` is int32 or int64 (or undefined, as for require_type).
 void require_index_type(const NodeContext& ctx, DType dtype, const char* what);
 
 }  // namespace kiln::ops
