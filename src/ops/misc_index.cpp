@@ -236,6 +236,7 @@ void compute_center_crop_pad(KernelContext& ctx) {
     // Centered: crop (dim - target) / 2 from the start, or pad (target - dim) / 2 before it (floor).
     shift[a] = target[k] <= x.dim(a) ? (x.dim(a) - target[k]) / 2 : -((target[k] - x.dim(a)) / 2);
   }
+  if (y.numel() == 0) return;
   std::vector<std::vector<int64_t>> tables(x.rank());
   for (size_t a = 0; a < x.rank(); ++a) {
     tables[a].resize(static_cast<size_t>(y.dim(a)));

@@ -133,11 +133,7 @@ void infer_constant_of_shape(InferContext& ctx) {
     known_numel(Shape(dims));  // checked arithmetic: an element count that overflows fails here, clearly
     ctx.set_output(0, t, Shape(std::move(dims)));
   } else {
-    const Shape& s = ctx.input_shape(0);
-    if (s.rank_known && s.rank() == 1 && s.dims[0].is_known())
-      ctx.set_output(0, t, Shape(std::vector<Dim>(static_cast<size_t>(s.dims[0].value()))));
-    else
-      ctx.set_output(0, t, Shape::unknown_rank());
+    ctx.set_output(0, t, unknown_dims_for_list(ctx.input_shape(0)));
   }
   fold_if_known(ctx, compute_constant_of_shape);
 }

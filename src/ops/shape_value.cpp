@@ -5,6 +5,12 @@
 
 namespace kiln::ops {
 
+Shape unknown_dims_for_list(const Shape& s) {
+  if (s.rank_known && s.rank() == 1 && s.dims[0].is_known() && s.dims[0].value() <= kMaxRank)
+    return Shape(std::vector<Dim>(static_cast<size_t>(s.dims[0].value())));
+  return Shape::unknown_rank();
+}
+
 SymbolicInt sym_number(int64_t v) {
   SymbolicInt e;
   e.number = v;

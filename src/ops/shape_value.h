@@ -16,6 +16,13 @@ namespace kiln::ops {
 /// arithmetic is small, data is not.
 inline constexpr int64_t kMaxFoldElements = 1024;
 
+/// The largest rank inference builds from a list's length alone (a Reshape target known only as [n]).
+inline constexpr int64_t kMaxRank = 1024;
+
+/// For a 1-D list input whose values are unknown: a shape of that many unknown dims when its length is known
+/// (and at most kMaxRank), else unknown rank.
+Shape unknown_dims_for_list(const Shape& list_shape);
+
 SymbolicInt sym_number(int64_t v);
 SymbolicInt sym_unknown();
 /// The element a dim stands for: its size, its symbol, or unknown.
