@@ -17,6 +17,7 @@
 namespace kiln::ir {
 
 struct Graph;
+struct ValueType;
 
 /// AttributeProto.AttributeType numbers.
 enum class AttrType : int32_t {
@@ -39,6 +40,8 @@ struct Attribute {
   std::vector<std::string> strings;
   std::vector<Tensor> tensors;
   std::vector<std::shared_ptr<Graph>> graphs;
+  std::shared_ptr<ValueType> tp;                        // TYPE_PROTO (e.g. Optional's `type`)
+  std::vector<std::shared_ptr<ValueType>> type_protos;  // TYPE_PROTOS
   std::string ref_attr_name;  // inside a function body: refers to the caller's attribute
   std::string doc_string;
 };
@@ -53,7 +56,8 @@ struct ValueType {
   DType dtype = DType::kUndefined;
   Shape shape = Shape::unknown_rank();
   bool has_type = false;
-  /// Element type for sequence/optional kinds (tensor element type inside).
+  /// Element type for sequence/optional kinds (tensor element type inside). For maps, `dtype` is the key
+  /// type and `elem` the value type.
   std::shared_ptr<ValueType> elem;
 };
 
@@ -112,6 +116,7 @@ struct OpsetImport {
 struct Function {
   std::string name, domain;
   std::vector<std::string> inputs, outputs, attributes;
+  std::vector<Attribute> attribute_defaults;  ///< FunctionProto.attribute_proto: attributes with a default value
   std::vector<OpsetImport> opsets;
   std::shared_ptr<Graph> body;  // nodes only; inputs/outputs by name
 };

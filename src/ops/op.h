@@ -137,6 +137,8 @@ class SubgraphRunner {
  public:
   virtual ~SubgraphRunner() = default;
   virtual std::vector<Tensor> run(const ir::Graph& graph, std::span<const Tensor> inputs) = 0;
+  /// Throws Error(kLimitExceeded) when a kernel-sized allocation of `bytes` would break the run's limits.
+  virtual void check_allocation(int64_t bytes, const std::string& what) { (void)bytes, (void)what; }
 };
 
 /// Execution: inputs are tensors; outputs whose shape inference resolved are already allocated.
@@ -178,6 +180,11 @@ struct OpSchema {
   int removed_in = 0;
   InferFn infer = nullptr;
   ComputeFn compute = nullptr;
+  /// True when the kernel reads only its inputs' dims, never their elements (Shape, Size): the planner can
+  /// then compute the output as soon as the input's shape is concrete.
+  bool reads_only_input_shapes = false;
+  /// True when outputs depend on more than the inputs (random ops): never folded into constants.
+  bool nondeterministic = false;
 };
 
 /// Registers a schema at static-initialisation time; use once per op, in the op's own file:

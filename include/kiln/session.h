@@ -1,0 +1,101 @@
+#pragma once
+// kiln's C++ API: load an ONNX model once, run it many times.
+//
+//   kiln::Session session = kiln::Session::from_file("model.onnx");
+//   for (const kiln::IoInfo& in : session.inputs()) ...        // names, types, symbolic shapes
+//   auto outputs = session.run({{"input", kiln::Tensor(kiln::DType::kFloat32, {1, 3, 224, 224})}});
+//
+// Errors are kiln::Error (kiln/error.h) with a code and a message naming what was wrong and how to fix it.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kiln/error.h"
+#include "kiln/shape.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+/// A model input or output as the file declares it; dims may be symbols ("batch") or unknown.
+struct IoInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Shape shape;
+};
+
+/// Named tensors, in order: feeds for run(), results from it.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+struct SessionOptions {
+  /// Largest single tensor a run may allocate.
+  int64_t max_tensor_bytes = int64_t{8} << 30;
+  /// Most memory one run may hold at once.
+  int64_t max_run_bytes = int64_t{16} << 30;
+  /// Deepest subgraph nesting accepted.
+  int max_nesting = 32;
+  /// Most subgraph executions (Loop iterations, Scan steps, If branches) in one run.
+  int64_t max_subgraph_runs = 1'000'000;
+};
+
+struct RunOptions {
+  /// Outputs to compute, by name; empty means every graph output in the model's order.
+  std::vector<std::string> output_names;
+  /// Set to true from another thread to stop the run with Error(kCancelled).
+  const std::atomic<bool>* cancel = nullptr;
+  /// Stop with Error(kCancelled) once this time passes.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+/// What one run did.
+struct RunStats {
+  double milliseconds = 0;    ///< wall time of the run, plan building included
+  size_t peak_bytes = 0;      ///< peak intermediate memory (arena + dynamically sized tensors)
+  size_t arena_bytes = 0;     ///< the planned arena for these input shapes
+  bool plan_reused = false;   ///< a cached plan for these input shapes was used
+  size_t steps = 0;           ///< kernels executed
+};
+
+/// Model-level facts for tools (`kiln inspect`).
+struct ModelInfo {
+  int64_t ir_version = 0;
+  std::string producer_name, producer_version, graph_name;
+  std::vector<std::pair<std::string, int64_t>> opsets;  ///< domain ("" = ai.onnx), version
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+class Session {
+ public:
+  /// Loads the model at `path` (weights are mapped, not copied; external data is read from the model's
+  /// folder only). Throws Error on a malformed model or one that uses operators kiln cannot run.
+  static Session from_file(const std::string& path, const SessionOptions& options = {});
+  /// Loads a model from serialized bytes (copied). External data is refused: there is no folder.
+  static Session from_bytes(std::span<const uint8_t> bytes, const SessionOptions& options = {});
+
+  /// Inputs a caller must feed (graph inputs without an initializer), in the model's order.
+  const std::vector<IoInfo>& inputs() const;
+  /// Graph outputs, in the model's order.
+  const std::vector<IoInfo>& outputs() const;
+  const ModelInfo& model_info() const;
+
+  /// Runs the model. Feeds are checked against the model before any kernel runs (names, types, ranks,
+  /// fixed dims, symbols bound consistently). Returns the requested outputs in the requested order.
+  /// Thread-safe: several threads may run one session at once.
+  NamedTensors run(const NamedTensors& feeds, const RunOptions& options = {}, RunStats* stats = nullptr) const;
+
+  /// Internal (src/api/session_impl.h): what kiln's own tools and tests build sessions from.
+  struct Impl;
+  explicit Session(std::shared_ptr<Impl> impl);
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace kiln

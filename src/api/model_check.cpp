@@ -1,0 +1,61 @@
+#include "api/model_check.h"
+
+#include "api/op_support.h"
+#include "onnx/loader.h"
+
+namespace kiln {
+
+const char* severity_name(Severity s) {
+  switch (s) {
+    case Severity::kError: return "error";
+    case Severity::kWarning: return "warning";
+    case Severity::kInfo: return "info";
+  }
+  return "?";
+}
+
+bool CheckReport::will_run() const {
+  for (const Finding& f : findings)
+    if (f.severity == Severity::kError) return false;
+  return true;
+}
+
+CheckReport check_model(const std::string& path, const std::map<std::string, std::vector<int64_t>>& shapes) {
+  CheckReport report;
+  report.path = path;
+  auto& out = report.findings;
+  ir::Model model;
+  try {
+    model = onnx::load_model(path);
+    if (!model.graph) throw Error(ErrorCode::kInvalidModel, "the model has no graph");
+  } catch (const Error& e) {
+    out.push_back({Severity::kError, "unreadable-model", path, e.what(),
+                   "re-export the model; if it came from another tool, check that the file is complete"});
+    return report;
+  }
+  bool structure_ok = true;
+  try {
+    ir::validate(*model.graph);
+  } catch (const Error& e) {
+    structure_ok = false;
+    out.push_back({Severity::kError, "invalid-graph", "graph", e.what(), "the graph is malformed; re-export it"});
+  }
+  check_inputs(model, out);
+  check_opsets(model, out);
+  for (const OpProblem& p : find_op_problems(model)) {
+    // Ops that exist but not at the declared opset are check_opsets' findings, with the standard's ranges.
+    if (p.kind == OpProblem::Kind::kNotYetAtOpset || p.kind == OpProblem::Kind::kRemovedAtOpset) continue;
+    std::string nodes = fmt::format("'{}'", fmt::join(p.nodes, "', '"));
+    if (p.count > static_cast<int>(p.nodes.size())) nodes += ", ...";
+    out.push_back({Severity::kError, "unsupported-op", fmt::format("op {} ({} node{}: {})", p.op, p.count,
+                   p.count == 1 ? "" : "s", nodes), p.reason,
+                   p.kind == OpProblem::Kind::kDomainNotImported
+                       ? "add the domain to the model's opset_import"
+                       : "kiln cannot run this operator yet; if it is a custom op, replace it before export"});
+  }
+  check_lint(model, out);
+  if (structure_ok && report.will_run()) check_shapes(model, shapes, out);
+  return report;
+}
+
+}  // namespace kiln

@@ -1,0 +1,64 @@
+// check --shape: the given input sizes checked as `run` checks them, then inference over the whole graph at
+// those sizes (catching, for instance, a Reshape whose target was baked in at export time for another size).
+
+#include "api/model_check.h"
+#include "runtime/input_check.h"
+#include "runtime/plan.h"
+
+namespace kiln {
+
+void check_shapes(const ir::Model& model, const std::map<std::string, std::vector<int64_t>>& shapes,
+                  std::vector<Finding>& out) {
+  const ir::Graph& g = *model.graph;
+  for (const auto& [name, dims] : shapes) {
+    int id = g.find(name);
+    if (id < 0 || std::find(g.inputs.begin(), g.inputs.end(), id) == g.inputs.end())
+      out.push_back({Severity::kError, "shape-mismatch", fmt::format("--shape {}", name),
+                     fmt::format("'{}' is not an input of the model", name), "name one of the model's inputs"});
+  }
+  std::unordered_map<int, ops::ValueInfo> fed;
+  runtime::SymbolBindings symbols;
+  std::vector<std::string> unsized;
+  bool ok = true;
+  for (int id : g.required_inputs()) {
+    const ir::Value& v = g.value(id);
+    auto it = shapes.find(v.name);
+    std::vector<int64_t> dims;
+    if (it != shapes.end()) {
+      dims = it->second;
+    } else if (v.type.shape.is_concrete()) {
+      dims = v.type.shape.values();
+    } else {
+      unsized.push_back(v.name);
+      continue;
+    }
+    try {
+      runtime::check_input(v, v.type.dtype, dims, symbols);
+    } catch (const Error& e) {
+      ok = false;
+      out.push_back({Severity::kError, "shape-mismatch", fmt::format("input '{}'", v.name), e.what(),
+                     "run at a size the model accepts, or re-export with dynamic_axes for this dim"});
+    }
+    fed[id] = {v.type.dtype, Shape::from(dims)};
+  }
+  if (!ok) return;
+  if (!unsized.empty()) {
+    if (!shapes.empty())
+      out.push_back({Severity::kInfo, "shape-not-checked", "inputs",
+                     fmt::format("inputs {} have symbolic dims and no --shape, so the graph was not checked at a "
+                                 "concrete size", fmt::format("'{}'", fmt::join(unsized, "', '"))),
+                     "give every input a --shape NAME=DIMS"});
+    return;
+  }
+  try {
+    runtime::OpsetTable opsets{model.opsets};
+    runtime::Plan::build(g, opsets, fed, runtime::Limits{});
+  } catch (const Error& e) {
+    out.push_back({Severity::kError, "shape-inference",
+                   "graph", fmt::format("at these input sizes: {}", e.what()),
+                   "the model cannot run at these sizes; if it works at the export size only, the export baked "
+                   "that size in: re-export with dynamic_axes"});
+  }
+}
+
+}  // namespace kiln

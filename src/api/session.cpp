@@ -1,0 +1,141 @@
+#include "api/session_impl.h"
+
+#include <chrono>
+
+#include "runtime/input_check.h"
+
+namespace kiln {
+
+namespace {
+
+std::string signature(const ir::Graph* graph, const std::unordered_map<int, ops::ValueInfo>& fed) {
+  std::vector<int> ids;
+  for (const auto& [id, info] : fed) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  std::string key = fmt::format("{}:", static_cast<const void*>(graph));
+  for (int id : ids) {
+    const ops::ValueInfo& info = fed.at(id);
+    key += fmt::format("{}/{}/{};", id, static_cast<int>(info.dtype), dims_str(info.shape.values()));
+  }
+  return key;
+}
+
+IoInfo io_info(const ir::Value& v) { return {v.name, v.type.dtype, v.type.shape}; }
+
+}  // namespace
+
+Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::move(m)) {
+  opsets.imports = model.opsets;
+  limits.max_tensor_bytes = options.max_tensor_bytes;
+  limits.max_run_bytes = options.max_run_bytes;
+  limits.max_nesting = options.max_nesting;
+  limits.max_subgraph_runs = options.max_subgraph_runs;
+  if (!model.graph) fail(ErrorCode::kInvalidModel, "the model has no graph");
+  ir::validate(*model.graph, limits.max_nesting);
+  check_ops_supported(model);
+  const ir::Graph& g = *model.graph;
+  for (int id : g.required_inputs()) inputs.push_back(io_info(g.value(id)));
+  for (int id : g.outputs) outputs.push_back(io_info(g.value(id)));
+  info.ir_version = model.ir_version;
+  info.producer_name = model.producer_name;
+  info.producer_version = model.producer_version;
+  info.graph_name = g.name;
+  for (const auto& o : model.opsets) info.opsets.emplace_back(o.domain, o.version);
+  info.metadata = model.metadata;
+}
+
+std::shared_ptr<const runtime::Plan> Session::Impl::plan_for(const ir::Graph& graph,
+                                                             const std::unordered_map<int, ops::ValueInfo>& fed,
+                                                             bool* reused) {
+  std::string key = signature(&graph, fed);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = plans_.find(key);
+    if (it != plans_.end()) {
+      if (reused) *reused = true;
+      return it->second;
+    }
+  }
+  // Built outside the lock: plans for other shapes may be built or run meanwhile.
+  auto plan = runtime::Plan::build(graph, opsets, fed, limits);
+  std::lock_guard lock(mutex_);
+  if (reused) *reused = false;
+  return plans_.emplace(key, plan).first->second;
+}
+
+Session::Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
+const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
+const ModelInfo& Session::model_info() const { return impl_->info; }
+
+NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, RunStats* stats) const {
+  auto start = std::chrono::steady_clock::now();
+  const ir::Graph& g = *impl_->model.graph;
+  std::unordered_map<int, Tensor> by_id;
+  std::unordered_map<int, ops::ValueInfo> fed;
+  runtime::SymbolBindings symbols;
+  for (const auto& [name, tensor] : feeds) {
+    int id = g.find(name);
+    bool is_input = id >= 0 && std::find(g.inputs.begin(), g.inputs.end(), id) != g.inputs.end();
+    if (!is_input) {
+      std::string names;
+      for (const IoInfo& in : impl_->inputs) names += (names.empty() ? "'" : ", '") + in.name + "'";
+      fail(ErrorCode::kInvalidArgument, "'{}' is not an input of the model; its inputs are {}", name, names);
+    }
+    if (by_id.count(id)) fail(ErrorCode::kInvalidArgument, "input '{}' is fed twice", name);
+    if (!tensor.defined()) fail(ErrorCode::kInvalidArgument, "input '{}' is fed an empty (undefined) tensor", name);
+    runtime::check_input(g.value(id), tensor.dtype(), tensor.dims(), symbols);
+    by_id[id] = tensor;
+    fed[id] = {tensor.dtype(), Shape::from(tensor.dims()), nullptr};
+  }
+  std::vector<int> missing;
+  for (int id : g.required_inputs())
+    if (!by_id.count(id)) missing.push_back(id);
+  if (!missing.empty()) runtime::report_missing_inputs(g, missing);
+
+  std::vector<int> wanted;
+  if (options.output_names.empty()) {
+    wanted.assign(g.outputs.begin(), g.outputs.end());
+  } else {
+    for (const std::string& name : options.output_names) {
+      int id = g.find(name);
+      if (id < 0 || std::find(g.outputs.begin(), g.outputs.end(), id) == g.outputs.end()) {
+        std::string names;
+        for (const IoInfo& o : impl_->outputs) names += (names.empty() ? "'" : ", '") + o.name + "'";
+        fail(ErrorCode::kInvalidArgument, "'{}' is not an output of the model; its outputs are {}", name, names);
+      }
+      wanted.push_back(id);
+    }
+  }
+
+  bool reused = false;
+  auto plan = impl_->plan_for(g, fed, &reused);
+  runtime::RunControl control;
+  control.cancel = options.cancel;
+  control.deadline = options.deadline;
+  control.limits = impl_->limits;
+  control.plan_subgraph = [this](const ir::Graph& sub, const std::unordered_map<int, ops::ValueInfo>& sub_fed) {
+    return impl_->plan_for(sub, sub_fed, nullptr);
+  };
+  runtime::MemoryStats memory;
+  runtime::Executor executor(*plan, control, memory);
+  std::vector<Tensor> all = executor.run(by_id);
+
+  NamedTensors result;
+  for (int id : wanted) {
+    size_t pos = static_cast<size_t>(std::find(g.outputs.begin(), g.outputs.end(), id) - g.outputs.begin());
+    result.emplace_back(g.value(id).name, all[pos]);
+  }
+  if (stats) {
+    stats->milliseconds =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    stats->peak_bytes = plan->arena_bytes() + memory.peak_dynamic_bytes;
+    stats->arena_bytes = plan->arena_bytes();
+    stats->plan_reused = reused;
+    stats->steps = plan->steps().size();
+  }
+  return result;
+}
+
+}  // namespace kiln

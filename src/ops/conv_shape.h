@@ -1,0 +1,23 @@
+#pragma once
+// Inference and run-time checks shared by the convolution ops (Conv, ConvInteger, QLinearConv):
+// x [N, C, spatial...] and w [M, C/group, kernel...].
+
+#include "ops/conv_core.h"
+#include "ops/op.h"
+
+namespace kiln::ops {
+
+/// Output shape of a forward convolution with x at input `x_index` and w at `w_index`: [N, M, spatial...].
+/// Checks ranks, the channel relation C == w[1] * group and M % group == 0 where the dims are known, naming
+/// both shapes. Keeps N's symbol; a spatial dim computed from a symbol is unknown.
+Shape infer_conv_shape(const InferContext& ctx, size_t x_index, size_t w_index);
+
+/// The concrete problem for run time (same checks, bad_input on a mismatch).
+ConvProblem conv_problem(const KernelContext& ctx, const Tensor& x, const Tensor& w);
+
+/// Checks that an optional per-output-channel input (bias, w_zero_point, w_scale) has M elements (or 1 when
+/// `allow_scalar`); names the input.
+void check_per_channel(const NodeContext& ctx, const char* what, const std::vector<int64_t>& dims, int64_t M,
+                       bool allow_scalar);
+
+}  // namespace kiln::ops

@@ -1,0 +1,67 @@
+#pragma once
+// Runs a Plan: feeds in, outputs out. Intermediates with plan-time shapes live in one arena at the planned
+// offsets; others are sized at run time by re-running inference on the actual values. Values are released
+// after their last reader. Subgraphs (If/Loop/Scan) run through the same machinery, with values of enclosing
+// scopes found by name.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/plan.h"
+
+namespace kiln::runtime {
+
+/// Per-run controls shared by a run and the subgraphs it starts.
+struct RunControl {
+  const std::atomic<bool>* cancel = nullptr;  ///< set to true from another thread to stop the run
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  Limits limits;
+  int64_t subgraph_runs = 0;  ///< counted against limits.max_subgraph_runs
+  /// Builds (or finds cached) plans for subgraphs; supplied by the session.
+  std::function<std::shared_ptr<const Plan>(const ir::Graph&, const std::unordered_map<int, ops::ValueInfo>&)>
+      plan_subgraph;
+};
+
+/// Memory accounting of one run (arena plus dynamically sized tensors).
+struct MemoryStats {
+  size_t arena_bytes = 0;
+  size_t dynamic_bytes = 0;
+  size_t peak_dynamic_bytes = 0;
+  size_t peak_bytes() const { return arena_bytes + peak_dynamic_bytes; }
+};
+
+class Executor : public ops::SubgraphRunner {
+ public:
+  /// `parent` is the executor of the enclosing graph when this one runs a subgraph.
+  Executor(const Plan& plan, RunControl& control, MemoryStats& stats, const Executor* parent = nullptr);
+
+  /// Runs with tensors for the plan's fed values (by value id) and returns the graph outputs in order.
+  std::vector<Tensor> run(const std::unordered_map<int, Tensor>& feeds);
+
+  /// SubgraphRunner: runs `graph` (a body of the node being executed) with its inputs in order.
+  std::vector<Tensor> run(const ir::Graph& graph, std::span<const Tensor> inputs) override;
+  /// SubgraphRunner: checks an allocation a kernel sizes itself against the run's limits.
+  void check_allocation(int64_t bytes, const std::string& what) override;
+
+ private:
+  /// A live value of this scope or an enclosing one, by name (for subgraphs' outer references).
+  const Tensor* lookup(const std::string& name) const;
+  void check_control() const;
+  Tensor allocate(DType dtype, const std::vector<int64_t>& dims, const std::string& what);
+  void execute_step(const Step& step, size_t index);
+
+  const Plan& plan_;
+  RunControl& control_;
+  MemoryStats& stats_;
+  const Executor* parent_;
+  std::vector<Tensor> values_;
+  std::shared_ptr<void> arena_;
+};
+
+}  // namespace kiln::runtime

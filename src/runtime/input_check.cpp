@@ -1,0 +1,83 @@
+#include "runtime/input_check.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+
+namespace kiln::runtime {
+
+namespace {
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string list_names(const ir::Graph& g, const std::vector<int>& ids, size_t max_shown) {
+  std::string s;
+  for (size_t i = 0; i < ids.size() && i < max_shown; ++i) s += (i ? ", '" : "'") + g.value(ids[i]).name + "'";
+  if (ids.size() > max_shown) s += fmt::format(", ... ({} more)", ids.size() - max_shown);
+  return s;
+}
+
+}  // namespace
+
+bool looks_like_parameter(const std::string& name) {
+  static const char* const kSuffixes[] = {".weight", ".bias", "running_mean", "running_var", "num_batches_tracked",
+                                          ".weight_ih_l0", ".weight_hh_l0", ".bias_ih_l0", ".bias_hh_l0",
+                                          "_weight", ".in_proj_weight", ".in_proj_bias", "pos_embedding",
+                                          "cls_token", ".gamma", ".beta"};
+  for (const char* s : kSuffixes)
+    if (ends_with(name, s)) return true;
+  // nn.LSTM and nn.GRU parameters: weight_ih_l1_reverse, bias_hh_l0, ...
+  return name.find(".weight_") != std::string::npos || name.find(".bias_") != std::string::npos;
+}
+
+void check_input(const ir::Value& declared, DType dtype, const std::vector<int64_t>& dims, SymbolBindings& symbols) {
+  const ir::ValueType& type = declared.type;
+  const std::string& name = declared.name;
+  if (!type.has_type) return;
+  if (type.dtype != DType::kUndefined && dtype != type.dtype)
+    fail(ErrorCode::kInvalidArgument,
+         "input '{}' expects element type {} but was fed {} (dims {}); convert the data to {} before feeding it",
+         name, dtype_name(type.dtype), dtype_name(dtype), dims_str(dims), dtype_name(type.dtype));
+  if (!type.shape.rank_known) return;
+  if (dims.size() != type.shape.rank())
+    fail(ErrorCode::kInvalidArgument, "input '{}' expects rank {} {} but was fed rank {} ({})", name,
+         type.shape.rank(), type.shape.str(), dims.size(), dims_str(dims));
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const Dim& d = type.shape.dims[i];
+    if (d.is_known() && d.value() != dims[i])
+      fail(ErrorCode::kInvalidArgument,
+           "input '{}' dim {}: the model fixes this dim to {}, but {} was given (input shape {} vs declared {}). "
+           "The model was exported with dim {} fixed; to run other sizes, re-export with torch.onnx.export(..., "
+           "dynamic_axes={{'{}': {{{}: 'dim{}'}}}}) so the file declares a named dim (dim_param), or feed size {}.",
+           name, i, d.value(), dims[i], dims_str(dims), type.shape.str(), i, name, i, i, d.value());
+    if (d.is_symbol()) {
+      auto [it, fresh] = symbols.bound.emplace(d.symbol_name(), std::make_pair(dims[i], name));
+      if (!fresh && it->second.first != dims[i])
+        fail(ErrorCode::kInvalidArgument,
+             "input '{}' dim {} is '{}' in the model, given {}, but input '{}' already set '{}' to {}; inputs "
+             "that share a named dim must agree on its size",
+             name, i, d.symbol_name(), dims[i], it->second.second, d.symbol_name(), it->second.first);
+    }
+  }
+}
+
+void report_missing_inputs(const ir::Graph& g, const std::vector<int>& missing) {
+  std::vector<int> params;
+  for (int id : missing)
+    if (looks_like_parameter(g.value(id).name)) params.push_back(id);
+  if (!params.empty() && params.size() * 2 >= missing.size())
+    fail(ErrorCode::kInvalidArgument,
+         "the model has {} graph inputs that look like trained parameters ({}) and no initializers for them: the "
+         "file carries no weights, which is what torch.onnx.export(..., export_params=False) produces. Re-export "
+         "with export_params=True (the default) so the weights are stored in the file.",
+         params.size(), list_names(g, params, 5));
+  std::string declared;
+  const ir::Value& first = g.value(missing.front());
+  if (first.type.has_type) declared = fmt::format(" ({} {})", dtype_name(first.type.dtype), first.type.shape.str());
+  fail(ErrorCode::kInvalidArgument, "{} required input{} not fed: {}; input '{}'{} must be given", missing.size(),
+       missing.size() == 1 ? " was" : "s were", list_names(g, missing, 8), first.name, declared);
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,31 @@
+#pragma once
+// Checks what a caller feeds against what the model declares, before any kernel runs, and explains the
+// export mistakes behind a mismatch (a dim fixed because dynamic_axes was not given; weights missing because
+// of export_params=False). `kiln run`, Session::run and `kiln check --shape` share these checks.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kiln/tensor.h"
+
+namespace kiln::runtime {
+
+/// True for names PyTorch gives parameters and buffers: "conv1.weight", "bn.running_mean", "fc.bias", ...
+bool looks_like_parameter(const std::string& name);
+
+/// Symbol bindings made so far in one run ("batch" -> 4), with the input that bound each.
+struct SymbolBindings {
+  std::map<std::string, std::pair<int64_t, std::string>> bound;
+};
+
+/// Checks one fed input (type and dims) against its declaration; throws Error(kInvalidArgument) that names
+/// the input, the dim, the size given, and what the model declares.
+void check_input(const ir::Value& declared, DType dtype, const std::vector<int64_t>& dims, SymbolBindings& symbols);
+
+/// Explains graph inputs that were not fed; throws Error(kInvalidArgument). When many of the missing
+/// inputs look like parameters, the message is the export_params=False explanation.
+[[noreturn]] void report_missing_inputs(const ir::Graph& g, const std::vector<int>& missing);
+
+}  // namespace kiln::runtime

@@ -1,0 +1,264 @@
+#include "runtime/plan.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+
+#include "base/checked.h"
+#include "runtime/eval_node.h"
+#include "runtime/memory_planner.h"
+
+namespace kiln::runtime {
+
+namespace {
+
+// Plan-time folding evaluates nodes whose inputs are all known when the result is small: this resolves the
+// Shape -> Gather -> Concat -> Reshape chains of PyTorch exports. Large constant subgraphs are the optimizer's job.
+constexpr int64_t kFoldElementLimit = 1 << 16;
+
+bool all_concrete(const std::vector<ops::ValueInfo>& infos) {
+  for (const auto& i : infos)
+    if (i.dtype == DType::kUndefined || !i.shape.is_concrete()) return false;
+  return true;
+}
+
+int64_t total_elements(const std::vector<ops::ValueInfo>& infos) {
+  int64_t n = 0;
+  for (const auto& i : infos) n = checked_add(n, checked_numel(i.shape.values()));
+  return n;
+}
+
+}  // namespace
+
+int OpsetTable::version(std::string_view domain) const {
+  if (domain == "ai.onnx") domain = "";
+  for (const auto& o : imports) {
+    std::string_view d = o.domain == "ai.onnx" ? std::string_view() : std::string_view(o.domain);
+    if (d == domain) return static_cast<int>(o.version);
+  }
+  return 0;
+}
+
+void rethrow_with_node(const Error& e, const std::string& label) {
+  std::string msg = e.what();
+  if (msg.rfind(label, 0) == 0) throw e;
+  throw Error(e.code(), label + ": " + msg);
+}
+
+void collect_outer_names(const ir::Graph& g, std::vector<std::string>& names) {
+  std::unordered_set<std::string> local;
+  for (int id : g.inputs) local.insert(g.value(id).name);
+  for (const auto& [id, t] : g.initializers) local.insert(g.value(id).name);
+  for (const ir::Node& n : g.nodes)
+    for (int o : n.outputs)
+      if (o >= 0) local.insert(g.value(o).name);
+  auto add = [&](const std::string& name) {
+    if (!local.count(name) && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  };
+  for (int id : g.outer_refs) add(g.value(id).name);
+  for (const ir::Node& n : g.nodes)
+    for (const ir::Attribute& a : n.attributes) {
+      std::vector<std::string> inner;
+      if (a.g) collect_outer_names(*a.g, inner);
+      for (const auto& sub : a.graphs) collect_outer_names(*sub, inner);
+      for (const auto& name : inner) add(name);
+    }
+}
+
+const Tensor* Plan::constant(int value) const {
+  const Tensor& t = constants_[static_cast<size_t>(value)];
+  return t.defined() ? &t : nullptr;
+}
+
+std::shared_ptr<const Plan> Plan::build(const ir::Graph& graph, const OpsetTable& opsets,
+                                        const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits) {
+  auto plan = std::make_shared<Plan>();
+  plan->graph_ = &graph;
+  plan->opsets_ = &opsets;
+  const size_t nv = graph.values.size();
+  plan->infos_.assign(nv, {});
+  plan->constants_.assign(nv, {});
+  for (const auto& [id, t] : graph.initializers) {
+    if (fed.count(id)) continue;  // a fed graph input overrides its initializer
+    plan->constants_[static_cast<size_t>(id)] = t;
+  }
+  for (const auto& [id, info] : fed) {
+    plan->infos_[static_cast<size_t>(id)] = info;
+    plan->infos_[static_cast<size_t>(id)].value = nullptr;
+    plan->fed_.push_back(id);
+  }
+  std::sort(plan->fed_.begin(), plan->fed_.end());
+  for (size_t v = 0; v < nv; ++v) {
+    const Tensor& c = plan->constants_[v];
+    if (c.defined()) plan->infos_[v] = {c.dtype(), Shape::from(c.dims()), &c};
+  }
+  for (int n : ir::topological_order(graph)) {
+    const ir::Node& node = graph.nodes[static_cast<size_t>(n)];
+    Step step;
+    step.node = n;
+    step.schema = ops::find_op(node.domain, node.op_type);
+    step.opset = opsets.version(node.domain);
+    step.outputs = node.outputs;
+    if (!step.schema)
+      fail(ErrorCode::kUnsupported, "{}: kiln has no implementation of operator '{}'{}",
+           node.label(static_cast<size_t>(n)), node.op_type,
+           node.domain.empty() ? "" : " (domain '" + node.domain + "')");
+    plan->steps_.push_back(std::move(step));
+  }
+  plan->infer_and_fold(limits);
+  plan->plan_lifetimes_and_memory(limits);
+  return plan;
+}
+
+void Plan::infer_and_fold(const Limits& limits) {
+  const ir::Graph& g = *graph_;
+  std::vector<Step> kept;
+  for (Step& step : steps_) {
+    const ir::Node& node = g.nodes[static_cast<size_t>(step.node)];
+    const std::string label = node.label(static_cast<size_t>(step.node));
+    std::vector<const ops::ValueInfo*> in(node.inputs.size(), nullptr);
+    bool inputs_known = true, shapes_concrete = true;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      int v = node.inputs[i];
+      if (v < 0) continue;
+      const ops::ValueInfo& info = infos_[static_cast<size_t>(v)];
+      in[i] = &info;
+      if (!info.value) inputs_known = false;
+      if (!info.shape.is_concrete()) shapes_concrete = false;
+    }
+    std::vector<ops::ValueInfo> out(node.outputs.size());
+    try {
+      ops::InferContext ctx(node, static_cast<size_t>(step.node), step.opset, in, out);
+      step.schema->infer(ctx);
+    } catch (const Error& e) {
+      rethrow_with_node(e, label);
+    }
+    // Inference computed every output's content itself (Shape of a concrete shape, Concat of known pieces):
+    // those are constants now, and the node needs no step.
+    bool all_computed = !node.outputs.empty();
+    for (size_t o = 0; o < node.outputs.size(); ++o)
+      if (node.outputs[o] >= 0 && !out[o].value) all_computed = false;
+    if (all_computed && !step.schema->nondeterministic) {
+      for (size_t o = 0; o < node.outputs.size(); ++o) {
+        int v = node.outputs[o];
+        if (v < 0) continue;
+        constants_[static_cast<size_t>(v)] = *out[o].value;
+        const Tensor& c = constants_[static_cast<size_t>(v)];
+        infos_[static_cast<size_t>(v)] = {c.dtype(), Shape::from(c.dims()), &c};
+      }
+      continue;
+    }
+    bool has_subgraph = false;
+    for (const auto& a : node.attributes) has_subgraph |= a.g != nullptr || !a.graphs.empty();
+    bool foldable = !step.schema->nondeterministic && !has_subgraph && all_concrete(out) &&
+                    (inputs_known || (step.schema->reads_only_input_shapes && shapes_concrete)) &&
+                    total_elements(out) <= kFoldElementLimit;
+    if (foldable) {
+      // Shape-only ops get placeholder views: they read dims, never elements.
+      std::vector<Tensor> placeholders(node.inputs.size());
+      std::vector<const Tensor*> args(node.inputs.size(), nullptr);
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        if (!in[i]) continue;
+        if (in[i]->value) {
+          args[i] = in[i]->value;
+        } else {
+          placeholders[i] = Tensor::view(in[i]->dtype, in[i]->shape.values(), nullptr, nullptr);
+          args[i] = &placeholders[i];
+        }
+      }
+      std::vector<Tensor> results;
+      try {
+        results = evaluate_node(node, static_cast<size_t>(step.node), step.opset, args);
+      } catch (const Error& e) {
+        rethrow_with_node(e, label);
+      }
+      for (size_t o = 0; o < node.outputs.size(); ++o) {
+        int v = node.outputs[o];
+        if (v < 0) continue;
+        constants_[static_cast<size_t>(v)] = std::move(results[o]);
+        const Tensor& c = constants_[static_cast<size_t>(v)];
+        infos_[static_cast<size_t>(v)] = {c.dtype(), Shape::from(c.dims()), &c};
+      }
+      continue;  // folded: no step at run time
+    }
+    step.shapes_known = all_concrete(out);
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      int v = node.outputs[o];
+      if (v < 0) continue;
+      out[o].value = nullptr;
+      out[o].computed.reset();
+      if (step.shapes_known) {
+        int64_t bytes = checked_mul(checked_numel(out[o].shape.values()),
+                                    static_cast<int64_t>(std::max<size_t>(dtype_size(out[o].dtype), 1)));
+        if (bytes > limits.max_tensor_bytes)
+          fail(ErrorCode::kLimitExceeded,
+               "{}: output '{}' would need {} bytes ({} of {}), over the limit of {} bytes for one tensor",
+               label, g.value(v).name, bytes, out[o].shape.str(), dtype_name(out[o].dtype), limits.max_tensor_bytes);
+      }
+      infos_[static_cast<size_t>(v)] = std::move(out[o]);
+    }
+    kept.push_back(std::move(step));
+  }
+  steps_ = std::move(kept);
+}
+
+void Plan::plan_lifetimes_and_memory(const Limits& limits) {
+  const ir::Graph& g = *graph_;
+  const size_t nv = g.values.size();
+  const int never = -1;
+  std::vector<int> last_use(nv, never), first_def(nv, never);
+  std::vector<char> is_output(nv, 0);
+  for (int o : g.outputs) is_output[static_cast<size_t>(o)] = 1;
+  implicit_inputs_.assign(steps_.size(), {});
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const ir::Node& node = g.nodes[static_cast<size_t>(steps_[s].node)];
+    for (int v : node.inputs)
+      if (v >= 0) last_use[static_cast<size_t>(v)] = static_cast<int>(s);
+    // Values a subgraph reads from this scope must live until the node that runs the subgraph.
+    std::vector<std::string> outer;
+    for (const auto& a : node.attributes) {
+      if (a.g) collect_outer_names(*a.g, outer);
+      for (const auto& sub : a.graphs) collect_outer_names(*sub, outer);
+    }
+    for (const std::string& name : outer) {
+      int v = g.find(name);
+      if (v < 0) continue;  // from a scope further out
+      last_use[static_cast<size_t>(v)] = static_cast<int>(s);
+      implicit_inputs_[s].push_back(v);
+    }
+    for (int v : steps_[s].outputs)
+      if (v >= 0) first_def[static_cast<size_t>(v)] = static_cast<int>(s);
+  }
+  std::vector<BufferRequest> requests;
+  std::vector<int> request_value;
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    Step& step = steps_[s];
+    if (!step.shapes_known) continue;
+    for (int v : step.outputs) {
+      if (v < 0 || is_output[static_cast<size_t>(v)]) continue;
+      const ops::ValueInfo& info = infos_[static_cast<size_t>(v)];
+      if (info.dtype == DType::kString) continue;  // strings need constructed objects: heap-allocated
+      int64_t bytes = checked_mul(checked_numel(info.shape.values()), static_cast<int64_t>(dtype_size(info.dtype)));
+      int last = std::max(last_use[static_cast<size_t>(v)], static_cast<int>(s));
+      requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), last});
+      request_value.push_back(v);
+    }
+  }
+  MemoryPlan mem = plan_memory(requests);
+  arena_offsets_.assign(nv, -1);
+  for (size_t r = 0; r < requests.size(); ++r)
+    arena_offsets_[static_cast<size_t>(request_value[r])] = static_cast<int64_t>(mem.offsets[r]);
+  arena_bytes_ = mem.arena_bytes;
+  if (static_cast<int64_t>(arena_bytes_) > limits.max_run_bytes)
+    fail(ErrorCode::kLimitExceeded, "a run at these input shapes needs {} bytes of intermediate memory, over the "
+         "limit of {} bytes", arena_bytes_, limits.max_run_bytes);
+  // Release lists: a value dies after its last reader; values never read die right after they are written.
+  for (size_t v = 0; v < nv; ++v) {
+    if (is_output[v] || constants_[v].defined()) continue;
+    int at = last_use[v] != never ? last_use[v] : first_def[v];
+    if (at == never) continue;
+    steps_[static_cast<size_t>(at)].release.push_back(static_cast<int>(v));
+  }
+}
+
+}  // namespace kiln::runtime

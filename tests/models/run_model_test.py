@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Runs one model of the suite through `kiln run` and compares every output with onnxruntime.
+
+    python run_model_test.py --kiln PATH --model NAME --cache DIR
+
+Exports the model into DIR if it is not there yet (export_models.py), then for each of the model's input
+sizes (model_zoo.py): makes seeded random inputs with numpy, saves them as .npy, runs
+
+    KILN run MODEL --input NAME=FILE.npy ... --output-dir OUT
+
+runs onnxruntime (CPUExecutionProvider) on the same arrays, and compares each output that kiln wrote as
+OUT/<output name>.npy (characters outside [A-Za-z0-9._-] replaced by '_'). Float outputs must agree to a
+relative L2 error ||kiln - ort|| / max(||ort||, tiny) <= 1e-5; integer and bool outputs must be equal.
+Exit status 0 when every output of every size agrees, 1 on any mismatch, kiln failure or export failure.
+"""
+import argparse
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import model_zoo  # noqa: E402
+
+REL_L2_LIMIT = 1e-5
+TINY = 1e-30  # floor for ||ort|| so an all-zero reference output still gives a finite relative error
+SEED = 1234
+
+
+def output_file_name(name: str) -> str:
+    """The file kiln writes an output to, by the CLI contract."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".npy"
+
+
+def make_inputs(spec: model_zoo.ModelSpec, case: dict, rng: np.random.Generator) -> dict:
+    feeds = {}
+    for inp in spec.inputs:
+        shape = case[inp.name]
+        if inp.kind == "tokens":
+            feeds[inp.name] = rng.integers(0, model_zoo.VOCAB, size=shape, dtype=np.int64)
+        elif inp.kind == "mask":
+            # Ones then zeros (padding at the end), at least one real token per row: a row with every key
+            # masked gives softmax over -inf only, NaN in any engine.
+            batch, seq = shape
+            lengths = rng.integers(1, seq + 1, size=batch)
+            lengths[0] = seq  # one row unpadded
+            feeds[inp.name] = (np.arange(seq)[None, :] < lengths[:, None]).astype(np.int64)
+        else:
+            feeds[inp.name] = rng.standard_normal(size=shape).astype(np.float32)
+    return feeds
+
+
+def compare(name: str, got: np.ndarray, want: np.ndarray) -> tuple:
+    """Returns (ok, one line of figures) for one output."""
+    head = f"{name}: shape {list(want.shape)} {want.dtype}"
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return False, f"{head}; kiln gave shape {list(got.shape)} {got.dtype}  MISMATCH"
+    if not np.issubdtype(want.dtype, np.floating):
+        wrong = int(np.count_nonzero(got != want))
+        return wrong == 0, f"{head}  exact: {wrong} of {want.size} elements differ  {'ok' if wrong == 0 else 'MISMATCH'}"
+    g = got.astype(np.float64)
+    w = want.astype(np.float64)
+    # NaN and inf must appear in the same places with the same value; the L2 figure covers the rest.
+    g_bad, w_bad = ~np.isfinite(g), ~np.isfinite(w)
+    same_nonfinite = np.array_equal(g_bad, w_bad) and np.array_equal(g[g_bad], w[w_bad], equal_nan=True)
+    finite = ~w_bad & ~g_bad
+    diff = g[finite] - w[finite]
+    rel = float(np.linalg.norm(diff) / max(float(np.linalg.norm(w[finite])), TINY))
+    max_abs = float(np.max(np.abs(diff))) if diff.size else 0.0
+    ok = same_nonfinite and rel <= REL_L2_LIMIT
+    note = "" if same_nonfinite else f"  non-finite values differ ({int(g_bad.sum())} in kiln, {int(w_bad.sum())} in ort)"
+    return ok, f"{head}  rel_l2 {rel:.3e}  max_abs {max_abs:.3e}{note}  {'ok' if ok else 'MISMATCH'}"
+
+
+def run_ort(model: pathlib.Path, feeds: dict) -> dict:
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # CI runs two tests at once on two cores
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds)))
+
+
+def run_kiln(kiln: str, model: pathlib.Path, input_files: dict, out_dir: pathlib.Path) -> tuple:
+    """Runs `kiln run`; returns (ok, seconds, what to show when it failed)."""
+    cmd = [kiln, "run", str(model)]
+    for name, path in input_files.items():
+        cmd += ["--input", f"{name}={path}"]
+    cmd += ["--output-dir", str(out_dir)]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        return False, 0.0, f"cannot start kiln: {e}"
+    seconds = time.monotonic() - start
+    if proc.returncode == 0:
+        return True, seconds, ""
+    shown = [f"kiln failed (exit status {proc.returncode}): {' '.join(cmd)}"]
+    if proc.stderr.strip():
+        shown.append("kiln stderr:\n" + proc.stderr.rstrip())
+    if proc.stdout.strip():
+        shown.append("kiln stdout:\n" + proc.stdout.rstrip())
+    return False, seconds, "\n".join(shown)
+
+
+def run_case(args, spec, model: pathlib.Path, index: int, case: dict) -> bool:
+    sizes = ", ".join(f"{n}={'x'.join(map(str, s))}" for n, s in case.items())
+    print(f"case {index}: {sizes}")
+    work = args.cache / "runs" / spec.name / f"case{index}"
+    in_dir, out_dir = work / "inputs", work / "kiln-out"
+    shutil.rmtree(work, ignore_errors=True)  # no stale outputs from an earlier run may pass for kiln's
+    in_dir.mkdir(parents=True)
+    out_dir.mkdir()
+    feeds = make_inputs(spec, case, np.random.default_rng(SEED + index))
+    files = {}
+    for name, array in feeds.items():
+        files[name] = in_dir / output_file_name(name)
+        np.save(files[name], array)
+
+    ok, seconds, failure = run_kiln(args.kiln, model, files, out_dir)
+    if not ok:
+        print(failure)
+        return False
+    print(f"  kiln run took {seconds:.2f} s")
+    reference = run_ort(model, feeds)
+    all_ok = True
+    for name, want in reference.items():
+        path = out_dir / output_file_name(name)
+        if not path.is_file():
+            print(f"  {name}: kiln wrote no {path.name}  MISMATCH")
+            all_ok = False
+            continue
+        ok, line = compare(name, np.load(path, allow_pickle=False), want)
+        print("  " + line)
+        all_ok &= ok
+    return all_ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Compare `kiln run` with onnxruntime on one suite model.")
+    parser.add_argument("--kiln", required=True, help="the kiln executable")
+    parser.add_argument("--model", required=True, choices=list(model_zoo.BY_NAME))
+    parser.add_argument("--cache", required=True, type=pathlib.Path, help="folder for exported models and runs")
+    args = parser.parse_args()
+    spec = model_zoo.get(args.model)
+    try:
+        import export_models
+        model = export_models.ensure_exported(spec.name, args.cache)
+    except Exception as e:  # noqa: BLE001  (an exporter failure fails the test; it is never a skip)
+        print(f"FAIL {spec.name}: export failed: {type(e).__name__}: {e}")
+        return 1
+    results = [run_case(args, spec, model, i, case) for i, case in enumerate(spec.cases, 1)]
+    if all(results):
+        print(f"PASS {spec.name}: every output within rel_l2 {REL_L2_LIMIT:g} of onnxruntime")
+        return 0
+    print(f"FAIL {spec.name}: {results.count(False)} of {len(results)} input sizes failed")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

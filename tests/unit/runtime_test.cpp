@@ -1,0 +1,198 @@
+// Plan, memory planner and executor on hand-built graphs with two test-only ops (domain "kiln.test").
+
+#include <gtest/gtest.h>
+
+#include "api/session_impl.h"
+#include "runtime/input_check.h"
+#include "runtime/memory_planner.h"
+#include "runtime/plan.h"
+
+using namespace kiln;
+
+namespace {
+
+// AddOne: y = x + 1 (float). Counts kernel calls so tests can see what was folded.
+int g_add_one_calls = 0;
+void infer_add_one(ops::InferContext& ctx) { ctx.set_output(0, ctx.input_type(0), ctx.input_shape(0)); }
+void compute_add_one(ops::KernelContext& ctx) {
+  ++g_add_one_calls;
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  for (int64_t i = 0; i < x.numel(); ++i) y.data<float>()[i] = x.data<float>()[i] + 1;
+}
+KILN_REGISTER_OP(test_add_one, {"kiln.test", "AddOne", {1}, 0, infer_add_one, compute_add_one});
+
+// Dims: reads only the input's dims and returns them as int64 (like Shape).
+void infer_dims(ops::InferContext& ctx) {
+  ctx.set_output(0, DType::kInt64, Shape({Dim(static_cast<int64_t>(ctx.input_shape(0).rank()))}));
+}
+void compute_dims(ops::KernelContext& ctx) {
+  Tensor& y = ctx.output(0);
+  for (size_t i = 0; i < ctx.input(0).rank(); ++i) y.data<int64_t>()[i] = ctx.input(0).dim(i);
+}
+KILN_REGISTER_OP(test_dims, {"kiln.test", "Dims", {1}, 0, infer_dims, compute_dims, true});
+
+ir::Model chain_model(int length) {
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets = {{"", 17}, {"kiln.test", 1}};
+  m.graph = std::make_shared<ir::Graph>();
+  ir::Graph& g = *m.graph;
+  int x = g.intern("x");
+  g.value(x).type = {ir::ValueKind::kTensor, DType::kFloat32, Shape({Dim::symbol("n")}), true, nullptr};
+  g.inputs.push_back(x);
+  int prev = x;
+  for (int i = 0; i < length; ++i) {
+    ir::Node node;
+    node.op_type = "AddOne";
+    node.domain = "kiln.test";
+    node.name = "add" + std::to_string(i);
+    node.inputs = {prev};
+    prev = g.intern("v" + std::to_string(i));
+    node.outputs = {prev};
+    g.nodes.push_back(node);
+  }
+  g.outputs.push_back(prev);
+  return m;
+}
+
+}  // namespace
+
+TEST(MemoryPlanner, ReusesDeadBuffersAndNeverOverlapsLiveOnes) {
+  // A chain: each buffer dies when the next is written, so two slots suffice.
+  std::vector<runtime::BufferRequest> reqs;
+  for (int s = 0; s < 6; ++s) reqs.push_back({1000, s, s + 1});
+  runtime::MemoryPlan plan = runtime::plan_memory(reqs);
+  EXPECT_LE(plan.arena_bytes, 2 * 1024u);
+  for (size_t a = 0; a < reqs.size(); ++a)
+    for (size_t b = a + 1; b < reqs.size(); ++b) {
+      bool overlap_time = reqs[a].first_step <= reqs[b].last_step && reqs[b].first_step <= reqs[a].last_step;
+      bool overlap_space = plan.offsets[a] < plan.offsets[b] + 1024 && plan.offsets[b] < plan.offsets[a] + 1024;
+      EXPECT_FALSE(overlap_time && overlap_space) << a << " and " << b;
+    }
+}
+
+TEST(Session, RunsAChainAndReportsPeakMemory) {
+  auto impl = std::make_shared<Session::Impl>(chain_model(10), SessionOptions{});
+  ASSERT_EQ(impl->inputs.size(), 1u);
+  EXPECT_EQ(impl->inputs[0].shape.str(), "[n]");
+  ir::Model m = chain_model(10);
+  (void)m;
+  std::unordered_map<int, ops::ValueInfo> fed{{0, {DType::kFloat32, Shape({Dim(1000)}), nullptr}}};
+  auto plan = impl->plan_for(*impl->model.graph, fed, nullptr);
+  // 9 intermediates of 4000 bytes each, alive two at a time.
+  EXPECT_GE(plan->arena_bytes(), 2 * 4000u);
+  EXPECT_LE(plan->arena_bytes(), 2 * 4032u);
+}
+
+TEST(Session, FoldsShapeOnlyChainsAtPlanTime) {
+  ir::Model m = chain_model(0);
+  ir::Graph& g = *m.graph;
+  ir::Node dims;
+  dims.op_type = "Dims";
+  dims.domain = "kiln.test";
+  dims.inputs = {g.find("x")};
+  dims.outputs = {g.intern("d")};
+  g.nodes.push_back(dims);
+  g.outputs = {g.find("d")};
+  auto impl = std::make_shared<Session::Impl>(std::move(m), SessionOptions{});
+  std::unordered_map<int, ops::ValueInfo> fed{{0, {DType::kFloat32, Shape({Dim(7)}), nullptr}}};
+  auto plan = impl->plan_for(*impl->model.graph, fed, nullptr);
+  EXPECT_EQ(plan->steps().size(), 0u);
+  ASSERT_NE(plan->constant(impl->model.graph->find("d")), nullptr);
+  EXPECT_EQ(plan->constant(impl->model.graph->find("d"))->data<int64_t>()[0], 7);
+}
+
+TEST(Session, RefusesUnknownOpsListingEveryNode) {
+  ir::Model m = chain_model(3);
+  m.graph->nodes[0].op_type = "NoSuchOp";
+  m.graph->nodes[2].op_type = "NoSuchOp";
+  try {
+    Session::Impl impl(std::move(m), SessionOptions{});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("NoSuchOp x2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'add0'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'add2'"), std::string::npos) << msg;
+  }
+}
+
+TEST(Session, RunChecksFeedsAndComputes) {
+  Session s(std::make_shared<Session::Impl>(chain_model(5), SessionOptions{}));
+  Tensor x = Tensor::from_vector<float>({3}, {1, 2, 3});
+  RunStats stats;
+  NamedTensors out = s.run({{"x", x}}, {}, &stats);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].first, "v4");
+  EXPECT_EQ(out[0].second.data<float>()[0], 6);
+  EXPECT_EQ(out[0].second.data<float>()[2], 8);
+  EXPECT_FALSE(stats.plan_reused);
+  EXPECT_EQ(stats.steps, 5u);
+  s.run({{"x", x}}, {}, &stats);
+  EXPECT_TRUE(stats.plan_reused);
+
+  try {
+    s.run({{"x", Tensor::from_vector<int64_t>({3}, {1, 2, 3})}});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expects element type float but was fed int64"), std::string::npos);
+  }
+  try {
+    s.run({});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input 'x'"), std::string::npos) << e.what();
+  }
+  try {
+    s.run({{"y", x}});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'y' is not an input"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Session, CancelledRunStops) {
+  Session s(std::make_shared<Session::Impl>(chain_model(5), SessionOptions{}));
+  std::atomic<bool> cancel{true};
+  RunOptions opts;
+  opts.cancel = &cancel;
+  try {
+    s.run({{"x", Tensor::from_vector<float>({1}, {0})}}, opts);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+  }
+}
+
+TEST(InputCheck, FixedDimExplainsDynamicAxes) {
+  ir::Value v;
+  v.name = "inputs";
+  v.type = {ir::ValueKind::kTensor, DType::kFloat32, Shape({Dim(1), Dim(3), Dim(960), Dim(960)}), true, nullptr};
+  runtime::SymbolBindings sym;
+  try {
+    runtime::check_input(v, DType::kFloat32, {1, 3, 3680, 960}, sym);
+    FAIL();
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("input 'inputs' dim 2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("960"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("3680"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("dynamic_axes"), std::string::npos) << msg;
+  }
+}
+
+TEST(InputCheck, MissingParametersExplainExportParams) {
+  ir::Graph g;
+  for (const char* n : {"input", "conv1.weight", "conv1.bias", "bn1.running_mean"}) g.inputs.push_back(g.intern(n));
+  try {
+    runtime::report_missing_inputs(g, {1, 2, 3});
+    FAIL();
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("export_params=False"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("3 graph inputs"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("conv1.weight"), std::string::npos) << msg;
+  }
+}

@@ -1,0 +1,144 @@
+// kiln run MODEL [--input NAME=FILE]... [--shape NAME=DIMS]... --output-dir DIR [--timeout S] [--seed N]
+
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "cli_util.h"
+#include "commands.h"
+#include "kiln/session.h"
+#include "onnx/npy.h"
+
+namespace kiln::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string model;
+  std::vector<std::string> inputs, shapes;
+  std::string output_dir;
+  double timeout_seconds = 0;
+  uint64_t seed = 0;
+};
+
+// Dims for a random input: --shape when given, else the model's dims, which must then all be numbers.
+std::vector<int64_t> random_input_dims(const IoInfo& in, const std::map<std::string, std::vector<int64_t>>& shapes) {
+  auto it = shapes.find(in.name);
+  if (it != shapes.end()) return it->second;
+  if (!in.shape.rank_known)
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("input '{}' has no declared shape; give its size with --shape {}=DIMS or data with "
+                            "--input {}=FILE", in.name, in.name, in.name));
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < in.shape.rank(); ++i) {
+    const Dim& d = in.shape.dims[i];
+    if (!d.is_known())
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("input '{}' dim {} is '{}' (not fixed by the model); give sizes with --shape {}=DIMS "
+                              "(e.g. {}) or data with --input {}=FILE",
+                              in.name, i, d.str(), in.name, in.shape.str(), in.name));
+    dims.push_back(d.value());
+  }
+  return dims;
+}
+
+// Uniform [0,1) floats, integers in [0,10), random bools: the same for the same seed.
+Tensor random_tensor(DType dtype, const std::vector<int64_t>& dims, std::mt19937_64& rng) {
+  Tensor t(dtype, dims);
+  std::uniform_real_distribution<double> real(0.0, 1.0);
+  std::uniform_int_distribution<int> small(0, 9);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (dtype) {
+      case DType::kFloat32: t.data<float>()[i] = static_cast<float>(real(rng)); break;
+      case DType::kFloat64: t.data<double>()[i] = real(rng); break;
+      case DType::kFloat16: t.data<Float16>()[i] = Float16(static_cast<float>(real(rng))); break;
+      case DType::kBFloat16: t.data<BFloat16>()[i] = BFloat16(static_cast<float>(real(rng))); break;
+      case DType::kBool: t.data<bool>()[i] = small(rng) % 2; break;
+      case DType::kInt64: t.data<int64_t>()[i] = small(rng); break;
+      case DType::kInt32: t.data<int32_t>()[i] = small(rng); break;
+      case DType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(small(rng)); break;
+      case DType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(small(rng)); break;
+      default:
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("cannot make random data of type {}; give the input with --input", dtype_name(dtype)));
+    }
+  }
+  return t;
+}
+
+std::string value_stats(const Tensor& t) {
+  if (!dtype_is_float(t.dtype()) || t.numel() == 0) return "";
+  double lo = t.double_at(0), hi = lo, sum = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    double v = t.double_at(i);
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    sum += v;
+  }
+  return fmt::format("  min {:.4g} max {:.4g} mean {:.4g}", lo, hi, sum / static_cast<double>(t.numel()));
+}
+
+int run_command(const RunArgs& args) {
+  Session session = Session::from_file(args.model);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const std::string& s : args.shapes) {
+    auto [name, dims] = split_assignment(s, "--shape");
+    shapes[name] = parse_dims(dims, "--shape " + name);
+  }
+  NamedTensors feeds;
+  std::map<std::string, std::string> origin;
+  for (const std::string& s : args.inputs) {
+    auto [name, file] = split_assignment(s, "--input");
+    feeds.emplace_back(name, read_tensor_file(file));
+    origin[name] = file;
+  }
+  std::mt19937_64 rng(args.seed);
+  for (const IoInfo& in : session.inputs()) {
+    if (origin.count(in.name)) continue;
+    feeds.emplace_back(in.name, random_tensor(in.dtype, random_input_dims(in, shapes), rng));
+    origin[in.name] = "random";
+  }
+  for (const auto& [name, dims] : shapes)
+    if (!origin.count(name) || origin[name] != "random") {
+      bool known = false;
+      for (const IoInfo& in : session.inputs()) known |= in.name == name;
+      if (!known) throw Error(ErrorCode::kInvalidArgument, fmt::format("--shape names '{}', which is not an input of the model", name));
+    }
+  RunOptions options;
+  if (args.timeout_seconds > 0)
+    options.deadline = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(args.timeout_seconds));
+  RunStats stats;
+  NamedTensors outputs = session.run(feeds, options, &stats);
+  std::filesystem::create_directories(args.output_dir);
+  for (const auto& [name, t] : feeds)
+    fmt::print("input   {:<20} {:<7} {:<18} {}\n", name, dtype_name(t.dtype()), dims_str(t.dims()), origin[name]);
+  for (const auto& [name, t] : outputs) {
+    std::string path = (std::filesystem::path(args.output_dir) / (safe_file_name(name) + ".npy")).string();
+    onnx::write_npy(path, t);
+    fmt::print("output  {:<20} {:<7} {:<18} -> {}{}\n", name, dtype_name(t.dtype()), dims_str(t.dims()), path,
+               value_stats(t));
+  }
+  fmt::print("time    {:.2f} ms ({} kernels; first run at these shapes, planning included)\n", stats.milliseconds,
+             stats.steps);
+  fmt::print("memory  peak {} of intermediates (arena {})\n", human_bytes(static_cast<double>(stats.peak_bytes)),
+             human_bytes(static_cast<double>(stats.arena_bytes)));
+  return 0;
+}
+
+}  // namespace
+
+Runner add_run(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Run a model on given or random inputs and save its outputs as .npy");
+  cmd->add_option("model", args->model, "ONNX model file")->required();
+  cmd->add_option("--input,-i", args->inputs, "NAME=FILE: an input from a .npy or ONNX TensorProto .pb file");
+  cmd->add_option("--shape,-s", args->shapes, "NAME=DIMS: size of a random input, e.g. input=1x3x224x224");
+  cmd->add_option("--output-dir,-o", args->output_dir, "Folder for the outputs (<name>.npy)")->required();
+  cmd->add_option("--timeout", args->timeout_seconds, "Stop the run after this many seconds");
+  cmd->add_option("--seed", args->seed, "Seed for random inputs (default 0)");
+  return [args]() { return run_command(*args); };
+}
+
+}  // namespace kiln::cli

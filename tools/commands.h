@@ -1,0 +1,16 @@
+#pragma once
+// The `kiln` subcommands: each file tools/cmd_<name>.cpp adds one to the CLI11 app.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace kiln::cli {
+
+/// Registers a subcommand; returns the function that runs it once parsing succeeded (returns the exit code).
+using Runner = std::function<int()>;
+Runner add_inspect(CLI::App& app);
+Runner add_check(CLI::App& app);
+Runner add_run(CLI::App& app);
+
+}  // namespace kiln::cli
