@@ -239,12 +239,14 @@ void infer_eye_like(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(shape, {"", "Shape", {1, 13, 15, 19, 21}, 0, infer_shape, compute_shape});
-KILN_REGISTER_OP(size, {"", "Size", {1, 13, 19, 21}, 0, infer_size, compute_size});
+// Shape, Size and EyeLike read only their input's dims (reads_only_input_shapes), so a planner may run them
+// as soon as those dims are concrete.
+KILN_REGISTER_OP(shape, {"", "Shape", {1, 13, 15, 19, 21}, 0, infer_shape, compute_shape, true});
+KILN_REGISTER_OP(size, {"", "Size", {1, 13, 19, 21}, 0, infer_size, compute_size, true});
 KILN_REGISTER_OP(constant, {"", "Constant", {1, 9, 11, 12, 13, 19, 21}, 0, infer_constant, compute_constant});
 KILN_REGISTER_OP(constant_of_shape,
                  {"", "ConstantOfShape", {9, 20, 21}, 0, infer_constant_of_shape, compute_constant_of_shape});
 KILN_REGISTER_OP(range, {"", "Range", {11}, 0, infer_range, compute_range});
-KILN_REGISTER_OP(eye_like, {"", "EyeLike", {9, 22}, 0, infer_eye_like, compute_eye_like});
+KILN_REGISTER_OP(eye_like, {"", "EyeLike", {9, 22}, 0, infer_eye_like, compute_eye_like, true});
 
 }  // namespace kiln::ops
