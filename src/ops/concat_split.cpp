@@ -39,12 +39,13 @@ void compute_concat(KernelContext& ctx) {
 
 void infer_concat(InferContext& ctx) {
   if (ctx.num_inputs() == 0) ctx.fail("needs at least one input");
-  const DType t = ctx.input_type(0);
+  DType t = DType::kUndefined;  // the first known input type
+  for (size_t i = 0; i < ctx.num_inputs() && t == DType::kUndefined; ++i) t = ctx.input_type(i);
   std::optional<size_t> rank;
   bool all_ranks_known = true;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     const ValueInfo& in = ctx.input(i);
-    if (in.dtype != t) ctx.fail("input {} is {} but input 0 is {}", i, dtype_name(in.dtype), dtype_name(t));
+    if (types_differ(in.dtype, t)) ctx.fail("input {} is {} but another is {}", i, dtype_name(in.dtype), dtype_name(t));
     if (!in.shape.rank_known) {
       all_ranks_known = false;
     } else if (!rank) {
@@ -115,11 +116,13 @@ void infer_concat(InferContext& ctx) {
 // ---- Split ----
 
 // The explicit split sizes: attribute before opset 13 (or Split-1's optional second input), input from 13.
-// nullopt when none is given.
+// nullopt when none is given. An empty list counts as none (as ONNX Runtime reads it).
 std::optional<std::vector<int64_t>> explicit_sizes(const NodeContext& ctx, const Tensor* split_input) {
-  if (ctx.opset() < 13 && ctx.has_attr("split")) return ctx.attr_ints("split");
-  if ((ctx.opset() >= 13 || ctx.opset() < 2) && split_input) return read_int_list(ctx, *split_input, "split");
-  return std::nullopt;
+  std::optional<std::vector<int64_t>> sizes;
+  if (ctx.opset() < 13 && ctx.has_attr("split")) sizes = ctx.attr_ints("split");
+  else if ((ctx.opset() >= 13 || ctx.opset() < 2) && split_input) sizes = read_int_list(ctx, *split_input, "split");
+  if (sizes && sizes->empty()) sizes.reset();
+  return sizes;
 }
 
 // Sizes of the parts along a known dim when no sizes are given: equal parts, the last one smaller when the
@@ -198,6 +201,7 @@ void infer_split(InferContext& ctx) {
     sizes = input_ints(ctx, 1);
     sizes_unknown = !sizes;
   }
+  if (sizes && sizes->empty()) sizes.reset();  // an empty list means none, as in the kernel
   if (sizes) check_sizes(ctx, *sizes, parts, dim.value());
   else if (!sizes_unknown && dim.is_known()) sizes = even_sizes(ctx, dim.value(), parts);
   for (size_t i = 0; i < ctx.num_outputs(); ++i) {

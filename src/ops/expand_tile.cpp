@@ -20,6 +20,7 @@ void compute_expand(KernelContext& ctx) {
   for (size_t k = 0; k < x.rank(); ++k)
     if (x.dim(k) != 1 && x.dim(k) != y.dim(lead + k))
       ctx.bad_input("cannot expand {} to {}: dim {} is {}", dims_str(x.dims()), dims_str(y.dims()), k, x.dim(k));
+  if (y.numel() == 0) return;  // (a huge dim beside a 0 must not size the tables)
   std::vector<int64_t> strides = broadcast_strides(x.dims(), y.dims());
   std::vector<std::vector<int64_t>> tables(y.rank());
   for (size_t k = 0; k < y.rank(); ++k) {
@@ -30,8 +31,7 @@ void compute_expand(KernelContext& ctx) {
 }
 
 void infer_expand(InferContext& ctx) {
-  if (ctx.input_type(1) != DType::kInt64)
-    ctx.fail("the shape input must be int64, but it is {}", dtype_name(ctx.input_type(1)));
+  require_type(ctx, ctx.input_type(1), DType::kInt64, "the shape input");
   const Shape& in = ctx.input_shape(0);
   Shape target = Shape::unknown_rank();
   if (std::optional<std::vector<SymbolicInt>> elems = input_elements(ctx, 1)) {
@@ -43,9 +43,7 @@ void infer_expand(InferContext& ctx) {
     }
     target = Shape(std::move(dims));
   } else {
-    const Shape& s = ctx.input_shape(1);
-    if (s.rank_known && s.rank() == 1 && s.dims[0].is_known())
-      target = Shape(std::vector<Dim>(static_cast<size_t>(s.dims[0].value())));
+    target = unknown_dims_for_list(ctx.input_shape(1));
   }
   const Shape both[] = {in, target};
   Shape out = broadcast_shapes(ctx, both);
@@ -80,10 +78,12 @@ void compute_tile(KernelContext& ctx) {
   Tensor& y = ctx.output(0);
   std::vector<int64_t> reps = kernel_repeats(ctx, x.rank());
   check_repeats(ctx, reps, x.rank());
+  for (size_t k = 0; k < x.rank(); ++k)
+    if (y.dim(k) != checked_mul(x.dim(k), reps[k], "Tile output dim")) ctx.bad_input("output dim {} does not match the repeats", k);
+  if (y.numel() == 0) return;
   std::vector<int64_t> strides = strides_of(x.dims());
   std::vector<std::vector<int64_t>> tables(x.rank());
   for (size_t k = 0; k < x.rank(); ++k) {
-    if (y.dim(k) != checked_mul(x.dim(k), reps[k], "Tile output dim")) ctx.bad_input("output dim {} does not match the repeats", k);
     tables[k].resize(static_cast<size_t>(y.dim(k)));
     for (int64_t o = 0; o < y.dim(k); ++o) tables[k][static_cast<size_t>(o)] = (o % x.dim(k)) * strides[k];
   }

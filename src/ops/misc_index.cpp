@@ -45,8 +45,7 @@ void compute_trilu(KernelContext& ctx) {
 void infer_trilu(InferContext& ctx) {
   const Shape& in = ctx.input_shape(0);
   if (in.rank_known && in.rank() < 2) ctx.fail("input must have rank >= 2, but it is {}", in.str());
-  if (ctx.has_input(1) && ctx.input_type(1) != DType::kInt64)
-    ctx.fail("k must be int64, but it is {}", dtype_name(ctx.input_type(1)));
+  if (ctx.has_input(1)) require_type(ctx, ctx.input_type(1), DType::kInt64, "k");
   ctx.set_output(0, ctx.input_type(0), in);
   fold_if_known(ctx, compute_trilu);
 }
@@ -146,7 +145,7 @@ void compute_compress(KernelContext& ctx) {
 
 void infer_compress(InferContext& ctx) {
   const Shape& in = ctx.input_shape(0);
-  if (ctx.input_type(1) != DType::kBool) ctx.fail("condition must be bool, but it is {}", dtype_name(ctx.input_type(1)));
+  require_type(ctx, ctx.input_type(1), DType::kBool, "condition");
   Dim n;  // the selected count, known only from the condition's value
   if (const Tensor* c = ctx.input_value(1)) {
     int64_t count = 0;
@@ -238,6 +237,7 @@ void compute_center_crop_pad(KernelContext& ctx) {
     // Centered: crop (dim - target) / 2 from the start, or pad (target - dim) / 2 before it (floor).
     shift[a] = target[k] <= x.dim(a) ? (x.dim(a) - target[k]) / 2 : -((target[k] - x.dim(a)) / 2);
   }
+  if (y.numel() == 0) return;
   std::vector<std::vector<int64_t>> tables(x.rank());
   for (size_t a = 0; a < x.rank(); ++a) {
     tables[a].resize(static_cast<size_t>(y.dim(a)));

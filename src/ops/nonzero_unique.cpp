@@ -87,6 +87,17 @@ void compute_unique(KernelContext& ctx) {
     items = x.dim(*axis);
     inner = product(x.dims(), *axis + 1, x.rank());
   }
+  if (items > 0 && x.numel() == 0) {
+    // Every slice is empty, so all are equal: one group. Only the (checked) inverse_indices output is sized
+    // by `items`, which may be huge beside a 0 dim.
+    std::vector<int64_t> y_dims = x.dims();
+    y_dims[*axis] = 1;
+    ctx.allocate_output(0, x.dtype(), y_dims);
+    if (ctx.num_outputs() > 1) ctx.allocate_output(1, DType::kInt64, {1});  // zero-filled: first occurrence 0
+    if (ctx.num_outputs() > 2) ctx.allocate_output(2, DType::kInt64, {items});
+    if (ctx.num_outputs() > 3) ctx.allocate_output(3, DType::kInt64, {1}).data<int64_t>()[0] = items;
+    return;
+  }
   std::vector<int64_t> order(static_cast<size_t>(items));
   std::iota(order.begin(), order.end(), 0);
   std::vector<int64_t> group_of(static_cast<size_t>(items));  // sorted-group index of each item

@@ -112,15 +112,18 @@ void compute_pad(KernelContext& ctx) {
   const auto rank = static_cast<int64_t>(x.rank());
   const PadMode mode = pad_mode(ctx);
   const std::vector<int64_t> pads = kernel_pads(ctx, rank);
-  const std::vector<int64_t> strides = strides_of(x.dims());
-  std::vector<std::vector<int64_t>> tables(x.rank());
   for (size_t k = 0; k < x.rank(); ++k) {
-    const int64_t dim = x.dim(k), begin = pads[k], end = pads[k + x.rank()];
-    const int64_t out = padded_dim(ctx, dim, begin, end, k);
+    const int64_t dim = x.dim(k), out = padded_dim(ctx, dim, pads[k], pads[k + x.rank()], k);
     if (out != y.dim(k)) ctx.bad_input("output dim {} is {} but the pads give {}", k, y.dim(k), out);
     if (dim == 0 && out > 0 && mode != PadMode::kConstant)
       ctx.bad_input("cannot pad axis {} in {} mode: it is empty, so there is nothing to repeat", k,
                     ctx.attr_string("mode", "constant"));
+  }
+  if (y.numel() == 0) return;  // (a huge dim beside a 0 must not size the tables)
+  const std::vector<int64_t> strides = strides_of(x.dims());
+  std::vector<std::vector<int64_t>> tables(x.rank());
+  for (size_t k = 0; k < x.rank(); ++k) {
+    const int64_t dim = x.dim(k), begin = pads[k], out = y.dim(k);
     tables[k].resize(static_cast<size_t>(out));
     for (int64_t o = 0; o < out; ++o) {
       int64_t c;
@@ -150,7 +153,7 @@ void infer_pad(InferContext& ctx) {
     pads = full_pads(ctx, ctx.attr_ints("pads"), std::nullopt, rank);
   } else {
     require_index_type(ctx, ctx.input_type(1), "pads");
-    if (ctx.has_input(2) && ctx.input_type(2) != t)
+    if (ctx.has_input(2) && types_differ(ctx.input_type(2), t))
       ctx.fail("constant_value is {} but data is {}", dtype_name(ctx.input_type(2)), dtype_name(t));
     if (ctx.opset() >= 18 && ctx.has_input(3)) {
       require_index_type(ctx, ctx.input_type(3), "axes");

@@ -123,19 +123,14 @@ void infer_reshape(InferContext& ctx) {
     target.emplace();
     for (int64_t v : ctx.attr_ints("shape")) target->push_back(sym_number(v));
   } else {
-    if (ctx.input_type(1) != DType::kInt64)
-      ctx.fail("the shape input must be int64, but it is {}", dtype_name(ctx.input_type(1)));
+    require_type(ctx, ctx.input_type(1), DType::kInt64, "the shape input");
     target = input_elements(ctx, 1);
   }
   if (target) {
     ctx.set_output(0, ctx.input_type(0), reshape_target(ctx, in, *target, allow_zero));
   } else {
     // Unknown target values: the rank is the target's length when that is known.
-    const Shape& s = ctx.input_shape(1);
-    if (s.rank_known && s.rank() == 1 && s.dims[0].is_known())
-      ctx.set_output(0, ctx.input_type(0), Shape(std::vector<Dim>(static_cast<size_t>(s.dims[0].value()))));
-    else
-      ctx.set_output(0, ctx.input_type(0), Shape::unknown_rank());
+    ctx.set_output(0, ctx.input_type(0), unknown_dims_for_list(ctx.input_shape(1)));
   }
   propagate_elements(ctx, compute_copy);
 }
@@ -184,7 +179,7 @@ std::vector<int64_t> unique_axes(const NodeContext& ctx, std::vector<int64_t> ax
 // Length of the axes input when its value is unknown but its shape is.
 std::optional<int64_t> axes_count(const InferContext& ctx) {
   const Shape& s = ctx.input_shape(1);
-  if (s.rank_known && s.rank() == 1 && s.dims[0].is_known()) return s.dims[0].value();
+  if (s.rank_known && s.rank() == 1 && s.dims[0].is_known() && s.dims[0].value() <= kMaxRank) return s.dims[0].value();
   return std::nullopt;
 }
 

@@ -86,7 +86,7 @@ void apply_updates(const NodeContext& ctx, Tensor& out, const Tensor& updates, c
 
 void infer_like_data(InferContext& ctx) {
   require_index_type(ctx, ctx.input_type(1), "indices");
-  if (ctx.input_type(2) != ctx.input_type(0))
+  if (types_differ(ctx.input_type(2), ctx.input_type(0)))
     ctx.fail("updates are {} but data is {}", dtype_name(ctx.input_type(2)), dtype_name(ctx.input_type(0)));
   reduction_of(ctx);
   ctx.set_output(0, ctx.input_type(0), ctx.input_shape(0));

@@ -121,8 +121,7 @@ void compute_constant_of_shape(KernelContext& ctx) {
 }
 
 void infer_constant_of_shape(InferContext& ctx) {
-  if (ctx.input_type(0) != DType::kInt64)
-    ctx.fail("the shape input must be int64, but it is {}", dtype_name(ctx.input_type(0)));
+  require_type(ctx, ctx.input_type(0), DType::kInt64, "the shape input");
   const DType t = fill_value(ctx).dtype();
   if (std::optional<std::vector<SymbolicInt>> elems = input_elements(ctx, 0)) {
     std::vector<Dim> dims;
@@ -134,11 +133,7 @@ void infer_constant_of_shape(InferContext& ctx) {
     known_numel(Shape(dims));  // checked arithmetic: an element count that overflows fails here, clearly
     ctx.set_output(0, t, Shape(std::move(dims)));
   } else {
-    const Shape& s = ctx.input_shape(0);
-    if (s.rank_known && s.rank() == 1 && s.dims[0].is_known())
-      ctx.set_output(0, t, Shape(std::vector<Dim>(static_cast<size_t>(s.dims[0].value()))));
-    else
-      ctx.set_output(0, t, Shape::unknown_rank());
+    ctx.set_output(0, t, unknown_dims_for_list(ctx.input_shape(0)));
   }
   fold_if_known(ctx, compute_constant_of_shape);
 }
@@ -171,10 +166,11 @@ template <typename T> int64_t range_count(const NodeContext& ctx, T start, T lim
 }
 
 void check_range_inputs(const NodeContext& ctx, DType a, DType b, DType c) {
+  if (a == DType::kUndefined || b == DType::kUndefined || c == DType::kUndefined) return;  // not inferred yet
   if (a != b || a != c)
     ctx.fail("start, limit and delta must share a type; got {}, {}, {}", dtype_name(a), dtype_name(b), dtype_name(c));
-  if (a != DType::kFloat32 && a != DType::kFloat64 && a != DType::kInt16 && a != DType::kInt32 && a != DType::kInt64)
-    ctx.fail("Range takes float, double, int16, int32 or int64, not {}", dtype_name(a));
+  // ONNX lists float, double, int16, int32 and int64 (newer opsets add half floats); any number works here.
+  if (!dtype_is_float(a) && !dtype_is_integer(a)) ctx.fail("Range takes numbers, not {}", dtype_name(a));
 }
 
 void compute_range(KernelContext& ctx) {
@@ -243,12 +239,14 @@ void infer_eye_like(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(shape, {"", "Shape", {1, 13, 15, 19, 21}, 0, infer_shape, compute_shape});
-KILN_REGISTER_OP(size, {"", "Size", {1, 13, 19, 21}, 0, infer_size, compute_size});
+// Shape, Size and EyeLike read only their input's dims (reads_only_input_shapes), so a planner may run them
+// as soon as those dims are concrete.
+KILN_REGISTER_OP(shape, {"", "Shape", {1, 13, 15, 19, 21}, 0, infer_shape, compute_shape, true});
+KILN_REGISTER_OP(size, {"", "Size", {1, 13, 19, 21}, 0, infer_size, compute_size, true});
 KILN_REGISTER_OP(constant, {"", "Constant", {1, 9, 11, 12, 13, 19, 21}, 0, infer_constant, compute_constant});
 KILN_REGISTER_OP(constant_of_shape,
                  {"", "ConstantOfShape", {9, 20, 21}, 0, infer_constant_of_shape, compute_constant_of_shape});
 KILN_REGISTER_OP(range, {"", "Range", {11}, 0, infer_range, compute_range});
-KILN_REGISTER_OP(eye_like, {"", "EyeLike", {9, 22}, 0, infer_eye_like, compute_eye_like});
+KILN_REGISTER_OP(eye_like, {"", "EyeLike", {9, 22}, 0, infer_eye_like, compute_eye_like, true});
 
 }  // namespace kiln::ops

@@ -5,6 +5,12 @@
 
 namespace kiln::ops {
 
+Shape unknown_dims_for_list(const Shape& s) {
+  if (s.rank_known && s.rank() == 1 && s.dims[0].is_known() && s.dims[0].value() <= kMaxRank)
+    return Shape(std::vector<Dim>(static_cast<size_t>(s.dims[0].value())));
+  return Shape::unknown_rank();
+}
+
 SymbolicInt sym_number(int64_t v) {
   SymbolicInt e;
   e.number = v;
@@ -120,8 +126,15 @@ void fold_if_known(InferContext& ctx, ComputeFn compute) {
     if (outputs[i].defined() && outputs[i].numel() <= kMaxFoldElements) ctx.set_output_value(i, outputs[i]);
 }
 
+void require_type(const NodeContext& ctx, DType dtype, DType want, const char* what) {
+  if (dtype != DType::kUndefined && dtype != want)
+    ctx.fail("{} must be {}, but it is {}", what, dtype_name(want), dtype_name(dtype));
+}
+
+bool types_differ(DType a, DType b) { return a != DType::kUndefined && b != DType::kUndefined && a != b; }
+
 void require_index_type(const NodeContext& ctx, DType dtype, const char* what) {
-  if (dtype != DType::kInt64 && dtype != DType::kInt32)
+  if (dtype != DType::kInt64 && dtype != DType::kInt32 && dtype != DType::kUndefined)
     ctx.fail("{} must be int32 or int64, but it is {}", what, dtype_name(dtype));
 }
 

@@ -16,6 +16,13 @@ namespace kiln::ops {
 /// arithmetic is small, data is not.
 inline constexpr int64_t kMaxFoldElements = 1024;
 
+/// The largest rank inference builds from a list's length alone (a Reshape target known only as [n]).
+inline constexpr int64_t kMaxRank = 1024;
+
+/// For a 1-D list input whose values are unknown: a shape of that many unknown dims when its length is known
+/// (and at most kMaxRank), else unknown rank.
+Shape unknown_dims_for_list(const Shape& list_shape);
+
 SymbolicInt sym_number(int64_t v);
 SymbolicInt sym_unknown();
 /// The element a dim stands for: its size, its symbol, or unknown.
@@ -47,9 +54,15 @@ Dim dim_product(const std::vector<Dim>& dims);
 /// shapes). Kernel errors are left for run time, where they name the data; the content then stays unknown.
 void fold_if_known(InferContext& ctx, ComputeFn compute);
 
+/// Fails naming `what` when `dtype` is known and is not `want`. An undefined type (not inferred yet, e.g. a
+/// graph input declared without one) passes: inference never fails for lack of information.
+void require_type(const NodeContext& ctx, DType dtype, DType want, const char* what);
+/// True when both types are known and differ.
+bool types_differ(DType a, DType b);
+
 /// Reads an integer list input (int32 or int64, rank <= 1) at run time; fails naming `what` otherwise.
 std::vector<int64_t> read_int_list(const NodeContext& ctx, const Tensor& t, const char* what);
-/// Fails naming `what` unless `dtype` is int32 or int64.
+/// Fails naming `what` unless `dtype` is int32 or int64 (or undefined, as for require_type).
 void require_index_type(const NodeContext& ctx, DType dtype, const char* what);
 
 }  // namespace kiln::ops

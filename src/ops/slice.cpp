@@ -99,6 +99,7 @@ void compute_slice(KernelContext& ctx) {
     first[axis] = r.first;
     step[axis] = a.steps[k];
   }
+  if (y.numel() == 0) return;
   std::vector<int64_t> strides = strides_of(x.dims());
   std::vector<std::vector<int64_t>> tables(x.rank());
   for (size_t k = 0; k < x.rank(); ++k) {

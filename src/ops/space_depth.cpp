@@ -15,9 +15,10 @@ int64_t block_size(const NodeContext& ctx) {
   return b;
 }
 
-// DepthToSpace-11 added CRD; before it (and by default) the order is DCR.
-bool is_crd(const NodeContext& ctx) {
-  std::string mode = ctx.opset() >= 11 ? ctx.attr_string("mode", "DCR") : "DCR";
+// DepthToSpace-11 added CRD (SpaceToDepth only in opset 28, so its attribute is honoured whenever present);
+// the default order is DCR.
+bool is_crd(const NodeContext& ctx, bool depth_to_space) {
+  std::string mode = ctx.opset() >= 11 || !depth_to_space ? ctx.attr_string("mode", "DCR") : "DCR";
   if (mode != "DCR" && mode != "CRD") ctx.fail("mode '{}' must be DCR or CRD", mode);
   return mode == "CRD";
 }
@@ -51,7 +52,7 @@ void compute_depth_to_space(KernelContext& ctx) {
   if (c % b2 != 0) ctx.bad_input("channels ({}) must be divisible by blocksize^2 ({})", c, b2);
   const int64_t cb = c / b2;
   Tensor y6 = ctx.output(0).reshaped({n, cb, h, b, w, b});
-  if (is_crd(ctx)) transpose_copy(x, {n, cb, b, b, h, w}, {0, 1, 4, 2, 5, 3}, y6);
+  if (is_crd(ctx, true)) transpose_copy(x, {n, cb, b, b, h, w}, {0, 1, 4, 2, 5, 3}, y6);
   else transpose_copy(x, {n, b, b, cb, h, w}, {0, 3, 4, 1, 5, 2}, y6);
 }
 
@@ -59,7 +60,7 @@ void infer_depth_to_space(InferContext& ctx) {
   const Shape& in = ctx.input_shape(0);
   require_4d(ctx, in);
   const int64_t b = block_size(ctx);
-  is_crd(ctx);
+  is_crd(ctx, true);
   if (!in.rank_known) {
     ctx.set_output(0, ctx.input_type(0), Shape(std::vector<Dim>(4)));
     return;
@@ -78,14 +79,21 @@ void compute_space_to_depth(KernelContext& ctx) {
   const int64_t b = block_size(ctx);
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
   if (h % b != 0 || w % b != 0) ctx.bad_input("height ({}) and width ({}) must be divisible by blocksize {}", h, w, b);
-  Tensor y6 = ctx.output(0).reshaped({n, b, b, c, h / b, w / b});
-  transpose_copy(x, {n, c, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4}, y6);
+  const std::vector<int64_t> blocks = {n, c, h / b, b, w / b, b};
+  if (is_crd(ctx, false)) {
+    Tensor y6 = ctx.output(0).reshaped({n, c, b, b, h / b, w / b});
+    transpose_copy(x, blocks, {0, 1, 3, 5, 2, 4}, y6);
+  } else {
+    Tensor y6 = ctx.output(0).reshaped({n, b, b, c, h / b, w / b});
+    transpose_copy(x, blocks, {0, 3, 5, 1, 2, 4}, y6);
+  }
 }
 
 void infer_space_to_depth(InferContext& ctx) {
   const Shape& in = ctx.input_shape(0);
   require_4d(ctx, in);
   const int64_t b = block_size(ctx);
+  is_crd(ctx, false);
   if (!in.rank_known) {
     ctx.set_output(0, ctx.input_type(0), Shape(std::vector<Dim>(4)));
     return;

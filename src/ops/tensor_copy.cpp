@@ -89,6 +89,7 @@ void gather_by_axis_tables(const Tensor& src, Tensor& dst, const std::vector<std
 void transpose_copy(const Tensor& src, const std::vector<int64_t>& src_dims, const std::vector<int64_t>& perm,
                     Tensor& dst) {
   KILN_ASSERT(perm.size() == src_dims.size() && dst.rank() == perm.size());
+  if (dst.numel() == 0) return;
   std::vector<int64_t> strides = strides_of(src_dims);
   std::vector<std::vector<int64_t>> tables(perm.size());
   for (size_t k = 0; k < perm.size(); ++k) {

@@ -454,13 +454,16 @@ def cpp_str(s):
     return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def cpp_double(v):
-    v = float(v)
-    if math.isnan(v):
+def cpp_double(v, single=False):
+    """A C++ literal for v; single-precision values are written short (shortest float32 form, f suffix)."""
+    if math.isnan(float(v)):
         return "NAN"
-    if math.isinf(v):
-        return "INFINITY" if v > 0 else "-INFINITY"
-    return repr(v)
+    if math.isinf(float(v)):
+        return "INFINITY" if float(v) > 0 else "-INFINITY"
+    if single:
+        text = str(np.float32(v))
+        return text + ("f" if any(ch in text for ch in ".e") else ".0f")
+    return repr(float(v))
 
 
 def cpp_int(v):
@@ -477,7 +480,8 @@ def cpp_tensor(a):
         return f"strings({dims}, {{{', '.join(cpp_str(v) for v in flat)}}})"
     kind = DTYPES[a.dtype]
     if a.dtype.kind == "f":
-        return f"floats(DType::{kind}, {dims}, {{{', '.join(cpp_double(v) for v in flat)}}})"
+        single = a.dtype != np.float64
+        return f"floats(DType::{kind}, {dims}, {{{', '.join(cpp_double(v, single) for v in flat)}}})"
     return f"ints(DType::{kind}, {dims}, {{{', '.join(cpp_int(v) for v in flat)}}})"
 
 

@@ -96,6 +96,13 @@ TEST(TensorOps, SliceStepZeroAndSplitSizes) {
                    {"into 4 parts"});
 }
 
+TEST(TensorOps, SplitWithEmptySizesSplitsEvenly) {
+  // An empty split input is read as absent (as ONNX Runtime does): equal parts, like np.split(x, 2).
+  std::vector<Tensor> parts = run_op("Split", 13, {}, {f32({4}, {1, 2, 3, 4}), i64({})}, 2);
+  expect_tensor_eq(parts[0], f32({2}, {1, 2}));
+  expect_tensor_eq(parts[1], f32({2}, {3, 4}));
+}
+
 TEST(TensorOps, InvalidAttributesAreModelErrors) {
   Error dup = error_of("Unsqueeze", 13, {}, {f32({2}, {1, 2}), i64({0, 0})});
   EXPECT_EQ(dup.code(), ErrorCode::kInvalidModel) << dup.what();
