@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all build bootstrap demo test debug clean
+.PHONY: all build bootstrap demo test debug fuzz clean
 
 all: build
 
@@ -19,6 +19,9 @@ demo: build
 
 test: build
 	@ctest --preset release -j $(JOBS)
+
+fuzz: bootstrap
+	@bash scripts/fuzz.sh $${SECONDS_TO_FUZZ:-600}
 
 debug: bootstrap
 	@cmake --preset debug >/dev/null

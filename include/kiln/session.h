@@ -40,6 +40,8 @@ struct SessionOptions {
   int64_t max_run_bytes = int64_t{16} << 30;
   /// Deepest subgraph nesting accepted.
   int max_nesting = 32;
+  /// Most subgraph executions (Loop iterations, Scan steps, If branches) in one run.
+  int64_t max_subgraph_runs = 1'000'000;
 };
 
 struct RunOptions {

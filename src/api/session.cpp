@@ -29,6 +29,7 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   limits.max_tensor_bytes = options.max_tensor_bytes;
   limits.max_run_bytes = options.max_run_bytes;
   limits.max_nesting = options.max_nesting;
+  limits.max_subgraph_runs = options.max_subgraph_runs;
   if (!model.graph) fail(ErrorCode::kInvalidModel, "the model has no graph");
   ir::validate(*model.graph, limits.max_nesting);
   check_ops_supported(model);

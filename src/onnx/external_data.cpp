@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "onnx/wire.h"
 
 namespace kiln::onnx {
 
@@ -34,12 +35,13 @@ struct Mapping {
   }
 };
 
-int64_t parse_decimal(const std::string& tensor_name, const std::string& key, const std::string& text) {
-  if (text.empty() || text.size() > 19)
+int64_t parse_decimal(const std::string& tensor_name, const std::string& key, const std::string& raw_text) {
+  const std::string text = printable(raw_text, 40);
+  if (raw_text.empty() || raw_text.size() > 19)
     fail(ErrorCode::kInvalidModel, "tensor '{}': external data {} '{}' is not a non-negative decimal number below 2^63",
          tensor_name, key, text);
   int64_t v = 0;
-  for (char c : text) {
+  for (char c : raw_text) {
     if (c < '0' || c > '9')
       fail(ErrorCode::kInvalidModel, "tensor '{}': external data {} '{}' is not a non-negative decimal number",
            tensor_name, key, text);
@@ -53,8 +55,8 @@ int64_t parse_decimal(const std::string& tensor_name, const std::string& key, co
 // Splits a relative location into its components, refusing what could leave the model's folder.
 std::vector<std::string> split_location(const std::string& tensor_name, const std::string& location) {
   const auto refuse = [&](const char* why) {
-    fail(ErrorCode::kInvalidModel, "tensor '{}': external data location '{}' is refused: {}", tensor_name, location,
-         why);
+    fail(ErrorCode::kInvalidModel, "tensor '{}': external data location '{}' is refused: {}", printable(tensor_name),
+         printable(location), why);
   };
   if (location.empty()) refuse("it is empty");
   if (location.find('\0') != std::string::npos) refuse("it contains a NUL byte");
@@ -76,8 +78,9 @@ std::vector<std::string> split_location(const std::string& tensor_name, const st
 
 }  // namespace
 
-ExternalDataRef parse_external_data_entries(const std::string& tensor_name,
+ExternalDataRef parse_external_data_entries(const std::string& raw_name,
                                             const std::vector<std::pair<std::string, std::string>>& entries) {
+  const std::string tensor_name = printable(raw_name);
   ExternalDataRef ref;
   bool seen_location = false, seen_offset = false, seen_length = false, seen_checksum = false, seen_base = false;
   for (const auto& [key, value] : entries) {
@@ -90,7 +93,7 @@ ExternalDataRef parse_external_data_entries(const std::string& tensor_name,
     else
       fail(ErrorCode::kInvalidModel,
            "tensor '{}': unknown external data key '{}' (ONNX defines location, offset, length, checksum)",
-           tensor_name, key);
+           tensor_name, printable(key));
     if (*seen) fail(ErrorCode::kInvalidModel, "tensor '{}': external data key '{}' appears twice", tensor_name, key);
     *seen = true;
     if (key == "location") ref.location = value;
@@ -102,8 +105,9 @@ ExternalDataRef parse_external_data_entries(const std::string& tensor_name,
   return ref;
 }
 
-ExternalBytes ExternalDataResolver::resolve(const std::string& tensor_name, const ExternalDataRef& ref) {
-  std::vector<std::string> parts = split_location(tensor_name, ref.location);
+ExternalBytes ExternalDataResolver::resolve(const std::string& raw_name, const ExternalDataRef& ref) {
+  std::vector<std::string> parts = split_location(raw_name, ref.location);
+  const std::string tensor_name = printable(raw_name);
   std::string key;
   for (const std::string& p : parts) key += (key.empty() ? "" : "/") + p;
   auto it = files_.find(key);
@@ -111,22 +115,23 @@ ExternalBytes ExternalDataResolver::resolve(const std::string& tensor_name, cons
   const Mapped& m = it->second;
   if (ref.offset < 0 || static_cast<uint64_t>(ref.offset) > m.size)
     fail(ErrorCode::kInvalidModel, "tensor '{}': external data offset {} is past the end of '{}' ({} bytes)",
-         tensor_name, ref.offset, ref.location, m.size);
+         tensor_name, ref.offset, printable(ref.location), m.size);
   size_t available = m.size - static_cast<size_t>(ref.offset);
   size_t length = available;
   if (ref.length >= 0) {
     if (static_cast<uint64_t>(ref.length) > available)
       fail(ErrorCode::kInvalidModel,
            "tensor '{}': external data range offset {} + length {} is past the end of '{}' ({} bytes)", tensor_name,
-           ref.offset, ref.length, ref.location, m.size);
+           ref.offset, ref.length, printable(ref.location), m.size);
     length = static_cast<size_t>(ref.length);
   }
   return {{m.data + ref.offset, length}, m.owner};
 }
 
-ExternalDataResolver::Mapped ExternalDataResolver::open_checked(const std::string& tensor_name,
-                                                                const std::string& location,
+ExternalDataResolver::Mapped ExternalDataResolver::open_checked(const std::string& raw_name,
+                                                                const std::string& raw_location,
                                                                 const std::vector<std::string>& parts) {
+  const std::string tensor_name = printable(raw_name), location = printable(raw_location);
   const auto refuse = [&](const std::string& why) {
     fail(ErrorCode::kInvalidModel, "tensor '{}': external data location '{}' is refused: {}", tensor_name, location,
          why);
@@ -146,11 +151,11 @@ ExternalDataResolver::Mapped ExternalDataResolver::open_checked(const std::strin
         struct stat st {};
         if (fstatat(dir.fd, parts[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
           refuse(fmt::format("folder '{}' is a symbolic link; external data must not leave the model's folder",
-                             parts[i]));
-        refuse(fmt::format("'{}' is not a folder", parts[i]));
+                             printable(parts[i])));
+        refuse(fmt::format("'{}' is not a folder", printable(parts[i])));
       }
       fail(ErrorCode::kIo, "tensor '{}': cannot open folder '{}' of external data location '{}': {}", tensor_name,
-           parts[i], location, std::strerror(e));
+           printable(parts[i]), location, std::strerror(e));
     }
     ::close(dir.fd);
     dir.fd = fd;

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/mapped_file.h"
 #include "kiln/shape.h"
+#include "onnx/wire.h"
 
 namespace kiln::onnx {
 
@@ -179,15 +180,15 @@ Tensor read_npy(const std::string& path) {
   DType t = dtype_from_descr(descr, path);
   int64_t numel = 1;
   for (int64_t d : shape)
-    if (__builtin_mul_overflow(numel, d, &numel)) bad(fmt::format("shape {} overflows 64 bits", dims_str(shape)));
+    if (__builtin_mul_overflow(numel, d, &numel)) bad(fmt::format("shape {} overflows 64 bits", dims_text(shape)));
   int64_t bytes = 0;
   if (__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(t)), &bytes))
-    bad(fmt::format("shape {} overflows 64 bits", dims_str(shape)));
+    bad(fmt::format("shape {} overflows 64 bits", dims_text(shape)));
   if (fortran && shape.size() > 1)  // 0-d and 1-d arrays are the same in either order
     bad("the array is in Fortran order; save np.ascontiguousarray(arr) instead");
   const size_t data_at = prefix + header_len;
   if (static_cast<uint64_t>(bytes) != b.size() - data_at)
-    bad(fmt::format("shape {} of {} needs {} bytes of data but the file holds {}", dims_str(shape), dtype_name(t),
+    bad(fmt::format("shape {} of {} needs {} bytes of data but the file holds {}", dims_text(shape), dtype_name(t),
                     bytes, b.size() - data_at));
   Tensor out(t, shape);
   if (t == DType::kBool) {

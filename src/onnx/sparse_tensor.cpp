@@ -42,19 +42,19 @@ Tensor read_sparse_tensor(const WireReader& parent, const WireField& field, cons
                                           : fmt::format("sparse tensor '{}'", values_name);
   if (!has_values) fail(ErrorCode::kInvalidModel, "{} has no values", label);
   if (values.rank() != 1)
-    fail(ErrorCode::kInvalidModel, "{}: values must be 1-D, not {}", label, dims_str(values.dims()));
+    fail(ErrorCode::kInvalidModel, "{}: values must be 1-D, not {}", label, dims_text(values.dims()));
   if (values.dtype() == DType::kString)
     fail(ErrorCode::kUnsupported, "{} holds strings; kiln densifies only numeric sparse tensors", label);
   int64_t numel = 1;
   for (int64_t d : dims) {
     if (d < 0) fail(ErrorCode::kInvalidModel, "{} has negative dim {}", label, d);
     if (__builtin_mul_overflow(numel, d, &numel))
-      fail(ErrorCode::kInvalidModel, "{}: the element count of dims {} overflows 64 bits", label, dims_str(dims));
+      fail(ErrorCode::kInvalidModel, "{}: the element count of dims {} overflows 64 bits", label, dims_text(dims));
   }
   const auto elem = static_cast<int64_t>(dtype_size(values.dtype()));
   if (numel > kMaxDensifiedBytes / elem)
     fail(ErrorCode::kLimitExceeded, "{} with dims {} would take more than {} bytes once densified", label,
-         dims_str(dims), kMaxDensifiedBytes);
+         dims_text(dims), kMaxDensifiedBytes);
   const int64_t nnz = values.numel();
   if (nnz > 0 && !has_indices) fail(ErrorCode::kInvalidModel, "{} has values but no indices", label);
   if (nnz > 0 && indices.dtype() != DType::kInt64)
@@ -63,7 +63,7 @@ Tensor read_sparse_tensor(const WireReader& parent, const WireField& field, cons
   if (nnz > 0 && !(linear && indices.dim(0) == nnz) &&
       !(indices.rank() == 2 && indices.dim(0) == nnz && indices.dim(1) == static_cast<int64_t>(dims.size())))
     fail(ErrorCode::kInvalidModel, "{}: indices have shape {}; with {} values and rank {} ONNX needs [{}] or [{},{}]",
-         label, dims_str(indices.dims()), nnz, dims.size(), nnz, nnz, dims.size());
+         label, dims_text(indices.dims()), nnz, dims.size(), nnz, nnz, dims.size());
   Tensor dense(values.dtype(), dims);
   const auto* in = static_cast<const uint8_t*>(values.raw_data());
   auto* out = static_cast<uint8_t*>(dense.raw_data());

@@ -17,7 +17,7 @@ enum TensorField : uint32_t {
 };
 
 std::string label(const TensorProtoFields& f) {
-  if (!f.name.empty()) return fmt::format("tensor '{}'", f.name);
+  if (!f.name.empty()) return fmt::format("tensor '{}'", printable(f.name));
   return fmt::format("unnamed tensor at byte {}", f.offset);
 }
 
@@ -65,11 +65,11 @@ std::pair<int64_t, int64_t> checked_sizes(const TensorProtoFields& f, DType t) {
     if (f.dims[i] < 0) fail(ErrorCode::kInvalidModel, "{} has negative dim {} = {}", label(f), i, f.dims[i]);
     if (__builtin_mul_overflow(n, f.dims[i], &n))
       fail(ErrorCode::kInvalidModel, "{}: the element count of dims {} overflows 64 bits", label(f),
-           dims_str(f.dims));
+           dims_text(f.dims));
   }
   int64_t bytes = 0;
   if (__builtin_mul_overflow(n, static_cast<int64_t>(dtype_size(t)), &bytes))
-    fail(ErrorCode::kInvalidModel, "{}: the byte size of dims {} overflows 64 bits", label(f), dims_str(f.dims));
+    fail(ErrorCode::kInvalidModel, "{}: the byte size of dims {} overflows 64 bits", label(f), dims_text(f.dims));
   return {n, bytes};
 }
 
@@ -78,7 +78,7 @@ Tensor from_bytes(const TensorProtoFields& f, DType t, int64_t bytes, std::span<
   if (t == DType::kString) fail(ErrorCode::kInvalidModel, "{} holds strings but stores them in {}", label(f), where);
   if (static_cast<uint64_t>(bytes) != data.size())
     fail(ErrorCode::kInvalidModel, "{}: {} holds {} bytes but dims {} of {} need {}", label(f), where, data.size(),
-         dims_str(f.dims), dtype_name(t), bytes);
+         dims_text(f.dims), dtype_name(t), bytes);
   if (bytes == 0) return Tensor(t, f.dims);
   bool bool_ok = true;
   if (t == DType::kBool)
@@ -111,7 +111,7 @@ Tensor from_typed_fields(const WireReader& r, const TensorProtoFields& f, DType 
   }
   if (count != static_cast<uint64_t>(numel))
     fail(ErrorCode::kInvalidModel, "{}: {} holds {} elements but dims {} need {}", label(f),
-         typed_field_name(expected), count, dims_str(f.dims), numel);
+         typed_field_name(expected), count, dims_text(f.dims), numel);
   Tensor out(t, f.dims);
   if (t == DType::kString) {
     auto* s = out.data<std::string>();
@@ -226,7 +226,7 @@ Tensor decode_tensor(const WireReader& r, const TensorProtoFields& f, const Tens
   if (f.has_raw_data) return from_bytes(f, t, bytes, f.raw_data, src.owner, "raw_data");
   if (!f.typed_data.empty()) return from_typed_fields(r, f, t, numel);
   if (numel != 0)
-    fail(ErrorCode::kInvalidModel, "{} has dims {} ({} elements) but carries no data", label(f), dims_str(f.dims),
+    fail(ErrorCode::kInvalidModel, "{} has dims {} ({} elements) but carries no data", label(f), dims_text(f.dims),
          numel);
   return Tensor(t, f.dims);
 }

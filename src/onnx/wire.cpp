@@ -230,6 +230,23 @@ void WireReader::append_doubles(const WireField& f, std::vector<double>& out) co
   if (!f.bytes.empty()) std::memcpy(out.data() + old, f.bytes.data(), f.bytes.size());
 }
 
+std::string dims_text(std::span<const int64_t> dims) {
+  std::string r = "[";
+  for (size_t i = 0; i < dims.size(); ++i) r += fmt::format("{}{}", i ? "," : "", dims[i]);
+  return r + "]";
+}
+
+std::string printable(std::string_view s, size_t max) {
+  std::string r;
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) r += fmt::format("\\x{:02x}", c);
+    else r += static_cast<char>(c);
+  }
+  if (s.size() > max) r += "...";
+  return r;
+}
+
 // ---- writer ----
 
 void WireWriter::raw_varint(uint64_t v) {

@@ -107,4 +107,10 @@ class WireWriter {
   std::vector<uint8_t> buf_;
 };
 
+/// "[2,3]" ("[]" for a scalar): dims as error messages quote them.
+std::string dims_text(std::span<const int64_t> dims);
+
+/// `s` made safe to quote in an error message: control bytes escaped as \xNN, cut after `max` bytes.
+std::string printable(std::string_view s, size_t max = 256);
+
 }  // namespace kiln::onnx

@@ -4,12 +4,13 @@
 //   anything -> bool: nonzero (NaN included) is true.
 //   string -> number: decimal or scientific notation, "INF"/"+INF"/"-INF"/"NaN" in any case, surrounding
 //     spaces ignored; "2.7" cast to an integer truncates to 2. Text that is not a number is bad input.
-//   number -> string: the shortest text that reads back as the same value ("0.1", "1e+20"), "NaN", "INF",
-//     "-INF"; bool gives "1"/"0" (as onnxruntime does).
+//   number -> string: %g layout with the fewest digits that read back as the same value ("0.1", "1e+20"),
+//     "NaN", "INF", "-INF"; bool gives "1"/"0" (as onnxruntime does).
 // Float8/4-bit targets are refused (kiln does not hold those types), so 'saturate' and 'round_mode' never
 // apply.
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <cmath>
 #include <string>
@@ -118,20 +119,27 @@ template <typename To> To parse_number(const KernelContext& ctx, const std::stri
   }
 }
 
+/// Integers in decimal. Floats with as many significant digits as the shortest text that reads back as the
+/// same value, laid out as printf's %g does ("0.1", "1", "1e+20", "1.2345679e+08"): onnxruntime prints
+/// %.8g, which agrees wherever 8 digits are enough and loses precision where they are not.
 template <typename From> std::string format_number(From v) {
   if constexpr (std::is_same_v<From, bool>) {
     return v ? "1" : "0";
+  } else if constexpr (!is_float_v<From>) {
+    return std::to_string(v);
   } else {
     using V = std::conditional_t<is_half_v<From>, float, From>;
     V x = V(v);
-    if constexpr (is_float_v<From>) {
-      if (std::isnan(x)) return "NaN";
-      if (std::isinf(x)) return x > 0 ? "INF" : "-INF";
-    }
+    if (std::isnan(x)) return "NaN";
+    if (std::isinf(x)) return x > 0 ? "INF" : "-INF";
     char buf[64];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), x);  // shortest round-trip form
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), x, std::chars_format::scientific);  // shortest
     KILN_ASSERT(ec == std::errc());
-    return std::string(buf, end);
+    int digits = 0;
+    for (const char* p = buf; p != end && *p != 'e'; ++p) digits += (*p >= '0' && *p <= '9');
+    int n = std::snprintf(buf, sizeof(buf), "%.*g", digits, double(x));
+    KILN_ASSERT(n > 0 && size_t(n) < sizeof(buf));
+    return std::string(buf, size_t(n));
   }
 }
 

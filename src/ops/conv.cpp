@@ -6,6 +6,7 @@
 #include "ir/dispatch.h"
 #include "ops/conv_core.h"
 #include "ops/conv_shape.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -30,13 +31,6 @@ void infer_conv(InferContext& ctx) {
   ctx.set_output(0, t, std::move(y));
 }
 
-template <typename S> std::vector<float> to_float(const Tensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.numel()));
-  const S* s = t.data<S>();
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(s[i]);
-  return v;
-}
-
 void compute_conv(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
@@ -44,12 +38,15 @@ void compute_conv(KernelContext& ctx) {
   ConvProblem p = conv_problem(ctx, x, w);
   if (b) check_per_channel(ctx, "bias", b->dims(), p.out_channels, false);
   Tensor& y = ctx.output(0);
+  std::vector<int64_t> want{p.batch, p.out_channels};
+  want.insert(want.end(), p.geo.out.begin(), p.geo.out.end());
+  expect_output_dims(ctx, y, want);
   visit_float(x.dtype(), [&]<typename T>() {
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
       conv_forward<T>(p, x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, y.data<T>());
     } else {  // float16 / bfloat16: compute in float, round once at the end
-      std::vector<float> xf = to_float<T>(x), wf = to_float<T>(w), bf, yf(static_cast<size_t>(y.numel()));
-      if (b) bf = to_float<T>(*b);
+      std::vector<float> xf = to_float_vector<T>(x), wf = to_float_vector<T>(w), bf, yf(static_cast<size_t>(y.numel()));
+      if (b) bf = to_float_vector<T>(*b);
       conv_forward<float>(p, xf.data(), wf.data(), b ? bf.data() : nullptr, yf.data());
       T* out = y.data<T>();
       for (size_t i = 0; i < yf.size(); ++i) out[i] = T(yf[i]);

@@ -7,6 +7,7 @@
 #include "base/checked.h"
 #include "ir/dispatch.h"
 #include "ops/conv_core.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/window.h"
 
@@ -116,12 +117,6 @@ void infer_conv_transpose(InferContext& ctx) {
   ctx.set_output(0, t, Shape(std::move(dims)));
 }
 
-template <typename S> std::vector<float> to_float(const Tensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.numel()));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(t.data<S>()[i]);
-  return v;
-}
-
 void compute_conv_transpose(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
@@ -148,18 +143,22 @@ void compute_conv_transpose(KernelContext& ctx) {
   g.dilations = a.w.dilations;
   for (size_t i = 0; i < spatial; ++i) {
     AxisOut r = resolve_axis(a, i, x.dim(2 + i));
+    if (r.out < 0) ctx.bad_input("spatial dim {} of the output would be negative ({})", i, r.out);
     g.in.push_back(r.out);  // the forward view: y is the "input" of the conv that maps back to x
     g.out.push_back(x.dim(2 + i));
     g.pad_begin.push_back(r.pad_begin);
     g.pad_end.push_back(r.pad_end);
   }
   Tensor& y = ctx.output(0);
+  std::vector<int64_t> want{p.batch, p.out_channels};
+  want.insert(want.end(), g.in.begin(), g.in.end());
+  expect_output_dims(ctx, y, want);
   visit_float(x.dtype(), [&]<typename T>() {
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
       conv_transpose_forward<T>(p, x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, y.data<T>());
     } else {
-      std::vector<float> xf = to_float<T>(x), wf = to_float<T>(w), bf, yf(static_cast<size_t>(y.numel()));
-      if (b) bf = to_float<T>(*b);
+      std::vector<float> xf = to_float_vector<T>(x), wf = to_float_vector<T>(w), bf, yf(static_cast<size_t>(y.numel()));
+      if (b) bf = to_float_vector<T>(*b);
       conv_transpose_forward<float>(p, xf.data(), wf.data(), b ? bf.data() : nullptr, yf.data());
       for (size_t i = 0; i < yf.size(); ++i) y.data<T>()[i] = T(yf[i]);
     }

@@ -106,8 +106,11 @@ template <typename T> T float_to_int(double v) {
     return to_i64(v);
   } else {
     static_assert(std::is_same_v<T, uint64_t>);
-    if (v >= 0 && v < 18446744073709551616.0) return static_cast<uint64_t>(v);
-    return static_cast<uint64_t>(to_i64(v));  // negatives wrap, like the hardware sequence for uint64
+    // The compiler's sequence: below 2^63 (NaN included) one conversion; above, convert v - 2^63 and set
+    // the top bit, which leaves 0 for v >= 2^64.
+    constexpr double k2p63 = 9223372036854775808.0;
+    if (!(v >= k2p63)) return static_cast<uint64_t>(to_i64(v));
+    return static_cast<uint64_t>(to_i64(v - k2p63)) ^ (uint64_t{1} << 63);
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "base/checked.h"
 #include "ir/dispatch.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
@@ -33,9 +34,12 @@ template <GlobalKind kind> void compute_global_pool(KernelContext& ctx) {
   if (x.rank() < 3) ctx.bad_input("input must have rank >= 3 (N, C, spatial...), got {}", dims_str(x.dims()));
   const int64_t planes = checked_mul(x.dim(0), x.dim(1));
   const int64_t size = product(x.dims(), 2, x.rank());
-  const double p = static_cast<double>(ctx.attr_int("p", 2));
-  if (kind == GlobalKind::kLp && p <= 0) ctx.fail("p must be positive, got {}", p);
+  const double p = kind == GlobalKind::kLp ? lp_power(ctx) : 2.0;
   Tensor& y = ctx.output(0);
+  std::vector<int64_t> want(x.rank(), 1);
+  want[0] = x.dim(0);
+  want[1] = x.dim(1);
+  expect_output_dims(ctx, y, want);
   visit_float(x.dtype(), [&]<typename T>() {
     const T* xs = x.data<T>();
     T* ys = y.data<T>();

@@ -21,11 +21,15 @@ void compute_identity(KernelContext& ctx) { copy_elements(ctx.input(0), ctx.outp
 
 // Opset 12 made training mode an input (default false). Before that, Dropout-7/10 were inference-only
 // copies; Dropout-1/6 had an `is_test` attribute, and like onnxruntime kiln runs those as inference too.
-void refuse_training(const NodeContext& ctx, const Tensor* training_mode) {
-  if (training_mode && training_mode->numel() >= 1 && training_mode->int_at(0) != 0)
-    ctx.unsupported(
-        "training_mode is true: kiln runs Dropout only in inference mode (output = input); feed "
-        "training_mode = false or remove the input");
+// Training mode with ratio 0 drops nothing and scales by 1, so it is the same copy and is allowed.
+// Called at inference with the values known so far (nullptr when not known) and again by the kernel.
+void refuse_training(const NodeContext& ctx, bool has_ratio, const Tensor* ratio, const Tensor* training_mode) {
+  if (!training_mode || training_mode->numel() < 1 || training_mode->int_at(0) == 0) return;
+  if (has_ratio && !ratio) return;  // ratio not known yet: the kernel decides
+  if (ratio && ratio->numel() == 1 && ratio->double_at(0) == 0) return;
+  ctx.unsupported(
+      "training_mode is true with a nonzero ratio: kiln runs Dropout only in inference mode (output = "
+      "input); feed training_mode = false or remove the input");
 }
 
 void infer_dropout(InferContext& ctx) {
@@ -33,7 +37,7 @@ void infer_dropout(InferContext& ctx) {
   if (ctx.opset() >= 12) {
     if (ctx.has_input(1)) check_input_type(ctx, 1, kFloatTypes);
     if (ctx.has_input(2)) check_input_type(ctx, 2, kBoolType);
-    refuse_training(ctx, ctx.input_value(2));
+    refuse_training(ctx, ctx.has_input(1), ctx.input_value(1), ctx.input_value(2));
   }
   ctx.set_output(0, t, ctx.input_shape(0));
   // Dropout-10 made the mask bool; before, it had the data's type.
@@ -41,7 +45,8 @@ void infer_dropout(InferContext& ctx) {
 }
 
 void compute_dropout(KernelContext& ctx) {
-  if (ctx.opset() >= 12 && ctx.has_input(2)) refuse_training(ctx, &ctx.input(2));
+  if (ctx.opset() >= 12 && ctx.has_input(2))
+    refuse_training(ctx, ctx.has_input(1), ctx.has_input(1) ? &ctx.input(1) : nullptr, &ctx.input(2));
   copy_elements(ctx.input(0), ctx.output(0));
   if (ctx.num_outputs() < 2 || ctx.node().outputs[1] < 0) return;  // mask not requested
   Tensor& mask = ctx.output(1);

@@ -8,6 +8,7 @@
 #include "ir/dispatch.h"
 #include "ops/gemm_plain.h"
 #include "ops/matmul_shape.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
@@ -16,13 +17,6 @@ namespace {
 
 bool matmul_type_ok(DType t) {
   return dtype_is_float(t) || t == DType::kInt32 || t == DType::kInt64 || t == DType::kUInt32 || t == DType::kUInt64;
-}
-
-template <typename S> std::vector<float> to_float(const Tensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.numel()));
-  const S* s = t.data<S>();
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(s[i]);
-  return v;
 }
 
 // ---- MatMul ----
@@ -51,9 +45,10 @@ void compute_matmul(KernelContext& ctx) {
   if (a.dtype() != b.dtype()) ctx.bad_input("A is {} but B is {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
   MatMulPlan p = plan_matmul(ctx, a.dims(), b.dims());
   Tensor& y = ctx.output(0);
+  expect_output_dims(ctx, y, p.out_dims);
   visit_numeric(a.dtype(), [&]<typename T>() {
     if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>) {
-      std::vector<float> af = to_float<T>(a), bf = to_float<T>(b), yf(static_cast<size_t>(y.numel()));
+      std::vector<float> af = to_float_vector<T>(a), bf = to_float_vector<T>(b), yf(static_cast<size_t>(y.numel()));
       run_matmul<float>(p, af.data(), bf.data(), yf.data());
       for (size_t i = 0; i < yf.size(); ++i) y.data<T>()[i] = T(yf[i]);
     } else {
@@ -137,6 +132,7 @@ void compute_gemm(KernelContext& ctx) {
     cs_n = cd[1] == 1 ? 0 : 1;
   }
   Tensor& y = ctx.output(0);
+  expect_output_dims(ctx, y, {M, N});
   const bool use_c = c && beta != 0.0f;
   visit_numeric(a.dtype(), [&]<typename T>() {
     if constexpr (std::is_same_v<T, float>) {

@@ -4,6 +4,8 @@
 #include <map>
 #include <memory>
 
+#include "base/checked.h"
+
 namespace kiln::ops {
 
 namespace {
@@ -144,6 +146,12 @@ Tensor& KernelContext::output(size_t i) {
 
 Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_t> dims) {
   if (i >= outputs_.size()) fail("output {} requested but the node lists only {}", i, outputs_.size());
+  if (subgraphs_) {
+    int64_t bytes = checked_mul(checked_numel(dims, "output element count"),
+                                static_cast<int64_t>(std::max<size_t>(dtype_size(dtype), 1)), "output byte size");
+    subgraphs_->check_allocation(bytes, fmt::format("{}: output {} ({} of {})", label(), i, dims_str(dims),
+                                                    dtype_name(dtype)));
+  }
   outputs_[i] = Tensor(dtype, std::move(dims));
   return outputs_[i];
 }

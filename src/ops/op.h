@@ -137,6 +137,8 @@ class SubgraphRunner {
  public:
   virtual ~SubgraphRunner() = default;
   virtual std::vector<Tensor> run(const ir::Graph& graph, std::span<const Tensor> inputs) = 0;
+  /// Throws Error(kLimitExceeded) when a kernel-sized allocation of `bytes` would break the run's limits.
+  virtual void check_allocation(int64_t bytes, const std::string& what) { (void)bytes, (void)what; }
 };
 
 /// Execution: inputs are tensors; outputs whose shape inference resolved are already allocated.

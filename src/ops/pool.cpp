@@ -8,6 +8,7 @@
 
 #include "base/checked.h"
 #include "ir/dispatch.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/window.h"
 
@@ -83,8 +84,7 @@ template <PoolKind kind> void compute_pool(KernelContext& ctx) {
   WindowAttrs attrs = pool_attrs(ctx, spatial);
   WindowGeometry g = resolve_window(ctx, attrs, std::vector<int64_t>(x.dims().begin() + 2, x.dims().end()));
   const bool include_pad = ctx.attr_int("count_include_pad", 0) != 0;
-  const int64_t p = ctx.attr_int("p", 2);
-  if (kind == PoolKind::kLp && p <= 0) ctx.fail("p must be positive, got {}", p);
+  const double p = kind == PoolKind::kLp ? lp_power(ctx) : 2.0;
   const bool col_major = ctx.attr_int("storage_order", 0) != 0;
 
   // Axes padded to three at the front: (d0, d1, d2).
@@ -104,6 +104,9 @@ template <PoolKind kind> void compute_pool(KernelContext& ctx) {
   const int64_t planes = checked_mul(x.dim(0), x.dim(1));
   const int64_t in_plane = g.in_size(), out_plane = g.out_size();
   Tensor& y = ctx.output(0);
+  std::vector<int64_t> want{x.dim(0), x.dim(1)};
+  want.insert(want.end(), g.out.begin(), g.out.end());
+  expect_output_dims(ctx, y, want);
   int64_t* idx_out = (kind == PoolKind::kMax && ctx.num_outputs() > 1 && ctx.node().outputs[1] >= 0)
                          ? ctx.output(1).data<int64_t>()
                          : nullptr;
@@ -152,7 +155,7 @@ template <PoolKind kind> void compute_pool(KernelContext& ctx) {
                 for (int64_t i1 : t1)
                   for (int64_t i2 : t2) {
                     const double v = static_cast<double>(xp[(i0 * ax[1].in + i1) * ax[2].in + i2]);
-                    acc += kind == PoolKind::kAverage ? v : std::pow(std::abs(v), static_cast<double>(p));
+                    acc += kind == PoolKind::kAverage ? v : std::pow(std::abs(v), p);
                     ++n;
                   }
               if constexpr (kind == PoolKind::kAverage) {
@@ -163,7 +166,7 @@ template <PoolKind kind> void compute_pool(KernelContext& ctx) {
                 yp[q] = T(static_cast<float>(div > 0 ? acc / static_cast<double>(div)
                                                      : std::numeric_limits<double>::quiet_NaN()));
               } else {
-                yp[q] = T(static_cast<float>(std::pow(acc, 1.0 / static_cast<double>(p))));
+                yp[q] = T(static_cast<float>(std::pow(acc, 1.0 / p)));
               }
             }
           }

@@ -7,6 +7,7 @@
 
 #include "base/checked.h"
 #include "ir/dispatch.h"
+#include "ops/nn_util.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -45,6 +46,7 @@ void compute_max_roi_pool(KernelContext& ctx) {
   const double scale = ctx.attr_float("spatial_scale", 1.0f);
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), PH = pooled[0], PW = pooled[1];
   Tensor& y = ctx.output(0);
+  expect_output_dims(ctx, y, {rois.dim(0), C, PH, PW});
   visit_float(x.dtype(), [&]<typename T>() {
     const T* xs = x.data<T>();
     const T* rs = rois.data<T>();
@@ -55,7 +57,9 @@ void compute_max_roi_pool(KernelContext& ctx) {
       if (!(b >= 0 && b < static_cast<double>(N))) ctx.bad_input("roi {} names batch {} of {}", r, b, N);
       const int64_t batch = static_cast<int64_t>(b);
       auto coord = [&](int i) {
-        return static_cast<int64_t>(std::clamp(std::round(static_cast<double>(roi[i]) * scale), -1e15, 1e15));
+        const double v = std::round(static_cast<double>(roi[i]) * scale);
+        if (!std::isfinite(v)) ctx.bad_input("roi {} has a coordinate that is not finite", r);
+        return static_cast<int64_t>(std::clamp(v, -1e15, 1e15));
       };
       const int64_t x1 = coord(1), y1 = coord(2), x2 = coord(3), y2 = coord(4);
       const double bin_h = static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / static_cast<double>(PH);
@@ -114,6 +118,7 @@ struct Sample {
 
 Sample bilinear(double y, double x, int64_t H, int64_t W) {
   Sample s;
+  if (!std::isfinite(y) || !std::isfinite(x)) return s;  // a NaN/inf roi samples nothing
   if (y < -1.0 || y > static_cast<double>(H) || x < -1.0 || x > static_cast<double>(W)) return s;
   y = std::max(y, 0.0);
   x = std::max(x, 0.0);
@@ -150,6 +155,7 @@ void compute_roi_align(KernelContext& ctx) {
     ctx.fail("coordinate_transformation_mode '{}' is not half_pixel or output_half_pixel", ctm);
   const bool half_pixel = ctm == "half_pixel";
   Tensor& y = ctx.output(0);
+  expect_output_dims(ctx, y, {rois.dim(0), C, OH, OW});
   visit_float(x.dtype(), [&]<typename T>() {
     const T* xs = x.data<T>();
     const T* rs = rois.data<T>();

@@ -18,15 +18,19 @@ void Executor::check_control() const {
     fail(ErrorCode::kCancelled, "the run passed its deadline (timeout) and was stopped");
 }
 
-Tensor Executor::allocate(DType dtype, const std::vector<int64_t>& dims, const std::string& what) {
-  int64_t bytes = checked_mul(checked_numel(dims, "tensor element count"),
-                              static_cast<int64_t>(std::max<size_t>(dtype_size(dtype), 1)), "tensor byte size");
+void Executor::check_allocation(int64_t bytes, const std::string& what) {
   if (bytes > control_.limits.max_tensor_bytes)
-    fail(ErrorCode::kLimitExceeded, "{} would need {} bytes ({} of {}), over the limit of {} bytes for one tensor",
-         what, bytes, dims_str(dims), dtype_name(dtype), control_.limits.max_tensor_bytes);
+    fail(ErrorCode::kLimitExceeded, "{} would need {} bytes, over the limit of {} bytes for one tensor", what, bytes,
+         control_.limits.max_tensor_bytes);
   if (static_cast<int64_t>(stats_.arena_bytes + stats_.dynamic_bytes) + bytes > control_.limits.max_run_bytes)
     fail(ErrorCode::kLimitExceeded, "{} ({} bytes) would take the run past its memory limit of {} bytes", what,
          bytes, control_.limits.max_run_bytes);
+}
+
+Tensor Executor::allocate(DType dtype, const std::vector<int64_t>& dims, const std::string& what) {
+  int64_t bytes = checked_mul(checked_numel(dims, "tensor element count"),
+                              static_cast<int64_t>(std::max<size_t>(dtype_size(dtype), 1)), "tensor byte size");
+  check_allocation(bytes, fmt::format("{} ({} of {})", what, dims_str(dims), dtype_name(dtype)));
   return Tensor(dtype, dims);
 }
 
@@ -142,6 +146,11 @@ void Executor::execute_step(const Step& step, size_t index) {
 
 std::vector<Tensor> Executor::run(const ir::Graph& graph, std::span<const Tensor> inputs) {
   check_control();
+  if (++control_.subgraph_runs > control_.limits.max_subgraph_runs)
+    fail(ErrorCode::kLimitExceeded,
+         "subgraphs (Loop iterations, Scan steps, If branches) ran more than {} times in one run; a Loop whose trip "
+         "count or condition never ends stops here. Raise SessionOptions::max_subgraph_runs if the model needs more",
+         control_.limits.max_subgraph_runs);
   if (inputs.size() != graph.inputs.size())
     fail(ErrorCode::kInvalidModel, "subgraph '{}' declares {} inputs but is given {}", graph.name,
          graph.inputs.size(), inputs.size());

@@ -22,6 +22,7 @@ struct RunControl {
   const std::atomic<bool>* cancel = nullptr;  ///< set to true from another thread to stop the run
   std::optional<std::chrono::steady_clock::time_point> deadline;
   Limits limits;
+  int64_t subgraph_runs = 0;  ///< counted against limits.max_subgraph_runs
   /// Builds (or finds cached) plans for subgraphs; supplied by the session.
   std::function<std::shared_ptr<const Plan>(const ir::Graph&, const std::unordered_map<int, ops::ValueInfo>&)>
       plan_subgraph;
@@ -45,6 +46,8 @@ class Executor : public ops::SubgraphRunner {
 
   /// SubgraphRunner: runs `graph` (a body of the node being executed) with its inputs in order.
   std::vector<Tensor> run(const ir::Graph& graph, std::span<const Tensor> inputs) override;
+  /// SubgraphRunner: checks an allocation a kernel sizes itself against the run's limits.
+  void check_allocation(int64_t bytes, const std::string& what) override;
 
  private:
   /// A live value of this scope or an enclosing one, by name (for subgraphs' outer references).

@@ -12,6 +12,9 @@ struct Limits {
   int64_t max_run_bytes = int64_t{16} << 30;
   /// Deepest subgraph nesting accepted (If/Loop/Scan bodies), as ONNX Runtime.
   int max_nesting = 32;
+  /// Most subgraph executions (Loop iterations, Scan steps, If branches) in one run: a Loop whose trip count
+  /// or condition never ends stops here with a clear error instead of hanging (default 1,000,000).
+  int64_t max_subgraph_runs = 1'000'000;
 };
 
 }  // namespace kiln::runtime

@@ -85,12 +85,27 @@ def _example(inp: model_zoo.Input):
     return torch.randn(inp.example)
 
 
+def _calibrate_batchnorm(model, shape) -> None:
+    """Sets every BatchNorm's running mean and variance to the statistics of one random batch."""
+    import torch
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(shape))
+    model.eval()
+
+
 def export(spec: model_zoo.ModelSpec, path: pathlib.Path) -> list:
     """Exports one model to `path`; returns the warnings the exporter raised (as strings)."""
     import onnx
     import torch
     torch.manual_seed(SEED)
     model = _build(spec).eval()
+    if spec.bn_calibration:
+        _calibrate_batchnorm(model, spec.bn_calibration)
     args = tuple(_example(inp) for inp in spec.inputs)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:

@@ -1,0 +1,46 @@
+#pragma once
+// The fuzzed path, shared by the libFuzzer harness and the regression unit test: bytes -> ONNX reader ->
+// graph building -> validation -> op checks -> shape inference and planning at small sizes -> a tiny run.
+// Every outcome must be a result or a kiln::Error; a crash, sanitizer report, other exception or hang is a bug.
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+
+#include "kiln/session.h"
+
+namespace kiln::fuzz {
+
+inline void fuzz_one(const uint8_t* data, size_t size) {
+  SessionOptions options;  // small limits keep every run fast
+  options.max_tensor_bytes = int64_t{4} << 20;
+  options.max_run_bytes = int64_t{32} << 20;
+  options.max_subgraph_runs = 1000;
+  try {
+    Session s = Session::from_bytes(std::span<const uint8_t>(data, size), options);
+    NamedTensors feeds;
+    int64_t elements = 0;
+    for (const IoInfo& in : s.inputs()) {
+      std::vector<int64_t> dims;
+      if (in.shape.rank_known)
+        for (const Dim& d : in.shape.dims) dims.push_back(d.is_known() ? d.value() : 2);
+      DType t = dtype_is_supported(in.dtype) ? in.dtype : DType::kFloat32;
+      int64_t n = 1;
+      for (int64_t d : dims) {
+        if (d < 0 || d > (1 << 16)) return;
+        n *= d;
+        if (n > (1 << 16)) return;
+      }
+      feeds.emplace_back(in.name, Tensor(t, dims));  // zeros
+      elements += feeds.back().second.numel();
+    }
+    if (elements > (1 << 16)) return;
+    RunOptions run;
+    run.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    s.run(feeds, run);
+  } catch (const Error&) {
+    // A clear refusal is a correct outcome.
+  }
+}
+
+}  // namespace kiln::fuzz

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Builds the fuzz seed corpus (fuzz/corpus): one small model per ONNX op from the generated node tests, plus
+models with subgraphs, external-data references and symbolic dims, so the fuzzer starts from inputs that reach
+deep into the reader, validation, inference and kernels.
+
+    .venv/bin/python fuzz/make_corpus.py build/conformance-data/node fuzz/corpus
+"""
+import os
+import shutil
+import sys
+
+import onnx
+from onnx import TensorProto, helper
+
+MAX_BYTES = 4096
+
+
+def first_op(model_path):
+    m = onnx.load(model_path, load_external_data=False)
+    return m.graph.node[0].op_type if m.graph.node else None
+
+
+def main():
+    node_dir, out = sys.argv[1], sys.argv[2]
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    seen = set()
+    for case in sorted(os.listdir(node_dir)):
+        path = os.path.join(node_dir, case, "model.onnx")
+        if not os.path.exists(path) or os.path.getsize(path) > MAX_BYTES:
+            continue
+        op = first_op(path)
+        if op in seen:
+            continue
+        seen.add(op)
+        shutil.copy(path, os.path.join(out, f"{case}.onnx"))
+    # A model whose initializer points at external data (the reader must confine it to the model's folder).
+    t = helper.make_tensor("w", TensorProto.FLOAT, [2], [0.0, 0.0])
+    t.ClearField("float_data")
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "../../etc/passwd"), ("offset", "0"), ("length", "8")):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "ext",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])], [t])
+    with open(os.path.join(out, "external_data_escape.onnx"), "wb") as f:
+        f.write(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    print(f"make_corpus: {len(os.listdir(out))} seeds in {out}")
+
+
+if __name__ == "__main__":
+    main()

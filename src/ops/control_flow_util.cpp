@@ -1,0 +1,92 @@
+#include "ops/control_flow_util.h"
+
+#include <cstring>
+
+#include "base/checked.h"
+#include "ops/shape_util.h"
+
+namespace kiln::ops::control_flow {
+
+Declared declared_output(const ir::Graph& g, size_t i) {
+  if (i >= g.outputs.size()) return {};
+  const ir::Value& v = g.value(g.outputs[i]);
+  if (!v.type.has_type || v.type.kind != ir::ValueKind::kTensor) return {};
+  return {v.type.dtype, v.type.shape};
+}
+
+Shape merge_shapes(const Shape& a, const Shape& b) {
+  if (!a.rank_known || !b.rank_known || a.rank() != b.rank()) return Shape::unknown_rank();
+  std::vector<Dim> dims(a.rank());
+  for (size_t i = 0; i < a.rank(); ++i) dims[i] = a.dims[i] == b.dims[i] ? a.dims[i] : Dim();
+  return Shape(std::move(dims));
+}
+
+DType merge_dtypes(const NodeContext& ctx, DType a, DType b, const std::string& what) {
+  if (a == DType::kUndefined) return b;
+  if (b == DType::kUndefined || a == b) return a;
+  ctx.fail("{} is {} in one place and {} in another: they must agree", what, dtype_name(a), dtype_name(b));
+}
+
+void check_against_declared(const NodeContext& ctx, const Tensor& t, const ir::Graph& g, size_t i,
+                            const std::string& what) {
+  const Declared d = declared_output(g, i);
+  if (d.dtype != DType::kUndefined && d.dtype != t.dtype())
+    ctx.fail("{} is {}, but the graph '{}' declares {}", what, dtype_name(t.dtype()), g.name, dtype_name(d.dtype));
+  if (!d.shape.rank_known) return;
+  bool ok = d.shape.rank() == t.rank();
+  for (size_t k = 0; ok && k < t.rank(); ++k)
+    if (d.shape.dims[k].is_known() && d.shape.dims[k].value() != t.dim(k)) ok = false;
+  if (!ok)
+    ctx.fail("{} has shape {}, but the graph '{}' declares {}", what, Shape::from(t.dims()).str(), g.name,
+             d.shape.str());
+}
+
+namespace {
+
+// Copies n elements; strings are copied one by one, everything else as bytes.
+void copy_elements(const Tensor& src, int64_t src_off, Tensor& dst, int64_t dst_off, int64_t n) {
+  if (n <= 0) return;
+  if (src.dtype() == DType::kString) {
+    std::copy_n(src.data<std::string>() + src_off, n, dst.data<std::string>() + dst_off);
+    return;
+  }
+  const int64_t es = static_cast<int64_t>(dtype_size(src.dtype()));
+  std::memcpy(static_cast<char*>(dst.raw_data()) + dst_off * es,
+              static_cast<const char*>(src.raw_data()) + src_off * es, static_cast<size_t>(n * es));
+}
+
+}  // namespace
+
+Tensor slice_along(const Tensor& t, int64_t axis, int64_t index) {
+  const std::vector<int64_t>& dims = t.dims();
+  const size_t ax = static_cast<size_t>(axis);
+  KILN_ASSERT(ax < dims.size() && index >= 0 && index < dims[ax]);
+  std::vector<int64_t> out_dims = dims;
+  out_dims.erase(out_dims.begin() + axis);
+  Tensor out(t.dtype(), out_dims);
+  const int64_t outer = product(dims, 0, ax), len = dims[ax], inner = product(dims, ax + 1, dims.size());
+  for (int64_t o = 0; o < outer; ++o) copy_elements(t, (o * len + index) * inner, out, o * inner, inner);
+  return out;
+}
+
+std::vector<int64_t> insert_dim(const std::vector<int64_t>& elem_dims, int64_t axis, int64_t n) {
+  std::vector<int64_t> d = elem_dims;
+  d.insert(d.begin() + axis, n);
+  return d;
+}
+
+void stack_into(const std::vector<Tensor>& parts, int64_t axis, bool reverse, Tensor& out) {
+  const int64_t n = static_cast<int64_t>(parts.size());
+  if (n == 0) return;
+  const std::vector<int64_t>& elem = parts[0].dims();
+  KILN_ASSERT(out.dims() == insert_dim(elem, axis, n));
+  const size_t ax = static_cast<size_t>(axis);
+  const int64_t outer = product(elem, 0, ax), inner = product(elem, ax, elem.size());
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t pos = reverse ? n - 1 - k : k;
+    for (int64_t o = 0; o < outer; ++o)
+      copy_elements(parts[static_cast<size_t>(k)], o * inner, out, (o * n + pos) * inner, inner);
+  }
+}
+
+}  // namespace kiln::ops::control_flow
