@@ -1,0 +1,51 @@
+// BitCast (opset 26): reinterprets each element's bytes as another type of the same width, without
+// converting values (little-endian, as the spec requires and x86/ARM are).
+//
+// kiln holds bool as C++ bool, whose only valid bytes are 0 and 1; a cast *to* bool therefore maps every
+// non-zero byte to 1 instead of copying it (reading any other byte as bool would be undefined behaviour).
+
+#include <cstring>
+
+#include "ops/op.h"
+#include "ops/shape_util.h"
+
+namespace kiln::ops {
+namespace {
+
+DType target_type(const NodeContext& ctx) {
+  const int64_t to = ctx.attr_int("to");
+  if (to <= 0 || to > INT32_MAX || !dtype_is_known(static_cast<int32_t>(to))) ctx.fail("'to' = {} is not an ONNX data type", to);
+  const auto t = static_cast<DType>(to);
+  if (t == DType::kString) ctx.fail("BitCast to string is not defined");
+  if (!dtype_is_supported(t)) ctx.unsupported("BitCast to {} is not supported", dtype_name(t));
+  return t;
+}
+
+void infer_bitcast(InferContext& ctx) {
+  const DType to = target_type(ctx), from = ctx.input_type(0);
+  if (from == DType::kString) ctx.fail("BitCast from string is not defined");
+  if (!dtype_is_supported(from)) ctx.unsupported("BitCast from {} is not supported", dtype_name(from));
+  if (dtype_size(from) != dtype_size(to))
+    ctx.fail("BitCast needs types of equal width, but {} has {} bits and {} has {}", dtype_name(from),
+             8 * dtype_size(from), dtype_name(to), 8 * dtype_size(to));
+  ctx.set_output(0, to, ctx.input_shape(0));
+}
+
+void compute_bitcast(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  if (x.nbytes() != y.nbytes()) ctx.bad_input("input and output sizes differ");
+  if (y.dtype() == DType::kBool) {
+    const auto* in = static_cast<const uint8_t*>(x.raw_data());
+    bool* out = y.data<bool>();
+    for (int64_t i = 0; i < y.numel(); ++i) out[i] = in[i] != 0;
+    return;
+  }
+  if (x.nbytes() != 0) std::memcpy(y.raw_data(), x.raw_data(), x.nbytes());
+}
+
+}  // namespace
+
+KILN_REGISTER_OP(bitcast, {"", "BitCast", {26}, 0, infer_bitcast, compute_bitcast});
+
+}  // namespace kiln::ops
