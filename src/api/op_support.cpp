@@ -74,7 +74,10 @@ std::optional<std::pair<Kind, std::string>> problem_with(const ir::Node& node, i
                                                            : "")};
     if (!node.domain.empty() && node.domain != "ai.onnx" && !kiln_knows_domain(node.domain))
       return std::pair{Kind::kNotImplemented,
-                       fmt::format("'{}' is a custom operator domain that kiln knows no operators of", node.domain)};
+                       node.domain.rfind("ai.onnx.", 0) == 0
+                           ? fmt::format("kiln implements no operators of the ONNX domain '{}' yet", node.domain)
+                           : fmt::format("'{}' is a custom operator domain that kiln knows no operators of",
+                                         node.domain)};
     return std::pair{Kind::kNotImplemented, std::string("kiln has no implementation of this operator")};
   }
   if (opset == 0)
