@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "kiln/session.h"
 #include "onnx/npy.h"
+#include "runtime/input_check.h"
 
 namespace kiln::cli {
 
@@ -42,8 +43,18 @@ std::vector<int64_t> random_input_dims(const IoInfo& in, const std::map<std::str
   return dims;
 }
 
-// Uniform [0,1) floats, integers in [0,10), random bools: the same for the same seed.
-Tensor random_tensor(DType dtype, const std::vector<int64_t>& dims, std::mt19937_64& rng) {
+// Uniform [0,1) floats, integers in [0,10), random bools: the same for the same seed. A size the model declares
+// may be absurd: it is checked against the session's tensor limit before anything is allocated.
+Tensor random_tensor(const std::string& name, DType dtype, const std::vector<int64_t>& dims, std::mt19937_64& rng) {
+  const int64_t limit = SessionOptions{}.max_tensor_bytes;
+  int64_t bytes = static_cast<int64_t>(std::max<size_t>(dtype_size(dtype), 1));
+  bool over = false;
+  for (int64_t d : dims) over = over || __builtin_mul_overflow(bytes, d, &bytes) || bytes > limit;
+  if (over && std::find(dims.begin(), dims.end(), 0) == dims.end())
+    throw Error(ErrorCode::kLimitExceeded,
+                fmt::format("input '{}': random data of {} {} would need more than {} bytes, the limit for one "
+                            "tensor; give a smaller size with --shape {}=DIMS or data with --input {}=FILE",
+                            name, dtype_name(dtype), Shape::from(dims).str(), limit, name, name));
   Tensor t(dtype, dims);
   std::uniform_real_distribution<double> real(0.0, 1.0);
   std::uniform_int_distribution<int> small(0, 9);
@@ -95,7 +106,10 @@ int run_command(const RunArgs& args) {
   std::mt19937_64 rng(args.seed);
   for (const IoInfo& in : session.inputs()) {
     if (origin.count(in.name)) continue;
-    feeds.emplace_back(in.name, random_tensor(in.dtype, random_input_dims(in, shapes), rng));
+    // Random weights would hide a file exported without them (export_params=False): leave inputs named like
+    // trained parameters unfed, so the run stops and explains, unless they are given with --input.
+    if (runtime::looks_like_parameter(in.name)) continue;
+    feeds.emplace_back(in.name, random_tensor(in.name, in.dtype, random_input_dims(in, shapes), rng));
     origin[in.name] = "random";
   }
   for (const auto& [name, dims] : shapes)

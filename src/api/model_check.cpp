@@ -20,6 +20,27 @@ bool CheckReport::will_run() const {
   return true;
 }
 
+namespace {
+
+// What to do about a file the reader refused, by what was wrong with it.
+std::string unreadable_fix(const Error& e) {
+  std::string_view msg = e.what();
+  if (msg.find("external data") != std::string_view::npos)
+    return "keep external data inside the model's folder as regular files (no links, absolute paths or '..'), "
+           "with offsets and lengths inside them: onnx.save_model(model, path, save_as_external_data=True) "
+           "writes them so";
+  if (e.code() == ErrorCode::kLimitExceeded)
+    return "the model nests subgraphs deeper than kiln accepts (SessionOptions::max_nesting); flatten the "
+           "control flow";
+  if (e.code() == ErrorCode::kUnsupported)
+    return "re-export with an onnx (and torch) whose IR version kiln reads";
+  if (msg.find("not an ONNX model") != std::string_view::npos)
+    return "give kiln the .onnx file that torch.onnx.export or onnx.save wrote";
+  return "re-export the model; if it came from another tool, check that the file is complete";
+}
+
+}  // namespace
+
 CheckReport check_model(const std::string& path, const std::map<std::string, std::vector<int64_t>>& shapes) {
   CheckReport report;
   report.path = path;
@@ -29,8 +50,7 @@ CheckReport check_model(const std::string& path, const std::map<std::string, std
     model = onnx::load_model(path);
     if (!model.graph) throw Error(ErrorCode::kInvalidModel, "the model has no graph");
   } catch (const Error& e) {
-    out.push_back({Severity::kError, "unreadable-model", path, e.what(),
-                   "re-export the model; if it came from another tool, check that the file is complete"});
+    out.push_back({Severity::kError, "unreadable-model", path, e.what(), unreadable_fix(e)});
     return report;
   }
   bool structure_ok = true;

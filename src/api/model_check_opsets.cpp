@@ -14,20 +14,28 @@ std::string count_range(int lo, int hi) {
   return lo == hi ? fmt::format("{}", lo) : fmt::format("{} to {}", lo, hi);
 }
 
-// "opsets 11-12" / "opset 11 and later": the span during which version `i` of the list is in force.
-std::string span_of(const std::vector<const ops::StandardSchema*>& versions, size_t i) {
-  int from = versions[i]->since_version;
-  if (i + 1 == versions.size()) return fmt::format("opset {} and later", from);
-  int to = versions[i + 1]->since_version - 1;
+// "opset 11", "opsets 11-12" or "opset 11 and later": versions [first, last] of the list, joined as one span.
+std::string span_of(const std::vector<const ops::StandardSchema*>& versions, size_t first, size_t last) {
+  int from = versions[first]->since_version;
+  if (last + 1 == versions.size()) return fmt::format("opset {} and later", from);
+  int to = versions[last + 1]->since_version - 1;
   return from == to ? fmt::format("opset {}", from) : fmt::format("opsets {}-{}", from, to);
 }
 
-// The spans where `accepts` holds, joined ("opsets 1-10, opset 13 and later"), or "" when none.
+// The spans where `accepts` holds, neighbours merged ("opsets 1-10, opset 13 and later"), or "" when none.
 template <typename F>
 std::string spans_where(const std::vector<const ops::StandardSchema*>& versions, F accepts) {
   std::vector<std::string> spans;
-  for (size_t i = 0; i < versions.size(); ++i)
-    if (!versions[i]->deprecated && accepts(*versions[i])) spans.push_back(span_of(versions, i));
+  for (size_t i = 0; i < versions.size();) {
+    if (versions[i]->deprecated || !accepts(*versions[i])) {
+      ++i;
+      continue;
+    }
+    size_t last = i;
+    while (last + 1 < versions.size() && !versions[last + 1]->deprecated && accepts(*versions[last + 1])) ++last;
+    spans.push_back(span_of(versions, i, last));
+    i = last + 1;
+  }
   return fmt::format("{}", fmt::join(spans, ", "));
 }
 

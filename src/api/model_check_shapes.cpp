@@ -7,6 +7,36 @@
 
 namespace kiln {
 
+namespace {
+
+// A failure of inference over the whole graph, as a finding that says what kind of problem it is: a node that
+// breaks its op's rules, a size over kiln's limits, or sizes that do not fit together.
+Finding inference_finding(const Error& e, const char* sizes) {
+  std::string msg = e.what(), where = "graph";
+  // Node errors start with the node's label: "node 'fill' (ConstantOfShape): ...".
+  if (size_t end = msg.find("): "); msg.rfind("node ", 0) == 0 && end != std::string::npos) {
+    where = msg.substr(0, end + 1);
+    msg = msg.substr(end + 3);
+  }
+  switch (e.code()) {
+    case ErrorCode::kInvalidModel:
+      return {Severity::kError, "invalid-node", where, msg,
+              "the node breaks its operator's rules (attributes or inputs); fix the node or the exporter"};
+    case ErrorCode::kLimitExceeded:
+      return {Severity::kError, "over-limit", where, fmt::format("{}: {}", sizes, msg),
+              "check the sizes this node is asked for; if the model really needs them, raise SessionOptions "
+              "max_tensor_bytes / max_run_bytes"};
+    case ErrorCode::kUnsupported:
+      return {Severity::kError, "unsupported-op", where, msg, "kiln cannot run this node as it is"};
+    default:
+      return {Severity::kError, "shape-inference", where, fmt::format("{}: {}", sizes, msg),
+              "the model cannot run at these sizes; if it works at the export size only, the export baked "
+              "that size in: re-export with dynamic_axes"};
+  }
+}
+
+}  // namespace
+
 void check_shapes(const ir::Model& model, const std::map<std::string, std::vector<int64_t>>& shapes,
                   std::vector<Finding>& out) {
   const ir::Graph& g = *model.graph;
@@ -54,10 +84,7 @@ void check_shapes(const ir::Model& model, const std::map<std::string, std::vecto
     runtime::OpsetTable opsets{model.opsets};
     runtime::Plan::build(g, opsets, fed, runtime::Limits{});
   } catch (const Error& e) {
-    out.push_back({Severity::kError, "shape-inference",
-                   "graph", fmt::format("at these input sizes: {}", e.what()),
-                   "the model cannot run at these sizes; if it works at the export size only, the export baked "
-                   "that size in: re-export with dynamic_axes"});
+    out.push_back(inference_finding(e, shapes.empty() ? "at the declared input sizes" : "at these input sizes"));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "api/op_support.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -14,10 +15,71 @@ constexpr size_t kNodesNamed = 5;
 
 using Kind = OpProblem::Kind;
 
+bool kiln_knows_domain(const std::string& domain) {
+  for (const ops::OpSchema* op : ops::all_ops())
+    if (op->domain == domain) return true;
+  return false;
+}
+
+const ir::Function* find_function(const ir::Model& model, const std::string& domain, const std::string& name) {
+  for (const ir::Function& f : model.functions)
+    if (f.domain == domain && f.name == name) return &f;
+  return nullptr;
+}
+
+// Calls `visit` for every node of `g` and of the subgraphs inside it.
+template <typename F> void for_each_node(const ir::Graph& g, F&& visit) {
+  for (const ir::Node& n : g.nodes) {
+    visit(n);
+    for (const ir::Attribute& a : n.attributes) {
+      if (a.g) for_each_node(*a.g, visit);
+      for (const auto& sub : a.graphs) for_each_node(*sub, visit);
+    }
+  }
+}
+
+// True when local function `f` can reach itself through calls to local functions (ONNX forbids recursion).
+bool calls_itself(const ir::Model& model, const ir::Function& f) {
+  std::vector<const ir::Function*> todo{&f}, seen;
+  while (!todo.empty()) {
+    const ir::Function* cur = todo.back();
+    todo.pop_back();
+    if (!cur->body) continue;
+    bool found = false;
+    for_each_node(*cur->body, [&](const ir::Node& n) {
+      const ir::Function* callee = find_function(model, n.domain, n.op_type);
+      if (!callee) return;
+      if (callee == &f) found = true;
+      if (std::find(seen.begin(), seen.end(), callee) == seen.end()) {
+        seen.push_back(callee);
+        todo.push_back(callee);
+      }
+    });
+    if (found) return true;
+  }
+  return false;
+}
+
 // Why kiln cannot run `node` at `opset`; nullopt when it can.
-std::optional<std::pair<Kind, std::string>> problem_with(const ir::Node& node, int64_t opset) {
+std::optional<std::pair<Kind, std::string>> problem_with(const ir::Node& node, int64_t opset,
+                                                         const ir::Model& model) {
   const ops::OpSchema* schema = ops::find_op(node.domain, node.op_type);
-  if (!schema) return std::pair{Kind::kNotImplemented, std::string("kiln has no implementation of this operator")};
+  if (!schema) {
+    if (const ir::Function* f = find_function(model, node.domain, node.op_type))
+      return std::pair{Kind::kNotImplemented,
+                       fmt::format("it calls local function '{}' (a FunctionProto in the model), and kiln does not "
+                                   "run local functions yet{}", f->name,
+                                   calls_itself(model, *f) ? fmt::format("; besides, '{}' calls itself, and ONNX "
+                                                                         "forbids recursive functions", f->name)
+                                                           : "")};
+    if (!node.domain.empty() && node.domain != "ai.onnx" && !kiln_knows_domain(node.domain))
+      return std::pair{Kind::kNotImplemented,
+                       node.domain.rfind("ai.onnx.", 0) == 0
+                           ? fmt::format("kiln implements no operators of the ONNX domain '{}' yet", node.domain)
+                           : fmt::format("'{}' is a custom operator domain that kiln knows no operators of",
+                                         node.domain)};
+    return std::pair{Kind::kNotImplemented, std::string("kiln has no implementation of this operator")};
+  }
   if (opset == 0)
     return std::pair{Kind::kDomainNotImported,
                      fmt::format("the model does not import domain '{}' (add an opset_import for it)",
@@ -38,7 +100,7 @@ void scan(const ir::Graph& g, const ir::Model& model, std::map<std::pair<std::st
       if (a.g) scan(*a.g, model, out);
       for (const auto& sub : a.graphs) scan(*sub, model, out);
     }
-    auto problem = problem_with(node, model.opset(node.domain));
+    auto problem = problem_with(node, model.opset(node.domain), model);
     if (!problem) continue;
     std::string op = node.domain.empty() ? node.op_type : node.domain + "." + node.op_type;
     OpProblem& p = out[{op, problem->second}];

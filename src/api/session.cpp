@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "api/model_check.h"
 #include "runtime/input_check.h"
 
 namespace kiln {
@@ -22,6 +23,23 @@ std::string signature(const ir::Graph* graph, const std::unordered_map<int, ops:
 
 IoInfo io_info(const ir::Value& v) { return {v.name, v.type.dtype, v.type.shape}; }
 
+// A node whose input count or attributes do not exist at the declared opset (what an exporter with no mapping
+// at that opset leaves behind) would be run with the wrong meaning: refuse it as `check` reports it.
+void refuse_forms_the_opset_lacks(const ir::Model& model) {
+  std::vector<Finding> findings;
+  check_opsets(model, findings);
+  std::string msg;
+  size_t errors = 0;
+  for (const Finding& f : findings) {
+    if (f.severity != Severity::kError) continue;
+    ++errors;
+    msg += fmt::format("\n  {}: {} (fix: {})", f.where, f.message, f.fix);
+  }
+  if (errors)
+    fail(ErrorCode::kInvalidModel, "{} node form{} not exist at the model's opset {}:{}", errors,
+         errors == 1 ? " does" : "s do", model.opset(""), msg);
+}
+
 }  // namespace
 
 Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::move(m)) {
@@ -33,6 +51,7 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   if (!model.graph) fail(ErrorCode::kInvalidModel, "the model has no graph");
   ir::validate(*model.graph, limits.max_nesting);
   check_ops_supported(model);
+  refuse_forms_the_opset_lacks(model);
   const ir::Graph& g = *model.graph;
   for (int id : g.required_inputs()) inputs.push_back(io_info(g.value(id)));
   for (int id : g.outputs) outputs.push_back(io_info(g.value(id)));

@@ -72,6 +72,9 @@ void read_tensor_type(WireReader r, ir::ValueType& vt, const std::string& what) 
         while (dim.next(x)) {  // a oneof: the last member present wins, as in protobuf
           if (x.number == 1) {
             int64_t v = dim.as_int64(x);
+            if (v < -1)
+              fail(ErrorCode::kInvalidModel, "{} declares dim {} as {}; a dim is a size >= 0 or a name (dim_param)",
+                   what, vt.shape.dims.size(), v);
             value = v >= 0 ? Dim(v) : Dim();  // some exporters wrote -1 for "unknown"
           } else if (x.number == 2) {
             std::string p = dim.as_string(x);
@@ -80,6 +83,15 @@ void read_tensor_type(WireReader r, ir::ValueType& vt, const std::string& what) 
         }
         vt.shape.dims.push_back(std::move(value));
       }
+      // No tensor can have more elements than int64 counts: such a declaration is a lie, refused here so that
+      // nothing later has to size it.
+      int64_t numel = 1;
+      bool empty = false;
+      for (const Dim& dim : vt.shape.dims) empty = empty || dim.value() == 0;
+      for (const Dim& dim : vt.shape.dims)
+        if (!empty && dim.is_known() && __builtin_mul_overflow(numel, dim.value(), &numel))
+          fail(ErrorCode::kInvalidModel, "{} declares dims {} whose element count overflows 64 bits", what,
+               vt.shape.str());
     }
   }
 }

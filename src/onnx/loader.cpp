@@ -101,6 +101,12 @@ ir::Model parse_model(std::span<const uint8_t> bytes, ReadContext& ctx) {
     if (bytes[0] != 0x08)
       throw Error(ErrorCode::kInvalidModel,
                   fmt::format("not an ONNX model (it does not start with ir_version, as ONNX files do): {}", e.what()));
+    // ModelProto spans the whole file, so a top-level field running past its end means the file was cut short.
+    std::string_view what = e.what();
+    if (what.rfind("truncated", 0) == 0 && what.find(" of ModelProto") != std::string_view::npos)
+      throw Error(ErrorCode::kInvalidModel,
+                  fmt::format("the file ends before the model does: it is truncated (an interrupted download, copy "
+                              "or save?); {}", what));
     throw;
   }
 }
