@@ -3,7 +3,7 @@
 
 Run with the project venv: .venv/bin/python scripts/elementwise_node_tests.py [NODE_DIR] [--all]
 NODE_DIR defaults to the wheel's onnx/backend/test/data/node; when the wheel lacks it, make it with
-scripts/generate_node_test_data.py. Only onnx's own test models are read; kiln itself is not involved.
+tests/conformance/prepare_data.py (writes OUT/node). Only onnx's own test models are read; kiln itself is not involved.
 """
 import os
 import sys
