@@ -211,6 +211,10 @@ void compute_linear_attention(KernelContext& ctx) {
     ctx.fail("inference sized the outputs differently from the kernel's {} and {}", dims_str(out_dims),
              dims_str(state_dims));
 
+  // With d_v = 0 both outputs are empty; the head loops below would still count through heads and tokens
+  // that empty tensors let be arbitrarily many.
+  if (dv == 0) return;
+
   const std::vector<double> q = load(ctx.input(kQuery)), k = load(ctx.input(kKey)), v = load(ctx.input(kValue));
   const std::vector<double> decay = rule.gated ? load(ctx.input(kDecay)) : std::vector<double>{};
   const std::vector<double> beta = rule.delta ? load(ctx.input(kBeta)) : std::vector<double>{};

@@ -78,7 +78,8 @@ void compute_swiglu(KernelContext& ctx) {
     const T* gate = a.data<T>();
     const T* value = b.data<T>();
     T* out = y.data<T>();
-    for (int64_t i = 0; i < a.numel(); ++i) out[i] = from_double<T>(swish(to_double(gate[i]), alpha) * to_double(value[i]));
+    for (int64_t i = 0; i < a.numel(); ++i)
+      out[i] = from_double<T>(swish(to_double(gate[i]), alpha) * to_double(value[i]));
   }, "SwiGLU");
 }
 

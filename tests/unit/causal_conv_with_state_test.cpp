@@ -57,11 +57,12 @@ TEST(CausalConvWithState, SiluAndSwishAreTheSameFusedActivation) {
 
 TEST(CausalConvWithState, ShortInputCarriesPartOfThePastState) {
   // L = 1 < k - 1 = 3: the new carry is the old one shifted by one, then the input.
-  const auto out = causal_conv({f32({1, 1, 1}, {9}), f32({1, 1, 4}, {1, 1, 1, 1}), Tensor(), f32({1, 1, 3}, {1, 2, 3})});
+  const Tensor x = f32({1, 1, 1}, {9}), ones = f32({1, 1, 4}, {1, 1, 1, 1});
+  const auto out = causal_conv({x, ones, Tensor(), f32({1, 1, 3}, {1, 2, 3})});
   expect_close(out[0], f32({1, 1, 1}, {15}));
   expect_close(out[1], f32({1, 1, 3}, {2, 3, 9}));
   // Without a past state the carry keeps some of the zero padding.
-  const auto fresh = causal_conv({f32({1, 1, 1}, {9}), f32({1, 1, 4}, {1, 1, 1, 1})});
+  const auto fresh = causal_conv({x, ones});
   expect_close(fresh[1], f32({1, 1, 3}, {0, 0, 9}));
 }
 
@@ -84,6 +85,17 @@ TEST(CausalConvWithState, HalfPrecisionMatchesFloatWithinRounding) {
   EXPECT_EQ(float(out[1].data<Float16>()[0]), -1.f);
 }
 
+TEST(CausalConvWithState, BFloat16StoresTheRoundedSum) {
+  Tensor x(DType::kBFloat16, {1, 1, 3}), w(DType::kBFloat16, {1, 1, 3});
+  const float xs[] = {1, 2, 3}, ws[] = {1, 10, 100};
+  for (int i = 0; i < 3; ++i) x.data<BFloat16>()[i] = BFloat16(xs[i]), w.data<BFloat16>()[i] = BFloat16(ws[i]);
+  const auto out = causal_conv({x, w});
+  ASSERT_EQ(out[0].dtype(), DType::kBFloat16);
+  // 321 needs 9 significant bits; bfloat16 keeps 8, so it is stored as 320.
+  EXPECT_EQ(float(out[0].data<BFloat16>()[1]), 210.f);
+  EXPECT_EQ(float(out[0].data<BFloat16>()[2]), 320.f);
+}
+
 TEST(CausalConvWithState, InferenceKeepsSymbolsAndDerivesTheCarry) {
   auto out = InferCall("CausalConvWithState", 27)
                  .run({{DType::kFloat16, Shape({Dim::symbol("batch"), Dim(8), Dim::symbol("seq")})},
@@ -96,6 +108,12 @@ TEST(CausalConvWithState, InferenceKeepsSymbolsAndDerivesTheCarry) {
   out = InferCall("CausalConvWithState", 27)
             .run({{DType::kFloat32, Shape::unknown_rank()}, {DType::kFloat32, Shape::from({4, 1, 2})}}, 2);
   EXPECT_EQ(out[1].shape, Shape({Dim(), Dim(4), Dim(1)}));
+}
+
+TEST(CausalConvWithState, EmptyInputWithAHugeBatchReturnsAtOnce) {
+  const auto out = causal_conv({Tensor(DType::kFloat32, {int64_t{1} << 40, 1, 0}), f32({1, 1, 1}, {2})});
+  EXPECT_EQ(out[0].numel(), 0);
+  EXPECT_EQ(out[1].dims(), (std::vector<int64_t>{int64_t{1} << 40, 1, 0}));
 }
 
 TEST(CausalConvWithState, RefusesShapesThatDoNotFit) {
@@ -120,9 +138,10 @@ TEST(CausalConvWithState, RefusesUnknownActivationAndOtherTypes) {
   const Tensor w = f32({1, 1, 1}, {1});
   std::string msg = error_of([&] { causal_conv({x, w}, "relu"); });
   EXPECT_NE(msg.find("activation must be 'none', 'silu' or 'swish', not 'relu'"), std::string::npos) << msg;
-  msg = error_of([&] { causal_conv({Tensor::from_vector<double>({1, 1, 2}, {1, 2}), Tensor::from_vector<double>({1, 1, 1}, {1})}); });
+  const Tensor x64 = Tensor::from_vector<double>({1, 1, 2}, {1, 2}), w64 = Tensor::from_vector<double>({1, 1, 1}, {1});
+  msg = error_of([&] { causal_conv({x64, w64}); });
   EXPECT_NE(msg.find("float, float16 or bfloat16"), std::string::npos) << msg;
-  msg = error_of([&] { causal_conv({x, Tensor::from_vector<double>({1, 1, 1}, {1})}); });
+  msg = error_of([&] { causal_conv({x, w64}); });
   EXPECT_NE(msg.find("share one type"), std::string::npos) << msg;
 }
 

@@ -43,7 +43,8 @@ TEST(LinearAttention, LinearRuleAccumulatesOuterProducts) {
 TEST(LinearAttention, GatedRuleDecaysTheStateFirst) {
   // Per-head decay log(0.5): S2 = 0.5 * [[2], [0]] + [[0], [3]] = [[1], [3]], o2 = 1 + 6 = 7.
   const float g = std::log(0.5f);
-  const auto out = linear_attention("gated").attr("scale", 1.f).run({kQuery, kKey, kValue, Tensor(), f32({1, 2, 1}, {g, g})});
+  const auto out =
+      linear_attention("gated").attr("scale", 1.f).run({kQuery, kKey, kValue, Tensor(), f32({1, 2, 1}, {g, g})});
   expect_close(out[0], f32({1, 2, 1}, {2, 7}));
   expect_close(out[1], f32({1, 1, 2, 1}, {1, 3}));
   // Per-key-dim decay: row 0 halves, row 1 is kept (log 1 = 0).
@@ -56,10 +57,14 @@ TEST(LinearAttention, DeltaRuleReplacesWhatTheKeyRecalls) {
   // The same unit key twice: with beta 1 the second write replaces the first (S = [[3], [0]]); with beta 0.5
   // it moves halfway: S1 = [[1], [0]], then 0.5 * (3 - 1) = 1 more, S2 = [[2], [0]].
   const Tensor key = f32({1, 2, 2}, {1, 0, 1, 0});
-  auto out = linear_attention("delta").attr("scale", 1.f).run({kQuery, key, kValue, Tensor(), Tensor(), f32({1, 2, 1}, {1, 1})});
+  const auto delta = [&](float beta) {
+    return linear_attention("delta").attr("scale", 1.f).run(
+        {kQuery, key, kValue, Tensor(), Tensor(), f32({1, 2, 1}, {beta, beta})});
+  };
+  auto out = delta(1.f);
   expect_close(out[0], f32({1, 2, 1}, {2, 3}));
   expect_close(out[1], f32({1, 1, 2, 1}, {3, 0}));
-  out = linear_attention("delta").attr("scale", 1.f).run({kQuery, key, kValue, Tensor(), Tensor(), f32({1, 2, 1}, {0.5f, 0.5f})});
+  out = delta(0.5f);
   expect_close(out[0], f32({1, 2, 1}, {1, 2}));
   expect_close(out[1], f32({1, 1, 2, 1}, {2, 0}));
 }
@@ -83,6 +88,20 @@ TEST(LinearAttention, QueryHeadsShareTheirGroupsKvState) {
   const auto out = linear_attention("linear", 4, 2).run({q, k, v});
   expect_close(out[0], f32({1, 1, 4}, {3, 6, -3, -4}));
   expect_close(out[1], f32({1, 2, 1, 1}, {3, -1}));
+}
+
+TEST(LinearAttention, BFloat16MatchesFloatOnExactValues) {
+  const Tensor q = f32({1, 1, 4}, {1, 2, 3, 4}), k = f32({1, 1, 2}, {1, 1}), v = f32({1, 1, 2}, {3, -1});
+  const auto to_bf16 = [](const Tensor& t) {
+    Tensor b(DType::kBFloat16, t.dims());
+    for (int64_t i = 0; i < t.numel(); ++i) b.data<BFloat16>()[i] = BFloat16(t.data<float>()[i]);
+    return b;
+  };
+  const auto out = linear_attention("linear", 4, 2).run({to_bf16(q), to_bf16(k), to_bf16(v)});
+  ASSERT_EQ(out[0].dtype(), DType::kBFloat16);
+  ASSERT_EQ(out[1].dtype(), DType::kBFloat16);  // no past_state: the state takes the query's type
+  const float want[] = {3, 6, -3, -4};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(float(out[0].data<BFloat16>()[i]), want[i]);
 }
 
 TEST(LinearAttention, PastStateIsCarriedAndKeepsItsOwnType) {
@@ -123,16 +142,27 @@ TEST(LinearAttention, InferenceKeepsSymbolsAndDerivesHeadSizes) {
   EXPECT_EQ(out[1].shape, Shape({Dim::symbol("b"), Dim(2), Dim(4), Dim()}));
 }
 
+TEST(LinearAttention, EmptyHeadsReturnAtOnceHoweverManyThereAre) {
+  const int64_t heads = int64_t{1} << 40;
+  const Tensor empty(DType::kFloat32, {1, 3, 0});
+  const auto out = linear_attention("linear", heads, heads).run({empty, empty, empty});
+  EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{1, 3, 0}));
+  EXPECT_EQ(out[1].dims(), (std::vector<int64_t>{1, heads, 0, 0}));
+}
+
 TEST(LinearAttention, RefusesBadHeadsAndRuleInputs) {
   std::string msg = error_of([&] { linear_attention("linear", 3, 2).run({kQuery, kKey, kValue}); });
   EXPECT_NE(msg.find("must be a multiple of kv_num_heads"), std::string::npos) << msg;
-  msg = error_of([&] { OpCall("LinearAttention", 27).attr("update_rule", std::string("linear")).outputs(2).run({kQuery, kKey, kValue}); });
+  msg = error_of([&] {
+    OpCall("LinearAttention", 27).attr("update_rule", std::string("linear")).outputs(2).run({kQuery, kKey, kValue});
+  });
   EXPECT_NE(msg.find("q_num_heads and kv_num_heads are required"), std::string::npos) << msg;
   msg = error_of([&] { linear_attention("gated").run({kQuery, kKey, kValue}); });
   EXPECT_NE(msg.find("update_rule 'gated' needs the decay input"), std::string::npos) << msg;
-  msg = error_of([&] { linear_attention("gated_delta").run({kQuery, kKey, kValue, Tensor(), f32({1, 2, 1}, {0, 0})}); });
+  const Tensor zeros = f32({1, 2, 1}, {0, 0});
+  msg = error_of([&] { linear_attention("gated_delta").run({kQuery, kKey, kValue, Tensor(), zeros}); });
   EXPECT_NE(msg.find("needs the beta input"), std::string::npos) << msg;
-  msg = error_of([&] { linear_attention("linear").run({kQuery, kKey, kValue, Tensor(), Tensor(), f32({1, 2, 1}, {1, 1})}); });
+  msg = error_of([&] { linear_attention("linear").run({kQuery, kKey, kValue, Tensor(), Tensor(), zeros}); });
   EXPECT_NE(msg.find("takes no beta input"), std::string::npos) << msg;
   msg = error_of([&] { linear_attention("mamba").run({kQuery, kKey, kValue}); });
   EXPECT_NE(msg.find("not 'mamba'"), std::string::npos) << msg;
@@ -140,17 +170,19 @@ TEST(LinearAttention, RefusesBadHeadsAndRuleInputs) {
 
 TEST(LinearAttention, RefusesShapesThatDoNotFit) {
   // key packs d_k = 3 per head but query d_k = 2.
-  std::string msg = error_of([&] { linear_attention("linear").run({kQuery, f32({1, 2, 3}, {1, 2, 3, 4, 5, 6}), kValue}); });
+  const Tensor wide = f32({1, 2, 3}, {1, 2, 3, 4, 5, 6});
+  std::string msg = error_of([&] { linear_attention("linear").run({kQuery, wide, kValue}); });
   EXPECT_NE(msg.find("query's head size d_k is 2 but key's is 3"), std::string::npos) << msg;
-  msg = error_of([&] { linear_attention("linear", 2, 2).run({f32({1, 2, 3}, {1, 2, 3, 4, 5, 6}), kKey, kValue}); });
+  msg = error_of([&] { linear_attention("linear", 2, 2).run({wide, kKey, kValue}); });
   EXPECT_NE(msg.find("query dim 2 is 3, which is not a multiple of q_num_heads (2)"), std::string::npos) << msg;
   msg = error_of([&] { linear_attention("linear").run({kQuery, kKey, f32({1, 1, 2}, {2, 3})}); });
   EXPECT_NE(msg.find("value dim 1 is 1, but it must be the sequence length T = 2"), std::string::npos) << msg;
   msg = error_of([&] { linear_attention("linear").run({kQuery, kKey, kValue, f32({1, 1, 1, 1}, {0})}); });
   EXPECT_NE(msg.find("past_state dim 2 is 1, but it must be the key head size d_k = 2"), std::string::npos) << msg;
-  msg = error_of([&] { linear_attention("gated").run({kQuery, kKey, kValue, Tensor(), f32({1, 2, 3}, {0, 0, 0, 0, 0, 0})}); });
+  msg = error_of([&] { linear_attention("gated").run({kQuery, kKey, kValue, Tensor(), wide}); });
   EXPECT_NE(msg.find("decay dim 2 is 3, but it must be kv_num_heads = 1"), std::string::npos) << msg;
-  msg = error_of([&] { linear_attention("delta").run({kQuery, kKey, kValue, Tensor(), Tensor(), f32({1, 2, 2}, {1, 1, 1, 1})}); });
+  const Tensor beta2 = f32({1, 2, 2}, {1, 1, 1, 1});
+  msg = error_of([&] { linear_attention("delta").run({kQuery, kKey, kValue, Tensor(), Tensor(), beta2}); });
   EXPECT_NE(msg.find("beta dim 2 is 2, but it must be kv_num_heads = 1 or 1"), std::string::npos) << msg;
   msg = error_of([&] { linear_attention("linear").run({f32({2, 2}, {1, 1, 1, 1}), kKey, kValue}); });
   EXPECT_NE(msg.find("query must be 3-D"), std::string::npos) << msg;
