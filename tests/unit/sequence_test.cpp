@@ -315,6 +315,29 @@ TEST(SequenceSession, DescribesFeedsAndReturnsContainers) {
   });
 }
 
+TEST(SequenceSession, APlanRefusesASequenceFedToATensorOp) {
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets = {{"", 17}};
+  m.graph = std::make_shared<ir::Graph>();
+  ir::Graph& g = *m.graph;
+  const int s = g.intern("s"), y = g.intern("y");
+  g.value(s).type = {ir::ValueKind::kSequence, DType::kUndefined, Shape::unknown_rank(), true,
+                     std::make_shared<ir::ValueType>(ir::ValueType{ir::ValueKind::kTensor, DType::kFloat32,
+                                                                   Shape::unknown_rank(), true, nullptr})};
+  g.inputs = {s};
+  ir::Node relu;
+  relu.op_type = "Relu";
+  relu.name = "relu";
+  relu.inputs = {s};
+  relu.outputs = {y};
+  g.nodes.push_back(relu);
+  g.outputs = {y};
+  Session session(std::make_shared<Session::Impl>(std::move(m), SessionOptions{}));
+  expect_error(ErrorCode::kInvalidModel, "node 'relu' (Relu): input 0 is a sequence, but Relu takes tensors only",
+               [&] { session.run({{"s", seq_of({floats({1}, {1})})}}); });
+}
+
 // ---- SequenceProto / OptionalProto ----
 
 TEST(ValueFiles, SequenceAndOptionalRoundTrip) {
