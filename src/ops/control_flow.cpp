@@ -102,6 +102,7 @@ void compute_if(KernelContext& ctx) {
   const ir::Graph& else_g = ctx.attr_graph("else_branch");
   check_if_branches(ctx, then_g, else_g, ctx.num_outputs());
   const Tensor& cond = ctx.input(0);
+  if (!cond.is_tensor()) ctx.fail("cond must be a bool tensor, not a {}", tensor_kind_name(cond.kind()));
   if (cond.dtype() != DType::kBool) ctx.fail("cond must be bool, not {}", dtype_name(cond.dtype()));
   if (cond.numel() != 1)
     ctx.bad_input("cond must hold one element, but its shape is {}", Shape::from(cond.dims()).str());
@@ -184,6 +185,7 @@ void compute_loop(KernelContext& ctx) {
   int64_t max_trips = 0;
   if (has_m) {
     const Tensor& m = ctx.input(0);
+    if (!m.is_tensor()) ctx.fail("M must be an int64 tensor, not a {}", tensor_kind_name(m.kind()));
     if (m.dtype() != DType::kInt64) ctx.fail("M must be int64, not {}", dtype_name(m.dtype()));
     if (m.numel() != 1) ctx.bad_input("M must hold one element, but its shape is {}", Shape::from(m.dims()).str());
     max_trips = m.int_at(0);
@@ -191,6 +193,7 @@ void compute_loop(KernelContext& ctx) {
   bool cond = true;
   if (has_cond) {
     const Tensor& c = ctx.input(1);
+    if (!c.is_tensor()) ctx.fail("cond must be a bool tensor, not a {}", tensor_kind_name(c.kind()));
     if (c.dtype() != DType::kBool) ctx.fail("cond must be bool, not {}", dtype_name(c.dtype()));
     if (c.numel() != 1) ctx.bad_input("cond must hold one element, but its shape is {}", Shape::from(c.dims()).str());
     cond = c.int_at(0) != 0;

@@ -39,6 +39,8 @@ std::vector<int64_t> piece_lengths(const KernelContext& ctx, const Tensor* split
 void infer_split_to_sequence(InferContext& ctx) {
   const ValueInfo& x = ctx.input(0);
   if (x.is_container()) ctx.fail("input 0 is a {}; SplitToSequence splits a tensor", x.type_str());
+  if (ctx.has_input(1) && ctx.input(1).is_container())
+    ctx.fail("input 1 is a {}; split must be a tensor", ctx.input(1).type_str());
   if (ctx.has_input(1) && ctx.input_type(1) != DType::kUndefined && ctx.input_type(1) != DType::kInt64 &&
       ctx.input_type(1) != DType::kInt32)
     ctx.fail("split must be int32 or int64, not {}", dtype_name(ctx.input_type(1)));
@@ -59,6 +61,9 @@ void infer_split_to_sequence(InferContext& ctx) {
 
 void compute_split_to_sequence(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
+  for (size_t i = 0; i < ctx.num_inputs(); ++i)
+    if (ctx.has_input(i) && !ctx.input(i).is_tensor())
+      ctx.fail("input {} is a {}; SplitToSequence takes tensors", i, tensor_kind_name(ctx.input(i).kind()));
   if (x.rank() == 0) ctx.bad_input("cannot split a scalar (rank 0)");
   const auto axis = static_cast<size_t>(normalize_axis(ctx, ctx.attr_int("axis", 0), static_cast<int64_t>(x.rank())));
   const Tensor* split = ctx.has_input(1) ? &ctx.input(1) : nullptr;

@@ -134,6 +134,8 @@ TEST(SequenceOps, SplitToSequence) {
     OpCall("SplitToSequence", 11).attr("axis", int64_t{1}).run1({x, Tensor::from_vector<int64_t>({2}, {1, 1})});
   });
   expect_error(ErrorCode::kInvalidArgument, "positive", [&] { OpCall("SplitToSequence", 11).run1({x, i64(0)}); });
+  expect_error(ErrorCode::kInvalidModel, "split must be a tensor",
+               [&] { OpCall("SplitToSequence", 11).run1({x, seq_of({i64(1)})}); });
 }
 
 TEST(SequenceOps, ConcatFromSequence) {
