@@ -33,16 +33,40 @@ enum class DType : int32_t {
   kUInt4 = 21,
   kInt4 = 22,
   kFloat4E2M1 = 23,
+  kFloat8E8M0 = 24,
+  kUInt2 = 25,
+  kInt2 = 26,
+  kFloat6E2M3 = 27,  ///< known by name; kiln does not hold it
+  kFloat6E3M2 = 28,  ///< known by name; kiln does not hold it
 };
+
+// The narrow types (float8e4m3fn, float8e4m3fnuz, float8e5m2, float8e5m2fnuz, float8e8m0, float4e2m1, uint4,
+// int4, uint2, int2) are held ONE BYTE PER ELEMENT in memory, 4- and 2-bit types unpacked:
+//   - float8 types: the byte is the format's bit pattern;
+//   - float4e2m1: the bit pattern in the low 4 bits (the high 4 bits are ignored when read, written as 0);
+//   - int4/int2: the value as a sign-extended int8 (-8..7, -2..1); uint4/uint2: the value as a uint8 (0..15,
+//     0..3). Readers take the low 4 (2) bits, so any byte reads as a value of the type.
+// So numel * dtype_size() stays the byte size of every tensor, views, copies, slicing and the memory planner
+// need no special case, and the packing ONNX uses (two 4-bit or four 2-bit elements per byte) exists only at
+// the TensorProto boundary (src/onnx). The cost is 2x (4x) the memory of packed 4-bit (2-bit) weights, which
+// only matters for models kiln does not compute with today. Conversions live in src/ir/narrow_types.h.
+// The narrow types belong to none of the families below (dtype_is_float, dtype_is_integer, ...), so ops that
+// compute through those families refuse them with a message naming the type.
 
 /// ONNX's name for a type ("float", "int64", "float16", ...).
 std::string_view dtype_name(DType t);
 /// True for every number ONNX defines (0 excluded).
 bool dtype_is_known(int32_t onnx_number);
-/// True for the types kiln holds in memory and computes with (not complex, float8 or 4-bit types).
+/// True for the types kiln holds in memory (not complex or float6).
 bool dtype_is_supported(DType t);
-/// Bytes per element for supported types; 0 for others.
+/// Bytes per element in memory for supported types (1 for every narrow type); 0 for others.
 size_t dtype_size(DType t);
+/// float8 (all five), float4e2m1, uint4, int4, uint2, int2: held one byte per element (see above).
+bool dtype_is_narrow(DType t);
+bool dtype_is_narrow_float(DType t);    ///< the float8 types and float4e2m1
+bool dtype_is_narrow_integer(DType t);  ///< uint4, int4, uint2, int2
+/// Bits per element in ONNX's serialized form: 4 for uint4/int4/float4e2m1, 2 for uint2/int2, else 8 * size.
+size_t dtype_packed_bits(DType t);
 bool dtype_is_float(DType t);    ///< float16, bfloat16, float32, float64
 bool dtype_is_integer(DType t);  ///< signed and unsigned integers (not bool)
 bool dtype_is_signed(DType t);   ///< signed integers and floats

@@ -99,9 +99,10 @@ class Tensor {
   Tensor clone() const;
   /// The same data with other dims of equal element count (shares memory).
   Tensor reshaped(std::vector<int64_t> dims) const;
-  /// Element i converted to int64 (integer, bool and float types); for reading shape-like inputs.
+  /// Element i converted to int64 (integer, bool, float and narrow types; floats truncate); for reading
+  /// shape-like inputs.
   int64_t int_at(int64_t i) const;
-  /// Element i converted to double (numeric types).
+  /// Element i converted to double (numeric and narrow types: float8, float4, int4, ...).
   double double_at(int64_t i) const;
   /// All elements converted to int64.
   std::vector<int64_t> to_int64_vector() const;

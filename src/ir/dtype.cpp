@@ -32,11 +32,16 @@ std::string_view dtype_name(DType t) {
     case DType::kUInt4: return "uint4";
     case DType::kInt4: return "int4";
     case DType::kFloat4E2M1: return "float4e2m1";
+    case DType::kFloat8E8M0: return "float8e8m0";
+    case DType::kUInt2: return "uint2";
+    case DType::kInt2: return "int2";
+    case DType::kFloat6E2M3: return "float6e2m3";
+    case DType::kFloat6E3M2: return "float6e3m2";
   }
   return "unknown";
 }
 
-bool dtype_is_known(int32_t n) { return n >= 1 && n <= 23; }
+bool dtype_is_known(int32_t n) { return n >= 1 && n <= 28; }
 
 size_t dtype_size(DType t) {
   switch (t) {
@@ -45,7 +50,29 @@ size_t dtype_size(DType t) {
     case DType::kFloat16: case DType::kBFloat16: case DType::kInt16: case DType::kUInt16: return 2;
     case DType::kInt8: case DType::kUInt8: case DType::kBool: return 1;
     case DType::kString: return sizeof(std::string);
-    default: return 0;
+    default: return dtype_is_narrow(t) ? 1 : 0;
+  }
+}
+
+bool dtype_is_narrow(DType t) { return dtype_is_narrow_float(t) || dtype_is_narrow_integer(t); }
+
+bool dtype_is_narrow_float(DType t) {
+  switch (t) {
+    case DType::kFloat8E4M3FN: case DType::kFloat8E4M3FNUZ: case DType::kFloat8E5M2: case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0: case DType::kFloat4E2M1: return true;
+    default: return false;
+  }
+}
+
+bool dtype_is_narrow_integer(DType t) {
+  return t == DType::kUInt4 || t == DType::kInt4 || t == DType::kUInt2 || t == DType::kInt2;
+}
+
+size_t dtype_packed_bits(DType t) {
+  switch (t) {
+    case DType::kUInt4: case DType::kInt4: case DType::kFloat4E2M1: return 4;
+    case DType::kUInt2: case DType::kInt2: return 2;
+    default: return 8 * dtype_size(t);
   }
 }
 

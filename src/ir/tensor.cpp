@@ -1,11 +1,13 @@
 #include "kiln/tensor.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "base/checked.h"
 #include "ir/dispatch.h"
+#include "ir/narrow_types.h"
 #include "kiln/shape.h"
 
 namespace kiln {
@@ -175,12 +177,18 @@ Tensor Tensor::reshaped(std::vector<int64_t> dims) const {
 }
 
 int64_t Tensor::int_at(int64_t i) const {
+  if (dtype_is_narrow_integer(dtype_)) return narrow_int_value(dtype_, static_cast<const uint8_t*>(data_)[i]);
+  if (dtype_is_narrow_float(dtype_)) {  // truncated toward zero; NaN and inf (not integers) give 0
+    const float v = narrow_float_value(dtype_, static_cast<const uint8_t*>(data_)[i]);
+    return std::isfinite(v) ? static_cast<int64_t>(v) : 0;
+  }
   return visit_numeric_or_bool(dtype_, [&]<typename T>() -> int64_t {
     return static_cast<int64_t>(static_cast<const T*>(data_)[i]);
   }, "reading an integer");
 }
 
 double Tensor::double_at(int64_t i) const {
+  if (dtype_is_narrow(dtype_)) return narrow_value(dtype_, static_cast<const uint8_t*>(data_)[i]);
   return visit_numeric_or_bool(dtype_, [&]<typename T>() -> double {
     if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>)
       return static_cast<float>(static_cast<const T*>(data_)[i]);

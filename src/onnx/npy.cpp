@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "base/error.h"
 #include "base/mapped_file.h"
+#include "ir/narrow_types.h"
 #include "kiln/shape.h"
 #include "onnx/wire.h"
 
@@ -146,6 +148,13 @@ const char* descr_of(DType t) {
     case DType::kFloat16: return "<f2";
     case DType::kFloat32: return "<f4";
     case DType::kFloat64: return "<f8";
+    // Narrow types, one byte per element as kiln holds them: int4/int2 as their int8 values, uint4/uint2 as
+    // uint8 values, the float8 types and float4e2m1 as uint8 bit patterns (NumPy has no dtype for them;
+    // ml_dtypes users can .view(ml_dtypes.float8_e4m3fn) and so on).
+    case DType::kInt4: case DType::kInt2: return "|i1";
+    case DType::kUInt4: case DType::kUInt2: case DType::kFloat8E4M3FN: case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2: case DType::kFloat8E5M2FNUZ: case DType::kFloat8E8M0: case DType::kFloat4E2M1:
+      return "|u1";
     default: return nullptr;
   }
 }
@@ -220,7 +229,17 @@ void write_npy(const std::string& path, const Tensor& t) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!f) fail(ErrorCode::kIo, "cannot write '{}': {}", path, std::strerror(errno));
   bool ok = std::fwrite(out.data(), 1, out.size(), f.get()) == out.size();
-  if (ok && t.nbytes()) ok = std::fwrite(t.raw_data(), 1, t.nbytes(), f.get()) == t.nbytes();
+  const void* data = t.raw_data();
+  std::vector<uint8_t> canonical;  // int4/int2 bytes may hold bits above the value (readers ignore them)
+  if (dtype_packed_bits(t.dtype()) < 8) {
+    const auto* b = static_cast<const uint8_t*>(t.raw_data());
+    canonical.resize(t.nbytes());
+    for (size_t i = 0; i < canonical.size(); ++i)
+      canonical[i] = dtype_is_narrow_integer(t.dtype()) ? narrow_int_from(t.dtype(), narrow_int_value(t.dtype(), b[i]))
+                                                        : static_cast<uint8_t>(b[i] & 0x0F);
+    data = canonical.data();
+  }
+  if (ok && t.nbytes()) ok = std::fwrite(data, 1, t.nbytes(), f.get()) == t.nbytes();
   if (!ok || std::fclose(f.release()) != 0) fail(ErrorCode::kIo, "cannot write '{}': {}", path, std::strerror(errno));
 }
 

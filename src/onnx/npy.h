@@ -13,8 +13,10 @@ namespace kiln::onnx {
 /// truncated files; Error(kIo) when the file cannot be read.
 Tensor read_npy(const std::string& path);
 
-/// Writes `t` as a version 1.0 .npy file (version 2.0 when the header needs it). Throws
-/// Error(kUnsupported) for string and bfloat16 tensors, which NumPy has no dtype for; Error(kIo) on failure.
+/// Writes `t` as a version 1.0 .npy file (version 2.0 when the header needs it). Narrow types are written one
+/// byte per element: int4/int2 as int8 values, uint4/uint2 as uint8 values, float8 and float4e2m1 as uint8
+/// bit patterns. Throws Error(kUnsupported) for string and bfloat16 tensors, which NumPy has no dtype for;
+/// Error(kIo) on failure.
 void write_npy(const std::string& path, const Tensor& t);
 
 }  // namespace kiln::onnx

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "ir/dispatch.h"
+#include "ir/narrow_types.h"
 #include "kiln/shape.h"
 
 namespace kiln::onnx {
@@ -27,6 +28,9 @@ uint32_t typed_field_for(DType t) {
     case DType::kFloat32: return kFloatData;
     case DType::kInt32: case DType::kInt16: case DType::kInt8: case DType::kUInt16: case DType::kUInt8:
     case DType::kBool: case DType::kFloat16: case DType::kBFloat16: return kInt32Data;
+    case DType::kFloat8E4M3FN: case DType::kFloat8E4M3FNUZ: case DType::kFloat8E5M2: case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0: case DType::kFloat4E2M1: case DType::kUInt4: case DType::kInt4: case DType::kUInt2:
+    case DType::kInt2: return kInt32Data;  // one byte per entry: a float8, or two 4-bit / four 2-bit elements
     case DType::kString: return kStringData;
     case DType::kInt64: return kInt64Data;
     case DType::kFloat64: return kDoubleData;
@@ -58,7 +62,19 @@ DType checked_dtype(const TensorProtoFields& f) {
   return static_cast<DType>(f.data_type);
 }
 
-// Element count and byte size from dims, refusing negative dims and overflow.
+bool is_packed(DType t) { return dtype_packed_bits(t) < 8; }
+
+// " (two elements per byte)" for the packed types, to explain a byte count in an error.
+const char* packing_note(DType t) {
+  switch (dtype_packed_bits(t)) {
+    case 4: return " (two elements per byte)";
+    case 2: return " (four elements per byte)";
+    default: return "";
+  }
+}
+
+// Element count and serialized byte size from dims (packed for 4- and 2-bit types), refusing negative dims
+// and overflow.
 std::pair<int64_t, int64_t> checked_sizes(const TensorProtoFields& f, DType t) {
   int64_t n = 1;
   for (size_t i = 0; i < f.dims.size(); ++i) {
@@ -70,6 +86,7 @@ std::pair<int64_t, int64_t> checked_sizes(const TensorProtoFields& f, DType t) {
   int64_t bytes = 0;
   if (__builtin_mul_overflow(n, static_cast<int64_t>(dtype_size(t)), &bytes))
     fail(ErrorCode::kInvalidModel, "{}: the byte size of dims {} overflows 64 bits", label(f), dims_text(f.dims));
+  if (is_packed(t)) bytes = packed_byte_size(t, n);
   return {n, bytes};
 }
 
@@ -77,9 +94,14 @@ Tensor from_bytes(const TensorProtoFields& f, DType t, int64_t bytes, std::span<
                   const std::shared_ptr<const void>& owner, const char* where) {
   if (t == DType::kString) fail(ErrorCode::kInvalidModel, "{} holds strings but stores them in {}", label(f), where);
   if (static_cast<uint64_t>(bytes) != data.size())
-    fail(ErrorCode::kInvalidModel, "{}: {} holds {} bytes but dims {} of {} need {}", label(f), where, data.size(),
-         dims_text(f.dims), dtype_name(t), bytes);
+    fail(ErrorCode::kInvalidModel, "{}: {} holds {} bytes but dims {} of {} need {}{}", label(f), where, data.size(),
+         dims_text(f.dims), dtype_name(t), bytes, packing_note(t));
   if (bytes == 0) return Tensor(t, f.dims);
+  if (is_packed(t)) {  // kiln holds one element per byte
+    Tensor out(t, f.dims);
+    unpack_narrow(t, data.data(), out.numel(), static_cast<uint8_t*>(out.raw_data()));
+    return out;
+  }
   bool bool_ok = true;
   if (t == DType::kBool)
     for (uint8_t b : data) bool_ok &= b <= 1;
@@ -109,9 +131,10 @@ Tensor from_typed_fields(const WireReader& r, const TensorProtoFields& f, DType 
       default: count += r.count_varints(w); break;
     }
   }
-  if (count != static_cast<uint64_t>(numel))
-    fail(ErrorCode::kInvalidModel, "{}: {} holds {} elements but dims {} need {}", label(f),
-         typed_field_name(expected), count, dims_text(f.dims), numel);
+  const int64_t entries = is_packed(t) ? packed_byte_size(t, numel) : numel;
+  if (count != static_cast<uint64_t>(entries))
+    fail(ErrorCode::kInvalidModel, "{}: {} holds {} {} but dims {} need {}{}", label(f), typed_field_name(expected),
+         count, is_packed(t) ? "entries" : "elements", dims_text(f.dims), entries, packing_note(t));
   Tensor out(t, f.dims);
   if (t == DType::kString) {
     auto* s = out.data<std::string>();
@@ -136,6 +159,14 @@ Tensor from_typed_fields(const WireReader& r, const TensorProtoFields& f, DType 
   v.reserve(count);
   for (const WireField& w : f.typed_data) r.append_varints(w, v);
   KILN_ASSERT(v.size() == count);
+  if (dtype_is_narrow(t)) {  // one byte per entry (the entry's low 8 bits)
+    std::vector<uint8_t> bytes(v.size());
+    for (size_t i = 0; i < v.size(); ++i) bytes[i] = static_cast<uint8_t>(v[i]);
+    auto* dst = static_cast<uint8_t*>(out.raw_data());
+    if (is_packed(t)) unpack_narrow(t, bytes.data(), numel, dst);
+    else if (!bytes.empty()) std::memcpy(dst, bytes.data(), bytes.size());
+    return out;
+  }
   // int32_data carries the narrow types (float16/bfloat16 as their bit patterns); uint64_data uint32/64.
   visit_numeric_or_bool(t, [&]<typename T>() {
     T* dst = static_cast<T*>(out.raw_data());
@@ -155,14 +186,7 @@ Tensor from_typed_fields(const WireReader& r, const TensorProtoFields& f, DType 
 
 std::string onnx_type_name(int32_t n) {
   if (dtype_is_known(n)) return std::string(dtype_name(static_cast<DType>(n)));
-  switch (n) {  // types newer than kiln::DType (onnx.proto, IR 12 and later)
-    case 24: return "float8e8m0";
-    case 25: return "uint2";
-    case 26: return "int2";
-    case 27: return "float6e2m3";
-    case 28: return "float6e3m2";
-    default: return "";
-  }
+  return "";
 }
 
 TensorProtoFields read_tensor_fields(WireReader r) {
@@ -247,8 +271,13 @@ void write_tensor_fields(WireWriter& w, const Tensor& t, const std::string& name
     for (const std::string& s : t.span<std::string>()) w.string_field(kStringData, s);
   }
   if (!name.empty()) w.string_field(kName, name);
-  if (t.dtype() != DType::kString)
+  if (is_packed(t.dtype())) {
+    std::vector<uint8_t> packed(static_cast<size_t>(packed_byte_size(t.dtype(), t.numel())));
+    pack_narrow(t.dtype(), static_cast<const uint8_t*>(t.raw_data()), t.numel(), packed.data());
+    w.bytes_field(kRawData, packed);
+  } else if (t.dtype() != DType::kString) {
     w.bytes_field(kRawData, {static_cast<const uint8_t*>(t.raw_data()), t.nbytes()});
+  }
 }
 
 }  // namespace kiln::onnx

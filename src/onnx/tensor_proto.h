@@ -52,13 +52,14 @@ Tensor read_tensor(const WireReader& parent, const WireField& field, const Tenso
 Tensor read_sparse_tensor(const WireReader& parent, const WireField& field, const TensorSource& src,
                           std::string* name);
 
-/// Writes `t` as the body of a TensorProto: dims, data_type, name, then raw_data (string_data for strings).
+/// Writes `t` as the body of a TensorProto: dims, data_type, name, then raw_data (string_data for strings;
+/// 4- and 2-bit types packed as ONNX stores them).
 void write_tensor_fields(WireWriter& w, const Tensor& t, const std::string& name);
 
 /// Writes `t` as the body of a SparseTensorProto holding its nonzero elements with linear int64 indices.
 void write_sparse_tensor_fields(WireWriter& w, const Tensor& t, const std::string& name);
 
-/// ONNX's name for element type `n`, also for types newer than kiln::DType knows; "" for none.
+/// ONNX's name for element type `n` (dtype_name for the numbers ONNX defines); "" for none.
 std::string onnx_type_name(int32_t n);
 
 }  // namespace kiln::onnx

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "ops/op.h"
+#include "ir/narrow_types.h"
 #include "ops/shape_util.h"
 
 namespace kiln::ops {
@@ -25,9 +26,9 @@ void infer_bitcast(InferContext& ctx) {
   const DType to = target_type(ctx), from = ctx.input_type(0);
   if (from == DType::kString) ctx.fail("BitCast from string is not defined");
   if (!dtype_is_supported(from)) ctx.unsupported("BitCast from {} is not supported", dtype_name(from));
-  if (dtype_size(from) != dtype_size(to))
+  if (dtype_packed_bits(from) != dtype_packed_bits(to))  // int4 is 4 bits wide, though held in a byte
     ctx.fail("BitCast needs types of equal width, but {} has {} bits and {} has {}", dtype_name(from),
-             8 * dtype_size(from), dtype_name(to), 8 * dtype_size(to));
+             dtype_packed_bits(from), dtype_name(to), dtype_packed_bits(to));
   ctx.set_output(0, to, ctx.input_shape(0));
 }
 
@@ -42,6 +43,12 @@ void compute_bitcast(KernelContext& ctx) {
     return;
   }
   if (x.nbytes() != 0) std::memcpy(y.raw_data(), x.raw_data(), x.nbytes());
+  if (dtype_packed_bits(y.dtype()) < 8) {  // keep kiln's byte form: int4/int2 sign-extended, others masked
+    auto* out = static_cast<uint8_t*>(y.raw_data());
+    for (int64_t i = 0; i < y.numel(); ++i)
+      out[i] = dtype_is_narrow_integer(y.dtype()) ? narrow_int_from(y.dtype(), narrow_int_value(y.dtype(), out[i]))
+                                                  : static_cast<uint8_t>(out[i] & 0x0F);
+  }
 }
 
 }  // namespace

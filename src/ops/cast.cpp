@@ -6,8 +6,12 @@
 //     spaces ignored; "2.7" cast to an integer truncates to 2. Text that is not a number is bad input.
 //   number -> string: %g layout with the fewest digits that read back as the same value ("0.1", "1e+20"),
 //     "NaN", "INF", "-INF"; bool gives "1"/"0" (as onnxruntime does).
-// Float8/4-bit targets are refused (kiln does not hold those types), so 'saturate' and 'round_mode' never
-// apply.
+//   narrow types (float8, float4e2m1, float8e8m0, int4/uint4, int2/uint2; ir/narrow_types.h): every narrow value
+//     is exact in float (the floats) or int32 (the integers), so a narrow input is widened to that type and
+//     cast from there. A narrow float output rounds to nearest even from the value as a double ('saturate',
+//     opset 19+, decides what overflow becomes; 'round_mode', opset 24+, rounds to float8e8m0); a narrow
+//     integer output keeps the low bits of the integer, as for any narrower integer (floats first truncate
+//     toward zero as for int32).
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -17,6 +21,7 @@
 #include <string_view>
 
 #include "ir/dispatch.h"
+#include "ir/narrow_types.h"
 #include "ops/elementwise.h"
 #include "ops/op.h"
 
@@ -47,6 +52,23 @@ DType cast_target(const NodeContext& ctx) {
   return DType(int32_t(n));
 }
 
+// 'saturate' and 'round_mode': they apply to float8 outputs only.
+struct CastOptions {
+  bool saturate = true;
+  E8M0Rounding rounding = E8M0Rounding::kUp;
+};
+
+CastOptions cast_options(const NodeContext& ctx) {
+  CastOptions o;
+  if (ctx.opset() >= 19) o.saturate = ctx.attr_int("saturate", 1) != 0;
+  if (ctx.opset() >= 24) {
+    const std::string mode = ctx.attr_string("round_mode", "up");
+    if (!parse_e8m0_rounding(mode, o.rounding))
+      ctx.fail("attribute 'round_mode' is \"{}\"; ONNX defines \"up\", \"down\" and \"nearest\"", mode);
+  }
+  return o;
+}
+
 void check_castable(const InferContext& ctx, DType from, DType to) {
   if (from != DType::kUndefined && !dtype_is_supported(from))
     ctx.unsupported("casting from {} is not supported: kiln does not hold that type", dtype_name(from));
@@ -56,12 +78,14 @@ void check_castable(const InferContext& ctx, DType from, DType to) {
 
 void infer_cast(InferContext& ctx) {
   DType to = cast_target(ctx);
+  cast_options(ctx);  // refuses a bad round_mode before anything runs
   check_castable(ctx, ctx.input_type(0), to);
   ctx.set_output(0, to, ctx.input_shape(0));
 }
 
 void infer_cast_like(InferContext& ctx) {
   DType to = ctx.input_type(1);
+  cast_options(ctx);
   if (to != DType::kUndefined) check_castable(ctx, ctx.input_type(0), to);
   ctx.set_output(0, to, ctx.input_shape(0));
 }
@@ -167,9 +191,53 @@ template <typename To, typename From> To convert(const KernelContext& ctx, const
   }
 }
 
-void cast_tensor(KernelContext& ctx, const Tensor& x, Tensor& y) {
+// ---- narrow types ----
+
+// The narrow input as float (narrow floats) or int32 (narrow integers), both exact.
+Tensor widen_narrow(const Tensor& x) {
+  const bool is_float = dtype_is_narrow_float(x.dtype());
+  Tensor w(is_float ? DType::kFloat32 : DType::kInt32, x.dims());
+  const auto* px = static_cast<const uint8_t*>(x.raw_data());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    if (is_float) w.data<float>()[i] = narrow_float_value(x.dtype(), px[i]);
+    else w.data<int32_t>()[i] = narrow_int_value(x.dtype(), px[i]);
+  }
+  return w;
+}
+
+// One element of a wide type to narrow type `to`.
+template <typename From> uint8_t to_narrow(const KernelContext& ctx, DType to, const From& v, const CastOptions& o) {
+  if (dtype_is_narrow_integer(to)) {
+    int64_t i = 0;
+    if constexpr (std::is_same_v<From, std::string>) i = parse_number<int64_t>(ctx, v);
+    else if constexpr (std::is_same_v<From, bool>) i = v ? 1 : 0;
+    else if constexpr (is_float_v<From>) i = float_to_int<int32_t>(double(Acc<From>(v)));
+    else i = static_cast<int64_t>(v);  // uint64 wraps, keeping the low bits that matter
+    return narrow_int_from(to, i);
+  } else {
+    double d = 0;
+    if constexpr (std::is_same_v<From, std::string>) d = parse_number<double>(ctx, v);
+    else if constexpr (std::is_same_v<From, bool>) d = v ? 1 : 0;
+    else d = double(Acc<From>(v));
+    return narrow_float_from(to, d, o.saturate, o.rounding);
+  }
+}
+
+void cast_tensor(KernelContext& ctx, const Tensor& x, Tensor& y, const CastOptions& o) {
   if (x.dtype() == y.dtype()) {
     copy_elements(x, y);
+    return;
+  }
+  if (dtype_is_narrow(x.dtype())) {
+    cast_tensor(ctx, widen_narrow(x), y, o);
+    return;
+  }
+  if (dtype_is_narrow(y.dtype())) {
+    auto* py = static_cast<uint8_t*>(y.raw_data());
+    visit_all(x.dtype(), [&]<typename From>() {
+      const From* px = x.data<From>();
+      for (int64_t i = 0; i < x.numel(); ++i) py[i] = to_narrow(ctx, y.dtype(), px[i], o);
+    }, "Cast");
     return;
   }
   visit_all(x.dtype(), [&]<typename From>() {
@@ -182,7 +250,7 @@ void cast_tensor(KernelContext& ctx, const Tensor& x, Tensor& y) {
 }
 
 // Cast and CastLike differ only in where the target type comes from (inference already sized the output).
-void compute_cast(KernelContext& ctx) { cast_tensor(ctx, ctx.input(0), ctx.output(0)); }
+void compute_cast(KernelContext& ctx) { cast_tensor(ctx, ctx.input(0), ctx.output(0), cast_options(ctx)); }
 
 }  // namespace
 

@@ -33,7 +33,7 @@ DType check_input_type(const InferContext& ctx, size_t i, uint32_t allowed) {
   DType t = ctx.input_type(i);
   if (t == DType::kUndefined) return t;
   if (!dtype_in(t, allowed)) {
-    if (!dtype_is_supported(t))
+    if (!dtype_is_supported(t) || dtype_is_narrow(t))  // kiln holds float8, int4, ... but computes only Cast/Q/DQ
       ctx.unsupported("input {} has element type {}, which kiln does not compute with", i, dtype_name(t));
     ctx.fail("input {} has element type {}; {} accepts {}", i, dtype_name(t), ctx.node().op_type,
              describe_types(allowed));

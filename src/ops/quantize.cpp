@@ -1,5 +1,7 @@
 // QuantizeLinear, DequantizeLinear (per-tensor, per-axis and blocked scales) and DynamicQuantizeLinear.
-// Quantization rounds half to even and saturates to the output type, as ONNX specifies.
+// Quantization rounds half to even and saturates to the output type, as ONNX specifies: 8- and 16-bit
+// integers, int4/uint4/int2/uint2, the float8 types ('saturate' picks clamping or inf/NaN for overflow) and
+// float4e2m1 (ir/narrow_types.h). Scales may be float8e8m0 (opset 24+).
 
 #include <algorithm>
 #include <cmath>
@@ -8,14 +10,31 @@
 
 #include "base/checked.h"
 #include "ir/dispatch.h"
+#include "ir/narrow_types.h"
+#include "ops/numeric.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
 namespace kiln::ops {
 namespace {
 
+// The types QuantizeLinear writes and DequantizeLinear reads (besides int32, which it also reads).
 bool is_quantized_type(DType t) {
-  return t == DType::kUInt8 || t == DType::kInt8 || t == DType::kUInt16 || t == DType::kInt16;
+  switch (t) {
+    case DType::kUInt8: case DType::kInt8: case DType::kUInt16: case DType::kInt16:
+    case DType::kUInt4: case DType::kInt4: case DType::kUInt2: case DType::kInt2:
+    case DType::kFloat8E4M3FN: case DType::kFloat8E4M3FNUZ: case DType::kFloat8E5M2: case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat4E2M1: return true;
+    default: return false;
+  }
+}
+
+// Refuses a quantized type kiln cannot hold (float6e2m3, float6e3m2) as unsupported, any other type as invalid.
+void check_quantized_type(const NodeContext& ctx, DType t, const char* what) {
+  if (t == DType::kUndefined || is_quantized_type(t)) return;
+  if (t == DType::kFloat6E2M3 || t == DType::kFloat6E3M2)
+    ctx.unsupported("{} is {}, which kiln does not hold", what, dtype_name(t));
+  ctx.fail("{} is {}, which is not a quantized type", what, dtype_name(t));
 }
 
 // Maps each element of x to its scale (and zero point) element.
@@ -69,20 +88,89 @@ template <typename Q> Q saturate_round(float v) {
                                    static_cast<float>(std::numeric_limits<Q>::max())));
 }
 
+// round(v) + zero_point, clamped to [lo, hi]; NaN gives 0.
+int64_t quantize_integer(double v, double zero_point, double lo, double hi) {
+  const double r = std::nearbyint(v) + zero_point;
+  if (std::isnan(r)) return 0;
+  return static_cast<int64_t>(std::clamp(r, lo, hi));
+}
+
+// The inclusive range of an integer quantized type.
+std::pair<double, double> integer_range(DType t) {
+  switch (t) {
+    case DType::kUInt8: return {0, 255};
+    case DType::kInt8: return {-128, 127};
+    case DType::kUInt16: return {0, 65535};
+    case DType::kInt16: return {-32768, 32767};
+    case DType::kUInt4: return {0, 15};
+    case DType::kInt4: return {-8, 7};
+    case DType::kUInt2: return {0, 3};
+    case DType::kInt2: return {-2, 1};
+    default: fail(ErrorCode::kInternal, "{} is not an integer quantized type", dtype_name(t));
+  }
+}
+
+// The zero point must have the scale's shape; a scalar and a [1] tensor both mean per-tensor (ONNX's own
+// float8 and 4-bit test cases pair a [1] zero point with a scalar scale).
+bool same_granularity(const Tensor& zero_point, const Tensor& scale) {
+  if (zero_point.dims() == scale.dims()) return true;
+  return zero_point.numel() == 1 && scale.numel() == 1 && zero_point.rank() <= 1 && scale.rank() <= 1;
+}
+
+// Scale (or zero point) elements as double: every type they come in (float8e8m0 scales included).
+std::vector<double> values_of(const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = t.double_at(static_cast<int64_t>(i));
+  return v;
+}
+
 // ---- QuantizeLinear ----
 
 DType quantize_output_type(const InferContext& ctx) {
-  if (ctx.has_input(2)) return ctx.input_type(2);
   const int64_t od = ctx.opset() >= 21 ? ctx.attr_int("output_dtype", 0) : 0;
-  return od == 0 ? DType::kUInt8 : static_cast<DType>(od);
+  if (od < 0 || od > INT32_MAX || (od != 0 && !dtype_is_known(static_cast<int32_t>(od))))
+    ctx.fail("output_dtype = {} is not an ONNX element type", od);
+  const DType from_attr = static_cast<DType>(od);
+  if (ctx.has_input(2)) {
+    const DType zp = ctx.input_type(2);
+    if (od != 0 && zp != DType::kUndefined && zp != from_attr)
+      ctx.fail("output_dtype is {} but y_zero_point is {}; they must agree", dtype_name(from_attr), dtype_name(zp));
+    if (zp != DType::kUndefined) return zp;
+  }
+  return od == 0 ? DType::kUInt8 : from_attr;
+}
+
+// The type the division x / y_scale is rounded to: 'precision' (opset 23+) when given, else what NumPy's
+// promotion of x and y_scale gives in ONNX's reference (half / half stays half, int32 / float is double).
+DType division_type(const NodeContext& ctx, DType x, DType scale) {
+  const int64_t p = ctx.opset() >= 23 ? ctx.attr_int("precision", 0) : 0;
+  if (p != 0) {
+    const auto t = static_cast<DType>(p);
+    if (t != DType::kFloat32 && t != DType::kFloat16 && t != DType::kBFloat16 && t != DType::kFloat64)
+      ctx.fail("precision = {} is not a float type", p);
+    return t;
+  }
+  if (x == DType::kFloat64 || scale == DType::kFloat64 || x == DType::kInt32) return DType::kFloat64;
+  if (x == scale && (x == DType::kFloat16 || x == DType::kBFloat16)) return x;
+  return DType::kFloat32;
+}
+
+double round_to(DType t, double v) {
+  switch (t) {
+    case DType::kFloat32: return static_cast<float>(v);
+    case DType::kFloat16: return static_cast<float>(Float16(static_cast<float>(v)));
+    case DType::kBFloat16: return static_cast<float>(BFloat16(static_cast<float>(v)));
+    default: return v;
+  }
 }
 
 void infer_quantize(InferContext& ctx) {
   const DType x = ctx.input_type(0);
-  if (!dtype_is_float(x) && x != DType::kInt32) ctx.unsupported("QuantizeLinear does not take {} input", dtype_name(x));
+  if (!dtype_is_float(x) && x != DType::kInt32 && x != DType::kUndefined)
+    ctx.unsupported("QuantizeLinear does not take {} input", dtype_name(x));
   const DType out = quantize_output_type(ctx);
-  if (!is_quantized_type(out))
-    ctx.unsupported("QuantizeLinear to {}; kiln quantizes to uint8, int8, uint16 and int16", dtype_name(out));
+  check_quantized_type(ctx, out, "the output type");
+  division_type(ctx, x, ctx.input_type(1));  // refuses a bad 'precision' before anything runs
   ctx.set_output(0, out, ctx.input_shape(0));
 }
 
@@ -91,40 +179,67 @@ void compute_quantize(KernelContext& ctx) {
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
   ScaleMap m = scale_map(ctx, x.dims(), scale.dims());
-  if (zp && zp->dims() != scale.dims())
+  if (zp && !same_granularity(*zp, scale))
     ctx.bad_input("y_zero_point {} must have the shape of y_scale {}", dims_str(zp->dims()), dims_str(scale.dims()));
   Tensor& y = ctx.output(0);
-  std::vector<float> sc(static_cast<size_t>(scale.numel()));
-  for (size_t i = 0; i < sc.size(); ++i) sc[i] = static_cast<float>(scale.double_at(static_cast<int64_t>(i)));
-  visit_integer(y.dtype(), [&]<typename Q>() {
-    if constexpr (sizeof(Q) <= 2) {
+  const DType out = y.dtype();
+  const std::vector<double> sc = values_of(scale);
+  const std::vector<double> zs = zp ? values_of(*zp) : std::vector<double>(sc.size(), 0.0);
+  const DType precision = division_type(ctx, x.dtype(), scale.dtype());
+  // Calls store(i, scale index, x[i] / scale rounded to the division's precision) for every element.
+  auto for_each_quotient = [&](auto&& store) {
+    visit_numeric(x.dtype(), [&]<typename T>() {
+      const T* xs = x.data<T>();
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        const int64_t s = m.index(i);
+        store(i, static_cast<size_t>(s), round_to(precision, to_double(xs[i]) / sc[static_cast<size_t>(s)]));
+      }
+    }, "QuantizeLinear");
+  };
+  auto* bytes = static_cast<uint8_t*>(y.raw_data());
+  if (dtype_is_narrow_float(out)) {
+    // ONNX's reference leaves the zero point out for float8 (it must be 0; adding +0 would turn -0 into +0)
+    // and adds it for float4e2m1; 'saturate' has no effect on float4e2m1, which always saturates.
+    const bool saturate = ctx.opset() < 19 || ctx.attr_int("saturate", 1) != 0;
+    const bool always_add_zero_point = out == DType::kFloat4E2M1 && zp;
+    for_each_quotient([&](int64_t i, size_t s, double q) {
+      if (always_add_zero_point || zs[s] != 0) q += zs[s];
+      bytes[i] = narrow_float_from(out, q, saturate);
+    });
+  } else if (dtype_is_narrow_integer(out)) {
+    const auto [lo, hi] = integer_range(out);
+    for_each_quotient([&](int64_t i, size_t s, double q) {
+      bytes[i] = narrow_int_from(out, quantize_integer(q, zs[s], lo, hi));
+    });
+  } else {
+    const auto [lo, hi] = integer_range(out);
+    visit_integer(out, [&]<typename Q>() {
       Q* ys = y.data<Q>();
-      const Q* zs = zp ? zp->data<Q>() : nullptr;
-      visit_numeric(x.dtype(), [&]<typename T>() {
-        const T* xs = x.data<T>();
-        for (int64_t i = 0; i < x.numel(); ++i) {
-          const int64_t s = m.index(i);
-          const float q = std::nearbyint(static_cast<float>(xs[i]) / sc[static_cast<size_t>(s)]);
-          ys[i] = saturate_round<Q>(q + (zs ? static_cast<float>(zs[s]) : 0.0f));
-        }
-      }, "QuantizeLinear");
-    } else {
-      ctx.unsupported("QuantizeLinear to {}", dtype_name(y.dtype()));
-    }
-  }, "QuantizeLinear");
+      for_each_quotient([&](int64_t i, size_t s, double q) { ys[i] = static_cast<Q>(quantize_integer(q, zs[s], lo, hi)); });
+    }, "QuantizeLinear");
+  }
 }
 
 // ---- DequantizeLinear ----
 
 void infer_dequantize(InferContext& ctx) {
   const DType x = ctx.input_type(0);
-  if (!is_quantized_type(x) && x != DType::kInt32)
-    ctx.unsupported("DequantizeLinear from {}; kiln takes uint8, int8, uint16, int16 and int32", dtype_name(x));
+  if (x != DType::kUndefined && x != DType::kInt32) check_quantized_type(ctx, x, "x");
   if (ctx.has_input(2) && ctx.input_type(2) != x)
     ctx.fail("x_zero_point is {} but x is {}", dtype_name(ctx.input_type(2)), dtype_name(x));
   const DType s = ctx.input_type(1);
-  if (!dtype_is_float(s) || s == DType::kFloat64) ctx.fail("x_scale must be float, float16 or bfloat16, got {}", dtype_name(s));
-  ctx.set_output(0, s, ctx.input_shape(0));
+  if ((!dtype_is_float(s) || s == DType::kFloat64) && s != DType::kFloat8E8M0 && s != DType::kUndefined)
+    ctx.fail("x_scale must be float, float16, bfloat16 or float8e8m0, got {}", dtype_name(s));
+  const int64_t od = ctx.opset() >= 23 ? ctx.attr_int("output_dtype", 0) : 0;
+  DType out = s;
+  if (od != 0) {
+    out = static_cast<DType>(od);
+    if (out != DType::kFloat32 && out != DType::kFloat16 && out != DType::kBFloat16)
+      ctx.fail("output_dtype = {} must be float, float16 or bfloat16", od);
+  } else if (s == DType::kFloat8E8M0) {
+    ctx.fail("x_scale is float8e8m0, so the output type must be given by output_dtype");
+  }
+  ctx.set_output(0, out, ctx.input_shape(0));
 }
 
 void compute_dequantize(KernelContext& ctx) {
@@ -132,16 +247,19 @@ void compute_dequantize(KernelContext& ctx) {
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
   ScaleMap m = scale_map(ctx, x.dims(), scale.dims());
-  if (zp && zp->dims() != scale.dims())
+  if (zp && !same_granularity(*zp, scale))
     ctx.bad_input("x_zero_point {} must have the shape of x_scale {}", dims_str(zp->dims()), dims_str(scale.dims()));
   Tensor& y = ctx.output(0);
+  const std::vector<double> sc = values_of(scale);
+  const std::vector<double> zs = zp ? values_of(*zp) : std::vector<double>(sc.size(), 0.0);
+  // (x - zero point) in float, times the scale in float (ONNX's reference computes in float32), then the
+  // output type. x - zero point is exact in double for every x type.
   visit_float(y.dtype(), [&]<typename S>() {
-    const S* ss = scale.data<S>();
     S* ys = y.data<S>();
     for (int64_t i = 0; i < x.numel(); ++i) {
-      const int64_t s = m.index(i);
-      const int64_t z = zp ? zp->int_at(s) : 0;
-      ys[i] = S(static_cast<float>(x.int_at(i) - z) * static_cast<float>(ss[s]));
+      const auto s = static_cast<size_t>(m.index(i));
+      const auto dx = static_cast<float>(x.double_at(i) - zs[s]);
+      ys[i] = S(dx * static_cast<float>(sc[s]));
     }
   }, "DequantizeLinear");
 }
@@ -173,8 +291,9 @@ void compute_dynamic_quantize(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(quantize_linear, {"", "QuantizeLinear", {10, 13, 19, 21}, 0, infer_quantize, compute_quantize});
-KILN_REGISTER_OP(dequantize_linear, {"", "DequantizeLinear", {10, 13, 19, 21}, 0, infer_dequantize,
+KILN_REGISTER_OP(quantize_linear, {"", "QuantizeLinear", {10, 13, 19, 21, 23, 24, 25, 28}, 0, infer_quantize,
+                                   compute_quantize});
+KILN_REGISTER_OP(dequantize_linear, {"", "DequantizeLinear", {10, 13, 19, 21, 23, 24, 25, 28}, 0, infer_dequantize,
                                      compute_dequantize});
 KILN_REGISTER_OP(dynamic_quantize_linear, {"", "DynamicQuantizeLinear", {11}, 0, infer_dynamic_quantize,
                                            compute_dynamic_quantize});

@@ -212,7 +212,8 @@ DType eye_type(const NodeContext& ctx, DType input) {
   int64_t v = ctx.attr_int("dtype");
   if (!dtype_is_known(static_cast<int32_t>(v))) ctx.fail("dtype {} is not an ONNX element type", v);
   auto t = static_cast<DType>(v);
-  if (t == DType::kString || !dtype_is_supported(t)) ctx.unsupported("EyeLike cannot make {} tensors", dtype_name(t));
+  if (t == DType::kString || !dtype_is_supported(t) || dtype_is_narrow(t))
+    ctx.unsupported("EyeLike cannot make {} tensors", dtype_name(t));
   return t;
 }
 

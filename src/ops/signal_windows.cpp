@@ -25,7 +25,8 @@ constexpr CosineSum kBlackman{0.42, 0.5, 0.08};
 DType output_datatype(const NodeContext& ctx) {
   const int64_t t = ctx.attr_int("output_datatype", 1);
   if (t < 1 || !dtype_is_known(static_cast<int32_t>(t)) || !dtype_is_supported(static_cast<DType>(t)) ||
-      t == static_cast<int64_t>(DType::kString) || t == static_cast<int64_t>(DType::kBool))
+      dtype_is_narrow(static_cast<DType>(t)) || t == static_cast<int64_t>(DType::kString) ||
+      t == static_cast<int64_t>(DType::kBool))
     ctx.fail("output_datatype {} is not a numeric type kiln supports", t);
   return static_cast<DType>(t);
 }

@@ -51,6 +51,15 @@ std::string compare_tensors(const Tensor& got, const Tensor& want, double rtol, 
                            want.data<std::string>()[i]);
     return "";
   }
+  if (dtype_is_narrow(got.dtype())) {  // bit for bit: -0 and NaN signs matter in float8
+    const auto* a = static_cast<const uint8_t*>(got.raw_data());
+    const auto* b = static_cast<const uint8_t*>(want.raw_data());
+    for (int64_t i = 0; i < got.numel(); ++i)
+      if (a[i] != b[i])
+        return fmt::format("element {} is {} (0x{:02x}) but expected {} (0x{:02x})", i, got.double_at(i), a[i],
+                           want.double_at(i), b[i]);
+    return "";
+  }
   if (!dtype_is_float(got.dtype())) {
     for (int64_t i = 0; i < got.numel(); ++i)
       if (got.int_at(i) != want.int_at(i))

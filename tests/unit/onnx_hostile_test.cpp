@@ -159,10 +159,9 @@ TEST(OnnxHostile, DataTypesAreChecked) {
                      {"tensor 'w' has no data type"});
   expect_model_error(model_with(ProtoBuilder::tensor({1}, 14, "w")), ErrorCode::kUnsupported,
                      {"tensor 'w'", "complex64", "kiln cannot hold"});
-  expect_model_error(model_with(ProtoBuilder::tensor({1}, 22, "w")), ErrorCode::kUnsupported, {"int4"});
-  expect_model_error(model_with(ProtoBuilder::tensor({1}, 25, "w")), ErrorCode::kUnsupported, {"uint2"});
-  expect_error([] { onnx::parse_tensor(ProtoBuilder::tensor({1}, 17, "f8")); }, ErrorCode::kUnsupported,
-               {"float8e4m3fn"});
+  expect_model_error(model_with(ProtoBuilder::tensor({1}, 27, "w")), ErrorCode::kUnsupported, {"float6e2m3"});
+  expect_error([] { onnx::parse_tensor(ProtoBuilder::tensor({1}, 28, "f6")); }, ErrorCode::kUnsupported,
+               {"float6e3m2"});
   expect_error([] { onnx::parse_tensor({}); }, ErrorCode::kInvalidModel, {"empty"});
 }
 

@@ -43,7 +43,7 @@ std::string hex(const std::string& s) {
 bool mentions_unsupported_type(const json& j) {
   if (j.is_object()) {
     if (j.contains("data_type") && !dtype_is_supported(static_cast<DType>(j["data_type"].get<int>()))) return true;
-    if (j.contains("elem_type") && j["elem_type"].get<int>() > 23) return true;
+    if (j.contains("elem_type") && !dtype_is_known(j["elem_type"].get<int>())) return true;
     for (const auto& [k, v] : j.items())
       if (mentions_unsupported_type(v)) return true;
   } else if (j.is_array()) {

@@ -56,8 +56,15 @@ inline uint32_t crc32(const void* data, size_t n, uint32_t crc = 0) {
   return ~crc;
 }
 
-/// CRC-32 of a tensor's elements as make_fixtures.py computes it (strings: each followed by a NUL byte).
+/// CRC-32 of a tensor's elements as make_fixtures.py computes it (strings: each followed by a NUL byte;
+/// int4/int2 as the unsigned 4-/2-bit fields numpy_helper unpacks them to, where kiln sign-extends).
 inline uint32_t tensor_crc32(const Tensor& t) {
+  if (t.dtype() == DType::kInt4 || t.dtype() == DType::kInt2) {
+    std::vector<uint8_t> fields(static_cast<const uint8_t*>(t.raw_data()),
+                                static_cast<const uint8_t*>(t.raw_data()) + t.nbytes());
+    for (uint8_t& b : fields) b &= t.dtype() == DType::kInt4 ? 0x0F : 0x03;
+    return crc32(fields.data(), fields.size());
+  }
   if (t.dtype() != DType::kString) return crc32(t.raw_data(), t.nbytes());
   uint32_t c = 0;
   for (const std::string& s : t.span<std::string>()) {
