@@ -67,6 +67,35 @@ void check_if_branches(const NodeContext& ctx, const ir::Graph& then_g, const ir
   if (!then_g.inputs.empty() || !else_g.inputs.empty()) ctx.fail("If branches take no inputs");
 }
 
+/// What branch `g` gives for each output: its declarations, completed (when the planner can infer the
+/// branch) with the inferred type and shape where a declaration is missing, and with the inferred content.
+std::vector<ValueInfo> branch_outputs(InferContext& ctx, const ir::Graph& g) {
+  std::vector<ValueInfo> out(g.outputs.size());
+  bool complete = true;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const Declared d = declared_output(g, i);
+    out[i].dtype = d.dtype;
+    out[i].shape = d.shape;
+    complete = complete && d.dtype != DType::kUndefined && d.shape.rank_known;
+  }
+  if (complete || !ctx.subgraphs()) return out;
+  std::vector<ValueInfo> inferred = ctx.subgraphs()->infer(g, {});
+  if (inferred.size() != out.size()) return out;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const ValueInfo& f = inferred[i];
+    if (out[i].dtype != DType::kUndefined && f.dtype != DType::kUndefined && out[i].dtype != f.dtype)
+      ctx.fail("output {} of branch '{}' is declared {} but computes {}", i, g.name, dtype_name(out[i].dtype),
+               dtype_name(f.dtype));
+    if (out[i].dtype == DType::kUndefined) out[i].dtype = f.dtype;
+    if (!out[i].shape.rank_known) out[i].shape = f.shape;
+    if (f.value && out[i].shape.rank_known && Shape::from(f.value->dims()) == out[i].shape) {
+      out[i].value = f.value;
+      out[i].computed = f.computed;
+    }
+  }
+  return out;
+}
+
 void infer_if(InferContext& ctx) {
   const ir::Graph& then_g = ctx.attr_graph("then_branch");
   const ir::Graph& else_g = ctx.attr_graph("else_branch");
@@ -74,16 +103,18 @@ void infer_if(InferContext& ctx) {
   const DType ct = ctx.input_type(0);
   if (ct != DType::kUndefined && ct != DType::kBool) ctx.fail("cond must be bool, not {}", dtype_name(ct));
   const Tensor* cond = ctx.input_value(0);
-  for (size_t i = 0; i < ctx.num_outputs(); ++i) {
-    const Declared t = declared_output(then_g, i), e = declared_output(else_g, i);
-    if (cond && cond->numel() == 1) {  // the branch is known: its declaration alone
-      const Declared& d = cond->int_at(0) != 0 ? t : e;
-      ctx.set_output(i, d.dtype, d.shape);
-    } else {
-      ctx.set_output(i, merge_dtypes(ctx, t.dtype, e.dtype, fmt::format("output {}", i)),
-                     merge_shapes(t.shape, e.shape));
+  if (cond && cond->numel() == 1) {  // the branch is known: what it gives alone
+    const std::vector<ValueInfo> b = branch_outputs(ctx, cond->int_at(0) != 0 ? then_g : else_g);
+    for (size_t i = 0; i < ctx.num_outputs(); ++i) {
+      if (b[i].value) ctx.set_output_value(i, *b[i].value);
+      else ctx.set_output(i, b[i].dtype, b[i].shape);
     }
+    return;
   }
+  const std::vector<ValueInfo> t = branch_outputs(ctx, then_g), e = branch_outputs(ctx, else_g);
+  for (size_t i = 0; i < ctx.num_outputs(); ++i)
+    ctx.set_output(i, merge_dtypes(ctx, t[i].dtype, e[i].dtype, fmt::format("output {}", i)),
+                   merge_shapes(t[i].shape, e[i].shape));
 }
 
 void compute_if(KernelContext& ctx) {
