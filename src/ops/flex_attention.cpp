@@ -125,19 +125,20 @@ template <typename T, typename P> void run_flex_attention(KernelContext& ctx, co
   const double root = round_to<T>(static_cast<double>(std::sqrt(scale)));
   const std::vector<int64_t> score_dims{d.batch, d.q_heads, d.q_len, d.kv_len};
   std::vector<double> scores(static_cast<size_t>(checked_numel(score_dims, "FlexAttention scores")));
+  std::vector<double> ks(static_cast<size_t>(ctx.input(kK).numel()));  // K * sqrt(scale), rounded to T
+  for (size_t at = 0; at < ks.size(); ++at) ks[at] = round_to<T>(to_double(k[at]) * root);
   const int64_t group = d.q_heads / d.kv_heads;  // query head h reads K/V head h / group
   std::vector<double> qi(static_cast<size_t>(d.head));
   for (int64_t b = 0; b < d.batch; ++b)
     for (int64_t h = 0; h < d.q_heads; ++h) {
-      const T* kb = k + (b * d.kv_heads + h / group) * d.kv_len * d.head;
+      const double* kb = ks.data() + (b * d.kv_heads + h / group) * d.kv_len * d.head;
       for (int64_t i = 0; i < d.q_len; ++i) {
         const T* qrow = q + ((b * d.q_heads + h) * d.q_len + i) * d.head;
         for (int64_t e = 0; e < d.head; ++e) qi[static_cast<size_t>(e)] = round_to<T>(to_double(qrow[e]) * root);
         double* row = scores.data() + ((b * d.q_heads + h) * d.q_len + i) * d.kv_len;
         for (int64_t j = 0; j < d.kv_len; ++j) {
           double dot = 0;
-          for (int64_t e = 0; e < d.head; ++e)
-            dot += qi[static_cast<size_t>(e)] * round_to<T>(to_double(kb[j * d.head + e]) * root);
+          for (int64_t e = 0; e < d.head; ++e) dot += qi[static_cast<size_t>(e)] * kb[j * d.head + e];
           row[j] = round_to<P>(round_to<T>(dot));
         }
       }
@@ -146,27 +147,29 @@ template <typename T, typename P> void run_flex_attention(KernelContext& ctx, co
   if (const ir::Graph* g = modifier(ctx, "score_mod"))
     scores = to_doubles(run_modifier(ctx, *g, "score_mod", from_doubles<P>(scores, score_dims)));
   std::vector<double> row(static_cast<size_t>(d.kv_len));
-  for (size_t at = 0; at < scores.size(); at += row.size()) {
-    std::copy(scores.begin() + static_cast<std::ptrdiff_t>(at),
-              scores.begin() + static_cast<std::ptrdiff_t>(at + row.size()), row.begin());
+  const int64_t rows = d.batch * d.q_heads * d.q_len;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto first = scores.begin() + static_cast<std::ptrdiff_t>(r * d.kv_len);
+    std::copy(first, first + static_cast<std::ptrdiff_t>(d.kv_len), row.begin());
     attention::softmax_row<P>(row);
-    std::copy(row.begin(), row.end(), scores.begin() + static_cast<std::ptrdiff_t>(at));
+    std::copy(row.begin(), row.end(), first);
   }
   if (const ir::Graph* g = modifier(ctx, "prob_mod"))
     scores = to_doubles(run_modifier(ctx, *g, "prob_mod", from_doubles<P>(scores, score_dims)));
 
   T* y = ctx.output(0).data<T>();
+  std::vector<double> vs(static_cast<size_t>(ctx.input(kV).numel()));  // V in the softmax precision
+  for (size_t at = 0; at < vs.size(); ++at) vs[at] = round_to<P>(to_double(v[at]));
   std::vector<double> acc(static_cast<size_t>(d.v_head));
   for (int64_t b = 0; b < d.batch; ++b)
     for (int64_t h = 0; h < d.q_heads; ++h) {
-      const T* vb = v + (b * d.kv_heads + h / group) * d.kv_len * d.v_head;
+      const double* vb = vs.data() + (b * d.kv_heads + h / group) * d.kv_len * d.v_head;
       for (int64_t i = 0; i < d.q_len; ++i) {
         const int64_t bhi = (b * d.q_heads + h) * d.q_len + i;
         const double* p = scores.data() + bhi * d.kv_len;
         std::fill(acc.begin(), acc.end(), 0.0);
         for (int64_t j = 0; j < d.kv_len; ++j)
-          for (int64_t e = 0; e < d.v_head; ++e)
-            acc[static_cast<size_t>(e)] += p[j] * round_to<P>(to_double(vb[j * d.v_head + e]));
+          for (int64_t e = 0; e < d.v_head; ++e) acc[static_cast<size_t>(e)] += p[j] * vb[j * d.v_head + e];
         for (int64_t e = 0; e < d.v_head; ++e)
           y[bhi * d.v_head + e] = from_double<T>(round_to<P>(acc[static_cast<size_t>(e)]));
       }
