@@ -246,7 +246,7 @@ void compute_loop(KernelContext& ctx) {
   }
 }
 
-// ---- Scan (opset 9 and later; Scan-8 is in control_flow_scan8.cpp) ----
+// ---- Scan (opset 9 and later) ----
 
 struct ScanSetup {
   size_t n_state = 0, n_scan_in = 0, n_scan_out = 0;
@@ -255,6 +255,8 @@ struct ScanSetup {
 
 // Body: (states..., scan input elements...) -> (states..., scan output elements...).
 ScanSetup scan_setup(const NodeContext& ctx, const ir::Graph& body, size_t n_in, size_t n_out) {
+  if (ctx.opset() < 9)
+    ctx.unsupported("Scan-8 (batched, with sequence_lens) is not supported; export at opset 9 or later");
   ScanSetup s;
   const int64_t m = ctx.attr_int("num_scan_inputs");
   if (m < 1 || static_cast<size_t>(m) > n_in)
@@ -284,7 +286,6 @@ ScanSetup scan_setup(const NodeContext& ctx, const ir::Graph& body, size_t n_in,
 }
 
 void infer_scan(InferContext& ctx) {
-  if (ctx.opset() < 9) return control_flow::infer_scan8(ctx);
   const ir::Graph& body = ctx.attr_graph("body");
   const ScanSetup s = scan_setup(ctx, body, ctx.num_inputs(), ctx.num_outputs());
   Dim seq;
@@ -322,7 +323,6 @@ void infer_scan(InferContext& ctx) {
 }
 
 void compute_scan(KernelContext& ctx) {
-  if (ctx.opset() < 9) return control_flow::compute_scan8(ctx);
   const ir::Graph& body = ctx.attr_graph("body");
   const ScanSetup s = scan_setup(ctx, body, ctx.num_inputs(), ctx.num_outputs());
   std::vector<int64_t> axes(s.n_scan_in);

@@ -69,11 +69,6 @@ Tensor slice_along(const Tensor& t, int64_t axis, int64_t index) {
   return out;
 }
 
-void copy_into(const Tensor& src, Tensor& dst, int64_t dst_offset) {
-  KILN_ASSERT(src.dtype() == dst.dtype() && dst_offset >= 0 && dst_offset + src.numel() <= dst.numel());
-  copy_elements(src, 0, dst, dst_offset, src.numel());
-}
-
 std::vector<int64_t> insert_dim(const std::vector<int64_t>& elem_dims, int64_t axis, int64_t n) {
   std::vector<int64_t> d = elem_dims;
   d.insert(d.begin() + axis, n);

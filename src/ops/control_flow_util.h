@@ -37,13 +37,6 @@ Tensor slice_along(const Tensor& t, int64_t axis, int64_t index);
 /// the stacked dims.
 void stack_into(const std::vector<Tensor>& parts, int64_t axis, bool reverse, Tensor& out);
 
-/// Copies every element of `src` into `dst` (same dtype) starting at element `dst_offset`, which must leave room.
-void copy_into(const Tensor& src, Tensor& dst, int64_t dst_offset);
-
-/// Scan-8 (opset 8): batched along axis 0, scanning axis 1, with optional per-batch sequence_lens.
-void infer_scan8(InferContext& ctx);
-void compute_scan8(KernelContext& ctx);
-
 /// Dims of `elem_dims` with `n` inserted at `axis`.
 std::vector<int64_t> insert_dim(const std::vector<int64_t>& elem_dims, int64_t axis, int64_t n);
 
