@@ -31,8 +31,13 @@ inline void fuzz_one(const uint8_t* data, size_t size) {
         n *= d;
         if (n > (1 << 16)) return;
       }
-      feeds.emplace_back(in.name, Tensor(t, dims));  // zeros
-      elements += feeds.back().second.numel();
+      Tensor zeros(t, dims);
+      elements += zeros.numel();
+      // Containers get one tensor of zeros: a sequence of it, or an optional holding it (or that sequence).
+      if (in.kind == TensorKind::kSequence || in.holds == TensorKind::kSequence)
+        zeros = Tensor::make_sequence(t, {zeros});
+      if (in.kind == TensorKind::kOptional) zeros = Tensor::make_optional(zeros);
+      feeds.emplace_back(in.name, std::move(zeros));
     }
     if (elements > (1 << 16)) return;
     RunOptions run;

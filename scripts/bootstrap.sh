@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev
   clang libclang-rt-14-dev
   python3-venv python3-torch python3-torchvision
-  strace
+  strace ccache
 )
 PIP_PACKAGES=("onnx==1.23.2" "onnxruntime" "numpy<2")
 

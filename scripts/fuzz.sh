@@ -13,5 +13,6 @@ mkdir -p build-fuzz/corpus build-fuzz/crashes
 if compgen -G "fuzz/regressions/*" >/dev/null; then
   build-fuzz/fuzz_model -runs=0 fuzz/regressions/* 2>&1 | tail -n 2
 fi
-build-fuzz/fuzz_model build-fuzz/corpus fuzz/corpus -max_total_time="$seconds" -timeout=10 -rss_limit_mb=3072 \
+# A fixed seed makes the mutation sequence repeatable, so a CI failure can be replayed here.
+build-fuzz/fuzz_model build-fuzz/corpus fuzz/corpus -seed="${KILN_FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=3072 \
   -max_len=65536 -artifact_prefix=build-fuzz/crashes/ -print_final_stats=1 2>&1 | tail -n 12

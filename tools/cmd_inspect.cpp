@@ -19,6 +19,14 @@ struct InspectArgs {
   bool json = false;
 };
 
+// "float", or for containers "seq(float)", "opt(float)", "opt(seq(float))".
+std::string type_label(const IoInfo& io) {
+  std::string t(dtype_name(io.dtype));
+  if (io.kind == TensorKind::kSequence || io.holds == TensorKind::kSequence) t = "seq(" + t + ")";
+  if (io.kind == TensorKind::kOptional) t = "opt(" + t + ")";
+  return t;
+}
+
 nlohmann::json io_json(const IoInfo& io) {
   nlohmann::json dims = nlohmann::json::array();
   if (io.shape.rank_known)
@@ -27,8 +35,13 @@ nlohmann::json io_json(const IoInfo& io) {
       else if (d.is_symbol()) dims.push_back(d.symbol_name());
       else dims.push_back(nullptr);
     }
-  return {{"name", io.name}, {"dtype", std::string(dtype_name(io.dtype))},
-          {"shape", io.shape.rank_known ? dims : nlohmann::json(nullptr)}};
+  nlohmann::json j = {{"name", io.name}, {"dtype", std::string(dtype_name(io.dtype))},
+                      {"shape", io.shape.rank_known ? dims : nlohmann::json(nullptr)}};
+  if (io.kind != TensorKind::kTensor) {  // dtype and shape then describe the tensors inside
+    j["kind"] = tensor_kind_name(io.kind);
+    if (io.kind == TensorKind::kOptional) j["holds"] = tensor_kind_name(io.holds);
+  }
+  return j;
 }
 
 nlohmann::json to_json(const ModelSummary& s, const std::string& path) {
@@ -60,8 +73,8 @@ void print_text(const ModelSummary& s, const std::string& path) {
   fmt::print("model      {}\n", path);
   fmt::print("format     IR version {}, opsets: {}\n", s.info.ir_version, opsets);
   fmt::print("producer   {} {}\n", s.info.producer_name, s.info.producer_version);
-  for (const IoInfo& io : s.inputs) fmt::print("input      {:<24} {:<8} {}\n", io.name, dtype_name(io.dtype), io.shape.str());
-  for (const IoInfo& io : s.outputs) fmt::print("output     {:<24} {:<8} {}\n", io.name, dtype_name(io.dtype), io.shape.str());
+  for (const IoInfo& io : s.inputs) fmt::print("input      {:<24} {:<8} {}\n", io.name, type_label(io), io.shape.str());
+  for (const IoInfo& io : s.outputs) fmt::print("output     {:<24} {:<8} {}\n", io.name, type_label(io), io.shape.str());
   if (!s.overridable.empty())
     fmt::print("note       {} initializers are also graph inputs (a caller may override them)\n", s.overridable.size());
   fmt::print("parameters {} ({})\n", s.parameters, human_bytes(static_cast<double>(s.parameter_bytes)));

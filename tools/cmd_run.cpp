@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "kiln/session.h"
 #include "onnx/npy.h"
+#include "onnx/value_io.h"
 #include "runtime/input_check.h"
 
 namespace kiln::cli {
@@ -89,6 +90,29 @@ std::string value_stats(const Tensor& t) {
   return fmt::format("  min {:.4g} max {:.4g} mean {:.4g}", lo, hi, sum / static_cast<double>(t.numel()));
 }
 
+const IoInfo* find_input(const Session& session, const std::string& name) {
+  for (const IoInfo& in : session.inputs())
+    if (in.name == name) return &in;
+  return nullptr;
+}
+
+ir::FlatType flat_type(const IoInfo& in) {
+  ir::FlatType t;
+  t.kind = in.kind;
+  t.holds = in.holds;
+  t.dtype = in.dtype;
+  t.shape = in.shape;
+  return t;
+}
+
+// "1x3x224" for a tensor; "sequence of 3", "optional (empty)", "optional tensor 2x3" for containers.
+std::string shape_text(const Tensor& t) {
+  if (t.is_tensor()) return dims_str(t.dims());
+  if (t.is_sequence()) return fmt::format("sequence of {}", t.elements().size());
+  if (!t.has_element()) return "optional (empty)";
+  return "optional " + shape_text(t.elements().front());
+}
+
 int run_command(const RunArgs& args) {
   Session session = Session::from_file(args.model);
   std::map<std::string, std::vector<int64_t>> shapes;
@@ -100,12 +124,20 @@ int run_command(const RunArgs& args) {
   std::map<std::string, std::string> origin;
   for (const std::string& s : args.inputs) {
     auto [name, file] = split_assignment(s, "--input");
-    feeds.emplace_back(name, read_tensor_file(file));
+    const IoInfo* in = find_input(session, name);
+    feeds.emplace_back(name, in && in->kind != TensorKind::kTensor ? onnx::load_value_file(file, flat_type(*in))
+                                                                 : read_tensor_file(file));
     origin[name] = file;
   }
   std::mt19937_64 rng(args.seed);
   for (const IoInfo& in : session.inputs()) {
     if (origin.count(in.name)) continue;
+    if (in.kind != TensorKind::kTensor)
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("input '{}' is a {} of {} tensors, which kiln run cannot make up; give it with "
+                              "--input {}=FILE.pb (an ONNX {} file)", in.name, tensor_kind_name(in.kind),
+                              dtype_name(in.dtype), in.name,
+                              in.kind == TensorKind::kSequence ? "SequenceProto" : "OptionalProto"));
     // Random weights would hide a file exported without them (export_params=False): leave inputs named like
     // trained parameters unfed, so the run stops and explains, unless they are given with --input.
     if (runtime::looks_like_parameter(in.name)) continue;
@@ -127,12 +159,22 @@ int run_command(const RunArgs& args) {
   NamedTensors outputs = session.run(feeds, options, &stats);
   std::filesystem::create_directories(args.output_dir);
   for (const auto& [name, t] : feeds)
-    fmt::print("input   {:<20} {:<7} {:<18} {}\n", name, dtype_name(t.dtype()), dims_str(t.dims()), origin[name]);
+    fmt::print("input   {:<20} {:<7} {:<18} {}\n", name, dtype_name(t.dtype()), shape_text(t), origin[name]);
   for (const auto& [name, t] : outputs) {
-    std::string path = (std::filesystem::path(args.output_dir) / (safe_file_name(name) + ".npy")).string();
-    onnx::write_npy(path, t);
-    fmt::print("output  {:<20} {:<7} {:<18} -> {}{}\n", name, dtype_name(t.dtype()), dims_str(t.dims()), path,
-               value_stats(t));
+    // A tensor goes to <name>.npy; a container's tensors to <name>_<i>.npy (an empty optional writes nothing).
+    const Tensor& held = t.is_optional() && t.has_element() ? t.elements().front() : t;
+    std::vector<Tensor> tensors;
+    if (held.is_tensor()) tensors.push_back(held);
+    else if (held.is_sequence()) tensors = held.elements();
+    if (!t.is_tensor()) fmt::print("output  {:<20} {:<7} {}\n", name, dtype_name(t.dtype()), shape_text(t));
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const Tensor& e = tensors[i];
+      std::string file = held.is_tensor() ? safe_file_name(name) + ".npy" : fmt::format("{}_{}.npy", safe_file_name(name), i);
+      std::string path = (std::filesystem::path(args.output_dir) / file).string();
+      onnx::write_npy(path, e);
+      fmt::print("{:<8}{:<20} {:<7} {:<18} -> {}{}\n", t.is_tensor() ? "output" : "", t.is_tensor() ? name : "",
+                 dtype_name(e.dtype()), dims_str(e.dims()), path, value_stats(e));
+    }
   }
   fmt::print("time    {:.2f} ms ({} kernels; first run at these shapes, planning included)\n", stats.milliseconds,
              stats.steps);

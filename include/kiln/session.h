@@ -24,10 +24,14 @@
 namespace kiln {
 
 /// A model input or output as the file declares it; dims may be symbols ("batch") or unknown.
+/// A sequence or optional value (kind) is fed and returned as a container Tensor (Tensor::make_sequence,
+/// Tensor::make_optional); `dtype` and `shape` then describe the tensors inside it.
 struct IoInfo {
   std::string name;
   DType dtype = DType::kUndefined;
   Shape shape;
+  TensorKind kind = TensorKind::kTensor;
+  TensorKind holds = TensorKind::kTensor;  ///< for an optional: whether it holds a tensor or a sequence
 };
 
 /// Named tensors, in order: feeds for run(), results from it.

@@ -52,6 +52,14 @@ void check_shapes(const ir::Model& model, const std::map<std::string, std::vecto
   bool ok = true;
   for (int id : g.required_inputs()) {
     const ir::Value& v = g.value(id);
+    const ir::FlatType flat = ir::flatten_type(v.type);
+    if (flat.runnable && flat.kind != TensorKind::kTensor) {  // a container: its tensors are sized at run time
+      ops::ValueInfo info(flat.dtype, flat.shape);
+      info.kind = flat.kind;
+      info.holds = flat.holds;
+      fed[id] = info;
+      continue;
+    }
     auto it = shapes.find(v.name);
     std::vector<int64_t> dims;
     if (it != shapes.end()) {

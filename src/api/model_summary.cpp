@@ -4,7 +4,11 @@ namespace kiln {
 
 namespace {
 
-IoInfo io_of(const ir::Value& v) { return {v.name, v.type.dtype, v.type.shape}; }
+IoInfo io_of(const ir::Value& v) {
+  const ir::FlatType t = ir::flatten_type(v.type);
+  if (!t.runnable) return {v.name, DType::kUndefined, Shape::unknown_rank()};  // a map or the like: no tensor type
+  return {v.name, t.dtype, t.shape, t.kind, t.holds};
+}
 
 void count_ops(const ir::Graph& g, ModelSummary& s) {
   for (const ir::Node& n : g.nodes) {

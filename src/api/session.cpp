@@ -16,12 +16,22 @@ std::string signature(const ir::Graph* graph, const std::unordered_map<int, ops:
   std::string key = fmt::format("{}:", static_cast<const void*>(graph));
   for (int id : ids) {
     const ops::ValueInfo& info = fed.at(id);
-    key += fmt::format("{}/{}/{};", id, static_cast<int>(info.dtype), dims_str(info.shape.values()));
+    if (info.is_container())  // a container's tensors may differ in shape: the key holds what they share
+      key += fmt::format("{}/{}{}/{}/{};", id, static_cast<int>(info.kind), static_cast<int>(info.holds),
+                         static_cast<int>(info.dtype), info.shape.str());
+    else
+      key += fmt::format("{}/{}/{};", id, static_cast<int>(info.dtype), dims_str(info.shape.values()));
   }
   return key;
 }
 
-IoInfo io_info(const ir::Value& v) { return {v.name, v.type.dtype, v.type.shape}; }
+IoInfo io_info(const ir::Value& v, const char* role) {
+  const ir::FlatType t = ir::flatten_type(v.type);
+  if (!t.runnable)
+    fail(ErrorCode::kUnsupported, "graph {} '{}' is a {}; kiln runs tensors, sequences of tensors and optionals",
+         role, v.name, t.what);
+  return {v.name, t.dtype, t.shape, t.kind, t.holds};
+}
 
 // A node whose input count or attributes do not exist at the declared opset (what an exporter with no mapping
 // at that opset leaves behind) would be run with the wrong meaning: refuse it as `check` reports it.
@@ -53,8 +63,8 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   check_ops_supported(model);
   refuse_forms_the_opset_lacks(model);
   const ir::Graph& g = *model.graph;
-  for (int id : g.required_inputs()) inputs.push_back(io_info(g.value(id)));
-  for (int id : g.outputs) outputs.push_back(io_info(g.value(id)));
+  for (int id : g.required_inputs()) inputs.push_back(io_info(g.value(id), "input"));
+  for (int id : g.outputs) outputs.push_back(io_info(g.value(id), "output"));
   info.ir_version = model.ir_version;
   info.producer_name = model.producer_name;
   info.producer_version = model.producer_version;
@@ -104,9 +114,9 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
     }
     if (by_id.count(id)) fail(ErrorCode::kInvalidArgument, "input '{}' is fed twice", name);
     if (!tensor.defined()) fail(ErrorCode::kInvalidArgument, "input '{}' is fed an empty (undefined) tensor", name);
-    runtime::check_input(g.value(id), tensor.dtype(), tensor.dims(), symbols);
+    runtime::check_input_value(g.value(id), tensor, symbols);
     by_id[id] = tensor;
-    fed[id] = {tensor.dtype(), Shape::from(tensor.dims()), nullptr};
+    fed[id] = ops::ValueInfo::of(tensor, false);
   }
   std::vector<int> missing;
   for (int id : g.required_inputs())

@@ -46,8 +46,9 @@ struct Attribute {
   std::string doc_string;
 };
 
-/// What kind of value flows along an edge. Tensors are all the foundation needs; sequences and optionals
-/// (ONNX's other TypeProto kinds) are named so that they can be refused clearly.
+/// What kind of value flows along an edge, as the file declares it (ONNX's TypeProto kinds). kiln runs
+/// tensors, sequences of tensors and optionals of either; maps, sparse-typed values and opaque types are named
+/// so that they can be refused clearly.
 enum class ValueKind { kTensor, kSequence, kOptional, kMap, kSparseTensor, kUnknown };
 
 /// A value's declared or inferred type. `has_type` is false when nothing is known.
@@ -60,6 +61,21 @@ struct ValueType {
   /// type and `elem` the value type.
   std::shared_ptr<ValueType> elem;
 };
+
+/// A declared type in the form kiln runs it (kiln::Tensor's kinds): the container kind, and the element type
+/// and shape of the tensors inside. `runnable` is false for types kiln has no value for (maps, sparse tensors,
+/// opaque types, sequences of sequences, ...); `what` then names the type.
+struct FlatType {
+  TensorKind kind = TensorKind::kTensor;
+  TensorKind holds = TensorKind::kTensor;  ///< optionals: what they hold
+  DType dtype = DType::kUndefined;
+  Shape shape = Shape::unknown_rank();
+  bool runnable = true;
+  std::string what;  ///< "map", "sparse tensor", "sequence of sequence", ... when not runnable
+};
+FlatType flatten_type(const ValueType& t);
+/// "tensor(float)[batch,3]", "sequence(float)[?]", "optional(sequence(int64))[2]".
+std::string type_str(const FlatType& t);
 
 struct Value {
   std::string name;

@@ -69,14 +69,89 @@ Tensor Tensor::view(DType dtype, std::vector<int64_t> dims, const void* data, st
   return t;
 }
 
-size_t Tensor::nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
+size_t Tensor::nbytes() const {
+  if (kind_ == TensorKind::kTensor) return static_cast<size_t>(numel_) * dtype_size(dtype_);
+  size_t n = 0;
+  for (const Tensor& e : elements()) n += e.nbytes();
+  return n;
+}
 
 void Tensor::check_type(DType t) const {
+  if (kind_ != TensorKind::kTensor)
+    fail(ErrorCode::kInvalidArgument, "a {} of {} tensors was accessed as a tensor of {} elements",
+         tensor_kind_name(kind_), dtype_name(dtype_), dtype_name(t));
   if (t != dtype_)
     fail(ErrorCode::kInvalidArgument, "tensor holds {} elements, accessed as {}", dtype_name(dtype_), dtype_name(t));
 }
 
+const char* tensor_kind_name(TensorKind k) {
+  switch (k) {
+    case TensorKind::kTensor: return "tensor";
+    case TensorKind::kSequence: return "sequence";
+    case TensorKind::kOptional: return "optional";
+  }
+  return "?";
+}
+
+Tensor Tensor::make_sequence(DType elem, std::vector<Tensor> elements) {
+  for (size_t i = 0; i < elements.size(); ++i) {
+    const Tensor& e = elements[i];
+    if (!e.is_tensor() || !e.defined())
+      fail(ErrorCode::kInvalidArgument, "sequence element {} is {}; a sequence holds tensors only", i,
+           e.defined() ? tensor_kind_name(e.kind()) : "an undefined tensor");
+    if (e.dtype() != elem)
+      fail(ErrorCode::kInvalidArgument, "sequence element {} is a tensor of {}, but the sequence holds {}", i,
+           dtype_name(e.dtype()), dtype_name(elem));
+  }
+  Tensor t;
+  t.dtype_ = elem;
+  t.kind_ = TensorKind::kSequence;
+  t.items_ = std::make_shared<const std::vector<Tensor>>(std::move(elements));
+  return t;
+}
+
+Tensor Tensor::make_optional(Tensor value) {
+  if (!value.defined()) fail(ErrorCode::kInvalidArgument, "an optional cannot hold an undefined tensor");
+  if (value.is_optional()) fail(ErrorCode::kInvalidArgument, "an optional cannot hold another optional");
+  Tensor t;
+  t.dtype_ = value.dtype();
+  t.kind_ = TensorKind::kOptional;
+  t.holds_ = value.kind();
+  t.items_ = std::make_shared<const std::vector<Tensor>>(std::vector<Tensor>{std::move(value)});
+  return t;
+}
+
+Tensor Tensor::make_empty_optional(DType elem, TensorKind holds) {
+  if (holds == TensorKind::kOptional) fail(ErrorCode::kInvalidArgument, "an optional cannot hold another optional");
+  Tensor t;
+  t.dtype_ = elem;
+  t.kind_ = TensorKind::kOptional;
+  t.holds_ = holds;
+  return t;
+}
+
+const std::vector<Tensor>& Tensor::elements() const {
+  static const std::vector<Tensor> kNone;
+  return items_ ? *items_ : kNone;
+}
+
+bool Tensor::elements_own_memory() const {
+  for (const Tensor& e : elements())
+    if (!e.owns_memory()) return false;
+  return true;
+}
+
 Tensor Tensor::clone() const {
+  if (kind_ != TensorKind::kTensor) {
+    Tensor t = *this;
+    if (items_) {
+      std::vector<Tensor> copies;
+      copies.reserve(items_->size());
+      for (const Tensor& e : *items_) copies.push_back(e.clone());
+      t.items_ = std::make_shared<const std::vector<Tensor>>(std::move(copies));
+    }
+    return t;
+  }
   if (!defined()) return {};
   Tensor t(dtype_, dims_);
   if (dtype_ == DType::kString) {
@@ -90,6 +165,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::reshaped(std::vector<int64_t> dims) const {
+  check_type(dtype_);
   Tensor t = *this;
   int64_t n = checked_numel(dims, "reshaped element count");
   if (n != numel_)
@@ -114,6 +190,7 @@ double Tensor::double_at(int64_t i) const {
 }
 
 std::vector<int64_t> Tensor::to_int64_vector() const {
+  check_type(dtype_);
   std::vector<int64_t> v(static_cast<size_t>(numel_));
   for (int64_t i = 0; i < numel_; ++i) v[static_cast<size_t>(i)] = int_at(i);
   return v;

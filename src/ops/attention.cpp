@@ -99,15 +99,6 @@ AttentionDims attention_dims(const NodeContext& ctx, const std::vector<int64_t>&
 
 // ---- inference ----
 
-Dim dim_at(const Shape& s, size_t i) { return s.rank_known && i < s.rank() ? s.dims[i] : Dim(); }
-Dim dim_mul(const Dim& a, int64_t b) { return a.is_known() ? Dim(checked_mul(a.value(), b)) : Dim(); }
-Dim dim_div(const Dim& a, int64_t b) { return a.is_known() && b > 0 ? Dim(a.value() / b) : Dim(); }
-Dim dim_add(const Dim& a, const Dim& b) {
-  if (a.is_known() && b.is_known()) return checked_add(a.value(), b.value());
-  if (a.is_known() && a.value() == 0) return b;
-  return Dim();
-}
-
 void check_attention_types(InferContext& ctx) {
   const DType t = ctx.input_type(kQ);
   if (!dtype_is_float(t)) ctx.fail("Q must be a float type, not {}", dtype_name(t));

@@ -49,6 +49,9 @@ void stacked_output(KernelContext& ctx, size_t out_index, const std::vector<Tens
 
 // Adds one iteration's scan-output element, which must match the first iteration's type and dims.
 void collect_part(const NodeContext& ctx, std::vector<Tensor>& parts, Tensor t, size_t k) {
+  if (!t.is_tensor())
+    ctx.fail("scan output {} is a {}; scan outputs are stacked, so they must be tensors (carry a sequence as a "
+             "loop-carried value instead)", k, tensor_kind_name(t.kind()));
   if (!parts.empty() && (parts.front().dtype() != t.dtype() || parts.front().dims() != t.dims()))
     ctx.bad_input("scan output {} is {} {} in one iteration and {} {} in another; it must keep its type and shape",
                   k, dtype_name(parts.front().dtype()), Shape::from(parts.front().dims()).str(), dtype_name(t.dtype()),
@@ -67,22 +70,28 @@ void check_if_branches(const NodeContext& ctx, const ir::Graph& then_g, const ir
   if (!then_g.inputs.empty() || !else_g.inputs.empty()) ctx.fail("If branches take no inputs");
 }
 
-/// What branch `g` gives for each output: its declarations, completed (when the planner can infer the
-/// branch) with the inferred type and shape where a declaration is missing, and with the inferred content.
+/// What branch `g` gives for each output: its declarations (kind, element type, shape), completed where a
+/// declaration is missing or leaves the rank unknown by what the planner infers when it can, content included.
 std::vector<ValueInfo> branch_outputs(InferContext& ctx, const ir::Graph& g) {
   std::vector<ValueInfo> out(g.outputs.size());
+  std::vector<bool> declared(out.size());
   bool complete = true;
   for (size_t i = 0; i < out.size(); ++i) {
     const Declared d = declared_output(g, i);
-    out[i].dtype = d.dtype;
-    out[i].shape = d.shape;
-    complete = complete && d.dtype != DType::kUndefined && d.shape.rank_known;
+    out[i] = d.info();
+    declared[i] = d.declared;
+    complete = complete && d.declared && (d.kind != TensorKind::kTensor || (d.dtype != DType::kUndefined && d.shape.rank_known));
   }
   if (complete || !ctx.subgraphs()) return out;
   std::vector<ValueInfo> inferred = ctx.subgraphs()->infer(g, {});
   if (inferred.size() != out.size()) return out;
   for (size_t i = 0; i < out.size(); ++i) {
     const ValueInfo& f = inferred[i];
+    if (!declared[i]) {  // nothing declared: what the branch computes
+      out[i] = f;
+      continue;
+    }
+    if (out[i].is_container() || f.is_container()) continue;  // a declared container says all there is
     if (out[i].dtype != DType::kUndefined && f.dtype != DType::kUndefined && out[i].dtype != f.dtype)
       ctx.fail("output {} of branch '{}' is declared {} but computes {}", i, g.name, dtype_name(out[i].dtype),
                dtype_name(f.dtype));
@@ -106,15 +115,28 @@ void infer_if(InferContext& ctx) {
   if (cond && cond->numel() == 1) {  // the branch is known: what it gives alone
     const std::vector<ValueInfo> b = branch_outputs(ctx, cond->int_at(0) != 0 ? then_g : else_g);
     for (size_t i = 0; i < ctx.num_outputs(); ++i) {
-      if (b[i].value) ctx.set_output_value(i, *b[i].value);
-      else ctx.set_output(i, b[i].dtype, b[i].shape);
+      if (b[i].value && !b[i].is_container()) ctx.set_output_value(i, *b[i].value);
+      else ctx.set_output_info(i, b[i]);
     }
     return;
   }
   const std::vector<ValueInfo> t = branch_outputs(ctx, then_g), e = branch_outputs(ctx, else_g);
-  for (size_t i = 0; i < ctx.num_outputs(); ++i)
-    ctx.set_output(i, merge_dtypes(ctx, t[i].dtype, e[i].dtype, fmt::format("output {}", i)),
-                   merge_shapes(t[i].shape, e[i].shape));
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) {
+    if (t[i].is_container() || e[i].is_container()) {
+      // A container from either branch: both must say the same kind, or nothing is known before the run.
+      ValueInfo v;
+      if (t[i].kind == e[i].kind && t[i].holds == e[i].holds) {
+        v.kind = t[i].kind;
+        v.holds = t[i].holds;
+        v.dtype = merge_dtypes(ctx, t[i].dtype, e[i].dtype, fmt::format("output {}", i));
+        v.shape = merge_shapes(t[i].shape, e[i].shape);
+      }
+      ctx.set_output_info(i, v);
+    } else {
+      ctx.set_output(i, merge_dtypes(ctx, t[i].dtype, e[i].dtype, fmt::format("output {}", i)),
+                     merge_shapes(t[i].shape, e[i].shape));
+    }
+  }
 }
 
 void compute_if(KernelContext& ctx) {
@@ -122,6 +144,7 @@ void compute_if(KernelContext& ctx) {
   const ir::Graph& else_g = ctx.attr_graph("else_branch");
   check_if_branches(ctx, then_g, else_g, ctx.num_outputs());
   const Tensor& cond = ctx.input(0);
+  if (!cond.is_tensor()) ctx.fail("cond must be a bool tensor, not a {}", tensor_kind_name(cond.kind()));
   if (cond.dtype() != DType::kBool) ctx.fail("cond must be bool, not {}", dtype_name(cond.dtype()));
   if (cond.numel() != 1)
     ctx.bad_input("cond must hold one element, but its shape is {}", Shape::from(cond.dims()).str());
@@ -172,7 +195,19 @@ void infer_loop(InferContext& ctx) {
     const Declared d = declared_output(body, 1 + j);
     const DType t = merge_dtypes(ctx, init.dtype, d.dtype, fmt::format("loop-carried value {}", j));
     const bool none = trips.is_known() && trips.value() == 0;
-    ctx.set_output(j, t, none ? init.shape : merge_shapes(init.shape, d.shape));
+    // A carried container may change kind (an optional sequence in, the sequence out): after one iteration it
+    // is what the body declares, and when the body declares nothing, nothing is known before the run.
+    ValueInfo out(t, none ? init.shape : merge_shapes(init.shape, d.shape));
+    if (none) {
+      out.kind = init.kind;
+      out.holds = init.holds;
+    } else if (d.declared) {
+      out.kind = d.kind;
+      out.holds = d.holds;
+    } else if (init.is_container()) {
+      out = ValueInfo();
+    }
+    ctx.set_output_info(j, out);
   }
   for (size_t k = 0; k < ls.n_scan; ++k) {
     const Declared d = declared_output(body, 1 + ls.n_carried + k);
@@ -192,6 +227,7 @@ void compute_loop(KernelContext& ctx) {
   int64_t max_trips = 0;
   if (has_m) {
     const Tensor& m = ctx.input(0);
+    if (!m.is_tensor()) ctx.fail("M must be an int64 tensor, not a {}", tensor_kind_name(m.kind()));
     if (m.dtype() != DType::kInt64) ctx.fail("M must be int64, not {}", dtype_name(m.dtype()));
     if (m.numel() != 1) ctx.bad_input("M must hold one element, but its shape is {}", Shape::from(m.dims()).str());
     max_trips = m.int_at(0);
@@ -199,6 +235,7 @@ void compute_loop(KernelContext& ctx) {
   bool cond = true;
   if (has_cond) {
     const Tensor& c = ctx.input(1);
+    if (!c.is_tensor()) ctx.fail("cond must be a bool tensor, not a {}", tensor_kind_name(c.kind()));
     if (c.dtype() != DType::kBool) ctx.fail("cond must be bool, not {}", dtype_name(c.dtype()));
     if (c.numel() != 1) ctx.bad_input("cond must hold one element, but its shape is {}", Shape::from(c.dims()).str());
     cond = c.int_at(0) != 0;
@@ -227,7 +264,8 @@ void compute_loop(KernelContext& ctx) {
     }
     carried.clear();
     for (size_t j = 0; j < ls.n_carried; ++j) {
-      if (out[1 + j].dtype() != ctx.input(2 + j).dtype())
+      const bool untyped_empty = ctx.input(2 + j).is_optional() && ctx.input(2 + j).dtype() == DType::kUndefined;
+      if (!untyped_empty && out[1 + j].dtype() != ctx.input(2 + j).dtype())
         ctx.fail("loop-carried value {} enters as {} but the body returns {}", j, dtype_name(ctx.input(2 + j).dtype()),
                  dtype_name(out[1 + j].dtype()));
       carried.push_back(std::move(out[1 + j]));
@@ -246,7 +284,7 @@ void compute_loop(KernelContext& ctx) {
   }
 }
 
-// ---- Scan (opset 9 and later) ----
+// ---- Scan (opset 9 and later; Scan-8 is in scan8.cpp) ----
 
 struct ScanSetup {
   size_t n_state = 0, n_scan_in = 0, n_scan_out = 0;
@@ -255,8 +293,6 @@ struct ScanSetup {
 
 // Body: (states..., scan input elements...) -> (states..., scan output elements...).
 ScanSetup scan_setup(const NodeContext& ctx, const ir::Graph& body, size_t n_in, size_t n_out) {
-  if (ctx.opset() < 9)
-    ctx.unsupported("Scan-8 (batched, with sequence_lens) is not supported; export at opset 9 or later");
   ScanSetup s;
   const int64_t m = ctx.attr_int("num_scan_inputs");
   if (m < 1 || static_cast<size_t>(m) > n_in)
@@ -286,6 +322,7 @@ ScanSetup scan_setup(const NodeContext& ctx, const ir::Graph& body, size_t n_in,
 }
 
 void infer_scan(InferContext& ctx) {
+  if (ctx.opset() < 9) return control_flow::infer_scan8(ctx);
   const ir::Graph& body = ctx.attr_graph("body");
   const ScanSetup s = scan_setup(ctx, body, ctx.num_inputs(), ctx.num_outputs());
   Dim seq;
@@ -323,6 +360,7 @@ void infer_scan(InferContext& ctx) {
 }
 
 void compute_scan(KernelContext& ctx) {
+  if (ctx.opset() < 9) return control_flow::compute_scan8(ctx);
   const ir::Graph& body = ctx.attr_graph("body");
   const ScanSetup s = scan_setup(ctx, body, ctx.num_inputs(), ctx.num_outputs());
   std::vector<int64_t> axes(s.n_scan_in);
@@ -373,7 +411,9 @@ void compute_scan(KernelContext& ctx) {
 }
 
 }  // namespace
-KILN_REGISTER_OP(if_op, {"", "If", {1, 11, 13, 16, 19, 21, 23, 24, 25}, 0, infer_if, compute_if});
-KILN_REGISTER_OP(loop, {"", "Loop", {1, 11, 13, 16, 19, 21, 23, 24, 25}, 0, infer_loop, compute_loop});
+KILN_REGISTER_OP(if_op, {.domain = "", .name = "If", .versions = {1, 11, 13, 16, 19, 21, 23, 24, 25},
+                         .infer = infer_if, .compute = compute_if, .accepts_containers = true});
+KILN_REGISTER_OP(loop, {.domain = "", .name = "Loop", .versions = {1, 11, 13, 16, 19, 21, 23, 24, 25},
+                        .infer = infer_loop, .compute = compute_loop, .accepts_containers = true});
 KILN_REGISTER_OP(scan, {"", "Scan", {8, 9, 11, 16, 19, 21, 23, 24, 25}, 0, infer_scan, compute_scan});
 }  // namespace kiln::ops

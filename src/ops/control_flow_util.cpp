@@ -10,8 +10,17 @@ namespace kiln::ops::control_flow {
 Declared declared_output(const ir::Graph& g, size_t i) {
   if (i >= g.outputs.size()) return {};
   const ir::Value& v = g.value(g.outputs[i]);
-  if (!v.type.has_type || v.type.kind != ir::ValueKind::kTensor) return {};
-  return {v.type.dtype, v.type.shape};
+  if (!v.type.has_type) return {};
+  const ir::FlatType t = ir::flatten_type(v.type);
+  if (!t.runnable) return {};
+  return {t.dtype, t.shape, t.kind, t.holds, true};
+}
+
+ValueInfo Declared::info() const {
+  ValueInfo v(dtype, shape);
+  v.kind = kind;
+  v.holds = holds;
+  return v;
 }
 
 Shape merge_shapes(const Shape& a, const Shape& b) {
@@ -30,9 +39,14 @@ DType merge_dtypes(const NodeContext& ctx, DType a, DType b, const std::string& 
 void check_against_declared(const NodeContext& ctx, const Tensor& t, const ir::Graph& g, size_t i,
                             const std::string& what) {
   const Declared d = declared_output(g, i);
+  if (d.declared && d.kind != t.kind())
+    ctx.fail("{} is a {}, but the graph '{}' declares a {}", what, tensor_kind_name(t.kind()), g.name,
+             tensor_kind_name(d.kind));
+  if (d.dtype != DType::kUndefined && t.is_optional() && !t.has_element() && t.dtype() == DType::kUndefined)
+    return;  // an empty optional made without a type says nothing to contradict
   if (d.dtype != DType::kUndefined && d.dtype != t.dtype())
     ctx.fail("{} is {}, but the graph '{}' declares {}", what, dtype_name(t.dtype()), g.name, dtype_name(d.dtype));
-  if (!d.shape.rank_known) return;
+  if (!d.shape.rank_known || !t.is_tensor()) return;
   bool ok = d.shape.rank() == t.rank();
   for (size_t k = 0; ok && k < t.rank(); ++k)
     if (d.shape.dims[k].is_known() && d.shape.dims[k].value() != t.dim(k)) ok = false;

@@ -11,12 +11,19 @@
 namespace kiln::ops::control_flow {
 
 /// What a graph declares for one of its inputs or outputs; dtype undefined and unknown rank when nothing.
+/// For a container (sequence or optional), dtype and shape describe the tensors inside it.
 struct Declared {
   DType dtype = DType::kUndefined;
   Shape shape = Shape::unknown_rank();
+  TensorKind kind = TensorKind::kTensor;
+  TensorKind holds = TensorKind::kTensor;
+  bool declared = false;  ///< the graph declares a type kiln runs
+
+  /// As a ValueInfo (kind, element type, shape).
+  ValueInfo info() const;
 };
 
-/// The declared type of `g`'s output i (only tensor types count).
+/// The declared type of `g`'s output i (tensor, sequence or optional).
 Declared declared_output(const ir::Graph& g, size_t i);
 
 /// The shape that covers both: equal dims stay, others become unknown; different ranks give unknown rank.
@@ -25,7 +32,8 @@ Shape merge_shapes(const Shape& a, const Shape& b);
 /// One dtype for two sources that must agree (undefined matches anything). Fails naming `what` on a conflict.
 DType merge_dtypes(const NodeContext& ctx, DType a, DType b, const std::string& what);
 
-/// Fails when `t` contradicts the type `g` declares for its output i (dtype, rank or a numeric dim).
+/// Fails when `t` contradicts the type `g` declares for its output i (kind, dtype, rank or a numeric dim; for a
+/// container, its kind and element type).
 void check_against_declared(const NodeContext& ctx, const Tensor& t, const ir::Graph& g, size_t i,
                             const std::string& what);
 
@@ -39,6 +47,11 @@ void stack_into(const std::vector<Tensor>& parts, int64_t axis, bool reverse, Te
 
 /// Dims of `elem_dims` with `n` inserted at `axis`.
 std::vector<int64_t> insert_dim(const std::vector<int64_t>& elem_dims, int64_t axis, int64_t n);
+
+/// Scan-8 (batched, with sequence_lens): inference and kernel, in scan8.cpp; Scan dispatches there below
+/// opset 9.
+void infer_scan8(InferContext& ctx);
+void compute_scan8(KernelContext& ctx);
 
 /// True when the node lists output i under a name (not absent).
 inline bool wants_output(const NodeContext& ctx, size_t i) {

@@ -9,13 +9,23 @@ namespace kiln::ops {
 namespace {
 
 void infer_identity(InferContext& ctx) {
+  if (ctx.input(0).is_container()) {  // Identity-14 passes sequences, Identity-16 optionals
+    ctx.set_output_info(0, ctx.input(0));
+    return;
+  }
   DType t = ctx.input_type(0);
   if (t != DType::kUndefined && !dtype_is_supported(t))
     ctx.unsupported("input has element type {}, which kiln does not hold", dtype_name(t));
   ctx.set_output(0, t, ctx.input_shape(0));
 }
 
-void compute_identity(KernelContext& ctx) { copy_elements(ctx.input(0), ctx.output(0)); }
+void compute_identity(KernelContext& ctx) {
+  if (!ctx.input(0).is_tensor()) {
+    ctx.set_output(0, ctx.input(0));  // containers are immutable: sharing is a copy
+    return;
+  }
+  copy_elements(ctx.input(0), ctx.output(0));
+}
 
 // ---- Dropout ----
 
@@ -58,8 +68,8 @@ void compute_dropout(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(identity,
-                 {"", "Identity", {1, 13, 14, 16, 19, 21, 23, 24, 25}, 0, infer_identity, compute_identity});
+KILN_REGISTER_OP(identity, {.domain = "", .name = "Identity", .versions = {1, 13, 14, 16, 19, 21, 23, 24, 25},
+                            .infer = infer_identity, .compute = compute_identity, .accepts_containers = true});
 KILN_REGISTER_OP(dropout, {"", "Dropout", {1, 6, 7, 10, 12, 13, 22}, 0, infer_dropout, compute_dropout});
 
 }  // namespace kiln::ops

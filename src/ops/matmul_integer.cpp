@@ -139,8 +139,7 @@ void compute_qlinear_matmul(KernelContext& ctx) {
                          static_cast<float>(ys));
         const double v = std::nearbyint(static_cast<double>(acc[static_cast<size_t>(i)]) * static_cast<double>(mult)) +
                          static_cast<double>(zp);
-        out[i] = static_cast<Q>(std::clamp(v, static_cast<double>(std::numeric_limits<Q>::lowest()),
-                                           static_cast<double>(std::numeric_limits<Q>::max())));
+        out[i] = saturate_to_int<Q>(v, true);
       }
     }, "QLinearMatMul");
   }, "QLinearMatMul");

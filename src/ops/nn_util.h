@@ -8,6 +8,7 @@
 #include "ir/graph.h"
 #include "kiln/shape.h"
 #include "kiln/tensor.h"
+#include "ops/numeric.h"  // from_double
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -25,15 +26,6 @@ template <typename S> std::vector<float> to_float_vector(const Tensor& t) {
   const S* s = t.data<S>();
   for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(s[i]);
   return v;
-}
-
-/// A computed double stored as T: kept whole for double, rounded once through float for float/float16/bfloat16.
-template <typename T> T from_double(double v) {
-  if constexpr (std::is_same_v<T, double>) {
-    return v;
-  } else {
-    return T(static_cast<float>(v));
-  }
 }
 
 /// LpPool's / GlobalLpPool's exponent p: a float attribute in version 1, an int from version 2 on.

@@ -44,6 +44,75 @@ int version_in_force(const OpSchema& schema, int opset) {
   return in_force;
 }
 
+void check_container_inputs(const NodeContext& ctx, const OpSchema& schema, std::span<const TensorKind> kinds) {
+  if (schema.accepts_containers) return;
+  for (size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i] != TensorKind::kTensor)
+      ctx.fail("input {} is {} {}, but {} takes tensors only (sequences and optionals go through the "
+               "Sequence*/Optional* ops)", i, kinds[i] == TensorKind::kOptional ? "an" : "a",
+               tensor_kind_name(kinds[i]), schema.name);
+}
+
+// ---- ValueInfo ----
+
+ValueInfo ValueInfo::sequence(DType elem, Shape elem_shape) {
+  ValueInfo v(elem, std::move(elem_shape));
+  v.kind = TensorKind::kSequence;
+  return v;
+}
+
+ValueInfo ValueInfo::optional(TensorKind holds, DType elem, Shape elem_shape) {
+  ValueInfo v(elem, std::move(elem_shape));
+  v.kind = TensorKind::kOptional;
+  v.holds = holds;
+  return v;
+}
+
+namespace {
+
+// The shape that covers every tensor: equal dims stay, others become unknown; mixed ranks give unknown rank.
+Shape common_shape(const std::vector<Tensor>& tensors) {
+  if (tensors.empty()) return Shape::unknown_rank();
+  Shape s = Shape::from(tensors.front().dims());
+  for (const Tensor& t : tensors) {
+    if (t.rank() != s.rank()) return Shape::unknown_rank();
+    for (size_t d = 0; d < t.rank(); ++d)
+      if (s.dims[d].is_known() && s.dims[d].value() != t.dim(d)) s.dims[d] = Dim();
+  }
+  return s;
+}
+
+}  // namespace
+
+ValueInfo ValueInfo::of(const Tensor& t, bool with_value) {
+  ValueInfo v;
+  v.kind = t.kind();
+  v.dtype = t.dtype();
+  v.value = with_value ? &t : nullptr;
+  if (t.is_tensor()) {
+    v.shape = Shape::from(t.dims());
+  } else if (t.is_sequence()) {
+    v.shape = common_shape(t.elements());
+  } else {
+    v.holds = t.optional_holds();
+    if (t.has_element()) {
+      const Tensor& e = t.elements().front();
+      v.shape = e.is_sequence() ? common_shape(e.elements()) : Shape::from(e.dims());
+    }
+  }
+  return v;
+}
+
+std::string ValueInfo::type_str() const {
+  switch (kind) {
+    case TensorKind::kTensor: return fmt::format("tensor of {}", dtype_name(dtype));
+    case TensorKind::kSequence: return fmt::format("sequence of {}", dtype_name(dtype));
+    case TensorKind::kOptional:
+      return fmt::format("optional {} of {}", tensor_kind_name(holds), dtype_name(dtype));
+  }
+  return "?";
+}
+
 // ---- NodeContext ----
 
 const ir::Attribute* NodeContext::optional(std::string_view name, ir::AttrType type) const {
@@ -109,6 +178,13 @@ void InferContext::set_output(size_t i, DType dtype, Shape shape) {
   if (i >= outputs_.size()) return;  // an optional output the node does not list
   outputs_[i].dtype = dtype;
   outputs_[i].shape = std::move(shape);
+}
+
+void InferContext::set_output_info(size_t i, ValueInfo info) {
+  if (i >= outputs_.size()) return;
+  info.value = nullptr;
+  info.computed.reset();
+  outputs_[i] = std::move(info);
 }
 
 const ValueInfo& InferContext::output(size_t i) const {

@@ -32,10 +32,24 @@ struct SymbolicInt {
 };
 
 /// A value during inference: its type, its shape, and its content when known (constant or at run time).
+/// For a container (sequence or optional), `dtype` and `shape` describe the tensors it holds (the shape has
+/// unknown dims where they may differ).
 struct ValueInfo {
   ValueInfo() = default;
   ValueInfo(DType d, Shape s, const Tensor* v = nullptr) : dtype(d), shape(std::move(s)), value(v) {}
+  /// The info of a tensor or container in hand; `value` points at `t` when `with_value`.
+  static ValueInfo of(const Tensor& t, bool with_value);
+  /// A sequence of tensors of `elem` and `elem_shape`.
+  static ValueInfo sequence(DType elem, Shape elem_shape);
+  /// An optional holding (or not) a `holds` of tensors of `elem` and `elem_shape`.
+  static ValueInfo optional(TensorKind holds, DType elem, Shape elem_shape);
 
+  bool is_container() const { return kind != TensorKind::kTensor; }
+  /// "sequence of float", "optional sequence of int64", "tensor of float".
+  std::string type_str() const;
+
+  TensorKind kind = TensorKind::kTensor;
+  TensorKind holds = TensorKind::kTensor;  ///< optionals: what they hold
   DType dtype = DType::kUndefined;
   Shape shape = Shape::unknown_rank();
   const Tensor* value = nullptr;
@@ -129,6 +143,8 @@ class InferContext : public NodeContext {
 
   size_t num_outputs() const { return outputs_.size(); }
   void set_output(size_t i, DType dtype, Shape shape);
+  /// Sets output i's whole type (for containers: see ValueInfo::sequence / ValueInfo::optional).
+  void set_output_info(size_t i, ValueInfo info);
   /// What has been set for output i so far.
   const ValueInfo& output(size_t i) const;
   /// Records output i's content when inference can compute it (small shape-like results); also sets the
@@ -170,6 +186,8 @@ class KernelContext : public NodeContext {
   size_t num_outputs() const { return outputs_.size(); }
   /// Output i, allocated by the runtime from the inferred shape.
   Tensor& output(size_t i);
+  /// True when the runtime allocated output i (its inferred shape was concrete).
+  bool output_allocated(size_t i) const { return i < outputs_.size() && outputs_[i].defined(); }
   /// For outputs whose size only the kernel knows: allocates output i with these dims.
   Tensor& allocate_output(size_t i, DType dtype, std::vector<int64_t> dims);
   /// Sets output i to an existing tensor (e.g. a subgraph's result).
@@ -201,6 +219,9 @@ struct OpSchema {
   bool reads_only_input_shapes = false;
   /// True when outputs depend on more than the inputs (random ops): never folded into constants.
   bool nondeterministic = false;
+  /// True when inputs may be sequences or optionals (the sequence ops, Identity, If, Loop): the runtime
+  /// refuses containers fed to any other op, naming the input.
+  bool accepts_containers = false;
 };
 
 /// Registers a schema at static-initialisation time; use once per op, in the op's own file:
@@ -214,6 +235,10 @@ struct OpRegistrar {
 const OpSchema* find_op(std::string_view domain, std::string_view op_type);
 /// Every registered schema (for `inspect`, `check` and the docs).
 std::vector<const OpSchema*> all_ops();
+/// Fails naming the input when a container is given to an op that takes tensors only (see
+/// OpSchema::accepts_containers). `kinds` holds each input's kind (absent inputs as kTensor).
+void check_container_inputs(const NodeContext& ctx, const OpSchema& schema, std::span<const TensorKind> kinds);
+
 /// The since-version in force at `opset` (largest version <= opset), or 0 when the op did not exist yet.
 int version_in_force(const OpSchema& schema, int opset);
 

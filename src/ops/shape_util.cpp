@@ -70,6 +70,21 @@ void infer_same_as_input(InferContext& ctx) {
   ctx.set_output(0, ctx.input_type(0), ctx.input_shape(0));
 }
 
+Dim dim_at(const Shape& s, size_t i) { return s.rank_known && i < s.rank() ? s.dims[i] : Dim(); }
+Dim dim_mul(const Dim& a, int64_t b) { return a.is_known() ? Dim(checked_mul(a.value(), b)) : Dim(); }
+Dim dim_div(const Dim& a, int64_t b) { return a.is_known() && b > 0 ? Dim(a.value() / b) : Dim(); }
+Dim dim_add(const Dim& a, const Dim& b) {
+  if (a.is_known() && b.is_known()) return checked_add(a.value(), b.value());
+  if (a.is_known() && a.value() == 0) return b;
+  return Dim();
+}
+
+void expect_dim(const NodeContext& ctx, const Dim& got, const Dim& want, const char* input, int axis,
+                const char* expected) {
+  if (got.is_known() && want.is_known() && got.value() != want.value())
+    ctx.bad_input("{} dim {} is {}, but it must be {} = {}", input, axis, got.value(), expected, want.value());
+}
+
 int64_t product(const std::vector<int64_t>& dims, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t i = begin; i < end && i < dims.size(); ++i) p = checked_mul(p, dims[i]);

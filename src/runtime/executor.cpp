@@ -81,6 +81,7 @@ void Executor::execute_step(const Step& step, size_t index) {
   const ir::Node& node = g.nodes[static_cast<size_t>(step.node)];
   const std::string label = node.label(static_cast<size_t>(step.node));
   std::vector<const Tensor*> inputs(node.inputs.size(), nullptr);
+  std::vector<TensorKind> kinds(node.inputs.size(), TensorKind::kTensor);
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     int v = node.inputs[i];
     if (v < 0) continue;
@@ -89,9 +90,13 @@ void Executor::execute_step(const Step& step, size_t index) {
     if (!t && parent_) t = parent_->lookup(g.value(v).name);  // an outer-scope value
     if (!t) fail(ErrorCode::kInternal, "{}: input '{}' has no value", label, g.value(v).name);
     inputs[i] = t;
+    kinds[i] = t->kind();
   }
   std::vector<Tensor> outputs(node.outputs.size());
   try {
+    // The plan refuses containers it knows of; a branch that returns one undeclared is caught here.
+    ops::check_container_inputs(ops::NodeContext(node, static_cast<size_t>(step.node), step.opset), *step.schema,
+                                kinds);
     std::vector<ops::ValueInfo> infos(node.outputs.size());
     if (step.shapes_known) {
       for (size_t o = 0; o < node.outputs.size(); ++o)
@@ -102,7 +107,7 @@ void Executor::execute_step(const Step& step, size_t index) {
       std::vector<const ops::ValueInfo*> in_ptrs(inputs.size(), nullptr);
       for (size_t i = 0; i < inputs.size(); ++i) {
         if (!inputs[i]) continue;
-        in_infos[i] = {inputs[i]->dtype(), Shape::from(inputs[i]->dims()), inputs[i]};
+        in_infos[i] = ops::ValueInfo::of(*inputs[i], true);
         in_ptrs[i] = &in_infos[i];
       }
       ops::InferContext ictx(node, static_cast<size_t>(step.node), step.opset, in_ptrs, infos);
@@ -110,7 +115,8 @@ void Executor::execute_step(const Step& step, size_t index) {
     }
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       const ops::ValueInfo& info = infos[o];
-      if (info.dtype == DType::kUndefined || !info.shape.is_concrete()) continue;  // the kernel allocates
+      if (info.is_container() || info.dtype == DType::kUndefined || !info.shape.is_concrete())
+        continue;  // the kernel allocates (containers: the kernel builds them)
       int v = node.outputs[o];
       int64_t off = v >= 0 && step.shapes_known ? plan_.arena_offset(v) : -1;
       if (off >= 0) {
@@ -158,7 +164,7 @@ std::vector<Tensor> Executor::run(const ir::Graph& graph, std::span<const Tensor
   std::unordered_map<int, Tensor> feeds;
   for (size_t i = 0; i < inputs.size(); ++i) {
     int id = graph.inputs[i];
-    fed[id] = {inputs[i].dtype(), Shape::from(inputs[i].dims()), nullptr};
+    fed[id] = ops::ValueInfo::of(inputs[i], false);
     feeds[id] = inputs[i];
   }
   std::vector<std::string> outer;
@@ -168,7 +174,7 @@ std::vector<Tensor> Executor::run(const ir::Graph& graph, std::span<const Tensor
     if (id < 0) continue;  // only read by deeper subgraphs: found through the executor chain
     const Tensor* t = lookup(name);
     if (!t) fail(ErrorCode::kInvalidModel, "subgraph '{}' reads '{}', which no enclosing scope defines", graph.name, name);
-    fed[id] = {t->dtype(), Shape::from(t->dims()), nullptr};
+    fed[id] = ops::ValueInfo::of(*t, false);
     feeds[id] = *t;
   }
   std::shared_ptr<const Plan> plan = control_.plan_subgraph(graph, fed);

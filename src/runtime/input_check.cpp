@@ -63,6 +63,45 @@ void check_input(const ir::Value& declared, DType dtype, const std::vector<int64
   }
 }
 
+void check_input_value(const ir::Value& declared, const Tensor& fed, SymbolBindings& symbols) {
+  const ir::FlatType want = ir::flatten_type(declared.type);
+  if (!want.runnable)
+    fail(ErrorCode::kUnsupported, "input '{}' is a {}; kiln runs tensors, sequences of tensors and optionals",
+         declared.name, want.what);
+  const bool kind_ok = want.kind == fed.kind() &&
+                       (!fed.is_optional() || !declared.type.has_type || want.holds == fed.optional_holds());
+  if (declared.type.has_type && !kind_ok)
+    fail(ErrorCode::kInvalidArgument, "input '{}' is declared as {} but was fed {} {}{}", declared.name,
+         ir::type_str(want), fed.is_optional() ? "an" : "a", tensor_kind_name(fed.kind()),
+         fed.is_optional() ? fmt::format(" holding a {}", tensor_kind_name(fed.optional_holds())) : "");
+  if (fed.is_tensor()) {
+    check_input(declared, fed.dtype(), fed.dims(), symbols);
+    return;
+  }
+  if (want.dtype != DType::kUndefined && fed.dtype() != want.dtype)
+    fail(ErrorCode::kInvalidArgument, "input '{}' is declared as {} but was fed {} tensors; convert the data to {}",
+         declared.name, ir::type_str(want), dtype_name(fed.dtype()), dtype_name(want.dtype));
+  // The tensors inside: checked against the declared element shape, without binding symbols (each tensor of a
+  // sequence may give a symbol another size).
+  std::vector<const Tensor*> tensors;
+  for (const Tensor& e : fed.elements()) {
+    if (e.is_sequence())
+      for (const Tensor& x : e.elements()) tensors.push_back(&x);
+    else
+      tensors.push_back(&e);
+  }
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = *tensors[i];
+    if (!want.shape.rank_known) continue;
+    bool ok = t.rank() == want.shape.rank();
+    for (size_t d = 0; ok && d < t.rank(); ++d)
+      if (want.shape.dims[d].is_known() && want.shape.dims[d].value() != t.dim(d)) ok = false;
+    if (!ok)
+      fail(ErrorCode::kInvalidArgument, "input '{}': tensor {} inside it has dims {}, but the model declares {}",
+           declared.name, i, dims_str(t.dims()), ir::type_str(want));
+  }
+}
+
 void report_missing_inputs(const ir::Graph& g, const std::vector<int>& missing) {
   std::vector<int> params;
   for (int id : missing)

@@ -24,6 +24,10 @@ struct SymbolBindings {
 /// the input, the dim, the size given, and what the model declares.
 void check_input(const ir::Value& declared, DType dtype, const std::vector<int64_t>& dims, SymbolBindings& symbols);
 
+/// Checks one fed value, a tensor or a container (sequence / optional), against its declaration: the kind
+/// must match, and a container's tensors are checked for type, rank and fixed dims.
+void check_input_value(const ir::Value& declared, const Tensor& fed, SymbolBindings& symbols);
+
 /// Explains graph inputs that were not fed; throws Error(kInvalidArgument). When many of the missing
 /// inputs look like parameters, the message is the export_params=False explanation.
 [[noreturn]] void report_missing_inputs(const ir::Graph& g, const std::vector<int>& missing);

@@ -16,9 +16,10 @@ namespace {
 // Shape -> Gather -> Concat -> Reshape chains of PyTorch exports. Large constant subgraphs are the optimizer's job.
 constexpr int64_t kFoldElementLimit = 1 << 16;
 
+// Containers are never "concrete": their tensors are sized by their kernels, and they never live in the arena.
 bool all_concrete(const std::vector<ops::ValueInfo>& infos) {
   for (const auto& i : infos)
-    if (i.dtype == DType::kUndefined || !i.shape.is_concrete()) return false;
+    if (i.is_container() || i.dtype == DType::kUndefined || !i.shape.is_concrete()) return false;
   return true;
 }
 
@@ -159,18 +160,21 @@ void Plan::infer_and_fold(const Limits& limits, const OuterLookup* outer) {
     const ir::Node& node = g.nodes[static_cast<size_t>(step.node)];
     const std::string label = node.label(static_cast<size_t>(step.node));
     std::vector<const ops::ValueInfo*> in(node.inputs.size(), nullptr);
+    std::vector<TensorKind> kinds(node.inputs.size(), TensorKind::kTensor);
     bool inputs_known = true, shapes_concrete = true;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       int v = node.inputs[i];
       if (v < 0) continue;
       const ops::ValueInfo& info = infos_[static_cast<size_t>(v)];
       in[i] = &info;
+      kinds[i] = info.kind;
       if (!info.value) inputs_known = false;
-      if (!info.shape.is_concrete()) shapes_concrete = false;
+      if (!info.shape.is_concrete() || info.is_container()) shapes_concrete = false;
     }
     std::vector<ops::ValueInfo> out(node.outputs.size());
     try {
       ops::InferContext ctx(node, static_cast<size_t>(step.node), step.opset, in, out);
+      ops::check_container_inputs(ctx, *step.schema, kinds);
       ctx.set_subgraphs(&subgraphs);
       step.schema->infer(ctx);
     } catch (const Error& e) {
@@ -276,6 +280,7 @@ void Plan::plan_lifetimes_and_memory(const Limits& limits) {
       if (v < 0 || is_output[static_cast<size_t>(v)]) continue;
       const ops::ValueInfo& info = infos_[static_cast<size_t>(v)];
       if (info.dtype == DType::kString) continue;  // strings need constructed objects: heap-allocated
+      if (info.is_container()) continue;           // containers own their tensors: never in the arena
       int64_t bytes = checked_mul(checked_numel(info.shape.values()), static_cast<int64_t>(dtype_size(info.dtype)));
       int last = std::max(last_use[static_cast<size_t>(v)], static_cast<int>(s));
       requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), last});

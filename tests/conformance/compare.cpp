@@ -8,7 +8,38 @@
 
 namespace kiln::conformance {
 
+namespace {
+
+std::string compare_tensors(const Tensor& got, const Tensor& want, double rtol, double atol);
+
+// Containers match when they are the same kind, hold as many values, and each value matches.
+std::string compare_containers(const Tensor& got, const Tensor& want, double rtol, double atol) {
+  if (got.kind() != want.kind())
+    return fmt::format("a {} but expected a {}", tensor_kind_name(got.kind()), tensor_kind_name(want.kind()));
+  const auto& a = got.elements();
+  const auto& b = want.elements();
+  if (got.is_optional() && a.size() != b.size())
+    return got.has_element() ? "an optional holding a value but expected an empty one"
+                             : "an empty optional but expected one holding a value";
+  if (a.size() != b.size())
+    return fmt::format("a sequence of {} tensors but expected {}", a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string diff = compare(a[i], b[i], rtol, atol);
+    if (!diff.empty()) return fmt::format("{} {}: {}", got.is_sequence() ? "tensor" : "value", i, diff);
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string compare(const Tensor& got, const Tensor& want, double rtol, double atol) {
+  if (!got.is_tensor() || !want.is_tensor()) return compare_containers(got, want, rtol, atol);
+  return compare_tensors(got, want, rtol, atol);
+}
+
+namespace {
+
+std::string compare_tensors(const Tensor& got, const Tensor& want, double rtol, double atol) {
   if (got.dtype() != want.dtype())
     return fmt::format("element type {} but expected {}", dtype_name(got.dtype()), dtype_name(want.dtype()));
   if (got.dims() != want.dims())
@@ -44,5 +75,7 @@ std::string compare(const Tensor& got, const Tensor& want, double rtol, double a
   return fmt::format("{} of {} elements differ (first at {}: {} vs expected {}; largest difference {:.3g})", bad,
                      got.numel(), first, got.double_at(first), want.double_at(first), worst);
 }
+
+}  // namespace
 
 }  // namespace kiln::conformance

@@ -1,6 +1,6 @@
 #pragma once
 // Output comparison as the ONNX backend runner does it: floats within rtol/atol (NaN equals NaN),
-// integers, bools and strings exactly; dtype and dims must match.
+// integers, bools and strings exactly; dtype and dims must match. Sequences and optionals match value by value.
 
 #include <string>
 

@@ -59,7 +59,7 @@ std::string unhex(const std::string& h) {
 }
 
 void load_file(const std::string& name, std::vector<NodeCase>& cases) {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "fixtures" / name;
+  const auto path = std::filesystem::path(KILN_SOURCE_DIR) / "tests" / "unit" / "fixtures" / name;
   std::ifstream f(path);
   std::string line;
   while (std::getline(f, line)) {

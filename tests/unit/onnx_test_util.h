@@ -22,14 +22,14 @@ namespace kiln::testing {
 
 namespace fs = std::filesystem;
 
-/// tests/unit/data/onnx in the source tree.
-inline fs::path onnx_fixture_dir() { return fs::path(__FILE__).parent_path() / "data" / "onnx"; }
+/// tests/unit/data/onnx in the source tree. (KILN_SOURCE_DIR, not __FILE__: ccache may make __FILE__ relative.)
+inline fs::path onnx_fixture_dir() { return fs::path(KILN_SOURCE_DIR) / "tests" / "unit" / "data" / "onnx"; }
 
 /// The model test data the onnx wheel ships (…/site-packages/onnx/backend/test/data) in the project's venv
 /// ($KILN_VENV, else .venv at the repository root); empty when not found.
 inline fs::path venv_onnx_data_dir() {
   fs::path venv = getenv("KILN_VENV") ? fs::path(getenv("KILN_VENV"))
-                                      : fs::path(__FILE__).parent_path().parent_path().parent_path() / ".venv";
+                                      : fs::path(KILN_SOURCE_DIR) / ".venv";
   std::error_code ec;
   if (!fs::is_directory(venv / "lib", ec)) return {};
   for (const auto& e : fs::directory_iterator(venv / "lib", ec)) {
