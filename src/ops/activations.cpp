@@ -141,11 +141,27 @@ void compute_shrink(KernelContext& ctx) {
 
 // ---- PRelu: slope broadcasts to X (unidirectional), output has X's shape ----
 
+/// The shape the slope broadcasts with. Before opset 7 (PRelu-1/6) a 1-D slope of more than one value holds
+/// one value per channel, X's axis 1, rather than lining up with X's last axis as numpy broadcasting does
+/// from PRelu-7 on: it is seen as [1, C, 1, ..., 1].
+Shape prelu_slope_shape(const NodeContext& ctx, const Shape& x, const Shape& slope) {
+  if (ctx.opset() >= 7 || !slope.rank_known || slope.rank() != 1 || !x.rank_known || x.rank() < 2) return slope;
+  const Dim& c = slope.dims[0];
+  if (c.is_known() && c.value() == 1) return slope;  // one value shared by every channel
+  const Dim& xc = x.dims[1];
+  if (c.is_known() && xc.is_known() && c.value() != xc.value())
+    ctx.fail("PRelu-{} takes a slope of 1 value or one per channel, but slope {} does not match X {}'s {} channels",
+             ctx.opset() < 6 ? 1 : 6, slope.str(), x.str(), xc.value());
+  std::vector<Dim> dims(x.rank(), Dim(1));
+  dims[1] = c;
+  return Shape(std::move(dims));
+}
+
 void infer_prelu(InferContext& ctx) {
   const size_t both[] = {0, 1};
   DType t = check_same_type(ctx, both, kFloatTypes | kSignedIntTypes | kUnsignedIntTypes);
   const Shape& x = ctx.input_shape(0);
-  const Shape& slope = ctx.input_shape(1);
+  const Shape slope = prelu_slope_shape(ctx, x, ctx.input_shape(1));
   const Shape shapes[] = {x, slope};
   Shape joint = broadcast_shapes(ctx, shapes);  // fails on incompatible dims
   if (x.rank_known && slope.rank_known) {
@@ -160,7 +176,9 @@ void infer_prelu(InferContext& ctx) {
 
 void compute_prelu(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const Tensor& slope = ctx.input(1);
+  const Tensor& given = ctx.input(1);
+  const Tensor slope =
+      given.reshaped(prelu_slope_shape(ctx, Shape::from(x.dims()), Shape::from(given.dims())).values());
   Tensor& y = ctx.output(0);
   visit_numeric(x.dtype(), [&]<typename T>() {
     broadcast_binary<T, T, T>(x, slope, y, [](T v, T s) {

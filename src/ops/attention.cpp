@@ -12,6 +12,7 @@
 
 #include "base/checked.h"
 #include "ir/dispatch.h"
+#include "ops/attention_util.h"
 #include "ops/numeric.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
@@ -19,11 +20,11 @@
 namespace kiln::ops {
 namespace {
 
+using attention::round_to;
+
 enum Input { kQ, kK, kV, kMask, kPastKey, kPastValue, kNonpad };
 enum Output { kY, kPresentKey, kPresentValue, kQkOut };
 
-/// Rounds a computed value to element type T and back (the value a T-typed intermediate would hold).
-template <typename T> double round_to(double x) { return to_double(from_double<T>(x)); }
 
 // ---- geometry ----
 
@@ -259,33 +260,6 @@ template <typename T> void bias_row(const BiasRule& r, int64_t b, int64_t h, int
   }
 }
 
-// ---- softmax in the chosen precision ----
-
-/// Softmax of one row in precision P, in place. A row whose maximum is -inf shifts by 0 (no NaN from
-/// -inf - -inf); an all-zero sum divides by 1. bfloat16 accumulates in bfloat16, as a bfloat16 ReduceSum does.
-template <typename P> void softmax_row(std::vector<double>& x) {
-  double mx = -std::numeric_limits<double>::infinity();
-  for (double& v : x) {
-    v = round_to<P>(v);
-    if (std::isnan(v) || v > mx) mx = std::isnan(mx) ? mx : v;
-  }
-  const double shift = std::isinf(mx) && mx < 0 ? 0.0 : mx;
-  double sum = 0;
-  for (double& v : x) {
-    v = round_to<P>(std::exp(round_to<P>(v - shift)));
-    sum = std::is_same_v<P, BFloat16> ? round_to<P>(sum + v) : sum + v;
-  }
-  sum = round_to<P>(sum);
-  if (sum == 0) sum = 1;
-  for (double& v : x) v = round_to<P>(v / sum);
-}
-
-using SoftmaxFn = void (*)(std::vector<double>&);
-
-SoftmaxFn softmax_for(DType p) {
-  return visit_float(p, []<typename P>() -> SoftmaxFn { return &softmax_row<P>; }, "Attention softmax_precision");
-}
-
 // ---- kernel ----
 
 /// Copies Q, K or V (3-D [b, s, heads*size] or 4-D [b, heads, s, size]) into dst laid out
@@ -338,9 +312,9 @@ template <typename T> void run_attention(KernelContext& ctx, const AttentionDims
 
   const double softcap = static_cast<double>(ctx.attr_float("softcap", 0.0f));
   const int64_t mode = ctx.attr_int("qk_matmul_output_mode", 0);
-  const SoftmaxFn softmax =
-      softmax_for(ctx.has_attr("softmax_precision") ? static_cast<DType>(ctx.attr_int("softmax_precision"))
-                                                    : dtype_of<T>());
+  const attention::SoftmaxFn softmax = attention::softmax_for(
+      ctx.has_attr("softmax_precision") ? static_cast<DType>(ctx.attr_int("softmax_precision")) : dtype_of<T>(),
+      "Attention softmax_precision");
   Tensor* qk_out = wants_output(ctx, kQkOut) ? &ctx.output(kQkOut) : nullptr;
   T* y = ctx.output(kY).data<T>();
 

@@ -1,4 +1,5 @@
-// Two-input arithmetic with numpy broadcasting: Add, Sub, Mul, Div, Mod, Pow.
+// Two-input arithmetic with numpy broadcasting: Add, Sub, Mul, Div, Mod, Pow (and, before opset 7, the
+// limited broadcasting the `broadcast`/`axis` attributes ask for: see uses_legacy_broadcast).
 // Integer arithmetic wraps around (two's complement) as numpy and onnxruntime do; integer division and
 // modulo by zero are refused as bad input rather than left to crash the process.
 #include <cmath>
@@ -35,7 +36,7 @@ template <typename T> T int_div(T a, T b) {
 
 template <Arith kOp> void compute_arith(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
+  const Tensor b = broadcast_operand_b(ctx);
   Tensor& out = ctx.output(0);
   visit_numeric(a.dtype(), [&]<typename T>() {
     if constexpr (is_float_v<T>) {
@@ -108,7 +109,6 @@ void compute_mod(KernelContext& ctx) {
 // ---- Pow: base and exponent types may differ; the result has the base's type ----
 
 void infer_pow(InferContext& ctx) {
-  reject_legacy_broadcast(ctx);
   DType t = check_input_type(ctx, 0, kFloatTypes | kSignedIntTypes);
   if (ctx.opset() < 12) {
     const size_t both[] = {0, 1};
@@ -116,7 +116,9 @@ void infer_pow(InferContext& ctx) {
   } else {
     check_input_type(ctx, 1, kNumericTypes);
   }
-  const Shape shapes[] = {ctx.input_shape(0), ctx.input_shape(1)};
+  const Shape shapes[] = {ctx.input_shape(0), uses_legacy_broadcast(ctx)
+                                                  ? legacy_aligned_shape(ctx, ctx.input_shape(0), ctx.input_shape(1))
+                                                  : ctx.input_shape(1)};
   ctx.set_output(0, t, broadcast_shapes(ctx, shapes));
 }
 
@@ -144,7 +146,7 @@ template <typename T, typename E> T int_pow(const KernelContext& ctx, T base, E 
 
 void compute_pow(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const Tensor& y = ctx.input(1);
+  const Tensor y = broadcast_operand_b(ctx);
   Tensor& out = ctx.output(0);
   visit_numeric(x.dtype(), [&]<typename T>() {
     visit_numeric(y.dtype(), [&]<typename E>() {

@@ -23,7 +23,7 @@ template <Cmp kOp, typename V> bool compare(const V& x, const V& y) {
 
 template <Cmp kOp> void compute_compare(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
+  const Tensor b = broadcast_operand_b(ctx);
   Tensor& out = ctx.output(0);
   visit_all(a.dtype(), [&]<typename T>() {
     if constexpr (std::is_same_v<T, std::string>) {
@@ -41,7 +41,7 @@ enum class Logic { kAnd, kOr, kXor };
 
 template <Logic kOp> void compute_logic(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
+  const Tensor b = broadcast_operand_b(ctx);
   if (a.dtype() != DType::kBool || b.dtype() != DType::kBool) ctx.fail("inputs must be bool tensors");
   broadcast_binary<bool, bool, bool>(a, b, ctx.output(0), [](bool x, bool y) {
     if constexpr (kOp == Logic::kAnd) return x && y;

@@ -70,6 +70,41 @@ void check_if_branches(const NodeContext& ctx, const ir::Graph& then_g, const ir
   if (!then_g.inputs.empty() || !else_g.inputs.empty()) ctx.fail("If branches take no inputs");
 }
 
+/// What branch `g` gives for each output: its declarations (kind, element type, shape), completed where a
+/// declaration is missing or leaves the rank unknown by what the planner infers when it can, content included.
+std::vector<ValueInfo> branch_outputs(InferContext& ctx, const ir::Graph& g) {
+  std::vector<ValueInfo> out(g.outputs.size());
+  std::vector<bool> declared(out.size());
+  bool complete = true;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const Declared d = declared_output(g, i);
+    out[i] = d.info();
+    declared[i] = d.declared;
+    complete = complete && d.declared && (d.kind != TensorKind::kTensor || (d.dtype != DType::kUndefined && d.shape.rank_known));
+  }
+  if (complete || !ctx.subgraphs()) return out;
+  std::vector<ValueInfo> inferred = ctx.subgraphs()->infer(g, {});
+  if (inferred.size() != out.size()) return out;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const ValueInfo& f = inferred[i];
+    if (!declared[i]) {  // nothing declared: what the branch computes
+      out[i] = f;
+      continue;
+    }
+    if (out[i].is_container() || f.is_container()) continue;  // a declared container says all there is
+    if (out[i].dtype != DType::kUndefined && f.dtype != DType::kUndefined && out[i].dtype != f.dtype)
+      ctx.fail("output {} of branch '{}' is declared {} but computes {}", i, g.name, dtype_name(out[i].dtype),
+               dtype_name(f.dtype));
+    if (out[i].dtype == DType::kUndefined) out[i].dtype = f.dtype;
+    if (!out[i].shape.rank_known) out[i].shape = f.shape;
+    if (f.value && out[i].shape.rank_known && Shape::from(f.value->dims()) == out[i].shape) {
+      out[i].value = f.value;
+      out[i].computed = f.computed;
+    }
+  }
+  return out;
+}
+
 void infer_if(InferContext& ctx) {
   const ir::Graph& then_g = ctx.attr_graph("then_branch");
   const ir::Graph& else_g = ctx.attr_graph("else_branch");
@@ -77,22 +112,29 @@ void infer_if(InferContext& ctx) {
   const DType ct = ctx.input_type(0);
   if (ct != DType::kUndefined && ct != DType::kBool) ctx.fail("cond must be bool, not {}", dtype_name(ct));
   const Tensor* cond = ctx.input_value(0);
+  if (cond && cond->numel() == 1) {  // the branch is known: what it gives alone
+    const std::vector<ValueInfo> b = branch_outputs(ctx, cond->int_at(0) != 0 ? then_g : else_g);
+    for (size_t i = 0; i < ctx.num_outputs(); ++i) {
+      if (b[i].value && !b[i].is_container()) ctx.set_output_value(i, *b[i].value);
+      else ctx.set_output_info(i, b[i]);
+    }
+    return;
+  }
+  const std::vector<ValueInfo> t = branch_outputs(ctx, then_g), e = branch_outputs(ctx, else_g);
   for (size_t i = 0; i < ctx.num_outputs(); ++i) {
-    const Declared t = declared_output(then_g, i), e = declared_output(else_g, i);
-    if (cond && cond->numel() == 1) {  // the branch is known: its declaration alone
-      const Declared& d = cond->int_at(0) != 0 ? t : e;
-      ctx.set_output_info(i, d.info());
-    } else if (t.kind != TensorKind::kTensor || e.kind != TensorKind::kTensor) {
+    if (t[i].is_container() || e[i].is_container()) {
       // A container from either branch: both must say the same kind, or nothing is known before the run.
-      ValueInfo v = t.kind == e.kind && t.holds == e.holds ? t.info() : ValueInfo();
-      if (v.is_container()) {
-        v.dtype = merge_dtypes(ctx, t.dtype, e.dtype, fmt::format("output {}", i));
-        v.shape = merge_shapes(t.shape, e.shape);
+      ValueInfo v;
+      if (t[i].kind == e[i].kind && t[i].holds == e[i].holds) {
+        v.kind = t[i].kind;
+        v.holds = t[i].holds;
+        v.dtype = merge_dtypes(ctx, t[i].dtype, e[i].dtype, fmt::format("output {}", i));
+        v.shape = merge_shapes(t[i].shape, e[i].shape);
       }
       ctx.set_output_info(i, v);
     } else {
-      ctx.set_output(i, merge_dtypes(ctx, t.dtype, e.dtype, fmt::format("output {}", i)),
-                     merge_shapes(t.shape, e.shape));
+      ctx.set_output(i, merge_dtypes(ctx, t[i].dtype, e[i].dtype, fmt::format("output {}", i)),
+                     merge_shapes(t[i].shape, e[i].shape));
     }
   }
 }

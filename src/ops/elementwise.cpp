@@ -1,5 +1,6 @@
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "ops/shape_util.h"
@@ -59,15 +60,43 @@ DType check_same_type(const InferContext& ctx, std::span<const size_t> inputs, u
   return common;
 }
 
-void reject_legacy_broadcast(const NodeContext& ctx) {
-  if (ctx.attr_int("broadcast", 0) != 0 || ctx.has_attr("axis"))
-    ctx.unsupported(
-        "the legacy broadcasting of opset < 7 (attributes 'broadcast'/'axis') is not supported; re-export "
-        "the model at opset 7 or later, where numpy-style broadcasting needs no attributes");
+bool uses_legacy_broadcast(const NodeContext& ctx) {
+  if (ctx.opset() >= 7) return false;
+  const int64_t b = ctx.attr_int("broadcast", 0);
+  if (b != 0 && b != 1) ctx.fail("attribute 'broadcast' must be 0 or 1, not {}", b);
+  return b == 1;
+}
+
+Shape legacy_aligned_shape(const NodeContext& ctx, const Shape& a, const Shape& b) {
+  if (!a.rank_known || !b.rank_known) return Shape::unknown_rank();
+  const auto ra = static_cast<int64_t>(a.rank()), rb = static_cast<int64_t>(b.rank());
+  int64_t axis = ra - rb;  // suffix matching
+  if (ctx.has_attr("axis")) {
+    axis = ctx.attr_int("axis");
+    if (axis < -ra || axis >= std::max<int64_t>(ra, 1))
+      ctx.fail("attribute 'axis' {} is out of range for A of rank {}", axis, ra);
+    if (axis < 0) axis += ra;
+  }
+  if (rb > ra || axis < 0 || axis + rb > ra)
+    ctx.fail("with broadcast=1, B {} must fit inside A {} starting at axis {}", b.str(), a.str(), axis);
+  std::vector<Dim> dims(static_cast<size_t>(ra), Dim(1));
+  for (int64_t i = 0; i < rb; ++i) {
+    const Dim& bd = b.dims[static_cast<size_t>(i)];
+    const Dim& ad = a.dims[static_cast<size_t>(axis + i)];
+    if (bd.is_known() && ad.is_known() && bd.value() != 1 && bd.value() != ad.value())
+      ctx.fail("with broadcast=1, dim {} of B {} must be 1 or equal dim {} of A {}", i, b.str(), axis + i, a.str());
+    dims[static_cast<size_t>(axis + i)] = bd;
+  }
+  return Shape(std::move(dims));
+}
+
+Tensor broadcast_operand_b(const KernelContext& ctx) {
+  const Tensor& b = ctx.input(1);
+  if (!uses_legacy_broadcast(ctx)) return b;
+  return b.reshaped(legacy_aligned_shape(ctx, Shape::from(ctx.input(0).dims()), Shape::from(b.dims())).values());
 }
 
 void infer_broadcast(InferContext& ctx, uint32_t allowed, DType out_type) {
-  reject_legacy_broadcast(ctx);
   std::vector<size_t> present;
   std::vector<Shape> shapes;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
@@ -77,6 +106,10 @@ void infer_broadcast(InferContext& ctx, uint32_t allowed, DType out_type) {
   }
   if (present.empty()) ctx.fail("needs at least one input");
   DType t = check_same_type(ctx, present, allowed);
+  if (uses_legacy_broadcast(ctx)) {
+    if (shapes.size() != 2) ctx.fail("broadcast=1 needs exactly two inputs");
+    shapes[1] = legacy_aligned_shape(ctx, shapes[0], shapes[1]);
+  }
   ctx.set_output(0, out_type == DType::kUndefined ? t : out_type, broadcast_shapes(ctx, shapes));
 }
 

@@ -48,8 +48,16 @@ DType check_input_type(const InferContext& ctx, size_t i, uint32_t allowed);
 /// (kUndefined when no input's type is known).
 DType check_same_type(const InferContext& ctx, std::span<const size_t> inputs, uint32_t allowed);
 
-/// Refuses opset < 7's legacy broadcasting (`broadcast`=1, `axis`): numpy broadcasting replaced it.
-void reject_legacy_broadcast(const NodeContext& ctx);
+/// Opset < 7's limited broadcasting of two-input ops (Add, Mul, Pow, And, Equal, ...): with attribute
+/// broadcast=1, B's dims line up with A's starting at attribute `axis` (default: B's dims are A's last ones),
+/// each equal to A's or 1, and the output has A's shape. True when the node asks for it.
+bool uses_legacy_broadcast(const NodeContext& ctx);
+/// B's shape padded with 1s to A's rank at the place `axis` puts it, so that numpy broadcasting gives the
+/// legacy result; fails when B does not fit in A there. `a` and `b` are the two inputs' shapes.
+Shape legacy_aligned_shape(const NodeContext& ctx, const Shape& a, const Shape& b);
+/// Input 1 of a kernel seen with legacy_aligned_shape's dims when the node uses legacy broadcasting (a view
+/// sharing its memory), else input 1 itself.
+Tensor broadcast_operand_b(const KernelContext& ctx);
 
 /// Inference: one input, output of the same type and shape; the type must be in `Allowed`.
 template <uint32_t Allowed> void infer_unary(InferContext& ctx) {

@@ -1,4 +1,4 @@
-// BatchNormalization (inference), InstanceNormalization, LayerNormalization, GroupNormalization.
+// BatchNormalization (inference, and training_mode=1 from opset 14), InstanceNormalization, LayerNormalization, GroupNormalization.
 //
 // Statistics and the affine step are computed in double whatever the element type (stash_type asks for
 // at least float precision; double meets it). Per-channel parameters are read through Tensor::double_at,
@@ -49,20 +49,25 @@ int64_t channels_of(const Shape& s) {
 /// statistics, so the parameters have shape [C, D1, ..., Dn].
 bool bn_per_activation(const NodeContext& ctx) { return ctx.opset() < 9 && ctx.attr_int("spatial", 1) == 0; }
 
+/// BatchNormalization-14/15 with training_mode=1: Y is normalised with the batch's own statistics, and the
+/// optional outputs 1 and 2 are the running mean and variance updated with `momentum`.
+bool bn_training(const NodeContext& ctx) { return ctx.opset() >= 14 && ctx.attr_int("training_mode", 0) != 0; }
+
 void check_bn_mode(const NodeContext& ctx) {
   if (ctx.opset() >= 14) {
-    if (ctx.attr_int("training_mode", 0) != 0)
-      ctx.unsupported("training_mode=1 is not supported (kiln runs inference only); export the model in eval mode");
-    for (size_t i = 1; i < ctx.node().outputs.size(); ++i)
-      if (output_listed(ctx, i))
-        ctx.fail("output {} (running statistics) exists only in training mode, but training_mode=0", i);
+    const int64_t mode = ctx.attr_int("training_mode", 0);
+    if (mode != 0 && mode != 1) ctx.fail("training_mode must be 0 or 1, not {}", mode);
+    if (mode == 0)
+      for (size_t i = 1; i < ctx.node().outputs.size(); ++i)
+        if (output_listed(ctx, i))
+          ctx.fail("output {} (running statistics) exists only in training mode, but training_mode=0", i);
   } else {
     // Before 14, training is signalled by listing the statistics outputs. BatchNormalization-6's is_test
     // is ignored, as onnxruntime does: without those outputs there is nothing to train.
     for (size_t i = 1; i < ctx.node().outputs.size(); ++i)
       if (output_listed(ctx, i))
-        ctx.unsupported("output {} (batch statistics) means training mode, which kiln does not run; export the "
-                        "model in eval mode", i);
+        ctx.unsupported("output {} (batch statistics) means training mode, which kiln runs only from opset 14 "
+                        "(training_mode=1); re-export the model at opset 14 or later, or in eval mode", i);
   }
 }
 
@@ -76,6 +81,47 @@ void infer_batch_norm(InferContext& ctx) {
     for (size_t i = 1; i < 5; ++i) check_param_count(ctx, ctx.input_shape(i), c, names[i - 1]);
   }
   infer_same_as_input(ctx);
+  if (bn_training(ctx)) {  // running mean and variance: the type and shape of the mean and var inputs
+    ctx.set_output(1, ctx.input_type(3), ctx.input_shape(3));
+    ctx.set_output(2, ctx.input_type(4), ctx.input_shape(4));
+  }
+}
+
+/// Per-channel mean and (population) variance of an [n, c, spatial] input, in double.
+void batch_statistics(const Tensor& x, int64_t n, int64_t c, int64_t spatial, std::vector<double>& mean,
+                      std::vector<double>& var) {
+  mean.assign(static_cast<size_t>(c), 0.0);
+  var.assign(static_cast<size_t>(c), 0.0);
+  const double count = static_cast<double>(n) * static_cast<double>(spatial);
+  if (count == 0) return;  // no elements: nothing to normalise, statistics stay 0
+  visit_float(x.dtype(), [&]<typename T>() {
+    const T* in = x.data<T>();
+    for (int64_t ch = 0; ch < c; ++ch) {
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t s = 0; s < spatial; ++s) sum += to_double(in[(i * c + ch) * spatial + s]);
+      const double m = sum / count;
+      double sq = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t s = 0; s < spatial; ++s) {
+          const double dv = to_double(in[(i * c + ch) * spatial + s]) - m;
+          sq += dv * dv;
+        }
+      mean[static_cast<size_t>(ch)] = m;
+      var[static_cast<size_t>(ch)] = sq / count;
+    }
+  }, "BatchNormalization");
+}
+
+/// Writes running = input * momentum + batch * (1 - momentum) into output i, in that output's type.
+void write_running(KernelContext& ctx, size_t i, const std::vector<double>& input, const std::vector<double>& batch,
+                   double momentum) {
+  if (!output_listed(ctx, i)) return;
+  Tensor& out = ctx.output(i);
+  visit_float(out.dtype(), [&]<typename U>() {
+    U* o = out.data<U>();
+    for (size_t k = 0; k < batch.size(); ++k) o[k] = from_double<U>(input[k] * momentum + batch[k] * (1 - momentum));
+  }, "BatchNormalization running statistics");
 }
 
 void compute_batch_norm(KernelContext& ctx) {
@@ -98,9 +144,16 @@ void compute_batch_norm(KernelContext& ctx) {
       if (static_cast<int64_t>(p[i].size()) != params)
         ctx.bad_input("{} has {} values, but X {} needs {}", names[i], p[i].size(), dims_str(d), params);
     }
+    std::vector<double> mean = p[2], var = p[3];
+    if (bn_training(ctx)) {
+      batch_statistics(x, n, c, spatial, mean, var);
+      const double momentum = ctx.attr_float("momentum", 0.9f);
+      write_running(ctx, 1, p[2], mean, momentum);
+      write_running(ctx, 2, p[3], var, momentum);
+    }
     for (size_t k = 0; k < a.size(); ++k) {
-      a[k] = p[0][k] / std::sqrt(p[3][k] + eps);
-      b[k] = p[1][k] - p[2][k] * a[k];
+      a[k] = p[0][k] / std::sqrt(var[k] + eps);
+      b[k] = p[1][k] - mean[k] * a[k];
     }
   }
   Tensor& y = ctx.output(0);

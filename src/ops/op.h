@@ -112,6 +112,17 @@ class NodeContext {
   int opset_;
 };
 
+/// Infers a subgraph's outputs (an If branch, a loop body) from the types of its inputs and of the values it
+/// reads from enclosing scopes, for ops whose bodies declare no output types. Implemented by the planner;
+/// ops see only this interface.
+class SubgraphInferrer {
+ public:
+  virtual ~SubgraphInferrer() = default;
+  /// One info per output of `graph`, or an empty vector when the planner cannot infer them (never throws
+  /// for a body it cannot infer: the body's own errors surface when it runs).
+  virtual std::vector<ValueInfo> infer(const ir::Graph& graph, std::span<const ValueInfo> inputs) = 0;
+};
+
 /// Inference: read input types/shapes/values, set every output's type and shape.
 class InferContext : public NodeContext {
  public:
@@ -142,9 +153,14 @@ class InferContext : public NodeContext {
   /// Records output i's partly known content (see ValueInfo::partial); set dtype and shape with set_output.
   void set_output_partial(size_t i, std::vector<SymbolicInt> elements);
 
+  /// Subgraph inference, when the caller offers it (the planner does); nullptr otherwise.
+  SubgraphInferrer* subgraphs() const { return subgraphs_; }
+  void set_subgraphs(SubgraphInferrer* s) { subgraphs_ = s; }
+
  private:
   std::span<const ValueInfo* const> inputs_;
   std::span<ValueInfo> outputs_;
+  SubgraphInferrer* subgraphs_ = nullptr;
 };
 
 /// Runs a subgraph (If/Loop/Scan bodies) with given inputs; values it reads from enclosing scopes are

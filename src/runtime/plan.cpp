@@ -51,8 +51,69 @@ const Tensor* Plan::constant(int value) const {
   return t.defined() ? &t : nullptr;
 }
 
+// Plan-time inference of a subgraph (an If branch whose outputs declare no type): a throwaway plan of the
+// subgraph, fed with the given inputs and the infos the enclosing scopes have for the values it reads.
+class PlanSubgraphInferrer : public ops::SubgraphInferrer {
+ public:
+  PlanSubgraphInferrer(const Plan& plan, const OpsetTable& opsets, const Limits& limits,
+                       const Plan::OuterLookup* outer)
+      : plan_(plan), opsets_(opsets), limits_(limits), outer_(outer) {}
+
+  std::vector<ops::ValueInfo> infer(const ir::Graph& g, std::span<const ops::ValueInfo> inputs) override {
+    if (inputs.size() != g.inputs.size()) return {};
+    std::unordered_map<int, ops::ValueInfo> fed;
+    for (size_t i = 0; i < inputs.size(); ++i) fed[g.inputs[i]] = inputs[i];
+    const Plan::OuterLookup lookup = [this](const std::string& name) { return plan_.find_in_scope(name, outer_); };
+    std::vector<std::string> outer_names;
+    ir::collect_outer_names(g, outer_names);
+    for (const std::string& name : outer_names) {
+      const int id = g.find(name);
+      if (id < 0) continue;  // read only by deeper subgraphs: they look it up themselves
+      const ops::ValueInfo* info = lookup(name);
+      if (!info || info->dtype == DType::kUndefined) return {};
+      fed[id] = *info;
+    }
+    std::shared_ptr<Plan> sub;
+    try {
+      sub = Plan::build_in_scope(g, opsets_, fed, limits_, &lookup);
+    } catch (const Error&) {
+      return {};  // the body's errors surface when it runs
+    }
+    std::vector<ops::ValueInfo> out;
+    for (int id : g.outputs) {
+      ops::ValueInfo info = sub->infos()[static_cast<size_t>(id)];
+      if (info.value) {  // a constant of the throwaway plan: keep a copy alive with the info
+        info.computed = std::make_shared<const Tensor>(info.value->clone());
+        info.value = info.computed.get();
+      } else {
+        info.computed.reset();
+      }
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
+
+ private:
+  const Plan& plan_;
+  const OpsetTable& opsets_;
+  const Limits& limits_;
+  const Plan::OuterLookup* outer_;
+};
+
+const ops::ValueInfo* Plan::find_in_scope(const std::string& name, const OuterLookup* outer) const {
+  const int id = graph_->find(name);
+  if (id >= 0 && infos_[static_cast<size_t>(id)].dtype != DType::kUndefined) return &infos_[static_cast<size_t>(id)];
+  return outer ? (*outer)(name) : nullptr;
+}
+
 std::shared_ptr<const Plan> Plan::build(const ir::Graph& graph, const OpsetTable& opsets,
                                         const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits) {
+  return build_in_scope(graph, opsets, fed, limits, nullptr);
+}
+
+std::shared_ptr<Plan> Plan::build_in_scope(const ir::Graph& graph, const OpsetTable& opsets,
+                                           const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits,
+                                           const OuterLookup* outer) {
   auto plan = std::make_shared<Plan>();
   plan->graph_ = &graph;
   plan->opsets_ = &opsets;
@@ -86,13 +147,14 @@ std::shared_ptr<const Plan> Plan::build(const ir::Graph& graph, const OpsetTable
            node.domain.empty() ? "" : " (domain '" + node.domain + "')");
     plan->steps_.push_back(std::move(step));
   }
-  plan->infer_and_fold(limits);
+  plan->infer_and_fold(limits, outer);
   plan->plan_lifetimes_and_memory(limits);
   return plan;
 }
 
-void Plan::infer_and_fold(const Limits& limits) {
+void Plan::infer_and_fold(const Limits& limits, const OuterLookup* outer) {
   const ir::Graph& g = *graph_;
+  PlanSubgraphInferrer subgraphs(*this, *opsets_, limits, outer);
   std::vector<Step> kept;
   for (Step& step : steps_) {
     const ir::Node& node = g.nodes[static_cast<size_t>(step.node)];
@@ -113,6 +175,7 @@ void Plan::infer_and_fold(const Limits& limits) {
     try {
       ops::InferContext ctx(node, static_cast<size_t>(step.node), step.opset, in, out);
       ops::check_container_inputs(ctx, *step.schema, kinds);
+      ctx.set_subgraphs(&subgraphs);
       step.schema->infer(ctx);
     } catch (const Error& e) {
       rethrow_with_node(e, label);

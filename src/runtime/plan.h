@@ -4,6 +4,7 @@
 // arena offsets for every intermediate whose size is known, reused by liveness. Plans are cached per input
 // signature by the Session; a Plan is immutable once built and may be run by several threads at once.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -55,7 +56,16 @@ class Plan {
   const std::vector<std::vector<int>>& implicit_inputs() const { return implicit_inputs_; }
 
  private:
-  void infer_and_fold(const Limits& limits);
+  /// Info of a value by name in the scopes enclosing the graph being planned (for plan-time subgraph
+  /// inference), or nullptr.
+  using OuterLookup = std::function<const ops::ValueInfo*(const std::string&)>;
+  friend class PlanSubgraphInferrer;
+  static std::shared_ptr<Plan> build_in_scope(const ir::Graph& graph, const OpsetTable& opsets,
+                                              const std::unordered_map<int, ops::ValueInfo>& fed,
+                                              const Limits& limits, const OuterLookup* outer);
+  /// This plan's info for `name` (a value of its graph that has a type by now), else the outer scopes'.
+  const ops::ValueInfo* find_in_scope(const std::string& name, const OuterLookup* outer) const;
+  void infer_and_fold(const Limits& limits, const OuterLookup* outer);
   void plan_lifetimes_and_memory(const Limits& limits);
 
   const ir::Graph* graph_ = nullptr;

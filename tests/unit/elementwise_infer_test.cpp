@@ -212,14 +212,37 @@ TEST(ElementwiseInfer, IsInfGivesBool) {
   EXPECT_EQ(out[0].shape.str(), "[n]");
 }
 
-TEST(ElementwiseInfer, LegacyBroadcastIsRefused) {
+TEST(ElementwiseInfer, LegacyBroadcastAlignsBWithA) {
+  auto a = info(DType::kFloat32, Shape({sym("n"), 3, 4}));
+  // Suffix matching by default, B placed at `axis` when given; the output is always A's shape.
+  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 1).run({a, info(DType::kFloat32, Shape({4}))})[0].shape.str(), "[n,3,4]");
+  EXPECT_EQ(Infer("Mul", 1).attr_i("broadcast", 1).attr_i("axis", 1).run({a, info(DType::kFloat32, Shape({3}))})[0].shape.str(),
+            "[n,3,4]");
+  EXPECT_EQ(Infer("Sub", 6).attr_i("broadcast", 1).attr_i("axis", 0).run({a, info(DType::kFloat32, Shape({1, 3}))})[0].shape.str(),
+            "[n,3,4]");
+  EXPECT_EQ(Infer("Div", 6).attr_i("broadcast", 1).run({a, info(DType::kFloat32, Shape(std::vector<Dim>{}))})[0].shape.str(), "[n,3,4]");
+  auto eq = Infer("Equal", 1).attr_i("broadcast", 1).attr_i("axis", -2).run({a, info(DType::kFloat32, Shape({3}))});
+  EXPECT_EQ(eq[0].dtype, DType::kBool);
+  EXPECT_EQ(eq[0].shape.str(), "[n,3,4]");
+  EXPECT_EQ(Infer("Pow", 1).attr_i("broadcast", 1).attr_i("axis", 1).run({a, info(DType::kFloat32, Shape({3, 1}))})[0].shape.str(),
+            "[n,3,4]");
+}
+
+TEST(ElementwiseInfer, LegacyBroadcastRejectsWhatDoesNotFit) {
   auto a = info(DType::kFloat32, Shape({2, 3}));
-  auto b = info(DType::kFloat32, Shape({3}));
-  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 1).error({a, b}), ErrorCode::kUnsupported);
-  EXPECT_EQ(Infer("Mul", 1).attr_i("broadcast", 1).attr_i("axis", 1).error({a, b}), ErrorCode::kUnsupported);
-  EXPECT_EQ(Infer("Pow", 1).attr_i("axis", 0).error({a, b}), ErrorCode::kUnsupported);
-  EXPECT_EQ(Infer("Equal", 1).attr_i("broadcast", 1).error({a, b}), ErrorCode::kUnsupported);
-  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 0).error({a, a}), std::nullopt);  // explicit "no broadcast" is fine
+  // [3] at axis 0 meets A's 2; [2, 3] at axis 1 runs past A's end; B larger than A; axis out of range.
+  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 1).attr_i("axis", 0).error({a, info(DType::kFloat32, Shape({3}))}),
+            ErrorCode::kInvalidModel);
+  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 1).attr_i("axis", 1).error({a, info(DType::kFloat32, Shape({2, 3}))}),
+            ErrorCode::kInvalidModel);
+  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 1).error({a, info(DType::kFloat32, Shape({1, 2, 3}))}),
+            ErrorCode::kInvalidModel);
+  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 1).attr_i("axis", 2).error({a, info(DType::kFloat32, Shape({1}))}),
+            ErrorCode::kInvalidModel);
+  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 2).error({a, a}), ErrorCode::kInvalidModel);
+  // Without broadcast=1 shapes broadcast as before; from opset 7 the attributes mean nothing.
+  EXPECT_EQ(Infer("Add", 6).attr_i("broadcast", 0).error({a, a}), std::nullopt);
+  EXPECT_EQ(Infer("Add", 7).run({a, info(DType::kFloat32, Shape({3}))})[0].shape.str(), "[2,3]");
 }
 
 TEST(ElementwiseInfer, AttributeChecks) {

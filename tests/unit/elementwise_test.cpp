@@ -200,3 +200,48 @@ TEST(ElementwiseVariadic, InPlaceFoldOverManyInputs) {
   auto max = OpCall("Max", 13).run1(in);
   expect_tensor(max, floats<float>({3, 2}, {100, 100, 200, 200, 300, 300}));
 }
+
+// ---- opset < 7: broadcast=1 lines B up with A at `axis`; PRelu-6's slope is per channel ----
+
+namespace {
+Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return Tensor::from_vector<float>(std::move(dims), v); }
+std::vector<float> floats_of(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.numel()}; }
+}  // namespace
+
+TEST(ElementwiseLegacyBroadcast, AxisPlacesBInsideA) {
+  const Tensor a = f32({2, 3}, {1, 2, 3, 4, 5, 6});
+  // [2] at axis 0: one value per row (numpy would have refused [2,3] + [2]).
+  EXPECT_EQ(floats_of(OpCall("Add", 6).attr("broadcast", int64_t{1}).attr("axis", int64_t{0}).run1({a, f32({2}, {10, 20})})),
+            (std::vector<float>{11, 12, 13, 24, 25, 26}));
+  // Default: suffix matching, [3] along the last axis.
+  EXPECT_EQ(floats_of(OpCall("Mul", 6).attr("broadcast", int64_t{1}).run1({a, f32({3}, {1, 10, 100})})),
+            (std::vector<float>{1, 20, 300, 4, 50, 600}));
+  // Dims of 1 in B stretch: [2,1] at axis 0.
+  EXPECT_EQ(floats_of(OpCall("Sub", 1).attr("broadcast", int64_t{1}).attr("axis", int64_t{0}).run1({a, f32({2, 1}, {1, 2})})),
+            (std::vector<float>{0, 1, 2, 2, 3, 4}));
+  // A scalar B.
+  EXPECT_EQ(floats_of(OpCall("Div", 6).attr("broadcast", int64_t{1}).run1({a, Tensor::scalar<float>(2)})),
+            (std::vector<float>{0.5f, 1, 1.5f, 2, 2.5f, 3}));
+  const Tensor eq = OpCall("Equal", 1).attr("broadcast", int64_t{1}).attr("axis", int64_t{0})
+                        .run1({Tensor::from_vector<int32_t>({2, 2}, {1, 1, 2, 3}), Tensor::from_vector<int32_t>({2}, {1, 3})});
+  EXPECT_EQ((std::vector<bool>(eq.data<bool>(), eq.data<bool>() + 4)), (std::vector<bool>{true, true, false, true}));
+}
+
+TEST(ElementwiseLegacyBroadcast, BThatDoesNotFitIsAnError) {
+  const Tensor a = f32({2, 3}, {1, 2, 3, 4, 5, 6});
+  EXPECT_EQ(error_of(OpCall("Add", 6).attr("broadcast", int64_t{1}).attr("axis", int64_t{0}), {a, f32({3}, {1, 2, 3})}),
+            ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_of(OpCall("Add", 6).attr("broadcast", int64_t{1}), {a, f32({2}, {1, 2})}), ErrorCode::kInvalidModel);
+}
+
+TEST(PReluLegacySlope, OpsetSixSlopeIsPerChannel) {
+  const Tensor x = f32({1, 2, 2}, {-1, -2, -3, 4});
+  // Slope [2] applies along axis 1 (channels) at opset 6 ...
+  EXPECT_EQ(floats_of(OpCall("PRelu", 6).run1({x, f32({2}, {0.5f, 0.25f})})), (std::vector<float>{-0.5f, -1, -0.75f, 4}));
+  // ... and along the last axis, numpy-style, from opset 7.
+  EXPECT_EQ(floats_of(OpCall("PRelu", 7).run1({x, f32({2}, {0.5f, 0.25f})})), (std::vector<float>{-0.5f, -0.5f, -1.5f, 4}));
+  // A single slope value is shared either way.
+  EXPECT_EQ(floats_of(OpCall("PRelu", 6).run1({x, f32({1}, {0.5f})})), (std::vector<float>{-0.5f, -1, -1.5f, 4}));
+  // A slope that is not one value per channel is refused at opset 6.
+  EXPECT_EQ(error_of(OpCall("PRelu", 6), {f32({1, 3, 2}, {1, 2, 3, 4, 5, 6}), f32({2}, {1, 1})}), ErrorCode::kInvalidModel);
+}

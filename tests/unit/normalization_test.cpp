@@ -1,5 +1,8 @@
 // Batch/Instance/Layer/Group/Lp normalization, LRN, MVN: reference fixtures, inference, refusals.
 
+#include <cmath>
+#include <optional>
+
 #include "op_fixture.h"
 
 using namespace kiln;
@@ -17,21 +20,54 @@ Tensor filled(std::vector<int64_t> dims, float v) {
 
 KILN_FIXTURE_SUITE(NormalizationFixture, kFixtureCases);
 
-TEST(BatchNormalization, TrainingModeIsUnsupported) {
+TEST(BatchNormalization, TrainingModeUsesBatchStatistics) {
+  // Two channels over [N=2, C=2, 2]: channel 0 holds 1,3,5,7 (mean 4, variance 5), channel 1 is 2 everywhere.
+  const Tensor x = Tensor::from_vector<float>({2, 2, 2}, {1, 3, 2, 2, 5, 7, 2, 2});
+  const Tensor scale = Tensor::from_vector<float>({2}, {2, 1}), bias = Tensor::from_vector<float>({2}, {1, 0});
+  const Tensor mean = Tensor::from_vector<float>({2}, {0, 10}), var = Tensor::from_vector<float>({2}, {1, 4});
+  auto out = OpCall("BatchNormalization", 15)
+                 .attr("training_mode", int64_t{1})
+                 .attr("epsilon", 0.5f)
+                 .attr("momentum", 0.75f)
+                 .outputs(3)
+                 .run({x, scale, bias, mean, var});
+  const double inv = 1 / std::sqrt(5.0 + 0.5);  // channel 1 has variance 0: (2 - 2) / sqrt(0.5) = 0
+  const std::vector<double> want_y{2 * -3 * inv + 1, 2 * -1 * inv + 1, 0, 0, 2 * 1 * inv + 1, 2 * 3 * inv + 1, 0, 0};
+  for (size_t i = 0; i < want_y.size(); ++i) EXPECT_NEAR(out[0].data<float>()[i], want_y[i], 1e-6) << i;
+  // running = input * momentum + batch * (1 - momentum)
+  EXPECT_FLOAT_EQ(out[1].data<float>()[0], 0 * 0.75f + 4 * 0.25f);
+  EXPECT_FLOAT_EQ(out[1].data<float>()[1], 10 * 0.75f + 2 * 0.25f);
+  EXPECT_FLOAT_EQ(out[2].data<float>()[0], 1 * 0.75f + 5 * 0.25f);
+  EXPECT_FLOAT_EQ(out[2].data<float>()[1], 4 * 0.75f + 0 * 0.25f);
+  // Inference gives the statistics outputs the type and shape of mean and var (BatchNormalization-15's U).
+  auto infos = InferCall("BatchNormalization", 15)
+                   .attr(attr_i("training_mode", 1))
+                   .run({vinfo(DType::kFloat16, Shape({sym("n"), Dim(3)})), vinfo(DType::kFloat32, Shape({Dim(3)})),
+                         vinfo(DType::kFloat32, Shape({Dim(3)})), vinfo(DType::kFloat64, Shape({Dim(3)})),
+                         vinfo(DType::kFloat64, Shape({Dim(3)}))},
+                        3);
+  EXPECT_EQ(infos[0].dtype, DType::kFloat16);
+  EXPECT_EQ(infos[1].dtype, DType::kFloat64);
+  EXPECT_EQ(infos[2].shape, Shape({Dim(3)}));
+}
+
+TEST(BatchNormalization, TrainingModeErrors) {
   Tensor x = filled({1, 2, 2}, 1), p = filled({2}, 1);
-  try {
-    OpCall("BatchNormalization", 15).attr("training_mode", int64_t{1}).run({x, p, p, p, p});
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-  }
-  // Before opset 14, listing the batch statistics outputs is what asks for training.
-  try {
-    OpCall("BatchNormalization", 9).outputs(3).run({x, p, p, p, p});
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-  }
+  auto code_of = [&](OpCall call) -> std::optional<ErrorCode> {
+    try {
+      call.run({x, p, p, p, p});
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return std::nullopt;
+  };
+  // training_mode is 0 or 1; statistics outputs need training_mode=1.
+  EXPECT_EQ(code_of(OpCall("BatchNormalization", 15).attr("training_mode", int64_t{2})), ErrorCode::kInvalidModel);
+  EXPECT_EQ(code_of(OpCall("BatchNormalization", 15).outputs(3)), ErrorCode::kInvalidModel);
+  // Before opset 14, listing the batch statistics outputs is what asks for training: still refused.
+  EXPECT_EQ(code_of(OpCall("BatchNormalization", 9).outputs(3)), ErrorCode::kUnsupported);
+  // Training with only Y listed is fine.
+  EXPECT_EQ(code_of(OpCall("BatchNormalization", 14).attr("training_mode", int64_t{1})), std::nullopt);
 }
 
 TEST(BatchNormalization, ParameterCountMustMatchChannels) {

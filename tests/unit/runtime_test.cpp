@@ -32,6 +32,16 @@ void compute_dims(ops::KernelContext& ctx) {
 }
 KILN_REGISTER_OP(test_dims, {"kiln.test", "Dims", {1}, 0, infer_dims, compute_dims, true});
 
+// NeedsType: y = x, but inference refuses an input whose element type is not known (as MatMul does).
+void infer_needs_type(ops::InferContext& ctx) {
+  if (ctx.input_type(0) == DType::kUndefined) ctx.unsupported("the input's element type is not known");
+  ctx.set_output(0, ctx.input_type(0), ctx.input_shape(0));
+}
+void compute_needs_type(ops::KernelContext& ctx) {
+  for (int64_t i = 0; i < ctx.input(0).numel(); ++i) ctx.output(0).data<float>()[i] = ctx.input(0).data<float>()[i];
+}
+KILN_REGISTER_OP(test_needs_type, {"kiln.test", "NeedsType", {1}, 0, infer_needs_type, compute_needs_type});
+
 ir::Model chain_model(int length) {
   ir::Model m;
   m.ir_version = 8;
@@ -101,6 +111,84 @@ TEST(Session, FoldsShapeOnlyChainsAtPlanTime) {
   EXPECT_EQ(plan->steps().size(), 0u);
   ASSERT_NE(plan->constant(impl->model.graph->find("d")), nullptr);
   EXPECT_EQ(plan->constant(impl->model.graph->find("d"))->data<int64_t>()[0], 7);
+}
+
+namespace {
+
+// A branch graph that declares nothing: `adds` AddOne nodes on the outer value x.
+std::shared_ptr<ir::Graph> untyped_branch(const std::string& name, int adds) {
+  auto b = std::make_shared<ir::Graph>();
+  b->name = name;
+  int prev = b->intern("x");
+  b->outer_refs.push_back(prev);
+  for (int i = 0; i < adds; ++i) {
+    ir::Node n;
+    n.op_type = "AddOne";
+    n.domain = "kiln.test";
+    n.inputs = {prev};
+    prev = b->intern(name + std::to_string(i));
+    n.outputs = {prev};
+    b->nodes.push_back(n);
+  }
+  b->outputs = {prev};
+  return b;
+}
+
+// z = NeedsType(If(cond, then: x + 1, else: x + 2)), with cond a constant or a graph input.
+ir::Model untyped_if_model(bool cond_is_input) {
+  ir::Model m = chain_model(0);
+  ir::Graph& g = *m.graph;
+  const int cond = g.intern("cond");
+  if (cond_is_input) {
+    g.value(cond).type = {ir::ValueKind::kTensor, DType::kBool, Shape(std::vector<Dim>{}), true, nullptr};
+    g.inputs.push_back(cond);
+  } else {
+    g.initializers[cond] = Tensor::scalar<bool>(true);
+  }
+  ir::Node node_if;
+  node_if.op_type = "If";
+  node_if.name = "if";
+  node_if.inputs = {cond};
+  node_if.outputs = {g.intern("y")};
+  for (auto [attr, branch] : {std::pair{"then_branch", untyped_branch("then", 1)}, {"else_branch", untyped_branch("else", 2)}}) {
+    ir::Attribute a;
+    a.name = attr;
+    a.type = ir::AttrType::kGraph;
+    a.g = branch;
+    node_if.attributes.push_back(a);
+  }
+  g.nodes.push_back(node_if);
+  ir::Node strict;
+  strict.op_type = "NeedsType";
+  strict.domain = "kiln.test";
+  strict.inputs = {g.find("y")};
+  strict.outputs = {g.intern("z")};
+  g.nodes.push_back(strict);
+  g.outputs = {g.find("z")};
+  return m;
+}
+
+}  // namespace
+
+TEST(Session, InfersUntypedIfBranchesAtPlanTime) {
+  for (bool cond_is_input : {false, true}) {
+    auto impl = std::make_shared<Session::Impl>(untyped_if_model(cond_is_input), SessionOptions{});
+    const ir::Graph& g = *impl->model.graph;
+    std::unordered_map<int, ops::ValueInfo> fed{{g.find("x"), {DType::kFloat32, Shape({Dim(3)}), nullptr}}};
+    if (cond_is_input) fed[g.find("cond")] = {DType::kBool, Shape(std::vector<Dim>{}), nullptr};
+    auto plan = impl->plan_for(g, fed, nullptr);
+    const ops::ValueInfo& y = plan->infos()[static_cast<size_t>(g.find("y"))];
+    EXPECT_EQ(y.dtype, DType::kFloat32) << cond_is_input;
+    EXPECT_EQ(y.shape, Shape({Dim(3)})) << cond_is_input;
+
+    Session s(impl);
+    NamedTensors feeds{{"x", Tensor::from_vector<float>({3}, {1, 2, 3})}};
+    if (cond_is_input) feeds.emplace_back("cond", Tensor::scalar<bool>(false));
+    NamedTensors out = s.run(feeds);
+    const float first = cond_is_input ? 3 : 2;  // else adds 2, then adds 1
+    EXPECT_EQ(out[0].second.data<float>()[0], first) << cond_is_input;
+    EXPECT_EQ(out[0].second.data<float>()[2], first + 2) << cond_is_input;
+  }
 }
 
 TEST(Session, RefusesUnknownOpsListingEveryNode) {
