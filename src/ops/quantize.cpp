@@ -207,12 +207,15 @@ void compute_quantize(KernelContext& ctx) {
       bytes[i] = narrow_float_from(out, q, saturate);
     });
   } else if (dtype_is_narrow_integer(out)) {
-    const auto [lo, hi] = integer_range(out);
+    // Plain variables, not a structured binding: clang 14 (the fuzz build) cannot capture bindings in lambdas.
+    const std::pair<double, double> range = integer_range(out);
+    const double lo = range.first, hi = range.second;
     for_each_quotient([&](int64_t i, size_t s, double q) {
       bytes[i] = narrow_int_from(out, quantize_integer(q, zs[s], lo, hi));
     });
   } else {
-    const auto [lo, hi] = integer_range(out);
+    const std::pair<double, double> range = integer_range(out);
+    const double lo = range.first, hi = range.second;
     visit_integer(out, [&]<typename Q>() {
       Q* ys = y.data<Q>();
       for_each_quotient([&](int64_t i, size_t s, double q) { ys[i] = static_cast<Q>(quantize_integer(q, zs[s], lo, hi)); });
