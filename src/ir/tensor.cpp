@@ -36,6 +36,12 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : dtype_(dtype), dims_(st
     fail(ErrorCode::kUnsupported, "kiln cannot hold tensors of element type {}", dtype_name(dtype));
   numel_ = checked_numel(dims_, "tensor element count");
   int64_t bytes = checked_mul(numel_, static_cast<int64_t>(dtype_size(dtype)), "tensor byte size");
+  // Past 1 TiB no machine kiln runs on can allocate; refusing here (rather than trusting aligned_alloc to
+  // return null) keeps the error the same under ASan, whose allocator aborts on such sizes.
+  constexpr int64_t kMaxTensorBytes = int64_t{1} << 40;
+  if (bytes > kMaxTensorBytes)
+    fail(ErrorCode::kLimitExceeded, "a tensor of {} needs {} bytes, more than any allocation can hold", dims_str(dims_),
+         bytes);
   size_t alloc = (static_cast<size_t>(bytes) + kAlignment - 1) / kAlignment * kAlignment;
   if (alloc == 0) alloc = kAlignment;
   auto storage = std::make_shared<Storage>();
