@@ -46,6 +46,11 @@ struct SessionOptions {
   int max_nesting = 32;
   /// Most subgraph executions (Loop iterations, Scan steps, If branches) in one run.
   int64_t max_subgraph_runs = 1'000'000;
+  /// Threads kernels split one run's work over; 0 = the CPUs this process may use (affinity and cgroup quota,
+  /// not the host's count). Results do not depend on it.
+  int intra_op_threads = 0;
+  /// Plans (one per distinct set of input shapes) kept; the least recently used is dropped past this.
+  int max_cached_plans = 64;
 };
 
 struct RunOptions {
@@ -64,6 +69,7 @@ struct RunStats {
   size_t arena_bytes = 0;     ///< the planned arena for these input shapes
   bool plan_reused = false;   ///< a cached plan for these input shapes was used
   size_t steps = 0;           ///< kernels executed
+  size_t packed_weight_bytes = 0;  ///< weights the session packed for its fast kernels (shared by all runs)
 };
 
 /// Model-level facts for tools (`kiln inspect`).
@@ -87,6 +93,8 @@ class Session {
   /// Graph outputs, in the model's order.
   const std::vector<IoInfo>& outputs() const;
   const ModelInfo& model_info() const;
+  /// Threads a run uses.
+  size_t threads() const;
 
   /// Runs the model. Feeds are checked against the model before any kernel runs (names, types, ranks,
   /// fixed dims, symbols bound consistently). Returns the requested outputs in the requested order.

@@ -58,6 +58,10 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   limits.max_run_bytes = options.max_run_bytes;
   limits.max_nesting = options.max_nesting;
   limits.max_subgraph_runs = options.max_subgraph_runs;
+  max_plans_ = static_cast<size_t>(std::max(1, options.max_cached_plans));
+  if (options.intra_op_threads < 0)
+    fail(ErrorCode::kInvalidArgument, "intra_op_threads is {}; use 0 (every CPU this process may use) or a count",
+         options.intra_op_threads);
   if (!model.graph) fail(ErrorCode::kInvalidModel, "the model has no graph");
   ir::validate(*model.graph, limits.max_nesting);
   check_ops_supported(model);
@@ -71,6 +75,8 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   info.graph_name = g.name;
   for (const auto& o : model.opsets) info.opsets.emplace_back(o.domain, o.version);
   info.metadata = model.metadata;
+  threads = std::make_unique<kernels::ThreadPool>(static_cast<size_t>(options.intra_op_threads));
+  prepared = runtime::PreparedGraph::build(g, opsets, limits);
 }
 
 std::shared_ptr<const runtime::Plan> Session::Impl::plan_for(const ir::Graph& graph,
@@ -79,17 +85,25 @@ std::shared_ptr<const runtime::Plan> Session::Impl::plan_for(const ir::Graph& gr
   std::string key = signature(&graph, fed);
   {
     std::lock_guard lock(mutex_);
-    auto it = plans_.find(key);
-    if (it != plans_.end()) {
+    auto it = plan_index_.find(key);
+    if (it != plan_index_.end()) {
+      plans_.splice(plans_.begin(), plans_, it->second);  // most recently used first
       if (reused) *reused = true;
-      return it->second;
+      return it->second->second;
     }
   }
   // Built outside the lock: plans for other shapes may be built or run meanwhile.
-  auto plan = runtime::Plan::build(graph, opsets, fed, limits);
+  auto plan = runtime::Plan::build(graph, opsets, fed, limits, prepared.get());
   std::lock_guard lock(mutex_);
   if (reused) *reused = false;
-  return plans_.emplace(key, plan).first->second;
+  if (auto it = plan_index_.find(key); it != plan_index_.end()) return it->second->second;  // built twice at once
+  plans_.emplace_front(key, plan);
+  plan_index_[key] = plans_.begin();
+  while (plans_.size() > max_plans_) {
+    plan_index_.erase(plans_.back().first);
+    plans_.pop_back();
+  }
+  return plan;
 }
 
 Session::Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -97,6 +111,7 @@ Session::Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 const ModelInfo& Session::model_info() const { return impl_->info; }
+size_t Session::threads() const { return impl_->threads->threads(); }
 
 NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, RunStats* stats) const {
   auto start = std::chrono::steady_clock::now();
@@ -144,12 +159,14 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   control.cancel = options.cancel;
   control.deadline = options.deadline;
   control.limits = impl_->limits;
+  control.threads = impl_->threads.get();
   control.plan_subgraph = [this](const ir::Graph& sub, const std::unordered_map<int, ops::ValueInfo>& sub_fed) {
     return impl_->plan_for(sub, sub_fed, nullptr);
   };
   runtime::MemoryStats memory;
   runtime::Executor executor(*plan, control, memory);
   std::vector<Tensor> all = executor.run(by_id);
+  impl_->threads->park_workers();
 
   NamedTensors result;
   for (int id : wanted) {
@@ -163,6 +180,7 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
     stats->arena_bytes = plan->arena_bytes();
     stats->plan_reused = reused;
     stats->steps = plan->steps().size();
+    stats->packed_weight_bytes = impl_->prepared->packed_bytes();
   }
   return result;
 }

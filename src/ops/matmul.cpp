@@ -140,7 +140,7 @@ void compute_gemm(KernelContext& ctx) {
       if (use_c)
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) ys[m * N + n] = c->data<float>()[m * cs_m + n * cs_n];
-      kernels::gemm_f32(ta, tb, M, N, K, alpha, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1),
+      kernels::gemm_f32_ref(ta, tb, M, N, K, alpha, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1),
                         use_c ? beta : 0.0f, ys, N);
     } else {
       // Other types: the product in the compute type (float for halves), then alpha * AB + beta * C.

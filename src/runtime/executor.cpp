@@ -127,7 +127,11 @@ void Executor::execute_step(const Step& step, size_t index) {
       }
     }
     ops::KernelContext kctx(node, static_cast<size_t>(step.node), step.opset, inputs, outputs, this);
-    step.schema->compute(kctx);
+    kctx.set_threads(control_.threads);
+    if (step.prepared)
+      step.prepared->run(kctx);
+    else
+      step.schema->compute(kctx);
   } catch (const Error& e) {
     rethrow_with_node(e, label);
   }

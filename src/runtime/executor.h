@@ -23,6 +23,8 @@ struct RunControl {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   Limits limits;
   int64_t subgraph_runs = 0;  ///< counted against limits.max_subgraph_runs
+  /// The session's pool for kernels that split work (null: the calling thread).
+  kernels::ThreadPool* threads = nullptr;
   /// Builds (or finds cached) plans for subgraphs; supplied by the session.
   std::function<std::shared_ptr<const Plan>(const ir::Graph&, const std::unordered_map<int, ops::ValueInfo>&)>
       plan_subgraph;

@@ -7,6 +7,7 @@
 #include "base/checked.h"
 #include "runtime/eval_node.h"
 #include "runtime/memory_planner.h"
+#include "runtime/prepared_graph.h"
 
 namespace kiln::runtime {
 
@@ -107,8 +108,12 @@ const ops::ValueInfo* Plan::find_in_scope(const std::string& name, const OuterLo
 }
 
 std::shared_ptr<const Plan> Plan::build(const ir::Graph& graph, const OpsetTable& opsets,
-                                        const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits) {
-  return build_in_scope(graph, opsets, fed, limits, nullptr);
+                                        const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits,
+                                        const PreparedGraph* prepared) {
+  std::shared_ptr<Plan> plan = build_in_scope(graph, opsets, fed, limits, nullptr);
+  if (prepared)
+    for (Step& step : plan->steps_) step.prepared = prepared->kernel(&graph.nodes[static_cast<size_t>(step.node)]);
+  return plan;
 }
 
 std::shared_ptr<Plan> Plan::build_in_scope(const ir::Graph& graph, const OpsetTable& opsets,

@@ -16,6 +16,8 @@
 
 namespace kiln::runtime {
 
+class PreparedGraph;
+
 /// Opset lookup for a model's domains.
 struct OpsetTable {
   std::vector<ir::OpsetImport> imports;
@@ -29,15 +31,17 @@ struct Step {
   std::vector<int> outputs;  ///< value ids (-1 for absent optional outputs)
   bool shapes_known = false;  ///< every output's shape was resolved at plan time
   std::vector<int> release;   ///< values whose last reader is this step (freed after it)
+  const ops::PreparedKernel* prepared = nullptr;  ///< the session's fast kernel for the node, else compute runs
 };
 
 class Plan {
  public:
   /// Builds a plan for `graph` given the type and shape of every value fed from outside (graph inputs and
   /// outer-scope values), keyed by value id. Throws Error naming the node on inference failures.
+  /// Steps run the kernels `prepared` holds for their nodes (null: reference kernels everywhere).
   static std::shared_ptr<const Plan> build(const ir::Graph& graph, const OpsetTable& opsets,
                                            const std::unordered_map<int, ops::ValueInfo>& fed,
-                                           const Limits& limits);
+                                           const Limits& limits, const PreparedGraph* prepared = nullptr);
 
   const ir::Graph& graph() const { return *graph_; }
   const std::vector<Step>& steps() const { return steps_; }
