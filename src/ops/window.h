@@ -39,6 +39,14 @@ struct WindowGeometry {
   int64_t kernel_size() const;  ///< product of kernel
 };
 
+/// One spatial axis of the forward window resolved for a concrete input length: output length (-1 when the
+/// padded input is smaller than the window) and the pads applied. Allocation-free, for prepared kernels that
+/// resolve the window on every run.
+struct WindowAxis {
+  int64_t out, pad_begin, pad_end;
+};
+WindowAxis resolve_window_axis(const WindowAttrs& a, size_t axis, int64_t in);
+
 /// Resolves the forward window (Conv, pools) for concrete spatial input dims; bad_input when the padded input
 /// is smaller than the window.
 WindowGeometry resolve_window(const NodeContext& ctx, const WindowAttrs& a, const std::vector<int64_t>& in_spatial);
