@@ -96,6 +96,7 @@ std::unique_ptr<PreparedKernel> prepare_window_pool(PrepareContext& ctx, bool is
   if (is_max && ctx.node().outputs.size() > 1 && ctx.node().outputs[1] >= 0) return nullptr;  // Indices
   std::vector<int64_t> kernel = ctx.attr_ints("kernel_shape", {});
   if (kernel.empty() || kernel.size() > 2) return nullptr;
+  if (kernel.size() == 2 && kernel[0] > 64) return nullptr;  // taller than the kernels' row list (kMaxWindowRows)
   const Shape& xs = ctx.input(0).shape;
   if (xs.rank_known && xs.rank() != kernel.size() + 2) return nullptr;  // the reference reports the mismatch
   const size_t spatial = kernel.size();

@@ -151,6 +151,10 @@ std::shared_ptr<const Plan> build_plan(const KernelContext& ctx, const Tensor& x
   t.row_begin = plan->rows.begin, t.row_end = plan->rows.end;
   t.col_begin = plan->cols.begin, t.col_end = plan->cols.end;
   t.extrapolation = static_cast<float>(p.extrapolation_value);
+  t.cols_sorted = true;
+  for (size_t i = 0; i < plan->cols.i0.size(); ++i)
+    t.cols_sorted = t.cols_sorted && plan->cols.i1[i] >= plan->cols.i0[i] &&
+                    (i == 0 || (plan->cols.i0[i] >= plan->cols.i0[i - 1] && plan->cols.i1[i] >= plan->cols.i1[i - 1]));
   plan->fast = true;
   return plan;
 }

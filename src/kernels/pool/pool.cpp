@@ -1,7 +1,7 @@
 // Dispatch of the pooling kernels (baseline-compiled): the kernel sets of pool_list.h, best tier first.
 #include "kernels/pool/pool.h"
 
-#include <iterator>
+#include <algorithm>
 
 namespace kiln::kernels {
 
@@ -17,9 +17,11 @@ constexpr PoolKernels kSets[] = {
 
 }  // namespace
 
-size_t pool2d_scratch_floats(const Pool2dShape& shape) {
-  // One input row, plus room for a vector of the widest tier past its end (stride-2 loads read up to two).
-  return static_cast<size_t>(shape.in_w) + 64;
+size_t pool2d_scratch_floats(const Pool2dShape& s) {
+  // Two padded rows (pool_impl.h's padded_row_floats), or one and a table of the output columns.
+  const int64_t lanes = 16;  // the widest tier
+  const int64_t padded = s.pad_left + s.in_w + std::max(s.out_w, lanes) * s.stride_w + s.kernel_w * s.dilation_w + lanes;
+  return static_cast<size_t>(padded + std::max(padded, std::max(s.out_w, lanes)));
 }
 
 const PoolKernels* pool_kernels(IsaTier tier) {

@@ -7,60 +7,25 @@
 #include <limits>
 
 #include "kernels/pool/pool.h"
+#include "kernels/simd/vector_loops.h"
 
 namespace kiln::kernels::pool_impl {
 
+using simd::for_each_vector;
+
 inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-/// Output columns [lo, hi) whose whole window lies inside the input row (no padding tap).
-struct Interior {
-  int64_t lo = 0, hi = 0;
-};
-
-inline Interior interior_columns(const Pool2dShape& s) {
-  const int64_t span = (s.kernel_w - 1) * s.dilation_w;
-  Interior r;
-  r.lo = std::min((s.pad_left + s.stride_w - 1) / s.stride_w, s.out_w);  // first ox with ox*sw - pad_left >= 0
-  const int64_t last = s.in_w - 1 - span + s.pad_left;  // ox*sw must not pass this
-  r.hi = last < 0 ? 0 : std::min(last / s.stride_w + 1, s.out_w);
-  r.hi = std::max(r.hi, r.lo);
-  return r;
+/// The padded row buffer of one output row: input columns [0, in_w) live at [pad_left, pad_left + in_w); the
+/// columns before and after hold the padding fill (-inf for max, 0 for sums), so every output's taps are
+/// plain (strided) loads from `base(ox) = ox * stride_w`. Its length covers the widest vector's reads.
+inline int64_t padded_row_floats(const Pool2dShape& s) {
+  const int64_t lanes = 16;  // the widest tier
+  return s.pad_left + s.in_w + std::max(s.out_w, lanes) * s.stride_w + s.kernel_w * s.dilation_w + lanes;
 }
 
-/// The reference's rule for one output, read straight from the input: the first valid tap (row-major)
-/// starts the maximum, later taps replace it only when greater (so NaN wins only as the first tap);
-/// -inf when the window holds no valid tap.
-inline float max_window(const Pool2dShape& s, const float* x, int64_t oy, int64_t ox) {
-  bool any = false;
-  float best = kNegInf;
-  for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-    const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
-    if (iy < 0 || iy >= s.in_h) continue;
-    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-      const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
-      if (ix < 0 || ix >= s.in_w) continue;
-      const float v = x[iy * s.in_w + ix];
-      if (!any || v > best) best = v, any = true;
-    }
-  }
-  return best;
-}
-
-/// One output of an average row from the column sums of its valid rows (`rows` valid, `padded_rows` inside
-/// input + pads).
-inline float average_window(const Pool2dShape& s, const float* colsum, int64_t ox, int64_t rows,
-                            int64_t padded_rows) {
-  float acc = 0;
-  int64_t cols = 0, padded_cols = 0;
-  for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-    const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
-    if (ix < s.in_w + s.pad_right) ++padded_cols;
-    if (ix < 0 || ix >= s.in_w) continue;
-    acc += colsum[ix];
-    ++cols;
-  }
-  const int64_t div = s.count_include_pad ? padded_rows * padded_cols : rows * cols;
-  return div > 0 ? acc / static_cast<float>(div) : std::numeric_limits<float>::quiet_NaN();
+/// Output columns [0, left_edge) have windows starting in the left padding.
+inline int64_t left_edge_columns(const Pool2dShape& s) {
+  return std::min((s.pad_left + s.stride_w - 1) / s.stride_w, s.out_w);
 }
 
 /// kLanes values p[0], p[stride], ...: vector loads for strides 1 and 2, lane fills otherwise (kStride 0).
@@ -76,83 +41,129 @@ template <class S, int kStride> typename S::V load_taps(const float* p, int64_t 
   }
 }
 
-/// buf[i] = combine(buf[i], row[i]) over a row of n floats; `first` starts buf from the row instead.
-template <class S, class Combine> void combine_row(float* buf, const float* row, int64_t n, Combine combine) {
-  constexpr int L = S::kLanes;
-  int64_t i = 0;
-  for (; i + L <= n; i += L) S::store(buf + i, combine(S::load(row + i), S::load(buf + i)));
-  if (i < n) S::store_partial(buf + i, combine(S::load_partial(row + i, n - i), S::load_partial(buf + i, n - i)), n - i);
-}
+/// The most input rows one output row may combine (kernel_h); taller windows run the reference.
+inline constexpr int64_t kMaxWindowRows = 64;
 
-template <class S, int kStride>
-void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* buf) {
+/// out[i] = fold over rows[0..n) of row[i], as max (NaN-ignoring: v > acc ? v : acc, from -inf) or sum (from 0),
+/// over w floats. `first_copy`, when set, receives a copy of rows[0].
+template <class S, bool kMax>
+void fold_rows(float* out, const float* const* rows, int64_t n, int64_t w, float* first_copy) {
   using V = typename S::V;
   constexpr int L = S::kLanes;
-  const Interior in = interior_columns(s);
-  for (int64_t oy = row_begin; oy < row_end; ++oy) {
-    float* yrow = y + oy * s.out_w;
-    // Vertical pass: a NaN-ignoring maximum of the valid rows, column by column.
-    const float* first_row = nullptr;
-    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-      const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
-      if (iy < 0 || iy >= s.in_h) continue;
-      const float* row = x + iy * s.in_w;
-      if (!first_row) {
-        first_row = row;
-        const V neg_inf = S::set1(kNegInf);
-        combine_row<S>(buf, row, s.in_w, [&](V r, V) { return S::max(r, neg_inf); });
-      } else {
-        combine_row<S>(buf, row, s.in_w, [](V r, V b) { return S::max(r, b); });
+  const float init = kMax ? kNegInf : 0.0f;
+  if (w >= L) {
+    const V vinit = S::set1(init);
+    for_each_vector<S>(w, out, [&](int64_t i) {
+      V acc = vinit;
+      for (int64_t r = 0; r < n; ++r) {
+        const V v = S::load(rows[r] + i);
+        if (r == 0 && first_copy) S::store(first_copy + i, v);
+        acc = kMax ? S::max(v, acc) : S::add(v, acc);
       }
+      return acc;
+    });
+    return;
+  }
+  for (int64_t i = 0; i < w; ++i) {
+    float acc = init;
+    for (int64_t r = 0; r < n; ++r) {
+      const float v = rows[r][i];
+      acc = kMax ? (v > acc ? v : acc) : v + acc;
     }
-    if (!first_row) {  // the window lies in the top or bottom padding
-      std::fill(yrow, yrow + s.out_w, kNegInf);
-      continue;
-    }
-    int64_t ox = 0;
-    for (; ox < in.lo; ++ox) yrow[ox] = max_window(s, x, oy, ox);
-    for (; ox + L <= in.hi; ox += L) {
-      const float* b = buf + (ox * s.stride_w - s.pad_left);
-      V acc = S::set1(kNegInf);
-      for (int64_t kx = 0; kx < s.kernel_w; ++kx) acc = S::max(load_taps<S, kStride>(b + kx * s.dilation_w, s.stride_w), acc);
-      // NaN exactly when the first tap is (see pool.h).
-      const V first = load_taps<S, kStride>(first_row + (ox * s.stride_w - s.pad_left), s.stride_w);
-      S::store(yrow + ox, S::max(acc, first));
-    }
-    for (; ox < s.out_w; ++ox) yrow[ox] = max_window(s, x, oy, ox);
+    out[i] = acc;
+    if (first_copy) first_copy[i] = rows[0][i];
   }
 }
 
+/// Sets the padding columns of a padded row buffer to `fill`.
+inline void fill_padding(const Pool2dShape& s, float* buf, float fill) {
+  std::fill(buf, buf + s.pad_left, fill);
+  std::fill(buf + s.pad_left + s.in_w, buf + padded_row_floats(s), fill);
+}
+
+/// Max pooling. The maximum over taps ignores NaNs (max(v, acc) keeps acc when v is NaN); the reference's rule
+/// (NaN exactly when the window's first valid tap is NaN) is restored by max(acc, first tap), which is NaN
+/// exactly when that tap is: `first` is the first valid row, whose first valid column is the window's first
+/// column except for windows starting in the left padding, fixed afterwards.
 template <class S, int kStride>
-void avgpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* buf) {
+void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* scratch) {
   using V = typename S::V;
-  constexpr int L = S::kLanes;
-  const Interior in = interior_columns(s);
+  const int64_t padded = padded_row_floats(s);
+  float* buf = scratch;
+  float* first = scratch + padded;  // the first valid row, padded like buf
+  fill_padding(s, buf, kNegInf);
+  fill_padding(s, first, kNegInf);
+  const int64_t left_edge = left_edge_columns(s);
+  const V neg_inf = S::set1(kNegInf);
   for (int64_t oy = row_begin; oy < row_end; ++oy) {
     float* yrow = y + oy * s.out_w;
+    const float* rows[kMaxWindowRows];
+    int64_t n = 0;
+    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+      const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
+      if (iy >= 0 && iy < s.in_h) rows[n++] = x + iy * s.in_w;
+    }
+    if (n == 0) {  // the window lies in the top or bottom padding
+      std::fill(yrow, yrow + s.out_w, kNegInf);
+      continue;
+    }
+    const float* first_row = rows[0];
+    fold_rows<S, true>(buf + s.pad_left, rows, n, s.in_w, first + s.pad_left);
+    for_each_vector<S>(s.out_w, yrow, [&](int64_t ox) {
+      const int64_t base = ox * s.stride_w;
+      V acc = neg_inf;
+      for (int64_t kx = 0; kx < s.kernel_w; ++kx) acc = S::max(load_taps<S, kStride>(buf + base + kx * s.dilation_w, s.stride_w), acc);
+      return S::max(acc, load_taps<S, kStride>(first + base, s.stride_w));
+    });
+    for (int64_t ox = 0; ox < left_edge; ++ox) {
+      for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+        const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
+        if (ix < 0) continue;
+        if (ix < s.in_w && std::isnan(first_row[ix])) yrow[ox] = first_row[ix];
+        break;
+      }
+    }
+  }
+}
+
+/// Average pooling: sums of the zero-padded buffer times 1 / (rows * columns counted), the column factor from
+/// a table filled once per call.
+template <class S, int kStride>
+void avgpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* scratch) {
+  using V = typename S::V;
+  const int64_t padded = padded_row_floats(s);
+  float* buf = scratch;
+  float* inv_cols = scratch + padded;  // per output column, 1 / columns counted (NaN when none)
+  fill_padding(s, buf, 0.0f);
+  for (int64_t ox = 0; ox < std::max<int64_t>(s.out_w, 16); ++ox) {
+    int64_t cols = 0;
+    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+      const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
+      cols += s.count_include_pad ? ix < s.in_w + s.pad_right : (ix >= 0 && ix < s.in_w);
+    }
+    inv_cols[ox] = cols > 0 ? 1.0f / static_cast<float>(cols) : std::numeric_limits<float>::quiet_NaN();
+  }
+  for (int64_t oy = row_begin; oy < row_end; ++oy) {
+    float* yrow = y + oy * s.out_w;
+    const float* row_ptrs[kMaxWindowRows];
     int64_t rows = 0, padded_rows = 0;
     for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
       const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
       if (iy < s.in_h + s.pad_bottom) ++padded_rows;
-      if (iy < 0 || iy >= s.in_h) continue;
-      const float* row = x + iy * s.in_w;
-      if (rows++ == 0) combine_row<S>(buf, row, s.in_w, [](V r, V) { return r; });
-      else combine_row<S>(buf, row, s.in_w, [](V r, V b) { return S::add(r, b); });
+      if (iy >= 0 && iy < s.in_h) row_ptrs[rows++] = x + iy * s.in_w;
     }
+    fold_rows<S, false>(buf + s.pad_left, row_ptrs, rows, s.in_w, nullptr);
     if (rows == 0) {  // only padding: 0 / padded count, or 0 / 0 without count_include_pad
       std::fill(yrow, yrow + s.out_w, s.count_include_pad ? 0.0f : std::numeric_limits<float>::quiet_NaN());
       continue;
     }
-    const V inv = S::set1(1.0f / static_cast<float>((s.count_include_pad ? padded_rows : rows) * s.kernel_w));
-    int64_t ox = 0;
-    for (; ox < in.lo; ++ox) yrow[ox] = average_window(s, buf, ox, rows, padded_rows);
-    for (; ox + L <= in.hi; ox += L) {
-      const float* b = buf + (ox * s.stride_w - s.pad_left);
+    const V inv_rows = S::set1(1.0f / static_cast<float>(s.count_include_pad ? padded_rows : rows));
+    for_each_vector<S>(s.out_w, yrow, [&](int64_t ox) {
+      const float* b = buf + ox * s.stride_w;
       V acc = load_taps<S, kStride>(b, s.stride_w);
       for (int64_t kx = 1; kx < s.kernel_w; ++kx) acc = S::add(acc, load_taps<S, kStride>(b + kx * s.dilation_w, s.stride_w));
-      S::store(yrow + ox, S::mul(acc, inv));
-    }
-    for (; ox < s.out_w; ++ox) yrow[ox] = average_window(s, buf, ox, rows, padded_rows);
+      return S::mul(acc, S::mul(inv_rows, S::load(inv_cols + ox)));
+    });
   }
 }
 

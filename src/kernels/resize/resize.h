@@ -40,6 +40,9 @@ struct ResizeTables {
   const float* wy1 = nullptr;
   int64_t row_begin = 0, row_end = 0, col_begin = 0, col_end = 0;
   float extrapolation = 0;
+  /// x0 and x1 are non-decreasing and x1[ox] >= x0[ox] (every mode but a tf_crop_and_resize roi that runs
+  /// backwards): the kernels may then read a run of outputs' sources from one vector load.
+  bool cols_sorted = false;
 };
 
 /// Computes output rows [row_begin, row_end) of one plane (x: in_h * in_w floats, y: out_h * out_w).

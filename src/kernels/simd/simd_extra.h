@@ -6,6 +6,9 @@
 //                       (never p[2 * kLanes - 1], which may lie past the end of a row)
 //   gather(base, idx)   lanes base[idx[0]], ..., base[idx[kLanes - 1]] (idx: kLanes int32 offsets)
 //   select_nan(a, b)    lane-wise: b where b is NaN, else a
+//   I, load_index(p), sub_index(i, k), permute(v, i)
+//                       an int32 index vector (kLanes lanes); i - k lane-wise; lanes v[i[0]], ..., v[i[kLanes - 1]]
+//                       (each index in [0, kLanes)): a gather from one loaded vector, much cheaper than gather()
 // Kept apart from simd.h so the families that use them can grow them without touching the shared header;
 // include only from a file compiled with the tier's flags, like simd.h.
 
@@ -29,6 +32,10 @@ struct Avx2Ext : Avx2 {
     return _mm256_i32gather_ps(base, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), 4);
   }
   static V select_nan(V a, V b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(b, b, _CMP_UNORD_Q)); }
+  using I = __m256i;
+  static I load_index(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static I sub_index(I i, int32_t k) { return _mm256_sub_epi32(i, _mm256_set1_epi32(k)); }
+  static V permute(V v, I i) { return _mm256_permutevar8x32_ps(v, i); }
 };
 #endif
 
@@ -44,6 +51,10 @@ struct Avx512Ext : Avx512 {
     return _mm512_i32gather_ps(_mm512_loadu_si512(idx), base, 4);
   }
   static V select_nan(V a, V b) { return _mm512_mask_mov_ps(a, _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), b); }
+  using I = __m512i;
+  static I load_index(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static I sub_index(I i, int32_t k) { return _mm512_sub_epi32(i, _mm512_set1_epi32(k)); }
+  static V permute(V v, I i) { return _mm512_permutexvar_ps(i, v); }
 };
 #endif
 
