@@ -4,16 +4,18 @@
 // pool_list.h; written once over the SIMD wrappers (pool_impl.h).
 //
 // How the windowed kernels work: a window is separable, so for each output row the valid input rows are
-// first combined column by column into a row buffer (contiguous vector loads), then each output takes
-// kernel_w taps of that buffer (stride 1 and 2 by vector loads, larger strides by lane fills). Outputs whose
-// window reaches into the left or right padding, and the last partial vector of a row, are computed with
-// scalar code directly from the input, exactly as the reference does.
+// first folded column by column into a row buffer padded on both sides with the padding's neutral value (-inf
+// for max, 0 for sums); every output is then a vector lane taking kernel_w taps of that buffer (stride 1 and 2
+// by vector loads, larger strides by lane fills), the row's last vector overlapping its predecessor instead of
+// a masked store. AveragePool multiplies by 1 / (rows counted) * 1 / (columns counted), the column factors
+// from a table made once per call.
 //
-// Results against the reference kernel (src/ops/pool.cpp): MaxPool is exact, NaN included (the reference
-// returns NaN when the first valid tap of a window is NaN and otherwise ignores NaNs: the vector path takes a
-// NaN-ignoring maximum and then max(result, first tap), which is NaN exactly when the first tap is). Average
-// sums in float where the reference sums in double: relative error within kernel_size * 2^-24, a few ULP for
-// the usual windows. GlobalMaxPool propagates any NaN, as the reference does.
+// Results against the reference kernel (src/ops/pool.cpp): MaxPool gives the same values, NaN included (the
+// reference returns NaN when the first valid tap of a window is NaN and otherwise ignores NaNs: the kernels take
+// a NaN-ignoring maximum and then max(result, first tap), which is NaN exactly when that tap is); only the sign
+// of a zero may differ when +0 and -0 tie. Average sums in float where the reference sums in double, and
+// multiplies by two reciprocals where it divides once: relative error within (kernel_size + 3) * 2^-24, a few
+// ULP for the usual windows. GlobalMaxPool propagates any NaN, as the reference does.
 
 #include <cstddef>
 #include <cstdint>
