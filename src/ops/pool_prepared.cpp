@@ -11,6 +11,7 @@
 #include "kernels/plane_split.h"
 #include "kernels/pool/pool.h"
 #include "kernels/thread_scratch.h"
+#include "ops/prepared_util.h"
 #include "ops/window.h"
 
 namespace kiln::ops {
@@ -18,13 +19,6 @@ namespace {
 
 using kernels::Pool2dShape;
 using kernels::PoolKernels;
-
-/// The reference kernel of the node's op, run for cases the fast path does not cover.
-ComputeFn reference_compute(const NodeContext& ctx) {
-  const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
-  KILN_ASSERT(schema && schema->compute);
-  return schema->compute;
-}
 
 /// True when input 0 is float32 and its rank (when known) is in [min_rank, max_rank].
 bool float_input_of_rank(const PrepareContext& ctx, size_t min_rank, size_t max_rank) {

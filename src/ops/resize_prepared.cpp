@@ -22,6 +22,7 @@
 #include "kernels/plane_split.h"
 #include "kernels/resize/resize.h"
 #include "kernels/thread_scratch.h"
+#include "ops/prepared_util.h"
 #include "ops/resize.h"
 
 namespace kiln::ops {
@@ -260,9 +261,7 @@ std::unique_ptr<PreparedKernel> prepare_resize(PrepareContext& ctx) {
   const std::string mode = ctx.attr_string("mode", "nearest");
   if (mode != "nearest" && mode != "linear") return nullptr;  // cubic (and invalid modes) stay with the reference
   if (ctx.attr_int("antialias", 0) != 0) return nullptr;
-  const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
-  KILN_ASSERT(schema && schema->compute);
-  return std::make_unique<ResizeKernel>(k, schema->compute, mode);
+  return std::make_unique<ResizeKernel>(k, reference_compute(ctx), mode);
 }
 
 }  // namespace kiln::ops
