@@ -44,6 +44,10 @@ void run(benchmark::State& state, kiln::kernels::ResizeFn fn, kiln::kernels::Isa
   t.x0 = t.y0 = ax.i0.data(), t.x1 = t.y1 = ax.i1.data(), t.wx0 = t.wy0 = ax.w0.data(), t.wx1 = t.wy1 = ax.w1.data();
   t.row_end = t.col_end = out;
   t.cols_sorted = true;
+  std::vector<int32_t> repeat;
+  for (int64_t i = 0; i < 16 * factor; ++i) repeat.push_back(static_cast<int32_t>(i / factor));
+  t.repeat_factor = nearest ? factor : 0;  // half_pixel_axis's nearest table is floor(o / factor)
+  t.repeat_index = repeat.data();
   std::vector<float> x(static_cast<size_t>(planes * in * in)), y(static_cast<size_t>(planes * out * out));
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
@@ -64,7 +68,11 @@ int register_all() {
   benchmark::RegisterBenchmark("resize_linear_f32_" #suffix "/21x64x64_x4", run, kiln::kernels::resize_linear_f32_##suffix, \
                                IsaTier::tier, false, 21, 64, 4);                                                     \
   benchmark::RegisterBenchmark("resize_nearest_f32_" #suffix "/64x64x64_x2", run,                                      \
-                               kiln::kernels::resize_nearest_f32_##suffix, IsaTier::tier, true, 64, 64, 2);
+                               kiln::kernels::resize_nearest_f32_##suffix, IsaTier::tier, true, 64, 64, 2);      \
+  benchmark::RegisterBenchmark("resize_nearest_f32_" #suffix "/4x64x64_x2_in_cache", run,                              \
+                               kiln::kernels::resize_nearest_f32_##suffix, IsaTier::tier, true, 4, 64, 2);       \
+  benchmark::RegisterBenchmark("resize_linear_f32_" #suffix "/4x64x64_x2_in_cache", run,                               \
+                               kiln::kernels::resize_linear_f32_##suffix, IsaTier::tier, false, 4, 64, 2);
 #include "kernels/resize/resize_list.h"
 #undef KILN_RESIZE_KERNELS
   return 0;

@@ -121,6 +121,7 @@ struct Plan {
   Mode mode = Mode::kNearest;
   std::vector<int64_t> out_dims;
   AxisTable rows, cols;
+  std::vector<int32_t> repeat_index;
   kernels::ResizeTables tables;
 };
 
@@ -152,6 +153,16 @@ std::shared_ptr<const Plan> build_plan(const KernelContext& ctx, const Tensor& x
   t.row_begin = plan->rows.begin, t.row_end = plan->rows.end;
   t.col_begin = plan->cols.begin, t.col_end = plan->cols.end;
   t.extrapolation = static_cast<float>(p.extrapolation_value);
+  if (p.mode == Mode::kNearest && w.out % w.in == 0 && w.out > w.in) {
+    const int64_t f = w.out / w.in;
+    t.repeat_factor = f;
+    for (int64_t ox = 0; ox < w.out && t.repeat_factor; ++ox)
+      if (plan->cols.i0[static_cast<size_t>(ox)] != ox / f) t.repeat_factor = 0;
+    if (t.repeat_factor) {
+      for (int64_t i = 0; i < 16 * f; ++i) plan->repeat_index.push_back(static_cast<int32_t>(i / f));
+      t.repeat_index = plan->repeat_index.data();
+    }
+  }
   t.cols_sorted = true;
   for (size_t i = 0; i < plan->cols.i0.size(); ++i)
     t.cols_sorted = t.cols_sorted && plan->cols.i1[i] >= plan->cols.i0[i] &&

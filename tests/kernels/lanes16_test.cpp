@@ -161,9 +161,23 @@ TEST(Lanes16, ResizeTemplatesAgreeWithTheAvx2Kernels) {
     t.col_begin = std::min(t.col_begin, out_w), t.col_end = std::min(t.col_end, out_w);
     t.extrapolation = 0.25f;
     t.cols_sorted = sorted;
+    // Some nearest cases upsample by a whole factor (the kernels' permute-expansion path).
+    std::vector<int32_t> repeat;
+    if (trial % 4 == 1) {
+      const int64_t f = 1 + trial % 3 + (trial % 8 == 1);  // 2, 3 or 4 (and 1: none)
+      x0.clear();
+      for (int64_t o = 0; o < f * in_w; ++o) x0.push_back(static_cast<int32_t>(o / f));
+      x1.assign(x0.begin(), x0.end());
+      wx0.assign(x0.size(), 1.0f), wx1.assign(x0.size(), 0.0f);
+      t.out_w = f * in_w;
+      t.x0 = x0.data(), t.x1 = x1.data(), t.wx0 = wx0.data(), t.wx1 = wx1.data();
+      t.col_begin = 0, t.col_end = t.out_w, t.cols_sorted = true;
+      for (int64_t i = 0; i < 16 * f; ++i) repeat.push_back(static_cast<int32_t>(i / f));
+      t.repeat_factor = f, t.repeat_index = repeat.data();
+    }
     const std::vector<float> x = random_floats(static_cast<size_t>(in_h * in_w), rng);
     std::vector<float> scratch(kernels::resize_scratch_floats(t));
-    std::vector<float> a(static_cast<size_t>(out_h * out_w)), b(a.size());
+    std::vector<float> a(static_cast<size_t>(out_h * t.out_w)), b(a.size());
     kernels::resize_impl::resize_linear<Emu16>(t, x.data(), a.data(), 0, out_h, scratch.data());
     kernels::resize_linear_f32_avx2(t, x.data(), b.data(), 0, out_h, scratch.data());
     expect_near(a, b, 0.0f, "linear trial " + std::to_string(trial));

@@ -43,6 +43,11 @@ struct ResizeTables {
   /// x0 and x1 are non-decreasing and x1[ox] >= x0[ox] (every mode but a tf_crop_and_resize roi that runs
   /// backwards): the kernels may then read a run of outputs' sources from one vector load.
   bool cols_sorted = false;
+  /// Nearest: f > 1 when output column ox reads input column ox / f exactly (out_w = f * in_w: upsampling by a
+  /// whole factor, as PyTorch's nearest Upsample exports); the kernels then expand whole input vectors by
+  /// permutes, with repeat_index[i] = i / f for i < 16 * f. 0 otherwise.
+  int64_t repeat_factor = 0;
+  const int32_t* repeat_index = nullptr;
 };
 
 /// Computes output rows [row_begin, row_end) of one plane (x: in_h * in_w floats, y: out_h * out_w).

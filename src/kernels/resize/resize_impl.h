@@ -113,30 +113,54 @@ void resize_linear(const ResizeTables& t, const float* x, float* y, int64_t row_
   }
 }
 
+/// Output columns [0, f * (in_w / L * L)) of a nearest row upsampled by the whole factor f (L % f == 0): each
+/// vector of L input columns becomes f output vectors by fixed permutes; returns the first column left.
+template <class S> int64_t repeat_columns(const ResizeTables& t, const float* src, float* yrow, int64_t reps) {
+  constexpr int L = S::kLanes;
+  const int64_t f = t.repeat_factor;
+  if (f <= 1 || L % f != 0 || t.col_begin != 0 || t.col_end != t.out_w) return 0;
+  const int64_t whole = t.in_w / L * L;
+  for (int64_t i = 0; i < whole; i += L) {
+    const auto v = S::load(src + i);
+    for (int64_t k = 0; k < f; ++k) {
+      // Output lane j of the k-th vector reads input lane (k * L + j) / f.
+      const auto out = S::permute(v, S::load_index(t.repeat_index + k * L));
+      for (int64_t r = 0; r < reps; ++r) S::store(yrow + r * t.out_w + i * f + k * L, out);
+    }
+  }
+  return whole * f;
+}
+
 template <class S>
 void resize_nearest(const ResizeTables& t, const float* x, float* y, int64_t row_begin, int64_t row_end, float*) {
-  for (int64_t oy = row_begin; oy < row_end; ++oy) {
+  for (int64_t oy = row_begin; oy < row_end;) {
     float* yrow = y + oy * t.out_w;
     if (row_outside(t, oy)) {
       std::fill(yrow, yrow + t.out_w, t.extrapolation);
+      ++oy;
       continue;
     }
+    // The following output rows that read the same source row get each vector as it is computed (an upsampling
+    // by 2 writes every vector twice) instead of a copy of the finished row.
     const int64_t iy = t.y0[oy];
-    if (oy > row_begin && !row_outside(t, oy - 1) && t.y0[oy - 1] == iy) {  // same source row as the last one
-      std::memcpy(yrow, yrow - t.out_w, static_cast<size_t>(t.out_w) * sizeof(float));
-      continue;
-    }
+    int64_t reps = 1;
+    while (oy + reps < row_end && !row_outside(t, oy + reps) && t.y0[oy + reps] == iy) ++reps;
     const float* src = x + iy * t.in_w;
-    if (t.out_w < S::kLanes) {
+    if (const int64_t done = repeat_columns<S>(t, src, yrow, reps); done > 0) {
+      for (int64_t r = 0; r < reps; ++r)
+        for (int64_t ox = done; ox < t.out_w; ++ox) yrow[r * t.out_w + ox] = src[t.x0[ox]];
+    } else if (t.out_w < S::kLanes) {
       for (int64_t ox = 0; ox < t.out_w; ++ox) yrow[ox] = src[t.x0[ox]];
+      for (int64_t r = 1; r < reps; ++r) std::copy(yrow, yrow + t.out_w, yrow + r * t.out_w);
     } else {
       simd::for_each_vector<S>(t.out_w, yrow, [&](int64_t ox) {
         if (const int64_t base = window_base<S>(t, t.x0[ox], t.x0[ox + S::kLanes - 1]); base >= 0)
           return S::permute(S::load(src + base), S::sub_index(S::load_index(t.x0 + ox), static_cast<int32_t>(base)));
         return S::gather(src, t.x0 + ox);
-      });
+      }, reps, t.out_w);
     }
-    fill_outside_columns(t, yrow);
+    for (int64_t r = 0; r < reps; ++r) fill_outside_columns(t, yrow + r * t.out_w);
+    oy += reps;
   }
 }
 
