@@ -81,7 +81,7 @@ PackedGemmOperand pack_gemm_operand(GemmSide side, MatrixRef m, int64_t rows, in
   if (is_a) {
     k.pack_a(m, 0, rows, 0, cols, data);
   } else {
-    k.pack_b(m, 0, rows, 0, cols, data);
+    k.pack_b(m, 0, rows, 0, cols, data, rows * k.nr);
   }
   return p;
 }

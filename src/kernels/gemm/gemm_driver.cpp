@@ -23,6 +23,10 @@ namespace {
 
 // Below this much work a second thread costs more (waking it, sharing the packed operands) than it saves.
 constexpr double kMinParallelFlops = 2e6;
+// Tasks per thread in a parallel call (see run_round's grid).
+constexpr int64_t kTasksPerThread = 8;
+// Rows of B one pre-packing item takes (whole rows: the reads stream).
+constexpr int64_t kPackRows = 32;
 // Budget of one pre-packed operand (floats, per calling thread); larger A operands are taken in row rounds.
 constexpr int64_t kMaxPrepackFloats = int64_t{4} << 20;
 
@@ -82,22 +86,65 @@ MatrixRef entry_b(const GemmArgs& g, int64_t e) {
   return b;
 }
 
-/// Packs k [k0, k0 + kc) x columns [n0, n0 + cols) of entry e's B into panels of kc x nr at dst.
-void pack_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+/// Packs k [k0, k0 + kc) x columns [n0, n0 + cols) of entry e's B into panels of kc x nr rows, panel_stride apart.
+void pack_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+                  int64_t panel_stride) {
   if (kc == 0) return;
   const GemmArgs& g = *r.g;
   if (!g.b_source) {
-    r.uk->pack_b(entry_b(g, e), k0, kc, n0, cols, dst);
+    r.uk->pack_b(entry_b(g, e), k0, kc, n0, cols, dst, panel_stride);
     return;
   }
   // Implicit GEMM: the source writes each panel in place (ld = nr), so B never exists unpacked.
   const GemmBSource& src = *g.b_source;
-  for (int64_t p = 0; p < cols; p += r.nr, dst += kc * r.nr) {
+  for (int64_t p = 0; p < cols; p += r.nr, dst += panel_stride) {
     const int64_t w = std::min(r.nr, cols - p);
     src.fill(src.ctx, k0, kc, n0 + p, w, dst, r.nr);
     if (w < r.nr)
       for (int64_t k = 0; k < kc; ++k) std::memset(dst + k * r.nr + w, 0, static_cast<size_t>(r.nr - w) * sizeof(float));
   }
+}
+
+/// Prefetches `rows` byte ranges (row_bytes long, row_step apart) a few lines per step over `steps` steps, so that
+/// data the next stretch of work reads from L3 or memory arrives while the current one computes.
+class Prefetch {
+ public:
+  Prefetch() = default;
+  Prefetch(const void* p, int64_t rows, int64_t row_bytes, int64_t row_step, int64_t steps)
+      : p_(static_cast<const char*>(p)),
+        row_step_(row_step),
+        row_lines_(ceil_div(row_bytes, 64) + 1),  // +1: the range need not start on a line
+        rows_left_(rows),
+        per_step_(ceil_div(row_lines_ * rows, std::max<int64_t>(steps, 1))) {}
+  /// kLocality 3: into L1 (needed next), 2: into L2 (needed after that).
+  template <int kLocality> void step() {
+    for (int64_t i = 0; i < per_step_ && rows_left_ > 0; ++i) {
+      __builtin_prefetch(p_ + line_ * 64, 0, kLocality);
+      if (++line_ == row_lines_) {
+        line_ = 0;
+        --rows_left_;
+        p_ += row_step_;
+      }
+    }
+  }
+
+ private:
+  const char* p_ = nullptr;
+  int64_t row_step_ = 0, row_lines_ = 0, rows_left_ = 0, per_step_ = 0, line_ = 0;
+};
+
+/// The next kc x nbw block of B a task reads, from where it will read it: the packed panels (prepacked or packed
+/// for the call) or the memory it packs from. Nothing for a B source (its reads are its own).
+Prefetch next_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t nb0, int64_t nbw, int64_t steps) {
+  const GemmArgs& g = *r.g;
+  constexpr int64_t f = sizeof(float);
+  if (r.b)
+    return Prefetch(r.b + (e - r.b0) * r.b_entry + nb0 / r.nr * g.K * r.nr + k0 * r.nr, ceil_div(nbw, r.nr),
+                    kc * r.nr * f, g.K * r.nr * f, steps);
+  if (g.b_source) return {};
+  const MatrixRef b = entry_b(g, e);
+  return b.trans ? Prefetch(b.data + nb0 * b.ld + k0, nbw, kc * f, b.ld * f, steps)
+                 : Prefetch(b.data + k0 * b.ld + nb0, kc, nbw * f, b.ld * f, steps);
 }
 
 /// C rows [m0, m1) x columns [n0, n1) of batch entry e (m0 - r0 a multiple of mr, n0 a multiple of nc).
@@ -133,29 +180,34 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t n0, int
         bstride = K * nr;
       } else {
         float* dst = tl_task_b.get(ceil_div(nbw, nr) * nr * kc);
-        pack_b_block(r, e, k0, kc, nb0, nbw, dst);
+        pack_b_block(r, e, k0, kc, nb0, nbw, dst, kc * nr);
         bblock = dst;
         bstride = kc * nr;
       }
       t.accumulate = kb > 0;
+      // While this block computes, bring the next one (K block after K block, then the next columns) into L2.
+      Prefetch next_b;
+      const int64_t steps = ceil_div(m1 - m0, mr) * ceil_div(nbw, nr);
+      if (kb + 1 < r.nkb) {
+        next_b = next_b_block(r, e, k0 + r.kc, std::min(r.kc, K - k0 - r.kc), nb0, nbw, steps);
+      } else if (nb0 + r.nc < n1) {
+        next_b = next_b_block(r, e, 0, std::min(r.kc, K), nb0 + r.nc, std::min(r.nc, n1 - nb0 - r.nc), steps);
+      }
       for (int64_t ir = m0; ir < m1; ir += mr) {
         const int64_t rows = std::min(mr, m1 - ir);
         const float* apanel = a_at(ir, k0);
         const GemmTileFn* fns = tiles[rows - 1];
         // The next row panel's A comes from L3 or memory (a prepacked weight matrix is often larger than L3):
-        // fetch its lines a few per tile while this panel's tiles run, so its first tile does not wait. Packed,
-        // it is one range of kc * mr floats; row-major, `next_rows` ranges of kc floats, lda apart.
+        // fetch its lines a few per tile while this panel's tiles run, so its first tile does not wait.
+        // Packed, the next panel is one range of kc * mr floats; row-major, up to mr ranges of kc floats.
         const int64_t next_rows = std::min(mr, m1 - ir - mr);
-        const char* next_a = next_rows > 0 ? reinterpret_cast<const char*>(a_at(ir + mr, k0)) : nullptr;
-        const int64_t row_bytes = (r.a_row_major ? kc : kc * mr) * static_cast<int64_t>(sizeof(float));
-        const int64_t row_lines = ceil_div(row_bytes, 64) + (r.a_row_major ? 1 : 0);
-        const int64_t row_step = r.a_row_major ? r.lda * static_cast<int64_t>(sizeof(float)) : 0;
-        const int64_t a_lines = next_a ? row_lines * (r.a_row_major ? next_rows : 1) : 0;
-        const int64_t lines_per_tile = ceil_div(a_lines, ceil_div(nbw, nr));
-        int64_t line = 0;
+        Prefetch next_a;
+        if (next_rows > 0)
+          next_a = r.a_row_major ? Prefetch(a_at(ir + mr, k0), next_rows, kc * 4, r.lda * 4, ceil_div(nbw, nr))
+                                 : Prefetch(a_at(ir + mr, k0), 1, kc * mr * 4, 0, ceil_div(nbw, nr));
         for (int64_t jr = 0; jr < nbw; jr += nr) {
-          for (const int64_t end = std::min(a_lines, line + lines_per_tile); line < end; ++line)
-            __builtin_prefetch(next_a + line / row_lines * row_step + line % row_lines * 64, 0, 3);
+          next_a.step<3>();
+          next_b.step<2>();
           const int64_t n = nb0 + jr;
           t.c = c + ir * g.ldc + n;
           t.cols = std::min(nr, nbw - jr);
@@ -183,13 +235,30 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   const int64_t m_panels = ceil_div(rows, r.mr), n_blocks = ceil_div(g.N, r.nc);
   const int64_t threads = pool ? static_cast<int64_t>(pool->threads()) : 1;
 
-  // The grid: batch entries first, then column blocks (no operand is packed twice), then row ranges; about four
-  // tasks per thread so that a thread slowed by another process does not hold the others up.
+  // B: prepacked; or packed here for the whole call, when row ranges (or entries sharing one B) would otherwise
+  // each pack the same blocks; or packed block by block by the tasks (always so from a B source, which must never
+  // be asked for all of K x N at once).
+  const bool b_shared = g.stride_b == 0 || g.batch == 1;
+  const int64_t n_panels = ceil_div(g.N, r.nr), b_entries = b_shared ? 1 : entries;
+  const bool b_can_prepack = !g.packed_b && !g.b_source && b_entries * n_panels * r.nr * K <= kMaxPrepackFloats;
+  bool prepack_b = b_can_prepack && b_shared && entries > 1;
+
+  // The grid: batch entries first, then column blocks (no operand is packed twice), then row ranges; several
+  // tasks per thread so that a thread slowed by another process does not hold the others up, and a multiple of
+  // the thread count where the rows allow, so that equal tasks end together.
   int64_t mt = 1, nt = 1;
   if (threads > 1) {
-    const int64_t per_entry = ceil_div(4 * threads, entries);
+    const int64_t per_entry = ceil_div(kTasksPerThread * threads, entries);
     nt = std::min(n_blocks, per_entry);
-    mt = std::min(m_panels, ceil_div(per_entry, nt));
+    if (g.packed_b || entries * nt < kTasksPerThread / 2 * threads) {
+      if (g.packed_b || b_can_prepack) {
+        prepack_b = !g.packed_b;
+        mt = std::min(m_panels, ceil_div(per_entry, nt));
+      } else {  // each row range packs the same B blocks again: as few as keep every thread busy
+        mt = std::min(m_panels, ceil_div(threads, entries * nt));
+      }
+      while (entries * mt * nt % threads != 0 && mt < m_panels) ++mt;
+    }
   }
 
   // A: prepacked, read in place (row-major), or packed here for every entry of the round (once when the entries
@@ -211,22 +280,19 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
     r.a_entry = a_shared ? 0 : m_panels * r.mr * K;
     r.a_row0 = r.r0;
   }
-  // B: prepacked; or packed here over the whole K when row ranges (or entries sharing one B) would otherwise
-  // each pack the same blocks; or left to the tasks.
-  const bool b_shared = g.stride_b == 0 || g.batch == 1;
-  const int64_t n_panels = ceil_div(g.N, r.nr);
-  const int64_t b_entries = b_shared ? 1 : entries;
   float* b_buf = nullptr;
   if (g.packed_b) {
     r.b = g.packed_b->data();
     r.b_entry = 0;
-  } else if ((mt > 1 || (b_shared && entries > 1)) && b_entries * n_panels * r.nr * K <= kMaxPrepackFloats) {
+  } else if (prepack_b) {
     b_buf = tl_call_b.get(b_entries * n_panels * r.nr * K);
     r.b = b_buf;
     r.b_entry = b_shared ? 0 : n_panels * r.nr * K;
   }
 
-  const int64_t a_items = a_buf ? a_entries * m_panels : 0, b_items = b_buf ? b_entries * n_panels : 0;
+  // Pre-packing: A by row panels, B by ranges of kPackRows rows of K (each item reads whole rows of B).
+  const int64_t k_chunks = ceil_div(K, kPackRows);
+  const int64_t a_items = a_buf ? a_entries * m_panels : 0, b_items = b_buf ? b_entries * k_chunks : 0;
   if (K > 0 && a_items + b_items > 0) {
     parallel_for(pool, static_cast<size_t>(a_items + b_items), [&](size_t item) {
       const int64_t i = static_cast<int64_t>(item);
@@ -237,9 +303,9 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
         const int64_t m = r.r0 + p * r.mr;
         r.uk->pack_a(a, m, std::min(r.mr, r1 - m), 0, K, a_buf + e * r.a_entry + p * r.mr * K);
       } else {
-        const int64_t e = (i - a_items) / n_panels, p = (i - a_items) % n_panels;
-        const int64_t n = p * r.nr;
-        pack_b_block(r, b_shared ? 0 : r.b0 + e, 0, K, n, std::min(r.nr, g.N - n), b_buf + e * r.b_entry + p * r.nr * K);
+        const int64_t e = (i - a_items) / k_chunks, k0 = (i - a_items) % k_chunks * kPackRows;
+        pack_b_block(r, b_shared ? 0 : r.b0 + e, k0, std::min(kPackRows, K - k0), 0, g.N,
+                     b_buf + e * r.b_entry + k0 * r.nr, K * r.nr);
       }
     });
   }

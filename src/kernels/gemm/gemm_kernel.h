@@ -48,9 +48,10 @@ struct GemmMicroKernel {
   /// Packs rows [m0, m0 + rows) x k [k0, k0 + kc) of the logical A into ceil(rows / mr) panels of kc x mr,
   /// panel after panel (each kc * mr floats), rows past `rows` zero.
   void (*pack_a)(const MatrixRef& a, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) = nullptr;
-  /// Packs k [k0, k0 + kc) x columns [n0, n0 + cols) of the logical B into ceil(cols / nr) panels of kc x nr,
-  /// columns past `cols` zero.
-  void (*pack_b)(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) = nullptr;
+  /// Packs k [k0, k0 + kc) x columns [n0, n0 + cols) of the logical B into ceil(cols / nr) panels of kc x nr
+  /// rows (row k of panel p at dst + p * panel_stride + k * nr), columns past `cols` zero.
+  void (*pack_b)(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+                 int64_t panel_stride) = nullptr;
   /// Register-only loop of mr * 2 independent FMA chains (as many as the tile's accumulators), `iters` steps
   /// each: the peak this kernel can approach. Writes a value depending on every chain to *sink and returns the
   /// flops done.

@@ -9,6 +9,8 @@
 // keeps either copy, so an AVX-512 copy of, say, pack_b<32> would otherwise serve the portable kernel too (and
 // fault on a CPU without AVX-512).
 
+#include <immintrin.h>
+
 #include <utility>
 
 #include "kernels/gemm/gemm_kernel.h"
@@ -141,8 +143,35 @@ template <int MR> void pack_a(const MatrixRef& a, int64_t m0, int64_t rows, int6
   }
 }
 
+/// dst[j * ldd + i] = src[i * lds + j] for an 8 x 8 block: AVX's unpack / shuffle / lane-swap transpose where the
+/// file is built with AVX2 (the avx2 and avx512 kernels), plain moves elsewhere.
+inline void transpose_8x8(const float* src, int64_t lds, float* dst, int64_t ldd) {
+#if defined(__AVX2__)
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int h = 0; h < 8; h += 4) {  // rows 0-3, then 4-7
+    r[h] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
+    r[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xEE);
+    r[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
+    r[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+#else
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 8; ++j) dst[j * ldd + i] = src[i * lds + j];
+#endif
+}
+
 /// See GemmMicroKernel::pack_b.
-template <class S> void pack_b(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+template <class S>
+void pack_b(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst, int64_t panel_stride) {
   constexpr int L = S::kLanes, NR = 2 * L;
   const int64_t panels = (cols + NR - 1) / NR, full = cols / NR, tail = cols - full * NR;
   if (!b.trans) {
@@ -151,7 +180,7 @@ template <class S> void pack_b(const MatrixRef& b, int64_t k0, int64_t kc, int64
     const float* src = b.data + k0 * b.ld + n0;
     for (int64_t k = 0; k < kc; ++k, src += b.ld) {
       float* d = dst + k * NR;
-      for (int64_t p = 0; p < full; ++p, d += kc * NR) {
+      for (int64_t p = 0; p < full; ++p, d += panel_stride) {
         S::store(d, S::load(src + p * NR));
         S::store(d + L, S::load(src + p * NR + L));
       }
@@ -163,15 +192,19 @@ template <class S> void pack_b(const MatrixRef& b, int64_t k0, int64_t kc, int64
     }
     return;
   }
-  // Memory is N x K: each column of B is contiguous along k; write it down the panel's column.
-  for (int64_t p = 0; p < panels; ++p, dst += kc * NR) {
-    const int64_t c = lesser(NR, cols - p * NR);
-    for (int64_t j = 0; j < c; ++j) {
-      const float* s = b.data + (n0 + p * NR + j) * b.ld + k0;
-      for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = s[k];
-    }
-    for (int64_t k = 0; k < kc; ++k)
+  // Memory is N x K: each column of B is contiguous along k. Transpose 8 x 8 blocks into the panels; the ragged
+  // edges (k past a multiple of 8, the last panel's columns) element by element, padding with zeros.
+  const int64_t k8 = kc / 8 * 8;
+  for (int64_t p = 0; p < panels; ++p, dst += panel_stride) {
+    const int64_t c = lesser(NR, cols - p * NR), c8 = c / 8 * 8;
+    const float* src = b.data + (n0 + p * NR) * b.ld + k0;
+    for (int64_t j = 0; j < c8; j += 8)
+      for (int64_t k = 0; k < k8; k += 8) transpose_8x8(src + j * b.ld + k, b.ld, dst + k * NR + j, NR);
+    for (int64_t k = 0; k < kc; ++k) {
+      const int64_t from = k < k8 ? c8 : 0;
+      for (int64_t j = from; j < c; ++j) dst[k * NR + j] = src[j * b.ld + k];
       for (int64_t j = c; j < NR; ++j) dst[k * NR + j] = 0.0f;
+    }
   }
 }
 
