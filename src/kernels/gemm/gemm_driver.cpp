@@ -1,13 +1,15 @@
 // gemm_f32: cache blocking, packing of the operands that were not packed ahead of time, and the split over threads.
 //
-// One call, for each batch entry: A (M x K) is packed once into row panels (unless prepacked) and shared by all
-// tasks. Tasks split C into rectangles (row ranges aligned to mr, column ranges aligned to nc); a task walks its
-// columns nc at a time and K in blocks, takes a kc x nc block of packed B (prepacked, pre-packed for the call, or
-// packed by the task into its own thread's buffer: the block stays in L2) and runs each A row panel of its range
-// over it (the mr x kc A micro-panel stays in L1 across the block's tiles).
+// One call, for each batch entry: A is read in place when row-major, else packed once into row panels (unless
+// prepacked). Columns are cut into blocks of at most nc (whole panels, an even number of them: two threads get
+// equal shares), K into blocks of at most kc_max. Tasks split C into rectangles (row ranges aligned to mr, runs
+// of column blocks); a task takes each column block K block after K block: a kc x nc block of packed B
+// (prepacked, pre-packed for the call, or packed by the task into its own thread's buffer: it stays in L2), over
+// which every A row panel of its range passes (the mr x kc A micro-panel stays in L1 across the block's tiles).
 //
 // Bits do not depend on the thread count: each C element is computed by exactly one task, K is summed in the
-// same blocks in the same order whatever the grid, and the activation sees row segments aligned to nc.
+// same blocks in the same order whatever the grid, and the activation sees the same row segments (the column
+// blocks, which depend on N only).
 
 #include <algorithm>
 #include <cstdlib>
@@ -22,7 +24,7 @@ namespace kiln::kernels {
 namespace {
 
 // Below this much work a second thread costs more (waking it, sharing the packed operands) than it saves.
-constexpr double kMinParallelFlops = 2e6;
+constexpr double kMinParallelFlops = 3e6;
 // Tasks per thread in a parallel call (see run_round's grid).
 constexpr int64_t kTasksPerThread = 8;
 // Rows of B one pre-packing item takes (whole rows: the reads stream).
@@ -67,7 +69,10 @@ thread_local Scratch tl_call_a, tl_call_b, tl_task_b;
 struct Round {
   const GemmArgs* g = nullptr;
   const GemmMicroKernel* uk = nullptr;
-  int64_t mr = 0, nr = 0, kc = 0, nkb = 1, nc = 0;
+  int64_t mr = 0, nr = 0, kc = 0, nkb = 1;
+  int64_t n_panels = 0, n_blocks = 1;  ///< column block j: panels [j * n_panels / n_blocks, (j + 1) * ...)
+  /// First column of block j (N for j == n_blocks).
+  int64_t block_col(int64_t j) const { return std::min(g->N, j * n_panels / n_blocks * nr); }
   int64_t b0 = 0, r0 = 0;  ///< first batch entry and row of the round
   // A, read in place when it is row-major (a + (e - b0) * a_entry + m * lda), else packed in row panels:
   // panel of (entry e, row m) at a + (e - b0) * a_entry + (m - a_row0) / mr * K * mr.
@@ -147,8 +152,8 @@ Prefetch next_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t
                  : Prefetch(b.data + k0 * b.ld + nb0, kc, nbw * f, b.ld * f, steps);
 }
 
-/// C rows [m0, m1) x columns [n0, n1) of batch entry e (m0 - r0 a multiple of mr, n0 a multiple of nc).
-void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+/// C rows [m0, m1) x column blocks [j0, j1) of batch entry e (m0 - r0 a multiple of mr).
+void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int64_t j1) {
   const GemmArgs& g = *r.g;
   const GemmEpilogue& ep = g.epilogue;
   const int64_t K = g.K, mr = r.mr, nr = r.nr;
@@ -169,8 +174,8 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t n0, int
   t.alpha = ep.alpha;
   t.ldr = ep.ldr;
   t.beta = ep.beta;
-  for (int64_t nb0 = n0; nb0 < n1; nb0 += r.nc) {
-    const int64_t nbw = std::min(r.nc, n1 - nb0);
+  for (int64_t j = j0; j < j1; ++j) {
+    const int64_t nb0 = r.block_col(j), nbw = r.block_col(j + 1) - nb0;
     for (int64_t kb = 0; kb < r.nkb; ++kb) {
       const int64_t k0 = kb * r.kc, kc = std::min(r.kc, K - k0);
       const float* bblock;
@@ -186,12 +191,15 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t n0, int
       }
       t.accumulate = kb > 0;
       // While this block computes, bring the next one (K block after K block, then the next columns) into L2.
+      // Not for a single row panel: it reads each block once, as a stream the hardware prefetcher follows.
       Prefetch next_b;
-      const int64_t steps = ceil_div(m1 - m0, mr) * ceil_div(nbw, nr);
-      if (kb + 1 < r.nkb) {
-        next_b = next_b_block(r, e, k0 + r.kc, std::min(r.kc, K - k0 - r.kc), nb0, nbw, steps);
-      } else if (nb0 + r.nc < n1) {
-        next_b = next_b_block(r, e, 0, std::min(r.kc, K), nb0 + r.nc, std::min(r.nc, n1 - nb0 - r.nc), steps);
+      if (m1 - m0 > mr) {
+        const int64_t steps = ceil_div(m1 - m0, mr) * ceil_div(nbw, nr);
+        if (kb + 1 < r.nkb) {
+          next_b = next_b_block(r, e, k0 + r.kc, std::min(r.kc, K - k0 - r.kc), nb0, nbw, steps);
+        } else if (j + 1 < j1) {
+          next_b = next_b_block(r, e, 0, std::min(r.kc, K), nb0 + nbw, r.block_col(j + 2) - nb0 - nbw, steps);
+        }
       }
       for (int64_t ir = m0; ir < m1; ir += mr) {
         const int64_t rows = std::min(mr, m1 - ir);
@@ -232,7 +240,7 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t n0, int
 void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   const GemmArgs& g = *r.g;
   const int64_t K = g.K, entries = b1 - r.b0, rows = r1 - r.r0;
-  const int64_t m_panels = ceil_div(rows, r.mr), n_blocks = ceil_div(g.N, r.nc);
+  const int64_t m_panels = ceil_div(rows, r.mr);
   const int64_t threads = pool ? static_cast<int64_t>(pool->threads()) : 1;
 
   // B: prepacked; or packed here for the whole call, when row ranges (or entries sharing one B) would otherwise
@@ -243,22 +251,19 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   const bool b_can_prepack = !g.packed_b && !g.b_source && b_entries * n_panels * r.nr * K <= kMaxPrepackFloats;
   bool prepack_b = b_can_prepack && b_shared && entries > 1;
 
-  // The grid: batch entries first, then column blocks (no operand is packed twice), then row ranges; several
-  // tasks per thread so that a thread slowed by another process does not hold the others up, and a multiple of
-  // the thread count where the rows allow, so that equal tasks end together.
+  // The grid: batch entries first, then runs of column blocks (no operand is packed twice), then row ranges,
+  // as few as give every thread its share: a row range re-reads B from L3 (or packs it again when the tasks pack
+  // B themselves, as they must from a B source, which is never asked for all of K x N at once).
   int64_t mt = 1, nt = 1;
   if (threads > 1) {
-    const int64_t per_entry = ceil_div(kTasksPerThread * threads, entries);
-    nt = std::min(n_blocks, per_entry);
-    if (g.packed_b || entries * nt < kTasksPerThread / 2 * threads) {
-      if (g.packed_b || b_can_prepack) {
-        prepack_b = !g.packed_b;
-        mt = std::min(m_panels, ceil_div(per_entry, nt));
-      } else {  // each row range packs the same B blocks again: as few as keep every thread busy
-        mt = std::min(m_panels, ceil_div(threads, entries * nt));
-      }
-      while (entries * mt * nt % threads != 0 && mt < m_panels) ++mt;
-    }
+    nt = std::min(r.n_blocks, ceil_div(kTasksPerThread * threads, entries));
+    if (entries * nt < threads && b_can_prepack) prepack_b = true;
+    const bool b_shared_by_rows = g.packed_b || prepack_b;
+    auto enough = [&](int64_t m) {
+      const int64_t tasks = entries * m * nt;
+      return b_shared_by_rows ? tasks >= 4 * threads && tasks % threads == 0 : tasks >= threads;
+    };
+    while (mt < m_panels && !enough(mt)) ++mt;
   }
 
   // A: prepacked, read in place (row-major), or packed here for every entry of the round (once when the entries
@@ -314,8 +319,7 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
     const int64_t i = static_cast<int64_t>(item);
     const int64_t e = r.b0 + i / (mt * nt), mi = i / nt % mt, ni = i % nt;
     const int64_t m0 = r.r0 + mi * m_panels / mt * r.mr, m1 = std::min(r1, r.r0 + (mi + 1) * m_panels / mt * r.mr);
-    const int64_t n0 = ni * n_blocks / nt * r.nc, n1 = std::min(g.N, (ni + 1) * n_blocks / nt * r.nc);
-    run_task(r, e, m0, m1, n0, n1);
+    run_task(r, e, m0, m1, ni * r.n_blocks / nt, (ni + 1) * r.n_blocks / nt);
   });
 }
 
@@ -364,9 +368,14 @@ void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
   r.mr = r.uk->mr;
   r.nr = r.uk->nr;
   const GemmBlocking blocking = gemm_blocking(*r.uk);
-  r.nc = blocking.nc;
-  // K in equal blocks (576 = 3 x 192 rather than 256 + 256 + 64), rounded to 4 for the unrolled loop.
-  r.nkb = g.K == 0 ? 1 : ceil_div(g.K, blocking.kc_max);
+  // Column blocks of whole panels, at most nc wide, an even number of them (N alone decides it).
+  r.n_panels = ceil_div(g.N, r.nr);
+  r.n_blocks = ceil_div(r.n_panels, blocking.nc / r.nr);
+  if (r.n_blocks > 1) r.n_blocks = std::min(r.n_panels, round_up(r.n_blocks, 2));
+  // K in equal blocks (576 = 3 x 192 rather than 256 + 256 + 64), rounded to 4 for the unrolled loop. A single
+  // row panel (M <= mr: a matrix-vector product) reuses no B block, so it takes K whole: each tile then streams
+  // one long contiguous B panel, which the hardware prefetcher follows.
+  r.nkb = g.K == 0 || g.M <= r.mr ? 1 : ceil_div(g.K, blocking.kc_max);
   r.kc = g.K == 0 ? 0 : round_up(ceil_div(g.K, r.nkb), 4);
   if (g.K > 0) r.nkb = ceil_div(g.K, r.kc);
 
