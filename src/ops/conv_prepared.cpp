@@ -190,7 +190,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
   const int64_t ks = w->numel() / M / Cg, Mg = M / k->group;
   const float* wd = w->data<float>();
   k->depthwise = k->spatial == 2 && Cg == 1 && kernel[0] <= kernels::kDwConvMaxKernel &&
-                 kernel[1] <= kernels::kDwConvMaxKernel;
+                 kernel[1] <= kernels::kDwConvMaxKernel && k->window.strides[1] <= kernels::kDwConvMaxKernel;
   if (k->depthwise) {
     k->dw_weights.assign(wd, wd + w->numel());
   } else {

@@ -81,23 +81,27 @@ class DwConvKernel : public ::testing::TestWithParam<ListedKernel> {};
 TEST_P(DwConvKernel, MatchesReferenceOnRandomShapes) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
-  const DwConvPlaneFn fn = dwconv_plane_kernel(k.tier);
+  const DwConvFn fn = dwconv_kernel(k.tier);
   ASSERT_NE(fn, nullptr);
   std::mt19937 rng(1234);
   for (int iter = 0; iter < 400; ++iter) {
     const DwConvShape s = random_shape(rng);
-    const ActivationParams act = activation_of(iter);
-    const auto x = random_vector(static_cast<size_t>(s.in_h * s.in_w), rng);
-    const auto w = random_vector(static_cast<size_t>(s.kernel_h * s.kernel_w), rng);
-    const auto res = random_vector(static_cast<size_t>(s.out_h * s.out_w), rng);
-    // A guard zone past the plane catches writes beyond out_w * out_h.
-    std::vector<float> got(static_cast<size_t>(s.out_h * s.out_w) + 16, 7.0f), want(got.size(), 7.0f);
-    DwConvPlane p{x.data(), w.data(), iter % 3 ? 0.3f : 0.0f, iter % 2 ? res.data() : nullptr, got.data()};
-    std::vector<float> scratch(dwconv_scratch_floats(s) + 1, std::nanf(""));
-    fn(s, p, act, scratch.data());
-    p.y = want.data();
-    dwconv_f32_ref(s, p, act, nullptr);
-    expect_near(got, want, std::string(k.name) + " " + describe(s) + " " + activation_name(act.kind));
+    const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+    // Two planes: the second checks that the first left nothing behind in the reused scratch.
+    const auto x = random_vector(static_cast<size_t>(2 * in_plane), rng);
+    const auto w = random_vector(static_cast<size_t>(2 * s.kernel_h * s.kernel_w), rng);
+    const auto bias = random_vector(2, rng);
+    const auto res = random_vector(static_cast<size_t>(2 * out_plane), rng);
+    // A guard zone past the planes catches writes beyond them.
+    std::vector<float> got(static_cast<size_t>(2 * out_plane) + 16, 7.0f), want(got.size(), 7.0f);
+    DwConvArgs a{x.data(), w.data(), iter % 3 ? bias.data() : nullptr, iter % 2 ? res.data() : nullptr, got.data(),
+                 2, 2, 1, activation_of(iter)};
+    std::vector<float> scratch(dwconv_scratch_floats(s), 0.0f);
+    fn(s, a, 0, 1, scratch.data());
+    fn(s, a, 1, 2, scratch.data());
+    a.y = want.data();
+    dwconv_f32_ref(s, a, 0, 2, nullptr);
+    expect_near(got, want, std::string(k.name) + " " + describe(s) + " " + activation_name(a.act.kind));
     if (HasFailure()) return;
   }
 }
@@ -123,12 +127,8 @@ TEST(DwConv, DispatchCoversImagesMultipliersAndThreadCounts) {
   a.y = two.data();
   dwconv_f32(s, a, &pool);
   EXPECT_EQ(one, two);
-  for (int64_t p = 0; p < images * channels; ++p) {
-    const int64_t n = p / channels, m = p % channels;
-    DwConvPlane plane{x.data() + (n * in_channels + m / mult) * s.in_h * s.in_w, w.data() + m * 9, bias[m], nullptr,
-                      want.data() + p * s.out_h * s.out_w};
-    dwconv_f32_ref(s, plane, a.act, nullptr);
-  }
+  a.y = want.data();
+  dwconv_f32_ref(s, a, 0, a.planes, nullptr);
   expect_near(one, want, "dwconv_f32 " + std::string(dwconv_kernel_name()));
 }
 

@@ -3,6 +3,8 @@
 
 #include "kernels/dwconv/dwconv.h"
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "base/error.h"
@@ -10,7 +12,7 @@
 namespace kiln::kernels {
 
 #define KILN_DWCONV(name, tier, simd) \
-  void name(const DwConvShape&, const DwConvPlane&, const ActivationParams&, float*);
+  void name(const DwConvShape&, const DwConvArgs&, int64_t, int64_t, float*);
 #include "kernels/dwconv/dwconv_list.h"
 
 namespace {
@@ -18,7 +20,7 @@ namespace {
 struct Entry {
   const char* name;
   IsaTier tier;
-  DwConvPlaneFn fn;
+  DwConvFn fn;
 };
 
 constexpr Entry kKernels[] = {
@@ -36,10 +38,10 @@ const Entry* best_for(IsaTier tier) {
 }  // namespace
 
 size_t dwconv_scratch_floats(const DwConvShape& s) {
-  return static_cast<size_t>(s.in_h * s.stride_w * dwconv_phase_row_floats(s));
+  return static_cast<size_t>((s.in_h + 1) * s.stride_w * dwconv_phase_row_floats(s));
 }
 
-DwConvPlaneFn dwconv_plane_kernel(IsaTier tier) {
+DwConvFn dwconv_kernel(IsaTier tier) {
   if (tier == IsaTier::kRef) return dwconv_f32_ref;
   for (const Entry& e : kKernels)
     if (e.tier == tier) return e.fn;
@@ -52,24 +54,24 @@ const char* dwconv_kernel_name() {
 }
 
 void dwconv_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
-  KILN_ASSERT(s.kernel_h <= kDwConvMaxKernel && s.kernel_w <= kDwConvMaxKernel);
+  KILN_ASSERT(s.kernel_h <= kDwConvMaxKernel && s.kernel_w <= kDwConvMaxKernel && s.stride_w <= kDwConvMaxKernel);
   KILN_ASSERT(a.channels > 0 && a.channel_multiplier > 0 && a.channels % a.channel_multiplier == 0);
   const Entry* e = best_for(active_isa());
-  const DwConvPlaneFn fn = e ? e->fn : dwconv_f32_ref;
+  const DwConvFn fn = e ? e->fn : dwconv_f32_ref;
   const size_t scratch_floats = dwconv_scratch_floats(s);
-  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w, taps = s.kernel_h * s.kernel_w;
-  parallel_for(pool, static_cast<size_t>(a.planes), [&](size_t i) {
+  // Tasks of at least ~16K outputs, so a 7x7 plane is not a task on its own.
+  const int64_t per_task = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, s.out_h * s.out_w));
+  const int64_t tasks = (a.planes + per_task - 1) / per_task;
+  parallel_for(pool, static_cast<size_t>(tasks), [&](size_t task) {
     thread_local std::vector<float> scratch;
-    if (scratch.size() < scratch_floats) scratch.resize(scratch_floats);
-    const int64_t p = static_cast<int64_t>(i);
-    const int64_t image = p / a.channels, m = p % a.channels;
-    DwConvPlane plane;
-    plane.x = a.x + (image * (a.channels / a.channel_multiplier) + m / a.channel_multiplier) * in_plane;
-    plane.w = a.w + m * taps;
-    plane.bias = a.bias ? a.bias[m] : 0.0f;
-    plane.residual = a.residual ? a.residual + p * out_plane : nullptr;
-    plane.y = a.y + p * out_plane;
-    fn(s, plane, a.act, scratch.data());
+    thread_local DwConvShape zeroed_for;  // the shape whose padding the scratch holds as zeros
+    if (scratch.size() < scratch_floats || std::memcmp(&zeroed_for, &s, sizeof s) != 0) {
+      if (scratch.size() < scratch_floats) scratch.resize(scratch_floats);
+      std::fill(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(scratch_floats), 0.0f);
+      zeroed_for = s;
+    }
+    const int64_t begin = static_cast<int64_t>(task) * per_task;
+    fn(s, a, begin, std::min(a.planes, begin + per_task), scratch.data());
   });
 }
 

@@ -26,44 +26,23 @@ struct DwConvShape {
   int64_t pad_top = 0, pad_left = 0;  ///< the end pads follow from out_h/out_w; reads past the input are zeros
 };
 
-/// One output plane: y = act(conv(x, w) + bias + residual).
-struct DwConvPlane {
-  const float* x = nullptr;         ///< [in_h, in_w]
-  const float* w = nullptr;         ///< [kernel_h, kernel_w]
-  float bias = 0.0f;
-  const float* residual = nullptr;  ///< [out_h, out_w], or null
-  float* y = nullptr;               ///< [out_h, out_w]
-};
-
-/// Largest kernel_h and kernel_w the plane kernels take (larger windows go to the implicit GEMM).
+/// Largest kernel_h, kernel_w and stride_w the kernels take (larger windows go to the implicit GEMM).
 inline constexpr int64_t kDwConvMaxKernel = 64;
 
-/// Floats in one stride-phase row of a plane kernel's scratch: the outputs rounded up to whole 16-lane vectors
-/// (so every tier's loads stay inside), plus the columns the window reaches beyond them.
+/// Floats in one stride-phase row of a kernel's scratch: the outputs rounded up to whole 16-lane vectors (so every
+/// tier's loads stay inside), plus the columns the window reaches beyond them.
 inline int64_t dwconv_phase_row_floats(const DwConvShape& s) {
   return (s.out_w + 15) / 16 * 16 + (s.kernel_w - 1) * s.dilation_w / s.stride_w + 1;
 }
 
-/// A plane kernel of one ISA tier. `scratch` holds dwconv_scratch_floats(shape) floats, private to the call.
-using DwConvPlaneFn = void (*)(const DwConvShape& shape, const DwConvPlane& plane, const ActivationParams& act,
-                               float* scratch);
-
-/// Scratch a plane kernel needs for `shape`: the zero-padded input plane split by stride phase, in_h rows of
-/// stride_w phase rows.
+/// Scratch a kernel needs for `shape`: the zero-padded input plane split by stride phase (in_h rows of stride_w
+/// phase rows) and one zero row for taps in the top and bottom padding.
 size_t dwconv_scratch_floats(const DwConvShape& shape);
 
-/// The plain scalar plane kernel (the oracle; no scratch needed).
-void dwconv_f32_ref(const DwConvShape& shape, const DwConvPlane& plane, const ActivationParams& act, float* scratch);
-
-/// The plane kernel for `tier` (kRef: the reference), or null when none is compiled for it.
-DwConvPlaneFn dwconv_plane_kernel(IsaTier tier);
-/// Name of the kernel dwconv_f32 uses at the active tier ("dwconv_f32_avx2").
-const char* dwconv_kernel_name();
-
-/// The whole operation on `planes` = images x channels output planes. Output plane p is image n = p / channels,
-/// channel m = p % channels: it reads input plane n * channels / channel_multiplier + m / channel_multiplier of
-/// x, weights w + m * kernel_h * kernel_w, bias[m] (when bias is not null) and residual + p * out_h * out_w
-/// (when not null), and writes y + p * out_h * out_w. Runs at the active tier on `pool`, one plane per task.
+/// One depthwise convolution over `planes` = images x channels output planes, y = act(conv(x, w) + bias + residual).
+/// Output plane p is image n = p / channels, channel m = p % channels: it reads input plane
+/// n * channels / channel_multiplier + m / channel_multiplier of x, weights w + m * kernel_h * kernel_w, bias[m]
+/// (when bias is not null) and residual + p * out_h * out_w (when not null), and writes y + p * out_h * out_w.
 struct DwConvArgs {
   const float* x = nullptr;
   const float* w = nullptr;
@@ -75,6 +54,36 @@ struct DwConvArgs {
   int64_t channel_multiplier = 1;  ///< output channels per input channel
   ActivationParams act;
 };
-void dwconv_f32(const DwConvShape& shape, const DwConvArgs& args, ThreadPool* pool);
+
+/// Output plane p of `a`, resolved to pointers.
+struct DwConvPlane {
+  const float* x;         ///< [in_h, in_w]
+  const float* w;         ///< [kernel_h, kernel_w]
+  float bias;
+  const float* residual;  ///< [out_h, out_w], or null
+  float* y;               ///< [out_h, out_w]
+};
+inline DwConvPlane dwconv_plane(const DwConvShape& s, const DwConvArgs& a, int64_t p) {
+  const int64_t image = p / a.channels, m = p % a.channels, out_plane = s.out_h * s.out_w;
+  const int64_t in_plane = image * (a.channels / a.channel_multiplier) + m / a.channel_multiplier;
+  return {a.x + in_plane * s.in_h * s.in_w, a.w + m * s.kernel_h * s.kernel_w, a.bias ? a.bias[m] : 0.0f,
+          a.residual ? a.residual + p * out_plane : nullptr, a.y + p * out_plane};
+}
+
+/// A kernel of one ISA tier: output planes [begin, end) of `a`. `scratch` holds dwconv_scratch_floats(shape)
+/// floats, private to the call, which the caller zero-fills once per shape: kernels write only the input's
+/// columns into it, so the padding columns stay zero across calls.
+using DwConvFn = void (*)(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch);
+
+/// The plain scalar kernel (the oracle; needs no scratch).
+void dwconv_f32_ref(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch);
+
+/// The kernel for `tier` (kRef: the reference), or null when none is compiled for it.
+DwConvFn dwconv_kernel(IsaTier tier);
+/// Name of the kernel dwconv_f32 uses at the active tier ("dwconv_f32_avx2").
+const char* dwconv_kernel_name();
+
+/// Runs `a` at the active tier on `pool` (planes split into tasks; a plane's result does not depend on it).
+void dwconv_f32(const DwConvShape& shape, const DwConvArgs& a, ThreadPool* pool);
 
 }  // namespace kiln::kernels

@@ -7,9 +7,8 @@
 
 namespace kiln::kernels {
 
-void dwconv_f32_avx512(const DwConvShape& shape, const DwConvPlane& plane, const ActivationParams& act,
-                       float* scratch) {
-  dwconv_detail::plane<simd::Avx512>(shape, plane, act, scratch);
+void dwconv_f32_avx512(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch) {
+  dwconv_detail::run<simd::Avx512>(shape, a, begin, end, scratch);
 }
 
 }  // namespace kiln::kernels
