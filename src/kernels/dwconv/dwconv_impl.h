@@ -1,5 +1,6 @@
 #pragma once
-// The depthwise plane kernel, written once over a SIMD wrapper (kernels/simd/simd.h) and instantiated per tier in
+// The depthwise kernel, written once over a SIMD wrapper (kernels/simd/simd.h, plus S::deinterleave: even and odd
+// lanes of 2 vectors, defined in each tier's file) and instantiated per tier in
 // dwconv_avx2.cpp and dwconv_avx512.cpp. Include only from those files (it needs the tier's compile flags).
 //
 // How: the input plane is first copied into scratch, zero-padded on the left and right and split by stride phase
@@ -23,7 +24,7 @@ template <typename S> inline void store_tail(float* p, typename S::V v, int64_t 
   if constexpr (S::kLanes == 16) {
     S::store_partial(p, v, n);
   } else {
-    alignas(64) float tmp[S::kLanes];
+    float tmp[S::kLanes];
     S::store(tmp, v);
     for (int64_t i = 0; i < n; ++i) p[i] = tmp[i];
   }
@@ -55,6 +56,32 @@ struct Layout {
   }
 };
 
+// Stride 2 (MobileNets' downsampling): both phase rows in one pass, 2L input columns at a time split into even
+// and odd columns by the tier's S::deinterleave (the compiler leaves this gather scalar). Input column c goes to
+// phase (c + pad_left) % 2 at j = (c + pad_left) / 2.
+template <typename S> inline void split_row_stride2(const DwConvShape& s, const Layout& t, const float* src, float* dst) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  const int64_t pe = s.pad_left % 2, po = 1 - pe;                        // phases of even and odd columns
+  const int64_t je = s.pad_left / 2, jo = (s.pad_left + 1) / 2;          // j of columns 0 and 1
+  float* even = dst + pe * t.len + je;
+  float* odd = dst + po * t.len + jo;
+  // Column pairs i (columns 2i, 2i + 1) whose j lies in the stored range [lo, hi) of both phases.
+  const int64_t pairs = std::min({s.in_w / 2, t.hi[pe] - je, t.hi[po] - jo});
+  int64_t i = 0;
+  for (; i + L <= pairs; i += L) {
+    V e, o;
+    S::deinterleave(src + 2 * i, &e, &o);
+    S::store(even + i, e);
+    S::store(odd + i, o);
+  }
+  for (int64_t p = 0; p < 2; ++p) {  // the rest, phase by phase from column 2i (even) or 2i + 1 (odd)
+    float* out = dst + p * t.len;
+    const float* in = src + t.first[p];
+    for (int64_t j = std::max(t.lo[p], i + (p == pe ? je : jo)); j < t.hi[p]; ++j) out[j] = in[2 * j];
+  }
+}
+
 // Copies input row `src` into its phase rows at `dst`. Only the input's columns are written: the padding columns
 // are the same for every plane of a shape and stay zero from the caller's one fill.
 template <typename S> inline void split_row(const DwConvShape& s, const Layout& t, const float* src, float* dst) {
@@ -76,8 +103,8 @@ template <typename S> inline void split_row(const DwConvShape& s, const Layout& 
           store_tail<S>(out + j, S::load_partial(in + j, hi - j), hi - j);
         }
       }
-    } else if (sw == 2) {  // a constant stride lets the compiler vectorise the gather (MobileNets' stride 2)
-      for (int64_t j = lo; j < hi; ++j) out[j] = in[2 * j];
+    } else if (sw == 2) {
+      if (p == 0) split_row_stride2<S>(s, t, src, dst);  // both phases at once
     } else {
       for (int64_t j = lo; j < hi; ++j) out[j] = in[sw * j];
     }
@@ -149,7 +176,7 @@ inline void block(const DwConvShape& s, const float* const* rows, const int64_t*
 
 // Output rows [oh, oh + R) of a plane, all columns, right to left (see block's stores).
 template <typename S, int R, int KH, int KW>
-void row_group(const DwConvShape& s, const Layout& t, const DwConvPlane& p, const float* scratch,
+[[gnu::always_inline]] inline void row_group(const DwConvShape& s, const Layout& t, const DwConvPlane& p, const float* scratch,
                const Epilogue<S>& ep, int64_t oh) {
   constexpr int L = S::kLanes;
   const int64_t kernel_h = KH > 0 ? KH : s.kernel_h;
