@@ -22,10 +22,14 @@ struct ConvDims {
   bool pointwise() const;
 };
 
-/// The column matrix of one image's group: x points at its first input channel.
+/// The column matrix of one image's group: x points at its first input channel. Built once per GEMM call, with
+/// the output columns each kernel column reads inside its input row (the fill needs them for every row).
 struct ConvColumns {
-  const float* x = nullptr;
-  const ConvDims* dims = nullptr;
+  ConvColumns(const float* x, const ConvDims& dims);
+  static constexpr int64_t kTableWidth = 16;  ///< kernel columns tabulated; wider kernels compute theirs per row
+  const float* x;
+  const ConvDims* dims;
+  int64_t lo[kTableWidth], hi[kTableWidth];
 };
 
 /// kernels::GemmBSource::fill over a ConvColumns: rows k = c * kernel_size + kernel offset, columns = output

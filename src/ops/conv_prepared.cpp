@@ -134,7 +134,7 @@ class PreparedConv final : public PreparedKernel {
     }
     for (int64_t n = 0; n < d.batch; ++n) {
       for (int64_t gi = 0; gi < group; ++gi) {
-        const ConvColumns columns{x + (n * in_channels + gi * Cg) * is, &d};
+        const ConvColumns columns(x + (n * in_channels + gi * Cg) * is, d);
         const kernels::GemmBSource source{fill_conv_columns, &columns};
         const int64_t out_offset = (n * out_channels + gi * Mg) * os;
         g.packed_a = &packed[static_cast<size_t>(gi)];

@@ -151,7 +151,9 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
          std::equal(a.data<float>(), a.data<float>() + a.numel(), b.data<float>(), b.data<float>() + b.numel());
 }
 
-void check_case(const ConvCase& c, uint32_t seed) {
+// two_threads: also run on a 2-thread pool and expect the same bits (not every case: on a loaded 2-core machine
+// each parallel region may wait a scheduler slice for its second thread).
+void check_case(const ConvCase& c, uint32_t seed, bool two_threads = true) {
   const kernels::IsaTier tiers[] = {kernels::IsaTier::kAvx2, kernels::IsaTier::kAvx512};
   IsaCapGuard guard;
   // The reference first, with the residual absent, to learn Y's dims.
@@ -162,7 +164,6 @@ void check_case(const ConvCase& c, uint32_t seed) {
   std::mt19937 rng(seed);
   PreparedNode n = make_node(c, rng, probe_y.dims());
   const Tensor want = n.reference()[0];
-  kernels::ThreadPool two(2);
   for (kernels::IsaTier tier : tiers) {
     if (!kernels::isa_available(tier)) continue;
     kernels::set_isa_cap(tier);
@@ -171,6 +172,8 @@ void check_case(const ConvCase& c, uint32_t seed) {
     const std::string what = c.str() + " [" + std::string(kernels::isa_name(tier)) + ": " + k->describe() + "]";
     const Tensor one = n.run(*k, {want.dims()}, nullptr)[0];
     expect_close(one, want, what);
+    if (!two_threads) continue;
+    kernels::ThreadPool two(2);
     EXPECT_TRUE(bitwise_equal(one, n.run(*k, {want.dims()}, &two)[0])) << what << ": 2 threads differ from 1";
   }
 }
@@ -180,7 +183,7 @@ TEST(ConvPrepared, MatchesReferenceOnRandomShapes) {
   for (int i = 0; i < 300 && !HasFailure(); ++i) {
     const ConvCase c = random_case(rng, i);
     SCOPED_TRACE(c.str());
-    check_case(c, static_cast<uint32_t>(i));
+    check_case(c, static_cast<uint32_t>(i), i % 8 == 0);
   }
 }
 
@@ -204,7 +207,7 @@ TEST(ConvPrepared, PointwiseDepthwiseAndDenseLayersOfMobileNets) {
       c.activation = act;
       if (c.activation == "Clip") c.activation_params = {0.0f, 0.5f};
       SCOPED_TRACE(c.str());
-      check_case(c, static_cast<uint32_t>(index++));
+      check_case(c, static_cast<uint32_t>(index++), c.activation.empty());
     }
   }
 }
