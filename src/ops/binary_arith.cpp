@@ -166,10 +166,14 @@ void compute_pow(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(add, {"", "Add", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kAdd>, false, false, false, prepare_binary});
-KILN_REGISTER_OP(sub, {"", "Sub", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kSub>, false, false, false, prepare_binary});
-KILN_REGISTER_OP(mul, {"", "Mul", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kMul>, false, false, false, prepare_binary});
-KILN_REGISTER_OP(div, {"", "Div", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kDiv>, false, false, false, prepare_binary});
+KILN_REGISTER_OP(add, {"", "Add", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kAdd>,
+                       false, false, false, prepare_binary});
+KILN_REGISTER_OP(sub, {"", "Sub", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kSub>,
+                       false, false, false, prepare_binary});
+KILN_REGISTER_OP(mul, {"", "Mul", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kMul>,
+                       false, false, false, prepare_binary});
+KILN_REGISTER_OP(div, {"", "Div", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kDiv>,
+                       false, false, false, prepare_binary});
 KILN_REGISTER_OP(mod, {"", "Mod", {10, 13, 28}, 0, infer_binary<kNumericTypes>, compute_mod});
 KILN_REGISTER_OP(pow, {"", "Pow", {1, 7, 12, 13, 15}, 0, infer_pow, compute_pow, false, false, false, prepare_pow});
 

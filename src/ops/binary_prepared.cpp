@@ -62,7 +62,11 @@ BroadcastPlan plan_broadcast(const std::vector<int64_t>& out, const std::vector<
 
 class BinaryKernel final : public PreparedKernel {
  public:
-  BinaryKernel(BinaryOp op, bool legacy) : op_(op), legacy_(legacy), fn_(kernels::vbinary_kernel_for(kernels::active_isa())) {}
+  BinaryKernel(BinaryOp op, bool legacy)
+      : op_(op), legacy_(legacy), fn_(kernels::vbinary_kernel_for(kernels::active_isa())) {
+    for (const kernels::VBinaryKernel& k : kernels::vbinary_kernels())
+      if (k.fn == fn_) name_ = k.name;
+  }
 
   void run(KernelContext& ctx) const override {
     const Tensor& a = ctx.input(0);
@@ -130,13 +134,14 @@ class BinaryKernel final : public PreparedKernel {
   }
 
   std::string describe() const override {
-    return std::string("vbinary ") + kernels::binary_op_name(op_) + " " + kernels::isa_name(kernels::active_isa()).data();
+    return std::string(kernels::binary_op_name(op_)) + " " + name_;
   }
 
  private:
   BinaryOp op_;
   bool legacy_;
   kernels::VBinaryFn fn_;
+  const char* name_ = "?";
 };
 
 }  // namespace

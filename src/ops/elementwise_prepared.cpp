@@ -46,7 +46,10 @@ class UnaryKernel final : public PreparedKernel {
  public:
   UnaryKernel(UnaryOp op, float alpha, float beta, bool clip_inputs)
       : op_(op), alpha_(alpha), beta_(beta), clip_inputs_(clip_inputs),
-        fn_(kernels::vunary_kernel_for(kernels::active_isa())) {}
+        fn_(kernels::vunary_kernel_for(kernels::active_isa())) {
+    for (const kernels::VUnaryKernel& k : kernels::vunary_kernels())
+      if (k.fn == fn_) name_ = k.name;
+  }
 
   void run(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
@@ -62,7 +65,7 @@ class UnaryKernel final : public PreparedKernel {
   }
 
   std::string describe() const override {
-    return std::string("vunary ") + kernels::unary_op_name(op_) + " " + kernels::isa_name(kernels::active_isa()).data();
+    return std::string(kernels::unary_op_name(op_)) + " " + name_;
   }
 
  private:
@@ -81,6 +84,7 @@ class UnaryKernel final : public PreparedKernel {
   float alpha_, beta_;
   bool clip_inputs_;
   kernels::VUnaryFn fn_;
+  const char* name_ = "?";
 };
 
 }  // namespace

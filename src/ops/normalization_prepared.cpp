@@ -20,13 +20,13 @@ using prepared_detail::input_is_f32;
 using prepared_detail::run_reference;
 
 /// Rows per task so that a task holds about `elements` elements.
-int64_t rows_grain(int64_t row_len, int64_t elements) { return std::max<int64_t>(1, elements / std::max<int64_t>(1, row_len)); }
+int64_t rows_grain(int64_t row_len, int64_t elements) {
+  return std::max<int64_t>(1, elements / std::max<int64_t>(1, row_len));
+}
 
 bool output_listed(const NodeContext& ctx, size_t i) {
   return i < ctx.node().outputs.size() && ctx.node().outputs[i] >= 0;
 }
-
-std::string tier_name() { return std::string(kernels::isa_name(kernels::active_isa())); }
 
 // ---- Softmax, LogSoftmax ----
 
@@ -61,7 +61,7 @@ class SoftmaxKernel final : public PreparedKernel {
       });
     }
   }
-  std::string describe() const override { return std::string(log_ ? "vrow log_softmax " : "vrow softmax ") + tier_name(); }
+  std::string describe() const override { return std::string(log_ ? "log_softmax " : "softmax ") + k_->name; }
 
  private:
   bool log_;
@@ -90,7 +90,8 @@ class LayerNormKernel final : public PreparedKernel {
     const Tensor& x = ctx.input(0);
     const std::vector<int64_t>& xd = x.dims();
     if (x.dtype() != DType::kFloat32 || !k_ || xd.empty()) return run_reference(ctx);
-    const size_t axis = static_cast<size_t>(normalize_axis(ctx, ctx.attr_int("axis", -1), static_cast<int64_t>(xd.size())));
+    const int64_t rank = static_cast<int64_t>(xd.size());
+    const size_t axis = static_cast<size_t>(normalize_axis(ctx, ctx.attr_int("axis", -1), rank));
     const Tensor& scale = ctx.input(1);
     const Tensor* bias = ctx.has_input(2) ? &ctx.input(2) : nullptr;
     if (!covers_block(scale, xd, axis) || (bias && !covers_block(*bias, xd, axis))) return run_reference(ctx);
@@ -105,7 +106,7 @@ class LayerNormKernel final : public PreparedKernel {
       k_->layer_norm_rows(in + r0 * cols, out + r0 * cols, r1 - r0, cols, sc, bi, eps);
     });
   }
-  std::string describe() const override { return "vrow layer_norm " + tier_name(); }
+  std::string describe() const override { return std::string("layer_norm ") + k_->name; }
 
  private:
   const kernels::VRowKernels* k_;
@@ -162,7 +163,10 @@ class BatchNormKernel final : public PreparedKernel {
   }
   size_t packed_bytes() const override { return (scale_.size() + shift_.size()) * sizeof(float); }
   std::string describe() const override {
-    return std::string("vunary affine per channel") + (scale_.empty() ? "" : " (folded at prepare) ") + tier_name();
+    std::string name = "?";
+    for (const kernels::VUnaryKernel& k : kernels::vunary_kernels())
+      if (k.fn == fn_) name = k.name;
+    return "affine per channel" + std::string(scale_.empty() ? " " : " (folded at prepare) ") + name;
   }
 
  private:
@@ -213,7 +217,7 @@ class ReduceKernel final : public PreparedKernel {
       k_->sum_rows(in + r0 * n, out + r0, r1 - r0, n, scale);
     });
   }
-  std::string describe() const override { return std::string(mean_ ? "vrow mean " : "vrow sum ") + tier_name(); }
+  std::string describe() const override { return std::string(mean_ ? "row mean " : "row sum ") + k_->name; }
 
  private:
   bool mean_;

@@ -49,7 +49,9 @@ void vunary(UnaryOp op, float alpha, float beta, const float* x, float* y, int64
     case UnaryOp::kHardSwish: {
       // (x + 3) / 6 rather than x / 6 + 1/2: near x = -3 the latter cancels and amplifies 1/6's rounding.
       const V sixth = S::set1(1.0f / 6.0f), three = S::set1(3.0f);
-      return map<S>(x, y, n, [=](V v) { return S::mul(v, S::max(zero, S::min(one, S::mul(S::add(v, three), sixth)))); });
+      return map<S>(x, y, n, [=](V v) {
+        return S::mul(v, S::max(zero, S::min(one, S::mul(S::add(v, three), sixth))));
+      });
     }
     case UnaryOp::kSilu: return map<S>(x, y, n, [](V v) { return vm::times_sigmoid<S>(v, v); });
     case UnaryOp::kGeluErf: {
