@@ -1,0 +1,18 @@
+#include "passes/passes.h"
+#include "passes/rewrite_util.h"
+
+namespace kiln::passes {
+namespace {
+class Stub : public Pass {
+ public:
+  std::string_view name() const override { return "fuse_matmul_add"; }
+  std::string_view why() const override { return "not written yet"; }
+  Level level() const override { return Level::kAll; }
+  bool apply(ir::Model&) const override { return false; }
+};
+}  // namespace
+const Pass& fuse_matmul_add_pass() {
+  static const Stub pass;
+  return pass;
+}
+}  // namespace kiln::passes
