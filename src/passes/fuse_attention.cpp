@@ -6,7 +6,7 @@ namespace {
 class Stub : public Pass {
  public:
   std::string_view name() const override { return "fuse_attention"; }
-  std::string_view why() const override { return "not written yet"; }
+  std::string_view why() const override { return "todo"; }
   Level level() const override { return Level::kAll; }
   bool apply(ir::Model&) const override { return false; }
 };
