@@ -1,4 +1,5 @@
 // kiln run MODEL [--input NAME=FILE]... [--shape NAME=DIMS]... --output-dir DIR [--timeout S] [--seed N]
+//          [--no-optimize | --optimize-level N] [--disable-pass NAME]...
 
 #include <filesystem>
 #include <map>
@@ -21,6 +22,9 @@ struct RunArgs {
   std::string output_dir;
   double timeout_seconds = 0;
   uint64_t seed = 0;
+  bool no_optimize = false;
+  int optimize_level = SessionOptions{}.graph_optimization_level;
+  std::vector<std::string> disabled_passes;
 };
 
 // Dims for a random input: --shape when given, else the model's dims, which must then all be numbers.
@@ -114,7 +118,10 @@ std::string shape_text(const Tensor& t) {
 }
 
 int run_command(const RunArgs& args) {
-  Session session = Session::from_file(args.model);
+  SessionOptions session_options;
+  session_options.graph_optimization_level = args.no_optimize ? 0 : args.optimize_level;
+  session_options.disabled_passes = args.disabled_passes;
+  Session session = Session::from_file(args.model, session_options);
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const std::string& s : args.shapes) {
     auto [name, dims] = split_assignment(s, "--shape");
@@ -194,6 +201,12 @@ Runner add_run(CLI::App& app) {
   cmd->add_option("--output-dir,-o", args->output_dir, "Folder for the outputs (<name>.npy)")->required();
   cmd->add_option("--timeout", args->timeout_seconds, "Stop the run after this many seconds");
   cmd->add_option("--seed", args->seed, "Seed for random inputs (default 0)");
+  auto* no_opt = cmd->add_flag("--no-optimize", args->no_optimize, "Run the graph as loaded: no graph passes");
+  cmd->add_option("--optimize-level", args->optimize_level,
+                  "Graph passes: 0 none, 1 basic (cleanup, folding), 2 all (fusions; the default)")
+      ->check(CLI::Range(0, 2))
+      ->excludes(no_opt);
+  cmd->add_option("--disable-pass", args->disabled_passes, "NAME: switch one graph pass off (repeatable)");
   return [args]() { return run_command(*args); };
 }
 
