@@ -5,7 +5,7 @@
 #include <cpuinfo.h>
 
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -17,10 +17,13 @@ namespace kiln::kernels::peak {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+// CPU time of the calling thread. The peaks are rates per second of CPU actually given to the measuring
+// thread, so they stay true on a machine whose cores are shared with other work (a build, other benchmarks):
+// there wall time would count the time slices other processes got.
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 // The reference tier's loop: the same 12 chains as scalar multiply-adds (the compiler may pack them into SSE
@@ -41,9 +44,9 @@ uint64_t peak_fma_f32_12x1_ref(uint64_t iterations, float* sink) {
 uint64_t calibrate(FmaLoop loop, double seconds) {
   float sink = 0;
   for (uint64_t it = uint64_t{1} << 12;; it *= 4) {
-    auto start = Clock::now();
+    double start = thread_cpu_seconds();
     loop(it, &sink);
-    double took = seconds_since(start);
+    double took = thread_cpu_seconds() - start;
     if (took > seconds / 16 || it > (uint64_t{1} << 40))
       return std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(it) * seconds / std::max(took, 1e-9)));
   }
@@ -76,29 +79,30 @@ FmaPeak measure_fma_peak(IsaTier tier, size_t threads, double seconds_per_repeat
   FmaPeak peak;
   peak.tier = tier;
   const uint64_t iterations = calibrate(loop, seconds_per_repeat);
-  constexpr int kRepeats = 3;  // best of: a shared machine's other work only ever makes a repeat slower
+  constexpr int kRepeats = 3;  // best of: other work on the machine only ever makes a repeat slower
+  // GFLOP per CPU-second of one call on the calling thread.
+  auto timed_call = [&](float* sink) {
+    double start = thread_cpu_seconds();
+    uint64_t flops = loop(iterations, sink);
+    return static_cast<double>(flops) / std::max(thread_cpu_seconds() - start, 1e-9) / 1e9;
+  };
   float sink = 0;
-  uint64_t flops_per_call = 0;
-  for (int r = 0; r < kRepeats; ++r) {
-    auto start = Clock::now();
-    flops_per_call = loop(iterations, &sink);
-    peak.gflops_one_thread =
-        std::max(peak.gflops_one_thread, static_cast<double>(flops_per_call) / seconds_since(start) / 1e9);
-  }
+  for (int r = 0; r < kRepeats; ++r) peak.gflops_one_thread = std::max(peak.gflops_one_thread, timed_call(&sink));
   ThreadPool pool(threads);
   peak.threads = pool.threads();
   if (peak.threads == 1) {
     peak.gflops_all_threads = peak.gflops_one_thread;
     return peak;
   }
-  // One call per thread, all at once: the slowest thread's wall time counts.
+  // One call per thread, all at once; each thread's rate over its own CPU time, summed. Two threads sharing
+  // one core (SMT) each get half its rate, so the sum stays what the cores can do together.
   std::vector<float> sinks(peak.threads);
-  pool.parallel_for(peak.threads, [&](size_t i) { loop(iterations / 64, &sinks[i]); });  // wakes the workers
+  std::vector<double> rates(peak.threads);
   for (int r = 0; r < kRepeats; ++r) {
-    auto start = Clock::now();
-    pool.parallel_for(peak.threads, [&](size_t i) { loop(iterations, &sinks[i]); });
-    double gflops = static_cast<double>(flops_per_call * peak.threads) / seconds_since(start) / 1e9;
-    peak.gflops_all_threads = std::max(peak.gflops_all_threads, gflops);
+    pool.parallel_for(peak.threads, [&](size_t i) { rates[i] = timed_call(&sinks[i]); });
+    double sum = 0;
+    for (double g : rates) sum += g;
+    peak.gflops_all_threads = std::max(peak.gflops_all_threads, sum);
   }
   pool.park_workers();
   return peak;
@@ -133,24 +137,36 @@ Bandwidth measure_triad_bandwidth(size_t threads, size_t buffer_bytes, int repea
     parallel_for(p, chunks, [&](size_t i) {
       size_t begin = std::min(n, i * chunk), end = std::min(n, begin + chunk);
       if (i + 1 == chunks) end = n;
-      fn(begin, end);
+      fn(i, begin, end);
     });
   };
   // Touched first by the threads that will use them (pages land near those threads on NUMA machines).
-  for_chunks(&pool, [&](size_t begin, size_t end) {
+  for_chunks(&pool, [&](size_t, size_t begin, size_t end) {
     std::fill(a.get() + begin, a.get() + end, 0.0f);
     std::fill(b.get() + begin, b.get() + end, 1.0f);
     std::fill(c.get() + begin, c.get() + end, 2.0f);
   });
-  const double bytes = static_cast<double>(bw.buffer_bytes);
+  // Bytes per CPU-second of the threads that moved them (see thread_cpu_seconds), summed over threads.
+  std::vector<double> bytes(chunks), cpu(chunks);
   auto best = [&](ThreadPool* p) {
     double gbps = 0;
     for (int r = 0; r < std::max(1, repeats); ++r) {
-      auto start = Clock::now();
-      for_chunks(p, [&](size_t begin, size_t end) {
+      std::fill(bytes.begin(), bytes.end(), 0.0);
+      for_chunks(p, [&](size_t i, size_t begin, size_t end) {
+        double start = thread_cpu_seconds();
         triad_f32(a.get() + begin, b.get() + begin, c.get() + begin, 0.5f, end - begin);
+        cpu[i] = thread_cpu_seconds() - start;
+        bytes[i] = static_cast<double>(end - begin) * 3 * sizeof(float);
       });
-      gbps = std::max(gbps, bytes / seconds_since(start) / 1e9);
+      // Each thread's chunks run one after another: rate = total bytes / total CPU time, over all chunks
+      // that is sum(bytes) / (sum(cpu) / threads) when the threads overlap.
+      double total_bytes = 0, total_cpu = 0;
+      for (size_t i = 0; i < chunks; ++i) {
+        total_bytes += bytes[i];
+        total_cpu += cpu[i];
+      }
+      const double overlap = p ? static_cast<double>(p->threads()) : 1.0;
+      gbps = std::max(gbps, total_bytes / std::max(total_cpu / overlap, 1e-9) / 1e9);
     }
     return gbps;
   };

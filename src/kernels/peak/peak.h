@@ -4,6 +4,10 @@
 // last-level cache). `kiln info --measure` prints them; `kiln bench` and the side-by-side benchmark
 // (scripts/bench) state a model's GFLOP/s as a share of the peak measured in the same run, because the CPU
 // behind this machine changes from day to day.
+//
+// Rates are per second of CPU time the measuring threads got (CLOCK_THREAD_CPUTIME_ID), not of wall time: on
+// a machine whose cores are shared with other work, wall time would count other processes' time slices and
+// the "peak" would depend on the load. Threads' rates are summed for the all-threads figures.
 
 #include <cstddef>
 #include <cstdint>

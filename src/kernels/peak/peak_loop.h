@@ -24,7 +24,13 @@ template <class S, int kChains> uint64_t fma_chains(uint64_t iterations, float* 
   V sum = acc[0];
 #pragma GCC unroll 32
   for (int c = 1; c < kChains; ++c) sum = S::add(sum, acc[c]);
-  *sink = S::reduce_add(sum);
+  // Summed through memory rather than S::reduce_add: GCC 12's _mm512_reduce_add_ps warns of an uninitialized
+  // variable inside its own header, and this runs once per call.
+  float lanes[S::kLanes];
+  S::store(lanes, sum);
+  float total = 0;
+  for (float x : lanes) total += x;
+  *sink = total;
   return iterations * kChains * S::kLanes * 2;
 }
 
