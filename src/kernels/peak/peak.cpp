@@ -124,7 +124,7 @@ size_t default_triad_bytes() {
 
 Bandwidth measure_triad_bandwidth(size_t threads, size_t buffer_bytes, int repeats) {
   if (buffer_bytes == 0) buffer_bytes = default_triad_bytes();
-  const size_t n = std::max<size_t>(buffer_bytes / (3 * sizeof(float)), 1024);
+  const size_t n = std::max<size_t>((buffer_bytes + 3 * sizeof(float) - 1) / (3 * sizeof(float)), 1024);
   ThreadPool pool(threads);
   Bandwidth bw;
   bw.buffer_bytes = 3 * n * sizeof(float);
