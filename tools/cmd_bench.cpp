@@ -6,7 +6,6 @@
 // tables. The JSON keys are documented in README.md ("kiln bench --json").
 
 #include <nlohmann/json.hpp>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -66,10 +65,14 @@ size_t current_rss_bytes() {
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
+// The process's resident high-water mark (VmHWM). Not getrusage's ru_maxrss: that survives execve, so a
+// kiln started by a large parent (a Python benchmark script) would report the parent's peak.
 size_t peak_rss_bytes() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<size_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;  // kB
+  return 0;
 }
 
 // One line on stderr rewritten in place while runs go on, only when stderr is a terminal.
