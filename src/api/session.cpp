@@ -177,8 +177,13 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   };
   runtime::MemoryStats memory;
   runtime::Executor executor(*plan, control, memory);
+  // Workers go to sleep when the run ends, also when it throws (a failed or cancelled run must not leave
+  // them spinning).
+  struct ParkWhenDone {
+    kernels::ThreadPool* pool;
+    ~ParkWhenDone() { pool->park_workers(); }
+  } park{impl_->threads.get()};
   std::vector<Tensor> all = executor.run(by_id);
-  impl_->threads->park_workers();
 
   NamedTensors result;
   for (int id : wanted) {
