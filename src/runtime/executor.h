@@ -45,6 +45,9 @@ class Executor : public ops::SubgraphRunner {
  public:
   /// `parent` is the executor of the enclosing graph when this one runs a subgraph.
   Executor(const Plan& plan, RunControl& control, MemoryStats& stats, const Executor* parent = nullptr);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
 
   /// Runs with tensors for the plan's fed values (by value id) and returns the graph outputs in order.
   std::vector<Tensor> run(const std::unordered_map<int, Tensor>& feeds);
@@ -60,13 +63,18 @@ class Executor : public ops::SubgraphRunner {
   void check_control() const;
   Tensor allocate(DType dtype, const std::vector<int64_t>& dims, const std::string& what);
   void execute_step(const Step& step, size_t index);
+  /// Sizes the outputs of a step whose shapes were not known at plan time (inference with the inputs' data).
+  void allocate_dynamic_outputs(const Step& step, std::vector<Tensor>& outputs);
+  /// Frees a value after its last reader (arena views stay, made once per run state).
+  void release(int value);
+  /// True when `t` is value v's view into this run's arena.
+  bool is_arena_view(int v, const Tensor& t) const;
 
   const Plan& plan_;
   RunControl& control_;
   MemoryStats& stats_;
   const Executor* parent_;
-  std::vector<Tensor> values_;
-  std::shared_ptr<void> arena_;
+  std::unique_ptr<RunState> state_;
 };
 
 }  // namespace kiln::runtime

@@ -13,6 +13,7 @@
 #include "ir/graph.h"
 #include "ops/op.h"
 #include "runtime/limits.h"
+#include "runtime/run_state.h"
 
 namespace kiln::runtime {
 
@@ -58,6 +59,8 @@ class Plan {
   const std::vector<int>& fed_values() const { return fed_; }
   /// Names read from enclosing scopes by nodes' subgraphs, per step index (kept alive until that step).
   const std::vector<std::vector<int>>& implicit_inputs() const { return implicit_inputs_; }
+  /// Run states of finished runs, for the next runs of this plan (a cache: the plan stays logically const).
+  RunStatePool& run_states() const { return run_states_; }
 
  private:
   /// Info of a value by name in the scopes enclosing the graph being planned (for plan-time subgraph
@@ -81,6 +84,7 @@ class Plan {
   std::vector<int> fed_;
   std::vector<std::vector<int>> implicit_inputs_;
   size_t arena_bytes_ = 0;
+  mutable RunStatePool run_states_;
 };
 
 /// Adds the node's label to an Error that does not carry it yet.
