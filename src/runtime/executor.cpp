@@ -62,7 +62,16 @@ std::vector<Tensor> Executor::run(const std::unordered_map<int, Tensor>& feeds) 
   const auto& steps = plan_.steps();
   for (size_t s = 0; s < steps.size(); ++s) {
     check_control();
+    if (!control_.on_step) {
+      execute_step(steps[s], s);
+      continue;
+    }
+    auto start = std::chrono::steady_clock::now();
     execute_step(steps[s], s);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    int depth = 0;
+    for (const Executor* e = parent_; e; e = e->parent_) ++depth;
+    control_.on_step(plan_, steps[s], depth, ms);
   }
   stats_.arena_bytes -= plan_.arena_bytes();
   const ir::Graph& g = plan_.graph();

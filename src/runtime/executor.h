@@ -25,6 +25,9 @@ struct RunControl {
   int64_t subgraph_runs = 0;  ///< counted against limits.max_subgraph_runs
   /// The session's pool for kernels that split work (null: the calling thread).
   kernels::ThreadPool* threads = nullptr;
+  /// Profiling: when set, called after each step with its wall time; `depth` is 0 for the top graph's steps
+  /// and 1+ inside subgraphs (whose time is also inside the enclosing step's). Unset, no clock is read.
+  std::function<void(const Plan& plan, const Step& step, int depth, double milliseconds)> on_step;
   /// Builds (or finds cached) plans for subgraphs; supplied by the session.
   std::function<std::shared_ptr<const Plan>(const ir::Graph&, const std::unordered_map<int, ops::ValueInfo>&)>
       plan_subgraph;
