@@ -389,6 +389,22 @@ TEST_P(GemmF32, LargeAIsPackedInRounds) {
   run.check();
 }
 
+TEST_P(GemmF32, SteadyStateAllocatesNothing) {
+  // Packing buffers are per thread and only grow: a repeated call finds them large enough.
+  std::mt19937 rng(17);
+  Case c;
+  c.M = 50;
+  c.N = 300;
+  c.K = 270;
+  c.ta = true;  // A packed too
+  c.bias = true;
+  Trial run(c, rng);
+  run.compute(nullptr);
+  const uint64_t warm = gemm_scratch_allocations();
+  for (int i = 0; i < 3; ++i) run.compute(nullptr);
+  EXPECT_EQ(gemm_scratch_allocations(), warm);
+}
+
 TEST_P(GemmF32, PackedOperandsRecordTheirKernel) {
   std::vector<float> a(6 * 5, 1.0f);
   const PackedGemmOperand p = pack_gemm_operand(GemmSide::kA, {a.data(), 5, false}, 6, 5);

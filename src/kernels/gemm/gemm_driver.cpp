@@ -12,6 +12,7 @@
 // blocks, which depend on N only).
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -35,6 +36,8 @@ constexpr int64_t kMaxPrepackFloats = int64_t{4} << 20;
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
+std::atomic<uint64_t> allocations{0};
+
 /// A grow-only, 64-byte aligned buffer: once warm, calls allocate nothing.
 class Scratch {
  public:
@@ -46,6 +49,7 @@ class Scratch {
     const size_t bytes = std::max<size_t>(static_cast<size_t>(floats) * sizeof(float), 64);
     if (bytes > capacity_) {
       std::free(data_);
+      allocations.fetch_add(1, std::memory_order_relaxed);
       capacity_ = (bytes + 4095) / 4096 * 4096;
       data_ = static_cast<float*>(std::aligned_alloc(64, capacity_));
       if (!data_) {
@@ -358,6 +362,8 @@ int choose_kernel(const GemmArgs& g) {
 }
 
 }  // namespace
+
+uint64_t gemm_scratch_allocations() { return allocations.load(std::memory_order_relaxed); }
 
 void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
   validate(g);

@@ -1,5 +1,5 @@
 #pragma once
-// The GEMM micro-kernels, packers and FMA probe, written once over a SIMD wrapper S (kernels/simd/simd.h:
+// The GEMM micro-kernels and packers, written once over a SIMD wrapper S (kernels/simd/simd.h:
 // kLanes, V, zero, set1, load, store, load_partial, store_partial, add, mul, fmadd) and instantiated per tier by
 // make_gemm_micro_kernel<S, MR>() in gemm_<tier>.cpp. Include only from those files (they carry the tier's
 // compile flags). Nothing here differs between tiers but S and MR.
@@ -235,28 +235,6 @@ void pack_b(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols
   }
 }
 
-/// See GemmMicroKernel::fma_probe: `C` chains of x = x * m + a with no memory access in the loop.
-template <class S, int C> int64_t fma_probe(int64_t iters, float* sink) {
-  using V = typename S::V;
-  V x[C];
-#pragma GCC unroll 32
-  for (int c = 0; c < C; ++c) x[c] = S::set1(1.0f + 0.001f * static_cast<float>(c));
-  const V m = S::set1(0.9999999f), add = S::set1(1e-7f);
-  for (int64_t i = 0; i < iters; ++i) {
-#pragma GCC unroll 32
-    for (int c = 0; c < C; ++c) x[c] = S::fmadd(x[c], m, add);
-  }
-  V sum = x[0];
-#pragma GCC unroll 32
-  for (int c = 1; c < C; ++c) sum = S::add(sum, x[c]);
-  float lanes[S::kLanes];
-  S::store(lanes, sum);
-  float total = 0.0f;
-  for (float v : lanes) total += v;
-  *sink = total;
-  return iters * C * S::kLanes * 2;
-}
-
 template <class S, int MR, size_t... I> constexpr GemmMicroKernel make_kernel(std::index_sequence<I...>) {
   constexpr int NR = 2 * S::kLanes;
   GemmMicroKernel k;
@@ -269,7 +247,6 @@ template <class S, int MR, size_t... I> constexpr GemmMicroKernel make_kernel(st
    ...);
   k.pack_a = &pack_a<MR>;
   k.pack_b = &pack_b<S>;
-  k.fma_probe = &fma_probe<S, 2 * MR>;
   return k;
 }
 
