@@ -197,7 +197,7 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
       // While this block computes, bring the next one (K block after K block, then the next columns) into L2.
       // Not for a single row panel: it reads each block once, as a stream the hardware prefetcher follows.
       Prefetch next_b;
-      if (m1 - m0 > mr) {
+      if (m1 - m0 > mr && K > 0) {
         const int64_t steps = ceil_div(m1 - m0, mr) * ceil_div(nbw, nr);
         if (kb + 1 < r.nkb) {
           next_b = next_b_block(r, e, k0 + r.kc, std::min(r.kc, K - k0 - r.kc), nb0, nbw, steps);
@@ -394,7 +394,7 @@ void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
 
   // A row-major A is read in place; a transposed one is packed, in rounds: everything at once when it fits the
   // budget, else groups of entries or ranges of rows.
-  r.a_row_major = !g.packed_a && !g.a.trans;
+  r.a_row_major = !g.packed_a && !g.a.trans && g.K > 0;  // K == 0: nothing is read (A may have no data)
   int64_t entries_per_round = g.batch, rows_per_round = g.M;
   if (!g.packed_a && !r.a_row_major && g.K > 0) {
     const bool a_shared = g.stride_a == 0 || g.batch == 1;
