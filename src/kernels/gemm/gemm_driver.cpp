@@ -330,50 +330,16 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   });
 }
 
-void validate(const GemmArgs& g) {
-  if (g.M < 0 || g.N < 0 || g.K < 0 || g.batch < 0)
-    fail(ErrorCode::kInvalidArgument, "gemm_f32: negative size M={} N={} K={} batch={}", g.M, g.N, g.K, g.batch);
-  if (const PackedGemmOperand* p = g.packed_a;
-      p && (p->empty() || p->side() != GemmSide::kA || p->rows() != g.M || p->cols() != g.K))
-    fail(ErrorCode::kInvalidArgument, "gemm_f32: packed A is {} x {}{}, the call needs {} x {}", p->rows(), p->cols(),
-         p->side() == GemmSide::kA ? "" : " (packed as B)", g.M, g.K);
-  if (const PackedGemmOperand* p = g.packed_b;
-      p && (p->empty() || p->side() != GemmSide::kB || p->rows() != g.K || p->cols() != g.N))
-    fail(ErrorCode::kInvalidArgument, "gemm_f32: packed B is {} x {}{}, the call needs {} x {}", p->rows(), p->cols(),
-         p->side() == GemmSide::kB ? "" : " (packed as A)", g.K, g.N);
-  if (g.b_source && (g.packed_b || g.batch != 1 || !g.b_source->fill))
-    fail(ErrorCode::kInvalidArgument, "gemm_f32: a B source needs batch 1, no packed B and a fill function");
-  if (g.M * g.N * g.batch == 0) return;
-  if (!g.c || g.ldc < g.N) fail(ErrorCode::kInvalidArgument, "gemm_f32: C has leading dimension {} < N={}", g.ldc, g.N);
-  if (g.K > 0 && !g.packed_a && (!g.a.data || g.a.ld < (g.a.trans ? g.M : g.K)))
-    fail(ErrorCode::kInvalidArgument, "gemm_f32: A has leading dimension {} for M={} K={}", g.a.ld, g.M, g.K);
-  if (g.K > 0 && !g.packed_b && !g.b_source && (!g.b.data || g.b.ld < (g.b.trans ? g.K : g.N)))
-    fail(ErrorCode::kInvalidArgument, "gemm_f32: B has leading dimension {} for K={} N={}", g.b.ld, g.K, g.N);
-  if (g.epilogue.residual && g.epilogue.ldr < g.N)
-    fail(ErrorCode::kInvalidArgument, "gemm_f32: residual has leading dimension {} < N={}", g.epilogue.ldr, g.N);
-}
-
-int choose_kernel(const GemmArgs& g) {
-  const int ka = g.packed_a ? g.packed_a->kernel() : -1, kb = g.packed_b ? g.packed_b->kernel() : -1;
-  const auto entries = gemm_kernel_entries();
-  if (ka >= 0 && kb >= 0 && ka != kb)
-    fail(ErrorCode::kInvalidArgument, "gemm_f32: A was packed for {} and B for {}; pack both at the same ISA tier",
-         entries[ka].name, entries[kb].name);
-  const int k = ka >= 0 ? ka : kb >= 0 ? kb : gemm_active_kernel();
-  KILN_ASSERT(k >= 0 && k < static_cast<int>(entries.size()) && isa_available(entries[k].tier));
-  return k;
-}
-
 }  // namespace
 
 uint64_t gemm_scratch_allocations() { return allocations.load(std::memory_order_relaxed); }
 
 void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
-  validate(g);
+  validate_gemm_args(g);
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
   Round r;
   r.g = &g;
-  r.uk = gemm_kernel_entries()[choose_kernel(g)].code();
+  r.uk = gemm_kernel_entries()[gemm_kernel_for(g)].code();
   r.mr = r.uk->mr;
   r.nr = r.uk->nr;
   const GemmBlocking blocking = gemm_blocking(*r.uk);

@@ -72,6 +72,14 @@ std::span<const GemmKernelEntry> gemm_kernel_entries();
 /// Index of the entry gemm_f32 uses for unpacked operands at the active tier (the last one it allows).
 int gemm_active_kernel();
 
+/// Throws Error(kInvalidArgument) naming what is wrong with args (sizes, packed operands that do not fit the
+/// call, a B source with a batch, leading dimensions too small).
+void validate_gemm_args(const GemmArgs& args);
+
+/// The entry args runs with: the one its packed operands were packed for (both packed: the same one, else an
+/// InvalidArgument error), else gemm_active_kernel().
+int gemm_kernel_for(const GemmArgs& args);
+
 /// How many times gemm_f32 has (re)allocated a per-thread packing buffer in this process: buffers only grow, so
 /// once every thread has seen the largest call, this stops moving (the steady state allocates nothing).
 uint64_t gemm_scratch_allocations();
