@@ -1,7 +1,6 @@
 #pragma once
-// The depthwise kernel, written once over a SIMD wrapper (kernels/simd/simd.h, plus S::deinterleave: even and odd
-// lanes of 2 vectors, defined in each tier's file) and instantiated per tier in
-// dwconv_avx2.cpp and dwconv_avx512.cpp. Include only from those files (it needs the tier's compile flags).
+// The depthwise kernel, written once over a SIMD wrapper (kernels/simd/simd.h, simd_interleave.h) and instantiated
+// per tier in dwconv_avx2.cpp and dwconv_avx512.cpp. Include only from those files (it needs the tier's compile flags).
 //
 // How: the input plane is first copied into scratch, zero-padded on the left and right and split by stride phase
 // (phase p of a row holds padded columns p, p + sw, p + 2 sw, ...). Then every tap (kh, kw) of a vector of
@@ -15,6 +14,7 @@
 
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/simd/simd.h"
+#include "kernels/simd/simd_interleave.h"
 
 namespace kiln::kernels::dwconv_detail {
 
@@ -57,7 +57,7 @@ struct Layout {
 };
 
 // Stride 2 (MobileNets' downsampling): both phase rows in one pass, 2L input columns at a time split into even
-// and odd columns by the tier's S::deinterleave (the compiler leaves this gather scalar). Input column c goes to
+// and odd columns by simd::Interleave (the compiler leaves this gather scalar). Input column c goes to
 // phase (c + pad_left) % 2 at j = (c + pad_left) / 2.
 template <typename S> inline void split_row_stride2(const DwConvShape& s, const Layout& t, const float* src, float* dst) {
   using V = typename S::V;
@@ -71,7 +71,7 @@ template <typename S> inline void split_row_stride2(const DwConvShape& s, const 
   int64_t i = 0;
   for (; i + L <= pairs; i += L) {
     V e, o;
-    S::deinterleave(src + 2 * i, &e, &o);
+    simd::Interleave<S>::deinterleave(src + 2 * i, &e, &o);
     S::store(even + i, e);
     S::store(odd + i, o);
   }
