@@ -13,8 +13,10 @@
 
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/winograd/winograd.h"
 #include "ops/conv_implicit_gemm.h"
 #include "ops/conv_ops.h"
+#include "ops/conv_winograd.h"
 #include "ops/fused_activation.h"
 #include "ops/window.h"
 
@@ -31,6 +33,7 @@ class PreparedConv final : public PreparedKernel {
   bool depthwise = false;
   std::vector<kernels::PackedGemmOperand> packed;  // per group: Mg x (Cg * kernel size)
   std::vector<float> dw_weights;                   // depthwise: [M, kernel_h, kernel_w]
+  std::unique_ptr<WinogradConv> winograd;          // 3x3 stride 1 (then `packed` is empty)
   std::string label;
 
   void run(KernelContext& ctx) const override {
@@ -41,11 +44,12 @@ class PreparedConv final : public PreparedKernel {
     const float* residual = ctx.has_input(3) ? ctx.input(3).data<float>() : nullptr;
     float* y = ctx.output(0).data<float>();
     if (depthwise) return run_depthwise(d, x, bias, residual, y, ctx.threads());
+    if (winograd) return winograd->run(d, x, bias, residual, y, act, ctx.threads());
     run_gemm(d, x, bias, residual, y, ctx.threads());
   }
 
   size_t packed_bytes() const override {
-    size_t bytes = dw_weights.size() * sizeof(float);
+    size_t bytes = dw_weights.size() * sizeof(float) + (winograd ? winograd->bytes() : 0);
     for (const auto& p : packed) bytes += p.bytes();
     return bytes;
   }
@@ -148,11 +152,27 @@ class PreparedConv final : public PreparedKernel {
   }
 };
 
+// Winograd F(2x2, 3x3) where it applies (3x3, stride 1, no dilation, one group) and pays: with 8 or more input and
+// output channels it was faster than the implicit GEMM on every layer measured (1.2x at 16 -> 64 channels, 1.6x
+// to 2.2x from 8 channels up to ResNet's 512; Zen 2, AVX2), with 3 input channels (an RGB stem) 1.5x slower.
+// Its error stays within 2x the direct float32 sum's (winograd_test.cpp: rel-L2 below 1e-6 against float64).
+bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
+  const WindowAttrs& w = k.window;
+  if (k.spatial != 2 || k.group != 1 || kernel != std::vector<int64_t>{3, 3}) return false;
+  if (w.strides != std::vector<int64_t>{1, 1} || w.dilations != std::vector<int64_t>{1, 1}) return false;
+  return k.in_channels >= 8 && k.out_channels >= 8;
+}
+
 std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& kernel, bool has_bias, bool has_residual) {
   std::string s = "conv " + dims_str(kernel) + " s" + dims_str(k.window.strides);
   if (k.group != 1) s += " g" + std::to_string(k.group);
-  s += k.depthwise ? std::string(" depthwise ") + kernels::dwconv_kernel_name()
-                   : std::string(" gemm ") + kernels::gemm_kernel_name();
+  if (k.depthwise) {
+    s += std::string(" depthwise ") + kernels::dwconv_kernel_name();
+  } else if (k.winograd) {
+    s += std::string(" winograd ") + kernels::winograd_kernel_name() + " + " + kernels::gemm_kernel_name();
+  } else {
+    s += std::string(" implicit-gemm ") + kernels::gemm_kernel_name();
+  }
   if (has_bias) s += " +bias";
   if (has_residual) s += " +residual";
   if (k.act.kind != kernels::Activation::kNone) s += std::string(" +") + kernels::activation_name(k.act.kind);
@@ -193,6 +213,8 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
                  kernel[1] <= kernels::kDwConvMaxKernel && k->window.strides[1] <= kernels::kDwConvMaxKernel;
   if (k->depthwise) {
     k->dw_weights.assign(wd, wd + w->numel());
+  } else if (use_winograd(*k, kernel)) {
+    k->winograd = std::make_unique<WinogradConv>(wd, M, Cg);
   } else {
     for (int64_t gi = 0; gi < k->group; ++gi)
       k->packed.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {wd + gi * Mg * Cg * ks, Cg * ks, false},

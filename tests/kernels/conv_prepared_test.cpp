@@ -146,6 +146,30 @@ TEST(ConvPrepared, MatchesReferenceOnRandomShapes) {
   }
 }
 
+// 3x3, stride 1, 16+ channels: the Winograd tactic (ragged sizes, every padding, batches, every activation).
+TEST(ConvPrepared, WinogradLayersMatchReference) {
+  std::mt19937 rng(4242);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int i = 0; i < 40 && !HasFailure(); ++i) {
+    ConvCase c;
+    c.fused = i % 2 == 1;
+    c.batch = pick(1, 2), c.in_channels = pick(16, 20), c.out_channels = pick(16, 21);
+    c.in = {pick(1, 23), pick(1, 37)}, c.kernel = {3, 3}, c.strides = {1, 1}, c.dilations = {1, 1};
+    const int64_t ap = pick(0, 4);
+    c.auto_pad = ap == 0 ? "SAME_UPPER" : ap == 1 ? "SAME_LOWER" : "";
+    c.pads = {pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+    for (size_t d = 0; d < 2 && c.auto_pad.empty(); ++d) c.in[d] = std::max(c.in[d], 3 - c.pads[d] - c.pads[d + 2]);
+    c.bias = pick(0, 1) != 0;
+    if (c.fused) {
+      c.activation = kActivations[(i / 2) % 11];
+      if (c.activation == "Clip") c.activation_params = {-0.3f, 0.4f};
+      c.residual = pick(0, 1) != 0;
+    }
+    SCOPED_TRACE(c.str());
+    check_case(c, static_cast<uint32_t>(1000 + i), i % 8 == 0);
+  }
+}
+
 TEST(ConvPrepared, PointwiseDepthwiseAndDenseLayersOfMobileNets) {
   struct Layer {
     int64_t batch, C, M, group, size, k, stride;

@@ -14,6 +14,7 @@
 
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/simd/simd.h"
+#include "kernels/simd/register_activation.h"
 #include "kernels/simd/simd_interleave.h"
 
 namespace kiln::kernels::dwconv_detail {
@@ -111,22 +112,7 @@ template <typename S> inline void split_row(const DwConvShape& s, const Layout& 
   }
 }
 
-template <typename S> struct Epilogue {
-  using V = typename S::V;
-  Activation kind;
-  V lo, hi;
-  explicit Epilogue(const ActivationParams& a)
-      : kind(a.kind), lo(S::set1(a.kind == Activation::kClip ? a.alpha : 0.0f)), hi(S::set1(a.beta)) {}
-  // Relu and Clip are applied in registers; the others after the row is stored (apply_activation_f32). The
-  // operand order gives the reference's NaN behaviour (max/min return their second operand on NaN): Relu maps
-  // NaN to 0, Clip keeps it.
-  V apply(V v) const {
-    if (kind == Activation::kRelu) return S::max(v, lo);
-    if (kind == Activation::kClip) return S::min(hi, S::max(lo, v));
-    return v;
-  }
-  bool in_registers() const { return kind == Activation::kNone || kind == Activation::kRelu || kind == Activation::kClip; }
-};
+template <typename S> using Epilogue = simd::RegisterActivation<S>;
 
 // R output rows x B vectors of outputs starting at column `ow`: R * B independent accumulators, so the FMA
 // latency is hidden even on 7x7 planes (one vector per row). rows[r * kernel_h + kh] is the scratch row that tap
