@@ -112,42 +112,44 @@ class PreparedConv final : public PreparedKernel {
     kernels::dwconv_f32(s, a, pool);
   }
 
+  // One GEMM per group (pointwise: batched over images; otherwise per image, an implicit GEMM). With at least two
+  // GEMMs per thread they are spread over the pool, each on one thread: one parallel region instead of one or
+  // two per GEMM. The GEMM's result does not depend on its thread count, so neither does the convolution's.
   void run_gemm(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
                 kernels::ThreadPool* pool) const {
     const int64_t Cg = in_channels / group, Mg = out_channels / group;
     const int64_t is = d.in_size(), os = d.out_size();
-    kernels::GemmArgs g;
-    g.M = Mg, g.N = os, g.K = Cg * d.kernel_size();
-    g.ldc = os;
-    g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerRow;
-    g.epilogue.ldr = os;
-    g.epilogue.activation = act;
-    if (d.pointwise()) {  // B is the group's input planes as they lie: [Cg, positions], batched over images
-      g.batch = d.batch;
-      g.stride_b = in_channels * is;
-      g.stride_c = g.stride_residual = out_channels * os;
-      for (int64_t gi = 0; gi < group; ++gi) {
-        g.packed_a = &packed[static_cast<size_t>(gi)];
-        g.b = {x + gi * Cg * is, is, false};
-        g.c = y + gi * Mg * os;
-        g.epilogue.bias = bias ? bias + gi * Mg : nullptr;
-        g.epilogue.residual = residual ? residual + gi * Mg * os : nullptr;
-        kernels::gemm_f32(g, pool);
+    const bool pointwise = d.pointwise();
+    const int64_t calls = pointwise ? group : d.batch * group;
+    auto call = [&](int64_t i, kernels::ThreadPool* gemm_pool) {
+      const int64_t n = pointwise ? 0 : i / group, gi = i % group;
+      const int64_t in_offset = (n * in_channels + gi * Cg) * is, out_offset = (n * out_channels + gi * Mg) * os;
+      kernels::GemmArgs g;
+      g.M = Mg, g.N = os, g.K = Cg * d.kernel_size();
+      g.packed_a = &packed[static_cast<size_t>(gi)];
+      g.c = y + out_offset;
+      g.ldc = os;
+      g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerRow;
+      g.epilogue.bias = bias ? bias + gi * Mg : nullptr;
+      g.epilogue.residual = residual ? residual + out_offset : nullptr;
+      g.epilogue.ldr = os;
+      g.epilogue.activation = act;
+      if (pointwise) {  // B is the group's input planes as they lie: [Cg, positions], batched over images
+        g.b = {x + in_offset, is, false};
+        g.batch = d.batch;
+        g.stride_b = in_channels * is;
+        g.stride_c = g.stride_residual = out_channels * os;
+        return kernels::gemm_f32(g, gemm_pool);
       }
-      return;
-    }
-    for (int64_t n = 0; n < d.batch; ++n) {
-      for (int64_t gi = 0; gi < group; ++gi) {
-        const ConvColumns columns(x + (n * in_channels + gi * Cg) * is, d);
-        const kernels::GemmBSource source{fill_conv_columns, &columns};
-        const int64_t out_offset = (n * out_channels + gi * Mg) * os;
-        g.packed_a = &packed[static_cast<size_t>(gi)];
-        g.b_source = &source;
-        g.c = y + out_offset;
-        g.epilogue.bias = bias ? bias + gi * Mg : nullptr;
-        g.epilogue.residual = residual ? residual + out_offset : nullptr;
-        kernels::gemm_f32(g, pool);
-      }
+      const ConvColumns columns(x + in_offset, d);
+      const kernels::GemmBSource source{fill_conv_columns, &columns};
+      g.b_source = &source;
+      kernels::gemm_f32(g, gemm_pool);
+    };
+    if (pool && calls >= 2 * static_cast<int64_t>(pool->threads())) {
+      kernels::parallel_for(pool, static_cast<size_t>(calls), [&](size_t i) { call(static_cast<int64_t>(i), nullptr); });
+    } else {
+      for (int64_t i = 0; i < calls; ++i) call(i, pool);
     }
   }
 };

@@ -1,8 +1,9 @@
 // Winograd F(2x2, 3x3) as a convolution tactic. The output is cut into bands of whole tile rows (about
 // kBandTiles tiles each); per band: the input transform writes V [16][C][tiles], 16 GEMMs U_t · V_t give
 // M [16][M][tiles], the output transform writes Y with bias, residual and activation. Bands are independent:
-// with enough of them they are spread over the pool (single-threaded GEMMs inside), otherwise the GEMMs take
-// the pool. The band split depends on the sizes only, so the result does not depend on the thread count.
+// with enough of them they are spread over the pool (one parallel region per image), otherwise each band's
+// steps are (three regions per band; few regions matter when the cores are shared and a region waits for
+// its last thread). The band split depends on the sizes only, so the result does not depend on the threads.
 //
 // Accuracy, measured against float64 (tests/kernels/winograd_test.cpp, inputs and weights uniform in [-1, 1],
 // ResNet's 3x3 layers from 64 channels at 56x56 to 512 at 7x7): rel-L2 error 2.6e-7 to 5.0e-7 and largest error
@@ -65,23 +66,35 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
     const float* xn = x + n * C_ * is;
     float* yn = y + n * M_ * os;
     const float* rn = residual ? residual + n * M_ * os : nullptr;
-    auto band = [&](int64_t b, kernels::ThreadPool* gemm_pool) {
+    // Band b. With a pool, its three steps are each spread over the pool: the transforms by channel ranges,
+    // the 16 GEMMs one per task (three parallel regions per band, whatever the GEMM's own splitting).
+    auto band = [&](int64_t b, kernels::ThreadPool* band_pool) {
       const int64_t tr0 = b * rows, r = std::min(rows, th - tr0), tiles = r * tw;
       const int64_t ld = (tiles + 16 + 15) / 16 * 16;  // WinogradBand::ldc: a vector of slack past the tiles
       Buffers& buf = tl_buffers;
       float* v = grow(buf.v, kernels::kWinogradPoints * C_ * ld);
       float* m = grow(buf.m, kernels::kWinogradPoints * M_ * ld);
-      input(s, xn, C_, {tr0, r, ld, C_ * ld}, v, grow(buf.scratch, static_cast<int64_t>(kernels::winograd_input_scratch_floats(s, r))));
-      for (int t = 0; t < kernels::kWinogradPoints; ++t) {
+      const size_t scratch = kernels::winograd_input_scratch_floats(s, r);
+      const int64_t parts = band_pool ? 2 * static_cast<int64_t>(band_pool->threads()) : 1;
+      kernels::parallel_for(band_pool, static_cast<size_t>(parts), [&](size_t p) {
+        const int64_t c0 = C_ * static_cast<int64_t>(p) / parts, c1 = C_ * static_cast<int64_t>(p + 1) / parts;
+        input(s, xn + c0 * is, c1 - c0, {tr0, r, ld, C_ * ld}, v + c0 * ld,
+              grow(tl_buffers.scratch, static_cast<int64_t>(scratch)));
+      });
+      kernels::parallel_for(band_pool, kernels::kWinogradPoints, [&](size_t t) {
         kernels::GemmArgs g;
         g.M = M_, g.N = tiles, g.K = C_;
-        g.packed_a = &u_[static_cast<size_t>(t)];
-        g.b = {v + t * C_ * ld, ld, false};
-        g.c = m + t * M_ * ld;
+        g.packed_a = &u_[t];
+        g.b = {v + static_cast<int64_t>(t) * C_ * ld, ld, false};
+        g.c = m + static_cast<int64_t>(t) * M_ * ld;
         g.ldc = ld;
-        kernels::gemm_f32(g, gemm_pool);
-      }
-      output(s, m, M_, {tr0, r, ld, M_ * ld}, bias, rn, yn, act);
+        kernels::gemm_f32(g, nullptr);
+      });
+      kernels::parallel_for(band_pool, static_cast<size_t>(parts), [&](size_t p) {
+        const int64_t k0 = M_ * static_cast<int64_t>(p) / parts, k1 = M_ * static_cast<int64_t>(p + 1) / parts;
+        output(s, m + k0 * ld, k1 - k0, {tr0, r, ld, M_ * ld}, bias ? bias + k0 : nullptr,
+               rn ? rn + k0 * os : nullptr, yn + k0 * os, act);
+      });
     };
     if (spread) {
       kernels::parallel_for(pool, static_cast<size_t>(bands), [&](size_t b) { band(static_cast<int64_t>(b), nullptr); });
