@@ -1,11 +1,12 @@
 // The fast float32 path of Conv and ai.kiln.FusedConv (1-D, 2-D, 3-D). Prepared once per session: the weights of
-// each group are packed as the GEMM's A operand, or kept for the depthwise kernel. Per run the tactic follows
+// each group are packed as the GEMM's A operand, or kept for the direct kernel. Per run the tactic follows
 // the resolved sizes:
-//   - depthwise (2-D, one input channel per group): kernels/dwconv, vectorised along the output width;
+//   - direct (2-D, depthwise or at most kDirectMaxGroupIn input channels per group): kernels/dwconv, vectorised
+//     along the output width;
 //   - pointwise (1x1, stride 1, no padding): a plain GEMM straight on the NCHW input, batched over images;
 //   - otherwise an implicit GEMM (conv_implicit_gemm.h): input windows gathered per block while B is packed.
 // Bias (per output channel = per GEMM row), the residual Z and the activation are the GEMM's epilogue (or the
-// depthwise kernel's), so Y is written once. Inputs this kernel does not expect (another dtype or rank, channel
+// direct kernel's), so Y is written once. Inputs this kernel does not expect (another dtype or rank, channel
 // mismatches, bad bias or residual shapes, empty tensors) go to the op's reference compute, which reports them.
 
 #include <string>
@@ -23,6 +24,10 @@
 namespace kiln::ops {
 namespace {
 
+// Input channels per group up to which the direct kernel runs a 2-D convolution (depthwise: 1; an RGB stem: 3;
+// ResNeXt: 4): with so few, the implicit GEMM's K is too short for its tiles (measured: see prepare_conv).
+constexpr int64_t kDirectMaxGroupIn = 4;
+
 class PreparedConv final : public PreparedKernel {
  public:
   ComputeFn reference = nullptr;  // the node's reference compute (Conv's or FusedConv's)
@@ -30,9 +35,9 @@ class PreparedConv final : public PreparedKernel {
   int64_t in_channels = 0, out_channels = 0, group = 1;
   WindowAttrs window;
   kernels::ActivationParams act;
-  bool depthwise = false;
+  bool direct = false;
   std::vector<kernels::PackedGemmOperand> packed;  // per group: Mg x (Cg * kernel size)
-  std::vector<float> dw_weights;                   // depthwise: [M, kernel_h, kernel_w]
+  std::vector<float> dw_weights;                   // direct: W as it is, [M, C / group, kernel_h, kernel_w]
   std::unique_ptr<WinogradConv> winograd;          // 3x3 stride 1 (then `packed` is empty)
   std::string label;
 
@@ -43,7 +48,7 @@ class PreparedConv final : public PreparedKernel {
     const float* bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
     const float* residual = ctx.has_input(3) ? ctx.input(3).data<float>() : nullptr;
     float* y = ctx.output(0).data<float>();
-    if (depthwise) return run_depthwise(d, x, bias, residual, y, ctx.threads());
+    if (direct) return run_direct(d, x, bias, residual, y, ctx.threads());
     if (winograd) return winograd->run(d, x, bias, residual, y, act, ctx.threads());
     run_gemm(d, x, bias, residual, y, ctx.threads());
   }
@@ -95,8 +100,8 @@ class PreparedConv final : public PreparedKernel {
     return true;
   }
 
-  void run_depthwise(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
-                     kernels::ThreadPool* pool) const {
+  void run_direct(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
+                  kernels::ThreadPool* pool) const {
     kernels::DwConvShape s;
     s.in_h = d.in[1], s.in_w = d.in[2], s.out_h = d.out[1], s.out_w = d.out[2];
     s.kernel_h = d.kernel[1], s.kernel_w = d.kernel[2];
@@ -105,9 +110,7 @@ class PreparedConv final : public PreparedKernel {
     s.pad_top = d.pad_begin[1], s.pad_left = d.pad_begin[2];
     kernels::DwConvArgs a;
     a.x = x, a.w = dw_weights.data(), a.bias = bias, a.residual = residual, a.y = y;
-    a.planes = d.batch * out_channels;
-    a.channels = out_channels;
-    a.channel_multiplier = out_channels / in_channels;
+    a.images = d.batch, a.in_channels = in_channels, a.channels = out_channels, a.groups = group;
     a.act = act;
     kernels::dwconv_f32(s, a, pool);
   }
@@ -168,8 +171,8 @@ bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
 std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& kernel, bool has_bias, bool has_residual) {
   std::string s = "conv " + dims_str(kernel) + " s" + dims_str(k.window.strides);
   if (k.group != 1) s += " g" + std::to_string(k.group);
-  if (k.depthwise) {
-    s += std::string(" depthwise ") + kernels::dwconv_kernel_name();
+  if (k.direct) {
+    s += std::string(" direct ") + kernels::dwconv_kernel_name();
   } else if (k.winograd) {
     s += std::string(" winograd ") + kernels::winograd_kernel_name() + " + " + kernels::gemm_kernel_name();
   } else {
@@ -211,9 +214,9 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
 
   const int64_t ks = w->numel() / M / Cg, Mg = M / k->group;
   const float* wd = w->data<float>();
-  k->depthwise = k->spatial == 2 && Cg == 1 && kernel[0] <= kernels::kDwConvMaxKernel &&
+  k->direct = k->spatial == 2 && Cg <= kDirectMaxGroupIn && kernel[0] <= kernels::kDwConvMaxKernel &&
                  kernel[1] <= kernels::kDwConvMaxKernel && k->window.strides[1] <= kernels::kDwConvMaxKernel;
-  if (k->depthwise) {
+  if (k->direct) {
     k->dw_weights.assign(wd, wd + w->numel());
   } else if (use_winograd(*k, kernel)) {
     k->winograd = std::make_unique<WinogradConv>(wd, M, Cg);
