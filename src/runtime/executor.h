@@ -25,6 +25,9 @@ struct RunControl {
   int64_t subgraph_runs = 0;  ///< counted against limits.max_subgraph_runs
   /// The session's pool for kernels that split work (null: the calling thread).
   kernels::ThreadPool* threads = nullptr;
+  /// Profiling: when set, called after each step with its wall time; `depth` is 0 for the top graph's steps
+  /// and 1+ inside subgraphs (whose time is also inside the enclosing step's). Unset, no clock is read.
+  std::function<void(const Plan& plan, const Step& step, int depth, double milliseconds)> on_step;
   /// Builds (or finds cached) plans for subgraphs; supplied by the session.
   std::function<std::shared_ptr<const Plan>(const ir::Graph&, const std::unordered_map<int, ops::ValueInfo>&)>
       plan_subgraph;
@@ -64,8 +67,8 @@ class Executor : public ops::SubgraphRunner {
   void allocate_dynamic_outputs(const Step& step, std::vector<Tensor>& outputs);
   /// Frees a value after its last reader (arena views stay, made once per run state).
   void release(int value);
-  /// True when `t` is value v's view into this run's arena.
-  bool is_arena_view(int v, const Tensor& t) const;
+  /// True when p points into this run's arena (arena views, and views of them, are kept between runs).
+  bool in_arena(const void* p) const;
 
   const Plan& plan_;
   RunControl& control_;

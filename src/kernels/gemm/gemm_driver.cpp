@@ -65,9 +65,11 @@ struct Round {
   const GemmMicroKernel* uk = nullptr;
   int64_t mr = 0, nr = 0, kc = 0, nkb = 1, nc = 0;
   int64_t b0 = 0, r0 = 0;  ///< first batch entry and row of the round
-  // A row panel of (entry e, row m): a + (e - b0) * a_entry + (m - a_row0) / mr * K * mr.
+  // A, read in place when it is row-major (a + (e - b0) * a_entry + m * lda), else packed in row panels:
+  // panel of (entry e, row m) at a + (e - b0) * a_entry + (m - a_row0) / mr * K * mr.
   const float* a = nullptr;
-  int64_t a_entry = 0, a_row0 = 0;
+  int64_t a_entry = 0, a_row0 = 0, lda = 0;
+  bool a_row_major = false;
   // B column panels packed over the whole K (prepacked, or pre-packed for the round), or null: tasks pack their
   // blocks themselves. Panel of (entry e, column n): b + (e - b0) * b_entry + n / nr * K * nr.
   const float* b = nullptr;
@@ -106,10 +108,16 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t n0, int
   float* c = g.c + e * g.stride_c;
   const float* res = ep.residual ? ep.residual + e * g.stride_residual : nullptr;
   const float* a_entry = r.a + (e - r.b0) * r.a_entry;
+  const GemmTileFn(*tiles)[2] = r.uk->tiles[r.a_row_major ? kRowMajor : kPackedPanel];
+  // Where row `m`'s A starts at k0, and the byte ranges of the next row panel to prefetch.
+  auto a_at = [&](int64_t m, int64_t k0) {
+    return r.a_row_major ? a_entry + m * r.lda + k0 : a_entry + (m - r.a_row0) / mr * K * mr + k0 * mr;
+  };
   const bool per_row = ep.bias_axis == GemmEpilogue::BiasAxis::kPerRow;
   const bool activate = ep.activation.kind != Activation::kNone;
 
   GemmTile t;
+  t.lda = r.lda;
   t.ldc = g.ldc;
   t.alpha = ep.alpha;
   t.ldr = ep.ldr;
@@ -132,9 +140,22 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t n0, int
       t.accumulate = kb > 0;
       for (int64_t ir = m0; ir < m1; ir += mr) {
         const int64_t rows = std::min(mr, m1 - ir);
-        const float* apanel = a_entry + (ir - r.a_row0) / mr * K * mr + k0 * mr;
-        const GemmTileFn* fns = r.uk->tiles[rows - 1];
+        const float* apanel = a_at(ir, k0);
+        const GemmTileFn* fns = tiles[rows - 1];
+        // The next row panel's A comes from L3 or memory (a prepacked weight matrix is often larger than L3):
+        // fetch its lines a few per tile while this panel's tiles run, so its first tile does not wait. Packed,
+        // it is one range of kc * mr floats; row-major, `next_rows` ranges of kc floats, lda apart.
+        const int64_t next_rows = std::min(mr, m1 - ir - mr);
+        const char* next_a = next_rows > 0 ? reinterpret_cast<const char*>(a_at(ir + mr, k0)) : nullptr;
+        const int64_t row_bytes = (r.a_row_major ? kc : kc * mr) * static_cast<int64_t>(sizeof(float));
+        const int64_t row_lines = ceil_div(row_bytes, 64) + (r.a_row_major ? 1 : 0);
+        const int64_t row_step = r.a_row_major ? r.lda * static_cast<int64_t>(sizeof(float)) : 0;
+        const int64_t a_lines = next_a ? row_lines * (r.a_row_major ? next_rows : 1) : 0;
+        const int64_t lines_per_tile = ceil_div(a_lines, ceil_div(nbw, nr));
+        int64_t line = 0;
         for (int64_t jr = 0; jr < nbw; jr += nr) {
+          for (const int64_t end = std::min(a_lines, line + lines_per_tile); line < end; ++line)
+            __builtin_prefetch(next_a + line / row_lines * row_step + line % row_lines * 64, 0, 3);
           const int64_t n = nb0 + jr;
           t.c = c + ir * g.ldc + n;
           t.cols = std::min(nr, nbw - jr);
@@ -171,14 +192,19 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
     mt = std::min(m_panels, ceil_div(per_entry, nt));
   }
 
-  // A: prepacked, or packed here for every entry of the round (once when the entries share one A).
+  // A: prepacked, read in place (row-major), or packed here for every entry of the round (once when the entries
+  // share one A).
   const bool a_shared = g.stride_a == 0 || g.batch == 1;
-  const int64_t a_entries = g.packed_a ? 0 : a_shared ? 1 : entries;
+  const int64_t a_entries = g.packed_a || r.a_row_major ? 0 : a_shared ? 1 : entries;
   float* a_buf = nullptr;
   if (g.packed_a) {
     r.a = g.packed_a->data();
     r.a_entry = 0;
     r.a_row0 = 0;
+  } else if (r.a_row_major) {
+    r.a = g.a.data + r.b0 * g.stride_a;
+    r.a_entry = g.stride_a;
+    r.lda = g.a.ld;
   } else {
     a_buf = tl_call_a.get(a_entries * m_panels * r.mr * K);
     r.a = a_buf;
@@ -282,9 +308,11 @@ void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
                        static_cast<double>(std::max<int64_t>(g.K, 1));
   ThreadPool* threads = pool && pool->threads() > 1 && flops >= kMinParallelFlops ? pool : nullptr;
 
-  // Rounds: everything at once when the packed A fits the budget, else groups of entries or ranges of rows.
+  // A row-major A is read in place; a transposed one is packed, in rounds: everything at once when it fits the
+  // budget, else groups of entries or ranges of rows.
+  r.a_row_major = !g.packed_a && !g.a.trans;
   int64_t entries_per_round = g.batch, rows_per_round = g.M;
-  if (!g.packed_a && g.K > 0) {
+  if (!g.packed_a && !r.a_row_major && g.K > 0) {
     const bool a_shared = g.stride_a == 0 || g.batch == 1;
     const int64_t per_entry = round_up(g.M, r.mr) * g.K;
     if (per_entry * (a_shared ? 1 : g.batch) > kMaxPrepackFloats) {

@@ -17,6 +17,7 @@ namespace kiln::kernels {
 /// be C itself: each element is read before it is written, by the same tile), later blocks add alpha * acc to
 /// what is stored. The activation is applied by the driver once the last block is stored.
 struct GemmTile {
+  int64_t lda = 0;                 ///< row stride of A when the tile reads it unpacked (kRowMajor)
   float* c = nullptr;
   int64_t ldc = 0;
   int64_t cols = 0;                ///< valid columns, 1..NR (the half-width kernels take 1..NR/2)
@@ -29,16 +30,21 @@ struct GemmTile {
   float beta = 1.0f;
 };
 
-/// Multiplies a packed kc x MR panel of A (a[k * MR + r]) by a packed kc x NR panel of B (b[k * NR + c]) and
-/// stores the tile through the epilogue. kc may be 0 (the epilogue of zero).
+/// Multiplies rows of A by a packed kc x NR panel of B (b[k * NR + c]) and stores the tile through the epilogue.
+/// kc may be 0 (the epilogue of zero).
 using GemmTileFn = void (*)(int64_t kc, const float* a, const float* b, const GemmTile& tile);
+
+/// How a tile reads A: from a packed panel (a[k * MR + r]), or straight from a row-major A (a[r * lda + k]), which
+/// saves packing activations: the tile's rows stay in L1 across the B panels just the same.
+enum GemmALayout : int { kPackedPanel = 0, kRowMajor = 1 };
 
 inline constexpr int kGemmMaxMr = 12;
 
 struct GemmMicroKernel {
   int mr = 0, nr = 0;
-  /// tiles[r - 1][w]: a tile of r rows (1..mr); w = 0 takes up to nr / 2 columns (one vector), w = 1 up to nr.
-  GemmTileFn tiles[kGemmMaxMr][2] = {};
+  /// tiles[layout][r - 1][w]: a tile of r rows (1..mr) reading A in `layout` (GemmALayout); w = 0 takes up to
+  /// nr / 2 columns (one vector), w = 1 up to nr.
+  GemmTileFn tiles[2][kGemmMaxMr][2] = {};
   /// Packs rows [m0, m0 + rows) x k [k0, k0 + kc) of the logical A into ceil(rows / mr) panels of kc x mr,
   /// panel after panel (each kc * mr floats), rows past `rows` zero.
   void (*pack_a)(const MatrixRef& a, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) = nullptr;

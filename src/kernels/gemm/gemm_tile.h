@@ -32,16 +32,23 @@ template <class S> inline void store_n(float* p, typename S::V v, int64_t n) {
 
 /// R rows of A broadcast against NV vectors of B: R x NV accumulators in registers over the whole kc loop, then
 /// the epilogue on the way to C. PR is the packed A panel's row count (the kernel's MR: row-tail kernels read
-/// the same panels), NB the packed B panel's width (NR: the half-width kernel reads its first vector).
-template <class S, int R, int PR, int NV, int NB>
+/// the same panels), NB the packed B panel's width (NR: the half-width kernel reads its first vector). With
+/// kRowMajorA, A is read in place instead: element (r, k) at a[r * t.lda + k].
+template <class S, int R, int PR, int NV, int NB, bool kRowMajorA>
 void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
   using V = typename S::V;
   constexpr int L = S::kLanes;
+  const int64_t lda = t.lda;
   V acc[R][NV];
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
+  for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) acc[r][v] = S::zero();
+    // The tile of C (and of the residual) was last touched a whole K block ago: fetch it while the FMAs run.
+    __builtin_prefetch(t.c + r * t.ldc, 1, 3);
+    __builtin_prefetch(t.c + r * t.ldc + NV * L - 1, 1, 3);
+    if (t.residual) __builtin_prefetch(t.residual + r * t.ldr, 0, 3);
+  }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     V bv[NV];
@@ -49,35 +56,59 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
     for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * L);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const V av = S::set1(a[r]);
+      const V av = S::set1(kRowMajorA ? a[r * lda] : a[r]);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(av, bv[v], acc[r][v]);
     }
-    a += PR;
+    a += kRowMajorA ? 1 : PR;
     b += NB;
   }
 
-  // Epilogue: all vectors but the last are full (the driver picks NV from the tile's width).
+  // Epilogue, one step at a time over the whole tile so that each test is made once per tile. All vectors but the
+  // last are full (the driver picks NV from the tile's width).
   const V alpha = S::set1(t.alpha);
   const int64_t last = t.cols - (NV - 1) * L;
+  auto width = [&](int v) -> int64_t { return v + 1 < NV ? L : last; };
+  if (t.accumulate) {
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-    float* c = t.c + r * t.ldc;
+    for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) {
-      const int64_t n = v + 1 < NV ? L : last;
-      V x;
-      if (t.accumulate) {
-        x = S::fmadd(acc[r][v], alpha, load_n<S>(c + v * L, n));
-      } else {
-        x = S::mul(acc[r][v], alpha);
-        if (t.bias_row) x = S::add(x, S::set1(t.bias_row[r]));
-        if (t.bias_col) x = S::add(x, load_n<S>(t.bias_col + v * L, n));
-        if (t.residual) x = S::fmadd(S::set1(t.beta), load_n<S>(t.residual + r * t.ldr + v * L, n), x);
+      for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(acc[r][v], alpha, load_n<S>(t.c + r * t.ldc + v * L, width(v)));
+  } else {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[r][v] = S::mul(acc[r][v], alpha);
+    if (t.bias_row) {
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const V b = S::set1(t.bias_row[r]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[r][v] = S::add(acc[r][v], b);
       }
-      store_n<S>(c + v * L, x, n);
+    }
+    if (t.bias_col) {
+      V b[NV];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) b[v] = load_n<S>(t.bias_col + v * L, width(v));
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[r][v] = S::add(acc[r][v], b[v]);
+    }
+    if (t.residual) {
+      const V beta = S::set1(t.beta);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v)
+          acc[r][v] = S::fmadd(beta, load_n<S>(t.residual + r * t.ldr + v * L, width(v)), acc[r][v]);
     }
   }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) store_n<S>(t.c + r * t.ldc + v * L, acc[r][v], width(v));
 }
 
 /// See GemmMicroKernel::pack_a. Plain loops: the compiler vectorises them with the tier's flags.
@@ -111,29 +142,36 @@ template <int MR> void pack_a(const MatrixRef& a, int64_t m0, int64_t rows, int6
 }
 
 /// See GemmMicroKernel::pack_b.
-template <int NR> void pack_b(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
-  for (int64_t p = 0; p < cols; p += NR, dst += kc * NR) {
-    const int64_t c = lesser(NR, cols - p);
-    if (!b.trans) {  // memory is K x N: one k's columns are contiguous
-      const float* src = b.data + k0 * b.ld + n0 + p;
-      for (int64_t k = 0; k < kc; ++k) {
-        float* d = dst + k * NR;
-        const float* s = src + k * b.ld;
-        if (c == NR) {
-          for (int j = 0; j < NR; ++j) d[j] = s[j];
-        } else {
-          for (int64_t j = 0; j < c; ++j) d[j] = s[j];
-          for (int64_t j = c; j < NR; ++j) d[j] = 0.0f;
-        }
+template <class S> void pack_b(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+  constexpr int L = S::kLanes, NR = 2 * L;
+  const int64_t panels = (cols + NR - 1) / NR, full = cols / NR, tail = cols - full * NR;
+  if (!b.trans) {
+    // Memory is K x N: read each row of the block once, left to right (one stream the prefetcher follows), and
+    // deal its NR-wide pieces out to the panels.
+    const float* src = b.data + k0 * b.ld + n0;
+    for (int64_t k = 0; k < kc; ++k, src += b.ld) {
+      float* d = dst + k * NR;
+      for (int64_t p = 0; p < full; ++p, d += kc * NR) {
+        S::store(d, S::load(src + p * NR));
+        S::store(d + L, S::load(src + p * NR + L));
       }
-    } else {  // memory is N x K: each column is contiguous along k
-      for (int64_t j = 0; j < c; ++j) {
-        const float* s = b.data + (n0 + p + j) * b.ld + k0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = s[k];
+      if (tail) {
+        const float* s = src + full * NR;
+        S::store(d, S::load_partial(s, lesser(tail, L)));
+        S::store(d + L, tail > L ? S::load_partial(s + L, tail - L) : S::zero());
       }
-      for (int64_t k = 0; k < kc; ++k)
-        for (int64_t j = c; j < NR; ++j) dst[k * NR + j] = 0.0f;
     }
+    return;
+  }
+  // Memory is N x K: each column of B is contiguous along k; write it down the panel's column.
+  for (int64_t p = 0; p < panels; ++p, dst += kc * NR) {
+    const int64_t c = lesser(NR, cols - p * NR);
+    for (int64_t j = 0; j < c; ++j) {
+      const float* s = b.data + (n0 + p * NR + j) * b.ld + k0;
+      for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = s[k];
+    }
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t j = c; j < NR; ++j) dst[k * NR + j] = 0.0f;
   }
 }
 
@@ -164,10 +202,13 @@ template <class S, int MR, size_t... I> constexpr GemmMicroKernel make_kernel(st
   GemmMicroKernel k;
   k.mr = MR;
   k.nr = NR;
-  ((k.tiles[I][0] = &tile<S, static_cast<int>(I) + 1, MR, 1, NR>,
-    k.tiles[I][1] = &tile<S, static_cast<int>(I) + 1, MR, 2, NR>), ...);
+  ((k.tiles[kPackedPanel][I][0] = &tile<S, static_cast<int>(I) + 1, MR, 1, NR, false>,
+    k.tiles[kPackedPanel][I][1] = &tile<S, static_cast<int>(I) + 1, MR, 2, NR, false>,
+    k.tiles[kRowMajor][I][0] = &tile<S, static_cast<int>(I) + 1, MR, 1, NR, true>,
+    k.tiles[kRowMajor][I][1] = &tile<S, static_cast<int>(I) + 1, MR, 2, NR, true>),
+   ...);
   k.pack_a = &pack_a<MR>;
-  k.pack_b = &pack_b<NR>;
+  k.pack_b = &pack_b<S>;
   k.fma_probe = &fma_probe<S, 2 * MR>;
   return k;
 }
