@@ -26,7 +26,7 @@ struct OpCase {
 
 constexpr OpCase kOps[] = {
     {UnaryOp::kIdentity, 0, 0, 0},      {UnaryOp::kRelu, 0, 0, 0},          {UnaryOp::kClip, -1.5f, 2.5f, 0},
-    {UnaryOp::kLeakyRelu, 0.1f, 0, 1},  {UnaryOp::kSigmoid, 0, 0, 3},       {UnaryOp::kTanh, 0, 0, 3},
+    {UnaryOp::kLeakyRelu, 0.1f, 0, 1},  {UnaryOp::kSigmoid, 0, 0, 3},       {UnaryOp::kTanh, 0, 0, 5},
     {UnaryOp::kHardSigmoid, 0.2f, 0.5f, 1}, {UnaryOp::kHardSwish, 0, 0, 3}, {UnaryOp::kSilu, 0, 0, 4},
     {UnaryOp::kGeluErf, 0, 0, 6},       {UnaryOp::kGeluTanh, 0, 0, 12},      {UnaryOp::kExp, 0, 0, 2},
     {UnaryOp::kLog, 0, 0, 2},           {UnaryOp::kErf, 0, 0, 2.5},           {UnaryOp::kSqrt, 0, 0, 0.5},

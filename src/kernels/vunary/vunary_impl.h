@@ -9,22 +9,21 @@
 
 namespace kiln::kernels::vunary_detail {
 
-/// y = f(x) over n floats: two vectors per step (the approximations are long dependency chains, two in
-/// flight keep the FMA units busier), then one, then a masked tail (no scalar loop: a 20-element row costs
-/// two full vectors and one masked one on AVX2).
+/// y = f(x) over n floats: four vectors per step (the approximations are long dependency chains: four in
+/// flight keep the FMA units busy), then one at a time, then a masked tail (no scalar loop: a 20-element row
+/// costs two full vectors and one masked one on AVX2).
 template <class S, class F> inline void map(const float* x, float* y, int64_t n, F f) {
   constexpr int64_t L = S::kLanes;
   int64_t i = 0;
-  for (; i + 2 * L <= n; i += 2 * L) {
-    const typename S::V a = S::load(x + i);
-    const typename S::V b = S::load(x + i + L);
+  for (; i + 4 * L <= n; i += 4 * L) {
+    const typename S::V a = S::load(x + i), b = S::load(x + i + L);
+    const typename S::V c = S::load(x + i + 2 * L), d = S::load(x + i + 3 * L);
     S::store(y + i, f(a));
     S::store(y + i + L, f(b));
+    S::store(y + i + 2 * L, f(c));
+    S::store(y + i + 3 * L, f(d));
   }
-  if (i + L <= n) {
-    S::store(y + i, f(S::load(x + i)));
-    i += L;
-  }
+  for (; i + L <= n; i += L) S::store(y + i, f(S::load(x + i)));
   if (i < n) S::store_partial(y + i, f(S::load_partial(x + i, n - i)), n - i);
 }
 

@@ -85,17 +85,19 @@ template <class S> inline typename S::V times_sigmoid(typename S::V num, typenam
   return S::div(top, S::add(S::set1(1.0f), e));
 }
 
-/// tanh(x): below |x| = 0.625 the odd polynomial x + x³ P(x²); above, 1 - 2 / (e^2|x| + 1) with x's sign.
+/// tanh(x) = x P(x²) / Q(x²) on [-9, 9] (a rational fit made for kiln: iteratively reweighted least squares on
+/// the relative error, coefficients rounded to float and measured in float), ±1 beyond, where tanh rounds to
+/// ±1 anyway. One division and 12 FMAs, against an exp and a division for 1 - 2 / (e^2x + 1).
+inline constexpr float kTanhP[] = {-8.488495280e-14f, 5.277951687e-11f, -2.022543022e-08f, 1.115440409e-05f,
+                                   3.103968455e-03f,  1.308402270e-01f, 1.000000000e+00f};
+inline constexpr float kTanhQ[] = {2.546161122e-04f, 2.449523099e-02f, 4.641734958e-01f, 1.000000000e+00f};
+
 template <class S> inline typename S::V tanh(typename S::V x) {
   using V = typename S::V;
-  const V ax = S::abs(x);
-  const V z = S::mul(x, x);
-  static constexpr float c[] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
-                                -3.33332819422e-1f};
-  const V small = S::fmadd(S::mul(poly<S>(z, c), z), x, x);
-  const V e = exp<S>(S::add(ax, ax));
-  const V big = S::fnmadd(S::set1(2.0f), S::div(S::set1(1.0f), S::add(e, S::set1(1.0f))), S::set1(1.0f));
-  return S::select(S::lt(ax, S::set1(0.625f)), small, with_sign_of<S>(big, x));
+  const V c = S::min(S::set1(9.0f), S::max(S::set1(-9.0f), x));  // NaN stays NaN
+  const V t = S::mul(c, c);
+  const V r = S::div(S::mul(c, poly<S>(t, kTanhP)), poly<S>(t, kTanhQ));
+  return S::select(S::lt(S::set1(9.0f), S::abs(x)), with_sign_of<S>(S::set1(1.0f), x), r);
 }
 
 // erf: below |x| = 0.921875, x P(x²); above, erfc(|x|) = exp(Q(|x| - 0.921875)) with Q a fit of log erfc on
