@@ -55,7 +55,9 @@ void vunary(UnaryOp op, float alpha, float beta, const float* x, float* y, int64
     case UnaryOp::kSilu: return map<S>(x, y, n, [](V v) { return vm::times_sigmoid<S>(v, v); });
     case UnaryOp::kGeluErf: {
       const V rsqrt2 = S::set1(0.707106781186547524f), half = S::set1(0.5f);
-      return map<S>(x, y, n, [=](V v) { return S::mul(S::mul(half, v), vm::one_plus_erf<S>(S::mul(v, rsqrt2))); });
+      return map<S>(x, y, n, [=](V v) {
+        return S::mul(S::mul(half, v), S::add(one, vm::erf<S>(S::mul(v, rsqrt2))));
+      });
     }
     case UnaryOp::kGeluTanh: {
       // x/2 (1 + tanh(u)) = x sigmoid(2u), 2u = x (c0 + c1 x²) with c0 = 2 √(2/π), c1 = c0 · 0.044715.
