@@ -16,8 +16,7 @@
 //   Softplus   2.7 ulp [3]
 //   Silu       2.8 ulp [4] for x >= -87; below, x times a denormal exp: absolute error <= |x| 2^-148
 //   GeluErf    7.0 ulp [8] for x >= -1.3; below, 1 + erf(x/√2) cancels: absolute error <= 2e-7 |x|
-//   GeluTanh   11 ulp [12] for x >= -3; relative error <= 2e-5 down to x = -10 (computed as x sigmoid(2u),
-//              no cancellation in 1 + tanh u; the error is 2u's float rounding times |2u|)
+//   GeluTanh   6.9 ulp [8] for x >= -1.3; below, 1 + tanh(u) cancels: absolute error <= 2e-7 |x|
 // NaN in gives NaN out for every function. See vunary_math.h for each approximation.
 
 #include <cstdint>

@@ -60,10 +60,11 @@ void vunary(UnaryOp op, float alpha, float beta, const float* x, float* y, int64
       });
     }
     case UnaryOp::kGeluTanh: {
-      // x/2 (1 + tanh(u)) = x sigmoid(2u), 2u = x (c0 + c1 x²) with c0 = 2 √(2/π), c1 = c0 · 0.044715.
-      const V c0 = S::set1(1.59576912160573071f), c1 = S::set1(0.0713548162726008f);
+      // x/2 (1 + tanh(u)), u = x (c0 + c1 x²) with c0 = √(2/π), c1 = c0 · 0.044715.
+      const V c0 = S::set1(0.797884560802865355f), c1 = S::set1(0.0356774081363001f), half = S::set1(0.5f);
       return map<S>(x, y, n, [=](V v) {
-        return vm::times_sigmoid<S>(v, S::mul(v, S::fmadd(S::mul(v, v), c1, c0)));
+        const V u = S::mul(v, S::fmadd(S::mul(v, v), c1, c0));
+        return S::mul(S::mul(half, v), S::add(one, vm::tanh<S>(u)));
       });
     }
     case UnaryOp::kExp: return map<S>(x, y, n, [](V v) { return vm::exp<S>(v); });
