@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add(kiln::cli::add_check);
   add(kiln::cli::add_inspect);
   add(kiln::cli::add_run);
+  add(kiln::cli::add_optimize);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
