@@ -1,5 +1,5 @@
 // kiln run MODEL [--input NAME=FILE]... [--shape NAME=DIMS]... --output-dir DIR [--timeout S] [--seed N]
-//          [--threads N]
+//          [--no-optimize | --optimize-level N] [--disable-pass NAME]... [--threads N]
 
 #include <filesystem>
 
@@ -19,6 +19,9 @@ struct RunArgs {
   std::string output_dir;
   double timeout_seconds = 0;
   uint64_t seed = 0;
+  bool no_optimize = false;
+  int optimize_level = SessionOptions{}.graph_optimization_level;
+  std::vector<std::string> disabled_passes;
   int threads = 0;
 };
 
@@ -36,6 +39,8 @@ std::string value_stats(const Tensor& t) {
 
 int run_command(const RunArgs& args) {
   SessionOptions session_options;
+  session_options.graph_optimization_level = args.no_optimize ? 0 : args.optimize_level;
+  session_options.disabled_passes = args.disabled_passes;
   session_options.intra_op_threads = args.threads;
   Session session = Session::from_file(args.model, session_options);
   Feeds feeds = make_feeds(session, args.inputs, args.shapes, args.seed);
@@ -83,6 +88,12 @@ Runner add_run(CLI::App& app) {
   cmd->add_option("--output-dir,-o", args->output_dir, "Folder for the outputs (<name>.npy)")->required();
   cmd->add_option("--timeout", args->timeout_seconds, "Stop the run after this many seconds");
   cmd->add_option("--seed", args->seed, "Seed for random inputs (default 0)");
+  auto* no_opt = cmd->add_flag("--no-optimize", args->no_optimize, "Run the graph as loaded: no graph passes");
+  cmd->add_option("--optimize-level", args->optimize_level,
+                  "Graph passes: 0 none, 1 basic (cleanup, folding), 2 all (fusions; the default)")
+      ->check(CLI::Range(0, 2))
+      ->excludes(no_opt);
+  cmd->add_option("--disable-pass", args->disabled_passes, "NAME: switch one graph pass off (repeatable)");
   cmd->add_option("--threads", args->threads, "Threads a run uses (default 0: every CPU this process may use)")
       ->check(CLI::NonNegativeNumber);
   return [args]() { return run_command(*args); };

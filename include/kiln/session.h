@@ -52,6 +52,13 @@ struct SessionOptions {
   int intra_op_threads = 0;
   /// Plans (one per distinct set of input shapes) kept; the least recently used is dropped past this.
   int max_cached_plans = 64;
+  /// Graph rewrites run once when the session is created (src/passes): 0 = none (the graph runs as loaded),
+  /// 1 = basic (Identity/Dropout removal, dead nodes, constant folding, Conv+BatchNorm folding), 2 = all (also
+  /// fusions into kiln's own ops: Conv/MatMul with bias, residual and activation, attention, LayerNorm, GELU).
+  /// Outputs agree with the unoptimized graph within float rounding; inputs and outputs keep their names.
+  int graph_optimization_level = 2;
+  /// Passes not to run, by name (e.g. "fuse_attention"); an unknown name is an error.
+  std::vector<std::string> disabled_passes;
 };
 
 /// One executed step of a profiled run (RunOptions::profile).

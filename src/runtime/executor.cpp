@@ -17,7 +17,7 @@ Executor::~Executor() {
   RunState& st = *state_;
   for (size_t v = 0; v < st.values.size(); ++v) {
     st.values[v] = nullptr;
-    if (Tensor* slot = st.slots[v]; slot && !is_arena_view(static_cast<int>(v), *slot)) *slot = Tensor();
+    if (Tensor* slot = st.slots[v]; slot && !in_arena(slot->raw_data())) *slot = Tensor();
   }
   plan_.run_states().release(std::move(state_));
 }
@@ -144,7 +144,13 @@ void Executor::execute_step(const Step& step, size_t index) {
       ops::check_container_inputs(ops::NodeContext(node, static_cast<size_t>(step.node), step.opset),
                                   *step.schema, kinds);
     }
-    if (step.shapes_known) {
+    if (step.view_of_input) {
+      // The planner kept input 0's memory alive for this view's readers; a slot still viewing the same
+      // memory with the same dims is reused as is.
+      const Tensor& in = *inputs[0];
+      const std::vector<int64_t>& dims = plan_.infos()[static_cast<size_t>(node.outputs[0])].shape.values();
+      if (outputs[0].raw_data() != in.raw_data() || outputs[0].dims() != dims) outputs[0] = in.reshaped(dims);
+    } else if (step.shapes_known) {
       for (size_t o = 0; o < node.outputs.size(); ++o) {
         const int v = node.outputs[o];
         const ops::ValueInfo* info = v >= 0 ? &plan_.infos()[static_cast<size_t>(v)] : nullptr;
@@ -169,10 +175,13 @@ void Executor::execute_step(const Step& step, size_t index) {
     }
     ops::KernelContext kctx(node, static_cast<size_t>(step.node), step.opset, inputs, outputs, this);
     kctx.set_threads(control_.threads);
-    if (step.prepared)
+    if (step.view_of_input) {
+      // no kernel: the output views the input
+    } else if (step.prepared) {
       step.prepared->run(kctx);
-    else
+    } else {
       step.schema->compute(kctx);
+    }
   } catch (const Error& e) {
     rethrow_with_node(e, node.label(static_cast<size_t>(step.node)));
   }
@@ -182,16 +191,17 @@ void Executor::execute_step(const Step& step, size_t index) {
     if (!outputs[o].defined())
       fail(ErrorCode::kInternal, "{}: the kernel did not produce output '{}'",
            node.label(static_cast<size_t>(step.node)), g.value(v).name);
-    if (plan_.arena_offset(v) < 0 || !step.shapes_known) stats_.dynamic_bytes += outputs[o].nbytes();
+    if ((plan_.arena_offset(v) < 0 || !step.shapes_known) && outputs[o].owns_memory())
+      stats_.dynamic_bytes += outputs[o].nbytes();
     st.values[static_cast<size_t>(v)] = &outputs[o];
   }
   stats_.peak_dynamic_bytes = std::max(stats_.peak_dynamic_bytes, stats_.dynamic_bytes);
   for (int v : step.release) release(v);
 }
 
-bool Executor::is_arena_view(int v, const Tensor& t) const {
-  const int64_t off = plan_.arena_offset(v);
-  return off >= 0 && t.raw_data() && t.raw_data() == static_cast<char*>(state_->arena.get()) + off;
+bool Executor::in_arena(const void* p) const {
+  const char* base = static_cast<const char*>(state_->arena.get());
+  return base && p >= base && p < base + plan_.arena_bytes();
 }
 
 void Executor::release(int v) {
@@ -200,7 +210,7 @@ void Executor::release(int v) {
   if (!t) return;
   st.values[static_cast<size_t>(v)] = nullptr;
   Tensor* slot = st.slots[static_cast<size_t>(v)];
-  if (is_arena_view(v, *t)) return;
+  if (in_arena(t->raw_data())) return;  // arena memory and views of it stay, made once per run state
   // Memory accounting counts every owned non-arena tensor once, when made; it ends at the last reader, also
   // for feeds (a Loop's carried value is made by one iteration's body and fed to the next).
   if (t->owns_memory()) stats_.dynamic_bytes -= std::min(stats_.dynamic_bytes, t->nbytes());

@@ -67,8 +67,8 @@ class Executor : public ops::SubgraphRunner {
   void allocate_dynamic_outputs(const Step& step, std::vector<Tensor>& outputs);
   /// Frees a value after its last reader (arena views stay, made once per run state).
   void release(int value);
-  /// True when `t` is value v's view into this run's arena.
-  bool is_arena_view(int v, const Tensor& t) const;
+  /// True when p points into this run's arena (arena views, and views of them, are kept between runs).
+  bool in_arena(const void* p) const;
 
   const Plan& plan_;
   RunControl& control_;

@@ -33,6 +33,9 @@ struct Step {
   bool shapes_known = false;  ///< every output's shape was resolved at plan time
   std::vector<int> release;   ///< values whose last reader is this step (freed after it)
   const ops::PreparedKernel* prepared = nullptr;  ///< the session's fast kernel for the node, else compute runs
+  /// Output 0 is a view of input 0 with other dims (OpSchema::output_views_input): no kernel runs, and the
+  /// viewed memory lives until the view's last reader.
+  bool view_of_input = false;
 };
 
 class Plan {
