@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -51,6 +52,25 @@ struct SessionOptions {
   int intra_op_threads = 0;
   /// Plans (one per distinct set of input shapes) kept; the least recently used is dropped past this.
   int max_cached_plans = 64;
+  /// Graph rewrites run once when the session is created (src/passes): 0 = none (the graph runs as loaded),
+  /// 1 = basic (Identity/Dropout removal, dead nodes, constant folding, Conv+BatchNorm folding), 2 = all (also
+  /// fusions into kiln's own ops: Conv/MatMul with bias, residual and activation, attention, LayerNorm, GELU).
+  /// Outputs agree with the unoptimized graph within float rounding; inputs and outputs keep their names.
+  int graph_optimization_level = 2;
+  /// Passes not to run, by name (e.g. "fuse_attention"); an unknown name is an error.
+  std::vector<std::string> disabled_passes;
+};
+
+/// One executed step of a profiled run (RunOptions::profile).
+struct StepProfile {
+  std::string node;     ///< the node's name, or "#<index>" when it has none
+  std::string op_type;  ///< "Conv"; "<domain>.<op>" outside ai.onnx, e.g. "ai.kiln.FusedConv"
+  std::string kernel;   ///< the prepared fast kernel's describe(); empty when the reference kernel ran
+  size_t index = 0;     ///< the node's position in its graph
+  /// 0: a node of the model's graph. 1 and more: a node inside an If/Loop/Scan body, whose time is also part
+  /// of the enclosing node's (sum depth-0 steps only for a total).
+  int depth = 0;
+  double milliseconds = 0;  ///< wall time of the step
 };
 
 struct RunOptions {
@@ -60,6 +80,9 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   /// Stop with Error(kCancelled) once this time passes.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  /// Profiling: when set, called after every executed step, on the thread that called run(). Left empty, a
+  /// run reads no clocks per step. (`kiln bench --profile` builds its table from this.)
+  std::function<void(const StepProfile&)> profile;
 };
 
 /// What one run did.

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "api/model_check.h"
+#include "passes/pipeline.h"
 #include "runtime/input_check.h"
 
 namespace kiln {
@@ -76,7 +77,22 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   for (const auto& o : model.opsets) info.opsets.emplace_back(o.domain, o.version);
   info.metadata = model.metadata;
   threads = std::make_unique<kernels::ThreadPool>(static_cast<size_t>(options.intra_op_threads));
-  prepared = runtime::PreparedGraph::build(g, opsets, limits);
+  // Passes rewrite the checked model (refusals above name the user's nodes, as loaded); inputs, outputs and
+  // model facts above were read before, and no pass renames them. The opset table then gains ai.kiln when a
+  // fusion introduced kiln's own ops.
+  optimize_graph(options);
+  prepared = runtime::PreparedGraph::build(*model.graph, opsets, limits);
+}
+
+void Session::Impl::optimize_graph(const SessionOptions& options) {
+  if (options.graph_optimization_level < 0 || options.graph_optimization_level > 2)
+    fail(ErrorCode::kInvalidArgument, "graph_optimization_level is {}; use 0 (none), 1 (basic) or 2 (all)",
+         options.graph_optimization_level);
+  passes::PipelineOptions pipeline;
+  pipeline.level = static_cast<passes::Level>(options.graph_optimization_level);
+  pipeline.disabled = options.disabled_passes;
+  pass_runs = passes::optimize(model, pipeline);
+  opsets.imports = model.opsets;
 }
 
 std::shared_ptr<const runtime::Plan> Session::Impl::plan_for(const ir::Graph& graph,
@@ -160,13 +176,30 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   control.deadline = options.deadline;
   control.limits = impl_->limits;
   control.threads = impl_->threads.get();
+  if (options.profile)
+    control.on_step = [&options](const runtime::Plan& p, const runtime::Step& step, int depth, double ms) {
+      const ir::Node& node = p.graph().nodes[static_cast<size_t>(step.node)];
+      StepProfile sp;
+      sp.node = node.name.empty() ? fmt::format("#{}", step.node) : node.name;
+      sp.op_type = node.domain.empty() || node.domain == "ai.onnx" ? node.op_type : node.domain + "." + node.op_type;
+      if (step.prepared) sp.kernel = step.prepared->describe();
+      sp.index = static_cast<size_t>(step.node);
+      sp.depth = depth;
+      sp.milliseconds = ms;
+      options.profile(sp);
+    };
   control.plan_subgraph = [this](const ir::Graph& sub, const std::unordered_map<int, ops::ValueInfo>& sub_fed) {
     return impl_->plan_for(sub, sub_fed, nullptr);
   };
   runtime::MemoryStats memory;
   runtime::Executor executor(*plan, control, memory);
+  // Workers go to sleep when the run ends, also when it throws (a failed or cancelled run must not leave
+  // them spinning).
+  struct ParkWhenDone {
+    kernels::ThreadPool* pool;
+    ~ParkWhenDone() { pool->park_workers(); }
+  } park{impl_->threads.get()};
   std::vector<Tensor> all = executor.run(by_id);
-  impl_->threads->park_workers();
 
   NamedTensors result;
   for (int id : wanted) {

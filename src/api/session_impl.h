@@ -10,6 +10,7 @@
 #include "kiln/session.h"
 #include "runtime/executor.h"
 #include "kernels/thread_pool.h"
+#include "passes/pipeline.h"
 #include "runtime/plan.h"
 #include "runtime/prepared_graph.h"
 
@@ -24,11 +25,16 @@ struct Session::Impl {
   std::vector<IoInfo> inputs, outputs;
   ModelInfo info;
   std::unique_ptr<kernels::ThreadPool> threads;
+  /// What each graph pass did when the session was created (src/passes).
+  std::vector<passes::PassRun> pass_runs;
   /// Prepared kernels and packed weights, shared by every plan of the session.
   std::shared_ptr<const runtime::PreparedGraph> prepared;
 
   /// The plan for one input signature, built on first use; at most `max_plans` are kept (least recently used
   /// dropped first; runs holding a dropped plan finish with it).
+  /// Runs the graph passes on `model` (SessionOptions::graph_optimization_level, disabled_passes).
+  void optimize_graph(const SessionOptions& options);
+
   std::shared_ptr<const runtime::Plan> plan_for(const ir::Graph& graph,
                                                 const std::unordered_map<int, ops::ValueInfo>& fed, bool* reused);
 

@@ -50,7 +50,6 @@ int64_t WindowGeometry::in_size() const { return checked_numel(in); }
 int64_t WindowGeometry::out_size() const { return checked_numel(out); }
 int64_t WindowGeometry::kernel_size() const { return checked_numel(kernel); }
 
-// One spatial axis of the forward window. Returns out = -1 when the padded input is smaller than the window.
 WindowAxis resolve_window_axis(const WindowAttrs& a, size_t i, int64_t in) {
   const size_t n = a.strides.size();
   const int64_t s = a.strides[i];

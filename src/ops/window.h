@@ -39,13 +39,13 @@ struct WindowGeometry {
   int64_t kernel_size() const;  ///< product of kernel
 };
 
-/// One spatial axis of the forward window resolved for a concrete input length: output length (-1 when the
-/// padded input is smaller than the window) and the pads applied. Allocation-free, for prepared kernels that
-/// resolve the window on every run.
+/// One spatial axis of a forward window for input size `in`: output size and the pads applied.
 struct WindowAxis {
   int64_t out, pad_begin, pad_end;
 };
-WindowAxis resolve_window_axis(const WindowAttrs& a, size_t axis, int64_t in);
+/// Resolves axis i of `a` (a.kernel known) without allocating (prepared kernels call it on every run);
+/// out = -1 when the padded input is smaller than the window.
+WindowAxis resolve_window_axis(const WindowAttrs& a, size_t i, int64_t in);
 
 /// Resolves the forward window (Conv, pools) for concrete spatial input dims; bad_input when the padded input
 /// is smaller than the window.
