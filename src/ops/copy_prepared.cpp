@@ -124,7 +124,9 @@ class SliceKernel final : public PreparedKernel {
     int64_t offset = 0;
     for (size_t k = 0; k < r; ++k) {
       offset += first[k] * in_strides[k];
-      src_strides[k] = step[k] * in_strides[k];
+      // A step only matters (and is then smaller than the dim, so the product cannot overflow) when the axis
+      // yields two or more elements; Slice accepts any int64 step.
+      src_strides[k] = y.dim(k) > 1 ? step[k] * in_strides[k] : 0;
     }
     if (!copy_view(ctx, x, y, y.dims().data(), src_strides, r, offset)) reference_(ctx);
   }
@@ -182,7 +184,8 @@ class TileKernel final : public PreparedKernel {
     kernels::contiguous_strides(x.dims().data(), r, in_strides);
     kernels::contiguous_strides(y.dims().data(), r, out_strides);
     for (size_t k = 0; k < r; ++k) {
-      if (reps[k] < 0 || y.dim(k) != x.dim(k) * reps[k]) return reference_(ctx);
+      int64_t tiled = 0;
+      if (reps[k] < 0 || __builtin_mul_overflow(x.dim(k), reps[k], &tiled) || y.dim(k) != tiled) return reference_(ctx);
       dims[2 * k] = reps[k], dims[2 * k + 1] = x.dim(k);
       dst_strides[2 * k] = x.dim(k) * out_strides[k], dst_strides[2 * k + 1] = out_strides[k];
       src_strides[2 * k] = 0, src_strides[2 * k + 1] = in_strides[k];

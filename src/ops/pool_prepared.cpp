@@ -63,6 +63,9 @@ class WindowPoolKernel final : public PreparedKernel {
     float* ys = y.data<float>();
     const kernels::Pool2dFn fn = is_max_ ? k_->max2d : k_->avg2d;
     const size_t scratch = kernels::pool2d_scratch_floats(s);
+    // The scratch holds a padded row: pads far beyond any window (a hostile model) would make it far larger
+    // than the data. The reference walks only the valid taps.
+    if (scratch > static_cast<size_t>(16 * (s.in_w + s.out_w) + 65536)) return reference_(ctx);
     kernels::for_plane_rows(ctx.threads(), planes, s.out_h, s.out_w * s.kernel_h * s.kernel_w,
                             [&](int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
                               float* buf = kernels::thread_scratch_floats(scratch);

@@ -91,6 +91,9 @@ TEST_P(MovementPrepared, SliceRandom) {
   PreparedCall s1("Slice", 1);
   s1.attr("starts", std::vector<int64_t>{1, -3}).attr("ends", std::vector<int64_t>{3, 100}).attr("axes", std::vector<int64_t>{0, 2});
   expect_prepared_matches(tier(), s1, {random_any({4, 3, 7}, DType::kFloat32, rng)});
+  PreparedCall huge_step("Slice", 13);  // any int64 step is valid; one that yields a single element
+  expect_prepared_matches(tier(), huge_step, {random_any({5, 3}, DType::kFloat32, rng), ints({1, 0}), ints({5, 3}),
+                                              ints({0, 1}), ints({INT64_MAX, -INT64_MAX})});
   PreparedCall big("Slice", 13);
   expect_prepared_matches(tier(), big, {random_any({1, 256, 64, 64}, DType::kFloat32, rng), ints({16}), ints({240}), ints({1})});
 }

@@ -166,6 +166,16 @@ TEST_P(PoolPrepared, EmptyBatchAndWindowsInPadding) {
   }
 }
 
+TEST_P(PoolPrepared, HugePadsRunTheReference) {
+  // Pads and strides far beyond the data (a hostile model): the fast path would need a padded row of the pads'
+  // size, so it hands the node to the reference, which walks only the valid taps.
+  std::mt19937 rng(12);
+  PreparedCall mp("MaxPool", 12);
+  mp.attr("kernel_shape", std::vector<int64_t>{1, 1}).attr("strides", std::vector<int64_t>{1, 100000000})
+      .attr("pads", std::vector<int64_t>{0, 100000000, 0, 100000000});
+  expect_prepared_matches(tier(), mp, {random_input(rng, {1, 2, 3, 4})});
+}
+
 TEST_P(PoolPrepared, DeclinesWhatItDoesNotCover) {
   std::mt19937 rng(3);
   IsaCapGuard guard;
