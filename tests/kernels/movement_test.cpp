@@ -14,6 +14,8 @@
 namespace kiln::testing {
 namespace {
 
+using namespace kiln::testing::prepared;
+
 class MovementPrepared : public TierTest {};
 KILN_INSTANTIATE_TIERS(MovementPrepared);
 

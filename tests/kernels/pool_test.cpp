@@ -13,6 +13,8 @@
 namespace kiln::testing {
 namespace {
 
+using namespace kiln::testing::prepared;
+
 class PoolPrepared : public TierTest {};
 KILN_INSTANTIATE_TIERS(PoolPrepared);
 

@@ -21,7 +21,10 @@
 #include "ops/op.h"
 #include "runtime/eval_node.h"
 
-namespace kiln::testing {
+// In a namespace of their own: other test headers of tests/kernels define kiln::testing::PreparedCall and
+// IsaCapGuard differently, and two definitions of one name in one test binary break the ODR (it crashed under
+// ASan).
+namespace kiln::testing::prepared {
 
 class PreparedCall {
  public:
@@ -217,4 +220,4 @@ inline bool expect_prepared_matches(kernels::IsaTier tier, PreparedCall& call, c
   return true;
 }
 
-}  // namespace kiln::testing
+}  // namespace kiln::testing::prepared

@@ -6,7 +6,7 @@
 
 #include "kiln/tensor.h"
 
-namespace kiln::testing {
+namespace kiln::testing::prepared {
 
 /// Random elements of any non-string type (bools 0/1, floats finite).
 inline Tensor random_any(std::vector<int64_t> dims, DType t, std::mt19937& rng) {
@@ -32,4 +32,4 @@ inline Tensor ints(std::vector<int64_t> v, DType t = DType::kInt64) {
   return x;
 }
 
-}  // namespace kiln::testing
+}  // namespace kiln::testing::prepared

@@ -13,6 +13,8 @@
 namespace kiln::testing {
 namespace {
 
+using namespace kiln::testing::prepared;
+
 class ResizePrepared : public TierTest {};
 KILN_INSTANTIATE_TIERS(ResizePrepared);
 

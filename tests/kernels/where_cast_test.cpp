@@ -14,6 +14,8 @@
 namespace kiln::testing {
 namespace {
 
+using namespace kiln::testing::prepared;
+
 class WhereCastPrepared : public TierTest {};
 KILN_INSTANTIATE_TIERS(WhereCastPrepared);
 
