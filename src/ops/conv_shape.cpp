@@ -9,6 +9,10 @@ namespace {
 std::vector<int64_t> kernel_from(const NodeContext& ctx, const Shape& w, size_t spatial) {
   std::vector<int64_t> k = ctx.attr_ints("kernel_shape", {});
   if (!k.empty()) {
+    // Checked before it is indexed: a fuzzed model had 1 value for 2 spatial dims (a heap over-read).
+    if (k.size() != spatial)
+      ctx.fail("attribute kernel_shape has {} value{} but the input has {} spatial dims (rank {}); give one size "
+               "per spatial dim", k.size(), k.size() == 1 ? "" : "s", spatial, spatial + 2);
     if (w.rank_known && w.rank() == spatial + 2)
       for (size_t i = 0; i < spatial; ++i)
         if (w.dims[2 + i].is_known() && w.dims[2 + i].value() != k[i])
