@@ -14,5 +14,6 @@ Runner add_check(CLI::App& app);
 Runner add_run(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_info(CLI::App& app);
+Runner add_optimize(CLI::App& app);
 
 }  // namespace kiln::cli

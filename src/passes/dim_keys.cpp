@@ -199,6 +199,18 @@ DimKeys Deriver::tensor_rule(const ir::Node& n, size_t out) const {
     r.push_back(v->back());
     return r;
   }
+  if (op == "ConstantOfShape") {
+    if (const Keys* shape = c(n, 0)) return *shape;
+    return std::nullopt;
+  }
+  if (op == "Range") {  // Range(0, n, 1) has n elements
+    const Tensor *start = value(n, 0), *delta = value(n, 2);
+    const Keys* limit = c(n, 1);
+    if (!start || !delta || !limit || limit->size() != 1 || start->numel() != 1 || delta->numel() != 1 ||
+        start->double_at(0) != 0 || delta->double_at(0) != 1)
+      return std::nullopt;
+    return *limit;
+  }
   if (op == "Transpose") {
     const Keys* x = k(n, 0);
     if (!x) return std::nullopt;
@@ -256,7 +268,8 @@ DimKeys Deriver::tensor_rule(const ir::Node& n, size_t out) const {
     Keys r = *x;
     auto norm = [rank](int64_t a) { return a < 0 ? a + rank : a; };
     if (op == "Slice") {
-      auto starts = ints(n, 1), ends = ints(n, 2);
+      auto starts = ints(n, 1);
+      const Keys* ends = c(n, 2);
       std::optional<std::vector<int64_t>> axes = n.inputs.size() > 3 && n.inputs[3] >= 0 ? ints(n, 3) : std::nullopt;
       if (!starts || !ends) return std::nullopt;
       if (!axes) {
@@ -270,8 +283,18 @@ DimKeys Deriver::tensor_rule(const ir::Node& n, size_t out) const {
       for (size_t i = 0; i < axes->size(); ++i) {
         const int64_t a = norm((*axes)[i]);
         if (a < 0 || a >= rank) return std::nullopt;
-        const bool whole = (*starts)[i] == 0 && (*ends)[i] >= (int64_t{1} << 31) && (*steps)[i] == 1;
-        if (!whole) r[static_cast<size_t>(a)] = DimKey::unknown();
+        DimKey& d = r[static_cast<size_t>(a)];
+        const DimKey& end = (*ends)[i];
+        if ((*starts)[i] != 0 || (*steps)[i] != 1 || end.is_unknown() || (end.known() && end.offset < 0)) {
+          d = DimKey::unknown();
+        } else if (end.known() && end.offset >= (int64_t{1} << 31)) {
+          // the whole axis: d stays
+        } else if (d.known()) {
+          // x[:e] of a known size N has min(e, N) elements: a number, or a clamped key (see ShapeFacts::broadcasts_into).
+          d = end.known() ? DimKey::number(std::min(end.offset, d.offset)) : DimKey{fmt::format("min({},{})", end.str(), d.offset), 0};
+        } else if (!(end == d)) {
+          d = DimKey::unknown();
+        }
       }
       return r;
     }

@@ -33,6 +33,16 @@ const std::vector<PipelineEntry>& pipeline() {
   return list;
 }
 
+namespace {
+
+size_t kiln_nodes(const ir::Graph& g) {
+  size_t n = 0;
+  for (const ir::Node& node : g.nodes) n += node.domain == "ai.kiln";
+  return n;
+}
+
+}  // namespace
+
 const Pass* find_pass(std::string_view name) {
   for (const PipelineEntry& e : pipeline())
     if (e.pass->name() == name) return e.pass;
@@ -56,10 +66,12 @@ std::vector<PassRun> optimize(ir::Model& model, const PipelineOptions& options) 
     PassRun run;
     run.name = pass.name();
     run.nodes_before = model.graph->nodes.size();
+    run.kiln_nodes_before = kiln_nodes(*model.graph);
     const auto start = std::chrono::steady_clock::now();
     run.changed = pass.apply(model);
     run.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     run.nodes_after = model.graph->nodes.size();
+    run.kiln_nodes_after = kiln_nodes(*model.graph);
     if (run.changed) {
       try {
         ir::validate(*model.graph);

@@ -35,6 +35,7 @@ struct PassRun {
   std::string name;
   bool changed = false;
   size_t nodes_before = 0, nodes_after = 0;
+  size_t kiln_nodes_before = 0, kiln_nodes_after = 0;  ///< nodes of kiln's own fused ops (domain ai.kiln)
   double milliseconds = 0;
 };
 

@@ -41,6 +41,13 @@ bool GraphIndex::only_read_by(int v, int n) const {
   return !r.empty() && std::all_of(r.begin(), r.end(), [n](int reader) { return reader == n; });
 }
 
+int GraphIndex::sole_reader(int v) const {
+  if (v < 0 || is_graph_output(v) || read_by_subgraph(v)) return -1;
+  const std::vector<int>& r = readers(v);
+  if (r.empty() || std::any_of(r.begin(), r.end(), [&](int n) { return n != r[0]; })) return -1;
+  return r[0];
+}
+
 bool GraphIndex::unused(int v) const {
   return v >= 0 && !is_graph_output(v) && !read_by_subgraph(v) && readers(v).empty();
 }
@@ -61,6 +68,12 @@ std::optional<double> GraphIndex::scalar(int v) const {
   if (!t || t->numel() != 1) return std::nullopt;
   if (!dtype_is_float(t->dtype()) && !dtype_is_integer(t->dtype()) && t->dtype() != DType::kBool) return std::nullopt;
   return t->double_at(0);
+}
+
+std::optional<double> GraphIndex::small_scalar(int v) const {
+  const Tensor* t = constant(v);
+  if (!t || t->rank() > 1) return std::nullopt;
+  return scalar(v);
 }
 
 std::string unique_name(const ir::Graph& g, const std::string& base) {

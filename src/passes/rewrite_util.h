@@ -34,6 +34,9 @@ class GraphIndex {
   /// True when `v` is an intermediate whose every use is an input of node `n` (so fusing `n` with the node
   /// writing `v` loses nothing): not a graph output, not read by a subgraph, and read at least once.
   bool only_read_by(int v, int n) const;
+  /// The one node reading `v` (in one or more input slots), when `v` is an intermediate nothing else reads;
+  /// else -1.
+  int sole_reader(int v) const;
   /// True when `v` has no reader at all and is not a graph output.
   bool unused(int v) const;
 
@@ -42,6 +45,9 @@ class GraphIndex {
   const Tensor* constant(int v) const;
   /// The value of a constant with exactly one element (any numeric type), else nullopt.
   std::optional<double> scalar(int v) const;
+  /// As scalar(), for a constant of rank 0 or 1 only (an operand that cannot broadcast a tensor of rank 1 or
+  /// more to a larger shape).
+  std::optional<double> small_scalar(int v) const;
 
  private:
   const ir::Graph& g_;

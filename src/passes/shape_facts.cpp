@@ -86,12 +86,17 @@ bool ShapeFacts::same_shape(int a, int b) const {
   return ka && kb && *ka == *kb;
 }
 
-bool ShapeFacts::broadcasts_into(int small, int big) const {
+bool ShapeFacts::broadcasts_into(int small, int big, bool where_valid) const {
   const std::vector<DimKey>*ks = keys(small), *kb = keys(big);
   if (!ks || !kb || ks->size() > kb->size()) return false;
   const size_t lead = kb->size() - ks->size();
-  for (size_t i = 0; i < ks->size(); ++i)
-    if (!(*ks)[i].is_one() && !((*ks)[i] == (*kb)[lead + i])) return false;
+  for (size_t i = 0; i < ks->size(); ++i) {
+    const DimKey &s = (*ks)[i], &b = (*kb)[lead + i];
+    if (s.is_one() || s == b) continue;
+    const std::string clamped = "min(" + b.str() + ",";
+    if (where_valid && !b.is_unknown() && s.offset == 0 && s.atom.rfind(clamped, 0) == 0) continue;
+    return false;
+  }
   return true;
 }
 

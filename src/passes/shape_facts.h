@@ -63,7 +63,10 @@ class ShapeFacts {
   /// Proven: same rank and every dim equal.
   bool same_shape(int a, int b) const;
   /// Proven: `small` broadcasts into `big` without growing it (rank not larger; each dim 1 or equal).
-  bool broadcasts_into(int small, int big) const;
+  /// With `where_valid`, a dim of `small` may also be a clamped slice min(E, N) of the matching dim E of `big`
+  /// (x[:t] of a buffer of N, as a causal mask is cut to the sequence): it equals E for every input the
+  /// original graph accepts, since a larger E cannot broadcast against N (N > 1) and the graph fails there.
+  bool broadcasts_into(int small, int big, bool where_valid = false) const;
 
  private:
   bool available_ = false;

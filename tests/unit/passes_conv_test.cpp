@@ -47,7 +47,7 @@ TEST(FuseConv, EveryActivationFormBecomesTheEpilogue) {
       {"Clip", [](ModelBuilder& b, int y) { return b.node("Clip", {y, b.scalar("lo", 0), b.scalar("hi", 6)}); }, {0, 6}},
       {"Clip", [](ModelBuilder& b, int y) { return b.node("Clip", {y, -1, b.scalar("hi", 6)}); },
        {-std::numeric_limits<float>::infinity(), 6}},
-      {"LeakyRelu", [](ModelBuilder& b, int y) { return b.node("LeakyRelu", {y}, {float_attr("alpha", 0.2f)}); }, {0.2f, 0}},
+      {"LeakyRelu", [](ModelBuilder& b, int y) { return b.node("LeakyRelu", {y}, {float_attr("alpha", 0.2f)}); }, {0.2f}},
       {"Sigmoid", [](ModelBuilder& b, int y) { return b.node("Sigmoid", {y}); }, {}},
       {"Tanh", [](ModelBuilder& b, int y) { return b.node("Tanh", {y}); }, {}},
       {"HardSigmoid", [](ModelBuilder& b, int y) { return b.node("HardSigmoid", {y}); }, {0.2f, 0.5f}},
