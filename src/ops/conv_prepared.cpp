@@ -9,6 +9,7 @@
 // direct kernel's), so Y is written once. Inputs this kernel does not expect (another dtype or rank, channel
 // mismatches, bad bias or residual shapes, empty tensors) go to the op's reference compute, which reports them.
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -176,7 +177,13 @@ std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& ker
   } else if (k.winograd) {
     s += std::string(" winograd ") + kernels::winograd_kernel_name() + " + " + kernels::gemm_kernel_name();
   } else {
-    s += std::string(" implicit-gemm ") + kernels::gemm_kernel_name();
+    // 1x1, stride 1, no pads: the input planes are B as they lie (decided per run; the attributes tell already).
+    const WindowAttrs& w = k.window;
+    bool pointwise = std::all_of(kernel.begin(), kernel.end(), [](int64_t v) { return v == 1; }) &&
+                     std::all_of(w.strides.begin(), w.strides.end(), [](int64_t v) { return v == 1; });
+    if (w.auto_pad == AutoPad::kNotSet)
+      pointwise = pointwise && std::all_of(w.pads.begin(), w.pads.end(), [](int64_t v) { return v == 0; });
+    s += std::string(pointwise ? " gemm " : " implicit-gemm ") + kernels::gemm_kernel_name();
   }
   if (has_bias) s += " +bias";
   if (has_residual) s += " +residual";

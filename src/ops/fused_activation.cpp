@@ -11,7 +11,7 @@ kernels::ActivationParams read_fused_activation(const NodeContext& ctx) {
   struct Known {
     const char* name;
     Activation kind;
-    size_t params;  // how many of alpha, beta the activation reads
+    size_t params;  // how many of alpha, beta the activation reads (the others keep their defaults)
     float alpha, beta;
   };
   constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -32,12 +32,12 @@ kernels::ActivationParams read_fused_activation(const NodeContext& ctx) {
   const std::vector<float> params = ctx.attr_floats("activation_params", {});
   for (const Known& k : kKnown) {
     if (name != k.name) continue;
-    if (params.size() > k.params)
-      ctx.fail("activation '{}' takes {} activation_params, got {}", name, k.params, params.size());
+    // The contract's (alpha, beta) pair: a writer may always give both; those the activation ignores are ignored.
+    if (params.size() > 2) ctx.fail("activation_params holds alpha and beta at most, got {} values", params.size());
     kernels::ActivationParams a;
     a.kind = k.kind;
-    a.alpha = params.size() > 0 ? params[0] : k.alpha;
-    a.beta = params.size() > 1 ? params[1] : k.beta;
+    a.alpha = params.size() > 0 && k.params > 0 ? params[0] : k.alpha;
+    a.beta = params.size() > 1 && k.params > 1 ? params[1] : k.beta;
     return a;
   }
   ctx.fail("activation '{}' is not one of Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Silu, "
