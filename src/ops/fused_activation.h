@@ -10,7 +10,8 @@ namespace kiln::ops {
 /// Reads `activation` ("" | "Relu" | "Clip" | "LeakyRelu" | "Sigmoid" | "Tanh" | "HardSigmoid" | "HardSwish" |
 /// "Silu" | "GeluErf" | "GeluTanh") and `activation_params` (alpha, beta: Clip min/max, LeakyRelu alpha,
 /// HardSigmoid alpha/beta). Missing params take the ONNX op's defaults (Clip: no bound, LeakyRelu 0.01,
-/// HardSigmoid 0.2/0.5). Fails naming the node for an unknown name or too many params.
+/// HardSigmoid 0.2/0.5); values an activation does not read are ignored. Fails naming the node for an unknown
+/// name or more than two params.
 kernels::ActivationParams read_fused_activation(const NodeContext& ctx);
 
 }  // namespace kiln::ops
