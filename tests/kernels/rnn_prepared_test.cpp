@@ -9,10 +9,13 @@
 #include <string>
 
 #include "../unit/nn_test_util.h"
+#include "ops/rnn_prepared.h"
 #include "prepared_compare.h"
 
 namespace kiln::testing {
 namespace {
+
+namespace rnn = ops::rnn;
 
 using prep::float_attr;
 using prep::int_attr;
@@ -119,6 +122,19 @@ TEST_P(RnnPrepared, TaggerSizedSequences) {
   RnnCase gru = lstm;
   gru.lstm = false, gru.batch = 3, gru.lens = true, gru.layout = 1;
   run_case(gru, rng);
+}
+
+TEST_P(RnnPrepared, StepByStepInputProductPastTheScratchLimit) {
+  std::mt19937 rng(13);
+  rnn::set_all_steps_input_limit(0);
+  for (int i = 0; i < 4; ++i) {
+    RnnCase c;
+    c.lstm = i % 2 == 0;
+    c.direction = i < 2 ? "bidirectional" : "reverse";
+    c.batch = 3, c.lens = true, c.init_h = true, c.layout = i % 2, c.seq = 5;
+    run_case(c, rng);
+  }
+  rnn::set_all_steps_input_limit(int64_t{8} << 20);
 }
 
 TEST_P(RnnPrepared, OtherActivationsAndRunTimeWeightsHaveNoFastPath) {
