@@ -17,6 +17,9 @@ constexpr size_t kY = 0, kYh = 1, kYc = 2;
 // A step's recurrent GEMM below this many multiply-adds runs on the calling thread: a step is a few
 // microseconds, and handing half of it to another thread costs about as much as it saves.
 constexpr int64_t kThreadedStepMacs = int64_t{1} << 20;
+// Directions run on two threads only when each has at least this many multiply-adds (a tiny recurrence is over
+// before a second thread has woken up).
+constexpr int64_t kThreadedDirectionMacs = int64_t{1} << 18;
 // X·Wᵀ of every step at once takes seq * batch * gates * hidden floats; past this (long sequences, big batches)
 // each step multiplies its own rows instead, so the scratch stays bounded (32 MiB by default).
 std::atomic<int64_t> max_all_steps_floats{int64_t{8} << 20};
@@ -104,7 +107,8 @@ void PreparedRecurrent::run(KernelContext& ctx) const {
   if (run.y && !run.full_lengths)  // Y stays zero past each sequence's length
     std::fill_n(run.y, run.seq * dirs * run.batch * hidden, 0.0f);
   kernels::ThreadPool* pool = ctx.threads();
-  if (dirs == 2 && pool && pool->threads() >= 2) {
+  const int64_t macs_per_direction = run.seq * run.batch * (gh * input + rec_cols * hidden);
+  if (dirs == 2 && pool && pool->threads() >= 2 && macs_per_direction >= kThreadedDirectionMacs) {
     // The directions are independent: one per thread beats splitting every small step GEMM in two.
     pool->parallel_for(2, [&](size_t d) { run_direction(run, static_cast<int64_t>(d), nullptr); });
   } else {
