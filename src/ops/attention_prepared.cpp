@@ -46,6 +46,9 @@ constexpr int kOpQ = 0, kOpK = 1, kOpV = 2, kOpY = 3, kOpMask = 4;
 constexpr int64_t kBlockRows = 128;
 constexpr int64_t kSinglePassMax = 512;
 constexpr int64_t kBlockCols = 256;
+// Below this much work (both products, all heads) a second thread costs more than it saves: the tiles run on the
+// calling thread. The same bound gemm_f32 uses.
+constexpr double kMinParallelFlops = 2e6;
 
 // One run's sizes and pointers, read and checked from the tensors.
 struct Geometry {
@@ -139,7 +142,10 @@ class PreparedAttention final : public PreparedKernel {
     const int64_t bc = g.T <= kSinglePassMax ? g.T : kBlockCols;
     const int64_t row_blocks = (g.S + kBlockRows - 1) / kBlockRows;
     const size_t tasks = static_cast<size_t>(g.L.count * row_blocks);
-    kernels::parallel_for(ctx.threads(), tasks, [&](size_t task) {
+    const double flops = 2.0 * static_cast<double>(g.L.count) * static_cast<double>(g.S) *
+                         static_cast<double>(g.T) * static_cast<double>(g.D + g.Dv);
+    kernels::ThreadPool* pool = flops >= kMinParallelFlops ? ctx.threads() : nullptr;
+    kernels::parallel_for(pool, tasks, [&](size_t task) {
       thread_local std::vector<float> scratch;
       const size_t need = static_cast<size_t>(kBlockRows * (bc + 2));
       if (scratch.size() < need) scratch.resize(need);

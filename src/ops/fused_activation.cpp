@@ -32,8 +32,10 @@ kernels::ActivationParams read_fused_activation(const NodeContext& ctx) {
   const std::vector<float> params = ctx.attr_floats("activation_params", {});
   for (const Known& k : kKnown) {
     if (name != k.name) continue;
-    // The contract's (alpha, beta) pair: a writer may always give both; those the activation ignores are ignored.
-    if (params.size() > 2) ctx.fail("activation_params holds alpha and beta at most, got {} values", params.size());
+    // The contract's pair is (alpha, beta) whatever the activation: values it does not read are ignored, so
+    // the passes may always write both (LeakyRelu as [alpha, 0]).
+    if (params.size() > 2)
+      ctx.fail("activation_params holds alpha and beta (at most 2 values), got {} for '{}'", params.size(), name);
     kernels::ActivationParams a;
     a.kind = k.kind;
     a.alpha = params.size() > 0 && k.params > 0 ? params[0] : k.alpha;

@@ -1,6 +1,7 @@
 #include "ops/rnn_prepared.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "ir/dispatch.h"
@@ -16,6 +17,12 @@ constexpr size_t kY = 0, kYh = 1, kYc = 2;
 // A step's recurrent GEMM below this many multiply-adds runs on the calling thread: a step is a few
 // microseconds, and handing half of it to another thread costs about as much as it saves.
 constexpr int64_t kThreadedStepMacs = int64_t{1} << 20;
+// Directions run on two threads only when each has at least this many multiply-adds (a tiny recurrence is over
+// before a second thread has woken up).
+constexpr int64_t kThreadedDirectionMacs = int64_t{1} << 18;
+// X·Wᵀ of every step at once takes seq * batch * gates * hidden floats; past this (long sequences, big batches)
+// each step multiplies its own rows instead, so the scratch stays bounded (32 MiB by default).
+std::atomic<int64_t> max_all_steps_floats{int64_t{8} << 20};
 
 bool listed(const KernelContext& ctx, size_t out) {
   return out < ctx.num_outputs() && ctx.node().outputs[out] >= 0;
@@ -34,6 +41,8 @@ struct PreparedRecurrent::Run {
   float* yh = nullptr;
   float* yc = nullptr;
 };
+
+void set_all_steps_input_limit(int64_t floats) { max_all_steps_floats.store(floats, std::memory_order_relaxed); }
 
 void clip_f32(float* x, int64_t n, const std::optional<float>& clip) {
   if (!clip) return;
@@ -98,7 +107,8 @@ void PreparedRecurrent::run(KernelContext& ctx) const {
   if (run.y && !run.full_lengths)  // Y stays zero past each sequence's length
     std::fill_n(run.y, run.seq * dirs * run.batch * hidden, 0.0f);
   kernels::ThreadPool* pool = ctx.threads();
-  if (dirs == 2 && pool && pool->threads() >= 2) {
+  const int64_t macs_per_direction = run.seq * run.batch * (gh * input + rec_cols * hidden);
+  if (dirs == 2 && pool && pool->threads() >= 2 && macs_per_direction >= kThreadedDirectionMacs) {
     // The directions are independent: one per thread beats splitting every small step GEMM in two.
     pool->parallel_for(2, [&](size_t d) { run_direction(run, static_cast<int64_t>(d), nullptr); });
   } else {
@@ -112,27 +122,32 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
   // Scratch kept per thread across runs: a warm run allocates nothing.
   thread_local std::vector<float> buf;
   thread_local std::vector<const float*> rows;
-  const int64_t xw_n = S * B * gh, g_n = B * rec_cols, st = B * H;
-  buf.resize(static_cast<size_t>(xw_n + g_n + 2 * st + extra_floats(B)));
+  const bool all_steps = S * B * gh <= max_all_steps_floats.load(std::memory_order_relaxed);
+  const int64_t xw_n = (all_steps ? S : 1) * B * gh, xs_n = all_steps ? 0 : B * input;
+  const int64_t g_n = B * rec_cols, st = B * H;
+  buf.resize(static_cast<size_t>(xw_n + xs_n + g_n + 2 * st + extra_floats(B)));
   rows.resize(static_cast<size_t>(B));
   float* xw = buf.data();
-  float* g = xw + xw_n;
+  float* xs = xw + xw_n;  // one step's input rows, gathered (when not all_steps)
+  float* g = xs + xs_n;
   float* h = g + g_n;
   float* c = h + st;
 
-  // X·Wᵀ + bias for every time step at once; row i of xw is row i of X in the node's layout.
-  if (xw_n > 0) {
-    kernels::GemmArgs a;
+  // X·Wᵀ + bias: for every time step at once (row i of xw is row i of X in the node's layout), or per step.
+  kernels::GemmArgs a;
+  a.N = gh;
+  a.K = input;
+  a.packed_b = &w[static_cast<size_t>(d)];
+  a.c = xw;
+  a.ldc = gh;
+  a.epilogue.bias = x_bias.data() + d * gh;
+  if (all_steps && xw_n > 0) {
     a.M = S * B;
-    a.N = gh;
-    a.K = input;
     a.a = kernels::MatrixRef{run.x, input, false};
-    a.packed_b = &w[static_cast<size_t>(d)];
-    a.c = xw;
-    a.ldc = gh;
-    a.epilogue.bias = x_bias.data() + d * gh;
     kernels::gemm_f32(a, pool);
   }
+  a.M = B;
+  a.a = kernels::MatrixRef{xs, input, false};
   auto state_at = [&](int64_t b) { return (l1 ? b * dirs + d : d * B + b) * H; };
   for (int64_t b = 0; b < B; ++b) {
     if (run.h0) std::copy_n(run.h0 + state_at(b), H, h + b * H);
@@ -167,11 +182,18 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
     bool any = false;
     for (int64_t b = 0; b < B; ++b) {
       const bool active = s < run.lens[b];
-      const int64_t t = time_of(b, s);
-      rows[static_cast<size_t>(b)] = active ? xw + (l1 ? b * S + t : t * B + b) * gh : nullptr;
+      const int64_t t = time_of(b, s), row = l1 ? b * S + t : t * B + b;
+      if (all_steps) {
+        rows[static_cast<size_t>(b)] = active ? xw + row * gh : nullptr;
+      } else {
+        rows[static_cast<size_t>(b)] = active ? xw + b * gh : nullptr;
+        if (active) std::copy_n(run.x + row * input, input, xs + b * input);
+        else std::fill_n(xs + b * input, input, 0.0f);
+      }
       any = any || active;
     }
     if (!any) break;  // every sequence has ended
+    if (!all_steps) kernels::gemm_f32(a, step_pool);
     kernels::gemm_f32(rg, step_pool);
     cell(step);
     if (!run.y) continue;

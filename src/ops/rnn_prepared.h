@@ -68,6 +68,10 @@ bool prepare_recurrent(PrepareContext& ctx, const RnnOpSpec& spec, int64_t rec_c
 /// The node's B input as [dirs, 2 * gh] (zeros when absent), for an op to build its biases from.
 std::vector<float> recurrent_bias(const PrepareContext& ctx, const PreparedRecurrent& k);
 
+/// Past this many floats (seq * batch * gates * hidden) the input product is computed step by step instead of for
+/// all steps at once (default 8 Mi floats, 32 MiB). For tests, which reach the step-by-step path on small sizes.
+void set_all_steps_input_limit(int64_t floats);
+
 /// x[j] = min(max(x[j], -clip), clip) for j < n when clip is set.
 void clip_f32(float* x, int64_t n, const std::optional<float>& clip);
 

@@ -9,10 +9,13 @@
 #include <string>
 
 #include "../unit/nn_test_util.h"
+#include "ops/rnn_prepared.h"
 #include "prepared_compare.h"
 
 namespace kiln::testing {
 namespace {
+
+namespace rnn = ops::rnn;
 
 using prep::float_attr;
 using prep::int_attr;
@@ -50,7 +53,8 @@ struct RnnCase {
 void run_case(const RnnCase& c, std::mt19937& rng) {
   const int64_t dirs = c.direction == "bidirectional" ? 2 : 1, gates = c.lstm ? 4 : 3;
   PreparedNode n(c.lstm ? "LSTM" : "GRU", 22);
-  n.attr(string_attr("direction", c.direction)).attr(int_attr("hidden_size", c.hidden)).attr(int_attr("layout", c.layout));
+  n.attr(string_attr("direction", c.direction)).attr(int_attr("hidden_size", c.hidden));
+  n.attr(int_attr("layout", c.layout));
   if (c.clip > 0) n.attr(float_attr("clip", c.clip));
   if (c.lstm && c.input_forget) n.attr(int_attr("input_forget", 1));
   if (!c.lstm) n.attr(int_attr("linear_before_reset", c.lbr));
@@ -72,8 +76,9 @@ void run_case(const RnnCase& c, std::mt19937& rng) {
   if (c.bias) n.constant(random_tensor({dirs, 2 * gates * c.hidden}, rng)); else n.absent();
   if (c.lens) {
     std::vector<int32_t> lens(static_cast<size_t>(c.batch));
-    for (int64_t b = 0; b < c.batch; ++b)
-      lens[static_cast<size_t>(b)] = static_cast<int32_t>(b == 1 ? 0 : b % 2 == 0 ? c.seq : std::max<int64_t>(1, c.seq - b));
+    for (int64_t b = 0; b < c.batch; ++b)  // row 1 empty, even rows full, odd rows shorter
+      lens[static_cast<size_t>(b)] =
+          static_cast<int32_t>(b == 1 ? 0 : b % 2 == 0 ? c.seq : std::max<int64_t>(1, c.seq - b));
     n.input(Tensor::from_vector<int32_t>({c.batch}, lens));
   } else {
     n.absent();
@@ -121,11 +126,25 @@ TEST_P(RnnPrepared, TaggerSizedSequences) {
   run_case(gru, rng);
 }
 
+TEST_P(RnnPrepared, StepByStepInputProductPastTheScratchLimit) {
+  std::mt19937 rng(13);
+  rnn::set_all_steps_input_limit(0);
+  for (int i = 0; i < 4; ++i) {
+    RnnCase c;
+    c.lstm = i % 2 == 0;
+    c.direction = i < 2 ? "bidirectional" : "reverse";
+    c.batch = 3, c.lens = true, c.init_h = true, c.layout = i % 2, c.seq = 5;
+    run_case(c, rng);
+  }
+  rnn::set_all_steps_input_limit(int64_t{8} << 20);
+}
+
 TEST_P(RnnPrepared, OtherActivationsAndRunTimeWeightsHaveNoFastPath) {
   std::mt19937 rng(12);
   PreparedNode a("GRU", 22);
   a.attr(int_attr("hidden_size", 2)).attr(strings_attr("activations", {"Sigmoid", "Relu"}));
-  a.input(random_tensor({2, 1, 3}, rng)).constant(random_tensor({1, 6, 3}, rng)).constant(random_tensor({1, 6, 2}, rng));
+  a.input(random_tensor({2, 1, 3}, rng)).constant(random_tensor({1, 6, 3}, rng));
+  a.constant(random_tensor({1, 6, 2}, rng));
   EXPECT_EQ(a.prepare(2), nullptr);
   PreparedNode b("LSTM", 22);
   b.attr(int_attr("hidden_size", 2));
