@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -60,6 +61,18 @@ struct SessionOptions {
   std::vector<std::string> disabled_passes;
 };
 
+/// One executed step of a profiled run (RunOptions::profile).
+struct StepProfile {
+  std::string node;     ///< the node's name, or "#<index>" when it has none
+  std::string op_type;  ///< "Conv"; "<domain>.<op>" outside ai.onnx, e.g. "ai.kiln.FusedConv"
+  std::string kernel;   ///< the prepared fast kernel's describe(); empty when the reference kernel ran
+  size_t index = 0;     ///< the node's position in its graph
+  /// 0: a node of the model's graph. 1 and more: a node inside an If/Loop/Scan body, whose time is also part
+  /// of the enclosing node's (sum depth-0 steps only for a total).
+  int depth = 0;
+  double milliseconds = 0;  ///< wall time of the step
+};
+
 struct RunOptions {
   /// Outputs to compute, by name; empty means every graph output in the model's order.
   std::vector<std::string> output_names;
@@ -67,6 +80,9 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   /// Stop with Error(kCancelled) once this time passes.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  /// Profiling: when set, called after every executed step, on the thread that called run(). Left empty, a
+  /// run reads no clocks per step. (`kiln bench --profile` builds its table from this.)
+  std::function<void(const StepProfile&)> profile;
 };
 
 /// What one run did.

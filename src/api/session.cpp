@@ -176,13 +176,30 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   control.deadline = options.deadline;
   control.limits = impl_->limits;
   control.threads = impl_->threads.get();
+  if (options.profile)
+    control.on_step = [&options](const runtime::Plan& p, const runtime::Step& step, int depth, double ms) {
+      const ir::Node& node = p.graph().nodes[static_cast<size_t>(step.node)];
+      StepProfile sp;
+      sp.node = node.name.empty() ? fmt::format("#{}", step.node) : node.name;
+      sp.op_type = node.domain.empty() || node.domain == "ai.onnx" ? node.op_type : node.domain + "." + node.op_type;
+      if (step.prepared) sp.kernel = step.prepared->describe();
+      sp.index = static_cast<size_t>(step.node);
+      sp.depth = depth;
+      sp.milliseconds = ms;
+      options.profile(sp);
+    };
   control.plan_subgraph = [this](const ir::Graph& sub, const std::unordered_map<int, ops::ValueInfo>& sub_fed) {
     return impl_->plan_for(sub, sub_fed, nullptr);
   };
   runtime::MemoryStats memory;
   runtime::Executor executor(*plan, control, memory);
+  // Workers go to sleep when the run ends, also when it throws (a failed or cancelled run must not leave
+  // them spinning).
+  struct ParkWhenDone {
+    kernels::ThreadPool* pool;
+    ~ParkWhenDone() { pool->park_workers(); }
+  } park{impl_->threads.get()};
   std::vector<Tensor> all = executor.run(by_id);
-  impl_->threads->park_workers();
 
   NamedTensors result;
   for (int id : wanted) {

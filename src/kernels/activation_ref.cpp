@@ -29,7 +29,7 @@ float activate(const ActivationParams& p, float xf) {
   const double x = xf;
   switch (p.kind) {
     case Activation::kNone: return xf;
-    case Activation::kRelu: return xf > 0.0f ? xf : 0.0f;
+    case Activation::kRelu: return xf < 0.0f ? 0.0f : xf;  // NaN stays NaN, as Relu (max(x, 0)) keeps it
     case Activation::kClip: return std::min(std::max(xf, p.alpha), p.beta);
     case Activation::kLeakyRelu: return xf >= 0.0f ? xf : p.alpha * xf;
     case Activation::kSigmoid: return static_cast<float>(1.0 / (1.0 + std::exp(-x)));

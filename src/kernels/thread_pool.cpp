@@ -2,6 +2,7 @@
 
 #include <pthreadpool.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -33,14 +34,19 @@ size_t cgroup_cpu_limit() {
 
 }  // namespace
 
-size_t usable_cpus() {
-  size_t n = 1;
+CpuBudget cpu_budget() {
+  CpuBudget b;
+  b.online = static_cast<size_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) n = std::max(1, CPU_COUNT(&set));
-  if (size_t quota = cgroup_cpu_limit(); quota > 0) n = std::min(n, quota);
-  return n;
+  b.affinity = sched_getaffinity(0, sizeof(set), &set) == 0 ? static_cast<size_t>(std::max(1, CPU_COUNT(&set)))
+                                                            : b.online;
+  b.cgroup_quota = cgroup_cpu_limit();
+  b.usable = b.cgroup_quota > 0 ? std::min(b.affinity, b.cgroup_quota) : b.affinity;
+  return b;
 }
+
+size_t usable_cpus() { return cpu_budget().usable; }
 
 ThreadPool::ThreadPool(size_t threads) : threads_(threads == 0 ? usable_cpus() : threads) {
   if (threads_ > 1) {

@@ -56,4 +56,13 @@ template <typename F> void parallel_for(ThreadPool* pool, size_t n, F&& fn) {
 /// cgroup v1 CFS quota when one is set. At least 1.
 size_t usable_cpus();
 
+/// What usable_cpus() is made of, for `kiln info`.
+struct CpuBudget {
+  size_t online = 1;        ///< processors the OS has online
+  size_t affinity = 1;      ///< CPUs in this process's affinity mask
+  size_t cgroup_quota = 0;  ///< CPUs' worth of time the cgroup quota allows, rounded up (0: no quota)
+  size_t usable = 1;        ///< min(affinity, cgroup_quota when set): usable_cpus()
+};
+CpuBudget cpu_budget();
+
 }  // namespace kiln::kernels

@@ -2,6 +2,7 @@
 // so their sizes go through checked arithmetic before anything is allocated.
 
 #include "base/checked.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 #include "ops/shape_value.h"
@@ -126,7 +127,9 @@ void infer_tile(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(expand, {"", "Expand", {8, 13}, 0, infer_expand, compute_expand});
-KILN_REGISTER_OP(tile, {"", "Tile", {1, 6, 13}, 0, infer_tile, compute_tile});
+KILN_REGISTER_OP(expand, {.domain = "", .name = "Expand", .versions = {8, 13}, .infer = infer_expand,
+                          .compute = compute_expand, .prepare = prepare_expand});
+KILN_REGISTER_OP(tile, {.domain = "", .name = "Tile", .versions = {1, 6, 13}, .infer = infer_tile, .compute = compute_tile,
+                        .prepare = prepare_tile});
 
 }  // namespace kiln::ops

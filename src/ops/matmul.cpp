@@ -7,6 +7,7 @@
 #include "base/checked.h"
 #include "ir/dispatch.h"
 #include "ops/gemm_plain.h"
+#include "ops/matmul_prepared.h"
 #include "ops/matmul_shape.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
@@ -164,7 +165,9 @@ void compute_gemm(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(matmul, {"", "MatMul", {1, 9, 13}, 0, infer_matmul, compute_matmul});
-KILN_REGISTER_OP(gemm, {"", "Gemm", {1, 6, 7, 9, 11, 13}, 0, infer_gemm, compute_gemm});
+KILN_REGISTER_OP(matmul,
+                 {"", "MatMul", {1, 9, 13}, 0, infer_matmul, compute_matmul, false, false, false, prepare_matmul});
+KILN_REGISTER_OP(gemm, {"", "Gemm", {1, 6, 7, 9, 11, 13}, 0, infer_gemm, compute_gemm, false, false, false,
+                        prepare_gemm});
 
 }  // namespace kiln::ops

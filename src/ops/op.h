@@ -271,6 +271,9 @@ struct OpSchema {
   bool accepts_containers = false;
   /// The fast path (see PrepareFn), or nullptr when the op has only its reference kernel.
   PrepareFn prepare = nullptr;
+  /// True when output 0 holds input 0's elements unchanged, only with other dims (Reshape, Flatten, Squeeze,
+  /// Unsqueeze): the planner may then make the output a view of the input instead of running `compute`.
+  bool output_views_input = false;
 };
 
 /// Registers a schema at static-initialisation time; use once per op, in the op's own file:

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/checked.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 #include "ops/shape_value.h"
@@ -183,6 +184,7 @@ void infer_pad(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(pad, {"", "Pad", {1, 2, 11, 13, 18, 19, 21}, 0, infer_pad, compute_pad});
+KILN_REGISTER_OP(pad, {.domain = "", .name = "Pad", .versions = {1, 2, 11, 13, 18, 19, 21}, .infer = infer_pad,
+                       .compute = compute_pad, .prepare = prepare_pad});
 
 }  // namespace kiln::ops

@@ -14,6 +14,7 @@
 #include "ir/dispatch.h"
 #include "ops/op.h"
 #include "ops/resize.h"
+#include "ops/resize_prepared.h"
 #include "ops/shape_util.h"
 
 namespace kiln::ops {
@@ -269,7 +270,13 @@ void compute_resize(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(resize, {"", "Resize", {10, 11, 13, 18, 19}, 0, infer_resize, compute_resize});
-KILN_REGISTER_OP(upsample, {"", "Upsample", {7, 9}, 10, infer_resize, compute_resize});
+resize::Params resize::params_for_run(const KernelContext& ctx, const Tensor& x) {
+  return read_params(ctx, read_request(ctx, static_cast<int64_t>(x.rank())), x.dims());
+}
+
+KILN_REGISTER_OP(resize, {.domain = "", .name = "Resize", .versions = {10, 11, 13, 18, 19}, .infer = infer_resize,
+                          .compute = compute_resize, .prepare = prepare_resize});
+KILN_REGISTER_OP(upsample, {.domain = "", .name = "Upsample", .versions = {7, 9}, .removed_in = 10,
+                            .infer = infer_resize, .compute = compute_resize, .prepare = prepare_resize});
 
 }  // namespace kiln::ops

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_value.h"
 #include "ops/tensor_copy.h"
@@ -48,6 +49,7 @@ void infer_transpose(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(transpose, {"", "Transpose", {1, 13, 21}, 0, infer_transpose, compute_transpose});
+KILN_REGISTER_OP(transpose, {.domain = "", .name = "Transpose", .versions = {1, 13, 21}, .infer = infer_transpose,
+                             .compute = compute_transpose, .prepare = prepare_transpose});
 
 }  // namespace kiln::ops

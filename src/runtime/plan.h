@@ -13,6 +13,7 @@
 #include "ir/graph.h"
 #include "ops/op.h"
 #include "runtime/limits.h"
+#include "runtime/run_state.h"
 
 namespace kiln::runtime {
 
@@ -32,6 +33,9 @@ struct Step {
   bool shapes_known = false;  ///< every output's shape was resolved at plan time
   std::vector<int> release;   ///< values whose last reader is this step (freed after it)
   const ops::PreparedKernel* prepared = nullptr;  ///< the session's fast kernel for the node, else compute runs
+  /// Output 0 is a view of input 0 with other dims (OpSchema::output_views_input): no kernel runs, and the
+  /// viewed memory lives until the view's last reader.
+  bool view_of_input = false;
 };
 
 class Plan {
@@ -58,6 +62,8 @@ class Plan {
   const std::vector<int>& fed_values() const { return fed_; }
   /// Names read from enclosing scopes by nodes' subgraphs, per step index (kept alive until that step).
   const std::vector<std::vector<int>>& implicit_inputs() const { return implicit_inputs_; }
+  /// Run states of finished runs, for the next runs of this plan (a cache: the plan stays logically const).
+  RunStatePool& run_states() const { return run_states_; }
 
  private:
   /// Info of a value by name in the scopes enclosing the graph being planned (for plan-time subgraph
@@ -81,6 +87,7 @@ class Plan {
   std::vector<int> fed_;
   std::vector<std::vector<int>> implicit_inputs_;
   size_t arena_bytes_ = 0;
+  mutable RunStatePool run_states_;
 };
 
 /// Adds the node's label to an Error that does not carry it yet.

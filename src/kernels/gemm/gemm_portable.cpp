@@ -1,65 +1,62 @@
-// A plain, correct implementation of gemm.h so the prepared kernels can be built and tested before the
-// register-blocked micro-kernels land. TEMPORARY: replaced by the packed, per-ISA kernels of gemm_list.h.
+// The GEMM micro-kernels in plain C++ (x86-64 baseline): the fallback for CPUs without AVX2, and the stand-in
+// that runs the avx512 kernel's tile logic on any CPU. PortableLanes<16> has the interface of simd::Avx512
+// with 16 ordinary floats per "register"; the tile is the avx512 one (12 x 32), so the tests of this entry
+// exercise every row tail, width and partial mask of gemm_f32_12x32_avx512 on days the CPU lacks AVX-512.
+// fmadd rounds twice here (no FMA in the baseline ISA): results differ from the FMA tiers in the last bits.
 
-#include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <vector>
-
-#include "kernels/gemm/gemm.h"
+#include "kernels/gemm/gemm_tile.h"
 
 namespace kiln::kernels {
 
 namespace {
 
-float at(const MatrixRef& m, int64_t r, int64_t c) { return m.trans ? m.data[c * m.ld + r] : m.data[r * m.ld + c]; }
+template <int L> struct PortableLanes {
+  static constexpr int kLanes = L;
+  struct V {
+    float x[L];
+  };
+  static V zero() { return set1(0.0f); }
+  static V set1(float s) {
+    V v;
+    for (int i = 0; i < L; ++i) v.x[i] = s;
+    return v;
+  }
+  static V load(const float* p) {
+    V v;
+    for (int i = 0; i < L; ++i) v.x[i] = p[i];
+    return v;
+  }
+  static void store(float* p, V v) {
+    for (int i = 0; i < L; ++i) p[i] = v.x[i];
+  }
+  // Like the masked loads of AVX: lanes past n are 0 and their memory is not touched.
+  static V load_partial(const float* p, int64_t n) {
+    V v = zero();
+    for (int64_t i = 0; i < n; ++i) v.x[i] = p[i];
+    return v;
+  }
+  static void store_partial(float* p, V v, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) p[i] = v.x[i];
+  }
+  static V add(V a, V b) {
+    for (int i = 0; i < L; ++i) a.x[i] += b.x[i];
+    return a;
+  }
+  static V mul(V a, V b) {
+    for (int i = 0; i < L; ++i) a.x[i] *= b.x[i];
+    return a;
+  }
+  static V fmadd(V a, V b, V c) {
+    for (int i = 0; i < L; ++i) c.x[i] += a.x[i] * b.x[i];
+    return c;
+  }
+};
 
 }  // namespace
 
-PackedGemmOperand pack_gemm_operand(GemmSide side, MatrixRef m, int64_t rows, int64_t cols) {
-  PackedGemmOperand p;
-  p.side_ = side;
-  p.rows_ = rows;
-  p.cols_ = cols;
-  p.kernel_ = 0;
-  p.bytes_ = static_cast<size_t>(std::max<int64_t>(rows * cols, 1)) * sizeof(float);
-  p.data_ = std::shared_ptr<float>(static_cast<float*>(std::malloc(p.bytes_)), std::free);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) p.data_.get()[r * cols + c] = at(m, r, c);
-  return p;
+const GemmMicroKernel* gemm_f32_12x32_portable() {
+  static constexpr GemmMicroKernel kernel = make_gemm_micro_kernel<PortableLanes<16>, 12>();
+  return &kernel;
 }
-
-void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
-  std::vector<float> source;
-  if (g.b_source) {
-    source.resize(static_cast<size_t>(g.K * g.N));
-    g.b_source->fill(g.b_source->ctx, 0, g.K, 0, g.N, source.data(), g.N);
-  }
-  parallel_for(pool, static_cast<size_t>(g.batch), [&](size_t bi) {
-    const int64_t b = static_cast<int64_t>(bi);
-    MatrixRef a = g.packed_a ? MatrixRef{g.packed_a->data(), g.K, false} : g.a;
-    MatrixRef bm = g.packed_b ? MatrixRef{g.packed_b->data(), g.N, false} : g.b;
-    if (g.b_source) bm = MatrixRef{source.data(), g.N, false};
-    if (!g.packed_a) a.data += b * g.stride_a;
-    if (!g.packed_b && !g.b_source) bm.data += b * g.stride_b;
-    float* c = g.c + b * g.stride_c;
-    const float* res = g.epilogue.residual ? g.epilogue.residual + b * g.stride_residual : nullptr;
-    for (int64_t i = 0; i < g.M; ++i) {
-      float* row = c + i * g.ldc;
-      for (int64_t j = 0; j < g.N; ++j) {
-        float acc = 0.0f;
-        for (int64_t k = 0; k < g.K; ++k) acc += at(a, i, k) * at(bm, k, j);
-        float v = g.epilogue.alpha * acc;
-        if (g.epilogue.bias)
-          v += g.epilogue.bias_axis == GemmEpilogue::BiasAxis::kPerRow ? g.epilogue.bias[i] : g.epilogue.bias[j];
-        if (res) v += g.epilogue.beta * res[i * g.epilogue.ldr + j];
-        row[j] = v;
-      }
-      apply_activation_f32(g.epilogue.activation, row, row, g.N);
-    }
-  });
-}
-
-const char* gemm_kernel_name() { return "gemm_f32_portable"; }
 
 }  // namespace kiln::kernels

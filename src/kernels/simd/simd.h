@@ -8,6 +8,13 @@
 // Every wrapper has: kLanes; V (the register type); zero, set1, load/store (unaligned), load_partial and
 // store_partial (the first n < kLanes lanes; the rest read as 0 and are not written), add, sub, mul, div,
 // fmadd(a, b, c) = a * b + c, max, min, and reduce_add / reduce_max (horizontal).
+// max(a, b) and min(a, b) are the instructions' own: a > b ? a : b and a < b ? a : b, so when either is NaN
+// they return b (kernels put the operand whose NaN must propagate second).
+//
+// Element-wise math (src/kernels/vunary, vbinary) also uses: fnmadd(a, b, c) = c - a * b, sqrt, abs, neg,
+// round (to nearest even), bitwise and_/or_/xor_ on the float bits; M, a lane mask from the comparisons
+// lt/le/eq/unordered (true where either is NaN), select(m, a, b) = m ? a : b; and 32-bit integer lanes VI:
+// to_int (round to nearest), to_float, add_i, sub_i, set1_i, shl_i<k>, sra_i<k>, as_int / as_float (bit casts).
 
 #include <immintrin.h>
 
@@ -35,6 +42,30 @@ struct Avx2 {
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+  static V sqrt(V a) { return _mm256_sqrt_ps(a); }
+  static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  static V neg(V a) { return _mm256_xor_ps(_mm256_set1_ps(-0.0f), a); }
+  static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V and_(V a, V b) { return _mm256_and_ps(a, b); }
+  static V or_(V a, V b) { return _mm256_or_ps(a, b); }
+  static V xor_(V a, V b) { return _mm256_xor_ps(a, b); }
+  using M = __m256;
+  static M lt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static M le(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+  static M eq(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+  static M unordered(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
+  static V select(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+  using VI = __m256i;
+  static VI to_int(V a) { return _mm256_cvtps_epi32(a); }
+  static V to_float(VI a) { return _mm256_cvtepi32_ps(a); }
+  static VI add_i(VI a, VI b) { return _mm256_add_epi32(a, b); }
+  static VI sub_i(VI a, VI b) { return _mm256_sub_epi32(a, b); }
+  static VI set1_i(int32_t x) { return _mm256_set1_epi32(x); }
+  template <int k> static VI shl_i(VI a) { return _mm256_slli_epi32(a, k); }
+  template <int k> static VI sra_i(VI a) { return _mm256_srai_epi32(a, k); }
+  static VI as_int(V a) { return _mm256_castps_si256(a); }
+  static V as_float(VI a) { return _mm256_castsi256_ps(a); }
   static float reduce_add(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -68,6 +99,30 @@ struct Avx512 {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
   static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  static V sqrt(V a) { return _mm512_sqrt_ps(a); }
+  static V abs(V a) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), a); }
+  static V neg(V a) { return _mm512_xor_ps(_mm512_set1_ps(-0.0f), a); }
+  static V round(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V and_(V a, V b) { return _mm512_and_ps(a, b); }
+  static V or_(V a, V b) { return _mm512_or_ps(a, b); }
+  static V xor_(V a, V b) { return _mm512_xor_ps(a, b); }
+  using M = __mmask16;
+  static M lt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static M le(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+  static M eq(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static M unordered(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
+  static V select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+  using VI = __m512i;
+  static VI to_int(V a) { return _mm512_cvtps_epi32(a); }
+  static V to_float(VI a) { return _mm512_cvtepi32_ps(a); }
+  static VI add_i(VI a, VI b) { return _mm512_add_epi32(a, b); }
+  static VI sub_i(VI a, VI b) { return _mm512_sub_epi32(a, b); }
+  static VI set1_i(int32_t x) { return _mm512_set1_epi32(x); }
+  template <int k> static VI shl_i(VI a) { return _mm512_slli_epi32(a, k); }
+  template <int k> static VI sra_i(VI a) { return _mm512_srai_epi32(a, k); }
+  static VI as_int(V a) { return _mm512_castps_si512(a); }
+  static V as_float(VI a) { return _mm512_castsi512_ps(a); }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
 };
