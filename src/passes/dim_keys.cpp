@@ -3,6 +3,7 @@
 // knows a dim (a number or an input symbol), that wins over the rule.
 
 #include <algorithm>
+#include <limits>
 #include <unordered_set>
 
 #include "passes/rewrite_util.h"
@@ -85,29 +86,41 @@ Keys broadcast(const std::vector<const Keys*>& ins) {
   return out;
 }
 
+// Sums and products of sizes and attributes, which a hostile model may make overflow, are computed wide and
+// refused (nullopt) when they do not fit.
+__extension__ using Wide = __int128;
+std::optional<int64_t> fits(Wide v) {
+  if (v > std::numeric_limits<int64_t>::max() || v < std::numeric_limits<int64_t>::min()) return std::nullopt;
+  return static_cast<int64_t>(v);
+}
+
 // out = floor((in + pads - dilation*(kernel-1) - 1) / stride) + 1, or ceil(in / stride) for SAME padding.
 DimKey conv_dim(const DimKey& in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pads, int64_t pad_begin,
                 bool same, bool ceil) {
   if (in.is_unknown() || stride < 1) return DimKey::unknown();
   if (same) {
     if (stride == 1) return in;
-    if (in.known()) return DimKey::number((in.offset + stride - 1) / stride);
+    if (in.known()) {
+      const std::optional<int64_t> up = fits(Wide{in.offset} + stride - 1);
+      return up && *up >= 0 ? DimKey::number(*up / stride) : DimKey::unknown();
+    }
     return {fmt::format("ce(({})/{})", in.str(), stride), 0};
   }
-  const int64_t shift = pads - dilation * (kernel - 1) - 1;
+  const std::optional<int64_t> shift = fits(Wide{pads} - Wide{dilation} * (kernel - 1) - 1);
+  const std::optional<int64_t> num = shift ? fits(Wide{in.offset} + *shift) : std::nullopt;
+  if (!num || !fits(Wide{*num} + 1)) return DimKey::unknown();
   // ceil_mode also drops a last window that would start in the end padding, which depends on the leading pad:
   // the key names every parameter, and known sizes are left to inference.
   if (ceil) {
     if (in.known()) return DimKey::unknown();
-    return {fmt::format("ce(({})/{};{};{})", in.str(), stride, shift, pad_begin), 1};
+    return {fmt::format("ce(({})/{};{};{})", in.str(), stride, *shift, pad_begin), 1};
   }
   if (in.known()) {
-    const int64_t num = in.offset + shift;
-    if (num < 0) return DimKey::unknown();
-    return DimKey::number(num / stride + 1);
+    if (*num < 0) return DimKey::unknown();
+    return DimKey::number(*num / stride + 1);
   }
-  if (stride == 1) return {in.atom, in.offset + shift + 1};
-  return {fmt::format("fl(({}{:+})/{})", in.atom, in.offset + shift, stride), 1};
+  if (stride == 1) return {in.atom, *num + 1};
+  return {fmt::format("fl(({}{:+})/{})", in.atom, *num, stride), 1};
 }
 
 DimKeys Deriver::spatial(const ir::Node& n) const {
@@ -135,8 +148,9 @@ DimKeys Deriver::spatial(const ir::Node& n) const {
     out[1] = w && !w->empty() ? (*w)[0] : DimKey::unknown();
   }
   for (size_t i = 0; i < sp; ++i) {
-    const int64_t total_pad = auto_pad == "VALID" ? 0 : pads[i] + pads[i + sp];
-    out.push_back(conv_dim((*x)[2 + i], kernel[i], strides[i], dilations[i], total_pad, pads[i], same, ceil));
+    const std::optional<int64_t> total_pad = auto_pad == "VALID" ? 0 : fits(Wide{pads[i]} + pads[i + sp]);
+    if (!total_pad) return std::nullopt;
+    out.push_back(conv_dim((*x)[2 + i], kernel[i], strides[i], dilations[i], *total_pad, pads[i], same, ceil));
   }
   return out;
 }
@@ -343,10 +357,22 @@ DimKeys Deriver::tensor_rule(const ir::Node& n, size_t out) const {
 // Arithmetic on one-element size values: what the exporter's shape computations do.
 std::optional<DimKey> arith(const std::string& op, const DimKey& a, const DimKey& b) {
   if (a.is_unknown() || b.is_unknown()) return std::nullopt;
-  if (op == "Add" && (a.known() || b.known())) return a.known() ? DimKey{b.atom, b.offset + a.offset} : DimKey{a.atom, a.offset + b.offset};
-  if (op == "Sub" && b.known()) return DimKey{a.atom, a.offset - b.offset};
+  if (op == "Add" && (a.known() || b.known())) {
+    const std::optional<int64_t> sum = fits(Wide{a.offset} + b.offset);
+    if (!sum) return std::nullopt;
+    return DimKey{a.known() ? b.atom : a.atom, *sum};
+  }
+  if (op == "Sub" && b.known()) {
+    const std::optional<int64_t> diff = fits(Wide{a.offset} - b.offset);
+    if (!diff) return std::nullopt;
+    return DimKey{a.atom, *diff};
+  }
   if (op == "Mul") {
-    if (a.known() && b.known()) return DimKey::number(a.offset * b.offset);
+    if (a.known() && b.known()) {
+      const std::optional<int64_t> product = fits(Wide{a.offset} * b.offset);
+      if (!product) return std::nullopt;
+      return DimKey::number(*product);
+    }
     if (a.is_one()) return b;
     if (b.is_one()) return a;
     std::string sa = a.str(), sb = b.str();

@@ -8,6 +8,7 @@
 // would trade a cheap run-time fill for a large resident tensor): outputs may take at most 4x the bytes of the
 // inputs, or 1 MiB. A node whose evaluation fails is left as it is, so its error names it when the model runs.
 
+#include "base/checked.h"
 #include "passes/passes.h"
 #include "passes/rewrite_util.h"
 #include "runtime/eval_node.h"
@@ -86,19 +87,32 @@ class FoldConstants : public Pass {
       inputs[i] = t;
       in_bytes += t->nbytes();
     }
+    const int opset = static_cast<int>(model.opset(node.domain));
+    const size_t limit = std::max(kMinFoldBytes, kGrowthLimit * in_bytes);
     std::vector<Tensor> out;
     try {
-      out = runtime::evaluate_node(node, index, static_cast<int>(model.opset(node.domain)), inputs);
+      // Sizes first, from inference: a result over the limit is never allocated.
+      std::vector<ops::ValueInfo> in_infos(inputs.size()), out_infos(node.outputs.size());
+      std::vector<const ops::ValueInfo*> ptrs(inputs.size(), nullptr);
+      for (size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i]) ptrs[i] = &(in_infos[i] = ops::ValueInfo::of(*inputs[i], true));
+      ops::InferContext ctx(node, index, opset, ptrs, out_infos);
+      schema->infer(ctx);
+      size_t out_bytes = 0;
+      for (size_t o = 0; o < out_infos.size(); ++o) {
+        const ops::ValueInfo& info = out_infos[o];
+        if (node.outputs[o] < 0) continue;
+        if (info.is_container() || !info.shape.is_concrete() || dtype_size(info.dtype) == 0) return std::nullopt;
+        const size_t bytes = static_cast<size_t>(checked_mul(checked_numel(info.shape.values()),
+                                                             static_cast<int64_t>(dtype_size(info.dtype))));
+        if (bytes > limit || (out_bytes += bytes) > limit) return std::nullopt;
+      }
+      out = runtime::evaluate_node(node, index, opset, inputs);
     } catch (const Error&) {
       return std::nullopt;  // the run reports it, naming the node
     }
-    size_t out_bytes = 0;
-    for (size_t o = 0; o < out.size(); ++o) {
-      if (node.outputs[o] < 0) continue;
-      if (!out[o].is_tensor()) return std::nullopt;
-      out_bytes += out[o].nbytes();
-    }
-    if (out_bytes > std::max(kMinFoldBytes, kGrowthLimit * in_bytes)) return std::nullopt;
+    for (size_t o = 0; o < out.size(); ++o)
+      if (node.outputs[o] >= 0 && !out[o].is_tensor()) return std::nullopt;
     return out;
   }
 };

@@ -67,6 +67,7 @@ TEST(PassesOnModels, SuiteModelsKeepTheirOutputsWithEveryPassOn) {
     ir::Model optimized = clone_model(original);
     const std::vector<passes::PassRun> runs = passes::optimize(optimized, checked_pipeline(feeds));
     std::string report;
+    for (const passes::PassRun& r : runs) EXPECT_EQ(r.error, "") << r.name;
     for (const passes::PassRun& r : runs)
       if (r.changed)
         report += fmt::format(" {} -{}{}", r.name, r.nodes_before - r.nodes_after,
