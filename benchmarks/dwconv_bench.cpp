@@ -29,13 +29,16 @@ void run_layer(benchmark::State& state, DwConvFn fn, const Layer& l) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> x(static_cast<size_t>(l.channels * l.size * l.size)), w(static_cast<size_t>(l.channels * 25));
-  std::vector<float> y(static_cast<size_t>(l.channels * s.out_h * s.out_w)), scratch(dwconv_scratch_floats(s), 0.0f);
+  std::vector<float> y(static_cast<size_t>(l.channels * s.out_h * s.out_w)), scratch;
   for (float& v : x) v = u(rng);
   for (float& v : w) v = u(rng);
-  DwConvArgs a{x.data(), w.data(), nullptr, nullptr, y.data(), l.channels, l.channels, 1, {}};
+  DwConvArgs a;
+  a.x = x.data(), a.w = w.data(), a.y = y.data();
+  a.in_channels = a.channels = a.groups = l.channels;
   a.act.kind = Activation::kClip, a.act.alpha = 0, a.act.beta = 6;
+  scratch.assign(dwconv_scratch_floats(s, a), 0.0f);
   for (auto _ : state) {
-    fn(s, a, 0, l.channels, scratch.data());
+    fn(s, a, 0, a.items(), scratch.data());
     benchmark::DoNotOptimize(y.data());
   }
   const double flops = 2.0 * l.channels * s.out_h * s.out_w * l.kernel * l.kernel;

@@ -1,9 +1,13 @@
 // GEMM micro-benchmarks over gemm_list.h: GFLOP/s of gemm_f32 on square and inference shapes (CNN convolutions
 // with prepacked weights as A, transformer layers with prepacked weights as B, batched attention heads with
 // nothing prepacked, M = 1), at 1 and 2 threads, for every kernel this CPU runs; and `peak%`, the share of the
-// FMA peak measured in the same run by the kernel's own register-only probe (fma_peak/<kernel>/<threads>).
+// FMA peak of the kernel's tier measured in the same run (kernels/peak: register-only FMA chains), also shown
+// on its own as fma_peak/<kernel>/t<threads>. The tile alone (operands in L1, B streaming from L2) shows what
+// the micro-kernel reaches before memory and blocking.
 //   build/kiln_microbench --benchmark_filter=gemm
-// benchmarks/gemm_numpy.py times NumPy (OpenBLAS) on the same shapes for comparison.
+// At 1 thread the rates are per second of the thread's CPU time, like the peak's (the machine is shared: other
+// processes' time slices are not the kernel's); at 2 threads, per second of wall time (the slower thread
+// decides). benchmarks/gemm_numpy.py times NumPy (OpenBLAS) on the same shapes for comparison.
 
 #include <benchmark/benchmark.h>
 
@@ -19,30 +23,19 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_kernel.h"
 #include "kernels/isa.h"
+#include "kernels/peak/peak.h"
 #include "kernels/thread_pool.h"
+#include "ops/conv_implicit_gemm.h"
 
 namespace kiln::kernels {
 namespace {
 
-/// Best of three runs of the kernel's FMA probe on `threads` threads at once, in FLOP/s.
+/// The FMA peak of the kernel's tier on `threads` threads (GFLOP/s), measured once per run.
 double measure_peak(const GemmKernelEntry& k, int threads) {
-  static std::map<std::pair<const char*, int>, double> cache;
-  if (auto it = cache.find({k.name, threads}); it != cache.end()) return it->second;
-  const GemmMicroKernel& code = *k.code();
-  ThreadPool pool(static_cast<size_t>(threads));
-  float sink[2] = {};
-  code.fma_probe(1 << 20, sink);  // warm up (clock ramp)
-  double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    const int64_t iters = int64_t{1} << 24;
-    int64_t flops[2] = {};
-    const auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(static_cast<size_t>(threads), [&](size_t i) { flops[i] = code.fma_probe(iters, &sink[i]); });
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, static_cast<double>(flops[0] + flops[1]) / s);
-  }
-  benchmark::DoNotOptimize(sink);
-  return cache[{k.name, threads}] = best;
+  static std::map<IsaTier, peak::FmaPeak> cache;
+  auto it = cache.find(k.tier);
+  if (it == cache.end()) it = cache.emplace(k.tier, peak::measure_fma_peak(k.tier, 2, 0.1)).first;
+  return (threads == 1 ? it->second.gflops_one_thread : it->second.gflops_all_threads) * 1e9;
 }
 
 void fma_peak(benchmark::State& state, int kernel, int threads) {
@@ -72,23 +65,23 @@ void tile_in_l1(benchmark::State& state, int kernel, int64_t kc) {
       benchmark::Counter(flops * 100 / measure_peak(k, 1), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// The full-size tile over a kc x 256 block of B in L2 (16 tiles per A panel, as in gemm_f32) with C rows `ldc`
-/// apart: the micro-kernel's speed once B streams from L2.
-void tile_in_l2(benchmark::State& state, int kernel, int64_t kc, int64_t ldc, bool b_outer) {
+/// The full-size tile over a kc x 256 block of B in L2, as gemm_f32 runs it: each A panel passes over the 16
+/// B panels of the block. The micro-kernel's speed once B streams from L2.
+void tile_in_l2(benchmark::State& state, int kernel, int64_t kc) {
   const GemmKernelEntry& k = gemm_kernel_entries()[kernel];
   const GemmMicroKernel& code = *k.code();
-  const int64_t nc = 256, panels = nc / k.nr, apanels = b_outer ? 24 : 8;
+  const int64_t nc = 256, panels = nc / k.nr, apanels = 8, ldc = nc;
   std::vector<float> a(static_cast<size_t>(kc * k.mr * apanels), 0.5f), b(static_cast<size_t>(kc * nc), 0.25f);
   std::vector<float> c(static_cast<size_t>(k.mr * apanels * ldc));
   GemmTile t;
   t.ldc = ldc;
   t.cols = k.nr;
   for (auto _ : state) {
-    for (int64_t x = 0; x < apanels * panels; ++x) {
-      const int64_t i = b_outer ? x % apanels : x / panels, p = b_outer ? x / apanels : x % panels;
-      t.c = c.data() + i * k.mr * ldc + p * k.nr;
-      code.tiles[kPackedPanel][k.mr - 1][1](kc, a.data() + i * kc * k.mr, b.data() + p * kc * k.nr, t);
-    }
+    for (int64_t i = 0; i < apanels; ++i)
+      for (int64_t p = 0; p < panels; ++p) {
+        t.c = c.data() + i * k.mr * ldc + p * k.nr;
+        code.tiles[kPackedPanel][k.mr - 1][1](kc, a.data() + i * kc * k.mr, b.data() + p * kc * k.nr, t);
+      }
     benchmark::ClobberMemory();
   }
   const double flops = 2.0 * static_cast<double>(k.mr * k.nr * kc * panels * apanels);
@@ -107,22 +100,17 @@ struct Shape {
   bool relu = false;  ///< fused ReLU (applied by kernels::apply_activation_f32)
 };
 
-/// A 3x3 stride-1 pad-1 convolution's input windows as B (rows c*9 + kh*3 + kw, columns y*W + x): implicit GEMM.
-struct Im2col {
-  const float* x;
-  int64_t C, H, W;
-  static void fill(const void* ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) {
-    const auto& s = *static_cast<const Im2col*>(ctx);
-    for (int64_t k = k0; k < k0 + kc; ++k) {
-      const int64_t c = k / 9, dy = k / 3 % 3 - 1, dx = k % 3 - 1;
-      float* out = dst + (k - k0) * ld;
-      for (int64_t n = n0; n < n0 + nc; ++n) {
-        const int64_t y = n / s.W + dy, x = n % s.W + dx;
-        out[n - n0] = y >= 0 && y < s.H && x >= 0 && x < s.W ? s.x[(c * s.H + y) * s.W + x] : 0.0f;
-      }
-    }
-  }
-};
+/// A 3x3 stride-1 pad-1 convolution over a square image (K = channels * 9, N = side^2) as an implicit GEMM: B is
+/// gathered from the image by the convolution's own fill (ops/conv_implicit_gemm.h).
+ops::ConvDims conv3x3(int64_t channels, int64_t side) {
+  ops::ConvDims d;
+  d.batch = 1;
+  d.in_channels = channels;
+  d.in[1] = d.in[2] = d.out[1] = d.out[2] = side;
+  d.kernel[1] = d.kernel[2] = 3;
+  d.pad_begin[1] = d.pad_begin[2] = d.pad_end[1] = d.pad_end[2] = 1;
+  return d;
+}
 
 void run_gemm(benchmark::State& state, int kernel, Shape s, int threads, bool source) {
   const GemmKernelEntry& k = gemm_kernel_entries()[kernel];
@@ -161,12 +149,10 @@ void run_gemm(benchmark::State& state, int kernel, Shape s, int threads, bool so
     pb = pack_gemm_operand(GemmSide::kB, g.b, s.K, s.N);
     g.packed_b = &pb;
   }
-  Im2col im2col{B.data(), s.K / 9, 0, 0};
-  GemmBSource src{&Im2col::fill, &im2col};
-  if (source) {
-    im2col.H = im2col.W = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(s.N))));
-    g.b_source = &src;
-  }
+  const ops::ConvDims dims = conv3x3(s.K / 9, static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(s.N)))));
+  const ops::ConvColumns columns(B.data(), dims);
+  const GemmBSource src{ops::fill_conv_columns, &columns};
+  if (source) g.b_source = &src;
   ThreadPool pool(static_cast<size_t>(threads));
   gemm_f32(g, &pool);  // warm the packing buffers
   for (auto _ : state) {
@@ -204,31 +190,23 @@ int register_all() {
     if (!isa_available(entries[i].tier) || entries[i].tier == IsaTier::kRef) continue;
     const std::string kname = entries[i].name;
     for (int64_t kc : {64, 256})
-      benchmark::RegisterBenchmark(("tile/" + kname + "/kc" + std::to_string(kc)).c_str(), tile_in_l1, i, kc)
-          ->UseRealTime();
-    for (int64_t ldc : {256, 1024, 1000})
-      for (bool b_outer : {false, true})
-        benchmark::RegisterBenchmark(
-            ("tile_l2/" + kname + (b_outer ? "/a_streams" : "/b_streams") + "/kc256/ldc" + std::to_string(ldc)).c_str(),
-            tile_in_l2, i, int64_t{256}, ldc, b_outer)
-            ->UseRealTime();
+      benchmark::RegisterBenchmark(("tile/" + kname + "/kc" + std::to_string(kc)).c_str(), tile_in_l1, i, kc);
+    benchmark::RegisterBenchmark(("tile_l2/" + kname + "/kc256").c_str(), tile_in_l2, i, int64_t{256});
     for (int t : {1, 2}) {
       benchmark::RegisterBenchmark(("fma_peak/" + kname + "/t" + std::to_string(t)).c_str(), fma_peak, i, t)
           ->Iterations(1)
           ->Unit(benchmark::kMillisecond);
-      for (const Shape& s : kShapes) {
-        const std::string name = "gemm/" + kname + "/" + s.group + "/" + std::to_string(s.M) + "x" +
-                                 std::to_string(s.N) + "x" + std::to_string(s.K) +
-                                 (s.batch > 1 ? "x" + std::to_string(s.batch) : "") + "/t" + std::to_string(t);
-        benchmark::RegisterBenchmark(name.c_str(), run_gemm, i, s, t, false)
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
-      }
-      // The 3x3 convolution again with B gathered by a source (implicit GEMM) instead of read from memory.
-      benchmark::RegisterBenchmark(("gemm/" + kname + "/conv_source/64x3136x576/t" + std::to_string(t)).c_str(),
-                                   run_gemm, i, Shape{"conv", 64, 3136, 576, 1, Packed::kA, false}, t, true)
-          ->Unit(benchmark::kMicrosecond)
-          ->UseRealTime();
+      auto add = [&](const std::string& name, const Shape& s, bool source) {
+        auto* b = benchmark::RegisterBenchmark(name.c_str(), run_gemm, i, s, t, source)->Unit(benchmark::kMicrosecond);
+        if (t > 1) b->UseRealTime();
+      };
+      for (const Shape& s : kShapes)
+        add("gemm/" + kname + "/" + s.group + "/" + std::to_string(s.M) + "x" + std::to_string(s.N) + "x" +
+                std::to_string(s.K) + (s.batch > 1 ? "x" + std::to_string(s.batch) : "") + "/t" + std::to_string(t),
+            s, false);
+      // The 3x3 convolution again with B gathered from the image by the convolution's fill (implicit GEMM).
+      add("gemm/" + kname + "/conv_source/64x3136x576/t" + std::to_string(t),
+          Shape{"conv", 64, 3136, 576, 1, Packed::kA, false}, true);
     }
   }
   return 0;

@@ -84,7 +84,10 @@ class Progress {
   void update(const char* phase, size_t done, const std::string& of, double last_ms) {
     if (!enabled_ || ms_since(last_) < 100) return;
     last_ = Clock::now();
-    std::fprintf(stderr, "\r\033[Kkiln bench: %s %zu%s, last %.2f ms", phase, done, of.c_str(), last_ms);
+    if (last_ms > 0)
+      std::fprintf(stderr, "\r\033[Kkiln bench: %s %zu%s, last %.2f ms", phase, done, of.c_str(), last_ms);
+    else
+      std::fprintf(stderr, "\r\033[Kkiln bench: %s", phase);
     std::fflush(stderr);
     shown_ = true;
   }
@@ -113,6 +116,7 @@ struct Measured {
 Measured measure(const BenchArgs& args, const Session& session, const NamedTensors& feeds) {
   Measured m;
   Progress progress;
+  progress.update("first run (planning, then execution)", 1, "", 0);
   auto start = Clock::now();
   session.run(feeds, {}, &m.first);
   m.first_run_ms = ms_since(start);

@@ -18,9 +18,9 @@ int main(int argc, char** argv) {
   add(kiln::cli::add_check);
   add(kiln::cli::add_inspect);
   add(kiln::cli::add_run);
-  add(kiln::cli::add_optimize);
   add(kiln::cli::add_bench);
   add(kiln::cli::add_info);
+  add(kiln::cli::add_optimize);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -193,12 +193,10 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   };
   runtime::MemoryStats memory;
   runtime::Executor executor(*plan, control, memory);
-  // Workers go to sleep when the run ends, also when it throws (a failed or cancelled run must not leave
-  // them spinning).
-  struct ParkWhenDone {
-    kernels::ThreadPool* pool;
-    ~ParkWhenDone() { pool->park_workers(); }
-  } park{impl_->threads.get()};
+  // The pool's workers are not parked after each run: pthreadpool's workers spin-wait a bounded number of
+  // iterations (a few milliseconds) for the next job and then sleep on a futex, so an idle session burns no
+  // CPU (SessionThreads.IdleAfterARunBurnsNoCpu), while parking would cost every run a rendezvous of all
+  // workers (hundreds of milliseconds when the cores are oversubscribed).
   std::vector<Tensor> all = executor.run(by_id);
 
   NamedTensors result;

@@ -8,6 +8,9 @@
 // rows x block_cols block per thread. When T fits one block (block_cols >= T) the rescaling never happens and
 // this is the plain softmax of one materialised tile row block.
 //
+// With a causal (-inf) mask a tile stops at the last key any of its queries sees, which saves a third to a half of
+// a decoder's attention work.
+//
 // Tiles are independent and each runs on one thread (gemm_f32 without the pool), so results do not depend on
 // the thread count.
 
@@ -32,12 +35,16 @@ using kernels::MatrixRef;
 // BatchLayout operand slots.
 constexpr int kOpQ = 0, kOpK = 1, kOpV = 2, kOpY = 3, kOpMask = 4;
 
-// Query rows per tile: enough rows that a packed K block is reused by many queries, few enough that tiles of
-// one head spread over the threads.
-constexpr int64_t kBlockRows = 64;
-// Keys per block. Up to kSinglePassMax keys are done in one block (no online rescaling); longer sequences take
-// blocks of kBlockCols so the scratch stays in L2. Measured on BERT/ViT/GPT shapes: see describe() users.
-constexpr int64_t kSinglePassMax = 1024;
+// Query rows per tile: K and V are packed once per tile, so more rows share each packing, while the rows x keys
+// scratch must stay in L2. Keys: up to kSinglePassMax in one block (no online rescaling at all), longer
+// sequences in blocks of kBlockCols (scratch 128 KiB).
+// Measured (benchmarks/attention_bench.cpp, 12 heads of 64, S = T, one thread, CPU time, Zen 2 under load):
+// rows 16/32/64/128/192/256/512 at S = 512: 26.7/21.6/19.2/15.5/14.7/15.7/18.7 ms (128-256 equal within the
+// noise; 512 leaves L2). One pass versus key blocks of 256 at S = 512: 15.5 vs 17.2 ms; at S = 1024: equal
+// (66-76 ms both); key blocks of 64 or 128 were 5-20 % slower. So short sequences (BERT/ViT/GPT at 128-512)
+// materialise one 128 x T tile row and never rescale; only longer ones walk key blocks.
+constexpr int64_t kBlockRows = 128;
+constexpr int64_t kSinglePassMax = 512;
 constexpr int64_t kBlockCols = 256;
 
 // One run's sizes and pointers, read and checked from the tensors.
@@ -161,8 +168,22 @@ void PreparedAttention::run_tile(const Geometry& g, int64_t b, int64_t i0, int64
   float* y = g.y + g.L.offset(kOpY, b) + i0 * g.Dv;
   const float* mask = g.mask ? g.mask + g.L.offset(kOpMask, b) + i0 * g.mask_row_step : nullptr;
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  for (int64_t j0 = 0; j0 < g.T; j0 += bc) {
-    const int64_t cols = std::min(bc, g.T - j0);
+  // Keys masked with -inf for every row of the tile from some point on (a causal mask: the tile's last query
+  // sees nothing past its own position) add exactly 0 to the softmax and to P·V: stop before them. A mask that
+  // hides every key of every row is left alone (those rows give NaN through the normal path).
+  int64_t keys = g.T;
+  if (mask && g.mask_row_step != 0 && g.mask_col_step == 1) {
+    int64_t last = 0;
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const float* mr = mask + r * g.mask_row_step;
+      int64_t j = g.T;
+      while (j > last && mr[j - 1] == neg_inf) --j;
+      last = std::max(last, j);
+    }
+    if (last > 0) keys = last;
+  }
+  for (int64_t j0 = 0; j0 < keys; j0 += bc) {
+    const int64_t cols = std::min(bc, keys - j0);
     GemmArgs qk;
     qk.M = n_rows;
     qk.N = cols;

@@ -60,6 +60,9 @@ BroadcastPlan plan_broadcast(const std::vector<int64_t>& out, const std::vector<
   return p;
 }
 
+/// Elements per task: memory-bound, so split only very large tensors (see grain_for in elementwise_prepared.cpp).
+constexpr int64_t kGrain = int64_t{1} << 20;
+
 class BinaryKernel final : public PreparedKernel {
  public:
   BinaryKernel(BinaryOp op, bool legacy)
@@ -85,7 +88,7 @@ class BinaryKernel final : public PreparedKernel {
     if (d <= 1) {  // one run: equal shapes, or a scalar operand; split along it
       const int64_t n = d == 0 ? 1 : p.dims[0];
       const bool ac = d == 1 && p.strides[0][0] != 0, bc = d == 1 && p.strides[0][1] != 0;
-      for_chunks(ctx.threads(), n, int64_t{1} << 18, [&](int64_t s, int64_t e) {
+      for_chunks(ctx.threads(), n, kGrain, [&](int64_t s, int64_t e) {
         BinaryBlock k;
         k.a = pa + (ac ? s : 0);
         k.b = pb + (bc ? s : 0);
@@ -103,7 +106,7 @@ class BinaryKernel final : public PreparedKernel {
     int64_t outer = 1;
     for (size_t j = 0; j < outer_rank; ++j) outer *= p.dims[j];
     const int64_t total_rows = outer * rows;
-    const int64_t grain_rows = std::max<int64_t>(1, (int64_t{1} << 18) / n);
+    const int64_t grain_rows = std::max<int64_t>(1, kGrain / n);
     for_chunks(ctx.threads(), total_rows, grain_rows, [&](int64_t r0, int64_t r1) {
       int64_t r = r0;
       while (r < r1) {

@@ -7,20 +7,14 @@
 #include "base/checked.h"
 #include "ir/dispatch.h"
 #include "ops/conv_core.h"
+#include "ops/conv_transpose_shape.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/window.h"
 
 namespace kiln::ops {
-namespace {
 
-struct TransposeAttrs {
-  WindowAttrs w;
-  std::vector<int64_t> output_padding, output_shape;
-  bool has_pads = false;
-};
-
-TransposeAttrs read_attrs(const NodeContext& ctx, size_t spatial, std::vector<int64_t> kernel) {
+TransposeAttrs read_transpose_attrs(const NodeContext& ctx, size_t spatial, std::vector<int64_t> kernel) {
   TransposeAttrs a;
   a.w = read_window_attrs(ctx, spatial, std::move(kernel), false);
   a.has_pads = ctx.has_attr("pads");
@@ -39,11 +33,7 @@ TransposeAttrs read_attrs(const NodeContext& ctx, size_t spatial, std::vector<in
   return a;
 }
 
-struct AxisOut {
-  int64_t out, pad_begin, pad_end;
-};
-
-AxisOut resolve_axis(const TransposeAttrs& a, size_t i, int64_t in) {
+WindowAxis resolve_transpose_axis(const TransposeAttrs& a, size_t i, int64_t in) {
   const size_t n = a.w.strides.size();
   const int64_t s = a.w.strides[i];
   const int64_t eff_k = checked_add(checked_mul(a.w.kernel[i] - 1, a.w.dilations[i], "dilated kernel"), 1);
@@ -66,6 +56,8 @@ AxisOut resolve_axis(const TransposeAttrs& a, size_t i, int64_t in) {
   const int64_t out = a.output_shape.empty() ? full - pb - pe : a.output_shape[i];
   return {out, pb, pe};
 }
+
+namespace {
 
 std::vector<int64_t> kernel_of(const NodeContext& ctx, const Shape& w, size_t spatial) {
   std::vector<int64_t> k = ctx.attr_ints("kernel_shape", {});
@@ -93,7 +85,7 @@ void infer_conv_transpose(InferContext& ctx) {
   if (xs.rank() < 3) ctx.fail("x must have rank >= 3 (N, C, spatial...), got {}", xs.str());
   if (ws.rank_known && ws.rank() != xs.rank()) ctx.fail("x {} and w {} must have the same rank", xs.str(), ws.str());
   const size_t spatial = xs.rank() - 2;
-  TransposeAttrs a = read_attrs(ctx, spatial, kernel_of(ctx, ws, spatial));
+  TransposeAttrs a = read_transpose_attrs(ctx, spatial, kernel_of(ctx, ws, spatial));
   Dim m;
   if (ws.rank_known) {
     if (xs.dims[1].is_known() && ws.dims[0].is_known() && xs.dims[1].value() != ws.dims[0].value())
@@ -105,7 +97,7 @@ void infer_conv_transpose(InferContext& ctx) {
   std::vector<Dim> dims{xs.dims[0], m};
   for (size_t i = 0; i < spatial; ++i) {
     if (a.w.kernel.size() == spatial && xs.dims[2 + i].is_known()) {
-      AxisOut r = resolve_axis(a, i, xs.dims[2 + i].value());
+      WindowAxis r = resolve_transpose_axis(a, i, xs.dims[2 + i].value());
       if (r.out < 0) ctx.fail("spatial dim {} of the output would be negative ({})", i, r.out);
       dims.emplace_back(r.out);
     } else if (a.w.kernel.size() == spatial && !a.output_shape.empty()) {
@@ -116,6 +108,8 @@ void infer_conv_transpose(InferContext& ctx) {
   }
   ctx.set_output(0, t, Shape(std::move(dims)));
 }
+
+}  // namespace
 
 void compute_conv_transpose(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -129,7 +123,7 @@ void compute_conv_transpose(KernelContext& ctx) {
                   dims_str(x.dims()), x.dim(1), dims_str(w.dims()), group);
   const size_t spatial = x.rank() - 2;
   std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-  TransposeAttrs a = read_attrs(ctx, spatial, kernel);
+  TransposeAttrs a = read_transpose_attrs(ctx, spatial, kernel);
   ConvProblem p;
   p.batch = x.dim(0);
   p.in_channels = x.dim(1);
@@ -142,7 +136,7 @@ void compute_conv_transpose(KernelContext& ctx) {
   g.strides = a.w.strides;
   g.dilations = a.w.dilations;
   for (size_t i = 0; i < spatial; ++i) {
-    AxisOut r = resolve_axis(a, i, x.dim(2 + i));
+    WindowAxis r = resolve_transpose_axis(a, i, x.dim(2 + i));
     if (r.out < 0) ctx.bad_input("spatial dim {} of the output would be negative ({})", i, r.out);
     g.in.push_back(r.out);  // the forward view: y is the "input" of the conv that maps back to x
     g.out.push_back(x.dim(2 + i));
@@ -165,8 +159,7 @@ void compute_conv_transpose(KernelContext& ctx) {
   }, "ConvTranspose");
 }
 
-}  // namespace
-
-KILN_REGISTER_OP(conv_transpose, {"", "ConvTranspose", {1, 11, 22}, 0, infer_conv_transpose, compute_conv_transpose});
+KILN_REGISTER_OP(conv_transpose, {"", "ConvTranspose", {1, 11, 22}, 0, infer_conv_transpose, compute_conv_transpose,
+                                  false, false, false, prepare_conv_transpose});
 
 }  // namespace kiln::ops

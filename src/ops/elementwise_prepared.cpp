@@ -29,16 +29,18 @@ using prepared_detail::for_chunks;
 using prepared_detail::input_is_f32;
 using prepared_detail::run_reference;
 
-/// Elements per thread below which splitting costs more than it saves. Measured on 2 Zen 2 cores: the
-/// memory-bound ops (a compare or an fma per element) gain ~15 % from a second thread only past ~1 MiB;
-/// the transcendental ones are compute-bound and scale from a few tens of KiB.
+/// Elements per task below which splitting costs more than it saves. The memory-bound ops (a compare or an
+/// fma per element) gain little from a second core (both share the memory bandwidth: PERF-NOTES), and on a
+/// loaded machine waiting for a descheduled worker costs far more than the gain (measured: a 16 MiB Relu or
+/// row mean at 2 threads had a median 2x its 1-thread time with other jobs on the cores), so they split only
+/// past 1 Mi elements per task; the transcendental ones are compute-bound and split from 32 Ki.
 int64_t grain_for(UnaryOp op) {
   switch (op) {
     case UnaryOp::kSigmoid: case UnaryOp::kTanh: case UnaryOp::kSilu: case UnaryOp::kGeluErf:
     case UnaryOp::kGeluTanh: case UnaryOp::kExp: case UnaryOp::kLog: case UnaryOp::kErf: case UnaryOp::kSoftplus:
-      return int64_t{1} << 14;
+      return int64_t{1} << 15;
     default:
-      return int64_t{1} << 18;
+      return int64_t{1} << 20;
   }
 }
 

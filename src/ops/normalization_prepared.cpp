@@ -19,7 +19,9 @@ using prepared_detail::for_chunks;
 using prepared_detail::input_is_f32;
 using prepared_detail::run_reference;
 
-/// Rows per task so that a task holds about `elements` elements.
+/// Rows per task so that a task holds about `elements` elements. Softmax (an exp per element) and LayerNorm
+/// (three passes) split from 64 Ki / 128 Ki elements per task; BatchNormalization and the row sums are
+/// memory-bound and split only past 1 Mi (see grain_for in elementwise_prepared.cpp).
 int64_t rows_grain(int64_t row_len, int64_t elements) {
   return std::max<int64_t>(1, elements / std::max<int64_t>(1, row_len));
 }
@@ -51,12 +53,12 @@ class SoftmaxKernel final : public PreparedKernel {
     const float* in = x.data<float>();
     float* out = ctx.output(0).data<float>();
     if (s.inner == 1) {
-      for_chunks(ctx.threads(), s.outer, rows_grain(s.n, int64_t{1} << 14), [&](int64_t r0, int64_t r1) {
+      for_chunks(ctx.threads(), s.outer, rows_grain(s.n, int64_t{1} << 16), [&](int64_t r0, int64_t r1) {
         k_->softmax_rows(in + r0 * s.n, out + r0 * s.n, r1 - r0, s.n, log_);
       });
     } else {
       const int64_t block = s.n * s.inner;
-      for_chunks(ctx.threads(), s.outer, rows_grain(block, int64_t{1} << 14), [&](int64_t o0, int64_t o1) {
+      for_chunks(ctx.threads(), s.outer, rows_grain(block, int64_t{1} << 16), [&](int64_t o0, int64_t o1) {
         for (int64_t o = o0; o < o1; ++o) k_->softmax_cols(in + o * block, out + o * block, s.n, s.inner, log_);
       });
     }
@@ -102,7 +104,7 @@ class LayerNormKernel final : public PreparedKernel {
     float* out = ctx.output(0).data<float>();
     const float* sc = scale.data<float>();
     const float* bi = bias ? bias->data<float>() : nullptr;
-    for_chunks(ctx.threads(), rows, rows_grain(cols, int64_t{1} << 15), [&](int64_t r0, int64_t r1) {
+    for_chunks(ctx.threads(), rows, rows_grain(cols, int64_t{1} << 17), [&](int64_t r0, int64_t r1) {
       k_->layer_norm_rows(in + r0 * cols, out + r0 * cols, r1 - r0, cols, sc, bi, eps);
     });
   }
@@ -154,7 +156,7 @@ class BatchNormKernel final : public PreparedKernel {
     if (static_cast<int64_t>(scale->size()) != c) return run_reference(ctx);  // the reference reports it
     const float* in = x.data<float>();
     float* out = ctx.output(0).data<float>();
-    for_chunks(ctx.threads(), n * c, rows_grain(spatial, int64_t{1} << 18), [&](int64_t r0, int64_t r1) {
+    for_chunks(ctx.threads(), n * c, rows_grain(spatial, int64_t{1} << 20), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const size_t ch = static_cast<size_t>(r % c);
         fn_(kernels::UnaryOp::kAffine, (*scale)[ch], (*shift)[ch], in + r * spatial, out + r * spatial, spatial);
@@ -213,7 +215,7 @@ class ReduceKernel final : public PreparedKernel {
     const float scale = mean_ ? 1.0f / static_cast<float>(n) : 1.0f;
     const float* in = x.data<float>();
     float* out = y.data<float>();
-    for_chunks(ctx.threads(), rows, rows_grain(n, int64_t{1} << 18), [&](int64_t r0, int64_t r1) {
+    for_chunks(ctx.threads(), rows, rows_grain(n, int64_t{1} << 20), [&](int64_t r0, int64_t r1) {
       k_->sum_rows(in + r0 * n, out + r0, r1 - r0, n, scale);
     });
   }

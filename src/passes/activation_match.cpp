@@ -78,7 +78,7 @@ std::optional<ActivationMatch> Matcher::single(int r, int x) const {
     m.kind = n.op_type;
   } else if (is_op(n, "LeakyRelu") && n.inputs.size() == 1) {
     m.kind = "LeakyRelu";
-    m.params = {get_float(n, "alpha", 0.01f)};
+    m.params = {get_float(n, "alpha", 0.01f)};  // LeakyRelu reads alpha only
   } else if (is_op(n, "HardSigmoid") && n.inputs.size() == 1) {
     m.kind = "HardSigmoid";
     m.params = {get_float(n, "alpha", 0.2f), get_float(n, "beta", 0.5f)};

@@ -18,27 +18,6 @@
 namespace kiln::testing {
 namespace {
 
-ir::Attribute int_attr(std::string n, int64_t v) {
-  ir::Attribute a;
-  a.name = std::move(n), a.type = ir::AttrType::kInt, a.i = v;
-  return a;
-}
-ir::Attribute ints_attr(std::string n, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = std::move(n), a.type = ir::AttrType::kInts, a.ints = std::move(v);
-  return a;
-}
-ir::Attribute string_attr(std::string n, std::string v) {
-  ir::Attribute a;
-  a.name = std::move(n), a.type = ir::AttrType::kString, a.s = std::move(v);
-  return a;
-}
-ir::Attribute floats_attr(std::string n, std::vector<float> v) {
-  ir::Attribute a;
-  a.name = std::move(n), a.type = ir::AttrType::kFloats, a.floats = std::move(v);
-  return a;
-}
-
 struct ConvCase {
   bool fused = false;
   int64_t batch = 1, in_channels = 1, out_channels = 1, group = 1;
@@ -131,26 +110,6 @@ PreparedNode make_node(const ConvCase& c, std::mt19937& rng, const std::vector<i
   return n;
 }
 
-// Restores the ISA cap the tests started with.
-struct IsaCapGuard {
-  ~IsaCapGuard() { kernels::set_isa_cap(kernels::IsaTier::kAvx512); }
-};
-
-void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_EQ(got.dims(), want.dims()) << what;
-  int bad = 0;
-  for (int64_t i = 0; i < got.numel() && bad < 5; ++i) {
-    const float a = got.data<float>()[i], b = want.data<float>()[i];
-    const bool ok = std::isnan(b) ? std::isnan(a) : std::abs(a - b) <= 1e-4f + 1e-4f * std::abs(b);
-    if (!ok) ADD_FAILURE() << what << ": element " << i << " is " << a << ", expected " << b, ++bad;
-  }
-}
-
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.dims() == b.dims() &&
-         std::equal(a.data<float>(), a.data<float>() + a.numel(), b.data<float>(), b.data<float>() + b.numel());
-}
-
 // two_threads: also run on a 2-thread pool and expect the same bits (not every case: on a loaded 2-core machine
 // each parallel region may wait a scheduler slice for its second thread).
 void check_case(const ConvCase& c, uint32_t seed, bool two_threads = true) {
@@ -171,7 +130,7 @@ void check_case(const ConvCase& c, uint32_t seed, bool two_threads = true) {
     ASSERT_TRUE(k) << c.str();
     const std::string what = c.str() + " [" + std::string(kernels::isa_name(tier)) + ": " + k->describe() + "]";
     const Tensor one = n.run(*k, {want.dims()}, nullptr)[0];
-    expect_close(one, want, what);
+    expect_close_f32(one, want, what);
     if (!two_threads) continue;
     kernels::ThreadPool two(2);
     EXPECT_TRUE(bitwise_equal(one, n.run(*k, {want.dims()}, &two)[0])) << what << ": 2 threads differ from 1";
@@ -184,6 +143,30 @@ TEST(ConvPrepared, MatchesReferenceOnRandomShapes) {
     const ConvCase c = random_case(rng, i);
     SCOPED_TRACE(c.str());
     check_case(c, static_cast<uint32_t>(i), i % 8 == 0);
+  }
+}
+
+// 3x3, stride 1, 16+ channels: the Winograd tactic (ragged sizes, every padding, batches, every activation).
+TEST(ConvPrepared, WinogradLayersMatchReference) {
+  std::mt19937 rng(4242);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int i = 0; i < 40 && !HasFailure(); ++i) {
+    ConvCase c;
+    c.fused = i % 2 == 1;
+    c.batch = pick(1, 2), c.in_channels = pick(16, 20), c.out_channels = pick(16, 21);
+    c.in = {pick(1, 23), pick(1, 37)}, c.kernel = {3, 3}, c.strides = {1, 1}, c.dilations = {1, 1};
+    const int64_t ap = pick(0, 4);
+    c.auto_pad = ap == 0 ? "SAME_UPPER" : ap == 1 ? "SAME_LOWER" : "";
+    c.pads = {pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+    for (size_t d = 0; d < 2 && c.auto_pad.empty(); ++d) c.in[d] = std::max(c.in[d], 3 - c.pads[d] - c.pads[d + 2]);
+    c.bias = pick(0, 1) != 0;
+    if (c.fused) {
+      c.activation = kActivations[(i / 2) % 11];
+      if (c.activation == "Clip") c.activation_params = {-0.3f, 0.4f};
+      c.residual = pick(0, 1) != 0;
+    }
+    SCOPED_TRACE(c.str());
+    check_case(c, static_cast<uint32_t>(1000 + i), i % 8 == 0);
   }
 }
 
@@ -283,7 +266,7 @@ TEST(ConvPrepared, SessionPreparesEveryConvAndMatchesTheReferenceSession) {
     const Tensor x = random_tensor({1, 6, size, size + 3}, rng);
     const Tensor got = Session(fast).run({{"x", x}}).at(0).second;
     const Tensor want = Session(ref).run({{"x", x}}).at(0).second;
-    expect_close(got, want, "conv chain at " + std::to_string(size));
+    expect_close_f32(got, want, "conv chain at " + std::to_string(size));
   }
 }
 

@@ -106,13 +106,13 @@ TEST_P(PreparedOps, BinaryOpsWithEveryBroadcastPattern) {
 }
 
 TEST_P(PreparedOps, BigTensorsSplitAcrossThreads) {
-  Tensor x = scaled(random_tensor({600, 1100}, rng), 5), bias = random_tensor({1100}, rng);
+  Tensor x = scaled(random_tensor({1000, 2200}, rng), 5), bias = random_tensor({2200}, rng);  // > 2 Mi: every op splits
   PreparedCall("Add", 14).compare({x, bias}, tier(), &pool, 0, 0);
   PreparedCall("Mul", 14).compare({x, scalar(0.25f)}, tier(), &pool, 0, 0);
   PreparedCall("Relu", 14).compare({x}, tier(), &pool, 0, 0);
   PreparedCall("Sigmoid", 13).compare({x}, tier(), &pool, 2e-6, 1e-7);
   PreparedCall("Softmax", 13).compare({x}, tier(), &pool, 1e-5, 1e-8);
-  Tensor c = random_tensor({1100}, rng);
+  Tensor c = random_tensor({2200}, rng);
   PreparedCall("LayerNormalization", 17).compare({x, c, bias}, tier(), &pool, 1e-4, 1e-5);
   PreparedCall("ReduceMean", 18).compare({x, Tensor::from_vector<int64_t>({1}, {-1})}, tier(), &pool, 1e-5, 1e-6);
 }

@@ -317,6 +317,23 @@ TEST_P(GemmF32, ZeroK) {
   }
 }
 
+TEST_P(GemmF32, ZeroKReadsNoOperand) {
+  // K == 0: A and B may have no data at all; C gets the epilogue of zero (bias, then the activation).
+  std::vector<float> c(6 * 40, NAN), bias(40);
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = static_cast<float>(i) - 20.0f;
+  GemmArgs g;
+  g.M = 6;
+  g.N = 40;
+  g.K = 0;
+  g.c = c.data();
+  g.ldc = 40;
+  g.epilogue.bias = bias.data();
+  g.epilogue.activation.kind = Activation::kRelu;
+  gemm_f32(g, nullptr);
+  for (int64_t m = 0; m < 6; ++m)
+    for (int64_t n = 0; n < 40; ++n) ASSERT_EQ(c[static_cast<size_t>(m * 40 + n)], std::max(bias[n], 0.0f));
+}
+
 TEST_P(GemmF32, BSourceFillsOnePanelAtATime) {
   std::mt19937 rng(11);
   Case c;
@@ -387,6 +404,22 @@ TEST_P(GemmF32, LargeAIsPackedInRounds) {
   ThreadPool pool(2);
   run.compute(&pool);
   run.check();
+}
+
+TEST_P(GemmF32, SteadyStateAllocatesNothing) {
+  // Packing buffers are per thread and only grow: a repeated call finds them large enough.
+  std::mt19937 rng(17);
+  Case c;
+  c.M = 50;
+  c.N = 300;
+  c.K = 270;
+  c.ta = true;  // A packed too
+  c.bias = true;
+  Trial run(c, rng);
+  run.compute(nullptr);
+  const uint64_t warm = gemm_scratch_allocations();
+  for (int i = 0; i < 3; ++i) run.compute(nullptr);
+  EXPECT_EQ(gemm_scratch_allocations(), warm);
 }
 
 TEST_P(GemmF32, PackedOperandsRecordTheirKernel) {

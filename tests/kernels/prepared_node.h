@@ -9,11 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ir/graph.h"
+#include "kernels/isa.h"
 #include "kernels/thread_pool.h"
 #include "kiln/tensor.h"
 #include "ops/op.h"
@@ -100,5 +103,47 @@ class PreparedNode {
   std::vector<Tensor> inputs_;
   std::vector<bool> constant_, shape_known_;
 };
+
+inline ir::Attribute int_attr(std::string n, int64_t v) {
+  ir::Attribute a;
+  a.name = std::move(n), a.type = ir::AttrType::kInt, a.i = v;
+  return a;
+}
+inline ir::Attribute ints_attr(std::string n, std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.name = std::move(n), a.type = ir::AttrType::kInts, a.ints = std::move(v);
+  return a;
+}
+inline ir::Attribute string_attr(std::string n, std::string v) {
+  ir::Attribute a;
+  a.name = std::move(n), a.type = ir::AttrType::kString, a.s = std::move(v);
+  return a;
+}
+inline ir::Attribute floats_attr(std::string n, std::vector<float> v) {
+  ir::Attribute a;
+  a.name = std::move(n), a.type = ir::AttrType::kFloats, a.floats = std::move(v);
+  return a;
+}
+
+// Restores the ISA cap the tests started with (the highest: a cap above the CPU's tier has no effect).
+struct IsaCapGuard {
+  ~IsaCapGuard() { kernels::set_isa_cap(kernels::IsaTier::kAvx512); }
+};
+
+/// Expects the same dims and every element within 1e-4 (absolute and relative); reports the first few misses.
+inline void expect_close_f32(const Tensor& got, const Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.dims(), want.dims()) << what;
+  int bad = 0;
+  for (int64_t i = 0; i < got.numel() && bad < 5; ++i) {
+    const float a = got.data<float>()[i], b = want.data<float>()[i];
+    const bool ok = std::isnan(b) ? std::isnan(a) : std::abs(a - b) <= 1e-4f + 1e-4f * std::abs(b);
+    if (!ok) ADD_FAILURE() << what << ": element " << i << " is " << a << ", expected " << b, ++bad;
+  }
+}
+
+inline bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  return a.dims() == b.dims() &&
+         std::equal(a.data<float>(), a.data<float>() + a.numel(), b.data<float>(), b.data<float>() + b.numel());
+}
 
 }  // namespace kiln::testing

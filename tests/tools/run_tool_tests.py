@@ -87,7 +87,8 @@ def test_bench(kiln: str, model: str, readme: pathlib.Path) -> None:
     check(report["load_ms"] > 0 and report["first_run_ms"] > 0, "load and first-run times are positive")
     check(report["throughput_per_s"] > 0, "throughput is positive")
     check(report["cpu_ms"]["median"] >= 0, "CPU time per run is not negative")
-    check(report["threads"] >= 1 and report["steps"] == 8, "threads >= 1; 8 steps (the model's 8 nodes)")
+    # The model's 8 nodes run as 5 steps: the graph passes fuse each Conv + Relu into one FusedConv.
+    check(report["threads"] >= 1 and report["steps"] == 5, "threads >= 1; 5 steps (8 nodes, 3 Conv+Relu fused)")
     mem = report["memory"]
     check(mem["peak_intermediate_bytes"] == mem["arena_bytes"] + mem["dynamic_peak_bytes"],
           "peak intermediates = arena + dynamic peak")
@@ -102,7 +103,8 @@ def test_bench(kiln: str, model: str, readme: pathlib.Path) -> None:
     check(prof["runs"] >= 1 and prof["total_ms"] > 0, "profile: runs and total time")
     check(len(prof["nodes"]) == report["steps"], "profile: one row per executed node")
     check(sum(t["nodes"] for t in prof["op_types"]) == len(prof["nodes"]), "profile: op types cover every node")
-    check({t["op_type"] for t in prof["op_types"]} == {"Conv", "Relu", "DepthToSpace"}, "profile: the op types")
+    check({t["op_type"] for t in prof["op_types"]} == {"ai.kiln.FusedConv", "Conv", "DepthToSpace"},
+          "profile: the op types (after fusion)")
     check_shares(prof["op_types"], "profile op types")
     check_shares(prof["nodes"], "profile nodes")
     check(math.isclose(sum(n["ms"] for n in prof["nodes"]), prof["total_ms"], rel_tol=1e-6),

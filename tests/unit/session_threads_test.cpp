@@ -113,7 +113,7 @@ TEST(RunProfile, OneCallPerStepWithItsNodeAndTime) {
     EXPECT_EQ(s.depth, 0);
     EXPECT_GE(s.milliseconds, 0.0);
     total += s.milliseconds;
-    convs += s.op_type == "Conv" || s.op_type == "ai.kiln.FusedConv";  // the graph passes fuse Conv + Relu
+    convs += s.op_type == "Conv" || s.op_type == "ai.kiln.FusedConv";  // the passes fuse Conv + Relu
   }
   EXPECT_EQ(convs, 4u);
   EXPECT_LE(total, wall);

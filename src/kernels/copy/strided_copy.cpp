@@ -1,5 +1,7 @@
 #include "kernels/copy/strided_copy.h"
 
+#include "kernels/copy/transpose.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -81,6 +83,7 @@ template <typename T> void fill_run(T* dst, const T* value, int64_t n) { std::fi
 
 struct Job {
   Mode mode;
+  Transpose4Fn transpose4 = nullptr;  // the ISA tile kernel for 4-byte transposes, when the CPU has one
   Layout l;
   Outer outer;
   size_t tile_dim = 0;  // kTranspose: the dim contiguous in src
@@ -108,6 +111,12 @@ void run_part(const Job& j, T* dst, const T* src, int64_t o0, int64_t o1, int64_
       case Mode::kFill: fill_run(d + i0, s, i1 - i0); break;
       case Mode::kStrided: strided_run(d + i0 * l.ds[in], l.ds[in], s + i0 * l.ss[in], l.ss[in], i1 - i0); break;
       case Mode::kTranspose:
+        if constexpr (sizeof(T) == 4) {
+          if (j.transpose4) {
+            j.transpose4(d, l.ds[j.tile_dim], s, l.ss[in], i0, i1, l.dims[in]);
+            break;
+          }
+        }
         transpose_block(d, l.ds[j.tile_dim], s, l.ss[in], i0, i1, l.dims[in]);
         break;
     }
@@ -154,7 +163,25 @@ template <typename T> void run_job(const Job& j, void* dst, const void* src, Thr
   });
 }
 
+constexpr struct {
+  Transpose4Fn fn;
+  IsaTier tier;
+} kTranspose4[] = {
+#define KILN_TRANSPOSE_KERNELS(suffix, tier) {transpose_4byte_##suffix, IsaTier::tier},
+#include "kernels/copy/transpose_list.h"
+#undef KILN_TRANSPOSE_KERNELS
+};
+
 }  // namespace
+
+Transpose4Fn transpose_4byte_kernel(IsaTier tier) {
+  Transpose4Fn best = nullptr;
+  int best_tier = -1;
+  for (const auto& k : kTranspose4)
+    if (static_cast<int>(k.tier) <= static_cast<int>(tier) && isa_available(k.tier) && static_cast<int>(k.tier) > best_tier)
+      best = k.fn, best_tier = static_cast<int>(k.tier);
+  return best;
+}
 
 void contiguous_strides(const int64_t* dims, size_t rank, int64_t* strides) {
   int64_t s = 1;
@@ -182,6 +209,7 @@ bool strided_copy(CopySide dst, ConstCopySide src, const int64_t* dims, size_t r
     for (size_t k = 0; k < in; ++k)
       if (j.l.ss[k] == 1) j.mode = Mode::kTranspose, j.tile_dim = k;
   }
+  if (j.mode == Mode::kTranspose && elem_size == 4) j.transpose4 = transpose_4byte_kernel(active_isa());
   for (size_t k = 0; k < in; ++k) {
     if (j.mode == Mode::kTranspose && k == j.tile_dim) continue;
     j.outer.dims[j.outer.n] = j.l.dims[k];

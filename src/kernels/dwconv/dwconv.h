@@ -1,11 +1,12 @@
 #pragma once
 // Depthwise 2-D convolution on NCHW planes (group == input channels: MobileNet/EfficientNet's 3x3 and 5x5
-// convolutions, stride 1 or 2, any padding and dilation), with the epilogue fused: bias, residual, activation.
-// A GEMM formulation would run these as K = kernel_h * kernel_w dot products per output, far below the FMA
+// convolutions, stride 1 or 2, any padding and dilation), and other 2-D convolutions with few input channels per
+// group (an RGB stem's 3, ResNeXt's 4), with the epilogue fused: bias, residual, activation. A GEMM formulation
+// would run these as dot products of kernel_h * kernel_w (times a few channels) per output, far below the FMA
 // peak; a direct kernel vectorised along the output width does the same work from L1.
 //
-// Each output plane is computed by one call of a plane kernel (dwconv_list.h names one per ISA tier); the
-// dispatcher below spreads planes over the thread pool. A plane's result does not depend on the thread count.
+// The kernels (dwconv_list.h names one per ISA tier) take ranges of work items (image, group, block of output
+// channels); the dispatcher below spreads them over the thread pool. Results do not depend on the thread count.
 
 #include <cstddef>
 #include <cstdint>
@@ -35,42 +36,38 @@ inline int64_t dwconv_phase_row_floats(const DwConvShape& s) {
   return (s.out_w + 15) / 16 * 16 + (s.kernel_w - 1) * s.dilation_w / s.stride_w + 1;
 }
 
-/// Scratch a kernel needs for `shape`: the zero-padded input plane split by stride phase (in_h rows of stride_w
-/// phase rows) and one zero row for taps in the top and bottom padding.
-size_t dwconv_scratch_floats(const DwConvShape& shape);
-
-/// One depthwise convolution over `planes` = images x channels output planes, y = act(conv(x, w) + bias + residual).
-/// Output plane p is image n = p / channels, channel m = p % channels: it reads input plane
-/// n * channels / channel_multiplier + m / channel_multiplier of x, weights w + m * kernel_h * kernel_w, bias[m]
-/// (when bias is not null) and residual + p * out_h * out_w (when not null), and writes y + p * out_h * out_w.
+/// One grouped convolution computed directly on NCHW planes, y = act(conv(x, w) + bias + residual): depthwise
+/// (one input channel per group) and other convolutions with few input channels per group (an RGB stem, ResNeXt
+/// groups of 4). Output channel m of group g = m / (channels / groups) reads input planes
+/// [g * in_channels / groups, (g + 1) * in_channels / groups), filter w + m * (in_channels / groups) * kernel_h *
+/// kernel_w, bias[m] (when bias is not null) and its residual plane (when not null; planes like y).
 struct DwConvArgs {
   const float* x = nullptr;
   const float* w = nullptr;
   const float* bias = nullptr;
   const float* residual = nullptr;
   float* y = nullptr;
-  int64_t planes = 0;
-  int64_t channels = 1;            ///< output channels: planes p and p + channels share weights and bias
-  int64_t channel_multiplier = 1;  ///< output channels per input channel
+  int64_t images = 1;
+  int64_t in_channels = 1, channels = 1, groups = 1;
   ActivationParams act;
+
+  int64_t group_in() const { return in_channels / groups; }
+  int64_t group_out() const { return channels / groups; }
+  /// Output channels computed together (they share the group's input reads): 1 when groups have one output
+  /// channel (depthwise), else 4.
+  int64_t block() const { return group_out() == 1 ? 1 : 4; }
+  /// Work items, in order: image, group, block of output channels.
+  int64_t items() const { return images * groups * ((group_out() + block() - 1) / block()); }
 };
 
-/// Output plane p of `a`, resolved to pointers.
-struct DwConvPlane {
-  const float* x;         ///< [in_h, in_w]
-  const float* w;         ///< [kernel_h, kernel_w]
-  float bias;
-  const float* residual;  ///< [out_h, out_w], or null
-  float* y;               ///< [out_h, out_w]
-};
-inline DwConvPlane dwconv_plane(const DwConvShape& s, const DwConvArgs& a, int64_t p) {
-  const int64_t image = p / a.channels, m = p % a.channels, out_plane = s.out_h * s.out_w;
-  const int64_t in_plane = image * (a.channels / a.channel_multiplier) + m / a.channel_multiplier;
-  return {a.x + in_plane * s.in_h * s.in_w, a.w + m * s.kernel_h * s.kernel_w, a.bias ? a.bias[m] : 0.0f,
-          a.residual ? a.residual + p * out_plane : nullptr, a.y + p * out_plane};
-}
+/// Largest input channels per group the kernels take (the tactic's limit; the implicit GEMM takes more).
+inline constexpr int64_t kDwConvMaxGroupIn = 16;
 
-/// A kernel of one ISA tier: output planes [begin, end) of `a`. `scratch` holds dwconv_scratch_floats(shape)
+/// Scratch a kernel needs: per input channel of a group, its zero-padded plane split by stride phase (in_h rows
+/// of stride_w phase rows) and one zero row for taps in the top and bottom padding.
+size_t dwconv_scratch_floats(const DwConvShape& shape, const DwConvArgs& a);
+
+/// A kernel of one ISA tier: work items [begin, end) of `a`. `scratch` holds dwconv_scratch_floats(shape, a)
 /// floats, private to the call, which the caller zero-fills once per shape: kernels write only the input's
 /// columns into it, so the padding columns stay zero across calls.
 using DwConvFn = void (*)(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch);
@@ -83,7 +80,7 @@ DwConvFn dwconv_kernel(IsaTier tier);
 /// Name of the kernel dwconv_f32 uses at the active tier ("dwconv_f32_avx2").
 const char* dwconv_kernel_name();
 
-/// Runs `a` at the active tier on `pool` (planes split into tasks; a plane's result does not depend on it).
+/// Runs `a` at the active tier on `pool` (items split into tasks; an output's value does not depend on it).
 void dwconv_f32(const DwConvShape& shape, const DwConvArgs& a, ThreadPool* pool);
 
 }  // namespace kiln::kernels

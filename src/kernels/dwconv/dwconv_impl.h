@@ -1,7 +1,6 @@
 #pragma once
-// The depthwise kernel, written once over a SIMD wrapper (kernels/simd/simd.h, plus S::deinterleave: even and odd
-// lanes of 2 vectors, defined in each tier's file) and instantiated per tier in
-// dwconv_avx2.cpp and dwconv_avx512.cpp. Include only from those files (it needs the tier's compile flags).
+// The depthwise kernel, written once over a SIMD wrapper (kernels/simd/simd.h, simd_interleave.h) and instantiated
+// per tier in dwconv_avx2.cpp and dwconv_avx512.cpp. Include only from those files (it needs the tier's compile flags).
 //
 // How: the input plane is first copied into scratch, zero-padded on the left and right and split by stride phase
 // (phase p of a row holds padded columns p, p + sw, p + 2 sw, ...). Then every tap (kh, kw) of a vector of
@@ -15,6 +14,8 @@
 
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/simd/simd.h"
+#include "kernels/simd/register_activation.h"
+#include "kernels/simd/simd_interleave.h"
 
 namespace kiln::kernels::dwconv_detail {
 
@@ -57,7 +58,7 @@ struct Layout {
 };
 
 // Stride 2 (MobileNets' downsampling): both phase rows in one pass, 2L input columns at a time split into even
-// and odd columns by the tier's S::deinterleave (the compiler leaves this gather scalar). Input column c goes to
+// and odd columns by simd::Interleave (the compiler leaves this gather scalar). Input column c goes to
 // phase (c + pad_left) % 2 at j = (c + pad_left) / 2.
 template <typename S> inline void split_row_stride2(const DwConvShape& s, const Layout& t, const float* src, float* dst) {
   using V = typename S::V;
@@ -71,7 +72,7 @@ template <typename S> inline void split_row_stride2(const DwConvShape& s, const 
   int64_t i = 0;
   for (; i + L <= pairs; i += L) {
     V e, o;
-    S::deinterleave(src + 2 * i, &e, &o);
+    simd::Interleave<S>::deinterleave(src + 2 * i, &e, &o);
     S::store(even + i, e);
     S::store(odd + i, o);
   }
@@ -111,22 +112,7 @@ template <typename S> inline void split_row(const DwConvShape& s, const Layout& 
   }
 }
 
-template <typename S> struct Epilogue {
-  using V = typename S::V;
-  Activation kind;
-  V lo, hi;
-  explicit Epilogue(const ActivationParams& a)
-      : kind(a.kind), lo(S::set1(a.kind == Activation::kClip ? a.alpha : 0.0f)), hi(S::set1(a.beta)) {}
-  // Relu and Clip are applied in registers; the others after the row is stored (apply_activation_f32). The
-  // operand order gives the reference's NaN behaviour (max/min return their second operand on NaN): Relu maps
-  // NaN to 0, Clip keeps it.
-  V apply(V v) const {
-    if (kind == Activation::kRelu) return S::max(v, lo);
-    if (kind == Activation::kClip) return S::min(hi, S::max(lo, v));
-    return v;
-  }
-  bool in_registers() const { return kind == Activation::kNone || kind == Activation::kRelu || kind == Activation::kClip; }
-};
+template <typename S> using Epilogue = simd::RegisterActivation<S>;
 
 // R output rows x B vectors of outputs starting at column `ow`: R * B independent accumulators, so the FMA
 // latency is hidden even on 7x7 planes (one vector per row). rows[r * kernel_h + kh] is the scratch row that tap
@@ -174,10 +160,19 @@ inline void block(const DwConvShape& s, const float* const* rows, const int64_t*
   }
 }
 
-// Output rows [oh, oh + R) of a plane, all columns, right to left (see block's stores).
+// One output channel's plane, as the depthwise row groups see it.
+struct Plane {
+  const float* w;         // [kernel_h, kernel_w]
+  float bias;
+  const float* residual;  // [out_h, out_w], or null
+  float* y;               // [out_h, out_w]
+};
+
+// Output rows [oh, oh + R) of a plane, all columns, right to left (see block's stores); `scratch` holds the plane's
+// one input channel.
 template <typename S, int R, int KH, int KW>
-[[gnu::always_inline]] inline void row_group(const DwConvShape& s, const Layout& t, const DwConvPlane& p, const float* scratch,
-               const Epilogue<S>& ep, int64_t oh) {
+[[gnu::always_inline]] inline void row_group(const DwConvShape& s, const Layout& t, const Plane& p,
+                                             const float* scratch, const Epilogue<S>& ep, int64_t oh) {
   constexpr int L = S::kLanes;
   const int64_t kernel_h = KH > 0 ? KH : s.kernel_h;
   const float* zero_row = scratch + s.in_h * t.row_stride;
@@ -201,49 +196,163 @@ template <typename S, int R, int KH, int KW>
     block<S, R, 2, KH, KW>(s, rows, tap_off, p.w, p.bias, res, y, ow, 0, last, ep);
 }
 
-// Groups of kRows output rows; the last group ends at the last row and may overlap the one before (recomputing a
-// row gives the same values, and the residual is never y itself). Planes shorter than kRows take one group of
-// all their rows.
+// A depthwise plane: groups of kRows output rows; the last group ends at the last row and may overlap the one
+// before (recomputing a row gives the same values, and the residual is never y itself). Planes shorter than
+// kRows take one group of all their rows.
 template <typename S, int KH, int KW>
-void planes(const DwConvShape& s, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch) {
+void depthwise_plane(const DwConvShape& s, const Layout& t, const Plane& p, const float* scratch,
+                     const Epilogue<S>& ep) {
   constexpr int kRows = 4;
-  const Layout t(s);
-  const Epilogue<S> ep(a.act);
-  // Plane i's channel and input plane, stepped without divisions (they cost as much as a 7x7 plane's FMAs).
-  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w, taps = s.kernel_h * s.kernel_w;
-  int64_t m = begin % a.channels, sub = m % a.channel_multiplier;
-  DwConvPlane p = dwconv_plane(s, a, begin);
-  for (int64_t i = begin; i < end; ++i) {
-    if (i > begin) {
-      p.y += out_plane;
-      if (p.residual) p.residual += out_plane;
-      if (++sub == a.channel_multiplier) sub = 0, p.x += in_plane;
-      if (++m == a.channels) {
-        m = 0, p.w = a.w;
-      } else {
-        p.w += taps;
-      }
-      p.bias = a.bias ? a.bias[m] : 0.0f;
-    }
-    for (int64_t ih = 0; ih < s.in_h; ++ih) split_row<S>(s, t, p.x + ih * s.in_w, scratch + ih * t.row_stride);
-    switch (std::min<int64_t>(s.out_h, kRows)) {
-      case 1: row_group<S, 1, KH, KW>(s, t, p, scratch, ep, 0); break;
-      case 2: row_group<S, 2, KH, KW>(s, t, p, scratch, ep, 0); break;
-      case 3: row_group<S, 3, KH, KW>(s, t, p, scratch, ep, 0); break;
-      default:
-        for (int64_t oh = 0; oh < s.out_h; oh += kRows)
-          row_group<S, kRows, KH, KW>(s, t, p, scratch, ep, std::min(oh, s.out_h - kRows));
-    }
-    if (!ep.in_registers()) apply_activation_f32(a.act, p.y, p.y, s.out_h * s.out_w);
+  switch (std::min<int64_t>(s.out_h, kRows)) {
+    case 1: return row_group<S, 1, KH, KW>(s, t, p, scratch, ep, 0);
+    case 2: return row_group<S, 2, KH, KW>(s, t, p, scratch, ep, 0);
+    case 3: return row_group<S, 3, KH, KW>(s, t, p, scratch, ep, 0);
+    default:
+      for (int64_t oh = 0; oh < s.out_h; oh += kRows)
+        row_group<S, kRows, KH, KW>(s, t, p, scratch, ep, std::min(oh, s.out_h - kRows));
   }
 }
 
-/// Output planes [begin, end) of `a` (the DwConvFn of a tier).
+// MB output channels of one group (filters, bias, residual and output planes), computed together so that every
+// input vector loaded serves MB channels.
+struct Channels {
+  const float* w;  // MB filters, w_stride apart, each [group_in][kernel_h][kernel_w]
+  int64_t w_stride;
+  const float* bias;      // MB values, or null
+  const float* residual;  // MB planes like y, or null
+  float* y;               // MB planes, `plane` floats apart
+  int64_t plane;
+};
+
+// MB channels x B vectors of output row oh from column ow (the last vector holds `tail` outputs when tail > 0; the
+// tail stores as in block). rows[r] is the scratch row of filter row r = input channel * kernel_h + kh.
+template <typename S, int MB, int B, int KW>
+inline void block_multi(const DwConvShape& s, const float* const* rows, int64_t filter_rows, const int64_t* tap_off,
+                        const Channels& c, int64_t oh, int64_t ow, int64_t tail, const Epilogue<S>& ep) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  const int64_t kernel_w = KW > 0 ? KW : s.kernel_w;
+  V acc[MB][B];
+  for (int m = 0; m < MB; ++m)
+    for (int b = 0; b < B; ++b) acc[m][b] = S::set1(c.bias ? c.bias[m] : 0.0f);
+  for (int64_t r = 0; r < filter_rows; ++r) {
+    const float* wr = c.w + r * kernel_w;
+    for (int64_t kw = 0; kw < kernel_w; ++kw) {
+      const float* src = rows[r] + tap_off[kw] + ow;
+      V xv[B];
+      for (int b = 0; b < B; ++b) xv[b] = S::load(src + b * L);
+      for (int m = 0; m < MB; ++m) {
+        const V wv = S::set1(wr[m * c.w_stride + kw]);
+        for (int b = 0; b < B; ++b) acc[m][b] = S::fmadd(wv, xv[b], acc[m][b]);
+      }
+    }
+  }
+  const bool full_tail = (s.out_h - 1 - oh) * s.out_w >= L - tail;  // rows below, in the plane: see block
+  for (int m = 0; m < MB; ++m) {
+    float* y = c.y + m * c.plane + oh * s.out_w + ow;
+    const float* res = c.residual ? c.residual + m * c.plane + oh * s.out_w + ow : nullptr;
+    for (int b = 0; b < B; ++b) {
+      if (b < B - 1 || !tail || full_tail) {
+        if (res) acc[m][b] = S::add(acc[m][b], S::load(res + b * L));
+        S::store(y + b * L, ep.apply(acc[m][b]));
+      } else {
+        if (res) acc[m][b] = S::add(acc[m][b], S::load_partial(res + b * L, tail));
+        store_tail<S>(y + b * L, ep.apply(acc[m][b]), tail);
+      }
+    }
+  }
+}
+
+// Output row oh of MB channels, columns right to left in blocks of 3 vectors (MB * 3 accumulators). rows[r] is the
+// scratch row of filter row r (input channel * kernel_h + kh).
+template <typename S, int MB, int KW>
+void multi_row(const DwConvShape& s, const Layout& t, const Channels& c, const float* const* rows,
+               int64_t filter_rows, const Epilogue<S>& ep, int64_t oh) {
+  constexpr int L = S::kLanes, B = 3;
+  const int64_t full = s.out_w / (B * L) * (B * L), left = s.out_w - full;
+  if (left > 2 * L) {
+    block_multi<S, MB, 3, KW>(s, rows, filter_rows, t.tap_off, c, oh, full, left - 2 * L, ep);
+  } else if (left > L) {
+    block_multi<S, MB, 2, KW>(s, rows, filter_rows, t.tap_off, c, oh, full, left - L, ep);
+  } else if (left > 0) {
+    block_multi<S, MB, 1, KW>(s, rows, filter_rows, t.tap_off, c, oh, full, left == L ? 0 : left, ep);
+  }
+  for (int64_t ow = full - B * L; ow >= 0; ow -= B * L)
+    block_multi<S, MB, B, KW>(s, rows, filter_rows, t.tap_off, c, oh, ow, 0, ep);
+}
+
+// Items [begin, end) of one (image n, group g), whose input channels' scratch planes are split_floats apart:
+// row by row, all the items' channel blocks per row, so the rows a row reads stay in L1 across the blocks.
+template <typename S, int KH, int KW>
+void multi_items(const DwConvShape& s, const DwConvArgs& a, const Layout& t, int64_t begin, int64_t end, int64_t n,
+                 int64_t g, int64_t split_floats, const float* scratch, const Epilogue<S>& ep) {
+  const int64_t cg = a.group_in(), mg = a.group_out(), mb = a.block(), blocks = (mg + mb - 1) / mb;
+  const int64_t kernel_h = KH > 0 ? KH : s.kernel_h, filter_rows = cg * kernel_h, out_plane = s.out_h * s.out_w;
+  const int64_t taps = s.kernel_h * s.kernel_w;
+  const float* rows[kDwConvMaxGroupIn * kDwConvMaxKernel];
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    for (int64_t ci = 0; ci < cg; ++ci) {
+      const float* plane = scratch + ci * split_floats;
+      for (int64_t kh = 0; kh < kernel_h; ++kh) {
+        const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
+        rows[ci * kernel_h + kh] = plane + (ih >= 0 && ih < s.in_h ? ih : s.in_h) * t.row_stride;  // in_h: zero row
+      }
+    }
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t m0 = g * mg + item % blocks * mb, count = std::min(mb, (g + 1) * mg - m0);
+      const int64_t first = (n * a.channels + m0) * out_plane;
+      const Channels c{a.w + m0 * cg * taps, cg * taps, a.bias ? a.bias + m0 : nullptr,
+                       a.residual ? a.residual + first : nullptr, a.y + first, out_plane};
+      switch (count) {
+        case 1: multi_row<S, 1, KW>(s, t, c, rows, filter_rows, ep, oh); break;
+        case 2: multi_row<S, 2, KW>(s, t, c, rows, filter_rows, ep, oh); break;
+        case 3: multi_row<S, 3, KW>(s, t, c, rows, filter_rows, ep, oh); break;
+        default: multi_row<S, 4, KW>(s, t, c, rows, filter_rows, ep, oh);
+      }
+    }
+  }
+}
+
+// Work items [begin, end), taken in runs of one (image, group): the group's input planes are split into scratch
+// once, then its output channels are computed, one plane at a time (depthwise) or row by row, MB at a time.
+template <typename S, int KH, int KW>
+void items(const DwConvShape& s, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch) {
+  const Layout t(s);
+  const Epilogue<S> ep(a.act);
+  const int64_t cg = a.group_in(), mg = a.group_out(), mb = a.block(), blocks = (mg + mb - 1) / mb;
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w, taps = s.kernel_h * s.kernel_w;
+  const int64_t split_floats = (s.in_h + 1) * t.row_stride;  // one input channel's scratch, zero row included
+  for (int64_t run = begin; run < end;) {
+    const int64_t ng = run / blocks, n = ng / a.groups, g = ng % a.groups;
+    const int64_t run_end = std::min(end, (ng + 1) * blocks);
+    for (int64_t c = 0; c < cg; ++c) {
+      const float* x = a.x + (n * a.in_channels + g * cg + c) * in_plane;
+      for (int64_t ih = 0; ih < s.in_h; ++ih)
+        split_row<S>(s, t, x + ih * s.in_w, scratch + c * split_floats + ih * t.row_stride);
+    }
+    const int64_t m0 = g * mg + run % blocks * mb;
+    if (cg == 1 && mb == 1) {
+      const int64_t first = (n * a.channels + m0) * out_plane;
+      const float* res = a.residual ? a.residual + first : nullptr;
+      depthwise_plane<S, KH, KW>(s, t, {a.w + m0 * taps, a.bias ? a.bias[m0] : 0.0f, res, a.y + first}, scratch, ep);
+    } else {
+      multi_items<S, KH, KW>(s, a, t, run, run_end, n, g, split_floats, scratch, ep);
+    }
+    if (!ep.in_registers()) {  // the run's output channels, contiguous planes
+      const int64_t m1 = std::min((g + 1) * mg, g * mg + (run_end - 1) % blocks * mb + mb);
+      float* y = a.y + (n * a.channels + m0) * out_plane;
+      apply_activation_f32(a.act, y, y, (m1 - m0) * out_plane);
+    }
+    run = run_end;
+  }
+}
+
+/// Work items [begin, end) of `a` (the DwConvFn of a tier).
 template <typename S>
 void run(const DwConvShape& s, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch) {
-  if (s.kernel_h == 3 && s.kernel_w == 3) return planes<S, 3, 3>(s, a, begin, end, scratch);
-  if (s.kernel_h == 5 && s.kernel_w == 5) return planes<S, 5, 5>(s, a, begin, end, scratch);
-  planes<S, 0, 0>(s, a, begin, end, scratch);
+  if (s.kernel_h == 3 && s.kernel_w == 3) return items<S, 3, 3>(s, a, begin, end, scratch);
+  if (s.kernel_h == 5 && s.kernel_w == 5) return items<S, 5, 5>(s, a, begin, end, scratch);
+  items<S, 0, 0>(s, a, begin, end, scratch);
 }
 
 }  // namespace kiln::kernels::dwconv_detail

@@ -1,5 +1,5 @@
-// Which gemm_list.h kernel runs, its cache blocking on this CPU, and packing of operands ahead of time.
-// Baseline code: it only calls into a tier's functions when the CPU has that tier.
+// Which gemm_list.h kernel runs (and whether a call makes sense), its cache blocking on this CPU, and packing of
+// operands ahead of time. Baseline code: it only calls into a tier's functions when the CPU has that tier.
 
 #include <cpuinfo.h>
 
@@ -53,6 +53,40 @@ GemmBlocking gemm_blocking(const GemmMicroKernel& kernel) {
   return b;
 }
 
+void validate_gemm_args(const GemmArgs& g) {
+  if (g.M < 0 || g.N < 0 || g.K < 0 || g.batch < 0)
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: negative size M={} N={} K={} batch={}", g.M, g.N, g.K, g.batch);
+  if (const PackedGemmOperand* p = g.packed_a;
+      p && (p->empty() || p->side() != GemmSide::kA || p->rows() != g.M || p->cols() != g.K))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: packed A is {} x {}{}, the call needs {} x {}", p->rows(), p->cols(),
+         p->side() == GemmSide::kA ? "" : " (packed as B)", g.M, g.K);
+  if (const PackedGemmOperand* p = g.packed_b;
+      p && (p->empty() || p->side() != GemmSide::kB || p->rows() != g.K || p->cols() != g.N))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: packed B is {} x {}{}, the call needs {} x {}", p->rows(), p->cols(),
+         p->side() == GemmSide::kB ? "" : " (packed as A)", g.K, g.N);
+  if (g.b_source && (g.packed_b || g.batch != 1 || !g.b_source->fill))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: a B source needs batch 1, no packed B and a fill function");
+  if (g.M * g.N * g.batch == 0) return;
+  if (!g.c || g.ldc < g.N) fail(ErrorCode::kInvalidArgument, "gemm_f32: C has leading dimension {} < N={}", g.ldc, g.N);
+  if (g.K > 0 && !g.packed_a && (!g.a.data || g.a.ld < (g.a.trans ? g.M : g.K)))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: A has leading dimension {} for M={} K={}", g.a.ld, g.M, g.K);
+  if (g.K > 0 && !g.packed_b && !g.b_source && (!g.b.data || g.b.ld < (g.b.trans ? g.K : g.N)))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: B has leading dimension {} for K={} N={}", g.b.ld, g.K, g.N);
+  if (g.epilogue.residual && g.epilogue.ldr < g.N)
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: residual has leading dimension {} < N={}", g.epilogue.ldr, g.N);
+}
+
+int gemm_kernel_for(const GemmArgs& g) {
+  const int ka = g.packed_a ? g.packed_a->kernel() : -1, kb = g.packed_b ? g.packed_b->kernel() : -1;
+  const auto entries = gemm_kernel_entries();
+  if (ka >= 0 && kb >= 0 && ka != kb)
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: A was packed for {} and B for {}; pack both at the same ISA tier",
+         entries[ka].name, entries[kb].name);
+  const int k = ka >= 0 ? ka : kb >= 0 ? kb : gemm_active_kernel();
+  KILN_ASSERT(k >= 0 && k < static_cast<int>(entries.size()) && isa_available(entries[k].tier));
+  return k;
+}
+
 PackedGemmOperand pack_gemm_operand(GemmSide side, MatrixRef m, int64_t rows, int64_t cols) {
   if (rows < 0 || cols < 0) fail(ErrorCode::kInvalidArgument, "pack_gemm_operand: negative size {} x {}", rows, cols);
   if (rows * cols > 0 && (!m.data || m.ld < (m.trans ? rows : cols)))
@@ -81,7 +115,7 @@ PackedGemmOperand pack_gemm_operand(GemmSide side, MatrixRef m, int64_t rows, in
   if (is_a) {
     k.pack_a(m, 0, rows, 0, cols, data);
   } else {
-    k.pack_b(m, 0, rows, 0, cols, data);
+    k.pack_b(m, 0, rows, 0, cols, data, rows * k.nr);
   }
   return p;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// What one gemm_list.h entry provides: its micro-kernels (one per row count and width of an edge tile), its
-// packers and an FMA-peak probe, compiled with its tier's flags (gemm_tile.h, instantiated in gemm_<tier>.cpp).
+// What one gemm_list.h entry provides: its micro-kernels (one per row count and width of an edge tile, per way
+// of reading A) and its packers, compiled with its tier's flags (gemm_tile.h, instantiated in gemm_<tier>.cpp).
 // Internal to the GEMM family: the dispatch, the tests and the micro-benchmark use it; operators use gemm.h.
 
 #include <cstdint>
@@ -48,13 +48,10 @@ struct GemmMicroKernel {
   /// Packs rows [m0, m0 + rows) x k [k0, k0 + kc) of the logical A into ceil(rows / mr) panels of kc x mr,
   /// panel after panel (each kc * mr floats), rows past `rows` zero.
   void (*pack_a)(const MatrixRef& a, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) = nullptr;
-  /// Packs k [k0, k0 + kc) x columns [n0, n0 + cols) of the logical B into ceil(cols / nr) panels of kc x nr,
-  /// columns past `cols` zero.
-  void (*pack_b)(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) = nullptr;
-  /// Register-only loop of mr * 2 independent FMA chains (as many as the tile's accumulators), `iters` steps
-  /// each: the peak this kernel can approach. Writes a value depending on every chain to *sink and returns the
-  /// flops done.
-  int64_t (*fma_probe)(int64_t iters, float* sink) = nullptr;
+  /// Packs k [k0, k0 + kc) x columns [n0, n0 + cols) of the logical B into ceil(cols / nr) panels of kc x nr
+  /// rows (row k of panel p at dst + p * panel_stride + k * nr), columns past `cols` zero.
+  void (*pack_b)(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+                 int64_t panel_stride) = nullptr;
 };
 
 #define KILN_GEMM_DECLARE(name, tier, mr, nr) const GemmMicroKernel* name();
@@ -74,6 +71,18 @@ std::span<const GemmKernelEntry> gemm_kernel_entries();
 
 /// Index of the entry gemm_f32 uses for unpacked operands at the active tier (the last one it allows).
 int gemm_active_kernel();
+
+/// Throws Error(kInvalidArgument) naming what is wrong with args (sizes, packed operands that do not fit the
+/// call, a B source with a batch, leading dimensions too small).
+void validate_gemm_args(const GemmArgs& args);
+
+/// The entry args runs with: the one its packed operands were packed for (both packed: the same one, else an
+/// InvalidArgument error), else gemm_active_kernel().
+int gemm_kernel_for(const GemmArgs& args);
+
+/// How many times gemm_f32 has (re)allocated a per-thread packing buffer in this process: buffers only grow, so
+/// once every thread has seen the largest call, this stops moving (the steady state allocates nothing).
+uint64_t gemm_scratch_allocations();
 
 /// The cache blocking of one kernel on this CPU: K is summed in blocks of at most kc_max (the A micro-panel,
 /// mr x kc, stays in L1 while the B micro-panels stream past it), and columns are taken nc at a time (a kc x nc

@@ -18,10 +18,12 @@ constexpr PoolKernels kSets[] = {
 }  // namespace
 
 size_t pool2d_scratch_floats(const Pool2dShape& s) {
-  // Two padded rows (pool_impl.h's padded_row_floats), or one and a table of the output columns.
+  // A padded row (pool_impl.h's padded_row_floats), then the max kernels' staged first taps
+  // (first_tap_floats) or the average kernels' table of output columns.
   const int64_t lanes = 16;  // the widest tier
   const int64_t padded = s.pad_left + s.in_w + std::max(s.out_w, lanes) * s.stride_w + s.kernel_w * s.dilation_w + lanes;
-  return static_cast<size_t>(padded + std::max(padded, std::max(s.out_w, lanes)));
+  const int64_t first_taps = (std::max(s.out_w, lanes) + lanes) * s.stride_w + 4 * lanes;
+  return static_cast<size_t>(padded + std::max(first_taps, std::max(s.out_w, lanes)));
 }
 
 const PoolKernels* pool_kernels(IsaTier tier) {

@@ -81,19 +81,28 @@ inline void fill_padding(const Pool2dShape& s, float* buf, float fill) {
   std::fill(buf + s.pad_left + s.in_w, buf + padded_row_floats(s), fill);
 }
 
+/// Floats of the staging buffer for first taps (maxpool_rows): padded coordinates up to the last vector's reads.
+inline int64_t first_tap_floats(const Pool2dShape& s) {
+  const int64_t lanes = 16;  // the widest tier
+  return (std::max(s.out_w, lanes) + lanes) * s.stride_w + 4 * lanes;
+}
+
 /// Max pooling. The maximum over taps ignores NaNs (max(v, acc) keeps acc when v is NaN); the reference's rule
 /// (NaN exactly when the window's first valid tap is NaN) is restored by max(acc, first tap), which is NaN
-/// exactly when that tap is: `first` is the first valid row, whose first valid column is the window's first
-/// column except for windows starting in the left padding, fixed afterwards.
+/// exactly when that tap is. The first taps come from the first valid row: read in place where a vector's
+/// windows all start inside the row, else from a padded copy of just the part that vector reads (windows
+/// starting in the left padding, or beyond the row's end with large end pads), whose left-padding windows are
+/// then fixed one by one.
 template <class S, int kStride>
 void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* scratch) {
   using V = typename S::V;
-  const int64_t padded = padded_row_floats(s);
+  constexpr int L = S::kLanes;
   float* buf = scratch;
-  float* first = scratch + padded;  // the first valid row, padded like buf
+  float* first = scratch + padded_row_floats(s);  // staged first taps, in padded coordinates
   fill_padding(s, buf, kNegInf);
-  fill_padding(s, first, kNegInf);
   const int64_t left_edge = left_edge_columns(s);
+  // Outputs [0, safe_end) have windows starting at or before the row's last column.
+  const int64_t safe_end = std::min(s.out_w, (s.in_w - 1 + s.pad_left) / s.stride_w + 1);
   const V neg_inf = S::set1(kNegInf);
   for (int64_t oy = row_begin; oy < row_end; ++oy) {
     float* yrow = y + oy * s.out_w;
@@ -108,12 +117,22 @@ void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_be
       continue;
     }
     const float* first_row = rows[0];
-    fold_rows<S, true>(buf + s.pad_left, rows, n, s.in_w, first + s.pad_left);
+    fold_rows<S, true>(buf + s.pad_left, rows, n, s.in_w, nullptr);
     for_each_vector<S>(s.out_w, yrow, [&](int64_t ox) {
       const int64_t base = ox * s.stride_w;
       V acc = neg_inf;
       for (int64_t kx = 0; kx < s.kernel_w; ++kx) acc = S::max(load_taps<S, kStride>(buf + base + kx * s.dilation_w, s.stride_w), acc);
-      return S::max(acc, load_taps<S, kStride>(first + base, s.stride_w));
+      const float* taps;
+      if (ox >= left_edge && ox + L <= safe_end) {
+        taps = first_row + (base - s.pad_left);
+      } else {
+        for (int64_t p = base; p < base + L * s.stride_w; ++p) {
+          const int64_t ix = p - s.pad_left;
+          first[p] = ix >= 0 && ix < s.in_w ? first_row[ix] : kNegInf;
+        }
+        taps = first + base;
+      }
+      return S::max(acc, load_taps<S, kStride>(taps, s.stride_w));
     });
     for (int64_t ox = 0; ox < left_edge; ++ox) {
       for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
