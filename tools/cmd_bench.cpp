@@ -38,6 +38,8 @@ struct BenchArgs {
   uint64_t seed = 0;
   bool json = false;
   bool profile = false;
+  bool no_optimize = false;
+  std::vector<std::string> disabled_passes;
 };
 
 double ms_since(Clock::time_point start) {
@@ -263,6 +265,8 @@ int bench_command(const BenchArgs& args) {
   const size_t rss_at_start = current_rss_bytes();
   SessionOptions options;
   options.intra_op_threads = a.threads;
+  if (a.no_optimize) options.graph_optimization_level = 0;
+  options.disabled_passes = a.disabled_passes;
   auto start = Clock::now();
   Session session = Session::from_file(a.model, options);
   const double load_ms = ms_since(start);
@@ -297,6 +301,8 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "Seed for random inputs (default 0)");
   cmd->add_flag("--json", args->json, "Print JSON (keys documented in README.md)");
   cmd->add_flag("--profile", args->profile, "Add per-node and per-op-type time tables (from separate runs)");
+  cmd->add_flag("--no-optimize", args->no_optimize, "Run the graph as loaded: no graph passes");
+  cmd->add_option("--disable-pass", args->disabled_passes, "NAME: switch one graph pass off (repeatable)");
   return [args]() { return bench_command(*args); };
 }
 

@@ -48,7 +48,7 @@ int optimize_command(const OptimizeArgs& args) {
       j["passes"].push_back({{"name", r.name}, {"changed", r.changed}, {"nodes_before", r.nodes_before},
                              {"nodes_after", r.nodes_after},
                              {"fused_nodes_made", static_cast<int64_t>(r.kiln_nodes_after) - static_cast<int64_t>(r.kiln_nodes_before)},
-                             {"milliseconds", r.milliseconds}});
+                             {"milliseconds", r.milliseconds}, {"error", r.error}});
     j["ops"] = ops;
     std::cout << j.dump(2) << "\n";
   } else {
@@ -57,6 +57,8 @@ int optimize_command(const OptimizeArgs& args) {
       fmt::print("{:<24} {:>7} {:>7} {:>8} {:>9.2f}\n", r.name, r.nodes_after,
                  static_cast<int64_t>(r.nodes_before) - static_cast<int64_t>(r.nodes_after),
                  static_cast<int64_t>(r.kiln_nodes_after) - static_cast<int64_t>(r.kiln_nodes_before), r.milliseconds);
+    for (const passes::PassRun& r : impl.pass_runs)
+      if (!r.error.empty()) fmt::print("error   {}\n", r.error);
     fmt::print("nodes   {} -> {}\n", before, impl.model.graph->nodes.size());
     std::string list;
     for (const auto& [op, n] : ops) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", op, n);

@@ -22,7 +22,7 @@ namespace kiln::passes {
 
 struct ActivationMatch {
   std::string kind;           ///< the `activation` attribute of the fused ops: "Relu", "Clip", ..., "GeluTanh"
-  std::vector<float> params;  ///< `activation_params` {alpha, beta}; empty when the activation has none
+  std::vector<float> params;  ///< `activation_params`: {alpha, beta} (Clip, HardSigmoid), {alpha} (LeakyRelu), else empty
   std::vector<int> nodes;     ///< every node of the pattern
   int last = -1;              ///< the node writing the activation's result
   int output = -1;            ///< the activation's result

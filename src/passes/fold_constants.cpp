@@ -3,13 +3,18 @@
 // become initializers. This covers subgraphs of any length and any size (the per-shape plan folds only small
 // shape arithmetic): Transpose/Cast/Reshape of weights, Constant nodes, DequantizeLinear of constant weights.
 //
+// Also folded: values symbolic inference computes at the declared input shapes, for every feed those shapes
+// accept (Shape of fixed dims and the arithmetic on it).
+//
 // Never folded: random ops (their schema says nondeterministic), nodes with subgraphs, nodes writing graph
 // outputs, containers, and results much larger than what they read (ConstantOfShape or Expand to a large size
 // would trade a cheap run-time fill for a large resident tensor): outputs may take at most 4x the bytes of the
 // inputs, or 1 MiB. A node whose evaluation fails is left as it is, so its error names it when the model runs.
 
+#include "base/checked.h"
 #include "passes/passes.h"
 #include "passes/rewrite_util.h"
+#include "passes/shape_facts.h"
 #include "runtime/eval_node.h"
 
 namespace kiln::passes {
@@ -55,10 +60,45 @@ class FoldConstants : public Pass {
       changed = true;
     }
     if (changed) erase_nodes(g, dead);
-    return changed;
+    return fold_known_shapes(model) || changed;
   }
 
  private:
+  // Values symbolic inference knows for every valid feed: shape arithmetic on dims the model fixes (inputs are
+  // checked against fixed dims before a run), such as an attention scale computed as Shape(x)[2] ** -0.5.
+  static bool fold_known_shapes(ir::Model& model) {
+    ir::Graph& g = *model.graph;
+    if (!has_op(g, "Shape") && !has_op(g, "Size")) return false;
+    const ShapeFacts facts(model);
+    if (!facts.available()) return false;
+    const GraphIndex idx(g);
+    std::vector<char> dead(g.nodes.size(), 0);
+    bool changed = false;
+    for (size_t n = 0; n < g.nodes.size(); ++n) {
+      const ir::Node& node = g.nodes[n];
+      const ops::OpSchema* schema = ops::find_op(node.domain, node.op_type);
+      if (!schema || schema->nondeterministic || has_subgraph(node) || node.outputs.empty()) continue;
+      bool known = true;
+      for (int o : node.outputs)
+        known = known && (o < 0 || (facts.value(o) && !idx.is_graph_output(o) && !idx.read_by_subgraph(o)));
+      if (!known) continue;
+      for (int o : node.outputs) {
+        if (o < 0) continue;
+        const Tensor& t = *facts.value(o);
+        ir::Value& value = g.value(o);
+        value.type.kind = ir::ValueKind::kTensor;
+        value.type.dtype = t.dtype();
+        value.type.shape = Shape::from(t.dims());
+        value.type.has_type = true;
+        g.initializers[o] = t.clone();
+      }
+      dead[n] = 1;
+      changed = true;
+    }
+    if (changed) erase_nodes(g, dead);
+    return changed;
+  }
+
   // The node's outputs, or nullopt when it is not to be folded. `idx` was built before this sweep, but
   // initializers added by it are seen through the graph itself (constant() looks the value up in it).
   static std::optional<std::vector<Tensor>> fold(const ir::Model& model, const GraphIndex& idx, const ir::Node& node,
@@ -86,19 +126,32 @@ class FoldConstants : public Pass {
       inputs[i] = t;
       in_bytes += t->nbytes();
     }
+    const int opset = static_cast<int>(model.opset(node.domain));
+    const size_t limit = std::max(kMinFoldBytes, kGrowthLimit * in_bytes);
     std::vector<Tensor> out;
     try {
-      out = runtime::evaluate_node(node, index, static_cast<int>(model.opset(node.domain)), inputs);
+      // Sizes first, from inference: a result over the limit is never allocated.
+      std::vector<ops::ValueInfo> in_infos(inputs.size()), out_infos(node.outputs.size());
+      std::vector<const ops::ValueInfo*> ptrs(inputs.size(), nullptr);
+      for (size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i]) ptrs[i] = &(in_infos[i] = ops::ValueInfo::of(*inputs[i], true));
+      ops::InferContext ctx(node, index, opset, ptrs, out_infos);
+      schema->infer(ctx);
+      size_t out_bytes = 0;
+      for (size_t o = 0; o < out_infos.size(); ++o) {
+        const ops::ValueInfo& info = out_infos[o];
+        if (node.outputs[o] < 0) continue;
+        if (info.is_container() || !info.shape.is_concrete() || dtype_size(info.dtype) == 0) return std::nullopt;
+        const size_t bytes = static_cast<size_t>(checked_mul(checked_numel(info.shape.values()),
+                                                             static_cast<int64_t>(dtype_size(info.dtype))));
+        if (bytes > limit || (out_bytes += bytes) > limit) return std::nullopt;
+      }
+      out = runtime::evaluate_node(node, index, opset, inputs);
     } catch (const Error&) {
       return std::nullopt;  // the run reports it, naming the node
     }
-    size_t out_bytes = 0;
-    for (size_t o = 0; o < out.size(); ++o) {
-      if (node.outputs[o] < 0) continue;
-      if (!out[o].is_tensor()) return std::nullopt;
-      out_bytes += out[o].nbytes();
-    }
-    if (out_bytes > std::max(kMinFoldBytes, kGrowthLimit * in_bytes)) return std::nullopt;
+    for (size_t o = 0; o < out.size(); ++o)
+      if (node.outputs[o] >= 0 && !out[o].is_tensor()) return std::nullopt;
     return out;
   }
 };

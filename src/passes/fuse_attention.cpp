@@ -38,7 +38,7 @@ class FuseAttention : public Pass {
   Level level() const override { return Level::kAll; }
 
   bool apply(ir::Model& model) const override {
-    if (!kiln_op_available("ScaledDotProductAttention")) return false;
+    if (!kiln_op_available("ScaledDotProductAttention") || !has_op(*model.graph, "Softmax")) return false;
     const ShapeFacts facts(model);
     if (!facts.available()) return false;
     ir::Graph& g = *model.graph;

@@ -39,7 +39,7 @@ class FuseConv : public Pass {
   Level level() const override { return Level::kAll; }
 
   bool apply(ir::Model& model) const override {
-    if (!kiln_op_available("FusedConv")) return false;
+    if (!kiln_op_available("FusedConv") || !has_op(*model.graph, "Conv")) return false;
     const ShapeFacts facts(model);
     if (!facts.available()) return false;
     ir::Graph& g = *model.graph;

@@ -18,7 +18,7 @@ class FuseGelu : public Pass {
   Level level() const override { return Level::kAll; }
 
   bool apply(ir::Model& model) const override {
-    if (!kiln_op_available("Gelu")) return false;
+    if (!kiln_op_available("Gelu") || (!has_op(*model.graph, "Erf") && !has_op(*model.graph, "Tanh"))) return false;
     const ShapeFacts facts(model);
     if (!facts.available()) return false;
     ir::Graph& g = *model.graph;

@@ -20,7 +20,7 @@ class FuseGemm : public Pass {
   Level level() const override { return Level::kAll; }
 
   bool apply(ir::Model& model) const override {
-    if (!kiln_op_available("FusedMatMul")) return false;
+    if (!kiln_op_available("FusedMatMul") || !has_op(*model.graph, "Gemm")) return false;
     const ShapeFacts facts(model);
     if (!facts.available()) return false;
     ir::Graph& g = *model.graph;

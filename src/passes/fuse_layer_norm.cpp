@@ -18,6 +18,9 @@
 namespace kiln::passes {
 namespace {
 
+// A LayerNorm without its Mul gets a scale of ones; past this many elements the subgraph is left alone.
+constexpr int64_t kMaxOnes = int64_t{1} << 24;
+
 struct Match {
   std::vector<int> nodes;
   int last = -1, output = -1, scale = -1, bias = -1;
@@ -34,7 +37,7 @@ class FuseLayerNorm : public Pass {
   Level level() const override { return Level::kAll; }
 
   bool apply(ir::Model& model) const override {
-    if (!kiln_op_available("LayerNormalization")) return false;
+    if (!kiln_op_available("LayerNormalization") || !has_op(*model.graph, "ReduceMean")) return false;
     const ShapeFacts facts(model);
     if (!facts.available()) return false;
     ir::Graph& g = *model.graph;
@@ -150,9 +153,13 @@ class FuseLayerNorm : public Pass {
     };
     affine("Mul", m.scale);
     affine("Add", m.bias);
-    if (m.scale < 0)  // a scale of ones needs the normalized dims' sizes
-      for (int64_t a = *axis; a < static_cast<int64_t>(*rank); ++a)
-        if (!facts.dim(x, a)) return std::nullopt;
+    if (m.scale < 0) {  // a scale of ones needs the normalized dims' sizes (and a sane count of them)
+      int64_t elements = 1;
+      for (int64_t a = *axis; a < static_cast<int64_t>(*rank); ++a) {
+        const std::optional<int64_t> d = facts.dim(x, a);
+        if (!d || *d > kMaxOnes || (elements *= *d) > kMaxOnes) return std::nullopt;
+      }
+    }
     // Every intermediate is read only inside the pattern (sole_reader checked each but d, which has two readers).
     for (int reader : idx.readers(d))
       if (reader != square && reader != div) return std::nullopt;

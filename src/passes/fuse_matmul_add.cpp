@@ -24,7 +24,7 @@ class FuseMatMulAdd : public Pass {
   Level level() const override { return Level::kAll; }
 
   bool apply(ir::Model& model) const override {
-    if (!kiln_op_available("FusedMatMul")) return false;
+    if (!kiln_op_available("FusedMatMul") || !has_op(*model.graph, "Add")) return false;
     const ShapeFacts facts(model);
     if (!facts.available()) return false;
     ir::Graph& g = *model.graph;

@@ -262,6 +262,10 @@ bool is_op(const ir::Node& n, std::string_view op_type) {
   return n.op_type == op_type && (n.domain.empty() || n.domain == "ai.onnx");
 }
 
+bool has_op(const ir::Graph& g, std::string_view op_type) {
+  return std::any_of(g.nodes.begin(), g.nodes.end(), [&](const ir::Node& n) { return is_op(n, op_type); });
+}
+
 bool kiln_op_available(std::string_view name) { return ops::find_op(kKilnDomain, name) != nullptr; }
 
 void import_kiln_domain(ir::Model& m) {

@@ -99,6 +99,8 @@ std::vector<int64_t> get_ints(const ir::Node& n, std::string_view name, std::vec
 
 /// True for a node of the default ONNX domain with this op_type.
 bool is_op(const ir::Node& n, std::string_view op_type);
+/// True when some node of `g` is `op_type` of the default domain (passes check before inferring shapes).
+bool has_op(const ir::Graph& g, std::string_view op_type);
 
 /// The domain of kiln's own fused ops, and its version.
 inline constexpr std::string_view kKilnDomain = "ai.kiln";

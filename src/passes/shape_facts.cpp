@@ -76,6 +76,12 @@ std::optional<int64_t> ShapeFacts::dim(int v, int64_t axis) const {
   return d.offset;
 }
 
+const Tensor* ShapeFacts::value(int v) const {
+  if (!available_ || v < 0) return nullptr;
+  const ops::ValueInfo& info = plan_->infos()[static_cast<size_t>(v)];
+  return info.value && info.value->is_tensor() ? info.value : nullptr;
+}
+
 const std::vector<DimKey>* ShapeFacts::keys(int v) const {
   if (!available_ || v < 0 || static_cast<size_t>(v) >= keys_.size() || !keys_[static_cast<size_t>(v)]) return nullptr;
   return &*keys_[static_cast<size_t>(v)];

@@ -58,6 +58,10 @@ class ShapeFacts {
   std::optional<size_t> rank(int v) const;
   /// Dim `axis` (negative counts from the end) when it is a known number.
   std::optional<int64_t> dim(int v, int64_t axis) const;
+  /// The content of `v` when inference knows it at the declared input shapes for every valid feed (shape
+  /// arithmetic on fixed dims, e.g. a head size computed from Shape(x)[2]); nullptr otherwise. Valid while this
+  /// object lives.
+  const Tensor* value(int v) const;
   /// The dim keys of `v`, or nullptr when its rank is not known.
   const std::vector<DimKey>* keys(int v) const;
   /// Proven: same rank and every dim equal.

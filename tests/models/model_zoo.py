@@ -87,10 +87,10 @@ MODELS = (
         cases=({"input_ids": (1, 16), "attention_mask": (1, 16)},
                {"input_ids": (3, 7), "attention_mask": (3, 7)})),
     ModelSpec(
-        name="gpt", builder="tiny_gpt",
+        name="gpt", builder="gpt_decoder",
         inputs=(Input("input_ids", {0: "batch", 1: "sequence"}, kind="tokens", example=(2, 12)),),
         outputs=(Output("logits", {0: "batch", 1: "sequence"}),),
-        # At most 64 positions (the learned position table and the causal mask buffer).
+        # At most 128 positions (the learned position table and the causal mask buffer).
         cases=({"input_ids": (1, 16)}, {"input_ids": (3, 7)})),
     ModelSpec(
         name="lstm", builder="bidirectional_lstm",

@@ -3,7 +3,6 @@
 Each builder returns an nn.Module; export_models.py seeds torch before calling it, puts it in eval mode and
 exports it. Sizes are small so export and the reference run stay fast in CI; the op mix is what matters.
 """
-import math
 import pathlib
 import sys
 
@@ -100,58 +99,6 @@ class TinyBert(nn.Module):
 
 def tiny_bert() -> nn.Module:
     return TinyBert()
-
-
-class TanhGELU(nn.Module):
-    """GPT-2's GELU, written out as GPT-2 and nanoGPT write it (exports as Pow/Mul/Add/Tanh)."""
-
-    def forward(self, x):
-        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-
-
-class CausalBlock(nn.Module):
-    """A pre-norm GPT block with hand-written attention: fused QKV projection, heads by view/transpose, scores
-    scaled after QK^T, the causal mask applied with masked_fill from a registered buffer, tanh GELU MLP."""
-
-    def __init__(self, dim: int, heads: int, max_len: int):
-        super().__init__()
-        self.heads = heads
-        self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
-        self.fc, self.fc2, self.act = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim), TanhGELU()
-        self.register_buffer("causal", torch.tril(torch.ones(max_len, max_len)).view(1, 1, max_len, max_len))
-
-    def forward(self, x):
-        b, t, c = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
-        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-        att = F.softmax(att.masked_fill(self.causal[:, :, :t, :t] == 0, float("-inf")), dim=-1)
-        x = x + self.proj((att @ v).transpose(1, 2).contiguous().view(b, t, c))
-        return x + self.fc2(self.act(self.fc(self.ln2(x))))
-
-
-class TinyGPT(nn.Module):
-    """A GPT-style decoder: token + learned position embeddings, causal blocks, final LayerNorm, tied-free head."""
-
-    def __init__(self, dim: int = 64, heads: int = 4, layers: int = 2, max_len: int = 64):
-        super().__init__()
-        self.token_embed = nn.Embedding(VOCAB, dim)
-        self.pos_embed = nn.Embedding(max_len, dim)
-        self.blocks = nn.ModuleList(CausalBlock(dim, heads, max_len) for _ in range(layers))
-        self.norm = nn.LayerNorm(dim)
-        self.head = nn.Linear(dim, VOCAB, bias=False)
-
-    def forward(self, input_ids):
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
-        x = self.token_embed(input_ids) + self.pos_embed(positions)
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.norm(x))
-
-
-def tiny_gpt() -> nn.Module:
-    return TinyGPT()
 
 
 class BidirectionalLSTM(nn.Module):

@@ -255,3 +255,20 @@ TEST(SessionPasses, OptionsReachThePipelineAndBadModelsAreRefusedAsBefore) {
     EXPECT_NE(std::string(e.what()).find("NoSuchOp"), std::string::npos) << e.what();
   }
 }
+
+TEST(FoldConstants, ShapeArithmeticOnFixedDimsFoldsAndSymbolicDimsStay) {
+  ModelBuilder b;
+  const int x = b.input("x", DType::kFloat32, Shape({Dim::symbol("batch"), 5, 64}));
+  const int shape = b.node("Shape", {x});
+  auto dim = [&](int64_t i) { return b.node("Gather", {shape, b.init(fmt::format("i{}", i), Tensor::scalar<int64_t>(i))}); };
+  const int width = b.node("Cast", {dim(2)}, {int_attr("to", 1)});  // 64: fixed by the model
+  const int scale = b.node("Pow", {width, b.scalar("neg_half", -0.5f)});
+  const int batch = b.node("Cast", {dim(0)}, {int_attr("to", 1)});   // symbolic: stays
+  b.output(b.node("Mul", {b.node("Mul", {x, scale}), batch}));
+  ir::Model m = apply_and_compare(passes::fold_constants_pass(), b.build(), feed_x({3, 5, 64}));
+  EXPECT_EQ(count_ops(*m.graph, "Pow"), 0u);
+  EXPECT_EQ(count_ops(*m.graph, "Gather"), 1u);  // the batch dim's
+  const int folded = find_node(*m.graph, "Mul")->inputs[1];
+  ASSERT_TRUE(m.graph->initializers.count(folded));
+  EXPECT_FLOAT_EQ(m.graph->initializers.at(folded).data<float>()[0], 0.125f);
+}

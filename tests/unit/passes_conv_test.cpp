@@ -36,7 +36,6 @@ const ir::Node& fused(const ir::Model& m) {
 }  // namespace
 
 TEST(FuseConv, EveryActivationFormBecomesTheEpilogue) {
-  ensure_kiln_test_ops();
   struct Case {
     const char* kind;
     std::function<int(ModelBuilder&, int)> act;
@@ -117,7 +116,6 @@ TEST(FuseConv, PerChannelConstantAddsGoIntoTheBias) {
 TEST(FuseConv, LeavesWhatItMustNotFuse) {
   auto unchanged = [](const ir::Model& m) {
     ir::Model copy = clone_model(m);
-    ensure_kiln_test_ops();
     EXPECT_FALSE(passes::fuse_conv_pass().apply(copy));
   };
   {  // the conv output is read twice

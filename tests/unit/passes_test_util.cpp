@@ -100,7 +100,6 @@ passes::PipelineOptions checked_pipeline(const NamedTensors& feeds) {
 }
 
 NamedTensors run_unoptimized(const ir::Model& m, const NamedTensors& feeds) {
-  ensure_kiln_test_ops();
   SessionOptions options;
   options.graph_optimization_level = 0;
   Session s(std::make_shared<Session::Impl>(clone_model(m), options));
@@ -119,7 +118,6 @@ double rel_l2(const Tensor& got, const Tensor& want) {
 
 ir::Model apply_and_compare(const passes::Pass& pass, const ir::Model& m, const NamedTensors& feeds, double tol,
                             bool expect_change) {
-  ensure_kiln_test_ops();
   ir::Model rewritten = clone_model(m);
   const bool changed = pass.apply(rewritten);
   EXPECT_EQ(changed, expect_change) << pass.name();

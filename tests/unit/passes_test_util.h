@@ -1,11 +1,8 @@
 #pragma once
 // Helpers for the graph-pass tests: a small model builder, deep copies, a check that re-validates the graph and
-// re-runs inference after every pass, and running a model with passes off to compare outputs.
-//
-// The ai.kiln ops the fusions produce are registered by the kernel engineers' files. Until one has landed,
-// ensure_kiln_test_ops() registers a test-only stand-in for it, composed from the ONNX reference kernels
-// exactly as the contract in the brief states it, so each rewrite is checked numerically either way (a
-// registered op always wins: the stand-in is added only where find_op finds nothing).
+// re-runs inference after every pass, and running a model with passes off to compare outputs. The fused ops the
+// passes produce run through their registered kernels (prepared fast paths included), so every comparison is
+// end to end.
 
 #include <gtest/gtest.h>
 
@@ -19,10 +16,6 @@
 #include "passes/rewrite_util.h"
 
 namespace kiln::testing {
-
-/// Registers stand-ins for FusedConv, FusedMatMul, ScaledDotProductAttention, LayerNormalization and Gelu of
-/// ai.kiln where no real one is registered. Idempotent.
-void ensure_kiln_test_ops();
 
 class ModelBuilder {
  public:

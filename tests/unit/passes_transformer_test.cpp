@@ -66,7 +66,6 @@ TEST(FuseLayerNorm, ExportedFormsBecomeOneNode) {
 }
 
 TEST(FuseLayerNorm, LeavesReductionsThatAreNotALayerNorm) {
-  ensure_kiln_test_ops();
   auto unchanged = [](const ir::Model& m) {
     ir::Model copy = clone_model(m);
     EXPECT_FALSE(passes::fuse_layer_norm_pass().apply(copy));
@@ -197,7 +196,6 @@ TEST(FuseAttention, ExportedFormsBecomeOneNode) {
 }
 
 TEST(FuseAttention, LeavesWhatIsNotAttention) {
-  ensure_kiln_test_ops();
   auto unchanged = [](const ir::Model& m) {
     ir::Model copy = clone_model(m);
     EXPECT_FALSE(passes::fuse_attention_pass().apply(copy));
