@@ -1,5 +1,9 @@
 #include "api/model_check.h"
 
+#include <algorithm>
+#include <iterator>
+
+#include "api/node_validation.h"
 #include "api/op_support.h"
 #include "onnx/loader.h"
 
@@ -72,6 +76,15 @@ CheckReport check_model(const std::string& path, const std::map<std::string, std
                    p.kind == OpProblem::Kind::kDomainNotImported
                        ? "add the domain to the model's opset_import"
                        : "kiln cannot run this operator yet; if it is a custom op, replace it before export"});
+  }
+  if (structure_ok) {
+    for (NodeProblem& p : validate_nodes(model))
+      out.push_back({Severity::kError, p.code == ErrorCode::kUnsupported ? "unsupported-op" : "invalid-node", p.where,
+                     std::move(p.message),
+                     p.code == ErrorCode::kUnsupported
+                         ? "kiln cannot run this node as it is"
+                         : "the node breaks its operator's rules whatever the input sizes; fix its attributes "
+                           "(or the exporter that wrote them)"});
   }
   check_lint(model, out);
   if (structure_ok && report.will_run()) check_shapes(model, shapes, out);

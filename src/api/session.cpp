@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "api/model_check.h"
+#include "api/node_validation.h"
 #include "runtime/input_check.h"
 
 namespace kiln {
@@ -62,6 +63,7 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   ir::validate(*model.graph, limits.max_nesting);
   check_ops_supported(model);
   refuse_forms_the_opset_lacks(model);
+  refuse_invalid_nodes(model);
   const ir::Graph& g = *model.graph;
   for (int id : g.required_inputs()) inputs.push_back(io_info(g.value(id), "input"));
   for (int id : g.outputs) outputs.push_back(io_info(g.value(id), "output"));

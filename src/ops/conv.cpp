@@ -56,6 +56,7 @@ void compute_conv(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer_conv, compute_conv});
+KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer_conv, compute_conv}
+                            .with_validate(validate_conv<0, 1>));
 
 }  // namespace kiln::ops

@@ -202,6 +202,8 @@ class KernelContext : public NodeContext {
 
 using InferFn = void (*)(InferContext&);
 using ComputeFn = void (*)(KernelContext&);
+/// Load-time checks (see OpSchema::validate).
+using ValidateFn = void (*)(const InferContext&);
 
 /// One ONNX operator as kiln implements it.
 struct OpSchema {
@@ -222,6 +224,19 @@ struct OpSchema {
   /// True when inputs may be sequences or optionals (the sequence ops, Identity, If, Loop): the runtime
   /// refuses containers fed to any other op, naming the input.
   bool accepts_containers = false;
+  /// Optional: the checks that need no sizes, run when a session is created (and by `kiln check`) so that a
+  /// node that can never run is refused at load, as ONNX Runtime does: attribute lists against the ranks known
+  /// by then (initializers, declared graph inputs, and what inference derives from them). Inputs whose type is
+  /// not known yet have unknown rank; the function must fail only for what is wrong at every input size.
+  ValidateFn validate = nullptr;
+
+  /// This schema with `validate` set, so a registration names it without positional placeholders for the
+  /// fields before it: KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer, compute}.with_validate(fn)).
+  OpSchema with_validate(ValidateFn fn) const {
+    OpSchema s = *this;
+    s.validate = fn;
+    return s;
+  }
 };
 
 /// Registers a schema at static-initialisation time; use once per op, in the op's own file:
