@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 
+#include "api/session_impl.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "kiln/session.h"
@@ -115,6 +116,7 @@ std::string shape_text(const Tensor& t) {
 
 int run_command(const RunArgs& args) {
   Session session = Session::from_file(args.model);
+  const ir::Graph& graph = *session.impl().model.graph;
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const std::string& s : args.shapes) {
     auto [name, dims] = split_assignment(s, "--shape");
@@ -129,6 +131,13 @@ int run_command(const RunArgs& args) {
                                                                  : read_tensor_file(file));
     origin[name] = file;
   }
+  // Random weights would hide a file exported without them (export_params=False): parameters not given with
+  // --input stop the run here, with the same explanation Session::run gives, before any input is made up.
+  std::vector<int> unfed;
+  for (int id : graph.required_inputs())
+    if (!origin.count(graph.value(id).name)) unfed.push_back(id);
+  const std::vector<int> params = runtime::parameter_inputs(graph, unfed);
+  if (!params.empty()) runtime::report_missing_inputs(graph, params);
   std::mt19937_64 rng(args.seed);
   for (const IoInfo& in : session.inputs()) {
     if (origin.count(in.name)) continue;
@@ -138,9 +147,6 @@ int run_command(const RunArgs& args) {
                               "--input {}=FILE.pb (an ONNX {} file)", in.name, tensor_kind_name(in.kind),
                               dtype_name(in.dtype), in.name,
                               in.kind == TensorKind::kSequence ? "SequenceProto" : "OptionalProto"));
-    // Random weights would hide a file exported without them (export_params=False): leave inputs named like
-    // trained parameters unfed, so the run stops and explains, unless they are given with --input.
-    if (runtime::looks_like_parameter(in.name)) continue;
     feeds.emplace_back(in.name, random_tensor(in.name, in.dtype, random_input_dims(in, shapes), rng));
     origin[in.name] = "random";
   }

@@ -24,6 +24,28 @@ bool CheckReport::will_run() const {
   return true;
 }
 
+const Finding* CheckReport::first() const {
+  for (const Finding& f : findings)
+    if (f.severity != Severity::kInfo) return &f;
+  return nullptr;
+}
+
+void order_findings(std::vector<Finding>& findings) {
+  // Among errors, the ones that explain others come first: an unreadable file or broken graph explains
+  // everything; weights missing (export_params=False) explain shape and node failures downstream; an opset
+  // mismatch or an op kiln lacks explains a node failing.
+  static const char* const kCauses[] = {"unreadable-model", "invalid-graph", "missing-weights", "opset-mismatch",
+                                        "unsupported-op", "missing-opset-import"};
+  auto rank = [](const Finding& f) {
+    int cause = static_cast<int>(std::size(kCauses));
+    for (int i = 0; i < static_cast<int>(std::size(kCauses)); ++i)
+      if (f.kind == kCauses[i]) cause = i;
+    return std::make_pair(static_cast<int>(f.severity), f.severity == Severity::kError ? cause : 0);
+  };
+  std::stable_sort(findings.begin(), findings.end(),
+                   [&](const Finding& a, const Finding& b) { return rank(a) < rank(b); });
+}
+
 namespace {
 
 // What to do about a file the reader refused, by what was wrong with it.
@@ -88,6 +110,7 @@ CheckReport check_model(const std::string& path, const std::map<std::string, std
   }
   check_lint(model, out);
   if (structure_ok && report.will_run()) check_shapes(model, shapes, out);
+  order_findings(out);
   return report;
 }
 

@@ -308,6 +308,19 @@ def make_exports(out):
            dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 2: "height", 3: "width"}})
     # 2. export_params=False: conv1.weight, conv1.bias, conv2.weight, conv2.bias become graph inputs.
     export("export_no_params", TinyConvNet(), opset_version=13, export_params=False)
+    # ... and on a real network, where folding batch norm into the convolutions leaves most weights named after
+    # the op that reads them ('onnx::Conv_193'): every one is a missing parameter, none gets dynamic_axes advice.
+    # params.txt lists them for the runner, which expects every name in what kiln says.
+    import torchvision
+    folder = out / "export_resnet18_no_params"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(torchvision.models.resnet18(weights=None).eval(), (torch.randn(1, 3, 224, 224),),
+                      str(folder / "model.onnx"), input_names=["input"], output_names=["output"], opset_version=13,
+                      export_params=False)
+    g = onnx.load(str(folder / "model.onnx")).graph
+    initialized = {t.name for t in g.initializer}
+    params = [i.name for i in g.input if i.name not in initialized and i.name != "input"]
+    (folder / "params.txt").write_text("".join(p + "\n" for p in params))
     # 3. A Resize written for opset 11 (X, roi, scales) in a file that declares opset 10, where Resize takes
     # (X, scales): what an exporter without a mapping at the declared opset leaves behind.
     path = export("export_opset_mismatch", TinyConvNet(upsample=True), opset_version=11)
