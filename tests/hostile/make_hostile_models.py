@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 MARKER = ".kiln-hostile"        # OUT_DIR is only ever wiped when it holds this file
 SENTINEL = b"KILN-SENTINEL-7f3a9c41e2b85d06-OUTSIDE-THE-MODEL-FOLDER-01234567"  # 64 bytes
@@ -336,6 +336,26 @@ def make_exports(out):
                           (("start", 0.0), ("limit", 8.0), ("delta", 1.0))], opset=9))
 
 
+def make_other_exporters(out):
+    """Models as other exporters write them, and outputs NumPy cannot hold."""
+    rng = np.random.default_rng(0)
+
+    def conv(name, x, y, cin, cout, stride=1):
+        w = numpy_helper.from_array(rng.standard_normal((cout, cin, 3, 3)).astype(np.float32) * 0.1, f"{name}.w")
+        b = numpy_helper.from_array(np.zeros(cout, np.float32), f"{name}.b")
+        node = helper.make_node("Conv", [x, w.name, b.name], [y], name=name, pads=[1, 1, 1, 1],
+                                strides=[stride, stride])
+        return node, [w, b]
+
+    # Outputs NumPy has no dtype for: kiln run writes them as TensorProto .pb files and says so.
+    write_model(out, "bfloat16_output", model_of(
+        [helper.make_node("Cast", ["x"], ["y"], name="to_bf16", to=TensorProto.BFLOAT16),
+         helper.make_node("Cast", ["x"], ["z"], name="to_f8", to=TensorProto.FLOAT8E4M3FN),
+         helper.make_node("Relu", ["x"], ["r"], name="relu")],
+        [fin("x", [2, 3])], [fin("y", [2, 3], TensorProto.BFLOAT16), fin("z", [2, 3], TensorProto.FLOAT8E4M3FN),
+                             fin("r", [2, 3])], opset=21, ir=10))
+
+
 def make_several_problems(out):
     """Weights missing, an unknown op and an op too new for the opset, all in one model: check lists them all."""
     ranges = [helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in (("start", 0.0), ("limit", 4.0),
@@ -360,7 +380,7 @@ def main():
     out.mkdir(parents=True)
     (out / MARKER).write_text("made by tests/hostile/make_hostile_models.py\n")
     for make in (make_unreadable, make_external, make_tensors, make_structure, make_resources,
-                 make_several_problems, make_exports):
+                 make_several_problems, make_other_exporters, make_exports):
         make(out)
     cases = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name != "outside")
     print(f"wrote {len(cases)} cases to {out}")

@@ -200,6 +200,13 @@ CASES = [
                        "[opset-mismatch] node 'positions' (Range)", "3 errors"]),
         Call("run", ["FancyActivation"]),
     ]),
+    # Outputs NumPy cannot hold go to .pb with a note; --output-format pb writes every output so.
+    Case("bfloat16_output", [
+        Call("run", ["note    output 'y' is bfloat16", "note    output 'z' is float8e4m3fn", "y.pb", "z.pb", "r.npy"],
+             exit_code=0, files={"y.pb": tensor_file(16, [2, 3]), "z.pb": tensor_file(17, [2, 3])}),
+        Call("run", ["r.pb", "y.pb"], ["--output-format", "pb"], exit_code=0, absent=["note"],
+             files={"r.pb": tensor_file(1, [2, 3]), "y.pb": tensor_file(16, [2, 3])}),
+    ]),
     # Controls: what must work.
     Case("export_dynamic_ok", [
         Call("run", ["output  output", "1x2x16x16"], ["--shape", "input=1x3x16x16"], exit_code=0),
