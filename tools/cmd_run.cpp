@@ -24,6 +24,7 @@ struct RunArgs {
   std::string output_format = "npy";
   double timeout_seconds = 0;
   uint64_t seed = 0;
+  bool strict_symbols = false;
 };
 
 // NumPy holds every element type kiln computes except these: it has no bfloat16, float8 or float4 dtype, and its
@@ -178,7 +179,9 @@ void write_output(const RunArgs& args, const std::string& name, const Tensor& t)
 }
 
 int run_command(const RunArgs& args) {
-  Session session = Session::from_file(args.model);
+  SessionOptions session_options;
+  session_options.strict_symbols = args.strict_symbols;
+  Session session = Session::from_file(args.model, session_options);
   const ir::Graph& graph = *session.impl().model.graph;
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const std::string& s : args.shapes) {
@@ -249,6 +252,8 @@ Runner add_run(CLI::App& app) {
   cmd->add_option("--output-format", args->output_format,
                   "npy (default; outputs NumPy has no dtype for, such as bfloat16, go to .pb) or pb (ONNX TensorProto)")
       ->check(CLI::IsMember({"npy", "pb"}));
+  cmd->add_flag("--strict-symbols", args->strict_symbols,
+                "Refuse inputs that give one named dim (dim_param) two sizes instead of running with a warning");
   cmd->add_option("--timeout", args->timeout_seconds, "Stop the run after this many seconds");
   cmd->add_option("--seed", args->seed, "Seed for random inputs (default 0)");
   return [args]() { return run_command(*args); };

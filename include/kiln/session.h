@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -46,6 +47,12 @@ struct SessionOptions {
   int max_nesting = 32;
   /// Most subgraph executions (Loop iterations, Scan steps, If branches) in one run.
   int64_t max_subgraph_runs = 1'000'000;
+  /// A named dim (dim_param) that two fed dims give different sizes is refused when true. By default the run
+  /// goes ahead, as ONNX Runtime's does: kiln computes with the sizes fed, never with the names, and `warn`
+  /// says so once per name and session. (Placeholder names such as "?" are unknown dims, never shared.)
+  bool strict_symbols = false;
+  /// Receives warnings; when empty, they go to standard error as "kiln: warning: <message>".
+  std::function<void(const std::string&)> warn;
 };
 
 struct RunOptions {

@@ -1,6 +1,7 @@
 // check: inputs fixed to one size (exported without dynamic_axes) and weights missing (export_params=False).
 
 #include <algorithm>
+#include <map>
 
 #include "api/model_check.h"
 #include "runtime/input_check.h"
@@ -33,15 +34,34 @@ std::string inputs_where(const std::vector<std::string>& names) {
   return fmt::format("{} inputs ({})", names.size(), quoted(names));
 }
 
+// "'s' names dims 2 and 3 of input 'x'" for each symbol that names more than one dim of one input: the model then
+// says those dims are always equal (an image's height and width), which is seldom meant: exporters that name
+// every free dim alike, or one name reused in dynamic_axes, produce it.
+void find_repeated_symbols(const ir::Value& v, std::vector<std::string>& inputs, std::vector<std::string>& what) {
+  const Shape& s = v.type.shape;
+  if (!v.type.has_type || !s.rank_known) return;
+  std::map<std::string, std::vector<size_t>> dims;
+  for (size_t i = 0; i < s.rank(); ++i)
+    if (s.dims[i].is_symbol()) dims[s.dims[i].symbol_name()].push_back(i);
+  bool any = false;
+  for (const auto& [symbol, at] : dims) {
+    if (at.size() < 2) continue;
+    any = true;
+    what.push_back(fmt::format("'{}' names dims {} of input '{}' {}", symbol, fmt::join(at, " and "), v.name, s.str()));
+  }
+  if (any) inputs.push_back(v.name);
+}
+
 }  // namespace
 
 void check_inputs(const ir::Model& model, std::vector<Finding>& out) {
   const ir::Graph& g = *model.graph;
   const std::vector<int> required = g.required_inputs();
   const std::vector<int> param_ids = runtime::parameter_inputs(g, required);
-  std::vector<std::string> params, untyped, fixed, fixed_shapes, advice;
+  std::vector<std::string> params, untyped, fixed, fixed_shapes, advice, repeated, repeated_what;
   for (int id : required) {
     const ir::Value& v = g.value(id);
+    find_repeated_symbols(v, repeated, repeated_what);
     // A weight has fixed dims by nature: it gets the missing-weights finding, never dynamic_axes advice.
     if (std::find(param_ids.begin(), param_ids.end(), id) != param_ids.end()) {
       params.push_back(v.name);
@@ -69,6 +89,13 @@ void check_inputs(const ir::Model& model, std::vector<Finding>& out) {
                    fmt::format("{} no declared type or shape, so feeds cannot be checked before running",
                                untyped.size() == 1 ? "the input has" : "these inputs have"),
                    "export with input_names and example inputs so the exporter records the type"});
+  if (!repeated.empty())
+    out.push_back({Severity::kWarning, "shared-symbol", inputs_where(repeated),
+                   fmt::format("{}: the model says these dims always have the same size. kiln runs it with whatever "
+                               "sizes are fed (and warns), but other runtimes may refuse different sizes",
+                               fmt::join(repeated_what, "; ")),
+                   fmt::format("if the dims vary independently, give each its own name: torch.onnx.export(..., "
+                               "dynamic_axes={{'{}': {{2: 'height', 3: 'width'}}}})", repeated[0])});
   if (!fixed.empty())
     out.push_back({Severity::kWarning, "fixed-input-dims", inputs_where(fixed),
                    fmt::format("every dim of {} is fixed: the model accepts only {}, and any other (another batch, "

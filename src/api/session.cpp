@@ -59,6 +59,8 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   limits.max_run_bytes = options.max_run_bytes;
   limits.max_nesting = options.max_nesting;
   limits.max_subgraph_runs = options.max_subgraph_runs;
+  strict_symbols = options.strict_symbols;
+  warn = options.warn;
   if (!model.graph) fail(ErrorCode::kInvalidModel, "the model has no graph");
   ir::validate(*model.graph, limits.max_nesting);
   check_ops_supported(model);
@@ -73,6 +75,15 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   info.graph_name = g.name;
   for (const auto& o : model.opsets) info.opsets.emplace_back(o.domain, o.version);
   info.metadata = model.metadata;
+}
+
+void Session::Impl::warn_once(const std::string& key, const std::string& message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!warned_.insert(key).second) return;
+  }
+  if (warn) warn(message);
+  else fmt::print(stderr, "kiln: warning: {}\n", message);
 }
 
 std::shared_ptr<const runtime::Plan> Session::Impl::plan_for(const ir::Graph& graph,
@@ -106,6 +117,7 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   std::unordered_map<int, Tensor> by_id;
   std::unordered_map<int, ops::ValueInfo> fed;
   runtime::SymbolBindings symbols;
+  symbols.strict = impl_->strict_symbols;
   for (const auto& [name, tensor] : feeds) {
     int id = g.find(name);
     bool is_input = id >= 0 && std::find(g.inputs.begin(), g.inputs.end(), id) != g.inputs.end();
@@ -120,6 +132,7 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
     by_id[id] = tensor;
     fed[id] = ops::ValueInfo::of(tensor, false);
   }
+  for (const auto& [symbol, message] : symbols.conflicts) impl_->warn_once("symbol:" + symbol, message);
   std::vector<int> missing;
   for (int id : g.required_inputs())
     if (!by_id.count(id)) missing.push_back(id);

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "api/op_support.h"
 #include "ir/graph.h"
@@ -21,6 +22,12 @@ struct Session::Impl {
   std::vector<IoInfo> inputs, outputs;
   ModelInfo info;
 
+  bool strict_symbols = false;
+  std::function<void(const std::string&)> warn;
+
+  /// Passes `message` to `warn` the first time `key` is warned about in this session.
+  void warn_once(const std::string& key, const std::string& message);
+
   /// The plan for one input signature, built on first use.
   std::shared_ptr<const runtime::Plan> plan_for(const ir::Graph& graph,
                                                 const std::unordered_map<int, ops::ValueInfo>& fed, bool* reused);
@@ -28,6 +35,7 @@ struct Session::Impl {
  private:
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const runtime::Plan>> plans_;
+  std::set<std::string> warned_;
 };
 
 

@@ -58,11 +58,19 @@ void check_input(const ir::Value& declared, DType dtype, const std::vector<int64
            name, i, d.value(), dims[i], dims_str(dims), type.shape.str(), i, name, i, i, d.value());
     if (d.is_symbol()) {
       auto [it, fresh] = symbols.bound.emplace(d.symbol_name(), std::make_pair(dims[i], name));
-      if (!fresh && it->second.first != dims[i])
-        fail(ErrorCode::kInvalidArgument,
-             "input '{}' dim {} is '{}' in the model, given {}, but input '{}' already set '{}' to {}; inputs "
-             "that share a named dim must agree on its size",
-             name, i, d.symbol_name(), dims[i], it->second.second, d.symbol_name(), it->second.first);
+      if (fresh || it->second.first == dims[i]) continue;
+      const std::string what = fmt::format(
+          "input '{}' dim {} is '{}' in the model, given {}, but input '{}' already set '{}' to {}", name, i,
+          d.symbol_name(), dims[i], it->second.second, d.symbol_name(), it->second.first);
+      if (symbols.strict)
+        fail(ErrorCode::kInvalidArgument, "{}; inputs that share a named dim must agree on its size", what);
+      bool seen = false;
+      for (const auto& c : symbols.conflicts) seen = seen || c.first == d.symbol_name();
+      if (!seen)
+        symbols.conflicts.emplace_back(
+            d.symbol_name(),
+            fmt::format("{}: the model says these dims are equal, but kiln runs it with the sizes given (if they "
+                        "really vary independently, give them different names in dynamic_axes)", what));
     }
   }
 }

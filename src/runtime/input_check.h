@@ -25,10 +25,16 @@ std::vector<int> parameter_inputs(const ir::Graph& g, const std::vector<int>& id
 /// Symbol bindings made so far in one run ("batch" -> 4), with the input that bound each.
 struct SymbolBindings {
   std::map<std::string, std::pair<int64_t, std::string>> bound;
+  /// When true, a symbol fed two sizes is refused. Otherwise the run goes ahead (plans are built from the fed
+  /// sizes, never from names, so nothing depends on the two agreeing) and the symbol is listed in `conflicts`.
+  bool strict = false;
+  /// Per symbol fed two sizes (first time only): the symbol and a message saying where and what to do.
+  std::vector<std::pair<std::string, std::string>> conflicts;
 };
 
 /// Checks one fed input (type and dims) against its declaration; throws Error(kInvalidArgument) that names
-/// the input, the dim, the size given, and what the model declares.
+/// the input, the dim, the size given, and what the model declares. A named dim given two sizes is refused
+/// only when `symbols.strict`; otherwise it is recorded in `symbols.conflicts`.
 void check_input(const ir::Value& declared, DType dtype, const std::vector<int64_t>& dims, SymbolBindings& symbols);
 
 /// Checks one fed value, a tensor or a container (sequence / optional), against its declaration: the kind

@@ -347,6 +347,22 @@ def make_other_exporters(out):
                                 strides=[stride, stride])
         return node, [w, b]
 
+    # paddle2onnx (PaddleOCR's angle classifier): x is [-1, 3, "?", "?"]. "?" is no name: height and width are
+    # independent unknown dims, and the model runs at 48x192 as in ONNX Runtime.
+    nodes, inits = [], []
+    for i, (cin, cout, stride) in enumerate([(3, 8, 2), (8, 8, 1), (8, 4, 2)]):
+        n, w = conv(f"conv{i}", "x" if i == 0 else f"h{i - 1}", f"r{i}" if i < 2 else "logits", cin, cout, stride)
+        nodes.append(n)
+        inits += w
+        if i < 2:
+            nodes.append(helper.make_node("Relu", [f"r{i}"], [f"h{i}"], name=f"relu{i}"))
+    write_model(out, "paddle_placeholder_dims", model_of(
+        nodes, [fin("x", [-1, 3, "?", "?"])], [fin("logits", [-1, 4, "?", "?"])], inits, opset=11))
+    # A real name reused for height and width: check warns that it ties them; run goes ahead and warns once;
+    # --strict-symbols refuses.
+    n, w = conv("conv", "x", "y", 3, 2)
+    write_model(out, "shared_symbol_hw", model_of([n], [fin("x", ["batch", 3, "size", "size"])],
+                                                  [fin("y", ["batch", 2, "size", "size"])], w, opset=13))
     # Outputs NumPy has no dtype for: kiln run writes them as TensorProto .pb files and says so.
     write_model(out, "bfloat16_output", model_of(
         [helper.make_node("Cast", ["x"], ["y"], name="to_bf16", to=TensorProto.BFLOAT16),

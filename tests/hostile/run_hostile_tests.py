@@ -200,6 +200,26 @@ CASES = [
                        "[opset-mismatch] node 'positions' (Range)", "3 errors"]),
         Call("run", ["FancyActivation"]),
     ]),
+    # Other exporters: paddle2onnx's "?" dims are unknown, not one shared name.
+    Case("paddle_placeholder_dims", [
+        Call("run", ["output  logits", "1x4x12x48"], ["--shape", "x=1x3x48x192"], exit_code=0,
+             absent=["warning", "share a named dim"]),
+        Call("check", ["OK, the model will run"], exit_code=0, absent=["shared-symbol"]),
+        Call("check", ["OK, the model will run"], ["--shape", "x=1x3x48x192"], exit_code=0),
+        Call("inspect", ["[?,3,?,?]"], exit_code=0),
+    ]),
+    # A real name for both height and width: check points at it, run goes ahead with one warning (stderr),
+    # --strict-symbols refuses.
+    Case("shared_symbol_hw", [
+        Call("check", ["[shared-symbol] input 'x'", "'size' names dims 2 and 3 of input 'x'", "OK, the model will run"],
+             exit_code=0),
+        Call("check", ["[shared-symbol] dim 'size'", "given 192", "already set 'size' to 48"],
+             ["--shape", "x=1x3x48x192"], exit_code=0),
+        Call("run", ["kiln: warning: input 'x' dim 3 is 'size' in the model, given 192", "runs it with the sizes"],
+             ["--shape", "x=1x3x48x192"], exit_code=0, stream="stderr"),
+        Call("run", ["input 'x' dim 3 is 'size'", "share a named dim must agree"],
+             ["--shape", "x=1x3x48x192", "--strict-symbols"]),
+    ]),
     # Outputs NumPy cannot hold go to .pb with a note; --output-format pb writes every output so.
     Case("bfloat16_output", [
         Call("run", ["note    output 'y' is bfloat16", "note    output 'z' is float8e4m3fn", "y.pb", "z.pb", "r.npy"],

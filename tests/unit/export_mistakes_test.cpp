@@ -1,11 +1,13 @@
-// Issue 7, item 5 through the API: weights left out by export_params=False are found by what they feed,
-// whatever their names, and `check` leads with that cause.
+// Issue 7, items 5 and 8 through the API: weights left out by export_params=False are found by what they feed,
+// whatever their names, and `check` leads with that cause; placeholder dim names ("?") are unknown dims; a real
+// name that two fed dims contradict runs with one warning unless strict_symbols asks to refuse.
 
 #include <gtest/gtest.h>
 
 #include "api/model_check.h"
 #include "graph_builder.h"
 #include "kiln/session.h"
+#include "onnx/model_reader.h"
 #include "onnx/writer.h"
 #include "onnx_test_util.h"
 #include "runtime/input_check.h"
@@ -113,4 +115,66 @@ TEST(ExportMistakes, FixedInputsAreOneFindingListingEach) {
               std::string::npos) << f.fix;
   }
   EXPECT_EQ(fixed, 1u);
+}
+
+TEST(ExportMistakes, PlaceholderDimNamesAreUnknownDims) {
+  for (const char* p : {"?", "", "-1", "*", "None", "unk", "UNKNOWN"})
+    EXPECT_TRUE(onnx::is_placeholder_dim_name(p)) << p;
+  for (const char* s : {"batch", "h", "unk__12", "N", "seq_len", "2x"})
+    EXPECT_FALSE(onnx::is_placeholder_dim_name(s)) << s;
+  // As paddle2onnx writes PaddleOCR's classifier: x [-1, 3, "?", "?"], run at 48x192.
+  GraphBuilder b;
+  b.input("x", DType::kFloat32, {Dim(), 3, Dim::symbol("?"), Dim::symbol("?")});
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  b.output("y", DType::kFloat32, {Dim(), 3, Dim::symbol("?"), Dim::symbol("?")});
+  std::vector<std::string> warnings;
+  SessionOptions options;
+  options.warn = [&](const std::string& w) { warnings.push_back(w); };
+  Session s = Session::from_bytes(onnx::serialize_model(model_of(b)), options);
+  EXPECT_EQ(s.inputs()[0].shape.str(), "[?,3,?,?]");
+  EXPECT_FALSE(s.inputs()[0].shape.dims[2].is_symbol());
+  EXPECT_EQ(s.run({{"x", Tensor(DType::kFloat32, {1, 3, 48, 192})}})[0].second.dims(),
+            (std::vector<int64_t>{1, 3, 48, 192}));
+  EXPECT_TRUE(warnings.empty());
+}
+
+TEST(ExportMistakes, ASymbolFedTwoSizesRunsWithOneWarningUnlessStrict) {
+  GraphBuilder b;
+  b.input("x", DType::kFloat32, {Dim::symbol("batch"), 3, Dim::symbol("size"), Dim::symbol("size")});
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  b.output("y", DType::kFloat32, {Dim::symbol("batch"), 3, Dim::symbol("size"), Dim::symbol("size")});
+  const std::vector<uint8_t> bytes = onnx::serialize_model(model_of(b));
+  std::vector<std::string> warnings;
+  SessionOptions options;
+  options.warn = [&](const std::string& w) { warnings.push_back(w); };
+  Session s = Session::from_bytes(bytes, options);
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(s.run({{"x", Tensor(DType::kFloat32, {1, 3, 48, 192})}})[0].second.dims(),
+              (std::vector<int64_t>{1, 3, 48, 192}));
+  ASSERT_EQ(warnings.size(), 1u);  // once per name and session, not per run
+  EXPECT_NE(warnings[0].find("input 'x' dim 3 is 'size' in the model, given 192"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("already set 'size' to 48"), std::string::npos) << warnings[0];
+
+  options.strict_symbols = true;
+  Session strict = Session::from_bytes(bytes, options);
+  expect_error([&] { strict.run({{"x", Tensor(DType::kFloat32, {1, 3, 48, 192})}}); }, ErrorCode::kInvalidArgument,
+               {"input 'x' dim 3 is 'size'", "must agree on its size"});
+  EXPECT_NO_THROW(strict.run({{"x", Tensor(DType::kFloat32, {1, 3, 48, 48})}}));
+
+  // check points at the name that ties height to width, and says the run goes ahead at two sizes.
+  TempDir dir;
+  {
+    std::ofstream f(dir / "model.onnx", std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  const CheckReport plain = check_model(dir / "model.onnx", {});
+  EXPECT_TRUE(plain.will_run());
+  ASSERT_EQ(plain.findings.size(), 1u);
+  EXPECT_EQ(plain.findings[0].kind, "shared-symbol");
+  EXPECT_NE(plain.findings[0].message.find("'size' names dims 2 and 3 of input 'x'"), std::string::npos);
+  const CheckReport sized = check_model(dir / "model.onnx", {{"x", {1, 3, 48, 192}}});
+  EXPECT_TRUE(sized.will_run());
+  bool conflict = false;
+  for (const Finding& f : sized.findings) conflict |= f.kind == "shared-symbol" && f.where == "dim 'size'";
+  EXPECT_TRUE(conflict);
 }
