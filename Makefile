@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all build configure bootstrap demo test debug fuzz clean
+.PHONY: all build configure bootstrap demo test bench debug fuzz clean
 
 all: build
 
@@ -25,6 +25,18 @@ demo: build
 test: configure
 	@cmake --build --preset release -j $(JOBS)
 	@ctest --preset release -j $(JOBS)
+
+# kiln beside ONNX Runtime on a suite of PyTorch models (scripts/bench, docs/performance.md). Never part of
+# `make test`. QUICK=1: four models, 1 thread, batch 1, 1 s each. Narrow or widen with MODELS=a,b THREADS=1,2
+# BATCHES=1,8 RUNS=N (or BENCH_SECONDS=S) WARMUP=N; UPDATE_DOC=1 writes the tables into docs/performance.md.
+bench: bootstrap
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target kiln
+	@.venv/bin/python scripts/bench/run_bench.py --kiln build/kiln $(if $(QUICK),--quick) \
+	  $(if $(MODELS),--models $(MODELS)) $(if $(THREADS),--threads $(THREADS)) \
+	  $(if $(BATCHES),--batches $(BATCHES)) $(if $(RUNS),--runs $(RUNS)) \
+	  $(if $(BENCH_SECONDS),--seconds $(BENCH_SECONDS)) $(if $(WARMUP),--warmup $(WARMUP)) \
+	  $(if $(UPDATE_DOC),--update-doc docs/performance.md)
 
 fuzz: bootstrap
 	@bash scripts/fuzz.sh $${SECONDS_TO_FUZZ:-600}

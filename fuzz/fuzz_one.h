@@ -16,6 +16,7 @@ inline void fuzz_one(const uint8_t* data, size_t size) {
   options.max_tensor_bytes = int64_t{4} << 20;
   options.max_run_bytes = int64_t{32} << 20;
   options.max_subgraph_runs = 1000;
+  options.intra_op_threads = 1;  // a pool per input would cost more than the run
   try {
     Session s = Session::from_bytes(std::span<const uint8_t>(data, size), options);
     NamedTensors feeds;

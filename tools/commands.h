@@ -12,5 +12,8 @@ using Runner = std::function<int()>;
 Runner add_inspect(CLI::App& app);
 Runner add_check(CLI::App& app);
 Runner add_run(CLI::App& app);
+Runner add_bench(CLI::App& app);
+Runner add_info(CLI::App& app);
+Runner add_optimize(CLI::App& app);
 
 }  // namespace kiln::cli

@@ -1,4 +1,4 @@
-// kiln: check, run and inspect ONNX models.
+// kiln: check, run, inspect and benchmark ONNX models.
 
 #include <cstdio>
 #include <map>
@@ -7,7 +7,7 @@
 #include "kiln/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"kiln: check, run and inspect ONNX models exported from PyTorch"};
+  CLI::App app{"kiln: check, run, inspect and benchmark ONNX models exported from PyTorch"};
   app.require_subcommand(1);
   std::map<CLI::App*, kiln::cli::Runner> runners;
   auto add = [&](kiln::cli::Runner (*f)(CLI::App&)) {
@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   add(kiln::cli::add_check);
   add(kiln::cli::add_inspect);
   add(kiln::cli::add_run);
+  add(kiln::cli::add_bench);
+  add(kiln::cli::add_info);
+  add(kiln::cli::add_optimize);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

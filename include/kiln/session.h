@@ -47,12 +47,36 @@ struct SessionOptions {
   int max_nesting = 32;
   /// Most subgraph executions (Loop iterations, Scan steps, If branches) in one run.
   int64_t max_subgraph_runs = 1'000'000;
+  /// Threads kernels split one run's work over; 0 = the CPUs this process may use (affinity and cgroup quota,
+  /// not the host's count). Results do not depend on it.
+  int intra_op_threads = 0;
+  /// Plans (one per distinct set of input shapes) kept; the least recently used is dropped past this.
+  int max_cached_plans = 64;
+  /// Graph rewrites run once when the session is created (src/passes): 0 = none (the graph runs as loaded),
+  /// 1 = basic (Identity/Dropout removal, dead nodes, constant folding, Conv+BatchNorm folding), 2 = all (also
+  /// fusions into kiln's own ops: Conv/MatMul with bias, residual and activation, attention, LayerNorm, GELU).
+  /// Outputs agree with the unoptimized graph within float rounding; inputs and outputs keep their names.
+  int graph_optimization_level = 2;
+  /// Passes not to run, by name (e.g. "fuse_attention"); an unknown name is an error.
+  std::vector<std::string> disabled_passes;
   /// A named dim (dim_param) that two fed dims give different sizes is refused when true. By default the run
   /// goes ahead, as ONNX Runtime's does: kiln computes with the sizes fed, never with the names, and `warn`
   /// says so once per name and session. (Placeholder names such as "?" are unknown dims, never shared.)
   bool strict_symbols = false;
   /// Receives warnings; when empty, they go to standard error as "kiln: warning: <message>".
   std::function<void(const std::string&)> warn;
+};
+
+/// One executed step of a profiled run (RunOptions::profile).
+struct StepProfile {
+  std::string node;     ///< the node's name, or "#<index>" when it has none
+  std::string op_type;  ///< "Conv"; "<domain>.<op>" outside ai.onnx, e.g. "ai.kiln.FusedConv"
+  std::string kernel;   ///< the prepared fast kernel's describe(); empty when the reference kernel ran
+  size_t index = 0;     ///< the node's position in its graph
+  /// 0: a node of the model's graph. 1 and more: a node inside an If/Loop/Scan body, whose time is also part
+  /// of the enclosing node's (sum depth-0 steps only for a total).
+  int depth = 0;
+  double milliseconds = 0;  ///< wall time of the step
 };
 
 struct RunOptions {
@@ -62,6 +86,9 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   /// Stop with Error(kCancelled) once this time passes.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  /// Profiling: when set, called after every executed step, on the thread that called run(). Left empty, a
+  /// run reads no clocks per step. (`kiln bench --profile` builds its table from this.)
+  std::function<void(const StepProfile&)> profile;
 };
 
 /// What one run did.
@@ -71,6 +98,7 @@ struct RunStats {
   size_t arena_bytes = 0;     ///< the planned arena for these input shapes
   bool plan_reused = false;   ///< a cached plan for these input shapes was used
   size_t steps = 0;           ///< kernels executed
+  size_t packed_weight_bytes = 0;  ///< weights the session packed for its fast kernels (shared by all runs)
 };
 
 /// Model-level facts for tools (`kiln inspect`).
@@ -94,6 +122,8 @@ class Session {
   /// Graph outputs, in the model's order.
   const std::vector<IoInfo>& outputs() const;
   const ModelInfo& model_info() const;
+  /// Threads a run uses.
+  size_t threads() const;
 
   /// Runs the model. Feeds are checked against the model before any kernel runs (names, types, ranks,
   /// fixed dims, symbols bound consistently). Returns the requested outputs in the requested order.

@@ -4,6 +4,7 @@
 
 #include "api/model_check.h"
 #include "api/node_validation.h"
+#include "passes/pipeline.h"
 #include "runtime/input_check.h"
 
 namespace kiln {
@@ -61,6 +62,10 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   limits.max_subgraph_runs = options.max_subgraph_runs;
   strict_symbols = options.strict_symbols;
   warn = options.warn;
+  max_plans_ = static_cast<size_t>(std::max(1, options.max_cached_plans));
+  if (options.intra_op_threads < 0)
+    fail(ErrorCode::kInvalidArgument, "intra_op_threads is {}; use 0 (every CPU this process may use) or a count",
+         options.intra_op_threads);
   if (!model.graph) fail(ErrorCode::kInvalidModel, "the model has no graph");
   ir::validate(*model.graph, limits.max_nesting);
   check_ops_supported(model);
@@ -75,6 +80,23 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   info.graph_name = g.name;
   for (const auto& o : model.opsets) info.opsets.emplace_back(o.domain, o.version);
   info.metadata = model.metadata;
+  threads = std::make_unique<kernels::ThreadPool>(static_cast<size_t>(options.intra_op_threads));
+  // Passes rewrite the checked model (refusals above name the user's nodes, as loaded); inputs, outputs and
+  // model facts above were read before, and no pass renames them. The opset table then gains ai.kiln when a
+  // fusion introduced kiln's own ops.
+  optimize_graph(options);
+  prepared = runtime::PreparedGraph::build(*model.graph, opsets, limits);
+}
+
+void Session::Impl::optimize_graph(const SessionOptions& options) {
+  if (options.graph_optimization_level < 0 || options.graph_optimization_level > 2)
+    fail(ErrorCode::kInvalidArgument, "graph_optimization_level is {}; use 0 (none), 1 (basic) or 2 (all)",
+         options.graph_optimization_level);
+  passes::PipelineOptions pipeline;
+  pipeline.level = static_cast<passes::Level>(options.graph_optimization_level);
+  pipeline.disabled = options.disabled_passes;
+  pass_runs = passes::optimize(model, pipeline);
+  opsets.imports = model.opsets;
 }
 
 void Session::Impl::warn_once(const std::string& key, const std::string& message) {
@@ -92,17 +114,25 @@ std::shared_ptr<const runtime::Plan> Session::Impl::plan_for(const ir::Graph& gr
   std::string key = signature(&graph, fed);
   {
     std::lock_guard lock(mutex_);
-    auto it = plans_.find(key);
-    if (it != plans_.end()) {
+    auto it = plan_index_.find(key);
+    if (it != plan_index_.end()) {
+      plans_.splice(plans_.begin(), plans_, it->second);  // most recently used first
       if (reused) *reused = true;
-      return it->second;
+      return it->second->second;
     }
   }
   // Built outside the lock: plans for other shapes may be built or run meanwhile.
-  auto plan = runtime::Plan::build(graph, opsets, fed, limits);
+  auto plan = runtime::Plan::build(graph, opsets, fed, limits, prepared.get());
   std::lock_guard lock(mutex_);
   if (reused) *reused = false;
-  return plans_.emplace(key, plan).first->second;
+  if (auto it = plan_index_.find(key); it != plan_index_.end()) return it->second->second;  // built twice at once
+  plans_.emplace_front(key, plan);
+  plan_index_[key] = plans_.begin();
+  while (plans_.size() > max_plans_) {
+    plan_index_.erase(plans_.back().first);
+    plans_.pop_back();
+  }
+  return plan;
 }
 
 Session::Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -110,6 +140,7 @@ Session::Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 const ModelInfo& Session::model_info() const { return impl_->info; }
+size_t Session::threads() const { return impl_->threads->threads(); }
 
 NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, RunStats* stats) const {
   auto start = std::chrono::steady_clock::now();
@@ -159,11 +190,28 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   control.cancel = options.cancel;
   control.deadline = options.deadline;
   control.limits = impl_->limits;
+  control.threads = impl_->threads.get();
+  if (options.profile)
+    control.on_step = [&options](const runtime::Plan& p, const runtime::Step& step, int depth, double ms) {
+      const ir::Node& node = p.graph().nodes[static_cast<size_t>(step.node)];
+      StepProfile sp;
+      sp.node = node.name.empty() ? fmt::format("#{}", step.node) : node.name;
+      sp.op_type = node.domain.empty() || node.domain == "ai.onnx" ? node.op_type : node.domain + "." + node.op_type;
+      if (step.prepared) sp.kernel = step.prepared->describe();
+      sp.index = static_cast<size_t>(step.node);
+      sp.depth = depth;
+      sp.milliseconds = ms;
+      options.profile(sp);
+    };
   control.plan_subgraph = [this](const ir::Graph& sub, const std::unordered_map<int, ops::ValueInfo>& sub_fed) {
     return impl_->plan_for(sub, sub_fed, nullptr);
   };
   runtime::MemoryStats memory;
   runtime::Executor executor(*plan, control, memory);
+  // The pool's workers are not parked after each run: pthreadpool's workers spin-wait a bounded number of
+  // iterations (a few milliseconds) for the next job and then sleep on a futex, so an idle session burns no
+  // CPU (SessionThreads.IdleAfterARunBurnsNoCpu), while parking would cost every run a rendezvous of all
+  // workers (hundreds of milliseconds when the cores are oversubscribed).
   std::vector<Tensor> all = executor.run(by_id);
 
   NamedTensors result;
@@ -178,6 +226,7 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
     stats->arena_bytes = plan->arena_bytes();
     stats->plan_reused = reused;
     stats->steps = plan->steps().size();
+    stats->packed_weight_bytes = impl_->prepared->packed_bytes();
   }
   return result;
 }

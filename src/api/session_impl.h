@@ -1,6 +1,7 @@
 #pragma once
 // Session internals shared by the API's source files.
 
+#include <list>
 #include <map>
 #include <mutex>
 #include <set>
@@ -9,7 +10,10 @@
 #include "ir/graph.h"
 #include "kiln/session.h"
 #include "runtime/executor.h"
+#include "kernels/thread_pool.h"
+#include "passes/pipeline.h"
 #include "runtime/plan.h"
+#include "runtime/prepared_graph.h"
 
 namespace kiln {
 
@@ -21,6 +25,14 @@ struct Session::Impl {
   runtime::Limits limits;
   std::vector<IoInfo> inputs, outputs;
   ModelInfo info;
+  std::unique_ptr<kernels::ThreadPool> threads;
+  /// What each graph pass did when the session was created (src/passes).
+  std::vector<passes::PassRun> pass_runs;
+  /// Prepared kernels and packed weights, shared by every plan of the session.
+  std::shared_ptr<const runtime::PreparedGraph> prepared;
+
+  /// Runs the graph passes on `model` (SessionOptions::graph_optimization_level, disabled_passes).
+  void optimize_graph(const SessionOptions& options);
 
   bool strict_symbols = false;
   std::function<void(const std::string&)> warn;
@@ -28,13 +40,17 @@ struct Session::Impl {
   /// Passes `message` to `warn` the first time `key` is warned about in this session.
   void warn_once(const std::string& key, const std::string& message);
 
-  /// The plan for one input signature, built on first use.
+  /// The plan for one input signature, built on first use; at most `max_plans` are kept (least recently used
+  /// dropped first; runs holding a dropped plan finish with it).
   std::shared_ptr<const runtime::Plan> plan_for(const ir::Graph& graph,
                                                 const std::unordered_map<int, ops::ValueInfo>& fed, bool* reused);
 
  private:
+  using PlanCache = std::list<std::pair<std::string, std::shared_ptr<const runtime::Plan>>>;
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<const runtime::Plan>> plans_;
+  size_t max_plans_ = 64;
+  PlanCache plans_;  ///< most recently used first
+  std::map<std::string, PlanCache::iterator> plan_index_;
   std::set<std::string> warned_;
 };
 

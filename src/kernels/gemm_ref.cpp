@@ -74,7 +74,7 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
 
 }  // namespace
 
-void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+void gemm_f32_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   // Scale C once up front so every block below only accumulates.

@@ -1,5 +1,6 @@
 #pragma once
-// The reference single-precision GEMM the CPU path uses (Conv via im2col, MatMul, Gemm).
+// The reference single-precision GEMM: the reference operators (Conv via im2col, MatMul, Gemm, RNNs) use it,
+// and it is the oracle the fast GEMM (kernels/gemm/gemm.h) is tested against, so it never shares code with it.
 // Plain C++, cache-blocked and shaped so that g++ -O2/-O3 auto-vectorises the micro-kernel; ISA-specific
 // kernels come later and are tested against this one.
 //
@@ -16,7 +17,7 @@ namespace kiln::kernels {
 /// op(B) is K x N: B is K x N (ldb >= N) when !trans_b, else N x K (ldb >= K).
 /// C is M x N (ldc >= N). beta == 0 overwrites C without reading it (NaNs in C do not propagate).
 /// Single-threaded; sizes are the caller's to validate (non-negative, buffers large enough).
-void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+void gemm_f32_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 }  // namespace kiln::kernels

@@ -6,6 +6,7 @@
 
 #include "ir/dispatch.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
@@ -250,22 +251,34 @@ void compute_clip(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(relu, {"", "Relu", {1, 6, 13, 14}, 0, infer_unary<kSignedTypes>, compute_relu});
-KILN_REGISTER_OP(leaky_relu, {"", "LeakyRelu", {1, 6, 16}, 0, infer_unary<kFloatTypes>, compute_leaky_relu});
+KILN_REGISTER_OP(relu, {"", "Relu", {1, 6, 13, 14}, 0, infer_unary<kSignedTypes>, compute_relu,
+                        false, false, false, prepare_unary});
+KILN_REGISTER_OP(leaky_relu, {"", "LeakyRelu", {1, 6, 16}, 0, infer_unary<kFloatTypes>, compute_leaky_relu,
+                              false, false, false, prepare_unary});
 KILN_REGISTER_OP(elu, {"", "Elu", {1, 6, 22}, 0, infer_unary<kFloatTypes>, compute_elu});
 KILN_REGISTER_OP(selu, {"", "Selu", {1, 6, 22}, 0, infer_unary<kFloatTypes>, compute_selu});
 KILN_REGISTER_OP(celu, {"", "Celu", {12, 28}, 0, infer_unary<kFloatTypes>, compute_celu});
-KILN_REGISTER_OP(sigmoid, {"", "Sigmoid", {1, 6, 13}, 0, infer_unary<kFloatTypes>, compute_sigmoid});
-KILN_REGISTER_OP(hard_sigmoid, {"", "HardSigmoid", {1, 6, 22}, 0, infer_unary<kFloatTypes>, compute_hard_sigmoid});
-KILN_REGISTER_OP(hard_swish, {"", "HardSwish", {14, 22}, 0, infer_unary<kFloatTypes>, compute_hard_swish});
-KILN_REGISTER_OP(softplus, {"", "Softplus", {1, 22}, 0, infer_unary<kFloatTypes>, compute_softplus});
+KILN_REGISTER_OP(sigmoid, {"", "Sigmoid", {1, 6, 13}, 0, infer_unary<kFloatTypes>, compute_sigmoid,
+                           false, false, false, prepare_unary});
+KILN_REGISTER_OP(hard_sigmoid, {"", "HardSigmoid", {1, 6, 22}, 0, infer_unary<kFloatTypes>, compute_hard_sigmoid,
+                                false, false, false, prepare_unary});
+KILN_REGISTER_OP(hard_swish, {"", "HardSwish", {14, 22}, 0, infer_unary<kFloatTypes>, compute_hard_swish,
+                              false, false, false, prepare_unary});
+KILN_REGISTER_OP(softplus, {"", "Softplus", {1, 22}, 0, infer_unary<kFloatTypes>, compute_softplus,
+                            false, false, false, prepare_unary});
 KILN_REGISTER_OP(softsign, {"", "Softsign", {1, 22}, 0, infer_unary<kFloatTypes>, compute_softsign});
 KILN_REGISTER_OP(mish, {"", "Mish", {18, 22}, 0, infer_unary<kFloatTypes>, compute_mish});
-KILN_REGISTER_OP(gelu, {"", "Gelu", {20}, 0, infer_unary<kFloatTypes>, compute_gelu});
+KILN_REGISTER_OP(gelu, {"", "Gelu", {20}, 0, infer_unary<kFloatTypes>, compute_gelu,
+                        false, false, false, prepare_unary});
+// ai.kiln.Gelu (kiln's domain, version 1): Gelu-20's semantics (approximate "none" | "tanh") at any opset of
+// the model, for the rewrite that fuses an exported erf- or tanh-form GELU subgraph.
+KILN_REGISTER_OP(kiln_gelu, {"ai.kiln", "Gelu", {1}, 0, infer_unary<kFloatTypes>, compute_gelu, false, false, false,
+                             prepare_unary});
 KILN_REGISTER_OP(thresholded_relu,
                  {"", "ThresholdedRelu", {10, 22}, 0, infer_unary<kFloatTypes>, compute_thresholded_relu});
 KILN_REGISTER_OP(shrink, {"", "Shrink", {9}, 0, infer_unary<kNumericTypes>, compute_shrink});
 KILN_REGISTER_OP(prelu, {"", "PRelu", {1, 6, 7, 9, 16}, 0, infer_prelu, compute_prelu});
-KILN_REGISTER_OP(clip, {"", "Clip", {1, 6, 11, 12, 13}, 0, infer_clip, compute_clip});
+KILN_REGISTER_OP(clip, {"", "Clip", {1, 6, 11, 12, 13}, 0, infer_clip, compute_clip,
+                        false, false, false, prepare_unary});
 
 }  // namespace kiln::ops

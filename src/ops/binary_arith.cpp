@@ -7,6 +7,7 @@
 
 #include "ir/dispatch.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
@@ -165,11 +166,15 @@ void compute_pow(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(add, {"", "Add", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kAdd>});
-KILN_REGISTER_OP(sub, {"", "Sub", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kSub>});
-KILN_REGISTER_OP(mul, {"", "Mul", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kMul>});
-KILN_REGISTER_OP(div, {"", "Div", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kDiv>});
+KILN_REGISTER_OP(add, {"", "Add", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kAdd>,
+                       false, false, false, prepare_binary});
+KILN_REGISTER_OP(sub, {"", "Sub", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kSub>,
+                       false, false, false, prepare_binary});
+KILN_REGISTER_OP(mul, {"", "Mul", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kMul>,
+                       false, false, false, prepare_binary});
+KILN_REGISTER_OP(div, {"", "Div", {1, 6, 7, 13, 14}, 0, infer_binary<kNumericTypes>, compute_arith<Arith::kDiv>,
+                       false, false, false, prepare_binary});
 KILN_REGISTER_OP(mod, {"", "Mod", {10, 13, 28}, 0, infer_binary<kNumericTypes>, compute_mod});
-KILN_REGISTER_OP(pow, {"", "Pow", {1, 7, 12, 13, 15}, 0, infer_pow, compute_pow});
+KILN_REGISTER_OP(pow, {"", "Pow", {1, 7, 12, 13, 15}, 0, infer_pow, compute_pow, false, false, false, prepare_pow});
 
 }  // namespace kiln::ops

@@ -23,6 +23,7 @@
 #include "ir/dispatch.h"
 #include "ir/narrow_types.h"
 #include "ops/elementwise.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -254,7 +255,9 @@ void compute_cast(KernelContext& ctx) { cast_tensor(ctx, ctx.input(0), ctx.outpu
 
 }  // namespace
 
-KILN_REGISTER_OP(cast, {"", "Cast", {1, 6, 9, 13, 19, 21, 23, 24, 25, 28}, 0, infer_cast, compute_cast});
-KILN_REGISTER_OP(cast_like, {"", "CastLike", {15, 19, 21, 23, 24, 25}, 0, infer_cast_like, compute_cast});
+KILN_REGISTER_OP(cast, {.domain = "", .name = "Cast", .versions = {1, 6, 9, 13, 19, 21, 23, 24, 25, 28}, .infer = infer_cast,
+                        .compute = compute_cast, .prepare = prepare_cast});
+KILN_REGISTER_OP(cast_like, {.domain = "", .name = "CastLike", .versions = {15, 19, 21, 23, 24, 25},
+                             .infer = infer_cast_like, .compute = compute_cast, .prepare = prepare_cast});
 
 }  // namespace kiln::ops

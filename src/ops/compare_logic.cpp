@@ -5,6 +5,7 @@
 
 #include "ir/dispatch.h"
 #include "ops/elementwise.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
@@ -108,6 +109,7 @@ KILN_REGISTER_OP(logical_and, {"", "And", {1, 7}, 0, infer_compare<kBoolType>, c
 KILN_REGISTER_OP(logical_or, {"", "Or", {1, 7}, 0, infer_compare<kBoolType>, compute_logic<Logic::kOr>});
 KILN_REGISTER_OP(logical_xor, {"", "Xor", {1, 7}, 0, infer_compare<kBoolType>, compute_logic<Logic::kXor>});
 KILN_REGISTER_OP(logical_not, {"", "Not", {1}, 0, infer_unary<kBoolType>, compute_not});
-KILN_REGISTER_OP(where, {"", "Where", {9, 16}, 0, infer_where, compute_where});
+KILN_REGISTER_OP(where, {.domain = "", .name = "Where", .versions = {9, 16}, .infer = infer_where,
+                         .compute = compute_where, .prepare = prepare_where});
 
 }  // namespace kiln::ops

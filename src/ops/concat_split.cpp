@@ -1,6 +1,7 @@
 // Concat and Split: join tensors along an axis, and cut one apart.
 
 #include "base/checked.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 #include "ops/shape_value.h"
@@ -215,7 +216,9 @@ void infer_split(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(concat, {"", "Concat", {1, 4, 11, 13}, 0, infer_concat, compute_concat});
-KILN_REGISTER_OP(split, {"", "Split", {1, 2, 11, 13, 18}, 0, infer_split, compute_split});
+KILN_REGISTER_OP(concat, {.domain = "", .name = "Concat", .versions = {1, 4, 11, 13}, .infer = infer_concat,
+                          .compute = compute_concat, .prepare = prepare_concat});
+KILN_REGISTER_OP(split, {.domain = "", .name = "Split", .versions = {1, 2, 11, 13, 18}, .infer = infer_split,
+                         .compute = compute_split, .prepare = prepare_split});
 
 }  // namespace kiln::ops

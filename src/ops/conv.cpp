@@ -1,16 +1,17 @@
-// Conv (1-D, 2-D, 3-D and beyond): float through im2col + the reference GEMM (direct loop for depthwise 2-D),
-// double the same in double, float16/bfloat16 computed in float.
+// Conv (1-D, 2-D, 3-D and beyond): the reference kernel takes float through im2col + the reference GEMM (direct
+// loop for depthwise 2-D), double the same in double, float16/bfloat16 computed in float. The fast float32 path
+// is prepare_conv (conv_prepared.cpp).
 
 #include <vector>
 
 #include "ir/dispatch.h"
 #include "ops/conv_core.h"
+#include "ops/conv_ops.h"
 #include "ops/conv_shape.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
-namespace {
 
 void infer_conv(InferContext& ctx) {
   const DType t = ctx.input_type(0);
@@ -54,9 +55,7 @@ void compute_conv(KernelContext& ctx) {
   }, "Conv");
 }
 
-}  // namespace
-
-KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer_conv, compute_conv}
+KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer_conv, compute_conv, false, false, false, prepare_conv}
                             .with_validate(validate_conv<0, 1>));
 
 }  // namespace kiln::ops

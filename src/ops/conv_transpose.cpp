@@ -8,20 +8,14 @@
 #include "base/checked.h"
 #include "ir/dispatch.h"
 #include "ops/conv_core.h"
+#include "ops/conv_transpose_shape.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/window.h"
 
 namespace kiln::ops {
-namespace {
 
-struct TransposeAttrs {
-  WindowAttrs w;
-  std::vector<int64_t> output_padding, output_shape;
-  bool has_pads = false;
-};
-
-TransposeAttrs read_attrs(const NodeContext& ctx, const RankOf& of, std::vector<int64_t> kernel) {
+TransposeAttrs read_transpose_attrs(const NodeContext& ctx, const RankOf& of, std::vector<int64_t> kernel) {
   const size_t spatial = of.rank - 2;
   TransposeAttrs a;
   a.w = read_window_attrs(ctx, of, std::move(kernel), false);
@@ -41,11 +35,7 @@ TransposeAttrs read_attrs(const NodeContext& ctx, const RankOf& of, std::vector<
   return a;
 }
 
-struct AxisOut {
-  int64_t out, pad_begin, pad_end;
-};
-
-AxisOut resolve_axis(const TransposeAttrs& a, size_t i, int64_t in) {
+WindowAxis resolve_transpose_axis(const TransposeAttrs& a, size_t i, int64_t in) {
   const size_t n = a.w.strides.size();
   const int64_t s = a.w.strides[i];
   const int64_t eff_k = checked_add(checked_mul(a.w.kernel[i] - 1, a.w.dilations[i], "dilated kernel"), 1);
@@ -69,6 +59,8 @@ AxisOut resolve_axis(const TransposeAttrs& a, size_t i, int64_t in) {
   return {out, pb, pe};
 }
 
+namespace {
+
 std::vector<int64_t> kernel_of(const NodeContext& ctx, const Shape& w, const RankOf& of) {
   const size_t spatial = of.rank - 2;
   std::vector<int64_t> k = kernel_shape_attr(ctx, of);
@@ -89,7 +81,7 @@ std::optional<TransposeAttrs> transpose_attrs(const NodeContext& ctx, const Shap
     ctx.fail("x {} and w {} must have the same rank", xs.str(), ws.str());
   const RankOf of = xs.rank_known ? rank_of("X", xs) : rank_of("W", ws);
   if (of.rank < 3) ctx.fail("{} must have rank >= 3 (N, C, spatial...)", of.what);
-  return read_attrs(ctx, of, kernel_of(ctx, ws, of));
+  return read_transpose_attrs(ctx, of, kernel_of(ctx, ws, of));
 }
 
 void validate_conv_transpose(const InferContext& ctx) {
@@ -122,7 +114,7 @@ void infer_conv_transpose(InferContext& ctx) {
   std::vector<Dim> dims{xs.dims[0], m};
   for (size_t i = 0; i < spatial; ++i) {
     if (a.w.kernel.size() == spatial && xs.dims[2 + i].is_known()) {
-      AxisOut r = resolve_axis(a, i, xs.dims[2 + i].value());
+      WindowAxis r = resolve_transpose_axis(a, i, xs.dims[2 + i].value());
       if (r.out < 0) ctx.fail("spatial dim {} of the output would be negative ({})", i, r.out);
       dims.emplace_back(r.out);
     } else if (a.w.kernel.size() == spatial && !a.output_shape.empty()) {
@@ -133,6 +125,8 @@ void infer_conv_transpose(InferContext& ctx) {
   }
   ctx.set_output(0, t, Shape(std::move(dims)));
 }
+
+}  // namespace
 
 void compute_conv_transpose(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -149,7 +143,7 @@ void compute_conv_transpose(KernelContext& ctx) {
   const RankOf of = rank_of("X", x.dims());
   if (std::vector<int64_t> k = kernel_shape_attr(ctx, of); !k.empty() && k != kernel)
     ctx.bad_input("kernel_shape {} does not match the weight shape {}", dims_str(k), dims_str(w.dims()));
-  TransposeAttrs a = read_attrs(ctx, of, kernel);
+  TransposeAttrs a = read_transpose_attrs(ctx, of, kernel);
   ConvProblem p;
   p.batch = x.dim(0);
   p.in_channels = x.dim(1);
@@ -162,7 +156,7 @@ void compute_conv_transpose(KernelContext& ctx) {
   g.strides = a.w.strides;
   g.dilations = a.w.dilations;
   for (size_t i = 0; i < spatial; ++i) {
-    AxisOut r = resolve_axis(a, i, x.dim(2 + i));
+    WindowAxis r = resolve_transpose_axis(a, i, x.dim(2 + i));
     if (r.out < 0) ctx.bad_input("spatial dim {} of the output would be negative ({})", i, r.out);
     g.in.push_back(r.out);  // the forward view: y is the "input" of the conv that maps back to x
     g.out.push_back(x.dim(2 + i));
@@ -185,9 +179,8 @@ void compute_conv_transpose(KernelContext& ctx) {
   }, "ConvTranspose");
 }
 
-}  // namespace
-
-KILN_REGISTER_OP(conv_transpose, {"", "ConvTranspose", {1, 11, 22}, 0, infer_conv_transpose, compute_conv_transpose}
+KILN_REGISTER_OP(conv_transpose, {"", "ConvTranspose", {1, 11, 22}, 0, infer_conv_transpose, compute_conv_transpose,
+                                  false, false, false, prepare_conv_transpose}
                                   .with_validate(validate_conv_transpose));
 
 }  // namespace kiln::ops

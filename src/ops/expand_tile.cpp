@@ -3,6 +3,7 @@
 
 #include "base/checked.h"
 #include "ops/axis_attr.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 #include "ops/shape_value.h"
@@ -139,7 +140,10 @@ void validate_tile(const InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(expand, {"", "Expand", {8, 13}, 0, infer_expand, compute_expand});
-KILN_REGISTER_OP(tile, {"", "Tile", {1, 6, 13}, 0, infer_tile, compute_tile}.with_validate(validate_tile));
+KILN_REGISTER_OP(expand, {.domain = "", .name = "Expand", .versions = {8, 13}, .infer = infer_expand,
+                          .compute = compute_expand, .prepare = prepare_expand});
+KILN_REGISTER_OP(tile, {.domain = "", .name = "Tile", .versions = {1, 6, 13}, .infer = infer_tile,
+                        .compute = compute_tile, .prepare = prepare_tile}
+                           .with_validate(validate_tile));
 
 }  // namespace kiln::ops

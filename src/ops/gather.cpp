@@ -1,6 +1,7 @@
 // Gather, GatherElements, GatherND: read elements or slices at positions given by an index tensor.
 // Every index is checked against its bound before any read; negative indices count from the end.
 
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 #include "ops/shape_value.h"
@@ -224,7 +225,8 @@ void infer_gather_nd(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(gather, {"", "Gather", {1, 11, 13}, 0, infer_gather, compute_gather});
+KILN_REGISTER_OP(gather, {.domain = "", .name = "Gather", .versions = {1, 11, 13}, .infer = infer_gather,
+                          .compute = compute_gather, .prepare = prepare_gather});
 KILN_REGISTER_OP(gather_elements, {"", "GatherElements", {11, 13}, 0, infer_gather_elements, compute_gather_elements});
 KILN_REGISTER_OP(gather_nd, {"", "GatherND", {11, 12, 13}, 0, infer_gather_nd, compute_gather_nd});
 

@@ -16,7 +16,7 @@ template <typename T>
 void gemm_any(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
               int64_t ldb, T* C, int64_t ldc, bool accumulate) {
   if constexpr (std::is_same_v<T, float>) {
-    kernels::gemm_f32(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
+    kernels::gemm_f32_ref(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
   } else {
     // Signed integers wrap like numpy's: compute in the unsigned type of the same width (defined overflow).
     using U = typename std::conditional_t<std::is_integral_v<T>, std::make_unsigned<T>, std::type_identity<T>>::type;

@@ -7,6 +7,7 @@
 #include "ir/dispatch.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
+#include "ops/pool_prepared.h"
 #include "ops/shape_util.h"
 
 namespace kiln::ops {
@@ -61,10 +62,12 @@ template <GlobalKind kind> void compute_global_pool(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(global_average_pool, {"", "GlobalAveragePool", {1, 22}, 0, infer_global_pool,
-                                       compute_global_pool<GlobalKind::kAverage>});
-KILN_REGISTER_OP(global_max_pool, {"", "GlobalMaxPool", {1, 22}, 0, infer_global_pool,
-                                   compute_global_pool<GlobalKind::kMax>});
+KILN_REGISTER_OP(global_average_pool, {.domain = "", .name = "GlobalAveragePool", .versions = {1, 22},
+                                       .infer = infer_global_pool, .compute = compute_global_pool<GlobalKind::kAverage>,
+                                       .prepare = prepare_global_average_pool});
+KILN_REGISTER_OP(global_max_pool, {.domain = "", .name = "GlobalMaxPool", .versions = {1, 22},
+                                   .infer = infer_global_pool, .compute = compute_global_pool<GlobalKind::kMax>,
+                                   .prepare = prepare_global_max_pool});
 KILN_REGISTER_OP(global_lp_pool, {"", "GlobalLpPool", {1, 2, 22}, 0, infer_global_pool,
                                   compute_global_pool<GlobalKind::kLp>});
 

@@ -6,7 +6,9 @@
 //   Ht = (1 - zt) . ht + zt . Ht-1
 // clip bounds every gate's input to its activation.
 
+#include "kernels/activation.h"
 #include "ops/rnn_common.h"
+#include "ops/rnn_prepared.h"
 
 namespace kiln::ops {
 namespace {
@@ -81,6 +83,108 @@ void compute_gru(KernelContext& ctx) {
   rnn::run_problem(ctx, cfg, gru_spec(), [&](auto& p) { gru_steps(p, cfg, lbr); });
 }
 
+// ---- fast path: packed W and R, all steps' input products in one GEMM, fused gate math ----
+
+void activate(kernels::Activation kind, float* x, int64_t n) {
+  kernels::apply_activation_f32(kernels::ActivationParams{kind, 0.0f, 0.0f}, x, x, n);
+}
+
+// With linear_before_reset (what PyTorch exports) one GEMM per step gives all three gates' recurrent products
+// (Rbh in its epilogue, inside rt . (...)); without, the step multiplies the z and r rows of R first and the
+// hidden gate's rows by rt . Ht-1 afterwards (r_h, packed separately).
+class PreparedGru final : public rnn::PreparedRecurrent {
+ public:
+  bool lbr = false;
+  std::vector<kernels::PackedGemmOperand> r_h;  ///< without linear_before_reset: per direction Rhᵀ [hidden, hidden]
+
+  std::string describe() const override {
+    return fmt::format("gru{} packed W {}x{} R {}x{} {}", lbr ? " linear_before_reset" : "", input, gh, hidden,
+                       gh, kernels::gemm_kernel_name());
+  }
+
+ protected:
+  int64_t extra_floats(int64_t batch) const override { return lbr ? 0 : 2 * batch * hidden; }
+  size_t extra_packed_bytes() const override {
+    size_t n = 0;
+    for (const auto& p : r_h) n += p.bytes();
+    return n;
+  }
+
+  void cell(const Step& s) const override {
+    const int64_t H = s.hidden, B = s.batch, G = rec_cols;  // G: columns of s.g per row (3H or 2H)
+    float* rh = s.extra;       // rt . Ht-1 (without linear_before_reset)
+    float* rec = rh + B * H;   // (rt . Ht-1) Rhᵀ
+    for (int64_t b = 0; b < B; ++b) {
+      float* z = s.g + b * G;
+      const float* xw = s.xw[b];
+      if (!xw) {
+        if (!lbr) std::fill_n(rh + b * H, H, 0.0f);
+        continue;
+      }
+      for (int64_t j = 0; j < 2 * H; ++j) z[j] += xw[j];
+      rnn::clip_f32(z, 2 * H, cfg.clip);
+      activate(kernels::Activation::kSigmoid, z, 2 * H);
+      const float* r = z + H;
+      const float* h = s.h + b * H;
+      if (lbr) {
+        float* ht = z + 2 * H;  // Ht-1 Rhᵀ + Rbh, becomes the candidate state
+        for (int64_t j = 0; j < H; ++j) ht[j] = xw[2 * H + j] + r[j] * ht[j];
+      } else {
+        for (int64_t j = 0; j < H; ++j) rh[b * H + j] = r[j] * h[j];
+      }
+    }
+    if (!lbr) {
+      kernels::GemmArgs g;
+      g.M = B;
+      g.N = H;
+      g.K = H;
+      g.a = kernels::MatrixRef{rh, H, false};
+      g.packed_b = &r_h[static_cast<size_t>(s.d)];
+      g.c = rec;
+      g.ldc = H;
+      kernels::gemm_f32(g, s.pool);
+    }
+    for (int64_t b = 0; b < B; ++b) {
+      const float* xw = s.xw[b];
+      if (!xw) continue;
+      const float* z = s.g + b * G;
+      float* ht = lbr ? s.g + b * G + 2 * H : rec + b * H;
+      if (!lbr)
+        for (int64_t j = 0; j < H; ++j) ht[j] += xw[2 * H + j];
+      rnn::clip_f32(ht, H, cfg.clip);
+      activate(kernels::Activation::kTanh, ht, H);
+      float* h = s.h + b * H;
+      for (int64_t j = 0; j < H; ++j) h[j] = (1.0f - z[j]) * ht[j] + z[j] * h[j];
+    }
+  }
+};
+
+std::unique_ptr<PreparedKernel> prepare_gru(PrepareContext& ctx) {
+  auto k = std::make_unique<PreparedGru>();
+  k->lbr = read_linear_before_reset(ctx);
+  if (!rnn::prepare_recurrent(ctx, gru_spec(), k->lbr ? 3 : 2, *k)) return nullptr;
+  const std::vector<float> b = rnn::recurrent_bias(ctx, *k);
+  const int64_t dirs = k->cfg.num_directions, H = k->hidden, gh = k->gh;
+  // Biases added to X·Wᵀ: Wb + Rb, except the hidden gate's Rbh with linear_before_reset (it sits inside rt . (...)
+  // there, so it goes to the recurrent GEMM's epilogue instead).
+  k->x_bias.resize(static_cast<size_t>(dirs * gh));
+  if (k->lbr) k->rec_bias.assign(static_cast<size_t>(dirs * gh), 0.0f);
+  for (int64_t d = 0; d < dirs; ++d) {
+    const float* wb = b.data() + d * 2 * gh;
+    const float* rb = wb + gh;
+    for (int64_t j = 0; j < gh; ++j) {
+      const bool inside_reset = k->lbr && j >= 2 * H;
+      k->x_bias[static_cast<size_t>(d * gh + j)] = wb[j] + (inside_reset ? 0.0f : rb[j]);
+      if (inside_reset) k->rec_bias[static_cast<size_t>(d * gh + j)] = rb[j];
+    }
+    if (!k->lbr) {
+      const float* r_hd = ctx.input_value(2)->data<float>() + d * gh * H + 2 * H * H;
+      k->r_h.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kB, kernels::MatrixRef{r_hd, H, true}, H, H));
+    }
+  }
+  return k;
+}
+
 }  // namespace
-KILN_REGISTER_OP(gru, {"", "GRU", {1, 3, 7, 14, 22}, 0, infer_gru, compute_gru});
+KILN_REGISTER_OP(gru, {"", "GRU", {1, 3, 7, 14, 22}, 0, infer_gru, compute_gru, false, false, false, prepare_gru});
 }  // namespace kiln::ops

@@ -8,7 +8,9 @@
 // clip bounds every gate's input to its activation. Opset 1's output_sequence attribute changes nothing
 // here: Y is computed whenever the node lists it.
 
+#include "kernels/activation.h"
 #include "ops/rnn_common.h"
+#include "ops/rnn_prepared.h"
 
 namespace kiln::ops {
 namespace {
@@ -87,6 +89,92 @@ void compute_lstm(KernelContext& ctx) {
   rnn::run_problem(ctx, cfg, lstm_spec(), [&](auto& p) { lstm_steps(p, cfg, input_forget); });
 }
 
+// ---- fast path: packed W and R, all steps' input products in one GEMM, fused gate math ----
+
+void activate(kernels::Activation kind, float* x, int64_t n) {
+  kernels::apply_activation_f32(kernels::ActivationParams{kind, 0.0f, 0.0f}, x, x, n);
+}
+
+class PreparedLstm final : public rnn::PreparedRecurrent {
+ public:
+  bool input_forget = false;
+  std::vector<float> peep;  ///< [dirs, 3 * hidden] in order i, o, f; empty without P
+
+  std::string describe() const override {
+    return fmt::format("lstm packed W {}x{} R {}x{}{} {}", input, gh, hidden, rec_cols,
+                       peep.empty() ? "" : " +peepholes", kernels::gemm_kernel_name());
+  }
+
+ protected:
+  int64_t extra_floats(int64_t) const override { return hidden; }
+  size_t extra_packed_bytes() const override { return peep.size() * sizeof(float); }
+
+  void cell(const Step& s) const override {
+    const int64_t H = s.hidden, GH = 4 * H;
+    const float* p = peep.empty() ? nullptr : peep.data() + s.d * 3 * H;
+    float* tanh_c = s.extra;
+    for (int64_t b = 0; b < s.batch; ++b) {
+      const float* xw = s.xw[b];
+      if (!xw) continue;
+      float* gi = s.g + b * GH;  // gates i, o, f, c: pre-activations, then activations, in place
+      float* go = gi + H;
+      float* gf = gi + 2 * H;
+      float* gc = gi + 3 * H;
+      float* c = s.c + b * H;
+      float* h = s.h + b * H;
+      for (int64_t j = 0; j < GH; ++j) gi[j] += xw[j];
+      if (!p && !input_forget) {
+        // i, o and f are adjacent: one clip and one sigmoid over all three.
+        rnn::clip_f32(gi, GH, cfg.clip);
+        activate(kernels::Activation::kSigmoid, gi, 3 * H);
+      } else {
+        if (p)
+          for (int64_t j = 0; j < H; ++j) {
+            gi[j] += p[j] * c[j];
+            gf[j] += p[2 * H + j] * c[j];
+          }
+        rnn::clip_f32(gi, H, cfg.clip);
+        activate(kernels::Activation::kSigmoid, gi, H);
+        if (input_forget) {
+          for (int64_t j = 0; j < H; ++j) gf[j] = 1.0f - gi[j];
+        } else {
+          rnn::clip_f32(gf, H, cfg.clip);
+          activate(kernels::Activation::kSigmoid, gf, H);
+        }
+        rnn::clip_f32(gc, H, cfg.clip);
+      }
+      activate(kernels::Activation::kTanh, gc, H);
+      for (int64_t j = 0; j < H; ++j) c[j] = gf[j] * c[j] + gi[j] * gc[j];
+      if (p || input_forget) {  // o reads the new cell state through its peephole
+        if (p)
+          for (int64_t j = 0; j < H; ++j) go[j] += p[H + j] * c[j];
+        rnn::clip_f32(go, H, cfg.clip);
+        activate(kernels::Activation::kSigmoid, go, H);
+      }
+      kernels::apply_activation_f32(kernels::ActivationParams{kernels::Activation::kTanh, 0.0f, 0.0f}, c, tanh_c, H);
+      for (int64_t j = 0; j < H; ++j) h[j] = go[j] * tanh_c[j];
+    }
+  }
+};
+
+std::unique_ptr<PreparedKernel> prepare_lstm(PrepareContext& ctx) {
+  auto k = std::make_unique<PreparedLstm>();
+  if (!rnn::prepare_recurrent(ctx, lstm_spec(), 4, *k)) return nullptr;
+  k->input_forget = read_input_forget(ctx);
+  const std::vector<float> b = rnn::recurrent_bias(ctx, *k);
+  const int64_t dirs = k->cfg.num_directions, gh = k->gh;
+  k->x_bias.resize(static_cast<size_t>(dirs * gh));
+  for (int64_t d = 0; d < dirs; ++d) {  // Wb + Rb: both are added to every gate's input
+    const float* wb = b.data() + d * 2 * gh;
+    for (int64_t j = 0; j < gh; ++j) k->x_bias[static_cast<size_t>(d * gh + j)] = wb[j] + wb[gh + j];
+  }
+  if (ctx.has_input(7)) {
+    const Tensor* p = ctx.input_value(7);
+    k->peep.assign(p->data<float>(), p->data<float>() + p->numel());
+  }
+  return k;
+}
+
 }  // namespace
-KILN_REGISTER_OP(lstm, {"", "LSTM", {1, 7, 14, 22}, 0, infer_lstm, compute_lstm});
+KILN_REGISTER_OP(lstm, {"", "LSTM", {1, 7, 14, 22}, 0, infer_lstm, compute_lstm, false, false, false, prepare_lstm});
 }  // namespace kiln::ops

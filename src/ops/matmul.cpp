@@ -7,6 +7,7 @@
 #include "base/checked.h"
 #include "ir/dispatch.h"
 #include "ops/gemm_plain.h"
+#include "ops/matmul_prepared.h"
 #include "ops/matmul_shape.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
@@ -140,7 +141,7 @@ void compute_gemm(KernelContext& ctx) {
       if (use_c)
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) ys[m * N + n] = c->data<float>()[m * cs_m + n * cs_n];
-      kernels::gemm_f32(ta, tb, M, N, K, alpha, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1),
+      kernels::gemm_f32_ref(ta, tb, M, N, K, alpha, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1),
                         use_c ? beta : 0.0f, ys, N);
     } else {
       // Other types: the product in the compute type (float for halves), then alpha * AB + beta * C.
@@ -164,7 +165,9 @@ void compute_gemm(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(matmul, {"", "MatMul", {1, 9, 13}, 0, infer_matmul, compute_matmul});
-KILN_REGISTER_OP(gemm, {"", "Gemm", {1, 6, 7, 9, 11, 13}, 0, infer_gemm, compute_gemm});
+KILN_REGISTER_OP(matmul,
+                 {"", "MatMul", {1, 9, 13}, 0, infer_matmul, compute_matmul, false, false, false, prepare_matmul});
+KILN_REGISTER_OP(gemm, {"", "Gemm", {1, 6, 7, 9, 11, 13}, 0, infer_gemm, compute_gemm, false, false, false,
+                        prepare_gemm});
 
 }  // namespace kiln::ops

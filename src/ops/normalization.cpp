@@ -9,6 +9,7 @@
 #include "base/checked.h"
 #include "ir/dispatch.h"
 #include "ops/numeric.h"
+#include "ops/elementwise_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
@@ -394,13 +395,23 @@ void compute_layer_norm(KernelContext& ctx) {
   }, "LayerNormalization");
 }
 
+/// ai.kiln.LayerNormalization (kiln's domain, version 1): LayerNormalization-17's semantics at any opset of
+/// the model, output Y only (the rewrite that fuses an exported mean/var/sqrt subgraph produces it).
+void infer_kiln_layer_norm(InferContext& ctx) {
+  if (ctx.num_outputs() != 1) ctx.fail("ai.kiln.LayerNormalization has one output (Y), not {}", ctx.num_outputs());
+  infer_layer_norm(ctx);
+}
+
 }  // namespace
 
 KILN_REGISTER_OP(batch_normalization, {"", "BatchNormalization", {1, 6, 7, 9, 14, 15}, 0, infer_batch_norm,
-                                       compute_batch_norm});
+                                       compute_batch_norm, false, false, false, prepare_batch_norm});
 KILN_REGISTER_OP(instance_normalization, {"", "InstanceNormalization", {1, 6, 22}, 0, infer_instance_norm,
                                           compute_instance_norm});
 KILN_REGISTER_OP(group_normalization, {"", "GroupNormalization", {18, 21}, 0, infer_group_norm, compute_group_norm});
-KILN_REGISTER_OP(layer_normalization, {"", "LayerNormalization", {17}, 0, infer_layer_norm, compute_layer_norm});
+KILN_REGISTER_OP(layer_normalization, {"", "LayerNormalization", {17}, 0, infer_layer_norm, compute_layer_norm, false,
+                                       false, false, prepare_layer_norm});
+KILN_REGISTER_OP(kiln_layer_normalization, {"ai.kiln", "LayerNormalization", {1}, 0, infer_kiln_layer_norm,
+                                            compute_layer_norm, false, false, false, prepare_layer_norm});
 
 }  // namespace kiln::ops

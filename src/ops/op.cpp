@@ -1,6 +1,8 @@
 #include "ops/op.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 
@@ -22,8 +24,14 @@ std::string_view canonical_domain(std::string_view d) { return d == "ai.onnx" ? 
 }  // namespace
 
 OpRegistrar::OpRegistrar(OpSchema schema) {
-  Key key{schema.domain, schema.name};
-  registry()[key] = std::move(schema);
+  Key key{std::string(canonical_domain(schema.domain)), schema.name};
+  if (registry().count(key)) {
+    // Static initialisation: no exception can be caught here, and a silent overwrite would run the wrong kernel.
+    std::fprintf(stderr, "kiln: operator '%s' (domain '%s') is registered twice; each op registers once, in its own file\n",
+                 schema.name.c_str(), key.first.c_str());
+    std::abort();
+  }
+  registry().emplace(std::move(key), std::move(schema));
 }
 
 const OpSchema* find_op(std::string_view domain, std::string_view op_type) {
@@ -168,6 +176,11 @@ const ir::Graph& NodeContext::attr_graph(std::string_view name) const {
 }
 
 // ---- InferContext ----
+
+const ValueInfo& PrepareContext::input(size_t i) const {
+  if (!has_input(i)) fail("input {} is required but absent", i);
+  return *inputs_[i];
+}
 
 const ValueInfo& InferContext::input(size_t i) const {
   if (!has_input(i)) fail("input {} is required but absent", i);

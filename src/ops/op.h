@@ -21,6 +21,10 @@
 #include "ir/graph.h"
 #include "kiln/tensor.h"
 
+namespace kiln::kernels {
+class ThreadPool;
+}
+
 namespace kiln::ops {
 
 /// One element of a small integer tensor whose content inference tracks for shape arithmetic
@@ -193,15 +197,58 @@ class KernelContext : public NodeContext {
   /// Sets output i to an existing tensor (e.g. a subgraph's result).
   void set_output(size_t i, Tensor t);
   SubgraphRunner& subgraphs() const;
+  /// The session's thread pool for prepared kernels to split work on; null means the calling thread only.
+  kernels::ThreadPool* threads() const { return threads_; }
+  void set_threads(kernels::ThreadPool* pool) { threads_ = pool; }
 
  private:
   std::span<const Tensor* const> inputs_;
   std::span<Tensor> outputs_;
   SubgraphRunner* subgraphs_;
+  kernels::ThreadPool* threads_ = nullptr;
+};
+
+/// What `prepare` sees, once per session and independent of input shapes: the node, its opset, and each input's
+/// declared type and shape (dims may be symbols), with `value` set for inputs that are constants (initializers
+/// and values folded before the session starts: the weights a prepared kernel packs).
+class PrepareContext : public NodeContext {
+ public:
+  PrepareContext(const ir::Node& node, size_t index, int opset, std::span<const ValueInfo* const> inputs)
+      : NodeContext(node, index, opset), inputs_(inputs) {}
+  size_t num_inputs() const { return inputs_.size(); }
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  /// Input i's info; fails with a clear message when it is absent.
+  const ValueInfo& input(size_t i) const;
+  /// The content of input i when it is a constant, else nullptr. Valid during prepare only: a prepared kernel
+  /// packs or copies what it keeps.
+  const Tensor* input_value(size_t i) const { return has_input(i) ? inputs_[i]->value : nullptr; }
+
+ private:
+  std::span<const ValueInfo* const> inputs_;
+};
+
+/// A node's kernel made ready once per session: attributes parsed, the implementation for the active ISA tier
+/// chosen, constant inputs packed into the layout that implementation reads. Shared by every plan of the
+/// session (so weights are packed once, whatever the input shapes) and immutable: run() may be called by
+/// several runs at once.
+class PreparedKernel {
+ public:
+  virtual ~PreparedKernel() = default;
+  /// Runs the node with the same context the reference `compute` gets (outputs already allocated, the
+  /// session's thread pool in ctx.threads()). Must give what `compute` gives, within the op's tolerance.
+  virtual void run(KernelContext& ctx) const = 0;
+  /// Bytes of packed constants held (reported in memory stats).
+  virtual size_t packed_bytes() const { return 0; }
+  /// What was chosen, for plan dumps and profiles, e.g. "conv 3x3/1 implicit-gemm gemm_f32_6x16_avx2 +bias+relu".
+  virtual std::string describe() const = 0;
 };
 
 using InferFn = void (*)(InferContext&);
 using ComputeFn = void (*)(KernelContext&);
+/// Returns a prepared kernel, or nullptr when this node has no fast path (a dtype or attribute the fast
+/// kernels do not cover): the reference `compute` runs it then. Called only when the active ISA tier is above
+/// kRef, so KILN_ISA=ref runs `compute` everywhere.
+using PrepareFn = std::unique_ptr<PreparedKernel> (*)(PrepareContext&);
 /// Load-time checks (see OpSchema::validate).
 using ValidateFn = void (*)(const InferContext&);
 
@@ -224,6 +271,11 @@ struct OpSchema {
   /// True when inputs may be sequences or optionals (the sequence ops, Identity, If, Loop): the runtime
   /// refuses containers fed to any other op, naming the input.
   bool accepts_containers = false;
+  /// The fast path (see PrepareFn), or nullptr when the op has only its reference kernel.
+  PrepareFn prepare = nullptr;
+  /// True when output 0 holds input 0's elements unchanged, only with other dims (Reshape, Flatten, Squeeze,
+  /// Unsqueeze): the planner may then make the output a view of the input instead of running `compute`.
+  bool output_views_input = false;
   /// Optional: the checks that need no sizes, run when a session is created (and by `kiln check`) so that a
   /// node that can never run is refused at load, as ONNX Runtime does: attribute lists against the ranks known
   /// by then (initializers, declared graph inputs, and what inference derives from them). Inputs whose type is
@@ -241,6 +293,8 @@ struct OpSchema {
 
 /// Registers a schema at static-initialisation time; use once per op, in the op's own file:
 ///   KILN_REGISTER_OP(relu, {"", "Relu", {6, 13, 14}, 0, infer_same, compute_relu});
+/// A second registration of the same domain and name is a programming error: it aborts at start-up, naming
+/// both, instead of silently replacing the first.
 struct OpRegistrar {
   explicit OpRegistrar(OpSchema schema);
 };

@@ -6,6 +6,7 @@
 
 #include "base/checked.h"
 #include "ops/axis_attr.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 #include "ops/shape_value.h"
@@ -210,6 +211,8 @@ void validate_pad(const InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(pad, {"", "Pad", {1, 2, 11, 13, 18, 19, 21}, 0, infer_pad, compute_pad}.with_validate(validate_pad));
+KILN_REGISTER_OP(pad, {.domain = "", .name = "Pad", .versions = {1, 2, 11, 13, 18, 19, 21}, .infer = infer_pad,
+                       .compute = compute_pad, .prepare = prepare_pad}
+                          .with_validate(validate_pad));
 
 }  // namespace kiln::ops

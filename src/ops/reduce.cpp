@@ -14,6 +14,7 @@
 #include "base/checked.h"
 #include "ir/dispatch.h"
 #include "ops/numeric.h"
+#include "ops/elementwise_prepared.h"
 #include "ops/op.h"
 #include "ops/reduce_loop.h"
 #include "ops/shape_util.h"
@@ -244,8 +245,10 @@ template <Kind K> void compute_reduce(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(reduce_mean, {"", "ReduceMean", {1, 11, 13, 18}, 0, infer_reduce, compute_reduce<Kind::kMean>});
-KILN_REGISTER_OP(reduce_sum, {"", "ReduceSum", {1, 11, 13}, 0, infer_reduce, compute_reduce<Kind::kSum>});
+KILN_REGISTER_OP(reduce_mean, {"", "ReduceMean", {1, 11, 13, 18}, 0, infer_reduce, compute_reduce<Kind::kMean>,
+                               false, false, false, prepare_reduce});
+KILN_REGISTER_OP(reduce_sum, {"", "ReduceSum", {1, 11, 13}, 0, infer_reduce, compute_reduce<Kind::kSum>,
+                              false, false, false, prepare_reduce});
 KILN_REGISTER_OP(reduce_max, {"", "ReduceMax", {1, 11, 12, 13, 18, 20}, 0, infer_reduce, compute_reduce<Kind::kMax>});
 KILN_REGISTER_OP(reduce_min, {"", "ReduceMin", {1, 11, 12, 13, 18, 20}, 0, infer_reduce, compute_reduce<Kind::kMin>});
 KILN_REGISTER_OP(reduce_prod, {"", "ReduceProd", {1, 11, 13, 18}, 0, infer_reduce, compute_reduce<Kind::kProd>});

@@ -252,9 +252,13 @@ void infer_unsqueeze(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(reshape, {"", "Reshape", {1, 5, 13, 14, 19, 21}, 0, infer_reshape, compute_copy});
-KILN_REGISTER_OP(flatten, {"", "Flatten", {1, 9, 11, 13, 21}, 0, infer_flatten, compute_copy});
-KILN_REGISTER_OP(squeeze, {"", "Squeeze", {1, 11, 13, 21}, 0, infer_squeeze, compute_copy});
-KILN_REGISTER_OP(unsqueeze, {"", "Unsqueeze", {1, 11, 13, 21}, 0, infer_unsqueeze, compute_copy});
+KILN_REGISTER_OP(reshape, {.domain = "", .name = "Reshape", .versions = {1, 5, 13, 14, 19, 21}, .infer = infer_reshape,
+                           .compute = compute_copy, .output_views_input = true});
+KILN_REGISTER_OP(flatten, {.domain = "", .name = "Flatten", .versions = {1, 9, 11, 13, 21}, .infer = infer_flatten,
+                           .compute = compute_copy, .output_views_input = true});
+KILN_REGISTER_OP(squeeze, {.domain = "", .name = "Squeeze", .versions = {1, 11, 13, 21}, .infer = infer_squeeze,
+                           .compute = compute_copy, .output_views_input = true});
+KILN_REGISTER_OP(unsqueeze, {.domain = "", .name = "Unsqueeze", .versions = {1, 11, 13, 21},
+                             .infer = infer_unsqueeze, .compute = compute_copy, .output_views_input = true});
 
 }  // namespace kiln::ops

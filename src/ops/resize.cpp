@@ -15,6 +15,7 @@
 #include "ops/axis_attr.h"
 #include "ops/op.h"
 #include "ops/resize.h"
+#include "ops/resize_prepared.h"
 #include "ops/shape_util.h"
 
 namespace kiln::ops {
@@ -289,8 +290,15 @@ void validate_resize(const InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(resize, {"", "Resize", {10, 11, 13, 18, 19}, 0, infer_resize, compute_resize}
-                          .with_validate(validate_resize));
-KILN_REGISTER_OP(upsample, {"", "Upsample", {7, 9}, 10, infer_resize, compute_resize}.with_validate(validate_resize));
+resize::Params resize::params_for_run(const KernelContext& ctx, const Tensor& x) {
+  return read_params(ctx, read_request(ctx, rank_of("X", x.dims())), x.dims());
+}
+
+KILN_REGISTER_OP(resize, {.domain = "", .name = "Resize", .versions = {10, 11, 13, 18, 19}, .infer = infer_resize,
+                          .compute = compute_resize, .prepare = prepare_resize}
+                             .with_validate(validate_resize));
+KILN_REGISTER_OP(upsample, {.domain = "", .name = "Upsample", .versions = {7, 9}, .removed_in = 10,
+                            .infer = infer_resize, .compute = compute_resize, .prepare = prepare_resize}
+                               .with_validate(validate_resize));
 
 }  // namespace kiln::ops

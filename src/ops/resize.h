@@ -41,4 +41,8 @@ struct Params {
 /// Resamples x into y (already allocated with each axis's `out`), one axis at a time.
 void run(const NodeContext& ctx, const Params& p, const Tensor& x, Tensor& y);
 
+/// The node's attributes and its scales/sizes/roi inputs resolved for input `x`: what the reference kernel
+/// runs with, for the prepared kernel (resize_prepared.cpp) to build its tables from. Fails as the reference does.
+Params params_for_run(const KernelContext& ctx, const Tensor& x);
+
 }  // namespace kiln::ops::resize

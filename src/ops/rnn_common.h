@@ -167,7 +167,7 @@ inline void matmul_nt(const float* a, int64_t lda, const float* b, int64_t ldb, 
     matmul_nt<float>(a, lda, b, ldb, c, ldc, m, n, k, accumulate);
     return;
   }
-  kernels::gemm_f32(false, true, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
+  kernels::gemm_f32_ref(false, true, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
 }
 
 /// Clips x[0..n) to [-clip, clip] when a clip is set.

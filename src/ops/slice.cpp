@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <limits>
 
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
+#include "ops/slice.h"
 #include "ops/shape_util.h"
 #include "ops/shape_value.h"
 #include "ops/tensor_copy.h"
@@ -15,32 +17,6 @@ namespace {
 struct SliceArgs {
   std::vector<int64_t> starts, ends, axes, steps;  // axes normalized
 };
-
-// One axis after clamping: the first index read and how many are read.
-struct AxisRange {
-  int64_t first = 0, count = 0;
-};
-
-// The spec's clamping: negative positions count from the end; for a positive step start and end are
-// clamped to [0, dim], for a negative step start to [0, dim-1] and end to [-1, dim-1].
-AxisRange clamp_axis(int64_t dim, int64_t start, int64_t end, int64_t step) {
-  if (dim == 0) return {};
-  if (start < 0) start += dim;  // no overflow: start < 0 <= dim
-  if (end < 0) end += dim;
-  AxisRange r;
-  if (step > 0) {
-    int64_t s = std::clamp<int64_t>(start, 0, dim), e = std::clamp<int64_t>(end, 0, dim);
-    r.first = s;
-    r.count = e > s ? (e - s - 1) / step + 1 : 0;
-  } else {
-    int64_t s = std::clamp<int64_t>(start, 0, dim - 1), e = std::clamp<int64_t>(end, -1, dim - 1);
-    r.first = s;
-    if (s <= e) r.count = 0;
-    else if (step == std::numeric_limits<int64_t>::min()) r.count = 1;  // -step would overflow
-    else r.count = (s - e - 1) / -step + 1;
-  }
-  return r;
-}
 
 // Validates the lists and normalizes axes against `rank`.
 SliceArgs make_args(const NodeContext& ctx, std::vector<int64_t> starts, std::vector<int64_t> ends,
@@ -94,7 +70,7 @@ void compute_slice(KernelContext& ctx) {
   std::vector<int64_t> first(x.rank(), 0), step(x.rank(), 1);
   for (size_t k = 0; k < a.axes.size(); ++k) {
     const auto axis = static_cast<size_t>(a.axes[k]);
-    AxisRange r = clamp_axis(x.dim(axis), a.starts[k], a.ends[k], a.steps[k]);
+    SliceRange r = clamp_slice_axis(x.dim(axis), a.starts[k], a.ends[k], a.steps[k]);
     if (r.count != y.dim(axis)) ctx.bad_input("output dim {} is {} but the slice gives {}", axis, y.dim(axis), r.count);
     first[axis] = r.first;
     step[axis] = a.steps[k];
@@ -155,7 +131,7 @@ void infer_slice(InferContext& ctx) {
   for (size_t k = 0; k < args->axes.size(); ++k) {
     const auto axis = static_cast<size_t>(args->axes[k]);
     const Dim& d = in.dims[axis];
-    if (d.is_known()) out[axis] = Dim(clamp_axis(d.value(), args->starts[k], args->ends[k], args->steps[k]).count);
+    if (d.is_known()) out[axis] = Dim(clamp_slice_axis(d.value(), args->starts[k], args->ends[k], args->steps[k]).count);
     else if (!takes_whole_axis(args->starts[k], args->ends[k], args->steps[k])) out[axis] = Dim();
   }
   ctx.set_output(0, t, Shape(out));
@@ -165,7 +141,7 @@ void infer_slice(InferContext& ctx) {
   if (elems && rank == 1 && out[0].is_known() && !ctx.input_value(0)) {
     std::vector<SymbolicInt> picked;
     if (!args->axes.empty()) {
-      AxisRange r = clamp_axis(static_cast<int64_t>(elems->size()), args->starts[0], args->ends[0], args->steps[0]);
+      SliceRange r = clamp_slice_axis(static_cast<int64_t>(elems->size()), args->starts[0], args->ends[0], args->steps[0]);
       for (int64_t o = 0; o < r.count; ++o) picked.push_back((*elems)[static_cast<size_t>(r.first + o * args->steps[0])]);
     } else {
       picked = *elems;
@@ -178,6 +154,26 @@ void infer_slice(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(slice, {"", "Slice", {1, 10, 11, 13}, 0, infer_slice, compute_slice});
+SliceRange clamp_slice_axis(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (dim == 0) return {};
+  if (start < 0) start += dim;  // no overflow: start < 0 <= dim
+  if (end < 0) end += dim;
+  SliceRange r;
+  if (step > 0) {
+    int64_t s = std::clamp<int64_t>(start, 0, dim), e = std::clamp<int64_t>(end, 0, dim);
+    r.first = s;
+    r.count = e > s ? (e - s - 1) / step + 1 : 0;
+  } else {
+    int64_t s = std::clamp<int64_t>(start, 0, dim - 1), e = std::clamp<int64_t>(end, -1, dim - 1);
+    r.first = s;
+    if (s <= e) r.count = 0;
+    else if (step == std::numeric_limits<int64_t>::min()) r.count = 1;  // -step would overflow
+    else r.count = (s - e - 1) / -step + 1;
+  }
+  return r;
+}
+
+KILN_REGISTER_OP(slice, {.domain = "", .name = "Slice", .versions = {1, 10, 11, 13}, .infer = infer_slice,
+                         .compute = compute_slice, .prepare = prepare_slice});
 
 }  // namespace kiln::ops

@@ -8,6 +8,7 @@
 
 #include "ir/dispatch.h"
 #include "ops/numeric.h"
+#include "ops/elementwise_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
 
@@ -83,8 +84,10 @@ template <Kind K> void compute_softmax(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(softmax, {"", "Softmax", {1, 11, 13}, 0, infer_softmax, compute_softmax<Kind::kSoftmax>});
-KILN_REGISTER_OP(log_softmax, {"", "LogSoftmax", {1, 11, 13}, 0, infer_softmax, compute_softmax<Kind::kLogSoftmax>});
+KILN_REGISTER_OP(softmax, {"", "Softmax", {1, 11, 13}, 0, infer_softmax, compute_softmax<Kind::kSoftmax>,
+                           false, false, false, prepare_softmax});
+KILN_REGISTER_OP(log_softmax, {"", "LogSoftmax", {1, 11, 13}, 0, infer_softmax, compute_softmax<Kind::kLogSoftmax>,
+                               false, false, false, prepare_softmax});
 KILN_REGISTER_OP(hardmax, {"", "Hardmax", {1, 11, 13}, 0, infer_softmax, compute_softmax<Kind::kHardmax>});
 
 }  // namespace kiln::ops

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ops/axis_attr.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_value.h"
 #include "ops/tensor_copy.h"
@@ -63,7 +64,8 @@ void infer_transpose(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(transpose, {"", "Transpose", {1, 13, 21}, 0, infer_transpose, compute_transpose}
-                             .with_validate(validate_transpose));
+KILN_REGISTER_OP(transpose, {.domain = "", .name = "Transpose", .versions = {1, 13, 21}, .infer = infer_transpose,
+                             .compute = compute_transpose, .prepare = prepare_transpose}
+                                .with_validate(validate_transpose));
 
 }  // namespace kiln::ops

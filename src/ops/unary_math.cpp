@@ -5,6 +5,7 @@
 
 #include "ir/dispatch.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_prepared.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -132,10 +133,13 @@ constexpr auto infer_float = infer_unary<kFloatTypes>;
 
 }  // namespace
 
-KILN_REGISTER_OP(abs, {"", "Abs", {1, 6, 13}, 0, infer_unary<kNumericTypes>, compute_abs});
-KILN_REGISTER_OP(neg, {"", "Neg", {1, 6, 13}, 0, infer_unary<kSignedTypes>, compute_neg});
+KILN_REGISTER_OP(abs, {"", "Abs", {1, 6, 13}, 0, infer_unary<kNumericTypes>, compute_abs,
+                       false, false, false, prepare_unary});
+KILN_REGISTER_OP(neg, {"", "Neg", {1, 6, 13}, 0, infer_unary<kSignedTypes>, compute_neg,
+                       false, false, false, prepare_unary});
 KILN_REGISTER_OP(sign, {"", "Sign", {9, 13}, 0, infer_unary<kNumericTypes>, compute_sign});
-KILN_REGISTER_OP(erf, {"", "Erf", {9, 13}, 0, infer_unary<kNumericTypes>, compute_erf});
+KILN_REGISTER_OP(erf, {"", "Erf", {9, 13}, 0, infer_unary<kNumericTypes>, compute_erf,
+                       false, false, false, prepare_unary});
 KILN_REGISTER_OP(isinf, {"", "IsInf", {10, 20}, 0, infer_bool_test, compute_isinf});
 KILN_REGISTER_OP(isnan, {"", "IsNaN", {9, 13, 20}, 0, infer_bool_test, compute_isnan});
 
@@ -150,10 +154,14 @@ KILN_REGISTER_OP(cosh, {"", "Cosh", {9, 22}, 0, infer_float, compute_float_map<C
 KILN_REGISTER_OP(sin, {"", "Sin", {7, 22}, 0, infer_float, compute_float_map<SinFn>});
 KILN_REGISTER_OP(sinh, {"", "Sinh", {9, 22}, 0, infer_float, compute_float_map<SinhFn>});
 KILN_REGISTER_OP(tan, {"", "Tan", {7, 22}, 0, infer_float, compute_float_map<TanFn>});
-KILN_REGISTER_OP(tanh, {"", "Tanh", {1, 6, 13}, 0, infer_float, compute_float_map<TanhFn>});
-KILN_REGISTER_OP(exp, {"", "Exp", {1, 6, 13}, 0, infer_float, compute_float_map<ExpFn>});
-KILN_REGISTER_OP(log, {"", "Log", {1, 6, 13}, 0, infer_float, compute_float_map<LogFn>});
-KILN_REGISTER_OP(sqrt, {"", "Sqrt", {1, 6, 13}, 0, infer_float, compute_float_map<SqrtFn>});
+KILN_REGISTER_OP(tanh, {"", "Tanh", {1, 6, 13}, 0, infer_float, compute_float_map<TanhFn>,
+                        false, false, false, prepare_unary});
+KILN_REGISTER_OP(exp, {"", "Exp", {1, 6, 13}, 0, infer_float, compute_float_map<ExpFn>,
+                       false, false, false, prepare_unary});
+KILN_REGISTER_OP(log, {"", "Log", {1, 6, 13}, 0, infer_float, compute_float_map<LogFn>,
+                       false, false, false, prepare_unary});
+KILN_REGISTER_OP(sqrt, {"", "Sqrt", {1, 6, 13}, 0, infer_float, compute_float_map<SqrtFn>,
+                        false, false, false, prepare_unary});
 KILN_REGISTER_OP(ceil, {"", "Ceil", {1, 6, 13}, 0, infer_float, compute_float_map<CeilFn>});
 KILN_REGISTER_OP(floor, {"", "Floor", {1, 6, 13}, 0, infer_float, compute_float_map<FloorFn>});
 KILN_REGISTER_OP(reciprocal, {"", "Reciprocal", {1, 6, 13}, 0, infer_float, compute_float_map<ReciprocalFn>});

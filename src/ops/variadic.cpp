@@ -6,6 +6,7 @@
 
 #include "ir/dispatch.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_prepared.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -70,8 +71,10 @@ void compute_mean(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(min, {"", "Min", {1, 6, 8, 12, 13}, 0, infer_variadic<kNumericTypes>, compute_fold<Fold::kMin>});
-KILN_REGISTER_OP(max, {"", "Max", {1, 6, 8, 12, 13}, 0, infer_variadic<kNumericTypes>, compute_fold<Fold::kMax>});
+KILN_REGISTER_OP(min, {"", "Min", {1, 6, 8, 12, 13}, 0, infer_variadic<kNumericTypes>, compute_fold<Fold::kMin>,
+                       false, false, false, prepare_binary});
+KILN_REGISTER_OP(max, {"", "Max", {1, 6, 8, 12, 13}, 0, infer_variadic<kNumericTypes>, compute_fold<Fold::kMax>,
+                       false, false, false, prepare_binary});
 KILN_REGISTER_OP(sum, {"", "Sum", {1, 6, 8, 13}, 0, infer_variadic<kFloatTypes>, compute_fold<Fold::kSum>});
 KILN_REGISTER_OP(mean, {"", "Mean", {1, 6, 8, 13}, 0, infer_variadic<kFloatTypes>, compute_mean});
 

@@ -60,14 +60,7 @@ int64_t WindowGeometry::in_size() const { return checked_numel(in); }
 int64_t WindowGeometry::out_size() const { return checked_numel(out); }
 int64_t WindowGeometry::kernel_size() const { return checked_numel(kernel); }
 
-namespace {
-
-struct AxisResult {
-  int64_t out, pad_begin, pad_end;
-};
-
-// One spatial axis of the forward window. Returns out = -1 when the padded input is smaller than the window.
-AxisResult resolve_axis(const WindowAttrs& a, size_t i, int64_t in) {
+WindowAxis resolve_window_axis(const WindowAttrs& a, size_t i, int64_t in) {
   const size_t n = a.strides.size();
   const int64_t s = a.strides[i];
   const int64_t eff_k = checked_add(checked_mul(a.kernel[i] - 1, a.dilations[i], "dilated kernel"), 1);
@@ -94,8 +87,6 @@ AxisResult resolve_axis(const WindowAttrs& a, size_t i, int64_t in) {
   return {out, pb, pe};
 }
 
-}  // namespace
-
 WindowGeometry resolve_window(const NodeContext& ctx, const WindowAttrs& a, const std::vector<int64_t>& in_spatial) {
   const size_t n = in_spatial.size();
   KILN_ASSERT(a.kernel.size() == n && a.strides.size() == n);
@@ -105,7 +96,7 @@ WindowGeometry resolve_window(const NodeContext& ctx, const WindowAttrs& a, cons
   g.strides = a.strides;
   g.dilations = a.dilations;
   for (size_t i = 0; i < n; ++i) {
-    AxisResult r = resolve_axis(a, i, in_spatial[i]);
+    WindowAxis r = resolve_window_axis(a, i, in_spatial[i]);
     if (r.out < 0)
       ctx.bad_input("spatial dim {} of the input has size {}, smaller than the window (kernel {}, dilation {}, pads {})",
                     i, in_spatial[i], a.kernel[i], a.dilations[i], dims_str(a.pads));
@@ -123,7 +114,7 @@ std::vector<Dim> window_output_dims(const NodeContext& ctx, const WindowAttrs& a
   for (size_t i = 0; i < n; ++i) {
     const Dim& d = x_shape.dims[2 + i];
     if (!d.is_known()) continue;
-    AxisResult r = resolve_axis(a, i, d.value());
+    WindowAxis r = resolve_window_axis(a, i, d.value());
     if (r.out < 0)
       ctx.bad_input("spatial dim {} of the input {} is smaller than the window (kernel {}, dilation {}, pads {})", i,
                x_shape.str(), a.kernel[i], a.dilations[i], dims_str(a.pads));

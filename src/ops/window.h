@@ -45,6 +45,14 @@ struct WindowGeometry {
   int64_t kernel_size() const;  ///< product of kernel
 };
 
+/// One spatial axis of a forward window for input size `in`: output size and the pads applied.
+struct WindowAxis {
+  int64_t out, pad_begin, pad_end;
+};
+/// Resolves axis i of `a` (a.kernel known) without allocating (prepared kernels call it on every run);
+/// out = -1 when the padded input is smaller than the window.
+WindowAxis resolve_window_axis(const WindowAttrs& a, size_t i, int64_t in);
+
 /// Resolves the forward window (Conv, pools) for concrete spatial input dims; bad_input when the padded input
 /// is smaller than the window.
 WindowGeometry resolve_window(const NodeContext& ctx, const WindowAttrs& a, const std::vector<int64_t>& in_spatial);

@@ -9,7 +9,18 @@
 namespace kiln::runtime {
 
 Executor::Executor(const Plan& plan, RunControl& control, MemoryStats& stats, const Executor* parent)
-    : plan_(plan), control_(control), stats_(stats), parent_(parent), values_(plan.graph().values.size()) {}
+    : plan_(plan), control_(control), stats_(stats), parent_(parent), state_(plan.run_states().acquire(plan)) {}
+
+Executor::~Executor() {
+  // Values that are not arena views (graph outputs, dynamically sized tensors, feeds) are dropped so the
+  // state holds no memory between runs; arena views stay, made once per state.
+  RunState& st = *state_;
+  for (size_t v = 0; v < st.values.size(); ++v) {
+    st.values[v] = nullptr;
+    if (Tensor* slot = st.slots[v]; slot && !in_arena(slot->raw_data())) *slot = Tensor();
+  }
+  plan_.run_states().release(std::move(state_));
+}
 
 void Executor::check_control() const {
   if (control_.cancel && control_.cancel->load(std::memory_order_relaxed))
@@ -39,24 +50,28 @@ const Tensor* Executor::lookup(const std::string& name) const {
     int id = e->plan_.graph().find(name);
     if (id < 0) continue;
     if (const Tensor* c = e->plan_.constant(id)) return c;
-    const Tensor& t = e->values_[static_cast<size_t>(id)];
-    if (t.defined()) return &t;
+    if (const Tensor* t = e->state_->values[static_cast<size_t>(id)]) return t;
   }
   return nullptr;
 }
 
 std::vector<Tensor> Executor::run(const std::unordered_map<int, Tensor>& feeds) {
-  for (const auto& [id, t] : feeds) values_[static_cast<size_t>(id)] = t;
-  if (plan_.arena_bytes() > 0) {
-    void* mem = std::aligned_alloc(kArenaAlignment, plan_.arena_bytes());
-    if (!mem) fail(ErrorCode::kLimitExceeded, "out of memory allocating a {}-byte arena", plan_.arena_bytes());
-    arena_ = std::shared_ptr<void>(mem, std::free);
-  }
+  RunState& st = *state_;
+  for (const auto& [id, t] : feeds) st.values[static_cast<size_t>(id)] = &t;
   stats_.arena_bytes += plan_.arena_bytes();
   const auto& steps = plan_.steps();
   for (size_t s = 0; s < steps.size(); ++s) {
     check_control();
+    if (!control_.on_step) {
+      execute_step(steps[s], s);
+      continue;
+    }
+    auto start = std::chrono::steady_clock::now();
     execute_step(steps[s], s);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    int depth = 0;
+    for (const Executor* e = parent_; e; e = e->parent_) ++depth;
+    control_.on_step(plan_, steps[s], depth, ms);
   }
   stats_.arena_bytes -= plan_.arena_bytes();
   const ir::Graph& g = plan_.graph();
@@ -67,87 +82,139 @@ std::vector<Tensor> Executor::run(const std::unordered_map<int, Tensor>& feeds) 
       outputs.push_back(c->clone());
       continue;
     }
-    Tensor& t = values_[static_cast<size_t>(id)];
-    if (!t.defined())
-      fail(ErrorCode::kInternal, "graph output '{}' was not computed", g.value(id).name);
+    const Tensor* t = st.values[static_cast<size_t>(id)];
+    if (!t || !t->defined()) fail(ErrorCode::kInternal, "graph output '{}' was not computed", g.value(id).name);
     // Outputs must not point into the arena or into caller memory (a fed value that is also an output).
-    outputs.push_back(t.owns_memory() && plan_.arena_offset(id) < 0 && !feeds.count(id) ? t : t.clone());
+    outputs.push_back(t->owns_memory() && plan_.arena_offset(id) < 0 && !feeds.count(id) ? *t : t->clone());
   }
   return outputs;
 }
 
-void Executor::execute_step(const Step& step, size_t index) {
+void Executor::allocate_dynamic_outputs(const Step& step, std::vector<Tensor>& outputs) {
   const ir::Graph& g = plan_.graph();
   const ir::Node& node = g.nodes[static_cast<size_t>(step.node)];
-  const std::string label = node.label(static_cast<size_t>(step.node));
-  std::vector<const Tensor*> inputs(node.inputs.size(), nullptr);
-  std::vector<TensorKind> kinds(node.inputs.size(), TensorKind::kTensor);
+  const std::vector<const Tensor*>& inputs = state_->inputs[static_cast<size_t>(&step - plan_.steps().data())];
+  std::vector<ops::ValueInfo> infos(node.outputs.size());
+  std::vector<ops::ValueInfo> in_infos(inputs.size());
+  std::vector<const ops::ValueInfo*> in_ptrs(inputs.size(), nullptr);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i]) continue;
+    in_infos[i] = ops::ValueInfo::of(*inputs[i], true);
+    in_ptrs[i] = &in_infos[i];
+  }
+  ops::InferContext ictx(node, static_cast<size_t>(step.node), step.opset, in_ptrs, infos);
+  step.schema->infer(ictx);
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
+    const ops::ValueInfo& info = infos[o];
+    outputs[o] = Tensor();
+    if (info.is_container() || info.dtype == DType::kUndefined || !info.shape.is_concrete())
+      continue;  // the kernel allocates (containers: the kernel builds them)
+    const int v = node.outputs[o];
+    outputs[o] = allocate(info.dtype, info.shape.values(),
+                          fmt::format("{}: output '{}'", node.label(static_cast<size_t>(step.node)),
+                                      v >= 0 ? g.value(v).name : "(unused)"));
+  }
+}
+
+void Executor::execute_step(const Step& step, size_t index) {
+  RunState& st = *state_;
+  const ir::Graph& g = plan_.graph();
+  const ir::Node& node = g.nodes[static_cast<size_t>(step.node)];
+  std::vector<const Tensor*>& inputs = st.inputs[index];
+  bool containers = false;
   for (size_t i = 0; i < node.inputs.size(); ++i) {
-    int v = node.inputs[i];
+    const int v = node.inputs[i];
     if (v < 0) continue;
     const Tensor* t = plan_.constant(v);
-    if (!t && values_[static_cast<size_t>(v)].defined()) t = &values_[static_cast<size_t>(v)];
+    if (!t) t = st.values[static_cast<size_t>(v)];
     if (!t && parent_) t = parent_->lookup(g.value(v).name);  // an outer-scope value
-    if (!t) fail(ErrorCode::kInternal, "{}: input '{}' has no value", label, g.value(v).name);
+    if (!t)
+      fail(ErrorCode::kInternal, "{}: input '{}' has no value", node.label(static_cast<size_t>(step.node)),
+           g.value(v).name);
     inputs[i] = t;
-    kinds[i] = t->kind();
+    containers |= t->kind() != TensorKind::kTensor;
   }
-  std::vector<Tensor> outputs(node.outputs.size());
+  std::vector<Tensor>& outputs = st.outputs[index];
   try {
-    // The plan refuses containers it knows of; a branch that returns one undeclared is caught here.
-    ops::check_container_inputs(ops::NodeContext(node, static_cast<size_t>(step.node), step.opset), *step.schema,
-                                kinds);
-    std::vector<ops::ValueInfo> infos(node.outputs.size());
-    if (step.shapes_known) {
-      for (size_t o = 0; o < node.outputs.size(); ++o)
-        if (node.outputs[o] >= 0) infos[o] = plan_.infos()[static_cast<size_t>(node.outputs[o])];
-    } else {
-      // Sizes depend on values only known now: infer again with every input's data in hand.
-      std::vector<ops::ValueInfo> in_infos(inputs.size());
-      std::vector<const ops::ValueInfo*> in_ptrs(inputs.size(), nullptr);
-      for (size_t i = 0; i < inputs.size(); ++i) {
-        if (!inputs[i]) continue;
-        in_infos[i] = ops::ValueInfo::of(*inputs[i], true);
-        in_ptrs[i] = &in_infos[i];
-      }
-      ops::InferContext ictx(node, static_cast<size_t>(step.node), step.opset, in_ptrs, infos);
-      step.schema->infer(ictx);
+    if (containers) {
+      // The plan refuses containers it knows of; a branch that returns one undeclared is caught here.
+      std::vector<TensorKind> kinds(inputs.size(), TensorKind::kTensor);
+      for (size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i]) kinds[i] = inputs[i]->kind();
+      ops::check_container_inputs(ops::NodeContext(node, static_cast<size_t>(step.node), step.opset),
+                                  *step.schema, kinds);
     }
-    for (size_t o = 0; o < node.outputs.size(); ++o) {
-      const ops::ValueInfo& info = infos[o];
-      if (info.is_container() || info.dtype == DType::kUndefined || !info.shape.is_concrete())
-        continue;  // the kernel allocates (containers: the kernel builds them)
-      int v = node.outputs[o];
-      int64_t off = v >= 0 && step.shapes_known ? plan_.arena_offset(v) : -1;
-      if (off >= 0) {
-        outputs[o] = Tensor::view(info.dtype, info.shape.values(), static_cast<char*>(arena_.get()) + off, arena_);
-      } else {
-        outputs[o] = allocate(info.dtype, info.shape.values(),
-                              fmt::format("{}: output '{}'", label, v >= 0 ? g.value(v).name : "(unused)"));
+    if (step.view_of_input) {
+      // The planner kept input 0's memory alive for this view's readers; a slot still viewing the same
+      // memory with the same dims is reused as is.
+      const Tensor& in = *inputs[0];
+      const std::vector<int64_t>& dims = plan_.infos()[static_cast<size_t>(node.outputs[0])].shape.values();
+      if (outputs[0].raw_data() != in.raw_data() || outputs[0].dims() != dims) outputs[0] = in.reshaped(dims);
+    } else if (step.shapes_known) {
+      for (size_t o = 0; o < node.outputs.size(); ++o) {
+        const int v = node.outputs[o];
+        const ops::ValueInfo* info = v >= 0 ? &plan_.infos()[static_cast<size_t>(v)] : nullptr;
+        if (!info || info->is_container() || info->dtype == DType::kUndefined) {
+          outputs[o] = Tensor();
+          continue;
+        }
+        const int64_t off = plan_.arena_offset(v);
+        if (off >= 0) {
+          // Made once per run state; remade only when a kernel replaced it (set_output) in an earlier run.
+          void* at = static_cast<char*>(st.arena.get()) + off;
+          if (outputs[o].raw_data() != at || outputs[o].dtype() != info->dtype)
+            outputs[o] = Tensor::view(info->dtype, info->shape.values(), at, st.arena);
+        } else {
+          outputs[o] = allocate(info->dtype, info->shape.values(),
+                                fmt::format("{}: output '{}'", node.label(static_cast<size_t>(step.node)),
+                                            g.value(v).name));
+        }
       }
+    } else {
+      allocate_dynamic_outputs(step, outputs);
     }
     ops::KernelContext kctx(node, static_cast<size_t>(step.node), step.opset, inputs, outputs, this);
-    step.schema->compute(kctx);
+    kctx.set_threads(control_.threads);
+    if (step.view_of_input) {
+      // no kernel: the output views the input
+    } else if (step.prepared) {
+      step.prepared->run(kctx);
+    } else {
+      step.schema->compute(kctx);
+    }
   } catch (const Error& e) {
-    rethrow_with_node(e, label);
+    rethrow_with_node(e, node.label(static_cast<size_t>(step.node)));
   }
   for (size_t o = 0; o < node.outputs.size(); ++o) {
-    int v = node.outputs[o];
+    const int v = node.outputs[o];
     if (v < 0) continue;
     if (!outputs[o].defined())
-      fail(ErrorCode::kInternal, "{}: the kernel did not produce output '{}'", label, g.value(v).name);
-    if (plan_.arena_offset(v) < 0 || !step.shapes_known) stats_.dynamic_bytes += outputs[o].nbytes();
-    values_[static_cast<size_t>(v)] = std::move(outputs[o]);
+      fail(ErrorCode::kInternal, "{}: the kernel did not produce output '{}'",
+           node.label(static_cast<size_t>(step.node)), g.value(v).name);
+    if ((plan_.arena_offset(v) < 0 || !step.shapes_known) && outputs[o].owns_memory())
+      stats_.dynamic_bytes += outputs[o].nbytes();
+    st.values[static_cast<size_t>(v)] = &outputs[o];
   }
   stats_.peak_dynamic_bytes = std::max(stats_.peak_dynamic_bytes, stats_.dynamic_bytes);
-  for (int v : step.release) {
-    Tensor& t = values_[static_cast<size_t>(v)];
-    if (!t.defined()) continue;
-    if (plan_.arena_offset(v) < 0 || !step.shapes_known) {
-      if (t.owns_memory()) stats_.dynamic_bytes -= std::min(stats_.dynamic_bytes, t.nbytes());
-    }
-    t = Tensor();
-  }
+  for (int v : step.release) release(v);
+}
+
+bool Executor::in_arena(const void* p) const {
+  const char* base = static_cast<const char*>(state_->arena.get());
+  return base && p >= base && p < base + plan_.arena_bytes();
+}
+
+void Executor::release(int v) {
+  RunState& st = *state_;
+  const Tensor* t = st.values[static_cast<size_t>(v)];
+  if (!t) return;
+  st.values[static_cast<size_t>(v)] = nullptr;
+  Tensor* slot = st.slots[static_cast<size_t>(v)];
+  if (in_arena(t->raw_data())) return;  // arena memory and views of it stay, made once per run state
+  // Memory accounting counts every owned non-arena tensor once, when made; it ends at the last reader, also
+  // for feeds (a Loop's carried value is made by one iteration's body and fed to the next).
+  if (t->owns_memory()) stats_.dynamic_bytes -= std::min(stats_.dynamic_bytes, t->nbytes());
+  if (slot == t) *slot = Tensor();  // feeds belong to the caller
 }
 
 std::vector<Tensor> Executor::run(const ir::Graph& graph, std::span<const Tensor> inputs) {

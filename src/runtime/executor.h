@@ -23,6 +23,11 @@ struct RunControl {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   Limits limits;
   int64_t subgraph_runs = 0;  ///< counted against limits.max_subgraph_runs
+  /// The session's pool for kernels that split work (null: the calling thread).
+  kernels::ThreadPool* threads = nullptr;
+  /// Profiling: when set, called after each step with its wall time; `depth` is 0 for the top graph's steps
+  /// and 1+ inside subgraphs (whose time is also inside the enclosing step's). Unset, no clock is read.
+  std::function<void(const Plan& plan, const Step& step, int depth, double milliseconds)> on_step;
   /// Builds (or finds cached) plans for subgraphs; supplied by the session.
   std::function<std::shared_ptr<const Plan>(const ir::Graph&, const std::unordered_map<int, ops::ValueInfo>&)>
       plan_subgraph;
@@ -40,6 +45,9 @@ class Executor : public ops::SubgraphRunner {
  public:
   /// `parent` is the executor of the enclosing graph when this one runs a subgraph.
   Executor(const Plan& plan, RunControl& control, MemoryStats& stats, const Executor* parent = nullptr);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
 
   /// Runs with tensors for the plan's fed values (by value id) and returns the graph outputs in order.
   std::vector<Tensor> run(const std::unordered_map<int, Tensor>& feeds);
@@ -55,13 +63,18 @@ class Executor : public ops::SubgraphRunner {
   void check_control() const;
   Tensor allocate(DType dtype, const std::vector<int64_t>& dims, const std::string& what);
   void execute_step(const Step& step, size_t index);
+  /// Sizes the outputs of a step whose shapes were not known at plan time (inference with the inputs' data).
+  void allocate_dynamic_outputs(const Step& step, std::vector<Tensor>& outputs);
+  /// Frees a value after its last reader (arena views stay, made once per run state).
+  void release(int value);
+  /// True when p points into this run's arena (arena views, and views of them, are kept between runs).
+  bool in_arena(const void* p) const;
 
   const Plan& plan_;
   RunControl& control_;
   MemoryStats& stats_;
   const Executor* parent_;
-  std::vector<Tensor> values_;
-  std::shared_ptr<void> arena_;
+  std::unique_ptr<RunState> state_;
 };
 
 }  // namespace kiln::runtime

@@ -7,6 +7,7 @@
 #include "base/checked.h"
 #include "runtime/eval_node.h"
 #include "runtime/memory_planner.h"
+#include "runtime/prepared_graph.h"
 
 namespace kiln::runtime {
 
@@ -107,8 +108,12 @@ const ops::ValueInfo* Plan::find_in_scope(const std::string& name, const OuterLo
 }
 
 std::shared_ptr<const Plan> Plan::build(const ir::Graph& graph, const OpsetTable& opsets,
-                                        const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits) {
-  return build_in_scope(graph, opsets, fed, limits, nullptr);
+                                        const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits,
+                                        const PreparedGraph* prepared) {
+  std::shared_ptr<Plan> plan = build_in_scope(graph, opsets, fed, limits, nullptr);
+  if (prepared)
+    for (Step& step : plan->steps_) step.prepared = prepared->kernel(&graph.nodes[static_cast<size_t>(step.node)]);
+  return plan;
 }
 
 std::shared_ptr<Plan> Plan::build_in_scope(const ir::Graph& graph, const OpsetTable& opsets,
@@ -257,6 +262,23 @@ void Plan::plan_lifetimes_and_memory(const Limits& limits) {
   std::vector<char> is_output(nv, 0);
   for (int o : g.outputs) is_output[static_cast<size_t>(o)] = 1;
   implicit_inputs_.assign(steps_.size(), {});
+  // Views: each value's memory root (itself, or the value a chain of re-dimming steps views).
+  std::vector<int> root(nv);
+  for (size_t v = 0; v < nv; ++v) root[v] = static_cast<int>(v);
+  for (Step& step : steps_) {
+    const ir::Node& node = g.nodes[static_cast<size_t>(step.node)];
+    if (!step.schema->output_views_input || !step.shapes_known || node.inputs.empty() || node.outputs.empty())
+      continue;
+    const int in = node.inputs[0], out = node.outputs[0];
+    if (in < 0 || out < 0 || is_output[static_cast<size_t>(out)]) continue;  // outputs get memory of their own
+    const ops::ValueInfo& a = infos_[static_cast<size_t>(in)];
+    const ops::ValueInfo& b = infos_[static_cast<size_t>(out)];
+    if (a.is_container() || a.dtype != b.dtype || a.dtype == DType::kString || !a.shape.is_concrete() ||
+        checked_numel(a.shape.values()) != checked_numel(b.shape.values()))
+      continue;
+    step.view_of_input = true;
+    root[static_cast<size_t>(out)] = root[static_cast<size_t>(in)];
+  }
   for (size_t s = 0; s < steps_.size(); ++s) {
     const ir::Node& node = g.nodes[static_cast<size_t>(steps_[s].node)];
     for (int v : node.inputs)
@@ -271,13 +293,17 @@ void Plan::plan_lifetimes_and_memory(const Limits& limits) {
     for (int v : steps_[s].outputs)
       if (v >= 0) first_def[static_cast<size_t>(v)] = static_cast<int>(s);
   }
+  // A view's readers keep its root's memory alive (steps are in order, so roots are final by now).
+  for (size_t v = 0; v < nv; ++v)
+    if (root[v] != static_cast<int>(v) && last_use[v] != never)
+      last_use[static_cast<size_t>(root[v])] = std::max(last_use[static_cast<size_t>(root[v])], last_use[v]);
   std::vector<BufferRequest> requests;
   std::vector<int> request_value;
   for (size_t s = 0; s < steps_.size(); ++s) {
     Step& step = steps_[s];
     if (!step.shapes_known) continue;
     for (int v : step.outputs) {
-      if (v < 0 || is_output[static_cast<size_t>(v)]) continue;
+      if (v < 0 || is_output[static_cast<size_t>(v)] || root[static_cast<size_t>(v)] != v) continue;
       const ops::ValueInfo& info = infos_[static_cast<size_t>(v)];
       if (info.dtype == DType::kString) continue;  // strings need constructed objects: heap-allocated
       if (info.is_container()) continue;           // containers own their tensors: never in the arena

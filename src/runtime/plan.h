@@ -13,8 +13,11 @@
 #include "ir/graph.h"
 #include "ops/op.h"
 #include "runtime/limits.h"
+#include "runtime/run_state.h"
 
 namespace kiln::runtime {
+
+class PreparedGraph;
 
 /// Opset lookup for a model's domains.
 struct OpsetTable {
@@ -29,15 +32,20 @@ struct Step {
   std::vector<int> outputs;  ///< value ids (-1 for absent optional outputs)
   bool shapes_known = false;  ///< every output's shape was resolved at plan time
   std::vector<int> release;   ///< values whose last reader is this step (freed after it)
+  const ops::PreparedKernel* prepared = nullptr;  ///< the session's fast kernel for the node, else compute runs
+  /// Output 0 is a view of input 0 with other dims (OpSchema::output_views_input): no kernel runs, and the
+  /// viewed memory lives until the view's last reader.
+  bool view_of_input = false;
 };
 
 class Plan {
  public:
   /// Builds a plan for `graph` given the type and shape of every value fed from outside (graph inputs and
   /// outer-scope values), keyed by value id. Throws Error naming the node on inference failures.
+  /// Steps run the kernels `prepared` holds for their nodes (null: reference kernels everywhere).
   static std::shared_ptr<const Plan> build(const ir::Graph& graph, const OpsetTable& opsets,
                                            const std::unordered_map<int, ops::ValueInfo>& fed,
-                                           const Limits& limits);
+                                           const Limits& limits, const PreparedGraph* prepared = nullptr);
 
   const ir::Graph& graph() const { return *graph_; }
   const std::vector<Step>& steps() const { return steps_; }
@@ -54,6 +62,8 @@ class Plan {
   const std::vector<int>& fed_values() const { return fed_; }
   /// Names read from enclosing scopes by nodes' subgraphs, per step index (kept alive until that step).
   const std::vector<std::vector<int>>& implicit_inputs() const { return implicit_inputs_; }
+  /// Run states of finished runs, for the next runs of this plan (a cache: the plan stays logically const).
+  RunStatePool& run_states() const { return run_states_; }
 
  private:
   /// Info of a value by name in the scopes enclosing the graph being planned (for plan-time subgraph
@@ -77,6 +87,7 @@ class Plan {
   std::vector<int> fed_;
   std::vector<std::vector<int>> implicit_inputs_;
   size_t arena_bytes_ = 0;
+  mutable RunStatePool run_states_;
 };
 
 /// Adds the node's label to an Error that does not carry it yet.

@@ -98,12 +98,15 @@ def _calibrate_batchnorm(model, shape) -> None:
     model.eval()
 
 
-def export(spec: model_zoo.ModelSpec, path: pathlib.Path) -> list:
-    """Exports one model to `path`; returns the warnings the exporter raised (as strings)."""
+def export(spec: model_zoo.ModelSpec, path: pathlib.Path, build=None) -> list:
+    """Exports one model to `path`; returns the warnings the exporter raised (as strings).
+
+    `build` makes the nn.Module (called after seeding); default: the spec's builder. The benchmark suite
+    (scripts/bench) passes its own, larger builds of the same networks."""
     import onnx
     import torch
     torch.manual_seed(SEED)
-    model = _build(spec).eval()
+    model = (build() if build else _build(spec)).eval()
     if spec.bn_calibration:
         _calibrate_batchnorm(model, spec.bn_calibration)
     args = tuple(_example(inp) for inp in spec.inputs)

@@ -87,6 +87,12 @@ MODELS = (
         cases=({"input_ids": (1, 16), "attention_mask": (1, 16)},
                {"input_ids": (3, 7), "attention_mask": (3, 7)})),
     ModelSpec(
+        name="gpt", builder="tiny_gpt",
+        inputs=(Input("input_ids", {0: "batch", 1: "sequence"}, kind="tokens", example=(2, 12)),),
+        outputs=(Output("logits", {0: "batch", 1: "sequence"}),),
+        # At most 64 positions (the learned position table and the causal mask buffer).
+        cases=({"input_ids": (1, 16)}, {"input_ids": (3, 7)})),
+    ModelSpec(
         name="lstm", builder="bidirectional_lstm",
         inputs=(Input("sequence", {0: "batch", 1: "time"}, example=(2, 10, 16)),),
         outputs=(Output("output", {0: "batch", 1: "time"}), Output("h_n", {1: "batch"}),

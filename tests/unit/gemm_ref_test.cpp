@@ -28,7 +28,7 @@ void check(const Case& c, std::mt19937& rng) {
   for (auto& v : B) v = u(rng);
   for (auto& v : C) v = c.beta == 0.0f ? NAN : u(rng);  // beta 0 must not read C
   std::vector<float> C0 = C;
-  kiln::kernels::gemm_f32(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
+  kiln::kernels::gemm_f32_ref(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
   for (int64_t m = 0; m < c.M; ++m) {
     for (int64_t n = 0; n < c.N; ++n) {
       double acc = 0;
@@ -81,10 +81,10 @@ TEST(GemmRef, EmptyDimensions) {
   std::vector<float> C = {1, 2, 3, 4};
   float dummy = 0;
   // K = 0: C = beta * C.
-  kiln::kernels::gemm_f32(false, false, 2, 2, 0, 1.0f, &dummy, 1, &dummy, 2, 0.5f, C.data(), 2);
+  kiln::kernels::gemm_f32_ref(false, false, 2, 2, 0, 1.0f, &dummy, 1, &dummy, 2, 0.5f, C.data(), 2);
   EXPECT_EQ(C, (std::vector<float>{0.5f, 1, 1.5f, 2}));
   // M = 0 or N = 0: nothing is touched.
-  kiln::kernels::gemm_f32(false, false, 0, 2, 3, 1.0f, &dummy, 3, &dummy, 2, 0.0f, C.data(), 2);
+  kiln::kernels::gemm_f32_ref(false, false, 0, 2, 3, 1.0f, &dummy, 3, &dummy, 2, 0.0f, C.data(), 2);
   EXPECT_EQ(C[0], 0.5f);
 }
 

@@ -284,3 +284,54 @@ TEST(InputCheck, MissingParametersExplainExportParams) {
     EXPECT_NE(msg.find("conv1.weight"), std::string::npos) << msg;
   }
 }
+
+namespace {
+
+// x[n] -> a = AddOne(x) -> b = Flatten(a) (a view) ; c = AddOne(x) ; d = AddOne(b) ; out = AddOne(d), c kept too.
+// Without the view keeping a's memory alive until b's last reader, c could be written over a before d reads b.
+ir::Model view_model() {
+  ir::Model m = chain_model(0);
+  ir::Graph& g = *m.graph;
+  g.value(g.find("x")).type.shape = Shape({Dim::symbol("n"), Dim(1)});
+  auto node = [&](std::string op, std::string domain, std::vector<std::string> in, std::string out) {
+    ir::Node n;
+    n.op_type = std::move(op);
+    n.domain = std::move(domain);
+    n.name = out;
+    for (const auto& i : in) n.inputs.push_back(g.find(i));
+    n.outputs = {g.intern(out)};
+    g.nodes.push_back(n);
+  };
+  node("AddOne", "kiln.test", {"x"}, "a");
+  node("Flatten", "", {"a"}, "b");
+  node("AddOne", "kiln.test", {"x"}, "c");
+  node("AddOne", "kiln.test", {"b"}, "d");
+  node("AddOne", "kiln.test", {"d"}, "out");
+  node("AddOne", "kiln.test", {"c"}, "out2");
+  g.outputs = {g.find("out"), g.find("out2")};
+  return m;
+}
+
+}  // namespace
+
+TEST(Session, ReshapeLikeStepsViewTheirInputAndKeepItAlive) {
+  Session s(std::make_shared<Session::Impl>(view_model(), SessionOptions{}));
+  Tensor x(DType::kFloat32, {1000, 1});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i);
+  for (int run = 0; run < 2; ++run) {  // the second run reuses the first run's state and views
+    NamedTensors out = s.run({{"x", x}});
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].second.dims(), (std::vector<int64_t>{1000, 1}));
+    for (int64_t i = 0; i < 1000; ++i) {
+      ASSERT_EQ(out[0].second.data<float>()[i], static_cast<float>(i + 3)) << "run " << run << " element " << i;
+      ASSERT_EQ(out[1].second.data<float>()[i], static_cast<float>(i + 2)) << "run " << run << " element " << i;
+    }
+  }
+  std::unordered_map<int, ops::ValueInfo> fed{{0, {DType::kFloat32, Shape({Dim(1000), Dim(1)}), nullptr}}};
+  const Session::Impl& impl = s.impl();
+  auto plan = const_cast<Session::Impl&>(impl).plan_for(*impl.model.graph, fed, nullptr);
+  int views = 0;
+  for (const auto& step : plan->steps()) views += step.view_of_input;
+  EXPECT_EQ(views, 1) << "the Flatten step should be a view";
+  EXPECT_LT(plan->arena_offset(impl.model.graph->find("b")), 0) << "a view has no memory of its own";
+}

@@ -1,0 +1,73 @@
+// Depthwise plane kernels of dwconv_list.h (and the reference) on MobileNet-v2/v3 layer shapes, one thread.
+// Reports GFLOP/s (2 x multiply-adds of the valid taps counted as if every tap were valid).
+
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/dwconv/dwconv.h"
+#include "kernels/isa.h"
+
+namespace kiln::kernels {
+namespace {
+
+struct Layer {
+  int64_t channels, size, kernel, stride;
+};
+constexpr Layer kLayers[] = {{32, 112, 3, 1}, {96, 112, 3, 2}, {144, 56, 3, 1}, {144, 56, 3, 2}, {192, 28, 3, 1},
+                             {576, 14, 3, 1}, {960, 7, 3, 1},  {72, 56, 5, 2},  {120, 28, 5, 1}, {672, 14, 5, 2}};
+
+void run_layer(benchmark::State& state, DwConvFn fn, const Layer& l) {
+  DwConvShape s;
+  s.in_h = s.in_w = l.size;
+  s.kernel_h = s.kernel_w = l.kernel;
+  s.stride_h = s.stride_w = l.stride;
+  s.pad_top = s.pad_left = l.kernel / 2;
+  s.out_h = s.out_w = (l.size + 2 * (l.kernel / 2) - l.kernel) / l.stride + 1;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> x(static_cast<size_t>(l.channels * l.size * l.size)), w(static_cast<size_t>(l.channels * 25));
+  std::vector<float> y(static_cast<size_t>(l.channels * s.out_h * s.out_w)), scratch;
+  for (float& v : x) v = u(rng);
+  for (float& v : w) v = u(rng);
+  DwConvArgs a;
+  a.x = x.data(), a.w = w.data(), a.y = y.data();
+  a.in_channels = a.channels = a.groups = l.channels;
+  a.act.kind = Activation::kClip, a.act.alpha = 0, a.act.beta = 6;
+  scratch.assign(dwconv_scratch_floats(s, a), 0.0f);
+  for (auto _ : state) {
+    fn(s, a, 0, a.items(), scratch.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double flops = 2.0 * l.channels * s.out_h * s.out_w * l.kernel * l.kernel;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+struct Listed {
+  const char* name;
+  IsaTier tier;
+};
+constexpr Listed kListed[] = {
+    {"dwconv_f32_ref", IsaTier::kRef},
+#define KILN_DWCONV(name, tier, simd) {#name, IsaTier::tier},
+#include "kernels/dwconv/dwconv_list.h"
+};
+
+int register_all() {
+  for (const Listed& k : kListed) {
+    if (!isa_available(k.tier)) continue;
+    for (const Layer& l : kLayers) {
+      const std::string name = std::string(k.name) + "/c" + std::to_string(l.channels) + "_" + std::to_string(l.size) +
+                               "_k" + std::to_string(l.kernel) + "_s" + std::to_string(l.stride);
+      const DwConvFn fn = dwconv_kernel(k.tier);
+      benchmark::RegisterBenchmark(name.c_str(), [fn, l](benchmark::State& st) { run_layer(st, fn, l); });
+    }
+  }
+  return 0;
+}
+const int kRegistered = register_all();
+
+}  // namespace
+}  // namespace kiln::kernels

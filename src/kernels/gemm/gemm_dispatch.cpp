@@ -1,0 +1,123 @@
+// Which gemm_list.h kernel runs (and whether a call makes sense), its cache blocking on this CPU, and packing of
+// operands ahead of time. Baseline code: it only calls into a tier's functions when the CPU has that tier.
+
+#include <cpuinfo.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "base/error.h"
+#include "kernels/gemm/gemm.h"
+#include "kernels/gemm/gemm_kernel.h"
+
+namespace kiln::kernels {
+
+namespace {
+
+constexpr GemmKernelEntry kEntries[] = {
+#define KILN_GEMM_ENTRY(name, tier, mr, nr) {#name, IsaTier::tier, mr, nr, &name},
+    KILN_GEMM_F32_KERNELS(KILN_GEMM_ENTRY)
+#undef KILN_GEMM_ENTRY
+};
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+std::span<const GemmKernelEntry> gemm_kernel_entries() { return kEntries; }
+
+int gemm_active_kernel() {
+  const IsaTier tier = active_isa();
+  int best = 0;  // the portable kernel (tier kRef) runs anywhere
+  for (int i = 0; i < static_cast<int>(std::size(kEntries)); ++i)
+    if (static_cast<int>(kEntries[i].tier) <= static_cast<int>(tier)) best = i;
+  return best;
+}
+
+const char* gemm_kernel_name() { return kEntries[gemm_active_kernel()].name; }
+
+GemmBlocking gemm_blocking(const GemmMicroKernel& kernel) {
+  // kc_max is fixed rather than read from L1: the A micro-panel (mr x 256 floats: 6 KiB for the avx2 tile,
+  // 12 KiB for avx512) fits any L1d of 32 KiB or more next to the B lines streaming through, a K block
+  // amortises the C tile's load and store over 256 FMAs per element, and K's block boundaries (which decide
+  // the rounding) then depend on the kernel only, not on the CPU's caches.
+  GemmBlocking b;
+  b.kc_max = 256;
+  // nc from L2: the packed kc x nc B block takes half of it, the other half holds A panels and C lines.
+  static const int64_t l2 = [] {
+    const cpuinfo_cache* c = cpuinfo_initialize() ? cpuinfo_get_l2_cache(0) : nullptr;
+    return c && c->size ? static_cast<int64_t>(c->size) : int64_t{256} << 10;
+  }();
+  const int64_t nc = l2 / 2 / (b.kc_max * static_cast<int64_t>(sizeof(float)));
+  b.nc = std::clamp<int64_t>(nc / kernel.nr * kernel.nr, 4 * kernel.nr, 2048);
+  return b;
+}
+
+void validate_gemm_args(const GemmArgs& g) {
+  if (g.M < 0 || g.N < 0 || g.K < 0 || g.batch < 0)
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: negative size M={} N={} K={} batch={}", g.M, g.N, g.K, g.batch);
+  if (const PackedGemmOperand* p = g.packed_a;
+      p && (p->empty() || p->side() != GemmSide::kA || p->rows() != g.M || p->cols() != g.K))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: packed A is {} x {}{}, the call needs {} x {}", p->rows(), p->cols(),
+         p->side() == GemmSide::kA ? "" : " (packed as B)", g.M, g.K);
+  if (const PackedGemmOperand* p = g.packed_b;
+      p && (p->empty() || p->side() != GemmSide::kB || p->rows() != g.K || p->cols() != g.N))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: packed B is {} x {}{}, the call needs {} x {}", p->rows(), p->cols(),
+         p->side() == GemmSide::kB ? "" : " (packed as A)", g.K, g.N);
+  if (g.b_source && (g.packed_b || g.batch != 1 || !g.b_source->fill))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: a B source needs batch 1, no packed B and a fill function");
+  if (g.M * g.N * g.batch == 0) return;
+  if (!g.c || g.ldc < g.N) fail(ErrorCode::kInvalidArgument, "gemm_f32: C has leading dimension {} < N={}", g.ldc, g.N);
+  if (g.K > 0 && !g.packed_a && (!g.a.data || g.a.ld < (g.a.trans ? g.M : g.K)))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: A has leading dimension {} for M={} K={}", g.a.ld, g.M, g.K);
+  if (g.K > 0 && !g.packed_b && !g.b_source && (!g.b.data || g.b.ld < (g.b.trans ? g.K : g.N)))
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: B has leading dimension {} for K={} N={}", g.b.ld, g.K, g.N);
+  if (g.epilogue.residual && g.epilogue.ldr < g.N)
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: residual has leading dimension {} < N={}", g.epilogue.ldr, g.N);
+}
+
+int gemm_kernel_for(const GemmArgs& g) {
+  const int ka = g.packed_a ? g.packed_a->kernel() : -1, kb = g.packed_b ? g.packed_b->kernel() : -1;
+  const auto entries = gemm_kernel_entries();
+  if (ka >= 0 && kb >= 0 && ka != kb)
+    fail(ErrorCode::kInvalidArgument, "gemm_f32: A was packed for {} and B for {}; pack both at the same ISA tier",
+         entries[ka].name, entries[kb].name);
+  const int k = ka >= 0 ? ka : kb >= 0 ? kb : gemm_active_kernel();
+  KILN_ASSERT(k >= 0 && k < static_cast<int>(entries.size()) && isa_available(entries[k].tier));
+  return k;
+}
+
+PackedGemmOperand pack_gemm_operand(GemmSide side, MatrixRef m, int64_t rows, int64_t cols) {
+  if (rows < 0 || cols < 0) fail(ErrorCode::kInvalidArgument, "pack_gemm_operand: negative size {} x {}", rows, cols);
+  if (rows * cols > 0 && (!m.data || m.ld < (m.trans ? rows : cols)))
+    fail(ErrorCode::kInvalidArgument, "pack_gemm_operand: {} x {} operand with leading dimension {}{}", rows, cols,
+         m.ld, m.data ? "" : " and no data");
+  const int index = gemm_active_kernel();
+  const GemmMicroKernel& k = *kEntries[index].code();
+  // A (M x K) becomes ceil(M / mr) panels of K x mr; B (K x N) ceil(N / nr) panels of K x nr. A K block of a
+  // panel is then contiguous at offset k0 * mr (k0 * nr), whatever kc the driver picks.
+  const bool is_a = side == GemmSide::kA;
+  const int64_t lanes = is_a ? k.mr : k.nr;
+  const int64_t outer = is_a ? rows : cols, depth = is_a ? cols : rows;
+  const size_t floats = static_cast<size_t>(ceil_div(outer, lanes) * lanes * depth);
+  const size_t bytes = std::max<size_t>((floats * sizeof(float) + 63) / 64 * 64, 64);
+  float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!data) fail(ErrorCode::kLimitExceeded, "pack_gemm_operand: cannot allocate {} bytes", bytes);
+
+  PackedGemmOperand p;
+  p.side_ = side;
+  p.rows_ = rows;
+  p.cols_ = cols;
+  p.kernel_ = index;
+  p.bytes_ = bytes;
+  p.data_ = std::shared_ptr<float>(data, std::free);
+  if (floats == 0) return p;  // an empty operand: nothing to read
+  if (is_a) {
+    k.pack_a(m, 0, rows, 0, cols, data);
+  } else {
+    k.pack_b(m, 0, rows, 0, cols, data, rows * k.nr);
+  }
+  return p;
+}
+
+}  // namespace kiln::kernels

@@ -1,0 +1,96 @@
+#pragma once
+// What one gemm_list.h entry provides: its micro-kernels (one per row count and width of an edge tile, per way
+// of reading A) and its packers, compiled with its tier's flags (gemm_tile.h, instantiated in gemm_<tier>.cpp).
+// Internal to the GEMM family: the dispatch, the tests and the micro-benchmark use it; operators use gemm.h.
+
+#include <cstdint>
+#include <span>
+
+#include "kernels/gemm/gemm.h"
+#include "kernels/isa.h"
+#include "kernels/gemm/gemm_list.h"
+
+namespace kiln::kernels {
+
+/// Where a micro-kernel stores its tile of C (rows x cols, both valid: no padding written) and what it applies
+/// on the way. K is summed in blocks: the first block stores alpha * acc + bias + beta * residual (residual may
+/// be C itself: each element is read before it is written, by the same tile), later blocks add alpha * acc to
+/// what is stored. The activation is applied by the driver once the last block is stored.
+struct GemmTile {
+  int64_t lda = 0;                 ///< row stride of A when the tile reads it unpacked (kRowMajor)
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int64_t cols = 0;                ///< valid columns, 1..NR (the half-width kernels take 1..NR/2)
+  float alpha = 1.0f;
+  bool accumulate = false;         ///< a later K block: C += alpha * acc
+  const float* bias_row = nullptr; ///< per-row bias at the tile's first row, or null
+  const float* bias_col = nullptr; ///< per-column bias at the tile's first column, or null
+  const float* residual = nullptr; ///< residual at the tile's first element, or null
+  int64_t ldr = 0;
+  float beta = 1.0f;
+};
+
+/// Multiplies rows of A by a packed kc x NR panel of B (b[k * NR + c]) and stores the tile through the epilogue.
+/// kc may be 0 (the epilogue of zero).
+using GemmTileFn = void (*)(int64_t kc, const float* a, const float* b, const GemmTile& tile);
+
+/// How a tile reads A: from a packed panel (a[k * MR + r]), or straight from a row-major A (a[r * lda + k]), which
+/// saves packing activations: the tile's rows stay in L1 across the B panels just the same.
+enum GemmALayout : int { kPackedPanel = 0, kRowMajor = 1 };
+
+inline constexpr int kGemmMaxMr = 12;
+
+struct GemmMicroKernel {
+  int mr = 0, nr = 0;
+  /// tiles[layout][r - 1][w]: a tile of r rows (1..mr) reading A in `layout` (GemmALayout); w = 0 takes up to
+  /// nr / 2 columns (one vector), w = 1 up to nr.
+  GemmTileFn tiles[2][kGemmMaxMr][2] = {};
+  /// Packs rows [m0, m0 + rows) x k [k0, k0 + kc) of the logical A into ceil(rows / mr) panels of kc x mr,
+  /// panel after panel (each kc * mr floats), rows past `rows` zero.
+  void (*pack_a)(const MatrixRef& a, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) = nullptr;
+  /// Packs k [k0, k0 + kc) x columns [n0, n0 + cols) of the logical B into ceil(cols / nr) panels of kc x nr
+  /// rows (row k of panel p at dst + p * panel_stride + k * nr), columns past `cols` zero.
+  void (*pack_b)(const MatrixRef& b, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+                 int64_t panel_stride) = nullptr;
+};
+
+#define KILN_GEMM_DECLARE(name, tier, mr, nr) const GemmMicroKernel* name();
+KILN_GEMM_F32_KERNELS(KILN_GEMM_DECLARE)
+#undef KILN_GEMM_DECLARE
+
+/// One gemm_list.h line as data (the dispatch's table; defined in gemm_dispatch.cpp, baseline code).
+struct GemmKernelEntry {
+  const char* name;
+  IsaTier tier;
+  int mr, nr;
+  const GemmMicroKernel* (*code)();
+};
+
+/// The gemm_list.h entries, in list order (PackedGemmOperand::kernel() indexes it).
+std::span<const GemmKernelEntry> gemm_kernel_entries();
+
+/// Index of the entry gemm_f32 uses for unpacked operands at the active tier (the last one it allows).
+int gemm_active_kernel();
+
+/// Throws Error(kInvalidArgument) naming what is wrong with args (sizes, packed operands that do not fit the
+/// call, a B source with a batch, leading dimensions too small).
+void validate_gemm_args(const GemmArgs& args);
+
+/// The entry args runs with: the one its packed operands were packed for (both packed: the same one, else an
+/// InvalidArgument error), else gemm_active_kernel().
+int gemm_kernel_for(const GemmArgs& args);
+
+/// How many times gemm_f32 has (re)allocated a per-thread packing buffer in this process: buffers only grow, so
+/// once every thread has seen the largest call, this stops moving (the steady state allocates nothing).
+uint64_t gemm_scratch_allocations();
+
+/// The cache blocking of one kernel on this CPU: K is summed in blocks of at most kc_max (the A micro-panel,
+/// mr x kc, stays in L1 while the B micro-panels stream past it), and columns are taken nc at a time (a kc x nc
+/// block of packed B stays in L2 while every row panel of A passes over it). nc is a multiple of nr.
+struct GemmBlocking {
+  int64_t kc_max = 256;
+  int64_t nc = 256;
+};
+GemmBlocking gemm_blocking(const GemmMicroKernel& kernel);
+
+}  // namespace kiln::kernels

@@ -1,0 +1,262 @@
+#pragma once
+// The pooling kernels, written once over a SIMD wrapper S (simd_extra.h) and instantiated per tier in
+// pool_avx2.cpp and pool_avx512.cpp. Include only from those files. See pool.h for the method and accuracy.
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/pool/pool.h"
+#include "kernels/simd/vector_loops.h"
+
+namespace kiln::kernels::pool_impl {
+
+using simd::for_each_vector;
+
+inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+/// The padded row buffer of one output row: input columns [0, in_w) live at [pad_left, pad_left + in_w); the
+/// columns before and after hold the padding fill (-inf for max, 0 for sums), so every output's taps are
+/// plain (strided) loads from `base(ox) = ox * stride_w`. Its length covers the widest vector's reads.
+inline int64_t padded_row_floats(const Pool2dShape& s) {
+  const int64_t lanes = 16;  // the widest tier
+  return s.pad_left + s.in_w + std::max(s.out_w, lanes) * s.stride_w + s.kernel_w * s.dilation_w + lanes;
+}
+
+/// Output columns [0, left_edge) have windows starting in the left padding.
+inline int64_t left_edge_columns(const Pool2dShape& s) {
+  return std::min((s.pad_left + s.stride_w - 1) / s.stride_w, s.out_w);
+}
+
+/// kLanes values p[0], p[stride], ...: vector loads for strides 1 and 2, lane fills otherwise (kStride 0).
+template <class S, int kStride> typename S::V load_taps(const float* p, int64_t stride) {
+  if constexpr (kStride == 1) {
+    return S::load(p);
+  } else if constexpr (kStride == 2) {
+    return S::load_even(p);
+  } else {
+    alignas(64) float t[S::kLanes];
+    for (int j = 0; j < S::kLanes; ++j) t[j] = p[j * stride];
+    return S::load(t);
+  }
+}
+
+/// The most input rows one output row may combine (kernel_h); taller windows run the reference.
+inline constexpr int64_t kMaxWindowRows = 64;
+
+/// out[i] = fold over rows[0..n) of row[i], as max (NaN-ignoring: v > acc ? v : acc, from -inf) or sum (from 0),
+/// over w floats. `first_copy`, when set, receives a copy of rows[0].
+template <class S, bool kMax>
+void fold_rows(float* out, const float* const* rows, int64_t n, int64_t w, float* first_copy) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  const float init = kMax ? kNegInf : 0.0f;
+  if (w >= L) {
+    const V vinit = S::set1(init);
+    for_each_vector<S>(w, out, [&](int64_t i) {
+      V acc = vinit;
+      for (int64_t r = 0; r < n; ++r) {
+        const V v = S::load(rows[r] + i);
+        if (r == 0 && first_copy) S::store(first_copy + i, v);
+        acc = kMax ? S::max(v, acc) : S::add(v, acc);
+      }
+      return acc;
+    });
+    return;
+  }
+  for (int64_t i = 0; i < w; ++i) {
+    float acc = init;
+    for (int64_t r = 0; r < n; ++r) {
+      const float v = rows[r][i];
+      acc = kMax ? (v > acc ? v : acc) : v + acc;
+    }
+    out[i] = acc;
+    if (first_copy) first_copy[i] = rows[0][i];
+  }
+}
+
+/// Sets the padding columns of a padded row buffer to `fill`.
+inline void fill_padding(const Pool2dShape& s, float* buf, float fill) {
+  std::fill(buf, buf + s.pad_left, fill);
+  std::fill(buf + s.pad_left + s.in_w, buf + padded_row_floats(s), fill);
+}
+
+/// Floats of the staging buffer for first taps (maxpool_rows): padded coordinates up to the last vector's reads.
+inline int64_t first_tap_floats(const Pool2dShape& s) {
+  const int64_t lanes = 16;  // the widest tier
+  return (std::max(s.out_w, lanes) + lanes) * s.stride_w + 4 * lanes;
+}
+
+/// Max pooling. The maximum over taps ignores NaNs (max(v, acc) keeps acc when v is NaN); the reference's rule
+/// (NaN exactly when the window's first valid tap is NaN) is restored by max(acc, first tap), which is NaN
+/// exactly when that tap is. The first taps come from the first valid row: read in place where a vector's
+/// windows all start inside the row, else from a padded copy of just the part that vector reads (windows
+/// starting in the left padding, or beyond the row's end with large end pads), whose left-padding windows are
+/// then fixed one by one.
+template <class S, int kStride>
+void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* scratch) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  float* buf = scratch;
+  float* first = scratch + padded_row_floats(s);  // staged first taps, in padded coordinates
+  fill_padding(s, buf, kNegInf);
+  const int64_t left_edge = left_edge_columns(s);
+  // Outputs [0, safe_end) have windows starting at or before the row's last column.
+  const int64_t safe_end = std::min(s.out_w, (s.in_w - 1 + s.pad_left) / s.stride_w + 1);
+  const V neg_inf = S::set1(kNegInf);
+  for (int64_t oy = row_begin; oy < row_end; ++oy) {
+    float* yrow = y + oy * s.out_w;
+    const float* rows[kMaxWindowRows];
+    int64_t n = 0;
+    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+      const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
+      if (iy >= 0 && iy < s.in_h) rows[n++] = x + iy * s.in_w;
+    }
+    if (n == 0) {  // the window lies in the top or bottom padding
+      std::fill(yrow, yrow + s.out_w, kNegInf);
+      continue;
+    }
+    const float* first_row = rows[0];
+    fold_rows<S, true>(buf + s.pad_left, rows, n, s.in_w, nullptr);
+    for_each_vector<S>(s.out_w, yrow, [&](int64_t ox) {
+      const int64_t base = ox * s.stride_w;
+      V acc = neg_inf;
+      for (int64_t kx = 0; kx < s.kernel_w; ++kx) acc = S::max(load_taps<S, kStride>(buf + base + kx * s.dilation_w, s.stride_w), acc);
+      const float* taps;
+      if (ox >= left_edge && ox + L <= safe_end) {
+        taps = first_row + (base - s.pad_left);
+      } else {
+        for (int64_t p = base; p < base + L * s.stride_w; ++p) {
+          const int64_t ix = p - s.pad_left;
+          first[p] = ix >= 0 && ix < s.in_w ? first_row[ix] : kNegInf;
+        }
+        taps = first + base;
+      }
+      return S::max(acc, load_taps<S, kStride>(taps, s.stride_w));
+    });
+    for (int64_t ox = 0; ox < left_edge; ++ox) {
+      for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+        const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
+        if (ix < 0) continue;
+        if (ix < s.in_w && std::isnan(first_row[ix])) yrow[ox] = first_row[ix];
+        break;
+      }
+    }
+  }
+}
+
+/// Average pooling: sums of the zero-padded buffer times 1 / (rows * columns counted), the column factor from
+/// a table filled once per call.
+template <class S, int kStride>
+void avgpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* scratch) {
+  using V = typename S::V;
+  const int64_t padded = padded_row_floats(s);
+  float* buf = scratch;
+  float* inv_cols = scratch + padded;  // per output column, 1 / columns counted (NaN when none)
+  fill_padding(s, buf, 0.0f);
+  for (int64_t ox = 0; ox < std::max<int64_t>(s.out_w, 16); ++ox) {
+    int64_t cols = 0;
+    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+      const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
+      cols += s.count_include_pad ? ix < s.in_w + s.pad_right : (ix >= 0 && ix < s.in_w);
+    }
+    inv_cols[ox] = cols > 0 ? 1.0f / static_cast<float>(cols) : std::numeric_limits<float>::quiet_NaN();
+  }
+  for (int64_t oy = row_begin; oy < row_end; ++oy) {
+    float* yrow = y + oy * s.out_w;
+    const float* row_ptrs[kMaxWindowRows];
+    int64_t rows = 0, padded_rows = 0;
+    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+      const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
+      if (iy < s.in_h + s.pad_bottom) ++padded_rows;
+      if (iy >= 0 && iy < s.in_h) row_ptrs[rows++] = x + iy * s.in_w;
+    }
+    fold_rows<S, false>(buf + s.pad_left, row_ptrs, rows, s.in_w, nullptr);
+    if (rows == 0) {  // only padding: 0 / padded count, or 0 / 0 without count_include_pad
+      std::fill(yrow, yrow + s.out_w, s.count_include_pad ? 0.0f : std::numeric_limits<float>::quiet_NaN());
+      continue;
+    }
+    const V inv_rows = S::set1(1.0f / static_cast<float>(s.count_include_pad ? padded_rows : rows));
+    for_each_vector<S>(s.out_w, yrow, [&](int64_t ox) {
+      const float* b = buf + ox * s.stride_w;
+      V acc = load_taps<S, kStride>(b, s.stride_w);
+      for (int64_t kx = 1; kx < s.kernel_w; ++kx) acc = S::add(acc, load_taps<S, kStride>(b + kx * s.dilation_w, s.stride_w));
+      return S::mul(acc, S::mul(inv_rows, S::load(inv_cols + ox)));
+    });
+  }
+}
+
+template <class S>
+void maxpool2d(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* buf) {
+  if (s.stride_w == 1) maxpool_rows<S, 1>(s, x, y, row_begin, row_end, buf);
+  else if (s.stride_w == 2) maxpool_rows<S, 2>(s, x, y, row_begin, row_end, buf);
+  else maxpool_rows<S, 0>(s, x, y, row_begin, row_end, buf);
+}
+
+template <class S>
+void avgpool2d(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* buf) {
+  if (s.stride_w == 1) avgpool_rows<S, 1>(s, x, y, row_begin, row_end, buf);
+  else if (s.stride_w == 2) avgpool_rows<S, 2>(s, x, y, row_begin, row_end, buf);
+  else avgpool_rows<S, 0>(s, x, y, row_begin, row_end, buf);
+}
+
+/// Maximum of each plane; any NaN makes the result NaN (the reference's rule); -inf for empty planes.
+template <class S> void global_maxpool(const float* x, float* y, int64_t planes, int64_t size) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* xp = x + p * size;
+    V a0 = S::set1(kNegInf), a1 = a0, nan0 = S::zero(), nan1 = nan0;
+    int64_t i = 0;
+    for (; i + 2 * L <= size; i += 2 * L) {
+      const V v0 = S::load(xp + i), v1 = S::load(xp + i + L);
+      a0 = S::max(v0, a0), a1 = S::max(v1, a1);
+      nan0 = S::select_nan(nan0, v0), nan1 = S::select_nan(nan1, v1);
+    }
+    float best = S::reduce_max(S::max(a0, a1));
+    bool nan = std::isnan(S::reduce_add(S::add(nan0, nan1)));
+    for (; i < size; ++i) {
+      nan = nan || std::isnan(xp[i]);
+      best = xp[i] > best ? xp[i] : best;
+    }
+    y[p] = nan ? std::numeric_limits<float>::quiet_NaN() : best;
+  }
+}
+
+/// Mean of each plane (NaN for empty planes, as 0 / 0).
+template <class S> void global_avgpool(const float* x, float* y, int64_t planes, int64_t size) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* xp = x + p * size;
+    V a0 = S::zero(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 4 * L <= size; i += 4 * L) {
+      a0 = S::add(a0, S::load(xp + i));
+      a1 = S::add(a1, S::load(xp + i + L));
+      a2 = S::add(a2, S::load(xp + i + 2 * L));
+      a3 = S::add(a3, S::load(xp + i + 3 * L));
+    }
+    for (; i + L <= size; i += L) a0 = S::add(a0, S::load(xp + i));
+    if (i < size) a1 = S::add(a1, S::load_partial(xp + i, size - i));
+    const float sum = S::reduce_add(S::add(S::add(a0, a1), S::add(a2, a3)));
+    y[p] = size > 0 ? sum / static_cast<float>(size) : std::numeric_limits<float>::quiet_NaN();
+  }
+}
+
+}  // namespace kiln::kernels::pool_impl
+
+/// Defines the tier's kernel set (pool_list.h names) over wrapper S; used once in each ISA file.
+#define KILN_DEFINE_POOL_KERNELS(suffix, S)                                                                       \
+  void maxpool2d_f32_##suffix(const Pool2dShape& s, const float* x, float* y, int64_t r0, int64_t r1, float* b) { \
+    pool_impl::maxpool2d<S>(s, x, y, r0, r1, b);                                                                  \
+  }                                                                                                               \
+  void avgpool2d_f32_##suffix(const Pool2dShape& s, const float* x, float* y, int64_t r0, int64_t r1, float* b) { \
+    pool_impl::avgpool2d<S>(s, x, y, r0, r1, b);                                                                  \
+  }                                                                                                               \
+  void global_maxpool_f32_##suffix(const float* x, float* y, int64_t planes, int64_t size) {                      \
+    pool_impl::global_maxpool<S>(x, y, planes, size);                                                             \
+  }                                                                                                               \
+  void global_avgpool_f32_##suffix(const float* x, float* y, int64_t planes, int64_t size) {                      \
+    pool_impl::global_avgpool<S>(x, y, planes, size);                                                             \
+  }

@@ -1,0 +1,28 @@
+#pragma once
+// The activations a kernel applies in registers before it stores (Relu and Clip: one max or min per vector);
+// the others (sigmoid, tanh, GELU, ...) are applied to the stored rows by apply_activation_f32. Shared by the
+// convolution kernels' epilogues (dwconv, winograd). Include only from a file compiled with the tier's flags.
+
+#include "kernels/activation.h"
+#include "kernels/simd/simd.h"
+
+namespace kiln::kernels::simd {
+
+template <typename S> struct RegisterActivation {
+  using V = typename S::V;
+  Activation kind;
+  V lo, hi;
+  explicit RegisterActivation(const ActivationParams& a)
+      : kind(a.kind), lo(S::set1(a.kind == Activation::kClip ? a.alpha : 0.0f)), hi(S::set1(a.beta)) {}
+  /// The operand order gives the reference's NaN behaviour (max/min return their second operand on NaN): Relu
+  /// maps NaN to 0, Clip keeps it.
+  V apply(V v) const {
+    if (kind == Activation::kRelu) return S::max(v, lo);
+    if (kind == Activation::kClip) return S::min(hi, S::max(lo, v));
+    return v;
+  }
+  /// False when the caller must run apply_activation_f32 over what it stored.
+  bool in_registers() const { return kind == Activation::kNone || kind == Activation::kRelu || kind == Activation::kClip; }
+};
+
+}  // namespace kiln::kernels::simd

@@ -1,0 +1,128 @@
+#pragma once
+// Vector approximations of exp, log, tanh, sigmoid, erf and friends, written once over a SIMD wrapper
+// (kernels/simd/simd.h) and instantiated per tier. Include only from files compiled with a tier's flags.
+// Measured accuracy is stated in vunary.h. The polynomial coefficients of exp and log are the classic Cephes
+// single-precision minimax fits; the rational fits of tanh and erf were made for kiln (iteratively reweighted
+// least squares on the relative error in float64, coefficients rounded to float32, then measured in float32).
+
+#include <cstdint>
+
+namespace kiln::kernels::vmath {
+
+/// Horner's rule with FMAs: c[0] x^(N-1) + ... + c[N-1].
+template <class S, int N> inline typename S::V poly(typename S::V x, const float (&c)[N]) {
+  typename S::V p = S::set1(c[0]);
+  for (int k = 1; k < N; ++k) p = S::fmadd(p, x, S::set1(c[k]));
+  return p;
+}
+
+/// exp(x): x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, two-part ln2), e^r by a degree-7 polynomial, then
+/// scaled by 2^n as two factors 2^(n/2) so that results down to the denormal range stay exact-scaled
+/// instead of flushing to 0. Inputs are clamped to [-104, 88.8]: e^-104 rounds to 0 and e^88.8 overflows to
+/// +inf through the scaling itself. NaN propagates (the clamps return their second operand on NaN).
+template <class S> inline typename S::V exp(typename S::V x) {
+  using V = typename S::V;
+  x = S::min(S::set1(88.8f), S::max(S::set1(-104.0f), x));
+  const V n = S::round(S::mul(x, S::set1(1.44269504088896341f)));
+  V r = S::fnmadd(n, S::set1(0.693359375f), x);
+  r = S::fnmadd(n, S::set1(-2.12194440e-4f), r);
+  static constexpr float c[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+  V p = poly<S>(r, c);
+  p = S::fmadd(p, S::mul(r, r), r);
+  p = S::add(p, S::set1(1.0f));
+  const typename S::VI ni = S::to_int(n);
+  const typename S::VI n1 = S::template sra_i<1>(ni);
+  const typename S::VI n2 = S::sub_i(ni, n1);
+  const V s1 = S::as_float(S::template shl_i<23>(S::add_i(n1, S::set1_i(127))));
+  const V s2 = S::as_float(S::template shl_i<23>(S::add_i(n2, S::set1_i(127))));
+  return S::mul(S::mul(p, s1), s2);
+}
+
+/// log(x): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) = f - f²/2 + f³ P(f) with f = m - 1, plus e ln2
+/// in two parts. Denormal inputs are scaled by 2^23 first. Special values by selects at the end.
+template <class S> inline typename S::V log(typename S::V x) {
+  using V = typename S::V;
+  using VI = typename S::VI;
+  const V one = S::set1(1.0f);
+  const typename S::M tiny = S::lt(x, S::set1(1.17549435e-38f));  // denormal, zero or negative
+  const V xs = S::select(tiny, S::mul(x, S::set1(8388608.0f)), x);
+  const VI bits = S::as_int(xs);
+  V e = S::to_float(S::sub_i(S::template sra_i<23>(bits), S::set1_i(126)));
+  e = S::select(tiny, S::sub(e, S::set1(23.0f)), e);
+  // m in [0.5, 1): keep the mantissa, set the exponent of 0.5.
+  V m = S::or_(S::and_(xs, S::as_float(S::set1_i(0x007FFFFF))), S::set1(0.5f));
+  const typename S::M below = S::lt(m, S::set1(0.707106781186547524f));
+  e = S::select(below, S::sub(e, one), e);
+  m = S::sub(S::add(m, S::select(below, m, S::zero())), one);  // f = 2m - 1 or m - 1
+  static constexpr float c[] = {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f,
+                                -1.2420140846e-1f, 1.4249322787e-1f, -1.6668057665e-1f,
+                                2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
+  const V z = S::mul(m, m);
+  V y = S::mul(S::mul(poly<S>(m, c), m), z);
+  y = S::fmadd(e, S::set1(-2.12194440e-4f), y);
+  y = S::fnmadd(S::set1(0.5f), z, y);
+  V r = S::add(m, y);
+  r = S::fmadd(e, S::set1(0.693359375f), r);
+  const V inf = S::set1(__builtin_inff());
+  r = S::select(S::eq(x, inf), inf, r);
+  r = S::select(S::lt(x, S::zero()), S::set1(__builtin_nanf("")), r);
+  r = S::select(S::eq(x, S::zero()), S::neg(inf), r);
+  return S::select(S::unordered(x, x), x, r);
+}
+
+/// v with the sign bit of s (v must be non-negative).
+template <class S> inline typename S::V with_sign_of(typename S::V v, typename S::V s) {
+  return S::or_(v, S::and_(s, S::set1(-0.0f)));
+}
+
+/// num / (1 + exp(-|u|)) scaled so that it is num · sigmoid(u): the exp only ever sees -|u| <= 0, so it
+/// never overflows, and for u < 0 the result is num · e / (1 + e) without the cancellation of 1 - ...
+template <class S> inline typename S::V times_sigmoid(typename S::V num, typename S::V u) {
+  using V = typename S::V;
+  const V e = exp<S>(S::neg(S::abs(u)));
+  const V top = S::select(S::lt(u, S::zero()), S::mul(num, e), num);
+  return S::div(top, S::add(S::set1(1.0f), e));
+}
+
+/// tanh(x) = x P(x²) / Q(x²) on [-9, 9] (a rational fit made for kiln: iteratively reweighted least squares on
+/// the relative error, coefficients rounded to float and measured in float), ±1 beyond, where tanh rounds to
+/// ±1 anyway. One division and 12 FMAs, against an exp and a division for 1 - 2 / (e^2x + 1).
+inline constexpr float kTanhP[] = {-8.488495280e-14f, 5.277951687e-11f, -2.022543022e-08f, 1.115440409e-05f,
+                                   3.103968455e-03f,  1.308402270e-01f, 1.000000000e+00f};
+inline constexpr float kTanhQ[] = {2.546161122e-04f, 2.449523099e-02f, 4.641734958e-01f, 1.000000000e+00f};
+
+template <class S> inline typename S::V tanh(typename S::V x) {
+  using V = typename S::V;
+  const V c = S::min(S::set1(9.0f), S::max(S::set1(-9.0f), x));  // NaN stays NaN
+  const V t = S::mul(c, c);
+  const V r = S::div(S::mul(c, poly<S>(t, kTanhP)), poly<S>(t, kTanhQ));
+  return S::select(S::lt(S::set1(9.0f), S::abs(x)), with_sign_of<S>(S::set1(1.0f), x), r);
+}
+
+/// erf(x) = x P(x²) / Q(x²) on [-3.92, 3.92] (a rational fit made as tanh's), ±1 beyond, where erf rounds to ±1.
+inline constexpr float kErfLimit = 3.92f;
+inline constexpr float kErfP[] = {2.018313339e-08f, -1.949812713e-06f, 1.374653802e-04f, 3.504231572e-03f,
+                                  4.993486777e-02f, 1.952082366e-01f,  1.128379107e+00f};
+inline constexpr float kErfQ[] = {9.094572160e-04f, 1.394639350e-02f, 1.130373701e-01f, 5.063309073e-01f,
+                                  1.000000000e+00f};
+
+template <class S> inline typename S::V erf(typename S::V x) {
+  using V = typename S::V;
+  const V c = S::min(S::set1(kErfLimit), S::max(S::set1(-kErfLimit), x));  // NaN stays NaN
+  const V t = S::mul(c, c);
+  const V r = S::div(S::mul(c, poly<S>(t, kErfP)), poly<S>(t, kErfQ));
+  return S::select(S::lt(S::set1(kErfLimit), S::abs(x)), with_sign_of<S>(S::set1(1.0f), x), r);
+}
+
+/// log(1 + e) for e in [0, 1]: log(u) · e / (u - 1) with u = 1 + e rounded, which cancels u's rounding error
+/// (Goldberg); e when u rounds to 1.
+template <class S> inline typename S::V log1p_small(typename S::V e) {
+  using V = typename S::V;
+  const V u = S::add(S::set1(1.0f), e);
+  const V d = S::sub(u, S::set1(1.0f));
+  const V r = S::mul(log<S>(u), S::div(e, d));
+  return S::select(S::eq(d, S::zero()), e, r);
+}
+
+}  // namespace kiln::kernels::vmath

@@ -1,0 +1,17 @@
+// The Winograd F(2x2, 3x3) transforms at the AVX2 tier (8 tiles per vector); the logic is shared in winograd_impl.h.
+
+#include "kernels/winograd/winograd_impl.h"
+
+namespace kiln::kernels {
+
+void winograd_f2k3_avx2_input(const WinogradShape& s, const float* x, int64_t channels, const WinogradBand& band,
+                              float* v, float* scratch) {
+  winograd_detail::input<simd::Avx2>(s, x, channels, band, v, scratch);
+}
+
+void winograd_f2k3_avx2_output(const WinogradShape& s, const float* m, int64_t channels, const WinogradBand& band,
+                               const float* bias, const float* residual, float* y, const ActivationParams& act) {
+  winograd_detail::output<simd::Avx2>(s, m, channels, band, bias, residual, y, act);
+}
+
+}  // namespace kiln::kernels

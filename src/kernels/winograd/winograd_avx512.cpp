@@ -1,0 +1,20 @@
+// The Winograd F(2x2, 3x3) transforms at the AVX-512 tier (16 tiles per vector); the logic is shared in winograd_impl.h.
+
+// GCC 12 warns that _mm512_max_ps's internal _mm512_undefined_ps() "may be used uninitialized" (GCC bug 105593,
+// fixed in GCC 13): a false positive inside the compiler's own header.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "kernels/winograd/winograd_impl.h"
+
+namespace kiln::kernels {
+
+void winograd_f2k3_avx512_input(const WinogradShape& s, const float* x, int64_t channels, const WinogradBand& band,
+                                float* v, float* scratch) {
+  winograd_detail::input<simd::Avx512>(s, x, channels, band, v, scratch);
+}
+
+void winograd_f2k3_avx512_output(const WinogradShape& s, const float* m, int64_t channels, const WinogradBand& band,
+                                 const float* bias, const float* residual, float* y, const ActivationParams& act) {
+  winograd_detail::output<simd::Avx512>(s, m, channels, band, bias, residual, y, act);
+}
+
+}  // namespace kiln::kernels

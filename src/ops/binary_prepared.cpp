@@ -1,0 +1,167 @@
+// Fast path of float32 Add, Sub, Mul, Div and two-input Max, Min with numpy broadcasting, over the vbinary
+// kernel. The broadcast is reduced to blocks of rows the kernel runs in one call: equal shapes and scalars
+// become one run, [N,C,H,W] ⊙ [C,1,1] runs of H·W with one value per row, [M,N] ⊙ [N] rows sharing the
+// operand's row; any other broadcast loops over the outer dims around such a block.
+#include <array>
+#include <string>
+#include <vector>
+
+#include "kernels/isa.h"
+#include "kernels/vbinary/vbinary.h"
+#include "ops/elementwise.h"
+#include "ops/elementwise_prepared.h"
+
+namespace kiln::ops {
+namespace {
+
+using kernels::BinaryBlock;
+using kernels::BinaryOp;
+using prepared_detail::for_chunks;
+using prepared_detail::input_is_f32;
+using prepared_detail::run_reference;
+
+/// The output's dims with 1s dropped and neighbours merged where each operand is either present in both or
+/// broadcast in both (as BroadcastLoop), innermost last, with each operand's element stride per dim.
+struct BroadcastPlan {
+  std::vector<int64_t> dims;
+  std::vector<std::array<int64_t, 2>> strides;  // per dim: a's and b's stride (0 = broadcast)
+  bool empty = false;
+};
+
+BroadcastPlan plan_broadcast(const std::vector<int64_t>& out, const std::vector<int64_t>& a,
+                             const std::vector<int64_t>& b) {
+  BroadcastPlan p;
+  std::vector<unsigned> masks;
+  const size_t rank = out.size();
+  for (size_t i = 0; i < rank; ++i) {
+    if (out[i] == 0) p.empty = true;
+    if (out[i] == 1) continue;
+    unsigned mask = 0;
+    const std::vector<int64_t>* in[2] = {&a, &b};
+    for (unsigned k = 0; k < 2; ++k) {
+      const size_t lead = rank - in[k]->size();
+      if (i >= lead && (*in[k])[i - lead] == out[i]) mask |= 1u << k;
+    }
+    if (!masks.empty() && masks.back() == mask) {
+      p.dims.back() *= out[i];
+    } else {
+      p.dims.push_back(out[i]);
+      masks.push_back(mask);
+    }
+  }
+  p.strides.assign(p.dims.size(), {0, 0});
+  std::array<int64_t, 2> running{1, 1};
+  for (size_t j = p.dims.size(); j-- > 0;)
+    for (unsigned k = 0; k < 2; ++k)
+      if (masks[j] & (1u << k)) {
+        p.strides[j][k] = running[k];
+        running[k] *= p.dims[j];
+      }
+  return p;
+}
+
+/// Elements per task: memory-bound, so split only very large tensors (see grain_for in elementwise_prepared.cpp).
+constexpr int64_t kGrain = int64_t{1} << 20;
+
+class BinaryKernel final : public PreparedKernel {
+ public:
+  BinaryKernel(BinaryOp op, bool legacy)
+      : op_(op), legacy_(legacy), fn_(kernels::vbinary_kernel_for(kernels::active_isa())) {
+    for (const kernels::VBinaryKernel& k : kernels::vbinary_kernels())
+      if (k.fn == fn_) name_ = k.name;
+  }
+
+  void run(KernelContext& ctx) const override {
+    const Tensor& a = ctx.input(0);
+    const Tensor b = legacy_ ? broadcast_operand_b(ctx) : ctx.input(1);
+    Tensor& out = ctx.output(0);
+    if (a.dtype() != DType::kFloat32 || b.dtype() != DType::kFloat32 || out.dtype() != DType::kFloat32 || !fn_) {
+      run_reference(ctx);
+      return;
+    }
+    const BroadcastPlan p = plan_broadcast(out.dims(), a.dims(), b.dims());
+    if (p.empty) return;
+    const float* pa = a.data<float>();
+    const float* pb = b.data<float>();
+    float* po = out.data<float>();
+    const size_t d = p.dims.size();
+    if (d <= 1) {  // one run: equal shapes, or a scalar operand; split along it
+      const int64_t n = d == 0 ? 1 : p.dims[0];
+      const bool ac = d == 1 && p.strides[0][0] != 0, bc = d == 1 && p.strides[0][1] != 0;
+      for_chunks(ctx.threads(), n, kGrain, [&](int64_t s, int64_t e) {
+        BinaryBlock k;
+        k.a = pa + (ac ? s : 0);
+        k.b = pb + (bc ? s : 0);
+        k.out = po + s;
+        k.n = e - s;
+        k.a_col = ac;
+        k.b_col = bc;
+        fn_(op_, k);
+      });
+      return;
+    }
+    // Inner block: the last two merged dims (rows × n); outer dims walked by index.
+    const int64_t n = p.dims[d - 1], rows = p.dims[d - 2];
+    const size_t outer_rank = d - 2;
+    int64_t outer = 1;
+    for (size_t j = 0; j < outer_rank; ++j) outer *= p.dims[j];
+    const int64_t total_rows = outer * rows;
+    const int64_t grain_rows = std::max<int64_t>(1, kGrain / n);
+    for_chunks(ctx.threads(), total_rows, grain_rows, [&](int64_t r0, int64_t r1) {
+      int64_t r = r0;
+      while (r < r1) {
+        const int64_t o = r / rows, in_row = r % rows;
+        // Offsets of outer index o (row-major decomposition over the outer dims).
+        int64_t oa = 0, ob = 0, rem = o;
+        for (size_t j = outer_rank; j-- > 0;) {
+          const int64_t idx = rem % p.dims[j];
+          rem /= p.dims[j];
+          oa += idx * p.strides[j][0];
+          ob += idx * p.strides[j][1];
+        }
+        BinaryBlock k;
+        k.rows = std::min(rows - in_row, r1 - r);
+        k.n = n;
+        k.a_row = p.strides[d - 2][0];
+        k.b_row = p.strides[d - 2][1];
+        k.out_row = n;
+        k.a_col = p.strides[d - 1][0] != 0;
+        k.b_col = p.strides[d - 1][1] != 0;
+        k.a = pa + oa + in_row * k.a_row;
+        k.b = pb + ob + in_row * k.b_row;
+        k.out = po + r * n;
+        fn_(op_, k);
+        r += k.rows;
+      }
+    });
+  }
+
+  std::string describe() const override {
+    return std::string(kernels::binary_op_name(op_)) + " " + name_;
+  }
+
+ private:
+  BinaryOp op_;
+  bool legacy_;
+  kernels::VBinaryFn fn_;
+  const char* name_ = "?";
+};
+
+}  // namespace
+
+std::unique_ptr<PreparedKernel> prepare_binary(PrepareContext& ctx) {
+  if (ctx.num_inputs() != 2 || !input_is_f32(ctx, 0) || !input_is_f32(ctx, 1)) return nullptr;
+  const std::string& op = ctx.node().op_type;
+  BinaryOp b;
+  if (op == "Add") b = BinaryOp::kAdd;
+  else if (op == "Sub") b = BinaryOp::kSub;
+  else if (op == "Mul") b = BinaryOp::kMul;
+  else if (op == "Div") b = BinaryOp::kDiv;
+  else if (op == "Max") b = BinaryOp::kMax;
+  else if (op == "Min") b = BinaryOp::kMin;
+  else return nullptr;
+  const bool arith = b != BinaryOp::kMax && b != BinaryOp::kMin;
+  return std::make_unique<BinaryKernel>(b, arith && uses_legacy_broadcast(ctx));
+}
+
+}  // namespace kiln::ops

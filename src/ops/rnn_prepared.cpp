@@ -1,0 +1,250 @@
+#include "ops/rnn_prepared.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ir/dispatch.h"
+
+namespace kiln::ops::rnn {
+
+namespace {
+
+// Input and output slots, as in rnn_common.cpp.
+constexpr size_t kX = 0, kW = 1, kR = 2, kB = 3, kLens = 4, kInitH = 5, kInitC = 6, kP = 7;
+constexpr size_t kY = 0, kYh = 1, kYc = 2;
+
+// A step's recurrent GEMM below this many multiply-adds runs on the calling thread: a step is a few
+// microseconds, and handing half of it to another thread costs about as much as it saves.
+constexpr int64_t kThreadedStepMacs = int64_t{1} << 20;
+
+bool listed(const KernelContext& ctx, size_t out) {
+  return out < ctx.num_outputs() && ctx.node().outputs[out] >= 0;
+}
+
+}  // namespace
+
+struct PreparedRecurrent::Run {
+  int64_t seq = 0, batch = 0;
+  const float* x = nullptr;
+  const int64_t* lens = nullptr;  ///< [batch], each in [0, seq]
+  bool full_lengths = true;       ///< every length is seq
+  const float* h0 = nullptr;      ///< initial states in the node's layout, or null (zeros)
+  const float* c0 = nullptr;
+  float* y = nullptr;  ///< outputs the node lists, in its layout, or null
+  float* yh = nullptr;
+  float* yc = nullptr;
+};
+
+void clip_f32(float* x, int64_t n, const std::optional<float>& clip) {
+  if (!clip) return;
+  const float c = *clip;
+  for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], -c), c);
+}
+
+size_t PreparedRecurrent::packed_bytes() const {
+  size_t n = (x_bias.size() + rec_bias.size()) * sizeof(float) + extra_packed_bytes();
+  for (const auto& p : w) n += p.bytes();
+  for (const auto& p : r) n += p.bytes();
+  return n;
+}
+
+// Reads and checks what the run needs; false sends the node to the reference kernel, which reports errors.
+bool PreparedRecurrent::read_run(const KernelContext& ctx, Run& run) const {
+  thread_local std::vector<int64_t> lens;
+  const Tensor& x = ctx.input(kX);
+  if (x.dtype() != DType::kFloat32 || x.rank() != 3 || x.dim(2) != input) return false;
+  if (ctx.input(kW).dims() != w_dims || ctx.input(kR).dims() != r_dims) return false;
+  const bool l1 = cfg.layout == 1;
+  const int64_t dirs = cfg.num_directions;
+  run.seq = x.dim(l1 ? 1 : 0);
+  run.batch = x.dim(l1 ? 0 : 1);
+  run.x = x.data<float>();
+  const std::vector<int64_t> state = l1 ? std::vector<int64_t>{run.batch, dirs, hidden}
+                                        : std::vector<int64_t>{dirs, run.batch, hidden};
+  for (size_t slot : {kInitH, kInitC}) {
+    if (!ctx.has_input(slot) || (slot == kInitC && !spec.has_cell)) continue;
+    const Tensor& t = ctx.input(slot);
+    if (t.dtype() != DType::kFloat32 || t.dims() != state) return false;
+    (slot == kInitH ? run.h0 : run.c0) = t.data<float>();
+  }
+  lens.assign(static_cast<size_t>(run.batch), run.seq);
+  if (ctx.has_input(kLens)) {
+    const Tensor& t = ctx.input(kLens);
+    if (!dtype_is_integer(t.dtype()) || t.dims() != std::vector<int64_t>{run.batch}) return false;
+    for (int64_t b = 0; b < run.batch; ++b) {
+      const int64_t len = t.int_at(b);
+      if (len < 0 || len > run.seq) return false;
+      lens[static_cast<size_t>(b)] = len;
+      run.full_lengths = run.full_lengths && len == run.seq;
+    }
+  }
+  run.lens = lens.data();
+  const std::vector<int64_t> y_dims = l1 ? std::vector<int64_t>{run.batch, run.seq, dirs, hidden}
+                                         : std::vector<int64_t>{run.seq, dirs, run.batch, hidden};
+  float** dst[] = {&run.y, &run.yh, &run.yc};
+  for (size_t out : {kY, kYh, kYc}) {
+    if (!listed(ctx, out) || (out == kYc && !spec.has_cell)) continue;
+    Tensor& t = const_cast<KernelContext&>(ctx).output(out);
+    if (t.dtype() != DType::kFloat32 || t.dims() != (out == kY ? y_dims : state)) return false;
+    *dst[out] = t.data<float>();
+  }
+  return true;
+}
+
+void PreparedRecurrent::run(KernelContext& ctx) const {
+  Run run;
+  if (!read_run(ctx, run)) return reference(ctx);
+  const int64_t dirs = cfg.num_directions;
+  if (run.y && !run.full_lengths)  // Y stays zero past each sequence's length
+    std::fill_n(run.y, run.seq * dirs * run.batch * hidden, 0.0f);
+  kernels::ThreadPool* pool = ctx.threads();
+  if (dirs == 2 && pool && pool->threads() >= 2) {
+    // The directions are independent: one per thread beats splitting every small step GEMM in two.
+    pool->parallel_for(2, [&](size_t d) { run_direction(run, static_cast<int64_t>(d), nullptr); });
+  } else {
+    for (int64_t d = 0; d < dirs; ++d) run_direction(run, d, pool);
+  }
+}
+
+void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::ThreadPool* pool) const {
+  const int64_t S = run.seq, B = run.batch, H = hidden, dirs = cfg.num_directions;
+  const bool rev = cfg.reverse(d), l1 = cfg.layout == 1;
+  // Scratch kept per thread across runs: a warm run allocates nothing.
+  thread_local std::vector<float> buf;
+  thread_local std::vector<const float*> rows;
+  const int64_t xw_n = S * B * gh, g_n = B * rec_cols, st = B * H;
+  buf.resize(static_cast<size_t>(xw_n + g_n + 2 * st + extra_floats(B)));
+  rows.resize(static_cast<size_t>(B));
+  float* xw = buf.data();
+  float* g = xw + xw_n;
+  float* h = g + g_n;
+  float* c = h + st;
+
+  // X·Wᵀ + bias for every time step at once; row i of xw is row i of X in the node's layout.
+  if (xw_n > 0) {
+    kernels::GemmArgs a;
+    a.M = S * B;
+    a.N = gh;
+    a.K = input;
+    a.a = kernels::MatrixRef{run.x, input, false};
+    a.packed_b = &w[static_cast<size_t>(d)];
+    a.c = xw;
+    a.ldc = gh;
+    a.epilogue.bias = x_bias.data() + d * gh;
+    kernels::gemm_f32(a, pool);
+  }
+  auto state_at = [&](int64_t b) { return (l1 ? b * dirs + d : d * B + b) * H; };
+  for (int64_t b = 0; b < B; ++b) {
+    if (run.h0) std::copy_n(run.h0 + state_at(b), H, h + b * H);
+    else std::fill_n(h + b * H, H, 0.0f);
+    if (!spec.has_cell) continue;
+    if (run.c0) std::copy_n(run.c0 + state_at(b), H, c + b * H);
+    else std::fill_n(c + b * H, H, 0.0f);
+  }
+
+  kernels::GemmArgs rg;
+  rg.M = B;
+  rg.N = rec_cols;
+  rg.K = H;
+  rg.a = kernels::MatrixRef{h, H, false};
+  rg.packed_b = &r[static_cast<size_t>(d)];
+  rg.c = g;
+  rg.ldc = rec_cols;
+  if (!rec_bias.empty()) rg.epilogue.bias = rec_bias.data() + d * rec_cols;
+  kernels::ThreadPool* step_pool = B * rec_cols * H >= kThreadedStepMacs ? pool : nullptr;
+  Step step;
+  step.d = d;
+  step.batch = B;
+  step.hidden = H;
+  step.xw = rows.data();
+  step.g = g;
+  step.h = h;
+  step.c = c;
+  step.extra = c + st;
+  step.pool = step_pool;
+  auto time_of = [&](int64_t b, int64_t s) { return rev ? run.lens[b] - 1 - s : s; };
+  for (int64_t s = 0; s < S; ++s) {
+    bool any = false;
+    for (int64_t b = 0; b < B; ++b) {
+      const bool active = s < run.lens[b];
+      const int64_t t = time_of(b, s);
+      rows[static_cast<size_t>(b)] = active ? xw + (l1 ? b * S + t : t * B + b) * gh : nullptr;
+      any = any || active;
+    }
+    if (!any) break;  // every sequence has ended
+    kernels::gemm_f32(rg, step_pool);
+    cell(step);
+    if (!run.y) continue;
+    for (int64_t b = 0; b < B; ++b) {
+      if (!rows[static_cast<size_t>(b)]) continue;
+      const int64_t t = time_of(b, s);
+      std::memcpy(run.y + (l1 ? (b * S + t) * dirs + d : (t * dirs + d) * B + b) * H, h + b * H,
+                  static_cast<size_t>(H) * sizeof(float));
+    }
+  }
+  // A sequence of length 0 has no last step: its final states are zero, as the reference gives.
+  for (int64_t b = 0; b < B; ++b) {
+    const bool empty = run.lens[b] == 0;
+    if (run.yh) {
+      if (empty) std::fill_n(run.yh + state_at(b), H, 0.0f);
+      else std::copy_n(h + b * H, H, run.yh + state_at(b));
+    }
+    if (run.yc) {
+      if (empty) std::fill_n(run.yc + state_at(b), H, 0.0f);
+      else std::copy_n(c + b * H, H, run.yc + state_at(b));
+    }
+  }
+}
+
+bool prepare_recurrent(PrepareContext& ctx, const RnnOpSpec& spec, int64_t rec_cols_per_hidden,
+                       PreparedRecurrent& k) {
+  for (size_t i = 0; i < ctx.num_inputs(); ++i)
+    if (i != kLens && ctx.has_input(i) && ctx.input(i).dtype != DType::kFloat32) return false;
+  const Tensor* w = ctx.input_value(kW);
+  const Tensor* r = ctx.input_value(kR);
+  if (!w || !r || w->dtype() != DType::kFloat32 || r->dtype() != DType::kFloat32 || w->rank() != 3 ||
+      r->rank() != 3)
+    return false;
+  if (ctx.has_input(kB) && !ctx.input_value(kB)) return false;
+  if (spec.has_cell && ctx.has_input(kP) && !ctx.input_value(kP)) return false;
+  k.cfg = parse_config(ctx, spec);
+  k.spec = spec;
+  // Only the default activations are fused (sigmoid for the gates, tanh for the rest).
+  for (int64_t d = 0; d < k.cfg.num_directions; ++d)
+    for (size_t i = 0; i < k.cfg.per_direction; ++i) {
+      const ActKind want = spec.default_activations[i] == "Sigmoid" ? ActKind::kSigmoid : ActKind::kTanh;
+      if (k.cfg.act(d, i).kind != want) return false;
+    }
+  const int64_t dirs = k.cfg.num_directions;
+  k.hidden = k.cfg.hidden_size > 0 ? k.cfg.hidden_size : r->dim(2);
+  k.input = w->dim(2);
+  k.gh = spec.gates * k.hidden;
+  k.rec_cols = rec_cols_per_hidden * k.hidden;
+  k.w_dims = {dirs, k.gh, k.input};
+  k.r_dims = {dirs, k.gh, k.hidden};
+  if (k.hidden <= 0 || w->dims() != k.w_dims || r->dims() != k.r_dims) return false;
+  const std::vector<int64_t> b_dims{dirs, 2 * k.gh}, p_dims{dirs, 3 * k.hidden};
+  if (ctx.has_input(kB) && ctx.input_value(kB)->dims() != b_dims) return false;
+  if (spec.has_cell && ctx.has_input(kP) && ctx.input_value(kP)->dims() != p_dims) return false;
+  for (int64_t d = 0; d < dirs; ++d) {
+    const float* wd = w->data<float>() + d * k.gh * k.input;
+    const float* rd = r->data<float>() + d * k.gh * k.hidden;
+    k.w.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kB, kernels::MatrixRef{wd, k.input, true}, k.input,
+                                             k.gh));
+    k.r.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kB, kernels::MatrixRef{rd, k.hidden, true},
+                                             k.hidden, k.rec_cols));
+  }
+  const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
+  if (!schema || !schema->compute) return false;
+  k.reference = schema->compute;
+  return true;
+}
+
+std::vector<float> recurrent_bias(const PrepareContext& ctx, const PreparedRecurrent& k) {
+  const size_t n = static_cast<size_t>(k.cfg.num_directions * 2 * k.gh);
+  if (!ctx.has_input(kB)) return std::vector<float>(n, 0.0f);
+  const float* b = ctx.input_value(kB)->data<float>();
+  return std::vector<float>(b, b + n);
+}
+
+}  // namespace kiln::ops::rnn

@@ -1,0 +1,466 @@
+// Dim keys (see shape_facts.h): each rule below states, for one op family, how output dims follow from input
+// dims. A rule may only produce a key it can prove; anything else is DimKey::unknown(). Where inference already
+// knows a dim (a number or an input symbol), that wins over the rule.
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "passes/rewrite_util.h"
+#include "passes/shape_facts.h"
+
+namespace kiln::passes {
+
+namespace {
+
+using Keys = std::vector<DimKey>;
+
+const std::unordered_set<std::string_view> kSameShapeOps = {
+    "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus",
+    "Softsign", "Mish", "Gelu", "Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Floor", "Ceil", "Round",
+    "Sin", "Cos", "Not", "Sign", "Cast", "CastLike", "Identity", "Dropout", "Clip", "Softmax", "LogSoftmax",
+    "Hardmax", "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LpNormalization",
+    "GroupNormalization", "ThresholdedRelu", "Shrink", "IsNaN", "IsInf"};
+const std::unordered_set<std::string_view> kBroadcastOps = {
+    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "Equal", "Less", "LessOrEqual",
+    "Greater", "GreaterOrEqual", "And", "Or", "Xor", "PRelu", "Mod", "BitShift"};
+
+// Keys of 1-element or 1-D integer values that hold sizes (Shape -> Gather -> Concat -> Reshape chains).
+using Contents = std::vector<std::optional<Keys>>;
+
+struct Deriver {
+  const ir::Graph& g;
+  const std::vector<ops::ValueInfo>& infos;
+  std::vector<DimKeys> keys;
+  Contents contents;
+
+  const Keys* k(const ir::Node& n, size_t i) const {
+    if (i >= n.inputs.size() || n.inputs[i] < 0) return nullptr;
+    const DimKeys& d = keys[static_cast<size_t>(n.inputs[i])];
+    return d ? &*d : nullptr;
+  }
+  const Keys* c(const ir::Node& n, size_t i) const {
+    if (i >= n.inputs.size() || n.inputs[i] < 0) return nullptr;
+    const auto& d = contents[static_cast<size_t>(n.inputs[i])];
+    return d ? &*d : nullptr;
+  }
+  const Tensor* value(const ir::Node& n, size_t i) const {
+    if (i >= n.inputs.size() || n.inputs[i] < 0) return nullptr;
+    return infos[static_cast<size_t>(n.inputs[i])].value;
+  }
+  std::optional<std::vector<int64_t>> ints(const ir::Node& n, size_t i) const {
+    const Tensor* t = value(n, i);
+    if (!t || !dtype_is_integer(t->dtype())) return std::nullopt;
+    return t->to_int64_vector();
+  }
+
+  void run();
+  DimKeys tensor_rule(const ir::Node& n, size_t out) const;
+  std::optional<Keys> content_rule(const ir::Node& n) const;
+  DimKeys spatial(const ir::Node& n) const;
+};
+
+DimKey from_dim(const Dim& d) {
+  if (d.is_known()) return DimKey::number(d.value());
+  if (d.is_symbol()) return {"$" + d.symbol_name(), 0};
+  return DimKey::unknown();
+}
+
+Keys broadcast(const std::vector<const Keys*>& ins) {
+  size_t rank = 0;
+  for (const Keys* in : ins) rank = std::max(rank, in->size());
+  Keys out(rank, DimKey::number(1));
+  for (size_t d = 0; d < rank; ++d) {
+    std::optional<DimKey> agreed;
+    bool conflict = false;
+    for (const Keys* in : ins) {
+      if (in->size() + d < rank) continue;  // this input has no dim here (right-aligned)
+      const DimKey& key = (*in)[d - (rank - in->size())];
+      if (key.is_one()) continue;
+      if (!agreed) agreed = key;
+      else if (!(*agreed == key)) conflict = true;
+    }
+    if (conflict) out[d] = DimKey::unknown();
+    else if (agreed) out[d] = *agreed;
+  }
+  return out;
+}
+
+// out = floor((in + pads - dilation*(kernel-1) - 1) / stride) + 1, or ceil(in / stride) for SAME padding.
+DimKey conv_dim(const DimKey& in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pads, int64_t pad_begin,
+                bool same, bool ceil) {
+  if (in.is_unknown() || stride < 1) return DimKey::unknown();
+  if (same) {
+    if (stride == 1) return in;
+    if (in.known()) return DimKey::number((in.offset + stride - 1) / stride);
+    return {fmt::format("ce(({})/{})", in.str(), stride), 0};
+  }
+  const int64_t shift = pads - dilation * (kernel - 1) - 1;
+  // ceil_mode also drops a last window that would start in the end padding, which depends on the leading pad:
+  // the key names every parameter, and known sizes are left to inference.
+  if (ceil) {
+    if (in.known()) return DimKey::unknown();
+    return {fmt::format("ce(({})/{};{};{})", in.str(), stride, shift, pad_begin), 1};
+  }
+  if (in.known()) {
+    const int64_t num = in.offset + shift;
+    if (num < 0) return DimKey::unknown();
+    return DimKey::number(num / stride + 1);
+  }
+  if (stride == 1) return {in.atom, in.offset + shift + 1};
+  return {fmt::format("fl(({}{:+})/{})", in.atom, in.offset + shift, stride), 1};
+}
+
+DimKeys Deriver::spatial(const ir::Node& n) const {
+  const Keys* x = k(n, 0);
+  if (!x || x->size() < 3) return std::nullopt;
+  const size_t sp = x->size() - 2;
+  const bool conv = n.op_type == "Conv" || n.op_type == "FusedConv";
+  std::vector<int64_t> kernel = get_ints(n, "kernel_shape");
+  if (kernel.empty() && conv)
+    if (const Keys* w = k(n, 1); w && w->size() == x->size())
+      for (size_t i = 0; i < sp; ++i) kernel.push_back((*w)[2 + i].known() ? (*w)[2 + i].offset : -1);
+  if (kernel.size() != sp || std::any_of(kernel.begin(), kernel.end(), [](int64_t v) { return v < 1; }))
+    return std::nullopt;
+  const std::vector<int64_t> strides = get_ints(n, "strides", std::vector<int64_t>(sp, 1));
+  const std::vector<int64_t> dilations = get_ints(n, "dilations", std::vector<int64_t>(sp, 1));
+  const std::vector<int64_t> pads = get_ints(n, "pads", std::vector<int64_t>(2 * sp, 0));
+  const std::string auto_pad = get_string(n, "auto_pad", "NOTSET");
+  if (strides.size() != sp || dilations.size() != sp || pads.size() != 2 * sp) return std::nullopt;
+  const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+  if (!same && auto_pad != "NOTSET" && auto_pad != "VALID") return std::nullopt;
+  const bool ceil = get_int(n, "ceil_mode", 0) != 0;
+  Keys out{(*x)[0], (*x)[1]};
+  if (conv) {
+    const Keys* w = k(n, 1);
+    out[1] = w && !w->empty() ? (*w)[0] : DimKey::unknown();
+  }
+  for (size_t i = 0; i < sp; ++i) {
+    const int64_t total_pad = auto_pad == "VALID" ? 0 : pads[i] + pads[i + sp];
+    out.push_back(conv_dim((*x)[2 + i], kernel[i], strides[i], dilations[i], total_pad, pads[i], same, ceil));
+  }
+  return out;
+}
+
+// Axes from an attribute (older opsets) or a constant input (newer ones).
+std::optional<std::vector<int64_t>> axes_of(const Deriver& d, const ir::Node& n, size_t input) {
+  if (const ir::Attribute* a = n.attr("axes")) return a->ints;
+  if (input < n.inputs.size() && n.inputs[input] >= 0) return d.ints(n, input);
+  return std::vector<int64_t>{};
+}
+
+DimKeys Deriver::tensor_rule(const ir::Node& n, size_t out) const {
+  const bool kiln = n.domain == kKilnDomain;
+  if (!n.domain.empty() && !kiln) return std::nullopt;
+  const std::string& op = n.op_type;
+  if (kSameShapeOps.count(op) || (kiln && (op == "Gelu" || op == "LayerNormalization"))) {
+    if (out != 0) return std::nullopt;
+    if (const Keys* x = k(n, 0)) return *x;
+    return std::nullopt;
+  }
+  if (kBroadcastOps.count(op) && !kiln) {
+    std::vector<const Keys*> ins;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const Keys* x = k(n, i);
+      if (!x) return std::nullopt;
+      ins.push_back(x);
+    }
+    if (ins.empty()) return std::nullopt;
+    return broadcast(ins);
+  }
+  if (op == "Conv" || op == "FusedConv" || op == "MaxPool" || op == "AveragePool" || op == "LpPool") {
+    if (out != 0) return std::nullopt;
+    return spatial(n);
+  }
+  if (op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "GlobalLpPool") {
+    const Keys* x = k(n, 0);
+    if (!x || x->size() < 2) return std::nullopt;
+    Keys r(x->size(), DimKey::number(1));
+    r[0] = (*x)[0];
+    r[1] = (*x)[1];
+    return r;
+  }
+  if (op == "MatMul" || op == "FusedMatMul" || op == "Gemm") {
+    const Keys *a = k(n, 0), *b = k(n, 1);
+    if (!a || !b || a->size() < 2 || b->size() < 2) return std::nullopt;
+    const bool gemm = op == "Gemm";
+    const bool ta = gemm && get_int(n, "transA", 0) != 0;
+    const bool tb = get_int(n, "transB", 0) != 0;
+    if (gemm && (a->size() != 2 || b->size() != 2)) return std::nullopt;
+    Keys ab(a->begin(), a->end() - 2), bb(b->begin(), b->end() - 2);
+    Keys r = broadcast({&ab, &bb});
+    r.push_back(ta ? a->back() : (*a)[a->size() - 2]);
+    r.push_back(tb ? (*b)[b->size() - 2] : b->back());
+    return r;
+  }
+  if (op == "ScaledDotProductAttention" && kiln) {
+    const Keys *q = k(n, 0), *v = k(n, 2);
+    if (!q || !v || q->empty() || v->empty()) return std::nullopt;
+    Keys r(q->begin(), q->end() - 1);
+    r.push_back(v->back());
+    return r;
+  }
+  if (op == "ConstantOfShape") {
+    if (const Keys* shape = c(n, 0)) return *shape;
+    return std::nullopt;
+  }
+  if (op == "Range") {  // Range(0, n, 1) has n elements
+    const Tensor *start = value(n, 0), *delta = value(n, 2);
+    const Keys* limit = c(n, 1);
+    if (!start || !delta || !limit || limit->size() != 1 || start->numel() != 1 || delta->numel() != 1 ||
+        start->double_at(0) != 0 || delta->double_at(0) != 1)
+      return std::nullopt;
+    return *limit;
+  }
+  if (op == "Transpose") {
+    const Keys* x = k(n, 0);
+    if (!x) return std::nullopt;
+    std::vector<int64_t> perm = get_ints(n, "perm");
+    if (perm.empty())
+      for (size_t i = x->size(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
+    if (perm.size() != x->size()) return std::nullopt;
+    Keys r;
+    for (int64_t p : perm) {
+      if (p < 0 || p >= static_cast<int64_t>(x->size())) return std::nullopt;
+      r.push_back((*x)[static_cast<size_t>(p)]);
+    }
+    return r;
+  }
+  if (op == "Reshape" || op == "Expand") {
+    const Keys* x = k(n, 0);
+    const Keys* target = c(n, 1);
+    if (!x || !target) return std::nullopt;
+    if (op == "Expand") return broadcast({x, target});
+    Keys r = *target;
+    const bool allowzero = get_int(n, "allowzero", 0) != 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (!r[i].known()) continue;
+      if (r[i].offset == 0 && !allowzero) r[i] = i < x->size() ? (*x)[i] : DimKey::unknown();
+      else if (r[i].offset < 0) r[i] = DimKey::unknown();
+    }
+    return r;
+  }
+  if (op == "Unsqueeze" || op == "Squeeze") {
+    const Keys* x = k(n, 0);
+    auto axes = axes_of(*this, n, 1);
+    if (!x || !axes) return std::nullopt;
+    const int64_t rank = static_cast<int64_t>(x->size()) + (op == "Unsqueeze" ? static_cast<int64_t>(axes->size()) : 0);
+    std::vector<char> marked(static_cast<size_t>(std::max<int64_t>(rank, 0)), 0);
+    for (int64_t a : *axes) {
+      if (a < 0) a += rank;
+      if (a < 0 || a >= rank) return std::nullopt;
+      marked[static_cast<size_t>(a)] = 1;
+    }
+    Keys r;
+    if (op == "Unsqueeze") {
+      size_t next = 0;
+      for (int64_t i = 0; i < rank; ++i) r.push_back(marked[static_cast<size_t>(i)] ? DimKey::number(1) : (*x)[next++]);
+    } else {
+      if (axes->empty()) return std::nullopt;  // squeeze every 1: inference knows better
+      for (size_t i = 0; i < x->size(); ++i)
+        if (!marked[i]) r.push_back((*x)[i]);
+    }
+    return r;
+  }
+  if (op == "Slice" || op == "Split" || op == "Concat" || op == "Gather" || op.rfind("Reduce", 0) == 0) {
+    const Keys* x = k(n, 0);
+    if (!x) return std::nullopt;
+    const int64_t rank = static_cast<int64_t>(x->size());
+    Keys r = *x;
+    auto norm = [rank](int64_t a) { return a < 0 ? a + rank : a; };
+    if (op == "Slice") {
+      auto starts = ints(n, 1);
+      const Keys* ends = c(n, 2);
+      std::optional<std::vector<int64_t>> axes = n.inputs.size() > 3 && n.inputs[3] >= 0 ? ints(n, 3) : std::nullopt;
+      if (!starts || !ends) return std::nullopt;
+      if (!axes) {
+        if (n.inputs.size() > 3 && n.inputs[3] >= 0) return std::nullopt;
+        axes = std::vector<int64_t>();
+        for (size_t i = 0; i < starts->size(); ++i) axes->push_back(static_cast<int64_t>(i));
+      }
+      auto steps = n.inputs.size() > 4 && n.inputs[4] >= 0 ? ints(n, 4) : std::vector<int64_t>(axes->size(), 1);
+      if (!steps || axes->size() != starts->size() || ends->size() != axes->size() || steps->size() != axes->size())
+        return std::nullopt;
+      for (size_t i = 0; i < axes->size(); ++i) {
+        const int64_t a = norm((*axes)[i]);
+        if (a < 0 || a >= rank) return std::nullopt;
+        DimKey& d = r[static_cast<size_t>(a)];
+        const DimKey& end = (*ends)[i];
+        if ((*starts)[i] != 0 || (*steps)[i] != 1 || end.is_unknown() || (end.known() && end.offset < 0)) {
+          d = DimKey::unknown();
+        } else if (end.known() && end.offset >= (int64_t{1} << 31)) {
+          // the whole axis: d stays
+        } else if (d.known()) {
+          // x[:e] of a known size N has min(e, N) elements: a number, or a clamped key (see ShapeFacts::broadcasts_into).
+          d = end.known() ? DimKey::number(std::min(end.offset, d.offset)) : DimKey{fmt::format("min({},{})", end.str(), d.offset), 0};
+        } else if (!(end == d)) {
+          d = DimKey::unknown();
+        }
+      }
+      return r;
+    }
+    if (op == "Split" || op == "Concat") {
+      const int64_t a = norm(get_int(n, "axis", 0));
+      if (a < 0 || a >= rank) return std::nullopt;
+      if (op == "Concat")
+        for (size_t i = 1; i < n.inputs.size(); ++i) {
+          const Keys* y = k(n, i);
+          if (!y || y->size() != x->size()) return std::nullopt;
+          for (size_t d = 0; d < r.size(); ++d)
+            if (!(r[d] == (*y)[d])) r[d] = DimKey::unknown();
+        }
+      r[static_cast<size_t>(a)] = DimKey::unknown();
+      return r;
+    }
+    if (op == "Gather") {
+      const Keys* idx = k(n, 1);
+      const int64_t a = norm(get_int(n, "axis", 0));
+      if (!idx || a < 0 || a >= rank) return std::nullopt;
+      Keys g(x->begin(), x->begin() + a);
+      g.insert(g.end(), idx->begin(), idx->end());
+      g.insert(g.end(), x->begin() + a + 1, x->end());
+      return g;
+    }
+    // Reduce*: the axes become 1 (keepdims) or go.
+    auto axes = axes_of(*this, n, 1);
+    if (!axes || axes->empty()) return std::nullopt;
+    std::vector<char> reduced(x->size(), 0);
+    for (int64_t a : *axes) {
+      a = norm(a);
+      if (a < 0 || a >= rank) return std::nullopt;
+      reduced[static_cast<size_t>(a)] = 1;
+    }
+    const bool keep = get_int(n, "keepdims", 1) != 0;
+    Keys o;
+    for (size_t i = 0; i < x->size(); ++i) {
+      if (!reduced[i]) o.push_back((*x)[i]);
+      else if (keep) o.push_back(DimKey::number(1));
+    }
+    return o;
+  }
+  return std::nullopt;
+}
+
+// Arithmetic on one-element size values: what the exporter's shape computations do.
+std::optional<DimKey> arith(const std::string& op, const DimKey& a, const DimKey& b) {
+  if (a.is_unknown() || b.is_unknown()) return std::nullopt;
+  if (op == "Add" && (a.known() || b.known())) return a.known() ? DimKey{b.atom, b.offset + a.offset} : DimKey{a.atom, a.offset + b.offset};
+  if (op == "Sub" && b.known()) return DimKey{a.atom, a.offset - b.offset};
+  if (op == "Mul") {
+    if (a.known() && b.known()) return DimKey::number(a.offset * b.offset);
+    if (a.is_one()) return b;
+    if (b.is_one()) return a;
+    std::string sa = a.str(), sb = b.str();
+    if (sb < sa) std::swap(sa, sb);
+    return DimKey{fmt::format("({}*{})", sa, sb), 0};
+  }
+  if (op == "Div" && b.known() && b.offset > 0) {
+    if (a.known()) return a.offset >= 0 ? std::optional(DimKey::number(a.offset / b.offset)) : std::nullopt;
+    if (b.offset == 1) return a;
+    return DimKey{fmt::format("({}/{})", a.str(), b.offset), 0};
+  }
+  return std::nullopt;
+}
+
+std::optional<Keys> Deriver::content_rule(const ir::Node& n) const {
+  if (!n.domain.empty()) return std::nullopt;
+  const std::string& op = n.op_type;
+  if (op == "Shape") {
+    const Keys* x = k(n, 0);
+    if (!x) return std::nullopt;
+    int64_t r = static_cast<int64_t>(x->size());
+    int64_t s = get_int(n, "start", 0), e = get_int(n, "end", r);
+    if (s < 0) s += r;
+    if (e < 0) e += r;
+    s = std::clamp<int64_t>(s, 0, r);
+    e = std::clamp<int64_t>(e, s, r);
+    return Keys(x->begin() + s, x->begin() + e);
+  }
+  const Keys* in = c(n, 0);
+  if (!in) return std::nullopt;
+  if (op == "Cast" || op == "Identity" || op == "Unsqueeze" || op == "Squeeze" || op == "Reshape") return *in;
+  if (op == "Gather" && get_int(n, "axis", 0) == 0) {
+    auto idx = ints(n, 1);
+    if (!idx) return std::nullopt;
+    Keys r;
+    for (int64_t i : *idx) {
+      if (i < 0) i += static_cast<int64_t>(in->size());
+      if (i < 0 || i >= static_cast<int64_t>(in->size())) return std::nullopt;
+      r.push_back((*in)[static_cast<size_t>(i)]);
+    }
+    return r;
+  }
+  if (op == "Concat") {
+    Keys r;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const Keys* p = c(n, i);
+      if (!p) return std::nullopt;
+      r.insert(r.end(), p->begin(), p->end());
+    }
+    return r;
+  }
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    const Keys* rhs = c(n, 1);
+    if (!rhs || in->size() != 1 || rhs->size() != 1) return std::nullopt;
+    auto r = arith(op, (*in)[0], (*rhs)[0]);
+    if (!r) return std::nullopt;
+    return Keys{*r};
+  }
+  return std::nullopt;
+}
+
+void Deriver::run() {
+  const size_t nv = g.values.size();
+  keys.assign(nv, std::nullopt);
+  contents.assign(nv, std::nullopt);
+  for (size_t v = 0; v < nv; ++v) {
+    const ops::ValueInfo& info = infos[v];
+    if (info.is_container() || !info.shape.rank_known) continue;
+    Keys ks;
+    for (const Dim& d : info.shape.dims) ks.push_back(from_dim(d));
+    keys[v] = std::move(ks);
+    const bool small_int = dtype_is_integer(info.dtype) && info.shape.rank() <= 1;
+    if (small_int && info.value && info.value->numel() <= 64) {
+      Keys c;
+      for (int64_t x : info.value->to_int64_vector()) c.push_back(DimKey::number(x));
+      contents[v] = std::move(c);
+    } else if (small_int && !info.partial.empty()) {
+      Keys c;
+      for (const ops::SymbolicInt& e : info.partial)
+        c.push_back(e.number ? DimKey::number(*e.number) : !e.symbol.empty() ? DimKey{"$" + e.symbol, 0} : DimKey::unknown());
+      contents[v] = std::move(c);
+    }
+  }
+  for (int ni : ir::topological_order(g)) {
+    const ir::Node& n = g.nodes[static_cast<size_t>(ni)];
+    for (size_t o = 0; o < n.outputs.size(); ++o) {
+      const int v = n.outputs[o];
+      if (v < 0 || infos[static_cast<size_t>(v)].is_container()) continue;
+      DimKeys& mine = keys[static_cast<size_t>(v)];
+      if (DimKeys rule = tensor_rule(n, o)) {
+        if (!mine) mine = std::move(rule);
+        else if (mine->size() == rule->size())
+          for (size_t d = 0; d < mine->size(); ++d)
+            if ((*mine)[d].is_unknown()) (*mine)[d] = (*rule)[d];
+      }
+      if (o == 0 && dtype_is_integer(infos[static_cast<size_t>(v)].dtype)) {
+        auto& have = contents[static_cast<size_t>(v)];
+        if (auto rule = content_rule(n)) {
+          if (!have) have = std::move(rule);
+          else if (have->size() == rule->size())
+            for (size_t i = 0; i < have->size(); ++i)
+              if ((*have)[i].is_unknown()) (*have)[i] = (*rule)[i];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<DimKeys> derive_dim_keys(const ir::Graph& g, const std::vector<ops::ValueInfo>& infos) {
+  Deriver d{g, infos, {}, {}};
+  d.run();
+  return std::move(d.keys);
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,21 @@
+#pragma once
+// Each pass object, defined in its own file. pipeline.cpp puts them in order; tests run them one at a time.
+
+#include "passes/pass.h"
+
+namespace kiln::passes {
+
+const Pass& remove_identity_pass();         // remove_identity.cpp
+const Pass& remove_dropout_pass();          // remove_dropout.cpp
+const Pass& fold_constants_pass();          // fold_constants.cpp
+const Pass& eliminate_dead_nodes_pass();    // eliminate_dead_nodes.cpp
+const Pass& fold_conv_batchnorm_pass();     // fold_conv_batchnorm.cpp
+const Pass& fuse_attention_pass();          // fuse_attention.cpp
+const Pass& fuse_layer_norm_pass();         // fuse_layer_norm.cpp
+const Pass& fuse_gemm_pass();               // fuse_gemm.cpp
+const Pass& fuse_matmul_add_pass();         // fuse_matmul_add.cpp
+const Pass& fuse_matmul_activation_pass();  // fuse_matmul_activation.cpp
+const Pass& fuse_conv_pass();               // fuse_conv.cpp
+const Pass& fuse_gelu_pass();               // fuse_gelu.cpp
+
+}  // namespace kiln::passes

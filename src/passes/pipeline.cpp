@@ -1,0 +1,91 @@
+#include "passes/pipeline.h"
+
+#include <chrono>
+
+#include "base/error.h"
+#include "passes/passes.h"
+
+namespace kiln::passes {
+
+const std::vector<PipelineEntry>& pipeline() {
+  static const std::vector<PipelineEntry> list = {
+      {&remove_identity_pass(),
+       "first: exporters wrap weights and outputs in Identity, which hides producers from every later pattern"},
+      {&remove_dropout_pass(), "with Identity: another pass-through that sits between the nodes fusions look for"},
+      {&fold_constants_pass(),
+       "before the fusions: Transpose/Cast/Reshape of weights and Constant nodes become initializers, so MatMul and "
+       "Conv see constant weights and patterns see their scalars"},
+      {&eliminate_dead_nodes_pass(), "after folding: what only fed folded nodes is now unread"},
+      {&fold_conv_batchnorm_pass(),
+       "before fuse_conv: the BatchNormalization between a Conv and its activation must be gone for that fusion"},
+      {&fuse_attention_pass(),
+       "before the MatMul fusions: its MatMuls and the mask Add would otherwise be taken by fuse_matmul_add"},
+      {&fuse_layer_norm_pass(), "before the MatMul fusions: the LayerNorm's closing Add(bias) is not a MatMul bias, "
+                                "but keeping the subgraph whole first is simplest"},
+      {&fuse_gemm_pass(), "before fuse_matmul_add: a Gemm becomes the FusedMatMul that a residual Add can join"},
+      {&fuse_matmul_add_pass(), "before fuse_matmul_activation: bias and residual are added before the activation"},
+      {&fuse_matmul_activation_pass(), "after the adds, so the activation closes the fused epilogue"},
+      {&fuse_conv_pass(), "after the BatchNorm fold; matches Conv (+ residual Add) (+ activation) in one go"},
+      {&fuse_gelu_pass(), "after the MatMul and Conv fusions, which absorb the GELUs that follow them; this one "
+                          "takes the rest"},
+      {&eliminate_dead_nodes_pass(), "last: fusions orphan the scalar constants their patterns read"},
+  };
+  return list;
+}
+
+namespace {
+
+size_t kiln_nodes(const ir::Graph& g) {
+  size_t n = 0;
+  for (const ir::Node& node : g.nodes) n += node.domain == "ai.kiln";
+  return n;
+}
+
+}  // namespace
+
+const Pass* find_pass(std::string_view name) {
+  for (const PipelineEntry& e : pipeline())
+    if (e.pass->name() == name) return e.pass;
+  return nullptr;
+}
+
+std::vector<PassRun> optimize(ir::Model& model, const PipelineOptions& options) {
+  for (const std::string& name : options.disabled)
+    if (!find_pass(name)) {
+      std::string known;
+      for (const PipelineEntry& e : pipeline())
+        if (known.find(e.pass->name()) == std::string::npos) known += (known.empty() ? "" : ", ") + std::string(e.pass->name());
+      fail(ErrorCode::kInvalidArgument, "there is no graph pass called '{}'; the passes are: {}", name, known);
+    }
+  std::vector<PassRun> runs;
+  if (!model.graph || options.level == Level::kNone) return runs;
+  for (const PipelineEntry& e : pipeline()) {
+    const Pass& pass = *e.pass;
+    if (static_cast<int>(pass.level()) > static_cast<int>(options.level)) continue;
+    if (std::find(options.disabled.begin(), options.disabled.end(), pass.name()) != options.disabled.end()) continue;
+    PassRun run;
+    run.name = pass.name();
+    run.nodes_before = model.graph->nodes.size();
+    run.kiln_nodes_before = kiln_nodes(*model.graph);
+    const auto start = std::chrono::steady_clock::now();
+    run.changed = pass.apply(model);
+    run.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    run.nodes_after = model.graph->nodes.size();
+    run.kiln_nodes_after = kiln_nodes(*model.graph);
+    if (run.changed) {
+      try {
+        ir::validate(*model.graph);
+      } catch (const Error& err) {
+        fail(ErrorCode::kInternal,
+             "graph pass '{}' left an invalid graph ({}); this is a kiln bug: run with the pass switched off "
+             "(SessionOptions::disabled_passes, kiln run --disable-pass {}) and report the model",
+             pass.name(), err.what(), pass.name());
+      }
+    }
+    if (options.after_each) options.after_each(pass, model);
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,98 @@
+#include "runtime/prepared_graph.h"
+
+#include <algorithm>
+
+#include "kernels/isa.h"
+
+namespace kiln::runtime {
+
+namespace {
+
+// The declared type of every input of `graph`, as the plan's fed values; nullopt when one is not a tensor
+// type inference can use (then the graph is prepared without a symbolic plan).
+std::optional<std::unordered_map<int, ops::ValueInfo>> declared_inputs(const ir::Graph& graph) {
+  std::unordered_map<int, ops::ValueInfo> fed;
+  for (int id : graph.inputs) {
+    if (graph.initializers.count(id)) continue;  // overridable: planned as the constant it defaults to
+    const ir::FlatType t = ir::flatten_type(graph.value(id).type);
+    if (!t.runnable || t.dtype == DType::kUndefined) return std::nullopt;
+    ops::ValueInfo info;
+    info.kind = t.kind;
+    info.holds = t.holds;
+    info.dtype = t.dtype;
+    info.shape = t.shape;
+    fed[id] = std::move(info);
+  }
+  return fed;
+}
+
+}  // namespace
+
+std::shared_ptr<const PreparedGraph> PreparedGraph::build(const ir::Graph& graph, const OpsetTable& opsets,
+                                                          const Limits& limits) {
+  auto prepared = std::make_shared<PreparedGraph>();
+  if (kernels::active_isa() == kernels::IsaTier::kRef) return prepared;
+  prepared->prepare_graph(graph, opsets, limits, true);
+  return prepared;
+}
+
+void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opsets, const Limits& limits,
+                                  bool top_level) {
+  nodes_ += graph.nodes.size();
+  // Types (and constants) of the values nodes read: a symbolic plan at the declared input shapes. Subgraphs
+  // read values of enclosing scopes the plan cannot see; their nodes prepare from initializers alone.
+  std::shared_ptr<const Plan> symbolic;
+  if (top_level) {
+    if (auto fed = declared_inputs(graph)) {
+      try {
+        symbolic = Plan::build(graph, opsets, *fed, limits);
+      } catch (const Error&) {
+        symbolic = nullptr;  // the model's own errors surface when it is planned at real shapes
+      }
+    }
+  }
+  std::vector<char> overridable(graph.values.size(), 0);
+  for (int id : graph.inputs) overridable[static_cast<size_t>(id)] = 1;
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const ir::Node& node = graph.nodes[n];
+    for (const auto& a : node.attributes) {
+      if (a.g) prepare_graph(*a.g, opsets, limits, false);
+      for (const auto& sub : a.graphs) prepare_graph(*sub, opsets, limits, false);
+    }
+    const ops::OpSchema* schema = ops::find_op(node.domain, node.op_type);
+    if (!schema || !schema->prepare) continue;
+    std::vector<ops::ValueInfo> infos(node.inputs.size());
+    std::vector<const ops::ValueInfo*> ptrs(node.inputs.size(), nullptr);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int v = node.inputs[i];
+      if (v < 0) continue;
+      if (symbolic) {
+        infos[i] = symbolic->infos()[static_cast<size_t>(v)];
+      } else if (auto it = graph.initializers.find(v); it != graph.initializers.end()) {
+        infos[i] = ops::ValueInfo(it->second.dtype(), Shape::from(it->second.dims()), &it->second);
+      } else {
+        const ir::FlatType t = ir::flatten_type(graph.value(v).type);
+        infos[i].dtype = t.dtype;
+        infos[i].shape = t.shape;
+      }
+      if (overridable[static_cast<size_t>(v)]) infos[i].value = nullptr;  // the caller may feed another
+      ptrs[i] = &infos[i];
+    }
+    try {
+      ops::PrepareContext ctx(node, n, opsets.version(node.domain), ptrs);
+      std::unique_ptr<ops::PreparedKernel> k = schema->prepare(ctx);
+      if (!k) continue;
+      packed_bytes_ += k->packed_bytes();
+      kernels_.emplace(&node, std::move(k));
+    } catch (const Error&) {
+      // A node prepare refuses keeps its reference kernel, whose checks report the problem when it runs.
+    }
+  }
+}
+
+const ops::PreparedKernel* PreparedGraph::kernel(const ir::Node* node) const {
+  auto it = kernels_.find(node);
+  return it == kernels_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace kiln::runtime

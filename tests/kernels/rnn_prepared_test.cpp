@@ -1,0 +1,137 @@
+// LSTM and GRU through their prepared (fast) kernels against the ops' reference compute: every direction,
+// sequence_lens (with ended and empty sequences), initial states, biases, peepholes, input_forget, clip,
+// linear_before_reset, both layouts; 1 and 2 threads identical; every ISA tier this CPU has. Activations other
+// than the defaults, and weights fed at run time, have no fast path.
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "../unit/nn_test_util.h"
+#include "prepared_compare.h"
+
+namespace kiln::testing {
+namespace {
+
+using prep::float_attr;
+using prep::int_attr;
+using prep::string_attr;
+using prep::strings_attr;
+
+class RnnPrepared : public prep::TierTest {};
+KILN_TIER_TESTS(RnnPrepared);
+
+struct RnnCase {
+  bool lstm = true;
+  std::string direction = "forward";
+  int64_t seq = 4, batch = 2, input = 3, hidden = 5;
+  int layout = 0;
+  bool bias = true, lens = false, init_h = false, init_c = false, peepholes = false, input_forget = false;
+  bool lbr = true;
+  float clip = 0;  // 0: none
+
+  std::string str() const {
+    std::string s = std::string(lstm ? "LSTM" : "GRU") + " " + direction + " seq " + std::to_string(seq) + " batch " +
+                    std::to_string(batch) + " in " + std::to_string(input) + " hidden " + std::to_string(hidden) +
+                    " layout " + std::to_string(layout);
+    if (bias) s += " +B";
+    if (lens) s += " +lens";
+    if (init_h) s += " +h0";
+    if (init_c) s += " +c0";
+    if (peepholes) s += " +P";
+    if (input_forget) s += " input_forget";
+    if (!lstm) s += lbr ? " lbr" : " no-lbr";
+    if (clip > 0) s += " clip " + std::to_string(clip);
+    return s;
+  }
+};
+
+void run_case(const RnnCase& c, std::mt19937& rng) {
+  const int64_t dirs = c.direction == "bidirectional" ? 2 : 1, gates = c.lstm ? 4 : 3;
+  PreparedNode n(c.lstm ? "LSTM" : "GRU", 22);
+  n.attr(string_attr("direction", c.direction)).attr(int_attr("hidden_size", c.hidden)).attr(int_attr("layout", c.layout));
+  if (c.clip > 0) n.attr(float_attr("clip", c.clip));
+  if (c.lstm && c.input_forget) n.attr(int_attr("input_forget", 1));
+  if (!c.lstm) n.attr(int_attr("linear_before_reset", c.lbr));
+  const std::vector<int64_t> x_dims = c.layout == 0 ? std::vector<int64_t>{c.seq, c.batch, c.input}
+                                                    : std::vector<int64_t>{c.batch, c.seq, c.input};
+  const std::vector<int64_t> state = c.layout == 0 ? std::vector<int64_t>{dirs, c.batch, c.hidden}
+                                                   : std::vector<int64_t>{c.batch, dirs, c.hidden};
+  // Weights of PyTorch's initial scale, 1/sqrt(hidden), times 2 so gates leave the linear range of sigmoid/tanh
+  // and clip has work to do; much larger weights make a long recurrence chaotic, amplifying the last-bit
+  // differences of any two summation orders past any tolerance.
+  const float scale = 2.0f / std::sqrt(static_cast<float>(c.hidden));
+  auto weights = [&](std::vector<int64_t> d) {
+    Tensor t = random_tensor(std::move(d), rng);
+    for (float& v : t.span<float>()) v *= scale;
+    return t;
+  };
+  n.input(random_tensor(x_dims, rng), false);
+  n.constant(weights({dirs, gates * c.hidden, c.input})).constant(weights({dirs, gates * c.hidden, c.hidden}));
+  if (c.bias) n.constant(random_tensor({dirs, 2 * gates * c.hidden}, rng)); else n.absent();
+  if (c.lens) {
+    std::vector<int32_t> lens(static_cast<size_t>(c.batch));
+    for (int64_t b = 0; b < c.batch; ++b)
+      lens[static_cast<size_t>(b)] = static_cast<int32_t>(b == 1 ? 0 : b % 2 == 0 ? c.seq : std::max<int64_t>(1, c.seq - b));
+    n.input(Tensor::from_vector<int32_t>({c.batch}, lens));
+  } else {
+    n.absent();
+  }
+  if (c.init_h) n.input(random_tensor(state, rng)); else n.absent();
+  if (c.lstm) {
+    if (c.init_c) n.input(random_tensor(state, rng)); else n.absent();
+    if (c.peepholes) n.constant(random_tensor({dirs, 3 * c.hidden}, rng));
+  }
+  prep::expect_prepared_matches(n, c.lstm ? 3 : 2, 2e-5, c.str());
+}
+
+TEST_P(RnnPrepared, RandomConfigurationsMatchTheReference) {
+  std::mt19937 rng(2024);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  const char* dirs[] = {"forward", "reverse", "bidirectional"};
+  for (int i = 0; i < 96; ++i) {
+    RnnCase c;
+    c.lstm = i % 2 == 0;
+    c.direction = dirs[i / 2 % 3];
+    c.seq = pick(1, 6);
+    c.batch = std::vector<int64_t>{1, 1, 2, 4}[static_cast<size_t>(pick(0, 3))];
+    c.input = pick(1, 9);
+    c.hidden = std::vector<int64_t>{1, 4, 8, 17, 32}[static_cast<size_t>(pick(0, 4))];
+    c.layout = static_cast<int>(pick(0, 1));
+    c.bias = pick(0, 3) != 0;
+    c.lens = c.batch > 1 && pick(0, 1) == 1;
+    c.init_h = pick(0, 1) == 1;
+    c.init_c = c.lstm && pick(0, 1) == 1;
+    c.peepholes = c.lstm && pick(0, 2) == 0;
+    c.input_forget = c.lstm && pick(0, 4) == 0;
+    c.lbr = pick(0, 1) == 1;
+    c.clip = pick(0, 2) == 0 ? 0.7f : 0.0f;
+    run_case(c, rng);
+  }
+}
+
+TEST_P(RnnPrepared, TaggerSizedSequences) {
+  std::mt19937 rng(11);
+  RnnCase lstm;
+  lstm.direction = "bidirectional", lstm.seq = 40, lstm.batch = 1, lstm.input = 64, lstm.hidden = 96;
+  run_case(lstm, rng);
+  RnnCase gru = lstm;
+  gru.lstm = false, gru.batch = 3, gru.lens = true, gru.layout = 1;
+  run_case(gru, rng);
+}
+
+TEST_P(RnnPrepared, OtherActivationsAndRunTimeWeightsHaveNoFastPath) {
+  std::mt19937 rng(12);
+  PreparedNode a("GRU", 22);
+  a.attr(int_attr("hidden_size", 2)).attr(strings_attr("activations", {"Sigmoid", "Relu"}));
+  a.input(random_tensor({2, 1, 3}, rng)).constant(random_tensor({1, 6, 3}, rng)).constant(random_tensor({1, 6, 2}, rng));
+  EXPECT_EQ(a.prepare(2), nullptr);
+  PreparedNode b("LSTM", 22);
+  b.attr(int_attr("hidden_size", 2));
+  b.input(random_tensor({2, 1, 3}, rng)).input(random_tensor({1, 8, 3}, rng)).constant(random_tensor({1, 8, 2}, rng));
+  EXPECT_EQ(b.prepare(3), nullptr);
+}
+
+}  // namespace
+}  // namespace kiln::testing

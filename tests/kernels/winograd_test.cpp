@@ -1,0 +1,148 @@
+// Winograd F(2x2, 3x3): the transform kernels of every tier against the scalar reference, and the Conv tactic's
+// accuracy against float64 next to the implicit GEMM's (the bound conv_winograd.cpp documents).
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../unit/nn_test_util.h"
+#include "kernels/winograd/winograd.h"
+#include "prepared_node.h"
+
+namespace kiln::kernels {
+namespace {
+
+struct Listed {
+  const char* name;
+  IsaTier tier;
+};
+constexpr Listed kListed[] = {
+#define KILN_WINOGRAD(name, tier, simd) {#name, IsaTier::tier},
+#include "kernels/winograd/winograd_list.h"
+};
+
+std::vector<float> random_vector(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+void expect_near(const float* got, const float* want, size_t n, const std::string& what) {
+  int bad = 0;
+  for (size_t i = 0; i < n && bad < 5; ++i)
+    if (!(std::abs(got[i] - want[i]) <= 1e-5f + 1e-5f * std::abs(want[i])))
+      ADD_FAILURE() << what << ": element " << i << " is " << got[i] << ", expected " << want[i], ++bad;
+}
+
+class WinogradKernel : public ::testing::TestWithParam<Listed> {};
+
+TEST_P(WinogradKernel, TransformsMatchTheReference) {
+  const Listed k = GetParam();
+  if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
+  const WinogradInputFn input = winograd_input_kernel(k.tier);
+  const WinogradOutputFn output = winograd_output_kernel(k.tier);
+  ASSERT_TRUE(input && output);
+  std::mt19937 rng(7);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int iter = 0; iter < 200 && !HasFailure(); ++iter) {
+    WinogradShape s;
+    s.in_h = pick(1, 20), s.in_w = pick(1, 45), s.pad_top = pick(0, 2), s.pad_left = pick(0, 2);
+    s.out_h = std::max<int64_t>(1, s.in_h + s.pad_top + pick(0, 2) - 2);
+    s.out_w = std::max<int64_t>(1, s.in_w + s.pad_left + pick(0, 2) - 2);
+    const int64_t channels = pick(1, 3), th = s.tiles_h(), tw = s.tiles_w();
+    const int64_t tr0 = pick(0, static_cast<int>(th - 1)), rows = pick(1, static_cast<int>(th - tr0));
+    const int64_t ldc = rows * tw + 16 + pick(0, 5), ldt = channels * ldc;
+    const std::string what = std::string(k.name) + " in " + std::to_string(s.in_h) + "x" + std::to_string(s.in_w) +
+                             " out " + std::to_string(s.out_h) + "x" + std::to_string(s.out_w) + " pad " +
+                             std::to_string(s.pad_top) + "," + std::to_string(s.pad_left) + " rows " +
+                             std::to_string(tr0) + "+" + std::to_string(rows);
+    const auto x = random_vector(static_cast<size_t>(channels * s.in_h * s.in_w), rng);
+    std::vector<float> scratch(winograd_input_scratch_floats(s, rows));
+    std::vector<float> got(static_cast<size_t>(kWinogradPoints * ldt), 0.0f), want(got);
+    input(s, x.data(), channels, {tr0, rows, ldc, ldt}, got.data(), scratch.data());
+    winograd_f2k3_input_ref(s, x.data(), channels, {tr0, rows, ldc, ldt}, want.data(), nullptr);
+    for (int t = 0; t < kWinogradPoints; ++t)
+      for (int64_t c = 0; c < channels; ++c) {
+        const size_t at = static_cast<size_t>(t * ldt + c * ldc);
+        expect_near(got.data() + at, want.data() + at, static_cast<size_t>(rows * tw), what + " input");
+      }
+    ActivationParams act;
+    act.kind = static_cast<Activation>(iter % 11);
+    act.alpha = act.kind == Activation::kClip ? -0.5f : 0.1f, act.beta = 0.5f;
+    const auto m = random_vector(got.size(), rng), bias = random_vector(static_cast<size_t>(channels), rng);
+    const auto res = random_vector(static_cast<size_t>(channels * s.out_h * s.out_w), rng);
+    std::vector<float> y(res.size() + 16, 3.0f), y_ref(y);
+    const float* b = iter % 3 ? bias.data() : nullptr;
+    const float* r = iter % 2 ? res.data() : nullptr;
+    output(s, m.data(), channels, {tr0, rows, ldc, ldt}, b, r, y.data(), act);
+    winograd_f2k3_output_ref(s, m.data(), channels, {tr0, rows, ldc, ldt}, b, r, y_ref.data(), act);
+    expect_near(y.data(), y_ref.data(), y.size(), what + " output " + activation_name(act.kind));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, WinogradKernel, ::testing::ValuesIn(kListed),
+                         [](const ::testing::TestParamInfo<Listed>& i) { return std::string(i.param.name); });
+
+}  // namespace
+}  // namespace kiln::kernels
+
+namespace kiln::testing {
+namespace {
+
+struct ErrorStats {
+  double rel_l2 = 0, max_rel = 0;  // max_rel: max |err| / max |want|
+};
+
+ErrorStats error_vs(const Tensor& got, const Tensor& want64) {
+  double num = 0, den = 0, max_err = 0, max_want = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double w = want64.data<double>()[i], e = got.data<float>()[i] - w;
+    num += e * e, den += w * w;
+    max_err = std::max(max_err, std::abs(e)), max_want = std::max(max_want, std::abs(w));
+  }
+  return {std::sqrt(num / den), max_err / max_want};
+}
+
+Tensor to_double(const Tensor& t) {
+  Tensor d(DType::kFloat64, t.dims());
+  for (int64_t i = 0; i < t.numel(); ++i) d.data<double>()[i] = t.data<float>()[i];
+  return d;
+}
+
+// ResNet-shaped 3x3 stride-1 layers: the Winograd tactic's error against float64 next to the float32 reference's
+// (im2col + the reference GEMM, the same sums as direct convolution).
+TEST(ConvWinograd, AccuracyAgainstFloat64) {
+  std::mt19937 rng(11);
+  struct Layer {
+    int64_t C, M, size;
+  };
+  for (const Layer& l : {Layer{64, 64, 56}, Layer{128, 128, 28}, Layer{256, 256, 14}, Layer{512, 512, 7}}) {
+    const Tensor x = random_tensor({1, l.C, l.size, l.size}, rng), w = random_tensor({l.M, l.C, 3, 3}, rng);
+    const Tensor b = random_tensor({l.M}, rng);
+    auto node = [&](bool dbl) {
+      PreparedNode n("Conv", 22);
+      n.attr(ints_attr("pads", {1, 1, 1, 1}));
+      n.input(dbl ? to_double(x) : x).constant(dbl ? to_double(w) : w).constant(dbl ? to_double(b) : b);
+      return n;
+    };
+    PreparedNode n32 = node(false), n64 = node(true);
+    const Tensor want64 = n64.reference()[0], ref32 = n32.reference()[0];
+    auto k = n32.prepare();
+    ASSERT_TRUE(k);
+    ASSERT_NE(k->describe().find("winograd"), std::string::npos) << k->describe();
+    const Tensor fast = n32.run(*k, {ref32.dims()}, nullptr)[0];
+    const ErrorStats e_fast = error_vs(fast, want64), e_ref = error_vs(ref32, want64);
+    std::printf("  C=%lld M=%lld %lldx%lld: winograd rel-L2 %.2e max %.2e | direct fp32 rel-L2 %.2e max %.2e\n",
+                static_cast<long long>(l.C), static_cast<long long>(l.M), static_cast<long long>(l.size),
+                static_cast<long long>(l.size), e_fast.rel_l2, e_fast.max_rel, e_ref.rel_l2, e_ref.max_rel);
+    EXPECT_LT(e_fast.rel_l2, 1e-6) << "Winograd's documented bound (conv_winograd.cpp)";
+    EXPECT_LT(e_fast.max_rel, 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace kiln::testing

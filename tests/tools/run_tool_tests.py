@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""CLI tests of kiln's measuring tools: `kiln bench`, `kiln info`, `--threads`. No speed is asserted.
+
+    python run_tool_tests.py --kiln PATH --source REPO
+
+`kiln bench --json` must carry every key the README's "kiln bench --json" table documents, with figures
+that relate as they must (min <= median <= p90 <= p99 <= max, peak intermediates >= arena, ...), and with
+--profile, per-op-type and per-node shares that sum to 100 %. Exit status 0 when every check passes.
+"""
+import argparse
+import json
+import math
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+FAILURES = []
+
+
+def check(ok: bool, what: str) -> None:
+    print(f"{'ok  ' if ok else 'FAIL'} {what}")
+    if not ok:
+        FAILURES.append(what)
+
+
+def run(cmd, env=None, expect_ok=True):
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    if expect_ok and proc.returncode != 0:
+        check(False, f"{' '.join(map(str, cmd))} exited {proc.returncode}: {proc.stderr.strip()[:500]}")
+    return proc
+
+
+def documented_bench_keys(readme: pathlib.Path) -> list:
+    """Keys in the first column of the README's `kiln bench --json` table ("a.b" = nested, "a, b" = two)."""
+    text = readme.read_text()
+    section = text.split("### `kiln bench --json`", 1)[1].split("\n### ", 1)[0]
+    keys = []
+    for line in section.splitlines():
+        m = re.match(r"\|\s*(`[^|]*`)\s*\|", line)
+        if m:
+            keys += re.findall(r"`([^`]+)`", m.group(1))
+    return keys
+
+
+def lookup(obj, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            raise KeyError(dotted)
+        obj = obj[part]
+    return obj
+
+
+def check_shares(rows, what: str) -> None:
+    total = sum(r["share"] for r in rows)
+    check(abs(total - 100.0) < 0.5, f"{what}: shares sum to {total:.3f} %")
+    shares = [r["share"] for r in rows]
+    check(shares == sorted(shares, reverse=True), f"{what}: sorted by share, largest first")
+
+
+def test_bench(kiln: str, model: str, readme: pathlib.Path) -> None:
+    proc = run([kiln, "bench", model, "--shape", "input=1x1x24x20", "--runs", "3", "--warmup", "1", "--json",
+                "--profile"])
+    if proc.returncode != 0:
+        return
+    check(proc.stderr == "", "bench, piped: nothing on stderr (no progress line)")
+    report = json.loads(proc.stdout)
+    keys = documented_bench_keys(readme)
+    check(len(keys) >= 15, f"README documents {len(keys)} bench keys")
+    for key in keys:
+        try:
+            lookup(report, key)
+            check(True, f"bench JSON has '{key}'")
+        except KeyError:
+            check(False, f"bench JSON has '{key}' (documented in README.md)")
+    documented_top = {k.split(".")[0] for k in keys}
+    extra = set(report) - documented_top
+    check(not extra, f"every top-level bench key is documented (undocumented: {sorted(extra)})")
+
+    lat = report["latency_ms"]
+    check(report["runs"] == 3 and report["warmup"] == 1, "runs and warmup as asked")
+    check(0 < lat["min"] <= lat["median"] <= lat["p90"] <= lat["p99"] <= lat["max"],
+          f"0 < min <= median <= p90 <= p99 <= max: {lat}")
+    check(lat["min"] <= lat["mean"] <= lat["max"] and lat["stddev"] >= 0, "min <= mean <= max, stddev >= 0")
+    check(report["load_ms"] > 0 and report["first_run_ms"] > 0, "load and first-run times are positive")
+    check(report["throughput_per_s"] > 0, "throughput is positive")
+    check(report["cpu_ms"]["median"] >= 0, "CPU time per run is not negative")
+    # The model's 8 nodes run as 5 steps: the graph passes fuse each Conv + Relu into one FusedConv.
+    check(report["threads"] >= 1 and report["steps"] == 5, "threads >= 1; 5 steps (8 nodes, 3 Conv+Relu fused)")
+    mem = report["memory"]
+    check(mem["peak_intermediate_bytes"] == mem["arena_bytes"] + mem["dynamic_peak_bytes"],
+          "peak intermediates = arena + dynamic peak")
+    check(mem["peak_rss_bytes"] >= mem["rss_at_start_bytes"] > 0, "peak RSS >= RSS at start > 0")
+    check(report["inputs"] == [{"name": "input", "dtype": report["inputs"][0]["dtype"], "shape": [1, 1, 24, 20],
+                                "source": "random"}], "inputs: the random input at the --shape size")
+    allocs = report["allocations_per_run"]
+    check(allocs is None or (allocs["max_calls"] >= allocs["calls"] >= 0 and allocs["bytes"] >= 0),
+          f"allocations per run are counts (or null): {allocs}")
+
+    prof = report["profile"]
+    check(prof["runs"] >= 1 and prof["total_ms"] > 0, "profile: runs and total time")
+    check(len(prof["nodes"]) == report["steps"], "profile: one row per executed node")
+    check(sum(t["nodes"] for t in prof["op_types"]) == len(prof["nodes"]), "profile: op types cover every node")
+    check({t["op_type"] for t in prof["op_types"]} == {"ai.kiln.FusedConv", "Conv", "DepthToSpace"},
+          "profile: the op types (after fusion)")
+    check_shares(prof["op_types"], "profile op types")
+    check_shares(prof["nodes"], "profile nodes")
+    check(math.isclose(sum(n["ms"] for n in prof["nodes"]), prof["total_ms"], rel_tol=1e-6),
+          "profile: node times add up to the total")
+
+
+def test_bench_options(kiln: str, model: str) -> None:
+    base = [kiln, "bench", model, "--shape", "input=1x1x16x16", "--json"]
+    two = run(base + ["--runs", "2", "--threads", "2"])
+    if two.returncode == 0:
+        check(json.loads(two.stdout)["threads"] == 2, "--threads 2: the session reports 2 threads")
+    timed = run(base + ["--seconds", "0.2", "--warmup", "0"])
+    if timed.returncode == 0:
+        check(json.loads(timed.stdout)["runs"] >= 1, "--seconds: at least one timed run")
+    both = run(base + ["--runs", "2", "--seconds", "1"], expect_ok=False)
+    check(both.returncode != 0 and "excludes" in both.stderr, "--runs and --seconds together are refused")
+    text = run([kiln, "bench", model, "--shape", "input=1x1x16x16", "--runs", "2", "--profile"])
+    check(text.returncode == 0 and "latency" in text.stdout and "share" in text.stdout,
+          "text report with the profile tables")
+    missing = run([kiln, "bench", model, "--runs", "1"], expect_ok=False)
+    check(missing.returncode != 0 and "--shape input=" in missing.stderr,
+          "a symbolic input without --shape: the error names --shape")
+
+
+def test_info(kiln: str) -> None:
+    proc = run([kiln, "info", "--json"])
+    if proc.returncode != 0:
+        return
+    info = json.loads(proc.stdout)
+    for key in ("cpu", "isa", "threads", "caches", "load_average"):
+        check(key in info, f"info JSON has '{key}'")
+    t = info["threads"]
+    check(1 <= t["usable"] <= t["affinity"] <= t["online"] and t["session_default"] == t["usable"],
+          f"1 <= usable <= affinity <= online: {t}")
+    check(info["isa"]["active"] in ("ref", "avx2", "avx512"), "an ISA tier kiln knows")
+    check("measured" not in info, "no measurement without --measure")
+    env = dict(os.environ, KILN_ISA="ref")
+    ref = run([kiln, "info", "--json"], env=env)
+    if ref.returncode == 0:
+        isa = json.loads(ref.stdout)["isa"]
+        check(isa["active"] == "ref" and isa["kiln_isa_env"] == "ref", "KILN_ISA=ref: active tier ref")
+    measured = run([kiln, "info", "--json", "--measure"])
+    if measured.returncode == 0:
+        m = json.loads(measured.stdout)["measured"]
+        fma, bw = m["fma_peak"], m["memory_bandwidth"]
+        check(fma["gflops_per_core"] > 0 and fma["gflops_all_threads"] > 0, "FMA peak figures are positive")
+        check(bw["gbps_one_thread"] > 0 and bw["gbps_all_threads"] > 0 and bw["buffer_bytes"] >= 256 << 20,
+              "bandwidth figures are positive, over at least 256 MiB")
+    text = run([kiln, "info"])
+    check(text.returncode == 0 and "isa" in text.stdout and "threads" in text.stdout, "text report")
+
+
+def test_run_threads(kiln: str, model: str, out: pathlib.Path) -> None:
+    proc = run([kiln, "run", model, "--shape", "input=2x1x16x16", "--threads", "2", "-o", str(out)])
+    check(proc.returncode == 0 and (out / "output.npy").is_file(), "kiln run --threads 2 writes its output")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kiln", required=True)
+    parser.add_argument("--source", required=True, type=pathlib.Path, help="the repository (README, models/)")
+    args = parser.parse_args()
+    model = str(args.source / "models" / "super_resolution.onnx")
+    test_bench(args.kiln, model, args.source / "README.md")
+    test_bench_options(args.kiln, model)
+    test_info(args.kiln)
+    out = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"kiln-tools-test-{os.getpid()}"
+    try:
+        test_run_threads(args.kiln, model, out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    print(f"\n{len(FAILURES)} failure(s)")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
