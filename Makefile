@@ -3,21 +3,27 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all build bootstrap demo test bench debug fuzz clean
+.PHONY: all build configure bootstrap demo test bench debug fuzz clean
 
 all: build
 
 bootstrap:
 	@bash scripts/bootstrap.sh
 
-build: bootstrap
+configure: bootstrap
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS)
+
+# The kiln tool only: what a first command needs. The tests build under `make test`.
+build: configure
+	@cmake --build --preset release -j $(JOBS) --target kiln
 
 demo: build
 	@bash scripts/demo.sh
 
-test: build
+# Everything (tests included), then every test: unit tests in release and against the sanitizer build, the
+# model, hostile and conformance suites, and the bounded fuzz run.
+test: configure
+	@cmake --build --preset release -j $(JOBS)
 	@ctest --preset release -j $(JOBS)
 
 # kiln beside ONNX Runtime on a suite of PyTorch models (scripts/bench, docs/performance.md). Never part of
@@ -40,4 +46,4 @@ debug: bootstrap
 	@cmake --build --preset debug -j $(JOBS)
 
 clean:
-	rm -rf build build-debug out
+	rm -rf build build-debug build-fuzz out

@@ -1,18 +1,68 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harness (clang, ASan, UBSan) and fuzzes the model reader, graph building, validation,
-# shape inference and small runs for SECONDS (default 60). The committed seed corpus (fuzz/corpus) is read-only
-# here; new inputs go to build-fuzz/corpus. Crashes land in build-fuzz/crashes and fail the run: fix them and
-# keep the input in fuzz/regressions/.
+# The libFuzzer harness (clang, ASan, UBSan) over the model reader, graph building, validation, load-time node
+# checks, shape inference and small runs (fuzz/fuzz_one.h).
+#
+#   scripts/fuzz.sh --build-only   build the sanitizer build: fuzz_model and the sanitized unit tests (build-fuzz/)
+#   scripts/fuzz.sh --runs N       the gate inside `make test`: replay fuzz/regressions and fuzz/corpus, then N
+#                                  executions from seed 1 into a fresh work corpus. A count rather than a time, so
+#                                  a fast and a slow machine explore the same inputs and reach the same verdict.
+#   scripts/fuzz.sh [SECONDS]      `make fuzz`: the same replay, then time-bounded exploration (default 600 s) that
+#                                  keeps what it finds in build-fuzz/corpus across runs.
+#
+# The committed corpus (fuzz/corpus) and regressions (fuzz/regressions) are only read. A crash lands in
+# build-fuzz/crashes and fails the run: fix it and keep the input in fuzz/regressions/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-60}
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$(nproc)"
+
+build() {
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$(nproc)"
+}
+
+# Runs libFuzzer with its output in a log; on failure prints the report (not just its tail).
+fuzz() {
+  local log
+  log=$(mktemp build-fuzz/fuzz-log.XXXXXX)
+  if build-fuzz/fuzz_model "$@" >"$log" 2>&1; then
+    grep -E '^(#|Done|stat::)' "$log" | tail -n 8 || true
+    rm -f "$log"
+  else
+    local status=$?
+    grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)' "$log" | tail -n 80
+    echo "fuzz: libFuzzer failed (exit $status); full log in $log, the input in build-fuzz/crashes/"
+    return "$status"
+  fi
+}
+
+mode=seconds
+seconds=600
+runs=0
+case "${1:-}" in
+  --build-only) build; exit 0 ;;
+  --runs) mode=runs; runs=${2:?--runs needs a count} ;;
+  "") ;;
+  *) seconds=$1 ;;
+esac
+
+build
 mkdir -p build-fuzz/corpus build-fuzz/crashes
-# Regressions first: each must run clean.
-if compgen -G "fuzz/regressions/*" >/dev/null; then
-  build-fuzz/fuzz_model -runs=0 fuzz/regressions/* 2>&1 | tail -n 2
+common=(-timeout=25 -rss_limit_mb=3072 -max_len=65536 -artifact_prefix=build-fuzz/crashes/ -print_final_stats=1)
+
+# Every kept input first: each must run clean. (The scratch folder comes first because libFuzzer writes to the
+# first folder it is given; with -runs=0 it writes nothing, but the committed folders must never be touched.)
+scratch=$(mktemp -d build-fuzz/replay.XXXXXX)
+echo "fuzz: replaying $(ls fuzz/regressions | wc -l) regressions and $(ls fuzz/corpus | wc -l) corpus inputs"
+fuzz "$scratch" fuzz/regressions fuzz/corpus -runs=0 "${common[@]}"
+rm -rf "$scratch"
+
+# A fixed seed makes the mutation sequence repeatable, so a failure can be replayed on another machine.
+seed=${KILN_FUZZ_SEED:-1}
+if [ "$mode" = runs ]; then
+  work=$(mktemp -d build-fuzz/gate-corpus.XXXXXX)
+  echo "fuzz: $runs executions from seed $seed"
+  fuzz "$work" fuzz/corpus fuzz/regressions -seed="$seed" -runs="$runs" "${common[@]}"
+  rm -rf "$work"
+else
+  echo "fuzz: exploring for $seconds s from seed $seed"
+  fuzz build-fuzz/corpus fuzz/corpus fuzz/regressions -seed="$seed" -max_total_time="$seconds" "${common[@]}"
 fi
-# A fixed seed makes the mutation sequence repeatable, so a CI failure can be replayed here.
-build-fuzz/fuzz_model build-fuzz/corpus fuzz/corpus -seed="${KILN_FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=3072 \
-  -max_len=65536 -artifact_prefix=build-fuzz/crashes/ -print_final_stats=1 2>&1 | tail -n 12

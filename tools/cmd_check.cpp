@@ -28,14 +28,20 @@ void print_text(const CheckReport& r) {
     fmt::print("\n{}: [{}] {}\n  {}\n  fix: {}\n", severity_name(f.severity), f.kind, f.where, f.message, f.fix);
   }
   if (!r.findings.empty()) fmt::print("\n");
-  fmt::print("{}: {} error{}, {} warning{}\n", r.will_run() ? "OK, the model will run" : "FAILED, the model will not run",
-             errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+  // The summary ends with what to do first, so that a long report still leads to its cause.
+  std::string first;
+  if (const Finding* f = r.first())
+    first = fmt::format(". {}: {} ([{}] {})", r.will_run() ? "Worth doing" : "Do this first", f->fix, f->kind,
+                        f->where);
+  fmt::print("{}: {} error{}, {} warning{}{}\n", r.will_run() ? "OK, the model will run" : "FAILED, the model will not run",
+             errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s", first);
 }
 
 nlohmann::json to_json(const CheckReport& r) {
   nlohmann::json j;
   j["model"] = r.path;
   j["will_run"] = r.will_run();
+  if (const Finding* f = r.first()) j["first"] = {{"kind", f->kind}, {"where", f->where}, {"fix", f->fix}};
   j["findings"] = nlohmann::json::array();
   for (const Finding& f : r.findings)
     j["findings"].push_back({{"severity", severity_name(f.severity)}, {"kind", f.kind}, {"where", f.where},

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "api/session_impl.h"
 #include "cli_util.h"
 #include "onnx/value_io.h"
 #include "runtime/input_check.h"
@@ -105,6 +106,15 @@ Feeds make_feeds(const Session& session, const std::vector<std::string>& input_a
                                                                            : read_tensor_file(file));
     feeds.origin[name] = file;
   }
+  // Random weights would hide a file exported without them (export_params=False): trained parameters (by the
+  // weight slot they feed or their name) not given with --input stop here, with the explanation Session::run
+  // gives, before any input is made up.
+  const ir::Graph& graph = *session.impl().model.graph;
+  std::vector<int> unfed;
+  for (int id : graph.required_inputs())
+    if (!feeds.origin.count(graph.value(id).name)) unfed.push_back(id);
+  const std::vector<int> params = runtime::parameter_inputs(graph, unfed);
+  if (!params.empty()) runtime::report_missing_inputs(graph, params);
   std::mt19937_64 rng(seed);
   for (const IoInfo& in : session.inputs()) {
     if (feeds.origin.count(in.name)) continue;
@@ -114,9 +124,6 @@ Feeds make_feeds(const Session& session, const std::vector<std::string>& input_a
                               "--input {}=FILE.pb (an ONNX {} file)", in.name, tensor_kind_name(in.kind),
                               dtype_name(in.dtype), in.name,
                               in.kind == TensorKind::kSequence ? "SequenceProto" : "OptionalProto"));
-    // Random weights would hide a file exported without them (export_params=False): leave inputs named like
-    // trained parameters unfed, so the run stops and explains, unless they are given with --input.
-    if (runtime::looks_like_parameter(in.name)) continue;
     feeds.tensors.emplace_back(in.name, random_tensor(in.name, in.dtype, random_input_dims(in, shapes), rng));
     feeds.origin[in.name] = "random";
   }

@@ -18,9 +18,10 @@ struct Feeds {
 };
 
 /// Builds the feeds of `session` from --input NAME=FILE and --shape NAME=DIMS arguments: files as given,
-/// random data (from `seed`) for every other input except those named like trained parameters (a model
-/// exported without its weights must stop and explain, not run on random weights). Throws Error naming the
-/// option to use when an input's size cannot be known or an argument names no input.
+/// random data (from `seed`) for every other input. Trained parameters (runtime::parameter_inputs) not given
+/// with --input stop it with the export_params=False explanation: a model exported without its weights must
+/// stop and explain, not run on random weights. Throws Error naming the option to use when an input's size
+/// cannot be known or an argument names no input.
 Feeds make_feeds(const Session& session, const std::vector<std::string>& input_args,
                  const std::vector<std::string>& shape_args, uint64_t seed);
 

@@ -59,6 +59,12 @@ struct SessionOptions {
   int graph_optimization_level = 2;
   /// Passes not to run, by name (e.g. "fuse_attention"); an unknown name is an error.
   std::vector<std::string> disabled_passes;
+  /// A named dim (dim_param) that two fed dims give different sizes is refused when true. By default the run
+  /// goes ahead, as ONNX Runtime's does: kiln computes with the sizes fed, never with the names, and `warn`
+  /// says so once per name and session. (Placeholder names such as "?" are unknown dims, never shared.)
+  bool strict_symbols = false;
+  /// Receives warnings; when empty, they go to standard error as "kiln: warning: <message>".
+  std::function<void(const std::string&)> warn;
 };
 
 /// One executed step of a profiled run (RunOptions::profile).

@@ -1,5 +1,9 @@
 #include "api/model_check.h"
 
+#include <algorithm>
+#include <iterator>
+
+#include "api/node_validation.h"
 #include "api/op_support.h"
 #include "onnx/loader.h"
 
@@ -18,6 +22,28 @@ bool CheckReport::will_run() const {
   for (const Finding& f : findings)
     if (f.severity == Severity::kError) return false;
   return true;
+}
+
+const Finding* CheckReport::first() const {
+  for (const Finding& f : findings)
+    if (f.severity != Severity::kInfo) return &f;
+  return nullptr;
+}
+
+void order_findings(std::vector<Finding>& findings) {
+  // Among errors, the ones that explain others come first: an unreadable file or broken graph explains
+  // everything; weights missing (export_params=False) explain shape and node failures downstream; an opset
+  // mismatch or an op kiln lacks explains a node failing.
+  static const char* const kCauses[] = {"unreadable-model", "invalid-graph", "missing-weights", "opset-mismatch",
+                                        "unsupported-op", "missing-opset-import"};
+  auto rank = [](const Finding& f) {
+    int cause = static_cast<int>(std::size(kCauses));
+    for (int i = 0; i < static_cast<int>(std::size(kCauses)); ++i)
+      if (f.kind == kCauses[i]) cause = i;
+    return std::make_pair(static_cast<int>(f.severity), f.severity == Severity::kError ? cause : 0);
+  };
+  std::stable_sort(findings.begin(), findings.end(),
+                   [&](const Finding& a, const Finding& b) { return rank(a) < rank(b); });
 }
 
 namespace {
@@ -73,8 +99,18 @@ CheckReport check_model(const std::string& path, const std::map<std::string, std
                        ? "add the domain to the model's opset_import"
                        : "kiln cannot run this operator yet; if it is a custom op, replace it before export"});
   }
+  if (structure_ok) {
+    for (NodeProblem& p : validate_nodes(model))
+      out.push_back({Severity::kError, p.code == ErrorCode::kUnsupported ? "unsupported-op" : "invalid-node", p.where,
+                     std::move(p.message),
+                     p.code == ErrorCode::kUnsupported
+                         ? "kiln cannot run this node as it is"
+                         : "the node breaks its operator's rules whatever the input sizes; fix its attributes "
+                           "(or the exporter that wrote them)"});
+  }
   check_lint(model, out);
   if (structure_ok && report.will_run()) check_shapes(model, shapes, out);
+  order_findings(out);
   return report;
 }
 

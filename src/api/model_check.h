@@ -30,10 +30,17 @@ struct Finding {
 
 struct CheckReport {
   std::string path;
+  /// Errors first, then warnings, then notes; among errors, causes before consequences (weights missing
+  /// before the nodes that cannot run without them); otherwise in the order found.
   std::vector<Finding> findings;
   /// True when no finding is an error: the model will load and run (at the checked shapes, if given).
   bool will_run() const;
+  /// The finding to act on first (the first error, else the first warning), or nullptr.
+  const Finding* first() const;
 };
+
+/// Sorts findings into CheckReport's order (stable).
+void order_findings(std::vector<Finding>& findings);
 
 /// Checks the model at `path`. `shapes` (input name -> dims) are checked against the model as `run` would
 /// check them, then inference runs over the whole graph at those sizes. Never throws for a bad model: a model

@@ -79,6 +79,10 @@ void check_shapes(const ir::Model& model, const std::map<std::string, std::vecto
     }
     fed[id] = {v.type.dtype, Shape::from(dims)};
   }
+  for (const auto& [symbol, message] : symbols.conflicts)
+    out.push_back({Severity::kWarning, "shared-symbol", fmt::format("dim '{}'", symbol), message,
+                   "feed sizes that agree, or re-export naming the dims differently; `kiln run --strict-symbols` "
+                   "and SessionOptions::strict_symbols refuse such feeds"});
   if (!ok) return;
   if (!unsized.empty()) {
     if (!shapes.empty())

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "api/model_check.h"
+#include "api/node_validation.h"
 #include "passes/pipeline.h"
 #include "runtime/input_check.h"
 
@@ -59,6 +60,8 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   limits.max_run_bytes = options.max_run_bytes;
   limits.max_nesting = options.max_nesting;
   limits.max_subgraph_runs = options.max_subgraph_runs;
+  strict_symbols = options.strict_symbols;
+  warn = options.warn;
   max_plans_ = static_cast<size_t>(std::max(1, options.max_cached_plans));
   if (options.intra_op_threads < 0)
     fail(ErrorCode::kInvalidArgument, "intra_op_threads is {}; use 0 (every CPU this process may use) or a count",
@@ -67,6 +70,7 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   ir::validate(*model.graph, limits.max_nesting);
   check_ops_supported(model);
   refuse_forms_the_opset_lacks(model);
+  refuse_invalid_nodes(model);
   const ir::Graph& g = *model.graph;
   for (int id : g.required_inputs()) inputs.push_back(io_info(g.value(id), "input"));
   for (int id : g.outputs) outputs.push_back(io_info(g.value(id), "output"));
@@ -93,6 +97,15 @@ void Session::Impl::optimize_graph(const SessionOptions& options) {
   pipeline.disabled = options.disabled_passes;
   pass_runs = passes::optimize(model, pipeline);
   opsets.imports = model.opsets;
+}
+
+void Session::Impl::warn_once(const std::string& key, const std::string& message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!warned_.insert(key).second) return;
+  }
+  if (warn) warn(message);
+  else fmt::print(stderr, "kiln: warning: {}\n", message);
 }
 
 std::shared_ptr<const runtime::Plan> Session::Impl::plan_for(const ir::Graph& graph,
@@ -135,6 +148,7 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   std::unordered_map<int, Tensor> by_id;
   std::unordered_map<int, ops::ValueInfo> fed;
   runtime::SymbolBindings symbols;
+  symbols.strict = impl_->strict_symbols;
   for (const auto& [name, tensor] : feeds) {
     int id = g.find(name);
     bool is_input = id >= 0 && std::find(g.inputs.begin(), g.inputs.end(), id) != g.inputs.end();
@@ -149,6 +163,7 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
     by_id[id] = tensor;
     fed[id] = ops::ValueInfo::of(tensor, false);
   }
+  for (const auto& [symbol, message] : symbols.conflicts) impl_->warn_once("symbol:" + symbol, message);
   std::vector<int> missing;
   for (int id : g.required_inputs())
     if (!by_id.count(id)) missing.push_back(id);

@@ -4,6 +4,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "api/op_support.h"
 #include "ir/graph.h"
@@ -30,11 +31,17 @@ struct Session::Impl {
   /// Prepared kernels and packed weights, shared by every plan of the session.
   std::shared_ptr<const runtime::PreparedGraph> prepared;
 
-  /// The plan for one input signature, built on first use; at most `max_plans` are kept (least recently used
-  /// dropped first; runs holding a dropped plan finish with it).
   /// Runs the graph passes on `model` (SessionOptions::graph_optimization_level, disabled_passes).
   void optimize_graph(const SessionOptions& options);
 
+  bool strict_symbols = false;
+  std::function<void(const std::string&)> warn;
+
+  /// Passes `message` to `warn` the first time `key` is warned about in this session.
+  void warn_once(const std::string& key, const std::string& message);
+
+  /// The plan for one input signature, built on first use; at most `max_plans` are kept (least recently used
+  /// dropped first; runs holding a dropped plan finish with it).
   std::shared_ptr<const runtime::Plan> plan_for(const ir::Graph& graph,
                                                 const std::unordered_map<int, ops::ValueInfo>& fed, bool* reused);
 
@@ -44,6 +51,7 @@ struct Session::Impl {
   size_t max_plans_ = 64;
   PlanCache plans_;  ///< most recently used first
   std::map<std::string, PlanCache::iterator> plan_index_;
+  std::set<std::string> warned_;
 };
 
 

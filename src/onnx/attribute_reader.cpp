@@ -1,4 +1,7 @@
 // AttributeProto and TypeProto readers.
+
+#include <cctype>
+
 #include "base/error.h"
 #include "onnx/model_reader.h"
 
@@ -78,7 +81,7 @@ void read_tensor_type(WireReader r, ir::ValueType& vt, const std::string& what) 
             value = v >= 0 ? Dim(v) : Dim();  // some exporters wrote -1 for "unknown"
           } else if (x.number == 2) {
             std::string p = dim.as_string(x);
-            value = p.empty() ? Dim() : Dim::symbol(std::move(p));
+            value = is_placeholder_dim_name(p) ? Dim() : Dim::symbol(std::move(p));
           }
         }
         vt.shape.dims.push_back(std::move(value));
@@ -97,6 +100,21 @@ void read_tensor_type(WireReader r, ir::ValueType& vt, const std::string& what) 
 }
 
 }  // namespace
+
+bool is_placeholder_dim_name(std::string_view name) {
+  bool alnum = false, number = !name.empty();
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    alnum = alnum || std::isalnum(c);
+    number = number && (std::isdigit(c) || (i == 0 && (c == '-' || c == '+') && name.size() > 1));
+  }
+  if (!alnum || number) return true;
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* word : {"none", "null", "nil", "unk", "unknown", "undefined", "nan"})
+    if (lower == word) return true;
+  return false;
+}
 
 ir::ValueType read_type(const WireReader& parent, const WireField& f, const std::string& what, int depth) {
   if (depth > kMaxTypeNesting)

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "ir/graph.h"
 #include "onnx/tensor_proto.h"
@@ -25,6 +26,11 @@ void read_function(const WireReader& parent, const WireField& f, ReadContext& ct
 
 /// Reads the AttributeProto in field `f`; graph-valued attributes are read at `depth` + 1.
 ir::Attribute read_attribute(const WireReader& parent, const WireField& f, ReadContext& ctx, int depth);
+
+/// True for a dim_param that names no dim but stands for "unknown": empty, no letter or digit ("?", "*"), a
+/// number ("-1"), or a word for nothing ("None", "unk", "unknown"). Exporters write these (paddle2onnx: "?");
+/// read as symbols they would tie every such dim to every other one, so they are read as unknown dims.
+bool is_placeholder_dim_name(std::string_view name);
 
 /// Reads the TypeProto in field `f`. `what` names the value or attribute, for errors.
 ir::ValueType read_type(const WireReader& parent, const WireField& f, const std::string& what, int depth = 0);

@@ -6,6 +6,7 @@
 
 #include "base/checked.h"
 #include "ir/dispatch.h"
+#include "ops/axis_attr.h"
 #include "ops/numeric.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
@@ -19,19 +20,33 @@ struct Col2ImGeometry {
   int64_t channels = 0, block_size = 1, block_count = 1;
 };
 
+/// The output's rank as the per-spatial-dim lists must fit it: N, C and one dim per image_shape value.
+RankOf output_rank(const std::vector<Dim>& image) {
+  const std::string dims = Shape(image).str();  // "[3,3]"
+  return {image.size() + 2, fmt::format("the output [N,C,{} (N, C, then image_shape)", dims.substr(1))};
+}
+
+/// strides, dilations and pads, each checked against the output's rank before use.
+void read_lists(const NodeContext& ctx, const RankOf& of, Col2ImGeometry& g, std::vector<int64_t>& pads) {
+  const size_t n = of.rank - 2;
+  g.strides = ctx.attr_ints("strides", std::vector<int64_t>(n, 1));
+  check_axis_attr(ctx, "strides", g.strides.size(), AxisSpan::kSpatial, of);
+  g.dilations = ctx.attr_ints("dilations", std::vector<int64_t>(n, 1));
+  check_axis_attr(ctx, "dilations", g.dilations.size(), AxisSpan::kSpatial, of);
+  pads = ctx.attr_ints("pads", std::vector<int64_t>(2 * n, 0));
+  check_axis_attr(ctx, "pads", pads.size(), AxisSpan::kSpatialTwice, of);
+}
+
 /// Checks the attributes against the spatial rank and derives the block grid; `in_dims` is the input shape.
 Col2ImGeometry col2im_geometry(const NodeContext& ctx, const std::vector<int64_t>& in_dims,
                                std::vector<int64_t> image, std::vector<int64_t> block) {
   Col2ImGeometry g;
   const size_t n = image.size();
-  if (n == 0 || block.size() != n)
-    ctx.bad_input("image_shape {} and block_shape {} must be non-empty and of equal length", dims_str(image),
-                  dims_str(block));
-  g.strides = ctx.attr_ints("strides", std::vector<int64_t>(n, 1));
-  g.dilations = ctx.attr_ints("dilations", std::vector<int64_t>(n, 1));
-  const std::vector<int64_t> pads = ctx.attr_ints("pads", std::vector<int64_t>(2 * n, 0));
-  if (g.strides.size() != n || g.dilations.size() != n || pads.size() != 2 * n)
-    ctx.fail("strides, dilations and pads must have {}, {} and {} values for {} spatial dims", n, n, 2 * n, n);
+  if (n == 0) ctx.bad_input("image_shape is empty; it needs one value per spatial dim");
+  const RankOf of = output_rank(Shape::from(image).dims);
+  check_axis_input(ctx, "block_shape", block.size(), AxisSpan::kSpatial, of);
+  std::vector<int64_t> pads;
+  read_lists(ctx, of, g, pads);
   for (size_t i = 0; i < n; ++i) {
     if (image[i] < 0 || block[i] <= 0) ctx.bad_input("image_shape {} and block_shape {} need sizes > 0", dims_str(image), dims_str(block));
     if (g.strides[i] <= 0 || g.dilations[i] <= 0 || pads[i] < 0 || pads[n + i] < 0)
@@ -73,14 +88,33 @@ void infer_col2im(InferContext& ctx) {
   }
   // Without the values only the batch dim and the rank (from image_shape's length) are known.
   const Shape& img = ctx.input_shape(1);
-  if (!img.rank_known || img.rank() != 1 || !img.dims[0].is_known()) {
+  if (!img.rank_known || img.rank() != 1 || !img.dims[0].is_known() || img.dims[0].value() > kMaxRank) {
     ctx.set_output(0, t, Shape::unknown_rank());
     return;
   }
   std::vector<Dim> out{in.rank_known ? in.dims[0] : Dim(), Dim()};
   for (int64_t i = 0; i < img.dims[0].value(); ++i)
     out.push_back(image ? Dim((*image)[static_cast<size_t>(i)]) : Dim());
+  Col2ImGeometry g;
+  std::vector<int64_t> pads;
+  read_lists(ctx, output_rank({out.begin() + 2, out.end()}), g, pads);
   ctx.set_output(0, t, Shape(out));
+}
+
+// At load: the lists against image_shape's length, known from its shape or its value (an initializer).
+void validate_col2im(const InferContext& ctx) {
+  const Shape& img = ctx.input_shape(1);
+  if (!img.rank_known || img.rank() != 1 || !img.dims[0].is_known() || img.dims[0].value() > kMaxRank) return;
+  std::vector<Dim> image(static_cast<size_t>(img.dims[0].value()));
+  if (const std::optional<std::vector<int64_t>> v = input_ints(ctx, 1)) image = Shape::from(*v).dims;
+  if (image.empty()) ctx.fail("image_shape is empty; it needs one value per spatial dim");
+  const RankOf of = output_rank(image);
+  Col2ImGeometry g;
+  std::vector<int64_t> pads;
+  read_lists(ctx, of, g, pads);
+  const Shape& block = ctx.input_shape(2);
+  if (block.rank_known && block.rank() == 1 && block.dims[0].is_known())
+    check_axis_input(ctx, "block_shape", static_cast<size_t>(block.dims[0].value()), AxisSpan::kSpatial, of);
 }
 
 template <typename T> void run_col2im(const Col2ImGeometry& g, int64_t batch, const T* in, T* out) {
@@ -137,6 +171,6 @@ void compute_col2im(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(col2im, {"", "Col2Im", {18}, 0, infer_col2im, compute_col2im});
+KILN_REGISTER_OP(col2im, {"", "Col2Im", {18}, 0, infer_col2im, compute_col2im}.with_validate(validate_col2im));
 
 }  // namespace kiln::ops

@@ -55,6 +55,7 @@ void compute_conv(KernelContext& ctx) {
   }, "Conv");
 }
 
-KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer_conv, compute_conv, false, false, false, prepare_conv});
+KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer_conv, compute_conv, false, false, false, prepare_conv}
+                            .with_validate(validate_conv<0, 1>));
 
 }  // namespace kiln::ops

@@ -119,7 +119,9 @@ void compute_qlinear_conv(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(conv_integer, {"", "ConvInteger", {10}, 0, infer_conv_integer, compute_conv_integer});
-KILN_REGISTER_OP(qlinear_conv, {"", "QLinearConv", {10}, 0, infer_qlinear_conv, compute_qlinear_conv});
+KILN_REGISTER_OP(conv_integer, {"", "ConvInteger", {10}, 0, infer_conv_integer, compute_conv_integer}
+                                    .with_validate(validate_conv<0, 1>));
+KILN_REGISTER_OP(qlinear_conv, {"", "QLinearConv", {10}, 0, infer_qlinear_conv, compute_qlinear_conv}
+                                    .with_validate(validate_conv<0, 3>));
 
 }  // namespace kiln::ops

@@ -216,7 +216,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
   std::vector<int64_t> kernel(w->dims().begin() + 2, w->dims().end());
   const std::vector<int64_t> k_attr = ctx.attr_ints("kernel_shape", {});
   if (!k_attr.empty() && k_attr != kernel) return nullptr;
-  k->window = read_window_attrs(ctx, k->spatial, kernel, false);
+  k->window = read_window_attrs(ctx, rank_of("W", w->dims()), kernel, false);
   if (fused) k->act = read_fused_activation(ctx);
 
   const int64_t ks = w->numel() / M / Cg, Mg = M / k->group;

@@ -6,20 +6,19 @@ namespace kiln::ops {
 
 namespace {
 
-std::vector<int64_t> kernel_from(const NodeContext& ctx, const Shape& w, size_t spatial) {
-  std::vector<int64_t> k = ctx.attr_ints("kernel_shape", {});
+// The kernel: kernel_shape when given (its length checked against the rank before any element is read, and
+// its values against w's kernel dims where known), else w's kernel dims when all known, else empty.
+std::vector<int64_t> kernel_from(const NodeContext& ctx, const Shape& w, const RankOf& of) {
+  const size_t spatial = of.rank - 2;
+  std::vector<int64_t> k = kernel_shape_attr(ctx, of);
   if (!k.empty()) {
-    // Checked before it is indexed: a fuzzed model had 1 value for 2 spatial dims (a heap over-read).
-    if (k.size() != spatial)
-      ctx.fail("attribute kernel_shape has {} value{} but the input has {} spatial dims (rank {}); give one size "
-               "per spatial dim", k.size(), k.size() == 1 ? "" : "s", spatial, spatial + 2);
-    if (w.rank_known && w.rank() == spatial + 2)
+    if (w.rank_known && w.rank() == of.rank)
       for (size_t i = 0; i < spatial; ++i)
         if (w.dims[2 + i].is_known() && w.dims[2 + i].value() != k[i])
           ctx.fail("kernel_shape {} does not match the weight shape {}", dims_str(k), w.str());
     return k;
   }
-  if (!w.rank_known || w.rank() != spatial + 2) return {};
+  if (!w.rank_known || w.rank() != of.rank) return {};
   for (size_t i = 0; i < spatial; ++i) {
     if (!w.dims[2 + i].is_known()) return {};
     k.push_back(w.dims[2 + i].value());
@@ -29,18 +28,30 @@ std::vector<int64_t> kernel_from(const NodeContext& ctx, const Shape& w, size_t 
 
 }  // namespace
 
+std::optional<WindowAttrs> conv_window_attrs(const NodeContext& ctx, const Shape& xs, const Shape& ws) {
+  if (!xs.rank_known && !ws.rank_known) return std::nullopt;
+  if (xs.rank_known && ws.rank_known && xs.rank() != ws.rank())
+    ctx.fail("x {} and w {} must have the same rank", xs.str(), ws.str());
+  const RankOf of = xs.rank_known ? rank_of("X", xs) : rank_of("W", ws);
+  if (of.rank < 3)
+    ctx.fail("input must have rank >= 3 (N, C, spatial...), got shapes x {} and w {}", xs.str(), ws.str());
+  return read_window_attrs(ctx, of, kernel_from(ctx, ws, of), false);
+}
+
+void validate_conv_attrs(const InferContext& ctx, size_t x_index, size_t w_index) {
+  const int64_t group = ctx.attr_int("group", 1);
+  if (group < 1) ctx.fail("group must be >= 1, got {}", group);
+  conv_window_attrs(ctx, ctx.input_shape(x_index), ctx.input_shape(w_index));
+}
+
 Shape infer_conv_shape(const InferContext& ctx, size_t x_index, size_t w_index) {
   const Shape& xs = ctx.input_shape(x_index);
   const Shape& ws = ctx.input_shape(w_index);
   const int64_t group = ctx.attr_int("group", 1);
   if (group < 1) ctx.fail("group must be >= 1, got {}", group);
-  size_t rank = xs.rank_known ? xs.rank() : ws.rank_known ? ws.rank() : 0;
-  if (rank == 0) return Shape::unknown_rank();
-  if (rank < 3) ctx.fail("input must have rank >= 3 (N, C, spatial...), got shapes x {} and w {}", xs.str(), ws.str());
-  if (xs.rank_known && ws.rank_known && xs.rank() != ws.rank())
-    ctx.fail("x {} and w {} must have the same rank", xs.str(), ws.str());
-  const size_t spatial = rank - 2;
-  WindowAttrs a = read_window_attrs(ctx, spatial, kernel_from(ctx, ws, spatial), false);
+  std::optional<WindowAttrs> a = conv_window_attrs(ctx, xs, ws);
+  if (!a) return Shape::unknown_rank();
+  const size_t rank = xs.rank_known ? xs.rank() : ws.rank();
   Dim n, m;
   if (xs.rank_known) n = xs.dims[0];
   if (ws.rank_known) {
@@ -54,7 +65,7 @@ Shape infer_conv_shape(const InferContext& ctx, size_t x_index, size_t w_index) 
   }
   std::vector<Dim> dims{n, m};
   if (xs.rank_known) {
-    for (Dim& d : window_output_dims(ctx, a, xs)) dims.push_back(d);
+    for (Dim& d : window_output_dims(ctx, *a, xs)) dims.push_back(d);
   } else {
     dims.resize(rank);
   }
@@ -71,12 +82,12 @@ ConvProblem conv_problem(const KernelContext& ctx, const Tensor& x, const Tensor
     ctx.bad_input("x {} has {} channels but w {} with group {} expects {}", dims_str(x.dims()), C, dims_str(w.dims()),
                   group, w.dim(1) * group);
   if (M % group != 0) ctx.bad_input("w {} has {} output channels, not divisible by group {}", dims_str(w.dims()), M, group);
-  const size_t spatial = x.rank() - 2;
+  const RankOf of = rank_of("X", x.dims());
   std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-  std::vector<int64_t> k_attr = ctx.attr_ints("kernel_shape", {});
+  std::vector<int64_t> k_attr = kernel_shape_attr(ctx, of);
   if (!k_attr.empty() && k_attr != kernel)
     ctx.bad_input("kernel_shape {} does not match the weight shape {}", dims_str(k_attr), dims_str(w.dims()));
-  WindowAttrs a = read_window_attrs(ctx, spatial, kernel, false);
+  WindowAttrs a = read_window_attrs(ctx, of, kernel, false);
   ConvProblem p;
   p.batch = x.dim(0);
   p.in_channels = C;

@@ -2,10 +2,25 @@
 // Inference and run-time checks shared by the convolution ops (Conv, ConvInteger, QLinearConv):
 // x [N, C, spatial...] and w [M, C/group, kernel...].
 
+#include <optional>
+
 #include "ops/conv_core.h"
 #include "ops/op.h"
+#include "ops/window.h"
 
 namespace kiln::ops {
+
+/// The window attributes (kernel_shape, strides, dilations, pads, auto_pad) of a forward convolution, each list
+/// checked against the rank of x, or of w when x's rank is unknown (so a weight from an initializer is enough),
+/// and kernel_shape against w's kernel dims where known. nullopt when neither rank is known.
+std::optional<WindowAttrs> conv_window_attrs(const NodeContext& ctx, const Shape& xs, const Shape& ws);
+
+/// Load-time checks of a forward convolution (OpSchema::validate) with x at input `x_index` and w at `w_index`:
+/// group and the window attributes, against whichever of the two ranks is known.
+void validate_conv_attrs(const InferContext& ctx, size_t x_index, size_t w_index);
+template <size_t XIndex, size_t WIndex> void validate_conv(const InferContext& ctx) {
+  validate_conv_attrs(ctx, XIndex, WIndex);
+}
 
 /// Output shape of a forward convolution with x at input `x_index` and w at `w_index`: [N, M, spatial...].
 /// Checks ranks, the channel relation C == w[1] * group and M % group == 0 where the dims are known, naming

@@ -2,6 +2,7 @@
 // (the adjoint of Conv's im2col). Output size from output_shape, auto_pad SAME_* (out = in * stride) or
 // stride * (in - 1) + output_padding + dilated kernel - pads.
 
+#include <optional>
 #include <vector>
 
 #include "base/checked.h"
@@ -14,17 +15,18 @@
 
 namespace kiln::ops {
 
-TransposeAttrs read_transpose_attrs(const NodeContext& ctx, size_t spatial, std::vector<int64_t> kernel) {
+TransposeAttrs read_transpose_attrs(const NodeContext& ctx, const RankOf& of, std::vector<int64_t> kernel) {
+  const size_t spatial = of.rank - 2;
   TransposeAttrs a;
-  a.w = read_window_attrs(ctx, spatial, std::move(kernel), false);
+  a.w = read_window_attrs(ctx, of, std::move(kernel), false);
   a.has_pads = ctx.has_attr("pads");
   a.output_padding = ctx.attr_ints("output_padding", std::vector<int64_t>(spatial, 0));
-  if (a.output_padding.size() != spatial)
-    ctx.fail("output_padding has {} values but the input has {} spatial dims", a.output_padding.size(), spatial);
+  if (a.output_padding.empty()) a.output_padding.assign(spatial, 0);  // an empty list means the default
+  check_axis_attr(ctx, "output_padding", a.output_padding.size(), AxisSpan::kSpatial, of);
   a.output_shape = ctx.attr_ints("output_shape", {});
-  if (a.output_shape.size() == spatial + 2) a.output_shape.erase(a.output_shape.begin(), a.output_shape.begin() + 2);
-  if (!a.output_shape.empty() && a.output_shape.size() != spatial)
-    ctx.fail("output_shape has {} values but the input has {} spatial dims", a.output_shape.size(), spatial);
+  // The spec's examples also give the whole output shape (N, C included); only the spatial dims count.
+  if (a.output_shape.size() == of.rank) a.output_shape.erase(a.output_shape.begin(), a.output_shape.begin() + 2);
+  if (!a.output_shape.empty()) check_axis_attr(ctx, "output_shape", a.output_shape.size(), AxisSpan::kSpatial, of);
   for (size_t i = 0; i < spatial; ++i) {
     if (a.output_padding[i] < 0 || a.output_padding[i] >= std::max(a.w.strides[i], a.w.dilations[i]))
       ctx.fail("output_padding {} must be >= 0 and smaller than the stride or dilation", dims_str(a.output_padding));
@@ -59,15 +61,32 @@ WindowAxis resolve_transpose_axis(const TransposeAttrs& a, size_t i, int64_t in)
 
 namespace {
 
-std::vector<int64_t> kernel_of(const NodeContext& ctx, const Shape& w, size_t spatial) {
-  std::vector<int64_t> k = ctx.attr_ints("kernel_shape", {});
+std::vector<int64_t> kernel_of(const NodeContext& ctx, const Shape& w, const RankOf& of) {
+  const size_t spatial = of.rank - 2;
+  std::vector<int64_t> k = kernel_shape_attr(ctx, of);
   if (!k.empty()) return k;
-  if (!w.rank_known || w.rank() != spatial + 2) return {};
+  if (!w.rank_known || w.rank() != of.rank) return {};
   for (size_t i = 0; i < spatial; ++i) {
     if (!w.dims[2 + i].is_known()) return {};
     k.push_back(w.dims[2 + i].value());
   }
   return k;
+}
+
+// The attributes checked against x's rank, or w's when x's is unknown (a weight initializer is enough, so the
+// session refuses a bad list when it loads the model); nullopt when neither rank is known.
+std::optional<TransposeAttrs> transpose_attrs(const NodeContext& ctx, const Shape& xs, const Shape& ws) {
+  if (!xs.rank_known && !ws.rank_known) return std::nullopt;
+  if (xs.rank_known && ws.rank_known && ws.rank() != xs.rank())
+    ctx.fail("x {} and w {} must have the same rank", xs.str(), ws.str());
+  const RankOf of = xs.rank_known ? rank_of("X", xs) : rank_of("W", ws);
+  if (of.rank < 3) ctx.fail("{} must have rank >= 3 (N, C, spatial...)", of.what);
+  return read_transpose_attrs(ctx, of, kernel_of(ctx, ws, of));
+}
+
+void validate_conv_transpose(const InferContext& ctx) {
+  if (ctx.attr_int("group", 1) < 1) ctx.fail("group must be >= 1, got {}", ctx.attr_int("group", 1));
+  transpose_attrs(ctx, ctx.input_shape(0), ctx.input_shape(1));
 }
 
 void infer_conv_transpose(InferContext& ctx) {
@@ -82,10 +101,8 @@ void infer_conv_transpose(InferContext& ctx) {
     ctx.set_output(0, t, Shape::unknown_rank());
     return;
   }
-  if (xs.rank() < 3) ctx.fail("x must have rank >= 3 (N, C, spatial...), got {}", xs.str());
-  if (ws.rank_known && ws.rank() != xs.rank()) ctx.fail("x {} and w {} must have the same rank", xs.str(), ws.str());
   const size_t spatial = xs.rank() - 2;
-  TransposeAttrs a = read_transpose_attrs(ctx, spatial, kernel_of(ctx, ws, spatial));
+  const TransposeAttrs a = *transpose_attrs(ctx, xs, ws);
   Dim m;
   if (ws.rank_known) {
     if (xs.dims[1].is_known() && ws.dims[0].is_known() && xs.dims[1].value() != ws.dims[0].value())
@@ -123,7 +140,10 @@ void compute_conv_transpose(KernelContext& ctx) {
                   dims_str(x.dims()), x.dim(1), dims_str(w.dims()), group);
   const size_t spatial = x.rank() - 2;
   std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-  TransposeAttrs a = read_transpose_attrs(ctx, spatial, kernel);
+  const RankOf of = rank_of("X", x.dims());
+  if (std::vector<int64_t> k = kernel_shape_attr(ctx, of); !k.empty() && k != kernel)
+    ctx.bad_input("kernel_shape {} does not match the weight shape {}", dims_str(k), dims_str(w.dims()));
+  TransposeAttrs a = read_transpose_attrs(ctx, of, kernel);
   ConvProblem p;
   p.batch = x.dim(0);
   p.in_channels = x.dim(1);
@@ -160,6 +180,7 @@ void compute_conv_transpose(KernelContext& ctx) {
 }
 
 KILN_REGISTER_OP(conv_transpose, {"", "ConvTranspose", {1, 11, 22}, 0, infer_conv_transpose, compute_conv_transpose,
-                                  false, false, false, prepare_conv_transpose});
+                                  false, false, false, prepare_conv_transpose}
+                                  .with_validate(validate_conv_transpose));
 
 }  // namespace kiln::ops

@@ -161,7 +161,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
   std::vector<int64_t> kernel(w->dims().begin() + 2, w->dims().end());
   const std::vector<int64_t> k_attr = ctx.attr_ints("kernel_shape", {});
   if (!k_attr.empty() && k_attr != kernel) return nullptr;
-  k->attrs = read_transpose_attrs(ctx, k->spatial, kernel);
+  k->attrs = read_transpose_attrs(ctx, rank_of("W", w->dims()), kernel);
   const int64_t Cg = C / k->group, rows = w->numel() / C;  // rows = Mg * kernel size
   // The orientation follows the input positions when the declared shape tells them (either is right for any).
   const Shape& xs = ctx.input(0).shape;

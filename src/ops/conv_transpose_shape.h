@@ -16,8 +16,9 @@ struct TransposeAttrs {
   bool has_pads = false;
 };
 
-/// Reads and checks the window attributes plus output_padding and output_shape for `spatial` dims.
-TransposeAttrs read_transpose_attrs(const NodeContext& ctx, size_t spatial, std::vector<int64_t> kernel);
+/// Reads and checks the window attributes plus output_padding and output_shape for the spatial dims of `of`,
+/// each list's length checked against its rank before use.
+TransposeAttrs read_transpose_attrs(const NodeContext& ctx, const RankOf& of, std::vector<int64_t> kernel);
 
 /// Axis i of the output for input size `in`: its size, and the pads of the forward convolution that maps the
 /// output back to the input (allocates nothing).

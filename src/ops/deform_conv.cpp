@@ -18,11 +18,27 @@
 namespace kiln::ops {
 namespace {
 
-std::vector<int64_t> kernel_from(const NodeContext& ctx, const Shape& w) {
-  std::vector<int64_t> k = ctx.attr_ints("kernel_shape", {});
+std::vector<int64_t> kernel_from(const NodeContext& ctx, const Shape& w, const RankOf& of) {
+  std::vector<int64_t> k = kernel_shape_attr(ctx, of);
   if (k.empty() && w.rank_known && w.rank() == 4 && w.dims[2].is_known() && w.dims[3].is_known())
     k = {w.dims[2].value(), w.dims[3].value()};
   return k;
+}
+
+void check_ranks(const NodeContext& ctx, const Shape& x, const Shape& w) {
+  if (x.rank_known && x.rank() != 4) ctx.unsupported("only 2-D DeformConv (X of rank 4) is supported; X is {}", x.str());
+  if (w.rank_known && w.rank() != 4) ctx.fail("W must be [M, C/group, kH, kW], but it is {}", w.str());
+  if (ctx.attr_int("group", 1) <= 0 || ctx.attr_int("offset_group", 1) <= 0)
+    ctx.fail("group and offset_group must be positive");
+}
+
+// At load: the window attributes against X's rank, or W's (an initializer) when X's is not known yet.
+void validate_deform_conv(const InferContext& ctx) {
+  const Shape &x = ctx.input_shape(0), &w = ctx.input_shape(1);
+  check_ranks(ctx, x, w);
+  if (!x.rank_known && !w.rank_known) return;
+  const RankOf of = x.rank_known ? rank_of("X", x) : rank_of("W", w);
+  read_window_attrs(ctx, of, kernel_from(ctx, w, of), false);
 }
 
 void infer_deform_conv(InferContext& ctx) {
@@ -32,15 +48,13 @@ void infer_deform_conv(InferContext& ctx) {
     if (ctx.has_input(i) && ctx.input_type(i) != t)
       ctx.fail("input {} is {} but X is {}", i, dtype_name(ctx.input_type(i)), dtype_name(t));
   const Shape &x = ctx.input_shape(0), &w = ctx.input_shape(1);
-  if (x.rank_known && x.rank() != 4) ctx.unsupported("only 2-D DeformConv (X of rank 4) is supported; X is {}", x.str());
-  if (w.rank_known && w.rank() != 4) ctx.fail("W must be [M, C/group, kH, kW], but it is {}", w.str());
-  if (ctx.attr_int("group", 1) <= 0 || ctx.attr_int("offset_group", 1) <= 0)
-    ctx.fail("group and offset_group must be positive");
+  check_ranks(ctx, x, w);
   if (!x.rank_known) {
     ctx.set_output(0, t, Shape::unknown_rank());
     return;
   }
-  const WindowAttrs a = read_window_attrs(ctx, 2, kernel_from(ctx, w), false);
+  const RankOf of = rank_of("X", x);
+  const WindowAttrs a = read_window_attrs(ctx, of, kernel_from(ctx, w, of), false);
   std::vector<Dim> out{x.dims[0], w.rank_known ? w.dims[0] : Dim()};
   for (const Dim& d : window_output_dims(ctx, a, x)) out.push_back(d);
   ctx.set_output(0, t, Shape(out));
@@ -59,7 +73,9 @@ DeformProblem deform_problem(const KernelContext& ctx) {
   DeformProblem p{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), ctx.attr_int("group", 1),
                   ctx.attr_int("offset_group", 1), {}};
   if (p.group <= 0 || p.offset_group <= 0) ctx.fail("group and offset_group must be positive");
-  std::vector<int64_t> kernel = ctx.attr_ints("kernel_shape", {w.dim(2), w.dim(3)});
+  const RankOf of = rank_of("X", x.dims());
+  std::vector<int64_t> kernel = kernel_shape_attr(ctx, of);
+  if (kernel.empty()) kernel = {w.dim(2), w.dim(3)};
   if (kernel != std::vector<int64_t>{w.dim(2), w.dim(3)})
     ctx.bad_input("kernel_shape {} differs from W's kernel dims {}", dims_str(kernel), dims_str(w.dims()));
   if (p.channels != checked_mul(w.dim(1), p.group) || p.out_channels % p.group != 0)
@@ -67,7 +83,7 @@ DeformProblem deform_problem(const KernelContext& ctx) {
                   dims_str(x.dims()), dims_str(w.dims()), p.group);
   if (p.channels % p.offset_group != 0)
     ctx.bad_input("channels {} are not a multiple of offset_group {}", p.channels, p.offset_group);
-  p.geo = resolve_window(ctx, read_window_attrs(ctx, 2, kernel, false), {p.height, p.width});
+  p.geo = resolve_window(ctx, read_window_attrs(ctx, of, kernel, false), {p.height, p.width});
   const int64_t taps = kernel[0] * kernel[1];
   const std::vector<int64_t> want_off{p.batch, checked_mul(p.offset_group * taps, 2), p.geo.out[0], p.geo.out[1]};
   if (off.dims() != want_off) ctx.bad_input("offset must be {}, but it is {}", dims_str(want_off), dims_str(off.dims()));
@@ -142,6 +158,7 @@ void compute_deform_conv(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(deform_conv, {"", "DeformConv", {19, 22}, 0, infer_deform_conv, compute_deform_conv});
+KILN_REGISTER_OP(deform_conv, {"", "DeformConv", {19, 22}, 0, infer_deform_conv, compute_deform_conv}
+                               .with_validate(validate_deform_conv));
 
 }  // namespace kiln::ops

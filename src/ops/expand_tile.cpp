@@ -2,6 +2,7 @@
 // so their sizes go through checked arithmetic before anything is allocated.
 
 #include "base/checked.h"
+#include "ops/axis_attr.h"
 #include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
@@ -59,6 +60,9 @@ void infer_expand(InferContext& ctx) {
 std::vector<int64_t> kernel_repeats(const KernelContext& ctx, size_t rank) {
   std::vector<int64_t> reps(rank, 1);
   if (ctx.opset() < 6) {
+    if (ctx.input(1).numel() != 1 || ctx.input(2).numel() != 1)
+      ctx.bad_input("Tile-1's tiles and axis must hold one value each, not {} and {}", ctx.input(1).numel(),
+                    ctx.input(2).numel());
     const int64_t tiles = ctx.input(1).int_at(0);
     const int64_t axis = normalize_axis(ctx, ctx.input(2).int_at(0), static_cast<int64_t>(rank));
     reps[static_cast<size_t>(axis)] = tiles;
@@ -68,8 +72,8 @@ std::vector<int64_t> kernel_repeats(const KernelContext& ctx, size_t rank) {
   return reps;
 }
 
-void check_repeats(const NodeContext& ctx, const std::vector<int64_t>& reps, size_t rank) {
-  if (reps.size() != rank) ctx.bad_input("repeats has {} entries but the input has rank {}", reps.size(), rank);
+void check_repeats(const NodeContext& ctx, const std::vector<int64_t>& reps, const RankOf& of) {
+  check_axis_input(ctx, "repeats", reps.size(), AxisSpan::kAxes, of);
   for (size_t k = 0; k < reps.size(); ++k)
     if (reps[k] < 0) ctx.bad_input("repeats[{}] is {}; repeats must not be negative", k, reps[k]);
 }
@@ -78,7 +82,7 @@ void compute_tile(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   Tensor& y = ctx.output(0);
   std::vector<int64_t> reps = kernel_repeats(ctx, x.rank());
-  check_repeats(ctx, reps, x.rank());
+  check_repeats(ctx, reps, rank_of("the input", x.dims()));
   for (size_t k = 0; k < x.rank(); ++k)
     if (y.dim(k) != checked_mul(x.dim(k), reps[k], "Tile output dim")) ctx.bad_input("output dim {} does not match the repeats", k);
   if (y.numel() == 0) return;
@@ -111,7 +115,7 @@ void infer_tile(InferContext& ctx) {
   }
   std::vector<Dim> out(in.rank());
   if (reps) {
-    check_repeats(ctx, *reps, in.rank());
+    check_repeats(ctx, *reps, rank_of("the input", in));
     for (size_t k = 0; k < in.rank(); ++k) {
       const Dim& d = in.dims[k];
       const int64_t r = (*reps)[k];
@@ -125,11 +129,21 @@ void infer_tile(InferContext& ctx) {
   fold_if_known(ctx, compute_tile);
 }
 
+// At load: repeats' length (from its shape or value) against the input's rank, when both are known.
+void validate_tile(const InferContext& ctx) {
+  const Shape& in = ctx.input_shape(0);
+  const Shape& reps = ctx.input_shape(1);
+  if (ctx.opset() < 6 || !in.rank_known || !reps.rank_known || reps.rank() != 1 || !reps.dims[0].is_known()) return;
+  check_axis_input(ctx, "repeats", static_cast<size_t>(reps.dims[0].value()), AxisSpan::kAxes,
+                   rank_of("the input", in));
+}
+
 }  // namespace
 
 KILN_REGISTER_OP(expand, {.domain = "", .name = "Expand", .versions = {8, 13}, .infer = infer_expand,
                           .compute = compute_expand, .prepare = prepare_expand});
-KILN_REGISTER_OP(tile, {.domain = "", .name = "Tile", .versions = {1, 6, 13}, .infer = infer_tile, .compute = compute_tile,
-                        .prepare = prepare_tile});
+KILN_REGISTER_OP(tile, {.domain = "", .name = "Tile", .versions = {1, 6, 13}, .infer = infer_tile,
+                        .compute = compute_tile, .prepare = prepare_tile}
+                           .with_validate(validate_tile));
 
 }  // namespace kiln::ops

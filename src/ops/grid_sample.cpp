@@ -235,7 +235,10 @@ void infer_affine_grid(InferContext& ctx) {
 void compute_affine_grid(KernelContext& ctx) {
   const Tensor& theta = ctx.input(0);
   const std::vector<int64_t> size = ctx.input(1).to_int64_vector();
-  const size_t r = size.size() - 2;  // 2 or 3 spatial dims (checked by inference)
+  // Inference checks a size it can see; one fed at run time is checked here, before it is indexed.
+  if (size.size() != 4 && size.size() != 5)
+    ctx.bad_input("size must be [N, C, H, W] or [N, C, D, H, W], got {} values", size.size());
+  const size_t r = size.size() - 2;  // 2 or 3 spatial dims
   const bool align = ctx.attr_int("align_corners", 0) != 0;
   if (theta.rank() != 3 || theta.dim(0) != size[0] || theta.dim(1) != static_cast<int64_t>(r) ||
       theta.dim(2) != static_cast<int64_t>(r) + 1)

@@ -249,6 +249,8 @@ using ComputeFn = void (*)(KernelContext&);
 /// kernels do not cover): the reference `compute` runs it then. Called only when the active ISA tier is above
 /// kRef, so KILN_ISA=ref runs `compute` everywhere.
 using PrepareFn = std::unique_ptr<PreparedKernel> (*)(PrepareContext&);
+/// Load-time checks (see OpSchema::validate).
+using ValidateFn = void (*)(const InferContext&);
 
 /// One ONNX operator as kiln implements it.
 struct OpSchema {
@@ -274,6 +276,19 @@ struct OpSchema {
   /// True when output 0 holds input 0's elements unchanged, only with other dims (Reshape, Flatten, Squeeze,
   /// Unsqueeze): the planner may then make the output a view of the input instead of running `compute`.
   bool output_views_input = false;
+  /// Optional: the checks that need no sizes, run when a session is created (and by `kiln check`) so that a
+  /// node that can never run is refused at load, as ONNX Runtime does: attribute lists against the ranks known
+  /// by then (initializers, declared graph inputs, and what inference derives from them). Inputs whose type is
+  /// not known yet have unknown rank; the function must fail only for what is wrong at every input size.
+  ValidateFn validate = nullptr;
+
+  /// This schema with `validate` set, so a registration names it without positional placeholders for the
+  /// fields before it: KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer, compute}.with_validate(fn)).
+  OpSchema with_validate(ValidateFn fn) const {
+    OpSchema s = *this;
+    s.validate = fn;
+    return s;
+  }
 };
 
 /// Registers a schema at static-initialisation time; use once per op, in the op's own file:

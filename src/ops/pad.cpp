@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/checked.h"
+#include "ops/axis_attr.h"
 #include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
@@ -25,12 +26,22 @@ PadMode pad_mode(const NodeContext& ctx) {
   ctx.fail("mode '{}' is not one of constant, reflect, edge, wrap", m);
 }
 
+// Where the pads come from: the attribute (Pad-1 `paddings`, Pad-2 `pads`) or input 1 (Pad-11 and later).
+const char* pads_attr(const NodeContext& ctx) {
+  return ctx.opset() < 2 ? "paddings" : ctx.opset() < 11 ? "pads" : nullptr;
+}
+
+// Fails unless pads (given for every axis) hold a begin and an end per axis of `of`.
+void check_pads_length(const NodeContext& ctx, size_t length, const RankOf& of) {
+  if (const char* attr = pads_attr(ctx)) check_axis_attr(ctx, attr, length, AxisSpan::kAxesTwice, of);
+  else check_axis_input(ctx, "pads", length, AxisSpan::kAxesTwice, of);
+}
+
 // Expands the pads of `axes` to [begin_0..begin_{r-1}, end_0..end_{r-1}] over every axis.
 std::vector<int64_t> full_pads(const NodeContext& ctx, const std::vector<int64_t>& pads,
                                const std::optional<std::vector<int64_t>>& axes, int64_t rank) {
   if (!axes) {
-    if (static_cast<int64_t>(pads.size()) != 2 * rank)
-      ctx.bad_input("pads has {} entries but a rank-{} input needs {}", pads.size(), rank, 2 * rank);
+    check_pads_length(ctx, pads.size(), {static_cast<size_t>(rank), "the input"});
     return pads;
   }
   if (pads.size() != 2 * axes->size())
@@ -182,9 +193,26 @@ void infer_pad(InferContext& ctx) {
   fold_if_known(ctx, compute_pad);
 }
 
+// At load: pads' length against the input's rank, when both are known and no axes input narrows the pads.
+void validate_pad(const InferContext& ctx) {
+  pad_mode(ctx);
+  const Shape& in = ctx.input_shape(0);
+  if (!in.rank_known) return;
+  const RankOf of = rank_of("the input", in);
+  if (const char* attr = pads_attr(ctx)) {
+    check_pads_length(ctx, ctx.attr_ints(attr).size(), of);
+    return;
+  }
+  const Shape& pads = ctx.input_shape(1);
+  const bool axes_given = ctx.opset() >= 18 && ctx.has_input(3);
+  if (!axes_given && pads.rank_known && pads.rank() == 1 && pads.dims[0].is_known())
+    check_pads_length(ctx, static_cast<size_t>(pads.dims[0].value()), of);
+}
+
 }  // namespace
 
 KILN_REGISTER_OP(pad, {.domain = "", .name = "Pad", .versions = {1, 2, 11, 13, 18, 19, 21}, .infer = infer_pad,
-                       .compute = compute_pad, .prepare = prepare_pad});
+                       .compute = compute_pad, .prepare = prepare_pad}
+                          .with_validate(validate_pad));
 
 }  // namespace kiln::ops

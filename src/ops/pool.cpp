@@ -18,14 +18,21 @@ namespace {
 
 enum class PoolKind { kMax, kAverage, kLp };
 
-WindowAttrs pool_attrs(const NodeContext& ctx, size_t spatial) {
-  std::vector<int64_t> k = ctx.attr_ints("kernel_shape", {});
+WindowAttrs pool_attrs(const NodeContext& ctx, const RankOf& of) {
+  std::vector<int64_t> k = kernel_shape_attr(ctx, of);
   if (k.empty()) ctx.fail("required attribute 'kernel_shape' is missing");
-  return read_window_attrs(ctx, spatial, std::move(k), true);
+  return read_window_attrs(ctx, of, std::move(k), true);
 }
 
 void check_pool_input(const NodeContext& ctx, const Shape& x) {
   if (x.rank_known && x.rank() < 3) ctx.fail("input must have rank >= 3 (N, C, spatial...), got {}", x.str());
+}
+
+// At load: the window attributes against X's rank when it is known by then.
+void validate_pool(const InferContext& ctx) {
+  const Shape& x = ctx.input_shape(0);
+  check_pool_input(ctx, x);
+  if (x.rank_known) pool_attrs(ctx, rank_of("X", x));
 }
 
 template <PoolKind kind> void infer_pool(InferContext& ctx) {
@@ -39,7 +46,7 @@ template <PoolKind kind> void infer_pool(InferContext& ctx) {
     ctx.set_output(1, DType::kInt64, Shape::unknown_rank());
     return;
   }
-  WindowAttrs a = pool_attrs(ctx, x.rank() - 2);
+  WindowAttrs a = pool_attrs(ctx, rank_of("X", x));
   std::vector<Dim> dims{x.dims[0], x.dims[1]};
   for (Dim& d : window_output_dims(ctx, a, x)) dims.push_back(d);
   ctx.set_output(0, t, Shape(dims));
@@ -82,7 +89,7 @@ template <PoolKind kind> void compute_pool(KernelContext& ctx) {
   if (x.rank() < 3) ctx.bad_input("input must have rank >= 3 (N, C, spatial...), got {}", dims_str(x.dims()));
   const size_t spatial = x.rank() - 2;
   if (spatial > 3) ctx.unsupported("pooling over {} spatial dims; kiln pools 1-D, 2-D and 3-D windows", spatial);
-  WindowAttrs attrs = pool_attrs(ctx, spatial);
+  WindowAttrs attrs = pool_attrs(ctx, rank_of("X", x.dims()));
   WindowGeometry g = resolve_window(ctx, attrs, std::vector<int64_t>(x.dims().begin() + 2, x.dims().end()));
   const bool include_pad = ctx.attr_int("count_include_pad", 0) != 0;
   const double p = kind == PoolKind::kLp ? lp_power(ctx) : 2.0;
@@ -191,11 +198,13 @@ template <PoolKind kind> void compute_pool(KernelContext& ctx) {
 
 KILN_REGISTER_OP(max_pool, {.domain = "", .name = "MaxPool", .versions = {1, 8, 10, 11, 12, 22},
                             .infer = infer_pool<PoolKind::kMax>, .compute = compute_pool<PoolKind::kMax>,
-                            .prepare = prepare_max_pool});
+                            .prepare = prepare_max_pool}
+                               .with_validate(validate_pool));
 KILN_REGISTER_OP(average_pool, {.domain = "", .name = "AveragePool", .versions = {1, 7, 10, 11, 19, 22},
                                 .infer = infer_pool<PoolKind::kAverage>, .compute = compute_pool<PoolKind::kAverage>,
-                                .prepare = prepare_average_pool});
+                                .prepare = prepare_average_pool}
+                                   .with_validate(validate_pool));
 KILN_REGISTER_OP(lp_pool, {"", "LpPool", {1, 2, 11, 18, 22}, 0, infer_pool<PoolKind::kLp>,
-                           compute_pool<PoolKind::kLp>});
+                           compute_pool<PoolKind::kLp>}.with_validate(validate_pool));
 
 }  // namespace kiln::ops

@@ -97,7 +97,7 @@ std::unique_ptr<PreparedKernel> prepare_window_pool(PrepareContext& ctx, bool is
   const Shape& xs = ctx.input(0).shape;
   if (xs.rank_known && xs.rank() != kernel.size() + 2) return nullptr;  // the reference reports the mismatch
   const size_t spatial = kernel.size();
-  WindowAttrs attrs = read_window_attrs(ctx, spatial, std::move(kernel), true);
+  WindowAttrs attrs = read_window_attrs(ctx, {spatial + 2, "X " + xs.str()}, std::move(kernel), true);
   const bool include_pad = !is_max && ctx.attr_int("count_include_pad", 0) != 0;
   return std::make_unique<WindowPoolKernel>(k, is_max, std::move(attrs), include_pad, reference_compute(ctx));
 }

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "ir/dispatch.h"
+#include "ops/axis_attr.h"
 #include "ops/op.h"
 #include "ops/resize.h"
 #include "ops/resize_prepared.h"
@@ -56,10 +57,12 @@ template <typename Ctx> bool known_empty(const Ctx& ctx, size_t i) {
   return false;
 }
 
-template <typename Ctx> Request read_request(const Ctx& ctx, int64_t rank) {
+template <typename Ctx> Request read_request(const Ctx& ctx, const RankOf& of) {
+  const auto rank = static_cast<int64_t>(of.rank);
   Request r;
   // Axes the scales/sizes/roi lists refer to: the `axes` attribute (opset 18) or every axis.
-  if (!legacy_form(ctx) && ctx.opset() >= 18 && ctx.has_attr("axes")) {
+  const bool listed = !legacy_form(ctx) && ctx.opset() >= 18 && ctx.has_attr("axes");
+  if (listed) {
     std::vector<bool> seen(static_cast<size_t>(rank), false);
     for (int64_t a : ctx.attr_ints("axes")) {
       size_t k = static_cast<size_t>(normalize_axis(ctx, a, rank));
@@ -71,14 +74,24 @@ template <typename Ctx> Request read_request(const Ctx& ctx, int64_t rank) {
     for (int64_t i = 0; i < rank; ++i) r.axes.push_back(static_cast<size_t>(i));
   }
   const size_t n = r.axes.size();
+  // scales and sizes hold one value per axis of X, or per listed axis when the axes attribute narrows them.
+  auto check_length = [&](const char* name, size_t length, bool is_attr) {
+    if (!listed) {
+      if (is_attr) check_axis_attr(ctx, name, length, AxisSpan::kAxes, of);
+      else check_axis_input(ctx, name, length, AxisSpan::kAxes, of);
+    } else if (length != n) {
+      ctx.fail("{} '{}' has {} values, but the axes attribute lists {} axes, so it needs {}",
+               is_attr ? "attribute" : "input", name, length, n, n);
+    }
+  };
   auto read_scales = [&](const Tensor& t) {
     if (t.dtype() != DType::kFloat32) ctx.fail("scales must be float, not {}", dtype_name(t.dtype()));
-    if (static_cast<size_t>(t.numel()) != n) ctx.fail("scales has {} values but {} are needed", t.numel(), n);
+    check_length("scales", static_cast<size_t>(t.numel()), false);
     for (int64_t i = 0; i < t.numel(); ++i) r.scales.push_back(t.data<float>()[i]);
   };
   if (is_upsample(ctx) && ctx.opset() < 9) {
     std::vector<float> s = ctx.attr_floats("scales");
-    if (s.size() != n) ctx.fail("scales has {} values but X has rank {}", s.size(), n);
+    check_length("scales", s.size(), true);
     r.scales.assign(s.begin(), s.end());
   } else if (legacy_form(ctx)) {
     if (!ctx.has_input(1)) ctx.fail("input 1 (scales) is required");
@@ -101,7 +114,7 @@ template <typename Ctx> Request read_request(const Ctx& ctx, int64_t rank) {
       r.use_sizes = true;
       if (const Tensor* t = value_of(ctx, 3)) {
         if (t->dtype() != DType::kInt64) ctx.fail("sizes must be int64, not {}", dtype_name(t->dtype()));
-        if (static_cast<size_t>(t->numel()) != n) ctx.fail("sizes has {} values but {} are needed", t->numel(), n);
+        check_length("sizes", static_cast<size_t>(t->numel()), false);
         r.sizes = t->to_int64_vector();
         for (int64_t v : r.sizes)
           if (v < 0) ctx.bad_input("sizes must not be negative, got {}", v);
@@ -161,7 +174,7 @@ void infer_resize(InferContext& ctx) {
     ctx.set_output(0, t, Shape::unknown_rank());
     return;
   }
-  const Request r = read_request(ctx, static_cast<int64_t>(x.rank()));
+  const Request r = read_request(ctx, rank_of("X", x));
   std::vector<Dim> out = x.dims;
   if (!r.values_known) {
     for (size_t a : r.axes) out[a] = Dim();
@@ -260,7 +273,7 @@ resize::Params read_params(const KernelContext& ctx, const Request& r, const std
 
 void compute_resize(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const Request r = read_request(ctx, static_cast<int64_t>(x.rank()));
+  const Request r = read_request(ctx, rank_of("X", x.dims()));
   const resize::Params p = read_params(ctx, r, x.dims());
   Tensor& y = ctx.output(0);
   for (size_t i = 0; i < p.axes.size(); ++i)
@@ -268,15 +281,24 @@ void compute_resize(KernelContext& ctx) {
   resize::run(ctx, p, x, y);
 }
 
+// At load: scales and sizes known by then (initializers, Constant nodes) against X's rank when it is known.
+void validate_resize(const InferContext& ctx) {
+  keep_aspect_policy(ctx);
+  const Shape& x = ctx.input_shape(0);
+  if (x.rank_known) read_request(ctx, rank_of("X", x));
+}
+
 }  // namespace
 
 resize::Params resize::params_for_run(const KernelContext& ctx, const Tensor& x) {
-  return read_params(ctx, read_request(ctx, static_cast<int64_t>(x.rank())), x.dims());
+  return read_params(ctx, read_request(ctx, rank_of("X", x.dims())), x.dims());
 }
 
 KILN_REGISTER_OP(resize, {.domain = "", .name = "Resize", .versions = {10, 11, 13, 18, 19}, .infer = infer_resize,
-                          .compute = compute_resize, .prepare = prepare_resize});
+                          .compute = compute_resize, .prepare = prepare_resize}
+                             .with_validate(validate_resize));
 KILN_REGISTER_OP(upsample, {.domain = "", .name = "Upsample", .versions = {7, 9}, .removed_in = 10,
-                            .infer = infer_resize, .compute = compute_resize, .prepare = prepare_resize});
+                            .infer = infer_resize, .compute = compute_resize, .prepare = prepare_resize}
+                               .with_validate(validate_resize));
 
 }  // namespace kiln::ops

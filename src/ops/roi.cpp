@@ -7,6 +7,7 @@
 
 #include "base/checked.h"
 #include "ir/dispatch.h"
+#include "ops/axis_attr.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
 
@@ -19,6 +20,19 @@ void check_image(const NodeContext& ctx, const Shape& x) {
 
 // ---- MaxRoiPool ----
 
+// pooled_shape: a positive height and width, one per spatial dim of the 4-D input.
+std::vector<int64_t> pooled_shape(const NodeContext& ctx) {
+  std::vector<int64_t> pooled = ctx.attr_ints("pooled_shape", {});
+  check_axis_attr(ctx, "pooled_shape", pooled.size(), AxisSpan::kSpatial, {4, "X (N, C, H, W)"});
+  if (pooled[0] <= 0 || pooled[1] <= 0) ctx.fail("pooled_shape must be two positive ints, got {}", dims_str(pooled));
+  return pooled;
+}
+
+void validate_max_roi_pool(const InferContext& ctx) {
+  check_image(ctx, ctx.input_shape(0));
+  pooled_shape(ctx);
+}
+
 void infer_max_roi_pool(InferContext& ctx) {
   const DType t = ctx.input_type(0);
   if (!dtype_is_float(t)) ctx.unsupported("MaxRoiPool takes float types, got {}", dtype_name(t));
@@ -27,9 +41,7 @@ void infer_max_roi_pool(InferContext& ctx) {
   check_image(ctx, x);
   if (rois.rank_known && (rois.rank() != 2 || (rois.dims[1].is_known() && rois.dims[1].value() != 5)))
     ctx.fail("rois must be [num_rois, 5] (batch, x1, y1, x2, y2), got {}", rois.str());
-  std::vector<int64_t> pooled = ctx.attr_ints("pooled_shape", {});
-  if (pooled.size() != 2 || pooled[0] <= 0 || pooled[1] <= 0)
-    ctx.fail("pooled_shape must be two positive ints, got {}", dims_str(pooled));
+  const std::vector<int64_t> pooled = pooled_shape(ctx);
   Dim n = rois.rank_known ? rois.dims[0] : Dim();
   Dim c = x.rank_known ? x.dims[1] : Dim();
   ctx.set_output(0, t, Shape({n, c, Dim(pooled[0]), Dim(pooled[1])}));
@@ -42,7 +54,7 @@ void compute_max_roi_pool(KernelContext& ctx) {
   if (rois.rank() != 2 || rois.dim(1) != 5 || rois.dtype() != x.dtype())
     ctx.bad_input("rois must be [num_rois, 5] of the input's type, got {} {}", dtype_name(rois.dtype()),
                   dims_str(rois.dims()));
-  std::vector<int64_t> pooled = ctx.attr_ints("pooled_shape");
+  const std::vector<int64_t> pooled = pooled_shape(ctx);
   const double scale = ctx.attr_float("spatial_scale", 1.0f);
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), PH = pooled[0], PW = pooled[1];
   Tensor& y = ctx.output(0);
@@ -213,7 +225,8 @@ void compute_roi_align(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(max_roi_pool, {"", "MaxRoiPool", {1, 22}, 0, infer_max_roi_pool, compute_max_roi_pool});
+KILN_REGISTER_OP(max_roi_pool, {"", "MaxRoiPool", {1, 22}, 0, infer_max_roi_pool, compute_max_roi_pool}
+                                .with_validate(validate_max_roi_pool));
 KILN_REGISTER_OP(roi_align, {"", "RoiAlign", {10, 16, 22}, 0, infer_roi_align, compute_roi_align});
 
 }  // namespace kiln::ops

@@ -41,6 +41,13 @@ Dim divided(const NodeContext& ctx, const Dim& d, int64_t by, const char* what) 
   return Dim(d.value() / by);
 }
 
+// At load: blocksize, mode and the input's rank when known.
+template <bool kDepthToSpace> void validate_block(const InferContext& ctx) {
+  require_4d(ctx, ctx.input_shape(0));
+  block_size(ctx);
+  is_crd(ctx, kDepthToSpace);
+}
+
 // ---- DepthToSpace ----
 
 void compute_depth_to_space(KernelContext& ctx) {
@@ -107,7 +114,9 @@ void infer_space_to_depth(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(depth_to_space, {"", "DepthToSpace", {1, 11, 13}, 0, infer_depth_to_space, compute_depth_to_space});
-KILN_REGISTER_OP(space_to_depth, {"", "SpaceToDepth", {1, 13}, 0, infer_space_to_depth, compute_space_to_depth});
+KILN_REGISTER_OP(depth_to_space, {"", "DepthToSpace", {1, 11, 13}, 0, infer_depth_to_space, compute_depth_to_space}
+                                  .with_validate(validate_block<true>));
+KILN_REGISTER_OP(space_to_depth, {"", "SpaceToDepth", {1, 13}, 0, infer_space_to_depth, compute_space_to_depth}
+                                  .with_validate(validate_block<false>));
 
 }  // namespace kiln::ops

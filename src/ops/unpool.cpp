@@ -11,12 +11,18 @@
 namespace kiln::ops {
 namespace {
 
+WindowAttrs unpool_attrs(const NodeContext& ctx, const Shape& x) {
+  const RankOf of = rank_of("X", x);
+  std::vector<int64_t> k = kernel_shape_attr(ctx, of);
+  if (k.empty()) ctx.fail("required attribute 'kernel_shape' is missing");
+  return read_window_attrs(ctx, of, std::move(k), false);
+}
+
 // Default output spatial size: (in - 1) * stride + kernel - pads (MaxPool's shape rule inverted).
 std::vector<Dim> default_unpool_dims(const NodeContext& ctx, const Shape& x) {
   const size_t spatial = x.rank() - 2;
-  std::vector<int64_t> k = ctx.attr_ints("kernel_shape", {});
-  if (k.empty()) ctx.fail("required attribute 'kernel_shape' is missing");
-  WindowAttrs a = read_window_attrs(ctx, spatial, k, false);
+  const WindowAttrs a = unpool_attrs(ctx, x);
+  const std::vector<int64_t>& k = a.kernel;
   std::vector<Dim> dims{x.dims[0], x.dims[1]};
   for (size_t i = 0; i < spatial; ++i) {
     const Dim& d = x.dims[2 + i];
@@ -31,6 +37,16 @@ std::vector<Dim> default_unpool_dims(const NodeContext& ctx, const Shape& x) {
   return dims;
 }
 
+// At load: the window attributes against X's rank, and a known output_shape against it.
+void validate_max_unpool(const InferContext& ctx) {
+  const Shape& x = ctx.input_shape(0);
+  if (!x.rank_known) return;
+  if (x.rank() < 3) ctx.fail("input must have rank >= 3 (N, C, spatial...), got {}", x.str());
+  unpool_attrs(ctx, x);
+  if (const Tensor* shape = ctx.input_value(2))
+    check_axis_input(ctx, "output_shape", static_cast<size_t>(shape->numel()), AxisSpan::kAxes, rank_of("X", x));
+}
+
 void infer_max_unpool(InferContext& ctx) {
   const DType t = ctx.input_type(0);
   if (!dtype_is_float(t)) ctx.unsupported("MaxUnpool takes float types, got {}", dtype_name(t));
@@ -40,8 +56,7 @@ void infer_max_unpool(InferContext& ctx) {
   if (ctx.has_input(2)) {
     if (const Tensor* shape = ctx.input_value(2)) {
       std::vector<int64_t> dims = shape->to_int64_vector();
-      if (x.rank_known && dims.size() != x.rank())
-        ctx.bad_input("output_shape {} must have the rank of the input {}", dims_str(dims), x.str());
+      if (x.rank_known) check_axis_input(ctx, "output_shape", dims.size(), AxisSpan::kAxes, rank_of("X", x));
       for (int64_t d : dims)
         if (d < 0) ctx.bad_input("output_shape {} has a negative dim", dims_str(dims));
       ctx.set_output(0, t, Shape::from(dims));
@@ -94,6 +109,7 @@ void compute_max_unpool(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(max_unpool, {"", "MaxUnpool", {9, 11, 22}, 0, infer_max_unpool, compute_max_unpool});
+KILN_REGISTER_OP(max_unpool, {"", "MaxUnpool", {9, 11, 22}, 0, infer_max_unpool, compute_max_unpool}
+                              .with_validate(validate_max_unpool));
 
 }  // namespace kiln::ops

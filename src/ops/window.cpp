@@ -17,10 +17,12 @@ AutoPad parse_auto_pad(const NodeContext& ctx) {
 
 namespace {
 
-std::vector<int64_t> per_dim(const NodeContext& ctx, const char* name, size_t n, int64_t fallback, int64_t min) {
+std::vector<int64_t> per_dim(const NodeContext& ctx, const char* name, const RankOf& of, AxisSpan span,
+                             int64_t fallback, int64_t min) {
+  const size_t n = axis_count(span, of.rank);
   std::vector<int64_t> v = ctx.attr_ints(name, std::vector<int64_t>(n, fallback));
   if (v.empty()) v.assign(n, fallback);  // an empty list means the default, as exporters sometimes write it
-  if (v.size() != n) ctx.fail("attribute '{}' has {} values but the input has {} spatial dims", name, v.size(), n);
+  check_axis_attr(ctx, name, v.size(), span, of);
   for (int64_t x : v)
     if (x < min) ctx.fail("attribute '{}' has value {}; it must be >= {}", name, x, min);
   return v;
@@ -28,20 +30,28 @@ std::vector<int64_t> per_dim(const NodeContext& ctx, const char* name, size_t n,
 
 }  // namespace
 
-WindowAttrs read_window_attrs(const NodeContext& ctx, size_t spatial_rank, std::vector<int64_t> kernel,
+std::vector<int64_t> kernel_shape_attr(const NodeContext& ctx, const RankOf& of) {
+  std::vector<int64_t> k = ctx.attr_ints("kernel_shape", {});
+  if (!k.empty()) check_axis_attr(ctx, "kernel_shape", k.size(), AxisSpan::kSpatial, of);
+  return k;
+}
+
+WindowAttrs read_window_attrs(const NodeContext& ctx, const RankOf& of, std::vector<int64_t> kernel,
                               bool with_ceil_mode) {
+  if (of.rank < 3) ctx.fail("{} must have rank >= 3 (N, C, spatial...)", of.what);
   WindowAttrs a;
   a.auto_pad = parse_auto_pad(ctx);
   if (!kernel.empty()) {
-    if (kernel.size() != spatial_rank)
-      ctx.fail("kernel has {} dims but the input has {} spatial dims", kernel.size(), spatial_rank);
+    // A kernel from the weights fits by construction; one from kernel_shape is checked here as well as by
+    // kernel_shape_attr, so that no caller can hand a short list to the loops below.
+    check_axis_attr(ctx, "kernel_shape", kernel.size(), AxisSpan::kSpatial, of);
     for (int64_t k : kernel)
       if (k <= 0) ctx.fail("kernel dims must be positive, got {}", dims_str(kernel));
   }
   a.kernel = std::move(kernel);
-  a.strides = per_dim(ctx, "strides", spatial_rank, 1, 1);
-  a.dilations = per_dim(ctx, "dilations", spatial_rank, 1, 1);
-  a.pads = per_dim(ctx, "pads", 2 * spatial_rank, 0, 0);
+  a.strides = per_dim(ctx, "strides", of, AxisSpan::kSpatial, 1, 1);
+  a.dilations = per_dim(ctx, "dilations", of, AxisSpan::kSpatial, 1, 1);
+  a.pads = per_dim(ctx, "pads", of, AxisSpan::kSpatialTwice, 0, 0);
   if (with_ceil_mode) a.ceil_mode = ctx.attr_int("ceil_mode", 0) != 0;
   return a;
 }

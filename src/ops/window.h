@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/axis_attr.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -22,10 +23,15 @@ struct WindowAttrs {
   bool ceil_mode = false;
 };
 
-/// Reads auto_pad, strides, dilations, pads (and ceil_mode when `with_ceil_mode`) for `spatial_rank` dims.
-/// `kernel` is the window size when known (from kernel_shape or the weights); pass it empty if unknown.
-WindowAttrs read_window_attrs(const NodeContext& ctx, size_t spatial_rank, std::vector<int64_t> kernel,
+/// Reads auto_pad, strides, dilations, pads (and ceil_mode when `with_ceil_mode`) for the spatial dims of
+/// `of` (its rank minus N and C), each list checked with check_axis_attr before use. `kernel` is the window
+/// size when known (kernel_shape_attr or the weights' dims); pass it empty if unknown.
+WindowAttrs read_window_attrs(const NodeContext& ctx, const RankOf& of, std::vector<int64_t> kernel,
                               bool with_ceil_mode);
+
+/// The kernel_shape attribute, checked to hold one value per spatial dim of `of`; empty when absent (or given
+/// as an empty list, which exporters write for "not given").
+std::vector<int64_t> kernel_shape_attr(const NodeContext& ctx, const RankOf& of);
 
 /// Parses auto_pad ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"); fails naming the node otherwise.
 AutoPad parse_auto_pad(const NodeContext& ctx);

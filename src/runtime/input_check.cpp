@@ -12,6 +12,9 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Enough to list every parameter of a ResNet or a small transformer; a bigger list ends with the count left.
+constexpr size_t kMaxNamesShown = 64;
+
 std::string list_names(const ir::Graph& g, const std::vector<int>& ids, size_t max_shown) {
   std::string s;
   for (size_t i = 0; i < ids.size() && i < max_shown; ++i) s += (i ? ", '" : "'") + g.value(ids[i]).name + "'";
@@ -28,6 +31,7 @@ bool looks_like_parameter(const std::string& name) {
                                           "cls_token", ".gamma", ".beta"};
   for (const char* s : kSuffixes)
     if (ends_with(name, s)) return true;
+  if (name.rfind("onnx::", 0) == 0) return true;
   // nn.LSTM and nn.GRU parameters: weight_ih_l1_reverse, bias_hh_l0, ...
   return name.find(".weight_") != std::string::npos || name.find(".bias_") != std::string::npos;
 }
@@ -54,11 +58,19 @@ void check_input(const ir::Value& declared, DType dtype, const std::vector<int64
            name, i, d.value(), dims[i], dims_str(dims), type.shape.str(), i, name, i, i, d.value());
     if (d.is_symbol()) {
       auto [it, fresh] = symbols.bound.emplace(d.symbol_name(), std::make_pair(dims[i], name));
-      if (!fresh && it->second.first != dims[i])
-        fail(ErrorCode::kInvalidArgument,
-             "input '{}' dim {} is '{}' in the model, given {}, but input '{}' already set '{}' to {}; inputs "
-             "that share a named dim must agree on its size",
-             name, i, d.symbol_name(), dims[i], it->second.second, d.symbol_name(), it->second.first);
+      if (fresh || it->second.first == dims[i]) continue;
+      const std::string what = fmt::format(
+          "input '{}' dim {} is '{}' in the model, given {}, but input '{}' already set '{}' to {}", name, i,
+          d.symbol_name(), dims[i], it->second.second, d.symbol_name(), it->second.first);
+      if (symbols.strict)
+        fail(ErrorCode::kInvalidArgument, "{}; inputs that share a named dim must agree on its size", what);
+      bool seen = false;
+      for (const auto& c : symbols.conflicts) seen = seen || c.first == d.symbol_name();
+      if (!seen)
+        symbols.conflicts.emplace_back(
+            d.symbol_name(),
+            fmt::format("{}: the model says these dims are equal, but kiln runs it with the sizes given (if they "
+                        "really vary independently, give them different names in dynamic_axes)", what));
     }
   }
 }
@@ -103,15 +115,14 @@ void check_input_value(const ir::Value& declared, const Tensor& fed, SymbolBindi
 }
 
 void report_missing_inputs(const ir::Graph& g, const std::vector<int>& missing) {
-  std::vector<int> params;
-  for (int id : missing)
-    if (looks_like_parameter(g.value(id).name)) params.push_back(id);
+  const std::vector<int> params = parameter_inputs(g, missing);
   if (!params.empty() && params.size() * 2 >= missing.size())
     fail(ErrorCode::kInvalidArgument,
-         "the model has {} graph inputs that look like trained parameters ({}) and no initializers for them: the "
-         "file carries no weights, which is what torch.onnx.export(..., export_params=False) produces. Re-export "
-         "with export_params=True (the default) so the weights are stored in the file.",
-         params.size(), list_names(g, params, 5));
+         "the model has {} graph input{} that {} trained parameters ({}) and no initializer{} for them: the file "
+         "carries no weights, which is what torch.onnx.export(..., export_params=False) produces. Re-export with "
+         "export_params=True (the default) so the weights are stored in the file, or feed every one of them.",
+         params.size(), params.size() == 1 ? "" : "s", params.size() == 1 ? "is" : "are",
+         list_names(g, params, kMaxNamesShown), params.size() == 1 ? "" : "s");
   std::string declared;
   const ir::Value& first = g.value(missing.front());
   if (first.type.has_type) declared = fmt::format(" ({} {})", dtype_name(first.type.dtype), first.type.shape.str());

@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 MARKER = ".kiln-hostile"        # OUT_DIR is only ever wiped when it holds this file
 SENTINEL = b"KILN-SENTINEL-7f3a9c41e2b85d06-OUTSIDE-THE-MODEL-FOLDER-01234567"  # 64 bytes
@@ -308,6 +308,19 @@ def make_exports(out):
            dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 2: "height", 3: "width"}})
     # 2. export_params=False: conv1.weight, conv1.bias, conv2.weight, conv2.bias become graph inputs.
     export("export_no_params", TinyConvNet(), opset_version=13, export_params=False)
+    # ... and on a real network, where folding batch norm into the convolutions leaves most weights named after
+    # the op that reads them ('onnx::Conv_193'): every one is a missing parameter, none gets dynamic_axes advice.
+    # params.txt lists them for the runner, which expects every name in what kiln says.
+    import torchvision
+    folder = out / "export_resnet18_no_params"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(torchvision.models.resnet18(weights=None).eval(), (torch.randn(1, 3, 224, 224),),
+                      str(folder / "model.onnx"), input_names=["input"], output_names=["output"], opset_version=13,
+                      export_params=False)
+    g = onnx.load(str(folder / "model.onnx")).graph
+    initialized = {t.name for t in g.initializer}
+    params = [i.name for i in g.input if i.name not in initialized and i.name != "input"]
+    (folder / "params.txt").write_text("".join(p + "\n" for p in params))
     # 3. A Resize written for opset 11 (X, roi, scales) in a file that declares opset 10, where Resize takes
     # (X, scales): what an exporter without a mapping at the declared opset leaves behind.
     path = export("export_opset_mismatch", TinyConvNet(upsample=True), opset_version=11)
@@ -321,6 +334,42 @@ def make_exports(out):
         [helper.make_node("Range", ["start", "limit", "delta"], ["y"], name="positions")], [],
         [fin("y", [8])], [helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in
                           (("start", 0.0), ("limit", 8.0), ("delta", 1.0))], opset=9))
+
+
+def make_other_exporters(out):
+    """Models as other exporters write them, and outputs NumPy cannot hold."""
+    rng = np.random.default_rng(0)
+
+    def conv(name, x, y, cin, cout, stride=1):
+        w = numpy_helper.from_array(rng.standard_normal((cout, cin, 3, 3)).astype(np.float32) * 0.1, f"{name}.w")
+        b = numpy_helper.from_array(np.zeros(cout, np.float32), f"{name}.b")
+        node = helper.make_node("Conv", [x, w.name, b.name], [y], name=name, pads=[1, 1, 1, 1],
+                                strides=[stride, stride])
+        return node, [w, b]
+
+    # paddle2onnx (PaddleOCR's angle classifier): x is [-1, 3, "?", "?"]. "?" is no name: height and width are
+    # independent unknown dims, and the model runs at 48x192 as in ONNX Runtime.
+    nodes, inits = [], []
+    for i, (cin, cout, stride) in enumerate([(3, 8, 2), (8, 8, 1), (8, 4, 2)]):
+        n, w = conv(f"conv{i}", "x" if i == 0 else f"h{i - 1}", f"r{i}" if i < 2 else "logits", cin, cout, stride)
+        nodes.append(n)
+        inits += w
+        if i < 2:
+            nodes.append(helper.make_node("Relu", [f"r{i}"], [f"h{i}"], name=f"relu{i}"))
+    write_model(out, "paddle_placeholder_dims", model_of(
+        nodes, [fin("x", [-1, 3, "?", "?"])], [fin("logits", [-1, 4, "?", "?"])], inits, opset=11))
+    # A real name reused for height and width: check warns that it ties them; run goes ahead and warns once;
+    # --strict-symbols refuses.
+    n, w = conv("conv", "x", "y", 3, 2)
+    write_model(out, "shared_symbol_hw", model_of([n], [fin("x", ["batch", 3, "size", "size"])],
+                                                  [fin("y", ["batch", 2, "size", "size"])], w, opset=13))
+    # Outputs NumPy has no dtype for: kiln run writes them as TensorProto .pb files and says so.
+    write_model(out, "bfloat16_output", model_of(
+        [helper.make_node("Cast", ["x"], ["y"], name="to_bf16", to=TensorProto.BFLOAT16),
+         helper.make_node("Cast", ["x"], ["z"], name="to_f8", to=TensorProto.FLOAT8E4M3FN),
+         helper.make_node("Relu", ["x"], ["r"], name="relu")],
+        [fin("x", [2, 3])], [fin("y", [2, 3], TensorProto.BFLOAT16), fin("z", [2, 3], TensorProto.FLOAT8E4M3FN),
+                             fin("r", [2, 3])], opset=21, ir=10))
 
 
 def make_several_problems(out):
@@ -347,7 +396,7 @@ def main():
     out.mkdir(parents=True)
     (out / MARKER).write_text("made by tests/hostile/make_hostile_models.py\n")
     for make in (make_unreadable, make_external, make_tensors, make_structure, make_resources,
-                 make_several_problems, make_exports):
+                 make_several_problems, make_other_exporters, make_exports):
         make(out)
     cases = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name != "outside")
     print(f"wrote {len(cases)} cases to {out}")

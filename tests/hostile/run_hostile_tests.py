@@ -43,6 +43,10 @@ class Call:
     exit_code: int = 1               # kiln's exit status for errors is 1
     absent: list = dataclasses.field(default_factory=list)  # substrings that must not appear
     limit: float = 0                 # wall-clock seconds for this call; 0: --limit
+    ordered: bool = False            # the phrases must appear in this order
+    stream: str = ""                 # where the phrases are looked for; default stdout for check and successes
+    names_file: str = ""             # a file in the case's folder: every name it lists must appear, quoted
+    files: dict = dataclasses.field(default_factory=dict)  # output file -> check(path) returning a problem or None
 
 
 @dataclasses.dataclass
@@ -72,6 +76,21 @@ def outside(name, phrases):
 
 
 TIMEOUT_LIMIT = ["the run passed its deadline", "--timeout"]
+
+
+def tensor_file(elem_type, dims, npy_twin=""):
+    """An output written as a TensorProto .pb of this type and dims (and, when given, equal to the .npy twin)."""
+    def check(path):
+        import numpy as np
+        import onnx
+        from onnx import numpy_helper
+        t = onnx.load_tensor(str(path))
+        if t.data_type != elem_type or list(t.dims) != dims:
+            return f"{path.name} holds type {t.data_type} dims {list(t.dims)}, expected {elem_type} {dims}"
+        if npy_twin and not np.array_equal(numpy_helper.to_array(t), np.load(path.parent / npy_twin)):
+            return f"{path.name} differs from {npy_twin}"
+        return None
+    return check
 
 CASES = [
     # Files that are not (whole) ONNX models.
@@ -158,6 +177,16 @@ CASES = [
         Call("check", ["[missing-weights]", "4 graph inputs", "'conv1.weight'", "'conv2.bias'",
                        "export_params=True"]),
     ]),
+    Case("export_resnet18_no_params", [
+        # The cause first: the error (every parameter, named or not) before any warning, and no dynamic_axes
+        # advice for weights; the summary says what to do.
+        Call("check", ["error: [missing-weights] 26 graph inputs", "26 graph inputs are trained parameters",
+                       "warning: [fixed-input-dims] input 'input'",
+                       "Do this first: re-export with export_params=True"],
+             ordered=True, names_file="params.txt", absent=["dynamic_axes={'onnx::", "'fc.weight': {0"]),
+        Call("run", ["26 graph inputs that are trained parameters", "export_params=True"], names_file="params.txt",
+             absent=["random"]),
+    ]),
     Case("export_opset_mismatch", [
         Call("run", ["node '/Resize' (Resize)", "opset 10", "takes 2 inputs", "has 3", "opset 11 and later"]),
         Call("check", ["[opset-mismatch] node '/Resize' (Resize)", "model's opset 10", "takes 2 inputs",
@@ -170,6 +199,33 @@ CASES = [
         Call("check", ["[missing-weights]", "'fc.weight'", "[unsupported-op] op FancyActivation",
                        "[opset-mismatch] node 'positions' (Range)", "3 errors"]),
         Call("run", ["FancyActivation"]),
+    ]),
+    # Other exporters: paddle2onnx's "?" dims are unknown, not one shared name.
+    Case("paddle_placeholder_dims", [
+        Call("run", ["output  logits", "1x4x12x48"], ["--shape", "x=1x3x48x192"], exit_code=0,
+             absent=["warning", "share a named dim"]),
+        Call("check", ["OK, the model will run"], exit_code=0, absent=["shared-symbol"]),
+        Call("check", ["OK, the model will run"], ["--shape", "x=1x3x48x192"], exit_code=0),
+        Call("inspect", ["[?,3,?,?]"], exit_code=0),
+    ]),
+    # A real name for both height and width: check points at it, run goes ahead with one warning (stderr),
+    # --strict-symbols refuses.
+    Case("shared_symbol_hw", [
+        Call("check", ["[shared-symbol] input 'x'", "'size' names dims 2 and 3 of input 'x'", "OK, the model will run"],
+             exit_code=0),
+        Call("check", ["[shared-symbol] dim 'size'", "given 192", "already set 'size' to 48"],
+             ["--shape", "x=1x3x48x192"], exit_code=0),
+        Call("run", ["kiln: warning: input 'x' dim 3 is 'size' in the model, given 192", "runs it with the sizes"],
+             ["--shape", "x=1x3x48x192"], exit_code=0, stream="stderr"),
+        Call("run", ["input 'x' dim 3 is 'size'", "share a named dim must agree"],
+             ["--shape", "x=1x3x48x192", "--strict-symbols"]),
+    ]),
+    # Outputs NumPy cannot hold go to .pb with a note; --output-format pb writes every output so.
+    Case("bfloat16_output", [
+        Call("run", ["note    output 'y' is bfloat16", "note    output 'z' is float8e4m3fn", "y.pb", "z.pb", "r.npy"],
+             exit_code=0, files={"y.pb": tensor_file(16, [2, 3]), "z.pb": tensor_file(17, [2, 3])}),
+        Call("run", ["r.pb", "y.pb"], ["--output-format", "pb"], exit_code=0, absent=["note"],
+             files={"r.pb": tensor_file(1, [2, 3]), "y.pb": tensor_file(16, [2, 3])}),
     ]),
     # Controls: what must work.
     Case("export_dynamic_ok", [
@@ -236,10 +292,25 @@ def check_case(case, kiln, out_dir, limit, strace):
             if code != call.exit_code:
                 problems.append(f"{label}: exit status {code}, expected {call.exit_code}\n      {shown}")
             # Errors go to stderr; check's report and a successful run's summary go to stdout.
-            stream = "stdout" if call.command == "check" or call.exit_code == 0 else "stderr"
+            stream = call.stream or ("stdout" if call.command == "check" or call.exit_code == 0 else "stderr")
             where = (out if stream == "stdout" else err).decode(errors="replace")
-            missing = [p for p in call.phrases if p not in where]
+            phrases = list(call.phrases)
+            if call.names_file:
+                names = (model.parent / call.names_file).read_text().split()
+                if not names:
+                    problems.append(f"{label}: {call.names_file} lists no names")
+                phrases += [f"'{n}'" for n in names]
+            missing = [p for p in phrases if p not in where]
             unwanted = [p for p in call.absent if p in text]
+            if call.ordered and not missing:
+                at = [where.find(p) for p in call.phrases]
+                if at != sorted(at):
+                    problems.append(f"{label}: {stream} has {call.phrases} out of order")
+            for name, check in call.files.items():
+                path = tmp / "out" / name
+                problem = f"{label}: wrote no {name}" if not path.exists() else check(path)
+                if problem:
+                    problems.append(problem)
             if missing:
                 problems.append(f"{label}: {stream} lacks {missing}")
             if unwanted:
