@@ -227,7 +227,9 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
     k->dw_weights.assign(wd, wd + w->numel());
   } else if (use_winograd(*k, kernel)) {
     k->winograd = std::make_unique<WinogradConv>(wd, M, Cg);
-  } else {
+    if (!k->winograd->usable()) k->winograd.reset();  // no transforms for the GEMM kernel's panels
+  }
+  if (!k->direct && !k->winograd) {
     for (int64_t gi = 0; gi < k->group; ++gi)
       k->packed.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {wd + gi * Mg * Cg * ks, Cg * ks, false},
                                                      Mg, Cg * ks));

@@ -1,38 +1,42 @@
-// Winograd F(2x2, 3x3) as a convolution tactic. The output is cut into bands of whole tile rows (about
-// kBandTiles tiles each); per band: the input transform writes V [16][C][tiles], 16 GEMMs U_t · V_t give
-// M [16][M][tiles], the output transform writes Y with bias, residual and activation. Bands are independent:
-// with enough of them they are spread over the pool (one parallel region per image), otherwise each band's
-// steps are (three regions per band; few regions matter when the cores are shared and a region waits for
-// its last thread). The band split depends on the sizes only, so the result does not depend on the threads.
+// Winograd F(2x2, 3x3) as a convolution tactic. The batch's output tiles, in row-major order image after image,
+// are cut into panels of nr (the GEMM kernel's panel width: 16 with AVX2, 32 with AVX-512; a panel may cover
+// several tile rows and images, so small images waste no columns) and panels into groups. Per group, on one
+// thread: the input transform writes V [16][panel][C][nr] (each point's C x nr block is a packed GEMM B panel),
+// the 16 point products U_t · V_t run on the GEMM micro-kernel's tiles (kernels::winograd_points_gemm) into
+// M [16][panel][M][nr], and the output transform writes Y with bias, residual and activation. No step repacks
+// anything, and a group's V and M stay in L2 where U does too. Groups are spread over the pool; the grouping
+// depends on the sizes only, so the result does not depend on the thread count.
 //
 // Accuracy, measured against float64 (tests/kernels/winograd_test.cpp, inputs and weights uniform in [-1, 1],
 // ResNet's 3x3 layers from 64 channels at 56x56 to 512 at 7x7): rel-L2 error 2.6e-7 to 5.0e-7 and largest error
 // 3.6e-7 to 6.7e-7 of the largest output, where the direct float32 sum gives 2.8e-7 and 3.8e-7 to 5.3e-7. The
 // test holds it under rel-L2 1e-6 and max 1e-5. F(4x4, 3x3) would cut the multiplies 4x, but a float32
-// simulation of Lavin's F(4x4, 3x3) (numpy, 64 channels at 16x16 and 256 at 8x8) gave rel-L2 1.4e-6 to 2.1e-6
-// and max 3.2e-6 to 4.7e-6, 5 to 7 times F(2x2, 3x3)'s in the same run: over 1e-6 per layer, too much for the
-// model tests' 1e-5 across a network, so it is not used.
+// simulation of it (numpy, 64 channels at 24x24 and 256 at 12x12) gave rel-L2 1.8e-6 to 3.2e-6 with Lavin's points
+// (0, ±1, ±2) and 1.3e-6 to 2.2e-6 with (0, ±1, 1/2, -2), 4 to 7 times F(2x2, 3x3)'s in the same run: over 1e-6
+// per layer, too much for the model tests' 1e-5 across a network (ResNet-50's output is already 1.8e-5 from ONNX
+// Runtime's with F(2x2, 3x3) on the benchmark's weights), so it is not used.
 
 #include "ops/conv_winograd.h"
 
 #include <algorithm>
 
-#include "kernels/winograd/winograd.h"
-
 namespace kiln::ops {
 namespace {
 
-// Tiles per band: enough columns for the GEMMs to run near their best, few enough that V and M of a band
-// (16 x (C + M) x tiles floats) stay a few MiB at most.
-constexpr int64_t kBandTiles = 256;
+// Panels per group. Where the packed U (16 x M x C floats) fits L2 beside a panel's V and M, one panel: V and M
+// stay in L2 too. Larger layers stream U from L3 once per group, so a group takes kWidePanels panels (U's
+// elements each serve 4 x nr tiles), and their V and M go to L3 (each of their elements serves M or C FMAs).
+constexpr int64_t kUBytesInL2 = 256 << 10;
+constexpr int64_t kWidePanels = 4;
 
 struct Buffers {
   std::vector<float> v, m, scratch;
+  std::vector<int64_t> counts;
 };
 thread_local Buffers tl_buffers;
 
-float* grow(std::vector<float>& b, int64_t floats) {
-  if (b.size() < static_cast<size_t>(floats)) b.resize(static_cast<size_t>(floats));
+template <typename T> T* grow(std::vector<T>& b, int64_t n) {
+  if (b.size() < static_cast<size_t>(n)) b.resize(static_cast<size_t>(n));
   return b.data();
 }
 
@@ -43,6 +47,14 @@ WinogradConv::WinogradConv(const float* w, int64_t M, int64_t C) : M_(M), C_(C) 
   kernels::winograd_f2k3_weights(w, M, C, u.data());
   for (int t = 0; t < kernels::kWinogradPoints; ++t)
     u_.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {u.data() + t * M * C, C, false}, M, C));
+  nr_ = kernels::winograd_panel_width(u_[0]);
+  const kernels::IsaTier tier = kernels::winograd_tier_for(u_[0]);
+  // The tiered transforms write 2 vectors of their tier per segment: that must be the kernel's panel width.
+  const int64_t lanes = tier == kernels::IsaTier::kAvx512 ? 16 : tier == kernels::IsaTier::kAvx2 ? 8 : 0;
+  if (2 * lanes == nr_) {
+    input_ = kernels::winograd_input_kernel(tier);
+    output_ = kernels::winograd_output_kernel(tier);
+  }
 }
 
 size_t WinogradConv::bytes() const {
@@ -53,54 +65,66 @@ size_t WinogradConv::bytes() const {
 
 void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
                        const kernels::ActivationParams& act, kernels::ThreadPool* pool) const {
+  constexpr int kPoints = kernels::kWinogradPoints;
   kernels::WinogradShape s;
   s.in_h = d.in[1], s.in_w = d.in[2], s.out_h = d.out[1], s.out_w = d.out[2];
   s.pad_top = d.pad_begin[1], s.pad_left = d.pad_begin[2];
-  const int64_t th = s.tiles_h(), tw = s.tiles_w();
-  const int64_t rows = std::clamp<int64_t>((kBandTiles + tw - 1) / tw, 1, th), bands = (th + rows - 1) / rows;
-  const kernels::WinogradInputFn input = kernels::winograd_input_kernel(kernels::active_isa());
-  const kernels::WinogradOutputFn output = kernels::winograd_output_kernel(kernels::active_isa());
-  const int64_t is = d.in_size(), os = d.out_size();
-  const bool spread = pool && bands >= static_cast<int64_t>(pool->threads());
-  for (int64_t n = 0; n < d.batch; ++n) {
-    const float* xn = x + n * C_ * is;
-    float* yn = y + n * M_ * os;
-    const float* rn = residual ? residual + n * M_ * os : nullptr;
-    // Band b. With a pool, its three steps are each spread over the pool: the transforms by channel ranges,
-    // the 16 GEMMs one per task (three parallel regions per band, whatever the GEMM's own splitting).
-    auto band = [&](int64_t b, kernels::ThreadPool* band_pool) {
-      const int64_t tr0 = b * rows, r = std::min(rows, th - tr0), tiles = r * tw;
-      const int64_t ld = (tiles + 16 + 15) / 16 * 16;  // WinogradBand::ldc: a vector of slack past the tiles
-      Buffers& buf = tl_buffers;
-      float* v = grow(buf.v, kernels::kWinogradPoints * C_ * ld);
-      float* m = grow(buf.m, kernels::kWinogradPoints * M_ * ld);
-      const size_t scratch = kernels::winograd_input_scratch_floats(s, r);
-      const int64_t parts = band_pool ? 2 * static_cast<int64_t>(band_pool->threads()) : 1;
-      kernels::parallel_for(band_pool, static_cast<size_t>(parts), [&](size_t p) {
-        const int64_t c0 = C_ * static_cast<int64_t>(p) / parts, c1 = C_ * static_cast<int64_t>(p + 1) / parts;
-        input(s, xn + c0 * is, c1 - c0, {tr0, r, ld, C_ * ld}, v + c0 * ld,
-              grow(tl_buffers.scratch, static_cast<int64_t>(scratch)));
-      });
-      kernels::parallel_for(band_pool, kernels::kWinogradPoints, [&](size_t t) {
-        kernels::GemmArgs g;
-        g.M = M_, g.N = tiles, g.K = C_;
-        g.packed_a = &u_[t];
-        g.b = {v + static_cast<int64_t>(t) * C_ * ld, ld, false};
-        g.c = m + static_cast<int64_t>(t) * M_ * ld;
-        g.ldc = ld;
-        kernels::gemm_f32(g, nullptr);
-      });
-      kernels::parallel_for(band_pool, static_cast<size_t>(parts), [&](size_t p) {
-        const int64_t k0 = M_ * static_cast<int64_t>(p) / parts, k1 = M_ * static_cast<int64_t>(p + 1) / parts;
-        output(s, m + k0 * ld, k1 - k0, {tr0, r, ld, M_ * ld}, bias ? bias + k0 : nullptr,
-               rn ? rn + k0 * os : nullptr, yn + k0 * os, act);
-      });
+  const int64_t per_image = s.tiles_h() * s.tiles_w(), tiles = d.batch * per_image, is = d.in_size(), os = d.out_size();
+  // Panels: nr consecutive tiles of the batch in row-major order (a panel may cover several tile rows and images).
+  const int64_t panels = (tiles + nr_ - 1) / nr_;
+  const int64_t group = kPoints * M_ * C_ * static_cast<int64_t>(sizeof(float)) <= kUBytesInL2 ? 1 : kWidePanels;
+  const int64_t groups = (panels + group - 1) / group;
+  const int64_t threads = pool ? static_cast<int64_t>(pool->threads()) : 1;
+  // Group gi. Without a stage pool, on this thread; with one (fewer groups than threads: a small layer at batch 1),
+  // each stage is split over it: the transforms by channel ranges, the products by point.
+  auto run_group = [&](int64_t gi, kernels::ThreadPool* stage_pool) {
+    const int64_t first = gi * group, count = std::min(group, panels - first);
+    Buffers& buf = tl_buffers;
+    // One vector of slack past each buffer: the transforms read (m) whole vectors past a panel's last lanes.
+    float* v = grow(buf.v, kPoints * count * C_ * nr_ + nr_);
+    float* m = grow(buf.m, kPoints * count * M_ * nr_ + nr_);
+    int64_t* counts = grow(buf.counts, count);
+    for (int64_t p = 0; p < count; ++p) counts[p] = std::min(nr_, tiles - (first + p) * nr_);
+    // Calls fn(image, segment) for the image pieces of panel p, in increasing lanes (ldc = nr, ldt for `channels`).
+    auto pieces = [&](int64_t p, int64_t channels, auto&& fn) {
+      const int64_t t0 = (first + p) * nr_, t1 = t0 + counts[p];
+      for (int64_t t = t0; t < t1;) {
+        const int64_t n = t / per_image, in_image = t % per_image, c = std::min(per_image - in_image, t1 - t);
+        kernels::WinogradSegment seg;
+        seg.first = in_image, seg.count = c, seg.lane0 = t - t0;
+        seg.ldc = nr_, seg.ldt = count * channels * nr_;
+        fn(n, seg);
+        t += c;
+      }
     };
-    if (spread) {
-      kernels::parallel_for(pool, static_cast<size_t>(bands), [&](size_t b) { band(static_cast<int64_t>(b), nullptr); });
-    } else {
-      for (int64_t b = 0; b < bands; ++b) band(b, pool);
-    }
+    const int64_t parts = stage_pool ? 2 * threads : 1;  // channel ranges per panel
+    kernels::parallel_for(stage_pool, static_cast<size_t>(count * parts), [&](size_t item) {
+      const int64_t p = static_cast<int64_t>(item) / parts, part = static_cast<int64_t>(item) % parts;
+      const int64_t c0 = C_ * part / parts, c1 = C_ * (part + 1) / parts;
+      float* scratch = grow(tl_buffers.scratch, static_cast<int64_t>(kernels::kWinogradInputScratchFloats));
+      pieces(p, C_, [&](int64_t n, const kernels::WinogradSegment& seg) {
+        input_(s, x + (n * C_ + c0) * is, c1 - c0, seg, v + (p * C_ + c0) * nr_, scratch);
+      });
+    });
+    kernels::parallel_for(stage_pool, stage_pool ? kPoints : 1, [&](size_t t) {
+      const int64_t t0 = stage_pool ? static_cast<int64_t>(t) : 0, points = stage_pool ? 1 : kPoints;
+      kernels::winograd_points_gemm(u_.data() + t0, static_cast<int>(points), M_, C_, v + t0 * count * C_ * nr_,
+                                    count, counts, m + t0 * count * M_ * nr_);
+    });
+    kernels::parallel_for(stage_pool, static_cast<size_t>(count * parts), [&](size_t item) {
+      const int64_t p = static_cast<int64_t>(item) / parts, part = static_cast<int64_t>(item) % parts;
+      const int64_t k0 = M_ * part / parts, k1 = M_ * (part + 1) / parts;
+      pieces(p, M_, [&](int64_t n, const kernels::WinogradSegment& seg) {
+        const int64_t at = (n * M_ + k0) * os;
+        output_(s, m + (p * M_ + k0) * nr_, k1 - k0, seg, bias ? bias + k0 : nullptr,
+                residual ? residual + at : nullptr, y + at, act);
+      });
+    });
+  };
+  if (groups >= threads) {
+    kernels::parallel_for(pool, static_cast<size_t>(groups), [&](size_t gi) { run_group(static_cast<int64_t>(gi), nullptr); });
+  } else {
+    for (int64_t gi = 0; gi < groups; ++gi) run_group(gi, pool);
   }
 }
 

@@ -46,40 +46,48 @@ TEST_P(WinogradKernel, TransformsMatchTheReference) {
   const WinogradInputFn input = winograd_input_kernel(k.tier);
   const WinogradOutputFn output = winograd_output_kernel(k.tier);
   ASSERT_TRUE(input && output);
+  const int64_t nr = k.tier == IsaTier::kAvx512 ? 32 : 16;  // 2 vectors: the segment width of the tier
   std::mt19937 rng(7);
-  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
-  for (int iter = 0; iter < 200 && !HasFailure(); ++iter) {
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return static_cast<int64_t>(std::uniform_int_distribution<int64_t>(lo, hi)(rng));
+  };
+  for (int iter = 0; iter < 300 && !HasFailure(); ++iter) {
     WinogradShape s;
-    s.in_h = pick(1, 20), s.in_w = pick(1, 45), s.pad_top = pick(0, 2), s.pad_left = pick(0, 2);
+    s.in_h = pick(1, 20), s.in_w = pick(1, iter % 2 ? 80 : 12), s.pad_top = pick(0, 2), s.pad_left = pick(0, 2);
     s.out_h = std::max<int64_t>(1, s.in_h + s.pad_top + pick(0, 2) - 2);
     s.out_w = std::max<int64_t>(1, s.in_w + s.pad_left + pick(0, 2) - 2);
     const int64_t channels = pick(1, 3), th = s.tiles_h(), tw = s.tiles_w();
-    const int64_t tr0 = pick(0, static_cast<int>(th - 1)), rows = pick(1, static_cast<int>(th - tr0));
-    const int64_t ldc = rows * tw + 16 + pick(0, 5), ldt = channels * ldc;
+    // A segment of up to a panel of tiles, over several tile rows when the rows are short, at any lane offset.
+    WinogradSegment seg;
+    seg.first = pick(0, th * tw - 1), seg.count = pick(1, std::min(nr, th * tw - seg.first));
+    seg.lane0 = pick(0, nr - seg.count);
+    seg.ldc = nr + pick(0, 3) * 8, seg.ldt = channels * seg.ldc + pick(0, 5);
     const std::string what = std::string(k.name) + " in " + std::to_string(s.in_h) + "x" + std::to_string(s.in_w) +
                              " out " + std::to_string(s.out_h) + "x" + std::to_string(s.out_w) + " pad " +
-                             std::to_string(s.pad_top) + "," + std::to_string(s.pad_left) + " rows " +
-                             std::to_string(tr0) + "+" + std::to_string(rows);
+                             std::to_string(s.pad_top) + "," + std::to_string(s.pad_left) + " tiles " +
+                             std::to_string(seg.first) + "+" + std::to_string(seg.count) + " at lane " +
+                             std::to_string(seg.lane0);
     const auto x = random_vector(static_cast<size_t>(channels * s.in_h * s.in_w), rng);
-    std::vector<float> scratch(winograd_input_scratch_floats(s, rows));
-    std::vector<float> got(static_cast<size_t>(kWinogradPoints * ldt), 0.0f), want(got);
-    input(s, x.data(), channels, {tr0, rows, ldc, ldt}, got.data(), scratch.data());
-    winograd_f2k3_input_ref(s, x.data(), channels, {tr0, rows, ldc, ldt}, want.data(), nullptr);
+    std::vector<float> scratch(kWinogradInputScratchFloats);
+    std::vector<float> got(static_cast<size_t>(kWinogradPoints * seg.ldt + nr), 0.0f), want(got);
+    input(s, x.data(), channels, seg, got.data(), scratch.data());
+    winograd_f2k3_input_ref(s, x.data(), channels, seg, want.data(), nullptr);
     for (int t = 0; t < kWinogradPoints; ++t)
       for (int64_t c = 0; c < channels; ++c) {
-        const size_t at = static_cast<size_t>(t * ldt + c * ldc);
-        expect_near(got.data() + at, want.data() + at, static_cast<size_t>(rows * tw), what + " input");
+        const size_t at = static_cast<size_t>(t * seg.ldt + c * seg.ldc + seg.lane0);
+        expect_near(got.data() + at, want.data() + at, static_cast<size_t>(seg.count), what + " input");
       }
     ActivationParams act;
     act.kind = static_cast<Activation>(iter % 11);
     act.alpha = act.kind == Activation::kClip ? -0.5f : 0.1f, act.beta = 0.5f;
     const auto m = random_vector(got.size(), rng), bias = random_vector(static_cast<size_t>(channels), rng);
     const auto res = random_vector(static_cast<size_t>(channels * s.out_h * s.out_w), rng);
+    // Outputs outside the segment keep their 3.0: the kernel must not write them (another thread owns them).
     std::vector<float> y(res.size() + 16, 3.0f), y_ref(y);
     const float* b = iter % 3 ? bias.data() : nullptr;
     const float* r = iter % 2 ? res.data() : nullptr;
-    output(s, m.data(), channels, {tr0, rows, ldc, ldt}, b, r, y.data(), act);
-    winograd_f2k3_output_ref(s, m.data(), channels, {tr0, rows, ldc, ldt}, b, r, y_ref.data(), act);
+    output(s, m.data(), channels, seg, b, r, y.data(), act);
+    winograd_f2k3_output_ref(s, m.data(), channels, seg, b, r, y_ref.data(), act);
     expect_near(y.data(), y_ref.data(), y.size(), what + " output " + activation_name(act.kind));
   }
 }

@@ -5,8 +5,8 @@
 namespace kiln::kernels {
 
 #define KILN_WINOGRAD(name, tier, simd)                                                                         \
-  void name##_input(const WinogradShape&, const float*, int64_t, const WinogradBand&, float*, float*);          \
-  void name##_output(const WinogradShape&, const float*, int64_t, const WinogradBand&, const float*, const float*, \
+  void name##_input(const WinogradShape&, const float*, int64_t, const WinogradSegment&, float*, float*);          \
+  void name##_output(const WinogradShape&, const float*, int64_t, const WinogradSegment&, const float*, const float*, \
                      float*, const ActivationParams&);
 #include "kernels/winograd/winograd_list.h"
 

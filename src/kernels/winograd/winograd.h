@@ -3,17 +3,20 @@
 // comes from a 4x4 input patch d and the 3x3 filter g as Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, so the channel sums become
 // 16 independent GEMMs ([M x C] · [C x tiles], one per point of the 4x4 transformed tile) with 16 multiplies per
 // tile per channel pair instead of 36: 2.25x fewer flops than direct convolution. The weight transform runs once
-// (prepare); the input and output transforms here are vectorised across tiles (kernels of winograd_list.h), and
-// the GEMMs are gemm_f32's.
+// (prepare); the input and output transforms here are vectorised across tiles (kernels of winograd_list.h) and
+// work on *segments*: up to one GEMM panel width (nr = 2 vectors: 16 tiles with AVX2, 32 with AVX-512) of
+// horizontally adjacent tiles of one tile row, written straight into the packed-B panel layout of the GEMM
+// micro-kernel, so the 16 products run on the micro-kernel's tiles with no packing step (winograd_points_gemm).
 //
 // Accuracy (float32, measured against float64 on random data, tests/kernels/winograd_test.cpp): the transforms
 // use only additions and halvings with a 4x4 tile, so the error stays within a small multiple of direct
-// convolution's (see conv_winograd.cpp for the bound the tactic is chosen under).
+// convolution's (see ops/conv_winograd.cpp for the bound the tactic is chosen under).
 
 #include <cstddef>
 #include <cstdint>
 
 #include "kernels/activation.h"
+#include "kernels/gemm/gemm.h"
 #include "kernels/isa.h"
 
 namespace kiln::kernels {
@@ -28,32 +31,37 @@ struct WinogradShape {
   int64_t tiles_w() const { return (out_w + 1) / 2; }
 };
 
-/// u[t][m][c] = (G g Gᵀ)[t] for the filters g = w[m][c] (w is [M][C][3][3]); u is 16 x M x C floats.
-void winograd_f2k3_weights(const float* w, int64_t M, int64_t C, float* u);
-
-/// Where transformed tiles of tile rows [tile_row0, tile_row0 + rows) live: point t of channel c of band tile i
-/// (i = tile row within the band * tiles_w + tile column) at data[t * ldt + c * ldc + i]. ldc must leave room
-/// for a whole vector past the band's tiles (ldc >= rows * tiles_w + 16).
-struct WinogradBand {
-  int64_t tile_row0 = 0, rows = 0;
+/// `count` consecutive tiles of one image in row-major tile order, from tile `first` (= row * tiles_w + column; a
+/// segment may run over several tile rows), and where their transformed values live: point t of channel c of the
+/// segment's tile i at data[t * ldt + c * ldc + lane0 + i]. The tiered kernels write whole vectors of their tier,
+/// so lanes after a row's last tile get finite values of no meaning, never at or past ldc: a caller filling one
+/// panel (ldc = its width) from several segments passes them in increasing lane0 and the later ones overwrite.
+/// The reference writes exactly the segment's lanes. Reads of m (output) may run one vector past the lanes.
+struct WinogradSegment {
+  int64_t first = 0, count = 0, lane0 = 0;
   int64_t ldc = 0, ldt = 0;
 };
 
-/// Input transform of `channels` input planes (plane c at x + c * in_h * in_w) into v. `scratch` holds
-/// winograd_input_scratch_floats(shape, rows) floats.
-using WinogradInputFn = void (*)(const WinogradShape& s, const float* x, int64_t channels, const WinogradBand& band,
-                                 float* v, float* scratch);
-size_t winograd_input_scratch_floats(const WinogradShape& s, int64_t rows);
+/// u[t][m][c] = (G g Gᵀ)[t] for the filters g = w[m][c] (w is [M][C][3][3]); u is 16 x M x C floats.
+void winograd_f2k3_weights(const float* w, int64_t M, int64_t C, float* u);
 
-/// Output transform of `channels` output channels from m into y (plane k at y + k * out_h * out_w):
-/// y = act(Aᵀ m A + bias[k] + residual), bias and residual (planes like y) may be null.
-using WinogradOutputFn = void (*)(const WinogradShape& s, const float* m, int64_t channels, const WinogradBand& band,
-                                  const float* bias, const float* residual, float* y, const ActivationParams& act);
+/// Floats of scratch the input transform needs (any tier).
+inline constexpr size_t kWinogradInputScratchFloats = 8 * 80;
+
+/// Input transform of `channels` input planes (plane c at x + c * in_h * in_w) for one segment into v.
+using WinogradInputFn = void (*)(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg,
+                                 float* v, float* scratch);
+
+/// Output transform of `channels` output channels from m into y (plane k at y + k * out_h * out_w), only the
+/// segment's tiles: y = act(Aᵀ m A + bias[k] + residual), bias and residual (planes like y) may be null.
+using WinogradOutputFn = void (*)(const WinogradShape& s, const float* m, int64_t channels,
+                                  const WinogradSegment& seg, const float* bias, const float* residual, float* y,
+                                  const ActivationParams& act);
 
 /// The plain scalar transforms (the oracle).
-void winograd_f2k3_input_ref(const WinogradShape& s, const float* x, int64_t channels, const WinogradBand& band,
+void winograd_f2k3_input_ref(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg,
                              float* v, float* scratch);
-void winograd_f2k3_output_ref(const WinogradShape& s, const float* m, int64_t channels, const WinogradBand& band,
+void winograd_f2k3_output_ref(const WinogradShape& s, const float* m, int64_t channels, const WinogradSegment& seg,
                               const float* bias, const float* residual, float* y, const ActivationParams& act);
 
 /// The transforms for `tier` (kRef: the reference), or null when none is compiled for it.
@@ -61,5 +69,17 @@ WinogradInputFn winograd_input_kernel(IsaTier tier);
 WinogradOutputFn winograd_output_kernel(IsaTier tier);
 /// The active tier's name for plan dumps ("winograd_f2k3_avx2").
 const char* winograd_kernel_name();
+
+/// The tier whose transforms match the panels of the GEMM kernel `u` was packed for (its panel width nr is the
+/// tier's 2 vectors), and that width.
+IsaTier winograd_tier_for(const PackedGemmOperand& u);
+int64_t winograd_panel_width(const PackedGemmOperand& u);
+
+/// The point products of `segments` segments: for each point t, m_t = u[t] · v_t, where u[t] is M x C packed as
+/// the GEMM's A (all packed for one kernel) and v_t holds segment p's C x nr panel at v + (t * segments + p) * C * nr
+/// (the input transform's layout with ldc = nr, ldt = segments * C * nr); m_t's M x nr block of segment p goes to
+/// m + (t * segments + p) * M * nr, row-major with ld nr. counts[p] columns of each are valid. One thread.
+void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int64_t C, const float* v,
+                          int64_t segments, const int64_t* counts, float* m);
 
 }  // namespace kiln::kernels

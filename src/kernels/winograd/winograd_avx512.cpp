@@ -7,14 +7,14 @@
 
 namespace kiln::kernels {
 
-void winograd_f2k3_avx512_input(const WinogradShape& s, const float* x, int64_t channels, const WinogradBand& band,
+void winograd_f2k3_avx512_input(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg,
                                 float* v, float* scratch) {
-  winograd_detail::input<simd::Avx512>(s, x, channels, band, v, scratch);
+  winograd_detail::input<simd::Avx512>(s, x, channels, seg, v, scratch);
 }
 
-void winograd_f2k3_avx512_output(const WinogradShape& s, const float* m, int64_t channels, const WinogradBand& band,
+void winograd_f2k3_avx512_output(const WinogradShape& s, const float* m, int64_t channels, const WinogradSegment& seg,
                                  const float* bias, const float* residual, float* y, const ActivationParams& act) {
-  winograd_detail::output<simd::Avx512>(s, m, channels, band, bias, residual, y, act);
+  winograd_detail::output<simd::Avx512>(s, m, channels, seg, bias, residual, y, act);
 }
 
 }  // namespace kiln::kernels

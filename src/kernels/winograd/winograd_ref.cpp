@@ -28,59 +28,46 @@ void winograd_f2k3_weights(const float* w, int64_t M, int64_t C, float* u) {
     }
 }
 
-size_t winograd_input_scratch_floats(const WinogradShape& s, int64_t rows) {
-  // The tiered kernels' zero-padded band: 2 * rows + 2 input rows of 2 * (tiles_w rounded up to 16) + 2 columns,
-  // and 32 columns of slack for whole-vector reads.
-  const int64_t width = 2 * ((s.tiles_w() + 15) / 16 * 16) + 2 + 32;
-  return static_cast<size_t>((2 * rows + 2) * width);
-}
-
-void winograd_f2k3_input_ref(const WinogradShape& s, const float* x, int64_t channels, const WinogradBand& band,
-                             float* v, float* scratch) {
-  const int64_t tw = s.tiles_w();
+void winograd_f2k3_input_ref(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg,
+                             float* v, float* /*scratch*/) {
   for (int64_t c = 0; c < channels; ++c) {
     const float* plane = x + c * s.in_h * s.in_w;
-    for (int64_t i = 0; i < band.rows; ++i)
-      for (int64_t j = 0; j < tw; ++j) {
-        float d[4][4];
-        for (int r = 0; r < 4; ++r)
-          for (int q = 0; q < 4; ++q) {
-            const int64_t ih = 2 * (band.tile_row0 + i) + r - s.pad_top, iw = 2 * j + q - s.pad_left;
-            d[r][q] = ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w ? plane[ih * s.in_w + iw] : 0.0f;
-          }
-        for (int a = 0; a < 4; ++a)
-          for (int b = 0; b < 4; ++b) {
-            float acc = 0;
-            for (int r = 0; r < 4; ++r)
-              for (int q = 0; q < 4; ++q) acc += kBt[a][r] * kBt[b][q] * d[r][q];
-            v[(a * 4 + b) * band.ldt + c * band.ldc + i * tw + j] = acc;
-          }
-      }
+    for (int64_t i = 0; i < seg.count; ++i) {
+      const int64_t row = (seg.first + i) / s.tiles_w(), col = (seg.first + i) % s.tiles_w();
+      float d[4][4];
+      for (int r = 0; r < 4; ++r)
+        for (int q = 0; q < 4; ++q) {
+          const int64_t ih = 2 * row + r - s.pad_top, iw = 2 * col + q - s.pad_left;
+          d[r][q] = ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w ? plane[ih * s.in_w + iw] : 0.0f;
+        }
+      for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b) {
+          float acc = 0;
+          for (int r = 0; r < 4; ++r)
+            for (int q = 0; q < 4; ++q) acc += kBt[a][r] * kBt[b][q] * d[r][q];
+          v[(a * 4 + b) * seg.ldt + c * seg.ldc + seg.lane0 + i] = acc;
+        }
+    }
   }
 }
 
-void winograd_f2k3_output_ref(const WinogradShape& s, const float* m, int64_t channels, const WinogradBand& band,
+void winograd_f2k3_output_ref(const WinogradShape& s, const float* m, int64_t channels, const WinogradSegment& seg,
                               const float* bias, const float* residual, float* y, const ActivationParams& act) {
-  const int64_t tw = s.tiles_w(), plane = s.out_h * s.out_w;
-  for (int64_t k = 0; k < channels; ++k) {
-    for (int64_t i = 0; i < band.rows; ++i)
-      for (int64_t j = 0; j < tw; ++j)
-        for (int p = 0; p < 2; ++p)
-          for (int q = 0; q < 2; ++q) {
-            const int64_t oh = 2 * (band.tile_row0 + i) + p, ow = 2 * j + q;
-            if (oh >= s.out_h || ow >= s.out_w) continue;
-            float acc = 0;
-            for (int a = 0; a < 4; ++a)
-              for (int b = 0; b < 4; ++b) acc += kAt[p][a] * kAt[q][b] * m[(a * 4 + b) * band.ldt + k * band.ldc + i * tw + j];
-            if (bias) acc += bias[k];
-            const int64_t at = k * plane + oh * s.out_w + ow;
-            if (residual) acc += residual[at];
-            y[at] = acc;
-          }
-    const int64_t row0 = 2 * band.tile_row0, row1 = std::min(s.out_h, 2 * (band.tile_row0 + band.rows));
-    float* out = y + k * plane + row0 * s.out_w;
-    apply_activation_f32_ref(act, out, out, (row1 - row0) * s.out_w);
-  }
+  const int64_t plane = s.out_h * s.out_w;
+  for (int64_t k = 0; k < channels; ++k)
+    for (int64_t i = 0; i < seg.count; ++i)
+      for (int p = 0; p < 2; ++p)
+        for (int q = 0; q < 2; ++q) {
+          const int64_t oh = 2 * ((seg.first + i) / s.tiles_w()) + p, ow = 2 * ((seg.first + i) % s.tiles_w()) + q;
+          if (oh >= s.out_h || ow >= s.out_w) continue;
+          float acc = 0;
+          for (int a = 0; a < 4; ++a)
+            for (int b = 0; b < 4; ++b) acc += kAt[p][a] * kAt[q][b] * m[(a * 4 + b) * seg.ldt + k * seg.ldc + seg.lane0 + i];
+          if (bias) acc += bias[k];
+          const int64_t at = k * plane + oh * s.out_w + ow;
+          if (residual) acc += residual[at];
+          apply_activation_f32_ref(act, &acc, &y[at], 1);
+        }
 }
 
 }  // namespace kiln::kernels
