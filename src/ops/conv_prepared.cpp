@@ -175,7 +175,7 @@ std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& ker
   if (k.direct) {
     s += std::string(" direct ") + kernels::dwconv_kernel_name();
   } else if (k.winograd) {
-    s += std::string(" winograd ") + kernels::winograd_kernel_name() + " + " + kernels::gemm_kernel_name();
+    s += std::string(" winograd ") + kernels::winograd_kernel_name(k.winograd->tile()) + " + " + kernels::gemm_kernel_name();
   } else {
     // 1x1, stride 1, no pads: the input planes are B as they lie (decided per run; the attributes tell already).
     const WindowAttrs& w = k.window;
@@ -226,7 +226,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
   if (k->direct) {
     k->dw_weights.assign(wd, wd + w->numel());
   } else if (use_winograd(*k, kernel)) {
-    k->winograd = std::make_unique<WinogradConv>(wd, M, Cg);
+    k->winograd = std::make_unique<WinogradConv>(wd, M, Cg, winograd_tile(M, Cg));
     if (!k->winograd->usable()) k->winograd.reset();  // no transforms for the GEMM kernel's panels
   }
   if (!k->direct && !k->winograd) {

@@ -19,6 +19,7 @@
 #include "ops/conv_winograd.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace kiln::ops {
 namespace {
@@ -28,6 +29,9 @@ namespace {
 // elements each serve 4 x nr tiles), and their V and M go to L3 (each of their elements serves M or C FMAs).
 constexpr int64_t kUBytesInL2 = 256 << 10;
 constexpr int64_t kWidePanels = 4;
+
+// F(4x4, 3x3) up to this many input and output channels (its error grows with C: see the top of this file).
+constexpr int64_t kF4MaxChannels = 64;
 
 struct Buffers {
   std::vector<float> v, m, scratch;
@@ -42,18 +46,28 @@ template <typename T> T* grow(std::vector<T>& b, int64_t n) {
 
 }  // namespace
 
-WinogradConv::WinogradConv(const float* w, int64_t M, int64_t C) : M_(M), C_(C) {
-  std::vector<float> u(static_cast<size_t>(kernels::kWinogradPoints * M * C));
-  kernels::winograd_f2k3_weights(w, M, C, u.data());
-  for (int t = 0; t < kernels::kWinogradPoints; ++t)
+int winograd_tile(int64_t M, int64_t C) {
+  if (const char* e = std::getenv("KILN_WINOGRAD_TILE")) return std::atoi(e);
+  return C <= kF4MaxChannels && M <= kF4MaxChannels ? 4 : 2;
+}
+
+WinogradConv::WinogradConv(const float* w, int64_t M, int64_t C, int tile) : M_(M), C_(C), tile_(tile) {
+  const int points = tile == 4 ? kernels::kWinogradF4Points : kernels::kWinogradPoints;
+  std::vector<float> u(static_cast<size_t>(points * M * C));
+  if (tile == 4) {
+    kernels::winograd_f4k3_weights(w, M, C, u.data());
+  } else {
+    kernels::winograd_f2k3_weights(w, M, C, u.data());
+  }
+  for (int t = 0; t < points; ++t)
     u_.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {u.data() + t * M * C, C, false}, M, C));
   nr_ = kernels::winograd_panel_width(u_[0]);
   const kernels::IsaTier tier = kernels::winograd_tier_for(u_[0]);
   // The tiered transforms write 2 vectors of their tier per segment: that must be the kernel's panel width.
   const int64_t lanes = tier == kernels::IsaTier::kAvx512 ? 16 : tier == kernels::IsaTier::kAvx2 ? 8 : 0;
   if (2 * lanes == nr_) {
-    input_ = kernels::winograd_input_kernel(tier);
-    output_ = kernels::winograd_output_kernel(tier);
+    input_ = kernels::winograd_input_kernel(tier, tile);
+    output_ = kernels::winograd_output_kernel(tier, tile);
   }
 }
 
@@ -65,14 +79,15 @@ size_t WinogradConv::bytes() const {
 
 void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
                        const kernels::ActivationParams& act, kernels::ThreadPool* pool) const {
-  constexpr int kPoints = kernels::kWinogradPoints;
+  const int64_t points = static_cast<int64_t>(u_.size());
   kernels::WinogradShape s;
+  s.tile = tile_;
   s.in_h = d.in[1], s.in_w = d.in[2], s.out_h = d.out[1], s.out_w = d.out[2];
   s.pad_top = d.pad_begin[1], s.pad_left = d.pad_begin[2];
   const int64_t per_image = s.tiles_h() * s.tiles_w(), tiles = d.batch * per_image, is = d.in_size(), os = d.out_size();
   // Panels: nr consecutive tiles of the batch in row-major order (a panel may cover several tile rows and images).
   const int64_t panels = (tiles + nr_ - 1) / nr_;
-  const int64_t group = kPoints * M_ * C_ * static_cast<int64_t>(sizeof(float)) <= kUBytesInL2 ? 1 : kWidePanels;
+  const int64_t group = points * M_ * C_ * static_cast<int64_t>(sizeof(float)) <= kUBytesInL2 ? 1 : kWidePanels;
   const int64_t groups = (panels + group - 1) / group;
   const int64_t threads = pool ? static_cast<int64_t>(pool->threads()) : 1;
   // Group gi. Without a stage pool, on this thread; with one (fewer groups than threads: a small layer at batch 1),
@@ -81,8 +96,8 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
     const int64_t first = gi * group, count = std::min(group, panels - first);
     Buffers& buf = tl_buffers;
     // One vector of slack past each buffer: the transforms read (m) whole vectors past a panel's last lanes.
-    float* v = grow(buf.v, kPoints * count * C_ * nr_ + nr_);
-    float* m = grow(buf.m, kPoints * count * M_ * nr_ + nr_);
+    float* v = grow(buf.v, points * count * C_ * nr_ + nr_);
+    float* m = grow(buf.m, points * count * M_ * nr_ + nr_);
     int64_t* counts = grow(buf.counts, count);
     for (int64_t p = 0; p < count; ++p) counts[p] = std::min(nr_, tiles - (first + p) * nr_);
     // Calls fn(image, segment) for the image pieces of panel p, in increasing lanes (ldc = nr, ldt for `channels`).
@@ -106,9 +121,9 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
         input_(s, x + (n * C_ + c0) * is, c1 - c0, seg, v + (p * C_ + c0) * nr_, scratch);
       });
     });
-    kernels::parallel_for(stage_pool, stage_pool ? kPoints : 1, [&](size_t t) {
-      const int64_t t0 = stage_pool ? static_cast<int64_t>(t) : 0, points = stage_pool ? 1 : kPoints;
-      kernels::winograd_points_gemm(u_.data() + t0, static_cast<int>(points), M_, C_, v + t0 * count * C_ * nr_,
+    kernels::parallel_for(stage_pool, stage_pool ? static_cast<size_t>(points) : 1, [&](size_t t) {
+      const int64_t t0 = stage_pool ? static_cast<int64_t>(t) : 0, count_t = stage_pool ? 1 : points;
+      kernels::winograd_points_gemm(u_.data() + t0, static_cast<int>(count_t), M_, C_, v + t0 * count * C_ * nr_,
                                     count, counts, m + t0 * count * M_ * nr_);
     });
     kernels::parallel_for(stage_pool, static_cast<size_t>(count * parts), [&](size_t item) {

@@ -1,6 +1,6 @@
 #pragma once
-// The Winograd F(2x2, 3x3) tactic of the prepared Conv (kernels/winograd): for 3x3, stride-1, undilated,
-// ungrouped 2-D convolutions, 2.25x fewer multiplies than the implicit GEMM.
+// The Winograd tactic of the prepared Conv (kernels/winograd): for 3x3, stride-1, undilated, ungrouped 2-D
+// convolutions, F(2x2, 3x3) with 2.25x fewer multiplies than the implicit GEMM, or F(4x4, 3x3) with 4x fewer.
 
 #include <cstddef>
 #include <vector>
@@ -13,10 +13,16 @@
 
 namespace kiln::ops {
 
+/// The tile size the tactic uses for a layer of M x C 3x3 filters: 4 (F(4x4, 3x3)) where its error is measured
+/// within bounds, else 2.
+int winograd_tile(int64_t M, int64_t C);
+
 class WinogradConv {
  public:
-  /// Transforms and packs w [M][C][3][3] (16 GEMM A operands of M x C).
-  WinogradConv(const float* w, int64_t M, int64_t C);
+  /// Transforms and packs w [M][C][3][3] for tile 2 (F(2x2, 3x3): 16 GEMM A operands of M x C) or tile 4
+  /// (F(4x4, 3x3): 36 of them).
+  WinogradConv(const float* w, int64_t M, int64_t C, int tile);
+  int tile() const { return tile_; }
   /// False when no transform kernels match the GEMM kernel the weights were packed for (then do not use it).
   bool usable() const { return input_ && output_; }
   /// y = act(conv(x) + bias + residual) for the sizes d (3x3, stride 1, dilation 1, group 1; any padding).
@@ -26,6 +32,7 @@ class WinogradConv {
 
  private:
   int64_t M_, C_;
+  int tile_;
   std::vector<kernels::PackedGemmOperand> u_;  // one per transformed point
   int64_t nr_ = 0;                             // the GEMM kernel's panel width: tiles per segment
   kernels::WinogradInputFn input_ = nullptr;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/winograd/winograd_f4_impl.h"
 #include "kernels/winograd/winograd_impl.h"
 
 namespace kiln::testing {
@@ -36,6 +37,8 @@ struct Wide16 {
   static void store_partial(float* p, V a, int64_t n) { std::copy(a.v, a.v + n, p); }
   static V add(V a, V b) { return map([&](int i) { return a.v[i] + b.v[i]; }); }
   static V sub(V a, V b) { return map([&](int i) { return a.v[i] - b.v[i]; }); }
+  static V mul(V a, V b) { return map([&](int i) { return a.v[i] * b.v[i]; }); }
+  static V fmadd(V a, V b, V c) { return map([&](int i) { return std::fma(a.v[i], b.v[i], c.v[i]); }); }
   // vmaxps / vminps: the second operand when either is NaN.
   static V max(V a, V b) { return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; }); }
   static V min(V a, V b) { return map([&](int i) { return a.v[i] < b.v[i] ? a.v[i] : b.v[i]; }); }
@@ -62,14 +65,20 @@ namespace {
 using kernels::WinogradSegment;
 using kernels::WinogradShape;
 
-TEST(Lanes16, WinogradTransformsMatchTheReference) {
+template <int kTile> void check_transforms() {
   constexpr int64_t nr = 32;
+  const int points = kTile == 4 ? kernels::kWinogradF4Points : kernels::kWinogradPoints;
+  const auto input = kTile == 4 ? kernels::winograd_f4_detail::input<Wide16> : kernels::winograd_detail::input<Wide16>;
+  const auto output = kTile == 4 ? kernels::winograd_f4_detail::output<Wide16> : kernels::winograd_detail::output<Wide16>;
+  const auto input_ref = kernels::winograd_input_kernel(kernels::IsaTier::kRef, kTile);
+  const auto output_ref = kernels::winograd_output_kernel(kernels::IsaTier::kRef, kTile);
   std::mt19937 rng(17);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  for (int iter = 0; iter < 300 && !HasFailure(); ++iter) {
+  for (int iter = 0; iter < 300 && !::testing::Test::HasFailure(); ++iter) {
     WinogradShape s;
-    s.in_h = pick(1, 20), s.in_w = pick(1, iter % 2 ? 150 : 12), s.pad_top = pick(0, 2), s.pad_left = pick(0, 2);
+    s.tile = kTile;
+    s.in_h = pick(1, 20), s.in_w = pick(1, iter % 2 ? 75 * kTile : 12), s.pad_top = pick(0, 2), s.pad_left = pick(0, 2);
     s.out_h = std::max<int64_t>(1, s.in_h + s.pad_top + pick(0, 2) - 2);
     s.out_w = std::max<int64_t>(1, s.in_w + s.pad_left + pick(0, 2) - 2);
     const int64_t channels = pick(1, 3), tiles = s.tiles_h() * s.tiles_w();
@@ -83,14 +92,14 @@ TEST(Lanes16, WinogradTransformsMatchTheReference) {
     std::vector<float> x(static_cast<size_t>(channels * s.in_h * s.in_w));
     for (float& v : x) v = u(rng);
     std::vector<float> scratch(kernels::kWinogradInputScratchFloats);
-    std::vector<float> got(static_cast<size_t>(kernels::kWinogradPoints * seg.ldt + nr), 0.0f), want(got);
-    kernels::winograd_detail::input<Wide16>(s, x.data(), channels, seg, got.data(), scratch.data());
-    kernels::winograd_f2k3_input_ref(s, x.data(), channels, seg, want.data(), nullptr);
-    for (int t = 0; t < kernels::kWinogradPoints; ++t)
+    std::vector<float> got(static_cast<size_t>(points * seg.ldt + nr), 0.0f), want(got);
+    input(s, x.data(), channels, seg, got.data(), scratch.data());
+    input_ref(s, x.data(), channels, seg, want.data(), nullptr);
+    for (int t = 0; t < points; ++t)
       for (int64_t c = 0; c < channels; ++c)
         for (int64_t i = 0; i < seg.count; ++i) {
           const size_t at = static_cast<size_t>(t * seg.ldt + c * seg.ldc + seg.lane0 + i);
-          ASSERT_NEAR(got[at], want[at], 1e-5f) << what << " input point " << t << " channel " << c << " tile " << i;
+          ASSERT_NEAR(got[at], want[at], 1e-5f * (1 + std::abs(want[at]))) << what << " input point " << t << " channel " << c << " tile " << i;
         }
     kernels::ActivationParams act;
     act.kind = iter % 3 == 0 ? kernels::Activation::kRelu : iter % 3 == 1 ? kernels::Activation::kNone
@@ -102,14 +111,15 @@ TEST(Lanes16, WinogradTransformsMatchTheReference) {
     for (float& v : res) v = u(rng);
     // Outputs outside the segment keep their 3.0: the kernel must not write them.
     std::vector<float> y(res.size(), 3.0f), y_ref(y);
-    kernels::winograd_detail::output<Wide16>(s, m.data(), channels, seg, bias.data(), iter % 2 ? res.data() : nullptr,
-                                             y.data(), act);
-    kernels::winograd_f2k3_output_ref(s, m.data(), channels, seg, bias.data(), iter % 2 ? res.data() : nullptr,
-                                      y_ref.data(), act);
+    output(s, m.data(), channels, seg, bias.data(), iter % 2 ? res.data() : nullptr, y.data(), act);
+    output_ref(s, m.data(), channels, seg, bias.data(), iter % 2 ? res.data() : nullptr, y_ref.data(), act);
     for (size_t i = 0; i < y.size(); ++i)
-      ASSERT_NEAR(y[i], y_ref[i], 1e-5f) << what << " output element " << i;
+      ASSERT_NEAR(y[i], y_ref[i], 1e-5f * (1 + std::abs(y_ref[i]))) << what << " output element " << i;
   }
 }
+
+TEST(Lanes16, WinogradTransformsMatchTheReference) { check_transforms<2>(); }
+TEST(Lanes16, WinogradF4TransformsMatchTheReference) { check_transforms<4>(); }
 
 }  // namespace
 }  // namespace kiln::testing

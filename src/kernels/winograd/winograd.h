@@ -21,14 +21,17 @@
 
 namespace kiln::kernels {
 
-inline constexpr int kWinogradPoints = 16;  ///< points of a transformed 4x4 tile
+inline constexpr int kWinogradPoints = 16;    ///< points of a transformed F(2x2, 3x3) tile (4x4)
+inline constexpr int kWinogradF4Points = 36;  ///< points of a transformed F(4x4, 3x3) tile (6x6)
 
-/// One image's sizes. Tiles cover the output in 2x2 blocks (the last row or column of tiles may be half outside).
+/// One image's sizes. Tiles cover the output in tile x tile blocks (2: F(2x2, 3x3), 4: F(4x4, 3x3); the last row
+/// or column of tiles may be partly outside).
 struct WinogradShape {
   int64_t in_h = 0, in_w = 0, out_h = 0, out_w = 0;
   int64_t pad_top = 0, pad_left = 0;  ///< input row of output row 0 is -pad_top (reads outside the input are 0)
-  int64_t tiles_h() const { return (out_h + 1) / 2; }
-  int64_t tiles_w() const { return (out_w + 1) / 2; }
+  int64_t tile = 2;
+  int64_t tiles_h() const { return (out_h + tile - 1) / tile; }
+  int64_t tiles_w() const { return (out_w + tile - 1) / tile; }
 };
 
 /// `count` consecutive tiles of one image in row-major tile order, from tile `first` (= row * tiles_w + column; a
@@ -45,8 +48,13 @@ struct WinogradSegment {
 /// u[t][m][c] = (G g Gᵀ)[t] for the filters g = w[m][c] (w is [M][C][3][3]); u is 16 x M x C floats.
 void winograd_f2k3_weights(const float* w, int64_t M, int64_t C, float* u);
 
-/// Floats of scratch the input transform needs (any tier).
-inline constexpr size_t kWinogradInputScratchFloats = 8 * 80;
+/// F(4x4, 3x3) with the interpolation points 0, 1, -1, 1/2, -2 (and infinity): u[t][m][c] = (G g Gᵀ)[t], t < 36,
+/// computed in double and rounded once. These points measured 1.5x less error than Lavin's 0, ±1, ±2 (see
+/// ops/conv_winograd.cpp).
+void winograd_f4k3_weights(const float* w, int64_t M, int64_t C, float* u);
+
+/// Floats of scratch the input transforms need (any tier, either tile size).
+inline constexpr size_t kWinogradInputScratchFloats = 2 * 6 * 4 * 48;
 
 /// Input transform of `channels` input planes (plane c at x + c * in_h * in_w) for one segment into v.
 using WinogradInputFn = void (*)(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg,
@@ -64,11 +72,17 @@ void winograd_f2k3_input_ref(const WinogradShape& s, const float* x, int64_t cha
 void winograd_f2k3_output_ref(const WinogradShape& s, const float* m, int64_t channels, const WinogradSegment& seg,
                               const float* bias, const float* residual, float* y, const ActivationParams& act);
 
-/// The transforms for `tier` (kRef: the reference), or null when none is compiled for it.
-WinogradInputFn winograd_input_kernel(IsaTier tier);
-WinogradOutputFn winograd_output_kernel(IsaTier tier);
-/// The active tier's name for plan dumps ("winograd_f2k3_avx2").
-const char* winograd_kernel_name();
+/// The same for F(4x4, 3x3) (shape.tile = 4; points t < 36 at data[t * ldt + ...]).
+void winograd_f4k3_input_ref(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg,
+                             float* v, float* scratch);
+void winograd_f4k3_output_ref(const WinogradShape& s, const float* m, int64_t channels, const WinogradSegment& seg,
+                              const float* bias, const float* residual, float* y, const ActivationParams& act);
+
+/// The transforms for `tier` (kRef: the reference) and tile size (2 or 4), or null when none is compiled for it.
+WinogradInputFn winograd_input_kernel(IsaTier tier, int tile = 2);
+WinogradOutputFn winograd_output_kernel(IsaTier tier, int tile = 2);
+/// The active tier's name for plan dumps ("winograd_f2k3_avx2", "winograd_f4k3_avx2").
+const char* winograd_kernel_name(int tile = 2);
 
 /// The tier whose transforms match the panels of the GEMM kernel `u` was packed for (its panel width nr is the
 /// tier's 2 vectors), and that width.

@@ -1,8 +1,10 @@
-// The Winograd F(2x2, 3x3) transforms at the AVX-512 tier (16 tiles per vector); the logic is shared in winograd_impl.h.
+// The Winograd F(2x2, 3x3) and F(4x4, 3x3) transforms at the AVX-512 tier (16 tiles per vector); the logic is shared in winograd_impl.h and
+// winograd_f4_impl.h.
 
 // GCC 12 warns that _mm512_max_ps's internal _mm512_undefined_ps() "may be used uninitialized" (GCC bug 105593,
 // fixed in GCC 13): a false positive inside the compiler's own header.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "kernels/winograd/winograd_f4_impl.h"
 #include "kernels/winograd/winograd_impl.h"
 
 namespace kiln::kernels {
@@ -15,6 +17,16 @@ void winograd_f2k3_avx512_input(const WinogradShape& s, const float* x, int64_t 
 void winograd_f2k3_avx512_output(const WinogradShape& s, const float* m, int64_t channels, const WinogradSegment& seg,
                                  const float* bias, const float* residual, float* y, const ActivationParams& act) {
   winograd_detail::output<simd::Avx512>(s, m, channels, seg, bias, residual, y, act);
+}
+
+void winograd_f4k3_avx512_input(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg,
+                              float* v, float* scratch) {
+  winograd_f4_detail::input<simd::Avx512>(s, x, channels, seg, v, scratch);
+}
+
+void winograd_f4k3_avx512_output(const WinogradShape& s, const float* m, int64_t channels, const WinogradSegment& seg,
+                               const float* bias, const float* residual, float* y, const ActivationParams& act) {
+  winograd_f4_detail::output<simd::Avx512>(s, m, channels, seg, bias, residual, y, act);
 }
 
 }  // namespace kiln::kernels

@@ -1,0 +1,194 @@
+#pragma once
+// The Winograd F(4x4, 3x3) input and output transforms of one segment (winograd.h), written once over a SIMD
+// wrapper and instantiated per tier in winograd_avx2.cpp and winograd_avx512.cpp. Vectorised across tiles like
+// F(2x2, 3x3) (winograd_impl.h), but tile j's 6x6 patch starts at input column 4j: each input row is first split
+// into its 4 phases (phase k holds columns 4j + k), so the patch's columns 0..3 of kLanes tiles are one vector
+// of each phase and columns 4, 5 are phases 0, 1 one tile further on. Outputs are merged back from their 4
+// phases with two rounds of simd::Interleave. Include only from those files.
+
+#include <algorithm>
+#include <type_traits>
+#include <utility>
+
+#include "kernels/simd/register_activation.h"
+#include "kernels/simd/simd.h"
+#include "kernels/simd/simd_interleave.h"
+#include "kernels/winograd/winograd.h"
+#include "kernels/winograd/winograd_f4_matrices.h"
+#include "kernels/winograd/winograd_impl.h"
+
+namespace kiln::kernels::winograd_f4_detail {
+
+// Calls f(std::integral_constant<int, i>{}) for i = 0 .. N - 1, unrolled: i is a constant in f's body.
+template <int N, typename F> __attribute__((always_inline)) inline void static_for(F&& f) {
+  [&]<int... i>(std::integer_sequence<int, i...>) { (f(std::integral_constant<int, i>{}), ...); }(
+      std::make_integer_sequence<int, N>{});
+}
+
+// acc += c * x for a constant c, where the first nonzero term starts the sum (the reference's order); zero terms
+// vanish, ±1 are additions.
+template <typename S, float kC>
+__attribute__((always_inline)) inline void term(typename S::V& acc, bool& first, typename S::V x) {
+  if constexpr (kC != 0.0f) {
+    if (first) {
+      acc = kC == 1.0f ? x : S::mul(S::set1(kC), x);
+      first = false;
+    } else if constexpr (kC == 1.0f) {
+      acc = S::add(acc, x);
+    } else if constexpr (kC == -1.0f) {
+      acc = S::sub(acc, x);
+    } else {
+      acc = S::fmadd(S::set1(kC), x, acc);
+    }
+  }
+}
+
+// Row kRow of the constant matrix kMat (6 columns) times in[0..5].
+template <typename S, const auto& kMat, int kRow>
+__attribute__((always_inline)) inline typename S::V combine(const typename S::V* in) {
+  typename S::V acc = S::zero();
+  bool first = true;
+  static_for<6>([&](auto i) { term<S, kMat[kRow][decltype(i)::value]>(acc, first, in[decltype(i)::value]); });
+  return acc;
+}
+
+template <typename S>
+void input(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg, float* v,
+           float* scratch) {
+  using V = typename S::V;
+  using I = simd::Interleave<S>;
+  constexpr int L = S::kLanes;
+  // Per channel: 6 rows x 4 phases x plen floats; phase k of row r at position j holds input column iw0 + 4j + k.
+  // Vectors read positions up to round_up(cols, L) + 1 <= 2L + 1 < plen (a piece has at most 2L tiles).
+  constexpr int64_t plen = 3 * L, per_channel = 6 * 4 * plen;
+  static_assert(2 * per_channel <= static_cast<int64_t>(kWinogradInputScratchFloats));
+  winograd_detail::for_each_row(s, seg, [&](int64_t row, int64_t col0, int64_t cols, int64_t lane) {
+    const int64_t ih0 = 4 * row - s.pad_top, iw0 = 4 * col0 - s.pad_left;
+    const int64_t jlim = std::min(plen, (cols + L - 1) / L * L + 1);  // positions the vectors read
+    const bool inside_w = iw0 >= 0 && iw0 + 4 * jlim <= s.in_w;
+    // Splits channel c's 6 rows into phases, in buffer c % 2.
+    auto gather = [&](int64_t c) {
+      const float* plane = x + c * s.in_h * s.in_w;
+      float* buf = scratch + (c % 2) * per_channel;
+      for (int r = 0; r < 6; ++r) {
+        float* ph = buf + r * 4 * plen;
+        const int64_t ih = ih0 + r;
+        if (ih < 0 || ih >= s.in_h) {
+          for (int64_t q = 0; q < 4 * plen; q += L) S::store(ph + q, S::zero());
+          continue;
+        }
+        const float* src = plane + ih * s.in_w;
+        if (inside_w) {
+          // L positions at a time: two rounds of deinterleaving split 4L columns into their 4 phases.
+          const float* at = src + iw0;
+          int64_t j = 0;
+          for (; j + L <= jlim; j += L) {
+            alignas(64) float even[2 * L], odd[2 * L];
+            V e0, o0, e1, o1, p0, p1, p2, p3;
+            I::deinterleave(at + 4 * j, &e0, &o0);
+            I::deinterleave(at + 4 * j + 2 * L, &e1, &o1);
+            S::store(even, e0), S::store(even + L, e1), S::store(odd, o0), S::store(odd + L, o1);
+            I::deinterleave(even, &p0, &p2);
+            I::deinterleave(odd, &p1, &p3);
+            S::store(ph + j, p0), S::store(ph + plen + j, p1), S::store(ph + 2 * plen + j, p2);
+            S::store(ph + 3 * plen + j, p3);
+          }
+          for (; j < jlim; ++j)
+            for (int k = 0; k < 4; ++k) ph[k * plen + j] = at[4 * j + k];
+        } else {
+          for (int64_t j = 0; j < jlim; ++j)
+            for (int k = 0; k < 4; ++k) {
+              const int64_t iw = iw0 + 4 * j + k;
+              ph[k * plen + j] = iw >= 0 && iw < s.in_w ? src[iw] : 0.0f;
+            }
+        }
+      }
+    };
+    // Channel c + 1 is split before channel c is transformed (its stores have left by the time they are read).
+    if (channels > 0) gather(0);
+    for (int64_t c = 0; c < channels; ++c) {
+      if (c + 1 < channels) gather(c + 1);
+      const float* buf = scratch + (c % 2) * per_channel;
+      float* vc = v + c * seg.ldc;
+      for (int64_t j = 0; j < cols; j += L) {
+        V t[6][6];
+        for (int q = 0; q < 6; ++q) {  // Bᵀ along the patch's rows, column by column
+          V d[6];
+          for (int r = 0; r < 6; ++r) {
+            const float* ph = buf + r * 4 * plen;
+            d[r] = q < 4 ? S::load(ph + q * plen + j) : S::load(ph + (q - 4) * plen + j + 1);
+          }
+          static_for<6>([&](auto a) { t[a][q] = combine<S, winograd_f4::kBt, decltype(a)::value>(d); });
+        }
+        const int64_t at = lane + j, n = std::min<int64_t>(L, seg.ldc - at);  // never at or past ldc
+        for (int a = 0; a < 6; ++a)  // along the columns: point (a, b)
+          static_for<6>([&](auto b) {
+            const V p = combine<S, winograd_f4::kBt, decltype(b)::value>(t[a]);
+            float* dst = vc + (a * 6 + decltype(b)::value) * seg.ldt + at;
+            if (n == L) {
+              S::store(dst, p);
+            } else {
+              S::store_partial(dst, p, n);
+            }
+          });
+      }
+    }
+  });
+}
+
+template <typename S>
+void output(const WinogradShape& s, const float* m, int64_t channels, const WinogradSegment& seg, const float* bias,
+            const float* residual, float* y, const ActivationParams& act) {
+  using V = typename S::V;
+  using I = simd::Interleave<S>;
+  constexpr int L = S::kLanes;
+  const int64_t plane = s.out_h * s.out_w;
+  const simd::RegisterActivation<S> ra(act);
+  winograd_detail::for_each_row(s, seg, [&](int64_t row, int64_t col0, int64_t cols, int64_t lane) {
+    const int64_t oh0 = 4 * row, ow0 = 4 * col0;
+    const int64_t rows = std::min<int64_t>(4, s.out_h - oh0), out_cols = std::min(4 * cols, s.out_w - ow0);
+    if (rows <= 0) return;
+    for (int64_t k = 0; k < channels; ++k) {
+      const float* mk = m + k * seg.ldc + lane;
+      const V b = S::set1(bias ? bias[k] : 0.0f);
+      const int64_t at0 = k * plane + oh0 * s.out_w + ow0;
+      for (int64_t j = 0; j < cols; j += L) {
+        V u[4][6];  // Aᵀ along the rows: u[r][q]
+        for (int q = 0; q < 6; ++q) {
+          V p[6];
+          for (int a = 0; a < 6; ++a) p[a] = S::load(mk + (a * 6 + q) * seg.ldt + j);
+          static_for<4>([&](auto r) { u[r][q] = combine<S, winograd_f4::kAt, decltype(r)::value>(p); });
+        }
+        const int64_t n = std::min<int64_t>(4 * L, out_cols - 4 * j);
+        for (int r = 0; r < rows; ++r) {
+          V ph[4];  // output columns 4j + q of the L tiles
+          static_for<4>([&](auto q) { ph[q] = S::add(combine<S, winograd_f4::kAt, decltype(q)::value>(u[r]), b); });
+          alignas(64) float e[2 * L], o[2 * L], out[4 * L];
+          I::interleave(ph[0], ph[2], e);
+          I::interleave(ph[1], ph[3], o);
+          I::interleave(S::load(e), S::load(o), out);
+          I::interleave(S::load(e + L), S::load(o + L), out + 2 * L);
+          const int64_t at = at0 + r * s.out_w + 4 * j;
+          for (int64_t q = 0; q < n; q += L) {
+            const int64_t w = std::min<int64_t>(L, n - q);
+            V val = S::load(out + q);
+            if (residual) val = S::add(val, w == L ? S::load(residual + at + q) : S::load_partial(residual + at + q, w));
+            val = ra.apply(val);
+            if (w == L) {
+              S::store(y + at + q, val);
+            } else {
+              S::store_partial(y + at + q, val, w);
+            }
+          }
+        }
+      }
+      if (!ra.in_registers())
+        for (int r = 0; r < rows; ++r) {
+          float* out = y + at0 + r * s.out_w;
+          apply_activation_f32(act, out, out, out_cols);
+        }
+    }
+  });
+}
+
+}  // namespace kiln::kernels::winograd_f4_detail
