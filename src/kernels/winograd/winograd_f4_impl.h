@@ -66,10 +66,12 @@ void input(const WinogradShape& s, const float* x, int64_t channels, const Winog
     const int64_t ih0 = 4 * row - s.pad_top, iw0 = 4 * col0 - s.pad_left;
     const int64_t jlim = std::min(plen, (cols + L - 1) / L * L + 1);  // positions the vectors read
     const bool inside_w = iw0 >= 0 && iw0 + 4 * jlim <= s.in_w;
-    // Splits channel c's 6 rows into phases, in buffer c % 2.
+    // Splits channel c's 6 rows into phases, in buffer c % 2. A row that is all inside the input is split where
+    // it lies; one at the image's edge is first copied with its zeros into `edge`.
     auto gather = [&](int64_t c) {
       const float* plane = x + c * s.in_h * s.in_w;
       float* buf = scratch + (c % 2) * per_channel;
+      alignas(64) float edge[4 * plen];
       for (int r = 0; r < 6; ++r) {
         float* ph = buf + r * 4 * plen;
         const int64_t ih = ih0 + r;
@@ -77,31 +79,35 @@ void input(const WinogradShape& s, const float* x, int64_t channels, const Winog
           for (int64_t q = 0; q < 4 * plen; q += L) S::store(ph + q, S::zero());
           continue;
         }
-        const float* src = plane + ih * s.in_w;
-        if (inside_w) {
-          // L positions at a time: two rounds of deinterleaving split 4L columns into their 4 phases.
-          const float* at = src + iw0;
-          int64_t j = 0;
-          for (; j + L <= jlim; j += L) {
-            alignas(64) float even[2 * L], odd[2 * L];
-            V e0, o0, e1, o1, p0, p1, p2, p3;
-            I::deinterleave(at + 4 * j, &e0, &o0);
-            I::deinterleave(at + 4 * j + 2 * L, &e1, &o1);
-            S::store(even, e0), S::store(even + L, e1), S::store(odd, o0), S::store(odd + L, o1);
-            I::deinterleave(even, &p0, &p2);
-            I::deinterleave(odd, &p1, &p3);
-            S::store(ph + j, p0), S::store(ph + plen + j, p1), S::store(ph + 2 * plen + j, p2);
-            S::store(ph + 3 * plen + j, p3);
-          }
-          for (; j < jlim; ++j)
-            for (int k = 0; k < 4; ++k) ph[k * plen + j] = at[4 * j + k];
-        } else {
-          for (int64_t j = 0; j < jlim; ++j)
-            for (int k = 0; k < 4; ++k) {
-              const int64_t iw = iw0 + 4 * j + k;
-              ph[k * plen + j] = iw >= 0 && iw < s.in_w ? src[iw] : 0.0f;
-            }
+        const float* at = plane + ih * s.in_w + iw0;
+        // The next panel most likely continues this row: ask for its columns now (a panel reads 6 short pieces
+        // of every channel's rows, more streams than the hardware prefetcher follows).
+        if (iw0 + 8 * jlim <= s.in_w)
+          for (int64_t f = 4 * jlim; f < 8 * jlim; f += 16) __builtin_prefetch(at + f, 0, 3);
+        if (!inside_w) {
+          const int64_t q_lo = std::clamp<int64_t>(-iw0, 0, 4 * jlim);
+          const int64_t q_hi = std::clamp<int64_t>(s.in_w - iw0, q_lo, 4 * jlim);
+          for (int64_t q = 0; q < 4 * plen; q += L) S::store(edge + q, S::zero());
+          int64_t q = q_lo;
+          for (; q + L <= q_hi; q += L) S::store(edge + q, S::load(at + q));
+          if (q < q_hi) S::store_partial(edge + q, S::load_partial(at + q, q_hi - q), q_hi - q);
+          at = edge;
         }
+        // L positions at a time: two rounds of deinterleaving split 4L columns into their 4 phases.
+        int64_t j = 0;
+        for (; j + L <= jlim; j += L) {
+          alignas(64) float even[2 * L], odd[2 * L];
+          V e0, o0, e1, o1, p0, p1, p2, p3;
+          I::deinterleave(at + 4 * j, &e0, &o0);
+          I::deinterleave(at + 4 * j + 2 * L, &e1, &o1);
+          S::store(even, e0), S::store(even + L, e1), S::store(odd, o0), S::store(odd + L, o1);
+          I::deinterleave(even, &p0, &p2);
+          I::deinterleave(odd, &p1, &p3);
+          S::store(ph + j, p0), S::store(ph + plen + j, p1), S::store(ph + 2 * plen + j, p2);
+          S::store(ph + 3 * plen + j, p3);
+        }
+        for (; j < jlim; ++j)
+          for (int k = 0; k < 4; ++k) ph[k * plen + j] = at[4 * j + k];
       }
     };
     // Channel c + 1 is split before channel c is transformed (its stores have left by the time they are read).
