@@ -226,7 +226,9 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
   if (k->direct) {
     k->dw_weights.assign(wd, wd + w->numel());
   } else if (use_winograd(*k, kernel)) {
-    k->winograd = std::make_unique<WinogradConv>(wd, M, Cg, winograd_tile(M, Cg));
+    const Shape& xs = ctx.input(0).shape;  // the image's size, when the plan knows it already
+    auto dim = [&](size_t i) { return xs.rank_known && xs.rank() == 4 ? xs.dims[i].value() : int64_t{-1}; };
+    k->winograd = std::make_unique<WinogradConv>(wd, M, Cg, winograd_tile(M, Cg, dim(2), dim(3)));
     if (!k->winograd->usable()) k->winograd.reset();  // no transforms for the GEMM kernel's panels
   }
   if (!k->direct && !k->winograd) {

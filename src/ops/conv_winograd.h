@@ -13,9 +13,9 @@
 
 namespace kiln::ops {
 
-/// The tile size the tactic uses for a layer of M x C 3x3 filters: 4 (F(4x4, 3x3)) where its error is measured
-/// within bounds, else 2.
-int winograd_tile(int64_t M, int64_t C);
+/// The tile size the tactic uses for a layer of M x C 3x3 filters on images of height x width (-1: not known at
+/// prepare): 4 (F(4x4, 3x3)) where its error is measured within bounds and it is faster, else 2.
+int winograd_tile(int64_t M, int64_t C, int64_t height, int64_t width);
 
 class WinogradConv {
  public:
