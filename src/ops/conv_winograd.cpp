@@ -1,20 +1,22 @@
-// Winograd F(2x2, 3x3) as a convolution tactic. The batch's output tiles, in row-major order image after image,
+// Winograd F(2x2, 3x3) or F(4x4, 3x3) (winograd_tile) as a convolution tactic. The batch's output tiles, in row-major order image after image,
 // are cut into panels of nr (the GEMM kernel's panel width: 16 with AVX2, 32 with AVX-512; a panel may cover
 // several tile rows and images, so small images waste no columns) and panels into groups. Per group, on one
-// thread: the input transform writes V [16][panel][C][nr] (each point's C x nr block is a packed GEMM B panel),
-// the 16 point products U_t · V_t run on the GEMM micro-kernel's tiles (kernels::winograd_points_gemm) into
-// M [16][panel][M][nr], and the output transform writes Y with bias, residual and activation. No step repacks
+// thread: the input transform writes V [points][panel][C][nr] (each point's C x nr block is a packed GEMM B panel;
+// 16 points for F(2x2, 3x3), 36 for F(4x4, 3x3)), the point products U_t · V_t run on the GEMM micro-kernel's
+// tiles (kernels::winograd_points_gemm) into M [points][panel][M][nr], and the output transform writes Y with bias, residual and activation. No step repacks
 // anything, and a group's V and M stay in L2 where U does too. Groups are spread over the pool; the grouping
 // depends on the sizes only, so the result does not depend on the thread count.
 //
-// Accuracy, measured against float64 (tests/kernels/winograd_test.cpp, inputs and weights uniform in [-1, 1],
-// ResNet's 3x3 layers from 64 channels at 56x56 to 512 at 7x7): rel-L2 error 2.6e-7 to 5.0e-7 and largest error
-// 3.6e-7 to 6.7e-7 of the largest output, where the direct float32 sum gives 2.8e-7 and 3.8e-7 to 5.3e-7. The
-// test holds it under rel-L2 1e-6 and max 1e-5. F(4x4, 3x3) would cut the multiplies 4x, but a float32
-// simulation of it (numpy, 64 channels at 24x24 and 256 at 12x12) gave rel-L2 1.8e-6 to 3.2e-6 with Lavin's points
-// (0, ±1, ±2) and 1.3e-6 to 2.2e-6 with (0, ±1, 1/2, -2), 4 to 7 times F(2x2, 3x3)'s in the same run: over 1e-6
-// per layer, too much for the model tests' 1e-5 across a network (ResNet-50's output is already 1.8e-5 from ONNX
-// Runtime's with F(2x2, 3x3) on the benchmark's weights), so it is not used.
+// Accuracy, measured against float64 (tests/kernels/winograd_test.cpp, inputs and weights uniform in [-1, 1]):
+// - F(2x2, 3x3) on ResNet's layers from 64 channels at 56x56 to 512 at 7x7: rel-L2 error 2.6e-7 to 3.6e-7 and
+//   largest error 3.6e-7 to 4.5e-7 of the largest output, where the direct float32 sum gives 2.8e-7 and 3.3e-7 to
+//   5.3e-7 (channels summed in blocks of 128: one chain of 512 gave 6.7e-7). Test bound: rel-L2 1e-6, max 1e-5.
+// - F(4x4, 3x3) with the points 0, ±1, 1/2, -2: rel-L2 7.7e-7 (32 -> 9 channels), 1.06e-6 to 1.08e-6 (64 ->
+//   32 and 64), 1.50e-6 (128 at 28x28), 1.45e-6 (256 at 14x14), largest error 1.8e-6 to 3.4e-6: 3 to 5 times
+//   F(2x2, 3x3)'s. Test bound: rel-L2 2e-6, max 1e-5. Lavin's points 0, ±1, ±2 gave 1.5x more in a float32
+//   simulation (numpy: 1.8e-6 at 64 channels, 3.2e-6 at 256). In whole networks against ONNX Runtime (the model
+//   tests' limit is 1e-5): ResNet-18 2.0e-6 and 2.9e-6 (F(2x2, 3x3) only: 1.0e-6, 1.4e-6), the super-resolution
+//   net 1.3e-6 (4.0e-7). The error grows with the channels, hence the limit of 128 (winograd_tile).
 
 #include "ops/conv_winograd.h"
 
@@ -24,16 +26,19 @@
 namespace kiln::ops {
 namespace {
 
-// Panels per group. Where the packed U (16 x M x C floats) fits L2 beside a panel's V and M, one panel: V and M
+// Panels per group. Where the packed U (points x M x C floats) fits L2 beside a panel's V and M, one panel: V and M
 // stay in L2 too. Larger layers stream U from L3 once per group, so a group takes kWidePanels panels (U's
 // elements each serve 4 x nr tiles), and their V and M go to L3 (each of their elements serves M or C FMAs).
 constexpr int64_t kUBytesInL2 = 256 << 10;
 constexpr int64_t kWidePanels = 4;
 
 // F(4x4, 3x3) up to this many input and output channels (its error grows with C: see the top of this file), on
-// images of at least kF4MinSize rows and columns (when the sizes are known at prepare).
-constexpr int64_t kF4MaxChannels = 256;
-constexpr int64_t kF4MinSize = 12;
+// images of at least kF4MinSize rows and columns when the sizes are known at prepare. Its 36 transformed weight
+// matrices take 4x the filters' bytes (F(2x2, 3x3): 1.8x), and in a network they come from memory for every
+// image: a 14x14 image has only 16 tiles of 4x4 to use each weight on, too few to hide that (ResNet-50's 256-channel
+// 14x14 layers: 0.83x F(2x2, 3x3)'s time alone, weights in cache, but no faster in the network); 28x28 has 49.
+constexpr int64_t kF4MaxChannels = 128;
+constexpr int64_t kF4MinSize = 24;
 
 struct Buffers {
   std::vector<float> v, m, scratch;
@@ -51,8 +56,8 @@ template <typename T> T* grow(std::vector<T>& b, int64_t n) {
 int winograd_tile(int64_t M, int64_t C, int64_t height, int64_t width) {
   if (const char* e = std::getenv("KILN_WINOGRAD_TILE")) return std::atoi(e);
   if (C > kF4MaxChannels || M > kF4MaxChannels) return 2;
-  // Under 12 rows or columns, 4x4 tiles waste a quarter or more of their work on padding, and the few tiles of an
-  // image reuse each of the 36 weight matrices little (ResNet's 7x7 layers: 2.0x F(2x2, 3x3)'s time).
+  // Small images: few tiles per weight (above), and 4x4 tiles waste more on padding (ResNet's 7x7 layers: 2.0x
+  // F(2x2, 3x3)'s time).
   if ((height >= 0 && height < kF4MinSize) || (width >= 0 && width < kF4MinSize)) return 2;
   return 4;
 }
