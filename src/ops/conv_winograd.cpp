@@ -21,7 +21,6 @@
 #include "ops/conv_winograd.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace kiln::ops {
 namespace {
@@ -54,7 +53,6 @@ template <typename T> T* grow(std::vector<T>& b, int64_t n) {
 }  // namespace
 
 int winograd_tile(int64_t M, int64_t C, int64_t height, int64_t width) {
-  if (const char* e = std::getenv("KILN_WINOGRAD_TILE")) return std::atoi(e);
   if (C > kF4MaxChannels || M > kF4MaxChannels) return 2;
   // Small images: few tiles per weight (above), and 4x4 tiles waste more on padding (ResNet's 7x7 layers: 2.0x
   // F(2x2, 3x3)'s time).
