@@ -1,7 +1,9 @@
-// The fast float32 ConvTranspose (1-D, 2-D, 3-D, grouped). Per image and group: col [Mg * kernel, input positions]
+// The fast float32 ConvTranspose (1-D, 2-D, 3-D, grouped). Per chunk of images and group: col [Mg * kernel, positions]
 // = Wᵀ_g · X_g by the packed GEMM (Wᵀ packed once as the A operand; or colᵀ = Xᵀ · W_g with W packed as B when
-// the input has few positions), then col2im scatters col into Y, whose planes start at the bias. The scatter is split over output channels (each channel's plane is written by its own col
-// rows), so the result does not depend on the thread count. The col buffer is per thread and reused.
+// the input has few positions), then col2im scatters col into Y, whose planes start at the bias. Several images
+// share one GEMM (their X gathered side by side) while their col fits kColFloats, so the weights are read once
+// for them. The scatter is split over images and output channels (each plane is written by its own col rows),
+// so the result does not depend on the thread count. The col and X buffers are per thread and reused.
 
 #include <algorithm>
 #include <cstring>
@@ -52,6 +54,10 @@ void col2im_channel(const ConvDims& d, const float* col, int64_t k_stride, int64
 // input 0.64 -> 0.25 ms, 4x4 1.8 -> 1.3 ms; at 8x8 (64 positions) the usual orientation was 10-20 % faster.
 constexpr int64_t kTransposedBelow = 64;
 
+// Floats of col (1 MiB) up to which images share one GEMM: col stays in L2 for the col2im that reads it right
+// after (at 8 MiB, batch 8 of a DCGAN generator took 1.2x the time of one GEMM per image).
+constexpr int64_t kColFloats = int64_t{256} << 10;
+
 class PreparedConvTranspose final : public PreparedKernel {
  public:
   size_t spatial = 0;
@@ -69,34 +75,48 @@ class PreparedConvTranspose final : public PreparedKernel {
     float* y = ctx.output(0).data<float>();
     const int64_t Cg = in_channels / group, Mg = out_channels / group, ks = d.kernel_size();
     const int64_t xs = d.out_size(), ys = d.in_size();
-    thread_local std::vector<float> col;
-    if (col.size() < static_cast<size_t>(Mg * ks * xs)) col.resize(static_cast<size_t>(Mg * ks * xs));
-    for (int64_t n = 0; n < d.batch; ++n) {
+    // Images in chunks whose col fits kColFloats: one GEMM per chunk and group streams the weights once for all
+    // its images (a generator's weights are megabytes: once per image, they dominated batch 8).
+    const int64_t chunk = std::clamp<int64_t>(kColFloats / std::max<int64_t>(Mg * ks * xs, 1), 1, d.batch);
+    thread_local std::vector<float> col, xbuf;
+    if (col.size() < static_cast<size_t>(Mg * ks * xs * chunk)) col.resize(static_cast<size_t>(Mg * ks * xs * chunk));
+    if (chunk > 1 && xbuf.size() < static_cast<size_t>(Cg * xs * chunk)) xbuf.resize(static_cast<size_t>(Cg * xs * chunk));
+    for (int64_t n0 = 0; n0 < d.batch; n0 += chunk) {
+      const int64_t nb = std::min(chunk, d.batch - n0), cols_n = nb * xs;  // GEMM columns (or rows) of the chunk
       for (int64_t gi = 0; gi < group; ++gi) {
-        const float* xg = x + (n * in_channels + gi * Cg) * xs;
+        // X_g of the chunk as one [Cg][nb * positions] matrix: in place for one image, else gathered.
+        const float* xg = x + (n0 * in_channels + gi * Cg) * xs;
+        if (nb > 1) {
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t n = 0; n < nb; ++n)
+              std::memcpy(xbuf.data() + c * cols_n + n * xs, xg + (n * in_channels + c) * xs,
+                          static_cast<size_t>(xs) * sizeof(float));
+          xg = xbuf.data();
+        }
         kernels::GemmArgs g;
         g.K = Cg;
         g.c = col.data();
         if (transposed) {  // colᵀ = Xᵀ · W_g: X_g is stored [Cg][positions]
-          g.M = xs, g.N = Mg * ks;
-          g.a = {xg, xs, true};
+          g.M = cols_n, g.N = Mg * ks;
+          g.a = {xg, cols_n, true};
           g.packed_b = &packed[static_cast<size_t>(gi)];
           g.ldc = Mg * ks;
         } else {  // col = W_gᵀ · X_g
-          g.M = Mg * ks, g.N = xs;
+          g.M = Mg * ks, g.N = cols_n;
           g.packed_a = &packed[static_cast<size_t>(gi)];
-          g.b = {xg, xs, false};
-          g.ldc = xs;
+          g.b = {xg, cols_n, false};
+          g.ldc = cols_n;
         }
         kernels::gemm_f32(g, ctx.threads());
-        float* yg = y + (n * out_channels + gi * Mg) * ys;
-        const float* cols = col.data();
-        const int64_t k_stride = transposed ? 1 : xs, p_stride = transposed ? Mg * ks : 1;
-        kernels::parallel_for(ctx.threads(), static_cast<size_t>(Mg), [&](size_t mi) {
-          const int64_t m = static_cast<int64_t>(mi);
-          float* plane = yg + m * ys;
+        const int64_t k_stride = transposed ? 1 : cols_n, p_stride = transposed ? Mg * ks : 1;
+        const float* col_data = col.data();  // this thread's buffer (a name in the lambda is the worker's own)
+        kernels::parallel_for(ctx.threads(), static_cast<size_t>(nb * Mg), [&](size_t item) {
+          const int64_t n = static_cast<int64_t>(item) / Mg, m = static_cast<int64_t>(item) % Mg;
+          float* plane = y + ((n0 + n) * out_channels + gi * Mg + m) * ys;
           std::fill(plane, plane + ys, bias ? bias[gi * Mg + m] : 0.0f);
-          col2im_channel(d, cols + m * ks * k_stride, k_stride, p_stride, plane);
+          // Image n's first position is column (or row) n * xs of col.
+          const float* cols = col_data + m * ks * k_stride + n * xs * (transposed ? Mg * ks : 1);
+          col2im_channel(d, cols, k_stride, p_stride, plane);
         });
       }
     }
