@@ -12,10 +12,19 @@ bool ConvDims::pointwise() const {
   return true;
 }
 
-ConvColumns::ConvColumns(const float* x_, const ConvDims& d) : x(x_), dims(&d) {
+ConvColumns::ConvColumns(const float* x_, const ConvDims& d, int64_t phase_width_)
+    : x(x_), dims(&d), phase_width(phase_width_) {
   const int64_t kw_count = std::min<int64_t>(d.kernel[2], kTableWidth);
   for (int64_t kw = 0; kw < kw_count; ++kw)
     valid_output_range(kw * d.dilation[2] - d.pad_begin[2], d.stride[2], d.in[2], d.out[2], &lo[kw], &hi[kw]);
+}
+
+void split_column_phases(const float* x, int64_t rows, int64_t width, float* dst) {
+  const int64_t even = (width + 1) / 2, odd = width / 2;
+  for (int64_t r = 0; r < rows; ++r, x += width, dst += width) {
+    for (int64_t i = 0; i < even; ++i) dst[i] = x[2 * i];
+    for (int64_t i = 0; i < odd; ++i) dst[even + i] = x[2 * i + 1];
+  }
 }
 
 namespace {
@@ -33,6 +42,9 @@ inline void copy_run(const float* row, int64_t base, int64_t sw, int64_t lo, int
   if (sw == 1) {
     const float* src = row + base;
     for (int64_t o = a; o < b; ++o) out[o - ow] = src[o];
+    // The next panel most likely reads on along this row: ask for it now. A panel's rows come from every tap of
+    // many channels, more streams than the hardware prefetcher follows.
+    if (b == end && b < hi) __builtin_prefetch(src + end + (end - ow) - 1, 0, 3);
   } else {
     for (int64_t o = a; o < b; ++o) out[o - ow] = row[o * sw + base];
   }
@@ -55,6 +67,10 @@ void fill_conv_columns(const void* columns, int64_t k0, int64_t kc, int64_t n0, 
   const float* xc = cols.x + c0 * in_size;
   for (int64_t r = 0; r < kc; ++r) {
     const int64_t base_w = kw * d.dilation[2] - d.pad_begin[2];
+    // Phase-split rows (stride 2): input column 2o + base_w is in the phase of base_w's parity, at o + run_base.
+    const int64_t parity = base_w & 1;
+    const int64_t run_base = cols.phase_width ? parity * cols.phase_width + (base_w - parity) / 2 : base_w;
+    const int64_t run_stride = cols.phase_width ? 1 : sw;
     int64_t lo, hi;
     if (kw < ConvColumns::kTableWidth) {
       lo = cols.lo[kw], hi = cols.hi[kw];
@@ -68,7 +84,7 @@ void fill_conv_columns(const void* columns, int64_t k0, int64_t kc, int64_t n0, 
       const int64_t end = std::min(out_w, ow + left);
       const int64_t id = od * d.stride[0] + base_d, ih = oh * d.stride[1] + base_h;
       const bool inside = id >= 0 && id < d.in[0] && ih >= 0 && ih < d.in[1];
-      copy_run(inside ? xc + (id * d.in[1] + ih) * in_w : nullptr, base_w, sw, lo, hi, ow, end, out);
+      copy_run(inside ? xc + (id * d.in[1] + ih) * in_w : nullptr, run_base, run_stride, lo, hi, ow, end, out);
       out += end - ow;
       left -= end - ow;
       ow = 0;

@@ -145,7 +145,16 @@ class PreparedConv final : public PreparedKernel {
         g.stride_c = g.stride_residual = out_channels * os;
         return kernels::gemm_f32(g, gemm_pool);
       }
-      const ConvColumns columns(x + in_offset, d);
+      // Column stride 2: the group's rows split into even and odd columns first, so the fill copies runs.
+      const float* xg = x + in_offset;
+      int64_t phase_width = 0;
+      if (d.stride[2] == 2) {
+        thread_local std::vector<float> split;
+        if (split.size() < static_cast<size_t>(Cg * is)) split.resize(static_cast<size_t>(Cg * is));
+        split_column_phases(xg, Cg * d.in[0] * d.in[1], d.in[2], split.data());
+        xg = split.data(), phase_width = (d.in[2] + 1) / 2;
+      }
+      const ConvColumns columns(xg, d, phase_width);
       const kernels::GemmBSource source{fill_conv_columns, &columns};
       g.b_source = &source;
       kernels::gemm_f32(g, gemm_pool);
