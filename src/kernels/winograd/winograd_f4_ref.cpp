@@ -1,6 +1,7 @@
 // The plain Winograd F(4x4, 3x3) transforms (the oracle of the tiered ones) and its weight transform.
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/winograd/winograd.h"
 #include "kernels/winograd/winograd_f4_matrices.h"
@@ -12,17 +13,33 @@ using winograd_f4::kBt;
 using winograd_f4::kG;
 
 void winograd_f4k3_weights(const float* w, int64_t M, int64_t C, float* u) {
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t c = 0; c < C; ++c) {
-      const float* g = w + (m * C + c) * 9;
-      double gg[6][3];  // G g
-      for (int a = 0; a < 6; ++a)
-        for (int j = 0; j < 3; ++j) gg[a][j] = kG[a][0] * g[j] + kG[a][1] * g[3 + j] + kG[a][2] * g[6 + j];
-      for (int a = 0; a < 6; ++a)
-        for (int b = 0; b < 6; ++b)
-          u[((a * 6 + b) * M + m) * C + c] =
-              static_cast<float>(gg[a][0] * kG[b][0] + gg[a][1] * kG[b][1] + gg[a][2] * kG[b][2]);
-    }
+  // As winograd_f2k3_weights: per output channel, the C filters tap-major, so every step is a loop over c on
+  // contiguous memory (in double, rounded once at the end).
+  std::vector<double> taps(static_cast<size_t>(9 * C)), gg(static_cast<size_t>(18 * C));
+  for (int64_t m = 0; m < M; ++m) {
+    const float* wm = w + m * C * 9;
+    for (int64_t c = 0; c < C; ++c)
+      for (int k = 0; k < 9; ++k) taps[static_cast<size_t>(k * C + c)] = wm[c * 9 + k];
+    // gg[a][j] = sum_i G[a][i] g[i][j]   (G g, 6 x 3)
+    for (int a = 0; a < 6; ++a)
+      for (int j = 0; j < 3; ++j) {
+        double* out = gg.data() + (a * 3 + j) * C;
+        const double* g0 = taps.data() + (0 * 3 + j) * C;
+        const double* g1 = taps.data() + (1 * 3 + j) * C;
+        const double* g2 = taps.data() + (2 * 3 + j) * C;
+        for (int64_t c = 0; c < C; ++c) out[c] = kG[a][0] * g0[c] + kG[a][1] * g1[c] + kG[a][2] * g2[c];
+      }
+    // u[a][b] = sum_j gg[a][j] G[b][j]   ((G g) Gᵀ, 6 x 6), stored as 36 planes of [M, C]
+    for (int a = 0; a < 6; ++a)
+      for (int b = 0; b < 6; ++b) {
+        float* out = u + ((a * 6 + b) * M + m) * C;
+        const double* r0 = gg.data() + (a * 3 + 0) * C;
+        const double* r1 = gg.data() + (a * 3 + 1) * C;
+        const double* r2 = gg.data() + (a * 3 + 2) * C;
+        for (int64_t c = 0; c < C; ++c)
+          out[c] = static_cast<float>(r0[c] * kG[b][0] + r1[c] * kG[b][1] + r2[c] * kG[b][2]);
+      }
+  }
 }
 
 void winograd_f4k3_input_ref(const WinogradShape& s, const float* x, int64_t channels, const WinogradSegment& seg,
