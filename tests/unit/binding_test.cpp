@@ -66,15 +66,15 @@ TEST(Binding, FeedsAndOutputNamesAreCheckedAtBind) {
 }
 
 // The steady state allocates nothing: not the feeds' checks, the plan lookup, the outputs nor the kernels'
-// scratch, at one thread and with the pool.
+// scratch. At one thread that holds from the second run on. With a pool, a worker's thread_local scratch grows the
+// first time that thread takes a task needing more, which depends on scheduling: so there, twenty runs may make a
+// few such growths in all, never one or more per run.
 TEST(Binding, ASteadyStateRunMakesNoHeapAllocation) {
   if (!kiln::cli::allocations_so_far())
     GTEST_SKIP() << "allocations cannot be counted in this build (a sanitizer runtime owns malloc)";
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE(threads);
-    Session s = session_with_threads(threads);
+  {
+    Session s = session_with_threads(1);
     Binding b = s.bind({{"input", image(3, 0)}});
-    b.run();
     b.run();
     RunStats stats;
     const auto before = *kiln::cli::allocations_so_far();
@@ -83,4 +83,12 @@ TEST(Binding, ASteadyStateRunMakesNoHeapAllocation) {
     EXPECT_EQ(after.calls - before.calls, 0u) << (after.bytes - before.bytes) << " bytes";
     EXPECT_GT(stats.steps, 0u);
   }
+  Session s = session_with_threads(2);
+  Binding b = s.bind({{"input", image(3, 0)}});
+  b.run();
+  b.run();
+  const auto before = *kiln::cli::allocations_so_far();
+  for (int i = 0; i < 20; ++i) b.run();
+  const auto after = *kiln::cli::allocations_so_far();
+  EXPECT_LT(after.calls - before.calls, 20u) << "2 threads: " << (after.bytes - before.bytes) << " bytes";
 }
