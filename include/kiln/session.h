@@ -105,6 +105,10 @@ struct RunStats {
 struct ModelInfo {
   int64_t ir_version = 0;
   std::string producer_name, producer_version, graph_name;
+  std::string domain;             ///< ModelProto.domain
+  std::string doc_string;         ///< ModelProto.doc_string (the model's description)
+  std::string graph_doc_string;   ///< GraphProto.doc_string
+  int64_t model_version = 0;      ///< ModelProto.model_version
   std::vector<std::pair<std::string, int64_t>> opsets;  ///< domain ("" = ai.onnx), version
   std::vector<std::pair<std::string, std::string>> metadata;
 };
