@@ -125,6 +125,11 @@ class Session {
   const std::vector<IoInfo>& inputs() const;
   /// Graph outputs, in the model's order.
   const std::vector<IoInfo>& outputs() const;
+  /// Graph outputs as declared, completed by symbolic inference from the declared inputs the way ONNX shape
+  /// inference merges into a declaration (what ONNX Runtime reports): an inferred size replaces a named or
+  /// unknown dim, an inferred name fills an unknown dim, a missing shape or type is taken whole. Where
+  /// inference fails or disagrees on the rank, the declaration stands.
+  std::vector<IoInfo> outputs_inferred() const;
   const ModelInfo& model_info() const;
   /// Threads a run uses.
   size_t threads() const;
