@@ -68,4 +68,9 @@ Runner add_compare(CLI::App& app) {
                                          "diverging tensor");
 }
 
+Runner add_reduce(CLI::App& app) {
+  return add_python_tool(app, "reduce", "cut a model whose outputs on kiln differ from onnxruntime's (or that "
+                                        "fails) to the smallest failing subgraph and write it as ONNX");
+}
+
 }  // namespace kiln::cli

@@ -1,10 +1,11 @@
-"""The package's command-line tools: compare (kiln vs a reference, per output or per intermediate tensor)."""
+"""The package's command-line tools: compare (kiln vs a reference, per output or per intermediate tensor) and
+reduce (a failing model cut to the smallest failing subgraph)."""
 from __future__ import annotations
 
 import sys
 from typing import List
 
-TOOLS = ("compare",)
+TOOLS = ("compare", "reduce")
 
 
 def main(argv: List[str]) -> int:
@@ -14,4 +15,7 @@ def main(argv: List[str]) -> int:
     if argv[0] == "compare":
         from . import compare
         return compare.main(argv[1:])
+    if argv[0] == "reduce":
+        from . import reduce
+        return reduce.main(argv[1:])
     return 2

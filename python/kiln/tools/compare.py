@@ -36,6 +36,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="the ONNX model")
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE", help=".npy or TensorProto .pb")
+    p.add_argument("--inputs", metavar="FILE.npz", help="inputs saved together (--save-inputs, kiln reduce)")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
                    help="sizes of a random input, e.g. input=1x3x224x224 (free dims are 1 otherwise)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
@@ -93,7 +94,8 @@ def reference_outputs(args: argparse.Namespace, names: List[str], feeds: Dict[st
 def compare_outputs(args: argparse.Namespace) -> Dict[str, Any]:
     session = InferenceSession(args.model, kiln_options(args))
     files = parse_pairs(args.input, "--input")
-    feeds = make_feeds(session.get_inputs(), files, parse_pairs(args.shape, "--shape"), args.seed)
+    feeds = make_feeds(session.get_inputs(), files, parse_pairs(args.shape, "--shape"), args.seed,
+                       npz=args.inputs)
     if args.save_inputs:
         np.savez(args.save_inputs, **feeds)
     names = [o.name for o in session.get_outputs()]

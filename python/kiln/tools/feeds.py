@@ -41,10 +41,15 @@ def read_array(path: Union[str, pathlib.Path]) -> np.ndarray:
 
 
 def make_feeds(inputs, files: Dict[str, str], shapes: Dict[str, str], seed: int,
-               int_high: int = 10) -> Dict[str, np.ndarray]:
-    """Feeds for `inputs` (NodeArgs): the files given, random data for the rest (floats N(0,1), integers in
-    [0, int_high), bools 0/1), every free dim 1 unless --shape sizes the input."""
+               int_high: int = 10, npz: Optional[str] = None) -> Dict[str, np.ndarray]:
+    """Feeds for `inputs` (NodeArgs): the files given (and the arrays of `npz` named after inputs), random data
+    for the rest (floats N(0,1), integers in [0, int_high), bools 0/1), every free dim 1 unless --shape sizes
+    the input."""
     known = {a.name for a in inputs}
+    saved: Dict[str, np.ndarray] = {}
+    if npz:
+        with np.load(npz, allow_pickle=False) as z:
+            saved = {k: z[k] for k in z.files if k in known}
     for name in list(files) + list(shapes):
         if name not in known:
             raise ValueError(f"'{name}' is not an input of the model; its inputs are {sorted(known)}")
@@ -53,6 +58,9 @@ def make_feeds(inputs, files: Dict[str, str], shapes: Dict[str, str], seed: int,
     for arg in inputs:
         if arg.name in files:
             feeds[arg.name] = read_array(files[arg.name])
+            continue
+        if arg.name in saved:
+            feeds[arg.name] = saved[arg.name]
             continue
         dtype = NUMPY_OF_TYPE.get(arg.type)
         if dtype is None:

@@ -54,7 +54,7 @@ def compare_layerwise(args: argparse.Namespace) -> Dict[str, Any]:
     model = onnx.load(args.model)
     base = InferenceSession(args.model, kiln_options(args))
     files = parse_pairs(args.input, "--input")
-    feeds = make_feeds(base.get_inputs(), files, parse_pairs(args.shape, "--shape"), args.seed)
+    feeds = make_feeds(base.get_inputs(), files, parse_pairs(args.shape, "--shape"), args.seed, npz=args.inputs)
     values = graph_values(model)
     chunk = max(1, args.chunk)
     compared: List[Dict[str, Any]] = []
