@@ -187,3 +187,25 @@ def test_inference_session_is_subclassable(small_models):
     assert s.calls == 1 and isinstance(s, kiln.InferenceSession)
     assert s.get_inputs()[0].name == "x"
     assert str(s.get_inputs()[0]) == "NodeArg(name='x', type='tensor(float)', shape=['batch', 3])"
+
+
+def test_sequence_and_string_values_as_onnxruntime_gives_them(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n"])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, ["n"])
+    s = helper.make_tensor_value_info("s", TensorProto.STRING, [2])
+    seq = helper.make_tensor_sequence_value_info("seq", TensorProto.FLOAT, None)
+    t = helper.make_tensor_value_info("t", TensorProto.STRING, [2])
+    graph = helper.make_graph([helper.make_node("SequenceConstruct", ["a", "b"], ["seq"]),
+                               helper.make_node("Identity", ["s"], ["t"])], "g", [a, b, s], [seq, t])
+    path = tmp_path / "seq.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    k, o = kiln.InferenceSession(str(path)), ort_session(path)
+    assert node_args(k) == node_args(o)
+    feeds = {"a": np.arange(3, dtype=np.float32), "b": np.ones(3, np.float32), "s": np.array(["x", "yz"])}
+    (kseq, kt), (oseq, ot) = k.run(None, feeds), o.run(None, feeds)
+    assert isinstance(kseq, list) and len(kseq) == len(oseq) == 2
+    for g, w in zip(kseq, oseq):
+        np.testing.assert_array_equal(g, w)
+    assert kt.dtype == ot.dtype == object and list(kt) == list(ot) == ["x", "yz"]
