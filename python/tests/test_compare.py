@@ -133,3 +133,14 @@ def test_layerwise_passes_a_good_model(capsys):
     code = compare.main([model, "--layerwise", "--shape", "input=1x1x16x16", "--atol", "1e-4", "--rtol", "1e-3"])
     out = capsys.readouterr().out
     assert code == 0 and "PASS: all" in out, out
+
+
+@pytest.mark.parametrize("name", ["resnet18", "bert", "gpt", "lstm", "vit", "segmentation"])
+def test_compare_on_the_model_suite(tmp_path, name):
+    from conftest import suite_feeds
+    np.savez(tmp_path / "inputs.npz", **suite_feeds(name))
+    code, out, err = run_tool(str(suite_model(name)), "--inputs", str(tmp_path / "inputs.npz"), "--json",
+                              "--atol", "1e-4", "--rtol", "1e-3", "--threads", "1")
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert report["passed"] and all(i["shape"] for i in report["inputs"])

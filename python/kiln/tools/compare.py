@@ -152,9 +152,13 @@ def main(argv: List[str]) -> int:
             printer = print_outputs_report
     except (ValueError, OSError, _kiln.Fail, _kiln.InvalidArgument, _kiln.NoSuchFile, _kiln.InvalidGraph,
             _kiln.InvalidProtobuf, _kiln.NotImplemented, _kiln.RuntimeException) as e:
+        hint = ""
+        if not args.shape and not args.input and not args.inputs:
+            hint = (" (random inputs had every free dim set to 1; give sizes with --shape NAME=DIMS, e.g. "
+                    "--shape input=1x3x224x224)")
         if args.json:
-            print(json.dumps({"model": args.model, "error": f"{type(e).__name__}: {e}"}))
-        print(f"kiln compare: error: {type(e).__name__}: {e}", file=sys.stderr)
+            print(json.dumps({"model": args.model, "error": f"{type(e).__name__}: {e}{hint}"}))
+        print(f"kiln compare: error: {type(e).__name__}: {e}{hint}", file=sys.stderr)
         return EXIT_ERROR
     if args.json:
         print(json.dumps(_strict_json(report), indent=1))
