@@ -177,9 +177,13 @@ class InferenceSession:
         for name, value in input_feed.items():
             arg = declared.get(name)
             is_sequence = arg is not None and "seq(" in arg.type
-            if not isinstance(value, np.ndarray) and not (is_sequence and isinstance(value, (list, tuple))):
+            if isinstance(value, np.ndarray) or (is_sequence and isinstance(value, (list, tuple))):
+                pass
+            elif any(hasattr(value, a) for a in ("__array__", "__array_interface__", "__dlpack__")):
+                value = np.asarray(value)  # an array of another library (a CPU torch tensor): its own dtype
+            else:
                 # A Python scalar or nested list, as ONNX Runtime takes it: made an array of the declared dtype.
-                # (Only these: an array is passed as it is, whatever its dtype.)
+                # Arrays are never converted: their dtype is checked against the model's.
                 value = np.asarray(value, dtype=arg._numpy_dtype if arg is not None and arg._numpy_dtype else None)
             feeds.append((name, value))
         missing = [a.name for a in self._inputs_meta

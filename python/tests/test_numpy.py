@@ -105,3 +105,12 @@ def test_gil_is_released_during_run(small_models):
     stop.set()
     t.join()
     assert during > 1000, f"the other thread counted {during} times during one {run_time:.3f} s run"
+
+
+def test_torch_tensors_keep_their_dtype(small_models):
+    torch = pytest.importorskip("torch")
+    s = kiln.InferenceSession(str(small_models["add"]))
+    x = torch.ones(2, 3)
+    np.testing.assert_array_equal(s.run(None, {"x": x, "y": x})[0], np.full((2, 3), 2, np.float32))
+    with pytest.raises(kiln.InvalidArgument, match="double"):
+        s.run(None, {"x": x.double(), "y": x})
