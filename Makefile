@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all build configure bootstrap demo test bench debug fuzz clean
+.PHONY: all build configure bootstrap demo test python bench debug fuzz clean
 
 all: build
 
@@ -19,6 +19,12 @@ build: configure
 
 demo: build
 	@bash scripts/demo.sh
+
+# The Python package (python/) into the venv: the release build's module, which .venv is pointed at
+# (python/install_build_tree.py). `make test` does the same. `pip install .` builds a standalone copy.
+python: configure
+	@cmake --build --preset release -j $(JOBS) --target _kiln
+	@.venv/bin/python python/install_build_tree.py build/python
 
 # Everything (tests included), then every test: unit tests in release and against the sanitizer build, the
 # model, hostile and conformance suites, and the bounded fuzz run.

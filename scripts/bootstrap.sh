@@ -10,10 +10,12 @@ APT_PACKAGES=(
   libcpuinfo-dev libfp16-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   clang libclang-rt-14-dev
-  python3-venv python3-torch python3-torchvision
+  python3-venv python3-dev python3-torch python3-torchvision
   strace ccache
 )
-PIP_PACKAGES=("onnx==1.23.2" "onnxruntime" "numpy<2")
+# The Python package (python/, pyproject.toml) builds with nanobind and scikit-build-core; its tests use pytest
+# and mypy. Pinned so the bindings build the same everywhere; onnxruntime is the reference the tests compare with.
+PIP_PACKAGES=("onnx==1.23.2" "onnxruntime" "numpy<2" "nanobind==2.9.2" "scikit-build-core==0.11.6" "pytest" "mypy")
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -129,6 +129,10 @@ class Binding {
 struct ModelInfo {
   int64_t ir_version = 0;
   std::string producer_name, producer_version, graph_name;
+  std::string domain;             ///< ModelProto.domain
+  std::string doc_string;         ///< ModelProto.doc_string (the model's description)
+  std::string graph_doc_string;   ///< GraphProto.doc_string
+  int64_t model_version = 0;      ///< ModelProto.model_version
   std::vector<std::pair<std::string, int64_t>> opsets;  ///< domain ("" = ai.onnx), version
   std::vector<std::pair<std::string, std::string>> metadata;
 };
@@ -147,6 +151,11 @@ class Session {
   const std::vector<IoInfo>& inputs() const;
   /// Graph outputs, in the model's order.
   const std::vector<IoInfo>& outputs() const;
+  /// Graph outputs as declared, completed by symbolic inference from the declared inputs the way ONNX shape
+  /// inference merges into a declaration (what ONNX Runtime reports): an inferred size replaces a named or
+  /// unknown dim, an inferred name fills an unknown dim, a missing shape or type is taken whole. Where
+  /// inference fails or disagrees on the rank, the declaration stands.
+  std::vector<IoInfo> outputs_inferred() const;
   const ModelInfo& model_info() const;
   /// Threads a run uses.
   size_t threads() const;

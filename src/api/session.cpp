@@ -78,6 +78,10 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   info.producer_name = model.producer_name;
   info.producer_version = model.producer_version;
   info.graph_name = g.name;
+  info.domain = model.domain;
+  info.doc_string = model.doc_string;
+  info.graph_doc_string = g.doc_string;
+  info.model_version = model.model_version;
   for (const auto& o : model.opsets) info.opsets.emplace_back(o.domain, o.version);
   info.metadata = model.metadata;
   threads = std::make_unique<kernels::ThreadPool>(static_cast<size_t>(options.intra_op_threads));

@@ -5,6 +5,7 @@
 #include "base/checked.h"
 #include "runtime/eval_node.h"
 #include "runtime/memory_planner.h"
+#include "runtime/test_fault.h"
 
 namespace kiln::runtime {
 
@@ -208,6 +209,8 @@ void Executor::execute_step(const Step& step, size_t index) {
     } else {
       step.schema->compute(kctx);
     }
+    if (!test_fault_node().empty() && !step.view_of_input && node.name == test_fault_node() && !outputs.empty())
+      inject_test_fault(outputs[0]);  // tests only (runtime/test_fault.h)
   } catch (const Error& e) {
     rethrow_with_node(e, node.label(static_cast<size_t>(step.node)));
   }

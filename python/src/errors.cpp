@@ -1,0 +1,59 @@
+#include "errors.h"
+
+#include <string_view>
+
+namespace kiln::python {
+namespace {
+
+namespace nb = nanobind;
+
+// ONNX Runtime's classes derive from Exception directly (not RuntimeError); so do these.
+enum Class { kFail, kInvalidArgument, kNoSuchFile, kNoModel, kEngineError, kRuntimeException, kInvalidProtobuf,
+             kModelLoaded, kNotImplemented, kInvalidGraph, kEPFail, kClassCount };
+constexpr const char* kNames[kClassCount] = {"Fail", "InvalidArgument", "NoSuchFile", "NoModel", "EngineError",
+                                             "RuntimeException", "InvalidProtobuf", "ModelLoaded",
+                                             "NotImplemented", "InvalidGraph", "EPFail"};
+PyObject* g_classes[kClassCount] = {};
+
+// The wire reader's refusals (a field running past the end, a bad tag or varint, a wrong wire type: "... at
+// byte N") and the loader's "not an ONNX model" are what ONNX Runtime calls a protobuf parse failure; every
+// other invalid-model error is a graph ONNX can read but not accept.
+bool is_parse_failure(std::string_view msg) {
+  return msg.find("not an ONNX model") != std::string_view::npos ||
+         msg.find(" at byte ") != std::string_view::npos ||
+         msg.find("it is truncated") != std::string_view::npos;
+}
+
+Class class_for(const Error& e, bool loading) {
+  switch (e.code()) {
+    case ErrorCode::kInvalidArgument: return kInvalidArgument;
+    case ErrorCode::kInvalidModel: return loading && is_parse_failure(e.what()) ? kInvalidProtobuf : kInvalidGraph;
+    case ErrorCode::kUnsupported: return kNotImplemented;
+    case ErrorCode::kIo: return loading ? kNoSuchFile : kFail;
+    case ErrorCode::kLimitExceeded: return kFail;
+    case ErrorCode::kCancelled: return kFail;
+    case ErrorCode::kInternal: return kRuntimeException;
+  }
+  return kFail;
+}
+
+}  // namespace
+
+void register_errors(nb::module_& m) {
+  for (int i = 0; i < kClassCount; ++i) {
+    std::string qualified = std::string("kiln.capi.onnxruntime_pybind11_state.") + kNames[i];
+    g_classes[i] = PyErr_NewException(qualified.c_str(), PyExc_Exception, nullptr);
+    m.attr(kNames[i]) = nb::handle(g_classes[i]);
+  }
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const LoadError& e) {
+      PyErr_SetString(g_classes[class_for(e, true)], e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(g_classes[class_for(e, false)], e.what());
+    }
+  });
+}
+
+}  // namespace kiln::python
