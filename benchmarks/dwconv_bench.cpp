@@ -1,4 +1,4 @@
-// Depthwise plane kernels of dwconv_list.h (and the reference) on MobileNet-v2/v3 layer shapes, one thread.
+// Depthwise kernels of dwconv_list.h and dwchan_list.h (and the reference) on MobileNet-v2/v3 layer shapes, one thread.
 // Reports GFLOP/s (2 x multiply-adds of the valid taps counted as if every tap were valid).
 
 #include <benchmark/benchmark.h>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dwchan/dwchan.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/isa.h"
 
@@ -17,7 +18,8 @@ struct Layer {
   int64_t channels, size, kernel, stride;
 };
 constexpr Layer kLayers[] = {{32, 112, 3, 1}, {96, 112, 3, 2}, {144, 56, 3, 1}, {144, 56, 3, 2}, {192, 28, 3, 1},
-                             {576, 14, 3, 1}, {960, 7, 3, 1},  {72, 56, 5, 2},  {120, 28, 5, 1}, {672, 14, 5, 2}};
+                             {576, 14, 3, 1}, {960, 7, 3, 1},  {72, 56, 5, 2},  {120, 28, 5, 1}, {672, 14, 5, 2},
+                             {192, 28, 3, 2}, {576, 14, 3, 2}, {960, 7, 5, 1}};
 
 void run_layer(benchmark::State& state, DwConvFn fn, const Layer& l) {
   DwConvShape s;
@@ -36,9 +38,12 @@ void run_layer(benchmark::State& state, DwConvFn fn, const Layer& l) {
   a.x = x.data(), a.w = w.data(), a.y = y.data();
   a.in_channels = a.channels = a.groups = l.channels;
   a.act.kind = Activation::kClip, a.act.alpha = 0, a.act.beta = 6;
-  scratch.assign(dwconv_scratch_floats(s, a), 0.0f);
+  const bool chan = fn != dwconv_kernel(IsaTier::kRef) && fn != dwconv_kernel(IsaTier::kAvx2) &&
+                    fn != dwconv_kernel(IsaTier::kAvx512);
+  scratch.assign(chan ? dwchan_scratch_floats(s) : dwconv_scratch_floats(s, a), 0.0f);
+  const int64_t items = chan ? dwchan_items(s, a) : a.items();
   for (auto _ : state) {
-    fn(s, a, 0, a.items(), scratch.data());
+    fn(s, a, 0, items, scratch.data());
     benchmark::DoNotOptimize(y.data());
   }
   const double flops = 2.0 * l.channels * s.out_h * s.out_w * l.kernel * l.kernel;
@@ -53,6 +58,8 @@ constexpr Listed kListed[] = {
     {"dwconv_f32_ref", IsaTier::kRef},
 #define KILN_DWCONV(name, tier, simd) {#name, IsaTier::tier},
 #include "kernels/dwconv/dwconv_list.h"
+#define KILN_DWCHAN(name, tier, simd) {#name, IsaTier::tier},
+#include "kernels/dwchan/dwchan_list.h"
 };
 
 int register_all() {
@@ -61,7 +68,8 @@ int register_all() {
     for (const Layer& l : kLayers) {
       const std::string name = std::string(k.name) + "/c" + std::to_string(l.channels) + "_" + std::to_string(l.size) +
                                "_k" + std::to_string(l.kernel) + "_s" + std::to_string(l.stride);
-      const DwConvFn fn = dwconv_kernel(k.tier);
+      const bool chan = std::string(k.name).rfind("dwchan", 0) == 0;
+      const DwConvFn fn = chan ? dwchan_kernel(k.tier) : dwconv_kernel(k.tier);
       benchmark::RegisterBenchmark(name.c_str(), [fn, l](benchmark::State& st) { run_layer(st, fn, l); });
     }
   }

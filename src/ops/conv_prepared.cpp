@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dwchan/dwchan.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/winograd/winograd.h"
@@ -173,7 +174,10 @@ std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& ker
   std::string s = "conv " + dims_str(kernel) + " s" + dims_str(k.window.strides);
   if (k.group != 1) s += " g" + std::to_string(k.group);
   if (k.direct) {
-    s += std::string(" direct ") + kernels::dwconv_kernel_name();
+    // Depthwise without a residual runs the channel-blocked kernel (kernels/dwchan), where the tier has one.
+    const bool depthwise = k.group == k.in_channels && k.group == k.out_channels && !has_residual;
+    const char* chan = depthwise ? kernels::dwchan_kernel_name() : nullptr;
+    s += std::string(" direct ") + (chan ? chan : kernels::dwconv_kernel_name());
   } else if (k.winograd) {
     s += std::string(" winograd ") + kernels::winograd_kernel_name() + " + " + kernels::gemm_kernel_name();
   } else {

@@ -1,0 +1,261 @@
+#pragma once
+// The channel-blocked depthwise kernel, written once over a SIMD wrapper (kernels/simd/simd.h) and instantiated per
+// tier in dwchan_avx2.cpp and dwchan_avx512.cpp. Include only from those files (it needs the tier's flags).
+//
+// Per work item (image, kDwChanBlock channels, band of output rows), in sub-blocks of L = S::kLanes channels:
+//   - the filters are packed tap by tap as L-float vectors (channel c in lane c), the bias likewise;
+//   - the input rows an output row reads are transposed into a ring of "pixel rows" (pixel p of a row holds its
+//     L channels at p * L), with the left and right padding columns written as zeros, so a tap of any output
+//     pixel is one vector load whatever the stride or dilation; rows above or below the input read a zero row;
+//   - an output row is computed T pixels at a time (T accumulators, one filter vector per tap), the activation
+//     applied, and the row transposed back into the L output planes.
+// The transposes go through 8x8 AVX2 tiles (AVX-512 machines have AVX2; a 16-lane sub-block is two 8-channel
+// halves); columns or channels past a whole tile are copied one by one.
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/dwchan/dwchan.h"
+#include "kernels/simd/register_activation.h"
+#include "kernels/simd/simd.h"
+
+namespace kiln::kernels::dwchan_detail {
+
+// r[i] = row i of an 8x8 tile in, column i out.
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// What every sub-block of a shape shares.
+struct Geometry {
+  int64_t pw = 0;        // pixels per scratch row: the columns the output row's windows reach, padding included
+  int64_t ring = 0;      // input rows kept: every row one output row reads has its own slot (ih % ring)
+  int64_t col_lo = 0;    // input columns [col_lo, col_hi) land in the scratch row, at pixel pad_left + column
+  int64_t col_hi = 0;
+  int64_t taps = 0;
+
+  explicit Geometry(const DwConvShape& s) {
+    pw = (s.out_w - 1) * s.stride_w + (s.kernel_w - 1) * s.dilation_w + 1;
+    ring = (s.kernel_h - 1) * s.dilation_h + 1;
+    col_lo = std::max<int64_t>(0, -s.pad_left);
+    col_hi = std::max(col_lo, std::min(s.in_w, pw - s.pad_left));
+    taps = s.kernel_h * s.kernel_w;
+  }
+};
+
+// Lanes [0, n) set (n <= 8).
+inline __m256i first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Input columns [c, c + n) (n <= 8) of row `row` of channels h..h+7 into pixels pad_left + c.. of dst.
+template <int L>
+inline void fill_tile(const DwConvShape& s, const float* const* src, int64_t row, int64_t c, int64_t n, float* dst) {
+  float* out = dst + (s.pad_left + c) * L;
+  for (int h = 0; h < L; h += 8) {
+    __m256 r[8];
+    if (n == 8) {
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src[h + i] + row + c);
+    } else {
+      const __m256i m = first_lanes(n);
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_maskload_ps(src[h + i] + row + c, m);
+    }
+    transpose8(r);
+    for (int64_t i = 0; i < n; ++i) _mm256_storeu_ps(out + i * L + h, r[i]);
+  }
+}
+
+// Input row ih of L channel planes (src[l] points at channel l's plane) into the pixel row dst. Widths that are
+// not a multiple of 8 end with a tile overlapping the one before (it writes the same values again).
+template <int L>
+inline void fill_row(const DwConvShape& s, const Geometry& g, const float* const* src, int64_t ih, float* dst) {
+  const __m256 zero = _mm256_setzero_ps();
+  const int64_t first = s.pad_left + g.col_lo, last = s.pad_left + g.col_hi;  // pixels holding input
+  for (int64_t p = 0; p < std::min(first, g.pw); ++p)
+    for (int h = 0; h < L; h += 8) _mm256_storeu_ps(dst + p * L + h, zero);
+  for (int64_t p = std::max(last, int64_t{0}); p < g.pw; ++p)
+    for (int h = 0; h < L; h += 8) _mm256_storeu_ps(dst + p * L + h, zero);
+  const int64_t row = ih * s.in_w, width = g.col_hi - g.col_lo;
+  if (width < 8) {
+    if (width > 0) fill_tile<L>(s, src, row, g.col_lo, width, dst);
+    return;
+  }
+  int64_t c = g.col_lo;
+  for (; c + 8 <= g.col_hi; c += 8) fill_tile<L>(s, src, row, c, 8, dst);
+  if (c < g.col_hi) fill_tile<L>(s, src, row, g.col_hi - 8, 8, dst);
+}
+
+// Output pixels [c, c + n) (n <= 8) of the pixel row `in` into row `row` of planes dst[h..h+7] (the first `count`
+// of dst). `spill`: the 8 - n floats past the pixels may be written (they belong to rows written later).
+template <int L>
+inline void store_tile(const float* in, float* const* dst, int64_t count, int64_t row, int64_t c, int64_t n,
+                       bool spill) {
+  for (int h = 0; h < L && h < count; h += 8) {
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = i < n ? _mm256_loadu_ps(in + (c + i) * L + h) : _mm256_setzero_ps();
+    transpose8(r);
+    for (int i = 0; i < 8 && h + i < count; ++i) {
+      if (n == 8 || spill) {
+        _mm256_storeu_ps(dst[h + i] + row + c, r[i]);
+      } else {  // AVX2's masked store is microcoded on AMD cores: a short copy is cheaper
+        alignas(32) float tmp[8];
+        _mm256_store_ps(tmp, r[i]);
+        for (int64_t j = 0; j < n; ++j) dst[h + i][row + c + j] = tmp[j];
+      }
+    }
+  }
+}
+
+// The pixel row `in` (out_w pixels of L channels) into output row oh of the first `count` planes dst[l]; `spill`
+// as in store_tile.
+template <int L>
+inline void store_row(const DwConvShape& s, const float* in, float* const* dst, int64_t count, int64_t oh, bool spill) {
+  const int64_t row = oh * s.out_w;
+  if (s.out_w < 8) return store_tile<L>(in, dst, count, row, 0, s.out_w, spill);
+  int64_t c = 0;
+  for (; c + 8 <= s.out_w; c += 8) store_tile<L>(in, dst, count, row, c, 8, false);
+  if (c < s.out_w) store_tile<L>(in, dst, count, row, s.out_w - 8, 8, false);
+}
+
+// T output pixels of a row from pixel ow: rows[kh] is the pixel row that tap row kh reads. KH, KW, SW > 0 fix the
+// kernel size and the stride (with dilation 1) at compile time, so every load's offset is an immediate (with the
+// offsets in registers, 8 accumulators spill them).
+template <typename S, int KH, int KW, int SW, int T>
+inline void pixels(const DwConvShape& s, const float* const* rows, const float* w, typename S::V bias, int64_t ow,
+                   float* out, const simd::RegisterActivation<S>& ep) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  const int64_t kernel_h = KH > 0 ? KH : s.kernel_h, kernel_w = KW > 0 ? KW : s.kernel_w;
+  const int64_t step = SW > 0 ? SW * L : s.stride_w * L, dil = SW > 0 ? L : s.dilation_w * L;
+  V acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = bias;
+  for (int64_t kh = 0; kh < kernel_h; ++kh) {
+    const float* row = rows[kh] + ow * step;
+    for (int64_t kw = 0; kw < kernel_w; ++kw) {
+      const V wv = S::load(w + (kh * kernel_w + kw) * L);
+      const float* src = row + kw * dil;
+      for (int t = 0; t < T; ++t) acc[t] = S::fmadd(S::load(src + t * step), wv, acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) S::store(out + (ow + t) * L, ep.apply(acc[t]));
+}
+
+// One output row into the pixel row `out`: blocks of 8 pixels (4 on narrow rows), the last one overlapping the one
+// before when the width is not a multiple (recomputing a pixel gives the same values).
+template <typename S, int KH, int KW, int SW>
+inline void output_row(const DwConvShape& s, const float* const* rows, const float* w, typename S::V bias,
+                       float* out, const simd::RegisterActivation<S>& ep) {
+  const int64_t ow_n = s.out_w;
+  if (ow_n >= 8) {
+    int64_t ow = 0;
+    for (; ow + 8 <= ow_n; ow += 8) pixels<S, KH, KW, SW, 8>(s, rows, w, bias, ow, out, ep);
+    if (ow < ow_n) pixels<S, KH, KW, SW, 8>(s, rows, w, bias, ow_n - 8, out, ep);
+  } else if (ow_n >= 4) {
+    pixels<S, KH, KW, SW, 4>(s, rows, w, bias, 0, out, ep);
+    if (ow_n > 4) pixels<S, KH, KW, SW, 4>(s, rows, w, bias, ow_n - 4, out, ep);
+  } else if (ow_n == 3) {
+    pixels<S, KH, KW, SW, 3>(s, rows, w, bias, 0, out, ep);
+  } else if (ow_n == 2) {
+    pixels<S, KH, KW, SW, 2>(s, rows, w, bias, 0, out, ep);
+  } else {
+    pixels<S, KH, KW, SW, 1>(s, rows, w, bias, 0, out, ep);
+  }
+}
+
+// Channels [c0, c0 + count) (count <= L) of image n, output rows [oh0, oh1).
+template <typename S, int KH, int KW, int SW>
+void sub_block(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int64_t n, int64_t c0, int64_t count,
+               int64_t oh0, int64_t oh1, float* scratch) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  // Scratch: ring rows, the zero row, the output pixel row, the packed filters, the bias.
+  float* ring = scratch;
+  float* zero_row = ring + g.ring * g.pw * L;
+  float* out_row = zero_row + g.pw * L;
+  float* w = out_row + s.out_w * L;
+  float* bias = w + g.taps * L;
+  const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+  // Lanes past `count` repeat the last channel: they compute values nobody stores, from memory that exists.
+  const float* src[L];
+  float* dst[L];
+  for (int l = 0; l < L; ++l) {
+    const int64_t c = c0 + std::min<int64_t>(l, count - 1);
+    src[l] = a.x + (n * a.channels + c) * in_plane;
+    dst[l] = a.y + (n * a.channels + c) * out_plane;
+    for (int64_t t = 0; t < g.taps; ++t) w[t * L + l] = a.w[c * g.taps + t];
+    bias[l] = a.bias ? a.bias[c] : 0.0f;
+  }
+  std::fill(zero_row, zero_row + g.pw * L, 0.0f);
+  const V bv = S::load(bias);
+  const simd::RegisterActivation<S> ep(a.act);
+  const int64_t kernel_h = KH > 0 ? KH : s.kernel_h;
+  int64_t held[kDwChanMaxRing];  // input row in each ring slot (-1: none)
+  std::fill(held, held + g.ring, int64_t{-1});
+  const float* rows[kDwConvMaxKernel];
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    for (int64_t kh = 0; kh < kernel_h; ++kh) {
+      const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
+      if (ih < 0 || ih >= s.in_h) {
+        rows[kh] = zero_row;
+        continue;
+      }
+      const int64_t slot = ih % g.ring;
+      float* row = ring + slot * g.pw * L;
+      if (held[slot] != ih) {
+        fill_row<L>(s, g, src, ih, row);
+        held[slot] = ih;
+      }
+      rows[kh] = row;
+    }
+    output_row<S, KH, KW, SW>(s, rows, w, bv, out_row, ep);
+    if (!ep.in_registers()) apply_activation_f32(a.act, out_row, out_row, s.out_w * L);
+    store_row<L>(s, out_row, dst, count, oh, (oh1 - oh) * s.out_w >= 8);  // spill only onto rows below, done later
+  }
+}
+
+template <typename S, int KH, int KW, int SW>
+void items(const DwConvShape& s, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch) {
+  constexpr int L = S::kLanes;
+  const Geometry g(s);
+  const int64_t band = dwchan_band_rows(s), bands = (s.out_h + band - 1) / band;
+  const int64_t blocks = (a.channels + kDwChanBlock - 1) / kDwChanBlock;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t b = item % bands, cb = item / bands % blocks, n = item / bands / blocks;
+    const int64_t oh0 = b * band, oh1 = std::min(s.out_h, oh0 + band);
+    for (int64_t c0 = cb * kDwChanBlock; c0 < std::min(a.channels, (cb + 1) * kDwChanBlock); c0 += L)
+      sub_block<S, KH, KW, SW>(s, a, g, n, c0, std::min<int64_t>(L, a.channels - c0), oh0, oh1, scratch);
+  }
+}
+
+/// Work items [begin, end) of `a` (the DwChanFn of a tier).
+template <typename S>
+void run(const DwConvShape& s, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch) {
+  const int64_t k = s.kernel_h == s.kernel_w && s.dilation_w == 1 ? s.kernel_h : 0;
+  if (k == 3 && s.stride_w == 1) return items<S, 3, 3, 1>(s, a, begin, end, scratch);
+  if (k == 3 && s.stride_w == 2) return items<S, 3, 3, 2>(s, a, begin, end, scratch);
+  if (k == 5 && s.stride_w == 1) return items<S, 5, 5, 1>(s, a, begin, end, scratch);
+  if (k == 5 && s.stride_w == 2) return items<S, 5, 5, 2>(s, a, begin, end, scratch);
+  items<S, 0, 0, 0>(s, a, begin, end, scratch);
+}
+
+}  // namespace kiln::kernels::dwchan_detail
