@@ -16,6 +16,7 @@
 #include "kernels/dwchan/dwchan.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/stemconv/stemconv.h"
 #include "kernels/winograd/winograd.h"
 #include "ops/conv_implicit_gemm.h"
 #include "ops/conv_ops.h"
@@ -174,9 +175,11 @@ std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& ker
   std::string s = "conv " + dims_str(kernel) + " s" + dims_str(k.window.strides);
   if (k.group != 1) s += " g" + std::to_string(k.group);
   if (k.direct) {
-    // Depthwise without a residual runs the channel-blocked kernel (kernels/dwchan), where the tier has one.
+    // Without a residual, depthwise and stems run the channel-blocked kernels (kernels/dwchan, kernels/stemconv)
+    // where the tier has them.
     const bool depthwise = k.group == k.in_channels && k.group == k.out_channels && !has_residual;
-    const char* chan = depthwise ? kernels::dwchan_kernel_name() : nullptr;
+    const bool stem = k.group == 1 && k.in_channels <= kernels::kStemConvMaxIn && !has_residual;
+    const char* chan = depthwise ? kernels::dwchan_kernel_name() : stem ? kernels::stemconv_kernel_name() : nullptr;
     s += std::string(" direct ") + (chan ? chan : kernels::dwconv_kernel_name());
   } else if (k.winograd) {
     s += std::string(" winograd ") + kernels::winograd_kernel_name() + " + " + kernels::gemm_kernel_name();

@@ -9,42 +9,17 @@
 //     pixel is one vector load whatever the stride or dilation; rows above or below the input read a zero row;
 //   - an output row is computed T pixels at a time (T accumulators, one filter vector per tap), the activation
 //     applied, and the row transposed back into the L output planes.
-// The transposes go through 8x8 AVX2 tiles (AVX-512 machines have AVX2; a 16-lane sub-block is two 8-channel
-// halves); columns or channels past a whole tile are copied one by one.
-
-#include <immintrin.h>
+// The transposes go through 8x8 AVX2 tiles (pixel_tiles.h; AVX-512 machines have AVX2; a 16-lane sub-block is two
+// 8-channel halves); widths that are not a multiple of 8 end with an overlapping or a masked tile.
 
 #include <algorithm>
 
 #include "kernels/dwchan/dwchan.h"
+#include "kernels/dwchan/pixel_tiles.h"
 #include "kernels/simd/register_activation.h"
 #include "kernels/simd/simd.h"
 
 namespace kiln::kernels::dwchan_detail {
-
-// r[i] = row i of an 8x8 tile in, column i out.
-inline void transpose8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
 
 // What every sub-block of a shape shares.
 struct Geometry {
@@ -63,11 +38,6 @@ struct Geometry {
   }
 };
 
-// Lanes [0, n) set (n <= 8).
-inline __m256i first_lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // Input columns [c, c + n) (n <= 8) of row `row` of channels h..h+7 into pixels pad_left + c.. of dst.
 template <int L>
 inline void fill_tile(const DwConvShape& s, const float* const* src, int64_t row, int64_t c, int64_t n, float* dst) {
@@ -77,10 +47,10 @@ inline void fill_tile(const DwConvShape& s, const float* const* src, int64_t row
     if (n == 8) {
       for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src[h + i] + row + c);
     } else {
-      const __m256i m = first_lanes(n);
+      const __m256i m = pixel_tiles::first_lanes(n);
       for (int i = 0; i < 8; ++i) r[i] = _mm256_maskload_ps(src[h + i] + row + c, m);
     }
-    transpose8(r);
+    pixel_tiles::transpose8(r);
     for (int64_t i = 0; i < n; ++i) _mm256_storeu_ps(out + i * L + h, r[i]);
   }
 }
@@ -103,38 +73,6 @@ inline void fill_row(const DwConvShape& s, const Geometry& g, const float* const
   int64_t c = g.col_lo;
   for (; c + 8 <= g.col_hi; c += 8) fill_tile<L>(s, src, row, c, 8, dst);
   if (c < g.col_hi) fill_tile<L>(s, src, row, g.col_hi - 8, 8, dst);
-}
-
-// Output pixels [c, c + n) (n <= 8) of the pixel row `in` into row `row` of planes dst[h..h+7] (the first `count`
-// of dst). `spill`: the 8 - n floats past the pixels may be written (they belong to rows written later).
-template <int L>
-inline void store_tile(const float* in, float* const* dst, int64_t count, int64_t row, int64_t c, int64_t n,
-                       bool spill) {
-  for (int h = 0; h < L && h < count; h += 8) {
-    __m256 r[8];
-    for (int i = 0; i < 8; ++i) r[i] = i < n ? _mm256_loadu_ps(in + (c + i) * L + h) : _mm256_setzero_ps();
-    transpose8(r);
-    for (int i = 0; i < 8 && h + i < count; ++i) {
-      if (n == 8 || spill) {
-        _mm256_storeu_ps(dst[h + i] + row + c, r[i]);
-      } else {  // AVX2's masked store is microcoded on AMD cores: a short copy is cheaper
-        alignas(32) float tmp[8];
-        _mm256_store_ps(tmp, r[i]);
-        for (int64_t j = 0; j < n; ++j) dst[h + i][row + c + j] = tmp[j];
-      }
-    }
-  }
-}
-
-// The pixel row `in` (out_w pixels of L channels) into output row oh of the first `count` planes dst[l]; `spill`
-// as in store_tile.
-template <int L>
-inline void store_row(const DwConvShape& s, const float* in, float* const* dst, int64_t count, int64_t oh, bool spill) {
-  const int64_t row = oh * s.out_w;
-  if (s.out_w < 8) return store_tile<L>(in, dst, count, row, 0, s.out_w, spill);
-  int64_t c = 0;
-  for (; c + 8 <= s.out_w; c += 8) store_tile<L>(in, dst, count, row, c, 8, false);
-  if (c < s.out_w) store_tile<L>(in, dst, count, row, s.out_w - 8, 8, false);
 }
 
 // T output pixels of a row from pixel ow: rows[kh] is the pixel row that tap row kh reads. KH, KW, SW > 0 fix the
@@ -229,7 +167,7 @@ void sub_block(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int
     }
     output_row<S, KH, KW, SW>(s, rows, w, bv, out_row, ep);
     if (!ep.in_registers()) apply_activation_f32(a.act, out_row, out_row, s.out_w * L);
-    store_row<L>(s, out_row, dst, count, oh, (oh1 - oh) * s.out_w >= 8);  // spill only onto rows below, done later
+    pixel_tiles::store_row<L>(s.out_w, out_row, dst, count, oh, (oh1 - oh) * s.out_w >= 8);  // spill only onto rows below, done later
   }
 }
 

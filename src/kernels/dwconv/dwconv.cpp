@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "kernels/dwchan/dwchan.h"
+#include "kernels/stemconv/stemconv.h"
 
 namespace kiln::kernels {
 
@@ -63,6 +64,9 @@ void dwconv_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
   // (Zen 2, AVX2, one thread: 1.0x on 32 channels of 112x112 at stride 1, 1.3x to 2x on 56x56 down to 7x7 at
   // stride 1, 2x to 5x at stride 2; benchmarks/dwconv_bench.cpp).
   if (dwchan_f32(s, a, pool)) return;
+  // One group of up to 4 input channels (an RGB stem) without a residual: output channels in the lanes
+  // (kernels/stemconv; measured in its commit).
+  if (stemconv_f32(s, a, pool)) return;
   const Entry* e = best_for(active_isa());
   const DwConvFn fn = e ? e->fn : dwconv_f32_ref;
   const size_t scratch_floats = dwconv_scratch_floats(s, a);
