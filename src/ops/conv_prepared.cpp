@@ -16,6 +16,7 @@
 #include "kernels/dwchan/dwchan.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/gemv/gemv.h"
 #include "kernels/stemconv/stemconv.h"
 #include "kernels/winograd/winograd.h"
 #include "ops/conv_implicit_gemm.h"
@@ -42,6 +43,7 @@ class PreparedConv final : public PreparedKernel {
   std::vector<kernels::PackedGemmOperand> packed;  // per group: Mg x (Cg * kernel size)
   std::vector<float> dw_weights;                   // direct: W as it is, [M, C / group, kernel_h, kernel_w]
   std::unique_ptr<WinogradConv> winograd;          // 3x3 stride 1 (then `packed` is empty)
+  std::vector<float> gemv_w;                       // pointwise on declared 1x1 planes: kernels::gemv_pack(W)
   std::string label;
 
   void run(KernelContext& ctx) const override {
@@ -52,12 +54,16 @@ class PreparedConv final : public PreparedKernel {
     const float* residual = ctx.has_input(3) ? ctx.input(3).data<float>() : nullptr;
     float* y = ctx.output(0).data<float>();
     if (direct) return run_direct(d, x, bias, residual, y, ctx.threads());
+    if (!gemv_w.empty()) {
+      if (!d.pointwise() || d.in_size() != 1) return reference(ctx);
+      return run_gemv(d, x, bias, residual, y, ctx.threads());
+    }
     if (winograd) return winograd->run(d, x, bias, residual, y, act, ctx.threads());
     run_gemm(d, x, bias, residual, y, ctx.threads());
   }
 
   size_t packed_bytes() const override {
-    size_t bytes = dw_weights.size() * sizeof(float) + (winograd ? winograd->bytes() : 0);
+    size_t bytes = (dw_weights.size() + gemv_w.size()) * sizeof(float) + (winograd ? winograd->bytes() : 0);
     for (const auto& p : packed) bytes += p.bytes();
     return bytes;
   }
@@ -118,6 +124,18 @@ class PreparedConv final : public PreparedKernel {
     kernels::dwconv_f32(s, a, pool);
   }
 
+  // A 1x1 convolution of 1x1 planes (a squeeze-excitation FC): one matrix-vector product per image.
+  void run_gemv(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
+                kernels::ThreadPool* pool) const {
+    for (int64_t n = 0; n < d.batch; ++n) {
+      kernels::GemvArgs g;
+      g.wp = gemv_w.data(), g.x = x + n * in_channels, g.bias = bias;
+      g.residual = residual ? residual + n * out_channels : nullptr;
+      g.y = y + n * out_channels, g.M = out_channels, g.K = in_channels, g.act = act;
+      kernels::gemv_f32(g, pool);
+    }
+  }
+
   // One GEMM per group (pointwise: batched over images; otherwise per image, an implicit GEMM). With at least two
   // GEMMs per thread they are spread over the pool, each on one thread: one parallel region instead of one or
   // two per GEMM. The GEMM's result does not depend on its thread count, so neither does the convolution's.
@@ -171,6 +189,17 @@ bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
   return k.in_channels >= 8 && k.out_channels >= 8;
 }
 
+// A 1x1 stride-1 unpadded convolution, one group, whose input planes are declared 1x1 (a squeeze-excitation
+// block's FCs after GlobalAveragePool): the GEMM would run it with N = 1 in 16-column panels; a matrix-vector
+// product streams W once (MobileNet-v3's 960 -> 240 FC: see kernels/gemv's commit).
+bool use_gemv(const PreparedConv& k, const std::vector<int64_t>& kernel, const Shape& x) {
+  const WindowAttrs& w = k.window;
+  if (k.group != 1 || !x.rank_known || x.dims.size() != k.spatial + 2 || w.auto_pad != AutoPad::kNotSet) return false;
+  for (size_t i = 0; i < k.spatial; ++i)
+    if (kernel[i] != 1 || w.strides[i] != 1 || !x.dims[2 + i].is_known() || x.dims[2 + i].value() != 1) return false;
+  return std::all_of(w.pads.begin(), w.pads.end(), [](int64_t v) { return v == 0; });
+}
+
 std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& kernel, bool has_bias, bool has_residual) {
   std::string s = "conv " + dims_str(kernel) + " s" + dims_str(k.window.strides);
   if (k.group != 1) s += " g" + std::to_string(k.group);
@@ -181,6 +210,8 @@ std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& ker
     const bool stem = k.group == 1 && k.in_channels <= kernels::kStemConvMaxIn && !has_residual;
     const char* chan = depthwise ? kernels::dwchan_kernel_name() : stem ? kernels::stemconv_kernel_name() : nullptr;
     s += std::string(" direct ") + (chan ? chan : kernels::dwconv_kernel_name());
+  } else if (!k.gemv_w.empty()) {
+    s += std::string(" gemv ") + kernels::gemv_kernel_name();
   } else if (k.winograd) {
     s += std::string(" winograd ") + kernels::winograd_kernel_name() + " + " + kernels::gemm_kernel_name();
   } else {
@@ -234,6 +265,8 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
     k->dw_weights.assign(wd, wd + w->numel());
   } else if (use_winograd(*k, kernel)) {
     k->winograd = std::make_unique<WinogradConv>(wd, M, Cg);
+  } else if (use_gemv(*k, kernel, ctx.input(0).shape)) {
+    k->gemv_w = kernels::gemv_pack(wd, M, Cg);
   } else {
     for (int64_t gi = 0; gi < k->group; ++gi)
       k->packed.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {wd + gi * Mg * Cg * ks, Cg * ks, false},
