@@ -38,9 +38,12 @@ struct Geometry {
   }
 };
 
-// Input columns [c, c + n) (n <= 8) of row `row` of channels h..h+7 into pixels pad_left + c.. of dst.
+// Input columns [c, c + n) (n <= 8) of row `row` of channels h..h+7 into pixels pad_left + c.. of dst. With
+// `room`, the 8 - n pixels after them may be written: a short tile's masked lanes load as zero, which is what
+// those (right padding) pixels hold.
 template <int L>
-inline void fill_tile(const DwConvShape& s, const float* const* src, int64_t row, int64_t c, int64_t n, float* dst) {
+inline void fill_tile(const DwConvShape& s, const float* const* src, int64_t row, int64_t c, int64_t n, bool room,
+                      float* dst) {
   float* out = dst + (s.pad_left + c) * L;
   for (int h = 0; h < L; h += 8) {
     __m256 r[8];
@@ -51,7 +54,9 @@ inline void fill_tile(const DwConvShape& s, const float* const* src, int64_t row
       for (int i = 0; i < 8; ++i) r[i] = _mm256_maskload_ps(src[h + i] + row + c, m);
     }
     pixel_tiles::transpose8(r);
-    for (int64_t i = 0; i < n; ++i) _mm256_storeu_ps(out + i * L + h, r[i]);
+    // Stores one by one (a loop of n stores becomes a memcpy whose start-up cost dominated 7x7 planes).
+    for (int i = 0; i < 8; ++i)
+      if (i < n || room) _mm256_storeu_ps(out + i * L + h, r[i]);
   }
 }
 
@@ -67,12 +72,12 @@ inline void fill_row(const DwConvShape& s, const Geometry& g, const float* const
     for (int h = 0; h < L; h += 8) _mm256_storeu_ps(dst + p * L + h, zero);
   const int64_t row = ih * s.in_w, width = g.col_hi - g.col_lo;
   if (width < 8) {
-    if (width > 0) fill_tile<L>(s, src, row, g.col_lo, width, dst);
+    if (width > 0) fill_tile<L>(s, src, row, g.col_lo, width, first + 8 <= g.pw, dst);
     return;
   }
   int64_t c = g.col_lo;
-  for (; c + 8 <= g.col_hi; c += 8) fill_tile<L>(s, src, row, c, 8, dst);
-  if (c < g.col_hi) fill_tile<L>(s, src, row, g.col_hi - 8, 8, dst);
+  for (; c + 8 <= g.col_hi; c += 8) fill_tile<L>(s, src, row, c, 8, true, dst);
+  if (c < g.col_hi) fill_tile<L>(s, src, row, g.col_hi - 8, 8, true, dst);
 }
 
 // T output pixels of a row from pixel ow: rows[kh] is the pixel row that tap row kh reads. KH, KW, SW > 0 fix the
@@ -85,17 +90,25 @@ inline void pixels(const DwConvShape& s, const float* const* rows, const float* 
   constexpr int L = S::kLanes;
   const int64_t kernel_h = KH > 0 ? KH : s.kernel_h, kernel_w = KW > 0 ? KW : s.kernel_w;
   const int64_t step = SW > 0 ? SW * L : s.stride_w * L, dil = SW > 0 ? L : s.dilation_w * L;
-  V acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = bias;
+  // Fewer than 8 pixels: two sets of accumulators (even and odd tap rows), so that at least 2T FMA chains hide
+  // the FMA latency (4 chains of 25 taps left 7x7 planes at a third of the FMA rate).
+  constexpr int SETS = T >= 8 ? 1 : 2;
+  V acc[SETS][T];
+  for (int t = 0; t < T; ++t) acc[0][t] = bias;
+  for (int set = 1; set < SETS; ++set)
+    for (int t = 0; t < T; ++t) acc[set][t] = S::zero();
   for (int64_t kh = 0; kh < kernel_h; ++kh) {
     const float* row = rows[kh] + ow * step;
+    V* a = acc[SETS == 1 ? 0 : kh % SETS];
     for (int64_t kw = 0; kw < kernel_w; ++kw) {
       const V wv = S::load(w + (kh * kernel_w + kw) * L);
       const float* src = row + kw * dil;
-      for (int t = 0; t < T; ++t) acc[t] = S::fmadd(S::load(src + t * step), wv, acc[t]);
+      for (int t = 0; t < T; ++t) a[t] = S::fmadd(S::load(src + t * step), wv, a[t]);
     }
   }
-  for (int t = 0; t < T; ++t) S::store(out + (ow + t) * L, ep.apply(acc[t]));
+  if constexpr (SETS > 1)
+    for (int t = 0; t < T; ++t) acc[0][t] = S::add(acc[0][t], acc[1][t]);
+  for (int t = 0; t < T; ++t) S::store(out + (ow + t) * L, ep.apply(acc[0][t]));
 }
 
 // One output row into the pixel row `out`: blocks of 8 pixels (4 on narrow rows), the last one overlapping the one

@@ -53,7 +53,9 @@ inline void store_tile(const float* in, float* const* dst, int64_t count, int64_
       } else {  // AVX2's masked store is microcoded on AMD cores: a short copy is cheaper
         alignas(32) float tmp[8];
         _mm256_store_ps(tmp, r[i]);
-        for (int64_t j = 0; j < n; ++j) dst[h + i][row + c + j] = tmp[j];
+        float* out = dst[h + i] + row + c;
+        for (int j = 0; j < 8; ++j)  // not a loop of n: that becomes a memcpy call
+          if (j < n) out[j] = tmp[j];
       }
     }
   }
