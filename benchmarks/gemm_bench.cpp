@@ -163,7 +163,6 @@ void run_gemm(benchmark::State& state, int kernel, Shape s, int threads, bool so
   state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["peak%"] = benchmark::Counter(flops * 100 / measure_peak(k, threads),
                                                benchmark::Counter::kIsIterationInvariantRate);
-  pool.park_workers();
   set_isa_cap(saved);
 }
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  libpthreadpool-dev libcpuinfo-dev libfp16-dev
+  libcpuinfo-dev libfp16-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   clang libclang-rt-14-dev
   python3-venv python3-torch python3-torchvision

@@ -1,5 +1,5 @@
 // Counts heap allocations by defining the malloc family in the executable: the dynamic linker then resolves
-// every library's malloc (libstdc++'s operator new, pthreadpool, kiln's aligned tensor buffers) here, and each
+// every library's malloc (libstdc++'s operator new, kiln's aligned tensor buffers) here, and each
 // call forwards to glibc's own allocator through its __libc_* entry points. Replacing operator new alone would
 // miss the aligned_alloc that tensors and arenas use. Counters are constant-initialized atomics, so calls made
 // before main (by the loader or static initializers) are safe.

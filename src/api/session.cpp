@@ -208,10 +208,8 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
   };
   runtime::MemoryStats memory;
   runtime::Executor executor(*plan, control, memory);
-  // The pool's workers are not parked after each run: pthreadpool's workers spin-wait a bounded number of
-  // iterations (a few milliseconds) for the next job and then sleep on a futex, so an idle session burns no
-  // CPU (SessionThreads.IdleAfterARunBurnsNoCpu), while parking would cost every run a rendezvous of all
-  // workers (hundreds of milliseconds when the cores are oversubscribed).
+  // Nothing parks the pool's workers after a run: they poll for the next job for 100 µs and then sleep on a
+  // futex (kernels/thread_pool.h), so an idle session burns no CPU (SessionThreads.IdleAfterARunBurnsNoCpu).
   std::vector<Tensor> all = executor.run(by_id);
 
   NamedTensors result;

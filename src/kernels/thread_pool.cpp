@@ -1,11 +1,15 @@
 #include "kernels/thread_pool.h"
 
-#include <pthreadpool.h>
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <climits>
 #include <cmath>
+#include <exception>
 #include <fstream>
 #include <string>
 
@@ -48,26 +52,122 @@ CpuBudget cpu_budget() {
 
 size_t usable_cpus() { return cpu_budget().usable; }
 
-ThreadPool::ThreadPool(size_t threads) : threads_(threads == 0 ? usable_cpus() : threads) {
-  if (threads_ > 1) {
-    pool_ = pthreadpool_create(threads_);
-    if (!pool_) fail(ErrorCode::kInternal, "could not start a pool of {} threads", threads_);
-    threads_ = pthreadpool_get_threads_count(pool_);
+namespace {
+
+// How long a worker keeps polling for the next job before it sleeps: long enough to cover the serial gap between
+// two parallel steps of one run (microseconds), short enough that a finished run leaves no core busy.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Sleeps while *word == expected (Linux futex; the kernel checks the value and sleeps atomically), and wakes every
+// thread sleeping on word. (libstdc++ 12's atomic wait/notify lost wake-ups here.)
+void futex_wait(std::atomic<uint32_t>& word, uint32_t expected) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+void futex_wake_all(std::atomic<uint32_t>& word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
+// Spins, then yields: for waits that end when another thread finishes an item it has started.
+template <typename Done> void wait_until(Done&& done) {
+  for (int k = 0; !done(); ++k) {
+    if (k < 4096) cpu_relax();
+    else std::this_thread::yield();
   }
 }
 
+}  // namespace
+
+struct ThreadPool::Job {
+  void (*task)(void*, size_t) = nullptr;
+  void* ctx = nullptr;
+  size_t n = 0;
+  std::atomic<size_t> next{0};        // the next unclaimed item
+  std::atomic<size_t> finished{0};    // items whose call returned (or was skipped after a failure)
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;           // the first exception an item threw, written once under `failed`
+};
+
+// Claims items until none is left. An item that throws stops the calls of the items not yet started; the
+// exception reaches parallel_for's caller.
+void ThreadPool::work_on(Job& job) {
+  size_t count = 0;
+  for (size_t i; (i = job.next.fetch_add(1, std::memory_order_relaxed)) < job.n; ++count) {
+    if (job.failed.load(std::memory_order_relaxed)) continue;
+    try {
+      job.task(job.ctx, i);
+    } catch (...) {
+      if (!job.failed.exchange(true)) job.error = std::current_exception();
+    }
+  }
+  if (count) job.finished.fetch_add(count, std::memory_order_release);
+}
+
+ThreadPool::ThreadPool(size_t threads) : threads_(threads == 0 ? usable_cpus() : threads) {
+  workers_.reserve(threads_ - 1);
+  // Each worker starts from the epoch of its creation, not of its first reading: a pool destroyed before a worker
+  // first ran would otherwise leave that worker waiting for an announcement that already came.
+  const uint32_t start = epoch_.load();
+  for (size_t i = 1; i < threads_; ++i) workers_.emplace_back([this, start] { worker_loop(start); });
+}
+
 ThreadPool::~ThreadPool() {
-  if (pool_) pthreadpool_destroy(pool_);
+  stopping_.store(true);
+  epoch_.fetch_add(1);
+  futex_wake_all(epoch_);
+  for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::run_1d(size_t n, void (*task)(void*, size_t), void* ctx) {
-  pthreadpool_parallelize_1d(pool_, task, ctx, n, 0);
+void ThreadPool::worker_loop(uint32_t seen) {
+  for (;;) {
+    // Wait for the next announcement: poll for kSpin, then sleep on the epoch. The seq_cst order of
+    // (sleeping_++, epoch check) here against (epoch++, sleeping_ check) in run() means a job announced while
+    // this thread goes to sleep either is seen by the check inside wait() or finds sleeping_ > 0 and wakes it.
+    const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+    for (int k = 1; epoch_.load() == seen; ++k) {
+      if (k % 64 == 0 && std::chrono::steady_clock::now() > spin_until) {
+        sleeping_.fetch_add(1);
+        futex_wait(epoch_, seen);
+        sleeping_.fetch_sub(1);
+      } else {
+        cpu_relax();
+      }
+    }
+    seen = epoch_.load();
+    if (stopping_.load()) return;
+    // inside_ is raised before the job is read, so run() cannot return (ending the job's life) between this
+    // thread's reading the pointer and its last touch of the job.
+    inside_.fetch_add(1);
+    if (Job* job = job_.load()) work_on(*job);
+    inside_.fetch_sub(1);
+  }
 }
 
-void ThreadPool::park_workers() {
-  if (!pool_) return;
-  // A no-op job with YIELD_WORKERS: afterwards the workers wait on a futex instead of spinning.
-  pthreadpool_parallelize_1d(pool_, [](void*, size_t) {}, nullptr, threads_, PTHREADPOOL_FLAG_YIELD_WORKERS);
+void ThreadPool::run(size_t n, void (*task)(void*, size_t), void* ctx) {
+  std::unique_lock<std::mutex> lock(submit_, std::try_to_lock);
+  if (!lock.owns_lock()) {  // another caller's job, or a nested call: this caller's items run here
+    for (size_t i = 0; i < n; ++i) task(ctx, i);
+    return;
+  }
+  Job job;
+  job.task = task;
+  job.ctx = ctx;
+  job.n = n;
+  job_.store(&job);
+  epoch_.fetch_add(1);
+  if (sleeping_.load() > 0) futex_wake_all(epoch_);
+  work_on(job);
+  // Nothing is left to claim. Late workers find no job; the caller waits only for items already started and for
+  // workers that may still hold the job's address.
+  job_.store(nullptr);
+  wait_until([&] { return job.finished.load(std::memory_order_acquire) == n; });
+  wait_until([&] { return inside_.load() == 0; });
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace kiln::kernels

@@ -104,7 +104,6 @@ FmaPeak measure_fma_peak(IsaTier tier, size_t threads, double seconds_per_repeat
     for (double g : rates) sum += g;
     peak.gflops_all_threads = std::max(peak.gflops_all_threads, sum);
   }
-  pool.park_workers();
   return peak;
 }
 
@@ -172,7 +171,6 @@ Bandwidth measure_triad_bandwidth(size_t threads, size_t buffer_bytes, int repea
   };
   bw.gbps_one_thread = best(nullptr);
   bw.gbps_all_threads = bw.threads == 1 ? bw.gbps_one_thread : best(&pool);
-  pool.park_workers();
   return bw;
 }
 
