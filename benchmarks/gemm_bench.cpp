@@ -186,6 +186,9 @@ const Shape kShapes[] = {
     {"mobile", 24, 3136, 144, 1, Packed::kA, false},       {"mobile", 576, 196, 96, 1, Packed::kA, false},
     {"mobile", 96, 196, 576, 1, Packed::kA, false},        {"mobile", 960, 49, 160, 1, Packed::kA, false},
     {"mobile", 160, 49, 960, 1, Packed::kA, false},        {"mobile", 1280, 49, 320, 1, Packed::kA, false},
+    // The 7x7 ones transposed (Y^T = X^T W^T: 49 rows of 6-row tiles instead of 49 columns of 16-column panels).
+    {"mobile_t", 49, 960, 160, 1, Packed::kB, false},      {"mobile_t", 49, 160, 960, 1, Packed::kB, false},
+    {"mobile_t", 49, 1280, 320, 1, Packed::kB, false},
 };
 
 int register_all() {
