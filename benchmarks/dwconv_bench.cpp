@@ -107,10 +107,11 @@ int register_all() {
     if (!isa_available(tier)) continue;
     for (auto [m, pad] : {std::pair<int64_t, int64_t>{16, 1}, {32, 1}, {64, 0}})
       for (bool stem : {false, true}) {
-        const std::string name = std::string(stem ? "stemconv_f32_" : "dwconv_f32_") + std::string(isa_name(tier)) + "/stem3to" +
-                                 std::to_string(m) + "_224_k3_s2_p" + std::to_string(pad);
+        const std::string name = std::string(stem ? "stemconv_f32_" : "dwconv_f32_") + std::string(isa_name(tier)) +
+                                 "/stem3to" + std::to_string(m) + "_224_k3_s2_p" + std::to_string(pad);
         const DwConvFn fn = stem ? stemconv_kernel(tier) : dwconv_kernel(tier);
-        benchmark::RegisterBenchmark(name.c_str(), [fn, stem, m, pad](benchmark::State& st) { run_stem(st, fn, stem, m, pad); });
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [fn, stem, m, pad](benchmark::State& st) { run_stem(st, fn, stem, m, pad); });
       }
   }
   return 0;

@@ -45,6 +45,9 @@ using DwChanFn = void (*)(const DwConvShape& shape, const DwConvArgs& a, int64_t
 /// The kernel for `tier`, or null when none is compiled for it (there is no scalar one: dwconv_f32_ref is the
 /// oracle).
 DwChanFn dwchan_kernel(IsaTier tier);
+/// The AVX-512 kernel's 16-lane logic run on AVX2 instructions (tests only: it checks that logic on a CPU without
+/// AVX-512; needs AVX2).
+void dwchan_f32_avx512_logic(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch);
 /// Name of the kernel dwchan_f32 uses at the active tier ("dwchan_f32_avx2"), or null below AVX2.
 const char* dwchan_kernel_name();
 

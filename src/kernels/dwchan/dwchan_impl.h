@@ -180,7 +180,8 @@ void sub_block(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int
     }
     output_row<S, KH, KW, SW>(s, rows, w, bv, out_row, ep);
     if (!ep.in_registers()) apply_activation_f32(a.act, out_row, out_row, s.out_w * L);
-    pixel_tiles::store_row<L>(s.out_w, out_row, dst, count, oh, (oh1 - oh) * s.out_w >= 8);  // spill only onto rows below, done later
+    // Spill past a row only onto rows below, written later in this call.
+    pixel_tiles::store_row<L>(s.out_w, out_row, dst, count, oh, (oh1 - oh) * s.out_w >= 8);
   }
 }
 

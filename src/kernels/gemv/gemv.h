@@ -40,6 +40,9 @@ void gemv_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end);
 
 /// The kernel for `tier` (kRef: the reference), or null when none is compiled for it.
 GemvFn gemv_kernel(IsaTier tier);
+/// The AVX-512 kernel's 16-lane logic run on AVX2 instructions (tests only: it checks that logic on a CPU without
+/// AVX-512; needs AVX2).
+void gemv_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_end);
 /// Name of the kernel gemv_f32 uses at the active tier ("gemv_f32_avx2").
 const char* gemv_kernel_name();
 

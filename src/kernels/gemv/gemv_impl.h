@@ -29,7 +29,8 @@ inline void panel(const GemvArgs& g, int64_t p, int64_t rows) {
       const V xv = S::set1(g.x[k + s]);
       const float* wk = w + (k + s) * kGemvPanel;
       // W streams from memory: ask for its lines 16 rows (4 KiB) ahead (past the panel's end is harmless).
-      for (int line = 0; line < static_cast<int>(kGemvPanel); line += 16) __builtin_prefetch(wk + 16 * kGemvPanel + line);
+      for (int line = 0; line < static_cast<int>(kGemvPanel); line += 16)
+        __builtin_prefetch(wk + 16 * kGemvPanel + line);
       for (int j = 0; j < B; ++j) acc[s][j] = S::fmadd(S::load(wk + j * L), xv, acc[s][j]);
     }
   }

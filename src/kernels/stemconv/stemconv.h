@@ -37,6 +37,10 @@ using StemConvFn = void (*)(const DwConvShape& shape, const DwConvArgs& a, int64
 
 /// The kernel for `tier`, or null when none is compiled for it (dwconv_f32_ref is the oracle).
 StemConvFn stemconv_kernel(IsaTier tier);
+/// The AVX-512 kernel's 16-lane logic run on AVX2 instructions (tests only: it checks that logic on a CPU without
+/// AVX-512; needs AVX2).
+void stemconv_f32_avx512_logic(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end,
+                               float* scratch);
 /// Name of the kernel stemconv_f32 uses at the active tier ("stemconv_f32_avx2"), or null below AVX2.
 const char* stemconv_kernel_name();
 

@@ -8,7 +8,8 @@
 
 namespace kiln::kernels {
 
-void stemconv_f32_avx512(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch) {
+void stemconv_f32_avx512(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end,
+                         float* scratch) {
   stemconv_detail::run<simd::Avx512>(shape, a, begin, end, scratch);
 }
 

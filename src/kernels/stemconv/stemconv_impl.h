@@ -81,8 +81,8 @@ inline void pixels(const DwConvShape& s, int64_t cin, const float* const* rows, 
     for (int v = 0; v < NV; ++v) S::store(out + (ow + t) * kBlock + v * L, ep.apply(acc[t][v]));
 }
 
-// One output row: blocks of 8 / (vectors per pixel) pixels (more accumulators spill on AVX2), the last overlapping the one before (recomputing a
-// pixel gives the same values); rows narrower than a block in blocks of 4, 2, 1.
+// One output row: blocks of 8 / (vectors per pixel) pixels (more accumulators spill on AVX2), the last overlapping
+// the one before (recomputing a pixel gives the same values); rows narrower than a block in blocks of 4, 2, 1.
 template <typename S, int KH, int KW, int SW>
 inline void output_row(const DwConvShape& s, int64_t cin, const float* const* rows, const float* w,
                        const float* bias, float* out, const simd::RegisterActivation<S>& ep) {
