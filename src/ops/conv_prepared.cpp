@@ -21,6 +21,7 @@
 #include "kernels/winograd/winograd.h"
 #include "ops/conv_implicit_gemm.h"
 #include "ops/conv_ops.h"
+#include "ops/conv_pointwise_t.h"
 #include "ops/conv_winograd.h"
 #include "ops/fused_activation.h"
 #include "ops/window.h"
@@ -44,6 +45,8 @@ class PreparedConv final : public PreparedKernel {
   std::vector<float> dw_weights;                   // direct: W as it is, [M, C / group, kernel_h, kernel_w]
   std::unique_ptr<WinogradConv> winograd;          // 3x3 stride 1 (then `packed` is empty)
   std::vector<float> gemv_w;                       // pointwise on declared 1x1 planes: kernels::gemv_pack(W)
+  std::unique_ptr<PointwiseTransposed> transposed; // pointwise on declared small planes, no residual
+  int64_t transposed_positions = 0;                // the declared plane size it was chosen for
   std::string label;
 
   void run(KernelContext& ctx) const override {
@@ -58,12 +61,17 @@ class PreparedConv final : public PreparedKernel {
       if (!d.pointwise() || d.in_size() != 1) return reference(ctx);
       return run_gemv(d, x, bias, residual, y, ctx.threads());
     }
+    if (transposed) {
+      if (!d.pointwise() || d.in_size() != transposed_positions || residual) return reference(ctx);
+      return transposed->run(x, bias, y, d.batch, d.in_size(), act, ctx.threads());
+    }
     if (winograd) return winograd->run(d, x, bias, residual, y, act, ctx.threads());
     run_gemm(d, x, bias, residual, y, ctx.threads());
   }
 
   size_t packed_bytes() const override {
-    size_t bytes = (dw_weights.size() + gemv_w.size()) * sizeof(float) + (winograd ? winograd->bytes() : 0);
+    size_t bytes = (dw_weights.size() + gemv_w.size()) * sizeof(float) + (winograd ? winograd->bytes() : 0) +
+                   (transposed ? transposed->bytes() : 0);
     for (const auto& p : packed) bytes += p.bytes();
     return bytes;
   }
@@ -192,12 +200,22 @@ bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
 // A 1x1 stride-1 unpadded convolution, one group, whose input planes are declared 1x1 (a squeeze-excitation
 // block's FCs after GlobalAveragePool): the GEMM would run it with N = 1 in 16-column panels; a matrix-vector
 // product streams W once (MobileNet-v3's 960 -> 240 FC: see kernels/gemv's commit).
-bool use_gemv(const PreparedConv& k, const std::vector<int64_t>& kernel, const Shape& x) {
+// The plane size of a 1x1 stride-1 unpadded one-group convolution whose input's spatial dims are declared numbers;
+// 0 otherwise.
+int64_t declared_pointwise_positions(const PreparedConv& k, const std::vector<int64_t>& kernel, const Shape& x) {
   const WindowAttrs& w = k.window;
-  if (k.group != 1 || !x.rank_known || x.dims.size() != k.spatial + 2 || w.auto_pad != AutoPad::kNotSet) return false;
-  for (size_t i = 0; i < k.spatial; ++i)
-    if (kernel[i] != 1 || w.strides[i] != 1 || !x.dims[2 + i].is_known() || x.dims[2 + i].value() != 1) return false;
-  return std::all_of(w.pads.begin(), w.pads.end(), [](int64_t v) { return v == 0; });
+  if (k.group != 1 || !x.rank_known || x.dims.size() != k.spatial + 2 || w.auto_pad != AutoPad::kNotSet) return 0;
+  if (!std::all_of(w.pads.begin(), w.pads.end(), [](int64_t v) { return v == 0; })) return 0;
+  int64_t positions = 1;
+  for (size_t i = 0; i < k.spatial; ++i) {
+    if (kernel[i] != 1 || w.strides[i] != 1 || !x.dims[2 + i].is_known()) return 0;
+    positions *= x.dims[2 + i].value();
+  }
+  return positions;
+}
+
+bool use_gemv(const PreparedConv& k, const std::vector<int64_t>& kernel, const Shape& x) {
+  return declared_pointwise_positions(k, kernel, x) == 1;
 }
 
 std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& kernel, bool has_bias, bool has_residual) {
@@ -212,6 +230,8 @@ std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& ker
     s += std::string(" direct ") + (chan ? chan : kernels::dwconv_kernel_name());
   } else if (!k.gemv_w.empty()) {
     s += std::string(" gemv ") + kernels::gemv_kernel_name();
+  } else if (k.transposed) {
+    s += std::string(" gemm-transposed ") + kernels::gemm_kernel_name();
   } else if (k.winograd) {
     s += std::string(" winograd ") + kernels::winograd_kernel_name() + " + " + kernels::gemm_kernel_name();
   } else {
@@ -267,6 +287,10 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
     k->winograd = std::make_unique<WinogradConv>(wd, M, Cg);
   } else if (use_gemv(*k, kernel, ctx.input(0).shape)) {
     k->gemv_w = kernels::gemv_pack(wd, M, Cg);
+  } else if (const int64_t positions = declared_pointwise_positions(*k, kernel, ctx.input(0).shape);
+             PointwiseTransposed::worth_it(positions) && !(fused && ctx.has_input(3))) {
+    k->transposed = std::make_unique<PointwiseTransposed>(wd, M, Cg);
+    k->transposed_positions = positions;
   } else {
     for (int64_t gi = 0; gi < k->group; ++gi)
       k->packed.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {wd + gi * Mg * Cg * ks, Cg * ks, false},
