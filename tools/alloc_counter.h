@@ -1,7 +1,7 @@
 #pragma once
-// Heap allocations made by the kiln executable, counted by replacing the malloc family in it (alloc_counter.cpp),
-// so `kiln bench` can report allocations per steady-state run. Only the executable counts: the library and
-// its users are unaffected.
+// Heap allocations made by the executable that links alloc_counter.cpp (the kiln tool, the unit tests), counted
+// by replacing the malloc family in it, so `kiln bench` can report allocations per steady-state run and a test
+// can assert there are none. Only those executables count: the library and its users are unaffected.
 
 #include <cstdint>
 #include <optional>

@@ -101,6 +101,30 @@ struct RunStats {
   size_t packed_weight_bytes = 0;  ///< weights the session packed for its fast kernels (shared by all runs)
 };
 
+/// Feeds and outputs bound to one shape, for the steady state of a service or a benchmark (Session::bind).
+/// run() executes the bound plan without checking feeds or looking up a plan, and from the second run on a
+/// model whose intermediate shapes follow from its input shapes makes no heap allocation (the outputs of the
+/// previous run are written again in place; `kiln bench` counts allocations per run). The inputs' memory is
+/// shared with the tensors given to bind(): write new values into those tensors between runs; their shapes stay
+/// the bound ones. outputs() are the binding's own tensors, rewritten by every run: clone one to keep it. One
+/// thread at a time per binding; several bindings of one session may run at once.
+class Binding {
+ public:
+  /// RunOptions::output_names must be empty: the outputs are chosen at bind().
+  void run(const RunOptions& options = {}, RunStats* stats = nullptr);
+  /// The bound outputs, in the order asked for at bind(); empty tensors until the first run.
+  const NamedTensors& outputs() const;
+
+  struct Impl;
+  explicit Binding(std::unique_ptr<Impl> impl);
+  Binding(Binding&&) noexcept;
+  Binding& operator=(Binding&&) noexcept;
+  ~Binding();
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 /// Model-level facts for tools (`kiln inspect`).
 struct ModelInfo {
   int64_t ir_version = 0;
@@ -108,6 +132,8 @@ struct ModelInfo {
   std::vector<std::pair<std::string, int64_t>> opsets;  ///< domain ("" = ai.onnx), version
   std::vector<std::pair<std::string, std::string>> metadata;
 };
+
+class Binding;
 
 class Session {
  public:
@@ -129,6 +155,10 @@ class Session {
   /// fixed dims, symbols bound consistently). Returns the requested outputs in the requested order.
   /// Thread-safe: several threads may run one session at once.
   NamedTensors run(const NamedTensors& feeds, const RunOptions& options = {}, RunStats* stats = nullptr) const;
+
+  /// Binds feeds and outputs for repeated runs at one shape (ONNX Runtime's IoBinding): the feeds are checked
+  /// and the plan chosen here, once. `output_names` empty: every output, in the model's order.
+  Binding bind(const NamedTensors& feeds, const std::vector<std::string>& output_names = {}) const;
 
   /// Internal (src/api/session_impl.h): what kiln's own tools and tests build sessions from.
   struct Impl;

@@ -142,55 +142,59 @@ const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 const ModelInfo& Session::model_info() const { return impl_->info; }
 size_t Session::threads() const { return impl_->threads->threads(); }
 
-NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, RunStats* stats) const {
-  auto start = std::chrono::steady_clock::now();
-  const ir::Graph& g = *impl_->model.graph;
-  std::unordered_map<int, Tensor> by_id;
-  std::unordered_map<int, ops::ValueInfo> fed;
+Session::Impl::CheckedFeeds Session::Impl::check_feeds(const NamedTensors& feeds) {
+  const ir::Graph& g = *model.graph;
+  CheckedFeeds checked;
   runtime::SymbolBindings symbols;
-  symbols.strict = impl_->strict_symbols;
+  symbols.strict = strict_symbols;
   for (const auto& [name, tensor] : feeds) {
     int id = g.find(name);
     bool is_input = id >= 0 && std::find(g.inputs.begin(), g.inputs.end(), id) != g.inputs.end();
     if (!is_input) {
       std::string names;
-      for (const IoInfo& in : impl_->inputs) names += (names.empty() ? "'" : ", '") + in.name + "'";
+      for (const IoInfo& in : inputs) names += (names.empty() ? "'" : ", '") + in.name + "'";
       fail(ErrorCode::kInvalidArgument, "'{}' is not an input of the model; its inputs are {}", name, names);
     }
-    if (by_id.count(id)) fail(ErrorCode::kInvalidArgument, "input '{}' is fed twice", name);
+    if (checked.by_id.count(id)) fail(ErrorCode::kInvalidArgument, "input '{}' is fed twice", name);
     if (!tensor.defined()) fail(ErrorCode::kInvalidArgument, "input '{}' is fed an empty (undefined) tensor", name);
     runtime::check_input_value(g.value(id), tensor, symbols);
-    by_id[id] = tensor;
-    fed[id] = ops::ValueInfo::of(tensor, false);
+    checked.by_id[id] = tensor;
+    checked.fed[id] = ops::ValueInfo::of(tensor, false);
   }
-  for (const auto& [symbol, message] : symbols.conflicts) impl_->warn_once("symbol:" + symbol, message);
+  for (const auto& [symbol, message] : symbols.conflicts) warn_once("symbol:" + symbol, message);
   std::vector<int> missing;
   for (int id : g.required_inputs())
-    if (!by_id.count(id)) missing.push_back(id);
+    if (!checked.by_id.count(id)) missing.push_back(id);
   if (!missing.empty()) runtime::report_missing_inputs(g, missing);
+  return checked;
+}
 
-  std::vector<int> wanted;
-  if (options.output_names.empty()) {
-    wanted.assign(g.outputs.begin(), g.outputs.end());
-  } else {
-    for (const std::string& name : options.output_names) {
-      int id = g.find(name);
-      if (id < 0 || std::find(g.outputs.begin(), g.outputs.end(), id) == g.outputs.end()) {
-        std::string names;
-        for (const IoInfo& o : impl_->outputs) names += (names.empty() ? "'" : ", '") + o.name + "'";
-        fail(ErrorCode::kInvalidArgument, "'{}' is not an output of the model; its outputs are {}", name, names);
-      }
-      wanted.push_back(id);
-    }
+std::vector<size_t> Session::Impl::output_positions(const std::vector<std::string>& names) const {
+  const ir::Graph& g = *model.graph;
+  std::vector<size_t> positions;
+  if (names.empty()) {
+    for (size_t i = 0; i < g.outputs.size(); ++i) positions.push_back(i);
+    return positions;
   }
+  for (const std::string& name : names) {
+    int id = g.find(name);
+    auto at = std::find(g.outputs.begin(), g.outputs.end(), id);
+    if (id < 0 || at == g.outputs.end()) {
+      std::string all;
+      for (const IoInfo& o : outputs) all += (all.empty() ? "'" : ", '") + o.name + "'";
+      fail(ErrorCode::kInvalidArgument, "'{}' is not an output of the model; its outputs are {}", name, all);
+    }
+    positions.push_back(static_cast<size_t>(at - g.outputs.begin()));
+  }
+  return positions;
+}
 
-  bool reused = false;
-  auto plan = impl_->plan_for(g, fed, &reused);
+runtime::RunControl Session::Impl::control_for(const RunOptions& options) {
   runtime::RunControl control;
   control.cancel = options.cancel;
   control.deadline = options.deadline;
-  control.limits = impl_->limits;
-  control.threads = impl_->threads.get();
+  control.limits = limits;
+  control.threads = threads.get();
   if (options.profile)
     control.on_step = [&options](const runtime::Plan& p, const runtime::Step& step, int depth, double ms) {
       const ir::Node& node = p.graph().nodes[static_cast<size_t>(step.node)];
@@ -204,19 +208,28 @@ NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, 
       options.profile(sp);
     };
   control.plan_subgraph = [this](const ir::Graph& sub, const std::unordered_map<int, ops::ValueInfo>& sub_fed) {
-    return impl_->plan_for(sub, sub_fed, nullptr);
+    return plan_for(sub, sub_fed, nullptr);
   };
+  return control;
+}
+
+NamedTensors Session::run(const NamedTensors& feeds, const RunOptions& options, RunStats* stats) const {
+  auto start = std::chrono::steady_clock::now();
+  const ir::Graph& g = *impl_->model.graph;
+  Impl::CheckedFeeds checked = impl_->check_feeds(feeds);
+  const std::vector<size_t> positions = impl_->output_positions(options.output_names);
+
+  bool reused = false;
+  auto plan = impl_->plan_for(g, checked.fed, &reused);
+  runtime::RunControl control = impl_->control_for(options);
   runtime::MemoryStats memory;
   runtime::Executor executor(*plan, control, memory);
   // Nothing parks the pool's workers after a run: they poll for the next job for 100 µs and then sleep on a
   // futex (kernels/thread_pool.h), so an idle session burns no CPU (SessionThreads.IdleAfterARunBurnsNoCpu).
-  std::vector<Tensor> all = executor.run(by_id);
+  std::vector<Tensor> all = executor.run(checked.by_id);
 
   NamedTensors result;
-  for (int id : wanted) {
-    size_t pos = static_cast<size_t>(std::find(g.outputs.begin(), g.outputs.end(), id) - g.outputs.begin());
-    result.emplace_back(g.value(id).name, all[pos]);
-  }
+  for (size_t pos : positions) result.emplace_back(g.value(g.outputs[pos]).name, all[pos]);
   if (stats) {
     stats->milliseconds =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -40,6 +40,18 @@ struct Session::Impl {
   /// Passes `message` to `warn` the first time `key` is warned about in this session.
   void warn_once(const std::string& key, const std::string& message);
 
+  /// Feeds checked against the model (names, types, ranks, fixed dims, symbols; every required input present),
+  /// by value id, with the facts a plan is chosen by.
+  struct CheckedFeeds {
+    std::unordered_map<int, Tensor> by_id;
+    std::unordered_map<int, ops::ValueInfo> fed;
+  };
+  CheckedFeeds check_feeds(const NamedTensors& feeds);
+  /// Positions in the graph's outputs of the outputs asked for by name (all of them, in order, when none is).
+  std::vector<size_t> output_positions(const std::vector<std::string>& names) const;
+  /// A run's controls: cancellation, deadline, limits, the pool, profiling, subgraph plans.
+  runtime::RunControl control_for(const RunOptions& options);
+
   /// The plan for one input signature, built on first use; at most `max_plans` are kept (least recently used
   /// dropped first; runs holding a dropped plan finish with it).
   std::shared_ptr<const runtime::Plan> plan_for(const ir::Graph& graph,

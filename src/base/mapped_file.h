@@ -28,4 +28,15 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+/// Maps `size` bytes of the open file `fd` read-only (MAP_PRIVATE); the mapping lives while the returned owner
+/// does; the owner's pointer is the mapped bytes. Returns null with errno set when mmap fails. Every file mapping kiln makes goes through here, so
+/// release_mapped_pages() knows them.
+std::shared_ptr<const void> map_file_readonly(int fd, size_t size);
+
+/// Drops from this process's memory the whole pages of [data, data + size) that lie inside a live file mapping
+/// made by map_file_readonly (madvise MADV_DONTNEED): touched again, they are read back from the file, so the
+/// bytes seen never change. Memory that is not such a mapping is left alone. Called for weights a prepared
+/// kernel has packed into a layout of its own, so the session does not hold them twice.
+void release_mapped_pages(const void* data, size_t size);
+
 }  // namespace kiln

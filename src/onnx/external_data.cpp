@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "base/mapped_file.h"
 #include "onnx/wire.h"
 
 namespace kiln::onnx {
@@ -24,14 +25,6 @@ struct Fd {
   Fd& operator=(const Fd&) = delete;
   ~Fd() {
     if (fd >= 0) ::close(fd);
-  }
-};
-
-struct Mapping {
-  void* addr = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (addr) munmap(addr, size);
   }
 };
 
@@ -177,18 +170,14 @@ ExternalDataResolver::Mapped ExternalDataResolver::open_checked(const std::strin
   if (st.st_nlink != 1)
     refuse(fmt::format("the file has {} hard links; external data must have exactly one", st.st_nlink));
   Mapped m;
-  auto mapping = std::make_shared<Mapping>();
   if (st.st_size > 0) {
-    void* addr = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, file.fd, 0);
-    if (addr == MAP_FAILED)
+    m.owner = map_file_readonly(file.fd, static_cast<size_t>(st.st_size));
+    if (!m.owner)
       fail(ErrorCode::kIo, "tensor '{}': cannot map external data file '{}': {}", tensor_name, location,
            std::strerror(errno));
-    mapping->addr = addr;
-    mapping->size = static_cast<size_t>(st.st_size);
+    m.data = static_cast<const uint8_t*>(m.owner.get());
+    m.size = static_cast<size_t>(st.st_size);
   }
-  m.data = static_cast<const uint8_t*>(mapping->addr);
-  m.size = mapping->size;
-  m.owner = std::move(mapping);
   return m;
 }
 

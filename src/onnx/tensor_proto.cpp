@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "base/mapped_file.h"
 #include "ir/dispatch.h"
 #include "ir/narrow_types.h"
 #include "kiln/shape.h"
@@ -100,6 +101,7 @@ Tensor from_bytes(const TensorProtoFields& f, DType t, int64_t bytes, std::span<
   if (is_packed(t)) {  // kiln holds one element per byte
     Tensor out(t, f.dims);
     unpack_narrow(t, data.data(), out.numel(), static_cast<uint8_t*>(out.raw_data()));
+    release_mapped_pages(data.data(), data.size());  // copied: the file's pages need not stay in memory
     return out;
   }
   bool bool_ok = true;
@@ -114,6 +116,7 @@ Tensor from_bytes(const TensorProtoFields& f, DType t, int64_t bytes, std::span<
   } else if (!data.empty()) {
     std::memcpy(out.raw_data(), data.data(), data.size());
   }
+  release_mapped_pages(data.data(), data.size());  // copied: the file's pages need not stay in memory
   return out;
 }
 

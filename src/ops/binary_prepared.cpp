@@ -21,17 +21,21 @@ using prepared_detail::input_is_f32;
 using prepared_detail::run_reference;
 
 /// The output's dims with 1s dropped and neighbours merged where each operand is either present in both or
-/// broadcast in both (as BroadcastLoop), innermost last, with each operand's element stride per dim.
+/// broadcast in both (as BroadcastLoop), innermost last, with each operand's element stride per dim. Fixed-size
+/// arrays: a run allocates nothing.
 struct BroadcastPlan {
-  std::vector<int64_t> dims;
-  std::vector<std::array<int64_t, 2>> strides;  // per dim: a's and b's stride (0 = broadcast)
+  static constexpr size_t kMaxRank = 16;
+  std::array<int64_t, kMaxRank> dims{};
+  std::array<std::array<int64_t, 2>, kMaxRank> strides{};  // per dim: a's and b's stride (0 = broadcast)
+  size_t rank = 0;
   bool empty = false;
 };
 
-BroadcastPlan plan_broadcast(const std::vector<int64_t>& out, const std::vector<int64_t>& a,
-                             const std::vector<int64_t>& b) {
-  BroadcastPlan p;
-  std::vector<unsigned> masks;
+/// False (the reference runs) when the output has more dims than a plan holds.
+bool plan_broadcast(const std::vector<int64_t>& out, const std::vector<int64_t>& a, const std::vector<int64_t>& b,
+                    BroadcastPlan& p) {
+  if (out.size() > BroadcastPlan::kMaxRank) return false;
+  std::array<unsigned, BroadcastPlan::kMaxRank> masks{};
   const size_t rank = out.size();
   for (size_t i = 0; i < rank; ++i) {
     if (out[i] == 0) p.empty = true;
@@ -42,22 +46,21 @@ BroadcastPlan plan_broadcast(const std::vector<int64_t>& out, const std::vector<
       const size_t lead = rank - in[k]->size();
       if (i >= lead && (*in[k])[i - lead] == out[i]) mask |= 1u << k;
     }
-    if (!masks.empty() && masks.back() == mask) {
-      p.dims.back() *= out[i];
+    if (p.rank > 0 && masks[p.rank - 1] == mask) {
+      p.dims[p.rank - 1] *= out[i];
     } else {
-      p.dims.push_back(out[i]);
-      masks.push_back(mask);
+      p.dims[p.rank] = out[i];
+      masks[p.rank++] = mask;
     }
   }
-  p.strides.assign(p.dims.size(), {0, 0});
   std::array<int64_t, 2> running{1, 1};
-  for (size_t j = p.dims.size(); j-- > 0;)
+  for (size_t j = p.rank; j-- > 0;)
     for (unsigned k = 0; k < 2; ++k)
       if (masks[j] & (1u << k)) {
         p.strides[j][k] = running[k];
         running[k] *= p.dims[j];
       }
-  return p;
+  return true;
 }
 
 /// Elements per task: memory-bound, so split only very large tensors (see grain_for in elementwise_prepared.cpp).
@@ -73,18 +76,21 @@ class BinaryKernel final : public PreparedKernel {
 
   void run(KernelContext& ctx) const override {
     const Tensor& a = ctx.input(0);
-    const Tensor b = legacy_ ? broadcast_operand_b(ctx) : ctx.input(1);
+    Tensor legacy_b;  // the legacy (opset < 7) broadcast's reshaped b, else unused: the input is read in place
+    if (legacy_) legacy_b = broadcast_operand_b(ctx);
+    const Tensor& b = legacy_ ? legacy_b : ctx.input(1);
     Tensor& out = ctx.output(0);
-    if (a.dtype() != DType::kFloat32 || b.dtype() != DType::kFloat32 || out.dtype() != DType::kFloat32 || !fn_) {
+    BroadcastPlan p;
+    if (a.dtype() != DType::kFloat32 || b.dtype() != DType::kFloat32 || out.dtype() != DType::kFloat32 || !fn_ ||
+        !plan_broadcast(out.dims(), a.dims(), b.dims(), p)) {
       run_reference(ctx);
       return;
     }
-    const BroadcastPlan p = plan_broadcast(out.dims(), a.dims(), b.dims());
     if (p.empty) return;
     const float* pa = a.data<float>();
     const float* pb = b.data<float>();
     float* po = out.data<float>();
-    const size_t d = p.dims.size();
+    const size_t d = p.rank;
     if (d <= 1) {  // one run: equal shapes, or a scalar operand; split along it
       const int64_t n = d == 0 ? 1 : p.dims[0];
       const bool ac = d == 1 && p.strides[0][0] != 0, bc = d == 1 && p.strides[0][1] != 0;

@@ -11,18 +11,10 @@
 #include "ops/slice.h"
 
 namespace kiln::ops {
-namespace {
 
-using kernels::kMaxCopyRank;
-
-/// Largest input rank these kernels take (a Tile view doubles it).
-constexpr size_t kMaxRank = kMaxCopyRank;
-
-/// Copies the view (dims, src strides from `src_offset`) of x into the contiguous y; false when the engine
-/// declines (the caller then runs the reference).
 bool copy_view(KernelContext& ctx, const Tensor& x, Tensor& y, const int64_t* dims, const int64_t* src_strides,
                size_t rank, int64_t src_offset) {
-  int64_t dst_strides[2 * kMaxRank];
+  int64_t dst_strides[2 * kernels::kMaxCopyRank];
   kernels::contiguous_strides(dims, rank, dst_strides);
   const size_t elem = dtype_size(x.dtype());
   const char* src = static_cast<const char*>(x.raw_data()) + src_offset * static_cast<int64_t>(elem);
@@ -32,6 +24,13 @@ bool copy_view(KernelContext& ctx, const Tensor& x, Tensor& y, const int64_t* di
 bool plain_bytes(const Tensor& x, const Tensor& y) {
   return x.dtype() == y.dtype() && x.dtype() != DType::kString && x.kind() == TensorKind::kTensor;
 }
+
+namespace {
+
+using kernels::kMaxCopyRank;
+
+/// Largest input rank these kernels take (a Tile view doubles it).
+constexpr size_t kMaxRank = kMaxCopyRank;
 
 // ---- Transpose ----
 

@@ -127,10 +127,12 @@ template <typename T> T float_to_int(double v) {
 /// Walks an output of `out_dims` and N inputs broadcast to it. Dims of size 1 are dropped and neighbouring
 /// dims where every input is either fully present or fully broadcast are merged, so equal shapes become a
 /// single run, `[N,C,H,W] + [C,1,1]` becomes runs of H*W with the operand fixed, `[N,L,C] + [C]` becomes
-/// runs of C with both operands advancing.
+/// runs of C with both operands advancing. Fixed-size state: walking allocates nothing.
 template <size_t N> class BroadcastLoop {
  public:
   using Offsets = std::array<int64_t, N>;
+  /// Most output dims it walks (more fails with kUnsupported; no model comes near it).
+  static constexpr size_t kMaxRank = 64;
 
   /// `in_dims[k]` must broadcast to `out_dims` (checked by inference; violated here = internal error).
   BroadcastLoop(const std::vector<int64_t>& out_dims, const std::array<const std::vector<int64_t>*, N>& in_dims);
@@ -141,15 +143,17 @@ template <size_t N> class BroadcastLoop {
 
  private:
   bool empty_ = false;
-  std::vector<int64_t> dims_;     // merged dims, outermost first
-  std::vector<Offsets> strides_;  // per merged dim, each input's element stride (0 when broadcast)
+  size_t rank_ = 0;                          // merged dims
+  std::array<int64_t, kMaxRank> dims_{};     // merged dims, outermost first
+  std::array<Offsets, kMaxRank> strides_{};  // per merged dim, each input's element stride (0 when broadcast)
 };
 
 template <size_t N>
 BroadcastLoop<N>::BroadcastLoop(const std::vector<int64_t>& out_dims,
                                 const std::array<const std::vector<int64_t>*, N>& in_dims) {
   const size_t rank = out_dims.size();
-  std::vector<uint32_t> masks;  // per kept output dim: bit k set when input k has the full dim there
+  if (rank > kMaxRank) fail(ErrorCode::kUnsupported, "broadcasting over {} dims; kiln handles up to {}", rank, kMaxRank);
+  std::array<uint32_t, kMaxRank> masks{};  // per kept output dim: bit k set when input k has the full dim there
   for (size_t a = 0; a < rank; ++a) {
     if (out_dims[a] == 0) empty_ = true;
     if (out_dims[a] == 1) continue;
@@ -162,17 +166,16 @@ BroadcastLoop<N>::BroadcastLoop(const std::vector<int64_t>& out_dims,
       KILN_ASSERT(v == out_dims[a] || v == 1);
       if (v == out_dims[a]) mask |= 1u << k;
     }
-    if (!dims_.empty() && masks.back() == mask) {
-      dims_.back() *= out_dims[a];
+    if (rank_ > 0 && masks[rank_ - 1] == mask) {
+      dims_[rank_ - 1] *= out_dims[a];
     } else {
-      dims_.push_back(out_dims[a]);
-      masks.push_back(mask);
+      dims_[rank_] = out_dims[a];
+      masks[rank_++] = mask;
     }
   }
-  strides_.assign(dims_.size(), Offsets{});
   Offsets running;
   running.fill(1);
-  for (size_t j = dims_.size(); j-- > 0;) {
+  for (size_t j = rank_; j-- > 0;) {
     for (size_t k = 0; k < N; ++k) {
       if (masks[j] & (1u << k)) {
         strides_[j][k] = running[k];
@@ -187,14 +190,14 @@ template <typename F>
 void BroadcastLoop<N>::for_each_run(F&& run) const {
   if (empty_) return;
   Offsets offsets{};
-  if (dims_.empty()) {  // every dim is 1: one element
+  if (rank_ == 0) {  // every dim is 1: one element
     run(int64_t{0}, offsets, int64_t{1}, Offsets{});
     return;
   }
-  const size_t outer = dims_.size() - 1;
-  const int64_t inner = dims_.back();
-  const Offsets steps = strides_.back();
-  std::vector<int64_t> index(outer, 0);
+  const size_t outer = rank_ - 1;
+  const int64_t inner = dims_[outer];
+  const Offsets steps = strides_[outer];
+  std::array<int64_t, kMaxRank> index{};
   int64_t out_offset = 0;
   while (true) {
     run(out_offset, offsets, inner, steps);

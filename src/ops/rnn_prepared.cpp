@@ -1,6 +1,7 @@
 #include "ops/rnn_prepared.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 
@@ -68,18 +69,20 @@ bool PreparedRecurrent::read_run(const KernelContext& ctx, Run& run) const {
   run.seq = x.dim(l1 ? 1 : 0);
   run.batch = x.dim(l1 ? 0 : 1);
   run.x = x.data<float>();
-  const std::vector<int64_t> state = l1 ? std::vector<int64_t>{run.batch, dirs, hidden}
-                                        : std::vector<int64_t>{dirs, run.batch, hidden};
+  // Expected dims in fixed arrays, compared in place: a run allocates nothing.
+  const std::array<int64_t, 3> state = l1 ? std::array<int64_t, 3>{run.batch, dirs, hidden}
+                                          : std::array<int64_t, 3>{dirs, run.batch, hidden};
+  auto has_dims = [](const Tensor& t, const auto& dims) { return std::ranges::equal(t.dims(), dims); };
   for (size_t slot : {kInitH, kInitC}) {
     if (!ctx.has_input(slot) || (slot == kInitC && !spec.has_cell)) continue;
     const Tensor& t = ctx.input(slot);
-    if (t.dtype() != DType::kFloat32 || t.dims() != state) return false;
+    if (t.dtype() != DType::kFloat32 || !has_dims(t, state)) return false;
     (slot == kInitH ? run.h0 : run.c0) = t.data<float>();
   }
   lens.assign(static_cast<size_t>(run.batch), run.seq);
   if (ctx.has_input(kLens)) {
     const Tensor& t = ctx.input(kLens);
-    if (!dtype_is_integer(t.dtype()) || t.dims() != std::vector<int64_t>{run.batch}) return false;
+    if (!dtype_is_integer(t.dtype()) || !has_dims(t, std::array<int64_t, 1>{run.batch})) return false;
     for (int64_t b = 0; b < run.batch; ++b) {
       const int64_t len = t.int_at(b);
       if (len < 0 || len > run.seq) return false;
@@ -88,13 +91,13 @@ bool PreparedRecurrent::read_run(const KernelContext& ctx, Run& run) const {
     }
   }
   run.lens = lens.data();
-  const std::vector<int64_t> y_dims = l1 ? std::vector<int64_t>{run.batch, run.seq, dirs, hidden}
-                                         : std::vector<int64_t>{run.seq, dirs, run.batch, hidden};
+  const std::array<int64_t, 4> y_dims = l1 ? std::array<int64_t, 4>{run.batch, run.seq, dirs, hidden}
+                                           : std::array<int64_t, 4>{run.seq, dirs, run.batch, hidden};
   float** dst[] = {&run.y, &run.yh, &run.yc};
   for (size_t out : {kY, kYh, kYc}) {
     if (!listed(ctx, out) || (out == kYc && !spec.has_cell)) continue;
     Tensor& t = const_cast<KernelContext&>(ctx).output(out);
-    if (t.dtype() != DType::kFloat32 || t.dims() != (out == kY ? y_dims : state)) return false;
+    if (t.dtype() != DType::kFloat32 || !(out == kY ? has_dims(t, y_dims) : has_dims(t, state))) return false;
     *dst[out] = t.data<float>();
   }
   return true;

@@ -2,6 +2,7 @@
 // axes of an NCHW tensor. Each is a reshape to 6-D, a transpose, and a reshape back.
 
 #include "base/checked.h"
+#include "ops/movement_prepared.h"
 #include "ops/op.h"
 #include "ops/shape_value.h"
 #include "ops/tensor_copy.h"
@@ -114,9 +115,13 @@ void infer_space_to_depth(InferContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(depth_to_space, {"", "DepthToSpace", {1, 11, 13}, 0, infer_depth_to_space, compute_depth_to_space}
-                                  .with_validate(validate_block<true>));
-KILN_REGISTER_OP(space_to_depth, {"", "SpaceToDepth", {1, 13}, 0, infer_space_to_depth, compute_space_to_depth}
-                                  .with_validate(validate_block<false>));
+KILN_REGISTER_OP(depth_to_space, {.domain = "", .name = "DepthToSpace", .versions = {1, 11, 13},
+                                  .infer = infer_depth_to_space, .compute = compute_depth_to_space,
+                                  .prepare = prepare_depth_to_space}
+                                     .with_validate(validate_block<true>));
+KILN_REGISTER_OP(space_to_depth, {.domain = "", .name = "SpaceToDepth", .versions = {1, 13},
+                                  .infer = infer_space_to_depth, .compute = compute_space_to_depth,
+                                  .prepare = prepare_space_to_depth}
+                                     .with_validate(validate_block<false>));
 
 }  // namespace kiln::ops

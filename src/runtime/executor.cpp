@@ -9,17 +9,26 @@
 namespace kiln::runtime {
 
 Executor::Executor(const Plan& plan, RunControl& control, MemoryStats& stats, const Executor* parent)
-    : plan_(plan), control_(control), stats_(stats), parent_(parent), state_(plan.run_states().acquire(plan)) {}
+    : plan_(plan),
+      control_(control),
+      stats_(stats),
+      parent_(parent),
+      owned_state_(plan.run_states().acquire(plan)),
+      state_(owned_state_.get()) {}
+
+Executor::Executor(const Plan& plan, RunControl& control, MemoryStats& stats, RunState& kept)
+    : plan_(plan), control_(control), stats_(stats), parent_(nullptr), state_(&kept) {}
 
 Executor::~Executor() {
-  // Values that are not arena views (graph outputs, dynamically sized tensors, feeds) are dropped so the
-  // state holds no memory between runs; arena views stay, made once per state.
   RunState& st = *state_;
   for (size_t v = 0; v < st.values.size(); ++v) {
     st.values[v] = nullptr;
+    // A pooled state drops values that are not arena views (graph outputs, dynamically sized tensors, feeds)
+    // so it holds no memory between runs; arena views stay, made once per state. A kept state keeps them all.
+    if (!owned_state_) continue;
     if (Tensor* slot = st.slots[v]; slot && !in_arena(slot->raw_data())) *slot = Tensor();
   }
-  plan_.run_states().release(std::move(state_));
+  if (owned_state_) plan_.run_states().release(std::move(owned_state_));
 }
 
 void Executor::check_control() const {
@@ -45,6 +54,19 @@ Tensor Executor::allocate(DType dtype, const std::vector<int64_t>& dims, const s
   return Tensor(dtype, dims);
 }
 
+void Executor::allocate_output(const Step& step, size_t o, DType dtype, const std::vector<int64_t>& dims,
+                               Tensor& slot) {
+  if (slot.defined() && slot.owns_memory() && slot.dtype() == dtype && slot.dims() == dims &&
+      !in_arena(slot.raw_data()))
+    return;
+  // The description is formatted only here, not on the path above that a Binding's steady state takes.
+  const ir::Graph& g = plan_.graph();
+  const int v = plan_.graph().nodes[static_cast<size_t>(step.node)].outputs[o];
+  slot = allocate(dtype, dims,
+                  fmt::format("{}: output '{}'", g.nodes[static_cast<size_t>(step.node)].label(static_cast<size_t>(step.node)),
+                              v >= 0 ? g.value(v).name : "(unused)"));
+}
+
 const Tensor* Executor::lookup(const std::string& name) const {
   for (const Executor* e = this; e; e = e->parent_) {
     int id = e->plan_.graph().find(name);
@@ -56,6 +78,12 @@ const Tensor* Executor::lookup(const std::string& name) const {
 }
 
 std::vector<Tensor> Executor::run(const std::unordered_map<int, Tensor>& feeds) {
+  std::vector<Tensor> outputs(plan_.graph().outputs.size());
+  run_into(feeds, outputs);
+  return outputs;
+}
+
+void Executor::run_into(const std::unordered_map<int, Tensor>& feeds, std::span<Tensor> outputs) {
   RunState& st = *state_;
   for (const auto& [id, t] : feeds) st.values[static_cast<size_t>(id)] = &t;
   stats_.arena_bytes += plan_.arena_bytes();
@@ -75,19 +103,19 @@ std::vector<Tensor> Executor::run(const std::unordered_map<int, Tensor>& feeds) 
   }
   stats_.arena_bytes -= plan_.arena_bytes();
   const ir::Graph& g = plan_.graph();
-  std::vector<Tensor> outputs;
-  outputs.reserve(g.outputs.size());
-  for (int id : g.outputs) {
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    const int id = g.outputs[i];
     if (const Tensor* c = plan_.constant(id)) {
-      outputs.push_back(c->clone());
+      outputs[i] = c->clone();
       continue;
     }
     const Tensor* t = st.values[static_cast<size_t>(id)];
     if (!t || !t->defined()) fail(ErrorCode::kInternal, "graph output '{}' was not computed", g.value(id).name);
     // Outputs must not point into the arena or into caller memory (a fed value that is also an output).
-    outputs.push_back(t->owns_memory() && plan_.arena_offset(id) < 0 && !feeds.count(id) ? *t : t->clone());
+    // (Assigned, not chosen by ?:, whose prvalue would copy the dims: a Binding's run allocates nothing.)
+    if (t->owns_memory() && plan_.arena_offset(id) < 0 && !feeds.count(id)) outputs[i] = *t;
+    else outputs[i] = t->clone();
   }
-  return outputs;
 }
 
 void Executor::allocate_dynamic_outputs(const Step& step, std::vector<Tensor>& outputs) {
@@ -148,7 +176,7 @@ void Executor::execute_step(const Step& step, size_t index) {
       // The planner kept input 0's memory alive for this view's readers; a slot still viewing the same
       // memory with the same dims is reused as is.
       const Tensor& in = *inputs[0];
-      const std::vector<int64_t>& dims = plan_.infos()[static_cast<size_t>(node.outputs[0])].shape.values();
+      const std::vector<int64_t>& dims = step.output_dims[0];
       if (outputs[0].raw_data() != in.raw_data() || outputs[0].dims() != dims) outputs[0] = in.reshaped(dims);
     } else if (step.shapes_known) {
       for (size_t o = 0; o < node.outputs.size(); ++o) {
@@ -163,11 +191,9 @@ void Executor::execute_step(const Step& step, size_t index) {
           // Made once per run state; remade only when a kernel replaced it (set_output) in an earlier run.
           void* at = static_cast<char*>(st.arena.get()) + off;
           if (outputs[o].raw_data() != at || outputs[o].dtype() != info->dtype)
-            outputs[o] = Tensor::view(info->dtype, info->shape.values(), at, st.arena);
+            outputs[o] = Tensor::view(info->dtype, step.output_dims[o], at, st.arena);
         } else {
-          outputs[o] = allocate(info->dtype, info->shape.values(),
-                                fmt::format("{}: output '{}'", node.label(static_cast<size_t>(step.node)),
-                                            g.value(v).name));
+          allocate_output(step, o, info->dtype, step.output_dims[o], outputs[o]);
         }
       }
     } else {

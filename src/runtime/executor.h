@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,12 +46,17 @@ class Executor : public ops::SubgraphRunner {
  public:
   /// `parent` is the executor of the enclosing graph when this one runs a subgraph.
   Executor(const Plan& plan, RunControl& control, MemoryStats& stats, const Executor* parent = nullptr);
+  /// Runs on a state the caller keeps between runs (a Binding): the tensors of its step slots, graph outputs
+  /// included, stay after the run and are written again in place by the next one when dtype and dims agree.
+  Executor(const Plan& plan, RunControl& control, MemoryStats& stats, RunState& kept);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
   /// Runs with tensors for the plan's fed values (by value id) and returns the graph outputs in order.
   std::vector<Tensor> run(const std::unordered_map<int, Tensor>& feeds);
+  /// The same, writing the graph outputs into `outputs` (one per graph output, in order).
+  void run_into(const std::unordered_map<int, Tensor>& feeds, std::span<Tensor> outputs);
 
   /// SubgraphRunner: runs `graph` (a body of the node being executed) with its inputs in order.
   std::vector<Tensor> run(const ir::Graph& graph, std::span<const Tensor> inputs) override;
@@ -62,6 +68,9 @@ class Executor : public ops::SubgraphRunner {
   const Tensor* lookup(const std::string& name) const;
   void check_control() const;
   Tensor allocate(DType dtype, const std::vector<int64_t>& dims, const std::string& what);
+  /// A step's output tensor: the slot's tensor when it already has this dtype and these dims and owns memory
+  /// outside the arena (kept from the previous run of a Binding), else a new one, checked against the limits.
+  void allocate_output(const Step& step, size_t o, DType dtype, const std::vector<int64_t>& dims, Tensor& slot);
   void execute_step(const Step& step, size_t index);
   /// Sizes the outputs of a step whose shapes were not known at plan time (inference with the inputs' data).
   void allocate_dynamic_outputs(const Step& step, std::vector<Tensor>& outputs);
@@ -74,7 +83,8 @@ class Executor : public ops::SubgraphRunner {
   RunControl& control_;
   MemoryStats& stats_;
   const Executor* parent_;
-  std::unique_ptr<RunState> state_;
+  std::unique_ptr<RunState> owned_state_;  ///< from the plan's pool, returned to it at the end (null if kept)
+  RunState* state_;
 };
 
 }  // namespace kiln::runtime

@@ -234,9 +234,12 @@ void Plan::infer_and_fold(const Limits& limits, const OuterLookup* outer) {
       continue;  // folded: no step at run time
     }
     step.shapes_known = all_concrete(out);
+    if (step.shapes_known) step.output_dims.resize(node.outputs.size());
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       int v = node.outputs[o];
       if (v < 0) continue;
+      if (step.shapes_known && !out[o].is_container() && out[o].dtype != DType::kUndefined)
+        step.output_dims[o] = out[o].shape.values();
       out[o].value = nullptr;
       out[o].computed.reset();
       if (step.shapes_known) {

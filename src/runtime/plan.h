@@ -31,6 +31,8 @@ struct Step {
   int opset = 0;
   std::vector<int> outputs;  ///< value ids (-1 for absent optional outputs)
   bool shapes_known = false;  ///< every output's shape was resolved at plan time
+  /// With shapes_known: each output's dims (empty for absent outputs), so a run reads them without building them.
+  std::vector<std::vector<int64_t>> output_dims;
   std::vector<int> release;   ///< values whose last reader is this step (freed after it)
   const ops::PreparedKernel* prepared = nullptr;  ///< the session's fast kernel for the node, else compute runs
   /// Output 0 is a view of input 0 with other dims (OpSchema::output_views_input): no kernel runs, and the

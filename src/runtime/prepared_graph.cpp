@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/mapped_file.h"
 #include "kernels/isa.h"
 
 namespace kiln::runtime {
@@ -83,6 +84,12 @@ void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opse
       std::unique_ptr<ops::PreparedKernel> k = schema->prepare(ctx);
       if (!k) continue;
       packed_bytes_ += k->packed_bytes();
+      // A kernel that packed its constant inputs reads its own copy: the file's pages of those inputs leave
+      // memory now (they are read back from the file if the reference kernel ever needs them), so the session
+      // does not hold the weights twice and its peak memory stays near one copy.
+      if (k->packed_bytes() > 0)
+        for (const ops::ValueInfo* in : ptrs)
+          if (in && in->value) release_mapped_pages(in->value->raw_data(), in->value->nbytes());
       kernels_.emplace(&node, std::move(k));
     } catch (const Error&) {
       // A node prepare refuses keeps its reference kernel, whose checks report the problem when it runs.

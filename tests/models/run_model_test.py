@@ -19,6 +19,7 @@ import argparse
 import pathlib
 import re
 import shutil
+import json
 import subprocess
 import sys
 import time
@@ -148,7 +149,26 @@ def run_case(args, spec, model: pathlib.Path, index: int, case: dict) -> bool:
             ok, line = compare(name, np.load(path, allow_pickle=False), want)
             print("    " + line)
             all_ok &= ok
+    all_ok &= steady_state_allocates_nothing(args.kiln, model, files)
     return all_ok
+
+
+def steady_state_allocates_nothing(kiln: str, model: pathlib.Path, input_files: dict) -> bool:
+    """`kiln bench` times runs of a Binding: at a fixed shape, a run after the first makes no heap allocation
+    (issue 8, item 7). One thread, because with a pool each thread's scratch grows the first time that thread
+    takes a task needing more, and which thread takes which task varies from run to run (so a few growths can
+    come later than the second run; the unit test Binding.ASteadyStateRunMakesNoHeapAllocation covers a pool).
+    Null counts (a build that cannot count) pass."""
+    cmd = [kiln, "bench", str(model), "--runs", "2", "--warmup", "1", "--threads", "1", "--json"]
+    cmd += [f"--input={name}={path}" for name, path in input_files.items()]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"  kiln bench failed (exit status {proc.returncode}): {proc.stderr.strip()}  MISMATCH")
+        return False
+    allocs = json.loads(proc.stdout)["allocations_per_run"]
+    ok = allocs is None or allocs["max_calls"] == 0
+    print(f"  steady-state heap allocations per run: {allocs}{'' if ok else '  MISMATCH (expected none)'}")
+    return ok
 
 
 def main() -> int:
