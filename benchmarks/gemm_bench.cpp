@@ -181,6 +181,14 @@ const Shape kShapes[] = {
     {"gemv", 1, 3072, 768, 1, Packed::kB, false},          {"gemv", 1, 768, 3072, 1, Packed::kB, false},
     {"heads_qk", 197, 197, 64, 12, Packed::kNone, true},   {"heads_pv", 197, 64, 197, 12, Packed::kNone, false},
     {"conv_relu", 64, 3136, 576, 1, Packed::kA, false, true},
+    // MobileNet-v2's 1x1 convolutions: expansions and projections at 112x112 down to 7x7.
+    {"mobile", 96, 12544, 16, 1, Packed::kA, false},       {"mobile", 144, 3136, 24, 1, Packed::kA, false},
+    {"mobile", 24, 3136, 144, 1, Packed::kA, false},       {"mobile", 576, 196, 96, 1, Packed::kA, false},
+    {"mobile", 96, 196, 576, 1, Packed::kA, false},        {"mobile", 960, 49, 160, 1, Packed::kA, false},
+    {"mobile", 160, 49, 960, 1, Packed::kA, false},        {"mobile", 1280, 49, 320, 1, Packed::kA, false},
+    // The 7x7 ones transposed (Y^T = X^T W^T: 49 rows of 6-row tiles instead of 49 columns of 16-column panels).
+    {"mobile_t", 49, 960, 160, 1, Packed::kB, false},      {"mobile_t", 49, 160, 960, 1, Packed::kB, false},
+    {"mobile_t", 49, 1280, 320, 1, Packed::kB, false},
 };
 
 int register_all() {

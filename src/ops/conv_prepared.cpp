@@ -13,11 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dwchan/dwchan.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/gemv/gemv.h"
+#include "kernels/stemconv/stemconv.h"
 #include "kernels/winograd/winograd.h"
 #include "ops/conv_implicit_gemm.h"
 #include "ops/conv_ops.h"
+#include "ops/conv_pointwise_t.h"
 #include "ops/conv_winograd.h"
 #include "ops/fused_activation.h"
 #include "ops/window.h"
@@ -40,6 +44,9 @@ class PreparedConv final : public PreparedKernel {
   std::vector<kernels::PackedGemmOperand> packed;  // per group: Mg x (Cg * kernel size)
   std::vector<float> dw_weights;                   // direct: W as it is, [M, C / group, kernel_h, kernel_w]
   std::unique_ptr<WinogradConv> winograd;          // 3x3 stride 1 (then `packed` is empty)
+  std::vector<float> gemv_w;                       // pointwise on declared 1x1 planes: kernels::gemv_pack(W)
+  std::unique_ptr<PointwiseTransposed> transposed; // pointwise on declared small planes, no residual
+  int64_t transposed_positions = 0;                // the declared plane size it was chosen for
   std::string label;
 
   void run(KernelContext& ctx) const override {
@@ -50,12 +57,21 @@ class PreparedConv final : public PreparedKernel {
     const float* residual = ctx.has_input(3) ? ctx.input(3).data<float>() : nullptr;
     float* y = ctx.output(0).data<float>();
     if (direct) return run_direct(d, x, bias, residual, y, ctx.threads());
+    if (!gemv_w.empty()) {
+      if (!d.pointwise() || d.in_size() != 1) return reference(ctx);
+      return run_gemv(d, x, bias, residual, y, ctx.threads());
+    }
+    if (transposed) {
+      if (!d.pointwise() || d.in_size() != transposed_positions || residual) return reference(ctx);
+      return transposed->run(x, bias, y, d.batch, d.in_size(), act, ctx.threads());
+    }
     if (winograd) return winograd->run(d, x, bias, residual, y, act, ctx.threads());
     run_gemm(d, x, bias, residual, y, ctx.threads());
   }
 
   size_t packed_bytes() const override {
-    size_t bytes = dw_weights.size() * sizeof(float) + (winograd ? winograd->bytes() : 0);
+    size_t bytes = (dw_weights.size() + gemv_w.size()) * sizeof(float) + (winograd ? winograd->bytes() : 0) +
+                   (transposed ? transposed->bytes() : 0);
     for (const auto& p : packed) bytes += p.bytes();
     return bytes;
   }
@@ -114,6 +130,18 @@ class PreparedConv final : public PreparedKernel {
     a.images = d.batch, a.in_channels = in_channels, a.channels = out_channels, a.groups = group;
     a.act = act;
     kernels::dwconv_f32(s, a, pool);
+  }
+
+  // A 1x1 convolution of 1x1 planes (a squeeze-excitation FC): one matrix-vector product per image.
+  void run_gemv(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
+                kernels::ThreadPool* pool) const {
+    for (int64_t n = 0; n < d.batch; ++n) {
+      kernels::GemvArgs g;
+      g.wp = gemv_w.data(), g.x = x + n * in_channels, g.bias = bias;
+      g.residual = residual ? residual + n * out_channels : nullptr;
+      g.y = y + n * out_channels, g.M = out_channels, g.K = in_channels, g.act = act;
+      kernels::gemv_f32(g, pool);
+    }
   }
 
   // One GEMM per group (pointwise: batched over images; otherwise per image, an implicit GEMM). With at least two
@@ -178,11 +206,41 @@ bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
   return k.in_channels >= 8 && k.out_channels >= 8;
 }
 
+// A 1x1 stride-1 unpadded convolution, one group, whose input planes are declared 1x1 (a squeeze-excitation
+// block's FCs after GlobalAveragePool): the GEMM would run it with N = 1 in 16-column panels; a matrix-vector
+// product streams W once (MobileNet-v3's 960 -> 240 FC: see kernels/gemv's commit).
+// The plane size of a 1x1 stride-1 unpadded one-group convolution whose input's spatial dims are declared numbers;
+// 0 otherwise.
+int64_t declared_pointwise_positions(const PreparedConv& k, const std::vector<int64_t>& kernel, const Shape& x) {
+  const WindowAttrs& w = k.window;
+  if (k.group != 1 || !x.rank_known || x.dims.size() != k.spatial + 2 || w.auto_pad != AutoPad::kNotSet) return 0;
+  if (!std::all_of(w.pads.begin(), w.pads.end(), [](int64_t v) { return v == 0; })) return 0;
+  int64_t positions = 1;
+  for (size_t i = 0; i < k.spatial; ++i) {
+    if (kernel[i] != 1 || w.strides[i] != 1 || !x.dims[2 + i].is_known()) return 0;
+    positions *= x.dims[2 + i].value();
+  }
+  return positions;
+}
+
+bool use_gemv(const PreparedConv& k, const std::vector<int64_t>& kernel, const Shape& x) {
+  return declared_pointwise_positions(k, kernel, x) == 1;
+}
+
 std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& kernel, bool has_bias, bool has_residual) {
   std::string s = "conv " + dims_str(kernel) + " s" + dims_str(k.window.strides);
   if (k.group != 1) s += " g" + std::to_string(k.group);
   if (k.direct) {
-    s += std::string(" direct ") + kernels::dwconv_kernel_name();
+    // Without a residual, depthwise and stems run the channel-blocked kernels (kernels/dwchan, kernels/stemconv)
+    // where the tier has them.
+    const bool depthwise = k.group == k.in_channels && k.group == k.out_channels && !has_residual;
+    const bool stem = k.group == 1 && k.in_channels <= kernels::kStemConvMaxIn && !has_residual;
+    const char* chan = depthwise ? kernels::dwchan_kernel_name() : stem ? kernels::stemconv_kernel_name() : nullptr;
+    s += std::string(" direct ") + (chan ? chan : kernels::dwconv_kernel_name());
+  } else if (!k.gemv_w.empty()) {
+    s += std::string(" gemv ") + kernels::gemv_kernel_name();
+  } else if (k.transposed) {
+    s += std::string(" gemm-transposed ") + kernels::gemm_kernel_name();
   } else if (k.winograd) {
     s += std::string(" winograd ") + kernels::winograd_kernel_name(k.winograd->tile()) + " + " + kernels::gemm_kernel_name();
   } else {
@@ -239,8 +297,14 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
     auto dim = [&](size_t i) { return xs.rank_known && xs.rank() == 4 ? xs.dims[i].value() : int64_t{-1}; };
     k->winograd = std::make_unique<WinogradConv>(wd, M, Cg, winograd_tile(M, Cg, dim(2), dim(3)));
     if (!k->winograd->usable()) k->winograd.reset();  // no transforms for the GEMM kernel's panels
+  } else if (use_gemv(*k, kernel, ctx.input(0).shape)) {
+    k->gemv_w = kernels::gemv_pack(wd, M, Cg);
+  } else if (const int64_t positions = declared_pointwise_positions(*k, kernel, ctx.input(0).shape);
+             PointwiseTransposed::worth_it(positions) && !(fused && ctx.has_input(3))) {
+    k->transposed = std::make_unique<PointwiseTransposed>(wd, M, Cg);
+    k->transposed_positions = positions;
   }
-  if (!k->direct && !k->winograd) {
+  if (!k->direct && !k->winograd && k->gemv_w.empty() && !k->transposed) {
     for (int64_t gi = 0; gi < k->group; ++gi)
       k->packed.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {wd + gi * Mg * Cg * ks, Cg * ks, false},
                                                      Mg, Cg * ks));

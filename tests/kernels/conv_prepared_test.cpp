@@ -198,6 +198,45 @@ TEST(ConvPrepared, PointwiseDepthwiseAndDenseLayersOfMobileNets) {
   }
 }
 
+// 1x1 stride-1 convolutions on planes declared small: 1x1 planes (squeeze-excitation FCs) run the matrix-vector
+// kernel, other planes under 128 positions (7x7) the transposed GEMM; with a residual, or when the plane's size is
+// not declared, the plain GEMM.
+TEST(ConvPrepared, SmallPlanePointwiseTacticsMatchReference) {
+  struct Layer {
+    int64_t batch, C, M, size;
+    bool residual, known;
+    const char* tactic;
+  };
+  const Layer layers[] = {{1, 160, 960, 7, false, true, "gemm-transposed"},
+                          {2, 37, 29, 7, false, true, "gemm-transposed"},
+                          {1, 70, 33, 9, false, true, "gemm-transposed"},   {1, 960, 240, 1, false, true, " gemv "},
+                          {2, 67, 131, 1, false, true, " gemv "},           {1, 24, 24, 7, true, true, " gemm "},
+                          {1, 24, 40, 7, false, false, " gemm "}};
+  int index = 1;
+  for (const Layer& l : layers) {
+    for (const char* act : {"", "Relu", "HardSigmoid", "HardSwish"}) {
+      ConvCase c;
+      c.fused = true;
+      c.batch = l.batch, c.in_channels = l.C, c.out_channels = l.M;
+      c.in = {l.size, l.size}, c.kernel = {1, 1}, c.strides = {1, 1}, c.dilations = {1, 1}, c.pads = {0, 0, 0, 0};
+      c.bias = index % 2 == 1, c.residual = l.residual, c.shape_known = l.known;
+      c.activation = act;
+      if (c.activation == "HardSigmoid") c.activation_params = {1.0f / 6, 0.5f};
+      SCOPED_TRACE(c.str());
+      std::mt19937 rng(static_cast<uint32_t>(index));
+      if (c.residual) {
+        check_case(c, static_cast<uint32_t>(index++), true);
+        continue;
+      }
+      PreparedNode n = make_node(c, rng, {});
+      auto k = n.prepare();
+      ASSERT_TRUE(k);
+      EXPECT_NE(k->describe().find(l.tactic), std::string::npos) << k->describe();
+      check_case(c, static_cast<uint32_t>(index++), true);
+    }
+  }
+}
+
 TEST(ConvPrepared, RefusesWhatTheReferenceRefuses) {
   std::mt19937 rng(5);
   ConvCase c;

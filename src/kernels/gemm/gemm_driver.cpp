@@ -170,7 +170,12 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
     return r.a_row_major ? a_entry + m * r.lda + k0 : a_entry + (m - r.a_row0) / mr * K * mr + k0 * mr;
   };
   const bool per_row = ep.bias_axis == GemmEpilogue::BiasAxis::kPerRow;
-  const bool activate = ep.activation.kind != Activation::kNone;
+  // Relu, Clip and HardSwish go into the tiles' registers on the last K block (saving a pass over C); others
+  // follow the tiles.
+  const Activation kind = ep.activation.kind;
+  const bool clamp = kind == Activation::kRelu || kind == Activation::kClip;
+  const bool hard_swish = kind == Activation::kHardSwish;
+  const bool activate = kind != Activation::kNone && !clamp && !hard_swish;
 
   GemmTile t;
   t.lda = r.lda;
@@ -178,6 +183,8 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
   t.alpha = ep.alpha;
   t.ldr = ep.ldr;
   t.beta = ep.beta;
+  t.clamp_lo = kind == Activation::kClip ? ep.activation.alpha : 0.0f;
+  t.clamp_hi = kind == Activation::kClip ? ep.activation.beta : __builtin_inff();
   for (int64_t j = j0; j < j1; ++j) {
     const int64_t nb0 = r.block_col(j), nbw = r.block_col(j + 1) - nb0;
     for (int64_t kb = 0; kb < r.nkb; ++kb) {
@@ -194,6 +201,8 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
         bstride = kc * nr;
       }
       t.accumulate = kb > 0;
+      t.clamp = clamp && kb == r.nkb - 1;
+      t.hard_swish = hard_swish && kb == r.nkb - 1;
       // While this block computes, bring the next one (K block after K block, then the next columns) into L2.
       // Not for a single row panel: it reads each block once, as a stream the hardware prefetcher follows.
       Prefetch next_b;

@@ -50,6 +50,15 @@ template <int L> struct PortableLanes {
     for (int i = 0; i < L; ++i) c.x[i] += a.x[i] * b.x[i];
     return c;
   }
+  // The instructions' rule (simd.h): the second operand when either is NaN.
+  static V max(V a, V b) {
+    for (int i = 0; i < L; ++i) a.x[i] = a.x[i] > b.x[i] ? a.x[i] : b.x[i];
+    return a;
+  }
+  static V min(V a, V b) {
+    for (int i = 0; i < L; ++i) a.x[i] = a.x[i] < b.x[i] ? a.x[i] : b.x[i];
+    return a;
+  }
 };
 
 }  // namespace

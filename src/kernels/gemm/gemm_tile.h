@@ -125,6 +125,23 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
           acc[0][r][v] = S::fmadd(beta, load_n<S>(t.residual + r * t.ldr + v * L, width(v)), acc[0][r][v]);
     }
   }
+  if (t.clamp) {  // Relu / Clip in registers, the operand order of vunary's (NaN stays NaN)
+    const V lo = S::set1(t.clamp_lo), hi = S::set1(t.clamp_hi);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[0][r][v] = S::min(hi, S::max(lo, acc[0][r][v]));
+  }
+  if (t.hard_swish) {  // vunary's HardSwish, operation for operation (the same bits)
+    const V zero = S::zero(), one = S::set1(1.0f), three = S::set1(3.0f), sixth = S::set1(1.0f / 6.0f);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) {
+        const V x = acc[0][r][v];
+        acc[0][r][v] = S::mul(x, S::max(zero, S::min(one, S::mul(S::add(x, three), sixth))));
+      }
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2

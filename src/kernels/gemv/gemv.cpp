@@ -1,0 +1,71 @@
+// Dispatch of the matrix-vector kernels (baseline-compiled): the active tier's kernel from gemv_list.h, rows split
+// over the pool in fixed blocks.
+
+#include "kernels/gemv/gemv.h"
+
+#include <algorithm>
+
+namespace kiln::kernels {
+
+#define KILN_GEMV(name, tier, simd) void name(const GemvArgs&, int64_t, int64_t);
+#include "kernels/gemv/gemv_list.h"
+
+namespace {
+
+struct Entry {
+  const char* name;
+  IsaTier tier;
+  GemvFn fn;
+};
+
+constexpr Entry kKernels[] = {
+#define KILN_GEMV(name, tier, simd) {#name, IsaTier::tier, name},
+#include "kernels/gemv/gemv_list.h"
+};
+
+const Entry* best_for(IsaTier tier) {
+  const Entry* best = nullptr;
+  for (const Entry& e : kKernels)
+    if (static_cast<int>(e.tier) <= static_cast<int>(tier) && (!best || e.tier > best->tier)) best = &e;
+  return best;
+}
+
+// Rows per task: two panels.
+constexpr int64_t kRowsPerTask = 2 * kGemvPanel;
+
+}  // namespace
+
+std::vector<float> gemv_pack(const float* w, int64_t M, int64_t K) {
+  const int64_t panels = (M + kGemvPanel - 1) / kGemvPanel;
+  std::vector<float> wp(static_cast<size_t>(panels * K * kGemvPanel), 0.0f);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k)
+      wp[static_cast<size_t>((m / kGemvPanel * K + k) * kGemvPanel + m % kGemvPanel)] = w[m * K + k];
+  return wp;
+}
+
+GemvFn gemv_kernel(IsaTier tier) {
+  if (tier == IsaTier::kRef) return gemv_f32_ref;
+  for (const Entry& e : kKernels)
+    if (e.tier == tier) return e.fn;
+  return nullptr;
+}
+
+const char* gemv_kernel_name() {
+  const Entry* e = best_for(active_isa());
+  return e ? e->name : "gemv_f32_ref";
+}
+
+void gemv_f32(const GemvArgs& g, ThreadPool* pool) {
+  const Entry* e = best_for(active_isa());
+  const GemvFn fn = e ? e->fn : gemv_f32_ref;
+  const int64_t tasks = (g.M + kRowsPerTask - 1) / kRowsPerTask;
+  // Small products (under ~64K multiply-adds) are not worth waking a thread for.
+  if (tasks <= 1 || g.M * g.K < 65536) return fn(g, 0, g.M);
+  parallel_for(pool, static_cast<size_t>(tasks), [&](size_t t) {
+    const int64_t m0 = static_cast<int64_t>(t) * kRowsPerTask;
+    fn(g, m0, std::min(g.M, m0 + kRowsPerTask));
+  });
+}
+
+}  // namespace kiln::kernels

@@ -1,0 +1,19 @@
+// The plain matrix-vector product: the oracle the tiered kernels are tested against.
+
+#include "kernels/gemv/gemv.h"
+
+namespace kiln::kernels {
+
+void gemv_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end) {
+  for (int64_t m = m_begin; m < m_end; ++m) {
+    float acc = 0.0f;
+    const int64_t row = (m / kGemvPanel * g.K) * kGemvPanel + m % kGemvPanel;  // W[m][0]; no W when K == 0
+    for (int64_t k = 0; k < g.K; ++k) acc += g.wp[row + k * kGemvPanel] * g.x[k];
+    if (g.bias) acc += g.bias[m];
+    if (g.residual) acc += g.residual[m];
+    g.y[m] = acc;
+  }
+  apply_activation_f32_ref(g.act, g.y + m_begin, g.y + m_begin, m_end - m_begin);
+}
+
+}  // namespace kiln::kernels

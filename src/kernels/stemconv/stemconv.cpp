@@ -1,0 +1,79 @@
+// Dispatch of the few-input-channel convolution kernels (baseline-compiled): the active tier's kernel from
+// stemconv_list.h, work items spread over the pool, scratch per thread (no allocation once warm).
+
+#include "kernels/stemconv/stemconv.h"
+
+#include <algorithm>
+
+#include "kernels/dwchan/dwchan.h"
+#include "kernels/thread_scratch.h"
+
+namespace kiln::kernels {
+
+#define KILN_STEMCONV(name, tier, simd) \
+  void name(const DwConvShape&, const DwConvArgs&, int64_t, int64_t, float*);
+#include "kernels/stemconv/stemconv_list.h"
+
+namespace {
+
+struct Entry {
+  const char* name;
+  IsaTier tier;
+  StemConvFn fn;
+};
+
+constexpr Entry kKernels[] = {
+#define KILN_STEMCONV(name, tier, simd) {#name, IsaTier::tier, name},
+#include "kernels/stemconv/stemconv_list.h"
+};
+
+const Entry* best_for(IsaTier tier) {
+  const Entry* best = nullptr;
+  for (const Entry& e : kKernels)
+    if (static_cast<int>(e.tier) <= static_cast<int>(tier) && (!best || e.tier > best->tier)) best = &e;
+  return best;
+}
+
+}  // namespace
+
+bool stemconv_supports(const DwConvShape& s, const DwConvArgs& a) {
+  return a.groups == 1 && a.in_channels >= 1 && a.in_channels <= kStemConvMaxIn && a.channels >= 1 && !a.residual &&
+         s.kernel_h >= 1 && s.kernel_w >= 1 && s.kernel_h <= kDwConvMaxKernel && s.kernel_w <= kDwConvMaxKernel &&
+         (s.kernel_h - 1) * s.dilation_h + 1 <= 64 && s.out_h > 0 && s.out_w > 0 && s.pad_left >= 0;
+}
+
+int64_t stemconv_items(const DwConvShape& s, const DwConvArgs& a) {
+  const int64_t band = dwchan_band_rows(s);
+  return a.images * ((a.channels + kStemConvBlock - 1) / kStemConvBlock) * ((s.out_h + band - 1) / band);
+}
+
+size_t stemconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a) {
+  const int64_t pw = (s.out_w - 1) * s.stride_w + (s.kernel_w - 1) * s.dilation_w + 1;
+  const int64_t ring = (s.kernel_h - 1) * s.dilation_h + 1, taps = s.kernel_h * s.kernel_w;
+  return static_cast<size_t>((a.in_channels * ring + 1) * pw +
+                             kStemConvBlock * (s.out_w + a.in_channels * taps + 1));
+}
+
+StemConvFn stemconv_kernel(IsaTier tier) {
+  for (const Entry& e : kKernels)
+    if (e.tier == tier) return e.fn;
+  return nullptr;
+}
+
+const char* stemconv_kernel_name() {
+  const Entry* e = best_for(active_isa());
+  return e ? e->name : nullptr;
+}
+
+bool stemconv_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
+  const Entry* e = best_for(active_isa());
+  if (!e || !stemconv_supports(s, a)) return false;
+  const size_t floats = stemconv_scratch_floats(s, a);
+  parallel_for(pool, static_cast<size_t>(stemconv_items(s, a)), [&](size_t item) {
+    const auto i = static_cast<int64_t>(item);
+    e->fn(s, a, i, i + 1, thread_scratch_floats(floats));
+  });
+  return true;
+}
+
+}  // namespace kiln::kernels
