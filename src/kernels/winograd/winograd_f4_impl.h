@@ -25,10 +25,12 @@ template <int N, typename F> __attribute__((always_inline)) inline void static_f
       std::make_integer_sequence<int, N>{});
 }
 
-// acc += c * x for a constant c, where the first nonzero term starts the sum (the reference's order); zero terms
-// vanish, ±1 are additions.
-template <typename S, float kC>
+// acc += c * x for the constant c = kMat[kRow][kCol], where the first nonzero term starts the sum (the reference's
+// order); zero terms vanish, ±1 are additions. (The constant is read here, not passed as a float template
+// argument: clang 14, which builds the sanitizer tests, has no floating-point template parameters.)
+template <typename S, const auto& kMat, int kRow, int kCol>
 __attribute__((always_inline)) inline void term(typename S::V& acc, bool& first, typename S::V x) {
+  constexpr float kC = kMat[kRow][kCol];
   if constexpr (kC != 0.0f) {
     if (first) {
       acc = kC == 1.0f ? x : S::mul(S::set1(kC), x);
@@ -48,7 +50,7 @@ template <typename S, const auto& kMat, int kRow>
 __attribute__((always_inline)) inline typename S::V combine(const typename S::V* in) {
   typename S::V acc = S::zero();
   bool first = true;
-  static_for<6>([&](auto i) { term<S, kMat[kRow][decltype(i)::value]>(acc, first, in[decltype(i)::value]); });
+  static_for<6>([&](auto i) { term<S, kMat, kRow, decltype(i)::value>(acc, first, in[decltype(i)::value]); });
   return acc;
 }
 
