@@ -11,6 +11,7 @@
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/isa.h"
 #include "kernels/thread_pool.h"
+#include "float_test_util.h"
 
 namespace kiln::kernels {
 namespace {
@@ -25,57 +26,6 @@ constexpr ListedKernel kListed[] = {
 #include "kernels/dwconv/dwconv_list.h"
 };
 
-std::vector<float> random_vector(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-ActivationParams activation_of(int i) {
-  ActivationParams a;
-  a.kind = static_cast<Activation>(i % 11);
-  if (a.kind == Activation::kClip) a.alpha = -0.25f, a.beta = 0.5f;
-  if (a.kind == Activation::kLeakyRelu) a.alpha = 0.1f;
-  if (a.kind == Activation::kHardSigmoid) a.alpha = 0.2f, a.beta = 0.5f;
-  return a;
-}
-
-// A random shape whose output is at least 1x1.
-DwConvShape random_shape(std::mt19937& rng) {
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  DwConvShape s;
-  s.kernel_h = pick(1, 7), s.kernel_w = pick(1, 7);
-  s.stride_h = pick(1, 3), s.stride_w = pick(1, 3);
-  s.dilation_h = pick(1, 2), s.dilation_w = pick(1, 2);
-  s.pad_top = pick(0, 3), s.pad_left = pick(0, 3);
-  const int64_t pad_bottom = pick(0, 3), pad_right = pick(0, 3);
-  const int64_t eff_h = (s.kernel_h - 1) * s.dilation_h + 1, eff_w = (s.kernel_w - 1) * s.dilation_w + 1;
-  s.in_h = std::max<int64_t>(pick(1, 24), eff_h - s.pad_top - pad_bottom);
-  s.in_w = std::max<int64_t>(pick(1, 70), eff_w - s.pad_left - pad_right);
-  s.out_h = (s.in_h + s.pad_top + pad_bottom - eff_h) / s.stride_h + 1;
-  s.out_w = (s.in_w + s.pad_left + pad_right - eff_w) / s.stride_w + 1;
-  return s;
-}
-
-std::string describe(const DwConvShape& s) {
-  return "in " + std::to_string(s.in_h) + "x" + std::to_string(s.in_w) + " k " + std::to_string(s.kernel_h) + "x" +
-         std::to_string(s.kernel_w) + " s " + std::to_string(s.stride_h) + "," + std::to_string(s.stride_w) +
-         " d " + std::to_string(s.dilation_h) + "," + std::to_string(s.dilation_w) + " pad " +
-         std::to_string(s.pad_top) + "," + std::to_string(s.pad_left) + " out " + std::to_string(s.out_h) + "x" +
-         std::to_string(s.out_w);
-}
-
-void expect_near(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size());
-  int bad = 0;
-  for (size_t i = 0; i < got.size() && bad < 5; ++i)
-    if (!(std::abs(got[i] - want[i]) <= 1e-5f + 1e-5f * std::abs(want[i]))) {
-      ++bad;
-      ADD_FAILURE() << what << ": element " << i << " is " << got[i] << ", expected " << want[i];
-    }
-}
-
 class DwConvKernel : public ::testing::TestWithParam<ListedKernel> {};
 
 TEST_P(DwConvKernel, MatchesReferenceOnRandomShapes) {
@@ -86,7 +36,7 @@ TEST_P(DwConvKernel, MatchesReferenceOnRandomShapes) {
   std::mt19937 rng(1234);
   auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
   for (int iter = 0; iter < 400; ++iter) {
-    const DwConvShape s = random_shape(rng);
+    const DwConvShape s = random_dwconv_shape(rng, false, 24, 70);
     // Half depthwise (one input and one output channel per group), half few-channel groups.
     DwConvArgs a;
     a.images = pick(1, 2), a.groups = pick(1, 3);
@@ -94,10 +44,10 @@ TEST_P(DwConvKernel, MatchesReferenceOnRandomShapes) {
     a.in_channels = a.groups * cg, a.channels = a.groups * mg;
     a.act = activation_of(iter);
     const int64_t out_planes = a.images * a.channels;
-    const auto x = random_vector(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
-    const auto w = random_vector(static_cast<size_t>(a.channels * cg * s.kernel_h * s.kernel_w), rng);
-    const auto bias = random_vector(static_cast<size_t>(a.channels), rng);
-    const auto res = random_vector(static_cast<size_t>(out_planes * s.out_h * s.out_w), rng);
+    const auto x = random_floats(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
+    const auto w = random_floats(static_cast<size_t>(a.channels * cg * s.kernel_h * s.kernel_w), rng);
+    const auto bias = random_floats(static_cast<size_t>(a.channels), rng);
+    const auto res = random_floats(static_cast<size_t>(out_planes * s.out_h * s.out_w), rng);
     // A guard zone past the planes catches writes beyond them.
     std::vector<float> got(res.size() + 16, 7.0f), want(got.size(), 7.0f);
     a.x = x.data(), a.w = w.data(), a.bias = iter % 3 ? bias.data() : nullptr;
@@ -109,7 +59,7 @@ TEST_P(DwConvKernel, MatchesReferenceOnRandomShapes) {
     fn(s, a, mid, a.items(), scratch.data());
     a.y = want.data();
     dwconv_f32_ref(s, a, 0, a.items(), nullptr);
-    expect_near(got, want, std::string(k.name) + " " + describe(s) + " groups " + std::to_string(a.groups) + " of " +
+    expect_floats_near(got, want, 1e-5f, 1e-5f, std::string(k.name) + " " + describe(s) + " groups " + std::to_string(a.groups) + " of " +
                                std::to_string(cg) + " -> " + std::to_string(mg) + " " + activation_name(a.act.kind));
     if (HasFailure()) return;
   }
@@ -127,9 +77,9 @@ TEST(DwConv, DispatchCoversImagesMultipliersAndThreadCounts) {
   for (auto [groups, cg, mg] : {std::tuple<int64_t, int64_t, int64_t>{3, 1, 2}, {1, 3, 10}}) {
     DwConvArgs a;
     a.images = 2, a.groups = groups, a.in_channels = groups * cg, a.channels = groups * mg;
-    const auto x = random_vector(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
-    const auto w = random_vector(static_cast<size_t>(a.channels * cg * 9), rng);
-    const auto bias = random_vector(static_cast<size_t>(a.channels), rng);
+    const auto x = random_floats(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
+    const auto w = random_floats(static_cast<size_t>(a.channels * cg * 9), rng);
+    const auto bias = random_floats(static_cast<size_t>(a.channels), rng);
     const size_t out = static_cast<size_t>(a.images * a.channels * s.out_h * s.out_w);
     std::vector<float> one(out), two(out), want(out);
     a.x = x.data(), a.w = w.data(), a.bias = bias.data(), a.y = one.data();
@@ -141,7 +91,7 @@ TEST(DwConv, DispatchCoversImagesMultipliersAndThreadCounts) {
     EXPECT_EQ(one, two);
     a.y = want.data();
     dwconv_f32_ref(s, a, 0, a.items(), nullptr);
-    expect_near(one, want, "dwconv_f32 " + std::string(dwconv_kernel_name()));
+    expect_floats_near(one, want, 1e-5f, 1e-5f, "dwconv_f32 " + std::string(dwconv_kernel_name()));
   }
 }
 

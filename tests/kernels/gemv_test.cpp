@@ -13,6 +13,7 @@
 #include "kernels/gemv/gemv.h"
 #include "kernels/isa.h"
 #include "kernels/thread_pool.h"
+#include "float_test_util.h"
 
 namespace kiln::kernels {
 namespace {
@@ -29,32 +30,9 @@ constexpr ListedKernel kListed[] = {
     {"gemv_f32_avx512_logic", IsaTier::kAvx2},
 };
 
-std::vector<float> random_vector(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-ActivationParams activation_of(int i) {
-  ActivationParams a;
-  a.kind = static_cast<Activation>(i % 11);
-  if (a.kind == Activation::kClip) a.alpha = -0.25f, a.beta = 0.5f;
-  if (a.kind == Activation::kLeakyRelu) a.alpha = 0.1f;
-  if (a.kind == Activation::kHardSigmoid) a.alpha = 0.2f, a.beta = 0.5f;
-  return a;
-}
-
 // Within float summation error of the pre-activation value: K terms of at most 1 each, summed in another order.
 void expect_near(const std::vector<float>& got, const std::vector<float>& want, int64_t K, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size());
-  const float tol = 1e-6f * static_cast<float>(K + 3);
-  int bad = 0;
-  for (size_t i = 0; i < got.size() && bad < 5; ++i)
-    if (!(std::abs(got[i] - want[i]) <= tol + 1e-6f * std::abs(want[i]))) {
-      ++bad;
-      ADD_FAILURE() << what << ": row " << i << " is " << got[i] << ", expected " << want[i];
-    }
+  expect_floats_near(got, want, 1e-6f * static_cast<float>(K + 3), 1e-6f, what);
 }
 
 class GemvKernel : public ::testing::TestWithParam<ListedKernel> {};
@@ -72,11 +50,11 @@ TEST_P(GemvKernel, MatchesReferenceOnRandomShapes) {
     g.M = iter % 5 == 0 ? pick(1, 17) : pick(1, 300);
     g.K = iter % 7 == 0 ? pick(0, 3) : pick(1, 400);
     g.act = activation_of(iter);
-    const auto w = random_vector(static_cast<size_t>(g.M * g.K), rng);
+    const auto w = random_floats(static_cast<size_t>(g.M * g.K), rng);
     const auto wp = gemv_pack(w.data(), g.M, g.K);
-    const auto x = random_vector(static_cast<size_t>(g.K), rng);
-    const auto bias = random_vector(static_cast<size_t>(g.M), rng);
-    const auto res = random_vector(static_cast<size_t>(g.M), rng);
+    const auto x = random_floats(static_cast<size_t>(g.K), rng);
+    const auto bias = random_floats(static_cast<size_t>(g.M), rng);
+    const auto res = random_floats(static_cast<size_t>(g.M), rng);
     // A guard zone past y catches writes beyond it.
     std::vector<float> got(static_cast<size_t>(g.M) + 16, 7.0f), want(got.size(), 7.0f);
     g.wp = wp.data(), g.x = x.data();
@@ -113,10 +91,10 @@ TEST(Gemv, DispatchGivesTheSameResultOnAnyThreadCount) {
   std::mt19937 rng(5);
   GemvArgs g;
   g.M = 1000, g.K = 333;  // several 128-row tasks, a ragged last one
-  const auto w = random_vector(static_cast<size_t>(g.M * g.K), rng);
+  const auto w = random_floats(static_cast<size_t>(g.M * g.K), rng);
   const auto wp = gemv_pack(w.data(), g.M, g.K);
-  const auto x = random_vector(static_cast<size_t>(g.K), rng);
-  const auto bias = random_vector(static_cast<size_t>(g.M), rng);
+  const auto x = random_floats(static_cast<size_t>(g.K), rng);
+  const auto bias = random_floats(static_cast<size_t>(g.M), rng);
   std::vector<float> one(static_cast<size_t>(g.M)), two(one.size()), want(one.size());
   g.wp = wp.data(), g.x = x.data(), g.bias = bias.data(), g.y = one.data();
   g.act.kind = Activation::kHardSigmoid, g.act.alpha = 1.0f / 6, g.act.beta = 0.5f;

@@ -13,6 +13,7 @@
 #include "kernels/stemconv/stemconv.h"
 #include "kernels/isa.h"
 #include "kernels/thread_pool.h"
+#include "float_test_util.h"
 
 namespace kiln::kernels {
 namespace {
@@ -29,60 +30,6 @@ constexpr ListedKernel kListed[] = {
     {"stemconv_f32_avx512_logic", IsaTier::kAvx2},
 };
 
-std::vector<float> random_vector(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-ActivationParams activation_of(int i) {
-  ActivationParams a;
-  a.kind = static_cast<Activation>(i % 11);
-  if (a.kind == Activation::kClip) a.alpha = -0.25f, a.beta = 0.5f;
-  if (a.kind == Activation::kLeakyRelu) a.alpha = 0.1f;
-  if (a.kind == Activation::kHardSigmoid) a.alpha = 0.2f, a.beta = 0.5f;
-  return a;
-}
-
-// A random shape whose output is at least 1x1; a third of them the 3x3 (or 5x5), stride 1 / 2, dilation 1 shapes
-// the specialised loops take.
-DwConvShape random_shape(std::mt19937& rng, int iter) {
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  DwConvShape s;
-  const bool common = iter % 3 == 0;
-  s.kernel_h = common ? (pick(0, 1) ? 3 : 5) : pick(1, 7);
-  s.kernel_w = common ? s.kernel_h : pick(1, 7);
-  s.stride_h = pick(1, 3), s.stride_w = common ? pick(1, 2) : pick(1, 3);
-  s.dilation_h = common ? 1 : pick(1, 2), s.dilation_w = common ? 1 : pick(1, 2);
-  s.pad_top = pick(0, 3), s.pad_left = pick(0, 3);
-  const int64_t pad_bottom = pick(0, 3), pad_right = pick(0, 3);
-  const int64_t eff_h = (s.kernel_h - 1) * s.dilation_h + 1, eff_w = (s.kernel_w - 1) * s.dilation_w + 1;
-  s.in_h = std::max<int64_t>(pick(1, 20), eff_h - s.pad_top - pad_bottom);
-  s.in_w = std::max<int64_t>(pick(1, iter % 2 ? 12 : 40), eff_w - s.pad_left - pad_right);
-  s.out_h = (s.in_h + s.pad_top + pad_bottom - eff_h) / s.stride_h + 1;
-  s.out_w = (s.in_w + s.pad_left + pad_right - eff_w) / s.stride_w + 1;
-  return s;
-}
-
-std::string describe(const DwConvShape& s) {
-  return "in " + std::to_string(s.in_h) + "x" + std::to_string(s.in_w) + " k " + std::to_string(s.kernel_h) + "x" +
-         std::to_string(s.kernel_w) + " s " + std::to_string(s.stride_h) + "," + std::to_string(s.stride_w) +
-         " d " + std::to_string(s.dilation_h) + "," + std::to_string(s.dilation_w) + " pad " +
-         std::to_string(s.pad_top) + "," + std::to_string(s.pad_left) + " out " + std::to_string(s.out_h) + "x" +
-         std::to_string(s.out_w);
-}
-
-void expect_near(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size());
-  int bad = 0;
-  for (size_t i = 0; i < got.size() && bad < 5; ++i)
-    if (!(std::abs(got[i] - want[i]) <= 1e-5f + 1e-5f * std::abs(want[i]))) {
-      ++bad;
-      ADD_FAILURE() << what << ": element " << i << " is " << got[i] << ", expected " << want[i];
-    }
-}
-
 class StemConvKernel : public ::testing::TestWithParam<ListedKernel> {};
 
 TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
@@ -94,15 +41,15 @@ TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
   std::mt19937 rng(4321);
   auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
   for (int iter = 0; iter < 400; ++iter) {
-    const DwConvShape s = random_shape(rng, iter);
+    const DwConvShape s = random_dwconv_shape(rng, iter % 3 == 0, 20, iter % 2 ? 12 : 40);
     DwConvArgs a;
     a.images = pick(1, 2);
     a.groups = 1, a.in_channels = pick(1, 4), a.channels = iter % 4 == 0 ? pick(1, 3) : pick(1, 40);
     a.act = activation_of(iter);
     ASSERT_TRUE(stemconv_supports(s, a));
-    const auto x = random_vector(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
-    const auto w = random_vector(static_cast<size_t>(a.channels * a.in_channels * s.kernel_h * s.kernel_w), rng);
-    const auto bias = random_vector(static_cast<size_t>(a.channels), rng);
+    const auto x = random_floats(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
+    const auto w = random_floats(static_cast<size_t>(a.channels * a.in_channels * s.kernel_h * s.kernel_w), rng);
+    const auto bias = random_floats(static_cast<size_t>(a.channels), rng);
     const size_t out = static_cast<size_t>(a.images * a.channels * s.out_h * s.out_w);
     // A guard zone past the planes catches writes beyond them.
     std::vector<float> got(out + 16, 7.0f), want(got.size(), 7.0f);
@@ -114,7 +61,7 @@ TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
     fn(s, a, mid, items, scratch.data());
     a.y = want.data();
     dwconv_f32_ref(s, a, 0, a.items(), nullptr);
-    expect_near(got, want, std::string(k.name) + " " + describe(s) + " channels " + std::to_string(a.channels) +
+    expect_floats_near(got, want, 1e-5f, 1e-5f, std::string(k.name) + " " + describe(s) + " channels " + std::to_string(a.channels) +
                                " images " + std::to_string(a.images) + " " + activation_name(a.act.kind));
     if (HasFailure()) return;
   }
@@ -147,9 +94,9 @@ TEST(StemConv, DispatchGivesTheSameResultOnAnyThreadCount) {
   s.pad_top = s.pad_left = 1, s.out_h = 20, s.out_w = 56;
   DwConvArgs a;
   a.images = 2, a.in_channels = 3, a.channels = 37, a.groups = 1;
-  const auto x = random_vector(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
-  const auto w = random_vector(static_cast<size_t>(a.channels * 3 * 9), rng);
-  const auto bias = random_vector(static_cast<size_t>(a.channels), rng);
+  const auto x = random_floats(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
+  const auto w = random_floats(static_cast<size_t>(a.channels * 3 * 9), rng);
+  const auto bias = random_floats(static_cast<size_t>(a.channels), rng);
   const size_t out = static_cast<size_t>(a.images * a.channels * s.out_h * s.out_w);
   std::vector<float> one(out), two(out), want(out);
   a.x = x.data(), a.w = w.data(), a.bias = bias.data(), a.y = one.data();
@@ -161,7 +108,7 @@ TEST(StemConv, DispatchGivesTheSameResultOnAnyThreadCount) {
   EXPECT_EQ(one, two);
   a.y = want.data();
   dwconv_f32_ref(s, a, 0, a.items(), nullptr);
-  expect_near(one, want, std::string("stemconv_f32 ") + stemconv_kernel_name());
+  expect_floats_near(one, want, 1e-5f, 1e-5f, std::string("stemconv_f32 ") + stemconv_kernel_name());
 }
 
 }  // namespace

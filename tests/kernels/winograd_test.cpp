@@ -10,6 +10,7 @@
 
 #include "../unit/nn_test_util.h"
 #include "kernels/winograd/winograd.h"
+#include "float_test_util.h"
 #include "prepared_node.h"
 
 namespace kiln::kernels {
@@ -24,20 +25,6 @@ constexpr Listed kListed[] = {
 #define KILN_WINOGRAD(name, tier, simd, tile) {#name, IsaTier::tier, tile},
 #include "kernels/winograd/winograd_list.h"
 };
-
-std::vector<float> random_vector(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-void expect_near(const float* got, const float* want, size_t n, const std::string& what) {
-  int bad = 0;
-  for (size_t i = 0; i < n && bad < 5; ++i)
-    if (!(std::abs(got[i] - want[i]) <= 1e-5f + 1e-5f * std::abs(want[i])))
-      ADD_FAILURE() << what << ": element " << i << " is " << got[i] << ", expected " << want[i], ++bad;
-}
 
 class WinogradKernel : public ::testing::TestWithParam<Listed> {};
 
@@ -72,7 +59,7 @@ TEST_P(WinogradKernel, TransformsMatchTheReference) {
                              std::to_string(s.pad_top) + "," + std::to_string(s.pad_left) + " tiles " +
                              std::to_string(seg.first) + "+" + std::to_string(seg.count) + " at lane " +
                              std::to_string(seg.lane0);
-    const auto x = random_vector(static_cast<size_t>(channels * s.in_h * s.in_w), rng);
+    const auto x = random_floats(static_cast<size_t>(channels * s.in_h * s.in_w), rng);
     std::vector<float> scratch(kWinogradInputScratchFloats);
     std::vector<float> got(static_cast<size_t>(points * seg.ldt + nr), 0.0f), want(got);
     input(s, x.data(), channels, seg, got.data(), scratch.data());
@@ -80,20 +67,20 @@ TEST_P(WinogradKernel, TransformsMatchTheReference) {
     for (int t = 0; t < points; ++t)
       for (int64_t c = 0; c < channels; ++c) {
         const size_t at = static_cast<size_t>(t * seg.ldt + c * seg.ldc + seg.lane0);
-        expect_near(got.data() + at, want.data() + at, static_cast<size_t>(seg.count), what + " input");
+        expect_floats_near(got.data() + at, want.data() + at, static_cast<size_t>(seg.count), 1e-5f, 1e-5f, what + " input");
       }
     ActivationParams act;
     act.kind = static_cast<Activation>(iter % 11);
     act.alpha = act.kind == Activation::kClip ? -0.5f : 0.1f, act.beta = 0.5f;
-    const auto m = random_vector(got.size(), rng), bias = random_vector(static_cast<size_t>(channels), rng);
-    const auto res = random_vector(static_cast<size_t>(channels * s.out_h * s.out_w), rng);
+    const auto m = random_floats(got.size(), rng), bias = random_floats(static_cast<size_t>(channels), rng);
+    const auto res = random_floats(static_cast<size_t>(channels * s.out_h * s.out_w), rng);
     // Outputs outside the segment keep their 3.0: the kernel must not write them (another thread owns them).
     std::vector<float> y(res.size() + 16, 3.0f), y_ref(y);
     const float* b = iter % 3 ? bias.data() : nullptr;
     const float* r = iter % 2 ? res.data() : nullptr;
     output(s, m.data(), channels, seg, b, r, y.data(), act);
     output_ref(s, m.data(), channels, seg, b, r, y_ref.data(), act);
-    expect_near(y.data(), y_ref.data(), y.size(), what + " output " + activation_name(act.kind));
+    expect_floats_near(y.data(), y_ref.data(), y.size(), 1e-5f, 1e-5f, what + " output " + activation_name(act.kind));
   }
 }
 

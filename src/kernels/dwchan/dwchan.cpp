@@ -15,23 +15,10 @@ namespace kiln::kernels {
 
 namespace {
 
-struct Entry {
-  const char* name;
-  IsaTier tier;
-  DwChanFn fn;
-};
-
-constexpr Entry kKernels[] = {
+constexpr KernelEntry<DwChanFn> kKernels[] = {
 #define KILN_DWCHAN(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/dwchan/dwchan_list.h"
 };
-
-const Entry* best_for(IsaTier tier) {
-  const Entry* best = nullptr;
-  for (const Entry& e : kKernels)
-    if (static_cast<int>(e.tier) <= static_cast<int>(tier) && (!best || e.tier > best->tier)) best = &e;
-  return best;
-}
 
 }  // namespace
 
@@ -57,18 +44,17 @@ size_t dwchan_scratch_floats(const DwConvShape& s) {
 }
 
 DwChanFn dwchan_kernel(IsaTier tier) {
-  for (const Entry& e : kKernels)
-    if (e.tier == tier) return e.fn;
-  return nullptr;
+  const auto* e = entry_of_tier(kKernels, tier);
+  return e ? e->fn : nullptr;
 }
 
 const char* dwchan_kernel_name() {
-  const Entry* e = best_for(active_isa());
+  const auto* e = best_entry(kKernels, active_isa());
   return e ? e->name : nullptr;
 }
 
 bool dwchan_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
-  const Entry* e = best_for(active_isa());
+  const auto* e = best_entry(kKernels, active_isa());
   if (!e || !dwchan_supports(s, a)) return false;
   const size_t floats = dwchan_scratch_floats(s);
   const int64_t items = dwchan_items(s, a);

@@ -20,23 +20,10 @@ namespace kiln::kernels {
 
 namespace {
 
-struct Entry {
-  const char* name;
-  IsaTier tier;
-  DwConvFn fn;
-};
-
-constexpr Entry kKernels[] = {
+constexpr KernelEntry<DwConvFn> kKernels[] = {
 #define KILN_DWCONV(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/dwconv/dwconv_list.h"
 };
-
-const Entry* best_for(IsaTier tier) {
-  const Entry* best = nullptr;
-  for (const Entry& e : kKernels)
-    if (static_cast<int>(e.tier) <= static_cast<int>(tier) && (!best || e.tier > best->tier)) best = &e;
-  return best;
-}
 
 }  // namespace
 
@@ -46,13 +33,12 @@ size_t dwconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a) {
 
 DwConvFn dwconv_kernel(IsaTier tier) {
   if (tier == IsaTier::kRef) return dwconv_f32_ref;
-  for (const Entry& e : kKernels)
-    if (e.tier == tier) return e.fn;
-  return nullptr;
+  const auto* e = entry_of_tier(kKernels, tier);
+  return e ? e->fn : nullptr;
 }
 
 const char* dwconv_kernel_name() {
-  const Entry* e = best_for(active_isa());
+  const auto* e = best_entry(kKernels, active_isa());
   return e ? e->name : "dwconv_f32_ref";
 }
 
@@ -67,7 +53,7 @@ void dwconv_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
   // One group of up to 4 input channels (an RGB stem) without a residual: output channels in the lanes
   // (kernels/stemconv; measured in its commit).
   if (stemconv_f32(s, a, pool)) return;
-  const Entry* e = best_for(active_isa());
+  const auto* e = best_entry(kKernels, active_isa());
   const DwConvFn fn = e ? e->fn : dwconv_f32_ref;
   const size_t scratch_floats = dwconv_scratch_floats(s, a);
   // Tasks of at least ~16K outputs (a 7x7 plane is not a task on its own), and items of one (image, group) kept

@@ -12,23 +12,10 @@ namespace kiln::kernels {
 
 namespace {
 
-struct Entry {
-  const char* name;
-  IsaTier tier;
-  GemvFn fn;
-};
-
-constexpr Entry kKernels[] = {
+constexpr KernelEntry<GemvFn> kKernels[] = {
 #define KILN_GEMV(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/gemv/gemv_list.h"
 };
-
-const Entry* best_for(IsaTier tier) {
-  const Entry* best = nullptr;
-  for (const Entry& e : kKernels)
-    if (static_cast<int>(e.tier) <= static_cast<int>(tier) && (!best || e.tier > best->tier)) best = &e;
-  return best;
-}
 
 // Rows per task: two panels.
 constexpr int64_t kRowsPerTask = 2 * kGemvPanel;
@@ -46,18 +33,17 @@ std::vector<float> gemv_pack(const float* w, int64_t M, int64_t K) {
 
 GemvFn gemv_kernel(IsaTier tier) {
   if (tier == IsaTier::kRef) return gemv_f32_ref;
-  for (const Entry& e : kKernels)
-    if (e.tier == tier) return e.fn;
-  return nullptr;
+  const auto* e = entry_of_tier(kKernels, tier);
+  return e ? e->fn : nullptr;
 }
 
 const char* gemv_kernel_name() {
-  const Entry* e = best_for(active_isa());
+  const auto* e = best_entry(kKernels, active_isa());
   return e ? e->name : "gemv_f32_ref";
 }
 
 void gemv_f32(const GemvArgs& g, ThreadPool* pool) {
-  const Entry* e = best_for(active_isa());
+  const auto* e = best_entry(kKernels, active_isa());
   const GemvFn fn = e ? e->fn : gemv_f32_ref;
   const int64_t tasks = (g.M + kRowsPerTask - 1) / kRowsPerTask;
   // Small products (under ~64K multiply-adds) are not worth waking a thread for.

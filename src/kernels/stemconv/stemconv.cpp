@@ -16,23 +16,10 @@ namespace kiln::kernels {
 
 namespace {
 
-struct Entry {
-  const char* name;
-  IsaTier tier;
-  StemConvFn fn;
-};
-
-constexpr Entry kKernels[] = {
+constexpr KernelEntry<StemConvFn> kKernels[] = {
 #define KILN_STEMCONV(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/stemconv/stemconv_list.h"
 };
-
-const Entry* best_for(IsaTier tier) {
-  const Entry* best = nullptr;
-  for (const Entry& e : kKernels)
-    if (static_cast<int>(e.tier) <= static_cast<int>(tier) && (!best || e.tier > best->tier)) best = &e;
-  return best;
-}
 
 }  // namespace
 
@@ -55,18 +42,17 @@ size_t stemconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a) {
 }
 
 StemConvFn stemconv_kernel(IsaTier tier) {
-  for (const Entry& e : kKernels)
-    if (e.tier == tier) return e.fn;
-  return nullptr;
+  const auto* e = entry_of_tier(kKernels, tier);
+  return e ? e->fn : nullptr;
 }
 
 const char* stemconv_kernel_name() {
-  const Entry* e = best_for(active_isa());
+  const auto* e = best_entry(kKernels, active_isa());
   return e ? e->name : nullptr;
 }
 
 bool stemconv_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
-  const Entry* e = best_for(active_isa());
+  const auto* e = best_entry(kKernels, active_isa());
   if (!e || !stemconv_supports(s, a)) return false;
   const size_t floats = stemconv_scratch_floats(s, a);
   parallel_for(pool, static_cast<size_t>(stemconv_items(s, a)), [&](size_t item) {
