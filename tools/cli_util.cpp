@@ -41,6 +41,15 @@ std::vector<int64_t> parse_dims(const std::string& text, const std::string& what
   return dims;
 }
 
+std::map<std::string, std::vector<int64_t>> parse_shape_args(const std::vector<std::string>& args) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const std::string& s : args) {
+    auto [name, dims] = split_assignment(s, "--shape");
+    shapes[name] = parse_dims(dims, "--shape " + name);
+  }
+  return shapes;
+}
+
 std::string human_bytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;

@@ -58,12 +58,7 @@ Runner add_check(CLI::App& app) {
   cmd->add_option("--shape,-s", args->shapes, "NAME=DIMS: check the model at this input size");
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   return [args]() {
-    std::map<std::string, std::vector<int64_t>> shapes;
-    for (const std::string& s : args->shapes) {
-      auto [name, dims] = split_assignment(s, "--shape");
-      shapes[name] = parse_dims(dims, "--shape " + name);
-    }
-    CheckReport report = check_model(args->model, shapes);
+    CheckReport report = check_model(args->model, parse_shape_args(args->shapes));
     if (args->json) std::cout << to_json(report).dump(2) << "\n";
     else print_text(report);
     return report.will_run() ? 0 : 1;

@@ -1,7 +1,9 @@
-// kiln optimize MODEL [--level N] [--disable-pass NAME]... [--output FILE] [--json]: what the graph passes do to a
-// model (the session runs the same pipeline when it loads it), pass by pass, and optionally the rewritten model.
-// The written file holds kiln's own ops (domain ai.kiln): it is for reading (e.g. in Netron), not for other
-// runtimes.
+// kiln optimize MODEL [-o OUT.onnx] [--shape NAME=DIMS]... [--level N] [--disable-pass NAME]... [--verbose] [--json]:
+// the graph passes, written back as a model. At the default level (1) every pass leaves standard ONNX (cleanup,
+// constant and shape folding, Conv+BatchNorm folding), so the output loads in other runtimes (ONNX Runtime,
+// TensorRT): the step many users take before those. --shape fixes input dims first, which lets the chains of
+// Shape/Gather/Concat an exporter writes for dynamic axes fold away. Level 2 shows what a kiln session runs:
+// it adds kiln's fused ops (domain ai.kiln), which only kiln loads.
 
 #include <nlohmann/json.hpp>
 
@@ -9,6 +11,7 @@
 #include <map>
 
 #include "api/session_impl.h"
+#include "cli_util.h"
 #include "commands.h"
 #include "onnx/writer.h"
 
@@ -18,15 +21,51 @@ namespace {
 
 struct OptimizeArgs {
   std::string model, output;
-  int level = SessionOptions{}.graph_optimization_level;
-  std::vector<std::string> disabled;
-  bool json = false;
+  int level = 1;
+  std::vector<std::string> disabled, shapes;
+  bool verbose = false, json = false;
 };
 
-std::map<std::string, int> op_counts(const ir::Graph& g) {
-  std::map<std::string, int> counts;
-  for (const ir::Node& n : g.nodes) ++counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
-  return counts;
+std::string op_list(const std::map<std::string, int>& ops, bool signs) {
+  std::string list;
+  for (const auto& [op, n] : ops) list += fmt::format("{}{} {}{}", list.empty() ? "" : ", ", op, signs && n > 0 ? "+" : "", n);
+  return list;
+}
+
+void print_json(const OptimizeArgs& args, size_t before, const Session::Impl& impl) {
+  nlohmann::json j;
+  j["model"] = args.model;
+  j["level"] = args.level;
+  j["nodes_before"] = before;
+  j["nodes_after"] = impl.model.graph->nodes.size();
+  j["passes"] = nlohmann::json::array();
+  for (const passes::PassRun& r : impl.pass_runs)
+    j["passes"].push_back({{"name", r.name}, {"changed", r.changed}, {"nodes_before", r.nodes_before},
+                           {"nodes_after", r.nodes_after},
+                           {"fused_nodes_made", static_cast<int64_t>(r.kiln_nodes_after) - static_cast<int64_t>(r.kiln_nodes_before)},
+                           {"op_changes", r.op_changes}, {"milliseconds", r.milliseconds}, {"error", r.error}});
+  j["ops"] = passes::op_counts(*impl.model.graph);
+  if (!args.output.empty()) j["output"] = args.output;
+  std::cout << j.dump(2) << "\n";
+}
+
+void print_text(const OptimizeArgs& args, size_t before, const Session::Impl& impl) {
+  if (args.verbose) {
+    fmt::print("{:<24} {:>7} {:>7} {:>9}  {}\n", "pass", "nodes", "removed", "ms", "what changed (nodes by op)");
+    for (const passes::PassRun& r : impl.pass_runs)
+      fmt::print("{:<24} {:>7} {:>7} {:>9.2f}  {}\n", r.name, r.nodes_after,
+                 static_cast<int64_t>(r.nodes_before) - static_cast<int64_t>(r.nodes_after), r.milliseconds,
+                 r.changed ? op_list(r.op_changes, true) : "-");
+  }
+  for (const passes::PassRun& r : impl.pass_runs)
+    if (!r.error.empty()) fmt::print("error   {}\n", r.error);
+  fmt::print("nodes   {} -> {}\n", before, impl.model.graph->nodes.size());
+  fmt::print("ops     {}\n", op_list(passes::op_counts(*impl.model.graph), false));
+  if (!args.output.empty())
+    fmt::print("wrote   {}{}\n", args.output,
+               args.level >= 2 ? " (with kiln's fused ops, domain ai.kiln: only kiln loads it; --level 1 writes "
+                                 "standard ONNX)"
+                               : " (standard ONNX)");
 }
 
 int optimize_command(const OptimizeArgs& args) {
@@ -35,36 +74,12 @@ int optimize_command(const OptimizeArgs& args) {
   const size_t before = Session::from_file(args.model, options).impl().model.graph->nodes.size();
   options.graph_optimization_level = args.level;
   options.disabled_passes = args.disabled;
+  options.fixed_input_shapes = parse_shape_args(args.shapes);
   Session session = Session::from_file(args.model, options);
   const Session::Impl& impl = session.impl();
-  const std::map<std::string, int> ops = op_counts(*impl.model.graph);
-  if (args.json) {
-    nlohmann::json j;
-    j["model"] = args.model;
-    j["nodes_before"] = before;
-    j["nodes_after"] = impl.model.graph->nodes.size();
-    j["passes"] = nlohmann::json::array();
-    for (const passes::PassRun& r : impl.pass_runs)
-      j["passes"].push_back({{"name", r.name}, {"changed", r.changed}, {"nodes_before", r.nodes_before},
-                             {"nodes_after", r.nodes_after},
-                             {"fused_nodes_made", static_cast<int64_t>(r.kiln_nodes_after) - static_cast<int64_t>(r.kiln_nodes_before)},
-                             {"milliseconds", r.milliseconds}, {"error", r.error}});
-    j["ops"] = ops;
-    std::cout << j.dump(2) << "\n";
-  } else {
-    fmt::print("{:<24} {:>7} {:>7} {:>8} {:>9}\n", "pass", "nodes", "removed", "ai.kiln+", "ms");
-    for (const passes::PassRun& r : impl.pass_runs)
-      fmt::print("{:<24} {:>7} {:>7} {:>8} {:>9.2f}\n", r.name, r.nodes_after,
-                 static_cast<int64_t>(r.nodes_before) - static_cast<int64_t>(r.nodes_after),
-                 static_cast<int64_t>(r.kiln_nodes_after) - static_cast<int64_t>(r.kiln_nodes_before), r.milliseconds);
-    for (const passes::PassRun& r : impl.pass_runs)
-      if (!r.error.empty()) fmt::print("error   {}\n", r.error);
-    fmt::print("nodes   {} -> {}\n", before, impl.model.graph->nodes.size());
-    std::string list;
-    for (const auto& [op, n] : ops) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", op, n);
-    fmt::print("ops     {}\n", list);
-  }
   if (!args.output.empty()) onnx::save_model(impl.model, args.output);
+  if (args.json) print_json(args, before, impl);
+  else print_text(args, before, impl);
   return 0;
 }
 
@@ -72,12 +87,18 @@ int optimize_command(const OptimizeArgs& args) {
 
 Runner add_optimize(CLI::App& app) {
   auto args = std::make_shared<OptimizeArgs>();
-  CLI::App* cmd = app.add_subcommand("optimize", "Show what the graph passes do to a model, pass by pass");
+  CLI::App* cmd = app.add_subcommand("optimize", "Simplify a model with kiln's graph passes and write it back as ONNX");
   cmd->add_option("model", args->model, "ONNX model file")->required();
-  cmd->add_option("--level", args->level, "0 none, 1 basic (cleanup, folding), 2 all (fusions; the default)")
+  cmd->add_option("--output,-o", args->output, "Write the rewritten model here");
+  cmd->add_option("--shape,-s", args->shapes,
+                  "NAME=DIMS: fix this input's size first (shape computations on it fold; the output then only "
+                  "takes this size)");
+  cmd->add_option("--level", args->level,
+                  "1 standard ONNX passes (the default: cleanup, constant and shape folding, Conv+BatchNorm); 2 also "
+                  "kiln's fusions, as a kiln session runs them (output only kiln loads); 0 none")
       ->check(CLI::Range(0, 2));
   cmd->add_option("--disable-pass", args->disabled, "NAME: switch one graph pass off (repeatable)");
-  cmd->add_option("--output,-o", args->output, "Write the rewritten model here (it holds ai.kiln ops)");
+  cmd->add_flag("--verbose,-v", args->verbose, "List every pass and what it changed");
   cmd->add_flag("--json", args->json, "Machine-readable output");
   return [args]() { return optimize_command(*args); };
 }

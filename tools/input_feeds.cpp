@@ -93,11 +93,7 @@ std::string shape_text(const Tensor& t) {
 
 Feeds make_feeds(const Session& session, const std::vector<std::string>& input_args,
                  const std::vector<std::string>& shape_args, uint64_t seed) {
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const std::string& s : shape_args) {
-    auto [name, dims] = split_assignment(s, "--shape");
-    shapes[name] = parse_dims(dims, "--shape " + name);
-  }
+  const std::map<std::string, std::vector<int64_t>> shapes = parse_shape_args(shape_args);
   Feeds feeds;
   for (const std::string& s : input_args) {
     auto [name, file] = split_assignment(s, "--input");

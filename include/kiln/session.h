@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -59,6 +60,11 @@ struct SessionOptions {
   int graph_optimization_level = 2;
   /// Passes not to run, by name (e.g. "fuse_attention"); an unknown name is an error.
   std::vector<std::string> disabled_passes;
+  /// Input shapes fixed when the session is created, by input name (ONNX Runtime's free-dimension overrides,
+  /// by input): the declared dims become these numbers before the passes run, so shape computations on them
+  /// fold to constants, and each symbol they replace ("batch") takes the same size in every other input. A run
+  /// fed another shape is refused. Unknown names, wrong ranks and sizes that contradict the model are errors.
+  std::map<std::string, std::vector<int64_t>> fixed_input_shapes;
   /// A named dim (dim_param) that two fed dims give different sizes is refused when true. By default the run
   /// goes ahead, as ONNX Runtime's does: kiln computes with the sizes fed, never with the names, and `warn`
   /// says so once per name and session. (Placeholder names such as "?" are unknown dims, never shared.)

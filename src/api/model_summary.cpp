@@ -13,7 +13,7 @@ IoInfo io_of(const ir::Value& v) {
 void count_ops(const ir::Graph& g, ModelSummary& s) {
   for (const ir::Node& n : g.nodes) {
     ++s.nodes;
-    ++s.op_counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
+    ++s.op_counts[n.qualified_op()];
     for (const ir::Attribute& a : n.attributes) {
       if (a.g) count_ops(*a.g, s);
       for (const auto& sub : a.graphs) count_ops(*sub, s);

@@ -102,7 +102,7 @@ void scan(const ir::Graph& g, const ir::Model& model, std::map<std::pair<std::st
     }
     auto problem = problem_with(node, model.opset(node.domain), model);
     if (!problem) continue;
-    std::string op = node.domain.empty() ? node.op_type : node.domain + "." + node.op_type;
+    std::string op = node.qualified_op();
     OpProblem& p = out[{op, problem->second}];
     p.kind = problem->first;
     p.op = op;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "api/fixed_input_shapes.h"
 #include "api/model_check.h"
 #include "api/node_validation.h"
 #include "passes/pipeline.h"
@@ -71,6 +72,7 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   check_ops_supported(model);
   refuse_forms_the_opset_lacks(model);
   refuse_invalid_nodes(model);
+  fix_input_shapes(*model.graph, options.fixed_input_shapes);
   const ir::Graph& g = *model.graph;
   for (int id : g.required_inputs()) inputs.push_back(io_info(g.value(id), "input"));
   for (int id : g.outputs) outputs.push_back(io_info(g.value(id), "output"));
@@ -204,7 +206,7 @@ runtime::RunControl Session::Impl::control_for(const RunOptions& options) {
       const ir::Node& node = p.graph().nodes[static_cast<size_t>(step.node)];
       StepProfile sp;
       sp.node = node.name.empty() ? fmt::format("#{}", step.node) : node.name;
-      sp.op_type = node.domain.empty() || node.domain == "ai.onnx" ? node.op_type : node.domain + "." + node.op_type;
+      sp.op_type = node.qualified_op();
       if (step.prepared) sp.kernel = step.prepared->describe();
       sp.index = static_cast<size_t>(step.node);
       sp.depth = depth;

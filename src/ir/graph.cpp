@@ -39,6 +39,10 @@ std::string Node::label(size_t index) const {
   return fmt::format("node #{} ({})", index, op_type);
 }
 
+std::string Node::qualified_op() const {
+  return domain.empty() || domain == "ai.onnx" ? op_type : domain + "." + op_type;
+}
+
 int Graph::find(std::string_view n) const {
   auto it = index_.find(std::string(n));
   return it == index_.end() ? -1 : it->second;

@@ -96,6 +96,8 @@ struct Node {
   const Attribute* attr(std::string_view name) const;
   /// "node 'conv1' (Conv)" or "node #12 (Conv)" when unnamed; used in every error about a node.
   std::string label(size_t index) const;
+  /// "Conv", or "<domain>.<op>" outside ai.onnx ("ai.kiln.FusedConv"): how counts and profiles name an op.
+  std::string qualified_op() const;
 };
 
 struct Graph {

@@ -43,6 +43,12 @@ size_t kiln_nodes(const ir::Graph& g) {
 
 }  // namespace
 
+std::map<std::string, int> op_counts(const ir::Graph& g) {
+  std::map<std::string, int> counts;
+  for (const ir::Node& n : g.nodes) ++counts[n.qualified_op()];
+  return counts;
+}
+
 const Pass* find_pass(std::string_view name) {
   for (const PipelineEntry& e : pipeline())
     if (e.pass->name() == name) return e.pass;
@@ -70,6 +76,7 @@ std::vector<PassRun> optimize(ir::Model& model, const PipelineOptions& options) 
     // A pass that throws or leaves an invalid graph is a kiln bug; the model must still run: the graph as it
     // was before that pass is put back, and the run records why (tests assert no pass ever does this).
     ir::Graph before = *model.graph;
+    const std::map<std::string, int> ops_before = op_counts(*model.graph);
     const std::vector<ir::OpsetImport> opsets_before = model.opsets;
     const auto start = std::chrono::steady_clock::now();
     try {
@@ -86,6 +93,12 @@ std::vector<PassRun> optimize(ir::Model& model, const PipelineOptions& options) 
     run.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     run.nodes_after = model.graph->nodes.size();
     run.kiln_nodes_after = kiln_nodes(*model.graph);
+    if (run.changed) {
+      std::map<std::string, int> changes = op_counts(*model.graph);
+      for (const auto& [op, n] : ops_before) changes[op] -= n;
+      for (const auto& [op, n] : changes)
+        if (n != 0) run.op_changes.emplace(op, n);
+    }
     if (options.after_each) options.after_each(pass, model);
     runs.push_back(std::move(run));
   }

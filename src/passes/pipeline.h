@@ -2,6 +2,7 @@
 // The one ordered list of graph passes (pipeline.cpp) and the function that runs it on a model.
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,10 +37,15 @@ struct PassRun {
   bool changed = false;
   size_t nodes_before = 0, nodes_after = 0;
   size_t kiln_nodes_before = 0, kiln_nodes_after = 0;  ///< nodes of kiln's own fused ops (domain ai.kiln)
+  /// What the pass changed, by op (op_counts' keys): nodes it added (> 0) or removed (< 0); unchanged ops absent.
+  std::map<std::string, int> op_changes;
   double milliseconds = 0;
   /// Set when the pass threw or left an invalid graph: it was undone (a kiln bug; tests assert this is empty).
   std::string error;
 };
+
+/// Nodes of g's top-level graph by op: "Conv", or "<domain>.<op>" outside ai.onnx ("ai.kiln.FusedConv").
+std::map<std::string, int> op_counts(const ir::Graph& g);
 
 /// Runs the pipeline on `model`'s top-level graph. Graph inputs and outputs keep their names and meaning.
 /// Throws only for an unknown name in `disabled`. A pass that throws or leaves an invalid graph (a kiln bug) is

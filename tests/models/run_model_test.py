@@ -12,7 +12,9 @@ runs onnxruntime (CPUExecutionProvider) on the same arrays, and compares each ou
 OUT/<output name>.npy (characters outside [A-Za-z0-9._-] replaced by '_'). Float outputs must agree to a
 relative L2 error ||kiln - ort|| / max(||ort||, tiny) <= 1e-5; integer and bool outputs must be equal.
 kiln runs twice per size: with its graph passes (the default) and with --no-optimize; both must agree with
-onnxruntime, so a pass that changes what a model computes fails here.
+onnxruntime, so a pass that changes what a model computes fails here. `kiln optimize -o` must write standard
+ONNX (no kiln-only op, onnx.checker passes) that onnxruntime runs to the same outputs within rel-L2 1e-6: once
+as exported (every size), once with the first size fixed by --shape (which folds the exporter's shape chains).
 Exit status 0 when every output of every size agrees, 1 on any mismatch, kiln failure or export failure.
 """
 import argparse
@@ -32,6 +34,7 @@ sys.path.insert(0, str(HERE))
 import model_zoo  # noqa: E402
 
 REL_L2_LIMIT = 1e-5
+OPTIMIZED_REL_L2_LIMIT = 1e-6  # `kiln optimize` output on onnxruntime against the model as exported
 TINY = 1e-30  # floor for ||ort|| so an all-zero reference output still gives a finite relative error
 SEED = 1234
 
@@ -59,7 +62,7 @@ def make_inputs(spec: model_zoo.ModelSpec, case: dict, rng: np.random.Generator)
     return feeds
 
 
-def compare(name: str, got: np.ndarray, want: np.ndarray) -> tuple:
+def compare(name: str, got: np.ndarray, want: np.ndarray, limit: float = REL_L2_LIMIT) -> tuple:
     """Returns (ok, one line of figures) for one output."""
     head = f"{name}: shape {list(want.shape)} {want.dtype}"
     if got.shape != want.shape or got.dtype != want.dtype:
@@ -76,7 +79,7 @@ def compare(name: str, got: np.ndarray, want: np.ndarray) -> tuple:
     diff = g[finite] - w[finite]
     rel = float(np.linalg.norm(diff) / max(float(np.linalg.norm(w[finite])), TINY))
     max_abs = float(np.max(np.abs(diff))) if diff.size else 0.0
-    ok = same_nonfinite and rel <= REL_L2_LIMIT
+    ok = same_nonfinite and rel <= limit
     note = "" if same_nonfinite else f"  non-finite values differ ({int(g_bad.sum())} in kiln, {int(w_bad.sum())} in ort)"
     return ok, f"{head}  rel_l2 {rel:.3e}  max_abs {max_abs:.3e}{note}  {'ok' if ok else 'MISMATCH'}"
 
@@ -150,7 +153,46 @@ def run_case(args, spec, model: pathlib.Path, index: int, case: dict) -> bool:
             print("    " + line)
             all_ok &= ok
     all_ok &= steady_state_allocates_nothing(args.kiln, model, files)
+    if index == 1:
+        fixed = [f"--shape={name}={'x'.join(map(str, dims))}" for name, dims in case.items()]
+        all_ok &= optimized_onnx_agrees(args.kiln, model, work / "optimized-fixed.onnx", fixed, feeds, reference)
+    all_ok &= optimized_onnx_agrees(args.kiln, model, work / "optimized.onnx", [], feeds, reference)
     return all_ok
+
+
+def optimized_onnx_agrees(kiln: str, model: pathlib.Path, out: pathlib.Path, extra: list, feeds: dict,
+                          reference: dict) -> bool:
+    """`kiln optimize MODEL -o OUT` (issue 9, item 6): standard ONNX that onnxruntime loads and runs to the outputs
+    of the model as exported."""
+    import onnx
+    cmd = [kiln, "optimize", str(model), "-o", str(out), "--json"] + extra
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"  kiln optimize failed (exit status {proc.returncode}): {' '.join(cmd)}\n{proc.stderr.strip()}  MISMATCH")
+        return False
+    report = json.loads(proc.stdout)
+    written = onnx.load(str(out))
+    try:
+        onnx.checker.check_model(written)
+    except onnx.checker.ValidationError as e:
+        print(f"  kiln optimize {' '.join(extra)} wrote a model onnx.checker refuses: {e}  MISMATCH")
+        return False
+    foreign = sorted({n.domain for n in written.graph.node} - {"", "ai.onnx"})
+    if foreign:
+        print(f"  kiln optimize {' '.join(extra)} wrote ops of domains {foreign}: not standard ONNX  MISMATCH")
+        return False
+    print(f"  kiln optimize {' '.join(extra)}: {report['nodes_before']} -> {report['nodes_after']} nodes; on onnxruntime:")
+    got = run_ort(out, feeds)
+    ok = True
+    for name, want in reference.items():
+        if name not in got:
+            print(f"    {name}: missing from the optimized model's outputs  MISMATCH")
+            ok = False
+            continue
+        same, line = compare(name, got[name], want, OPTIMIZED_REL_L2_LIMIT)
+        print("    " + line)
+        ok &= same
+    return ok
 
 
 def steady_state_allocates_nothing(kiln: str, model: pathlib.Path, input_files: dict) -> bool:
@@ -186,7 +228,8 @@ def main() -> int:
         return 1
     results = [run_case(args, spec, model, i, case) for i, case in enumerate(spec.cases, 1)]
     if all(results):
-        print(f"PASS {spec.name}: every output within rel_l2 {REL_L2_LIMIT:g} of onnxruntime, graph passes on and off")
+        print(f"PASS {spec.name}: every output within rel_l2 {REL_L2_LIMIT:g} of onnxruntime, graph passes on and off; "
+              f"kiln optimize output standard ONNX within {OPTIMIZED_REL_L2_LIMIT:g}")
         return 0
     print(f"FAIL {spec.name}: {results.count(False)} of {len(results)} input sizes failed")
     return 1
