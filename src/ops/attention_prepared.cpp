@@ -11,6 +11,9 @@
 // With a causal (-inf) mask a tile stops at the last key any of its queries sees, which saves a third to a half of
 // a decoder's attention work.
 //
+// With seq_first (Q [S, N, D] and so on, see scaled_dot_product_attention.cpp) the same tiles read and write the
+// heads in place: rows N * D apart, head n at column n * D; gemm_f32 takes the leading dimensions as they are.
+//
 // Tiles are independent and each runs on one thread (gemm_f32 without the pool), so results do not depend on
 // the thread count.
 
@@ -66,6 +69,7 @@ struct Geometry {
   const float* mask = nullptr;
   float* y = nullptr;
   int64_t mask_row_step = 0, mask_col_step = 0;  ///< within one [S, T] mask matrix; 0 where it broadcasts
+  int64_t ldq = 0, ldk = 0, ldv = 0, ldy = 0;     ///< elements between rows (D, D, Dv, Dv unless seq_first)
   float scale = 1.0f;
 };
 
@@ -86,9 +90,71 @@ int64_t unmasked_prefix(const float* row, int64_t floor, int64_t n) {
 // The batch dims of t (all but the last two), as a span.
 std::span<const int64_t> batch_of(const Tensor& t) { return {t.dims().data(), t.rank() - 2}; }
 
+// Reads the mask into g (right-aligned against [batch_dims..., S, T]: each dim 1 or the full size) and returns
+// its batch dims through mask_batch and its matrix size through elems; false when it does not broadcast so.
+bool read_mask(const Tensor* mask, std::span<const int64_t> batch_dims, Geometry& g,
+               std::span<const int64_t>& mask_batch, int64_t& elems) {
+  elems = 1;
+  if (!mask) return true;
+  const size_t nb = batch_dims.size();
+  const std::vector<int64_t>& md = mask->dims();
+  if (md.size() > nb + 2) return false;
+  for (size_t i = 0; i < md.size(); ++i) {
+    const size_t at = nb + 2 - md.size() + i;
+    const int64_t full = at < nb ? batch_dims[at] : at == nb ? g.S : g.T;
+    if (md[i] != 1 && md[i] != full) return false;
+  }
+  const int64_t mt = md.empty() ? 1 : md.back();
+  const int64_t ms = md.size() >= 2 ? md[md.size() - 2] : 1;
+  if (md.size() >= 2) mask_batch = std::span<const int64_t>(md.data(), md.size() - 2);
+  g.mask = mask->data<float>();
+  g.mask_col_step = mt == 1 ? 0 : 1;
+  g.mask_row_step = ms == 1 ? 0 : mt;
+  elems = ms * mt;
+  return true;
+}
+
+// seq_first: Q [S, Nq, D], K [T, Nk, D], V [T, Nv, Dv], Y [S, N, Dv] (each of Nq, Nk, Nv is N or 1). Head n's
+// matrices start n * D (n * Dv) elements in, and their rows are N * D (N * Dv) apart.
+bool read_seq_first(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, const Tensor& y,
+                    Geometry& g) {
+  if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3 || y.rank() != 3) return false;
+  g.S = q.dim(0);
+  g.D = q.dim(2);
+  g.T = k.dim(0);
+  g.Dv = v.dim(2);
+  if (k.dim(2) != g.D || v.dim(0) != g.T) return false;
+  const int64_t n = std::max({q.dim(1), k.dim(1), v.dim(1)});
+  for (const Tensor* t : {&q, &k, &v})
+    if (t->dim(1) != n && t->dim(1) != 1) return false;
+  if (y.dim(0) != g.S || y.dim(1) != n || y.dim(2) != g.Dv) return false;
+  const int64_t heads[1] = {n};
+  std::span<const int64_t> mask_batch;
+  int64_t mask_elems = 1;
+  if (!read_mask(mask, heads, g, mask_batch, mask_elems)) return false;
+  const BatchOperand operands[] = {{{&q.dims()[1], 1}, g.D}, {{&k.dims()[1], 1}, g.D}, {{&v.dims()[1], 1}, g.Dv},
+                                   {{&y.dims()[1], 1}, g.Dv}, {mask_batch, mask_elems}};
+  if (!broadcast_batch(operands, g.L)) return false;
+  g.ldq = q.dim(1) * g.D;
+  g.ldk = k.dim(1) * g.D;
+  g.ldv = v.dim(1) * g.Dv;
+  g.ldy = n * g.Dv;
+  return true;
+}
+
+bool finish_geometry(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& y, float scale_attr, bool has_scale,
+                     Geometry& g) {
+  g.q = q.data<float>();
+  g.k = k.data<float>();
+  g.v = v.data<float>();
+  g.y = y.data<float>();
+  g.scale = has_scale ? scale_attr : 1.0f / std::sqrt(static_cast<float>(g.D));
+  return true;
+}
+
 // Reads the geometry; false when a shape is outside what this kernel handles (the reference then runs and
 // reports any error).
-bool read_geometry(KernelContext& ctx, float scale_attr, bool has_scale, Geometry& g) {
+bool read_geometry(KernelContext& ctx, float scale_attr, bool has_scale, bool seq_first, Geometry& g) {
   const Tensor& q = ctx.input(0);
   const Tensor& k = ctx.input(1);
   const Tensor& v = ctx.input(2);
@@ -96,6 +162,7 @@ bool read_geometry(KernelContext& ctx, float scale_attr, bool has_scale, Geometr
   Tensor& y = ctx.output(0);
   for (const Tensor* t : {&q, &k, &v, mask, static_cast<const Tensor*>(&y)})
     if (t && t->dtype() != DType::kFloat32) return false;
+  if (seq_first) return read_seq_first(q, k, v, mask, y, g) && finish_geometry(q, k, v, y, scale_attr, has_scale, g);
   if (q.rank() < 2 || k.rank() < 2 || v.rank() < 2) return false;
   g.S = q.dim(q.rank() - 2);
   g.D = q.dims().back();
@@ -113,47 +180,28 @@ bool read_geometry(KernelContext& ctx, float scale_attr, bool has_scale, Geometr
     }
     if (y.dim(d) != want) return false;
   }
-  // The mask, right-aligned against [batch..., S, T]: each dim 1 or the full size.
-  int64_t ms = 1, mt = 1;
   std::span<const int64_t> mask_batch;
-  if (mask) {
-    const std::vector<int64_t>& md = mask->dims();
-    if (md.size() > nb + 2) return false;
-    for (size_t i = 0; i < md.size(); ++i) {
-      const size_t at = nb + 2 - md.size() + i;
-      const int64_t full = at < nb ? y.dim(at) : at == nb ? g.S : g.T;
-      if (md[i] != 1 && md[i] != full) return false;
-    }
-    if (!md.empty()) mt = md.back();
-    if (md.size() >= 2) {
-      ms = md[md.size() - 2];
-      mask_batch = std::span<const int64_t>(md.data(), md.size() - 2);
-    }
-    g.mask = mask->data<float>();
-    g.mask_col_step = mt == 1 ? 0 : 1;
-    g.mask_row_step = ms == 1 ? 0 : mt;
-  }
+  int64_t mask_elems = 1;
+  if (!read_mask(mask, {y.dims().data(), nb}, g, mask_batch, mask_elems)) return false;
   const BatchOperand operands[] = {{batch_of(q), g.S * g.D}, {batch_of(k), g.T * g.D}, {batch_of(v), g.T * g.Dv},
-                                   {{y.dims().data(), nb}, g.S * g.Dv}, {mask_batch, ms * mt}};
+                                   {{y.dims().data(), nb}, g.S * g.Dv}, {mask_batch, mask_elems}};
   if (!broadcast_batch(operands, g.L)) return false;
-  g.q = q.data<float>();
-  g.k = k.data<float>();
-  g.v = v.data<float>();
-  g.y = y.data<float>();
-  g.scale = has_scale ? scale_attr : 1.0f / std::sqrt(static_cast<float>(g.D));
-  return true;
+  g.ldq = g.ldk = g.D;
+  g.ldv = g.ldy = g.Dv;
+  return finish_geometry(q, k, v, y, scale_attr, has_scale, g);
 }
 
 class PreparedAttention final : public PreparedKernel {
  public:
   float scale = 1.0f;
   bool has_scale = false;
+  bool seq_first = false;
   const kernels::AttentionRowKernels* rows = nullptr;
   ComputeFn reference = nullptr;
 
   void run(KernelContext& ctx) const override {
     Geometry g;
-    if (!read_geometry(ctx, scale, has_scale, g)) return reference(ctx);
+    if (!read_geometry(ctx, scale, has_scale, seq_first, g)) return reference(ctx);
     if (ctx.output(0).numel() == 0) return;
     if (g.T == 0) {  // softmax over no keys, times no values: the reference's empty product, zeros
       std::fill_n(g.y, ctx.output(0).numel(), 0.0f);
@@ -196,10 +244,10 @@ void PreparedAttention::run_tile(const Geometry& g, int64_t b, int64_t i0, int64
   float* s = scratch;
   float* m = s + n_rows * bc;
   float* l = m + n_rows;
-  const float* q = g.q + g.L.offset(kOpQ, b) + i0 * g.D;
+  const float* q = g.q + g.L.offset(kOpQ, b) + i0 * g.ldq;
   const float* k = g.k + g.L.offset(kOpK, b);
   const float* v = g.v + g.L.offset(kOpV, b);
-  float* y = g.y + g.L.offset(kOpY, b) + i0 * g.Dv;
+  float* y = g.y + g.L.offset(kOpY, b) + i0 * g.ldy;
   const float* mask = g.mask ? g.mask + g.L.offset(kOpMask, b) + i0 * g.mask_row_step : nullptr;
   const float neg_inf = -std::numeric_limits<float>::infinity();
   // Keys masked with -inf for every row of the tile from some point on (a causal mask: the tile's last query
@@ -219,8 +267,8 @@ void PreparedAttention::run_tile(const Geometry& g, int64_t b, int64_t i0, int64
     qk.M = n_rows;
     qk.N = cols;
     qk.K = g.D;
-    qk.a = MatrixRef{q, g.D, false};
-    qk.b = MatrixRef{k + j0 * g.D, g.D, true};
+    qk.a = MatrixRef{q, g.ldq, false};
+    qk.b = MatrixRef{k + j0 * g.ldk, g.ldk, true};
     qk.c = s;
     qk.ldc = cols;
     qk.epilogue.alpha = g.scale;
@@ -238,7 +286,7 @@ void PreparedAttention::run_tile(const Geometry& g, int64_t b, int64_t i0, int64
         l[r] = sum;
       } else {
         const float corr = m_old == m_new ? 1.0f : std::exp(m_old - shift);
-        if (corr != 1.0f) rows->scale(y + r * g.Dv, corr, g.Dv);
+        if (corr != 1.0f) rows->scale(y + r * g.ldy, corr, g.Dv);
         l[r] = l[r] * corr + sum;
       }
       m[r] = m_new;
@@ -248,17 +296,17 @@ void PreparedAttention::run_tile(const Geometry& g, int64_t b, int64_t i0, int64
     pv.N = g.Dv;
     pv.K = cols;
     pv.a = MatrixRef{s, cols, false};
-    pv.b = MatrixRef{v + j0 * g.Dv, g.Dv, false};
+    pv.b = MatrixRef{v + j0 * g.ldv, g.ldv, false};
     pv.c = y;
-    pv.ldc = g.Dv;
+    pv.ldc = g.ldy;
     if (j0 > 0) {
       pv.epilogue.residual = y;
-      pv.epilogue.ldr = g.Dv;
+      pv.epilogue.ldr = g.ldy;
     }
     kernels::gemm_f32(pv, nullptr);
   }
   // A row with no unmasked key has l = 0: 0 · (1/0) is NaN, as the reference softmax gives for it.
-  for (int64_t r = 0; r < n_rows; ++r) rows->scale(y + r * g.Dv, 1.0f / l[r], g.Dv);
+  for (int64_t r = 0; r < n_rows; ++r) rows->scale(y + r * g.ldy, 1.0f / l[r], g.Dv);
 }
 
 }  // namespace
@@ -272,6 +320,7 @@ std::unique_ptr<PreparedKernel> prepare_scaled_dot_product_attention(PrepareCont
   auto k = std::make_unique<PreparedAttention>();
   k->has_scale = ctx.has_attr("scale");
   k->scale = ctx.attr_float("scale", 1.0f);
+  k->seq_first = ctx.attr_int("seq_first", 0) != 0;
   k->rows = rows;
   k->reference = schema->compute;
   return k;

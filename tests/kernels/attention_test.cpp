@@ -171,6 +171,27 @@ TEST_P(SdpaPrepared, EqualRowTilesAndCausalTilesCoverEveryQuery) {
   prep::expect_prepared_matches(n, 1, 2e-5, "SDPA with rows masked from scattered points");
 }
 
+// seq_first = 1: Q [S, N, D], K [T, N, D], V [T, N, Dv], Y [S, N, Dv], each N possibly 1 (broadcast).
+void run_seq_first(std::vector<int64_t> q, std::vector<int64_t> k, std::vector<int64_t> v, std::vector<int64_t> mask,
+                   bool causal, std::mt19937& rng) {
+  PreparedNode n("ScaledDotProductAttention", 1, "ai.kiln");
+  n.attr(prep::int_attr("seq_first", 1));
+  n.input(random_tensor(q, rng)).input(random_tensor(k, rng)).input(random_tensor(v, rng));
+  if (!mask.empty()) n.input(make_mask(mask, causal, rng));
+  prep::expect_prepared_matches(n, 1, 2e-5,
+                                "SDPA seq_first Q" + dims_str(q) + " K" + dims_str(k) + " V" + dims_str(v) + " mask" +
+                                    dims_str(mask) + (causal ? " causal" : ""));
+}
+
+TEST_P(SdpaPrepared, SequenceFirstOperandsAreReadInPlace) {
+  std::mt19937 rng(9);
+  run_seq_first({128, 4, 16}, {128, 4, 16}, {128, 4, 16}, {4, 1, 128}, false, rng);  // BERT's padding mask
+  run_seq_first({197, 3, 8}, {197, 3, 8}, {197, 3, 8}, {}, false, rng);               // ViT: two row tiles
+  run_seq_first({40, 2, 8}, {40, 2, 8}, {40, 2, 5}, {40, 40}, true, rng);             // causal tiles, Dv != D
+  run_seq_first({5, 3, 8}, {7, 1, 8}, {7, 3, 6}, {3, 5, 7}, false, rng);              // K shared by the heads
+  run_seq_first({3, 2, 16}, {700, 2, 16}, {700, 2, 8}, {}, false, rng);               // key blocks (online)
+}
+
 TEST_P(SdpaPrepared, FullyMaskedRowsGiveNanLikeTheReference) {
   std::mt19937 rng(6);
   PreparedNode n("ScaledDotProductAttention", 1, "ai.kiln");
