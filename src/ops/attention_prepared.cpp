@@ -87,6 +87,15 @@ int64_t unmasked_prefix(const float* row, int64_t floor, int64_t n) {
   return j;
 }
 
+// True when the first batch entry's mask hides a longer run of trailing keys from its first query than from its
+// last (a causal mask): then smaller row tiles skip more. A mask whose rows are all alike (padding expanded to
+// [S, T]) keeps the large tiles, which pack K and V fewer times.
+bool causal_like(const Geometry& g) {
+  if (!g.mask || g.mask_row_step == 0 || g.mask_col_step != 1 || g.S < 2) return false;
+  const float* first = g.mask + g.L.offset(kOpMask, 0);
+  return unmasked_prefix(first, 0, g.T) < unmasked_prefix(first + (g.S - 1) * g.mask_row_step, 0, g.T);
+}
+
 // The batch dims of t (all but the last two), as a span.
 std::span<const int64_t> batch_of(const Tensor& t) { return {t.dims().data(), t.rank() - 2}; }
 
@@ -210,8 +219,7 @@ class PreparedAttention final : public PreparedKernel {
     const int64_t bc = g.T <= kSinglePassMax ? g.T : kBlockCols;
     // Row tiles of one head are of equal size (S = 197: 99 + 98 rather than 128 + 69), so tasks of equal cost
     // share the threads evenly.
-    const bool rows_differ = g.mask && g.mask_row_step != 0 && g.mask_col_step == 1;
-    const int64_t max_rows = rows_differ ? kCausalBlockRows : kBlockRows;
+    const int64_t max_rows = causal_like(g) ? kCausalBlockRows : kBlockRows;
     const int64_t row_blocks = (g.S + max_rows - 1) / max_rows;
     const int64_t tile_rows = (g.S + row_blocks - 1) / row_blocks;
     const size_t tasks = static_cast<size_t>(g.L.count * row_blocks);
