@@ -1,7 +1,8 @@
 #pragma once
 // What the prepared (fast) LSTM and GRU share, float32: W and R of every direction packed once per session;
 // per run, the input-to-hidden product of ALL time steps as one GEMM (X·Wᵀ + bias, rows in X's own layout);
-// per step, one GEMM of the states by the packed R and the op's fused gate math (the `cell`), with the
+// per step, one GEMM of the states by the packed R (a matrix-vector product, kernels/gemv, for a batch of one)
+// and the op's fused gate math (the `cell`), with the
 // vectorised activations of kernels::apply_activation_f32. Directions run on their own threads when the pool
 // has two; sequence_lens, initial states, clip and both layouts are handled here, so an op supplies only its
 // biases and its cell. Only the default activations are prepared (others run the reference).
@@ -41,6 +42,9 @@ class PreparedRecurrent : public PreparedKernel {
   int64_t hidden = 0, input = 0, gh = 0;  ///< gh = gates * hidden
   int64_t rec_cols = 0;                   ///< columns of R multiplied per step (gh, or GRU's 2 * hidden)
   std::vector<kernels::PackedGemmOperand> w, r;  ///< per direction: Wᵀ [input, gh], Rᵀ [hidden, rec_cols]
+  /// Per direction, R's first rec_cols rows packed for kernels::gemv_f32: a batch of one multiplies its state
+  /// by R as a matrix-vector product (R streamed once per step, rows split over the pool in fixed blocks).
+  std::vector<std::vector<float>> r_rows;
   std::vector<float> x_bias;    ///< [dirs, gh], added to X·Wᵀ
   std::vector<float> rec_bias;  ///< [dirs, rec_cols] added to the states times R, or empty
   std::vector<int64_t> w_dims, r_dims;

@@ -3,11 +3,17 @@
 // the whole S x T score matrix.
 //   inputs  Q [..., S, D], K [..., T, D], V [..., T, Dv], mask (optional, additive, broadcastable to [..., S, T])
 //   attrs   scale (float; 1/sqrt(D) when absent)
+//           seq_first (int, default 0): 1 = Q, K, V and Y are [S, N, D], [T, N, D], [T, N, Dv], [S, N, Dv], rank 3
+//           exactly: the sequence-first layout of torch's MultiheadAttention, whose export moves the heads first
+//           and back with Transposes (perm [1, 0, 2]) around the attention; the pass fold_attention_transposes
+//           drops them and sets this. The result is that of the head-first op on the transposed operands,
+//           transposed back; the mask broadcasts to [N, S, T] as in the head-first form.
 //   Y [..., S, Dv] = Softmax(Q·Kᵀ·scale + mask, last axis)·V
 // The batch dims of Q, K and V broadcast numpy-style; the mask broadcasts to [batch..., S, T] one way (it never
 // makes the result larger). float32 only. A causal mask comes as an additive input (-inf or a large negative
 // number above the diagonal). The reference runs the reference Transpose, MatMul, Add and Softmax.
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 
@@ -21,6 +27,18 @@
 namespace kiln::ops {
 namespace {
 
+Shape swap_first_two(Shape s) {
+  std::swap(s.dims[0], s.dims[1]);
+  return s;
+}
+
+// x [A, B, C] as [B, A, C], through the reference Transpose.
+Tensor swap_first_two(const KernelContext& ctx, const Tensor& x) {
+  Tensor out[1] = {Tensor(DType::kFloat32, {x.dim(1), x.dim(0), x.dim(2)})};
+  run_reference_op(ctx, "Transpose", 13, {ints_attr("perm", {1, 0, 2})}, {&x}, out);
+  return std::move(out[0]);
+}
+
 void infer_sdpa(InferContext& ctx) {
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) continue;
@@ -28,13 +46,20 @@ void infer_sdpa(InferContext& ctx) {
     if (t != DType::kFloat32 && t != DType::kUndefined)
       ctx.unsupported("ScaledDotProductAttention takes float32 only, but input {} is {}", i, dtype_name(t));
   }
-  const Shape& q = ctx.input_shape(0);
-  const Shape& k = ctx.input_shape(1);
-  const Shape& v = ctx.input_shape(2);
-  if (!q.rank_known || !k.rank_known || !v.rank_known) {
-    ctx.set_output(0, DType::kFloat32, Shape::unknown_rank());
+  const bool seq_first = ctx.attr_int("seq_first", 0) != 0;
+  if (!ctx.input_shape(0).rank_known || !ctx.input_shape(1).rank_known || !ctx.input_shape(2).rank_known) {
+    ctx.set_output(0, DType::kFloat32, seq_first ? Shape(std::vector<Dim>(3)) : Shape::unknown_rank());
     return;
   }
+  if (seq_first)
+    for (size_t i = 0; i < 3; ++i)
+      if (ctx.input_shape(i).rank() != 3)
+        ctx.fail("with seq_first = 1, Q, K and V must have rank 3 ([len, heads, head]), but input {} is {}", i,
+                 ctx.input_shape(i).str());
+  // The head-first view: seq_first operands with their first two dims swapped.
+  const Shape q = seq_first ? swap_first_two(ctx.input_shape(0)) : ctx.input_shape(0);
+  const Shape k = seq_first ? swap_first_two(ctx.input_shape(1)) : ctx.input_shape(1);
+  const Shape v = seq_first ? swap_first_two(ctx.input_shape(2)) : ctx.input_shape(2);
   const char* names[] = {"Q", "K", "V"};
   const Shape* qkv[] = {&q, &k, &v};
   for (int i = 0; i < 3; ++i)
@@ -66,8 +91,11 @@ void infer_sdpa(InferContext& ctx) {
       }
     }
   }
-  ctx.set_output(0, DType::kFloat32, std::move(y));
+  ctx.set_output(0, DType::kFloat32, seq_first ? swap_first_two(y) : std::move(y));
 }
+
+// The head-first attention of q, k, v (and mask) into y.
+void attend(KernelContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, Tensor& y);
 
 void compute_sdpa(KernelContext& ctx) {
   const Tensor& q = ctx.input(0);
@@ -78,6 +106,21 @@ void compute_sdpa(KernelContext& ctx) {
     if (ctx.has_input(i) && ctx.input(i).dtype() != DType::kFloat32)
       ctx.bad_input("ScaledDotProductAttention takes float32 only, but input {} is {}", i,
                     dtype_name(ctx.input(i).dtype()));
+  Tensor& y = ctx.output(0);
+  if (ctx.attr_int("seq_first", 0) == 0) return attend(ctx, q, k, v, mask, y);
+  if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3)
+    ctx.bad_input("with seq_first = 1, Q {}, K {} and V {} must have rank 3", dims_str(q.dims()),
+                  dims_str(k.dims()), dims_str(v.dims()));
+  const Tensor qh = swap_first_two(ctx, q), kh = swap_first_two(ctx, k), vh = swap_first_two(ctx, v);
+  Tensor yh(DType::kFloat32, {y.rank() == 3 ? y.dim(1) : 0, y.rank() == 3 ? y.dim(0) : 0,
+                              y.rank() == 3 ? y.dim(2) : 0});
+  attend(ctx, qh, kh, vh, mask, yh);
+  Tensor out[1] = {swap_first_two(ctx, yh)};
+  expect_output_dims(ctx, y, out[0].dims());
+  std::copy_n(out[0].data<float>(), out[0].numel(), y.data<float>());
+}
+
+void attend(KernelContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, Tensor& y) {
   if (q.rank() < 2 || k.rank() < 2 || v.rank() < 2)
     ctx.bad_input("Q {}, K {} and V {} must have rank >= 2", dims_str(q.dims()), dims_str(k.dims()),
                   dims_str(v.dims()));
@@ -104,7 +147,6 @@ void compute_sdpa(KernelContext& ctx) {
 
   // Y = P·V
   const MatMulPlan pv = plan_matmul(ctx, probs[0].dims(), v.dims());
-  Tensor& y = ctx.output(0);
   expect_output_dims(ctx, y, pv.out_dims);
   run_reference_op(ctx, "MatMul", 13, {}, {&probs[0], &v}, std::span<Tensor>(&y, 1));
 }

@@ -11,6 +11,7 @@ const Pass& fold_constants_pass();          // fold_constants.cpp
 const Pass& eliminate_dead_nodes_pass();    // eliminate_dead_nodes.cpp
 const Pass& fold_conv_batchnorm_pass();     // fold_conv_batchnorm.cpp
 const Pass& fuse_attention_pass();          // fuse_attention.cpp
+const Pass& fold_attention_transposes_pass();  // fold_attention_transposes.cpp
 const Pass& fuse_layer_norm_pass();         // fuse_layer_norm.cpp
 const Pass& fuse_gemm_pass();               // fuse_gemm.cpp
 const Pass& fuse_matmul_add_pass();         // fuse_matmul_add.cpp

@@ -20,6 +20,7 @@ const std::vector<PipelineEntry>& pipeline() {
        "before fuse_conv: the BatchNormalization between a Conv and its activation must be gone for that fusion"},
       {&fuse_attention_pass(),
        "before the MatMul fusions: its MatMuls and the mask Add would otherwise be taken by fuse_matmul_add"},
+      {&fold_attention_transposes_pass(), "right after fuse_attention, which makes the attention ops it rewrites"},
       {&fuse_layer_norm_pass(), "before the MatMul fusions: the LayerNorm's closing Add(bias) is not a MatMul bias, "
                                 "but keeping the subgraph whole first is simplest"},
       {&fuse_gemm_pass(), "before fuse_matmul_add: a Gemm becomes the FusedMatMul that a residual Add can join"},

@@ -153,6 +153,45 @@ TEST_P(SdpaPrepared, KeysLongerThanOneBlockUseTheOnlineSoftmax) {
   run_case({{1, 1, 700, 8}, {1, 1, 700, 8}, {1, 1, 700, 8}, {700, 700}, true}, rng);
 }
 
+TEST_P(SdpaPrepared, EqualRowTilesAndCausalTilesCoverEveryQuery) {
+  std::mt19937 rng(8);
+  // ViT's 197 tokens: two tiles of 99 and 98 rows; 33 and 65 causal rows: ragged causal tiles of at most 32 rows
+  // (the first tiles stop after a few keys); a causal mask per head; S < T with the causal offset.
+  run_case({{1, 3, 197, 16}, {1, 3, 197, 16}, {1, 3, 197, 16}, {}}, rng);
+  run_case({{1, 2, 33, 8}, {1, 2, 33, 8}, {1, 2, 33, 8}, {33, 33}, true}, rng);
+  run_case({{2, 65, 8}, {2, 65, 8}, {2, 65, 5}, {2, 65, 65}, true}, rng);
+  run_case({{1, 2, 40, 8}, {1, 2, 90, 8}, {1, 2, 90, 8}, {1, 2, 40, 90}, true}, rng);
+  // Rows that end in -inf at scattered lengths, not a triangle: each tile stops at its own longest row.
+  PreparedNode n("ScaledDotProductAttention", 1, "ai.kiln");
+  Tensor mask = random_tensor({70, 50}, rng);
+  for (int64_t r = 0; r < 70; ++r)
+    for (int64_t j = 1 + (r * 37) % 50; j < 50; ++j) mask.data<float>()[r * 50 + j] = -std::numeric_limits<float>::infinity();
+  n.input(random_tensor({1, 70, 8}, rng)).input(random_tensor({1, 50, 8}, rng)).input(random_tensor({1, 50, 8}, rng));
+  n.input(mask);
+  prep::expect_prepared_matches(n, 1, 2e-5, "SDPA with rows masked from scattered points");
+}
+
+// seq_first = 1: Q [S, N, D], K [T, N, D], V [T, N, Dv], Y [S, N, Dv], each N possibly 1 (broadcast).
+void run_seq_first(std::vector<int64_t> q, std::vector<int64_t> k, std::vector<int64_t> v, std::vector<int64_t> mask,
+                   bool causal, std::mt19937& rng) {
+  PreparedNode n("ScaledDotProductAttention", 1, "ai.kiln");
+  n.attr(prep::int_attr("seq_first", 1));
+  n.input(random_tensor(q, rng)).input(random_tensor(k, rng)).input(random_tensor(v, rng));
+  if (!mask.empty()) n.input(make_mask(mask, causal, rng));
+  prep::expect_prepared_matches(n, 1, 2e-5,
+                                "SDPA seq_first Q" + dims_str(q) + " K" + dims_str(k) + " V" + dims_str(v) + " mask" +
+                                    dims_str(mask) + (causal ? " causal" : ""));
+}
+
+TEST_P(SdpaPrepared, SequenceFirstOperandsAreReadInPlace) {
+  std::mt19937 rng(9);
+  run_seq_first({128, 4, 16}, {128, 4, 16}, {128, 4, 16}, {4, 1, 128}, false, rng);  // BERT's padding mask
+  run_seq_first({197, 3, 8}, {197, 3, 8}, {197, 3, 8}, {}, false, rng);               // ViT: two row tiles
+  run_seq_first({40, 2, 8}, {40, 2, 8}, {40, 2, 5}, {40, 40}, true, rng);             // causal tiles, Dv != D
+  run_seq_first({5, 3, 8}, {7, 1, 8}, {7, 3, 6}, {3, 5, 7}, false, rng);              // K shared by the heads
+  run_seq_first({3, 2, 16}, {700, 2, 16}, {700, 2, 8}, {}, false, rng);               // key blocks (online)
+}
+
 TEST_P(SdpaPrepared, FullyMaskedRowsGiveNanLikeTheReference) {
   std::mt19937 rng(6);
   PreparedNode n("ScaledDotProductAttention", 1, "ai.kiln");

@@ -124,6 +124,13 @@ TEST_P(RnnPrepared, TaggerSizedSequences) {
   RnnCase gru = lstm;
   gru.lstm = false, gru.batch = 3, gru.lens = true, gru.layout = 1;
   run_case(gru, rng);
+  // A batch of one multiplies the state by R as a matrix-vector product (kernels/gemv): R's 3 x 70 = 210 rows
+  // are three full 64-row panels and a ragged one; forward and reverse.
+  RnnCase one = lstm;
+  one.lstm = false, one.hidden = 70, one.direction = "reverse";
+  run_case(one, rng);
+  one.lstm = true, one.direction = "forward";
+  run_case(one, rng);
 }
 
 TEST_P(RnnPrepared, StepByStepInputProductPastTheScratchLimit) {
