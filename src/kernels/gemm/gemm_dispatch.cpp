@@ -48,6 +48,7 @@ GemmBlocking gemm_blocking(const GemmMicroKernel& kernel) {
     const cpuinfo_cache* c = cpuinfo_initialize() ? cpuinfo_get_l2_cache(0) : nullptr;
     return c && c->size ? static_cast<int64_t>(c->size) : int64_t{256} << 10;
   }();
+  b.l2_bytes = l2;
   const int64_t nc = l2 / 2 / (b.kc_max * static_cast<int64_t>(sizeof(float)));
   b.nc = std::clamp<int64_t>(nc / kernel.nr * kernel.nr, 4 * kernel.nr, 2048);
   return b;

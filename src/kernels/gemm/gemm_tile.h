@@ -43,7 +43,7 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
   // Narrow tiles (row and column tails) have fewer accumulators than the FMA latency x throughput needs in
   // flight: they sum U interleaved k-steps into U sets, added together at the end.
   constexpr int U = R * NV >= 8 ? 1 : R * NV >= 5 ? 2 : R * NV >= 3 ? 3 : 4;
-  const int64_t lda = t.lda;
+  const int64_t lda = t.lda, ldb = t.ldb ? t.ldb : NB;
   V acc[U][R][NV];
 #pragma GCC unroll 4
   for (int u = 0; u < U; ++u)
@@ -69,7 +69,7 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
       for (int v = 0; v < NV; ++v) sum[r][v] = S::fmadd(av, bv[v], sum[r][v]);
     }
     a += kRowMajorA ? 1 : PR;
-    b += NB;
+    b += ldb;
   };
   int64_t k = 0;
 #pragma GCC unroll 4
@@ -95,10 +95,11 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[0][r][v] = S::fmadd(acc[0][r][v], alpha, load_n<S>(t.c + r * t.ldc + v * L, width(v)));
   } else {
+    if (t.alpha != 1.0f)  // x * 1 is x: short K's tiles save the pass
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
+      for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[0][r][v] = S::mul(acc[0][r][v], alpha);
+        for (int v = 0; v < NV; ++v) acc[0][r][v] = S::mul(acc[0][r][v], alpha);
     if (t.bias_row) {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
