@@ -277,13 +277,13 @@ TEST_P(GemmF32, EveryTileShape) {
 }
 
 TEST_P(GemmF32, RowMajorBReadInPlace) {
-  // One K block and few row panels: gemm_f32 reads a row-major B in place (full-width panels) and packs only its
-  // last, partial panel. Ragged and exact widths, leading dimensions past N, batches, both ways of reading A,
-  // activations in registers and after the tiles, a residual into C.
+  // Few row panels: gemm_f32 reads a row-major B in place (full-width panels) and packs only its last, partial
+  // panel. One and several K blocks, ragged and exact widths, leading dimensions past N, batches, both ways of
+  // reading A, activations in registers and after the tiles, a residual into C.
   std::mt19937 rng(31);
   const GemmKernelEntry& k = kernel();
   int variant = 0;
-  for (int64_t K : {1, 16, 61, 256})
+  for (int64_t K : {1, 16, 61, 256, 600})
     for (int64_t N : {k.nr / 2, k.nr, 3 * k.nr + 5, 5 * k.nr})
       for (int64_t M : {1, k.mr + 1, 3 * k.mr}) {
         Case c;
@@ -405,7 +405,7 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   Case in_place;  // one K block, few row panels: B read in place by both threads
   in_place.M = 40;
   in_place.N = 900 * big + 3;
-  in_place.K = 200;
+  in_place.K = 520;  // three K blocks
   in_place.pack_a = true;
   in_place.bias = true;
   in_place.axis = GemmEpilogue::BiasAxis::kPerRow;

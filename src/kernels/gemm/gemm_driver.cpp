@@ -185,10 +185,12 @@ GemmTile call_tile(const Round& r) {
   return t;
 }
 
-/// run_task for a B read in place (Round::b_in_place; K is one block): column panel after column panel, every row
-/// panel of the range passes over the panel's kc x nr strip of B, which stays in L1 (A, a few row panels, in L1 or
-/// L2). The strip's rows are ldb apart in memory: no packing, and the next strip is fetched while this one computes.
-/// The last panel of B, narrower than nr, is packed (a full-width load would read past B's rows).
+/// run_task for a B read in place (Round::b_in_place): column panel after column panel, K block after K block,
+/// every row panel of the range passes over the kc x nr strip of B, which stays in L1 (the row panels of A, in L2,
+/// stream past it; the C tiles of one column panel stay in L1 between K blocks). The strip's rows are ldb apart
+/// in memory: no packing, and the next strip is fetched while this one computes. The last panel of B, narrower
+/// than nr, is packed (a full-width load would read past B's rows). The K blocks and the activation's row
+/// segments are those of run_task: the same bits.
 void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int64_t j1) {
   const GemmArgs& g = *r.g;
   const GemmEpilogue& ep = g.epilogue;
@@ -201,32 +203,45 @@ void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int6
   const bool per_row = ep.bias_axis == GemmEpilogue::BiasAxis::kPerRow;
   const ActivationPlan act(ep.activation);
   GemmTile t = call_tile(r);
-  t.clamp = act.clamp;
-  t.hard_swish = act.hard_swish;
   for (int64_t j = j0; j < j1; ++j) {
     const int64_t nb0 = r.block_col(j), nbw = r.block_col(j + 1) - nb0;
     for (int64_t jr = 0; jr < nbw; jr += nr) {
       const int64_t n = nb0 + jr;
       t.cols = std::min(nr, nbw - jr);
-      const float* strip = b.data + n;
-      t.ldb = b.ld;
+      const float* strip = b.data + n;  // row k at strip + k * ldb
+      int64_t ldb = b.ld;
       if (t.cols < nr) {
         float* dst = tl_task_b.get(nr * K);
         r.uk->pack_b(b, 0, K, n, t.cols, dst, nr * K);
         strip = dst;
-        t.ldb = 0;
+        ldb = nr;
       }
-      Prefetch next;
-      if (n + 2 * nr <= g.N) next = Prefetch(strip + nr, K, nr * 4, b.ld * 4, ceil_div(m1 - m0, mr));
-      for (int64_t ir = m0; ir < m1; ir += mr) {
-        next.step<3>();
-        const int64_t rows = std::min(mr, m1 - ir);
-        const float* apanel = r.a_row_major ? a_entry + ir * r.lda : a_entry + (ir - r.a_row0) / mr * K * mr;
-        t.c = c + ir * g.ldc + n;
-        t.bias_row = ep.bias && per_row ? ep.bias + ir : nullptr;
-        t.bias_col = ep.bias && !per_row ? ep.bias + n : nullptr;
-        t.residual = res ? res + ir * ep.ldr + n : nullptr;
-        tiles[rows - 1][t.cols > nr / 2](K, apanel, strip, t);
+      t.ldb = t.cols < nr ? 0 : ldb;
+      for (int64_t kb = 0; kb < r.nkb; ++kb) {
+        const int64_t k0 = kb * r.kc, kc = std::min(r.kc, K - k0);
+        t.accumulate = kb > 0;
+        t.clamp = act.clamp && kb == r.nkb - 1;
+        t.hard_swish = act.hard_swish && kb == r.nkb - 1;
+        // The strip of the next K block, or of the next full column panel.
+        Prefetch next;
+        if (kb + 1 < r.nkb && t.cols == nr) {
+          next = Prefetch(strip + (k0 + kc) * ldb, std::min(r.kc, K - k0 - kc), nr * 4, ldb * 4, ceil_div(m1 - m0, mr));
+        } else if (kb + 1 == r.nkb && n + 2 * nr <= g.N) {
+          next = Prefetch(b.data + n + nr, std::min(r.kc, K), nr * 4, b.ld * 4, ceil_div(m1 - m0, mr));
+        }
+        for (int64_t ir = m0; ir < m1; ir += mr) {
+          next.step<3>();
+          const int64_t rows = std::min(mr, m1 - ir);
+          const float* apanel =
+              r.a_row_major ? a_entry + ir * r.lda + k0 : a_entry + (ir - r.a_row0) / mr * K * mr + k0 * mr;
+          t.c = c + ir * g.ldc + n;
+          if (kb == 0) {
+            t.bias_row = ep.bias && per_row ? ep.bias + ir : nullptr;
+            t.bias_col = ep.bias && !per_row ? ep.bias + n : nullptr;
+            t.residual = res ? res + ir * ep.ldr + n : nullptr;
+          }
+          tiles[rows - 1][t.cols > nr / 2](kc, apanel, strip + k0 * ldb, t);
+        }
       }
     }
     if (act.after)
@@ -319,14 +334,14 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
   }
 }
 
-/// Whether the tasks read a row-major B in place (run_task_b_in_place) rather than packing it: when K is one block
-/// and the row panels of A fit half of L2 (they are read again for every column panel of B). Packing costs a load
+/// Whether the tasks read a row-major B in place (run_task_b_in_place) rather than packing it: when the row panels
+/// of A fit half of L2 (they are read again for every column panel of B). Packing costs a load
 /// and a store per element of B and its tiles' loads then wait on L2, where in place a strip of B stays in L1
 /// across the row panels: measured on Zen 2 (benchmarks/gemm_bench.cpp, 1 thread), 1x1 convolutions with K <= 256
 /// gained 5-15 % (64x3136x256: 78 -> 91 GFLOP/s, 16x3025x64: 48 -> 65, 256x784x128: 86 -> 94), none lost.
 bool read_b_in_place(const Round& r, int64_t m_panels) {
   const GemmArgs& g = *r.g;
-  return !g.packed_b && !g.b_source && !g.b.trans && g.K > 0 && r.nkb == 1 &&
+  return !g.packed_b && !g.b_source && !g.b.trans && g.K > 0 &&
          m_panels * r.mr * g.K * static_cast<int64_t>(sizeof(float)) <= r.l2_bytes / 2;
 }
 
