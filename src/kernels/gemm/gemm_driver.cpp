@@ -334,15 +334,19 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
   }
 }
 
-/// Whether the tasks read a row-major B in place (run_task_b_in_place) rather than packing it: when the row panels
-/// of A fit half of L2 (they are read again for every column panel of B). Packing costs a load
-/// and a store per element of B and its tiles' loads then wait on L2, where in place a strip of B stays in L1
-/// across the row panels: measured on Zen 2 (benchmarks/gemm_bench.cpp, 1 thread), 1x1 convolutions with K <= 256
-/// gained 5-15 % (64x3136x256: 78 -> 91 GFLOP/s, 16x3025x64: 48 -> 65, 256x784x128: 86 -> 94), none lost.
-bool read_b_in_place(const Round& r, int64_t m_panels) {
+/// Whether the tasks read a row-major B in place (run_task_b_in_place) rather than packing it: A in row panels
+/// (prepacked or packed for the call) that fit half of L2 (they are read again for every column panel of B), and a
+/// C of at most 4x L2. Packing costs a load and a store per element of B, and with few row panels that is a large
+/// share of the FMAs it feeds; in place, a strip of B stays in L1 across the row panels. Measured on Zen 2
+/// (benchmarks/gemm_bench.cpp, 1 thread): 1x1 convolutions gained 5-15 % (64x3136x256: 78 -> 91 GFLOP/s,
+/// 16x3025x64: 48 -> 63, 256x784x128: 86 -> 94, 64x169x512: 81 -> 84). Not with A read in place (attention's
+/// P.V, 197x64x197: 93 -> 87, A's rows re-read per column panel) nor a C far larger than L2 (32x50176x27:
+/// 60 -> 53: C's rows then go to memory in 64-byte pieces, one per tile, where the packed path writes 1 KiB runs).
+bool read_b_in_place(const Round& r, int64_t rows) {
   const GemmArgs& g = *r.g;
-  return !g.packed_b && !g.b_source && !g.b.trans && g.K > 0 &&
-         m_panels * r.mr * g.K * static_cast<int64_t>(sizeof(float)) <= r.l2_bytes / 2;
+  constexpr int64_t f = sizeof(float);
+  return !g.packed_b && !g.b_source && !g.b.trans && g.K > 0 && !r.a_row_major &&
+         round_up(rows, r.mr) * g.K * f <= r.l2_bytes / 2 && rows * g.N * f <= 4 * r.l2_bytes;
 }
 
 /// Batch entries [b0, b1) x rows [r0, r1): pre-pack what is shared, then the tasks.
@@ -357,7 +361,7 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   // be asked for all of K x N at once).
   const bool b_shared = g.stride_b == 0 || g.batch == 1;
   const int64_t n_panels = ceil_div(g.N, r.nr), b_entries = b_shared ? 1 : entries;
-  r.b_in_place = read_b_in_place(r, m_panels);
+  r.b_in_place = read_b_in_place(r, rows);
   const bool b_can_prepack = !g.packed_b && !g.b_source && !r.b_in_place &&
                              b_entries * n_panels * r.nr * K <= kMaxPrepackFloats;
   bool prepack_b = b_can_prepack && b_shared && entries > 1;
