@@ -160,30 +160,73 @@ Prefetch next_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t
                  : Prefetch(b.data + k0 * b.ld + nb0, kc, nbw * f, b.ld * f, steps);
 }
 
-/// How the epilogue's activation is applied: Relu, Clip and HardSwish in the tiles' registers on the last K block
-/// (saving a pass over C), others by apply_activation_f32 over each row segment of a column block once stored.
-struct ActivationPlan {
-  bool clamp = false, hard_swish = false, after = false;
-  explicit ActivationPlan(const ActivationParams& a)
-      : clamp(a.kind == Activation::kRelu || a.kind == Activation::kClip),
-        hard_swish(a.kind == Activation::kHardSwish),
-        after(a.kind != Activation::kNone && !clamp && !hard_swish) {}
-};
+/// What the tasks of one batch entry share: where its A, C and residual start, which tiles read A, and how the
+/// epilogue's activation is applied (Relu, Clip and HardSwish in the tiles' registers on the last K block, saving
+/// a pass over C; others by apply_activation_f32 over each row segment of a column block once it is stored).
+struct EntryView {
+  const Round& r;
+  const GemmArgs& g;
+  const GemmEpilogue& ep;
+  float* c;
+  const float* res;
+  const float* a_entry;
+  const GemmTileFn (*tiles)[2];
+  bool clamp, hard_swish, activate_after;
 
-/// The fields of a tile that are the same for every tile of the call.
-GemmTile call_tile(const Round& r) {
-  const GemmArgs& g = *r.g;
-  const GemmEpilogue& ep = g.epilogue;
-  GemmTile t;
-  t.lda = r.lda;
-  t.ldc = g.ldc;
-  t.alpha = ep.alpha;
-  t.ldr = ep.ldr;
-  t.beta = ep.beta;
-  t.clamp_lo = ep.activation.kind == Activation::kClip ? ep.activation.alpha : 0.0f;
-  t.clamp_hi = ep.activation.kind == Activation::kClip ? ep.activation.beta : __builtin_inff();
-  return t;
-}
+  EntryView(const Round& round, int64_t e)
+      : r(round),
+        g(*round.g),
+        ep(g.epilogue),
+        c(g.c + e * g.stride_c),
+        res(ep.residual ? ep.residual + e * g.stride_residual : nullptr),
+        a_entry(r.a + (e - r.b0) * r.a_entry),
+        tiles(r.uk->tiles[r.a_row_major ? kRowMajor : kPackedPanel]),
+        clamp(ep.activation.kind == Activation::kRelu || ep.activation.kind == Activation::kClip),
+        hard_swish(ep.activation.kind == Activation::kHardSwish),
+        activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish) {}
+
+  /// Where row m's A starts at k0.
+  const float* a_at(int64_t m, int64_t k0) const {
+    return r.a_row_major ? a_entry + m * r.lda + k0 : a_entry + (m - r.a_row0) / r.mr * g.K * r.mr + k0 * r.mr;
+  }
+
+  /// A tile with the fields that are the same for every tile of the call, and the activation of K block kb.
+  GemmTile tile() const {
+    GemmTile t;
+    t.lda = r.lda;
+    t.ldc = g.ldc;
+    t.alpha = ep.alpha;
+    t.ldr = ep.ldr;
+    t.beta = ep.beta;
+    t.clamp_lo = ep.activation.kind == Activation::kClip ? ep.activation.alpha : 0.0f;
+    t.clamp_hi = ep.activation.kind == Activation::kClip ? ep.activation.beta : __builtin_inff();
+    return t;
+  }
+  void set_block(GemmTile& t, int64_t kb) const {
+    t.accumulate = kb > 0;
+    t.clamp = clamp && kb == r.nkb - 1;
+    t.hard_swish = hard_swish && kb == r.nkb - 1;
+  }
+
+  /// Points t at the C tile at (row m, column n), and on the first K block at its bias and residual.
+  void place(GemmTile& t, int64_t m, int64_t n, int64_t kb) const {
+    t.c = c + m * g.ldc + n;
+    if (kb > 0) return;
+    const bool per_row = ep.bias_axis == GemmEpilogue::BiasAxis::kPerRow;
+    t.bias_row = ep.bias && per_row ? ep.bias + m : nullptr;
+    t.bias_col = ep.bias && !per_row ? ep.bias + n : nullptr;
+    t.residual = res ? res + m * ep.ldr + n : nullptr;
+  }
+
+  /// The activation the tiles did not apply, on rows [m0, m1) x columns [n0, n0 + width).
+  void activate(int64_t m0, int64_t m1, int64_t n0, int64_t width) const {
+    if (!activate_after) return;
+    for (int64_t i = m0; i < m1; ++i) {
+      float* row = c + i * g.ldc + n0;
+      apply_activation_f32(ep.activation, row, row, width);
+    }
+  }
+};
 
 /// run_task for a B read in place (Round::b_in_place): column panel after column panel, K block after K block,
 /// every row panel of the range passes over the kc x nr strip of B, which stays in L1 (the row panels of A, in L2,
@@ -192,17 +235,10 @@ GemmTile call_tile(const Round& r) {
 /// than nr, is packed (a full-width load would read past B's rows). The K blocks and the activation's row
 /// segments are those of run_task: the same bits.
 void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int64_t j1) {
-  const GemmArgs& g = *r.g;
-  const GemmEpilogue& ep = g.epilogue;
-  const int64_t K = g.K, mr = r.mr, nr = r.nr;
-  float* c = g.c + e * g.stride_c;
-  const float* res = ep.residual ? ep.residual + e * g.stride_residual : nullptr;
-  const float* a_entry = r.a + (e - r.b0) * r.a_entry;
-  const MatrixRef b = entry_b(g, e);
-  const GemmTileFn(*tiles)[2] = r.uk->tiles[r.a_row_major ? kRowMajor : kPackedPanel];
-  const bool per_row = ep.bias_axis == GemmEpilogue::BiasAxis::kPerRow;
-  const ActivationPlan act(ep.activation);
-  GemmTile t = call_tile(r);
+  const EntryView v(r, e);
+  const int64_t K = v.g.K, mr = r.mr, nr = r.nr;
+  const MatrixRef b = entry_b(v.g, e);
+  GemmTile t = v.tile();
   for (int64_t j = j0; j < j1; ++j) {
     const int64_t nb0 = r.block_col(j), nbw = r.block_col(j + 1) - nb0;
     for (int64_t jr = 0; jr < nbw; jr += nr) {
@@ -219,57 +255,31 @@ void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int6
       t.ldb = t.cols < nr ? 0 : ldb;
       for (int64_t kb = 0; kb < r.nkb; ++kb) {
         const int64_t k0 = kb * r.kc, kc = std::min(r.kc, K - k0);
-        t.accumulate = kb > 0;
-        t.clamp = act.clamp && kb == r.nkb - 1;
-        t.hard_swish = act.hard_swish && kb == r.nkb - 1;
+        v.set_block(t, kb);
         // The strip of the next K block, or of the next full column panel.
         Prefetch next;
         if (kb + 1 < r.nkb && t.cols == nr) {
           next = Prefetch(strip + (k0 + kc) * ldb, std::min(r.kc, K - k0 - kc), nr * 4, ldb * 4, ceil_div(m1 - m0, mr));
-        } else if (kb + 1 == r.nkb && n + 2 * nr <= g.N) {
+        } else if (kb + 1 == r.nkb && n + 2 * nr <= v.g.N) {
           next = Prefetch(b.data + n + nr, std::min(r.kc, K), nr * 4, b.ld * 4, ceil_div(m1 - m0, mr));
         }
         for (int64_t ir = m0; ir < m1; ir += mr) {
           next.step<3>();
-          const int64_t rows = std::min(mr, m1 - ir);
-          const float* apanel =
-              r.a_row_major ? a_entry + ir * r.lda + k0 : a_entry + (ir - r.a_row0) / mr * K * mr + k0 * mr;
-          t.c = c + ir * g.ldc + n;
-          if (kb == 0) {
-            t.bias_row = ep.bias && per_row ? ep.bias + ir : nullptr;
-            t.bias_col = ep.bias && !per_row ? ep.bias + n : nullptr;
-            t.residual = res ? res + ir * ep.ldr + n : nullptr;
-          }
-          tiles[rows - 1][t.cols > nr / 2](kc, apanel, strip + k0 * ldb, t);
+          v.place(t, ir, n, kb);
+          v.tiles[std::min(mr, m1 - ir) - 1][t.cols > nr / 2](kc, v.a_at(ir, k0), strip + k0 * ldb, t);
         }
       }
     }
-    if (act.after)
-      for (int64_t i = m0; i < m1; ++i) {
-        float* row = c + i * g.ldc + nb0;
-        apply_activation_f32(ep.activation, row, row, nbw);
-      }
+    v.activate(m0, m1, nb0, nbw);
   }
 }
 
 /// C rows [m0, m1) x column blocks [j0, j1) of batch entry e (m0 - r0 a multiple of mr).
 void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int64_t j1) {
   if (r.b_in_place) return run_task_b_in_place(r, e, m0, m1, j0, j1);
-  const GemmArgs& g = *r.g;
-  const GemmEpilogue& ep = g.epilogue;
-  const int64_t K = g.K, mr = r.mr, nr = r.nr;
-  float* c = g.c + e * g.stride_c;
-  const float* res = ep.residual ? ep.residual + e * g.stride_residual : nullptr;
-  const float* a_entry = r.a + (e - r.b0) * r.a_entry;
-  const GemmTileFn(*tiles)[2] = r.uk->tiles[r.a_row_major ? kRowMajor : kPackedPanel];
-  // Where row `m`'s A starts at k0, and the byte ranges of the next row panel to prefetch.
-  auto a_at = [&](int64_t m, int64_t k0) {
-    return r.a_row_major ? a_entry + m * r.lda + k0 : a_entry + (m - r.a_row0) / mr * K * mr + k0 * mr;
-  };
-  const bool per_row = ep.bias_axis == GemmEpilogue::BiasAxis::kPerRow;
-  const ActivationPlan act(ep.activation);
-  const bool clamp = act.clamp, hard_swish = act.hard_swish, activate = act.after;
-  GemmTile t = call_tile(r);
+  const EntryView v(r, e);
+  const int64_t K = v.g.K, mr = r.mr, nr = r.nr;
+  GemmTile t = v.tile();
   for (int64_t j = j0; j < j1; ++j) {
     const int64_t nb0 = r.block_col(j), nbw = r.block_col(j + 1) - nb0;
     for (int64_t kb = 0; kb < r.nkb; ++kb) {
@@ -285,9 +295,7 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
         bblock = dst;
         bstride = kc * nr;
       }
-      t.accumulate = kb > 0;
-      t.clamp = clamp && kb == r.nkb - 1;
-      t.hard_swish = hard_swish && kb == r.nkb - 1;
+      v.set_block(t, kb);
       // While this block computes, bring the next one (K block after K block, then the next columns) into L2.
       // Not for a single row panel: it reads each block once, as a stream the hardware prefetcher follows.
       Prefetch next_b;
@@ -301,34 +309,24 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
       }
       for (int64_t ir = m0; ir < m1; ir += mr) {
         const int64_t rows = std::min(mr, m1 - ir);
-        const float* apanel = a_at(ir, k0);
-        const GemmTileFn* fns = tiles[rows - 1];
+        const float* apanel = v.a_at(ir, k0);
+        const GemmTileFn* fns = v.tiles[rows - 1];
         // The next row panel's A comes from L3 or memory (a prepacked weight matrix is often larger than L3):
         // fetch its lines a few per tile while this panel's tiles run, so its first tile does not wait.
         // Packed, the next panel is one range of kc * mr floats; row-major, up to mr ranges of kc floats.
         const int64_t next_rows = std::min(mr, m1 - ir - mr);
         Prefetch next_a;
         if (next_rows > 0)
-          next_a = r.a_row_major ? Prefetch(a_at(ir + mr, k0), next_rows, kc * 4, r.lda * 4, ceil_div(nbw, nr))
-                                 : Prefetch(a_at(ir + mr, k0), 1, kc * mr * 4, 0, ceil_div(nbw, nr));
+          next_a = r.a_row_major ? Prefetch(v.a_at(ir + mr, k0), next_rows, kc * 4, r.lda * 4, ceil_div(nbw, nr))
+                                 : Prefetch(v.a_at(ir + mr, k0), 1, kc * mr * 4, 0, ceil_div(nbw, nr));
         for (int64_t jr = 0; jr < nbw; jr += nr) {
           next_a.step<3>();
           next_b.step<2>();
-          const int64_t n = nb0 + jr;
-          t.c = c + ir * g.ldc + n;
+          v.place(t, ir, nb0 + jr, kb);
           t.cols = std::min(nr, nbw - jr);
-          if (kb == 0) {
-            t.bias_row = ep.bias && per_row ? ep.bias + ir : nullptr;
-            t.bias_col = ep.bias && !per_row ? ep.bias + n : nullptr;
-            t.residual = res ? res + ir * ep.ldr + n : nullptr;
-          }
           fns[t.cols > nr / 2](kc, apanel, bblock + jr / nr * bstride, t);
         }
-        if (activate && kb == r.nkb - 1)
-          for (int64_t i = ir; i < ir + rows; ++i) {
-            float* row = c + i * g.ldc + nb0;
-            apply_activation_f32(ep.activation, row, row, nbw);
-          }
+        if (kb == r.nkb - 1) v.activate(ir, ir + rows, nb0, nbw);
       }
     }
   }
