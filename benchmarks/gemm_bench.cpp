@@ -198,6 +198,9 @@ const Shape kShapes[] = {
     {"resnet1x1", 128, 784, 512, 1, Packed::kA, false, true}, {"resnet1x1", 1024, 196, 256, 1, Packed::kA, false},
     {"resnet1x1", 256, 196, 1024, 1, Packed::kA, false, true}, {"resnet1x1", 512, 196, 1024, 1, Packed::kA, false, true},
     {"resnet1x1", 2048, 49, 512, 1, Packed::kA, false},     {"resnet1x1", 512, 49, 2048, 1, Packed::kA, false, true},
+    // Planes of 32x32 and 64x64: B's rows 4 KiB and 16 KiB apart (the same cache sets when read in place).
+    {"pow2", 64, 1024, 256, 1, Packed::kA, false, true},     {"pow2", 64, 4096, 256, 1, Packed::kA, false, true},
+    {"pow2", 128, 1024, 128, 1, Packed::kA, false, true},
 };
 
 int register_all() {

@@ -6,6 +6,8 @@
 // of column blocks); a task takes each column block K block after K block: a kc x nc block of packed B
 // (prepacked, pre-packed for the call, or packed by the task into its own thread's buffer: it stays in L2), over
 // which every A row panel of its range passes (the mr x kc A micro-panel stays in L1 across the block's tiles).
+// When A's row panels are few (they fit half of L2), a row-major B is not packed: the task reads it in place,
+// one kc x nr strip at a time, which every row panel of A passes over (run_task_b_in_place, read_b_in_place).
 //
 // Bits do not depend on the thread count: each C element is computed by exactly one task, K is summed in the
 // same blocks in the same order whatever the grid, and the activation sees the same row segments (the column
@@ -19,6 +21,7 @@
 #include "base/error.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_kernel.h"
+#include "kernels/gemm/gemm_task.h"
 
 namespace kiln::kernels {
 
@@ -33,7 +36,11 @@ constexpr int64_t kPackRows = 32;
 // Budget of one pre-packed operand (floats, per calling thread); larger A operands are taken in row rounds.
 constexpr int64_t kMaxPrepackFloats = int64_t{4} << 20;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using gemm_task::ceil_div;
+using gemm_task::EntryView;
+using gemm_task::Prefetch;
+using gemm_task::Round;
+using gemm_task::entry_b;
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 std::atomic<uint64_t> allocations{0};
@@ -69,35 +76,7 @@ class Scratch {
 // the call runs); every thread packs its own B blocks into its own.
 thread_local Scratch tl_call_a, tl_call_b, tl_task_b;
 
-/// What every task of one round needs.
-struct Round {
-  const GemmArgs* g = nullptr;
-  const GemmMicroKernel* uk = nullptr;
-  int64_t mr = 0, nr = 0, kc = 0, nkb = 1;
-  int64_t l2_bytes = 0;
-  int64_t n_panels = 0, n_blocks = 1;  ///< column block j: panels [j * n_panels / n_blocks, (j + 1) * ...)
-  /// First column of block j (N for j == n_blocks).
-  int64_t block_col(int64_t j) const { return std::min(g->N, j * n_panels / n_blocks * nr); }
-  int64_t b0 = 0, r0 = 0;  ///< first batch entry and row of the round
-  // A, read in place when it is row-major (a + (e - b0) * a_entry + m * lda), else packed in row panels:
-  // panel of (entry e, row m) at a + (e - b0) * a_entry + (m - a_row0) / mr * K * mr.
-  const float* a = nullptr;
-  int64_t a_entry = 0, a_row0 = 0, lda = 0;
-  bool a_row_major = false;
-  // B column panels packed over the whole K (prepacked, or pre-packed for the round), or null: tasks pack their
-  // blocks themselves. Panel of (entry e, column n): b + (e - b0) * b_entry + n / nr * K * nr.
-  const float* b = nullptr;
-  int64_t b_entry = 0;
-  /// Full-width column panels read from the row-major B in place, column panel by column panel (tasks pack only
-  /// the last, partial panel): see read_b_in_place.
-  bool b_in_place = false;
-};
 
-MatrixRef entry_b(const GemmArgs& g, int64_t e) {
-  MatrixRef b = g.b;
-  b.data += e * g.stride_b;
-  return b;
-}
 
 /// Packs k [k0, k0 + kc) x columns [n0, n0 + cols) of entry e's B into panels of kc x nr rows, panel_stride apart.
 void pack_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
@@ -118,33 +97,6 @@ void pack_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t n0,
   }
 }
 
-/// Prefetches `rows` byte ranges (row_bytes long, row_step apart) a few lines per step over `steps` steps, so that
-/// data the next stretch of work reads from L3 or memory arrives while the current one computes.
-class Prefetch {
- public:
-  Prefetch() = default;
-  Prefetch(const void* p, int64_t rows, int64_t row_bytes, int64_t row_step, int64_t steps)
-      : p_(static_cast<const char*>(p)),
-        row_step_(row_step),
-        row_lines_(ceil_div(row_bytes, 64) + 1),  // +1: the range need not start on a line
-        rows_left_(rows),
-        per_step_(ceil_div(row_lines_ * rows, std::max<int64_t>(steps, 1))) {}
-  /// kLocality 3: into L1 (needed next), 2: into L2 (needed after that).
-  template <int kLocality> void step() {
-    for (int64_t i = 0; i < per_step_ && rows_left_ > 0; ++i) {
-      __builtin_prefetch(p_ + line_ * 64, 0, kLocality);
-      if (++line_ == row_lines_) {
-        line_ = 0;
-        --rows_left_;
-        p_ += row_step_;
-      }
-    }
-  }
-
- private:
-  const char* p_ = nullptr;
-  int64_t row_step_ = 0, row_lines_ = 0, rows_left_ = 0, per_step_ = 0, line_ = 0;
-};
 
 /// The next kc x nbw block of B a task reads, from where it will read it: the packed panels (prepacked or packed
 /// for the call) or the memory it packs from. Nothing for a B source (its reads are its own).
@@ -160,73 +112,6 @@ Prefetch next_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t
                  : Prefetch(b.data + k0 * b.ld + nb0, kc, nbw * f, b.ld * f, steps);
 }
 
-/// What the tasks of one batch entry share: where its A, C and residual start, which tiles read A, and how the
-/// epilogue's activation is applied (Relu, Clip and HardSwish in the tiles' registers on the last K block, saving
-/// a pass over C; others by apply_activation_f32 over each row segment of a column block once it is stored).
-struct EntryView {
-  const Round& r;
-  const GemmArgs& g;
-  const GemmEpilogue& ep;
-  float* c;
-  const float* res;
-  const float* a_entry;
-  const GemmTileFn (*tiles)[2];
-  bool clamp, hard_swish, activate_after;
-
-  EntryView(const Round& round, int64_t e)
-      : r(round),
-        g(*round.g),
-        ep(g.epilogue),
-        c(g.c + e * g.stride_c),
-        res(ep.residual ? ep.residual + e * g.stride_residual : nullptr),
-        a_entry(r.a + (e - r.b0) * r.a_entry),
-        tiles(r.uk->tiles[r.a_row_major ? kRowMajor : kPackedPanel]),
-        clamp(ep.activation.kind == Activation::kRelu || ep.activation.kind == Activation::kClip),
-        hard_swish(ep.activation.kind == Activation::kHardSwish),
-        activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish) {}
-
-  /// Where row m's A starts at k0.
-  const float* a_at(int64_t m, int64_t k0) const {
-    return r.a_row_major ? a_entry + m * r.lda + k0 : a_entry + (m - r.a_row0) / r.mr * g.K * r.mr + k0 * r.mr;
-  }
-
-  /// A tile with the fields that are the same for every tile of the call, and the activation of K block kb.
-  GemmTile tile() const {
-    GemmTile t;
-    t.lda = r.lda;
-    t.ldc = g.ldc;
-    t.alpha = ep.alpha;
-    t.ldr = ep.ldr;
-    t.beta = ep.beta;
-    t.clamp_lo = ep.activation.kind == Activation::kClip ? ep.activation.alpha : 0.0f;
-    t.clamp_hi = ep.activation.kind == Activation::kClip ? ep.activation.beta : __builtin_inff();
-    return t;
-  }
-  void set_block(GemmTile& t, int64_t kb) const {
-    t.accumulate = kb > 0;
-    t.clamp = clamp && kb == r.nkb - 1;
-    t.hard_swish = hard_swish && kb == r.nkb - 1;
-  }
-
-  /// Points t at the C tile at (row m, column n), and on the first K block at its bias and residual.
-  void place(GemmTile& t, int64_t m, int64_t n, int64_t kb) const {
-    t.c = c + m * g.ldc + n;
-    if (kb > 0) return;
-    const bool per_row = ep.bias_axis == GemmEpilogue::BiasAxis::kPerRow;
-    t.bias_row = ep.bias && per_row ? ep.bias + m : nullptr;
-    t.bias_col = ep.bias && !per_row ? ep.bias + n : nullptr;
-    t.residual = res ? res + m * ep.ldr + n : nullptr;
-  }
-
-  /// The activation the tiles did not apply, on rows [m0, m1) x columns [n0, n0 + width).
-  void activate(int64_t m0, int64_t m1, int64_t n0, int64_t width) const {
-    if (!activate_after) return;
-    for (int64_t i = m0; i < m1; ++i) {
-      float* row = c + i * g.ldc + n0;
-      apply_activation_f32(ep.activation, row, row, width);
-    }
-  }
-};
 
 /// run_task for a B read in place (Round::b_in_place): column panel after column panel, K block after K block,
 /// every row panel of the range passes over the kc x nr strip of B, which stays in L1 (the row panels of A, in L2,
@@ -332,19 +217,37 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
   }
 }
 
+/// Whether `rows` rows `stride` bytes apart (a strip of B read in place) fall into enough distinct sets of L2 to stay
+/// there: rows 4 KiB or 16 KiB apart (planes of 32x32, 64x64) share a few sets, evict one another, and each row
+/// panel of A would read them again from L3 (measured: 64x1024x256 in place 54 GFLOP/s, packed 79).
+bool strip_stays_in_l2(int64_t stride, int64_t rows, int64_t l2_sets) {
+  constexpr int64_t kMaxSets = 8192;
+  uint64_t seen[kMaxSets / 64] = {};
+  const int64_t sets = std::min(l2_sets, kMaxSets);
+  int64_t distinct = 0;
+  for (int64_t k = 0; k < rows; ++k) {
+    const int64_t set = k * stride / 64 % sets;
+    const uint64_t bit = uint64_t{1} << (set % 64);
+    if (!(seen[set / 64] & bit)) ++distinct, seen[set / 64] |= bit;
+  }
+  return 4 * distinct >= 3 * rows;
+}
+
 /// Whether the tasks read a row-major B in place (run_task_b_in_place) rather than packing it: A in row panels
-/// (prepacked or packed for the call) that fit half of L2 (they are read again for every column panel of B), and a
-/// C of at most 4x L2. Packing costs a load and a store per element of B, and with few row panels that is a large
-/// share of the FMAs it feeds; in place, a strip of B stays in L1 across the row panels. Measured on Zen 2
-/// (benchmarks/gemm_bench.cpp, 1 thread): 1x1 convolutions gained 5-15 % (64x3136x256: 78 -> 91 GFLOP/s,
-/// 16x3025x64: 48 -> 63, 256x784x128: 86 -> 94, 64x169x512: 81 -> 84). Not with A read in place (attention's
-/// P.V, 197x64x197: 93 -> 87, A's rows re-read per column panel) nor a C far larger than L2 (32x50176x27:
-/// 60 -> 53: C's rows then go to memory in 64-byte pieces, one per tile, where the packed path writes 1 KiB runs).
+/// (prepacked or packed for the call) that fit half of L2 (they are read again for every column panel of B), a
+/// C of at most 4x L2, and rows of B that do not share L2's sets. Packing costs a load and a store per element of
+/// B, and with few row panels that is a large share of the FMAs it feeds; in place, a strip of B stays in L1 (or
+/// L2) across the row panels. Measured on Zen 2 (benchmarks/gemm_bench.cpp, 1 thread): 1x1 convolutions gained
+/// 5-15 % (64x3136x256: 78 -> 91 GFLOP/s, 16x3025x64: 48 -> 63, 256x784x128: 86 -> 94, 64x169x512: 81 -> 84).
+/// Not with A read in place (attention's P.V, 197x64x197: 93 -> 87, A's rows re-read per column panel) nor a C
+/// far larger than L2 (32x50176x27: 60 -> 53: C's rows then go to memory in 64-byte pieces, one per tile, where
+/// the packed path writes 1 KiB runs).
 bool read_b_in_place(const Round& r, int64_t rows) {
   const GemmArgs& g = *r.g;
   constexpr int64_t f = sizeof(float);
   return !g.packed_b && !g.b_source && !g.b.trans && g.K > 0 && !r.a_row_major &&
-         round_up(rows, r.mr) * g.K * f <= r.l2_bytes / 2 && rows * g.N * f <= 4 * r.l2_bytes;
+         round_up(rows, r.mr) * g.K * f <= r.l2_bytes / 2 && rows * g.N * f <= 4 * r.l2_bytes &&
+         strip_stays_in_l2(g.b.ld * f, std::min(r.kc, g.K), r.l2_sets);
 }
 
 /// Batch entries [b0, b1) x rows [r0, r1): pre-pack what is shared, then the tasks.
@@ -453,6 +356,7 @@ void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
   r.nr = r.uk->nr;
   const GemmBlocking blocking = gemm_blocking(*r.uk);
   r.l2_bytes = blocking.l2_bytes;
+  r.l2_sets = blocking.l2_sets;
   // Column blocks of whole panels, at most nc wide, an even number of them (N alone decides it).
   r.n_panels = ceil_div(g.N, r.nr);
   r.n_blocks = ceil_div(r.n_panels, blocking.nc / r.nr);

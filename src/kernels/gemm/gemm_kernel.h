@@ -96,6 +96,7 @@ struct GemmBlocking {
   int64_t kc_max = 256;
   int64_t nc = 256;
   int64_t l2_bytes = 256 << 10;  ///< one core's L2
+  int64_t l2_sets = 512;         ///< its sets (lines of the same set index compete for its ways)
 };
 GemmBlocking gemm_blocking(const GemmMicroKernel& kernel);
 
