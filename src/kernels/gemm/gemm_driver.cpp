@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 
 #include "base/error.h"
 #include "kernels/gemm/gemm.h"
@@ -74,7 +73,9 @@ class Scratch {
 
 // The calling thread's buffers hold operands pre-packed for the whole call (shared with the pool's workers while
 // the call runs); every thread packs its own B blocks into its own.
-thread_local Scratch tl_call_a, tl_call_b, tl_task_b;
+thread_local Scratch tl_call_a, tl_call_b, tl_task_b, tl_source;
+// The most columns (a multiple of every kernel's nr) and rows a B source is asked for at once.
+constexpr int64_t kSourceColumns = 64, kSourceRows = 256;
 
 
 
@@ -87,13 +88,20 @@ void pack_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t n0,
     r.uk->pack_b(entry_b(g, e), k0, kc, n0, cols, dst, panel_stride);
     return;
   }
-  // Implicit GEMM: the source writes each panel in place (ld = nr), so B never exists unpacked.
+  // Implicit GEMM: the source writes kSourceColumns columns by up to kSourceRows rows at a time, row-major, into
+  // the thread's staging buffer (64 KiB, in L1/L2), packed from there like a B in memory: the source's per-row
+  // work (a convolution's window arithmetic) is spread over long runs, and the copy into panels is vectorised.
+  // Measured on Zen 2 (gemm_bench conv_source, a 3x3 convolution 64x3136x576): 56 -> 70 GFLOP/s against
+  // filling each nr-column panel in place.
   const GemmBSource& src = *g.b_source;
-  for (int64_t p = 0; p < cols; p += r.nr, dst += panel_stride) {
-    const int64_t w = std::min(r.nr, cols - p);
-    src.fill(src.ctx, k0, kc, n0 + p, w, dst, r.nr);
-    if (w < r.nr)
-      for (int64_t k = 0; k < kc; ++k) std::memset(dst + k * r.nr + w, 0, static_cast<size_t>(r.nr - w) * sizeof(float));
+  float* stage = tl_source.get(kSourceRows * kSourceColumns);
+  for (int64_t p = 0; p < cols; p += kSourceColumns, dst += kSourceColumns / r.nr * panel_stride) {
+    const int64_t w = std::min(kSourceColumns, cols - p);
+    for (int64_t k = 0; k < kc; k += kSourceRows) {
+      const int64_t rows = std::min(kSourceRows, kc - k);
+      src.fill(src.ctx, k0 + k, rows, n0 + p, w, stage, w);
+      r.uk->pack_b(MatrixRef{stage, w, false}, 0, rows, 0, w, dst + k * r.nr, panel_stride);
+    }
   }
 }
 
