@@ -39,37 +39,9 @@ using gemm_task::ceil_div;
 using gemm_task::EntryView;
 using gemm_task::Prefetch;
 using gemm_task::Round;
+using gemm_task::Scratch;
 using gemm_task::entry_b;
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-
-std::atomic<uint64_t> allocations{0};
-
-/// A grow-only, 64-byte aligned buffer: once warm, calls allocate nothing.
-class Scratch {
- public:
-  Scratch() = default;
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { std::free(data_); }
-  float* get(int64_t floats) {
-    const size_t bytes = std::max<size_t>(static_cast<size_t>(floats) * sizeof(float), 64);
-    if (bytes > capacity_) {
-      std::free(data_);
-      allocations.fetch_add(1, std::memory_order_relaxed);
-      capacity_ = (bytes + 4095) / 4096 * 4096;
-      data_ = static_cast<float*>(std::aligned_alloc(64, capacity_));
-      if (!data_) {
-        capacity_ = 0;
-        fail(ErrorCode::kLimitExceeded, "gemm_f32: cannot allocate {} bytes of packing space", bytes);
-      }
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  size_t capacity_ = 0;
-};
 
 // The calling thread's buffers hold operands pre-packed for the whole call (shared with the pool's workers while
 // the call runs); every thread packs its own B blocks into its own.
@@ -352,7 +324,7 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
 
 }  // namespace
 
-uint64_t gemm_scratch_allocations() { return allocations.load(std::memory_order_relaxed); }
+uint64_t gemm_scratch_allocations() { return gemm_task::scratch_allocations.load(std::memory_order_relaxed); }
 
 void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
   validate_gemm_args(g);

@@ -1,16 +1,49 @@
 #pragma once
-// What the tasks of one gemm_f32 call work with (gemm_driver.cpp): the round's shared state, the view of one batch
-// entry, and software prefetching. Internal to the GEMM family's driver.
+// What the tasks of one gemm_f32 call work with (gemm_driver.cpp): packing buffers, the round's shared state, the
+// view of one batch entry, and software prefetching. Internal to the GEMM family's driver (included by it alone).
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
 
+#include "base/error.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_kernel.h"
 
 namespace kiln::kernels::gemm_task {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// How many times a Scratch has (re)allocated (gemm_scratch_allocations).
+inline std::atomic<uint64_t> scratch_allocations{0};
+
+/// A grow-only, 64-byte aligned buffer: once warm, calls allocate nothing.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { std::free(data_); }
+  float* get(int64_t floats) {
+    const size_t bytes = std::max<size_t>(static_cast<size_t>(floats) * sizeof(float), 64);
+    if (bytes > capacity_) {
+      std::free(data_);
+      scratch_allocations.fetch_add(1, std::memory_order_relaxed);
+      capacity_ = (bytes + 4095) / 4096 * 4096;
+      data_ = static_cast<float*>(std::aligned_alloc(64, capacity_));
+      if (!data_) {
+        capacity_ = 0;
+        fail(ErrorCode::kLimitExceeded, "gemm_f32: cannot allocate {} bytes of packing space", bytes);
+      }
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
 
 /// What every task of one round needs.
 struct Round {
