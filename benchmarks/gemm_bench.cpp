@@ -189,6 +189,18 @@ const Shape kShapes[] = {
     // The 7x7 ones transposed (Y^T = X^T W^T: 49 rows of 6-row tiles instead of 49 columns of 16-column panels).
     {"mobile_t", 49, 960, 160, 1, Packed::kB, false},      {"mobile_t", 49, 160, 960, 1, Packed::kB, false},
     {"mobile_t", 49, 1280, 320, 1, Packed::kB, false},
+    // SqueezeNet 1.1's 1x1 convolutions (squeeze, expand1x1, the classifier) and ResNet-50's (bottleneck ends).
+    {"squeeze", 16, 3025, 64, 1, Packed::kA, false, true},   {"squeeze", 64, 3025, 16, 1, Packed::kA, false, true},
+    {"squeeze", 32, 729, 128, 1, Packed::kA, false, true},   {"squeeze", 128, 729, 32, 1, Packed::kA, false, true},
+    {"squeeze", 48, 169, 256, 1, Packed::kA, false, true},   {"squeeze", 192, 169, 48, 1, Packed::kA, false, true},
+    {"squeeze", 64, 169, 512, 1, Packed::kA, false, true},   {"squeeze", 1000, 169, 512, 1, Packed::kA, false, true},
+    {"resnet1x1", 64, 3136, 256, 1, Packed::kA, false, true}, {"resnet1x1", 256, 784, 128, 1, Packed::kA, false},
+    {"resnet1x1", 128, 784, 512, 1, Packed::kA, false, true}, {"resnet1x1", 1024, 196, 256, 1, Packed::kA, false},
+    {"resnet1x1", 256, 196, 1024, 1, Packed::kA, false, true}, {"resnet1x1", 512, 196, 1024, 1, Packed::kA, false, true},
+    {"resnet1x1", 2048, 49, 512, 1, Packed::kA, false},     {"resnet1x1", 512, 49, 2048, 1, Packed::kA, false, true},
+    // Planes of 32x32 and 64x64: B's rows 4 KiB and 16 KiB apart (the same cache sets when read in place).
+    {"pow2", 64, 1024, 256, 1, Packed::kA, false, true},     {"pow2", 64, 4096, 256, 1, Packed::kA, false, true},
+    {"pow2", 128, 1024, 128, 1, Packed::kA, false, true},
 };
 
 int register_all() {

@@ -198,6 +198,44 @@ TEST(ConvPrepared, PointwiseDepthwiseAndDenseLayersOfMobileNets) {
   }
 }
 
+// 1x1 unpadded convolutions with a stride (ResNet's downsamples): the input's samples gathered, then the plain GEMM.
+// Even and odd sizes, unequal strides, 1-D and 3-D, groups, batches, a residual, activations.
+TEST(ConvPrepared, StridedPointwiseMatchesReference) {
+  struct Layer {
+    int64_t batch, C, M, group;
+    std::vector<int64_t> in, strides;
+    bool residual;
+    const char* act;
+  };
+  const Layer layers[] = {{1, 24, 40, 1, {14, 14}, {2, 2}, true, "Relu"},  {2, 16, 33, 1, {9, 13}, {2, 3}, false, ""},
+                          {1, 12, 18, 2, {7, 8}, {3, 1}, true, "Sigmoid"}, {2, 9, 20, 1, {17}, {2}, false, "Clip"},
+                          {1, 8, 16, 1, {5, 6, 7}, {2, 2, 1}, true, ""}};
+  int index = 1;
+  for (const Layer& l : layers) {
+    ConvCase c;
+    c.fused = true;
+    c.batch = l.batch, c.in_channels = l.C, c.out_channels = l.M, c.group = l.group;
+    c.in = l.in, c.strides = l.strides;
+    c.kernel = c.dilations = std::vector<int64_t>(l.in.size(), 1);
+    c.pads = std::vector<int64_t>(2 * l.in.size(), 0);
+    c.bias = true;
+    c.residual = l.residual;
+    c.activation = l.act;
+    if (c.activation == "Clip") c.activation_params = {0.0f, 0.5f};
+    SCOPED_TRACE(c.str());
+    check_case(c, static_cast<uint32_t>(index++));
+  }
+  // The tactic the label names.
+  std::mt19937 rng(5);
+  ConvCase c;
+  c.batch = 1, c.in_channels = 16, c.out_channels = 32, c.in = {8, 8}, c.kernel = {1, 1}, c.strides = {2, 2};
+  c.dilations = {1, 1}, c.pads = {0, 0, 0, 0};
+  PreparedNode n = make_node(c, rng, {});
+  auto k = n.prepare();
+  ASSERT_TRUE(k);
+  EXPECT_NE(k->describe().find("gemm-subsampled"), std::string::npos) << k->describe();
+}
+
 // 1x1 stride-1 convolutions on planes declared small: 1x1 planes (squeeze-excitation FCs) run the matrix-vector
 // kernel, other planes under 128 positions (7x7) the transposed GEMM; with a residual, or when the plane's size is
 // not declared, the plain GEMM.

@@ -276,6 +276,36 @@ TEST_P(GemmF32, EveryTileShape) {
       }
 }
 
+TEST_P(GemmF32, RowMajorBReadInPlace) {
+  // A in few row panels: gemm_f32 reads a row-major B in place (full-width panels) and packs only its last,
+  // partial panel. One and several K blocks, ragged and exact widths, leading dimensions past N, batches,
+  // activations in registers and after the tiles, residuals.
+  std::mt19937 rng(31);
+  const GemmKernelEntry& k = kernel();
+  int variant = 0;
+  for (int64_t K : {1, 16, 61, 256, 600})
+    for (int64_t N : {k.nr / 2, k.nr, 3 * k.nr + 5, 5 * k.nr})
+      for (int64_t M : {1, k.mr + 1, 3 * k.mr}) {
+        Case c;
+        c.M = M;
+        c.N = N;
+        c.K = K;
+        c.ta = variant % 2 == 1;  // A in row panels: packed for the call or ahead of time
+        c.pack_a = variant % 2 == 0;
+        c.pad = variant % 2 ? 3 : 0;
+        c.batch = variant % 4 == 3 ? 2 : 1;
+        c.bias = true;
+        c.axis = variant % 2 ? GemmEpilogue::BiasAxis::kPerRow : GemmEpilogue::BiasAxis::kPerColumn;
+        c.residual = variant % 5 == 0 ? Residual::kIntoC : variant % 5 == 1 ? Residual::kSeparate : Residual::kNone;
+        c.act.kind = variant % 3 == 0 ? Activation::kRelu : variant % 3 == 1 ? Activation::kSigmoid : Activation::kNone;
+        ++variant;
+        Trial run(c, rng);
+        run.compute(nullptr);
+        run.check();
+        if (HasFatalFailure()) return;
+      }
+}
+
 TEST_P(GemmF32, EpiloguesAndActivations) {
   std::mt19937 rng(99);
   for (Activation a : kActivations)
@@ -334,7 +364,7 @@ TEST_P(GemmF32, ZeroKReadsNoOperand) {
     for (int64_t n = 0; n < 40; ++n) ASSERT_EQ(c[static_cast<size_t>(m * 40 + n)], std::max(bias[n], 0.0f));
 }
 
-TEST_P(GemmF32, BSourceFillsOnePanelAtATime) {
+TEST_P(GemmF32, BSourceFillsNarrowBlocks) {
   std::mt19937 rng(11);
   Case c;
   c.M = 40;
@@ -350,7 +380,7 @@ TEST_P(GemmF32, BSourceFillsOnePanelAtATime) {
   ThreadPool pool(2);
   run.compute(&pool, &widest);
   run.check();
-  EXPECT_LE(widest, kernel().nr);  // B never exists as a whole: the source fills packed panels in place
+  EXPECT_LE(widest, 64);  // B never exists as a whole: the source fills blocks of at most 64 columns
 }
 
 TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
@@ -372,6 +402,15 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
     c.act.kind = kActivations[(3 * i + 4) % std::size(kActivations)];
     cases.push_back(c);
   }
+  Case in_place;  // one K block, few row panels: B read in place by both threads
+  in_place.M = 40;
+  in_place.N = 900 * big + 3;
+  in_place.K = 520;  // three K blocks
+  in_place.pack_a = true;
+  in_place.bias = true;
+  in_place.axis = GemmEpilogue::BiasAxis::kPerRow;
+  in_place.act.kind = Activation::kSilu;
+  cases.push_back(in_place);
   Case heads;  // batched attention-like: entries spread over the threads
   heads.batch = 6;
   heads.M = heads.N = 70;

@@ -67,10 +67,9 @@ struct GemmEpilogue {
 /// A B operand produced on demand instead of read from memory (implicit GEMM: a convolution gathers its input
 /// windows while B is packed and never materialises im2col). fill() writes the logical rows [k0, k0 + kc) by
 /// columns [n0, n0 + nc) of B row-major into dst, whose leading dimension is ld. Called from several threads.
-/// gemm_f32 asks for one packed panel at a time (nc <= the kernel's NR, 16 or 32 columns; kc <= a K block of
-/// 256 rows, or all of K when M fits one row panel) and the source writes it in place (ld = NR): only the
-/// current cache block of B ever exists. When 2 threads share fewer column blocks than they need, each may ask
-/// for the same block.
+/// gemm_f32 asks for at most 64 columns by 256 rows at a time (ld = nc), into a per-thread staging buffer that it
+/// packs from: only the current cache block of B ever exists. When 2 threads share fewer column blocks than
+/// they need, each may ask for the same block.
 struct GemmBSource {
   void (*fill)(const void* ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) = nullptr;
   const void* ctx = nullptr;
@@ -92,8 +91,9 @@ struct GemmArgs {
 };
 
 /// Computes args on `pool` (null: the calling thread). Packs unpacked operands into per-thread buffers that are
-/// reused across calls (no heap allocation once warm); a row-major A is read in place. K == 0 stores the
-/// epilogue of zero. Uses the kernel a packed operand was packed for (both packed: the same one, else an
+/// reused across calls (no heap allocation once warm); a row-major A is read in place, and so is a row-major B
+/// when A comes in few row panels (prepacked or packed, within half of L2: a 1x1 convolution's input). K == 0
+/// stores the epilogue of zero. Uses the kernel a packed operand was packed for (both packed: the same one, else an
 /// InvalidArgument error), else the active tier's. The bits do not depend on the pool's thread count (each
 /// element is summed by one thread in a fixed order; the activation sees the same row segments), given an
 /// activation whose result for an element does not depend on its neighbours. Problems under ~3 MFLOP run on

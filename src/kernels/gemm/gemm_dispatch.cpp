@@ -44,10 +44,10 @@ GemmBlocking gemm_blocking(const GemmMicroKernel& kernel) {
   GemmBlocking b;
   b.kc_max = 256;
   // nc from L2: the packed kc x nc B block takes half of it, the other half holds A panels and C lines.
-  static const int64_t l2 = [] {
-    const cpuinfo_cache* c = cpuinfo_initialize() ? cpuinfo_get_l2_cache(0) : nullptr;
-    return c && c->size ? static_cast<int64_t>(c->size) : int64_t{256} << 10;
-  }();
+  static const cpuinfo_cache* const l2_cache = cpuinfo_initialize() ? cpuinfo_get_l2_cache(0) : nullptr;
+  const int64_t l2 = l2_cache && l2_cache->size ? static_cast<int64_t>(l2_cache->size) : int64_t{256} << 10;
+  b.l2_bytes = l2;
+  b.l2_sets = l2_cache && l2_cache->sets ? static_cast<int64_t>(l2_cache->sets) : l2 / (64 * 8);
   const int64_t nc = l2 / 2 / (b.kc_max * static_cast<int64_t>(sizeof(float)));
   b.nc = std::clamp<int64_t>(nc / kernel.nr * kernel.nr, 4 * kernel.nr, 2048);
   return b;

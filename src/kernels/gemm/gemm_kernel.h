@@ -19,6 +19,7 @@ namespace kiln::kernels {
 /// other activations by the driver once the last block is stored.
 struct GemmTile {
   int64_t lda = 0;                 ///< row stride of A when the tile reads it unpacked (kRowMajor)
+  int64_t ldb = 0;                 ///< row stride of B: 0 for a packed panel (NR), else B read in place (full width)
   float* c = nullptr;
   int64_t ldc = 0;
   int64_t cols = 0;                ///< valid columns, 1..NR (the half-width kernels take 1..NR/2)
@@ -34,8 +35,8 @@ struct GemmTile {
   bool hard_swish = false;         ///< store value * max(0, min(1, (value + 3) / 6)), as vunary computes it
 };
 
-/// Multiplies rows of A by a packed kc x NR panel of B (b[k * NR + c]) and stores the tile through the epilogue.
-/// kc may be 0 (the epilogue of zero).
+/// Multiplies rows of A by a packed kc x NR panel of B (b[k * NR + c]), or by B in place (b[k * ldb + c], every
+/// loaded column inside B's row), and stores the tile through the epilogue. kc may be 0 (the epilogue of zero).
 using GemmTileFn = void (*)(int64_t kc, const float* a, const float* b, const GemmTile& tile);
 
 /// How a tile reads A: from a packed panel (a[k * MR + r]), or straight from a row-major A (a[r * lda + k]), which
@@ -94,6 +95,8 @@ uint64_t gemm_scratch_allocations();
 struct GemmBlocking {
   int64_t kc_max = 256;
   int64_t nc = 256;
+  int64_t l2_bytes = 256 << 10;  ///< one core's L2
+  int64_t l2_sets = 512;         ///< its sets (lines of the same set index compete for its ways)
 };
 GemmBlocking gemm_blocking(const GemmMicroKernel& kernel);
 

@@ -43,7 +43,11 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
   // Narrow tiles (row and column tails) have fewer accumulators than the FMA latency x throughput needs in
   // flight: they sum U interleaved k-steps into U sets, added together at the end.
   constexpr int U = R * NV >= 8 ? 1 : R * NV >= 5 ? 2 : R * NV >= 3 ? 3 : 4;
-  const int64_t lda = t.lda;
+  const int64_t lda = t.lda, ldb = t.ldb ? t.ldb : NB;
+  // Locals, not t's fields: C's stores could alias t as far as the compiler knows, and it would reload them.
+  float* const c = t.c;
+  const int64_t ldc = t.ldc, ldr = t.ldr;
+  const float* const residual = t.residual;
   V acc[U][R][NV];
 #pragma GCC unroll 4
   for (int u = 0; u < U; ++u)
@@ -54,9 +58,9 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
   // The tile of C (and of the residual) was last touched a whole K block ago: fetch it while the FMAs run.
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    __builtin_prefetch(t.c + r * t.ldc, 1, 3);
-    __builtin_prefetch(t.c + r * t.ldc + NV * L - 1, 1, 3);
-    if (t.residual) __builtin_prefetch(t.residual + r * t.ldr, 0, 3);
+    __builtin_prefetch(c + r * ldc, 1, 3);
+    __builtin_prefetch(c + r * ldc + NV * L - 1, 1, 3);
+    if (residual) __builtin_prefetch(residual + r * ldr, 0, 3);
   }
   auto step = [&](V(&sum)[R][NV]) __attribute__((always_inline)) {
     V bv[NV];
@@ -69,7 +73,7 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
       for (int v = 0; v < NV; ++v) sum[r][v] = S::fmadd(av, bv[v], sum[r][v]);
     }
     a += kRowMajorA ? 1 : PR;
-    b += NB;
+    b += ldb;
   };
   int64_t k = 0;
 #pragma GCC unroll 4
@@ -93,12 +97,13 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[0][r][v] = S::fmadd(acc[0][r][v], alpha, load_n<S>(t.c + r * t.ldc + v * L, width(v)));
+      for (int v = 0; v < NV; ++v) acc[0][r][v] = S::fmadd(acc[0][r][v], alpha, load_n<S>(c + r * ldc + v * L, width(v)));
   } else {
+    if (t.alpha != 1.0f)  // x * 1 is x: short K's tiles save the pass
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
+      for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[0][r][v] = S::mul(acc[0][r][v], alpha);
+        for (int v = 0; v < NV; ++v) acc[0][r][v] = S::mul(acc[0][r][v], alpha);
     if (t.bias_row) {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
@@ -116,13 +121,13 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
 #pragma GCC unroll 2
         for (int v = 0; v < NV; ++v) acc[0][r][v] = S::add(acc[0][r][v], b[v]);
     }
-    if (t.residual) {
+    if (residual) {
       const V beta = S::set1(t.beta);
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
         for (int v = 0; v < NV; ++v)
-          acc[0][r][v] = S::fmadd(beta, load_n<S>(t.residual + r * t.ldr + v * L, width(v)), acc[0][r][v]);
+          acc[0][r][v] = S::fmadd(beta, load_n<S>(residual + r * ldr + v * L, width(v)), acc[0][r][v]);
     }
   }
   if (t.clamp) {  // Relu / Clip in registers, the operand order of vunary's (NaN stays NaN)
@@ -145,7 +150,7 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) store_n<S>(t.c + r * t.ldc + v * L, acc[0][r][v], width(v));
+    for (int v = 0; v < NV; ++v) store_n<S>(c + r * ldc + v * L, acc[0][r][v], width(v));
 }
 
 /// See GemmMicroKernel::pack_a. Plain loops: the compiler vectorises them with the tier's flags.
