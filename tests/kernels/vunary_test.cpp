@@ -93,6 +93,31 @@ TEST_P(VUnaryTier, DenormalProductsAreCloseInAbsoluteTerms) {
     }
 }
 
+TEST_P(VUnaryTier, SigmoidAndSiluAcrossTheFastPathsEdgeWithMixedVectors) {
+  // Sigmoid and SiLU take a fast path for |x| <= 87 and the general formula for a vector with any lane beyond
+  // (or inf, NaN): a dense sweep over [-90, 90] where every vector straddles the edge in some lanes, with an
+  // inf or NaN lane every 37 elements, must give each lane its own correct value.
+  std::vector<float> x;
+  for (float v = -90.0f; v < 90.0f; v += 0.0031f) x.push_back(v);
+  for (size_t i = 0; i < x.size(); i += 37) x[i] = (i / 37) % 3 == 0 ? NAN : (i / 37) % 3 == 1 ? INFINITY : -INFINITY;
+  for (size_t i = 5; i < x.size(); i += 41) x[i] = (i / 41) % 2 ? 87.5f : -87.5f;
+  std::vector<float> y(x.size());
+  for (UnaryOp op : {UnaryOp::kSigmoid, UnaryOp::kSilu}) {
+    const double bound = op == UnaryOp::kSigmoid ? 3 : 4;
+    GetParam().fn(op, 0, 0, x.data(), y.data(), static_cast<int64_t>(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = vunary_ref_value(op, 0, 0, x[i]);
+      if (std::isnan(want)) {  // NaN in, and silu(-inf) = -inf · 0
+        EXPECT_TRUE(std::isnan(y[i])) << unary_op_name(op) << " x = " << x[i];
+      } else if (op == UnaryOp::kSilu && x[i] < -87.0f) {
+        EXPECT_LE(std::fabs(y[i] - want), std::fabs(x[i]) * std::ldexp(1.0, -148)) << "silu x = " << x[i];
+      } else {
+        EXPECT_LE(ulp_error(y[i], want), bound) << unary_op_name(op) << " x = " << x[i];
+      }
+    }
+  }
+}
+
 TEST_P(VUnaryTier, SpecialValues) {
   const VUnaryFn f = GetParam().fn;
   auto one = [&](UnaryOp op, float x) {

@@ -13,7 +13,8 @@
 //
 // Element-wise math (src/kernels/vunary, vbinary) also uses: fnmadd(a, b, c) = c - a * b, sqrt, abs, neg,
 // round (to nearest even), bitwise and_/or_/xor_ on the float bits; M, a lane mask from the comparisons
-// lt/le/eq/unordered (true where either is NaN), select(m, a, b) = m ? a : b; and 32-bit integer lanes VI:
+// lt/le/eq/unordered (true where either is NaN), select(m, a, b) = m ? a : b, all(m) (every lane true: a
+// branch to a rare slow path); and 32-bit integer lanes VI:
 // to_int (round to nearest), to_float, add_i, sub_i, set1_i, shl_i<k>, sra_i<k>, as_int / as_float (bit casts).
 
 #include <immintrin.h>
@@ -56,6 +57,7 @@ struct Avx2 {
   static M eq(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
   static M unordered(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
   static V select(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+  static bool all(M m) { return _mm256_movemask_ps(m) == 0xFF; }
   using VI = __m256i;
   static VI to_int(V a) { return _mm256_cvtps_epi32(a); }
   static V to_float(VI a) { return _mm256_cvtepi32_ps(a); }
@@ -113,6 +115,7 @@ struct Avx512 {
   static M eq(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
   static M unordered(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
   static V select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+  static bool all(M m) { return m == 0xFFFF; }
   using VI = __m512i;
   static VI to_int(V a) { return _mm512_cvtps_epi32(a); }
   static V to_float(VI a) { return _mm512_cvtepi32_ps(a); }

