@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all build configure bootstrap demo test python bench debug fuzz clean
+.PHONY: all build configure bootstrap demo test python bench compare-optimizers debug fuzz clean
 
 all: build
 
@@ -42,6 +42,12 @@ bench: bootstrap
 	  $(if $(MODELS),--models $(MODELS)) $(if $(THREADS),--threads $(THREADS)) \
 	  $(if $(BATCHES),--batches $(BATCHES)) $(if $(RUNS),--runs $(RUNS)) \
 	  $(if $(BENCH_SECONDS),--seconds $(BENCH_SECONDS)) $(if $(WARMUP),--warmup $(WARMUP)) \
+	  $(if $(UPDATE_DOC),--update-doc docs/performance.md)
+
+# `kiln optimize` beside onnxsim and onnxslim (installed into the venv on first use): node counts on the bench
+# models, each output checked on ONNX Runtime. MODELS=a,b narrows; UPDATE_DOC=1 writes docs/performance.md.
+compare-optimizers: build
+	@.venv/bin/python scripts/bench/compare_optimizers.py --kiln build/kiln $(if $(MODELS),--models $(MODELS)) \
 	  $(if $(UPDATE_DOC),--update-doc docs/performance.md)
 
 fuzz: bootstrap

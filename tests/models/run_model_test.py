@@ -154,10 +154,27 @@ def run_case(args, spec, model: pathlib.Path, index: int, case: dict) -> bool:
             all_ok &= ok
     all_ok &= steady_state_allocates_nothing(args.kiln, model, files)
     if index == 1:
+        # ONNX Runtime optimizes a model with fixed input sizes differently (other conv algorithms: rel-L2 1.6e-6
+        # on EfficientNet-b0 from ORT alone), so the reference for the fixed-size output is the model as exported
+        # with the same sizes written into its inputs.
         fixed = [f"--shape={name}={'x'.join(map(str, dims))}" for name, dims in case.items()]
-        all_ok &= optimized_onnx_agrees(args.kiln, model, work / "optimized-fixed.onnx", fixed, feeds, reference)
+        fixed_reference = run_ort(with_fixed_inputs(model, case, work / "exported-fixed.onnx"), feeds)
+        all_ok &= optimized_onnx_agrees(args.kiln, model, work / "optimized-fixed.onnx", fixed, feeds,
+                                        fixed_reference)
     all_ok &= optimized_onnx_agrees(args.kiln, model, work / "optimized.onnx", [], feeds, reference)
     return all_ok
+
+
+def with_fixed_inputs(model: pathlib.Path, case: dict, out: pathlib.Path) -> pathlib.Path:
+    """A copy of the model whose inputs declare the case's sizes instead of their symbols."""
+    import onnx
+    m = onnx.load(str(model))
+    for inp in m.graph.input:
+        if inp.name in case:
+            for dim, size in zip(inp.type.tensor_type.shape.dim, case[inp.name]):
+                dim.dim_value = size
+    onnx.save(m, str(out))
+    return out
 
 
 def optimized_onnx_agrees(kiln: str, model: pathlib.Path, out: pathlib.Path, extra: list, feeds: dict,
