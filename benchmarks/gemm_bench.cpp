@@ -97,7 +97,9 @@ struct Shape {
   int64_t M, N, K, batch;
   Packed packed;
   bool trans_b;
-  bool relu = false;  ///< fused ReLU (applied by kernels::apply_activation_f32)
+  bool relu = false;  ///< fused ReLU (applied in the tiles' registers)
+  bool silu = false;  ///< fused SiLU (applied in the tiles' registers)
+  bool silu_after = false;  ///< SiLU by apply_activation_f32 over the stored C (the pass the tiles' SiLU saves)
 };
 
 /// A 3x3 stride-1 pad-1 convolution over a square image (K = channels * 9, N = side^2) as an implicit GEMM: B is
@@ -145,6 +147,9 @@ void run_gemm(benchmark::State& state, int kernel, Shape s, int threads, bool so
     g.epilogue.bias_axis = GemmEpilogue::BiasAxis::kPerRow;
   }
   if (s.relu) g.epilogue.activation.kind = Activation::kRelu;
+  if (s.silu) g.epilogue.activation.kind = Activation::kSilu;
+  ActivationParams silu;
+  silu.kind = Activation::kSilu;
   if (s.packed == Packed::kB) {
     pb = pack_gemm_operand(GemmSide::kB, g.b, s.K, s.N);
     g.packed_b = &pb;
@@ -157,6 +162,7 @@ void run_gemm(benchmark::State& state, int kernel, Shape s, int threads, bool so
   gemm_f32(g, &pool);  // warm the packing buffers
   for (auto _ : state) {
     gemm_f32(g, &pool);
+    if (s.silu_after) apply_activation_f32(silu, C.data(), C.data(), static_cast<int64_t>(C.size()));
     benchmark::ClobberMemory();
   }
   const double flops = 2.0 * static_cast<double>(s.batch * s.M * s.N * s.K);
@@ -201,6 +207,16 @@ const Shape kShapes[] = {
     // Planes of 32x32 and 64x64: B's rows 4 KiB and 16 KiB apart (the same cache sets when read in place).
     {"pow2", 64, 1024, 256, 1, Packed::kA, false, true},     {"pow2", 64, 4096, 256, 1, Packed::kA, false, true},
     {"pow2", 128, 1024, 128, 1, Packed::kA, false, true},
+    // EfficientNet-b0's 1x1 expansions and head, each followed by SiLU: in the tiles' registers, and as a pass
+    // over the stored output (what the tiles' SiLU replaces).
+    {"effnet_silu", 96, 12544, 16, 1, Packed::kA, false, false, true},
+    {"effnet_silu", 144, 3136, 24, 1, Packed::kA, false, false, true},
+    {"effnet_silu", 240, 784, 40, 1, Packed::kA, false, false, true},
+    {"effnet_silu", 1280, 49, 320, 1, Packed::kA, false, false, true},
+    {"effnet_silu_after", 96, 12544, 16, 1, Packed::kA, false, false, false, true},
+    {"effnet_silu_after", 144, 3136, 24, 1, Packed::kA, false, false, false, true},
+    {"effnet_silu_after", 240, 784, 40, 1, Packed::kA, false, false, false, true},
+    {"effnet_silu_after", 1280, 49, 320, 1, Packed::kA, false, false, false, true},
 };
 
 int register_all() {

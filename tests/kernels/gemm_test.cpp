@@ -1,7 +1,8 @@
 // The fast GEMM (kernels/gemm/gemm.h) against the reference gemm_f32_ref plus the epilogue written out, for every
 // kernel of gemm_list.h this CPU can run (the others are skipped with the reason): random shapes with ragged
 // tails and 1-sized dims, transposes, padded leading dimensions, prepacked operands, batches, both bias axes,
-// residuals (C itself included), every activation, a B source, K = 0, and identical bits at 1 and 2 threads.
+// residuals (C itself included), every activation, a B source, K = 0, and identical bits at 1 and 2 threads;
+// Sigmoid and SiLU (applied in the tiles' registers) to vunary's ulp bounds, special values included.
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,8 @@
 #include "kernels/gemm_ref.h"
 #include "kernels/isa.h"
 #include "kernels/thread_pool.h"
+#include "kernels/vunary/vunary.h"
+#include "ulp_util.h"
 
 namespace kiln::kernels {
 namespace {
@@ -362,6 +365,47 @@ TEST_P(GemmF32, ZeroKReadsNoOperand) {
   gemm_f32(g, nullptr);
   for (int64_t m = 0; m < 6; ++m)
     for (int64_t n = 0; n < 40; ++n) ASSERT_EQ(c[static_cast<size_t>(m * 40 + n)], std::max(bias[n], 0.0f));
+}
+
+TEST_P(GemmF32, SigmoidAndSiluInRegistersKeepVunarysAccuracy) {
+  // The tiles apply Sigmoid and SiLU in registers with vunary's formulas: within vunary's bounds (3 and 4 ulp)
+  // of the float64 value, NaN, inf and the lanes past ±87 included (a vector with such a lane takes the general
+  // formula, the others the fast path). K = 0 and a residual of the inputs make the pre-activation values exact.
+  // 13 rows x 45 columns: row and column tails of every kernel; the first rows in [-20, 20] without specials
+  // (whole vectors on the fast path), the rest a grid over [-90, 90] with inf, NaN and ±87.5 sprinkled in.
+  constexpr int64_t M = 13, N = 45, kCalm = 5;
+  std::vector<float> x(M * N);
+  for (int64_t i = 0; i < M * N; ++i)
+    x[i] = i < kCalm * N ? -20.0f + 40.0f * static_cast<float>(i) / (kCalm * N)
+                         : -90.0f + 180.0f * static_cast<float>(i - kCalm * N) / ((M - kCalm) * N);
+  for (int64_t i = kCalm * N; i < M * N; i += 37)
+    x[i] = (i / 37) % 3 == 0 ? NAN : (i / 37) % 3 == 1 ? INFINITY : -INFINITY;
+  for (int64_t i = kCalm * N + 5; i < M * N; i += 41) x[i] = (i / 41) % 2 ? 87.5f : -87.5f;
+  for (Activation a : {Activation::kSigmoid, Activation::kSilu}) {
+    std::vector<float> c(M * N, 0.0f);
+    GemmArgs g;
+    g.M = M;
+    g.N = N;
+    g.K = 0;
+    g.c = c.data();
+    g.ldc = N;
+    g.epilogue.residual = x.data();
+    g.epilogue.ldr = N;
+    g.epilogue.activation.kind = a;
+    gemm_f32(g, nullptr);
+    const UnaryOp op = unary_op_of(a);
+    const double bound = a == Activation::kSigmoid ? 3 : 4;
+    for (int64_t i = 0; i < M * N; ++i) {
+      const double want = vunary_ref_value(op, 0, 0, x[i]);
+      if (std::isnan(want)) {  // NaN in, and silu(-inf) = -inf · 0
+        ASSERT_TRUE(std::isnan(c[i])) << activation_name(a) << " x = " << x[i];
+      } else if (a == Activation::kSilu && x[i] < -87.0f) {  // x times a denormal (vunary.h)
+        ASSERT_LE(std::fabs(c[i] - want), std::fabs(x[i]) * std::ldexp(1.0, -148)) << "silu x = " << x[i];
+      } else {
+        ASSERT_LE(testing::ulp_error(c[i], want), bound) << activation_name(a) << " x = " << x[i] << " at " << i;
+      }
+    }
+  }
 }
 
 TEST_P(GemmF32, BSourceFillsNarrowBlocks) {

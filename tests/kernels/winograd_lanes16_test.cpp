@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <random>
 #include <string>
@@ -42,6 +44,42 @@ struct Wide16 {
   // vmaxps / vminps: the second operand when either is NaN.
   static V max(V a, V b) { return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; }); }
   static V min(V a, V b) { return map([&](int i) { return a.v[i] < b.v[i] ? a.v[i] : b.v[i]; }); }
+  // What the register epilogue's Sigmoid and SiLU compile against (vunary_math.h's sigmoid, silu and exp).
+  struct M {
+    bool b[16];
+  };
+  struct VI {
+    int32_t v[16];
+  };
+  template <typename F> static M test(F f) {
+    M r;
+    for (int i = 0; i < 16; ++i) r.b[i] = f(i);
+    return r;
+  }
+  template <typename F> static VI map_i(F f) {
+    VI r;
+    for (int i = 0; i < 16; ++i) r.v[i] = f(i);
+    return r;
+  }
+  static V div(V a, V b) { return map([&](int i) { return a.v[i] / b.v[i]; }); }
+  static V fnmadd(V a, V b, V c) { return map([&](int i) { return std::fma(-a.v[i], b.v[i], c.v[i]); }); }
+  static V abs(V a) { return map([&](int i) { return std::fabs(a.v[i]); }); }
+  static V neg(V a) { return map([&](int i) { return -a.v[i]; }); }
+  static V round(V a) { return map([&](int i) { return std::nearbyint(a.v[i]); }); }
+  static V and_(V a, V b) { return as_float(map_i([&](int i) { return as_int(a).v[i] & as_int(b).v[i]; })); }
+  static V or_(V a, V b) { return as_float(map_i([&](int i) { return as_int(a).v[i] | as_int(b).v[i]; })); }
+  static M lt(V a, V b) { return test([&](int i) { return a.v[i] < b.v[i]; }); }
+  static M le(V a, V b) { return test([&](int i) { return a.v[i] <= b.v[i]; }); }
+  static V select(M m, V a, V b) { return map([&](int i) { return m.b[i] ? a.v[i] : b.v[i]; }); }
+  static bool all(M m) { return std::all_of(m.b, m.b + 16, [](bool x) { return x; }); }
+  static VI to_int(V a) { return map_i([&](int i) { return a.v[i] == a.v[i] ? static_cast<int32_t>(std::nearbyint(a.v[i])) : INT32_MIN; }); }
+  static VI add_i(VI a, VI b) { return map_i([&](int i) { return a.v[i] + b.v[i]; }); }
+  static VI sub_i(VI a, VI b) { return map_i([&](int i) { return a.v[i] - b.v[i]; }); }
+  static VI set1_i(int32_t x) { return map_i([&](int) { return x; }); }
+  template <int k> static VI shl_i(VI a) { return map_i([&](int i) { return static_cast<int32_t>(static_cast<uint32_t>(a.v[i]) << k); }); }
+  template <int k> static VI sra_i(VI a) { return map_i([&](int i) { return a.v[i] >> k; }); }
+  static VI as_int(V a) { return std::bit_cast<VI>(a); }
+  static V as_float(VI a) { return std::bit_cast<V>(a); }
 };
 
 }  // namespace

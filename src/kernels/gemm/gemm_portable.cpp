@@ -4,6 +4,7 @@
 // exercise every row tail, width and partial mask of gemm_f32_12x32_avx512 on days the CPU lacks AVX-512.
 // fmadd rounds twice here (no FMA in the baseline ISA): results differ from the FMA tiers in the last bits.
 
+#include <cstdint>
 #include <cstring>
 
 // The generic vector is wider than the baseline ABI's registers, which the compilers warn about for arguments:
@@ -23,7 +24,7 @@ struct PortableLanes16 {
   static constexpr int kLanes = 16;
   typedef float V __attribute__((vector_size(kLanes * sizeof(float))));
   static V zero() { return V{}; }
-  static V set1(float s) { return V{} + s; }
+  static V set1(float s) { return s - V{}; }  // not V{} + s: 0 + -0 is +0 (sigmoid ORs in set1(-0.0f))
   static V load(const float* p) {
     V v;
     std::memcpy(&v, p, sizeof v);
@@ -40,11 +41,46 @@ struct PortableLanes16 {
     for (int64_t i = 0; i < n; ++i) p[i] = v[i];
   }
   static V add(V a, V b) { return a + b; }
+  static V sub(V a, V b) { return a - b; }
   static V mul(V a, V b) { return a * b; }
+  static V div(V a, V b) { return a / b; }
   static V fmadd(V a, V b, V c) { return c + a * b; }
+  static V fnmadd(V a, V b, V c) { return c - a * b; }
   // The instructions' rule (simd.h): the second operand when either is NaN.
   static V max(V a, V b) { return a > b ? a : b; }
   static V min(V a, V b) { return a < b ? a : b; }
+
+  // What the epilogue's Sigmoid and SiLU need (vunary_math.h's sigmoid, silu and exp), as simd.h defines them.
+  typedef int32_t VI __attribute__((vector_size(kLanes * sizeof(int32_t))));
+  using M = VI;  // a comparison's lanes: all ones or zero
+  static VI as_int(V a) { return reinterpret_cast<VI>(a); }
+  static V as_float(VI a) { return reinterpret_cast<V>(a); }
+  static V and_(V a, V b) { return as_float(as_int(a) & as_int(b)); }
+  static V or_(V a, V b) { return as_float(as_int(a) | as_int(b)); }
+  static V abs(V a) { return as_float(as_int(a) & 0x7FFFFFFF); }
+  static V neg(V a) { return as_float(as_int(a) ^ INT32_MIN); }
+  static M lt(V a, V b) { return a < b; }  // false when either is NaN, as _CMP_LT_OQ
+  static M le(V a, V b) { return a <= b; }
+  static V select(M m, V a, V b) { return m ? a : b; }
+  static bool all(M m) {
+    for (int i = 0; i < kLanes; ++i)
+      if (m[i] == 0) return false;
+    return true;
+  }
+  // Round to nearest even by adding and subtracting 1.5 * 2^23: exact for |a| < 2^22, the only range exp
+  // rounds (it clamps to [-104, 88.8] first); NaN stays NaN.
+  static V round(V a) { return (a + 12582912.0f) - 12582912.0f; }
+  // a is integral here (exp converts what round gave). NaN lanes become 0 instead of the instruction's INT32_MIN
+  // (a float-to-int conversion of NaN is undefined in C++); exp's result is NaN there either way.
+  static VI to_int(V a) { return __builtin_convertvector(a == a ? a : zero(), VI); }
+  static VI add_i(VI a, VI b) { return a + b; }
+  static VI sub_i(VI a, VI b) { return a - b; }
+  static VI set1_i(int32_t x) { return VI{} + x; }
+  template <int k> static VI shl_i(VI a) { return reinterpret_cast<VI>(reinterpret_cast<UI>(a) << k); }
+  template <int k> static VI sra_i(VI a) { return a >> k; }
+
+ private:
+  typedef uint32_t UI __attribute__((vector_size(kLanes * sizeof(uint32_t))));  // shifts without signed overflow
 };
 
 }  // namespace

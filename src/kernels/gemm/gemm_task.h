@@ -104,8 +104,9 @@ class Prefetch {
 };
 
 /// What the tasks of one batch entry share: where its A, C and residual start, which tiles read A, and how the
-/// epilogue's activation is applied (Relu, Clip and HardSwish in the tiles' registers on the last K block, saving
-/// a pass over C; others by apply_activation_f32 over each row segment of a column block once it is stored).
+/// epilogue's activation is applied (Relu, Clip, HardSwish, Sigmoid and SiLU in the tiles' registers on the last K
+/// block, saving a pass over C; others by apply_activation_f32 over each row segment of a column block once it is
+/// stored).
 struct EntryView {
   const Round& r;
   const GemmArgs& g;
@@ -114,7 +115,7 @@ struct EntryView {
   const float* res;
   const float* a_entry;
   const GemmTileFn (*tiles)[2];
-  bool clamp, hard_swish, activate_after;
+  bool clamp, hard_swish, sigmoid, silu, activate_after;
 
   EntryView(const Round& round, int64_t e)
       : r(round),
@@ -126,7 +127,9 @@ struct EntryView {
         tiles(r.uk->tiles[r.a_row_major ? kRowMajor : kPackedPanel]),
         clamp(ep.activation.kind == Activation::kRelu || ep.activation.kind == Activation::kClip),
         hard_swish(ep.activation.kind == Activation::kHardSwish),
-        activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish) {}
+        sigmoid(ep.activation.kind == Activation::kSigmoid),
+        silu(ep.activation.kind == Activation::kSilu),
+        activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish && !sigmoid && !silu) {}
 
   /// Where row m's A starts at k0.
   const float* a_at(int64_t m, int64_t k0) const {
@@ -149,6 +152,8 @@ struct EntryView {
     t.accumulate = kb > 0;
     t.clamp = clamp && kb == r.nkb - 1;
     t.hard_swish = hard_swish && kb == r.nkb - 1;
+    t.sigmoid = sigmoid && kb == r.nkb - 1;
+    t.silu = silu && kb == r.nkb - 1;
   }
 
   /// Points t at the C tile at (row m, column n), and on the first K block at its bias and residual.

@@ -7,13 +7,15 @@
 // Everything here has internal linkage (an unnamed namespace) and calls no out-of-line library code: a template
 // or inline function instantiated in two files built with different flags is one symbol to the linker, which
 // keeps either copy, so an AVX-512 copy of, say, pack_b<32> would otherwise serve the portable kernel too (and
-// fault on a CPU without AVX-512).
+// fault on a CPU without AVX-512). The vmath templates the epilogue calls (sigmoid, silu) are instantiated on S
+// itself, one S per tier's flags, so each tier's copy is its own symbol.
 
 #include <immintrin.h>
 
 #include <utility>
 
 #include "kernels/gemm/gemm_kernel.h"
+#include "kernels/vunary/vunary_math.h"
 
 namespace kiln::kernels {
 namespace {
@@ -146,6 +148,18 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
         const V x = acc[0][r][v];
         acc[0][r][v] = S::mul(x, S::max(zero, S::min(one, S::mul(S::add(x, three), sixth))));
       }
+  }
+  if (t.sigmoid) {  // vunary's Sigmoid (a vector with a lane past ±87, inf or NaN takes its general formula)
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[0][r][v] = vmath::sigmoid<S>(acc[0][r][v]);
+  }
+  if (t.silu) {  // vunary's SiLU, likewise
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[0][r][v] = vmath::silu<S>(acc[0][r][v]);
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)

@@ -1,11 +1,14 @@
 #pragma once
 // The activations a kernel applies in registers before it stores (Relu and Clip: one max or min per vector;
-// HardSwish: vunary's formula, four operations);
-// the others (sigmoid, tanh, GELU, ...) are applied to the stored rows by apply_activation_f32. Shared by the
-// convolution kernels' epilogues (dwconv, winograd). Include only from a file compiled with the tier's flags.
+// HardSwish: vunary's formula, four operations; Sigmoid and SiLU: vunary's vmath::sigmoid / vmath::silu, the
+// same bits as apply_activation_f32, saving a load-store pass over the output);
+// the others (tanh, GELU, ...) are applied to the stored rows by apply_activation_f32. Shared by the
+// convolution kernels' epilogues (dwconv, dwchan, stemconv, winograd). Include only from a file compiled with the
+// tier's flags.
 
 #include "kernels/activation.h"
 #include "kernels/simd/simd.h"
+#include "kernels/vunary/vunary_math.h"
 
 namespace kiln::kernels::simd {
 
@@ -22,12 +25,14 @@ template <typename S> struct RegisterActivation {
     if (kind == Activation::kClip) return S::min(hi, S::max(lo, v));
     if (kind == Activation::kHardSwish)
       return S::mul(v, S::max(S::zero(), S::min(S::set1(1.0f), S::mul(S::add(v, S::set1(3.0f)), S::set1(1.0f / 6)))));
+    if (kind == Activation::kSigmoid) return vmath::sigmoid<S>(v);
+    if (kind == Activation::kSilu) return vmath::silu<S>(v);
     return v;
   }
   /// False when the caller must run apply_activation_f32 over what it stored.
   bool in_registers() const {
     return kind == Activation::kNone || kind == Activation::kRelu || kind == Activation::kClip ||
-           kind == Activation::kHardSwish;
+           kind == Activation::kHardSwish || kind == Activation::kSigmoid || kind == Activation::kSilu;
   }
 };
 

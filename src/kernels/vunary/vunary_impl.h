@@ -41,15 +41,7 @@ void vunary(UnaryOp op, float alpha, float beta, const float* x, float* y, int64
     case UnaryOp::kClip: return map<S>(x, y, n, [=](V v) { return S::min(b, S::max(a, v)); });
     case UnaryOp::kLeakyRelu:
       return map<S>(x, y, n, [=](V v) { return S::select(S::lt(v, zero), S::mul(a, v), v); });
-    case UnaryOp::kSigmoid:
-      // sigmoid(-|x|) by the fast path, 1 minus it for x > 0 (no cancellation: it is <= 1/2); the rare vector
-      // with a lane past ±87, inf or NaN takes the general formula.
-      return map<S>(x, y, n, [=](V v) {
-        const V z = S::or_(v, S::set1(-0.0f));
-        if (!S::all(vm::fast_sigmoid_range<S>(z))) [[unlikely]] return vm::times_sigmoid<S>(one, v);
-        const V f = vm::sigmoid_nonpositive<S>(z);
-        return S::select(S::le(v, zero), f, S::sub(one, f));
-      });
+    case UnaryOp::kSigmoid: return map<S>(x, y, n, [](V v) { return vm::sigmoid<S>(v); });
     case UnaryOp::kTanh: return map<S>(x, y, n, [](V v) { return vm::tanh<S>(v); });
     case UnaryOp::kHardSigmoid:
       return map<S>(x, y, n, [=](V v) { return S::max(zero, S::min(one, S::fmadd(a, v, b))); });
@@ -60,14 +52,7 @@ void vunary(UnaryOp op, float alpha, float beta, const float* x, float* y, int64
         return S::mul(v, S::max(zero, S::min(one, S::mul(S::add(v, three), sixth))));
       });
     }
-    case UnaryOp::kSilu:
-      // x sigmoid(x) = x f for x <= 0 and x - x f (one rounding) for x > 0, f = sigmoid(-|x|); le keeps -0's sign.
-      return map<S>(x, y, n, [=](V v) {
-        const V z = S::or_(v, S::set1(-0.0f));
-        if (!S::all(vm::fast_sigmoid_range<S>(z))) [[unlikely]] return vm::times_sigmoid<S>(v, v);
-        const V f = vm::sigmoid_nonpositive<S>(z);
-        return S::select(S::le(v, zero), S::mul(v, f), S::fnmadd(f, v, v));
-      });
+    case UnaryOp::kSilu: return map<S>(x, y, n, [](V v) { return vm::silu<S>(v); });
     case UnaryOp::kGeluErf: {
       const V rsqrt2 = S::set1(0.707106781186547524f), half = S::set1(0.5f);
       return map<S>(x, y, n, [=](V v) {

@@ -114,6 +114,27 @@ template <class S> inline typename S::V sigmoid_nonpositive(typename S::V z) {
   return S::div(e, S::add(S::set1(1.0f), e));
 }
 
+/// sigmoid(x): sigmoid(-|x|) by the fast path, 1 minus it for x > 0 (no cancellation: it is <= 1/2); a vector
+/// with a lane past ±87, inf or NaN takes times_sigmoid. 2.1 ulp (vunary.h). vunary and the register epilogues
+/// of the GEMM and convolution tiles (simd/register_activation.h, gemm_tile.h) all call this one: the same bits.
+template <class S> inline typename S::V sigmoid(typename S::V x) {
+  using V = typename S::V;
+  const V z = S::or_(x, S::set1(-0.0f));
+  if (!S::all(fast_sigmoid_range<S>(z))) [[unlikely]] return times_sigmoid<S>(S::set1(1.0f), x);
+  const V f = sigmoid_nonpositive<S>(z);
+  return S::select(S::le(x, S::zero()), f, S::sub(S::set1(1.0f), f));
+}
+
+/// silu(x) = x sigmoid(x): x f for x <= 0 and x - x f (one rounding) for x > 0, f = sigmoid(-|x|); le keeps -0's
+/// sign. 3.0 ulp for x >= -87 (vunary.h); shared as sigmoid is.
+template <class S> inline typename S::V silu(typename S::V x) {
+  using V = typename S::V;
+  const V z = S::or_(x, S::set1(-0.0f));
+  if (!S::all(fast_sigmoid_range<S>(z))) [[unlikely]] return times_sigmoid<S>(x, x);
+  const V f = sigmoid_nonpositive<S>(z);
+  return S::select(S::le(x, S::zero()), S::mul(x, f), S::fnmadd(f, x, x));
+}
+
 /// tanh(x) = x P(x²) / Q(x²) on [-9, 9] (a rational fit made for kiln: iteratively reweighted least squares on
 /// the relative error, coefficients rounded to float and measured in float), ±1 beyond, where tanh rounds to
 /// ±1 anyway. One division and 12 FMAs, against an exp and a division for 1 - 2 / (e^2x + 1).
