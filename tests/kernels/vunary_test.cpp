@@ -141,9 +141,11 @@ TEST_P(VUnaryTier, SpecialValues) {
   EXPECT_EQ(one(UnaryOp::kGeluErf, INFINITY), INFINITY);
   EXPECT_EQ(one(UnaryOp::kSoftplus, INFINITY), INFINITY);
   EXPECT_EQ(one(UnaryOp::kSoftplus, -INFINITY), 0.0f);
-  for (int op = 0; op < kUnaryOpCount; ++op)
-    if (op != static_cast<int>(UnaryOp::kClip) && op != static_cast<int>(UnaryOp::kAffine))
+  for (int op = 0; op < kUnaryOpCount; ++op) {
+    if (op != static_cast<int>(UnaryOp::kClip) && op != static_cast<int>(UnaryOp::kAffine)) {
       EXPECT_TRUE(std::isnan(one(static_cast<UnaryOp>(op), NAN))) << unary_op_name(static_cast<UnaryOp>(op));
+    }
+  }
 }
 
 TEST_P(VUnaryTier, EveryLengthUnalignedAndInPlace) {
