@@ -1,5 +1,7 @@
-// Conv followed by BatchNormalization (inference) folds into the Conv: per output channel c,
-//   s = scale[c] / sqrt(var[c] + epsilon),   W'[c] = W[c] * s,   B'[c] = (B[c] - mean[c]) * s + bias[c].
+// Conv or ConvTranspose followed by BatchNormalization (inference) folds into the convolution: per output
+// channel c,   s = scale[c] / sqrt(var[c] + epsilon),   W'[c] = W[c] * s,   B'[c] = (B[c] - mean[c]) * s + bias[c].
+// W[c] is the weights that make output channel c: Conv's W[c, ...]; ConvTranspose's W[i, c % (C/group), ...]
+// for the input channels i of c's group (its weight is [C_in, C/group, k...]).
 // Computed in double, rounded once to the weights' type. W' and B' are new initializers the model owns: the
 // originals are views into the mapped file, never written, and stay for any other node that reads them.
 // Only when the Conv's output feeds nothing but the BatchNormalization, every parameter is a constant the caller
@@ -7,6 +9,7 @@
 // running-statistics outputs read).
 
 #include <cmath>
+#include <vector>
 
 #include "passes/passes.h"
 #include "passes/rewrite_util.h"
@@ -18,7 +21,8 @@ class FoldConvBatchNorm : public Pass {
  public:
   std::string_view name() const override { return "fold_conv_batchnorm"; }
   std::string_view why() const override {
-    return "a BatchNormalization after a Conv is a per-channel scale and shift the Conv's weights and bias can hold";
+    return "a BatchNormalization after a Conv or ConvTranspose is a per-channel scale and shift its weights and bias can "
+           "hold";
   }
   Level level() const override { return Level::kBasic; }
 
@@ -32,7 +36,9 @@ class FoldConvBatchNorm : public Pass {
       if (!is_op(bn, "BatchNormalization") || bn.inputs.size() != 5 || bn.outputs.empty()) continue;
       const int x = bn.inputs[0];
       const int c = idx.producer(x);
-      if (c < 0 || dead[static_cast<size_t>(c)] || !is_op(g.nodes[static_cast<size_t>(c)], "Conv")) continue;
+      if (c < 0 || dead[static_cast<size_t>(c)]) continue;
+      if (!is_op(g.nodes[static_cast<size_t>(c)], "Conv") && !is_op(g.nodes[static_cast<size_t>(c)], "ConvTranspose"))
+        continue;
       if (!idx.only_read_by(x, static_cast<int>(b))) continue;
       if (std::optional<ir::Node> folded = fold(g, idx, g.nodes[static_cast<size_t>(c)], bn)) {
         g.nodes[b] = std::move(*folded);
@@ -52,10 +58,23 @@ class FoldConvBatchNorm : public Pass {
     if (conv.inputs.size() < 2 || conv.outputs.size() != 1) return std::nullopt;
     const Tensor* w = idx.constant(conv.inputs[1]);
     const Tensor* bias = conv.inputs.size() > 2 && conv.inputs[2] >= 0 ? idx.constant(conv.inputs[2]) : nullptr;
-    if (!w || w->rank() < 3 || (w->dtype() != DType::kFloat32 && w->dtype() != DType::kFloat64)) return std::nullopt;
+    if (!w || w->rank() < 3 || w->numel() == 0 || (w->dtype() != DType::kFloat32 && w->dtype() != DType::kFloat64))
+      return std::nullopt;
     if (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && (!bias || bias->dtype() != w->dtype())) return std::nullopt;
-    const int64_t channels = w->dim(0);
+    // Output channel of weight element k: Conv's weight is [C, C_in/group, k...]; ConvTranspose's
+    // [C_in, C/group, k...], whose group g (input channels g*C_in/group ...) makes outputs g*C/group ...
+    const bool transposed = conv.op_type == "ConvTranspose";
+    const int64_t group = get_int(conv, "group", 1);
+    if (group <= 0 || (transposed && w->dim(0) % group != 0)) return std::nullopt;
+    const int64_t channels = transposed ? w->dim(1) * group : w->dim(0);
     if (channels <= 0 || (bias && bias->numel() != channels)) return std::nullopt;
+    const int64_t spatial = w->numel() / (w->dim(0) * w->dim(1));
+    const int64_t in_per_group = w->dim(0) / group;
+    auto channel_of = [&](int64_t k) {
+      if (!transposed) return k / (w->numel() / channels);
+      const int64_t in = k / (w->dim(1) * spatial), j = k / spatial % w->dim(1);
+      return in / in_per_group * w->dim(1) + j;
+    };
     const Tensor* params[4];  // scale, B, mean, var
     for (size_t i = 0; i < 4; ++i) {
       params[i] = idx.constant(bn.inputs[i + 1]);
@@ -66,17 +85,19 @@ class FoldConvBatchNorm : public Pass {
     const double eps = get_float(bn, "epsilon", 1e-5f);
     Tensor new_w(w->dtype(), w->dims());
     Tensor new_b(w->dtype(), {channels});
-    const int64_t per_channel = w->numel() / channels;
+    std::vector<double> scale(static_cast<size_t>(channels));
     for (int64_t ch = 0; ch < channels; ++ch) {
       const double s = params[0]->double_at(ch) / std::sqrt(params[3]->double_at(ch) + eps);
       const double b0 = bias ? bias->double_at(ch) : 0.0;
       const double nb = (b0 - params[2]->double_at(ch)) * s + params[1]->double_at(ch);
-      for (int64_t k = ch * per_channel; k < (ch + 1) * per_channel; ++k) {
-        if (w->dtype() == DType::kFloat32) new_w.data<float>()[k] = static_cast<float>(w->data<float>()[k] * s);
-        else new_w.data<double>()[k] = w->data<double>()[k] * s;
-      }
+      scale[static_cast<size_t>(ch)] = s;
       if (w->dtype() == DType::kFloat32) new_b.data<float>()[ch] = static_cast<float>(nb);
       else new_b.data<double>()[ch] = nb;
+    }
+    for (int64_t k = 0; k < w->numel(); ++k) {
+      const double s = scale[static_cast<size_t>(channel_of(k))];
+      if (w->dtype() == DType::kFloat32) new_w.data<float>()[k] = static_cast<float>(w->data<float>()[k] * s);
+      else new_w.data<double>()[k] = w->data<double>()[k] * s;
     }
     const std::string base = conv.name.empty() ? g.value(conv.inputs[1]).name : conv.name;
     ir::Node out = conv;

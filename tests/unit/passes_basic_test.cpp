@@ -177,6 +177,25 @@ TEST(FoldConvBatchNorm, FoldsIntoNewWeightsAndLeavesTheOriginalsUntouched) {
   }
 }
 
+// ConvTranspose's weight is [C_in, C_out/group, k...]: output channel c's weights are W[i, c % (C_out/group)] for
+// the input channels i of c's group, which a fold that scaled W[c] (as for Conv) would get wrong.
+TEST(FoldConvBatchNorm, FoldsIntoAGroupedConvTranspose) {
+  for (int64_t group : {1, 2}) {
+    ModelBuilder b;
+    const int x = b.input("x", DType::kFloat32, Shape({Dim::symbol("n"), 4, Dim::symbol("h"), Dim::symbol("w")}));
+    const int w = b.random_init("w", {4, 3, 3, 3});  // C_in 4, C_out/group 3: C_out = 3 * group
+    const int64_t out = 3 * group;
+    const int y = b.node("ConvTranspose", {x, w, b.random_init("b", {out})},
+                         {ints_attr("strides", {2, 2}), ints_attr("pads", {1, 1, 1, 1}), int_attr("group", group)});
+    const int bn = b.node("BatchNormalization", {y, b.random_init("s", {out}, 0.5, 2), b.random_init("bb", {out}),
+                                                 b.random_init("m", {out}), b.random_init("v", {out}, 0.1, 2)});
+    b.output(b.node("Relu", {bn}));
+    ir::Model m = apply_and_compare(passes::fold_conv_batchnorm_pass(), b.build(), feed_x({2, 4, 5, 6}));
+    EXPECT_EQ(count_ops(*m.graph, "BatchNormalization"), 0u) << "group " << group;
+    EXPECT_NE(find_node(*m.graph, "ConvTranspose"), nullptr);
+  }
+}
+
 TEST(FoldConvBatchNorm, KeepsBatchNormWhenTheConvOutputIsReadElsewhereOrStatisticsAreNotConstant) {
   ModelBuilder b;
   const int x = b.input("x", DType::kFloat32, Shape({1, 2, 4, 4}));
