@@ -30,7 +30,7 @@ python: configure
 # model, hostile and conformance suites, and the bounded fuzz run.
 test: configure
 	@cmake --build --preset release -j $(JOBS)
-	@ctest --preset release -j $(JOBS)
+	@ctest --preset release -j $(JOBS) || { bash scripts/ctest_failures.sh build; exit 1; }
 
 # kiln beside ONNX Runtime on a suite of PyTorch models (scripts/bench, docs/performance.md). Never part of
 # `make test`. QUICK=1: four models, 1 thread, batch 1, 1 s each. Narrow or widen with MODELS=a,b THREADS=1,2
