@@ -260,23 +260,34 @@ TEST_P(GemmF32, RandomShapesAgainstReference) {
 }
 
 TEST_P(GemmF32, EveryTileShape) {
-  // Every row count 1..2 MR and every width 1..2 NR + 1 against K spanning one and two K blocks.
+  // Every row count 1..2 MR and every width 1..2 NR + 1 against K spanning one and two K blocks, with A read in
+  // place and packed in row panels (where the last 1..kGemmColumnTileCols columns take the column tiles), with
+  // the epilogue's every part: both bias axes, residuals, activations in registers and after the tiles.
   std::mt19937 rng(7);
   const GemmKernelEntry& k = kernel();
-  for (int64_t K : {1, 29, 300})
-    for (int64_t M = 1; M <= 2 * k.mr; M += (K == 29 ? 1 : 3))
-      for (int64_t N = 1; N <= 2 * k.nr + 1; N += (K == 29 ? 1 : 5)) {
-        Case c;
-        c.M = M;
-        c.N = N;
-        c.K = K;
-        c.bias = true;
-        c.residual = Residual::kSeparate;
-        Trial run(c, rng);
-        run.compute(nullptr);
-        run.check();
-        if (HasFatalFailure()) return;
-      }
+  constexpr Activation acts[] = {Activation::kNone, Activation::kRelu, Activation::kHardSwish, Activation::kSigmoid,
+                                 Activation::kSilu, Activation::kGeluErf};
+  int variant = 0;
+  for (bool packed : {false, true})
+    for (int64_t K : {1, 29, 300})
+      for (int64_t M = 1; M <= 2 * k.mr; M += (K == 29 ? 1 : 3))
+        for (int64_t N = 1; N <= 2 * k.nr + 1; N += (K == 29 ? 1 : 5)) {
+          Case c;
+          c.M = M;
+          c.N = N;
+          c.K = K;
+          c.ta = packed;
+          c.bias = variant % 4 != 3;
+          c.axis = variant % 2 ? GemmEpilogue::BiasAxis::kPerRow : GemmEpilogue::BiasAxis::kPerColumn;
+          c.residual = variant % 3 == 0 ? Residual::kSeparate : variant % 3 == 1 ? Residual::kIntoC : Residual::kNone;
+          c.alpha = variant % 5 == 4 ? -1.5f : 1.0f;
+          c.act.kind = acts[variant % std::size(acts)];
+          ++variant;
+          Trial run(c, rng);
+          run.compute(nullptr);
+          run.check();
+          if (HasFatalFailure()) return;
+        }
 }
 
 TEST_P(GemmF32, RowMajorBReadInPlace) {

@@ -131,7 +131,7 @@ void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int6
         for (int64_t ir = m0; ir < m1; ir += mr) {
           next.step<3>();
           v.place(t, ir, n, kb);
-          v.tiles[std::min(mr, m1 - ir) - 1][t.cols > nr / 2](kc, v.a_at(ir, k0), strip + k0 * ldb, t);
+          v.tile_fn(std::min(mr, m1 - ir), t.cols)(kc, v.a_at(ir, k0), strip + k0 * ldb, t);
         }
       }
     }
@@ -175,7 +175,6 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
       for (int64_t ir = m0; ir < m1; ir += mr) {
         const int64_t rows = std::min(mr, m1 - ir);
         const float* apanel = v.a_at(ir, k0);
-        const GemmTileFn* fns = v.tiles[rows - 1];
         // The next row panel's A comes from L3 or memory (a prepacked weight matrix is often larger than L3):
         // fetch its lines a few per tile while this panel's tiles run, so its first tile does not wait.
         // Packed, the next panel is one range of kc * mr floats; row-major, up to mr ranges of kc floats.
@@ -189,7 +188,7 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
           next_b.step<2>();
           v.place(t, ir, nb0 + jr, kb);
           t.cols = std::min(nr, nbw - jr);
-          fns[t.cols > nr / 2](kc, apanel, bblock + jr / nr * bstride, t);
+          v.tile_fn(rows, t.cols)(kc, apanel, bblock + jr / nr * bstride, t);
         }
         if (kb == r.nkb - 1) v.activate(ir, ir + rows, nb0, nbw);
       }

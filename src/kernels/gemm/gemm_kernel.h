@@ -46,12 +46,19 @@ using GemmTileFn = void (*)(int64_t kc, const float* a, const float* b, const Ge
 enum GemmALayout : int { kPackedPanel = 0, kRowMajor = 1 };
 
 inline constexpr int kGemmMaxMr = 12;
+/// The most columns the column tiles take (tiles[kPackedPanel][r - 1][2]).
+inline constexpr int64_t kGemmColumnTileCols = 4;
 
 struct GemmMicroKernel {
   int mr = 0, nr = 0;
   /// tiles[layout][r - 1][w]: a tile of r rows (1..mr) reading A in `layout` (GemmALayout); w = 0 takes up to
-  /// nr / 2 columns (one vector), w = 1 up to nr.
-  GemmTileFn tiles[2][kGemmMaxMr][2] = {};
+  /// nr / 2 columns (one vector), w = 1 up to nr, w = 2 (packed A only) up to kGemmColumnTileCols (the column
+  /// tile: A's rows as the vector, B's columns broadcast). Pick w with width().
+  GemmTileFn tiles[2][kGemmMaxMr][3] = {};
+  /// The tile width index w for `cols` columns of a tile reading A in `layout`.
+  static int width(GemmALayout layout, int64_t cols, int64_t nr) {
+    return 2 * cols > nr ? 1 : layout == kPackedPanel && cols <= kGemmColumnTileCols ? 2 : 0;
+  }
   /// Packs rows [m0, m0 + rows) x k [k0, k0 + kc) of the logical A into ceil(rows / mr) panels of kc x mr,
   /// panel after panel (each kc * mr floats), rows past `rows` zero.
   void (*pack_a)(const MatrixRef& a, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) = nullptr;

@@ -114,7 +114,8 @@ struct EntryView {
   float* c;
   const float* res;
   const float* a_entry;
-  const GemmTileFn (*tiles)[2];
+  GemmALayout layout;
+  const GemmTileFn (*tiles)[3];
   bool clamp, hard_swish, sigmoid, silu, activate_after;
 
   EntryView(const Round& round, int64_t e)
@@ -124,12 +125,18 @@ struct EntryView {
         c(g.c + e * g.stride_c),
         res(ep.residual ? ep.residual + e * g.stride_residual : nullptr),
         a_entry(r.a + (e - r.b0) * r.a_entry),
-        tiles(r.uk->tiles[r.a_row_major ? kRowMajor : kPackedPanel]),
+        layout(r.a_row_major ? kRowMajor : kPackedPanel),
+        tiles(r.uk->tiles[layout]),
         clamp(ep.activation.kind == Activation::kRelu || ep.activation.kind == Activation::kClip),
         hard_swish(ep.activation.kind == Activation::kHardSwish),
         sigmoid(ep.activation.kind == Activation::kSigmoid),
         silu(ep.activation.kind == Activation::kSilu),
         activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish && !sigmoid && !silu) {}
+
+  /// The tile for `rows` rows and the columns t.cols.
+  GemmTileFn tile_fn(int64_t rows, int64_t cols) const {
+    return tiles[rows - 1][GemmMicroKernel::width(layout, cols, r.nr)];
+  }
 
   /// Where row m's A starts at k0.
   const float* a_at(int64_t m, int64_t k0) const {

@@ -167,6 +167,88 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
     for (int v = 0; v < NV; ++v) store_n<S>(c + r * ldc + v * L, acc[0][r][v], width(v));
 }
 
+/// The narrowest column tails (at most kGemmColumnTileCols columns: a 7 x 7 plane, 49 positions, leaves 1 column
+/// in its last panel of 16) turned around: the packed A panel's PR values of one k are one vector (lanes past R
+/// hold the panel's zero rows or the next k's values: summed, never stored), times each column's B value
+/// broadcast. Per k that is 1 load and C broadcasts for C FMAs, where the row-broadcast tile spends R broadcasts
+/// and a load on R FMAs whose lanes are mostly empty (avx2, 1 column: 7 loads against 2). The epilogue is the
+/// row-broadcast tile's, operation for operation, on columns of C gathered into vectors.
+template <class S, int R, int PR, int NB, int C>
+void column_tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  static_assert(R <= PR && PR <= L && L <= 2 * PR, "a full load at k must end inside k + 1's values");
+  constexpr int U = (8 + C - 1) / C;  // interleaved k-steps: >= 8 FMA chains in flight
+  const int64_t ldb = t.ldb ? t.ldb : NB;
+  V acc[U][C];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 4
+    for (int j = 0; j < C; ++j) acc[u][j] = S::zero();
+  auto step = [&](V(&sum)[C], V av) __attribute__((always_inline)) {
+#pragma GCC unroll 4
+    for (int j = 0; j < C; ++j) sum[j] = S::fmadd(av, S::set1(b[j]), sum[j]);
+    a += PR;
+    b += ldb;
+  };
+  // Every k but the last loads L values; the last loads PR (a full load would read past the panel).
+  const int64_t before_last = kc > 0 ? kc - 1 : 0;
+  int64_t k = 0;
+#pragma GCC unroll 8
+  for (; k + U <= before_last; k += U)
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) step(acc[u], S::load(a));
+  for (; k < before_last; ++k) step(acc[0], S::load(a));
+  if (kc > 0) step(acc[0], S::load_partial(a, PR));
+#pragma GCC unroll 8
+  for (int u = 1; u < U; ++u)
+#pragma GCC unroll 4
+    for (int j = 0; j < C; ++j) acc[0][j] = S::add(acc[0][j], acc[u][j]);
+
+  // Column j of a row-major matrix (rows ld apart) as a vector of its R rows (through memory: no function here
+  // returns a vector, which for the portable tier's 16 lanes would be an ABI the tier's flags do not have).
+  alignas(64) float column[L] = {};
+  auto gather = [&](const float* p, int64_t ld) __attribute__((always_inline)) {
+    for (int r = 0; r < R; ++r) column[r] = p[r * ld];
+  };
+  const V alpha = S::set1(t.alpha);
+#pragma GCC unroll 4
+  for (int j = 0; j < C; ++j) {
+    V x = acc[0][j];
+    if (t.accumulate) {
+      gather(t.c + j, t.ldc);
+      x = S::fmadd(x, alpha, S::load(column));
+    } else {
+      if (t.alpha != 1.0f) x = S::mul(x, alpha);
+      if (t.bias_row) x = S::add(x, S::load_partial(t.bias_row, R));
+      if (t.bias_col) x = S::add(x, S::set1(t.bias_col[j]));
+      if (t.residual) {
+        gather(t.residual + j, t.ldr);
+        x = S::fmadd(S::set1(t.beta), S::load(column), x);
+      }
+    }
+    if (t.clamp) x = S::min(S::set1(t.clamp_hi), S::max(S::set1(t.clamp_lo), x));
+    if (t.hard_swish)
+      x = S::mul(x, S::max(S::zero(), S::min(S::set1(1.0f), S::mul(S::add(x, S::set1(3.0f)), S::set1(1.0f / 6.0f)))));
+    if (t.sigmoid) x = vmath::sigmoid<S>(x);
+    if (t.silu) x = vmath::silu<S>(x);
+    S::store(column, x);
+    for (int r = 0; r < R; ++r) t.c[r * t.ldc + j] = column[r];
+  }
+}
+
+/// The column tile for t.cols columns (1..kGemmColumnTileCols).
+template <class S, int R, int PR, int NB>
+void column_tiles(int64_t kc, const float* a, const float* b, const GemmTile& t) {
+  static_assert(kGemmColumnTileCols == 4);
+  switch (t.cols) {
+    case 1: return column_tile<S, R, PR, NB, 1>(kc, a, b, t);
+    case 2: return column_tile<S, R, PR, NB, 2>(kc, a, b, t);
+    case 3: return column_tile<S, R, PR, NB, 3>(kc, a, b, t);
+    default: return column_tile<S, R, PR, NB, 4>(kc, a, b, t);
+  }
+}
+
 /// See GemmMicroKernel::pack_a. Plain loops: the compiler vectorises them with the tier's flags.
 template <int MR> void pack_a(const MatrixRef& a, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
   for (int64_t p = 0; p < rows; p += MR, dst += kc * MR) {
@@ -278,6 +360,7 @@ template <class S, int MR, size_t... I> constexpr GemmMicroKernel make_kernel(st
   k.nr = NR;
   ((k.tiles[kPackedPanel][I][0] = &tile<S, static_cast<int>(I) + 1, MR, 1, NR, false>,
     k.tiles[kPackedPanel][I][1] = &tile<S, static_cast<int>(I) + 1, MR, 2, NR, false>,
+    k.tiles[kPackedPanel][I][2] = &column_tiles<S, static_cast<int>(I) + 1, MR, NR>,
     k.tiles[kRowMajor][I][0] = &tile<S, static_cast<int>(I) + 1, MR, 1, NR, true>,
     k.tiles[kRowMajor][I][1] = &tile<S, static_cast<int>(I) + 1, MR, 2, NR, true>),
    ...);

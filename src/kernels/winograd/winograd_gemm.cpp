@@ -50,7 +50,7 @@ void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int
         // terms in one chain doubled the tactic's error on 512-channel layers (rel-L2 6.7e-7 against 4.9e-7).
         for (int64_t k0 = 0; k0 < C; k0 += kSumBlock) {
           tile.accumulate = k0 > 0;
-          fns[tile.cols > nr / 2](std::min(kSumBlock, C - k0), a + k0 * mr, vt + p * C * nr + k0 * nr, tile);
+          fns[GemmMicroKernel::width(kPackedPanel, tile.cols, nr)](std::min(kSumBlock, C - k0), a + k0 * mr, vt + p * C * nr + k0 * nr, tile);
         }
       }
     }
