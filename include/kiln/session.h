@@ -48,6 +48,11 @@ struct SessionOptions {
   int max_nesting = 32;
   /// Most subgraph executions (Loop iterations, Scan steps, If branches) in one run.
   int64_t max_subgraph_runs = 1'000'000;
+  /// Most multiply-adds one run may do (subgraphs included), 0 = no limit: each convolution, matrix product,
+  /// pooling window, recurrent or attention node's count is estimated from its shapes before it runs, and a
+  /// node that would take the run past the limit is refused, named, before it starts. For servers that must
+  /// bound the work of a request, and for fuzzing.
+  int64_t max_run_macs = 0;
   /// Threads kernels split one run's work over; 0 = the CPUs this process may use (affinity and cgroup quota,
   /// not the host's count). Results do not depend on it.
   int intra_op_threads = 0;

@@ -61,6 +61,7 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   limits.max_run_bytes = options.max_run_bytes;
   limits.max_nesting = options.max_nesting;
   limits.max_subgraph_runs = options.max_subgraph_runs;
+  limits.max_run_macs = options.max_run_macs;
   strict_symbols = options.strict_symbols;
   warn = options.warn;
   max_plans_ = static_cast<size_t>(std::max(1, options.max_cached_plans));

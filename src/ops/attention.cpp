@@ -16,6 +16,7 @@
 #include "ops/numeric.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -375,6 +376,6 @@ void compute_attention(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(attention, {"", "Attention", {23, 24, 25}, 0, infer_attention, compute_attention});
+KILN_REGISTER_OP(attention, {"", "Attention", {23, 24, 25}, 0, infer_attention, compute_attention}.with_macs(macs::attention));
 
 }  // namespace kiln::ops

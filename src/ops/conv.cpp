@@ -10,6 +10,7 @@
 #include "ops/conv_shape.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 
@@ -56,6 +57,6 @@ void compute_conv(KernelContext& ctx) {
 }
 
 KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer_conv, compute_conv, false, false, false, prepare_conv}
-                            .with_validate(validate_conv<0, 1>));
+                            .with_validate(validate_conv<0, 1>).with_macs(macs::conv<1>));
 
 }  // namespace kiln::ops

@@ -12,6 +12,7 @@
 #include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -120,8 +121,8 @@ void compute_qlinear_conv(KernelContext& ctx) {
 }  // namespace
 
 KILN_REGISTER_OP(conv_integer, {"", "ConvInteger", {10}, 0, infer_conv_integer, compute_conv_integer}
-                                    .with_validate(validate_conv<0, 1>));
+                                    .with_validate(validate_conv<0, 1>).with_macs(macs::conv<1>));
 KILN_REGISTER_OP(qlinear_conv, {"", "QLinearConv", {10}, 0, infer_qlinear_conv, compute_qlinear_conv}
-                                    .with_validate(validate_conv<0, 3>));
+                                    .with_validate(validate_conv<0, 3>).with_macs(macs::conv<3>));
 
 }  // namespace kiln::ops

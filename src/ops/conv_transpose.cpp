@@ -12,6 +12,7 @@
 #include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/window.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 
@@ -181,6 +182,6 @@ void compute_conv_transpose(KernelContext& ctx) {
 
 KILN_REGISTER_OP(conv_transpose, {"", "ConvTranspose", {1, 11, 22}, 0, infer_conv_transpose, compute_conv_transpose,
                                   false, false, false, prepare_conv_transpose}
-                                  .with_validate(validate_conv_transpose));
+                                  .with_validate(validate_conv_transpose).with_macs(macs::conv_transpose));
 
 }  // namespace kiln::ops

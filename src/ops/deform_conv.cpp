@@ -14,6 +14,7 @@
 #include "ops/op.h"
 #include "ops/shape_util.h"
 #include "ops/window.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -159,6 +160,6 @@ void compute_deform_conv(KernelContext& ctx) {
 }  // namespace
 
 KILN_REGISTER_OP(deform_conv, {"", "DeformConv", {19, 22}, 0, infer_deform_conv, compute_deform_conv}
-                               .with_validate(validate_deform_conv));
+                               .with_validate(validate_deform_conv).with_macs(macs::conv<1>));
 
 }  // namespace kiln::ops

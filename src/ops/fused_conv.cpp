@@ -9,6 +9,7 @@
 #include "ops/conv_ops.h"
 #include "ops/fused_activation.h"
 #include "ops/op.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -55,6 +56,6 @@ void compute_fused_conv(KernelContext& ctx) {
 }  // namespace
 
 KILN_REGISTER_OP(fused_conv, {"ai.kiln", "FusedConv", {1}, 0, infer_fused_conv, compute_fused_conv, false, false, false,
-                              prepare_conv});
+                              prepare_conv}.with_macs(macs::conv<1>));
 
 }  // namespace kiln::ops

@@ -16,6 +16,7 @@
 #include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/reference_compose.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -93,6 +94,6 @@ void compute_fused_matmul(KernelContext& ctx) {
 }  // namespace
 
 KILN_REGISTER_OP(fused_matmul, {"ai.kiln", "FusedMatMul", {1}, 0, infer_fused_matmul, compute_fused_matmul, false,
-                                false, false, prepare_fused_matmul});
+                                false, false, prepare_fused_matmul}.with_macs(macs::matmul));
 
 }  // namespace kiln::ops

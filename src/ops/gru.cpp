@@ -9,6 +9,7 @@
 #include "kernels/activation.h"
 #include "ops/rnn_common.h"
 #include "ops/rnn_prepared.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -186,5 +187,5 @@ std::unique_ptr<PreparedKernel> prepare_gru(PrepareContext& ctx) {
 }
 
 }  // namespace
-KILN_REGISTER_OP(gru, {"", "GRU", {1, 3, 7, 14, 22}, 0, infer_gru, compute_gru, false, false, false, prepare_gru});
+KILN_REGISTER_OP(gru, {"", "GRU", {1, 3, 7, 14, 22}, 0, infer_gru, compute_gru, false, false, false, prepare_gru}.with_macs(macs::recurrent));
 }  // namespace kiln::ops

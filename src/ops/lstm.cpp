@@ -11,6 +11,7 @@
 #include "kernels/activation.h"
 #include "ops/rnn_common.h"
 #include "ops/rnn_prepared.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -176,5 +177,5 @@ std::unique_ptr<PreparedKernel> prepare_lstm(PrepareContext& ctx) {
 }
 
 }  // namespace
-KILN_REGISTER_OP(lstm, {"", "LSTM", {1, 7, 14, 22}, 0, infer_lstm, compute_lstm, false, false, false, prepare_lstm});
+KILN_REGISTER_OP(lstm, {"", "LSTM", {1, 7, 14, 22}, 0, infer_lstm, compute_lstm, false, false, false, prepare_lstm}.with_macs(macs::recurrent));
 }  // namespace kiln::ops

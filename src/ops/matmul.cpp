@@ -12,6 +12,7 @@
 #include "ops/nn_util.h"
 #include "ops/op.h"
 #include "ops/shape_util.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -166,8 +167,8 @@ void compute_gemm(KernelContext& ctx) {
 }  // namespace
 
 KILN_REGISTER_OP(matmul,
-                 {"", "MatMul", {1, 9, 13}, 0, infer_matmul, compute_matmul, false, false, false, prepare_matmul});
+                 {"", "MatMul", {1, 9, 13}, 0, infer_matmul, compute_matmul, false, false, false, prepare_matmul}.with_macs(macs::matmul));
 KILN_REGISTER_OP(gemm, {"", "Gemm", {1, 6, 7, 9, 11, 13}, 0, infer_gemm, compute_gemm, false, false, false,
-                        prepare_gemm});
+                        prepare_gemm}.with_macs(macs::gemm));
 
 }  // namespace kiln::ops

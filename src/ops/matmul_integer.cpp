@@ -12,6 +12,7 @@
 #include "ops/matmul_shape.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -147,7 +148,7 @@ void compute_qlinear_matmul(KernelContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(matmul_integer, {"", "MatMulInteger", {10}, 0, infer_matmul_integer, compute_matmul_integer});
-KILN_REGISTER_OP(qlinear_matmul, {"", "QLinearMatMul", {10, 21}, 0, infer_qlinear_matmul, compute_qlinear_matmul});
+KILN_REGISTER_OP(matmul_integer, {"", "MatMulInteger", {10}, 0, infer_matmul_integer, compute_matmul_integer}.with_macs(macs::matmul));
+KILN_REGISTER_OP(qlinear_matmul, {"", "QLinearMatMul", {10, 21}, 0, infer_qlinear_matmul, compute_qlinear_matmul}.with_macs(macs::matmul));
 
 }  // namespace kiln::ops

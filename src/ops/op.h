@@ -192,6 +192,8 @@ class KernelContext : public NodeContext {
   Tensor& output(size_t i);
   /// True when the runtime allocated output i (its inferred shape was concrete).
   bool output_allocated(size_t i) const { return i < outputs_.size() && outputs_[i].defined(); }
+  /// Output i's element count when the runtime allocated it, else 0.
+  int64_t output_numel(size_t i) const { return output_allocated(i) ? outputs_[i].numel() : 0; }
   /// For outputs whose size only the kernel knows: allocates output i with these dims.
   Tensor& allocate_output(size_t i, DType dtype, std::vector<int64_t> dims);
   /// Sets output i to an existing tensor (e.g. a subgraph's result).
@@ -245,6 +247,9 @@ class PreparedKernel {
 
 using InferFn = void (*)(InferContext&);
 using ComputeFn = void (*)(KernelContext&);
+/// Estimates the multiply-adds the node is about to do, from its inputs' and outputs' shapes and its attributes
+/// (ops/op_macs.h): what SessionOptions::max_run_macs counts, before the node runs.
+using MacsFn = int64_t (*)(const KernelContext&);
 /// Returns a prepared kernel, or nullptr when this node has no fast path (a dtype or attribute the fast
 /// kernels do not cover): the reference `compute` runs it then. Called only when the active ISA tier is above
 /// kRef, so KILN_ISA=ref runs `compute` everywhere.
@@ -281,6 +286,16 @@ struct OpSchema {
   /// by then (initializers, declared graph inputs, and what inference derives from them). Inputs whose type is
   /// not known yet have unknown rank; the function must fail only for what is wrong at every input size.
   ValidateFn validate = nullptr;
+  /// Optional: the multiply-add estimate of ops whose work grows faster than their inputs and outputs (a
+  /// convolution, a matrix product, a pooling window): the others are bounded by the tensor limits.
+  MacsFn macs = nullptr;
+
+  /// This schema with `macs` set (see with_validate).
+  OpSchema with_macs(MacsFn fn) const {
+    OpSchema s = *this;
+    s.macs = fn;
+    return s;
+  }
 
   /// This schema with `validate` set, so a registration names it without positional placeholders for the
   /// fields before it: KILN_REGISTER_OP(conv, {"", "Conv", {1, 11, 22}, 0, infer, compute}.with_validate(fn)).

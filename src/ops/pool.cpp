@@ -12,6 +12,7 @@
 #include "ops/op.h"
 #include "ops/pool_prepared.h"
 #include "ops/window.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -199,12 +200,12 @@ template <PoolKind kind> void compute_pool(KernelContext& ctx) {
 KILN_REGISTER_OP(max_pool, {.domain = "", .name = "MaxPool", .versions = {1, 8, 10, 11, 12, 22},
                             .infer = infer_pool<PoolKind::kMax>, .compute = compute_pool<PoolKind::kMax>,
                             .prepare = prepare_max_pool}
-                               .with_validate(validate_pool));
+                               .with_validate(validate_pool).with_macs(macs::pool));
 KILN_REGISTER_OP(average_pool, {.domain = "", .name = "AveragePool", .versions = {1, 7, 10, 11, 19, 22},
                                 .infer = infer_pool<PoolKind::kAverage>, .compute = compute_pool<PoolKind::kAverage>,
                                 .prepare = prepare_average_pool}
-                                   .with_validate(validate_pool));
+                                   .with_validate(validate_pool).with_macs(macs::pool));
 KILN_REGISTER_OP(lp_pool, {"", "LpPool", {1, 2, 11, 18, 22}, 0, infer_pool<PoolKind::kLp>,
-                           compute_pool<PoolKind::kLp>}.with_validate(validate_pool));
+                           compute_pool<PoolKind::kLp>}.with_validate(validate_pool).with_macs(macs::pool));
 
 }  // namespace kiln::ops

@@ -2,6 +2,7 @@
 //   Ht = f(Xt Wi^T + Ht-1 Ri^T + Wbi + Rbi)       (default f = Tanh; clip bounds f's input)
 
 #include "ops/rnn_common.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -39,5 +40,5 @@ void compute_rnn(KernelContext& ctx) {
 }
 
 }  // namespace
-KILN_REGISTER_OP(rnn, {"", "RNN", {1, 7, 14, 22}, 0, infer_rnn_op, compute_rnn});
+KILN_REGISTER_OP(rnn, {"", "RNN", {1, 7, 14, 22}, 0, infer_rnn_op, compute_rnn}.with_macs(macs::recurrent));
 }  // namespace kiln::ops

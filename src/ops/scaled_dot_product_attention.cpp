@@ -23,6 +23,7 @@
 #include "ops/op.h"
 #include "ops/reference_compose.h"
 #include "ops/shape_util.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -155,6 +156,6 @@ void attend(KernelContext& ctx, const Tensor& q, const Tensor& k, const Tensor& 
 
 KILN_REGISTER_OP(scaled_dot_product_attention,
                  {"ai.kiln", "ScaledDotProductAttention", {1}, 0, infer_sdpa, compute_sdpa, false, false, false,
-                  prepare_scaled_dot_product_attention});
+                  prepare_scaled_dot_product_attention}.with_macs(macs::attention));
 
 }  // namespace kiln::ops

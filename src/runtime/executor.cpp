@@ -39,6 +39,17 @@ void Executor::check_control() const {
     fail(ErrorCode::kCancelled, "the run passed its deadline (timeout) and was stopped");
 }
 
+void Executor::count_macs(const Step& step, const ops::KernelContext& ctx) {
+  const int64_t macs = step.schema->macs(ctx);
+  const int64_t limit = control_.limits.max_run_macs;
+  if (macs > limit - control_.macs)
+    fail(ErrorCode::kLimitExceeded,
+         "this node would do about {} multiply-adds, which takes the run past its limit of {} ({} done before it); "
+         "raise SessionOptions::max_run_macs if the model is meant to do this much work",
+         macs, limit, control_.macs);
+  control_.macs += macs;
+}
+
 void Executor::check_allocation(int64_t bytes, const std::string& what) {
   if (bytes > control_.limits.max_tensor_bytes)
     fail(ErrorCode::kLimitExceeded, "{} would need {} bytes, over the limit of {} bytes for one tensor", what, bytes,
@@ -202,6 +213,7 @@ void Executor::execute_step(const Step& step, size_t index) {
     }
     ops::KernelContext kctx(node, static_cast<size_t>(step.node), step.opset, inputs, outputs, this);
     kctx.set_threads(control_.threads);
+    if (control_.limits.max_run_macs > 0 && step.schema->macs && !step.view_of_input) count_macs(step, kctx);
     if (step.view_of_input) {
       // no kernel: the output views the input
     } else if (step.prepared) {

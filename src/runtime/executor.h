@@ -24,6 +24,7 @@ struct RunControl {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   Limits limits;
   int64_t subgraph_runs = 0;  ///< counted against limits.max_subgraph_runs
+  int64_t macs = 0;           ///< counted against limits.max_run_macs
   /// The session's pool for kernels that split work (null: the calling thread).
   kernels::ThreadPool* threads = nullptr;
   /// Profiling: when set, called after each step with its wall time; `depth` is 0 for the top graph's steps
@@ -67,6 +68,8 @@ class Executor : public ops::SubgraphRunner {
   /// A live value of this scope or an enclosing one, by name (for subgraphs' outer references).
   const Tensor* lookup(const std::string& name) const;
   void check_control() const;
+  /// Adds the node's multiply-add estimate to the run's count; refuses it when that passes limits.max_run_macs.
+  void count_macs(const Step& step, const ops::KernelContext& ctx);
   Tensor allocate(DType dtype, const std::vector<int64_t>& dims, const std::string& what);
   /// A step's output tensor: the slot's tensor when it already has this dtype and these dims and owns memory
   /// outside the arena (kept from the previous run of a Binding), else a new one, checked against the limits.

@@ -15,6 +15,8 @@ struct Limits {
   /// Most subgraph executions (Loop iterations, Scan steps, If branches) in one run: a Loop whose trip count
   /// or condition never ends stops here with a clear error instead of hanging (default 1,000,000).
   int64_t max_subgraph_runs = 1'000'000;
+  /// Most multiply-adds one run may do, as the ops' estimates (OpSchema::macs) count them; 0 = no limit.
+  int64_t max_run_macs = 0;
 };
 
 }  // namespace kiln::runtime

@@ -1,13 +1,15 @@
 // Hostile and mistaken models through the public C++ API (Session::from_file / from_bytes / run): every class
 // of tests/hostile/make_hostile_models.py, built here with kiln's own writer (or by hand where the writer would
 // never produce the bytes), asserting the ErrorCode and the words that say what was wrong and where. Also the
-// run controls: cancellation from another thread, a deadline, the memory limits and max_subgraph_runs.
+// run controls: cancellation from another thread, a deadline, the memory limits, max_subgraph_runs and
+// max_run_macs.
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "api/model_check.h"
@@ -354,6 +356,87 @@ TEST(HostileApi, MemoryLimitsOfSessionOptionsHold) {
                {"bytes", "limit of 1572864 bytes"});
   run_limit.max_run_bytes = 4 << 20;
   EXPECT_NO_THROW(load(model_of(two), run_limit).run({{"x", Tensor(DType::kFloat32, {1024})}}));
+}
+
+TEST(HostileApi, WorkPastMaxRunMacsIsRefusedBeforeTheNodeRuns) {
+  // Two convolutions: 4 filters of 1x3x3 over 8x8 (6x6 out: 144 x 9 = 1296 multiply-adds), then 4 of 4x3x3 over
+  // 6x6 (4x4 out: 64 x 36 = 2304). Under a limit of 3000 the first runs and the second is refused, named.
+  GraphBuilder b;
+  b.input("x", DType::kFloat32, {1, 1, 8, 8});
+  b.initializer("w1", Tensor(DType::kFloat32, {4, 1, 3, 3}));
+  b.initializer("w2", Tensor(DType::kFloat32, {4, 4, 3, 3}));
+  b.node("Conv", {"x", "w1"}, {"h"}, "conv1");
+  b.node("Conv", {"h", "w2"}, {"y"}, "conv2");
+  b.output("y", DType::kFloat32, {1, 4, 4, 4});
+  const NamedTensors feeds{{"x", Tensor(DType::kFloat32, {1, 1, 8, 8})}};
+  SessionOptions options;
+  options.max_run_macs = 3000;
+  Session s = load(model_of(b), options);
+  expect_error([&] { s.run(feeds); }, ErrorCode::kLimitExceeded,
+               {"node 'conv2' (Conv)", "about 2304 multiply-adds", "limit of 3000", "1296 done before it",
+                "max_run_macs"});
+  // The count is per run: a limit that fits both lets every run through.
+  options.max_run_macs = 3600;
+  Session fits = load(model_of(b), options);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(fits.run(feeds)[0].second.numel(), 64);
+  EXPECT_EQ(load(model_of(b)).run(feeds)[0].second.numel(), 64);  // no limit by default
+}
+
+TEST(HostileApi, MaxRunMacsCountsEachHeavyOpAsItsFormulaSays) {
+  // One node per model; at the exact estimate it runs, one below it is refused.
+  struct Case {
+    const char* what;
+    int64_t macs;
+    std::function<void(GraphBuilder&)> build;
+  };
+  auto attr_ints = [](ir::Node& n, const char* name, std::vector<int64_t> v) {
+    ir::Attribute a;
+    a.name = name;
+    a.type = ir::AttrType::kInts;
+    a.ints = std::move(v);
+    n.attributes.push_back(a);
+  };
+  const Case cases[] = {
+      {"MatMul [2,3,5] x [5,7]: 42 outputs x K 5", 210,
+       [](GraphBuilder& b) {
+         b.initializer("b", Tensor(DType::kFloat32, {5, 7}));
+         b.node("MatMul", {"x", "b"}, {"y"}, "op");
+       }},
+      {"Gemm transA, A [5,6] (K 5) x B [5,4]: 24 outputs x 5", 120,
+       [](GraphBuilder& b) {
+         b.initializer("b", Tensor(DType::kFloat32, {5, 4}));
+         ir::Node& n = b.node("Gemm", {"x", "b"}, {"y"}, "op");
+         ir::Attribute t;
+         t.name = "transA";
+         t.type = ir::AttrType::kInt;
+         t.i = 1;
+         n.attributes.push_back(t);
+       }},
+      {"ConvTranspose X [1,2,3,3] by W [2,5,2,2]: 18 inputs x 20", 360,
+       [](GraphBuilder& b) {
+         b.initializer("w", Tensor(DType::kFloat32, {2, 5, 2, 2}));
+         b.node("ConvTranspose", {"x", "w"}, {"y"}, "op");
+       }},
+      {"MaxPool 2x3 over [1,2,4,5]: 2 x 3 x 3 outputs x 6", 108,
+       [&](GraphBuilder& b) { attr_ints(b.node("MaxPool", {"x"}, {"y"}, "op"), "kernel_shape", {2, 3}); }},
+  };
+  const std::vector<std::vector<Dim>> inputs = {{2, 3, 5}, {5, 6}, {1, 2, 3, 3}, {1, 2, 4, 5}};
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    SCOPED_TRACE(cases[i].what);
+    GraphBuilder b;
+    b.input("x", DType::kFloat32, inputs[i]);
+    cases[i].build(b);
+    b.output_any_shape("y", DType::kFloat32);
+    std::vector<int64_t> dims;
+    for (const Dim& d : inputs[i]) dims.push_back(d.value());
+    const NamedTensors feeds{{"x", Tensor(DType::kFloat32, dims)}};
+    SessionOptions options;
+    options.max_run_macs = cases[i].macs;
+    EXPECT_NO_THROW(load(model_of(b), options).run(feeds));
+    options.max_run_macs = cases[i].macs - 1;
+    expect_error([&] { load(model_of(b), options).run(feeds); }, ErrorCode::kLimitExceeded,
+                 {"node 'op'", fmt::format("about {} multiply-adds", cases[i].macs)});
+  }
 }
 
 TEST(HostileApi, EndlessLoopStopsAtMaxSubgraphRuns) {
