@@ -51,9 +51,9 @@ void print_json(const OptimizeArgs& args, size_t before, const Session::Impl& im
 
 void print_text(const OptimizeArgs& args, size_t before, const Session::Impl& impl) {
   if (args.verbose) {
-    fmt::print("{:<24} {:>7} {:>7} {:>9}  {}\n", "pass", "nodes", "removed", "ms", "what changed (nodes by op)");
+    fmt::print("{:<32} {:>7} {:>7} {:>9}  {}\n", "pass", "nodes", "removed", "ms", "what changed (nodes by op)");
     for (const passes::PassRun& r : impl.pass_runs)
-      fmt::print("{:<24} {:>7} {:>7} {:>9.2f}  {}\n", r.name, r.nodes_after,
+      fmt::print("{:<32} {:>7} {:>7} {:>9.2f}  {}\n", r.name, r.nodes_after,
                  static_cast<int64_t>(r.nodes_before) - static_cast<int64_t>(r.nodes_after), r.milliseconds,
                  r.changed ? op_list(r.op_changes, true) : "-");
   }

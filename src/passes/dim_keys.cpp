@@ -305,4 +305,11 @@ std::vector<DimKeys> derive_dim_keys(const ir::Graph& g, const std::vector<ops::
   return std::move(d.keys);
 }
 
+std::pair<std::vector<DimKeys>, std::vector<DimKeys>> derive_dim_keys_and_contents(
+    const ir::Graph& g, const std::vector<ops::ValueInfo>& infos) {
+  dim_keys_detail::Deriver d{g, infos, {}, {}};
+  d.run();
+  return {std::move(d.keys), std::move(d.contents)};
+}
+
 }  // namespace kiln::passes

@@ -29,6 +29,15 @@ const std::vector<PipelineEntry>& pipeline() {
       {&fuse_conv_pass(), "after the BatchNorm fold; matches Conv (+ residual Add) (+ activation) in one go"},
       {&fuse_gelu_pass(), "after the MatMul and Conv fusions, which absorb the GELUs that follow them; this one "
                           "takes the rest"},
+      // The shape simplifications run after the fusions: a Reshape target with -1 hides a dim the fusions prove
+      // equal through dim keys, and sharing one mask chain between layers would give the attention fusion a
+      // value read outside its pattern. At level 1 they follow the folds directly.
+      {&remove_no_ops_pass(), "before fold_reshape_targets, whose -1 would hide the dims that prove an x * 1 keeps "
+                              "its shape"},
+      {&fold_reshape_targets_pass(), "after the fusions; makes the Shape chains that built Reshape targets dead"},
+      {&remove_zero_rnn_state_pass(), "anywhere: drops the zero initial states an RNN export builds from Shape"},
+      {&eliminate_common_subexpressions_pass(),
+       "after the rewrites above, which turn per-layer shape chains into equal constants it can merge"},
       {&eliminate_dead_nodes_pass(), "last: fusions orphan the scalar constants their patterns read"},
   };
   return list;

@@ -47,7 +47,7 @@ ShapeFacts::ShapeFacts(const ir::Model& model) : opsets_(std::make_unique<runtim
   } catch (const Error&) {
     return;  // the model's own errors surface, naming its nodes, when it is planned at real shapes
   }
-  keys_ = derive_dim_keys(g, plan_->infos());
+  std::tie(keys_, contents_) = derive_dim_keys_and_contents(g, plan_->infos());
   available_ = true;
 }
 
@@ -85,6 +85,12 @@ const Tensor* ShapeFacts::value(int v) const {
 const std::vector<DimKey>* ShapeFacts::keys(int v) const {
   if (!available_ || v < 0 || static_cast<size_t>(v) >= keys_.size() || !keys_[static_cast<size_t>(v)]) return nullptr;
   return &*keys_[static_cast<size_t>(v)];
+}
+
+const std::vector<DimKey>* ShapeFacts::contents(int v) const {
+  if (!available_ || v < 0 || static_cast<size_t>(v) >= contents_.size() || !contents_[static_cast<size_t>(v)])
+    return nullptr;
+  return &*contents_[static_cast<size_t>(v)];
 }
 
 bool ShapeFacts::same_shape(int a, int b) const {
