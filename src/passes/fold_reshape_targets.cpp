@@ -7,8 +7,8 @@
 //
 // Why -1 is exact: the original Reshape succeeds only when the product of its target equals the input's element
 // count, so an element the others do not fix is that count divided by their product, which is what -1 computes.
-// The one input where the two differ is an empty tensor whose other target dims include a 0 (the quotient is then
-// undefined); ONNX Runtime and kiln refuse -1 there, as onnxsim's and onnxslim's outputs do.
+// The one input where the two differ is an empty tensor whose other target dims include a 0: the quotient is then
+// undefined (ONNX leaves -1 undefined there); onnxsim's and onnxslim's outputs have the same limit.
 
 #include "passes/passes.h"
 #include "passes/rewrite_util.h"
@@ -20,29 +20,9 @@ namespace {
 // The constant target for Reshape `n`, or nullopt when it cannot be written without a run-time value.
 std::optional<std::vector<int64_t>> constant_target(const ir::Node& n, const ShapeFacts& facts) {
   const std::vector<DimKey>* target = facts.contents(n.inputs[1]);
-  const std::vector<DimKey>* in = facts.keys(n.inputs[0]);
   const std::optional<size_t> target_rank = facts.rank(n.inputs[1]);
-  if (!target || !target_rank || *target_rank != 1 || target->empty()) return std::nullopt;
-  const bool allowzero = get_int(n, "allowzero", 0) != 0;
-  std::vector<int64_t> out;
-  bool inferred = false;  // an element is already -1
-  for (const DimKey& k : *target)
-    if (k.known() && k.offset == -1) inferred = true;
-  for (size_t i = 0; i < target->size(); ++i) {
-    const DimKey& k = (*target)[i];
-    if (k.known()) {
-      if (k.offset < -1) return std::nullopt;  // invalid: the run refuses it, naming the node
-      out.push_back(k.offset);
-    } else if (!allowzero && in && i < in->size() && k == (*in)[i]) {
-      out.push_back(0);
-    } else if (!inferred) {
-      out.push_back(-1);
-      inferred = true;
-    } else {
-      return std::nullopt;
-    }
-  }
-  return out;
+  if (!target || !target_rank || *target_rank != 1) return std::nullopt;
+  return constant_reshape_target(facts.keys(n.inputs[0]), *target, get_int(n, "allowzero", 0) != 0);
 }
 
 class FoldReshapeTargets : public Pass {

@@ -34,7 +34,10 @@ const std::vector<PipelineEntry>& pipeline() {
       // value read outside its pattern. At level 1 they follow the folds directly.
       {&remove_no_ops_pass(), "before fold_reshape_targets, whose -1 would hide the dims that prove an x * 1 keeps "
                               "its shape"},
+      {&transpose_to_reshape_pass(), "before fold_reshape_targets, whose -1 would hide which dims are 1"},
       {&fold_reshape_targets_pass(), "after the fusions; makes the Shape chains that built Reshape targets dead"},
+      {&merge_reshapes_pass(), "after fold_reshape_targets and transpose_to_reshape, which make the constant "
+                               "targets and the reshapes it merges"},
       {&remove_zero_rnn_state_pass(), "anywhere: drops the zero initial states an RNN export builds from Shape"},
       {&eliminate_common_subexpressions_pass(),
        "after the rewrites above, which turn per-layer shape chains into equal constants it can merge"},

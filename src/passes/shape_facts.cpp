@@ -98,6 +98,30 @@ bool ShapeFacts::same_shape(int a, int b) const {
   return ka && kb && *ka == *kb;
 }
 
+std::optional<std::vector<int64_t>> constant_reshape_target(const std::vector<DimKey>* in,
+                                                            const std::vector<DimKey>& target, bool allowzero) {
+  if (target.empty()) return std::nullopt;
+  bool inferred = false;  // an element is already -1
+  for (const DimKey& k : target)
+    if (k.known() && k.offset == -1) inferred = true;
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < target.size(); ++i) {
+    const DimKey& k = target[i];
+    if (k.known()) {
+      if (k.offset < -1) return std::nullopt;  // invalid: the run refuses it, naming the node
+      out.push_back(k.offset);
+    } else if (!allowzero && in && i < in->size() && k == (*in)[i]) {
+      out.push_back(0);
+    } else if (!inferred) {
+      out.push_back(-1);
+      inferred = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
 bool ShapeFacts::broadcasts_into(int small, int big, bool where_valid) const {
   const std::vector<DimKey>*ks = keys(small), *kb = keys(big);
   if (!ks || !kb || ks->size() > kb->size()) return false;

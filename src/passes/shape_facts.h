@@ -86,6 +86,15 @@ class ShapeFacts {
   std::vector<DimKeys> contents_;
 };
 
+/// A constant Reshape target equal to `target` (the keys of a target's elements, with ONNX's meaning: 0 copies
+/// the input's dim unless allowzero, -1 is inferred) for every input size, given the input's dims `in` (may be
+/// null): numbers as themselves, a symbolic element equal to the input's dim at its position as 0 (unless
+/// allowzero), and at most one other element (none if a -1 is there already) as -1, which is exact because a
+/// valid Reshape's element count fixes it. nullopt when that cannot be written. A symbolic key is never
+/// replaced by a number.
+std::optional<std::vector<int64_t>> constant_reshape_target(const std::vector<DimKey>* in,
+                                                            const std::vector<DimKey>& target, bool allowzero);
+
 /// Derives the dim keys of every value of `g` from inferred `infos` (one per value id), in topological order.
 /// Exposed for tests; ShapeFacts calls it.
 std::vector<DimKeys> derive_dim_keys(const ir::Graph& g, const std::vector<ops::ValueInfo>& infos);
