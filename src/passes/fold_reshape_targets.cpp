@@ -52,9 +52,7 @@ class FoldReshapeTargets : public Pass {
     for (size_t n : todo) {
       const std::optional<std::vector<int64_t>> target = constant_target(g.nodes[n], facts);
       if (!target) continue;
-      Tensor t = Tensor::from_vector<int64_t>({static_cast<int64_t>(target->size())}, *target);
-      const std::string base = g.nodes[n].name.empty() ? "reshape_target" : g.nodes[n].name + "_target";
-      g.nodes[n].inputs[1] = add_initializer(g, base, std::move(t));
+      g.nodes[n].inputs[1] = add_ints_initializer(g, g.nodes[n], "target", *target);
       changed = true;
     }
     return changed;

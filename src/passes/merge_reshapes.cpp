@@ -66,8 +66,7 @@ class MergeReshapes : public Pass {
       const int x = inner.inputs[0];
       const std::optional<std::vector<int64_t>> merged = merged_target(outer, *target, mid, x, facts);
       if (!merged) continue;
-      const std::string base = outer.name.empty() ? "reshape_target" : outer.name + "_target";
-      outer.inputs = {x, add_initializer(g, base, Tensor::from_vector<int64_t>({static_cast<int64_t>(merged->size())}, *merged))};
+      outer.inputs = {x, add_ints_initializer(g, outer, "target", *merged)};
       dead[static_cast<size_t>(p)] = 1;
       changed = true;
     }

@@ -50,8 +50,7 @@ class TransposeToReshape : public Pass {
         continue;
       const std::optional<std::vector<int64_t>> target = reshape_target(n, facts);
       if (!target) continue;
-      const std::string base = n.name.empty() ? "transpose_target" : n.name + "_target";
-      const int shape = add_initializer(g, base, Tensor::from_vector<int64_t>({static_cast<int64_t>(target->size())}, *target));
+      const int shape = add_ints_initializer(g, n, "target", *target);
       n.op_type = "Reshape";
       n.attributes.clear();
       n.inputs.push_back(shape);
