@@ -35,6 +35,8 @@ const std::vector<PipelineEntry>& pipeline() {
       {&remove_no_ops_pass(), "before fold_reshape_targets, whose -1 would hide the dims that prove an x * 1 keeps "
                               "its shape"},
       {&transpose_to_reshape_pass(), "before fold_reshape_targets, whose -1 would hide which dims are 1"},
+      {&scalarize_constant_fills_pass(), "before fold_reshape_targets, whose -1 would hide the dims that prove the "
+                                         "other operands cover the result"},
       {&fold_reshape_targets_pass(), "after the fusions; makes the Shape chains that built Reshape targets dead"},
       {&merge_reshapes_pass(), "after fold_reshape_targets and transpose_to_reshape, which make the constant "
                                "targets and the reshapes it merges"},

@@ -207,3 +207,22 @@ TEST(EliminateCommonSubexpressions, KeepsRandomOpsGraphOutputsAndOverridableInit
   EXPECT_FALSE(passes::eliminate_common_subexpressions_pass().apply(copy));
   EXPECT_EQ(copy.graph->nodes.size(), m.graph->nodes.size());
 }
+
+TEST(ScalarizeConstantFills, AFillTheOtherOperandsCoverBecomesAScalar) {
+  ModelBuilder b;
+  const int x = b.input("x", DType::kFloat32, Shape({Dim::symbol("n"), 4}));
+  const int mask = b.node("Greater", {x, b.scalar("zero", 0.0f)});
+  const int zeros = b.node("ConstantOfShape", {b.node("Shape", {mask})});  // as attention exports write it
+  b.output(b.node("Where", {mask, b.scalar("minus_inf", -1e30f), zeros}));
+  // Grows the result: x is [n, 4], the fill [3, n, 4]; stays.
+  const int grown = b.node("ConstantOfShape", {b.node("Concat", {i64(b, "three", {3}), b.node("Shape", {x})},
+                                                          {int_attr("axis", 0)})});
+  b.output(b.node("Add", {x, grown}));
+  const ir::Model m = b.build();
+  const ir::Model r = apply_and_compare(passes::scalarize_constant_fills_pass(), m, feed({3, 4}));
+  const ir::Node* where = find_node(*r.graph, "Where");
+  ASSERT_TRUE(r.graph->initializers.count(where->inputs[2]));
+  EXPECT_EQ(r.graph->initializers.at(where->inputs[2]).dims().size(), 0u);
+  EXPECT_FALSE(r.graph->initializers.count(find_node(*r.graph, "Add")->inputs[1]));
+  expect_same_at(m, r, feed({6, 4}));
+}
