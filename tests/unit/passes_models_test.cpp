@@ -76,7 +76,8 @@ TEST(PassesOnModels, SuiteModelsValidateAfterEveryPassAndKeepTheirOutputsAtBothL
       for (const passes::PassRun& r : runs) EXPECT_EQ(r.error, "") << r.name;
       for (const passes::PassRun& r : runs)
         if (r.changed)
-          report += fmt::format(" {} -{}{}", r.name, r.nodes_before - r.nodes_after,
+          report += fmt::format(" {} {:+}{}", r.name,
+                                static_cast<int64_t>(r.nodes_after) - static_cast<int64_t>(r.nodes_before),
                                 r.kiln_nodes_after > r.kiln_nodes_before
                                     ? fmt::format("(+{} fused)", r.kiln_nodes_after - r.kiln_nodes_before) : "");
       std::printf("  %s level %d: %zu -> %zu nodes:%s\n", path.filename().c_str(), static_cast<int>(level),

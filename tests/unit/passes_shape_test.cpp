@@ -226,3 +226,29 @@ TEST(ScalarizeConstantFills, AFillTheOtherOperandsCoverBecomesAScalar) {
   EXPECT_FALSE(r.graph->initializers.count(find_node(*r.graph, "Add")->inputs[1]));
   expect_same_at(m, r, feed({6, 4}));
 }
+
+TEST(ShortenShapeChains, RebuildsAnExpandSizeFromAShapeSliceOfTheInput) {
+  ModelBuilder b;
+  const int x = b.input("x", DType::kFloat32, Shape({Dim::symbol("batch"), 4}));
+  const int token = b.random_init("token", {1, 1, 3});
+  // PyTorch's token.expand(x.size(0), -1, -1): Where(Equal(sizes, -1), 1, sizes).
+  const int sizes = b.node("Reshape", {b.node("Concat", {dim_of(b, x, 0), i64(b, "m1", {-1}), i64(b, "m1b", {-1})},
+                                              {int_attr("axis", 0)}),
+                                       i64(b, "flat", {-1})});
+  const int keep = b.node("Equal", {sizes, i64(b, "minus_ones", {-1, -1, -1})});
+  b.output(b.node("Expand", {token, b.node("Where", {keep, i64(b, "ones", {1, 1, 1}), sizes})}));
+  // batch * 2 is not a dim of an input: that chain stays.
+  const int twice = b.node("Mul", {dim_of(b, x, 0), i64(b, "two", {2})});
+  b.output(b.node("Expand", {token, b.node("Concat", {twice, i64(b, "one", {1}), i64(b, "three", {3})},
+                                              {int_attr("axis", 0)})}));
+  const ir::Model m = b.build();
+  ir::Model r = apply_and_compare(passes::shorten_shape_chains_pass(), m, feed({2, 4}));
+  passes::eliminate_dead_nodes_pass().apply(r);
+  EXPECT_EQ(count_ops(*r.graph, "Where"), 0u);
+  EXPECT_EQ(count_ops(*r.graph, "Mul"), 1u);
+  const ir::Node* slice = find_node(*r.graph, "Shape");
+  ASSERT_NE(slice, nullptr);
+  EXPECT_EQ(slice->inputs[0], r.graph->inputs[0]);
+  EXPECT_EQ(passes::get_int(*slice, "end", 0), 1);
+  expect_same_at(m, r, feed({5, 4}));
+}
