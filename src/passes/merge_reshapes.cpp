@@ -48,22 +48,33 @@ class MergeReshapes : public Pass {
     ir::Graph& g = *model.graph;
     if (!has_op(g, "Reshape")) return false;
     const GraphIndex idx(g);
+    // The inner node of each candidate pair (shape facts are only worked out when there is one).
+    auto inner_of = [&](int ni) -> const ir::Node* {
+      const ir::Node& outer = g.nodes[static_cast<size_t>(ni)];
+      if (!is_op(outer, "Reshape") || outer.inputs.size() != 2 || outer.inputs[0] < 0) return nullptr;
+      const int p = idx.producer(outer.inputs[0]);
+      if (p < 0 || !idx.constant(outer.inputs[1]) || idx.sole_reader(outer.inputs[0]) != ni) return nullptr;
+      const ir::Node& inner = g.nodes[static_cast<size_t>(p)];
+      if (!inner.domain.empty() || !kReshapes.count(inner.op_type) || inner.inputs.empty() || inner.inputs[0] < 0 ||
+          inner.outputs.size() != 1)
+        return nullptr;
+      return &inner;
+    };
+    bool any = false;
+    for (size_t ni = 0; ni < g.nodes.size() && !any; ++ni) any = inner_of(static_cast<int>(ni)) != nullptr;
+    if (!any) return false;
     const ShapeFacts facts(model);
     if (!facts.available()) return false;
     std::vector<char> dead(g.nodes.size(), 0);
     bool changed = false;
     for (int ni : ir::topological_order(g)) {
+      const ir::Node* inner = inner_of(ni);
+      if (!inner) continue;
       ir::Node& outer = g.nodes[static_cast<size_t>(ni)];
-      if (!is_op(outer, "Reshape") || outer.inputs.size() != 2 || outer.inputs[0] < 0) continue;
       const int mid = outer.inputs[0];
       const int p = idx.producer(mid);
       const Tensor* target = idx.constant(outer.inputs[1]);
-      if (p < 0 || !target || idx.sole_reader(mid) != ni) continue;
-      const ir::Node& inner = g.nodes[static_cast<size_t>(p)];
-      if (!inner.domain.empty() || !kReshapes.count(inner.op_type) || inner.inputs.empty() || inner.inputs[0] < 0 ||
-          inner.outputs.size() != 1)
-        continue;
-      const int x = inner.inputs[0];
+      const int x = inner->inputs[0];
       const std::optional<std::vector<int64_t>> merged = merged_target(outer, *target, mid, x, facts);
       if (!merged) continue;
       outer.inputs = {x, add_ints_initializer(g, outer, "target", *merged)};

@@ -6,6 +6,7 @@
 // "Already give the result its shape" is proven with dim keys: the broadcast of the other operands' dims equals
 // the op's output dims, for every input size.
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_set>
 
@@ -54,12 +55,19 @@ class ScalarizeConstantFills : public Pass {
     ir::Graph& g = *model.graph;
     if (!has_op(g, "ConstantOfShape") && !has_op(g, "Expand")) return false;
     const GraphIndex idx(g);
+    auto candidate = [&](const ir::Node& n) {
+      if (!n.domain.empty() || !kBroadcastOps.count(n.op_type) || n.inputs.size() < 2 || n.outputs.size() != 1)
+        return false;
+      for (int in : n.inputs)
+        if (in >= 0 && !idx.constant(in) && fill_value(g, idx, in)) return true;
+      return false;
+    };
+    if (std::none_of(g.nodes.begin(), g.nodes.end(), candidate)) return false;  // no shape facts needed
     const ShapeFacts facts(model);
     if (!facts.available()) return false;
     bool changed = false;
     for (ir::Node& n : g.nodes) {
-      if (!n.domain.empty() || !kBroadcastOps.count(n.op_type) || n.inputs.size() < 2 || n.outputs.size() != 1)
-        continue;
+      if (!candidate(n)) continue;
       const std::vector<DimKey>* out = facts.keys(n.outputs[0]);
       if (!out) continue;
       for (size_t i = 0; i < n.inputs.size(); ++i) {
