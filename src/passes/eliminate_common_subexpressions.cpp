@@ -36,7 +36,8 @@ void append_tensor(std::string& key, const Tensor& t) {
 std::optional<std::string> attributes_key(const ir::Node& n) {
   std::vector<const ir::Attribute*> attrs;
   for (const ir::Attribute& a : n.attributes) attrs.push_back(&a);
-  std::sort(attrs.begin(), attrs.end(), [](const ir::Attribute* a, const ir::Attribute* b) { return a->name < b->name; });
+  std::sort(attrs.begin(), attrs.end(),
+            [](const ir::Attribute* a, const ir::Attribute* b) { return a->name < b->name; });
   std::string key;
   for (const ir::Attribute* a : attrs) {
     key += a->name + "=" + std::to_string(static_cast<int>(a->type)) + ":";

@@ -185,7 +185,8 @@ def test_optimize_disable_pass(kiln: str, model: str, out: pathlib.Path) -> None
           "an unknown pass name is refused, naming it and listing the known passes")
     verbose = run([kiln, "optimize", model, "-o", str(out / "optimized.onnx"), "--verbose", "--disable-pass",
                    "remove_no_ops"])
-    listed = [line.split()[0] for line in verbose.stdout.splitlines()[1:] if line and not line.startswith(("nodes", "ops", "wrote"))]
+    listed = [line.split()[0] for line in verbose.stdout.splitlines()[1:]
+              if line and not line.startswith(("nodes", "ops", "wrote"))]
     check("fold_constants" in listed and "remove_no_ops" not in listed and (out / "optimized.onnx").is_file(),
           "--verbose lists the passes that ran, and -o writes the model")
     refused = run([kiln, "run", model, "--shape", "input=1x1x16x16", "-o", str(out), "--disable-pass", "no_such_pass"],

@@ -7,6 +7,7 @@
 
 #include "nn_test_util.h"
 #include "passes/passes.h"
+#include "passes/shape_facts.h"
 #include "passes_test_util.h"
 
 using namespace kiln;
@@ -28,7 +29,8 @@ int i64(ModelBuilder& b, const std::string& name, std::vector<int64_t> v) {
 int dim_of(ModelBuilder& b, int x, int64_t axis) {
   static int count = 0;
   ++count;
-  const int d = b.node("Gather", {b.node("Shape", {x}), b.init(fmt::format("axis_{}", count), Tensor::scalar<int64_t>(axis))});
+  const int index = b.init(fmt::format("axis_{}", count), Tensor::scalar<int64_t>(axis));
+  const int d = b.node("Gather", {b.node("Shape", {x}), index});
   return b.node("Unsqueeze", {d, i64(b, fmt::format("unsqueeze_axes_{}", count), {0})});
 }
 
@@ -159,7 +161,8 @@ TEST(RemoveZeroRnnState, DropsProvenZeroStatesAndKeepsOthers) {
     ModelBuilder b;
     const int x = b.input("x", DType::kFloat32, Shape({5, Dim::symbol("batch"), 4}));
     const int w = b.random_init("w", {1, 9, 4}), r = b.random_init("r", {1, 9, 3}), bias = b.random_init("b", {1, 18});
-    const int shape = b.node("Concat", {i64(b, "dirs", {1}), dim_of(b, x, 1), i64(b, "hidden", {3})}, {int_attr("axis", 0)});
+    const int shape =
+        b.node("Concat", {i64(b, "dirs", {1}), dim_of(b, x, 1), i64(b, "hidden", {3})}, {int_attr("axis", 0)});
     std::vector<ir::Attribute> fill_attr;
     if (fill != 0.0f) {  // an explicit value: 0.5 is not the absent state
       ir::Attribute a;
@@ -251,4 +254,34 @@ TEST(ShortenShapeChains, RebuildsAnExpandSizeFromAShapeSliceOfTheInput) {
   EXPECT_EQ(slice->inputs[0], r.graph->inputs[0]);
   EXPECT_EQ(passes::get_int(*slice, "end", 0), 1);
   expect_same_at(m, r, feed({5, 4}));
+}
+
+TEST(ShapeFactsContents, EqualAndWhereOnSizesClaimOnlyWhatHoldsForEverySize) {
+  ModelBuilder b;
+  const int x = b.input("x", DType::kFloat32, Shape({Dim::symbol("batch"), 4}));
+  auto expand_sizes = [&](int first) {  // Where(Equal(sizes, -1), 1, sizes) over [first, -1, 4]
+    const int sizes = b.node("Concat", {first, i64(b, fmt::format("m1_{}", first), {-1}),
+                                        i64(b, fmt::format("four_{}", first), {4})},
+                             {int_attr("axis", 0)});
+    const int keep = b.node("Equal", {sizes, i64(b, fmt::format("minus_ones_{}", first), {-1, -1, -1})});
+    return b.node("Where", {keep, i64(b, fmt::format("ones_{}", first), {1, 1, 1}), sizes});
+  };
+  const int plain = expand_sizes(dim_of(b, x, 0));
+  // batch - 1 is -1 when batch is 0: whether it equals -1 is not known.
+  const int less = expand_sizes(b.node("Sub", {dim_of(b, x, 0), i64(b, "one", {1})}));
+  b.output(b.node("Expand", {b.random_init("t", {1, 4}), plain}));
+  b.output(b.node("Expand", {b.random_init("u", {1, 4}), less}));
+  const ir::Model m = b.build();
+  const passes::ShapeFacts facts(m);
+  ASSERT_TRUE(facts.available());
+  const std::vector<passes::DimKey>* p = facts.contents(plain);
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->size(), 3u);
+  EXPECT_EQ((*p)[0].str(), "$batch");
+  EXPECT_EQ((*p)[1].str(), "1");
+  EXPECT_EQ((*p)[2].str(), "4");
+  const std::vector<passes::DimKey>* q = facts.contents(less);
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE((*q)[0].is_unknown());
+  EXPECT_EQ((*q)[1].str(), "1");
 }
