@@ -30,8 +30,8 @@ const std::vector<PipelineEntry>& pipeline() {
       {&fuse_gelu_pass(), "after the MatMul and Conv fusions, which absorb the GELUs that follow them; this one "
                           "takes the rest"},
       // The shape simplifications run after the fusions: a Reshape target with -1 hides a dim the fusions prove
-      // equal through dim keys, and sharing one mask chain between layers would give the attention fusion a
-      // value read outside its pattern. At level 1 they follow the folds directly. They run once each, in an order
+      // equal through dim keys, and one mask chain shared between layers could give the attention fusion a value
+      // read outside its pattern. At level 1 they follow the folds directly. They run once each, in an order
       // where each one's rewrites feed the next.
       {&remove_no_ops_pass(), "before fold_reshape_targets, whose -1 would hide the dims that prove an x * 1 keeps "
                               "its shape"},
