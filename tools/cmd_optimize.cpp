@@ -1,9 +1,9 @@
 // kiln optimize MODEL [-o OUT.onnx] [--shape NAME=DIMS]... [--level N] [--disable-pass NAME]... [--verbose] [--json]:
 // the graph passes, written back as a model. At the default level (1) every pass leaves standard ONNX (cleanup,
-// constant and shape folding, Conv+BatchNorm folding), so the output loads in other runtimes (ONNX Runtime,
-// TensorRT): the step many users take before those. --shape fixes input dims first, which lets the chains of
-// Shape/Gather/Concat an exporter writes for dynamic axes fold away. Level 2 shows what a kiln session runs:
-// it adds kiln's fused ops (domain ai.kiln), which only kiln loads.
+// constant and shape folding, Conv+BatchNorm folding, constant Reshape targets with 0/-1 for symbolic dims, no-op
+// removal, common subexpressions), so the output loads in other runtimes (ONNX Runtime, TensorRT): the step many
+// users take before those. --shape fixes input dims first, which lets every shape chain on them fold away.
+// Level 2 shows what a kiln session runs: it adds kiln's fused ops (domain ai.kiln), which only kiln loads.
 
 #include <nlohmann/json.hpp>
 
@@ -51,9 +51,9 @@ void print_json(const OptimizeArgs& args, size_t before, const Session::Impl& im
 
 void print_text(const OptimizeArgs& args, size_t before, const Session::Impl& impl) {
   if (args.verbose) {
-    fmt::print("{:<24} {:>7} {:>7} {:>9}  {}\n", "pass", "nodes", "removed", "ms", "what changed (nodes by op)");
+    fmt::print("{:<32} {:>7} {:>7} {:>9}  {}\n", "pass", "nodes", "removed", "ms", "what changed (nodes by op)");
     for (const passes::PassRun& r : impl.pass_runs)
-      fmt::print("{:<24} {:>7} {:>7} {:>9.2f}  {}\n", r.name, r.nodes_after,
+      fmt::print("{:<32} {:>7} {:>7} {:>9.2f}  {}\n", r.name, r.nodes_after,
                  static_cast<int64_t>(r.nodes_before) - static_cast<int64_t>(r.nodes_after), r.milliseconds,
                  r.changed ? op_list(r.op_changes, true) : "-");
   }
@@ -94,7 +94,8 @@ Runner add_optimize(CLI::App& app) {
                   "NAME=DIMS: fix this input's size first (shape computations on it fold; the output then only "
                   "takes this size)");
   cmd->add_option("--level", args->level,
-                  "1 standard ONNX passes (the default: cleanup, constant and shape folding, Conv+BatchNorm); 2 also "
+                  "1 standard ONNX passes (the default: cleanup, constant and shape folding, Conv+BatchNorm, common "
+                  "subexpressions); 2 also "
                   "kiln's fusions, as a kiln session runs them (output only kiln loads); 0 none")
       ->check(CLI::Range(0, 2));
   cmd->add_option("--disable-pass", args->disabled, "NAME: switch one graph pass off (repeatable)");

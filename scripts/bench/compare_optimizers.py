@@ -62,9 +62,12 @@ def run_onnxsim(model: pathlib.Path, out: pathlib.Path, shapes: dict | None) -> 
 
 
 def run_onnxslim(model: pathlib.Path, out: pathlib.Path, shapes: dict | None) -> None:
+    import contextlib
+    import io
     import onnxslim
     kwargs = {"input_shapes": [f"{k}:{','.join(map(str, v))}" for k, v in shapes.items()]} if shapes else {}
-    onnxslim.slim(str(model), str(out), **kwargs)
+    with contextlib.redirect_stdout(io.StringIO()):  # its summary table would land in this script's output
+        onnxslim.slim(str(model), str(out), **kwargs)
 
 
 def outputs_agree(original: pathlib.Path, simplified: pathlib.Path, feeds: dict) -> float:

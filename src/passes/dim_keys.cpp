@@ -240,6 +240,7 @@ std::optional<Keys> Deriver::content_rule(const ir::Node& n) const {
     }
     return r;
   }
+  if (op == "Equal" || op == "Where") return select_rule(n);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
     const Keys* rhs = c(n, 1);
     if (!rhs || in->size() != 1 || rhs->size() != 1) return std::nullopt;
@@ -248,6 +249,53 @@ std::optional<Keys> Deriver::content_rule(const ir::Node& n) const {
     return Keys{*r};
   }
   return std::nullopt;
+}
+
+namespace {
+
+// A plain input symbol ("$batch"): a size, so never negative.
+bool is_size_symbol(const DimKey& k) {
+  return k.offset == 0 && k.atom.size() > 1 && k.atom[0] == '$' &&
+         k.atom.find_first_of("()*/+-,;") == std::string::npos;
+}
+
+// Whether two elements are equal: 1, 0, or unknown. A size symbol is never a negative number.
+DimKey equal_key(const DimKey& a, const DimKey& b) {
+  if (a.known() && b.known()) return DimKey::number(a.offset == b.offset);
+  if (a == b) return DimKey::number(1);
+  if ((a.known() && a.offset < 0 && is_size_symbol(b)) || (b.known() && b.offset < 0 && is_size_symbol(a)))
+    return DimKey::number(0);
+  return DimKey::unknown();
+}
+
+}  // namespace
+
+// Equal and Where on 1-D size values, elementwise (an operand of one element broadcasts): what PyTorch exports
+// for x.expand(n, -1, -1), Where(Equal(shape, -1), 1, shape).
+std::optional<Keys> Deriver::select_rule(const ir::Node& n) const {
+  const size_t arity = n.op_type == "Where" ? 3 : 2;
+  if (n.inputs.size() != arity) return std::nullopt;
+  std::vector<const Keys*> ins;
+  size_t len = 1;
+  for (size_t i = 0; i < arity; ++i) {
+    const Keys* in = c(n, i);
+    if (!in || in->empty()) return std::nullopt;
+    if (in->size() != 1 && len != 1 && in->size() != len) return std::nullopt;
+    len = std::max(len, in->size());
+    ins.push_back(in);
+  }
+  auto at = [&](size_t i, size_t e) -> const DimKey& { return (*ins[i])[ins[i]->size() == 1 ? 0 : e]; };
+  Keys r;
+  for (size_t e = 0; e < len; ++e) {
+    if (arity == 2) {
+      r.push_back(equal_key(at(0, e), at(1, e)));
+      continue;
+    }
+    const DimKey& cond = at(0, e);
+    if (cond.known()) r.push_back(cond.offset != 0 ? at(1, e) : at(2, e));
+    else r.push_back(at(1, e) == at(2, e) ? at(1, e) : DimKey::unknown());
+  }
+  return r;
 }
 
 void Deriver::run() {
@@ -284,7 +332,8 @@ void Deriver::run() {
           for (size_t d = 0; d < mine->size(); ++d)
             if ((*mine)[d].is_unknown()) (*mine)[d] = (*rule)[d];
       }
-      if (o == 0 && dtype_is_integer(infos[static_cast<size_t>(v)].dtype)) {
+      const DType dt = infos[static_cast<size_t>(v)].dtype;
+      if (o == 0 && (dtype_is_integer(dt) || (dt == DType::kBool && is_op(n, "Equal")))) {
         auto& have = contents[static_cast<size_t>(v)];
         if (auto rule = content_rule(n)) {
           if (!have) have = std::move(rule);
@@ -303,6 +352,13 @@ std::vector<DimKeys> derive_dim_keys(const ir::Graph& g, const std::vector<ops::
   dim_keys_detail::Deriver d{g, infos, {}, {}};
   d.run();
   return std::move(d.keys);
+}
+
+std::pair<std::vector<DimKeys>, std::vector<DimKeys>> derive_dim_keys_and_contents(
+    const ir::Graph& g, const std::vector<ops::ValueInfo>& infos) {
+  dim_keys_detail::Deriver d{g, infos, {}, {}};
+  d.run();
+  return {std::move(d.keys), std::move(d.contents)};
 }
 
 }  // namespace kiln::passes

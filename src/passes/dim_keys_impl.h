@@ -44,6 +44,7 @@ struct Deriver {
   void run();
   DimKeys tensor_rule(const ir::Node& n, size_t out) const;
   std::optional<Keys> content_rule(const ir::Node& n) const;
+  std::optional<Keys> select_rule(const ir::Node& n) const;  // Equal, Where
   DimKeys spatial(const ir::Node& n) const;
   /// Ops that move or select elements: Transpose, Reshape, Expand, (Un)Squeeze, Slice, Split, Concat, Gather,
   /// reductions, ConstantOfShape, Range (dim_keys_movement.cpp).

@@ -18,5 +18,13 @@ const Pass& fuse_matmul_add_pass();         // fuse_matmul_add.cpp
 const Pass& fuse_matmul_activation_pass();  // fuse_matmul_activation.cpp
 const Pass& fuse_conv_pass();               // fuse_conv.cpp
 const Pass& fuse_gelu_pass();               // fuse_gelu.cpp
+const Pass& fold_reshape_targets_pass();    // fold_reshape_targets.cpp
+const Pass& remove_no_ops_pass();           // remove_no_ops.cpp
+const Pass& transpose_to_reshape_pass();    // transpose_to_reshape.cpp
+const Pass& scalarize_constant_fills_pass();  // scalarize_constant_fills.cpp
+const Pass& merge_reshapes_pass();          // merge_reshapes.cpp
+const Pass& shorten_shape_chains_pass();    // shorten_shape_chains.cpp
+const Pass& remove_zero_rnn_state_pass();   // remove_zero_rnn_state.cpp
+const Pass& eliminate_common_subexpressions_pass();  // eliminate_common_subexpressions.cpp
 
 }  // namespace kiln::passes

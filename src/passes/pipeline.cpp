@@ -29,7 +29,26 @@ const std::vector<PipelineEntry>& pipeline() {
       {&fuse_conv_pass(), "after the BatchNorm fold; matches Conv (+ residual Add) (+ activation) in one go"},
       {&fuse_gelu_pass(), "after the MatMul and Conv fusions, which absorb the GELUs that follow them; this one "
                           "takes the rest"},
-      {&eliminate_dead_nodes_pass(), "last: fusions orphan the scalar constants their patterns read"},
+      // The shape simplifications run after the fusions: a Reshape target with -1 hides a dim the fusions prove
+      // equal through dim keys, and one mask chain shared between layers could give the attention fusion a value
+      // read outside its pattern. At level 1 they follow the folds directly. They run once each, in an order
+      // where each one's rewrites feed the next.
+      {&remove_no_ops_pass(), "before fold_reshape_targets, whose -1 would hide the dims that prove an x * 1 keeps "
+                              "its shape"},
+      {&remove_zero_rnn_state_pass(),
+       "before shorten_shape_chains, which would otherwise rebuild the shape of a zero state that is not needed"},
+      {&transpose_to_reshape_pass(), "before fold_reshape_targets, whose -1 would hide which dims are 1"},
+      {&scalarize_constant_fills_pass(), "before fold_reshape_targets, whose -1 would hide the dims that prove the "
+                                         "other operands cover the result"},
+      {&fold_reshape_targets_pass(), "after the fusions; makes the Shape chains that built Reshape targets dead"},
+      {&merge_reshapes_pass(), "after fold_reshape_targets and transpose_to_reshape, which make the constant "
+                               "targets and the reshapes it merges"},
+      {&shorten_shape_chains_pass(), "after the passes above have made constant what they can; before "
+                                     "eliminate_common_subexpressions, which merges the Shape slices it writes"},
+      {&eliminate_common_subexpressions_pass(),
+       "after the rewrites above, which turn per-layer shape chains into equal constants it can merge"},
+      {&eliminate_dead_nodes_pass(), "last: fusions orphan the scalar constants their patterns read, and the shape "
+                                     "passes the chains they replace"},
   };
   return list;
 }

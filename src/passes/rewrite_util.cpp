@@ -97,6 +97,11 @@ int add_initializer(ir::Graph& g, const std::string& base, Tensor t) {
   return id;
 }
 
+int add_ints_initializer(ir::Graph& g, const ir::Node& n, const std::string& what, const std::vector<int64_t>& values) {
+  const std::string base = (n.name.empty() ? n.op_type : n.name) + "_" + what;
+  return add_initializer(g, base, Tensor::from_vector<int64_t>({static_cast<int64_t>(values.size())}, values));
+}
+
 void replace_pattern(ir::Graph& g, std::vector<char>& dead, const std::vector<int>& nodes, int last, ir::Node fused) {
   for (int n : nodes)
     if (n >= 0 && n != last) dead[static_cast<size_t>(n)] = 1;

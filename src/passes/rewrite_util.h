@@ -62,6 +62,8 @@ std::string unique_name(const ir::Graph& g, const std::string& base);
 int add_value(ir::Graph& g, const std::string& base);
 /// Adds a constant the model owns (never a view into the mapped file) and returns its value id.
 int add_initializer(ir::Graph& g, const std::string& base, Tensor t);
+/// A 1-D int64 constant (a shape, axes) named after node `n` ("<name>_<what>"), as add_initializer.
+int add_ints_initializer(ir::Graph& g, const ir::Node& n, const std::string& what, const std::vector<int64_t>& values);
 
 /// Puts `fused` in place of node `last` (so it runs where the pattern's last node ran, after every input it
 /// reads) and flags the pattern's other nodes dead.

@@ -47,7 +47,7 @@ ShapeFacts::ShapeFacts(const ir::Model& model) : opsets_(std::make_unique<runtim
   } catch (const Error&) {
     return;  // the model's own errors surface, naming its nodes, when it is planned at real shapes
   }
-  keys_ = derive_dim_keys(g, plan_->infos());
+  std::tie(keys_, contents_) = derive_dim_keys_and_contents(g, plan_->infos());
   available_ = true;
 }
 
@@ -87,9 +87,39 @@ const std::vector<DimKey>* ShapeFacts::keys(int v) const {
   return &*keys_[static_cast<size_t>(v)];
 }
 
+const std::vector<DimKey>* ShapeFacts::contents(int v) const {
+  if (!available_ || v < 0 || static_cast<size_t>(v) >= contents_.size() || !contents_[static_cast<size_t>(v)])
+    return nullptr;
+  return &*contents_[static_cast<size_t>(v)];
+}
+
 bool ShapeFacts::same_shape(int a, int b) const {
   const std::vector<DimKey>*ka = keys(a), *kb = keys(b);
   return ka && kb && *ka == *kb;
+}
+
+std::optional<std::vector<int64_t>> constant_reshape_target(const std::vector<DimKey>* in,
+                                                            const std::vector<DimKey>& target, bool allowzero) {
+  if (target.empty()) return std::nullopt;
+  bool inferred = false;  // an element is already -1
+  for (const DimKey& k : target)
+    if (k.known() && k.offset == -1) inferred = true;
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < target.size(); ++i) {
+    const DimKey& k = target[i];
+    if (k.known()) {
+      if (k.offset < -1) return std::nullopt;  // invalid: the run refuses it, naming the node
+      out.push_back(k.offset);
+    } else if (!allowzero && in && i < in->size() && k == (*in)[i]) {
+      out.push_back(0);
+    } else if (!inferred) {
+      out.push_back(-1);
+      inferred = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 bool ShapeFacts::broadcasts_into(int small, int big, bool where_valid) const {

@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -64,6 +66,10 @@ class ShapeFacts {
   const Tensor* value(int v) const;
   /// The dim keys of `v`, or nullptr when its rank is not known.
   const std::vector<DimKey>* keys(int v) const;
+  /// What a 1-D (or one-element) integer value holds, one key per element, when it is a size computation
+  /// (Shape -> Gather -> Concat chains: "$batch", "($batch*4)", 64, or "?" for an element not known); nullptr
+  /// when the number of elements is not known. A key is a symbolic expression, never the value of one run.
+  const std::vector<DimKey>* contents(int v) const;
   /// Proven: same rank and every dim equal.
   bool same_shape(int a, int b) const;
   /// Proven: `small` broadcasts into `big` without growing it (rank not larger; each dim 1 or equal).
@@ -77,10 +83,23 @@ class ShapeFacts {
   std::unique_ptr<runtime::OpsetTable> opsets_;
   std::shared_ptr<const runtime::Plan> plan_;
   std::vector<DimKeys> keys_;
+  std::vector<DimKeys> contents_;
 };
+
+/// A constant Reshape target equal to `target` (the keys of a target's elements, with ONNX's meaning: 0 copies
+/// the input's dim unless allowzero, -1 is inferred) for every input size, given the input's dims `in` (may be
+/// null): numbers as themselves, a symbolic element equal to the input's dim at its position as 0 (unless
+/// allowzero), and at most one other element (none if a -1 is there already) as -1, which is exact because a
+/// valid Reshape's element count fixes it. nullopt when that cannot be written. A symbolic key is never
+/// replaced by a number.
+std::optional<std::vector<int64_t>> constant_reshape_target(const std::vector<DimKey>* in,
+                                                            const std::vector<DimKey>& target, bool allowzero);
 
 /// Derives the dim keys of every value of `g` from inferred `infos` (one per value id), in topological order.
 /// Exposed for tests; ShapeFacts calls it.
 std::vector<DimKeys> derive_dim_keys(const ir::Graph& g, const std::vector<ops::ValueInfo>& infos);
+/// As derive_dim_keys, also returning the contents of size values (ShapeFacts::contents), one per value id.
+std::pair<std::vector<DimKeys>, std::vector<DimKeys>> derive_dim_keys_and_contents(
+    const ir::Graph& g, const std::vector<ops::ValueInfo>& infos);
 
 }  // namespace kiln::passes

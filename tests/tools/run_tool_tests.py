@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CLI tests of kiln's measuring tools: `kiln bench`, `kiln info`, `--threads`. No speed is asserted.
+"""CLI tests of kiln's measuring tools: `kiln bench`, `kiln info`, `--threads`, and `kiln optimize
+--disable-pass`. No speed is asserted.
 
     python run_tool_tests.py --kiln PATH --source REPO
 
@@ -164,6 +165,35 @@ def test_run_threads(kiln: str, model: str, out: pathlib.Path) -> None:
     check(proc.returncode == 0 and (out / "output.npy").is_file(), "kiln run --threads 2 writes its output")
 
 
+def test_optimize_disable_pass(kiln: str, model: str, out: pathlib.Path) -> None:
+    """`kiln optimize --disable-pass NAME` (repeatable) switches passes off; an unknown name is refused with the
+    list of known ones; --verbose lists every pass that ran."""
+    def optimize(*extra):
+        proc = run([kiln, "optimize", model, "--level", "2", "--json", *extra])
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+    every = optimize()
+    check(every is not None and every["nodes_after"] < every["nodes_before"], "kiln optimize --level 2 fuses")
+    off = optimize("--disable-pass", "fuse_conv", "--disable-pass", "eliminate_dead_nodes")
+    if every and off:
+        ran = {p["name"] for p in off["passes"]}
+        check("fuse_conv" not in ran and "eliminate_dead_nodes" not in ran and "fold_constants" in ran,
+              "--disable-pass (twice) leaves those passes out of the run and only those")
+        check(off["nodes_after"] == off["nodes_before"], "without fuse_conv nothing is fused in super_resolution")
+    bad = run([kiln, "optimize", model, "--disable-pass", "fuse_convv"], expect_ok=False)
+    check(bad.returncode != 0 and "fuse_convv" in bad.stderr and "fuse_conv," in bad.stderr
+          and "eliminate_common_subexpressions" in bad.stderr,
+          "an unknown pass name is refused, naming it and listing the known passes")
+    verbose = run([kiln, "optimize", model, "-o", str(out / "optimized.onnx"), "--verbose", "--disable-pass",
+                   "remove_no_ops"])
+    listed = [line.split()[0] for line in verbose.stdout.splitlines()[1:]
+              if line and not line.startswith(("nodes", "ops", "wrote"))]
+    check("fold_constants" in listed and "remove_no_ops" not in listed and (out / "optimized.onnx").is_file(),
+          "--verbose lists the passes that ran, and -o writes the model")
+    refused = run([kiln, "run", model, "--shape", "input=1x1x16x16", "-o", str(out), "--disable-pass", "no_such_pass"],
+                  expect_ok=False)
+    check(refused.returncode != 0 and "remove_identity" in refused.stderr, "kiln run refuses an unknown pass name too")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiln", required=True)
@@ -176,6 +206,7 @@ def main() -> int:
     out = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"kiln-tools-test-{os.getpid()}"
     try:
         test_run_threads(args.kiln, model, out)
+        test_optimize_disable_pass(args.kiln, model, out)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     print(f"\n{len(FAILURES)} failure(s)")

@@ -1,6 +1,7 @@
 // The whole pipeline on the model suite's real PyTorch exports (tests/models, cached in build/model-cache by
-// the model tests or export_models.py): after every pass the graph validates and plans at the test shapes, and
-// the outputs with every pass on agree with the graph as loaded (relative L2 <= 1e-5).
+// the model tests or export_models.py), at level 1 (kiln optimize's standard ONNX) and level 2 (a session):
+// after every pass the graph validator runs and the graph plans at the test shapes, and the outputs with every
+// pass on agree with the graph as loaded (relative L2 <= 1e-5).
 // Skipped when the cache holds no models (KILN_MODEL_CACHE points elsewhere).
 
 #include <gtest/gtest.h>
@@ -52,7 +53,7 @@ NamedTensors inputs_for(const ir::Model& m, std::mt19937& rng) {
 
 }  // namespace
 
-TEST(PassesOnModels, SuiteModelsKeepTheirOutputsWithEveryPassOn) {
+TEST(PassesOnModels, SuiteModelsValidateAfterEveryPassAndKeepTheirOutputsAtBothLevels) {
   std::vector<std::filesystem::path> models;
   if (std::filesystem::is_directory(model_cache()))
     for (const auto& e : std::filesystem::directory_iterator(model_cache()))
@@ -64,23 +65,32 @@ TEST(PassesOnModels, SuiteModelsKeepTheirOutputsWithEveryPassOn) {
     const ir::Model original = onnx::load_model(path.string());
     std::mt19937 rng(17);
     const NamedTensors feeds = inputs_for(original, rng);
-    ir::Model optimized = clone_model(original);
-    const std::vector<passes::PassRun> runs = passes::optimize(optimized, checked_pipeline(feeds));
-    std::string report;
-    for (const passes::PassRun& r : runs) EXPECT_EQ(r.error, "") << r.name;
-    for (const passes::PassRun& r : runs)
-      if (r.changed)
-        report += fmt::format(" {} -{}{}", r.name, r.nodes_before - r.nodes_after,
-                              r.kiln_nodes_after > r.kiln_nodes_before
-                                  ? fmt::format("(+{} fused)", r.kiln_nodes_after - r.kiln_nodes_before) : "");
-    std::printf("  %s: %zu -> %zu nodes:%s\n", path.filename().c_str(), original.graph->nodes.size(),
-                optimized.graph->nodes.size(), report.c_str());
-    const NamedTensors want = run_unoptimized(original, feeds);
-    const NamedTensors got = run_unoptimized(optimized, feeds);
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i) {
-      ASSERT_EQ(got[i].second.dims(), want[i].second.dims()) << want[i].first;
-      EXPECT_LE(rel_l2(got[i].second, want[i].second), 1e-5) << want[i].first;
+    // Level 1 is what `kiln optimize` writes (standard ONNX only); level 2 is what a kiln session runs.
+    for (const passes::Level level : {passes::Level::kBasic, passes::Level::kAll}) {
+      SCOPED_TRACE(level == passes::Level::kBasic ? "level 1" : "level 2");
+      ir::Model optimized = clone_model(original);
+      passes::PipelineOptions options = checked_pipeline(feeds);  // validates and re-plans after every pass
+      options.level = level;
+      const std::vector<passes::PassRun> runs = passes::optimize(optimized, options);
+      std::string report;
+      for (const passes::PassRun& r : runs) EXPECT_EQ(r.error, "") << r.name;
+      for (const passes::PassRun& r : runs)
+        if (r.changed)
+          report += fmt::format(" {} {:+}{}", r.name,
+                                static_cast<int64_t>(r.nodes_after) - static_cast<int64_t>(r.nodes_before),
+                                r.kiln_nodes_after > r.kiln_nodes_before
+                                    ? fmt::format("(+{} fused)", r.kiln_nodes_after - r.kiln_nodes_before) : "");
+      std::printf("  %s level %d: %zu -> %zu nodes:%s\n", path.filename().c_str(), static_cast<int>(level),
+                  original.graph->nodes.size(), optimized.graph->nodes.size(), report.c_str());
+      if (level == passes::Level::kBasic)
+        for (const ir::Node& n : optimized.graph->nodes) EXPECT_NE(n.domain, passes::kKilnDomain) << n.name;
+      const NamedTensors want = run_unoptimized(original, feeds);
+      const NamedTensors got = run_unoptimized(optimized, feeds);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].second.dims(), want[i].second.dims()) << want[i].first;
+        EXPECT_LE(rel_l2(got[i].second, want[i].second), 1e-5) << want[i].first;
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 #include "passes_test_util.h"
 
 #include <cmath>
+#include <unordered_set>
 
 #include "nn_test_util.h"
 #include "runtime/plan.h"
@@ -86,6 +87,10 @@ void expect_valid_and_inferable(const ir::Model& m, const NamedTensors& feeds, c
     for (int o : m.graph->outputs)
       if (!plan->constant(o) && plan->infos()[static_cast<size_t>(o)].dtype == DType::kUndefined)
         ADD_FAILURE() << what << ": output '" << m.graph->value(o).name << "' has no inferred type";
+    // ONNX (and ONNX Runtime, which loads kiln optimize's output) wants node names unique.
+    std::unordered_set<std::string> names;
+    for (const ir::Node& n : m.graph->nodes)
+      if (!n.name.empty() && !names.insert(n.name).second) ADD_FAILURE() << what << ": two nodes named " << n.name;
   } catch (const Error& e) {
     ADD_FAILURE() << what << ": " << e.what();
   }

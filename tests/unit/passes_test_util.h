@@ -54,7 +54,8 @@ size_t count_ops(const ir::Graph& g, const std::string& op_type, const std::stri
 /// The first node of `op_type` in `domain`, or nullptr.
 const ir::Node* find_node(const ir::Graph& g, const std::string& op_type, const std::string& domain = "");
 
-/// Validates the graph and plans it (full inference) at the shapes of `feeds`; fails the test on any error.
+/// Validates the graph, checks node names are unique, and plans it (full inference) at the shapes of `feeds`;
+/// fails the test on any error.
 void expect_valid_and_inferable(const ir::Model& m, const NamedTensors& feeds, const std::string& what);
 /// Pipeline options whose after_each runs expect_valid_and_inferable after every pass.
 passes::PipelineOptions checked_pipeline(const NamedTensors& feeds);
