@@ -102,7 +102,9 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
   // Group gi. Without a stage pool, on this thread; with one (fewer groups than threads: a small layer at batch 1),
   // each stage is split over it: the transforms by channel ranges, the products by point.
   auto run_group = [&](int64_t gi, kernels::ThreadPool* stage_pool) {
-    const int64_t first = gi * group, count = std::min(group, panels - first);
+    // Groups of equal size give or take a panel (13 panels in groups of at most 4: 4, 3, 3, 3, not 4, 4, 4, 1,
+    // which left one of two threads 8 panels against 5).
+    const int64_t first = gi * panels / groups, count = (gi + 1) * panels / groups - first;
     Buffers& buf = tl_buffers;
     // One vector of slack past each buffer: the transforms read (m) whole vectors past a panel's last lanes.
     float* v = grow(buf.v, points * count * C_ * nr_ + nr_);
