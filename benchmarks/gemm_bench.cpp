@@ -192,9 +192,6 @@ const Shape kShapes[] = {
     {"mobile", 24, 3136, 144, 1, Packed::kA, false},       {"mobile", 576, 196, 96, 1, Packed::kA, false},
     {"mobile", 96, 196, 576, 1, Packed::kA, false},        {"mobile", 960, 49, 160, 1, Packed::kA, false},
     {"mobile", 160, 49, 960, 1, Packed::kA, false},        {"mobile", 1280, 49, 320, 1, Packed::kA, false},
-    // The 7x7 ones transposed (Y^T = X^T W^T: 49 rows of 6-row tiles instead of 49 columns of 16-column panels).
-    {"mobile_t", 49, 960, 160, 1, Packed::kB, false},      {"mobile_t", 49, 160, 960, 1, Packed::kB, false},
-    {"mobile_t", 49, 1280, 320, 1, Packed::kB, false},
     // SqueezeNet 1.1's 1x1 convolutions (squeeze, expand1x1, the classifier) and ResNet-50's (bottleneck ends).
     {"squeeze", 16, 3025, 64, 1, Packed::kA, false, true},   {"squeeze", 64, 3025, 16, 1, Packed::kA, false, true},
     {"squeeze", 32, 729, 128, 1, Packed::kA, false, true},   {"squeeze", 128, 729, 32, 1, Packed::kA, false, true},

@@ -22,7 +22,6 @@
 #include "kernels/winograd/winograd.h"
 #include "ops/conv_implicit_gemm.h"
 #include "ops/conv_ops.h"
-#include "ops/conv_pointwise_t.h"
 #include "ops/conv_winograd.h"
 #include "ops/fused_activation.h"
 #include "ops/window.h"
@@ -74,8 +73,6 @@ class PreparedConv final : public PreparedKernel {
   std::vector<float> dw_weights;                   // direct: W as it is, [M, C / group, kernel_h, kernel_w]
   std::unique_ptr<WinogradConv> winograd;          // 3x3 stride 1 (then `packed` is empty)
   std::vector<float> gemv_w;                       // pointwise on declared 1x1 planes: kernels::gemv_pack(W)
-  std::unique_ptr<PointwiseTransposed> transposed; // pointwise on declared small planes, no residual
-  int64_t transposed_positions = 0;                // the declared plane size it was chosen for
   std::string label;
 
   void run(KernelContext& ctx) const override {
@@ -90,18 +87,13 @@ class PreparedConv final : public PreparedKernel {
       if (!d.pointwise() || d.in_size() != 1) return reference(ctx);
       return run_gemv(d, x, bias, residual, y, ctx.threads());
     }
-    if (transposed) {
-      if (!d.pointwise() || d.in_size() != transposed_positions || residual) return reference(ctx);
-      return transposed->run(x, bias, y, d.batch, d.in_size(), act, ctx.threads());
-    }
     if (winograd) return winograd->run(d, x, bias, residual, y, act, ctx.threads());
     if (subsampled_pointwise(d)) x = subsample(x, &d, ctx.threads());
     run_gemm(d, x, bias, residual, y, ctx.threads());
   }
 
   size_t packed_bytes() const override {
-    size_t bytes = (dw_weights.size() + gemv_w.size()) * sizeof(float) + (winograd ? winograd->bytes() : 0) +
-                   (transposed ? transposed->bytes() : 0);
+    size_t bytes = (dw_weights.size() + gemv_w.size()) * sizeof(float) + (winograd ? winograd->bytes() : 0);
     for (const auto& p : packed) bytes += p.bytes();
     return bytes;
   }
@@ -236,9 +228,6 @@ bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
   return k.in_channels >= 8 && k.out_channels >= 8;
 }
 
-// A 1x1 stride-1 unpadded convolution, one group, whose input planes are declared 1x1 (a squeeze-excitation
-// block's FCs after GlobalAveragePool): the GEMM would run it with N = 1 in 16-column panels; a matrix-vector
-// product streams W once (MobileNet-v3's 960 -> 240 FC: see kernels/gemv's commit).
 // The plane size of a 1x1 stride-1 unpadded one-group convolution whose input's spatial dims are declared numbers;
 // 0 otherwise.
 int64_t declared_pointwise_positions(const PreparedConv& k, const std::vector<int64_t>& kernel, const Shape& x) {
@@ -253,6 +242,12 @@ int64_t declared_pointwise_positions(const PreparedConv& k, const std::vector<in
   return positions;
 }
 
+// A 1x1 stride-1 unpadded convolution, one group, whose input planes are declared 1x1 (a squeeze-excitation
+// block's FCs after GlobalAveragePool): the GEMM would run it with N = 1 in 16-column panels; a matrix-vector
+// product streams W once (MobileNet-v3's 960 -> 240 FC: see kernels/gemv's commit). Small planes that are not
+// 1x1 (7x7: 49 columns) run the GEMM, whose column tiles take the last panel's few columns; a transposed form
+// (Y^T = X^T W^T, then a transpose copy) was 7-16 % faster before those tiles and is slower since (MobileNet-v2
+// and EfficientNet-b0 at 2 threads: 7-9 % slower with it, equal at 1 thread).
 bool use_gemv(const PreparedConv& k, const std::vector<int64_t>& kernel, const Shape& x) {
   return declared_pointwise_positions(k, kernel, x) == 1;
 }
@@ -269,8 +264,6 @@ std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& ker
     s += std::string(" direct ") + (chan ? chan : kernels::dwconv_kernel_name());
   } else if (!k.gemv_w.empty()) {
     s += std::string(" gemv ") + kernels::gemv_kernel_name();
-  } else if (k.transposed) {
-    s += std::string(" gemm-transposed ") + kernels::gemm_kernel_name();
   } else if (k.winograd) {
     s += std::string(" winograd ") + kernels::winograd_kernel_name(k.winograd->tile()) + " + " + kernels::gemm_kernel_name();
   } else {
@@ -331,12 +324,8 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
     if (!k->winograd->usable()) k->winograd.reset();  // no transforms for the GEMM kernel's panels
   } else if (use_gemv(*k, kernel, ctx.input(0).shape)) {
     k->gemv_w = kernels::gemv_pack(wd, M, Cg);
-  } else if (const int64_t positions = declared_pointwise_positions(*k, kernel, ctx.input(0).shape);
-             PointwiseTransposed::worth_it(positions) && !(fused && ctx.has_input(3))) {
-    k->transposed = std::make_unique<PointwiseTransposed>(wd, M, Cg);
-    k->transposed_positions = positions;
   }
-  if (!k->direct && !k->winograd && k->gemv_w.empty() && !k->transposed) {
+  if (!k->direct && !k->winograd && k->gemv_w.empty()) {
     for (int64_t gi = 0; gi < k->group; ++gi)
       k->packed.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {wd + gi * Mg * Cg * ks, Cg * ks, false},
                                                      Mg, Cg * ks));
