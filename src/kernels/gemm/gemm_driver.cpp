@@ -131,7 +131,8 @@ void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int6
         for (int64_t ir = m0; ir < m1; ir += mr) {
           next.step<3>();
           v.place(t, ir, n, kb);
-          v.tile_fn(std::min(mr, m1 - ir), t.cols)(kc, v.a_at(ir, k0), strip + k0 * ldb, t);
+          t.rows = std::min(mr, m1 - ir);
+          v.tile_fn(t.rows, t.cols)(kc, v.a_at(ir, k0), strip + k0 * ldb, t);
         }
       }
     }
@@ -188,6 +189,7 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
           next_b.step<2>();
           v.place(t, ir, nb0 + jr, kb);
           t.cols = std::min(nr, nbw - jr);
+          t.rows = rows;
           v.tile_fn(rows, t.cols)(kc, apanel, bblock + jr / nr * bstride, t);
         }
         if (kb == r.nkb - 1) v.activate(ir, ir + rows, nb0, nbw);

@@ -23,6 +23,7 @@ struct GemmTile {
   float* c = nullptr;
   int64_t ldc = 0;
   int64_t cols = 0;                ///< valid columns, 1..NR (the half-width kernels take 1..NR/2)
+  int64_t rows = 0;                ///< valid rows, 1..MR: read by the column tiles (the others are one per count)
   float alpha = 1.0f;
   bool accumulate = false;         ///< a later K block: C += alpha * acc
   const float* bias_row = nullptr; ///< per-row bias at the tile's first row, or null

@@ -172,12 +172,15 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
 /// hold the panel's zero rows or the next k's values: summed, never stored), times each column's B value
 /// broadcast. Per k that is 1 load and C broadcasts for C FMAs, where the row-broadcast tile spends R broadcasts
 /// and a load on R FMAs whose lanes are mostly empty (avx2, 1 column: 7 loads against 2). The epilogue is the
-/// row-broadcast tile's, operation for operation, on columns of C gathered into vectors.
-template <class S, int R, int PR, int NB, int C>
+/// row-broadcast tile's, operation for operation, on columns of C gathered into vectors. The row count is t.rows,
+/// read at run time: only the epilogue's loops depend on it, and one instantiation per row count (12 x 4 per
+/// tier) tripled the portable tier's compile time.
+template <class S, int PR, int NB, int C>
 void column_tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
   using V = typename S::V;
   constexpr int L = S::kLanes;
-  static_assert(R <= PR && PR <= L && L <= 2 * PR, "a full load at k must end inside k + 1's values");
+  static_assert(PR <= L && L <= 2 * PR, "a full load at k must end inside k + 1's values");
+  const int64_t R = t.rows;
   constexpr int U = (8 + C - 1) / C;  // interleaved k-steps: >= 8 FMA chains in flight
   const int64_t ldb = t.ldb ? t.ldb : NB;
   V acc[U][C];
@@ -209,7 +212,7 @@ void column_tile(int64_t kc, const float* a, const float* b, const GemmTile& t) 
   // returns a vector, which for the portable tier's 16 lanes would be an ABI the tier's flags do not have).
   alignas(64) float column[L] = {};
   auto gather = [&](const float* p, int64_t ld) __attribute__((always_inline)) {
-    for (int r = 0; r < R; ++r) column[r] = p[r * ld];
+    for (int64_t r = 0; r < R; ++r) column[r] = p[r * ld];
   };
   const V alpha = S::set1(t.alpha);
 #pragma GCC unroll 4
@@ -233,19 +236,19 @@ void column_tile(int64_t kc, const float* a, const float* b, const GemmTile& t) 
     if (t.sigmoid) x = vmath::sigmoid<S>(x);
     if (t.silu) x = vmath::silu<S>(x);
     S::store(column, x);
-    for (int r = 0; r < R; ++r) t.c[r * t.ldc + j] = column[r];
+    for (int64_t r = 0; r < R; ++r) t.c[r * t.ldc + j] = column[r];
   }
 }
 
-/// The column tile for t.cols columns (1..kGemmColumnTileCols).
-template <class S, int R, int PR, int NB>
+/// The column tile for t.cols columns (1..kGemmColumnTileCols) of t.rows rows.
+template <class S, int PR, int NB>
 void column_tiles(int64_t kc, const float* a, const float* b, const GemmTile& t) {
   static_assert(kGemmColumnTileCols == 4);
   switch (t.cols) {
-    case 1: return column_tile<S, R, PR, NB, 1>(kc, a, b, t);
-    case 2: return column_tile<S, R, PR, NB, 2>(kc, a, b, t);
-    case 3: return column_tile<S, R, PR, NB, 3>(kc, a, b, t);
-    default: return column_tile<S, R, PR, NB, 4>(kc, a, b, t);
+    case 1: return column_tile<S, PR, NB, 1>(kc, a, b, t);
+    case 2: return column_tile<S, PR, NB, 2>(kc, a, b, t);
+    case 3: return column_tile<S, PR, NB, 3>(kc, a, b, t);
+    default: return column_tile<S, PR, NB, 4>(kc, a, b, t);
   }
 }
 
@@ -360,7 +363,7 @@ template <class S, int MR, size_t... I> constexpr GemmMicroKernel make_kernel(st
   k.nr = NR;
   ((k.tiles[kPackedPanel][I][0] = &tile<S, static_cast<int>(I) + 1, MR, 1, NR, false>,
     k.tiles[kPackedPanel][I][1] = &tile<S, static_cast<int>(I) + 1, MR, 2, NR, false>,
-    k.tiles[kPackedPanel][I][2] = &column_tiles<S, static_cast<int>(I) + 1, MR, NR>,
+    k.tiles[kPackedPanel][I][2] = &column_tiles<S, MR, NR>,
     k.tiles[kRowMajor][I][0] = &tile<S, static_cast<int>(I) + 1, MR, 1, NR, true>,
     k.tiles[kRowMajor][I][1] = &tile<S, static_cast<int>(I) + 1, MR, 2, NR, true>),
    ...);

@@ -43,6 +43,7 @@ void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int
       const int64_t rows = std::min(mr, M - r0);
       const float* a = u[t].data() + r0 * C;  // panel r0 / mr of the packed A: r0 / mr * C * mr floats in
       const GemmTileFn* fns = uk.tiles[kPackedPanel][rows - 1];
+      tile.rows = rows;
       for (int64_t p = 0; p < segments; ++p) {
         tile.c = mt + (p * M + r0) * nr;
         tile.cols = counts[p];
