@@ -4,7 +4,7 @@ the outputs wanted and runs them through InferenceSession.run. Feeds are read in
 from __future__ import annotations
 
 import ctypes
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def _numpy_dtype(element_type: ElementType) -> np.dtype:
         if int(element_type) not in _ONNX_TO_NUMPY:
             raise ValueError(f"element type {element_type} (an ONNX TensorProto type) has no NumPy type kiln feeds")
         return np.dtype(_ONNX_TO_NUMPY[int(element_type)])
-    return np.dtype(element_type)
+    return np.dtype(cast(Any, element_type))
 
 
 def _check_cpu(device_type: str) -> None:
@@ -42,7 +42,7 @@ def _array_at(buffer_ptr: int, dtype: np.dtype, shape: Sequence[int]) -> np.ndar
     """The memory at `buffer_ptr` as an array (a view, not a copy); the caller keeps the memory alive."""
     count = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
     raw = (ctypes.c_char * (count * dtype.itemsize)).from_address(int(buffer_ptr))
-    return np.frombuffer(raw, dtype=dtype, count=count).reshape(tuple(int(d) for d in shape))
+    return np.frombuffer(cast(Any, raw), dtype=dtype, count=count).reshape(tuple(int(d) for d in shape))
 
 
 class OrtValue:
