@@ -191,6 +191,8 @@ class InferenceSession:
                     f"are constants that cannot be fed. The inputs are {[a.name for a in self._inputs_meta]}")
             arg = declared.get(name)
             is_sequence = arg is not None and "seq(" in arg.type
+            if isinstance(value, OrtValue):
+                value = value.numpy()  # ONNX Runtime's run() takes OrtValues among the arrays
             if isinstance(value, np.ndarray) or (is_sequence and isinstance(value, (list, tuple))):
                 pass
             elif any(hasattr(value, a) for a in ("__array__", "__array_interface__", "__dlpack__")):

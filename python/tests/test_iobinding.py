@@ -102,6 +102,14 @@ def run_with_ort_values(rt, s):
     return [v.numpy().tolist() for v in named], [v.numpy().tolist() for v in every]
 
 
+def run_takes_ortvalues(rt, s):
+    return s.run(["z"], {"x": rt.OrtValue.ortvalue_from_numpy(A()), "y": B()})[0].tolist()
+
+
+def ort_values(**arrays: np.ndarray) -> Callable[[Any], Dict[str, Any]]:
+    return lambda rt: {name: rt.OrtValue.ortvalue_from_numpy(a) for name, a in arrays.items()}
+
+
 def rebinding(rt, s):
     io = s.io_binding()
     io.bind_cpu_input("x", A())
@@ -167,6 +175,13 @@ SCENARIOS: Dict[str, Callable[[Any, Any], Any]] = {
     "OrtValue basics": ortvalue_basics,
     "run_with_ort_values": run_with_ort_values,
     "rebinding": rebinding,
+    "run takes OrtValues": run_takes_ortvalues,
+    "error: run_with_ort_values, wrong dtype": error(
+        lambda rt, s: s.run_with_ort_values(["z"], ort_values(x=A().astype(np.float64), y=B())(rt))),
+    "error: run_with_ort_values, an input missing": error(
+        lambda rt, s: s.run_with_ort_values(["z"], ort_values(x=A())(rt))),
+    "error: run_with_ort_values, unknown output": error(
+        lambda rt, s: s.run_with_ort_values(["nope"], ort_values(x=A(), y=B())(rt))),
     "error: an input not bound": error(bound("x")),
     "error: an unknown input name": error(bound("x", "y", "nope")),
     "error: no output bound": error(no_outputs),
