@@ -37,6 +37,9 @@ bool is_missing_graph(std::string_view msg) {
 // registered function/op"); an ONNX operator without an implementation is NotImplemented. ONNX Runtime stops at
 // the first such node in graph order; kiln lists them all, so the most basic cause decides.
 Class class_for_unsupported(std::string_view msg) {
+  // A model without ai.onnx's opset: ONNX Runtime refuses a model that imports no opset at all ("Missing opset
+  // in the model") before it looks at a node.
+  if (has(msg, "the model does not import domain 'ai.onnx'")) return kFail;
   if (has(msg, "at any opset (a misspelt name?") || has(msg, "the operator first exists at opset") ||
       has(msg, "the operator was removed at opset") || has(msg, "the model does not import domain"))
     return kInvalidGraph;

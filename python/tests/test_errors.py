@@ -44,6 +44,7 @@ CASES: Dict[str, Tuple[str, Optional[Callable[[Any], Any]], List[str]]] = {
     "op removed at the opset": ("upsample_at_11", None, ["Upsample", "removed at opset 10"]),
     "unknown custom domain": ("custom_domain", None, ["com.example.Frob", "custom operator domain"]),
     "custom domain not imported": ("custom_not_imported", None, ["com.example", "does not import domain"]),
+    "no opset import": ("no_opset", None, ["does not import domain 'ai.onnx'", "opset_import"]),
 }
 
 
@@ -61,6 +62,7 @@ BAD_MODELS = {
     "custom_domain": lambda: one_node(helper.make_node("Frob", ["x"], ["y"], domain="com.example"),
                                       opsets=(("", OPSET), ("com.example", 1))),
     "custom_not_imported": lambda: one_node(helper.make_node("Frob", ["x"], ["y"], domain="com.example")),
+    "no_opset": lambda: one_node(helper.make_node("Relu", ["x"], ["y"]), opsets=()),
 }
 
 

@@ -34,10 +34,10 @@ const ir::Function* find_function(const ir::Model& model, const std::string& dom
 bool is_standard_op_kiln_lacks(const std::string& domain, const std::string& op) {
   static constexpr std::string_view kOnnx[] = {"Bernoulli", "ImageDecoder", "Multinomial", "RandomNormal",
                                                "RandomNormalLike", "RandomUniform", "RandomUniformLike"};
-  static constexpr std::string_view kMl[] = {
-      "CastMap",    "CategoryMapper", "DictVectorizer",   "FeatureVectorizer",      "Imputer",
-      "LinearClassifier", "LinearRegressor", "Normalizer", "OneHotEncoder", "SVMClassifier", "SVMRegressor",
-      "Scaler",     "TreeEnsembleClassifier", "TreeEnsembleRegressor", "ZipMap"};
+  static constexpr std::string_view kMl[] = {"CastMap", "CategoryMapper", "DictVectorizer", "FeatureVectorizer",
+                                             "Imputer", "LinearClassifier", "LinearRegressor", "Normalizer",
+                                             "OneHotEncoder", "SVMClassifier", "SVMRegressor", "Scaler",
+                                             "TreeEnsembleClassifier", "TreeEnsembleRegressor", "ZipMap"};
   auto listed = [&](auto& names) { return std::find(std::begin(names), std::end(names), op) != std::end(names); };
   if (domain.empty() || domain == "ai.onnx") return listed(kOnnx);
   if (domain == "ai.onnx.ml") return listed(kMl);
@@ -98,8 +98,8 @@ std::optional<std::pair<Kind, std::string>> problem_with(const ir::Node& node, i
                            ? fmt::format("kiln implements no operators of the ONNX domain '{}' yet", node.domain)
                            : fmt::format("'{}' is a custom operator domain that kiln knows no operators of",
                                          node.domain)};
-    if (is_standard_op_kiln_lacks(node.domain, node.op_type) || (!node.domain.empty() && node.domain != "ai.onnx" &&
-                                                                 node.domain != "ai.onnx.ml"))
+    const bool onnx_domain = node.domain.empty() || node.domain == "ai.onnx" || node.domain == "ai.onnx.ml";
+    if (!onnx_domain || is_standard_op_kiln_lacks(node.domain, node.op_type))
       return std::pair{Kind::kNotImplemented, std::string("kiln has no implementation of this operator")};
     return std::pair{Kind::kNotImplemented,
                      fmt::format("'{}' is not an operator of ONNX's domain '{}' at any opset (a misspelt name? a "
