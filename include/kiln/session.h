@@ -144,6 +144,7 @@ struct ModelInfo {
   std::string doc_string;         ///< ModelProto.doc_string (the model's description)
   std::string graph_doc_string;   ///< GraphProto.doc_string
   int64_t model_version = 0;      ///< ModelProto.model_version
+  bool has_model_version = false; ///< the file sets model_version (ONNX Runtime reports INT64_MAX when not)
   std::vector<std::pair<std::string, int64_t>> opsets;  ///< domain ("" = ai.onnx), version
   std::vector<std::pair<std::string, std::string>> metadata;
 };
@@ -160,6 +161,9 @@ class Session {
 
   /// Inputs a caller must feed (graph inputs without an initializer), in the model's order.
   const std::vector<IoInfo>& inputs() const;
+  /// Graph inputs that have an initializer, in the model's order: a caller may leave them out (the initializer
+  /// is the value) or feed them to override it (ONNX Runtime's overridable initializers).
+  const std::vector<IoInfo>& overridable_inputs() const;
   /// Graph outputs, in the model's order.
   const std::vector<IoInfo>& outputs() const;
   /// Graph outputs as declared, completed by symbolic inference from the declared inputs the way ONNX shape

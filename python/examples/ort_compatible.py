@@ -35,6 +35,13 @@ def main(path: str) -> int:
     except onnxruntime.InvalidArgument as e:
         print(f"refused: {e}")
         return 1
+    # IOBinding, as CPU code uses it: inputs bound once (read in place), outputs fetched after the run.
+    binding = model.io_binding()
+    binding.bind_ortvalue_input(model.input_name, onnxruntime.OrtValue.ortvalue_from_numpy(batch))
+    binding.bind_output(model.get_outputs()[0].name)
+    model.run_with_iobinding(binding)
+    logits: npt.NDArray[np.float32] = binding.copy_outputs_to_cpu()[0]
+    print(logits.shape, binding.get_outputs()[0].data_type())
     meta = model.get_modelmeta()
     print(meta.producer_name, meta.version, meta.custom_metadata_map)
     return 0

@@ -8,6 +8,7 @@ from . import capi
 from ._kiln import (EngineError, EPFail, Fail, InvalidArgument, InvalidGraph, InvalidProtobuf, ModelLoaded,
                     NoModel, NoSuchFile, NotImplemented, RuntimeException)
 from .options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions
+from .iobinding import IOBinding, OrtValue
 from .export import ExportError, ExportReport, ExportWarning, export
 from .session import (InferenceSession, ModelMetadata, NodeArg, get_all_providers, get_available_providers,
                       get_device)
@@ -19,4 +20,4 @@ __all__ = ["InferenceSession", "SessionOptions", "RunOptions", "NodeArg", "Model
            "GraphOptimizationLevel", "ExecutionMode", "ExecutionOrder", "get_available_providers",
            "get_all_providers", "get_device", "capi", "Fail", "InvalidArgument", "NoSuchFile", "NoModel",
            "EngineError", "RuntimeException", "InvalidProtobuf", "ModelLoaded", "NotImplemented", "InvalidGraph",
-           "EPFail", "export", "ExportError", "ExportWarning", "ExportReport"]
+           "EPFail", "IOBinding", "OrtValue", "export", "ExportError", "ExportWarning", "ExportReport"]

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _kiln
+from .iobinding import IOBinding, OrtValue
 from .options import RunOptions, SessionOptions
 
 __all__ = ["InferenceSession", "NodeArg", "ModelMetadata", "get_available_providers", "get_all_providers",
@@ -63,9 +64,8 @@ class ModelMetadata:
         self.domain: str = info["domain"]
         self.description: str = info["description"]
         self.graph_description: str = info["graph_description"]
-        # ONNX Runtime reports an absent model_version as INT64_MAX; kiln reads absent as 0, and so reports a
-        # 0 (which exporters never write on purpose) the same way.
-        self.version: int = info["version"] if info["version"] != 0 else 2**63 - 1
+        # ONNX Runtime reports a model_version the file does not set as INT64_MAX (a 0 that is set stays 0).
+        self.version: int = info["version"] if info["has_version"] else 2**63 - 1
         self.custom_metadata_map: Dict[str, str] = dict(info["custom_metadata_map"])
 
 
@@ -128,6 +128,14 @@ class InferenceSession:
             assert self._model_bytes is not None
             self._sess = _kiln.Session.from_bytes(self._model_bytes, native)
         self._inputs_meta = [NodeArg(*d) for d in self._sess.inputs()]
+        # Graph inputs with an initializer. As in ONNX Runtime, a model of IR version 4 or later may have them fed
+        # (the initializer is the default); below 4, every initializer had to be listed as an input, so a listed
+        # one is a constant and feeding it is refused.
+        overridable = [NodeArg(*d) for d in self._sess.overridable_inputs()]
+        self._ir_version = int(self._sess.model_info()["ir_version"])
+        self._overridable_meta = overridable if self._ir_version >= 4 else []
+        self._constant_inputs = {a.name for a in overridable} if self._ir_version < 4 else set()
+        self._feedable = {a.name for a in self._inputs_meta} | {a.name for a in self._overridable_meta}
         # As ONNX Runtime reports outputs: the declaration completed by shape inference.
         self._outputs_meta = [NodeArg(*d) for d in self._sess.outputs_inferred()]
         self._profiling_start_ns = time.time_ns()
@@ -141,8 +149,9 @@ class InferenceSession:
         return list(self._outputs_meta)
 
     def get_overridable_initializers(self) -> List[NodeArg]:
-        """kiln does not let feeds override initializers: always empty."""
-        return []
+        """Initializers a feed may replace (graph inputs with an initializer, IR version 4 or later); they may
+        also be left out of the feed."""
+        return list(self._overridable_meta)
 
     def get_modelmeta(self) -> ModelMetadata:
         return ModelMetadata(self._sess.model_info())
@@ -173,10 +182,17 @@ class InferenceSession:
         ``output_names`` (None or [] for all, in the model's order) as numpy arrays. Arrays of the declared
         dtype in C order are read in place; no array is ever converted to another dtype."""
         feeds: List[Tuple[str, Any]] = []
-        declared = {a.name: a for a in self._inputs_meta}
+        declared = {a.name: a for a in self._inputs_meta + self._overridable_meta}
         for name, value in input_feed.items():
+            if name in self._constant_inputs:
+                raise _kiln.InvalidArgument(
+                    f"Invalid input name: {name}. '{name}' is an initializer; the model's IR version "
+                    f"{self._ir_version} (below 4) lists initializers as graph inputs, and, as in ONNX Runtime, they "
+                    f"are constants that cannot be fed. The inputs are {[a.name for a in self._inputs_meta]}")
             arg = declared.get(name)
             is_sequence = arg is not None and "seq(" in arg.type
+            if isinstance(value, OrtValue):
+                value = value.numpy()  # ONNX Runtime's run() takes OrtValues among the arrays
             if isinstance(value, np.ndarray) or (is_sequence and isinstance(value, (list, tuple))):
                 pass
             elif any(hasattr(value, a) for a in ("__array__", "__array_interface__", "__dlpack__")):
@@ -202,6 +218,20 @@ class InferenceSession:
         if profile and steps is not None:
             self._record_profile(start_ns, steps)
         return list(outputs)
+
+    def io_binding(self) -> IOBinding:
+        """An IOBinding for this session (inputs and outputs bound once, run with run_with_iobinding)."""
+        return IOBinding(self)
+
+    def run_with_iobinding(self, iobinding: IOBinding, run_options: Optional[RunOptions] = None) -> None:
+        """Runs with the inputs and outputs bound in `iobinding`; the results are its get_outputs()."""
+        iobinding._run(run_options)
+
+    def run_with_ort_values(self, output_names: Optional[Sequence[str]], input_dict_ort_values: Dict[str, OrtValue],
+                            run_options: Optional[RunOptions] = None) -> List[OrtValue]:
+        """run() with OrtValues in and out."""
+        feeds = {name: v.numpy() if isinstance(v, OrtValue) else v for name, v in input_dict_ort_values.items()}
+        return [OrtValue(r) for r in self.run(output_names, feeds, run_options)]
 
     # --- profiling ---------------------------------------------------------------------------------------
     def _record_profile(self, start_ns: int, steps: List[Tuple[str, str, str, int, float]]) -> None:

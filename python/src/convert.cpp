@@ -153,10 +153,14 @@ nb::object tensor_to_python(Tensor t) {
     return np.attr("array")(items, "dtype"_a = np.attr("object_")).attr("reshape")(shape);
   }
   nb::dlpack::dtype dt{};
-  if (!dlpack_of(t.dtype(), dt))
-    throw Error(ErrorCode::kUnsupported, std::string("an output of type ") + std::string(dtype_name(t.dtype())) +
-                                             " has no NumPy type; `kiln run --output-format pb` writes it as a "
-                                             "TensorProto file");
+  // As ONNX Runtime: float8e4m3fn comes back as its bytes (uint8); the other types NumPy has no type for raise
+  // RuntimeError (ONNX Runtime's "No corresponding Numpy type for Tensor Type"), not one of kiln's classes.
+  if (t.dtype() == DType::kFloat8E4M3FN) dlpack_of(DType::kUInt8, dt);
+  else if (!dlpack_of(t.dtype(), dt))
+    throw std::runtime_error(std::string("No corresponding Numpy type for Tensor Type ") +
+                             std::string(dtype_name(t.dtype())) + ": an output of this type has no NumPy type (as "
+                             "in ONNX Runtime); Cast it to float in the model, or `kiln run --output-format pb` "
+                             "writes it as a TensorProto file");
   if (!t.owns_memory()) t = t.clone();  // a view of a feed or of the model file: the result gets its own copy
   auto* holder = new Tensor(std::move(t));
   nb::capsule owner(holder, [](void* p) noexcept { delete static_cast<Tensor*>(p); });

@@ -24,11 +24,36 @@ bool is_parse_failure(std::string_view msg) {
          msg.find("it is truncated") != std::string_view::npos;
 }
 
+bool has(std::string_view msg, std::string_view what) { return msg.find(what) != std::string_view::npos; }
+
+// ONNX Runtime parses an empty file as an empty ModelProto and then finds no graph in it: an invalid argument.
+bool is_missing_graph(std::string_view msg) {
+  return has(msg, "the model has no graph") || has(msg, "not an ONNX model: the file is empty");
+}
+
+// What ONNX Runtime raises for a node kiln cannot run (kiln's reasons, src/api/op_support.cpp): a name no ONNX
+// opset defines, or one the model's opset does not have (yet or any more), makes the graph invalid (ONNX
+// Runtime finds no schema when it resolves the graph); an operator of an unknown custom domain is a Fail ("not a
+// registered function/op"); an ONNX operator without an implementation is NotImplemented. ONNX Runtime stops at
+// the first such node in graph order; kiln lists them all, so the most basic cause decides.
+Class class_for_unsupported(std::string_view msg) {
+  // A model without ai.onnx's opset: ONNX Runtime refuses a model that imports no opset at all ("Missing opset
+  // in the model") before it looks at a node.
+  if (has(msg, "the model does not import domain 'ai.onnx'")) return kFail;
+  if (has(msg, "at any opset (a misspelt name?") || has(msg, "the operator first exists at opset") ||
+      has(msg, "the operator was removed at opset") || has(msg, "the model does not import domain"))
+    return kInvalidGraph;
+  if (has(msg, "is a custom operator domain that kiln knows no operators of")) return kFail;
+  return kNotImplemented;
+}
+
 Class class_for(const Error& e, bool loading) {
   switch (e.code()) {
     case ErrorCode::kInvalidArgument: return kInvalidArgument;
-    case ErrorCode::kInvalidModel: return loading && is_parse_failure(e.what()) ? kInvalidProtobuf : kInvalidGraph;
-    case ErrorCode::kUnsupported: return kNotImplemented;
+    case ErrorCode::kInvalidModel:
+      if (loading && is_missing_graph(e.what())) return kInvalidArgument;
+      return loading && is_parse_failure(e.what()) ? kInvalidProtobuf : kInvalidGraph;
+    case ErrorCode::kUnsupported: return loading ? class_for_unsupported(e.what()) : kNotImplemented;
     case ErrorCode::kIo: return loading ? kNoSuchFile : kFail;
     case ErrorCode::kLimitExceeded: return kFail;
     case ErrorCode::kCancelled: return kFail;

@@ -70,6 +70,7 @@ nb::dict model_info(const Session& s) {
   d["description"] = m.doc_string;
   d["graph_description"] = m.graph_doc_string;
   d["version"] = m.model_version;
+  d["has_version"] = m.has_model_version;
   nb::dict meta;
   for (const auto& [k, v] : m.metadata) meta[nb::str(k.data(), k.size())] = v;
   d["custom_metadata_map"] = meta;
@@ -165,6 +166,7 @@ NB_MODULE(_kiln, m) {
                   },
                   "data"_a, "options"_a)
       .def("inputs", [](const Session& s) { return describe(s.inputs()); })
+      .def("overridable_inputs", [](const Session& s) { return describe(s.overridable_inputs()); })
       .def("outputs", [](const Session& s) { return describe(s.outputs()); })
       .def("outputs_inferred", [](const Session& s) { return describe(s.outputs_inferred()); })
       .def("model_info", &model_info)

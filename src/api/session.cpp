@@ -76,6 +76,8 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   fix_input_shapes(*model.graph, options.fixed_input_shapes);
   const ir::Graph& g = *model.graph;
   for (int id : g.required_inputs()) inputs.push_back(io_info(g.value(id), "input"));
+  for (int id : g.inputs)
+    if (g.is_initializer(id)) overridable_inputs.push_back(io_info(g.value(id), "input"));
   for (int id : g.outputs) outputs.push_back(io_info(g.value(id), "output"));
   info.ir_version = model.ir_version;
   info.producer_name = model.producer_name;
@@ -85,6 +87,7 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   info.doc_string = model.doc_string;
   info.graph_doc_string = g.doc_string;
   info.model_version = model.model_version;
+  info.has_model_version = model.has_model_version;
   for (const auto& o : model.opsets) info.opsets.emplace_back(o.domain, o.version);
   info.metadata = model.metadata;
   threads = std::make_unique<kernels::ThreadPool>(static_cast<size_t>(options.intra_op_threads));
@@ -145,6 +148,7 @@ std::shared_ptr<const runtime::Plan> Session::Impl::plan_for(const ir::Graph& gr
 Session::Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
+const std::vector<IoInfo>& Session::overridable_inputs() const { return impl_->overridable_inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 const ModelInfo& Session::model_info() const { return impl_->info; }
 size_t Session::threads() const { return impl_->threads->threads(); }

@@ -23,7 +23,7 @@ struct Session::Impl {
   ir::Model model;
   runtime::OpsetTable opsets;
   runtime::Limits limits;
-  std::vector<IoInfo> inputs, outputs;
+  std::vector<IoInfo> inputs, overridable_inputs, outputs;
   ModelInfo info;
   std::unique_ptr<kernels::ThreadPool> threads;
   /// What each graph pass did when the session was created (src/passes).

@@ -144,6 +144,7 @@ struct Model {
   std::vector<OpsetImport> opsets;
   std::string producer_name, producer_version, domain, doc_string;
   int64_t model_version = 0;
+  bool has_model_version = false;  ///< the file sets model_version (0 included)
   std::vector<std::pair<std::string, std::string>> metadata;
   std::shared_ptr<Graph> graph;
   std::vector<Function> functions;

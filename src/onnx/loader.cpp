@@ -29,7 +29,10 @@ ir::Model read_model(std::span<const uint8_t> bytes, ReadContext& ctx) {
       case kProducerName: m.producer_name = r.as_string(w); break;
       case kProducerVersion: m.producer_version = r.as_string(w); break;
       case kDomain: m.domain = r.as_string(w); break;
-      case kModelVersion: m.model_version = r.as_int64(w); break;
+      case kModelVersion:
+        m.model_version = r.as_int64(w);
+        m.has_model_version = true;
+        break;
       case kDocString: m.doc_string = r.as_string(w); break;
       case kGraph:
         if (has_graph) r.fail_field(w, "the model holds two graphs");

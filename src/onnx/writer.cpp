@@ -198,7 +198,7 @@ std::vector<uint8_t> serialize_model(const ir::Model& m) {
   if (!m.producer_name.empty()) w.string_field(2, m.producer_name);
   if (!m.producer_version.empty()) w.string_field(3, m.producer_version);
   if (!m.domain.empty()) w.string_field(4, m.domain);
-  if (m.model_version != 0) w.int64_field(5, m.model_version);
+  if (m.has_model_version || m.model_version != 0) w.int64_field(5, m.model_version);
   if (!m.doc_string.empty()) w.string_field(6, m.doc_string);
   write_graph(w, 7, *m.graph);
   for (const ir::OpsetImport& o : m.opsets) write_opset(w, 8, o);

@@ -131,7 +131,7 @@ CASES = [
     refused("value_produced_twice", ["value 'y' is produced twice", "node 'relu_a' (Relu)", "node 'neg_b' (Neg)"],
             check=["[invalid-graph]", "value 'y' is produced twice"]),
     Case("unknown_op", [
-        Call("run", ["FancyActivation", "'fancy'", "no implementation"]),
+        Call("run", ["FancyActivation", "'fancy'", "not an operator of ONNX's domain"]),
         Call("check", ["[unsupported-op]", "FancyActivation", "'fancy'"]),
         # inspect describes the model (exit 0) and says what kiln cannot run.
         Call("inspect", ["kiln cannot run:", "FancyActivation x1 (nodes fancy)"], exit_code=0),

@@ -244,7 +244,7 @@ TEST(HostileApi, UnknownOpsDomainsAndRecursiveFunctionsAreRefused) {
   m.opsets.push_back({"com.example.custom", 1});
   // Every problem in one message.
   expect_load_error(bytes_of(m), ErrorCode::kUnsupported,
-                    {"2 kinds of node", "FancyActivation x1 (nodes 'fancy')", "no implementation",
+                    {"2 kinds of node", "FancyActivation x1 (nodes 'fancy')", "not an operator of ONNX's domain 'ai.onnx'",
                      "com.example.custom.Relu x1 (nodes 'custom_relu')", "custom operator domain"});
 
   GraphBuilder body("Rec");

@@ -72,6 +72,26 @@ ro = ort.RunOptions()
 ro.log_severity_level = 3
 model.run(None, {inp.name: np.zeros([1] + shape[1:], dtype)}, ro)
 
+# IOBinding on the CPU: input bound once, outputs fetched after each run, one written into preallocated memory.
+x = rng.standard_normal([2] + shape[1:]).astype(dtype)
+binding = model.io_binding()
+binding.bind_cpu_input(inp.name, x)
+binding.bind_output(model.output_names[0])
+model.run_with_iobinding(binding)
+logits = binding.copy_outputs_to_cpu()[0]
+np.testing.assert_allclose(logits, model(x), rtol=1e-5, atol=1e-6)
+value = ort.OrtValue.ortvalue_from_numpy(x)
+assert value.shape() == list(x.shape) and value.data_type() == "tensor(float)" and value.device_name() == "cpu"
+into = ort.OrtValue.ortvalue_from_shape_and_type([2, 10], np.float32)
+binding = model.io_binding()
+binding.bind_ortvalue_input(inp.name, value)
+binding.bind_ortvalue_output(model.output_names[0], into)
+model.run_with_iobinding(binding)
+np.testing.assert_allclose(into.numpy(), logits, rtol=1e-5, atol=1e-6)
+out = model.run_with_ort_values(None, {inp.name: value})
+np.testing.assert_allclose(out[0].numpy(), logits, rtol=1e-5, atol=1e-6)
+assert [a.name for a in model.get_overridable_initializers()] == []  # torch exports weights as initializers only
+
 # Errors caught by the classes' names.
 try:
     model.run(None, {inp.name: np.zeros([1] + shape[1:], np.float64)})
