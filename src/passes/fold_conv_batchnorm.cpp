@@ -68,12 +68,12 @@ class FoldConvBatchNorm : public Pass {
     if (group <= 0 || (transposed && w->dim(0) % group != 0)) return std::nullopt;
     const int64_t channels = transposed ? w->dim(1) * group : w->dim(0);
     if (channels <= 0 || (bias && bias->numel() != channels)) return std::nullopt;
-    const int64_t spatial = w->numel() / (w->dim(0) * w->dim(1));
-    const int64_t in_per_group = w->dim(0) / group;
-    auto channel_of = [&](int64_t k) {
-      if (!transposed) return k / (w->numel() / channels);
-      const int64_t in = k / (w->dim(1) * spatial), j = k / spatial % w->dim(1);
-      return in / in_per_group * w->dim(1) + j;
+    // The weights as runs of one output channel each: Conv's whole filters, ConvTranspose's [k...] slices (run r
+    // is (input channel r / dim 1, j = r % dim 1), whose group makes outputs group * C/group + j).
+    const int64_t run = transposed ? w->numel() / (w->dim(0) * w->dim(1)) : w->numel() / channels;
+    const int64_t in_per_group = w->dim(0) / group, per_group = w->dim(1);
+    auto channel_of_run = [&](int64_t r) {
+      return transposed ? r / per_group / in_per_group * per_group + r % per_group : r;
     };
     const Tensor* params[4];  // scale, B, mean, var
     for (size_t i = 0; i < 4; ++i) {
@@ -94,11 +94,15 @@ class FoldConvBatchNorm : public Pass {
       if (w->dtype() == DType::kFloat32) new_b.data<float>()[ch] = static_cast<float>(nb);
       else new_b.data<double>()[ch] = nb;
     }
-    for (int64_t k = 0; k < w->numel(); ++k) {
-      const double s = scale[static_cast<size_t>(channel_of(k))];
-      if (w->dtype() == DType::kFloat32) new_w.data<float>()[k] = static_cast<float>(w->data<float>()[k] * s);
-      else new_w.data<double>()[k] = w->data<double>()[k] * s;
-    }
+    // Run by run, with the pointers taken once (element by element this took 82 ms of DCGAN's load).
+    auto scale_runs = [&]<typename T>(const T* from, T* to) {
+      for (int64_t r = 0; r < w->numel() / run; ++r) {
+        const double s = scale[static_cast<size_t>(channel_of_run(r))];
+        for (int64_t k = r * run; k < (r + 1) * run; ++k) to[k] = static_cast<T>(from[k] * s);
+      }
+    };
+    if (w->dtype() == DType::kFloat32) scale_runs(w->data<float>(), new_w.data<float>());
+    else scale_runs(w->data<double>(), new_w.data<double>());
     const std::string base = conv.name.empty() ? g.value(conv.inputs[1]).name : conv.name;
     ir::Node out = conv;
     out.inputs = {conv.inputs[0], add_initializer(g, base + "/weight_bn_folded", std::move(new_w)),
