@@ -12,66 +12,10 @@
 
 #include "kernels/pool/pool_impl.h"
 #include "kernels/resize/resize_impl.h"
+#include "lanes16_emulation.h"
 
 namespace kiln::testing {
 namespace {
-
-struct Emu16 {
-  static constexpr int kLanes = 16;
-  struct V {
-    float v[16];
-  };
-  struct I {
-    int32_t v[16];
-  };
-  template <typename F> static V map(F f) {
-    V r;
-    for (int i = 0; i < 16; ++i) r.v[i] = f(i);
-    return r;
-  }
-  static V zero() { return set1(0.0f); }
-  static V set1(float x) { return map([&](int) { return x; }); }
-  static V load(const float* p) { return map([&](int i) { return p[i]; }); }
-  static void store(float* p, V a) { std::copy(a.v, a.v + 16, p); }
-  static V load_partial(const float* p, int64_t n) { return map([&](int i) { return i < n ? p[i] : 0.0f; }); }
-  static void store_partial(float* p, V a, int64_t n) { std::copy(a.v, a.v + n, p); }
-  static V add(V a, V b) { return map([&](int i) { return a.v[i] + b.v[i]; }); }
-  static V sub(V a, V b) { return map([&](int i) { return a.v[i] - b.v[i]; }); }
-  static V mul(V a, V b) { return map([&](int i) { return a.v[i] * b.v[i]; }); }
-  static V div(V a, V b) { return map([&](int i) { return a.v[i] / b.v[i]; }); }
-  static V fmadd(V a, V b, V c) { return map([&](int i) { return std::fma(a.v[i], b.v[i], c.v[i]); }); }
-  // vmaxps / vminps: the second operand when either is NaN.
-  static V max(V a, V b) { return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; }); }
-  static V min(V a, V b) { return map([&](int i) { return a.v[i] < b.v[i] ? a.v[i] : b.v[i]; }); }
-  static float reduce_add(V a) {
-    float s = 0;
-    for (float x : a.v) s += x;
-    return s;
-  }
-  static float reduce_max(V a) {
-    float m = a.v[0];
-    for (float x : a.v) m = x > m ? x : m;
-    return m;
-  }
-  static V load_even(const float* p) { return map([&](int i) { return p[2 * i]; }); }
-  static V gather(const float* base, const int32_t* idx) { return map([&](int i) { return base[idx[i]]; }); }
-  static V select_nan(V a, V b) { return map([&](int i) { return std::isnan(b.v[i]) ? b.v[i] : a.v[i]; }); }
-  static I load_index(const int32_t* p) {
-    I r;
-    std::copy(p, p + 16, r.v);
-    return r;
-  }
-  static I sub_index(I a, int32_t k) {
-    for (int32_t& x : a.v) x -= k;
-    return a;
-  }
-  static V permute(V a, I idx) {
-    return map([&](int i) {
-      EXPECT_TRUE(idx.v[i] >= 0 && idx.v[i] < 16) << "permute index out of the vector";
-      return a.v[idx.v[i] & 15];
-    });
-  }
-};
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng) {
   std::vector<float> v(n);
@@ -110,10 +54,10 @@ TEST(Lanes16, PoolTemplatesAgreeWithTheAvx2Kernels) {
     for (bool is_max : {true, false}) {
       std::vector<float> y16(static_cast<size_t>(s.out_h * s.out_w)), y8(y16.size());
       if (is_max) {
-        kernels::pool_impl::maxpool2d<Emu16>(s, x.data(), y16.data(), 0, s.out_h, scratch.data());
+        kernels::pool_impl::maxpool2d<Lanes16>(s, x.data(), y16.data(), 0, s.out_h, scratch.data());
         kernels::maxpool2d_f32_avx2(s, x.data(), y8.data(), 0, s.out_h, scratch.data());
       } else {
-        kernels::pool_impl::avgpool2d<Emu16>(s, x.data(), y16.data(), 0, s.out_h, scratch.data());
+        kernels::pool_impl::avgpool2d<Lanes16>(s, x.data(), y16.data(), 0, s.out_h, scratch.data());
         kernels::avgpool2d_f32_avx2(s, x.data(), y8.data(), 0, s.out_h, scratch.data());
       }
       expect_near(y16, y8, is_max ? 0.0f : 1e-6f, std::string(is_max ? "max" : "avg") + " trial " + std::to_string(trial));
@@ -122,10 +66,10 @@ TEST(Lanes16, PoolTemplatesAgreeWithTheAvx2Kernels) {
   for (int64_t size : {1, 15, 16, 17, 49, 100, 3136}) {
     const std::vector<float> x = random_floats(static_cast<size_t>(3 * size), rng);
     std::vector<float> a(3), b(3);
-    kernels::pool_impl::global_avgpool<Emu16>(x.data(), a.data(), 3, size);
+    kernels::pool_impl::global_avgpool<Lanes16>(x.data(), a.data(), 3, size);
     kernels::global_avgpool_f32_avx2(x.data(), b.data(), 3, size);
     expect_near(a, b, 1e-5f, "global average");
-    kernels::pool_impl::global_maxpool<Emu16>(x.data(), a.data(), 3, size);
+    kernels::pool_impl::global_maxpool<Lanes16>(x.data(), a.data(), 3, size);
     kernels::global_maxpool_f32_avx2(x.data(), b.data(), 3, size);
     expect_near(a, b, 0.0f, "global max");
   }
@@ -178,10 +122,10 @@ TEST(Lanes16, ResizeTemplatesAgreeWithTheAvx2Kernels) {
     const std::vector<float> x = random_floats(static_cast<size_t>(in_h * in_w), rng);
     std::vector<float> scratch(kernels::resize_scratch_floats(t));
     std::vector<float> a(static_cast<size_t>(out_h * t.out_w)), b(a.size());
-    kernels::resize_impl::resize_linear<Emu16>(t, x.data(), a.data(), 0, out_h, scratch.data());
+    kernels::resize_impl::resize_linear<Lanes16>(t, x.data(), a.data(), 0, out_h, scratch.data());
     kernels::resize_linear_f32_avx2(t, x.data(), b.data(), 0, out_h, scratch.data());
     expect_near(a, b, 0.0f, "linear trial " + std::to_string(trial));
-    kernels::resize_impl::resize_nearest<Emu16>(t, x.data(), a.data(), 0, out_h, scratch.data());
+    kernels::resize_impl::resize_nearest<Lanes16>(t, x.data(), a.data(), 0, out_h, scratch.data());
     kernels::resize_nearest_f32_avx2(t, x.data(), b.data(), 0, out_h, scratch.data());
     expect_near(a, b, 0.0f, "nearest trial " + std::to_string(trial));
   }

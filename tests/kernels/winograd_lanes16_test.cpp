@@ -17,77 +17,11 @@
 
 #include "kernels/winograd/winograd_f4_impl.h"
 #include "kernels/winograd/winograd_impl.h"
-
-namespace kiln::testing {
-namespace {
-
-struct Wide16 {
-  static constexpr int kLanes = 16;
-  struct V {
-    float v[16];
-  };
-  template <typename F> static V map(F f) {
-    V r;
-    for (int i = 0; i < 16; ++i) r.v[i] = f(i);
-    return r;
-  }
-  static V zero() { return set1(0.0f); }
-  static V set1(float x) { return map([&](int) { return x; }); }
-  static V load(const float* p) { return map([&](int i) { return p[i]; }); }
-  static void store(float* p, V a) { std::copy(a.v, a.v + 16, p); }
-  static V load_partial(const float* p, int64_t n) { return map([&](int i) { return i < n ? p[i] : 0.0f; }); }
-  static void store_partial(float* p, V a, int64_t n) { std::copy(a.v, a.v + n, p); }
-  static V add(V a, V b) { return map([&](int i) { return a.v[i] + b.v[i]; }); }
-  static V sub(V a, V b) { return map([&](int i) { return a.v[i] - b.v[i]; }); }
-  static V mul(V a, V b) { return map([&](int i) { return a.v[i] * b.v[i]; }); }
-  static V fmadd(V a, V b, V c) { return map([&](int i) { return std::fma(a.v[i], b.v[i], c.v[i]); }); }
-  // vmaxps / vminps: the second operand when either is NaN.
-  static V max(V a, V b) { return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; }); }
-  static V min(V a, V b) { return map([&](int i) { return a.v[i] < b.v[i] ? a.v[i] : b.v[i]; }); }
-  // What the register epilogue's Sigmoid and SiLU compile against (vunary_math.h's sigmoid, silu and exp).
-  struct M {
-    bool b[16];
-  };
-  struct VI {
-    int32_t v[16];
-  };
-  template <typename F> static M test(F f) {
-    M r;
-    for (int i = 0; i < 16; ++i) r.b[i] = f(i);
-    return r;
-  }
-  template <typename F> static VI map_i(F f) {
-    VI r;
-    for (int i = 0; i < 16; ++i) r.v[i] = f(i);
-    return r;
-  }
-  static V div(V a, V b) { return map([&](int i) { return a.v[i] / b.v[i]; }); }
-  static V fnmadd(V a, V b, V c) { return map([&](int i) { return std::fma(-a.v[i], b.v[i], c.v[i]); }); }
-  static V abs(V a) { return map([&](int i) { return std::fabs(a.v[i]); }); }
-  static V neg(V a) { return map([&](int i) { return -a.v[i]; }); }
-  static V round(V a) { return map([&](int i) { return std::nearbyint(a.v[i]); }); }
-  static V and_(V a, V b) { return as_float(map_i([&](int i) { return as_int(a).v[i] & as_int(b).v[i]; })); }
-  static V or_(V a, V b) { return as_float(map_i([&](int i) { return as_int(a).v[i] | as_int(b).v[i]; })); }
-  static M lt(V a, V b) { return test([&](int i) { return a.v[i] < b.v[i]; }); }
-  static M le(V a, V b) { return test([&](int i) { return a.v[i] <= b.v[i]; }); }
-  static V select(M m, V a, V b) { return map([&](int i) { return m.b[i] ? a.v[i] : b.v[i]; }); }
-  static bool all(M m) { return std::all_of(m.b, m.b + 16, [](bool x) { return x; }); }
-  static VI to_int(V a) { return map_i([&](int i) { return a.v[i] == a.v[i] ? static_cast<int32_t>(std::nearbyint(a.v[i])) : INT32_MIN; }); }
-  static VI add_i(VI a, VI b) { return map_i([&](int i) { return a.v[i] + b.v[i]; }); }
-  static VI sub_i(VI a, VI b) { return map_i([&](int i) { return a.v[i] - b.v[i]; }); }
-  static VI set1_i(int32_t x) { return map_i([&](int) { return x; }); }
-  template <int k> static VI shl_i(VI a) { return map_i([&](int i) { return static_cast<int32_t>(static_cast<uint32_t>(a.v[i]) << k); }); }
-  template <int k> static VI sra_i(VI a) { return map_i([&](int i) { return a.v[i] >> k; }); }
-  static VI as_int(V a) { return std::bit_cast<VI>(a); }
-  static V as_float(VI a) { return std::bit_cast<V>(a); }
-};
-
-}  // namespace
-}  // namespace kiln::testing
+#include "lanes16_emulation.h"
 
 namespace kiln::kernels::simd {
-template <> struct Interleave<kiln::testing::Wide16> {
-  using V = kiln::testing::Wide16::V;
+template <> struct Interleave<kiln::testing::Lanes16> {
+  using V = kiln::testing::Lanes16::V;
   static void deinterleave(const float* p, V* even, V* odd) {
     for (int i = 0; i < 16; ++i) even->v[i] = p[2 * i], odd->v[i] = p[2 * i + 1];
   }
@@ -106,8 +40,8 @@ using kernels::WinogradShape;
 template <int kTile> void check_transforms() {
   constexpr int64_t nr = 32;
   const int points = kTile == 4 ? kernels::kWinogradF4Points : kernels::kWinogradPoints;
-  const auto input = kTile == 4 ? kernels::winograd_f4_detail::input<Wide16> : kernels::winograd_detail::input<Wide16>;
-  const auto output = kTile == 4 ? kernels::winograd_f4_detail::output<Wide16> : kernels::winograd_detail::output<Wide16>;
+  const auto input = kTile == 4 ? kernels::winograd_f4_detail::input<Lanes16> : kernels::winograd_detail::input<Lanes16>;
+  const auto output = kTile == 4 ? kernels::winograd_f4_detail::output<Lanes16> : kernels::winograd_detail::output<Lanes16>;
   const auto input_ref = kernels::winograd_input_kernel(kernels::IsaTier::kRef, kTile);
   const auto output_ref = kernels::winograd_output_kernel(kernels::IsaTier::kRef, kTile);
   std::mt19937 rng(17);
