@@ -1,5 +1,6 @@
 #include "ops/op_macs.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace kiln::ops::macs {
@@ -59,6 +60,15 @@ int64_t recurrent(const KernelContext& ctx) {
   const int64_t steps = x->numel() / x->dim(2);  // sequence length x batch
   const int64_t weights = w->numel() > kMax - r->numel() ? kMax : w->numel() + r->numel();
   return times(steps, weights);
+}
+
+int64_t roi_align(const KernelContext& ctx) {
+  const Tensor* x = present(ctx, 0);
+  if (!x || x->dims().size() != 4) return 0;
+  const int64_t ratio = ctx.attr_int("sampling_ratio", 0);
+  const int64_t rows = ratio > 0 ? ratio : (x->dim(2) + ctx.attr_int("output_height", 1) - 1) / std::max<int64_t>(1, ctx.attr_int("output_height", 1));
+  const int64_t cols = ratio > 0 ? ratio : (x->dim(3) + ctx.attr_int("output_width", 1) - 1) / std::max<int64_t>(1, ctx.attr_int("output_width", 1));
+  return times(times(ctx.output_numel(0), times(rows, cols)), 4);
 }
 
 int64_t attention(const KernelContext& ctx) {

@@ -5,6 +5,9 @@
 // rather than running for minutes: the tensor limits alone do not bound it (a ConvTranspose of a 48x44 image by
 // a 96x62x3 filter has a 2 MB output and 38 million multiply-adds).
 //
+// Ops without an estimate are bounded by the tensor limits only; give one the same way (`.with_macs(fn)`) when
+// the fuzzer finds it slow (RoiAlign was: sampling_ratio 67 made 100 M samples of a 2 MB output).
+//
 // Each estimate reads only dims and attributes, never elements, and is saturating: absent or malformed inputs
 // give 0 (the kernel then refuses them with its own message), products past int64 give INT64_MAX.
 
@@ -29,6 +32,9 @@ int64_t pool(const KernelContext& ctx);
 /// RNN, GRU, LSTM: every step of every sequence multiplies by W and R: (X's elements / input size) x (W's + R's
 /// elements).
 int64_t recurrent(const KernelContext& ctx);
+/// RoiAlign: every output element averages a sampling_ratio x sampling_ratio grid of bilinear samples (4 taps
+/// each); with sampling_ratio 0 the grid adapts to each ROI's size (data), bounded here by the whole image's.
+int64_t roi_align(const KernelContext& ctx);
 /// Attention over Q [..., S, D] and K [..., T, D] (ScaledDotProductAttention, also with seq_first; Attention):
 /// Q's elements x T, twice (the scores, then the weighted sum of V).
 int64_t attention(const KernelContext& ctx);

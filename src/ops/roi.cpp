@@ -10,6 +10,7 @@
 #include "ops/axis_attr.h"
 #include "ops/nn_util.h"
 #include "ops/op.h"
+#include "ops/op_macs.h"
 
 namespace kiln::ops {
 namespace {
@@ -227,6 +228,6 @@ void compute_roi_align(KernelContext& ctx) {
 
 KILN_REGISTER_OP(max_roi_pool, {"", "MaxRoiPool", {1, 22}, 0, infer_max_roi_pool, compute_max_roi_pool}
                                 .with_validate(validate_max_roi_pool));
-KILN_REGISTER_OP(roi_align, {"", "RoiAlign", {10, 16, 22}, 0, infer_roi_align, compute_roi_align});
+KILN_REGISTER_OP(roi_align, {"", "RoiAlign", {10, 16, 22}, 0, infer_roi_align, compute_roi_align}.with_macs(macs::roi_align));
 
 }  // namespace kiln::ops

@@ -419,8 +419,21 @@ TEST(HostileApi, MaxRunMacsCountsEachHeavyOpAsItsFormulaSays) {
        }},
       {"MaxPool 2x3 over [1,2,4,5]: 2 x 3 x 3 outputs x 6", 108,
        [&](GraphBuilder& b) { attr_ints(b.node("MaxPool", {"x"}, {"y"}, "op"), "kernel_shape", {2, 3}); }},
+      {"RoiAlign sampling_ratio 2, one ROI, 2 channels, 2x3 out: 12 outputs x 2 x 2 samples x 4 taps", 192,
+       [](GraphBuilder& b) {
+         b.initializer("rois", Tensor::from_vector<float>({1, 4}, {0, 0, 3, 3}));
+         b.initializer("batch_indices", i64s({1}, {0}));
+         ir::Node& n = b.node("RoiAlign", {"x", "rois", "batch_indices"}, {"y"}, "op");
+         for (auto [name, v] : {std::pair{"output_height", 2}, {"output_width", 3}, {"sampling_ratio", 2}}) {
+           ir::Attribute a;
+           a.name = name;
+           a.type = ir::AttrType::kInt;
+           a.i = v;
+           n.attributes.push_back(a);
+         }
+       }},
   };
-  const std::vector<std::vector<Dim>> inputs = {{2, 3, 5}, {5, 6}, {1, 2, 3, 3}, {1, 2, 4, 5}};
+  const std::vector<std::vector<Dim>> inputs = {{2, 3, 5}, {5, 6}, {1, 2, 3, 3}, {1, 2, 4, 5}, {1, 2, 4, 4}};
   for (size_t i = 0; i < std::size(cases); ++i) {
     SCOPED_TRACE(cases[i].what);
     GraphBuilder b;
