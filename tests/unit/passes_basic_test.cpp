@@ -14,11 +14,6 @@ using namespace kiln::testing;
 
 namespace {
 
-NamedTensors feed_x(std::vector<int64_t> dims, const std::string& name = "x") {
-  std::mt19937 rng(3);
-  return {{name, random_tensor(std::move(dims), rng)}};
-}
-
 }  // namespace
 
 TEST(RemoveIdentity, ReadersReadTheInputAndGraphOutputsKeepTheirNames) {
@@ -30,7 +25,7 @@ TEST(RemoveIdentity, ReadersReadTheInputAndGraphOutputsKeepTheirNames) {
   const int y = b.node("Add", {r, wi});
   const int out = b.node("Identity", {y});          // graph output behind an Identity
   b.output(out);
-  ir::Model m = apply_and_compare(passes::remove_identity_pass(), b.build(), feed_x({3, 4}));
+  ir::Model m = apply_and_compare(passes::remove_identity_pass(), b.build(), random_feed(3, {3, 4}));
   EXPECT_EQ(count_ops(*m.graph, "Identity"), 0u);
   EXPECT_EQ(m.graph->value(m.graph->outputs[0]).name, "Identity_4_out0");
   EXPECT_EQ(find_node(*m.graph, "Add")->outputs[0], m.graph->outputs[0]);  // the Add writes the output now
@@ -43,7 +38,7 @@ TEST(RemoveIdentity, KeepsAnInputPassedStraightToAnOutputAndTwoOutputsOfOneValue
   const int r = b.node("Relu", {x});
   b.output(b.node("Identity", {r}));
   b.output(b.node("Identity", {r}));  // the second output of the same value keeps its Identity
-  ir::Model m = apply_and_compare(passes::remove_identity_pass(), b.build(), feed_x({2}));
+  ir::Model m = apply_and_compare(passes::remove_identity_pass(), b.build(), random_feed(3, {2}));
   EXPECT_EQ(count_ops(*m.graph, "Identity"), 2u);
 }
 
@@ -87,7 +82,7 @@ TEST(RemoveDropout, RemovesInferenceDropoutKeepsTrainingAndReadMasks) {
   const int d4 = b.node("Dropout", {d3[0], ratio, flag});  // a fed flag: kept (the kernel refuses training)
   b.output(d4);
   b.output(d3[1]);
-  NamedTensors feeds = feed_x({2, 3});
+  NamedTensors feeds = random_feed(3, {2, 3});
   feeds.emplace_back("training", Tensor::scalar<bool>(false));
   ir::Model m = apply_and_compare(passes::remove_dropout_pass(), b.build(), feeds);
   EXPECT_EQ(count_ops(*m.graph, "Dropout"), 2u);
@@ -101,7 +96,7 @@ TEST(FoldConstants, FoldsChainsOfAnySizeIntoInitializers) {
   const int two = b.scalar("two", 2.0f);
   const int w2 = b.node("Mul", {wt, two});
   b.output(b.node("MatMul", {x, w2}));
-  ir::Model m = apply_and_compare(passes::fold_constants_pass(), b.build(), feed_x({2, 300}));
+  ir::Model m = apply_and_compare(passes::fold_constants_pass(), b.build(), random_feed(3, {2, 300}));
   ASSERT_EQ(m.graph->nodes.size(), 1u);  // 120000 elements: far above the plan's own folding limit
   const int folded = m.graph->nodes[0].inputs[1];
   ASSERT_TRUE(m.graph->initializers.count(folded));
@@ -150,7 +145,7 @@ TEST(EliminateDeadNodes, RemovesUnreadChainsAndTheirInitializers) {
   const int w = b.random_init("w", {4});
   b.node("Relu", {b.node("Mul", {x, w})});  // read by nothing
   b.output(b.node("Sigmoid", {x}));
-  ir::Model m = apply_and_compare(passes::eliminate_dead_nodes_pass(), b.build(), feed_x({4}));
+  ir::Model m = apply_and_compare(passes::eliminate_dead_nodes_pass(), b.build(), random_feed(3, {4}));
   EXPECT_EQ(m.graph->nodes.size(), 1u);
   EXPECT_TRUE(m.graph->initializers.empty());
 }
@@ -169,7 +164,7 @@ TEST(FoldConvBatchNorm, FoldsIntoNewWeightsAndLeavesTheOriginalsUntouched) {
     b.output(b.node("Relu", {bn}));
     const ir::Model before = b.build();
     const Tensor original_w = before.graph->initializers.at(w).clone();
-    ir::Model m = apply_and_compare(passes::fold_conv_batchnorm_pass(), before, feed_x({2, 3, 7, 6}));
+    ir::Model m = apply_and_compare(passes::fold_conv_batchnorm_pass(), before, random_feed(3, {2, 3, 7, 6}));
     EXPECT_EQ(count_ops(*m.graph, "BatchNormalization"), 0u);
     ASSERT_NE(find_node(*m.graph, "Conv"), nullptr);
     EXPECT_EQ(find_node(*m.graph, "Conv")->name, "Conv_0");  // errors still name the user's node
@@ -190,7 +185,7 @@ TEST(FoldConvBatchNorm, FoldsIntoAGroupedConvTranspose) {
     const int bn = b.node("BatchNormalization", {y, b.random_init("s", {out}, 0.5, 2), b.random_init("bb", {out}),
                                                  b.random_init("m", {out}), b.random_init("v", {out}, 0.1, 2)});
     b.output(b.node("Relu", {bn}));
-    ir::Model m = apply_and_compare(passes::fold_conv_batchnorm_pass(), b.build(), feed_x({2, 4, 5, 6}));
+    ir::Model m = apply_and_compare(passes::fold_conv_batchnorm_pass(), b.build(), random_feed(3, {2, 4, 5, 6}));
     EXPECT_EQ(count_ops(*m.graph, "BatchNormalization"), 0u) << "group " << group;
     EXPECT_NE(find_node(*m.graph, "ConvTranspose"), nullptr);
   }
@@ -237,7 +232,7 @@ TEST(Pipeline, LevelsDisabledPassesAndUnknownNames) {
     EXPECT_NE(std::string(e.what()).find("remove_identity"), std::string::npos) << e.what();
   }
   ir::Model all = clone_model(m);
-  passes::optimize(all, checked_pipeline(feed_x({4})));
+  passes::optimize(all, checked_pipeline(random_feed(3, {4})));
   EXPECT_EQ(all.graph->nodes.size(), 1u);
 }
 
@@ -284,7 +279,7 @@ TEST(FoldConstants, ShapeArithmeticOnFixedDimsFoldsAndSymbolicDimsStay) {
   const int scale = b.node("Pow", {width, b.scalar("neg_half", -0.5f)});
   const int batch = b.node("Cast", {dim(0)}, {int_attr("to", 1)});   // symbolic: stays
   b.output(b.node("Mul", {b.node("Mul", {x, scale}), batch}));
-  ir::Model m = apply_and_compare(passes::fold_constants_pass(), b.build(), feed_x({3, 5, 64}));
+  ir::Model m = apply_and_compare(passes::fold_constants_pass(), b.build(), random_feed(3, {3, 5, 64}));
   EXPECT_EQ(count_ops(*m.graph, "Pow"), 0u);
   EXPECT_EQ(count_ops(*m.graph, "Gather"), 1u);  // the batch dim's
   const int folded = find_node(*m.graph, "Mul")->inputs[1];

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/session_impl.h"
+#include "nn_test_util.h"
 #include "ir/graph.h"
 #include "passes/pipeline.h"
 #include "passes/rewrite_util.h"
@@ -53,6 +54,12 @@ ir::Model clone_model(const ir::Model& m);
 size_t count_ops(const ir::Graph& g, const std::string& op_type, const std::string& domain = "");
 /// The first node of `op_type` in `domain`, or nullptr.
 const ir::Node* find_node(const ir::Graph& g, const std::string& op_type, const std::string& domain = "");
+
+/// One input `name` of random floats of `dims`, from a generator seeded with `seed` (the same feed every call).
+inline NamedTensors random_feed(uint32_t seed, std::vector<int64_t> dims, const std::string& name = "x") {
+  std::mt19937 rng(seed);
+  return {{name, random_tensor(std::move(dims), rng)}};
+}
 
 /// Validates the graph, checks node names are unique, and plans it (full inference) at the shapes of `feeds`;
 /// fails the test on any error.
