@@ -114,31 +114,34 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
     const int64_t first = gi * panels / groups, count = (gi + 1) * panels / groups - first;
     const int64_t m0 = row_panels * part / parts * mr, m1 = std::min(M_, row_panels * (part + 1) / parts * mr);
     Buffers& buf = tl_buffers;
-    // One vector of slack past each buffer: the transforms read (m) whole vectors past a panel's last lanes.
-    float* v = grow(buf.v, points * count * C_ * nr_ + nr_);
-    float* m = grow(buf.m, points * count * M_ * nr_ + nr_);
+    // Point after point (winograd_point_stride); one vector of slack past each buffer: the transforms read (m)
+    // whole vectors past a panel's last lanes.
+    const int64_t ldv = kernels::winograd_point_stride(count * C_ * nr_);
+    const int64_t ldm = kernels::winograd_point_stride(count * M_ * nr_);
+    float* v = grow(buf.v, points * ldv + nr_);
+    float* m = grow(buf.m, points * ldm + nr_);
     float* scratch = grow(buf.scratch, static_cast<int64_t>(kernels::kWinogradInputScratchFloats));
     int64_t* counts = grow(buf.counts, count);
     for (int64_t p = 0; p < count; ++p) counts[p] = std::min(nr_, tiles - (first + p) * nr_);
-    // Calls fn(image, segment) for the image pieces of panel p, in increasing lanes (ldc = nr, ldt for `channels`).
-    auto pieces = [&](int64_t p, int64_t channels, auto&& fn) {
+    // Calls fn(image, segment) for the image pieces of panel p, in increasing lanes (ldc = nr, ldt = ld).
+    auto pieces = [&](int64_t p, int64_t ld, auto&& fn) {
       const int64_t t0 = (first + p) * nr_, t1 = t0 + counts[p];
       for (int64_t t = t0; t < t1;) {
         const int64_t n = t / per_image, in_image = t % per_image, c = std::min(per_image - in_image, t1 - t);
         kernels::WinogradSegment seg;
         seg.first = in_image, seg.count = c, seg.lane0 = t - t0;
-        seg.ldc = nr_, seg.ldt = count * channels * nr_;
+        seg.ldc = nr_, seg.ldt = ld;
         fn(n, seg);
         t += c;
       }
     };
     for (int64_t p = 0; p < count; ++p)
-      pieces(p, C_, [&](int64_t n, const kernels::WinogradSegment& seg) {
+      pieces(p, ldv, [&](int64_t n, const kernels::WinogradSegment& seg) {
         input_(s, x + n * C_ * is, C_, seg, v + p * C_ * nr_, scratch);
       });
-    kernels::winograd_points_gemm(u_.data(), static_cast<int>(points), M_, C_, v, count, counts, m, m0, m1);
+    kernels::winograd_points_gemm(u_.data(), static_cast<int>(points), M_, C_, v, ldv, count, counts, m, ldm, m0, m1);
     for (int64_t p = 0; p < count; ++p)
-      pieces(p, M_, [&](int64_t n, const kernels::WinogradSegment& seg) {
+      pieces(p, ldm, [&](int64_t n, const kernels::WinogradSegment& seg) {
         const int64_t at = (n * M_ + m0) * os;
         output_(s, m + (p * M_ + m0) * nr_, m1 - m0, seg, bias ? bias + m0 : nullptr,
                 residual ? residual + at : nullptr, y + at, act);
