@@ -191,6 +191,26 @@ TEST(ConvPrepared, WinogradSmallLayersSplitTheirChannelsOverThreads) {
   }
 }
 
+// Patch embeddings (kernel = stride, few input channels) go to the implicit GEMM, overlapping stems to the direct
+// kernel (conv_prepared.cpp, patch_embedding).
+TEST(ConvPrepared, PatchEmbeddingsRunTheImplicitGemmAndStemsTheDirectKernel) {
+  struct Layer {
+    int64_t C, M, size, k, stride;
+    const char* tactic;
+  };
+  const Layer layers[] = {{3, 24, 32, 8, 8, "implicit-gemm"}, {3, 20, 30, 4, 4, "implicit-gemm"},
+                          {1, 9, 33, 16, 16, "implicit-gemm"}, {3, 16, 29, 7, 2, "direct"}, {3, 17, 31, 11, 4, "direct"}};
+  uint32_t seed = 91;
+  for (const Layer& l : layers) {
+    ConvCase c;
+    c.batch = 1, c.in_channels = l.C, c.out_channels = l.M, c.in = {l.size, l.size};
+    c.kernel = {l.k, l.k}, c.strides = {l.stride, l.stride}, c.dilations = {1, 1}, c.pads = {0, 0, 0, 0};
+    c.bias = true;
+    SCOPED_TRACE(c.str());
+    check_case(c, seed++, true, l.tactic);
+  }
+}
+
 TEST(ConvPrepared, PointwiseDepthwiseAndDenseLayersOfMobileNets) {
   struct Layer {
     int64_t batch, C, M, group, size, k, stride;
