@@ -1,0 +1,206 @@
+#include "http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "kiln/error.h"
+
+namespace kiln::serve {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct Shared {
+  HttpLimits limits;
+  HttpHandler handler;
+};
+
+std::string_view view_of(beast::string_view s) { return {s.data(), s.size()}; }
+
+// One client connection: reads a request's header, then its body, answers, and repeats while the client keeps
+// the connection alive. Every step runs on the connection's strand, so a connection is never touched by two
+// threads at once; the shared_ptr each pending operation holds keeps it alive.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, const Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+
+  void read_header() {
+    header_.emplace();
+    header_->header_limit(shared_.limits.max_header_bytes);
+    // The size limit is applied to Content-Length below, with a message of ours; the body parser enforces it.
+    header_->body_limit(std::numeric_limits<uint64_t>::max());
+    stream_.expires_after(shared_.limits.header_timeout);
+    http::async_read_header(stream_, buffer_, *header_,
+                            beast::bind_front_handler(&Connection::on_header, shared_from_this()));
+  }
+
+ private:
+  void on_header(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted)
+      return close();  // the client left or went quiet between requests: nothing to answer
+    if (ec) return refuse(fmt::format("malformed HTTP request header: {}", ec.message()));
+    const auto& head = header_->get();
+    if (auto length = header_->content_length(); length && *length > shared_.limits.max_body_bytes)
+      return refuse(fmt::format("the request body of {} bytes is larger than the server's limit of {} bytes "
+                                "(kiln serve --max-request-bytes)", *length, shared_.limits.max_body_bytes));
+    const bool wants_continue = beast::iequals(head[http::field::expect], "100-continue");
+    body_.emplace(std::move(*header_));
+    body_->body_limit(shared_.limits.max_body_bytes);
+    stream_.expires_after(shared_.limits.body_timeout);
+    if (!wants_continue) return read_body();
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                     [self = shared_from_this()](beast::error_code wec, size_t) {
+                       if (wec) return self->close();
+                       self->read_body();
+                     });
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *body_, beast::bind_front_handler(&Connection::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, size_t) {
+    if (ec == http::error::body_limit)
+      return refuse(fmt::format("the request body is larger than the server's limit of {} bytes (kiln serve "
+                                "--max-request-bytes)", shared_.limits.max_body_bytes));
+    if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == net::error::eof) {
+      const auto announced = body_->content_length();
+      return refuse(fmt::format("the request body ended after {} bytes{}", body_->get().body().size(),
+                                announced ? fmt::format(" of the {} its Content-Length announced", *announced) : ""));
+    }
+    if (ec == beast::error::timeout) return refuse("the request body did not arrive in time");
+    if (ec) return refuse(fmt::format("malformed HTTP request: {}", ec.message()));
+    const auto& req = body_->get();
+    HttpRequest request;
+    request.is_get = req.method() == http::verb::get;
+    request.is_post = req.method() == http::verb::post;
+    request.target = view_of(req.target());
+    request.body = req.body();
+    if (auto it = req.find("Inference-Header-Content-Length"); it != req.end())
+      request.inference_header_length = view_of(it->value());
+    send(shared_.handler(request), req.keep_alive());
+  }
+
+  void send(HttpReply reply, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->result(static_cast<unsigned>(reply.status));
+    res->version(11);
+    res->set(http::field::server, "kiln");
+    if (!reply.content_type.empty()) res->set(http::field::content_type, reply.content_type);
+    if (reply.inference_header_length)
+      res->set("Inference-Header-Content-Length", std::to_string(*reply.inference_header_length));
+    res->body() = std::move(reply.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    stream_.expires_after(shared_.limits.body_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      if (keep_alive) return self->read_header();
+      self->linger();
+    });
+  }
+
+  // Answers 400 and closes: after a refusal the rest of the stream cannot be trusted to start a request.
+  void refuse(const std::string& message) { send(http_error(400, message), false); }
+
+  // Closes after a reply while the client may still be sending (an oversize body): the write side is shut and
+  // what arrives is read and dropped for a moment, so the client sees the reply rather than a reset.
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_.resize(64 << 10);
+    stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > (uint64_t{16} << 20)) return self->close();
+      self->linger_more();
+    });
+  }
+  void linger_more() {
+    stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > (uint64_t{16} << 20)) return self->close();
+      self->linger_more();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  const Shared& shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_;
+  std::optional<http::request_parser<http::string_body>> body_;
+  std::vector<char> drain_;
+  uint64_t drained_ = 0;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Shared shared;
+  net::io_context io;
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) std::make_shared<Connection>(std::move(socket), shared)->read_header();
+      accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->shared = {limits, std::move(handler)};
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(host, ec);
+  if (ec) throw Error(ErrorCode::kInvalidArgument, fmt::format("'{}' is not an IP address to listen on", host));
+  const tcp::endpoint endpoint(address, port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw Error(ErrorCode::kIo, fmt::format("cannot listen for HTTP on {}:{}: {}", host, port, ec.message()));
+  impl_->accept();
+  for (int i = 0; i < std::max(threads, 1); ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void HttpServer::stop() {
+  if (impl_->threads.empty()) return;
+  net::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  impl_->io.stop();
+  for (std::thread& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace kiln::serve

@@ -1,0 +1,96 @@
+#include "model_repository.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace kiln::serve {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void fail(std::string message) { throw Error(ErrorCode::kInvalidArgument, std::move(message)); }
+
+// Applies a model folder's config.json to `options`.
+void apply_config(const fs::path& file, SessionOptions& options) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) fail(fmt::format("cannot read model config '{}'", file.string()));
+  rapidjson::Document doc;
+  doc.Parse(text.str().c_str());
+  if (doc.HasParseError())
+    fail(fmt::format("model config '{}' is not JSON: {} at byte {}", file.string(),
+                     rapidjson::GetParseError_En(doc.GetParseError()), doc.GetErrorOffset()));
+  if (!doc.IsObject()) fail(fmt::format("model config '{}' must be a JSON object", file.string()));
+  for (const auto& member : doc.GetObject()) {
+    const std::string key = member.name.GetString();
+    if (key == "threads") {
+      if (!member.value.IsInt() || member.value.GetInt() < 0)
+        fail(fmt::format("model config '{}': \"threads\" must be a whole number >= 0 (0 = the CPUs the process "
+                         "may use)", file.string()));
+      options.intra_op_threads = member.value.GetInt();
+    } else {
+      fail(fmt::format("model config '{}': unknown key \"{}\" (known: \"threads\")", file.string(), key));
+    }
+  }
+}
+
+std::unique_ptr<ServedModel> load_model(std::string name, const fs::path& onnx, SessionOptions options) {
+  auto model = std::make_unique<ServedModel>();
+  model->name = std::move(name);
+  model->path = onnx.string();
+  model->session = std::make_unique<Session>(Session::from_file(model->path, options));
+  model->ready = true;
+  return model;
+}
+
+}  // namespace
+
+ModelRepository ModelRepository::load(const std::string& path, const RepositoryOptions& options) {
+  ModelRepository repo;
+  const fs::path root(path);
+  std::error_code ec;
+  if (fs::is_regular_file(root, ec)) {
+    if (root.extension() != ".onnx") fail(fmt::format("'{}' is neither an .onnx file nor a model folder", path));
+    repo.models_.push_back(load_model(root.stem().string(), root, options.session));
+    return repo;
+  }
+  if (!fs::is_directory(root, ec))
+    fail(fmt::format("model repository '{}' does not exist (give a folder with one sub-folder per model, or an "
+                     ".onnx file)", path));
+  std::vector<fs::path> folders;
+  for (const fs::directory_entry& e : fs::directory_iterator(root))
+    if (e.is_directory()) folders.push_back(e.path());
+  std::sort(folders.begin(), folders.end());
+  for (const fs::path& folder : folders) {
+    std::vector<fs::path> files;
+    for (const fs::directory_entry& e : fs::directory_iterator(folder))
+      if (e.is_regular_file() && e.path().extension() == ".onnx") files.push_back(e.path());
+    if (files.empty()) continue;  // not a model folder (a README, a version control folder, ...)
+    if (files.size() > 1)
+      fail(fmt::format("model folder '{}' holds {} .onnx files; a model folder holds exactly one",
+                       folder.string(), files.size()));
+    SessionOptions session = options.session;
+    if (fs::exists(folder / "config.json")) apply_config(folder / "config.json", session);
+    repo.models_.push_back(load_model(folder.filename().string(), files.front(), session));
+  }
+  if (repo.models_.empty())
+    fail(fmt::format("model repository '{}' holds no model: expected sub-folders each holding one .onnx file",
+                     path));
+  return repo;
+}
+
+const ServedModel* ModelRepository::find(std::string_view name, std::string_view version) const {
+  for (const auto& m : models_)
+    if (m->name == name) return version.empty() || version == m->version ? m.get() : nullptr;
+  return nullptr;
+}
+
+}  // namespace kiln::serve
