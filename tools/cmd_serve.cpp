@@ -33,7 +33,7 @@ int run_serve(const ServeArgs& args) {
 
   serve::RepositoryOptions repo_options;
   repo_options.session.intra_op_threads = args.threads;
-  serve::ModelRepository repository = serve::ModelRepository::load(args.repository, repo_options);
+  serve::ModelRepository repository = serve::ModelRepository::scan(args.repository, repo_options);
   std::vector<std::string> names;
   for (const auto& m : repository.models()) names.push_back(m->name);
 
@@ -47,6 +47,16 @@ int run_serve(const ServeArgs& args) {
   if (server.grpc_port() >= 0) std::printf("kiln serve: gRPC on %s:%d\n", options.host.c_str(), server.grpc_port());
   if (server.metrics_port() >= 0)
     std::printf("kiln serve: metrics on %s:%d\n", options.host.c_str(), server.metrics_port());
+  std::fflush(stdout);
+  // Loaded while the listeners answer (health/ready says 503 until every model is in). A model that cannot be
+  // loaded stops the server: serving a repository without one of its models would hide the failure.
+  try {
+    server.load_models();
+  } catch (...) {
+    server.stop();
+    throw;
+  }
+  std::printf("kiln serve: ready\n");
   std::fflush(stdout);
 
   int signal = 0;

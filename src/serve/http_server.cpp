@@ -7,6 +7,8 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -25,6 +27,8 @@ using tcp = net::ip::tcp;
 struct Shared {
   HttpLimits limits;
   HttpHandler handler;
+  std::atomic<bool> draining{false};  // stop(): answer what has arrived, then close
+  std::atomic<int> open_connections{0};
 };
 
 std::string_view view_of(beast::string_view s) { return {s.data(), s.size()}; }
@@ -34,9 +38,14 @@ std::string_view view_of(beast::string_view s) { return {s.data(), s.size()}; }
 // threads at once; the shared_ptr each pending operation holds keeps it alive.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, const Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Connection(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+    shared_.open_connections.fetch_add(1);
+  }
+  ~Connection() { shared_.open_connections.fetch_sub(1); }
 
   void read_header() {
+    if (shared_.draining) return close();
+    waiting_for_header_ = true;
     header_.emplace();
     header_->header_limit(shared_.limits.max_header_bytes);
     // The size limit is applied to Content-Length below, with a message of ours; the body parser enforces it.
@@ -46,8 +55,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
                             beast::bind_front_handler(&Connection::on_header, shared_from_this()));
   }
 
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  // While draining: a connection waiting for a request that has not started arriving is closed now.
+  void close_if_idle() {
+    if (waiting_for_header_ && buffer_.size() == 0) stream_.cancel();
+  }
+
  private:
   void on_header(beast::error_code ec, size_t) {
+    waiting_for_header_ = false;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted)
       return close();  // the client left or went quiet between requests: nothing to answer
@@ -92,7 +109,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.body = req.body();
     if (auto it = req.find("Inference-Header-Content-Length"); it != req.end())
       request.inference_header_length = view_of(it->value());
-    send(shared_.handler(request), req.keep_alive());
+    send(shared_.handler(request), req.keep_alive() && !shared_.draining);
   }
 
   void send(HttpReply reply, bool keep_alive) {
@@ -145,7 +162,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   beast::tcp_stream stream_;
-  const Shared& shared_;
+  Shared& shared_;
+  bool waiting_for_header_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_;
   std::optional<http::request_parser<http::string_body>> body_;
@@ -161,10 +179,21 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
 
+  std::mutex connections_mutex;
+  std::vector<std::weak_ptr<Connection>> connections;  // for drain(): the ones to close when idle
+
   void accept() {
     acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<Connection>(std::move(socket), shared)->read_header();
+      if (!ec) {
+        auto connection = std::make_shared<Connection>(std::move(socket), shared);
+        {
+          std::lock_guard lock(connections_mutex);
+          std::erase_if(connections, [](const auto& c) { return c.expired(); });
+          connections.push_back(connection);
+        }
+        connection->read_header();
+      }
       accept();
     });
   }
@@ -172,7 +201,8 @@ struct HttpServer::Impl {
 
 HttpServer::HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler)
     : impl_(std::make_unique<Impl>()) {
-  impl_->shared = {limits, std::move(handler)};
+  impl_->shared.limits = limits;
+  impl_->shared.handler = std::move(handler);
   beast::error_code ec;
   const net::ip::address address = net::ip::make_address(host, ec);
   if (ec) throw Error(ErrorCode::kInvalidArgument, fmt::format("'{}' is not an IP address to listen on", host));
@@ -189,6 +219,23 @@ HttpServer::HttpServer(const std::string& host, uint16_t port, int threads, Http
 }
 
 HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::drain(std::chrono::steady_clock::time_point deadline) {
+  if (impl_->threads.empty()) return;
+  impl_->shared.draining = true;
+  net::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  {
+    std::lock_guard lock(impl_->connections_mutex);
+    for (const auto& weak : impl_->connections)
+      if (auto c = weak.lock()) net::post(c->executor(), [c] { c->close_if_idle(); });
+  }
+  while (impl_->shared.open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop();
+}
 
 uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 

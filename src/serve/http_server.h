@@ -38,7 +38,10 @@ class HttpServer {
 
   /// The port listened on.
   uint16_t port() const;
-  /// Stops accepting and answering, and joins the threads.
+  /// Stops accepting; requests already arriving are answered (with Connection: close) and idle connections
+  /// closed; returns when every connection has closed or at `deadline`, then stop()s.
+  void drain(std::chrono::steady_clock::time_point deadline);
+  /// Stops accepting and answering at once, and joins the threads.
   void stop();
 
   struct Impl;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "datatype.h"
 #include "serve_error.h"
@@ -10,6 +11,12 @@
 namespace kiln::serve {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t micros_since(Clock::time_point start) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
+}
 
 std::vector<int64_t> metadata_shape(const Shape& shape) {
   std::vector<int64_t> dims;
@@ -77,18 +84,41 @@ const ServedModel& InferenceService::model(std::string_view name, std::string_vi
 
 ModelMetadata InferenceService::model_metadata(std::string_view name, std::string_view version) const {
   const ServedModel& m = model(name, version);
+  if (!m.ready.load(std::memory_order_acquire))
+    throw ServeError(Status::kUnavailable, fmt::format("model '{}' is still loading", m.name));
   return {m.name, {m.version}, "kiln_onnx", describe(m.session->inputs()), describe(m.session->outputs())};
 }
 
 bool InferenceService::model_ready(std::string_view name, std::string_view version) const {
   const ServedModel* m = repository_.find(name, version);
-  return m && m->ready && !shutting_down_;
+  return m && m->ready.load(std::memory_order_acquire) && !shutting_down_;
 }
 
 InferResponse InferenceService::infer(InferRequest request) const {
-  if (shutting_down_) throw ServeError(Status::kUnavailable, "the server is shutting down");
   const ServedModel& m = model(request.model_name, request.model_version);
-  if (!m.ready) throw ServeError(Status::kUnavailable, fmt::format("model '{}' is not ready", m.name));
+  ModelMetrics& metrics = m.metrics;
+  const auto start = Clock::now();
+  metrics.pending.fetch_add(1, std::memory_order_relaxed);
+  try {
+    InferResponse response = run(m, std::move(request));
+    metrics.request_success.fetch_add(1, std::memory_order_relaxed);
+    metrics.inference_count.fetch_add(1, std::memory_order_relaxed);
+    metrics.request_us.fetch_add(micros_since(start), std::memory_order_relaxed);
+    metrics.pending.fetch_sub(1, std::memory_order_relaxed);
+    return response;
+  } catch (...) {
+    metrics.request_failure.fetch_add(1, std::memory_order_relaxed);
+    metrics.request_us.fetch_add(micros_since(start), std::memory_order_relaxed);
+    metrics.pending.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
+}
+
+InferResponse InferenceService::run(const ServedModel& m, InferRequest request) const {
+  if (!m.ready.load(std::memory_order_acquire))
+    throw ServeError(Status::kUnavailable, fmt::format("model '{}' is still loading", m.name));
+  ModelMetrics& metrics = m.metrics;
+  auto phase_start = Clock::now();
   const Session& session = *m.session;
 
   NamedTensors feeds;
@@ -108,7 +138,7 @@ InferResponse InferenceService::infer(InferRequest request) const {
       bad_request(fmt::format("input '{}' of model '{}' is missing; the model needs {}", io.name, m.name,
                               names_of(session.inputs())));
 
-  RunOptions run;
+  RunOptions options;
   std::vector<RequestedOutput> wanted = request.outputs;
   if (wanted.empty())
     for (const IoInfo& io : session.outputs()) wanted.push_back({io.name, request.binary_outputs});
@@ -116,18 +146,23 @@ InferResponse InferenceService::infer(InferRequest request) const {
     if (!find_io(session.outputs(), out.name))
       bad_request(fmt::format("model '{}' has no output '{}'; its outputs are {}", m.name, out.name,
                               names_of(session.outputs())));
-    run.output_names.push_back(out.name);
+    options.output_names.push_back(out.name);
   }
 
+  metrics.input_us.fetch_add(micros_since(phase_start), std::memory_order_relaxed);
+  phase_start = Clock::now();
   NamedTensors results;
   try {
-    results = session.run(feeds, run);
+    metrics.exec_count.fetch_add(1, std::memory_order_relaxed);
+    results = session.run(feeds, options);
   } catch (const Error& e) {
     // A feed the model refuses is the caller's to fix; anything else is the server's failure.
     const bool callers = e.code() == ErrorCode::kInvalidArgument || e.code() == ErrorCode::kLimitExceeded;
     throw ServeError(callers ? Status::kBadRequest : Status::kInternal,
                      fmt::format("model '{}' failed: {}", m.name, e.what()));
   }
+  metrics.infer_us.fetch_add(micros_since(phase_start), std::memory_order_relaxed);
+  phase_start = Clock::now();
 
   InferResponse response{m.name, m.version, std::move(request.id), {}};
   for (size_t i = 0; i < results.size(); ++i) {
@@ -138,6 +173,7 @@ InferResponse InferenceService::infer(InferRequest request) const {
                                                       tensor_kind_name(t.kind()), dtype_name(t.dtype())));
     response.outputs.push_back({results[i].first, std::move(t), wanted[i].binary});
   }
+  metrics.output_us.fetch_add(micros_since(phase_start), std::memory_order_relaxed);
   return response;
 }
 

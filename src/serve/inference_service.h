@@ -40,22 +40,23 @@ class InferenceService {
   bool live() const { return true; }
   /// Every model loaded and the server not shutting down.
   bool ready() const;
-  /// Set when shutdown begins: readiness turns false and new inferences are refused with 503.
+  /// Set when shutdown begins: readiness turns false; requests already received are still answered.
   void begin_shutdown() { shutting_down_ = true; }
 
   ServerMetadata server_metadata() const;
-  /// Throws ServeError 404 naming the model (and version) when there is no such model.
+  /// Throws ServeError 404 naming the model (and version) when there is no such model, 503 while it loads.
   ModelMetadata model_metadata(std::string_view name, std::string_view version) const;
   /// False for an unknown model.
   bool model_ready(std::string_view name, std::string_view version) const;
 
   /// Checks `request` against the model (input names, datatypes, ranks and fixed dims, every input given once,
-  /// output names) and runs it. Throws ServeError: 404 unknown model, 400 a request the model cannot take, 503
-  /// shutting down, 500 a failed run.
+  /// output names) and runs it, counting it in the model's metrics. Throws ServeError: 404 unknown model, 400 a
+  /// request the model cannot take, 503 a model still loading, 500 a failed run.
   InferResponse infer(InferRequest request) const;
 
  private:
   const ServedModel& model(std::string_view name, std::string_view version) const;
+  InferResponse run(const ServedModel& model, InferRequest request) const;
 
   const ModelRepository& repository_;
   std::atomic<bool> shutting_down_{false};

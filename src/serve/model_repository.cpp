@@ -5,6 +5,9 @@
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,24 +45,23 @@ void apply_config(const fs::path& file, SessionOptions& options) {
   }
 }
 
-std::unique_ptr<ServedModel> load_model(std::string name, const fs::path& onnx, SessionOptions options) {
+std::unique_ptr<ServedModel> model_entry(std::string name, const fs::path& onnx, SessionOptions options) {
   auto model = std::make_unique<ServedModel>();
   model->name = std::move(name);
   model->path = onnx.string();
-  model->session = std::make_unique<Session>(Session::from_file(model->path, options));
-  model->ready = true;
+  model->options = std::move(options);
   return model;
 }
 
 }  // namespace
 
-ModelRepository ModelRepository::load(const std::string& path, const RepositoryOptions& options) {
+ModelRepository ModelRepository::scan(const std::string& path, const RepositoryOptions& options) {
   ModelRepository repo;
   const fs::path root(path);
   std::error_code ec;
   if (fs::is_regular_file(root, ec)) {
     if (root.extension() != ".onnx") fail(fmt::format("'{}' is neither an .onnx file nor a model folder", path));
-    repo.models_.push_back(load_model(root.stem().string(), root, options.session));
+    repo.models_.push_back(model_entry(root.stem().string(), root, options.session));
     return repo;
   }
   if (!fs::is_directory(root, ec))
@@ -79,12 +81,26 @@ ModelRepository ModelRepository::load(const std::string& path, const RepositoryO
                        folder.string(), files.size()));
     SessionOptions session = options.session;
     if (fs::exists(folder / "config.json")) apply_config(folder / "config.json", session);
-    repo.models_.push_back(load_model(folder.filename().string(), files.front(), session));
+    repo.models_.push_back(model_entry(folder.filename().string(), files.front(), session));
   }
   if (repo.models_.empty())
     fail(fmt::format("model repository '{}' holds no model: expected sub-folders each holding one .onnx file",
                      path));
   return repo;
+}
+
+void ModelRepository::load_all() {
+  // Test-only: a delay before each model's load, so the tests can see readiness false while models load.
+  const char* delay = std::getenv("KILN_SERVE_TEST_LOAD_DELAY_MS");
+  for (const auto& m : models_) {
+    if (delay) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
+    try {
+      m->session = std::make_unique<Session>(Session::from_file(m->path, m->options));
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("model '{}' ({}) cannot be served: {}", m->name, m->path, e.what()));
+    }
+    m->ready.store(true, std::memory_order_release);
+  }
 }
 
 const ServedModel* ModelRepository::find(std::string_view name, std::string_view version) const {

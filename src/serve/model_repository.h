@@ -11,16 +11,20 @@
 #include <vector>
 
 #include "kiln/session.h"
+#include "model_metrics.h"
 
 namespace kiln::serve {
 
-/// One loaded model. Every model has one version, "1".
+/// One model. Every model has one version, "1". `session` is set once, before `ready` turns true (release);
+/// readers check `ready` (acquire) before touching it.
 struct ServedModel {
   std::string name;
   std::string version = "1";
-  std::string path;  ///< the .onnx file
+  std::string path;         ///< the .onnx file
+  SessionOptions options;   ///< the repository's, with the model's config.json applied
   std::unique_ptr<Session> session;
   std::atomic<bool> ready{false};
+  mutable ModelMetrics metrics;  // observation, counted through const access
 };
 
 struct RepositoryOptions {
@@ -29,10 +33,13 @@ struct RepositoryOptions {
 
 class ModelRepository {
  public:
-  /// Loads `path` (a repository folder or one .onnx file). Throws kiln::Error naming the model folder or file
-  /// at fault: a folder without models, a model folder with no or several .onnx files, a bad config, a model
-  /// kiln cannot load.
-  static ModelRepository load(const std::string& path, const RepositoryOptions& options);
+  /// Finds the models of `path` (a repository folder or one .onnx file) and reads their configs; loads none.
+  /// Throws kiln::Error naming the folder or file at fault: a folder without models, a model folder with no or
+  /// several .onnx files, a bad config.
+  static ModelRepository scan(const std::string& path, const RepositoryOptions& options);
+  /// Loads every model, in order, each turning ready when loaded (the server answers meanwhile: not ready).
+  /// Throws kiln::Error naming the model kiln cannot load.
+  void load_all();
 
   /// The model named `name`, or null; `version` must be empty or the model's version.
   const ServedModel* find(std::string_view name, std::string_view version = {}) const;

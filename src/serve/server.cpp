@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <thread>
+
 #include "grpc_server.h"
 #include "inference_service.h"
 
@@ -8,11 +10,14 @@ namespace kiln::serve {
 namespace {
 
 // Prometheus text for GET /metrics on the metrics port (the protocol's paths are not served there).
-HttpReply metrics_reply(const HttpRequest& request) {
+HttpReply metrics_reply(const ModelRepository& repository, const HttpRequest& request) {
   const std::string_view path = request.target.substr(0, request.target.find('?'));
   if (path != "/metrics") return http_error(404, "the metrics port answers GET /metrics only");
+  std::vector<LabelledMetrics> models;
+  for (const auto& m : repository.models()) models.push_back({m->name, m->version, &m->metrics});
   HttpReply reply;
   reply.content_type = "text/plain; version=0.0.4";
+  reply.body = prometheus_text(models);
   return reply;
 }
 
@@ -38,8 +43,9 @@ Server::Server(ModelRepository repository, const ServerOptions& options)
     s.grpc = std::make_unique<GrpcServer>(options.host, static_cast<uint16_t>(options.grpc_port), s.core,
                                           options.http_limits.max_body_bytes);
   if (options.metrics_port >= 0)
-    s.metrics = std::make_unique<HttpServer>(options.host, static_cast<uint16_t>(options.metrics_port), 1,
-                                             HttpLimits{}, metrics_reply);
+    s.metrics = std::make_unique<HttpServer>(
+        options.host, static_cast<uint16_t>(options.metrics_port), 1, HttpLimits{},
+        [&repo = s.repository](const HttpRequest& r) { return metrics_reply(repo, r); });
 }
 
 Server::~Server() { stop(); }
@@ -48,11 +54,19 @@ int Server::http_port() const { return impl_->http ? impl_->http->port() : -1; }
 int Server::grpc_port() const { return impl_->grpc ? impl_->grpc->port() : -1; }
 int Server::metrics_port() const { return impl_->metrics ? impl_->metrics->port() : -1; }
 
+void Server::load_models() { impl_->repository.load_all(); }
+
 void Server::stop() {
   Impl& s = *impl_;
   s.core.begin_shutdown();
-  if (s.grpc) s.grpc->stop(s.options.exit_timeout);
-  if (s.http) s.http->stop();
+  const auto deadline = std::chrono::steady_clock::now() + s.options.exit_timeout;
+  // gRPC and HTTP drain side by side, against one deadline.
+  std::thread grpc_drain([&] {
+    if (s.grpc) s.grpc->stop(std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                                  std::chrono::steady_clock::now()));
+  });
+  if (s.http) s.http->drain(deadline);
+  grpc_drain.join();
   if (s.metrics) s.metrics->stop();
 }
 

@@ -23,7 +23,8 @@ struct ServerOptions {
 
 class Server {
  public:
-  /// Starts every listener over `repository`. Throws kiln::Error when one cannot listen.
+  /// Starts every listener over `repository` (scanned, not loaded: the server answers not ready until
+  /// load_models()). Throws kiln::Error when one cannot listen.
   Server(ModelRepository repository, const ServerOptions& options);
   ~Server();
 
@@ -32,7 +33,10 @@ class Server {
   int grpc_port() const;
   int metrics_port() const;
 
-  /// Turns readiness false, stops accepting, lets in-flight requests finish within the exit timeout.
+  /// Loads every model; each turns ready once loaded, the server once all are. Throws kiln::Error naming a model
+  /// that cannot be loaded.
+  void load_models();
+  /// Turns readiness false, stops accepting, lets requests already received finish within the exit timeout.
   void stop();
 
   struct Impl;

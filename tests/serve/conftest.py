@@ -77,10 +77,12 @@ class RunningServer:
         self.grpc_url = f"127.0.0.1:{self.grpc_port}"
 
 
-def start_server(repo: pathlib.Path, *extra: str) -> RunningServer:
+def start_server(repo: pathlib.Path, *extra: str, wait_ready: bool = True, env: dict = None) -> RunningServer:
+    """Starts kiln serve; returns once its ports are printed and, with wait_ready, once every model is loaded."""
     process = subprocess.Popen(
         [str(KILN), "serve", str(repo), "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0",
-         "--threads", "1", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--threads", "1", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, **(env or {})))
     ports, lines = {}, []
     deadline = time.monotonic() + STARTUP_SECONDS
     while len(ports) < 3 and time.monotonic() < deadline:
@@ -91,7 +93,12 @@ def start_server(repo: pathlib.Path, *extra: str) -> RunningServer:
         m = re.match(r"kiln serve: (HTTP|gRPC|metrics) on [^ ]+:(\d+)$", line.strip())
         if m:
             ports[m.group(1)] = int(m.group(2))
-    if len(ports) < 3:
+    while wait_ready and len(ports) == 3 and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if not line or line.strip() == "kiln serve: ready":
+            break
+    if len(ports) < 3 or (wait_ready and lines[-1].strip() != "kiln serve: ready"):
         process.kill()
         raise RuntimeError("kiln serve did not start:\n" + "".join(lines) + process.stdout.read())
     return RunningServer(process, ports)
