@@ -89,7 +89,8 @@ Runner add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads each model's run uses (0: the CPUs the process may use)")
       ->capture_default_str();
-  cmd->add_option("--http-threads", args->server.http_threads, "Threads answering HTTP requests")
+  cmd->add_option("--http-threads", args->server.http_threads,
+                  "Threads running HTTP inference requests (a dynamic batch gathers at most this many)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--max-request-bytes", args->max_request_bytes,

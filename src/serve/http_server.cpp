@@ -1,7 +1,9 @@
 #include "http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -27,9 +29,13 @@ using tcp = net::ip::tcp;
 struct Shared {
   HttpLimits limits;
   HttpHandler handler;
+  net::thread_pool* workers = nullptr;  // runs the POST handlers (inference)
   std::atomic<bool> draining{false};  // stop(): answer what has arrived, then close
   std::atomic<int> open_connections{0};
 };
+
+// What a connection idle at shutdown gets to start sending a request.
+constexpr std::chrono::milliseconds kDrainGrace{1000};
 
 std::string_view view_of(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -38,7 +44,8 @@ std::string_view view_of(beast::string_view s) { return {s.data(), s.size()}; }
 // threads at once; the shared_ptr each pending operation holds keeps it alive.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+  Connection(tcp::socket socket, Shared& shared)
+      : stream_(std::move(socket)), grace_(stream_.get_executor()), shared_(shared) {
     shared_.open_connections.fetch_add(1);
   }
   ~Connection() { shared_.open_connections.fetch_sub(1); }
@@ -57,9 +64,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   net::any_io_executor executor() { return stream_.get_executor(); }
 
-  // While draining: a connection waiting for a request that has not started arriving is closed now.
-  void close_if_idle() {
-    if (waiting_for_header_ && buffer_.size() == 0) stream_.cancel();
+  // While draining: a connection waiting for a request is closed unless one starts arriving within a grace
+  // period (a client may have connected just before the signal and be about to send).
+  void close_when_idle() {
+    grace_.expires_after(kDrainGrace);
+    grace_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->waiting_for_header_ && self->buffer_.size() == 0) self->stream_.cancel();
+    });
   }
 
  private:
@@ -109,7 +120,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.body = req.body();
     if (auto it = req.find("Inference-Header-Content-Length"); it != req.end())
       request.inference_header_length = view_of(it->value());
-    send(shared_.handler(request), req.keep_alive() && !shared_.draining);
+    const bool keep_alive = req.keep_alive();
+    if (!request.is_post) return send(shared_.handler(request), keep_alive && !shared_.draining);
+    // An inference runs on a worker, never on an I/O thread: health checks and other connections stay answered
+    // however long models take. The request stays valid meanwhile: nothing reads this connection until the
+    // reply is written.
+    net::post(*shared_.workers, [self = shared_from_this(), request, keep_alive] {
+      HttpReply reply = self->shared_.handler(request);
+      net::post(self->executor(), [self, reply = std::move(reply), keep_alive]() mutable {
+        self->send(std::move(reply), keep_alive && !self->shared_.draining);
+      });
+    });
   }
 
   void send(HttpReply reply, bool keep_alive) {
@@ -162,6 +183,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer grace_;
   Shared& shared_;
   bool waiting_for_header_ = false;
   beast::flat_buffer buffer_;
@@ -173,8 +195,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 }  // namespace
 
+// Threads reading and writing sockets: the work there is small, and inference runs on the workers.
+constexpr int kIoThreads = 2;
+
 struct HttpServer::Impl {
+  explicit Impl(int worker_threads) : workers(static_cast<size_t>(std::max(worker_threads, 1))) {}
   Shared shared;
+  net::thread_pool workers;
   net::io_context io;
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
@@ -200,7 +227,8 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_unique<Impl>(threads)) {
+  impl_->shared.workers = &impl_->workers;
   impl_->shared.limits = limits;
   impl_->shared.handler = std::move(handler);
   beast::error_code ec;
@@ -215,7 +243,7 @@ HttpServer::HttpServer(const std::string& host, uint16_t port, int threads, Http
   if (ec)
     throw Error(ErrorCode::kIo, fmt::format("cannot listen for HTTP on {}:{}: {}", host, port, ec.message()));
   impl_->accept();
-  for (int i = 0; i < std::max(threads, 1); ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
+  for (int i = 0; i < kIoThreads; ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
 }
 
 HttpServer::~HttpServer() { stop(); }
@@ -230,7 +258,7 @@ void HttpServer::drain(std::chrono::steady_clock::time_point deadline) {
   {
     std::lock_guard lock(impl_->connections_mutex);
     for (const auto& weak : impl_->connections)
-      if (auto c = weak.lock()) net::post(c->executor(), [c] { c->close_if_idle(); });
+      if (auto c = weak.lock()) net::post(c->executor(), [c] { c->close_when_idle(); });
   }
   while (impl_->shared.open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -248,6 +276,8 @@ void HttpServer::stop() {
   impl_->io.stop();
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();
+  impl_->workers.stop();
+  impl_->workers.join();
 }
 
 }  // namespace kiln::serve

@@ -1,6 +1,7 @@
 #pragma once
 // The HTTP/1.1 transport (Boost.Beast over Asio): accepts connections on its own threads, reads each request
-// under the limits below, hands it to a handler (http_api.h) and writes the reply. Keep-alive, pipelined
+// under the limits below, hands it to a handler (http_api.h) and writes the reply; inference requests run on
+// worker threads, so a long inference never holds up the sockets. Keep-alive, pipelined
 // requests one after another, Expect: 100-continue. Boost stays inside http_server.cpp.
 
 #include <chrono>
@@ -29,8 +30,8 @@ using HttpHandler = std::function<HttpReply(const HttpRequest&)>;
 
 class HttpServer {
  public:
-  /// Binds `host`:`port` (port 0: a free port, see port()) and starts `threads` threads answering requests with
-  /// `handler`. Throws kiln::Error naming the address when it cannot listen there.
+  /// Binds `host`:`port` (port 0: a free port, see port()) and answers requests with `handler`: POST requests
+  /// (inference) on `threads` worker threads, the rest on the two threads that read and write the sockets. Throws kiln::Error naming the address when it cannot listen there.
   HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

@@ -61,6 +61,22 @@ void check_input(const ServedModel& model, const IoInfo& declared, const Tensor&
                             declared.name, model.name, fmt::join(expected, ", "), fmt::join(given.dims(), ", ")));
 }
 
+// The batch size of a request to a batching model: every input's first dim, equal and within max_batch_size.
+int64_t batch_rows(const ServedModel& m, const NamedTensors& feeds) {
+  int64_t rows = -1;
+  for (const auto& [name, t] : feeds) {
+    if (t.rank() == 0) bad_request(fmt::format("input '{}' of model '{}' needs a batch dim first", name, m.name));
+    if (rows >= 0 && t.dims()[0] != rows)
+      bad_request(fmt::format("the inputs of model '{}' must share their first (batch) dim; input '{}' has {} where "
+                              "another has {}", m.name, name, t.dims()[0], rows));
+    rows = t.dims()[0];
+  }
+  if (rows < 1 || rows > m.batching.max_batch_size)
+    bad_request(fmt::format("a batch of {} is outside model '{}''s 1..{} (its max_batch_size)", rows, m.name,
+                            m.batching.max_batch_size));
+  return rows;
+}
+
 }  // namespace
 
 bool InferenceService::ready() const {
@@ -102,7 +118,6 @@ InferResponse InferenceService::infer(InferRequest request) const {
   try {
     InferResponse response = run(m, std::move(request));
     metrics.request_success.fetch_add(1, std::memory_order_relaxed);
-    metrics.inference_count.fetch_add(1, std::memory_order_relaxed);
     metrics.request_us.fetch_add(micros_since(start), std::memory_order_relaxed);
     metrics.pending.fetch_sub(1, std::memory_order_relaxed);
     return response;
@@ -151,10 +166,17 @@ InferResponse InferenceService::run(const ServedModel& m, InferRequest request) 
 
   metrics.input_us.fetch_add(micros_since(phase_start), std::memory_order_relaxed);
   phase_start = Clock::now();
+  // A batching model counts each batch item as an inference (Triton's nv_inference_count); others count 1.
+  int64_t inferences = 1;
+  if (m.batcher) inferences = batch_rows(m, feeds);
   NamedTensors results;
   try {
-    metrics.exec_count.fetch_add(1, std::memory_order_relaxed);
-    results = session.run(feeds, options);
+    if (m.batcher) {
+      results = m.batcher->run(std::move(feeds), options.output_names);
+    } else {
+      metrics.exec_count.fetch_add(1, std::memory_order_relaxed);
+      results = session.run(feeds, options);
+    }
   } catch (const Error& e) {
     // A feed the model refuses is the caller's to fix; anything else is the server's failure.
     const bool callers = e.code() == ErrorCode::kInvalidArgument || e.code() == ErrorCode::kLimitExceeded;
@@ -162,6 +184,7 @@ InferResponse InferenceService::run(const ServedModel& m, InferRequest request) 
                      fmt::format("model '{}' failed: {}", m.name, e.what()));
   }
   metrics.infer_us.fetch_add(micros_since(phase_start), std::memory_order_relaxed);
+  metrics.inference_count.fetch_add(static_cast<uint64_t>(inferences), std::memory_order_relaxed);
   phase_start = Clock::now();
 
   InferResponse response{m.name, m.version, std::move(request.id), {}};

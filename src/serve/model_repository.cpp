@@ -20,8 +20,15 @@ namespace {
 
 [[noreturn]] void fail(std::string message) { throw Error(ErrorCode::kInvalidArgument, std::move(message)); }
 
-// Applies a model folder's config.json to `options`.
-void apply_config(const fs::path& file, SessionOptions& options) {
+int64_t whole_number(const fs::path& file, const std::string& key, const rapidjson::Value& v) {
+  if (!v.IsInt64() || v.GetInt64() < 0)
+    fail(fmt::format("model config '{}': \"{}\" must be a whole number >= 0", file.string(), key));
+  return v.GetInt64();
+}
+
+// Applies a model folder's config.json to `model`.
+void apply_config(const fs::path& file, ServedModel& model) {
+  SessionOptions& options = model.options;
   std::ifstream in(file);
   std::stringstream text;
   text << in.rdbuf();
@@ -39,8 +46,15 @@ void apply_config(const fs::path& file, SessionOptions& options) {
         fail(fmt::format("model config '{}': \"threads\" must be a whole number >= 0 (0 = the CPUs the process "
                          "may use)", file.string()));
       options.intra_op_threads = member.value.GetInt();
+    } else if (key == "max_batch_size") {
+      model.batching.max_batch_size = whole_number(file, key, member.value);
+    } else if (key == "max_queue_delay_us") {
+      model.batching.max_queue_delay = std::chrono::microseconds(whole_number(file, key, member.value));
+    } else if (key == "max_queue_size") {
+      model.batching.max_queue_size = whole_number(file, key, member.value);
     } else {
-      fail(fmt::format("model config '{}': unknown key \"{}\" (known: \"threads\")", file.string(), key));
+      fail(fmt::format("model config '{}': unknown key \"{}\" (known: \"threads\", \"max_batch_size\", "
+                       "\"max_queue_delay_us\", \"max_queue_size\")", file.string(), key));
     }
   }
 }
@@ -51,6 +65,14 @@ std::unique_ptr<ServedModel> model_entry(std::string name, const fs::path& onnx,
   model->path = onnx.string();
   model->options = std::move(options);
   return model;
+}
+
+// Batching stacks requests along every input's first dim: that dim must be free to vary.
+void check_batchable(const ServedModel& m) {
+  for (const IoInfo& in : m.session->inputs())
+    if (!in.shape.rank_known || in.shape.rank() == 0 || in.shape.dims[0].is_known())
+      fail(fmt::format("max_batch_size is set but input '{}' has {} as its shape: batching needs every input's "
+                       "first dim to be variable (a dynamic axis such as 'batch')", in.name, in.shape.str()));
 }
 
 }  // namespace
@@ -79,9 +101,9 @@ ModelRepository ModelRepository::scan(const std::string& path, const RepositoryO
     if (files.size() > 1)
       fail(fmt::format("model folder '{}' holds {} .onnx files; a model folder holds exactly one",
                        folder.string(), files.size()));
-    SessionOptions session = options.session;
-    if (fs::exists(folder / "config.json")) apply_config(folder / "config.json", session);
-    repo.models_.push_back(model_entry(folder.filename().string(), files.front(), session));
+    auto model = model_entry(folder.filename().string(), files.front(), options.session);
+    if (fs::exists(folder / "config.json")) apply_config(folder / "config.json", *model);
+    repo.models_.push_back(std::move(model));
   }
   if (repo.models_.empty())
     fail(fmt::format("model repository '{}' holds no model: expected sub-folders each holding one .onnx file",
@@ -96,6 +118,10 @@ void ModelRepository::load_all() {
     if (delay) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
     try {
       m->session = std::make_unique<Session>(Session::from_file(m->path, m->options));
+      if (m->batching.max_batch_size > 0) {
+        check_batchable(*m);
+        m->batcher = std::make_unique<Batcher>(*m->session, m->batching, m->name, m->metrics);
+      }
     } catch (const Error& e) {
       throw Error(e.code(), fmt::format("model '{}' ({}) cannot be served: {}", m->name, m->path, e.what()));
     }

@@ -1,8 +1,9 @@
 #pragma once
 // The models a server holds: `kiln serve DIR` loads every sub-folder of DIR that holds one .onnx file (the
 // folder's name is the model's name), `kiln serve model.onnx` that one file (its stem is the name). A model
-// folder may hold `config.json`, a small object of per-model settings (today "threads": the model's intra-op
-// threads); an unknown key is refused by name, so a typo never passes silently.
+// folder may hold `config.json`, a small object of per-model settings: "threads" (the model's intra-op threads),
+// "max_batch_size", "max_queue_delay_us", "max_queue_size" (dynamic batching, batcher.h); an unknown key is
+// refused by name, so a typo never passes silently.
 
 #include <atomic>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "kiln/session.h"
+#include "batcher.h"
 #include "model_metrics.h"
 
 namespace kiln::serve {
@@ -25,6 +27,8 @@ struct ServedModel {
   std::unique_ptr<Session> session;
   std::atomic<bool> ready{false};
   mutable ModelMetrics metrics;  // observation, counted through const access
+  BatchingConfig batching;       ///< from config.json; max_batch_size 0: every request runs alone
+  std::unique_ptr<Batcher> batcher;  ///< set at load when batching; declared last, so stopped first
 };
 
 struct RepositoryOptions {

@@ -2,9 +2,10 @@
 
 The repository holds the bundled demo model, squeezenet1_1 from the model suite's cache (exported there first
 when missing), and tiny models built with onnx.helper for the types the suite's models lack: INT64, BOOL, BYTES
-(string) and FP16. The server listens on ports the system picks (port 0); its first lines say which.
+(string) and FP16, and two of them again with dynamic batching configured. The server listens on ports the system picks (port 0); its first lines say which.
 Environment (tests/serve/CMakeLists.txt sets it): KILN_BINARY, KILN_MODEL_CACHE, KILN_SERVE_WORK.
 """
+import json
 import os
 import pathlib
 import re
@@ -63,6 +64,17 @@ def model_repository() -> pathlib.Path:
     _tiny_models(repo)
     (repo / "super_resolution").mkdir()
     shutil.copy(REPO / "models" / "super_resolution.onnx", repo / "super_resolution" / "model.onnx")
+    # Dynamic batching (config.json): the demo model batched, and a small one with a queue of 2 for the 503 case.
+    (repo / "super_resolution_batched").mkdir()
+    shutil.copy(REPO / "models" / "super_resolution.onnx", repo / "super_resolution_batched" / "model.onnx")
+    (repo / "super_resolution_batched" / "config.json").write_text(
+        json.dumps({"max_batch_size": 16, "max_queue_delay_us": 300000}))
+    shutil.copytree(repo / "int64_ops", repo / "int64_batched")
+    (repo / "int64_batched" / "config.json").write_text(
+        json.dumps({"max_batch_size": 16, "max_queue_delay_us": 300000}))
+    shutil.copytree(repo / "int64_ops", repo / "int64_short_queue")
+    (repo / "int64_short_queue" / "config.json").write_text(
+        json.dumps({"max_batch_size": 4, "max_queue_delay_us": 600000, "max_queue_size": 2}))
     squeezenet = export_models.ensure_exported("squeezenet1_1", MODEL_CACHE, log=lambda *_: None)
     (repo / "squeezenet1_1").mkdir()
     shutil.copy(squeezenet, repo / "squeezenet1_1" / "model.onnx")

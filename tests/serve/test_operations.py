@@ -109,6 +109,11 @@ def test_sigterm_finishes_requests_in_flight(model_repository):
         futures = [pool.submit(http_call, k) for k in range(16)] + [pool.submit(grpc_call, k) for k in range(4)]
         time.sleep(0.3)  # every request sent; two HTTP threads leave most of them waiting to be answered
         assert not all(f.done() for f in futures), "the requests finished before SIGTERM; make them slower"
+        # Inference runs on the HTTP workers, never on the threads reading the sockets: with both workers busy
+        # and requests waiting, liveness still answers at once.
+        live_start = time.monotonic()
+        assert get(f"http://{s.http_url}/v2/health/live")[0] == 200
+        assert time.monotonic() - live_start < 1.0
         start = time.monotonic()
         stop_server(s)  # SIGTERM, then asserts exit code 0
         results = [f.result() for f in futures]
