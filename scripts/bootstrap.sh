@@ -12,7 +12,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev
   python3-venv python3-dev python3-torch python3-torchvision
   strace ccache
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler rapidjson-dev libboost-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler rapidjson-dev libboost-dev python3-yaml
 )
 # The Python package (python/, pyproject.toml) builds with nanobind and scikit-build-core; its tests use pytest
 # and mypy. Pinned so the bindings build the same everywhere; onnxruntime is the reference the tests compare with.

@@ -1,5 +1,5 @@
-// kiln serve MODEL_REPOSITORY|MODEL.onnx [--host H] [--http-port P] [--grpc-port P] [--metrics-port P]
-//            [--threads N] [--http-threads N] [--max-request-bytes N] [--exit-timeout S]
+// kiln serve MODEL_REPOSITORY|MODEL.onnx [--model-name NAME] [--host H] [--http-port P] [--grpc-port P] [--metrics-port P]
+//            [--threads N] [--http-threads N] [--max-request-bytes N] [--header-timeout S] [--exit-timeout S]
 // Serves the models over the Open Inference Protocol (KServe v2): HTTP/REST and gRPC (src/serve).
 
 #include <csignal>
@@ -16,10 +16,12 @@ namespace {
 
 struct ServeArgs {
   std::string repository;
+  std::string model_name;
   serve::ServerOptions server;
   int threads = 0;
   uint64_t max_request_bytes = serve::HttpLimits{}.max_body_bytes;
   double exit_timeout_seconds = 30;
+  double header_timeout_seconds = 30;
 };
 
 int run_serve(const ServeArgs& args) {
@@ -33,6 +35,7 @@ int run_serve(const ServeArgs& args) {
 
   serve::RepositoryOptions repo_options;
   repo_options.session.intra_op_threads = args.threads;
+  repo_options.model_name = args.model_name;
   serve::ModelRepository repository = serve::ModelRepository::scan(args.repository, repo_options);
   std::vector<std::string> names;
   for (const auto& m : repository.models()) names.push_back(m->name);
@@ -40,6 +43,8 @@ int run_serve(const ServeArgs& args) {
   serve::ServerOptions options = args.server;
   options.http_limits.max_body_bytes = args.max_request_bytes;
   options.exit_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.exit_timeout_seconds * 1000));
+  options.http_limits.header_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(args.header_timeout_seconds * 1000));
   serve::Server server(std::move(repository), options);
   // Tests and scripts read the ports from these lines (a port given as 0 is the one the system chose).
   std::printf("kiln serve: models %s\n", fmt::format("{}", fmt::join(names, ", ")).c_str());
@@ -78,6 +83,9 @@ Runner add_serve(CLI::App& app) {
                   "A model repository (a folder with one sub-folder per model, each holding one .onnx file and "
                   "optionally config.json) or one .onnx file")
       ->required();
+  cmd->add_option("--model-name", args->model_name,
+                  "Name to serve a single model (an .onnx file or a folder holding one) under; default: the file's "
+                  "stem");
   cmd->add_option("--host", args->server.host, "Address to listen on (0.0.0.0: every interface)")
       ->capture_default_str();
   cmd->add_option("--http-port", args->server.http_port, "HTTP/REST port; 0 picks a free one, -1 turns HTTP off")
@@ -95,6 +103,11 @@ Runner add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-request-bytes", args->max_request_bytes,
                   "Largest request body (HTTP) or message (gRPC); larger ones get 400 before their body is read")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", args->header_timeout_seconds,
+                  "Seconds an HTTP client may take to send a request's header (also how long an idle keep-alive "
+                  "connection stays open)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--exit-timeout", args->exit_timeout_seconds,
                   "Seconds in-flight requests get to finish after SIGTERM or SIGINT")

@@ -1,5 +1,7 @@
 #include "grpc_server.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
@@ -20,19 +22,27 @@ grpc::StatusCode code_of(Status status) {
   }
 }
 
+// Threads running gRPC inferences.
+constexpr size_t kInferenceWorkers = 16;
+
 // Runs `answer` and turns what it throws into the call's status.
 template <typename F>
-grpc::ServerUnaryReactor* respond(grpc::CallbackServerContext* context, F&& answer) {
-  grpc::Status status = grpc::Status::OK;
+grpc::Status status_of(F&& answer) {
   try {
     answer();
+    return grpc::Status::OK;
   } catch (const ServeError& e) {
-    status = grpc::Status(code_of(e.status()), e.what());
+    return grpc::Status(code_of(e.status()), e.what());
   } catch (const std::exception& e) {
-    status = grpc::Status(grpc::StatusCode::INTERNAL, e.what());
+    return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
   }
+}
+
+// Answers a cheap call at once, on the gRPC thread that received it.
+template <typename F>
+grpc::ServerUnaryReactor* respond(grpc::CallbackServerContext* context, F&& answer) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
+  reactor->Finish(status_of(std::forward<F>(answer)));
   return reactor;
 }
 
@@ -83,13 +93,23 @@ class Service final : public inference::GRPCInferenceService::CallbackService {
       fill_tensor_metadata(meta.outputs, r->mutable_outputs());
     });
   }
+  // gRPC's callback threads must not block: the inference runs on a worker and finishes the call from there.
+  // Until then the call is in progress, so Shutdown(deadline) waits for it.
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* c, const inference::ModelInferRequest* q,
                                        inference::ModelInferResponse* r) override {
-    return respond(c, [&] { response_to_proto(core_.infer(request_from_proto(*q)), *r); });
+    grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
+    boost::asio::post(workers_, [this, reactor, q, r] {
+      reactor->Finish(status_of([&] { response_to_proto(core_.infer(request_from_proto(*q)), *r); }));
+    });
+    return reactor;
   }
+
+  /// Waits for the inferences handed to workers.
+  void join_workers() { workers_.join(); }
 
  private:
   const InferenceService& core_;
+  boost::asio::thread_pool workers_{kInferenceWorkers};
 };
 
 }  // namespace
@@ -126,6 +146,7 @@ void GrpcServer::stop(std::chrono::milliseconds deadline) {
   if (!impl_->server) return;
   impl_->server->Shutdown(std::chrono::system_clock::now() + deadline);
   impl_->server->Wait();
+  impl_->service.join_workers();
   impl_->server.reset();
 }
 

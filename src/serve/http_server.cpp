@@ -1,5 +1,6 @@
 #include "http_server.h"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -203,6 +204,10 @@ struct HttpServer::Impl {
   Shared shared;
   net::thread_pool workers;
   net::io_context io;
+  // Keeps the I/O threads running while every request is on a worker: without it, io.run() returns as soon as
+  // no socket operation is pending (all connections busy in inference, the acceptor closed by drain()), and the
+  // replies the workers then post would never be written.
+  net::executor_work_guard<net::io_context::executor_type> io_work{io.get_executor()};
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
 
@@ -273,6 +278,7 @@ void HttpServer::stop() {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
   });
+  impl_->io_work.reset();
   impl_->io.stop();
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();

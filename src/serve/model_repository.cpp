@@ -67,6 +67,13 @@ std::unique_ptr<ServedModel> model_entry(std::string name, const fs::path& onnx,
   return model;
 }
 
+std::vector<fs::path> onnx_files(const fs::path& folder) {
+  std::vector<fs::path> files;
+  for (const fs::directory_entry& e : fs::directory_iterator(folder))
+    if (e.is_regular_file() && e.path().extension() == ".onnx") files.push_back(e.path());
+  return files;
+}
+
 // Batching stacks requests along every input's first dim: that dim must be free to vary.
 void check_batchable(const ServedModel& m) {
   for (const IoInfo& in : m.session->inputs())
@@ -80,23 +87,34 @@ void check_batchable(const ServedModel& m) {
 ModelRepository ModelRepository::scan(const std::string& path, const RepositoryOptions& options) {
   ModelRepository repo;
   const fs::path root(path);
+  const auto single = [&](const fs::path& onnx) {
+    return model_entry(options.model_name.empty() ? onnx.stem().string() : options.model_name, onnx,
+                       options.session);
+  };
   std::error_code ec;
   if (fs::is_regular_file(root, ec)) {
     if (root.extension() != ".onnx") fail(fmt::format("'{}' is neither an .onnx file nor a model folder", path));
-    repo.models_.push_back(model_entry(root.stem().string(), root, options.session));
+    repo.models_.push_back(single(root));
     return repo;
   }
   if (!fs::is_directory(root, ec))
     fail(fmt::format("model repository '{}' does not exist (give a folder with one sub-folder per model, or an "
                      ".onnx file)", path));
+  // A folder holding one .onnx file itself is one model's folder (what KServe mounts at /mnt/models).
+  if (const std::vector<fs::path> own = onnx_files(root); !own.empty()) {
+    if (own.size() > 1)
+      fail(fmt::format("'{}' holds {} .onnx files; a model folder holds exactly one (a repository holds one "
+                       "sub-folder per model)", path, own.size()));
+    repo.models_.push_back(single(own.front()));
+    if (fs::exists(root / "config.json")) apply_config(root / "config.json", *repo.models_.back());
+    return repo;
+  }
   std::vector<fs::path> folders;
   for (const fs::directory_entry& e : fs::directory_iterator(root))
     if (e.is_directory()) folders.push_back(e.path());
   std::sort(folders.begin(), folders.end());
   for (const fs::path& folder : folders) {
-    std::vector<fs::path> files;
-    for (const fs::directory_entry& e : fs::directory_iterator(folder))
-      if (e.is_regular_file() && e.path().extension() == ".onnx") files.push_back(e.path());
+    const std::vector<fs::path> files = onnx_files(folder);
     if (files.empty()) continue;  // not a model folder (a README, a version control folder, ...)
     if (files.size() > 1)
       fail(fmt::format("model folder '{}' holds {} .onnx files; a model folder holds exactly one",
@@ -108,6 +126,9 @@ ModelRepository ModelRepository::scan(const std::string& path, const RepositoryO
   if (repo.models_.empty())
     fail(fmt::format("model repository '{}' holds no model: expected sub-folders each holding one .onnx file",
                      path));
+  if (!options.model_name.empty())
+    fail(fmt::format("--model-name names the one model of a file or model folder, but '{}' is a repository of {} "
+                     "models (named by their folders)", path, repo.models_.size()));
   return repo;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The models a server holds: `kiln serve DIR` loads every sub-folder of DIR that holds one .onnx file (the
-// folder's name is the model's name), `kiln serve model.onnx` that one file (its stem is the name). A model
+// folder's name is the model's name), `kiln serve model.onnx` that one file (its stem is the name), and a DIR
+// that itself holds one .onnx file is that one model's folder (KServe's /mnt/models). A model
 // folder may hold `config.json`, a small object of per-model settings: "threads" (the model's intra-op threads),
 // "max_batch_size", "max_queue_delay_us", "max_queue_size" (dynamic batching, batcher.h); an unknown key is
 // refused by name, so a typo never passes silently.
@@ -33,6 +34,9 @@ struct ServedModel {
 
 struct RepositoryOptions {
   SessionOptions session;  ///< what every model's session starts from (config.json may change threads)
+  /// The name of the one model of an .onnx file or a model folder (default: the file's stem); refused for a
+  /// repository, whose models are named by their folders. KServe passes the InferenceService's name here.
+  std::string model_name;
 };
 
 class ModelRepository {

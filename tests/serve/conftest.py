@@ -89,12 +89,14 @@ class RunningServer:
         self.grpc_url = f"127.0.0.1:{self.grpc_port}"
 
 
-def start_server(repo: pathlib.Path, *extra: str, wait_ready: bool = True, env: dict = None) -> RunningServer:
-    """Starts kiln serve; returns once its ports are printed and, with wait_ready, once every model is loaded."""
+def start_server(repo: pathlib.Path, *extra: str, wait_ready: bool = True, env: dict = None,
+                 test_ports: bool = True) -> RunningServer:
+    """Starts kiln serve (with test_ports: on ports the system picks, one intra-op thread); returns once its
+    ports are printed and, with wait_ready, once every model is loaded."""
+    defaults = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", "--threads", "1"] if test_ports else []
     process = subprocess.Popen(
-        [str(KILN), "serve", str(repo), "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0",
-         "--threads", "1", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=dict(os.environ, **(env or {})))
+        [str(KILN), "serve", str(repo), *defaults, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=dict(os.environ, **(env or {})))
     ports, lines = {}, []
     deadline = time.monotonic() + STARTUP_SECONDS
     while len(ports) < 3 and time.monotonic() < deadline:
@@ -119,6 +121,7 @@ def start_server(repo: pathlib.Path, *extra: str, wait_ready: bool = True, env: 
 def stop_server(server: RunningServer) -> None:
     server.process.send_signal(signal.SIGTERM)
     out, _ = server.process.communicate(timeout=60)
+    print(out)
     assert server.process.returncode == 0, f"kiln serve exited {server.process.returncode}:\n{out}"
 
 

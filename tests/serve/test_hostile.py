@@ -9,6 +9,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import start_server, stop_server
+
 CAP = 64 << 20
 
 
@@ -234,3 +236,20 @@ def test_keepalive_serves_several_requests(server):
             s.sendall(head + request)
             code, _, body = read_reply(s)
             assert code == 200 and json.loads(body)["outputs"][0]["data"] == [2, 4, 6, 8]
+
+
+def test_slow_client_header_timeout(model_repository):
+    """A client that starts a request and stalls is cut off at --header-timeout; others are served meanwhile."""
+    s = start_server(model_repository, "--header-timeout", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", s.http_port), timeout=10) as slow:
+            slow.sendall(b"GET /v2/health/live HTTP/1.1\r\nHo")
+            start = time.monotonic()
+            assert_still_serving(s)
+            try:
+                closed = slow.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+            assert closed and 0.5 < time.monotonic() - start < 5
+    finally:
+        stop_server(s)
