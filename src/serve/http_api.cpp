@@ -25,20 +25,11 @@ std::vector<std::string_view> split_path(std::string_view target) {
   return parts;
 }
 
-void write_string(JsonWriter& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-
 void write_tensor_metadata(JsonWriter& w, const std::vector<TensorMetadata>& tensors) {
   w.StartArray();
   for (const TensorMetadata& t : tensors) {
     w.StartObject();
-    w.Key("name");
-    write_string(w, t.name);
-    w.Key("datatype");
-    write_string(w, t.datatype);
-    w.Key("shape");
-    w.StartArray();
-    for (int64_t d : t.shape) w.Int64(d);
-    w.EndArray();
+    write_tensor_description(w, t.name, t.datatype, t.shape);
     w.EndObject();
   }
   w.EndArray();
@@ -56,12 +47,12 @@ HttpReply server_metadata_reply(const InferenceService& service) {
   JsonWriter w(buffer);
   w.StartObject();
   w.Key("name");
-  write_string(w, meta.name);
+  write_json_string(w, meta.name);
   w.Key("version");
-  write_string(w, meta.version);
+  write_json_string(w, meta.version);
   w.Key("extensions");
   w.StartArray();
-  for (const std::string& e : meta.extensions) write_string(w, e);
+  for (const std::string& e : meta.extensions) write_json_string(w, e);
   w.EndArray();
   w.EndObject();
   return json_reply(buffer);
@@ -73,13 +64,13 @@ HttpReply model_metadata_reply(const InferenceService& service, std::string_view
   JsonWriter w(buffer);
   w.StartObject();
   w.Key("name");
-  write_string(w, meta.name);
+  write_json_string(w, meta.name);
   w.Key("versions");
   w.StartArray();
-  for (const std::string& v : meta.versions) write_string(w, v);
+  for (const std::string& v : meta.versions) write_json_string(w, v);
   w.EndArray();
   w.Key("platform");
-  write_string(w, meta.platform);
+  write_json_string(w, meta.platform);
   w.Key("inputs");
   write_tensor_metadata(w, meta.inputs);
   w.Key("outputs");
@@ -165,7 +156,7 @@ HttpReply http_error(int status, std::string_view message) {
   JsonWriter w(buffer);
   w.StartObject();
   w.Key("error");
-  write_string(w, message);
+  write_json_string(w, message);
   w.EndObject();
   HttpReply reply = json_reply(buffer);
   reply.status = status;

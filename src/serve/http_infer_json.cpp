@@ -144,21 +144,13 @@ std::optional<size_t> write_infer_response(const InferResponse& response, std::s
   w.String(response.model_version.c_str());
   if (!response.id.empty()) {
     w.Key("id");
-    w.String(response.id.data(), static_cast<rapidjson::SizeType>(response.id.size()));
+    write_json_string(w, response.id);
   }
   w.Key("outputs");
   w.StartArray();
   for (const InferOutput& out : response.outputs) {
     w.StartObject();
-    w.Key("name");
-    w.String(out.name.c_str());
-    w.Key("datatype");
-    const std::string_view type = datatype_name(out.tensor.dtype());
-    w.String(type.data(), static_cast<rapidjson::SizeType>(type.size()));
-    w.Key("shape");
-    w.StartArray();
-    for (int64_t d : out.tensor.dims()) w.Int64(d);
-    w.EndArray();
+    write_tensor_description(w, out.name, datatype_name(out.tensor.dtype()), out.tensor.dims());
     if (out.binary) {
       w.Key("parameters");
       w.StartObject();

@@ -126,6 +126,22 @@ Tensor tensor_from_json(std::string_view name, DType dtype, const std::vector<in
   return t;
 }
 
+void write_json_string(JsonWriter& writer, std::string_view s) {
+  writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void write_tensor_description(JsonWriter& writer, std::string_view name, std::string_view datatype,
+                              const std::vector<int64_t>& shape) {
+  writer.Key("name");
+  write_json_string(writer, name);
+  writer.Key("datatype");
+  write_json_string(writer, datatype);
+  writer.Key("shape");
+  writer.StartArray();
+  for (int64_t d : shape) writer.Int64(d);
+  writer.EndArray();
+}
+
 void write_json_data(const Tensor& tensor, JsonWriter& writer) {
   writer.StartArray();
   const int64_t n = tensor.numel();

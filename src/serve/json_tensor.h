@@ -28,6 +28,12 @@ Tensor tensor_from_json(std::string_view name, DType dtype, const std::vector<in
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
                                      rapidjson::CrtAllocator, rapidjson::kWriteNanAndInfFlag>;
 
+/// Writes a string of any bytes (the length is given, so it may hold NULs).
+void write_json_string(JsonWriter& writer, std::string_view s);
+/// Writes the "name", "datatype" and "shape" members every tensor description of the protocol starts with.
+void write_tensor_description(JsonWriter& writer, std::string_view name, std::string_view datatype,
+                              const std::vector<int64_t>& shape);
+
 /// Writes `tensor`'s elements as a flat JSON array.
 void write_json_data(const Tensor& tensor, JsonWriter& writer);
 
