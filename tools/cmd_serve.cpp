@@ -1,5 +1,6 @@
 // kiln serve MODEL_REPOSITORY|MODEL.onnx [--model-name NAME] [--host H] [--http-port P] [--grpc-port P] [--metrics-port P]
-//            [--threads N] [--http-threads N] [--max-request-bytes N] [--header-timeout S] [--exit-timeout S]
+//            [--threads N] [--http-threads N] [--max-request-bytes N] [--header-timeout S] [--log-level info|debug]
+//            [--exit-timeout S]
 // Serves the models over the Open Inference Protocol (KServe v2): HTTP/REST and gRPC (src/serve).
 
 #include <csignal>
@@ -8,6 +9,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "request_log.h"
 #include "server.h"
 
 namespace kiln::cli {
@@ -22,6 +24,7 @@ struct ServeArgs {
   uint64_t max_request_bytes = serve::HttpLimits{}.max_body_bytes;
   double exit_timeout_seconds = 30;
   double header_timeout_seconds = 30;
+  std::string log_level = "info";
 };
 
 int run_serve(const ServeArgs& args) {
@@ -33,6 +36,7 @@ int run_serve(const ServeArgs& args) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  serve::set_request_logging(args.log_level == "debug");
   serve::RepositoryOptions repo_options;
   repo_options.session.intra_op_threads = args.threads;
   repo_options.model_name = args.model_name;
@@ -108,6 +112,10 @@ Runner add_serve(CLI::App& app) {
                   "Seconds an HTTP client may take to send a request's header (also how long an idle keep-alive "
                   "connection stays open)")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--log-level", args->log_level,
+                  "info: start-up and shutdown lines; debug: also one JSON line per request on standard error")
+      ->check(CLI::IsMember({"info", "debug"}))
       ->capture_default_str();
   cmd->add_option("--exit-timeout", args->exit_timeout_seconds,
                   "Seconds in-flight requests get to finish after SIGTERM or SIGINT")

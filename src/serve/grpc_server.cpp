@@ -7,6 +7,7 @@
 
 #include "grpc_convert.h"
 #include "grpc_predict_v2.grpc.pb.h"
+#include "request_log.h"
 #include "serve_error.h"
 
 namespace kiln::serve {
@@ -98,8 +99,16 @@ class Service final : public inference::GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* c, const inference::ModelInferRequest* q,
                                        inference::ModelInferResponse* r) override {
     grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
-    boost::asio::post(workers_, [this, reactor, q, r] {
-      reactor->Finish(status_of([&] { response_to_proto(core_.infer(request_from_proto(*q)), *r); }));
+    const auto received = std::chrono::steady_clock::now();
+    boost::asio::post(workers_, [this, reactor, q, r, received] {
+      const grpc::Status status =
+          status_of([&] { response_to_proto(core_.infer(request_from_proto(*q)), *r); });
+      if (request_logging())
+        log_request({"grpc", "ModelInfer", q->model_name(), static_cast<int>(status.error_code()),
+                     q->ByteSizeLong(), status.ok() ? r->ByteSizeLong() : 0,
+                     static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - received).count())});
+      reactor->Finish(status);
     });
     return reactor;
   }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kiln/error.h"
+#include "request_log.h"
 
 namespace kiln::serve {
 
@@ -82,6 +83,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return close();  // the client left or went quiet between requests: nothing to answer
     if (ec) return refuse(fmt::format("malformed HTTP request header: {}", ec.message()));
     const auto& head = header_->get();
+    if (request_logging()) {
+      logged_method_ = view_of(head.method_string());
+      logged_target_ = view_of(head.target());
+    }
     if (auto length = header_->content_length(); length && *length > shared_.limits.max_body_bytes)
       return refuse(fmt::format("the request body of {} bytes is larger than the server's limit of {} bytes "
                                 "(kiln serve --max-request-bytes)", *length, shared_.limits.max_body_bytes));
@@ -114,6 +119,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec == beast::error::timeout) return refuse("the request body did not arrive in time");
     if (ec) return refuse(fmt::format("malformed HTTP request: {}", ec.message()));
     const auto& req = body_->get();
+    received_ = std::chrono::steady_clock::now();
     HttpRequest request;
     request.is_get = req.method() == http::verb::get;
     request.is_post = req.method() == http::verb::post;
@@ -135,6 +141,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void send(HttpReply reply, bool keep_alive) {
+    if (request_logging()) {
+      const bool read = body_.has_value();
+      log_request({"http", logged_method_, logged_target_, reply.status, read ? body_->get().body().size() : 0,
+                   reply.body.size(),
+                   read ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - received_).count())
+                        : 0});
+    }
     auto res = std::make_shared<http::response<http::string_body>>();
     res->result(static_cast<unsigned>(reply.status));
     res->version(11);
@@ -187,6 +201,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::steady_timer grace_;
   Shared& shared_;
   bool waiting_for_header_ = false;
+  std::chrono::steady_clock::time_point received_;  // the request's body read: where its duration starts
+  std::string logged_method_, logged_target_;        // kept only while request logging is on
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_;
   std::optional<http::request_parser<http::string_body>> body_;

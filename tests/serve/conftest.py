@@ -118,11 +118,13 @@ def start_server(repo: pathlib.Path, *extra: str, wait_ready: bool = True, env: 
     return RunningServer(process, ports)
 
 
-def stop_server(server: RunningServer) -> None:
+def stop_server(server: RunningServer) -> str:
+    """SIGTERM; asserts exit code 0; returns what the server printed after start-up."""
     server.process.send_signal(signal.SIGTERM)
     out, _ = server.process.communicate(timeout=60)
-    print(out)
+    print(out)  # shown by pytest when the test fails
     assert server.process.returncode == 0, f"kiln serve exited {server.process.returncode}:\n{out}"
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -122,3 +122,26 @@ def test_sigterm_finishes_requests_in_flight(model_repository):
     assert time.monotonic() - start < 30
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", s.http_port), timeout=2).close()
+
+
+def test_debug_log_one_json_line_per_request(model_repository):
+    s = start_server(model_repository, "--log-level", "debug")
+    try:
+        client = httpclient.InferenceServerClient(s.http_url)
+        int64_infer(client, [1, 2, 3, 4])
+        i = grpcclient.InferInput("a", [1, 4], "INT64")
+        i.set_data_from_numpy(np.array([[5, 6, 7, 8]], dtype=np.int64))
+        grpcclient.InferenceServerClient(s.grpc_url).infer("int64_ops", [i])
+        assert get(f"http://{s.http_url}/v2/models/no_such_model")[0] == 404
+    finally:
+        out = stop_server(s)
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    http_infer = [r for r in records if r["transport"] == "http" and r["target"] == "/v2/models/int64_ops/infer"]
+    assert len(http_infer) == 1 and http_infer[0]["status"] == 200 and http_infer[0]["method"] == "POST"
+    assert http_infer[0]["bytes_in"] > 0 and http_infer[0]["bytes_out"] > 0
+    grpc_infer = [r for r in records if r["transport"] == "grpc"]
+    assert len(grpc_infer) == 1 and grpc_infer[0]["target"] == "int64_ops" and grpc_infer[0]["status"] == 0
+    assert any(r["status"] == 404 and r["target"] == "/v2/models/no_such_model" for r in records)
+    for r in records:
+        assert set(r) == {"time_us", "transport", "method", "target", "status", "bytes_in", "bytes_out",
+                          "duration_us"}
