@@ -3,7 +3,9 @@ SIGTERM finishing the requests already received before exiting 0."""
 import concurrent.futures
 import json
 import re
+import shutil
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -13,7 +15,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from conftest import start_server, stop_server
+from conftest import REPO, start_server, stop_server
 
 FAMILIES = ["nv_inference_request_success", "nv_inference_request_failure", "nv_inference_count",
             "nv_inference_exec_count", "nv_inference_request_duration_us", "nv_inference_queue_duration_us",
@@ -145,3 +147,34 @@ def test_debug_log_one_json_line_per_request(model_repository):
     for r in records:
         assert set(r) == {"time_us", "transport", "method", "target", "status", "bytes_in", "bytes_out",
                           "duration_us"}
+
+
+def run_serve_expecting_failure(repo):
+    from conftest import KILN
+    done = subprocess.run([str(KILN), "serve", str(repo), "--http-port", "0", "--grpc-port", "0",
+                           "--metrics-port", "0"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    return done.stderr
+
+
+def test_repository_mistakes_stop_the_server_with_their_name(tmp_path, model_repository):
+    fixed = tmp_path / "fixed" / "fp16_double"
+    fixed.mkdir(parents=True)
+    shutil.copy(model_repository / "fp16_double" / "model.onnx", fixed / "model.onnx")
+    (fixed / "config.json").write_text('{"max_batch_size": 4}')
+    assert "first dim to be variable" in run_serve_expecting_failure(tmp_path / "fixed")
+    broken = tmp_path / "broken" / "model_a"
+    broken.mkdir(parents=True)
+    (broken / "model.onnx").write_bytes(b"not an onnx model")
+    assert "model 'model_a'" in run_serve_expecting_failure(tmp_path / "broken")
+    typo = tmp_path / "typo" / "model_b"
+    typo.mkdir(parents=True)
+    shutil.copy(REPO / "models" / "super_resolution.onnx", typo / "model.onnx")
+    (typo / "config.json").write_text('{"max_batch_sise": 4}')
+    assert 'unknown key "max_batch_sise"' in run_serve_expecting_failure(tmp_path / "typo")
+    (typo / "config.json").write_text('{"max_batch_size": 4}')
+    shutil.copy(REPO / "models" / "super_resolution.onnx", typo / "second.onnx")
+    assert "holds 2 .onnx files" in run_serve_expecting_failure(tmp_path / "typo")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "holds no model" in run_serve_expecting_failure(empty)
