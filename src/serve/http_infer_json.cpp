@@ -77,8 +77,10 @@ InferRequest parse_infer_request(std::string_view body, std::optional<size_t> js
   check_json_depth(json);
 
   rapidjson::Document doc;
-  // The JSON part is not NUL-terminated inside a binary body: parse it by length.
-  doc.Parse(json.data(), json.size());
+  // The JSON part is not NUL-terminated inside a binary body: parse it by length. Full precision: the fast
+  // path may round a decimal to the double next to the nearest, and FP64 (or FP32 at a halfway) data must
+  // arrive as the client's value.
+  doc.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
   if (doc.HasParseError())
     bad_request(fmt::format("the request body is not valid JSON: {} at byte {}",
                             rapidjson::GetParseError_En(doc.GetParseError()), doc.GetErrorOffset()));

@@ -51,6 +51,13 @@ def _tiny_models(repo: pathlib.Path) -> None:
     _save(repo / "bytes_identity", helper.make_graph(
         [helper.make_node("Identity", ["s"], ["same"])], "bytes_identity",
         [v("s", TensorProto.STRING, ["n"])], [v("same", TensorProto.STRING, ["n"])]))
+    # Every other numeric datatype of the protocol, each passed through (NumPy has no bfloat16: BF16 is untested).
+    kinds = {"UINT8": TensorProto.UINT8, "UINT16": TensorProto.UINT16, "UINT32": TensorProto.UINT32,
+             "UINT64": TensorProto.UINT64, "INT8": TensorProto.INT8, "INT16": TensorProto.INT16,
+             "INT32": TensorProto.INT32, "FP64": TensorProto.DOUBLE}
+    _save(repo / "all_types", helper.make_graph(
+        [helper.make_node("Identity", [f"x_{k}"], [f"y_{k}"]) for k in kinds], "all_types",
+        [v(f"x_{k}", t, ["n"]) for k, t in kinds.items()], [v(f"y_{k}", t, ["n"]) for k, t in kinds.items()]))
     _save(repo / "fp16_double", helper.make_graph(
         [helper.make_node("Add", ["h", "h"], ["h2"])], "fp16_double",
         [v("h", TensorProto.FLOAT16, [2, 3])], [v("h2", TensorProto.FLOAT16, [2, 3])]))

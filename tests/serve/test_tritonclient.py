@@ -157,3 +157,19 @@ def test_grpc_errors_map_to_codes(server):
     with pytest.raises(grpc.RpcError) as e:
         stub.ModelInfer(request)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "31 raw bytes" in e.value.details()
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_every_other_numeric_datatype(http, grpc_client, binary):
+    """UINT8..UINT64, INT8..INT32 and FP64 at their extremes, through an Identity per type."""
+    feeds = {}
+    for np_type in (np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32):
+        info = np.iinfo(np_type)
+        feeds[f"x_{np_to_triton_dtype(np.dtype(np_type))}"] = np.array([info.min, 0, 1, info.max], dtype=np_type)
+    feeds["x_FP64"] = np.array([np.pi, -1e-300, 1e300, 0.1], dtype=np.float64)
+    for module, client in clients(http, grpc_client):
+        got, _ = infer(module, client, "all_types", feeds, binary=binary)
+        for name, x in feeds.items():
+            y = got["y_" + name[2:]]
+            assert y.dtype == x.dtype, (module.__name__, name)
+            np.testing.assert_array_equal(y, x, err_msg=f"{module.__name__} {name}")
