@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <limits>
 
 #include "datatype.h"
@@ -161,8 +162,18 @@ void write_json_data(const Tensor& tensor, JsonWriter& writer) {
       for (uint64_t v : tensor.span<uint64_t>()) writer.Uint64(v);
       break;
     case DType::kFloat32:
-      // Through double exactly; the client's float32 conversion gives the same bits back.
-      for (float v : tensor.span<float>()) writer.Double(v);
+      // The shortest decimal that reads back as the same float (fmt's "{}"): about half the digits of the
+      // double's, so half the bytes to send and to parse on both sides, and the client's float32 conversion
+      // gives the same bits back. NaN and infinities go through the writer's own spelling.
+      for (float v : tensor.span<float>()) {
+        if (!std::isfinite(v)) {
+          writer.Double(v);
+          continue;
+        }
+        char text[32];
+        const auto end = fmt::format_to_n(text, sizeof(text), "{}", v).out;
+        writer.RawValue(text, static_cast<size_t>(end - text), rapidjson::kNumberType);
+      }
       break;
     default:
       for (int64_t i = 0; i < n; ++i) writer.Double(tensor.double_at(i));
