@@ -1,22 +1,16 @@
 #include "request_log.h"
 
-#include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+
+#include "json_tensor.h"
 
 namespace kiln::serve {
 
 namespace {
 
 std::atomic<bool> logging_on{false};
-
-void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
 
 }  // namespace
 
@@ -27,16 +21,16 @@ void log_request(const RequestRecord& r) {
   if (!request_logging()) return;
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  JsonWriter w(buffer);
   w.StartObject();
   w.Key("time_us");
   w.Uint64(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(now).count()));
   w.Key("transport");
-  write_string(w, r.transport);
+  write_json_string(w, r.transport);
   w.Key("method");
-  write_string(w, r.method);
+  write_json_string(w, r.method);
   w.Key("target");
-  write_string(w, r.target);
+  write_json_string(w, r.target);
   w.Key("status");
   w.Int(r.status);
   w.Key("bytes_in");
