@@ -253,3 +253,18 @@ def test_slow_client_header_timeout(model_repository):
             assert closed and 0.5 < time.monotonic() - start < 5
     finally:
         stop_server(s)
+
+
+def test_grpc_message_over_cap_refused(server):
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+    channel = grpc.insecure_channel(server.grpc_url, options=[("grpc.max_send_message_length", -1)])
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+    request = service_pb2.ModelInferRequest(model_name="bytes_identity")
+    request.inputs.add(name="s", datatype="BYTES", shape=[1])
+    request.raw_input_contents.append(struct.pack("<I", CAP) + b"k" * CAP)
+    with pytest.raises(grpc.RpcError) as e:
+        stub.ModelInfer(request)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert stub.ServerLive(service_pb2.ServerLiveRequest()).live
+    assert_still_serving(server)
