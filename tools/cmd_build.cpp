@@ -1,0 +1,149 @@
+// kiln build MODEL -o ENGINE.kiln --min NAME=DIMS --opt NAME=DIMS --max NAME=DIMS ... [--threads N] [--verbose]
+//            [--disable-pass NAME]... [--level N] [--runs N]
+// Builds an engine (src/engine, src/api/engine_build): the graph passes run once, the dims the profile fixes
+// (min == max) folded, the optimized model, its profile and build options saved in one checksummed file that
+// `kiln run`, `kiln bench` and Session::from_file load without running the passes again. trtexec's vocabulary
+// (--minShapes/--optShapes/--maxShapes) as --min/--opt/--max, repeatable per input. One profile per build from
+// the command line (the file and the API hold several).
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <algorithm>
+#include <map>
+
+#include "api/engine_build.h"
+#include "base/error.h"
+#include "cli_util.h"
+#include "commands.h"
+#include "input_feeds.h"
+#include "kernels/isa.h"
+
+namespace kiln::cli {
+
+namespace {
+
+struct BuildArgs {
+  std::string model, output;
+  std::vector<std::string> min, opt, max, disabled;
+  int threads = 0, level = 2, runs = 10;
+  bool verbose = false;
+};
+
+/// The profile from --min/--opt/--max: an input given only --opt is fixed (min = opt = max); one given --min
+/// and --max takes --opt = --max when --opt is left out (latency is then measured at the largest shape).
+engine::Profile profile_from_args(const BuildArgs& a) {
+  std::map<std::string, std::vector<int64_t>> lo = parse_shape_args(a.min), opt = parse_shape_args(a.opt),
+                                              hi = parse_shape_args(a.max);
+  std::map<std::string, bool> names;
+  for (const auto* m : {&lo, &opt, &hi})
+    for (const auto& [name, dims] : *m) names[name] = true;
+  engine::Profile p;
+  for (const auto& [name, unused] : names) {
+    engine::InputRange r{name, {}, {}, {}};
+    bool has_lo = lo.count(name), has_hi = hi.count(name), has_opt = opt.count(name);
+    if (has_lo != has_hi)
+      fail(ErrorCode::kInvalidArgument, "input '{}' has --{} but no --{}: give both (or only --opt {}=DIMS for one "
+           "fixed shape)", name, has_lo ? "min" : "max", has_lo ? "max" : "min", name);
+    r.opt = has_opt ? opt[name] : hi[name];
+    r.min = has_lo ? lo[name] : r.opt;
+    r.max = has_hi ? hi[name] : r.opt;
+    p.inputs.push_back(std::move(r));
+  }
+  return p;
+}
+
+std::string op_changes_text(const passes::PassRun& r) {
+  std::string text;
+  for (const auto& [op, n] : r.op_changes) text += fmt::format("{}{} {}{}", text.empty() ? "" : ", ", op, n > 0 ? "+" : "", n);
+  return r.changed ? text : "-";
+}
+
+void print_passes(const std::vector<passes::PassRun>& runs) {
+  fmt::print("{:<32} {:>7} {:>7} {:>9}  {}\n", "pass", "nodes", "removed", "ms", "what changed (nodes by op)");
+  for (const passes::PassRun& r : runs)
+    fmt::print("{:<32} {:>7} {:>7} {:>9.2f}  {}\n", r.name, r.nodes_after,
+               static_cast<int64_t>(r.nodes_before) - static_cast<int64_t>(r.nodes_after), r.milliseconds,
+               op_changes_text(r));
+}
+
+double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+int build_command(const BuildArgs& a) {
+  EngineBuildRequest request;
+  request.model_path = a.model;
+  request.profiles = {profile_from_args(a)};
+  request.level = a.level;
+  request.disabled_passes = a.disabled;
+  request.threads = a.threads;
+  const bool tty = isatty(fileno(stderr));
+  if (tty) request.on_stage = [](const std::string& s) { fmt::print(stderr, "\rkiln build: {}...      ", s); };
+  EngineBuildResult built = build_engine(request);
+  {
+    std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(built.bytes.data()), static_cast<std::streamsize>(built.bytes.size()));
+    if (!out) fail(ErrorCode::kIo, "cannot write the engine to '{}'", a.output);
+  }
+  if (tty) fmt::print(stderr, "\rkiln build: timing at the opt shape...\n");
+  if (a.verbose) print_passes(built.pass_runs);
+  for (const passes::PassRun& r : built.pass_runs)
+    if (!r.error.empty()) fmt::print("error    {}\n", r.error);
+
+  // The built engine, loaded as a user would, run at the opt shape: proves the file loads and gives latency.
+  SessionOptions options;
+  options.intra_op_threads = a.threads;
+  auto t0 = std::chrono::steady_clock::now();
+  Session session = Session::from_file(a.output, options);
+  auto t1 = std::chrono::steady_clock::now();
+  std::vector<std::string> opt_shapes;
+  for (const engine::InputRange& r : request.profiles[0].inputs)
+    opt_shapes.push_back(fmt::format("{}={}", r.name, r.opt.empty() ? "scalar" : dims_str(r.opt)));
+  Feeds feeds = make_feeds(session, {}, opt_shapes, 0);
+  session.run(feeds.tensors);  // first run builds the plan
+  std::vector<double> ms;
+  for (int i = 0; i < a.runs; ++i) {
+    auto s = std::chrono::steady_clock::now();
+    session.run(feeds.tensors);
+    ms.push_back(ms_between(s, std::chrono::steady_clock::now()));
+  }
+  std::sort(ms.begin(), ms.end());
+
+  std::string profile = engine::describe_profile(request.profiles[0]);
+  for (size_t at = profile.find('\n'); at != std::string::npos; at = profile.find('\n', at + 1))
+    profile.insert(at + 1, "         ");
+  fmt::print("profile  {}\n", profile);
+  fmt::print("nodes    {} -> {}\n", built.nodes_before, built.nodes_after);
+  fmt::print("engine   {} ({}, for ISA tier {})\n", a.output, human_bytes(static_cast<double>(built.bytes.size())),
+             kernels::isa_name(kernels::active_isa()));
+  fmt::print("build    {:.2f} s\n", built.seconds);
+  fmt::print("load     {:.2f} ms\n", ms_between(t0, t1));
+  if (!ms.empty()) fmt::print("latency  {:.3f} ms median at the opt shape ({} runs, {} threads)\n", ms[ms.size() / 2],
+                              ms.size(), session.threads());
+  return 0;
+}
+
+}  // namespace
+
+Runner add_build(CLI::App& app) {
+  auto args = std::make_shared<BuildArgs>();
+  CLI::App* cmd = app.add_subcommand("build", "Build an engine (.kiln): passes run once, shapes in a profile, loads fast");
+  cmd->add_option("model", args->model, "ONNX model file")->required();
+  cmd->add_option("--output,-o", args->output, "The engine file to write (model.kiln)")->required();
+  cmd->add_option("--min", args->min, "NAME=DIMS: the smallest shape of this input (repeatable)");
+  cmd->add_option("--opt", args->opt, "NAME=DIMS: the shape to time at (default: --max; alone: a fixed shape)");
+  cmd->add_option("--max", args->max, "NAME=DIMS: the largest shape of this input (repeatable)");
+  cmd->add_option("--threads", args->threads, "Threads for the build's timing runs (0: every CPU this process may use)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--level", args->level, "Graph optimization level: 2 all (default), 1 standard ONNX only, 0 none")
+      ->check(CLI::Range(0, 2));
+  cmd->add_option("--disable-pass", args->disabled, "NAME: switch one graph pass off (repeatable)");
+  cmd->add_option("--runs", args->runs, "Timed runs at the opt shape for the summary")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--verbose,-v", args->verbose, "List every pass and what it changed");
+  return [args]() { return build_command(*args); };
+}
+
+}  // namespace kiln::cli
