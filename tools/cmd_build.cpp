@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "input_feeds.h"
 #include "kernels/isa.h"
+#include "pass_table.h"
 
 namespace kiln::cli {
 
@@ -55,20 +56,6 @@ engine::Profile profile_from_args(const BuildArgs& a) {
   return p;
 }
 
-std::string op_changes_text(const passes::PassRun& r) {
-  std::string text;
-  for (const auto& [op, n] : r.op_changes) text += fmt::format("{}{} {}{}", text.empty() ? "" : ", ", op, n > 0 ? "+" : "", n);
-  return r.changed ? text : "-";
-}
-
-void print_passes(const std::vector<passes::PassRun>& runs) {
-  fmt::print("{:<32} {:>7} {:>7} {:>9}  {}\n", "pass", "nodes", "removed", "ms", "what changed (nodes by op)");
-  for (const passes::PassRun& r : runs)
-    fmt::print("{:<32} {:>7} {:>7} {:>9.2f}  {}\n", r.name, r.nodes_after,
-               static_cast<int64_t>(r.nodes_before) - static_cast<int64_t>(r.nodes_after), r.milliseconds,
-               op_changes_text(r));
-}
-
 double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -89,7 +76,7 @@ int build_command(const BuildArgs& a) {
     if (!out) fail(ErrorCode::kIo, "cannot write the engine to '{}'", a.output);
   }
   if (tty) fmt::print(stderr, "\rkiln build: timing at the opt shape...\n");
-  if (a.verbose) print_passes(built.pass_runs);
+  if (a.verbose) print_pass_table(built.pass_runs);
   for (const passes::PassRun& r : built.pass_runs)
     if (!r.error.empty()) fmt::print("error    {}\n", r.error);
 
