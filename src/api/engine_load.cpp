@@ -65,6 +65,14 @@ Session load_engine(std::span<const uint8_t> bytes, std::shared_ptr<const void> 
     throw Error(e.code(), fmt::format("the engine's model section cannot be loaded ({}); rebuild the engine from the "
                                       "ONNX model with kiln build", e.what()));
   }
+  // A checksummed engine is still untrusted: profiles that contradict its own model are refused here, not at
+  // every run.
+  try {
+    engine::check_profiles_fit_model(*impl->model.graph, facts->profiles);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidModel, fmt::format("the engine's profiles do not fit its model ({}); rebuild the "
+                                                      "engine from the ONNX model with kiln build", e.what()));
+  }
   impl->engine = facts;
   warn_if_tier_missing(*impl, *facts);
   return Session(impl);

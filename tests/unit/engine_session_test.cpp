@@ -208,6 +208,14 @@ TEST(EngineSession, HostileEnginesAreRefusedNeverCrash) {
   std::string why = load_error(engine::write_engine(sections, kernels::IsaTier::kRef));
   EXPECT_NE(why.find("the engine's model section cannot be loaded"), std::string::npos) << why;
   EXPECT_NE(why.find("kiln build"), std::string::npos) << why;
+  // Checksums right, but a profile that contradicts the model (rank 3 for a rank-2 input).
+  for (auto& s : sections)
+    if (s.kind == engine::SectionKind::kModel) s.bytes.assign(view.section(engine::SectionKind::kModel).begin(),
+                                                              view.section(engine::SectionKind::kModel).end());
+    else if (s.kind == engine::SectionKind::kProfiles)
+      s.bytes = engine::encode_profiles({engine::Profile{{{"x", {1, 8, 1}, {1, 8, 1}, {2, 8, 1}}}}});
+  why = load_error(engine::write_engine(sections, kernels::IsaTier::kRef));
+  EXPECT_NE(why.find("the engine's profiles do not fit its model"), std::string::npos) << why;
   // And from a file, the message starts with the path.
   std::ofstream(b->dir / "cut.kiln", std::ios::binary).write(reinterpret_cast<const char*>(b->bytes.data()), 100);
   try {
