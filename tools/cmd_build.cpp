@@ -1,10 +1,10 @@
-// kiln build MODEL -o ENGINE.kiln --min NAME=DIMS --opt NAME=DIMS --max NAME=DIMS ... [--threads N] [--verbose]
-//            [--disable-pass NAME]... [--level N] [--runs N]
+// kiln build MODEL -o ENGINE.kiln --min NAME=DIMS --opt NAME=DIMS --max NAME=DIMS ... [--profile --min ...]...
+//            [--threads N] [--verbose] [--disable-pass NAME]... [--level N] [--runs N]
 // Builds an engine (src/engine, src/api/engine_build): the graph passes run once, the dims the profile fixes
 // (min == max) folded, the optimized model, its profile and build options saved in one checksummed file that
 // `kiln run`, `kiln bench` and Session::from_file load without running the passes again. trtexec's vocabulary
-// (--minShapes/--optShapes/--maxShapes) as --min/--opt/--max, repeatable per input. One profile per build from
-// the command line (the file and the API hold several).
+// (--minShapes/--optShapes/--maxShapes) as --min/--opt/--max, repeatable per input; `--profile` starts another
+// profile (a run must fit one of them).
 
 #include <unistd.h>
 
@@ -30,12 +30,34 @@ struct BuildArgs {
   std::string model, output;
   std::vector<std::string> min, opt, max, disabled;
   int threads = 0, level = 2, runs = 10;
+  int extra_profiles = 0;  ///< --profile flags given
   bool verbose = false;
+  /// The options themselves: their parse order says which profile each --min/--opt/--max belongs to.
+  const CLI::Option *min_option = nullptr, *opt_option = nullptr, *max_option = nullptr, *profile_option = nullptr;
 };
 
-/// The profile from --min/--opt/--max: an input given only --opt is fixed (min = opt = max); one given --min
+/// One profile's --min/--opt/--max values.
+struct ProfileArgs {
+  std::vector<std::string> min, opt, max;
+};
+
+/// Splits the --min/--opt/--max values into profiles: each --profile flag starts the next one.
+std::vector<ProfileArgs> split_profiles(const CLI::App& cmd, const BuildArgs& a) {
+  std::vector<ProfileArgs> profiles(1);
+  size_t n_min = 0, n_opt = 0, n_max = 0;
+  for (const CLI::Option* o : cmd.parse_order()) {
+    if (o == a.profile_option) profiles.emplace_back();
+    else if (o == a.min_option && n_min < a.min.size()) profiles.back().min.push_back(a.min[n_min++]);
+    else if (o == a.opt_option && n_opt < a.opt.size()) profiles.back().opt.push_back(a.opt[n_opt++]);
+    else if (o == a.max_option && n_max < a.max.size()) profiles.back().max.push_back(a.max[n_max++]);
+  }
+  KILN_ASSERT(n_min == a.min.size() && n_opt == a.opt.size() && n_max == a.max.size());
+  return profiles;
+}
+
+/// A profile from its --min/--opt/--max: an input given only --opt is fixed (min = opt = max); one given --min
 /// and --max takes --opt = --max when --opt is left out (latency is then measured at the largest shape).
-engine::Profile profile_from_args(const BuildArgs& a) {
+engine::Profile profile_from_args(const ProfileArgs& a) {
   std::map<std::string, std::vector<int64_t>> lo = parse_shape_args(a.min), opt = parse_shape_args(a.opt),
                                               hi = parse_shape_args(a.max);
   std::map<std::string, bool> names;
@@ -60,10 +82,10 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-int build_command(const BuildArgs& a) {
+int build_command(const CLI::App& cmd, const BuildArgs& a) {
   EngineBuildRequest request;
   request.model_path = a.model;
-  request.profiles = {profile_from_args(a)};
+  for (const ProfileArgs& p : split_profiles(cmd, a)) request.profiles.push_back(profile_from_args(p));
   request.level = a.level;
   request.disabled_passes = a.disabled;
   request.threads = a.threads;
@@ -99,10 +121,12 @@ int build_command(const BuildArgs& a) {
   }
   std::sort(ms.begin(), ms.end());
 
-  std::string profile = engine::describe_profile(request.profiles[0]);
-  for (size_t at = profile.find('\n'); at != std::string::npos; at = profile.find('\n', at + 1))
-    profile.insert(at + 1, "         ");
-  fmt::print("profile  {}\n", profile);
+  for (size_t i = 0; i < request.profiles.size(); ++i) {
+    std::string profile = engine::describe_profile(request.profiles[i]);
+    for (size_t at = profile.find('\n'); at != std::string::npos; at = profile.find('\n', at + 1))
+      profile.insert(at + 1, "         ");
+    fmt::print("{:<9}{}\n", request.profiles.size() == 1 ? "profile" : fmt::format("profile{}", i), profile);
+  }
   fmt::print("nodes    {} -> {}\n", built.nodes_before, built.nodes_after);
   fmt::print("engine   {} ({}, for ISA tier {})\n", a.output, human_bytes(static_cast<double>(built.bytes.size())),
              kernels::isa_name(kernels::active_isa()));
@@ -120,9 +144,17 @@ Runner add_build(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("build", "Build an engine (.kiln): passes run once, shapes in a profile, loads fast");
   cmd->add_option("model", args->model, "ONNX model file")->required();
   cmd->add_option("--output,-o", args->output, "The engine file to write (model.kiln)")->required();
-  cmd->add_option("--min", args->min, "NAME=DIMS: the smallest shape of this input (repeatable)");
-  cmd->add_option("--opt", args->opt, "NAME=DIMS: the shape to time at (default: --max; alone: a fixed shape)");
-  cmd->add_option("--max", args->max, "NAME=DIMS: the largest shape of this input (repeatable)");
+  // One value per occurrence, so that the parse order maps each value to its profile.
+  args->min_option = cmd->add_option("--min", args->min, "NAME=DIMS: the smallest shape of this input (repeatable)")
+                         ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  args->opt_option =
+      cmd->add_option("--opt", args->opt, "NAME=DIMS: the shape to time at (default: --max; alone: a fixed shape)")
+          ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  args->max_option = cmd->add_option("--max", args->max, "NAME=DIMS: the largest shape of this input (repeatable)")
+                         ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  args->profile_option = cmd->add_flag("--profile", args->extra_profiles,
+                                       "Start another profile: the --min/--opt/--max after it form it (a run must fit "
+                                       "one profile)");
   cmd->add_option("--threads", args->threads, "Threads for the build's timing runs (0: every CPU this process may use)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--level", args->level, "Graph optimization level: 2 all (default), 1 standard ONNX only, 0 none")
@@ -130,7 +162,7 @@ Runner add_build(CLI::App& app) {
   cmd->add_option("--disable-pass", args->disabled, "NAME: switch one graph pass off (repeatable)");
   cmd->add_option("--runs", args->runs, "Timed runs at the opt shape for the summary")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--verbose,-v", args->verbose, "List every pass and what it changed");
-  return [args]() { return build_command(*args); };
+  return [args, cmd]() { return build_command(*cmd, *args); };
 }
 
 }  // namespace kiln::cli

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -167,7 +168,8 @@ void check_feeds_in_profiles(const std::vector<Profile>& profiles,
                              const std::string& source_model) {
   if (profiles.empty()) return;
   std::string reasons;  // why each profile refused, for the message when none fits
-  std::string flags;
+  struct Widen { size_t profile; std::string input; size_t dim; int64_t size; };
+  std::optional<Widen> widen;  // the first range that refused, widened in the rebuild flags
   for (size_t pi = 0; pi < profiles.size(); ++pi) {
     std::string reason;
     for (const auto& [name, dims] : feeds) {
@@ -181,13 +183,18 @@ void check_feeds_in_profiles(const std::vector<Profile>& profiles,
         if (dims[d] < r->min[d] || dims[d] > r->max[d]) {
           reason = fmt::format("input '{}' dim {} is {}, outside the range {}..{} the profile allows", name, d,
                                dims[d], r->min[d], r->max[d]);
-          if (flags.empty()) flags = rebuild_flags(profiles[pi], name, d, dims[d]);
+          if (!widen) widen = Widen{pi, name, d, dims[d]};
         }
     }
     if (reason.empty()) return;
     reasons += profiles.size() == 1 ? reason : fmt::format("{}profile {}: {}", reasons.empty() ? "" : "; ", pi, reason);
   }
-  fail(ErrorCode::kInvalidArgument, "the feeds fit no profile of the engine: {}. Rebuild the engine with a range "
+  std::string flags;  // every profile, so the rebuilt engine still holds what this one did
+  for (size_t pi = 0; pi < profiles.size(); ++pi)
+    flags += (pi ? " --profile" : "") + (widen && widen->profile == pi
+                                             ? rebuild_flags(profiles[pi], widen->input, widen->dim, widen->size)
+                                             : rebuild_flags(profiles[pi], "", 0, 0));
+    fail(ErrorCode::kInvalidArgument, "the feeds fit no profile of the engine: {}. Rebuild the engine with a range "
        "that holds this size: kiln build {} -o ENGINE.kiln{}", reasons, source_model.empty() ? "MODEL.onnx" : source_model,
        flags);
 }

@@ -220,6 +220,14 @@ def test_build_engine(kiln: str, model: str, out: pathlib.Path) -> None:
         facts = json.loads(info.stdout).get("engine", {})
         check(facts.get("format_version") == 1 and facts.get("profiles", [[{}]])[0][0].get("max") == [8, 1, 32, 32]
               and facts.get("disabled_passes") == ["fuse_conv"], f"kiln inspect --json shows the engine: {facts}")
+    two = out / "two.kiln"
+    run([kiln, "build", model, "-o", str(two), "--min", "input=1x1x16x16", "--max", "input=2x1x16x16", "--profile",
+         "--min", "input=6x1x16x16", "--max", "input=8x1x16x16", "--runs", "1"])
+    fits = run([kiln, "run", str(two), "--shape", "input=7x1x16x16", "-o", str(out / "run")], expect_ok=False)
+    between = run([kiln, "run", str(two), "--shape", "input=4x1x16x16", "-o", str(out / "run")], expect_ok=False)
+    check(fits.returncode == 0 and between.returncode != 0 and "profile 1:" in between.stderr
+          and "--profile --min input=6x1x16x16" in between.stderr,
+          f"--profile builds a second profile; a size between them is refused: {between.stderr.strip()[:300]}")
     damaged = out / "damaged.kiln"
     damaged.write_bytes(engine.read_bytes()[:-1] + bytes([engine.read_bytes()[-1] ^ 1]))
     refused = run([kiln, "run", str(damaged), "-o", str(out / "run")], expect_ok=False)
