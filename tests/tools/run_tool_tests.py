@@ -220,6 +220,9 @@ def test_build_engine(kiln: str, model: str, out: pathlib.Path) -> None:
         facts = json.loads(info.stdout).get("engine", {})
         check(facts.get("format_version") == 1 and facts.get("profiles", [[{}]])[0][0].get("max") == [8, 1, 32, 32]
               and facts.get("disabled_passes") == ["fuse_conv"], f"kiln inspect --json shows the engine: {facts}")
+    checked = run([kiln, "check", str(engine)], expect_ok=False)
+    check(checked.returncode != 0 and "kiln engine" in checked.stdout + checked.stderr,
+          "kiln check on an engine says it is an engine and to check the model it was built from")
     two = out / "two.kiln"
     run([kiln, "build", model, "-o", str(two), "--min", "input=1x1x16x16", "--max", "input=2x1x16x16", "--profile",
          "--min", "input=6x1x16x16", "--max", "input=8x1x16x16", "--runs", "1"])
