@@ -11,6 +11,38 @@
 
 namespace kiln {
 
+namespace {
+
+/// Plans the graph at every profile's min and max shapes (inference and memory planning, no kernel runs), so a
+/// profile the model cannot run at fails the build, naming the profile and the shapes, rather than the first
+/// run at that size. (Models fed sequences or optionals are planned at run time only.)
+void plan_at_profile_corners(Session::Impl& impl, const std::vector<engine::Profile>& profiles) {
+  const ir::Graph& g = *impl.model.graph;
+  for (int id : g.required_inputs())
+    if (g.value(id).type.kind != ir::ValueKind::kTensor) return;
+  for (size_t pi = 0; pi < profiles.size(); ++pi)
+    for (bool at_max : {false, true}) {
+      std::unordered_map<int, ops::ValueInfo> fed;
+      std::string shapes;
+      for (int id : g.required_inputs()) {
+        const ir::Value& v = g.value(id);
+        const engine::InputRange* r = profiles[pi].find(v.name);
+        Shape shape = r ? Shape::from(at_max ? r->max : r->min) : v.type.shape;
+        if (r) shapes += fmt::format("{}{}={}", shapes.empty() ? "" : " ", v.name, dims_str(at_max ? r->max : r->min));
+        fed[id] = ops::ValueInfo(v.type.dtype, std::move(shape));
+      }
+      try {
+        impl.plan_for(g, fed, nullptr);
+      } catch (const Error& e) {
+        throw Error(e.code(), fmt::format("the model cannot run at the {} shapes of profile {} ({}): {}; change "
+                                          "the --{} sizes", at_max ? "max" : "min", pi, shapes, e.what(),
+                                          at_max ? "max" : "min"));
+      }
+    }
+}
+
+}  // namespace
+
 EngineBuildResult build_engine(const EngineBuildRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   auto stage = [&](const char* name) {
@@ -32,6 +64,8 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
   // The session validates and prepares too, so a model that would fail at load fails at build, named.
   Session::Impl impl(std::move(model), options);
   result.nodes_after = impl.model.graph->nodes.size();
+  stage("planning at the profiles' min and max shapes");
+  plan_at_profile_corners(impl, request.profiles);
   result.pass_runs = impl.pass_runs;
 
   stage("writing");

@@ -157,6 +157,34 @@ TEST(EngineSession, BuildMistakesNameTheInputAndTheFix) {
   EXPECT_NE(error_of({}).find("at least one profile"), std::string::npos);
 }
 
+TEST(EngineSession, AProfileTheModelCannotRunAtFailsTheBuildNamed) {
+  // Reshape(x, [-1, 4]): x [batch, seq] holds a multiple of 4 elements only for some sizes.
+  GraphBuilder b;
+  b.input("x", DType::kFloat32, {Dim::symbol("batch"), Dim::symbol("seq")});
+  b.initializer("target", Tensor::from_vector<int64_t>({2}, {-1, 4}));
+  b.node("Reshape", {"x", "target"}, {"y"}, "reshape");
+  b.output("y", DType::kFloat32, {Dim(), 4});
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets = {{"", 17}};
+  m.graph = b.g;
+  TempDir dir;
+  onnx::save_model(m, dir / "reshape.onnx");
+  EngineBuildRequest request;
+  request.model_path = dir / "reshape.onnx";
+  request.profiles = {engine::Profile{{{"x", {1, 4}, {2, 8}, {8, 8}}}}};
+  EXPECT_NO_THROW(build_engine(request));
+  request.profiles = {engine::Profile{{{"x", {1, 3}, {2, 8}, {8, 8}}}}};  // 1 x 3 cannot be reshaped to [-1, 4]
+  try {
+    build_engine(request);
+    FAIL() << "a profile whose min shape cannot run was built";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("cannot run at the min shapes of profile 0 (x=1x3)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("reshape"), std::string::npos) << msg;
+  }
+}
+
 TEST(EngineSession, AnEngineForAHigherTierRunsWithAWarning) {
   const kernels::IsaTier tier = kernels::active_isa();
   if (tier == kernels::IsaTier::kRef) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): no lower tier";
