@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <fmt/ranges.h>
+
 #include "api/session_impl.h"
 #include "base/mapped_file.h"
 #include "engine/engine_facts.h"
@@ -75,6 +77,13 @@ Session load_engine(std::span<const uint8_t> bytes, std::shared_ptr<const void> 
   }
   impl->engine = facts;
   warn_if_tier_missing(*impl, *facts);
+  if (options.graph_optimization_level != SessionOptions{}.graph_optimization_level || !options.disabled_passes.empty())
+    impl->warn_once("engine-passes",
+                    fmt::format("graph_optimization_level and disabled passes (--no-optimize, --disable-pass) do not "
+                                "apply to an engine: its passes ran when it was built (level {}{}{}); rebuild it with "
+                                "kiln build --level N / --disable-pass NAME to change them",
+                                facts->build.level, facts->build.disabled_passes.empty() ? "" : ", off: ",
+                                fmt::join(facts->build.disabled_passes, ", ")));
   return Session(impl);
 }
 

@@ -99,6 +99,19 @@ TEST(EngineSession, EveryBatchInTheProfileGivesTheOnnxFilesOutputs) {
   }
 }
 
+TEST(EngineSession, PassOptionsAtLoadAreNotSilentlyIgnored) {
+  auto b = build({batch_profile(1, 4, 8)});
+  std::vector<std::string> warnings;
+  SessionOptions options;
+  options.warn = [&](const std::string& w) { warnings.push_back(w); };
+  Session::from_file(b->engine_path, options);
+  EXPECT_TRUE(warnings.empty());
+  options.disabled_passes = {"fuse_gemm"};
+  Session::from_file(b->engine_path, options);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("ran when it was built (level 2)"), std::string::npos) << warnings[0];
+}
+
 TEST(EngineSession, DimsEveryProfileFixesAreFoldedAndShapeChainsGo) {
   auto b = build({batch_profile(1, 4, 8)});
   Session s = Session::from_file(b->engine_path);
