@@ -36,6 +36,8 @@ void print_engine_facts(const engine::EngineFacts& f) {
   fmt::print("built from {} (level {}{}{}, {:.2f} s)\n", f.build.source_model, f.build.level,
              f.build.disabled_passes.empty() ? "" : ", passes off: ", fmt::join(f.build.disabled_passes, ", "),
              f.build.build_seconds);
+  for (const engine::FoldedDim& d : f.build.folded_dims)
+    fmt::print("fixed dim  {} dim {} = {} (every profile fixes it: folded into the model)\n", d.input, d.dim, d.size);
   for (size_t i = 0; i < f.profiles.size(); ++i)
     for (const engine::InputRange& r : f.profiles[i].inputs)
       fmt::print("profile {}  {} {} .. {} (opt {})\n", i, r.name, dims_str(r.min), dims_str(r.max), dims_str(r.opt));
@@ -53,6 +55,9 @@ nlohmann::json engine_facts_json(const engine::EngineFacts& f) {
   j["level"] = f.build.level;
   j["disabled_passes"] = f.build.disabled_passes;
   j["build_seconds"] = f.build.build_seconds;
+  j["folded_dims"] = nlohmann::json::array();
+  for (const engine::FoldedDim& d : f.build.folded_dims)
+    j["folded_dims"].push_back({{"input", d.input}, {"dim", d.dim}, {"size", d.size}});
   j["profiles"] = nlohmann::json::array();
   for (const engine::Profile& p : f.profiles) {
     nlohmann::json inputs = nlohmann::json::array();

@@ -54,7 +54,7 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
   EngineBuildResult result;
   result.nodes_before = model.graph->nodes.size();
   engine::check_profiles_fit_model(*model.graph, request.profiles);
-  engine::fold_fixed_dims(*model.graph, request.profiles);
+  std::vector<engine::FoldedDim> folded = engine::fold_fixed_dims(*model.graph, request.profiles);
 
   stage("optimizing");
   SessionOptions options;
@@ -73,6 +73,7 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
   built.source_model = request.model_path;
   built.level = request.level;
   built.disabled_passes = request.disabled_passes;
+  built.folded_dims = std::move(folded);
   built.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<engine::Section> sections = {
       {engine::SectionKind::kProfiles, engine::encode_profiles(request.profiles)},

@@ -135,8 +135,9 @@ void check_profiles_fit_model(const ir::Graph& g, const std::vector<Profile>& pr
   }
 }
 
-void fold_fixed_dims(ir::Graph& g, const std::vector<Profile>& profiles) {
-  if (profiles.empty()) return;
+std::vector<FoldedDim> fold_fixed_dims(ir::Graph& g, const std::vector<Profile>& profiles) {
+  std::vector<FoldedDim> folded;
+  if (profiles.empty()) return folded;
   std::map<std::string, int64_t> symbols;  // symbol -> the size every profile fixes it to
   for (int id : g.required_inputs()) {
     ir::Value& v = g.value(id);
@@ -152,15 +153,22 @@ void fold_fixed_dims(ir::Graph& g, const std::vector<Profile>& profiles) {
       if (!fixed) continue;
       Dim& dim = v.type.shape.dims[d];
       if (dim.is_symbol()) symbols.emplace(dim.symbol_name(), size);
+      if (!dim.is_known()) folded.push_back({v.name, static_cast<uint32_t>(d), size});
       dim = Dim(size);
     }
   }
   // A symbol is one size wherever the model uses it, so a size the profiles fix for it holds in every input (as
   // SessionOptions::fixed_input_shapes does).
-  for (int id : g.required_inputs())
-    for (Dim& dim : g.value(id).type.shape.dims)
-      if (dim.is_symbol())
-        if (auto it = symbols.find(dim.symbol_name()); it != symbols.end()) dim = Dim(it->second);
+  for (int id : g.required_inputs()) {
+    std::vector<Dim>& dims = g.value(id).type.shape.dims;
+    for (size_t d = 0; d < dims.size(); ++d)
+      if (dims[d].is_symbol())
+        if (auto it = symbols.find(dims[d].symbol_name()); it != symbols.end()) {
+          folded.push_back({g.value(id).name, static_cast<uint32_t>(d), it->second});
+          dims[d] = Dim(it->second);
+        }
+  }
+  return folded;
 }
 
 void check_feeds_in_profiles(const std::vector<Profile>& profiles,

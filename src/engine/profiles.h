@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/build_options.h"
 #include "ir/graph.h"
 
 namespace kiln::engine {
@@ -44,8 +45,8 @@ void check_profiles_fit_model(const ir::Graph& g, const std::vector<Profile>& pr
 
 /// Replaces, in g's declared input shapes, each dim that every profile fixes to one size (min == max, the same in
 /// all profiles) by that size; a symbol so fixed takes the size in every input that declares it. Then the graph
-/// passes fold the shape computations on those dims.
-void fold_fixed_dims(ir::Graph& g, const std::vector<Profile>& profiles);
+/// passes fold the shape computations on those dims. Returns the dims it fixed.
+std::vector<FoldedDim> fold_fixed_dims(ir::Graph& g, const std::vector<Profile>& profiles);
 
 /// Refuses feeds (input name -> dims) that fit no profile: Error(kInvalidArgument) naming the input, the dim,
 /// the size given, the range each profile allows, and `kiln build` flags for `source_model` with the range

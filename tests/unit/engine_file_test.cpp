@@ -179,12 +179,17 @@ TEST(EngineBuildOptions, RoundTripAndTruncation) {
   o.level = 1;
   o.disabled_passes = {"fuse_attention", "cse"};
   o.build_seconds = 1.5;
+  o.folded_dims = {{"x", 1, 128}, {"mask", 1, 128}};
   std::vector<uint8_t> b = encode_build_options(o);
   BuildOptions back = decode_build_options(b);
   EXPECT_EQ(back.source_model, "resnet.onnx");
   EXPECT_EQ(back.level, 1);
   EXPECT_EQ(back.disabled_passes, o.disabled_passes);
   EXPECT_EQ(back.build_seconds, 1.5);
+  ASSERT_EQ(back.folded_dims.size(), 2u);
+  EXPECT_EQ(back.folded_dims[1].input, "mask");
+  EXPECT_EQ(back.folded_dims[1].dim, 1u);
+  EXPECT_EQ(back.folded_dims[1].size, 128);
   for (size_t cut = 0; cut < b.size(); ++cut)
     EXPECT_THROW(decode_build_options(std::span<const uint8_t>(b.data(), cut)), Error) << "cut at " << cut;
 }

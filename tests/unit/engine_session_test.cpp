@@ -112,6 +112,11 @@ TEST(EngineSession, DimsEveryProfileFixesAreFoldedAndShapeChainsGo) {
   auto b = build({batch_profile(1, 4, 8)});
   Session s = Session::from_file(b->engine_path);
   EXPECT_EQ(s.inputs()[0].shape.str(), "[batch,8]");  // seq: 8 in the profile, folded; batch stays a symbol
+  const auto& folded = s.impl().engine->build.folded_dims;
+  ASSERT_EQ(folded.size(), 1u);
+  EXPECT_EQ(folded[0].input, "x");
+  EXPECT_EQ(folded[0].dim, 1u);
+  EXPECT_EQ(folded[0].size, 8);
   for (const ir::Node& n : s.impl().model.graph->nodes) EXPECT_NE(n.op_type, "Shape") << "Shape was not folded";
 }
 
