@@ -2,16 +2,33 @@
 // The fuzzed path, shared by the libFuzzer harness and the regression unit test: bytes -> ONNX reader ->
 // graph building -> validation -> op checks -> shape inference and planning at small sizes -> a tiny run.
 // Every outcome must be a result or a kiln::Error; a crash, sanitizer report, other exception or hang is a bug.
+// Engine files (.kiln, seeds engine_*.kiln) go the same way through Session::from_bytes; since a mutation
+// almost never keeps the checksums right, their sections are also read with the checksums not verified
+// (fuzz_engine_sections), so the fuzzer reaches the section readers and the model section's ONNX reader.
 
 #include <chrono>
 #include <cstdint>
 #include <span>
 
+#include "api/engine_load.h"
+#include "engine/engine_file.h"
 #include "kiln/session.h"
+#include "onnx/loader.h"
 
 namespace kiln::fuzz {
 
+/// Every section reader over an engine whose checksums are not checked.
+inline void fuzz_engine_sections(std::span<const uint8_t> bytes) {
+  try {
+    engine::EngineView view = engine::read_engine(bytes, /*verify_checksums=*/false);
+    read_engine_facts(view);
+    onnx::load_model_from_bytes(view.section(engine::SectionKind::kModel));
+  } catch (const Error&) {
+  }
+}
+
 inline void fuzz_one(const uint8_t* data, size_t size) {
+  if (engine::is_engine(std::span<const uint8_t>(data, size))) fuzz_engine_sections({data, size});
   SessionOptions options;  // small limits keep every run fast
   options.max_tensor_bytes = int64_t{4} << 20;
   options.max_run_bytes = int64_t{32} << 20;

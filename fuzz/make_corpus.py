@@ -3,8 +3,12 @@
 models with subgraphs, external-data references and symbolic dims, so the fuzzer starts from inputs that reach
 deep into the reader, validation, inference and kernels.
 
-    .venv/bin/python fuzz/make_corpus.py build/conformance-data/node fuzz/corpus
+    .venv/bin/python fuzz/make_corpus.py build/conformance-data/node fuzz/corpus [build/kiln]
+
+With the kiln tool given, a few seeds are also built into engines (`kiln build`, engine_*.kiln), so the fuzzer
+starts inside the engine reader too (fuzz_one.h reads engine sections with and without checksums).
 """
+import subprocess
 import os
 import shutil
 import sys
@@ -47,7 +51,29 @@ def main():
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])], [t])
     with open(os.path.join(out, "external_data_escape.onnx"), "wb") as f:
         f.write(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    if len(sys.argv) > 3:
+        build_engine_seeds(sys.argv[3], out)
     print(f"make_corpus: {len(os.listdir(out))} seeds in {out}")
+
+
+ENGINE_SEEDS = {  # seed model -> kiln build profile flags (a dynamic dim, so the profile section has a range)
+    "dynamic_add.onnx": ["--min", "x=1", "--opt", "x=4", "--max", "x=8"],
+    "test_add.onnx": [],
+    "test_relu.onnx": [],
+}
+
+
+def build_engine_seeds(kiln, out):
+    g = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "dyn",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])])
+    dynamic = os.path.join(out, "dynamic_add.onnx")
+    with open(dynamic, "wb") as f:
+        f.write(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    for seed, flags in ENGINE_SEEDS.items():
+        engine = os.path.join(out, "engine_" + seed.replace(".onnx", ".kiln"))
+        subprocess.run([kiln, "build", os.path.join(out, seed), "-o", engine, "--runs", "0"] + flags, check=True,
+                       stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
-// kiln inspect MODEL [--json]: what a model holds and whether kiln can run it.
+// kiln inspect MODEL [--json]: what a model holds and whether kiln can run it. For an engine (.kiln), also the
+// engine's facts (engine_info.h), then the optimized model it holds.
 
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <iostream>
 
+#include "api/engine_load.h"
 #include "api/model_summary.h"
+#include "engine_info.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "onnx/loader.h"
@@ -97,14 +100,22 @@ void print_text(const ModelSummary& s, const std::string& path) {
 
 Runner add_inspect(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Show a model's inputs, outputs, opsets, ops and parameters");
-  cmd->add_option("model", args->model, "ONNX model file")->required();
+  CLI::App* cmd = app.add_subcommand("inspect", "Show a model's (or an engine's) inputs, outputs, opsets, ops, parameters and profiles");
+  cmd->add_option("model", args->model, "ONNX model or kiln engine file")->required();
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   return [args]() {
-    ir::Model model = onnx::load_model(args->model);
+    const bool is_engine = file_is_engine(args->model);
+    engine::EngineFacts facts;
+    ir::Model model = is_engine ? load_engine_model(args->model, facts) : onnx::load_model(args->model);
     ModelSummary s = summarize(model);
-    if (args->json) std::cout << to_json(s, args->model).dump(2) << "\n";
-    else print_text(s, args->model);
+    if (args->json) {
+      nlohmann::json j = to_json(s, args->model);
+      if (is_engine) j["engine"] = engine_facts_json(facts);
+      std::cout << j.dump(2) << "\n";
+    } else {
+      if (is_engine) print_engine_facts(facts);
+      print_text(s, args->model);
+    }
     return 0;
   };
 }

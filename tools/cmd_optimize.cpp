@@ -14,6 +14,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "onnx/writer.h"
+#include "pass_table.h"
 
 namespace kiln::cli {
 
@@ -25,12 +26,6 @@ struct OptimizeArgs {
   std::vector<std::string> disabled, shapes;
   bool verbose = false, json = false;
 };
-
-std::string op_list(const std::map<std::string, int>& ops, bool signs) {
-  std::string list;
-  for (const auto& [op, n] : ops) list += fmt::format("{}{} {}{}", list.empty() ? "" : ", ", op, signs && n > 0 ? "+" : "", n);
-  return list;
-}
 
 void print_json(const OptimizeArgs& args, size_t before, const Session::Impl& impl) {
   nlohmann::json j;
@@ -50,13 +45,7 @@ void print_json(const OptimizeArgs& args, size_t before, const Session::Impl& im
 }
 
 void print_text(const OptimizeArgs& args, size_t before, const Session::Impl& impl) {
-  if (args.verbose) {
-    fmt::print("{:<32} {:>7} {:>7} {:>9}  {}\n", "pass", "nodes", "removed", "ms", "what changed (nodes by op)");
-    for (const passes::PassRun& r : impl.pass_runs)
-      fmt::print("{:<32} {:>7} {:>7} {:>9.2f}  {}\n", r.name, r.nodes_after,
-                 static_cast<int64_t>(r.nodes_before) - static_cast<int64_t>(r.nodes_after), r.milliseconds,
-                 r.changed ? op_list(r.op_changes, true) : "-");
-  }
+  if (args.verbose) print_pass_table(impl.pass_runs);
   for (const passes::PassRun& r : impl.pass_runs)
     if (!r.error.empty()) fmt::print("error   {}\n", r.error);
   fmt::print("nodes   {} -> {}\n", before, impl.model.graph->nodes.size());

@@ -93,7 +93,10 @@ std::string shape_text(const Tensor& t) {
 
 Feeds make_feeds(const Session& session, const std::vector<std::string>& input_args,
                  const std::vector<std::string>& shape_args, uint64_t seed) {
-  const std::map<std::string, std::vector<int64_t>> shapes = parse_shape_args(shape_args);
+  std::map<std::string, std::vector<int64_t>> shapes = parse_shape_args(shape_args);
+  // An engine knows the shape it was tuned for: its first profile's opt shape is the default size of random data.
+  if (const auto& engine = session.impl().engine; engine && !engine->profiles.empty())
+    for (const engine::InputRange& r : engine->profiles[0].inputs) shapes.emplace(r.name, r.opt);
   Feeds feeds;
   for (const std::string& s : input_args) {
     auto [name, file] = split_assignment(s, "--input");

@@ -18,7 +18,8 @@ struct Feeds {
 };
 
 /// Builds the feeds of `session` from --input NAME=FILE and --shape NAME=DIMS arguments: files as given,
-/// random data (from `seed`) for every other input. Trained parameters (runtime::parameter_inputs) not given
+/// random data (from `seed`) for every other input (for an engine, at its first profile's opt shape unless
+/// --shape says otherwise). Trained parameters (runtime::parameter_inputs) not given
 /// with --input stop it with the export_params=False explanation: a model exported without its weights must
 /// stop and explain, not run on random weights. Throws Error naming the option to use when an input's size
 /// cannot be known or an argument names no input.

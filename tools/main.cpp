@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add(kiln::cli::add_info);
   add(kiln::cli::add_optimize);
   add(kiln::cli::add_serve);
+  add(kiln::cli::add_build);
   add(kiln::cli::add_compare);
   add(kiln::cli::add_reduce);
   try {

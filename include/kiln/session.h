@@ -157,7 +157,14 @@ class Session {
   /// folder only). Throws Error on a malformed model or one that uses operators kiln cannot run.
   static Session from_file(const std::string& path, const SessionOptions& options = {});
   /// Loads a model from serialized bytes (copied). External data is refused: there is no folder.
+  /// Engine bytes (see from_engine) are recognised by their magic, in from_file too.
   static Session from_bytes(std::span<const uint8_t> bytes, const SessionOptions& options = {});
+  /// Loads an engine written by `kiln build` (.kiln): verified (format version, checksums, sections), its
+  /// optimized model loaded from the mapped file with no graph pass run again, its profiles enforced on every
+  /// run (a feed outside every profile is refused, naming the input, dim, size, allowed range and the
+  /// `kiln build` flags that would hold it). graph_optimization_level and disabled_passes are not used: they
+  /// were fixed at build time. Throws Error for a damaged, truncated or newer-format engine.
+  static Session from_engine(const std::string& path, const SessionOptions& options = {});
 
   /// Inputs a caller must feed (graph inputs without an initializer), in the model's order.
   const std::vector<IoInfo>& inputs() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "api/engine_load.h"
 #include "api/node_validation.h"
 #include "api/op_support.h"
 #include "onnx/loader.h"
@@ -72,6 +73,12 @@ CheckReport check_model(const std::string& path, const std::map<std::string, std
   report.path = path;
   auto& out = report.findings;
   ir::Model model;
+  if (file_is_engine(path)) {  // checked at build time; what it was built from is the file to check
+    out.push_back({Severity::kError, "engine-not-model", path, "the file is a kiln engine (made by kiln build), not an "
+                   "ONNX model", "check the ONNX model it was built from (kiln inspect names it); kiln run, bench and "
+                   "inspect take the engine itself"});
+    return report;
+  }
   try {
     model = onnx::load_model(path);
     if (!model.graph) throw Error(ErrorCode::kInvalidModel, "the model has no graph");

@@ -158,6 +158,12 @@ Session::Impl::CheckedFeeds Session::Impl::check_feeds(const NamedTensors& feeds
   CheckedFeeds checked;
   runtime::SymbolBindings symbols;
   symbols.strict = strict_symbols;
+  if (engine) {  // before the model's own dim checks: for an engine, the fix is a rebuild, not a re-export
+    std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+    for (const auto& [name, tensor] : feeds)
+      if (tensor.defined()) shapes.emplace_back(name, tensor.dims());
+    engine::check_feeds_in_profiles(engine->profiles, shapes, engine->build.source_model);
+  }
   for (const auto& [name, tensor] : feeds) {
     int id = g.find(name);
     bool is_input = id >= 0 && std::find(g.inputs.begin(), g.inputs.end(), id) != g.inputs.end();

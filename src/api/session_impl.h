@@ -7,6 +7,7 @@
 #include <set>
 
 #include "api/op_support.h"
+#include "engine/engine_facts.h"
 #include "ir/graph.h"
 #include "kiln/session.h"
 #include "runtime/executor.h"
@@ -30,6 +31,10 @@ struct Session::Impl {
   std::vector<passes::PassRun> pass_runs;
   /// Prepared kernels and packed weights, shared by every plan of the session.
   std::shared_ptr<const runtime::PreparedGraph> prepared;
+
+  /// Set when the session was loaded from an engine file (api/engine_load): its header, profiles and build
+  /// options; check_feeds refuses feeds outside every profile.
+  std::shared_ptr<const engine::EngineFacts> engine;
 
   /// Runs the graph passes on `model` (SessionOptions::graph_optimization_level, disabled_passes).
   void optimize_graph(const SessionOptions& options);

@@ -146,4 +146,16 @@ ir::Model load_model_from_bytes(std::span<const uint8_t> bytes, const LoadOption
   return m;
 }
 
+ir::Model load_model_from_view(std::span<const uint8_t> bytes, std::shared_ptr<const void> owner,
+                               const LoadOptions& opts) {
+  ReadContext ctx;
+  ctx.tensors.owner = owner;
+  ctx.tensors.no_external_reason =
+      "the model is inside another file (a kiln engine), so there is no folder to find it in";
+  ctx.max_nesting = opts.max_nesting;
+  ir::Model m = parse_model(bytes, ctx);
+  m.keepalive = std::move(owner);
+  return m;
+}
+
 }  // namespace kiln::onnx

@@ -3,6 +3,7 @@
 // is checked, nesting is limited, and every refusal is an Error that says what was wrong and where.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -25,6 +26,11 @@ ir::Model load_model(const std::string& path, const LoadOptions& opts = {});
 /// Reads a model from bytes (copied; initializers view the copy). With no folder to resolve it against,
 /// external data is refused with a clear error.
 ir::Model load_model_from_bytes(std::span<const uint8_t> bytes, const LoadOptions& opts = {});
+
+/// Reads a model from bytes that stay valid while `owner` lives (a section of a mapped engine file): nothing is
+/// copied, and initializers view the bytes when suitably aligned, as load_model's do. External data is refused.
+ir::Model load_model_from_view(std::span<const uint8_t> bytes, std::shared_ptr<const void> owner,
+                               const LoadOptions& opts = {});
 
 /// The newest IR version this reader knows (onnx.proto of ONNX 1.23: IR_VERSION = 14).
 constexpr int64_t kMaxIrVersion = 14;

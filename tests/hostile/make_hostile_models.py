@@ -18,6 +18,7 @@ import os
 import pathlib
 import random
 import shutil
+import struct
 import sys
 
 import numpy as np
@@ -78,6 +79,21 @@ def make_unreadable(out):
     write_bytes(out, "random_bytes", bytes([0x5a]) + bytes(rng.randrange(256) for _ in range(4095)))
     write_model(out, "ir_version_0", relu_model(ir=0))
     write_model(out, "ir_version_99", relu_model(ir=99))
+
+
+def engine_header(version=1, file_size=64, sections=0, checksum=0):
+    """A kiln engine header (src/engine/engine_file.h): magic, format version, header size, kiln version, ISA tier,
+    flags, section count, reserved, file size, header checksum, reserved."""
+    return struct.pack("<8sIIHHHHIIIIQQQ", b"KILNENG\0", version, 64, 0, 1, 0, 0, 1, 0, sections, 0, file_size,
+                       checksum, 0)
+
+
+def make_engines(out):
+    # Refused before the checksum is read: by size, by version, by the size the header claims; then by checksum.
+    write_bytes(out, "engine_truncated", engine_header()[:28])
+    write_bytes(out, "engine_newer_version", engine_header(version=2))
+    write_bytes(out, "engine_size_lies", engine_header(file_size=1 << 40))
+    write_bytes(out, "engine_bad_checksum", engine_header(checksum=0x1234))
 
 
 # ---- external data ---------------------------------------------------------------------------------------
@@ -395,7 +411,7 @@ def main():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / MARKER).write_text("made by tests/hostile/make_hostile_models.py\n")
-    for make in (make_unreadable, make_external, make_tensors, make_structure, make_resources,
+    for make in (make_unreadable, make_engines, make_external, make_tensors, make_structure, make_resources,
                  make_several_problems, make_other_exporters, make_exports):
         make(out)
     cases = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name != "outside")

@@ -100,6 +100,16 @@ CASES = [
     unreadable("random_bytes", ["random_bytes/model.onnx", "not an ONNX model"]),
     unreadable("ir_version_0", ["IR version 0 is not valid"]),
     unreadable("ir_version_99", ["IR version 99 is newer than kiln knows"]),
+    # Damaged kiln engines (recognised by their magic whatever the file's name): run and inspect refuse them with the
+    # reason, check says the file is an engine, not a model.
+    refused("engine_truncated", ["engine_truncated/model.onnx", "the engine is truncated: 28 bytes"],
+            check=["[engine-not-model]"], inspect=True),
+    refused("engine_newer_version", ["format version 2", "use the kiln that built it"],
+            check=["[engine-not-model]"], inspect=True),
+    refused("engine_size_lies", ["its header says 1099511627776", "truncated"], check=["[engine-not-model]"],
+            inspect=True),
+    refused("engine_bad_checksum", ["header checksum does not match", "rebuild it"], check=["[engine-not-model]"],
+            inspect=True),
     # External data aimed outside the model's folder, and bad ranges and keys.
     outside("ext_absolute_path", ["is an absolute path", "relative to the model's folder"]),
     outside("ext_dotdot", ["'../outside/sentinel.bin' is refused", "'..'"]),

@@ -12,7 +12,8 @@ runs onnxruntime (CPUExecutionProvider) on the same arrays, and compares each ou
 OUT/<output name>.npy (characters outside [A-Za-z0-9._-] replaced by '_'). Float outputs must agree to a
 relative L2 error ||kiln - ort|| / max(||ort||, tiny) <= 1e-5; integer and bool outputs must be equal.
 kiln runs twice per size: with its graph passes (the default) and with --no-optimize; both must agree with
-onnxruntime, so a pass that changes what a model computes fails here. `kiln optimize -o` must write standard
+onnxruntime, so a pass that changes what a model computes fails here. A third run per size loads an engine that
+`kiln build` made once with a profile holding every size (batch 1..8): it must agree too. `kiln optimize -o` must write standard
 ONNX (no kiln-only op, onnx.checker passes) that onnxruntime runs to the same outputs within rel-L2 1e-6: once
 as exported (every size), once with the first size fixed by --shape (which folds the exporter's shape chains).
 Exit status 0 when every output of every size agrees, 1 on any mismatch, kiln failure or export failure.
@@ -134,10 +135,11 @@ def run_case(args, spec, model: pathlib.Path, index: int, case: dict) -> bool:
 
     reference = run_ort(model, feeds)
     all_ok = True
-    for label, extra in KILN_VARIANTS:
+    variants = [(label, model, extra) for label, extra in KILN_VARIANTS] + [("engine", args.engine, [])]
+    for label, runs, extra in variants:
         out_dir = work / f"kiln-out-{label}"
         out_dir.mkdir()
-        ok, seconds, failure = run_kiln(args.kiln, model, files, out_dir, extra)
+        ok, seconds, failure = run_kiln(args.kiln, runs, files, out_dir, extra)
         if not ok:
             print(failure)
             all_ok = False
@@ -230,6 +232,36 @@ def steady_state_allocates_nothing(kiln: str, model: pathlib.Path, input_files: 
     return ok
 
 
+def engine_profile_flags(spec) -> list:
+    """`kiln build` flags for one profile holding every case: a dynamic dim ranges over the cases' sizes, and
+    the batch (dim 0, when dynamic) over 1..8, the range issue 9 asks engines to serve."""
+    flags = []
+    for inp in spec.inputs:
+        shapes = [case[inp.name] for case in spec.cases]
+        lo = [min(s[d] for s in shapes) for d in range(len(shapes[0]))]
+        hi = [max(s[d] for s in shapes) for d in range(len(shapes[0]))]
+        if 0 in inp.axes:
+            lo[0], hi[0] = 1, max(8, hi[0])
+        dims = lambda v: "x".join(map(str, v))  # noqa: E731
+        flags += ["--min", f"{inp.name}={dims(lo)}", "--opt", f"{inp.name}={dims(shapes[0])}",
+                  "--max", f"{inp.name}={dims(hi)}"]
+    return flags
+
+
+def build_engine(kiln: str, spec, model: pathlib.Path, cache: pathlib.Path):
+    """`kiln build` of the model with a profile over every case (issue 9): every case then runs from the engine
+    too and must agree with onnxruntime like the ONNX file. Returns the engine's path, or None on failure."""
+    engine = cache / "runs" / spec.name / "model.kiln"
+    engine.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [kiln, "build", str(model), "-o", str(engine), "--runs", "1"] + engine_profile_flags(spec)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"kiln build failed (exit status {proc.returncode}): {' '.join(cmd)}\n{proc.stderr.strip()}  MISMATCH")
+        return None
+    print("kiln build: " + "; ".join(line.strip() for line in proc.stdout.splitlines()))
+    return engine
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Compare `kiln run` with onnxruntime on one suite model.")
     parser.add_argument("--kiln", required=True, help="the kiln executable")
@@ -243,9 +275,13 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001  (an exporter failure fails the test; it is never a skip)
         print(f"FAIL {spec.name}: export failed: {type(e).__name__}: {e}")
         return 1
+    args.engine = build_engine(args.kiln, spec, model, args.cache)
+    if args.engine is None:
+        print(f"FAIL {spec.name}: kiln build failed")
+        return 1
     results = [run_case(args, spec, model, i, case) for i, case in enumerate(spec.cases, 1)]
     if all(results):
-        print(f"PASS {spec.name}: every output within rel_l2 {REL_L2_LIMIT:g} of onnxruntime, graph passes on and off; "
+        print(f"PASS {spec.name}: every output within rel_l2 {REL_L2_LIMIT:g} of onnxruntime, graph passes on and off, engine; "
               f"kiln optimize output standard ONNX within {OPTIMIZED_REL_L2_LIMIT:g}")
         return 0
     print(f"FAIL {spec.name}: {results.count(False)} of {len(results)} input sizes failed")

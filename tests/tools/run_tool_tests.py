@@ -194,6 +194,50 @@ def test_optimize_disable_pass(kiln: str, model: str, out: pathlib.Path) -> None
     check(refused.returncode != 0 and "remove_identity" in refused.stderr, "kiln run refuses an unknown pass name too")
 
 
+def test_build_engine(kiln: str, model: str, out: pathlib.Path) -> None:
+    """`kiln build` (issue 9): the summary, the engine through run/bench/inspect, a shape outside the profile refused
+    with the rebuild flags, a damaged engine refused with the reason, and --verbose listing the passes."""
+    out.mkdir(parents=True, exist_ok=True)
+    engine = out / "sr.kiln"
+    proc = run([kiln, "build", model, "-o", str(engine), "--min", "input=1x1x16x16", "--opt", "input=2x1x16x24",
+                "--max", "input=8x1x32x32", "--runs", "2", "--threads", "1", "--verbose", "--disable-pass",
+                "fuse_conv"])
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    check(all(k in lines for k in ("profile", "nodes", "engine", "build", "load", "latency")),
+          "kiln build prints profile, nodes, engine, build, load and latency")
+    check("fold_constants" in proc.stdout and "fuse_conv " not in proc.stdout, "kiln build --verbose lists the passes, "
+          "without the one switched off")
+    ran = run([kiln, "run", str(engine), "--shape", "input=8x1x20x32", "-o", str(out / "run")])
+    check((out / "run" / "output.npy").is_file(), "kiln run on an engine writes the outputs")
+    outside = run([kiln, "run", str(engine), "--shape", "input=9x1x16x16", "-o", str(out / "run")], expect_ok=False)
+    check(outside.returncode != 0 and "dim 0 is 9" in outside.stderr and "--max input=9x1x32x32" in outside.stderr,
+          f"a shape outside the profile is refused with the rebuild flags: {outside.stderr.strip()[:300]}")
+    bench = run([kiln, "bench", str(engine), "--runs", "1", "--warmup", "0", "--json"])
+    if bench.returncode == 0:
+        check(json.loads(bench.stdout)["load_ms"] > 0, "kiln bench on an engine reports its load time")
+    info = run([kiln, "inspect", str(engine), "--json"])
+    if info.returncode == 0:
+        facts = json.loads(info.stdout).get("engine", {})
+        check(facts.get("format_version") == 1 and facts.get("profiles", [[{}]])[0][0].get("max") == [8, 1, 32, 32]
+              and facts.get("disabled_passes") == ["fuse_conv"], f"kiln inspect --json shows the engine: {facts}")
+    checked = run([kiln, "check", str(engine)], expect_ok=False)
+    check(checked.returncode != 0 and "kiln engine" in checked.stdout + checked.stderr,
+          "kiln check on an engine says it is an engine and to check the model it was built from")
+    two = out / "two.kiln"
+    run([kiln, "build", model, "-o", str(two), "--min", "input=1x1x16x16", "--max", "input=2x1x16x16", "--profile",
+         "--min", "input=6x1x16x16", "--max", "input=8x1x16x16", "--runs", "1"])
+    fits = run([kiln, "run", str(two), "--shape", "input=7x1x16x16", "-o", str(out / "run")], expect_ok=False)
+    between = run([kiln, "run", str(two), "--shape", "input=4x1x16x16", "-o", str(out / "run")], expect_ok=False)
+    check(fits.returncode == 0 and between.returncode != 0 and "profile 1:" in between.stderr
+          and "--profile --min input=6x1x16x16" in between.stderr,
+          f"--profile builds a second profile; a size between them is refused: {between.stderr.strip()[:300]}")
+    damaged = out / "damaged.kiln"
+    damaged.write_bytes(engine.read_bytes()[:-1] + bytes([engine.read_bytes()[-1] ^ 1]))
+    refused = run([kiln, "run", str(damaged), "-o", str(out / "run")], expect_ok=False)
+    check(refused.returncode != 0 and "checksum" in refused.stderr,
+          f"a damaged engine is refused naming the checksum: {refused.stderr.strip()[:300]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiln", required=True)
@@ -207,6 +251,7 @@ def main() -> int:
     try:
         test_run_threads(args.kiln, model, out)
         test_optimize_disable_pass(args.kiln, model, out)
+        test_build_engine(args.kiln, model, out)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     print(f"\n{len(FAILURES)} failure(s)")

@@ -1,0 +1,88 @@
+#include "api/engine_build.h"
+
+#include <chrono>
+
+#include "api/session_impl.h"
+#include "engine/build_options.h"
+#include "engine/engine_file.h"
+#include "kernels/isa.h"
+#include "onnx/loader.h"
+#include "onnx/writer.h"
+
+namespace kiln {
+
+namespace {
+
+/// Plans the graph at every profile's min and max shapes (inference and memory planning, no kernel runs), so a
+/// profile the model cannot run at fails the build, naming the profile and the shapes, rather than the first
+/// run at that size. (Models fed sequences or optionals are planned at run time only.)
+void plan_at_profile_corners(Session::Impl& impl, const std::vector<engine::Profile>& profiles) {
+  const ir::Graph& g = *impl.model.graph;
+  for (int id : g.required_inputs())
+    if (g.value(id).type.kind != ir::ValueKind::kTensor) return;
+  for (size_t pi = 0; pi < profiles.size(); ++pi)
+    for (bool at_max : {false, true}) {
+      std::unordered_map<int, ops::ValueInfo> fed;
+      std::string shapes;
+      for (int id : g.required_inputs()) {
+        const ir::Value& v = g.value(id);
+        const engine::InputRange* r = profiles[pi].find(v.name);
+        Shape shape = r ? Shape::from(at_max ? r->max : r->min) : v.type.shape;
+        if (r) shapes += fmt::format("{}{}={}", shapes.empty() ? "" : " ", v.name, dims_str(at_max ? r->max : r->min));
+        fed[id] = ops::ValueInfo(v.type.dtype, std::move(shape));
+      }
+      try {
+        impl.plan_for(g, fed, nullptr);
+      } catch (const Error& e) {
+        throw Error(e.code(), fmt::format("the model cannot run at the {} shapes of profile {} ({}): {}; change "
+                                          "the --{} sizes", at_max ? "max" : "min", pi, shapes, e.what(),
+                                          at_max ? "max" : "min"));
+      }
+    }
+}
+
+}  // namespace
+
+EngineBuildResult build_engine(const EngineBuildRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  auto stage = [&](const char* name) {
+    if (request.on_stage) request.on_stage(name);
+  };
+  stage("loading");
+  ir::Model model = onnx::load_model(request.model_path);
+  if (!model.graph) fail(ErrorCode::kInvalidModel, "{}: the model has no graph", request.model_path);
+  EngineBuildResult result;
+  result.nodes_before = model.graph->nodes.size();
+  engine::check_profiles_fit_model(*model.graph, request.profiles);
+  std::vector<engine::FoldedDim> folded = engine::fold_fixed_dims(*model.graph, request.profiles);
+
+  stage("optimizing");
+  SessionOptions options;
+  options.graph_optimization_level = request.level;
+  options.disabled_passes = request.disabled_passes;
+  options.intra_op_threads = request.threads;
+  // The session validates and prepares too, so a model that would fail at load fails at build, named.
+  Session::Impl impl(std::move(model), options);
+  result.nodes_after = impl.model.graph->nodes.size();
+  stage("planning at the profiles' min and max shapes");
+  plan_at_profile_corners(impl, request.profiles);
+  result.pass_runs = impl.pass_runs;
+
+  stage("writing");
+  engine::BuildOptions built;
+  built.source_model = request.model_path;
+  built.level = request.level;
+  built.disabled_passes = request.disabled_passes;
+  built.folded_dims = std::move(folded);
+  built.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<engine::Section> sections = {
+      {engine::SectionKind::kProfiles, engine::encode_profiles(request.profiles)},
+      {engine::SectionKind::kBuildOptions, engine::encode_build_options(built)},
+      {engine::SectionKind::kModel, onnx::serialize_model(impl.model)},
+  };
+  result.bytes = engine::write_engine(sections, kernels::active_isa());
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace kiln
