@@ -1,6 +1,7 @@
-// Winograd F(2x2, 3x3) or F(4x4, 3x3) (winograd_tile) as a convolution tactic. The batch's output tiles, in row-major order image after image,
-// are cut into panels of nr (the GEMM kernel's panel width: 16 with AVX2, 32 with AVX-512; a panel may cover
-// several tile rows and images, so small images waste no columns) and panels into groups. Per group, on one
+// Winograd F(2x2, 3x3) or F(4x4, 3x3) (winograd_tile) as a convolution tactic. Each image's output tiles, in
+// row-major order, are cut into panels of nr (the GEMM kernel's panel width: 16 with AVX2, 32 with AVX-512; a
+// panel may cover several tile rows, never two images: an image's results are then the same bits alone or in any
+// batch, which a server batching requests relies on) and panels into groups. Per group, on one
 // thread: the input transform writes V [points][panel][C][nr] (each point's C x nr block is a packed GEMM B panel;
 // 16 points for F(2x2, 3x3), 36 for F(4x4, 3x3)), the point products U_t · V_t run on the GEMM micro-kernel's
 // tiles (kernels::winograd_points_gemm) into M [points][panel][M][nr], and the output transform writes Y with bias, residual and activation. No step repacks
@@ -93,9 +94,10 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
   s.tile = tile_;
   s.in_h = d.in[1], s.in_w = d.in[2], s.out_h = d.out[1], s.out_w = d.out[2];
   s.pad_top = d.pad_begin[1], s.pad_left = d.pad_begin[2];
-  const int64_t per_image = s.tiles_h() * s.tiles_w(), tiles = d.batch * per_image, is = d.in_size(), os = d.out_size();
-  // Panels: nr consecutive tiles of the batch in row-major order (a panel may cover several tile rows and images).
-  const int64_t panels = (tiles + nr_ - 1) / nr_;
+  const int64_t per_image = s.tiles_h() * s.tiles_w(), is = d.in_size(), os = d.out_size();
+  // Panels: nr consecutive tiles of one image in row-major order (a panel may cover several tile rows; the last
+  // panel of an image may be partial).
+  const int64_t image_panels = (per_image + nr_ - 1) / nr_, panels = d.batch * image_panels;
   const int64_t group = points * M_ * C_ * static_cast<int64_t>(sizeof(float)) <= kUBytesInL2 ? 1 : kWidePanels;
   const int64_t groups = (panels + group - 1) / group;
   const int64_t threads = pool ? static_cast<int64_t>(pool->threads()) : 1;
@@ -122,18 +124,13 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
     float* m = grow(buf.m, points * ldm + nr_);
     float* scratch = grow(buf.scratch, static_cast<int64_t>(kernels::kWinogradInputScratchFloats));
     int64_t* counts = grow(buf.counts, count);
-    for (int64_t p = 0; p < count; ++p) counts[p] = std::min(nr_, tiles - (first + p) * nr_);
-    // Calls fn(image, segment) for the image pieces of panel p, in increasing lanes (ldc = nr, ldt = ld).
+    for (int64_t p = 0; p < count; ++p) counts[p] = std::min(nr_, per_image - (first + p) % image_panels * nr_);
+    // Calls fn(image, segment) for panel p: one segment of one image (ldc = nr, ldt = ld).
     auto pieces = [&](int64_t p, int64_t ld, auto&& fn) {
-      const int64_t t0 = (first + p) * nr_, t1 = t0 + counts[p];
-      for (int64_t t = t0; t < t1;) {
-        const int64_t n = t / per_image, in_image = t % per_image, c = std::min(per_image - in_image, t1 - t);
-        kernels::WinogradSegment seg;
-        seg.first = in_image, seg.count = c, seg.lane0 = t - t0;
-        seg.ldc = nr_, seg.ldt = ld;
-        fn(n, seg);
-        t += c;
-      }
+      kernels::WinogradSegment seg;
+      seg.first = (first + p) % image_panels * nr_, seg.count = counts[p], seg.lane0 = 0;
+      seg.ldc = nr_, seg.ldt = ld;
+      fn((first + p) / image_panels, seg);
     };
     for (int64_t p = 0; p < count; ++p)
       pieces(p, ldv, [&](int64_t n, const kernels::WinogradSegment& seg) {
