@@ -202,7 +202,7 @@ void check_feeds_in_profiles(const std::vector<Profile>& profiles,
     flags += (pi ? " --profile" : "") + (widen && widen->profile == pi
                                              ? rebuild_flags(profiles[pi], widen->input, widen->dim, widen->size)
                                              : rebuild_flags(profiles[pi], "", 0, 0));
-    fail(ErrorCode::kInvalidArgument, "the feeds fit no profile of the engine: {}. Rebuild the engine with a range "
+  fail(ErrorCode::kInvalidArgument, "the feeds fit no profile of the engine: {}. Rebuild the engine with a range "
        "that holds this size: kiln build {} -o ENGINE.kiln{}", reasons, source_model.empty() ? "MODEL.onnx" : source_model,
        flags);
 }
