@@ -40,6 +40,9 @@ Class class_for_unsupported(std::string_view msg) {
   // A model without ai.onnx's opset: ONNX Runtime refuses a model that imports no opset at all ("Missing opset
   // in the model") before it looks at a node.
   if (has(msg, "the model does not import domain 'ai.onnx'")) return kFail;
+  // An unreleased ai.onnx opset: ONNX Runtime refuses it while validating the opset imports ("Opset N is under
+  // development"), a Fail.
+  if (has(msg, "newer than any released one kiln knows")) return kFail;
   if (has(msg, "at any opset (a misspelt name?") || has(msg, "the operator first exists at opset") ||
       has(msg, "the operator was removed at opset") || has(msg, "the model does not import domain"))
     return kInvalidGraph;

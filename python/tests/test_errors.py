@@ -45,6 +45,7 @@ CASES: Dict[str, Tuple[str, Optional[Callable[[Any], Any]], List[str]]] = {
     "unknown custom domain": ("custom_domain", None, ["com.example.Frob", "custom operator domain"]),
     "custom domain not imported": ("custom_not_imported", None, ["com.example", "does not import domain"]),
     "no opset import": ("no_opset", None, ["does not import domain 'ai.onnx'", "opset_import"]),
+    "unreleased opset": ("opset_99", None, ["opset 99", "newer than any released", "opset_version="]),
 }
 
 
@@ -63,6 +64,7 @@ BAD_MODELS = {
                                       opsets=(("", OPSET), ("com.example", 1))),
     "custom_not_imported": lambda: one_node(helper.make_node("Frob", ["x"], ["y"], domain="com.example")),
     "no_opset": lambda: one_node(helper.make_node("Relu", ["x"], ["y"]), opsets=()),
+    "opset_99": lambda: one_node(helper.make_node("Relu", ["x"], ["y"]), opsets=(("", 99),)),
 }
 
 

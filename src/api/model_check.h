@@ -50,6 +50,9 @@ CheckReport check_model(const std::string& path, const std::map<std::string, std
 // The finding families, each in its own file (model_check_*.cpp).
 void check_inputs(const ir::Model& model, std::vector<Finding>& out);
 void check_opsets(const ir::Model& model, std::vector<Finding>& out);
+/// The finding for a model importing an ai.onnx opset newer than the pinned standard's newest (check_opsets
+/// reports it; a session refuses such a model with its message).
+Finding unreleased_opset_finding(int64_t opset);
 void check_lint(const ir::Model& model, std::vector<Finding>& out);
 void check_shapes(const ir::Model& model, const std::map<std::string, std::vector<int64_t>>& shapes,
                   std::vector<Finding>& out);

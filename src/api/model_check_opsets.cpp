@@ -102,7 +102,23 @@ void check_graph(const ir::Graph& g, int opset, std::vector<Finding>& out) {
 
 void check_opsets(const ir::Model& model, std::vector<Finding>& out) {
   int opset = static_cast<int>(model.opset(""));
+  if (opset > ops::newest_standard_opset()) {
+    out.push_back(unreleased_opset_finding(opset));
+    return;
+  }
   if (opset > 0) check_graph(*model.graph, opset, out);
+}
+
+Finding unreleased_opset_finding(int64_t opset) {
+  const int newest = ops::newest_standard_opset();
+  Finding f;
+  f.kind = "unreleased-opset";
+  f.where = "opset_import ai.onnx";
+  f.message = fmt::format("the model imports ai.onnx opset {}, newer than any released one kiln knows ({} is the "
+                          "newest): what its operators mean there is not known", opset, newest);
+  f.fix = fmt::format("export with opset_version={} or lower (torch.onnx.export(..., opset_version={}))", newest,
+                      newest);
+  return f;
 }
 
 }  // namespace kiln

@@ -5,6 +5,7 @@
 #include "api/fixed_input_shapes.h"
 #include "api/model_check.h"
 #include "api/node_validation.h"
+#include "ops/onnx_schema_table.h"
 #include "passes/pipeline.h"
 #include "runtime/input_check.h"
 
@@ -39,6 +40,12 @@ IoInfo io_info(const ir::Value& v, const char* role) {
 // A node whose input count or attributes do not exist at the declared opset (what an exporter with no mapping
 // at that opset leaves behind) would be run with the wrong meaning: refuse it as `check` reports it.
 void refuse_forms_the_opset_lacks(const ir::Model& model) {
+  // An opset newer than the standard kiln was built with: its operators' meaning is not known (ONNX Runtime
+  // refuses it too, as Fail: kUnsupported here).
+  if (model.opset("") > ops::newest_standard_opset()) {
+    const Finding f = unreleased_opset_finding(model.opset(""));
+    fail(ErrorCode::kUnsupported, "{} (fix: {})", f.message, f.fix);
+  }
   std::vector<Finding> findings;
   check_opsets(model, findings);
   std::string msg;

@@ -37,6 +37,12 @@ const StandardSchema* standard_schema(std::string_view op, int opset) {
   return best;
 }
 
+int newest_standard_opset() {
+  int newest = 0;
+  for (const StandardSchema& s : kTable) newest = std::max(newest, s.since_version);
+  return newest;
+}
+
 std::vector<std::string_view> standard_op_names() {
   std::vector<std::string_view> names;
   for (const StandardSchema& s : kTable)

@@ -25,5 +25,7 @@ std::vector<const StandardSchema*> standard_versions(std::string_view op);
 const StandardSchema* standard_schema(std::string_view op, int opset);
 /// Every ai.onnx op name in the standard.
 std::vector<std::string_view> standard_op_names();
+/// The newest ai.onnx opset of the pinned standard (the largest opset at which a schema changed).
+int newest_standard_opset();
 
 }  // namespace kiln::ops
