@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all build configure bootstrap demo test python bench compare-optimizers debug fuzz clean
+.PHONY: all build configure bootstrap demo test python bench bench-serve compare-optimizers debug fuzz clean
 
 all: build
 
@@ -43,6 +43,11 @@ bench: bootstrap
 	  $(if $(BATCHES),--batches $(BATCHES)) $(if $(RUNS),--runs $(RUNS)) \
 	  $(if $(BENCH_SECONDS),--seconds $(BENCH_SECONDS)) $(if $(WARMUP),--warmup $(WARMUP)) \
 	  $(if $(UPDATE_DOC),--update-doc docs/performance.md)
+
+# kiln serve under load on loopback (scripts/bench/serve_bench.py): per protocol (JSON, binary HTTP, gRPC) and
+# client count (1, 4, 16), bounded in requests and time, beside in-process `kiln bench`. Never part of `make test`.
+bench-serve: build
+	@.venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln $(if $(THREADS),--threads $(THREADS))
 
 # `kiln optimize` beside onnxsim and onnxslim (installed into the venv on first use): node counts on the bench
 # models, each output checked on ONNX Runtime. MODELS=a,b narrows; UPDATE_DOC=1 writes docs/performance.md.

@@ -12,10 +12,13 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev
   python3-venv python3-dev python3-torch python3-torchvision
   strace ccache
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler rapidjson-dev libboost-dev python3-yaml
 )
 # The Python package (python/, pyproject.toml) builds with nanobind and scikit-build-core; its tests use pytest
 # and mypy. Pinned so the bindings build the same everywhere; onnxruntime is the reference the tests compare with.
-PIP_PACKAGES=("onnx==1.23.2" "onnxruntime" "numpy<2" "nanobind==2.9.2" "scikit-build-core==0.11.6" "pytest" "mypy")
+# tritonclient is the server's test client (tests/serve): Triton's own HTTP and gRPC clients, written by others.
+PIP_PACKAGES=("onnx==1.23.2" "onnxruntime" "numpy<2" "nanobind==2.9.2" "scikit-build-core==0.11.6" "pytest" "mypy"
+              "tritonclient[http,grpc]")
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

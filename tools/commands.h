@@ -15,6 +15,8 @@ Runner add_run(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_info(CLI::App& app);
 Runner add_optimize(CLI::App& app);
+/// `kiln serve` (cmd_serve.cpp, over src/serve).
+Runner add_serve(CLI::App& app);
 /// Tools of the Python package, handed over to `python -m kiln NAME` (cmd_python.cpp).
 Runner add_compare(CLI::App& app);
 Runner add_reduce(CLI::App& app);

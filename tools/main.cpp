@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   add(kiln::cli::add_bench);
   add(kiln::cli::add_info);
   add(kiln::cli::add_optimize);
+  add(kiln::cli::add_serve);
   add(kiln::cli::add_compare);
   add(kiln::cli::add_reduce);
   try {

@@ -1,5 +1,6 @@
 #include "runtime/executor.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "base/checked.h"
@@ -21,15 +22,14 @@ Executor::Executor(const Plan& plan, RunControl& control, MemoryStats& stats, Ru
     : plan_(plan), control_(control), stats_(stats), parent_(nullptr), state_(&kept) {}
 
 Executor::~Executor() {
-  RunState& st = *state_;
-  for (size_t v = 0; v < st.values.size(); ++v) {
-    st.values[v] = nullptr;
-    // A pooled state drops values that are not arena views (graph outputs, dynamically sized tensors, feeds)
-    // so it holds no memory between runs; arena views stay, made once per state. A kept state keeps them all.
-    if (!owned_state_) continue;
-    if (Tensor* slot = st.slots[v]; slot && !in_arena(slot->raw_data())) *slot = Tensor();
+  // A pooled state keeps nothing but its arena between runs (arena views are made once per state); a kept state
+  // (a Binding's) keeps its slots, so its outputs are rewritten in place.
+  if (owned_state_) {
+    owned_state_->drop_outside_arena(plan_.arena_bytes());
+    plan_.run_states().release(std::move(owned_state_));
+    return;
   }
-  if (owned_state_) plan_.run_states().release(std::move(owned_state_));
+  std::fill(state_->values.begin(), state_->values.end(), nullptr);
 }
 
 void Executor::check_control() const {
@@ -240,10 +240,7 @@ void Executor::execute_step(const Step& step, size_t index) {
   for (int v : step.release) release(v);
 }
 
-bool Executor::in_arena(const void* p) const {
-  const char* base = static_cast<const char*>(state_->arena.get());
-  return base && p >= base && p < base + plan_.arena_bytes();
-}
+bool Executor::in_arena(const void* p) const { return state_->in_arena(p, plan_.arena_bytes()); }
 
 void Executor::release(int v) {
   RunState& st = *state_;

@@ -33,6 +33,18 @@ RunState::RunState(const Plan& plan) {
   }
 }
 
+bool RunState::in_arena(const void* p, size_t arena_bytes) const {
+  const char* base = static_cast<const char*>(arena.get());
+  return base && p >= base && p < base + arena_bytes;
+}
+
+void RunState::drop_outside_arena(size_t arena_bytes) {
+  for (size_t v = 0; v < values.size(); ++v) {
+    values[v] = nullptr;
+    if (Tensor* slot = slots[v]; slot && !in_arena(slot->raw_data(), arena_bytes)) *slot = Tensor();
+  }
+}
+
 std::unique_ptr<RunState> RunStatePool::acquire(const Plan& plan) {
   {
     std::lock_guard lock(mutex_);

@@ -27,9 +27,16 @@ struct RunState {
   std::vector<const Tensor*> values;
   /// Per value id: the step slot that holds it, when a step produced it.
   std::vector<Tensor*> slots;
+
+  /// Whether p points into the arena (of `arena_bytes`, the plan's).
+  bool in_arena(const void* p, size_t arena_bytes) const;
+  /// Forgets the run's values and empties the slots that are not arena views (graph outputs, dynamically sized
+  /// tensors), so the state holds no memory but its arena and can serve another run: a slot that still held a
+  /// tensor would be rewritten in place by the next run, under whoever kept it.
+  void drop_outside_arena(size_t arena_bytes);
 };
 
-/// A plan's spare run states. Thread-safe.
+/// A plan's spare run states (Session::run's and those of dropped Bindings). Thread-safe.
 class RunStatePool {
  public:
   std::unique_ptr<RunState> acquire(const Plan& plan);

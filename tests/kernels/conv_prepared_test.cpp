@@ -111,8 +111,9 @@ PreparedNode make_node(const ConvCase& c, std::mt19937& rng, const std::vector<i
 }
 
 // two_threads: also run on a 2-thread pool and expect the same bits (not every case: on a loaded 2-core machine
-// each parallel region may wait a scheduler slice for its second thread).
-void check_case(const ConvCase& c, uint32_t seed, bool two_threads = true) {
+// each parallel region may wait a scheduler slice for its second thread). tactic: a word the kernel's description
+// must contain (the case is meant for that tactic).
+void check_case(const ConvCase& c, uint32_t seed, bool two_threads = true, const char* tactic = nullptr) {
   const kernels::IsaTier tiers[] = {kernels::IsaTier::kAvx2, kernels::IsaTier::kAvx512};
   IsaCapGuard guard;
   // The reference first, with the residual absent, to learn Y's dims.
@@ -129,6 +130,7 @@ void check_case(const ConvCase& c, uint32_t seed, bool two_threads = true) {
     auto k = n.prepare();
     ASSERT_TRUE(k) << c.str();
     const std::string what = c.str() + " [" + std::string(kernels::isa_name(tier)) + ": " + k->describe() + "]";
+    if (tactic) EXPECT_NE(k->describe().find(tactic), std::string::npos) << what << ": not the " << tactic << " tactic";
     const Tensor one = n.run(*k, {want.dims()}, nullptr)[0];
     expect_close_f32(one, want, what);
     if (!two_threads) continue;
@@ -170,6 +172,42 @@ TEST(ConvPrepared, WinogradLayersMatchReference) {
     }
     SCOPED_TRACE(c.str());
     check_case(c, static_cast<uint32_t>(1000 + i), i % 8 == 0);
+  }
+}
+
+// A small Winograd layer at batch 1 (fewer panel groups than threads) is split by output channels, each thread
+// transforming the whole input (conv_winograd.cpp): ragged row panels, both tile sizes, 1 and 2 threads equal.
+TEST(ConvPrepared, WinogradSmallLayersSplitTheirChannelsOverThreads) {
+  const int64_t sizes[][4] = {{24, 29, 5, 7}, {64, 251, 13, 13}, {32, 130, 27, 27}, {96, 13, 7, 7}};
+  uint32_t seed = 77;
+  for (const auto& z : sizes) {
+    ConvCase c;
+    c.fused = true;
+    c.batch = 1, c.in_channels = z[0], c.out_channels = z[1], c.in = {z[2], z[3]};
+    c.kernel = {3, 3}, c.strides = {1, 1}, c.dilations = {1, 1}, c.pads = {1, 1, 1, 1};
+    c.bias = true, c.activation = "Relu", c.residual = seed % 2 == 1;
+    SCOPED_TRACE(c.str());
+    check_case(c, seed++, true, "winograd");
+  }
+}
+
+// Patch embeddings (kernel = stride, few input channels) go to the implicit GEMM, overlapping stems to the direct
+// kernel (conv_prepared.cpp, patch_embedding).
+TEST(ConvPrepared, PatchEmbeddingsRunTheImplicitGemmAndStemsTheDirectKernel) {
+  struct Layer {
+    int64_t C, M, size, k, stride;
+    const char* tactic;
+  };
+  const Layer layers[] = {{3, 24, 32, 8, 8, "implicit-gemm"}, {3, 20, 30, 4, 4, "implicit-gemm"},
+                          {1, 9, 33, 16, 16, "implicit-gemm"}, {3, 16, 29, 7, 2, "direct"}, {3, 17, 31, 11, 4, "direct"}};
+  uint32_t seed = 91;
+  for (const Layer& l : layers) {
+    ConvCase c;
+    c.batch = 1, c.in_channels = l.C, c.out_channels = l.M, c.in = {l.size, l.size};
+    c.kernel = {l.k, l.k}, c.strides = {l.stride, l.stride}, c.dilations = {1, 1}, c.pads = {0, 0, 0, 0};
+    c.bias = true;
+    SCOPED_TRACE(c.str());
+    check_case(c, seed++, true, l.tactic);
   }
 }
 

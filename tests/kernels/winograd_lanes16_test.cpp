@@ -28,6 +28,12 @@ template <> struct Interleave<kiln::testing::Lanes16> {
   static void interleave(V even, V odd, float* p) {
     for (int i = 0; i < 16; ++i) p[2 * i] = even.v[i], p[2 * i + 1] = odd.v[i];
   }
+  static void split4(const V x[4], V q[4]) {
+    for (int i = 0; i < 64; ++i) q[i % 4].v[i / 4] = x[i / 16].v[i % 16];
+  }
+  static void merge4(const V q[4], V x[4]) {
+    for (int i = 0; i < 64; ++i) x[i / 16].v[i % 16] = q[i % 4].v[i / 4];
+  }
 };
 }  // namespace kiln::kernels::simd
 

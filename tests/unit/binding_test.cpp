@@ -92,3 +92,33 @@ TEST(Binding, ASteadyStateRunMakesNoHeapAllocation) {
   const auto after = *kiln::cli::allocations_so_far();
   EXPECT_LT(after.calls - before.calls, 20u) << "2 threads: " << (after.bytes - before.bytes) << " bytes";
 }
+
+// A plan keeps one arena for Session::run and Bindings in turn: a binding made after a run takes the run's state
+// (no second arena), and a dropped binding gives it back to the next run, without handing over the outputs its
+// caller still holds.
+TEST(Binding, SharesThePlansArenaWithRunsInTurn) {
+  if (!kiln::cli::allocations_so_far())
+    GTEST_SKIP() << "allocations cannot be counted in this build (a sanitizer runtime owns malloc)";
+  Session s = session_with_threads(1);
+  const Tensor x = image(2, 0.0f);
+  RunStats stats;
+  const Tensor want = s.run({{"input", x}}, {}, &stats).at(0).second;
+  ASSERT_GT(stats.arena_bytes, 4096u);
+  auto before = *kiln::cli::allocations_so_far();
+  Tensor kept;
+  {
+    Binding b = s.bind({{"input", x}});
+    auto after = *kiln::cli::allocations_so_far();
+    EXPECT_LT(after.bytes - before.bytes, stats.arena_bytes) << "bind allocated a second arena";
+    b.run();
+    kept = b.outputs().at(0).second;
+    expect_same(kept, want);
+  }
+  const Tensor copy = kept.clone();
+  before = *kiln::cli::allocations_so_far();
+  const Tensor other = s.run({{"input", image(2, 0.5f)}}).at(0).second;
+  auto after = *kiln::cli::allocations_so_far();
+  EXPECT_LT(after.bytes - before.bytes, stats.arena_bytes) << "the run after the binding allocated a second arena";
+  expect_same(kept, copy);  // the dropped binding's output was not rewritten by the run
+  EXPECT_NE(std::memcmp(other.raw_data(), kept.raw_data(), kept.nbytes()), 0);
+}

@@ -29,16 +29,21 @@ bool stemconv_supports(const DwConvShape& s, const DwConvArgs& a) {
          (s.kernel_h - 1) * s.dilation_h + 1 <= 64 && s.out_h > 0 && s.out_w > 0 && s.pad_left >= 0;
 }
 
+// 16 bands of an image: enough items to share between threads, each band long enough that the input rows its
+// first output row splits (and the next band splits again) are a small part of the rows it reads.
+int64_t stemconv_band_rows(const DwConvShape& s) { return std::max<int64_t>(1, (s.out_h + 15) / 16); }
+
 int64_t stemconv_items(const DwConvShape& s, const DwConvArgs& a) {
-  const int64_t band = dwchan_band_rows(s);
-  return a.images * ((a.channels + kStemConvBlock - 1) / kStemConvBlock) * ((s.out_h + band - 1) / band);
+  const int64_t band = stemconv_band_rows(s);
+  return a.images * ((s.out_h + band - 1) / band);
 }
 
 size_t stemconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a) {
-  const int64_t pw = (s.out_w - 1) * s.stride_w + (s.kernel_w - 1) * s.dilation_w + 1;
-  const int64_t ring = (s.kernel_h - 1) * s.dilation_h + 1, taps = s.kernel_h * s.kernel_w;
-  return static_cast<size_t>((a.in_channels * ring + 1) * pw +
-                             kStemConvBlock * (s.out_w + a.in_channels * taps + 1));
+  const int64_t sw = std::max<int64_t>(1, s.stride_w);
+  const int64_t phase_len = (s.out_w + kStemConvMaxVector - 1) / kStemConvMaxVector * kStemConvMaxVector +
+                            (s.kernel_w - 1) * s.dilation_w / sw + 1;
+  const int64_t ring = (s.kernel_h - 1) * s.dilation_h + 1;
+  return static_cast<size_t>((a.in_channels * ring + 2) * sw * phase_len);  // the ring, a zero row, a padded row
 }
 
 StemConvFn stemconv_kernel(IsaTier tier) {

@@ -1,13 +1,14 @@
 #pragma once
-// 2-D convolution of an input with few channels (an RGB stem: 3 -> 16..64 channels, 3x3 stride 2) on NCHW
-// tensors, with output channels in the vector lanes. dwconv's kernel for these vectorises along the output width
-// and, at stride 2, first splits every row into even and odd columns; here each tap is one broadcast input value
-// times a vector of 16 output channels' weights, T pixels at a time (T x 16 accumulators), and each output row
-// is transposed back into the planes (kernels/dwchan/pixel_tiles.h). Bias and activation are fused.
+// 2-D convolution of an input with few channels (an RGB stem: 3 -> 16..64 channels, 3x3 or 7x7 stride 2) on
+// NCHW tensors: output pixels in the vector lanes, a few output channels at a time, each tap's weight broadcast
+// (see stemconv_impl.h). dwconv's general kernel does the same for any group but re-splits the group's whole input
+// for every block of 4 output channels and reads its taps in runtime loops; here an item keeps the split input
+// rows of a band of output rows for every channel, and the stems of the model suite are compiled whole. Bias and
+// activation are fused.
 //
 // Same arguments as dwconv (DwConvShape, DwConvArgs); one group of at most kStemConvMaxIn input channels, no
-// residual (stemconv_supports). Work items are (image, block of kStemConvBlock output channels, band of output
-// rows); an output's value does not depend on how items are split.
+// residual (stemconv_supports). Work items are (image, band of output rows); an output's value does not depend
+// on how items are split.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,20 +17,23 @@
 
 namespace kiln::kernels {
 
-/// Output channels one work item covers (two AVX2 vectors, one AVX-512 vector).
-inline constexpr int64_t kStemConvBlock = 16;
 /// Most input channels the kernels take.
 inline constexpr int64_t kStemConvMaxIn = 4;
+/// Most outputs of a row one block of accumulators covers (2 vectors of the widest tier).
+inline constexpr int64_t kStemConvMaxVector = 32;
+
+/// Output rows of one work item.
+int64_t stemconv_band_rows(const DwConvShape& s);
 
 /// Whether the kernels take `a`: one group, 1..kStemConvMaxIn input channels, no residual, a window of at most
 /// kDwConvMaxKernel rows and columns spanning at most 64 input rows.
 bool stemconv_supports(const DwConvShape& s, const DwConvArgs& a);
 
-/// Work items of `a`: images x output channel blocks x row bands.
+/// Work items of `a`: images x row bands.
 int64_t stemconv_items(const DwConvShape& s, const DwConvArgs& a);
 
-/// Floats of scratch one kernel call needs: per input channel a ring of zero-padded input rows and a zero row, an
-/// output pixel row, the packed filters and bias. Nothing in it is kept between calls.
+/// Floats of scratch one kernel call needs: per input channel a ring of split input rows, a zero row and a padded
+/// row. Nothing in it is kept between calls.
 size_t stemconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a);
 
 /// A kernel of one ISA tier: work items [begin, end) of `a` (stemconv_supports must hold).

@@ -88,12 +88,21 @@ const char* winograd_kernel_name(int tile = 2);
 /// tier's 2 vectors), and that width.
 IsaTier winograd_tier_for(const PackedGemmOperand& u);
 int64_t winograd_panel_width(const PackedGemmOperand& u);
+/// Rows of one row panel of u (the GEMM kernel's mr): a row range of winograd_points_gemm starts at a multiple of it.
+int64_t winograd_row_panel(const PackedGemmOperand& u);
 
 /// The point products of `segments` segments: for each point t, m_t = u[t] · v_t, where u[t] is M x C packed as
-/// the GEMM's A (all packed for one kernel) and v_t holds segment p's C x nr panel at v + (t * segments + p) * C * nr
-/// (the input transform's layout with ldc = nr, ldt = segments * C * nr); m_t's M x nr block of segment p goes to
-/// m + (t * segments + p) * M * nr, row-major with ld nr. counts[p] columns of each are valid. One thread.
-void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int64_t C, const float* v,
-                          int64_t segments, const int64_t* counts, float* m);
+/// the GEMM's A (all packed for one kernel) and v_t holds segment p's C x nr panel at v + t * ldv + p * C * nr
+/// (the input transform's layout with ldc = nr, ldt = ldv); m_t's M x nr block of segment p goes to
+/// m + t * ldm + p * M * nr, row-major with ld nr. counts[p] columns of each are valid. Only rows [m0, m1) of each
+/// m_t (m0 a multiple of winograd_row_panel(u[0]); the rows computed do not depend on the range). One thread.
+void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int64_t C, const float* v, int64_t ldv,
+                          int64_t segments, const int64_t* counts, float* m, int64_t ldm, int64_t m0, int64_t m1);
+
+/// The distance in floats between two points' blocks of `floats` floats (a multiple of 16) in the transforms'
+/// buffers: `floats`, plus one 64-byte line when that makes the distance an odd number of lines, so a transform's
+/// 16 or 36 strided accesses to one tile fall in different sets of L1 (at 4 KiB apart, as with 64 channels of
+/// 16 tiles, they all share one set and miss L1: 8 ways for 36 lines).
+inline int64_t winograd_point_stride(int64_t floats) { return floats / 16 % 2 == 0 ? floats + 16 : floats; }
 
 }  // namespace kiln::kernels

@@ -4,7 +4,7 @@
 // F(2x2, 3x3) (winograd_impl.h), but tile j's 6x6 patch starts at input column 4j: each input row is first split
 // into its 4 phases (phase k holds columns 4j + k), so the patch's columns 0..3 of kLanes tiles are one vector
 // of each phase and columns 4, 5 are phases 0, 1 one tile further on. Outputs are merged back from their 4
-// phases with two rounds of simd::Interleave. Include only from those files.
+// phases (simd::Interleave's merge4). Include only from those files.
 
 #include <algorithm>
 #include <type_traits>
@@ -95,18 +95,13 @@ void input(const WinogradShape& s, const float* x, int64_t channels, const Winog
           if (q < q_hi) S::store_partial(edge + q, S::load_partial(at + q, q_hi - q), q_hi - q);
           at = edge;
         }
-        // L positions at a time: two rounds of deinterleaving split 4L columns into their 4 phases.
+        // L positions at a time: 4L columns split into their 4 phases in registers.
         int64_t j = 0;
         for (; j + L <= jlim; j += L) {
-          alignas(64) float even[2 * L], odd[2 * L];
-          V e0, o0, e1, o1, p0, p1, p2, p3;
-          I::deinterleave(at + 4 * j, &e0, &o0);
-          I::deinterleave(at + 4 * j + 2 * L, &e1, &o1);
-          S::store(even, e0), S::store(even + L, e1), S::store(odd, o0), S::store(odd + L, o1);
-          I::deinterleave(even, &p0, &p2);
-          I::deinterleave(odd, &p1, &p3);
-          S::store(ph + j, p0), S::store(ph + plen + j, p1), S::store(ph + 2 * plen + j, p2);
-          S::store(ph + 3 * plen + j, p3);
+          V cols[4], p[4];
+          for (int k = 0; k < 4; ++k) cols[k] = S::load(at + 4 * j + k * L);
+          I::split4(cols, p);
+          for (int k = 0; k < 4; ++k) S::store(ph + k * plen + j, p[k]);
         }
         for (; j < jlim; ++j)
           for (int k = 0; k < 4; ++k) ph[k * plen + j] = at[4 * j + k];
@@ -171,15 +166,12 @@ void output(const WinogradShape& s, const float* m, int64_t channels, const Wino
         for (int r = 0; r < rows; ++r) {
           V ph[4];  // output columns 4j + q of the L tiles
           static_for<4>([&](auto q) { ph[q] = S::add(combine<S, winograd_f4::kAt, decltype(q)::value>(u[r]), b); });
-          alignas(64) float e[2 * L], o[2 * L], out[4 * L];
-          I::interleave(ph[0], ph[2], e);
-          I::interleave(ph[1], ph[3], o);
-          I::interleave(S::load(e), S::load(o), out);
-          I::interleave(S::load(e + L), S::load(o + L), out + 2 * L);
+          V out[4];  // the 4L output columns in order
+          I::merge4(ph, out);
           const int64_t at = at0 + r * s.out_w + 4 * j;
           for (int64_t q = 0; q < n; q += L) {
             const int64_t w = std::min<int64_t>(L, n - q);
-            V val = S::load(out + q);
+            V val = out[q / L];
             if (residual) val = S::add(val, w == L ? S::load(residual + at + q) : S::load_partial(residual + at + q, w));
             val = ra.apply(val);
             if (w == L) {

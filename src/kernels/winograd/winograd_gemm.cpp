@@ -29,18 +29,21 @@ IsaTier winograd_tier_for(const PackedGemmOperand& u) { return entry_of(u).tier;
 
 int64_t winograd_panel_width(const PackedGemmOperand& u) { return entry_of(u).nr; }
 
-void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int64_t C, const float* v,
-                          int64_t segments, const int64_t* counts, float* m) {
+int64_t winograd_row_panel(const PackedGemmOperand& u) { return entry_of(u).mr; }
+
+void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int64_t C, const float* v, int64_t ldv,
+                          int64_t segments, const int64_t* counts, float* m, int64_t ldm, int64_t m0, int64_t m1) {
   const GemmMicroKernel& uk = *entry_of(u[0]).code();
   const int64_t mr = uk.mr, nr = uk.nr;
+  KILN_ASSERT(m0 % mr == 0 && 0 <= m0 && m0 <= m1 && m1 <= M);
   GemmTile tile;
   tile.ldc = nr;
   for (int t = 0; t < points; ++t) {
-    const float* vt = v + t * segments * C * nr;
-    float* mt = m + t * segments * M * nr;
+    const float* vt = v + t * ldv;
+    float* mt = m + t * ldm;
     // Row panel by row panel of u[t] (its mr x C micro-panel stays in L1 while every segment's B panel passes).
-    for (int64_t r0 = 0; r0 < M; r0 += mr) {
-      const int64_t rows = std::min(mr, M - r0);
+    for (int64_t r0 = m0; r0 < m1; r0 += mr) {
+      const int64_t rows = std::min(mr, m1 - r0);
       const float* a = u[t].data() + r0 * C;  // panel r0 / mr of the packed A: r0 / mr * C * mr floats in
       const GemmTileFn* fns = uk.tiles[kPackedPanel][rows - 1];
       tile.rows = rows;

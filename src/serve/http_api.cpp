@@ -1,0 +1,178 @@
+#include "http_api.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <vector>
+
+#include "http_infer_json.h"
+#include "json_tensor.h"
+#include "serve_error.h"
+
+namespace kiln::serve {
+
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string_view> parts;
+  while (!target.empty()) {
+    const size_t slash = target.find('/');
+    if (slash != 0) parts.push_back(target.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    target.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+void write_tensor_metadata(JsonWriter& w, const std::vector<TensorMetadata>& tensors) {
+  w.StartArray();
+  for (const TensorMetadata& t : tensors) {
+    w.StartObject();
+    write_tensor_description(w, t.name, t.datatype, t.shape);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+HttpReply json_reply(const rapidjson::StringBuffer& buffer) {
+  HttpReply reply;
+  reply.body.assign(buffer.GetString(), buffer.GetSize());
+  return reply;
+}
+
+HttpReply server_metadata_reply(const InferenceService& service) {
+  const ServerMetadata meta = service.server_metadata();
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("name");
+  write_json_string(w, meta.name);
+  w.Key("version");
+  write_json_string(w, meta.version);
+  w.Key("extensions");
+  w.StartArray();
+  for (const std::string& e : meta.extensions) write_json_string(w, e);
+  w.EndArray();
+  w.EndObject();
+  return json_reply(buffer);
+}
+
+HttpReply model_metadata_reply(const InferenceService& service, std::string_view model, std::string_view version) {
+  const ModelMetadata meta = service.model_metadata(model, version);
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("name");
+  write_json_string(w, meta.name);
+  w.Key("versions");
+  w.StartArray();
+  for (const std::string& v : meta.versions) write_json_string(w, v);
+  w.EndArray();
+  w.Key("platform");
+  write_json_string(w, meta.platform);
+  w.Key("inputs");
+  write_tensor_metadata(w, meta.inputs);
+  w.Key("outputs");
+  write_tensor_metadata(w, meta.outputs);
+  w.EndObject();
+  return json_reply(buffer);
+}
+
+HttpReply infer_reply(const InferenceService& service, const HttpRequest& request, std::string_view model,
+                      std::string_view version) {
+  std::optional<size_t> json_length;
+  if (request.inference_header_length) {
+    const std::string_view text = *request.inference_header_length;
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size())
+      bad_request(fmt::format("Inference-Header-Content-Length '{}' is not a byte count", text));
+    json_length = n;
+  }
+  InferRequest infer = parse_infer_request(request.body, json_length);
+  infer.model_name = model;
+  infer.model_version = version;
+  HttpReply reply;
+  reply.inference_header_length = write_infer_response(service.infer(std::move(infer)), reply.body);
+  if (reply.inference_header_length) reply.content_type = "application/octet-stream";
+  return reply;
+}
+
+HttpReply empty_reply(int status) {
+  HttpReply reply;
+  reply.status = status;
+  reply.content_type.clear();
+  return reply;
+}
+
+HttpReply route(const InferenceService& service, const HttpRequest& request) {
+  const std::vector<std::string_view> p = split_path(request.target);
+  const auto expect = [&](bool get) {
+    if (get ? !request.is_get : !request.is_post)
+      throw ServeError(Status::kBadRequest, fmt::format("{} answers {} only", request.target, get ? "GET" : "POST"));
+  };
+  if (p.empty() || p[0] != "v2")
+    throw ServeError(Status::kNotFound, fmt::format("no endpoint at '{}' (the protocol's paths start with /v2)",
+                                                    request.target));
+  if (p.size() == 1) {
+    expect(true);
+    return server_metadata_reply(service);
+  }
+  if (p.size() == 3 && p[1] == "health" && (p[2] == "live" || p[2] == "ready")) {
+    expect(true);
+    const bool ok = p[2] == "live" ? service.live() : service.ready();
+    return empty_reply(ok ? 200 : 503);
+  }
+  if (p.size() >= 3 && p[1] == "models") {
+    const std::string_view model = p[2];
+    size_t next = 3;
+    std::string_view version;
+    if (p.size() >= 5 && p[3] == "versions") {
+      version = p[4];
+      next = 5;
+    }
+    if (p.size() == next) {
+      expect(true);
+      return model_metadata_reply(service, model, version);
+    }
+    if (p.size() == next + 1 && p[next] == "ready") {
+      expect(true);
+      service.model_metadata(model, version);  // 404 for an unknown model
+      return empty_reply(service.model_ready(model, version) ? 200 : 503);
+    }
+    if (p.size() == next + 1 && p[next] == "infer") {
+      expect(false);
+      return infer_reply(service, request, model, version);
+    }
+  }
+  throw ServeError(Status::kNotFound, fmt::format("no endpoint at '{}'", request.target));
+}
+
+}  // namespace
+
+HttpReply http_error(int status, std::string_view message) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("error");
+  write_json_string(w, message);
+  w.EndObject();
+  HttpReply reply = json_reply(buffer);
+  reply.status = status;
+  return reply;
+}
+
+HttpReply handle_http(const InferenceService& service, const HttpRequest& request) {
+  try {
+    return route(service, request);
+  } catch (const ServeError& e) {
+    return http_error(e.http_status(), e.what());
+  } catch (const std::bad_alloc&) {
+    return http_error(500, "the server ran out of memory answering this request");
+  } catch (const std::exception& e) {
+    return http_error(500, e.what());
+  }
+}
+
+}  // namespace kiln::serve

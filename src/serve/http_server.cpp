@@ -1,0 +1,305 @@
+#include "http_server.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "kiln/error.h"
+#include "request_log.h"
+
+namespace kiln::serve {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct Shared {
+  HttpLimits limits;
+  HttpHandler handler;
+  net::thread_pool* workers = nullptr;  // runs the POST handlers (inference)
+  std::atomic<bool> draining{false};  // stop(): answer what has arrived, then close
+  std::atomic<int> open_connections{0};
+};
+
+// What a connection idle at shutdown gets to start sending a request.
+constexpr std::chrono::milliseconds kDrainGrace{1000};
+
+std::string_view view_of(beast::string_view s) { return {s.data(), s.size()}; }
+
+// One client connection: reads a request's header, then its body, answers, and repeats while the client keeps
+// the connection alive. Every step runs on the connection's strand, so a connection is never touched by two
+// threads at once; the shared_ptr each pending operation holds keeps it alive.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, Shared& shared)
+      : stream_(std::move(socket)), grace_(stream_.get_executor()), shared_(shared) {
+    shared_.open_connections.fetch_add(1);
+  }
+  ~Connection() { shared_.open_connections.fetch_sub(1); }
+
+  void read_header() {
+    if (shared_.draining) return close();
+    waiting_for_header_ = true;
+    header_.emplace();
+    header_->header_limit(shared_.limits.max_header_bytes);
+    // The size limit is applied to Content-Length below, with a message of ours; the body parser enforces it.
+    header_->body_limit(std::numeric_limits<uint64_t>::max());
+    stream_.expires_after(shared_.limits.header_timeout);
+    http::async_read_header(stream_, buffer_, *header_,
+                            beast::bind_front_handler(&Connection::on_header, shared_from_this()));
+  }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  // While draining: a connection waiting for a request is closed unless one starts arriving within a grace
+  // period (a client may have connected just before the signal and be about to send).
+  void close_when_idle() {
+    grace_.expires_after(kDrainGrace);
+    grace_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->waiting_for_header_ && self->buffer_.size() == 0) self->stream_.cancel();
+    });
+  }
+
+ private:
+  void on_header(beast::error_code ec, size_t) {
+    waiting_for_header_ = false;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted)
+      return close();  // the client left or went quiet between requests: nothing to answer
+    if (ec) return refuse(fmt::format("malformed HTTP request header: {}", ec.message()));
+    const auto& head = header_->get();
+    if (request_logging()) {
+      logged_method_ = view_of(head.method_string());
+      logged_target_ = view_of(head.target());
+    }
+    if (auto length = header_->content_length(); length && *length > shared_.limits.max_body_bytes)
+      return refuse(fmt::format("the request body of {} bytes is larger than the server's limit of {} bytes "
+                                "(kiln serve --max-request-bytes)", *length, shared_.limits.max_body_bytes));
+    const bool wants_continue = beast::iequals(head[http::field::expect], "100-continue");
+    body_.emplace(std::move(*header_));
+    body_->body_limit(shared_.limits.max_body_bytes);
+    stream_.expires_after(shared_.limits.body_timeout);
+    if (!wants_continue) return read_body();
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                     [self = shared_from_this()](beast::error_code wec, size_t) {
+                       if (wec) return self->close();
+                       self->read_body();
+                     });
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *body_, beast::bind_front_handler(&Connection::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, size_t) {
+    if (ec == http::error::body_limit)
+      return refuse(fmt::format("the request body is larger than the server's limit of {} bytes (kiln serve "
+                                "--max-request-bytes)", shared_.limits.max_body_bytes));
+    if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == net::error::eof) {
+      const auto announced = body_->content_length();
+      return refuse(fmt::format("the request body ended after {} bytes{}", body_->get().body().size(),
+                                announced ? fmt::format(" of the {} its Content-Length announced", *announced) : ""));
+    }
+    if (ec == beast::error::timeout) return refuse("the request body did not arrive in time");
+    if (ec) return refuse(fmt::format("malformed HTTP request: {}", ec.message()));
+    const auto& req = body_->get();
+    received_ = std::chrono::steady_clock::now();
+    HttpRequest request;
+    request.is_get = req.method() == http::verb::get;
+    request.is_post = req.method() == http::verb::post;
+    request.target = view_of(req.target());
+    request.body = req.body();
+    if (auto it = req.find("Inference-Header-Content-Length"); it != req.end())
+      request.inference_header_length = view_of(it->value());
+    const bool keep_alive = req.keep_alive();
+    if (!request.is_post) return send(shared_.handler(request), keep_alive && !shared_.draining);
+    // An inference runs on a worker, never on an I/O thread: health checks and other connections stay answered
+    // however long models take. The request stays valid meanwhile: nothing reads this connection until the
+    // reply is written.
+    net::post(*shared_.workers, [self = shared_from_this(), request, keep_alive] {
+      HttpReply reply = self->shared_.handler(request);
+      net::post(self->executor(), [self, reply = std::move(reply), keep_alive]() mutable {
+        self->send(std::move(reply), keep_alive && !self->shared_.draining);
+      });
+    });
+  }
+
+  void send(HttpReply reply, bool keep_alive) {
+    if (request_logging()) {
+      const bool read = body_.has_value();
+      log_request({"http", logged_method_, logged_target_, reply.status, read ? body_->get().body().size() : 0,
+                   reply.body.size(),
+                   read ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - received_).count())
+                        : 0});
+    }
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->result(static_cast<unsigned>(reply.status));
+    res->version(11);
+    res->set(http::field::server, "kiln");
+    if (!reply.content_type.empty()) res->set(http::field::content_type, reply.content_type);
+    if (reply.inference_header_length)
+      res->set("Inference-Header-Content-Length", std::to_string(*reply.inference_header_length));
+    res->body() = std::move(reply.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    stream_.expires_after(shared_.limits.body_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      if (keep_alive) return self->read_header();
+      self->linger();
+    });
+  }
+
+  // Answers 400 and closes: after a refusal the rest of the stream cannot be trusted to start a request.
+  void refuse(const std::string& message) { send(http_error(400, message), false); }
+
+  // Closes after a reply while the client may still be sending (an oversize body): the write side is shut and
+  // what arrives is read and dropped for a moment, so the client sees the reply rather than a reset.
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_.resize(64 << 10);
+    stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > (uint64_t{16} << 20)) return self->close();
+      self->linger_more();
+    });
+  }
+  void linger_more() {
+    stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > (uint64_t{16} << 20)) return self->close();
+      self->linger_more();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  net::steady_timer grace_;
+  Shared& shared_;
+  bool waiting_for_header_ = false;
+  std::chrono::steady_clock::time_point received_;  // the request's body read: where its duration starts
+  std::string logged_method_, logged_target_;        // kept only while request logging is on
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_;
+  std::optional<http::request_parser<http::string_body>> body_;
+  std::vector<char> drain_;
+  uint64_t drained_ = 0;
+};
+
+}  // namespace
+
+// Threads reading and writing sockets: the work there is small, and inference runs on the workers.
+constexpr int kIoThreads = 2;
+
+struct HttpServer::Impl {
+  explicit Impl(int worker_threads) : workers(static_cast<size_t>(std::max(worker_threads, 1))) {}
+  Shared shared;
+  net::thread_pool workers;
+  net::io_context io;
+  // Keeps the I/O threads running while every request is on a worker: without it, io.run() returns as soon as
+  // no socket operation is pending (all connections busy in inference, the acceptor closed by drain()), and the
+  // replies the workers then post would never be written.
+  net::executor_work_guard<net::io_context::executor_type> io_work{io.get_executor()};
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+
+  std::mutex connections_mutex;
+  std::vector<std::weak_ptr<Connection>> connections;  // for drain(): the ones to close when idle
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) {
+        auto connection = std::make_shared<Connection>(std::move(socket), shared);
+        {
+          std::lock_guard lock(connections_mutex);
+          std::erase_if(connections, [](const auto& c) { return c.expired(); });
+          connections.push_back(connection);
+        }
+        connection->read_header();
+      }
+      accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler)
+    : impl_(std::make_unique<Impl>(threads)) {
+  impl_->shared.workers = &impl_->workers;
+  impl_->shared.limits = limits;
+  impl_->shared.handler = std::move(handler);
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(host, ec);
+  if (ec) throw Error(ErrorCode::kInvalidArgument, fmt::format("'{}' is not an IP address to listen on", host));
+  const tcp::endpoint endpoint(address, port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw Error(ErrorCode::kIo, fmt::format("cannot listen for HTTP on {}:{}: {}", host, port, ec.message()));
+  impl_->accept();
+  for (int i = 0; i < kIoThreads; ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::drain(std::chrono::steady_clock::time_point deadline) {
+  if (impl_->threads.empty()) return;
+  impl_->shared.draining = true;
+  net::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  {
+    std::lock_guard lock(impl_->connections_mutex);
+    for (const auto& weak : impl_->connections)
+      if (auto c = weak.lock()) net::post(c->executor(), [c] { c->close_when_idle(); });
+  }
+  while (impl_->shared.open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop();
+}
+
+uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void HttpServer::stop() {
+  if (impl_->threads.empty()) return;
+  net::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  impl_->io_work.reset();
+  impl_->io.stop();
+  for (std::thread& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  impl_->workers.stop();
+  impl_->workers.join();
+}
+
+}  // namespace kiln::serve
