@@ -83,26 +83,38 @@ template <typename Done> void wait_until(Done&& done) {
 
 }  // namespace
 
+// A job's items are cut into up to kMaxRanges consecutive ranges, one per thread (threads beyond share them).
+constexpr size_t kMaxRanges = 16;
+
 struct ThreadPool::Job {
   void (*task)(void*, size_t) = nullptr;
   void* ctx = nullptr;
   size_t n = 0;
-  std::atomic<size_t> next{0};        // the next unclaimed item
+  struct alignas(64) Range {           // items [next, end) unclaimed; one cache line each
+    std::atomic<size_t> next{0};
+    size_t end = 0;
+  };
+  Range ranges[kMaxRanges];
+  size_t range_count = 1;
   std::atomic<size_t> finished{0};    // items whose call returned (or was skipped after a failure)
   std::atomic<bool> failed{false};
   std::exception_ptr error;           // the first exception an item threw, written once under `failed`
 };
 
-// Claims items until none is left. An item that throws stops the calls of the items not yet started; the
-// exception reaches parallel_for's caller.
-void ThreadPool::work_on(Job& job) {
+// Claims items until none is left: those of range `slot` first, then the next ranges'. An item that throws stops
+// the calls of the items not yet started; the exception reaches parallel_for's caller.
+void ThreadPool::work_on(Job& job, size_t slot) {
   size_t count = 0;
-  for (size_t i; (i = job.next.fetch_add(1, std::memory_order_relaxed)) < job.n; ++count) {
-    if (job.failed.load(std::memory_order_relaxed)) continue;
-    try {
-      job.task(job.ctx, i);
-    } catch (...) {
-      if (!job.failed.exchange(true)) job.error = std::current_exception();
+  for (size_t k = 0; k < job.range_count; ++k) {
+    Job::Range& r = job.ranges[(slot + k) % job.range_count];
+    // next may run past end (every claimant adds 1): it only tells that the range is done.
+    for (size_t i; (i = r.next.fetch_add(1, std::memory_order_relaxed)) < r.end; ++count) {
+      if (job.failed.load(std::memory_order_relaxed)) continue;
+      try {
+        job.task(job.ctx, i);
+      } catch (...) {
+        if (!job.failed.exchange(true)) job.error = std::current_exception();
+      }
     }
   }
   if (count) job.finished.fetch_add(count, std::memory_order_release);
@@ -113,7 +125,7 @@ ThreadPool::ThreadPool(size_t threads) : threads_(threads == 0 ? usable_cpus() :
   // Each worker starts from the epoch of its creation, not of its first reading: a pool destroyed before a worker
   // first ran would otherwise leave that worker waiting for an announcement that already came.
   const uint32_t start = epoch_.load();
-  for (size_t i = 1; i < threads_; ++i) workers_.emplace_back([this, start] { worker_loop(start); });
+  for (size_t i = 1; i < threads_; ++i) workers_.emplace_back([this, start, i] { worker_loop(start, i % kMaxRanges); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -123,7 +135,7 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::worker_loop(uint32_t seen) {
+void ThreadPool::worker_loop(uint32_t seen, size_t slot) {
   for (;;) {
     // Wait for the next announcement: poll for kSpin, then sleep on the epoch. The seq_cst order of
     // (sleeping_++, epoch check) here against (epoch++, sleeping_ check) in run() means a job announced while
@@ -143,7 +155,7 @@ void ThreadPool::worker_loop(uint32_t seen) {
     // inside_ is raised before the job is read, so run() cannot return (ending the job's life) between this
     // thread's reading the pointer and its last touch of the job.
     inside_.fetch_add(1);
-    if (Job* job = job_.load()) work_on(*job);
+    if (Job* job = job_.load()) work_on(*job, slot);
     inside_.fetch_sub(1);
   }
 }
@@ -158,10 +170,15 @@ void ThreadPool::run(size_t n, void (*task)(void*, size_t), void* ctx) {
   job.task = task;
   job.ctx = ctx;
   job.n = n;
+  job.range_count = std::min(threads_, kMaxRanges);
+  for (size_t t = 0; t < job.range_count; ++t) {
+    job.ranges[t].next.store(t * n / job.range_count, std::memory_order_relaxed);
+    job.ranges[t].end = (t + 1) * n / job.range_count;
+  }
   job_.store(&job);
   epoch_.fetch_add(1);
   if (sleeping_.load() > 0) futex_wake_all(epoch_);
-  work_on(job);
+  work_on(job, 0);
   // Nothing is left to claim. Late workers find no job; the caller waits only for items already started and for
   // workers that may still hold the job's address.
   job_.store(nullptr);

@@ -4,8 +4,10 @@
 // the kernels do not expect runs the reference compute, which reports errors.
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/copy/strided_copy.h"
+#include "kernels/plane_split.h"
 #include "ops/movement_prepared.h"
 #include "ops/prepared_util.h"
 
@@ -50,6 +52,30 @@ bool copy_out_of_slot(const Tensor& whole, Tensor& part, size_t axis, int64_t of
                                part.rank(), dtype_size(part.dtype()), pool);
 }
 
+/// Concat along axis 1 of a tensor of rank 3 or more (a CNN's channels): every input plane's rows copied into
+/// their output plane, split over the threads by kernels::for_plane_rows, whose items are bands of rows of every
+/// plane: each thread copies the rows the convolutions before gave it (their GEMM splits by columns), and the
+/// ones after read from it. (A copy input by input, in flat ranges, gave a thread other channels than it wrote:
+/// on 2 cores SqueezeNet's Concats took 0.100 ms against 0.057 on one.)
+void concat_planes(KernelContext& ctx, Tensor& y) {
+  const int64_t channels = y.dim(1), rows = y.dim(2), planes = y.dim(0) * channels;
+  const int64_t row_bytes = y.numel() / planes / rows * static_cast<int64_t>(dtype_size(y.dtype()));
+  char* out = static_cast<char*>(y.raw_data());
+  kernels::for_plane_rows(ctx.threads(), planes, rows, row_bytes / static_cast<int64_t>(dtype_size(y.dtype())),
+                          [&](int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+                            for (int64_t p = p0; p < p1; ++p) {
+                              const int64_t n = p / channels;
+                              int64_t c = p % channels;
+                              size_t i = 0;
+                              for (; c >= ctx.input(i).dim(1); ++i) c -= ctx.input(i).dim(1);
+                              const Tensor& x = ctx.input(i);
+                              const char* in = static_cast<const char*>(x.raw_data()) + (n * x.dim(1) + c) * rows * row_bytes;
+                              std::memcpy(out + p * rows * row_bytes + r0 * row_bytes, in + r0 * row_bytes,
+                                          static_cast<size_t>((r1 - r0) * row_bytes));
+                            }
+                          });
+}
+
 class ConcatKernel final : public PreparedKernel {
  public:
   ConcatKernel(int64_t axis, ComputeFn reference) : axis_(axis), reference_(reference) {}
@@ -69,6 +95,7 @@ class ConcatKernel final : public PreparedKernel {
       along += x.dim(axis);
     }
     if (along != y.dim(axis)) return reference_(ctx);
+    if (axis == 1 && r >= 3 && y.numel() > 0 && dtype_size(y.dtype()) > 0) return concat_planes(ctx, y);
     int64_t offset = 0;
     for (size_t i = 0; i < ctx.num_inputs(); ++i) {
       const Tensor& x = ctx.input(i);

@@ -77,6 +77,15 @@ struct Lanes16 {
     return m;
   }
   static V load_even(const float* p) { return map([&](int i) { return p[2 * i]; }); }
+  static V even_lanes(V lo, V hi) { return map([&](int i) { return i < 8 ? lo.v[2 * i] : hi.v[2 * i - 16]; }); }
+  // The "unordered" forms in a scrambled order (pairs of lanes swapped), so that a kernel that forgets
+  // to_lane_order fails here.
+  static V even_lanes_unordered(V lo, V hi) { return swap_pairs(even_lanes(lo, hi)); }
+  static V odd_lanes_unordered(V lo, V hi) {
+    return swap_pairs(map([&](int i) { return i < 8 ? lo.v[2 * i + 1] : hi.v[2 * i - 15]; }));
+  }
+  static V to_lane_order(V v) { return swap_pairs(v); }
+  static V swap_pairs(V v) { return map([&](int i) { return v.v[i ^ 1]; }); }
   static V gather(const float* base, const int32_t* idx) { return map([&](int i) { return base[idx[i]]; }); }
   static I load_index(const int32_t* p) { return map_i([&](int i) { return p[i]; }); }
   static I sub_index(I a, int32_t k) { return map_i([&](int i) { return a.v[i] - k; }); }

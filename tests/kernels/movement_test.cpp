@@ -138,6 +138,9 @@ TEST_P(MovementPrepared, ConcatAndSplit) {
   PreparedCall big("Concat", 13);
   big.attr("axis", int64_t{1});
   expect_prepared_matches(tier(), big, {random_any({1, 64, 56, 56}, DType::kFloat32, rng), random_any({1, 32, 56, 56}, DType::kFloat32, rng)});
+  // Batch 2, an empty part, odd rows, 8-byte elements: the planes-by-rows split over threads (concat_planes).
+  expect_prepared_matches(tier(), big, {random_any({2, 24, 37, 29}, DType::kInt64, rng), random_any({2, 0, 37, 29}, DType::kInt64, rng),
+                                        random_any({2, 40, 37, 29}, DType::kInt64, rng)});
 }
 
 TEST_P(MovementPrepared, ExpandAndTile) {

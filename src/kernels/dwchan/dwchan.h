@@ -8,8 +8,10 @@
 // width or stride, and the output rows are transposed back into the planes. Bias and the activation are fused.
 //
 // Same arguments as dwconv (DwConvShape, DwConvArgs); only depthwise convolutions (one input and one output
-// channel per group) without a residual (dwchan_supports). Work items are (image, block of kDwChanBlock channels,
-// band of output rows); an output's value does not depend on how items are split.
+// channel per group) without a residual (dwchan_supports). Work items are (image, band of output rows, block of
+// kDwChanBlock channels), numbered in that order: a thread's range of items (thread_pool.h) is then a band of rows
+// of every plane, the rows the GEMM of the 1x1 convolutions around it gives the same thread (its items are column
+// ranges). An output's value does not depend on how items are split.
 
 #include <cstddef>
 #include <cstdint>

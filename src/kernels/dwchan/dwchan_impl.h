@@ -192,7 +192,8 @@ void items(const DwConvShape& s, const DwConvArgs& a, int64_t begin, int64_t end
   const int64_t band = dwchan_band_rows(s), bands = (s.out_h + band - 1) / band;
   const int64_t blocks = (a.channels + kDwChanBlock - 1) / kDwChanBlock;
   for (int64_t item = begin; item < end; ++item) {
-    const int64_t b = item % bands, cb = item / bands % blocks, n = item / bands / blocks;
+    // Band-major (see dwchan.h): consecutive items are the channel blocks of one band.
+    const int64_t cb = item % blocks, b = item / blocks % bands, n = item / blocks / bands;
     const int64_t oh0 = b * band, oh1 = std::min(s.out_h, oh0 + band);
     for (int64_t c0 = cb * kDwChanBlock; c0 < std::min(a.channels, (cb + 1) * kDwChanBlock); c0 += L)
       sub_block<S, KH, KW, SW>(s, a, g, n, c0, std::min<int64_t>(L, a.channels - c0), oh0, oh1, scratch);

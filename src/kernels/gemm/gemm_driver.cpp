@@ -315,9 +315,11 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
     });
   }
 
+  // Tasks numbered column range first: a thread's range of tasks (thread_pool.h) is then a range of C's columns,
+  // for a convolution the same rows of every output plane that the depthwise and pooling kernels give it next.
   parallel_for(pool, static_cast<size_t>(entries * mt * nt), [&](size_t item) {
     const int64_t i = static_cast<int64_t>(item);
-    const int64_t e = r.b0 + i / (mt * nt), mi = i / nt % mt, ni = i % nt;
+    const int64_t e = r.b0 + i / (mt * nt), ni = i / mt % nt, mi = i % mt;
     const int64_t m0 = r.r0 + mi * m_panels / mt * r.mr, m1 = std::min(r1, r.r0 + (mi + 1) * m_panels / mt * r.mr);
     run_task(r, e, m0, m1, ni * r.n_blocks / nt, (ni + 1) * r.n_blocks / nt);
   });

@@ -45,24 +45,26 @@ template <class S, int kStride> typename S::V load_taps(const float* p, int64_t 
 inline constexpr int64_t kMaxWindowRows = 64;
 
 /// out[i] = fold over rows[0..n) of row[i], as max (NaN-ignoring: v > acc ? v : acc, from -inf) or sum (from 0),
-/// over w floats. `first_copy`, when set, receives a copy of rows[0].
+/// over w floats. Returns whether rows[0] holds a NaN (looked for only when `find_nan`).
 template <class S, bool kMax>
-void fold_rows(float* out, const float* const* rows, int64_t n, int64_t w, float* first_copy) {
+bool fold_rows(float* out, const float* const* rows, int64_t n, int64_t w, bool find_nan) {
   using V = typename S::V;
   constexpr int L = S::kLanes;
   const float init = kMax ? kNegInf : 0.0f;
+  bool nan = false;
   if (w >= L) {
     const V vinit = S::set1(init);
+    V nans = S::zero();  // NaN in the lanes where rows[0] had one
     for_each_vector<S>(w, out, [&](int64_t i) {
       V acc = vinit;
       for (int64_t r = 0; r < n; ++r) {
         const V v = S::load(rows[r] + i);
-        if (r == 0 && first_copy) S::store(first_copy + i, v);
+        if (r == 0 && find_nan) nans = S::select_nan(nans, v);
         acc = kMax ? S::max(v, acc) : S::add(v, acc);
       }
       return acc;
     });
-    return;
+    return find_nan && std::isnan(S::reduce_add(nans));
   }
   for (int64_t i = 0; i < w; ++i) {
     float acc = init;
@@ -71,8 +73,98 @@ void fold_rows(float* out, const float* const* rows, int64_t n, int64_t w, float
       acc = kMax ? (v > acc ? v : acc) : v + acc;
     }
     out[i] = acc;
-    if (first_copy) first_copy[i] = rows[0][i];
+    nan = nan || (find_nan && std::isnan(rows[0][i]));
   }
+  return nan;
+}
+
+/// Stride-2 max pooling (dilation 1) straight from the input rows, for output columns whose every read lies
+/// inside the row. For a vector of kLanes outputs starting at input column c: the column maxima over the window's
+/// rows at c + 2m + [0, 2 * kLanes) for each pair of taps (2m, 2m + 1), whose even lanes are tap 2m of the
+/// outputs and odd lanes tap 2m + 1. Against folding the rows into a buffer and loading every tap with a stride,
+/// on Zen 2 (3x3/2 on 111x111 planes) 3.5 -> 1.8 us per plane.
+///
+/// NaN as the reference: the maxima ignore NaNs (from -inf, max(v, acc) keeps acc when v is NaN), then
+/// max(acc, first taps) with the first taps (row 0 at column c + 2j, already loaded) is NaN exactly when that
+/// tap is, and acc otherwise.
+template <class S> struct Stride2Interior {
+  static constexpr int L = S::kLanes;
+  int64_t begin = 0, end = 0;  ///< output columns the vectors cover; [begin, end) holds at least one vector
+
+  explicit Stride2Interior(const Pool2dShape& s) {
+    const int64_t pairs = (s.kernel_w + 1) / 2;
+    // A vector at ox reads columns 2 * ox - pad_left + [0, 2 * (pairs - 1) + 2 * L).
+    begin = (s.pad_left + 1) / 2;
+    const int64_t room = s.in_w + s.pad_left - 2 * (pairs - 1) - 2 * L;  // 2 * ox <= room
+    end = room < 0 ? 0 : std::min(s.out_w, room / 2 + L);
+    if (end - begin < L || s.stride_w != 2 || s.dilation_w != 1) begin = end = 0;
+  }
+  bool usable() const { return end > begin; }
+
+  /// Outputs [begin, end) of one row from its n valid input rows (rows[0] the first). The common windows (2 or 3
+  /// rows, 2 or 3 columns) get unrolled loops: with runtime loop counts this took twice as long.
+  void run(const Pool2dShape& s, const float* const* rows, int64_t n, float* yrow) const {
+    const int64_t w = s.kernel_w;
+    if (n == 3) return w == 3 ? run_fixed<3, 3>(s, rows, n, yrow) : w == 2 ? run_fixed<3, 2>(s, rows, n, yrow)
+                                                                          : run_fixed<3, 0>(s, rows, n, yrow);
+    if (n == 2) return w == 3 ? run_fixed<2, 3>(s, rows, n, yrow) : w == 2 ? run_fixed<2, 2>(s, rows, n, yrow)
+                                                                          : run_fixed<2, 0>(s, rows, n, yrow);
+    run_fixed<0, 0>(s, rows, n, yrow);
+  }
+
+  /// kRows, kW: n and kernel_w when not 0.
+  template <int kRows, int kW>
+  void run_fixed(const Pool2dShape& s, const float* const* rows, int64_t n, float* yrow) const {
+    using V = typename S::V;
+    const int64_t nr = kRows ? kRows : n, w = kW ? kW : s.kernel_w;
+    // The row pointers in locals: read through `rows`, they are reloaded after every store to yrow.
+    const float* row[kRows ? kRows : 1];
+    for (int r = 0; r < kRows; ++r) row[r] = rows[r];
+    const V neg_inf = S::set1(kNegInf);
+    // The maximum over the rows at columns [c, c + L), NaNs ignored; `first` receives row 0's values.
+    auto column_max = [&](int64_t c, V& first) {
+      first = S::load((kRows ? row[0] : rows[0]) + c);
+      V acc = S::max(first, neg_inf);
+      if constexpr (kRows > 0) {
+        for (int r = 1; r < kRows; ++r) acc = S::max(S::load(row[r] + c), acc);
+      } else {
+        for (int64_t r = 1; r < nr; ++r) acc = S::max(S::load(rows[r] + c), acc);
+      }
+      return acc;
+    };
+    for (int64_t ox = begin;; ox += L) {
+      if (ox + L > end) ox = end - L;  // the last vector overlaps its predecessor
+      const int64_t c = 2 * ox - s.pad_left;
+      V first_lo, first_hi, unused;
+      V lo = column_max(c, first_lo), hi = column_max(c + L, first_hi);
+      V acc = S::even_lanes_unordered(lo, hi);
+      if (w > 1) acc = S::max(S::odd_lanes_unordered(lo, hi), acc);
+      for (int64_t kx = 2; kx < w; kx += 2) {
+        lo = column_max(c + kx, unused), hi = column_max(c + kx + L, unused);
+        acc = S::max(S::even_lanes_unordered(lo, hi), acc);
+        if (kx + 1 < w) acc = S::max(S::odd_lanes_unordered(lo, hi), acc);
+      }
+      acc = S::max(acc, S::even_lanes_unordered(first_lo, first_hi));
+      S::store(yrow + ox, S::to_lane_order(acc));
+      if (ox + L == end) return;
+    }
+  }
+};
+
+/// One max-pool output from its valid taps, with the reference's NaN rule (the first valid tap's NaN is kept,
+/// later ones are ignored); -inf when no tap is valid. For the few columns next to the row's ends.
+inline float max_window_scalar(const Pool2dShape& s, const float* const* rows, int64_t n, int64_t ox) {
+  const int64_t x0 = ox * s.stride_w - s.pad_left, d = s.dilation_w;
+  const int64_t k0 = x0 < 0 ? (d - 1 - x0) / d : 0;                                   // first tap at or right of 0
+  const int64_t k1 = x0 >= s.in_w ? 0 : std::min(s.kernel_w, (s.in_w - x0 + d - 1) / d);  // past the last valid
+  if (n == 0 || k0 >= k1) return kNegInf;
+  float acc = rows[0][x0 + k0 * d];  // the first valid tap: a NaN here stays (v > NaN is false)
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t k = k0; k < k1; ++k) {
+      const float v = rows[r][x0 + k * d];
+      acc = v > acc ? v : acc;
+    }
+  return acc;
 }
 
 /// Sets the padding columns of a padded row buffer to `fill`.
@@ -92,7 +184,8 @@ inline int64_t first_tap_floats(const Pool2dShape& s) {
 /// exactly when that tap is. The first taps come from the first valid row: read in place where a vector's
 /// windows all start inside the row, else from a padded copy of just the part that vector reads (windows
 /// starting in the left padding, or beyond the row's end with large end pads), whose left-padding windows are
-/// then fixed one by one.
+/// then fixed one by one. An output row whose first valid input row holds no NaN (the fold looks) skips all
+/// that: max(acc, first tap) is then acc. Stride 2 without dilation takes Stride2Interior where it fits.
 template <class S, int kStride>
 void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_begin, int64_t row_end, float* scratch) {
   using V = typename S::V;
@@ -104,6 +197,7 @@ void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_be
   // Outputs [0, safe_end) have windows starting at or before the row's last column.
   const int64_t safe_end = std::min(s.out_w, (s.in_w - 1 + s.pad_left) / s.stride_w + 1);
   const V neg_inf = S::set1(kNegInf);
+  const Stride2Interior<S> interior(s);
   for (int64_t oy = row_begin; oy < row_end; ++oy) {
     float* yrow = y + oy * s.out_w;
     const float* rows[kMaxWindowRows];
@@ -116,8 +210,23 @@ void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_be
       std::fill(yrow, yrow + s.out_w, kNegInf);
       continue;
     }
+    if (kStride == 2 && interior.usable()) {
+      interior.run(s, rows, n, yrow);
+      for (int64_t ox = 0; ox < interior.begin; ++ox) yrow[ox] = max_window_scalar(s, rows, n, ox);
+      for (int64_t ox = interior.end; ox < s.out_w; ++ox) yrow[ox] = max_window_scalar(s, rows, n, ox);
+      continue;
+    }
     const float* first_row = rows[0];
-    fold_rows<S, true>(buf + s.pad_left, rows, n, s.in_w, nullptr);
+    if (!fold_rows<S, true>(buf + s.pad_left, rows, n, s.in_w, true)) {
+      for_each_vector<S>(s.out_w, yrow, [&](int64_t ox) {
+        const int64_t base = ox * s.stride_w;
+        V acc = neg_inf;
+        for (int64_t kx = 0; kx < s.kernel_w; ++kx)
+          acc = S::max(load_taps<S, kStride>(buf + base + kx * s.dilation_w, s.stride_w), acc);
+        return acc;
+      });
+      continue;
+    }
     for_each_vector<S>(s.out_w, yrow, [&](int64_t ox) {
       const int64_t base = ox * s.stride_w;
       V acc = neg_inf;
@@ -171,7 +280,7 @@ void avgpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_be
       if (iy < s.in_h + s.pad_bottom) ++padded_rows;
       if (iy >= 0 && iy < s.in_h) row_ptrs[rows++] = x + iy * s.in_w;
     }
-    fold_rows<S, false>(buf + s.pad_left, row_ptrs, rows, s.in_w, nullptr);
+    fold_rows<S, false>(buf + s.pad_left, row_ptrs, rows, s.in_w, false);
     if (rows == 0) {  // only padding: 0 / padded count, or 0 / 0 without count_include_pad
       std::fill(yrow, yrow + s.out_w, s.count_include_pad ? 0.0f : std::numeric_limits<float>::quiet_NaN());
       continue;

@@ -4,6 +4,11 @@
 // S::max... and also gets:
 //   load_even(p)        lanes p[0], p[2], ..., p[2 * (kLanes - 1)]: reads exactly those 2 * kLanes - 1 floats
 //                       (never p[2 * kLanes - 1], which may lie past the end of a row)
+//   even_lanes(lo, hi)  lanes lo[0], lo[2], ..., hi[0], hi[2], ...: the even lanes of the 2 * kLanes values lo, hi
+//   even_lanes_unordered(lo, hi), odd_lanes_unordered(lo, hi), to_lane_order(v)
+//                       the even (odd: lo[1], lo[3], ...) lanes in an order of the tier's choosing, which
+//                       to_lane_order puts right: lane-wise operations may come between, and only the result
+//                       pays the reordering (AVX2: a lane-crossing permute per result instead of per operand)
 //   gather(base, idx)   lanes base[idx[0]], ..., base[idx[kLanes - 1]] (idx: kLanes int32 offsets)
 //   select_nan(a, b)    lane-wise: b where b is NaN, else a
 //   I, load_index(p), sub_index(i, k), permute(v, i)
@@ -23,11 +28,12 @@ namespace kiln::kernels::simd {
 #if defined(__AVX2__) && defined(__FMA__)
 struct Avx2Ext : Avx2 {
   static V load_even(const float* p) {
-    const V lo = load(p);                      // p0 .. p7
-    const V hi = load_partial(p + 8, 7);       // p8 .. p14 (lane 7 reads as 0, unused)
-    const V even = _mm256_shuffle_ps(lo, hi, 0x88);  // p0 p2 p8 p10 | p4 p6 p12 p14
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
+    return even_lanes(load(p), load_partial(p + 8, 7));  // p8 .. p14 (lane 7 reads as 0, unused)
   }
+  static V even_lanes(V lo, V hi) { return to_lane_order(even_lanes_unordered(lo, hi)); }
+  static V even_lanes_unordered(V lo, V hi) { return _mm256_shuffle_ps(lo, hi, 0x88); }  // lo0 lo2 hi0 hi2 | lo4 ..
+  static V odd_lanes_unordered(V lo, V hi) { return _mm256_shuffle_ps(lo, hi, 0xDD); }   // lo1 lo3 hi1 hi3 | lo5 ..
+  static V to_lane_order(V v) { return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8)); }
   static V gather(const float* base, const int32_t* idx) {
     return _mm256_i32gather_ps(base, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), 4);
   }
@@ -42,11 +48,18 @@ struct Avx2Ext : Avx2 {
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 struct Avx512Ext : Avx512 {
   static V load_even(const float* p) {
-    const V lo = load(p);
-    const V hi = load_partial(p + 16, 15);
+    return even_lanes(load(p), load_partial(p + 16, 15));
+  }
+  static V even_lanes(V lo, V hi) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return _mm512_permutex2var_ps(lo, even, hi);
   }
+  static V even_lanes_unordered(V lo, V hi) { return even_lanes(lo, hi); }  // one instruction: in order already
+  static V odd_lanes_unordered(V lo, V hi) {
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_permutex2var_ps(lo, odd, hi);
+  }
+  static V to_lane_order(V v) { return v; }
   static V gather(const float* base, const int32_t* idx) {
     return _mm512_i32gather_ps(_mm512_loadu_si512(idx), base, 4);
   }
