@@ -125,24 +125,23 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
     float* scratch = grow(buf.scratch, static_cast<int64_t>(kernels::kWinogradInputScratchFloats));
     int64_t* counts = grow(buf.counts, count);
     for (int64_t p = 0; p < count; ++p) counts[p] = std::min(nr_, per_image - (first + p) % image_panels * nr_);
-    // Calls fn(image, segment) for panel p: one segment of one image (ldc = nr, ldt = ld).
-    auto pieces = [&](int64_t p, int64_t ld, auto&& fn) {
+    // Panel p is one segment of one image, (first + p) / image_panels (ldc = nr, ldt = ld).
+    auto segment = [&](int64_t p, int64_t ld) {
       kernels::WinogradSegment seg;
       seg.first = (first + p) % image_panels * nr_, seg.count = counts[p], seg.lane0 = 0;
       seg.ldc = nr_, seg.ldt = ld;
-      fn((first + p) / image_panels, seg);
+      return seg;
     };
-    for (int64_t p = 0; p < count; ++p)
-      pieces(p, ldv, [&](int64_t n, const kernels::WinogradSegment& seg) {
-        input_(s, x + n * C_ * is, C_, seg, v + p * C_ * nr_, scratch);
-      });
+    for (int64_t p = 0; p < count; ++p) {
+      const int64_t n = (first + p) / image_panels;
+      input_(s, x + n * C_ * is, C_, segment(p, ldv), v + p * C_ * nr_, scratch);
+    }
     kernels::winograd_points_gemm(u_.data(), static_cast<int>(points), M_, C_, v, ldv, count, counts, m, ldm, m0, m1);
-    for (int64_t p = 0; p < count; ++p)
-      pieces(p, ldm, [&](int64_t n, const kernels::WinogradSegment& seg) {
-        const int64_t at = (n * M_ + m0) * os;
-        output_(s, m + (p * M_ + m0) * nr_, m1 - m0, seg, bias ? bias + m0 : nullptr,
-                residual ? residual + at : nullptr, y + at, act);
-      });
+    for (int64_t p = 0; p < count; ++p) {
+      const int64_t n = (first + p) / image_panels, at = (n * M_ + m0) * os;
+      output_(s, m + (p * M_ + m0) * nr_, m1 - m0, segment(p, ldm), bias ? bias + m0 : nullptr,
+              residual ? residual + at : nullptr, y + at, act);
+    }
   };
   kernels::parallel_for(pool, static_cast<size_t>(groups * parts), [&](size_t item) {
     run_item(static_cast<int64_t>(item) / parts, static_cast<int64_t>(item) % parts);

@@ -15,12 +15,11 @@
 // the planes) reached 57 GFLOP/s on RGB 3x3 stride-2 stems on Zen 2; the transposes and its pixel rows took a
 // third of its time. An output's value does not depend on how the items are split.
 
-#include <immintrin.h>
-
 #include <algorithm>
 
 #include "kernels/simd/register_activation.h"
 #include "kernels/simd/simd.h"
+#include "kernels/simd/simd_interleave.h"
 #include "kernels/stemconv/stemconv.h"
 
 namespace kiln::kernels::stemconv_detail {
@@ -47,7 +46,7 @@ struct Geometry {
 
 // Input row `src` into the split row dst: padded column p (input column p - pad_left, zero outside the row) goes
 // to phase p % stride_w at p / stride_w. The padded row is built first (in dst itself at stride 1, else in `pad`),
-// then split 8 outputs at a time at stride 2 (AVX2, which every AVX-512 CPU has): a scalar gather with a bounds
+// then split 8 outputs at a time at stride 2 (simd::Interleave on AVX2, which every AVX-512 CPU has): a scalar gather with a bounds
 // test per element took as long as the convolution of a 16-channel stem.
 inline void split_row(const DwConvShape& s, const Geometry& g, const float* src, float* pad, float* dst) {
   const int64_t sw = s.stride_w, total = g.row;
@@ -60,12 +59,10 @@ inline void split_row(const DwConvShape& s, const Geometry& g, const float* src,
   int64_t j = 0;
   if (sw == 2) {
     for (; j + 8 <= g.phase_len; j += 8) {
-      const __m256 a = _mm256_loadu_ps(p + 2 * j), b = _mm256_loadu_ps(p + 2 * j + 8);
-      // [a0 a2 b0 b2 | a4 a6 b4 b6] -> [a0 a2 a4 a6 b0 b2 b4 b6], and the odd columns alike
-      const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-      const __m256 odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-      _mm256_storeu_ps(dst + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
-      _mm256_storeu_ps(dst + g.phase_len + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xD8)));
+      simd::Avx2::V even, odd;
+      simd::Interleave<simd::Avx2>::deinterleave(p + 2 * j, &even, &odd);
+      simd::Avx2::store(dst + j, even);
+      simd::Avx2::store(dst + g.phase_len + j, odd);
     }
   }
   for (; j < g.phase_len; ++j)
