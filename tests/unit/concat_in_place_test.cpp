@@ -6,6 +6,7 @@
 
 #include "api/session_impl.h"
 #include "runtime/plan.h"
+#include "graph_builder.h"
 
 using namespace kiln;
 
@@ -31,36 +32,21 @@ KILN_REGISTER_OP(test_plus3_own, {"kiln.test.concat", "Plus3Own", {1}, 0, infer_
 // x -> Scale2 -> a; x -> Plus3Own -> b; x -> Neg -> Scale2 -> c (no two alike: the passes would merge them); Concat(a, b, c, axis) -> d -> Scale2 -> y.
 // With `extra_reader`, a is also an output (a second reader: the Concat cannot take it in place).
 ir::Model concat_model(std::vector<Dim> x_dims, int64_t axis, bool extra_reader) {
+  kiln::testing::GraphBuilder b;
+  b.input("x", DType::kFloat32, std::move(x_dims));
+  const std::string test = "kiln.test.concat";
+  b.node("Scale2", {"x"}, {"a"}, "a", test);
+  b.node("Plus3Own", {"x"}, {"b"}, "b", test);
+  b.node("Neg", {"x"}, {"c0"}, "c0");
+  b.node("Scale2", {"c0"}, {"c"}, "c", test);
+  b.node("Concat", {"a", "b", "c"}, {"d"}, "d").attributes.push_back(kiln::testing::int_attr("axis", axis));
+  b.node("Scale2", {"d"}, {"y"}, "y", test);
+  b.g->outputs = {b.g->find("y")};
+  if (extra_reader) b.g->outputs.push_back(b.g->find("a"));
   ir::Model m;
   m.ir_version = 8;
-  m.opsets = {{"", 17}, {"kiln.test.concat", 1}};
-  m.graph = std::make_shared<ir::Graph>();
-  ir::Graph& g = *m.graph;
-  const int x = g.intern("x");
-  g.value(x).type = {ir::ValueKind::kTensor, DType::kFloat32, Shape(std::move(x_dims)), true, nullptr};
-  g.inputs.push_back(x);
-  auto node = [&](std::string op, std::string domain, std::vector<std::string> in, std::string out) -> ir::Node& {
-    ir::Node n;
-    n.op_type = std::move(op);
-    n.domain = std::move(domain);
-    n.name = out;
-    for (const auto& i : in) n.inputs.push_back(g.find(i));
-    n.outputs = {g.intern(out)};
-    g.nodes.push_back(n);
-    return g.nodes.back();
-  };
-  node("Scale2", "kiln.test.concat", {"x"}, "a");
-  node("Plus3Own", "kiln.test.concat", {"x"}, "b");
-  node("Neg", "", {"x"}, "c0");
-  node("Scale2", "kiln.test.concat", {"c0"}, "c");
-  ir::Attribute a;
-  a.name = "axis";
-  a.type = ir::AttrType::kInt;
-  a.i = axis;
-  node("Concat", "", {"a", "b", "c"}, "d").attributes.push_back(a);
-  node("Scale2", "kiln.test.concat", {"d"}, "y");
-  g.outputs = {g.find("y")};
-  if (extra_reader) g.outputs.push_back(g.find("a"));
+  m.opsets = {{"", 17}, {test, 1}};
+  m.graph = b.g;
   return m;
 }
 
