@@ -154,10 +154,12 @@ HttpReply repository_index_reply(const InferenceService& service, std::string_vi
   return json_reply(buffer);
 }
 
-HttpReply empty_reply(int status) {
-  HttpReply reply;
-  reply.status = status;
-  reply.content_type.clear();
+// The status says it (200 or 503), and the body too: {"live": b} / {"ready": b}, the Open Inference Protocol's
+// health responses, which KServe's own client reads (is_server_ready fails on an empty body); Triton's
+// clients read the status only.
+HttpReply health_reply(bool ok, std::string_view what) {
+  HttpReply reply = json_reply_of(fmt::format("{{\"{}\":{}}}", what, ok ? "true" : "false"));
+  reply.status = ok ? 200 : 503;
   return reply;
 }
 
@@ -177,7 +179,7 @@ HttpReply route(const InferenceService& service, const HttpRequest& request) {
   if (p.size() == 3 && p[1] == "health" && (p[2] == "live" || p[2] == "ready")) {
     expect(true);
     const bool ok = p[2] == "live" ? service.live() : service.ready();
-    return empty_reply(ok ? 200 : 503);
+    return health_reply(ok, p[2]);
   }
   if (p.size() == 3 && p[1] == "repository" && p[2] == "index") {
     expect(false);
@@ -206,8 +208,8 @@ HttpReply route(const InferenceService& service, const HttpRequest& request) {
     }
     if (p.size() == next + 1 && p[next] == "ready") {
       expect(true);
-      service.model_metadata(model, version);  // 404 for an unknown model
-      return empty_reply(service.model_ready(model, version) ? 200 : 503);
+      service.require_model(model, version);
+      return health_reply(service.model_ready(model, version), "ready");
     }
     if (p.size() == next + 1 && p[next] == "infer") {
       expect(false);

@@ -59,6 +59,8 @@ class InferenceService {
   ServerMetadata server_metadata() const;
   /// Throws ServeError 404 naming the model (and version) when there is no such model, 503 while it loads.
   ModelMetadata model_metadata(std::string_view name, std::string_view version) const;
+  /// Throws ServeError 404 naming the model (or version) when the repository has no such model.
+  void require_model(std::string_view name, std::string_view version) const { model(name, version); }
   /// False for an unknown model.
   bool model_ready(std::string_view name, std::string_view version) const;
 
