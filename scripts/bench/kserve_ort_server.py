@@ -4,7 +4,8 @@
 
 Written the way KServe's own runtimes (sklearnserver, xgbserver) are: a `kserve.Model` whose synchronous
 `predict` runs the model, served by `kserve.ModelServer` (uvicorn for REST, grpc.aio for gRPC, one process).
-Outputs are answered in the form the request asked for (binary when the request says so, else JSON `data`).
+Outputs are answered in the form the request asked for (binary on gRPC and when a REST request says so, else
+JSON `data`).
 
     .venv/bin/python scripts/bench/kserve_ort_server.py MODEL.onnx --http-port P --grpc-port Q --threads 2
 """
@@ -56,10 +57,15 @@ class OrtModel(kserve.Model):
 
     def predict(self, payload: InferRequest, headers=None, response_headers=None) -> InferResponse:
         results = self.session.run(None, {i.name: i.as_numpy() for i in payload.inputs})
+        # Binary where the request allows it: always on gRPC (raw_output_contents), on REST when the request
+        # asks, per output (`binary_data`, what tritonclient sends) or for all (`binary_data_output`). JSON
+        # otherwise, where KServe converts each element in Python.
+        asked = {o.name: o.binary_data for o in payload.request_outputs or []}
         outputs = []
         for (name, datatype), value in zip(self.outputs, results):
+            binary = payload.from_grpc or bool(asked.get(name) or payload.use_binary_outputs)
             out = InferOutput(name=name, shape=list(value.shape), datatype=datatype)
-            out.set_data_from_numpy(value, binary_data=payload.use_binary_outputs)
+            out.set_data_from_numpy(value, binary_data=binary)
             outputs.append(out)
         return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
                              use_binary_outputs=payload.use_binary_outputs,

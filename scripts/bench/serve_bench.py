@@ -3,7 +3,11 @@
 in-process `kiln bench` at the same thread count (`make bench-serve`; never part of `make test`).
 
 Beside it, on the same model, client load and thread count: KServe's own Python model server (PyPI `kserve`)
-wrapping ONNX Runtime (scripts/bench/kserve_ort_server.py). Both listen on 127.0.0.1 only.
+wrapping ONNX Runtime (scripts/bench/kserve_ort_server.py), and kiln serve again with config.json
+`"instances": 1`. KServe's server runs one request at a time (a synchronous predict, as its own runtimes have);
+kiln serve by default runs as many at once as its workers bring, each run past the first on the session's
+thread pool running its kernels on its own worker thread, so it uses more threads than --threads; with one
+instance it uses exactly --threads, the like-for-like figure. All listen on 127.0.0.1 only.
 
 Each cell sends a bounded number of requests (--requests, at most --seconds) from N client threads, each with
 its own tritonclient connection, and counts failures (an error answer, or no answer: a request is sent only
@@ -18,7 +22,8 @@ late, or a server process seen stopped, state T); a paused cell is measured agai
 the table says how many attempts each took. The in-process `kiln bench` figure is taken the same way.
 
     .venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln [--model models/super_resolution.onnx]
-        [--shape 1x1x64x64] [--threads 2] [--clients 1,4,16] [--requests 300] [--seconds 10] [--servers kiln,kserve]
+        [--shape 1x1x64x64] [--threads 2] [--clients 1,4,16] [--requests 300] [--seconds 10]
+        [--servers kiln,kiln-1,kserve] [--attempts 10]
 """
 import argparse
 import concurrent.futures
@@ -30,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -88,7 +94,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_kiln(kiln: str, model: str, threads: int):
+def start_kiln(kiln: str, model: str, threads: int, instances: int = 0):
+    """kiln serve on `model`; with `instances`, from a model folder whose config.json sets them."""
+    if instances:
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="serve_bench_"))
+        (folder / pathlib.Path(model).name).symlink_to(pathlib.Path(model).resolve())
+        (folder / "config.json").write_text(json.dumps({"instances": instances}))
+        model = str(folder)
     p = subprocess.Popen([kiln, "serve", model, "--http-port", "0", "--grpc-port", "0", "--metrics-port", "-1",
                           "--threads", str(threads)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ports = {}
@@ -167,6 +179,8 @@ def cell(server, protocol, clients, ports, model, input_name, output_name, x, re
 def run_server(server, args, name, output_name, x):
     if server == "kiln":
         process, ports = start_kiln(args.kiln, args.model, args.threads)
+    elif server == "kiln-1":
+        process, ports = start_kiln(args.kiln, args.model, args.threads, instances=1)
     else:
         process, ports = start_kserve(args.model, args.threads)
     try:
@@ -193,7 +207,9 @@ def main() -> int:
     ap.add_argument("--clients", default="1,4,16")
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--servers", default="kiln,kserve", help="kiln, kserve or both (kiln,kserve)")
+    ap.add_argument("--servers", default="kiln,kiln-1,kserve",
+                    help="of kiln (runs as the workers bring them), kiln-1 (config.json instances 1: one run at a "
+                         "time, like the KServe server) and kserve")
     ap.add_argument("--attempts", type=int, default=10, help="measurements of a cell at most, when paused")
     args = ap.parse_args()
     shape = [int(d) for d in args.shape.split("x")]
@@ -226,7 +242,7 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         other = by_cell.get(("kserve", r["protocol"], r["clients"]))
-        ratio = f"{r['per_s'] / other['per_s']:.2f}x" if other and other["per_s"] and r["server"] == "kiln" else ""
+        ratio = f"{r['per_s'] / other['per_s']:.2f}x" if other and other["per_s"] and r["server"] != "kserve" else ""
         print(f"| {r['server']} | {r['protocol']} | {r['clients']} | {r['requests']} | {r['failed']} | "
               f"{r['per_s']:.1f} | {100 * r['per_s'] / bench['throughput_per_s']:.0f} % | {ratio} | "
               f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['attempts']} |")

@@ -138,15 +138,11 @@ HttpReply repository_index_reply(const InferenceService& service, std::string_vi
   w.StartArray();
   for (const RepositoryEntry& e : service.repository_index(repository_ready_flag(body))) {
     w.StartObject();
-    w.Key("name");
-    write_json_string(w, e.name);
-    w.Key("version");
-    write_json_string(w, e.version);
-    w.Key("state");
-    write_json_string(w, e.state);
-    if (!e.reason.empty()) {
-      w.Key("reason");
-      write_json_string(w, e.reason);
+    for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"name", e.name},
+                                     {"version", e.version}, {"state", e.state}, {"reason", e.reason}}) {
+      if (value.empty()) continue;  // a reason only when UNAVAILABLE
+      w.Key(key);
+      write_json_string(w, value);
     }
     w.EndObject();
   }

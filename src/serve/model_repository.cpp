@@ -223,8 +223,12 @@ std::unique_ptr<ServedModel> ModelRepository::read_model(const std::string& name
     const ServedModel* only = models_.front().get();
     if (name != only->name) return nullptr;
     const fs::path root(root_);
-    auto model = model_entry(name, fs::is_regular_file(root) ? root : fs::path(only->path), options_.session);
-    if (fs::is_directory(root) && fs::exists(root / "config.json")) apply_config(root / "config.json", *model);
+    if (fs::is_regular_file(root)) return model_entry(name, root, options_.session);
+    const std::vector<fs::path> files = onnx_files(root);
+    if (files.size() != 1)
+      fail(fmt::format("'{}' holds {} .onnx files; a model folder holds exactly one", root_, files.size()));
+    auto model = model_entry(name, files.front(), options_.session);
+    if (fs::exists(root / "config.json")) apply_config(root / "config.json", *model);
     return model;
   }
   const fs::path folder = fs::path(root_) / name;

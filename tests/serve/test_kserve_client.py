@@ -6,24 +6,18 @@ raw_input_contents). FP32 answers equal `kiln run`'s bit for bit.
 Its own process (ctest entry serve.kserve_client): kserve's generated gRPC module and tritonclient's both
 register `inference.*` in protobuf's default descriptor pool, so the two cannot be imported together."""
 import asyncio
-import shutil
 
 import numpy as np
 import pytest
 from kserve import InferenceGRPCClient, InferenceRESTClient, InferInput, InferRequest, RESTConfig
 
-from conftest import WORK, start_server, stop_server
+from conftest import start_server, stop_server, sub_repository
 
 
 @pytest.fixture(scope="module")
 def server(model_repository):
-    path = WORK / "repository_kserve_client"
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    for name in ("int64_ops", "super_resolution"):
-        shutil.copytree(model_repository / name, path / name)
-    s = start_server(path)
+    s = start_server(sub_repository(model_repository, "repository_kserve_client",
+                                    {m: (m, None) for m in ("int64_ops", "super_resolution")}))
     yield s
     stop_server(s)
 

@@ -13,7 +13,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from conftest import WORK, start_server, stop_server
+from conftest import start_server, stop_server, sub_repository
 
 DELAY_MS = 500  # KILN_SERVE_TEST_RUN_DELAY_MS: each execution sleeps this long, so overlap shows in wall time
 
@@ -21,13 +21,7 @@ DELAY_MS = 500  # KILN_SERVE_TEST_RUN_DELAY_MS: each execution sleeps this long,
 @pytest.fixture(scope="module")
 def repo(model_repository):
     """A repository of its own: models are unloaded, broken and added here while the server runs."""
-    path = WORK / "repository_api"
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    for name in ("int64_ops", "bool_not"):
-        shutil.copytree(model_repository / name, path / name)
-    return path
+    return sub_repository(model_repository, "repository_api", {m: (m, None) for m in ("int64_ops", "bool_not")})
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +133,11 @@ def test_broken_model_and_a_new_one(server, repo):
 
 @pytest.fixture(scope="module")
 def instances_server(model_repository):
-    path = WORK / "repository_instances"
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    configs = {"int64_four": {"instances": 4}, "int64_one": {"instances": 1},
-               "int64_batched_two": {"instances": 2, "max_batch_size": 1, "max_queue_delay_us": 0}}
-    for name, config in configs.items():
-        shutil.copytree(model_repository / "int64_ops", path / name)
-        (path / name / "config.json").write_text(json.dumps(config))
-    shutil.copytree(model_repository / "super_resolution", path / "super_resolution_four")
-    (path / "super_resolution_four" / "config.json").write_text(json.dumps({"instances": 4, "threads": 1}))
+    path = sub_repository(model_repository, "repository_instances", {
+        "int64_four": ("int64_ops", {"instances": 4}),
+        "int64_one": ("int64_ops", {"instances": 1}),
+        "int64_batched_two": ("int64_ops", {"instances": 2, "max_batch_size": 1, "max_queue_delay_us": 0}),
+        "super_resolution_four": ("super_resolution", {"instances": 4, "threads": 1})})
     s = start_server(path, env={"KILN_SERVE_TEST_RUN_DELAY_MS": str(DELAY_MS)})
     yield s
     stop_server(s)
@@ -171,18 +159,32 @@ def concurrently(server, model, feeds, count):
     return time.monotonic() - start, results
 
 
+def fastest_of_five(server, model, feeds, count):
+    """concurrently(), up to five times, keeping the fastest: a machine that stops or starves this test's
+    processes for a moment (a shared runner; here niced processes are stopped for seconds at a time) stretches
+    one attempt, not five, while a server that runs the requests one after another is slow every time."""
+    best = None
+    for _ in range(5):
+        wall, results = concurrently(server, model, feeds, count)
+        if best is None or wall < best[0]:
+            best = (wall, results)
+        if wall < 1.5 * DELAY_MS / 1000:
+            break
+    return best
+
+
 def test_instances_run_at_once(instances_server):
     a = {"a": np.arange(4, dtype=np.int64).reshape(1, 4)}
-    # One instance: four runs one after another, at least 4 delays.
+    # One instance: four runs one after another, at least 4 delays (a lower bound: never flaky).
     wall_one, _ = concurrently(instances_server, "int64_one", a, 4)
     assert wall_one >= 4 * DELAY_MS / 1000
     # Four instances: the four run at once; well under the 2 delays two rounds would take.
-    wall_four, results = concurrently(instances_server, "int64_four", a, 4)
-    assert wall_four < 3 * DELAY_MS / 1000, f"4 instances took {wall_four:.2f} s for 4 runs of {DELAY_MS} ms"
+    wall_four, results = fastest_of_five(instances_server, "int64_four", a, 4)
+    assert wall_four < 1.8 * DELAY_MS / 1000, f"4 instances took {wall_four:.2f} s for 4 runs of {DELAY_MS} ms"
     for r in results:
         assert np.array_equal(r.as_numpy("doubled"), a["a"] * 2)
     # Two batching instances (batches of 1): two batches at once.
-    wall_two, results = concurrently(instances_server, "int64_batched_two", a, 2)
+    wall_two, results = fastest_of_five(instances_server, "int64_batched_two", a, 2)
     assert wall_two < 1.8 * DELAY_MS / 1000, f"2 batching instances took {wall_two:.2f} s for 2 batches"
     assert all(np.array_equal(r.as_numpy("negated"), -a["a"]) for r in results)
 
