@@ -198,3 +198,26 @@ def test_instances_share_one_session_and_agree(instances_server):
         assert np.array_equal(o, outputs[0]), "concurrent runs on one session must give identical bits"
     _, alone = concurrently(instances_server, "super_resolution_four", x, 1)
     assert np.array_equal(alone[0].as_numpy("output"), outputs[0])
+
+
+def test_unload_lets_running_requests_finish(instances_server):
+    """Requests running when their model is unloaded finish on the load they started with; later ones get 503."""
+    a = {"a": np.arange(4, dtype=np.int64).reshape(1, 4)}
+    http = httpclient.InferenceServerClient(instances_server.http_url)
+    metrics = f"http://127.0.0.1:{instances_server.metrics_port}/metrics"
+    pending = 'nv_inference_pending_request_count{model="int64_four",version="1"} 2'
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(concurrently, instances_server, "int64_four", a, 2)
+        deadline = time.monotonic() + 30
+        while pending not in urllib.request.urlopen(metrics, timeout=10).read().decode():
+            assert time.monotonic() < deadline, "the two requests never arrived"
+            time.sleep(0.01)
+        time.sleep(0.1)  # past taking the model's load (microseconds after counting as pending); runs last 0.5 s
+        http.unload_model("int64_four")
+        _, results = running.result()
+    assert all(np.array_equal(r.as_numpy("doubled"), a["a"] * 2) for r in results)
+    assert not http.is_model_ready("int64_four")
+    with pytest.raises(InferenceServerException, match="not loaded"):
+        int64_infer(httpclient, http, "int64_four")
+    http.load_model("int64_four")
+    assert http.is_model_ready("int64_four")
