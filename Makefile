@@ -45,7 +45,8 @@ bench: bootstrap
 	  $(if $(UPDATE_DOC),--update-doc docs/performance.md)
 
 # kiln serve under load on loopback (scripts/bench/serve_bench.py): per protocol (JSON, binary HTTP, gRPC) and
-# client count (1, 4, 16), bounded in requests and time, beside in-process `kiln bench`. Never part of `make test`.
+# client count (1, 4, 16), bounded in requests and time, beside KServe's own Python model server on onnxruntime
+# (kserve, installed by bootstrap) and in-process `kiln bench`. Never part of `make test`.
 bench-serve: build
 	@.venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln $(if $(THREADS),--threads $(THREADS))
 

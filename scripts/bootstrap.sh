@@ -17,8 +17,11 @@ APT_PACKAGES=(
 # The Python package (python/, pyproject.toml) builds with nanobind and scikit-build-core; its tests use pytest
 # and mypy. Pinned so the bindings build the same everywhere; onnxruntime is the reference the tests compare with.
 # tritonclient is the server's test client (tests/serve): Triton's own HTTP and gRPC clients, written by others.
+# kserve is KServe's Python model server (`make bench-serve` runs it beside kiln serve) and its v2 clients
+# (tests/serve); 0.21.0 is pinned because it resolves with numpy<2 (it lifts Debian's numpy 1.24 to 1.26.4)
+# and the protobuf tritonclient's gRPC client uses, where older releases pull in ray and protobuf 3.
 PIP_PACKAGES=("onnx==1.23.2" "onnxruntime" "numpy<2" "nanobind==2.9.2" "scikit-build-core==0.11.6" "pytest" "mypy"
-              "tritonclient[http,grpc]")
+              "tritonclient[http,grpc]" "kserve==0.21.0")
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

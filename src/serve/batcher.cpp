@@ -66,9 +66,12 @@ Tensor stacked(const std::vector<const Tensor*>& parts, int64_t total_rows) {
 
 }  // namespace
 
-Batcher::Batcher(const Session& session, BatchingConfig config, std::string model_name, ModelMetrics& metrics)
-    : session_(session), config_(config), model_name_(std::move(model_name)), metrics_(metrics),
-      thread_([this] { schedule(); }) {}
+Batcher::Batcher(const Session& session, BatchingConfig config, int64_t instances,
+                 std::chrono::milliseconds test_run_delay, std::string model_name, ModelMetrics& metrics)
+    : session_(session), config_(config), test_run_delay_(test_run_delay), model_name_(std::move(model_name)),
+      metrics_(metrics) {
+  for (int64_t i = 0; i < instances; ++i) threads_.emplace_back([this] { schedule(); });
+}
 
 Batcher::~Batcher() {
   {
@@ -76,7 +79,7 @@ Batcher::~Batcher() {
     stopping_ = true;
   }
   arrived_.notify_all();
-  thread_.join();
+  for (std::thread& t : threads_) t.join();
 }
 
 NamedTensors Batcher::run(NamedTensors feeds, std::vector<std::string> output_names) {
@@ -94,15 +97,16 @@ NamedTensors Batcher::run(NamedTensors feeds, std::vector<std::string> output_na
                                                          "retry later", model_name_, queue_.size()));
     queue_.push_back(std::move(p));
   }
-  arrived_.notify_one();
+  arrived_.notify_all();  // the gathering thread waits on the rows, the others on the queue
   return result.get();
 }
 
 void Batcher::schedule() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    arrived_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (stopping_ && queue_.empty()) return;
+    arrived_.wait(lock, [&] { return (stopping_ && queue_.empty()) || (!queue_.empty() && !gathering_); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    gathering_ = true;
     // The oldest request opens a batch; it waits until the batch is full or its delay has passed.
     const auto deadline = queue_.front().queued + config_.max_queue_delay;
     const auto rows_ready = [&] {
@@ -124,7 +128,9 @@ void Batcher::schedule() {
         ++it;
       }
     }
+    gathering_ = false;
     lock.unlock();
+    arrived_.notify_all();  // another scheduling thread may gather the next batch while this one runs
     execute(batch);
     lock.lock();
   }
@@ -149,6 +155,7 @@ void Batcher::execute(std::vector<Pending>& batch) {
     RunOptions options;
     options.output_names = batch.front().output_names;
     metrics_.exec_count.fetch_add(1, std::memory_order_relaxed);
+    if (test_run_delay_.count() > 0) std::this_thread::sleep_for(test_run_delay_);
     NamedTensors outputs = session_.run(feeds, options);
     if (batch.size() == 1) {
       batch.front().result.set_value(std::move(outputs));

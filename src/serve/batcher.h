@@ -28,8 +28,10 @@ struct BatchingConfig {
 
 class Batcher {
  public:
-  /// Starts the model's scheduling thread; `session` and `metrics` outlive the Batcher.
-  Batcher(const Session& session, BatchingConfig config, std::string model_name, ModelMetrics& metrics);
+  /// Starts `instances` scheduling threads (batches of the model that may run at once); `session` and `metrics`
+  /// outlive the Batcher. `test_run_delay` (tests only) is slept in each execution.
+  Batcher(const Session& session, BatchingConfig config, int64_t instances, std::chrono::milliseconds test_run_delay,
+          std::string model_name, ModelMetrics& metrics);
   ~Batcher();
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
@@ -54,13 +56,15 @@ class Batcher {
 
   const Session& session_;
   const BatchingConfig config_;
+  const std::chrono::milliseconds test_run_delay_;
   const std::string model_name_;
   ModelMetrics& metrics_;
   std::mutex mutex_;
   std::condition_variable arrived_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  std::thread thread_;
+  bool gathering_ = false;  ///< one scheduling thread at a time gathers a batch; the others run theirs meanwhile
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace kiln::serve

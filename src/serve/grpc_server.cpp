@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include <map>
+
 #include "grpc_convert.h"
 #include "grpc_predict_v2.grpc.pb.h"
 #include "request_log.h"
@@ -55,6 +57,15 @@ void fill_tensor_metadata(const std::vector<TensorMetadata>& from,
     m->set_datatype(t.datatype);
     for (int64_t d : t.shape) m->add_shape(d);
   }
+}
+
+// kiln serves one repository; of the parameters only unload_dependents is taken (check_repository_parameter).
+template <typename Parameters>
+void check_repository_request(const std::string& repository_name, const Parameters& parameters) {
+  if (!repository_name.empty())
+    bad_request(fmt::format("repository '{}': kiln serves one repository; leave repository_name empty",
+                            repository_name));
+  for (const auto& [key, value] : parameters) check_repository_parameter(key);
 }
 
 // The service's methods, each answered on the gRPC thread that receives the call.
@@ -111,6 +122,41 @@ class Service final : public inference::GRPCInferenceService::CallbackService {
       reactor->Finish(status);
     });
     return reactor;
+  }
+
+  grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* c, const inference::RepositoryIndexRequest* q,
+                                            inference::RepositoryIndexResponse* r) override {
+    return respond(c, [&] {
+      check_repository_request(q->repository_name(), std::map<std::string, int>{});
+      for (const RepositoryEntry& e : core_.repository_index(q->ready())) {
+        auto* m = r->add_models();
+        m->set_name(e.name);
+        m->set_version(e.version);
+        m->set_state(e.state);
+        m->set_reason(e.reason);
+      }
+    });
+  }
+  // A load reads and prepares a model (seconds for a large one): on a worker, as an inference.
+  grpc::ServerUnaryReactor* RepositoryModelLoad(grpc::CallbackServerContext* c,
+                                                const inference::RepositoryModelLoadRequest* q,
+                                                inference::RepositoryModelLoadResponse*) override {
+    grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
+    boost::asio::post(workers_, [this, reactor, q] {
+      reactor->Finish(status_of([&] {
+        check_repository_request(q->repository_name(), q->parameters());
+        core_.load_model(q->model_name());
+      }));
+    });
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* RepositoryModelUnload(grpc::CallbackServerContext* c,
+                                                  const inference::RepositoryModelUnloadRequest* q,
+                                                  inference::RepositoryModelUnloadResponse*) override {
+    return respond(c, [&] {
+      check_repository_request(q->repository_name(), q->parameters());
+      core_.unload_model(q->model_name());
+    });
   }
 
   /// Waits for the inferences handed to workers.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <rapidjson/document.h>
+
 #include <charconv>
 #include <vector>
 
@@ -38,6 +40,12 @@ void write_tensor_metadata(JsonWriter& w, const std::vector<TensorMetadata>& ten
 HttpReply json_reply(const rapidjson::StringBuffer& buffer) {
   HttpReply reply;
   reply.body.assign(buffer.GetString(), buffer.GetSize());
+  return reply;
+}
+
+HttpReply json_reply_of(std::string body) {
+  HttpReply reply;
+  reply.body = std::move(body);
   return reply;
 }
 
@@ -99,10 +107,55 @@ HttpReply infer_reply(const InferenceService& service, const HttpRequest& reques
   return reply;
 }
 
-HttpReply empty_reply(int status) {
-  HttpReply reply;
-  reply.status = status;
-  reply.content_type.clear();
+// The body of a repository request: empty, or a JSON object. `ready` (index) is read; of "parameters", only
+// `unload_dependents` is taken (kiln's models have no dependents: either value unloads the one model); what
+// else Triton accepts there (a config override, model files) is refused by name rather than ignored.
+bool repository_ready_flag(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return false;
+  check_json_depth(body);
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) bad_request("a repository request's body must be a JSON object");
+  bool ready = false;
+  for (const auto& member : doc.GetObject()) {
+    const std::string_view key(member.name.GetString(), member.name.GetStringLength());
+    if (key == "ready" && member.value.IsBool()) {
+      ready = member.value.GetBool();
+    } else if (key == "parameters" && member.value.IsObject()) {
+      for (const auto& p : member.value.GetObject())
+        check_repository_parameter(std::string_view(p.name.GetString(), p.name.GetStringLength()));
+    } else {
+      bad_request(fmt::format("\"{}\" is not supported in a repository request (kiln reads \"ready\" and "
+                              "\"parameters\")", key));
+    }
+  }
+  return ready;
+}
+
+HttpReply repository_index_reply(const InferenceService& service, std::string_view body) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartArray();
+  for (const RepositoryEntry& e : service.repository_index(repository_ready_flag(body))) {
+    w.StartObject();
+    for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"name", e.name},
+                                     {"version", e.version}, {"state", e.state}, {"reason", e.reason}}) {
+      if (value.empty()) continue;  // a reason only when UNAVAILABLE
+      w.Key(key);
+      write_json_string(w, value);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  return json_reply(buffer);
+}
+
+// The status says it (200 or 503), and the body too: {"live": b} / {"ready": b}, the Open Inference Protocol's
+// health responses, which KServe's own client reads (is_server_ready fails on an empty body); Triton's
+// clients read the status only.
+HttpReply health_reply(bool ok, std::string_view what) {
+  HttpReply reply = json_reply_of(fmt::format("{{\"{}\":{}}}", what, ok ? "true" : "false"));
+  reply.status = ok ? 200 : 503;
   return reply;
 }
 
@@ -122,7 +175,20 @@ HttpReply route(const InferenceService& service, const HttpRequest& request) {
   if (p.size() == 3 && p[1] == "health" && (p[2] == "live" || p[2] == "ready")) {
     expect(true);
     const bool ok = p[2] == "live" ? service.live() : service.ready();
-    return empty_reply(ok ? 200 : 503);
+    return health_reply(ok, p[2]);
+  }
+  if (p.size() == 3 && p[1] == "repository" && p[2] == "index") {
+    expect(false);
+    return repository_index_reply(service, request.body);
+  }
+  if (p.size() == 5 && p[1] == "repository" && p[2] == "models" && (p[4] == "load" || p[4] == "unload")) {
+    expect(false);
+    repository_ready_flag(request.body);  // refuses what kiln does not read
+    if (p[4] == "load")
+      service.load_model(std::string(p[3]));
+    else
+      service.unload_model(std::string(p[3]));
+    return json_reply_of("{}");
   }
   if (p.size() >= 3 && p[1] == "models") {
     const std::string_view model = p[2];
@@ -138,8 +204,8 @@ HttpReply route(const InferenceService& service, const HttpRequest& request) {
     }
     if (p.size() == next + 1 && p[next] == "ready") {
       expect(true);
-      service.model_metadata(model, version);  // 404 for an unknown model
-      return empty_reply(service.model_ready(model, version) ? 200 : 503);
+      service.require_model(model, version);
+      return health_reply(service.model_ready(model, version), "ready");
     }
     if (p.size() == next + 1 && p[next] == "infer") {
       expect(false);

@@ -8,6 +8,8 @@
 //   GET  /v2/models/M[/versions/V]                   model metadata (404 unknown)
 //   GET  /v2/models/M[/versions/V]/ready             200, or 404 unknown / 503 not ready
 //   POST /v2/models/M[/versions/V]/infer             inference
+//   POST /v2/repository/index                        [{"name", "version", "state", "reason"?}] ({"ready": true}: READY only)
+//   POST /v2/repository/models/M/load, .../unload    {} (Triton's model repository extension; 400 naming the cause)
 // Refusals are {"error": "..."} with 400, 404, 405, 503 or 500.
 
 #include <optional>

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <thread>
 
 #include "datatype.h"
 #include "serve_error.h"
@@ -62,7 +64,7 @@ void check_input(const ServedModel& model, const IoInfo& declared, const Tensor&
 }
 
 // The batch size of a request to a batching model: every input's first dim, equal and within max_batch_size.
-int64_t batch_rows(const ServedModel& m, const NamedTensors& feeds) {
+int64_t batch_rows(const ServedModel& m, const BatchingConfig& batching, const NamedTensors& feeds) {
   int64_t rows = -1;
   for (const auto& [name, t] : feeds) {
     if (t.rank() == 0) bad_request(fmt::format("input '{}' of model '{}' needs a batch dim first", name, m.name));
@@ -71,24 +73,73 @@ int64_t batch_rows(const ServedModel& m, const NamedTensors& feeds) {
                               "another has {}", m.name, name, t.dims()[0], rows));
     rows = t.dims()[0];
   }
-  if (rows < 1 || rows > m.batching.max_batch_size)
+  if (rows < 1 || rows > batching.max_batch_size)
     bad_request(fmt::format("a batch of {} is outside model '{}''s 1..{} (its max_batch_size)", rows, m.name,
-                            m.batching.max_batch_size));
+                            batching.max_batch_size));
   return rows;
 }
 
+// What a request runs on: the model's current load, or 503 naming why there is none.
+std::shared_ptr<const LoadedModel> serving(const ServedModel& m) {
+  if (auto loaded = m.loaded()) return loaded;
+  if (m.state() == ModelState::kLoading)
+    throw ServeError(Status::kUnavailable, fmt::format("model '{}' is still loading", m.name));
+  throw ServeError(Status::kUnavailable, fmt::format("model '{}' is not loaded ({}); load it with POST "
+                                                     "v2/repository/models/{}/load", m.name,
+                                                     model_state_name(m.state()), m.name));
+}
+
+// Holds one of an unbatched model's instance slots (config.json "instances") for one run.
+class InstanceSlot {
+ public:
+  explicit InstanceSlot(std::counting_semaphore<>* slots) : slots_(slots) {
+    if (slots_) slots_->acquire();
+  }
+  ~InstanceSlot() {
+    if (slots_) slots_->release();
+  }
+  InstanceSlot(const InstanceSlot&) = delete;
+  InstanceSlot& operator=(const InstanceSlot&) = delete;
+
+ private:
+  std::counting_semaphore<>* slots_;
+};
+
 }  // namespace
 
+void check_repository_parameter(std::string_view key) {
+  if (key != "unload_dependents")
+    bad_request(fmt::format("repository parameter '{}' is not supported by kiln (it takes unload_dependents only; "
+                            "change a model's config.json and load it again instead)", key));
+}
+
 bool InferenceService::ready() const {
-  if (shutting_down_) return false;
-  return std::all_of(repository_.models().begin(), repository_.models().end(),
-                     [](const auto& m) { return m->ready.load(); });
+  // Models the repository API unloaded on purpose do not make the server unready (as in Triton).
+  return !shutting_down_ && repository_.all_loaded();
 }
 
 ServerMetadata InferenceService::server_metadata() const {
-  // binary_tensor_data: Triton's binary tensor extension on HTTP (Inference-Header-Content-Length).
-  return {"kiln", "0.1.0", {"binary_tensor_data"}};
+  // binary_tensor_data: Triton's binary tensor extension on HTTP (Inference-Header-Content-Length);
+  // model_repository: Triton's model repository extension (index, load, unload) on HTTP and gRPC.
+  return {"kiln", "0.1.0", {"binary_tensor_data", "model_repository"}};
 }
+
+std::vector<RepositoryEntry> InferenceService::repository_index(bool ready_only) const {
+  std::vector<RepositoryEntry> index;
+  for (const ServedModel* m : repository_.models()) {
+    const ModelState state = m->state();
+    if (ready_only && state != ModelState::kReady) continue;
+    index.push_back({m->name, m->version, std::string(model_state_name(state)), m->reason()});
+  }
+  return index;
+}
+
+void InferenceService::load_model(const std::string& name) const {
+  if (shutting_down_) throw ServeError(Status::kUnavailable, "the server is shutting down");
+  repository_.load(name);
+}
+
+void InferenceService::unload_model(const std::string& name) const { repository_.unload(name); }
 
 const ServedModel& InferenceService::model(std::string_view name, std::string_view version) const {
   if (const ServedModel* m = repository_.find(name, version)) return *m;
@@ -100,14 +151,14 @@ const ServedModel& InferenceService::model(std::string_view name, std::string_vi
 
 ModelMetadata InferenceService::model_metadata(std::string_view name, std::string_view version) const {
   const ServedModel& m = model(name, version);
-  if (!m.ready.load(std::memory_order_acquire))
-    throw ServeError(Status::kUnavailable, fmt::format("model '{}' is still loading", m.name));
-  return {m.name, {m.version}, "kiln_onnx", describe(m.session->inputs()), describe(m.session->outputs())};
+  const std::shared_ptr<const LoadedModel> loaded = serving(m);
+  return {m.name, {m.version}, "kiln_onnx", describe(loaded->session->inputs()),
+          describe(loaded->session->outputs())};
 }
 
 bool InferenceService::model_ready(std::string_view name, std::string_view version) const {
   const ServedModel* m = repository_.find(name, version);
-  return m && m->ready.load(std::memory_order_acquire) && !shutting_down_;
+  return m && m->loaded() && !shutting_down_;
 }
 
 InferResponse InferenceService::infer(InferRequest request) const {
@@ -130,11 +181,11 @@ InferResponse InferenceService::infer(InferRequest request) const {
 }
 
 InferResponse InferenceService::run(const ServedModel& m, InferRequest request) const {
-  if (!m.ready.load(std::memory_order_acquire))
-    throw ServeError(Status::kUnavailable, fmt::format("model '{}' is still loading", m.name));
+  // Held to the end: an unload or reload meanwhile lets this request finish on what it started with.
+  const std::shared_ptr<const LoadedModel> loaded = serving(m);
   ModelMetrics& metrics = m.metrics;
   auto phase_start = Clock::now();
-  const Session& session = *m.session;
+  const Session& session = *loaded->session;
 
   NamedTensors feeds;
   for (InferInput& in : request.inputs) {
@@ -168,13 +219,15 @@ InferResponse InferenceService::run(const ServedModel& m, InferRequest request) 
   phase_start = Clock::now();
   // A batching model counts each batch item as an inference (Triton's nv_inference_count); others count 1.
   int64_t inferences = 1;
-  if (m.batcher) inferences = batch_rows(m, feeds);
+  if (loaded->batcher) inferences = batch_rows(m, loaded->batching, feeds);
   NamedTensors results;
   try {
-    if (m.batcher) {
-      results = m.batcher->run(std::move(feeds), options.output_names);
+    if (loaded->batcher) {
+      results = loaded->batcher->run(std::move(feeds), options.output_names);
     } else {
+      InstanceSlot slot(loaded->run_slots.get());
       metrics.exec_count.fetch_add(1, std::memory_order_relaxed);
+      if (loaded->test_run_delay.count() > 0) std::this_thread::sleep_for(loaded->test_run_delay);
       results = session.run(feeds, options);
     }
   } catch (const Error& e) {

@@ -27,18 +27,31 @@ struct ModelMetadata {
   std::vector<TensorMetadata> inputs, outputs;
 };
 
+/// One model in the repository index (Triton's model repository extension).
+struct RepositoryEntry {
+  std::string name;
+  std::string version;
+  std::string state;   ///< "READY", "LOADING", "UNLOADED", "UNAVAILABLE"
+  std::string reason;  ///< why it is UNAVAILABLE, else empty
+};
+
 struct ServerMetadata {
   std::string name;
   std::string version;
   std::vector<std::string> extensions;
 };
 
+/// Refuses (400) a repository request parameter kiln does not take: all but `unload_dependents` (kiln's models
+/// have no dependents, so either value unloads the one model). Triton's config override and model files are
+/// refused by name rather than ignored.
+void check_repository_parameter(std::string_view key);
+
 class InferenceService {
  public:
-  explicit InferenceService(const ModelRepository& repository) : repository_(repository) {}
+  explicit InferenceService(ModelRepository& repository) : repository_(repository) {}
 
   bool live() const { return true; }
-  /// Every model loaded and the server not shutting down.
+  /// The models loaded at start (later unloads do not count) and the server not shutting down.
   bool ready() const;
   /// Set when shutdown begins: readiness turns false; requests already received are still answered.
   void begin_shutdown() { shutting_down_ = true; }
@@ -46,6 +59,8 @@ class InferenceService {
   ServerMetadata server_metadata() const;
   /// Throws ServeError 404 naming the model (and version) when there is no such model, 503 while it loads.
   ModelMetadata model_metadata(std::string_view name, std::string_view version) const;
+  /// Throws ServeError 404 naming the model (or version) when the repository has no such model.
+  void require_model(std::string_view name, std::string_view version) const { model(name, version); }
   /// False for an unknown model.
   bool model_ready(std::string_view name, std::string_view version) const;
 
@@ -54,11 +69,18 @@ class InferenceService {
   /// request the model cannot take, 503 a model still loading, 500 a failed run.
   InferResponse infer(InferRequest request) const;
 
+  /// Triton's model repository extension: every model the repository knows (with ready_only: the READY ones),
+  /// load (or reload) and unload by name (ModelRepository::load/unload; ServeError 400 naming the model).
+  std::vector<RepositoryEntry> repository_index(bool ready_only) const;
+  /// const: they change the repository's models, not the service (the transports hold the service const).
+  void load_model(const std::string& name) const;
+  void unload_model(const std::string& name) const;
+
  private:
   const ServedModel& model(std::string_view name, std::string_view version) const;
   InferResponse run(const ServedModel& model, InferRequest request) const;
 
-  const ModelRepository& repository_;
+  ModelRepository& repository_;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -88,6 +88,19 @@ def model_repository() -> pathlib.Path:
     return repo
 
 
+def sub_repository(model_repository: pathlib.Path, name: str, models: dict) -> pathlib.Path:
+    """A repository of its own under WORK/name: {model: (folder in model_repository to copy, config or None)}."""
+    path = WORK / name
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    for model, (source, config) in models.items():
+        shutil.copytree(model_repository / source, path / model)
+        if config is not None:
+            (path / model / "config.json").write_text(json.dumps(config))
+    return path
+
+
 class RunningServer:
     def __init__(self, process: subprocess.Popen, ports: dict):
         self.process = process
