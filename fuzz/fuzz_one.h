@@ -12,6 +12,7 @@
 
 #include "api/engine_load.h"
 #include "engine/engine_file.h"
+#include "engine/packed_index.h"
 #include "kiln/session.h"
 #include "onnx/loader.h"
 
@@ -22,6 +23,9 @@ inline void fuzz_engine_sections(std::span<const uint8_t> bytes) {
   try {
     engine::EngineView view = engine::read_engine(bytes, /*verify_checksums=*/false);
     read_engine_facts(view);
+    for (const auto& s : view.sections)
+      if (s.kind == engine::SectionKind::kPackedWeights)
+        engine::decode_packed_index(s.bytes, view.section(engine::SectionKind::kPackedData).size());
     onnx::load_model_from_bytes(view.section(engine::SectionKind::kModel));
   } catch (const Error&) {
   }

@@ -1,9 +1,11 @@
 #include "api/engine_load.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/ranges.h>
 
+#include "api/engine_packed.h"
 #include "api/session_impl.h"
 #include "base/mapped_file.h"
 #include "engine/engine_facts.h"
@@ -51,7 +53,7 @@ engine::EngineFacts read_engine_facts(const engine::EngineView& view) {
 
 Session load_engine(std::span<const uint8_t> bytes, std::shared_ptr<const void> owner, const SessionOptions& options) {
   engine::EngineView view = engine::read_engine(bytes);
-  auto facts = std::make_shared<const engine::EngineFacts>(read_engine_facts(view));
+  auto facts = std::make_shared<engine::EngineFacts>(read_engine_facts(view));
 
   onnx::LoadOptions load;
   load.max_nesting = options.max_nesting;
@@ -59,13 +61,26 @@ Session load_engine(std::span<const uint8_t> bytes, std::shared_ptr<const void> 
   session_options.graph_optimization_level = 0;  // the passes ran at build time
   session_options.disabled_passes.clear();
   std::shared_ptr<Session::Impl> impl;
+  std::unique_ptr<PackedLoader> packed;
+  if (auto index = std::find_if(view.sections.begin(), view.sections.end(),
+                                [](const auto& s) { return s.kind == engine::SectionKind::kPackedWeights; });
+      index != view.sections.end()) {
+    const auto data = view.section(engine::SectionKind::kPackedData);
+    packed = std::make_unique<PackedLoader>(engine::decode_packed_index(index->bytes, data.size()), data, owner);
+  }
   try {
     ir::Model model = onnx::load_model_from_view(view.section(engine::SectionKind::kModel), std::move(owner), load);
-    impl = std::make_shared<Session::Impl>(std::move(model), session_options);
+    if (packed && model.graph) packed->attach_raw_weights(*model.graph);
+    impl = std::make_shared<Session::Impl>(std::move(model), session_options, packed.get());
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kInvalidModel && e.code() != ErrorCode::kUnsupported) throw;
     throw Error(e.code(), fmt::format("the engine's model section cannot be loaded ({}); rebuild the engine from the "
                                       "ONNX model with kiln build", e.what()));
+  }
+  if (packed) {
+    packed->check_unguarded_raw_weights(*impl);
+    facts->packed_in_place = packed->in_place();
+    facts->packed_at_load = packed->packed_here();
   }
   // A checksummed engine is still untrusted: profiles that contradict its own model are refused here, not at
   // every run.
