@@ -11,8 +11,8 @@
 #include <span>
 
 #include "api/engine_load.h"
+#include "api/engine_packed.h"
 #include "engine/engine_file.h"
-#include "engine/packed_index.h"
 #include "kiln/session.h"
 #include "onnx/loader.h"
 
@@ -23,10 +23,8 @@ inline void fuzz_engine_sections(std::span<const uint8_t> bytes) {
   try {
     engine::EngineView view = engine::read_engine(bytes, /*verify_checksums=*/false);
     read_engine_facts(view);
-    for (const auto& s : view.sections)
-      if (s.kind == engine::SectionKind::kPackedWeights)
-        engine::decode_packed_index(s.bytes, view.section(engine::SectionKind::kPackedData).size());
-    onnx::load_model_from_bytes(view.section(engine::SectionKind::kModel));
+    ir::Model model = onnx::load_model_from_bytes(view.section(engine::SectionKind::kModel));
+    if (auto packed = packed_loader_of(view, nullptr); packed && model.graph) packed->attach_raw_weights(*model.graph);
   } catch (const Error&) {
   }
 }

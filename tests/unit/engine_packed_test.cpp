@@ -23,14 +23,6 @@ using namespace kiln::testing;
 
 namespace {
 
-ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
 Tensor ramp(std::vector<int64_t> dims, int salt) {
   Tensor t(DType::kFloat32, std::move(dims));
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>((i * 37 + salt) % 29) / 29.0f - 0.5f;
@@ -45,7 +37,9 @@ ir::Model conv_model() {
   b.initializer("W1", ramp({32, 16, 3, 3}, 1));
   b.initializer("B1", ramp({32}, 2));
   b.initializer("W2", ramp({32, 32, 1, 1}, 3));
-  b.node("Conv", {"x", "W1", "B1"}, {"h"}, "conv3x3").attributes.push_back(ints_attr("pads", {1, 1, 1, 1}));
+  ir::Attribute pads;
+  pads.name = "pads", pads.type = ir::AttrType::kInts, pads.ints = {1, 1, 1, 1};
+  b.node("Conv", {"x", "W1", "B1"}, {"h"}, "conv3x3").attributes.push_back(pads);
   b.node("Relu", {"h"}, {"r"}, "relu");
   b.node("Conv", {"r", "W2"}, {"y"}, "conv1x1");
   b.output("y", DType::kFloat32, {Dim::symbol("batch"), 32, 8, 8});
@@ -88,6 +82,12 @@ std::vector<uint8_t> with_index(const std::vector<uint8_t>& bytes, const std::fu
   return engine::write_engine(sections, view.header.isa);
 }
 
+engine::PackedIndex index_of(const std::vector<uint8_t>& bytes) {
+  engine::EngineView view = engine::read_engine(bytes);
+  return engine::decode_packed_index(view.section(engine::SectionKind::kPackedWeights),
+                                     view.section(engine::SectionKind::kPackedData).size());
+}
+
 // Byte offset in the file of a section's byte `at`.
 size_t file_offset(const std::vector<uint8_t>& bytes, engine::SectionKind kind, uint64_t at) {
   return static_cast<size_t>(engine::read_engine(bytes).section(kind).data() - bytes.data()) + at;
@@ -114,9 +114,7 @@ bool prepares() { return kernels::active_isa() != kernels::IsaTier::kRef; }
 TEST(EnginePacked, LoadUsesThePackedBytesInPlaceAndMatchesTheOnnxFile) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is packed";
   auto b = build();
-  engine::EngineView view = engine::read_engine(b->bytes);
-  engine::PackedIndex index = engine::decode_packed_index(view.section(engine::SectionKind::kPackedWeights),
-                                                          view.section(engine::SectionKind::kPackedData).size());
+  engine::PackedIndex index = index_of(b->bytes);
   // Winograd's transformed points (16 or 36) and the 1x1 conv's A; W1 moved out of the model, W2 and B1 not.
   EXPECT_GE(index.entries.size(), 17u);
   ASSERT_EQ(index.raw.size(), 1u);
@@ -160,9 +158,7 @@ TEST(EnginePacked, AnEngineLoadedBelowItsTierRunsFromTheRawWeights) {
 TEST(EnginePacked, AFlippedByteInAPackedBlobIsRefusedBeforeTheFirstRun) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is packed";
   auto b = build();
-  engine::EngineView view = engine::read_engine(b->bytes);
-  engine::PackedIndex index = engine::decode_packed_index(view.section(engine::SectionKind::kPackedWeights),
-                                                          view.section(engine::SectionKind::kPackedData).size());
+  engine::PackedIndex index = index_of(b->bytes);
   // The last packed entry (the 1x1 conv's panels), then the raw W1.
   const engine::PackedEntry& e = index.entries.back();
   for (bool raw : {false, true}) {
