@@ -198,6 +198,9 @@ TEST(EnginePacked, AHostileIndexIsRefusedAtLoad) {
   EXPECT_NE(why.find("raw weight 'nowhere' names no value"), std::string::npos) << why;
   why = refusal(with_index(b->bytes, [](engine::PackedIndex& i) { i.raw[0].name = "W2"; }));
   EXPECT_NE(why.find("names a value already defined"), std::string::npos) << why;
+  why = refusal(with_index(b->bytes, [](engine::PackedIndex& i) { i.raw[0].name = "y"; }));  // a node's output
+  EXPECT_NE(why.find("'y'"), std::string::npos) << why;
+  EXPECT_NE(why.find("kiln build"), std::string::npos) << why;
   why = refusal(with_index(b->bytes, [](engine::PackedIndex& i) { i.raw[0].dims[0] = 31; }));
   EXPECT_NE(why.find("bytes for"), std::string::npos) << why;
   why = refusal(with_index(b->bytes, [](engine::PackedIndex& i) { i.entries.push_back(i.entries[0]); }));
