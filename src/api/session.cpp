@@ -226,7 +226,9 @@ runtime::RunControl Session::Impl::control_for(const RunOptions& options) {
       StepProfile sp;
       sp.node = node.name.empty() ? fmt::format("#{}", step.node) : node.name;
       sp.op_type = node.qualified_op();
-      if (step.prepared) sp.kernel = step.prepared->describe();
+      if (step.concat_in_place) sp.kernel = "in place (the producers wrote their slices)";
+      else if (step.view_of_input) sp.kernel = "view (no copy)";
+      else if (step.prepared) sp.kernel = step.prepared->describe();
       sp.index = static_cast<size_t>(step.node);
       sp.depth = depth;
       sp.milliseconds = ms;

@@ -63,8 +63,12 @@ bool plan_broadcast(const std::vector<int64_t>& out, const std::vector<int64_t>&
   return true;
 }
 
-/// Elements per task: memory-bound, so split only very large tensors (see grain_for in elementwise_prepared.cpp).
-constexpr int64_t kGrain = int64_t{1} << 20;
+/// Elements per task. Memory-bound, yet split from 32 Ki elements: the threads then take the same ranges of rows
+/// (channels) the producer gave them (thread_pool.h), where one thread reading the whole tensor read half of it
+/// from the other core's cache. Measured (Zen 2, 2 threads, interleaved rounds): the squeeze-excitation Mul
+/// ([1, C, H, W] x [1, C, 1, 1]) went from 0.09 ms at 1 thread to 0.26 ms at 2 on one thread; EfficientNet-B0
+/// 12.3 -> 11.6 ms, MobileNet-v3 6.25 -> 6.13 ms with the split.
+constexpr int64_t kGrain = int64_t{1} << 15;
 
 class BinaryKernel final : public PreparedKernel {
  public:

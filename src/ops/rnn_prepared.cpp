@@ -176,9 +176,10 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
   // A batch of one: h·Rᵀ as R·h, R read once as one stream per 64-row panel (kernels/gemv: eight accumulators
   // along the rows, against the GEMM's one-row tiles over 16-column panels). Measured (kiln bench, one thread,
   // CPU time, Zen 2 at load 6.3): LSTM-tagger 2.67 -> 2.53 ms, GRU-classifier 3.07 -> 2.93 ms.
-  // On the calling thread, even at two threads: splitting each step's product over the pool (about 5 us of work
-  // per step, 200 steps per run) took GRU-classifier at 2 threads from 2.9 to 1.9 ms at best, but its median from
-  // 3.2 to 6.7 ms at load 7: a worker preempted inside a step's item holds up every later step.
+  // Split over the pool (gemv_f32 keeps products under 64K multiply-adds on the calling thread): each step is
+  // ~5 us of work, so a worker descheduled inside its rows holds up the step. Measured side by side (Zen 2,
+  // GRU-classifier, 2 threads, median of 5 interleaved rounds): quiet 2.60 -> 1.48 ms (ONNX Runtime 2.65-3.8);
+  // with another process hogging one core 3.0 -> 4.6 ms, where ONNX Runtime took 32-43 ms.
   kernels::GemvArgs rv;
   if (B == 1 && !r_rows.empty()) {
     rv.wp = r_rows[static_cast<size_t>(d)].data();
@@ -215,7 +216,7 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
     }
     if (!any) break;  // every sequence has ended
     if (!all_steps) kernels::gemm_f32(a, step_pool);
-    if (rv.wp) kernels::gemv_f32(rv, nullptr);
+    if (rv.wp) kernels::gemv_f32(rv, pool);
     else kernels::gemm_f32(rg, step_pool);
     cell(step);
     if (!run.y) continue;

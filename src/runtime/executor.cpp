@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "base/checked.h"
 #include "runtime/eval_node.h"
@@ -216,6 +217,8 @@ void Executor::execute_step(const Step& step, size_t index) {
     if (control_.limits.max_run_macs > 0 && step.schema->macs && !step.view_of_input) count_macs(step, kctx);
     if (step.view_of_input) {
       // no kernel: the output views the input
+    } else if (step.concat_in_place) {
+      copy_concat_stragglers(node, inputs);
     } else if (step.prepared) {
       step.prepared->run(kctx);
     } else {
@@ -238,6 +241,14 @@ void Executor::execute_step(const Step& step, size_t index) {
   }
   stats_.peak_dynamic_bytes = std::max(stats_.peak_dynamic_bytes, stats_.dynamic_bytes);
   for (int v : step.release) release(v);
+}
+
+void Executor::copy_concat_stragglers(const ir::Node& node, const std::vector<const Tensor*>& inputs) {
+  char* arena = static_cast<char*>(state_->arena.get());
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    char* slice = arena + plan_.arena_offset(node.inputs[i]);
+    if (inputs[i]->raw_data() != slice) std::memcpy(slice, inputs[i]->raw_data(), inputs[i]->nbytes());
+  }
 }
 
 bool Executor::in_arena(const void* p) const { return state_->in_arena(p, plan_.arena_bytes()); }

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "base/checked.h"
+#include "runtime/concat_in_place.h"
 #include "runtime/eval_node.h"
 #include "runtime/memory_planner.h"
 #include "runtime/prepared_graph.h"
@@ -300,6 +301,21 @@ void Plan::plan_lifetimes_and_memory(const Limits& limits) {
   for (size_t v = 0; v < nv; ++v)
     if (root[v] != static_cast<int>(v) && last_use[v] != never)
       last_use[static_cast<size_t>(root[v])] = std::max(last_use[static_cast<size_t>(root[v])], last_use[v]);
+  // Concats that take their inputs in place: the inputs get no buffer of their own, and the output's lives from
+  // its first input's producer on.
+  const std::vector<InPlaceConcat> concats =
+      find_in_place_concats(g, steps_, infos_, constants_, root, is_output, implicit_inputs_);
+  std::vector<char> in_concat(nv, 0);
+  std::vector<int> first_write(nv, never);
+  for (const InPlaceConcat& c : concats) {
+    steps_[static_cast<size_t>(c.step)].concat_in_place = true;
+    int first = c.step;
+    for (int v : c.inputs) {
+      in_concat[static_cast<size_t>(v)] = 1;
+      first = std::min(first, first_def[static_cast<size_t>(v)]);
+    }
+    first_write[static_cast<size_t>(c.output)] = first;
+  }
   std::vector<BufferRequest> requests;
   std::vector<int> request_value;
   for (size_t s = 0; s < steps_.size(); ++s) {
@@ -307,12 +323,15 @@ void Plan::plan_lifetimes_and_memory(const Limits& limits) {
     if (!step.shapes_known) continue;
     for (int v : step.outputs) {
       if (v < 0 || is_output[static_cast<size_t>(v)] || root[static_cast<size_t>(v)] != v) continue;
+      if (in_concat[static_cast<size_t>(v)]) continue;
       const ops::ValueInfo& info = infos_[static_cast<size_t>(v)];
       if (info.dtype == DType::kString) continue;  // strings need constructed objects: heap-allocated
       if (info.is_container()) continue;           // containers own their tensors: never in the arena
       int64_t bytes = checked_mul(checked_numel(info.shape.values()), static_cast<int64_t>(dtype_size(info.dtype)));
       int last = std::max(last_use[static_cast<size_t>(v)], static_cast<int>(s));
-      requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), last});
+      const int first = first_write[static_cast<size_t>(v)] != never ? first_write[static_cast<size_t>(v)]
+                                                                     : static_cast<int>(s);
+      requests.push_back({static_cast<size_t>(bytes), first, last});
       request_value.push_back(v);
     }
   }
@@ -320,6 +339,9 @@ void Plan::plan_lifetimes_and_memory(const Limits& limits) {
   arena_offsets_.assign(nv, -1);
   for (size_t r = 0; r < requests.size(); ++r)
     arena_offsets_[static_cast<size_t>(request_value[r])] = static_cast<int64_t>(mem.offsets[r]);
+  for (const InPlaceConcat& c : concats)
+    for (size_t i = 0; i < c.inputs.size(); ++i)
+      arena_offsets_[static_cast<size_t>(c.inputs[i])] = arena_offsets_[static_cast<size_t>(c.output)] + c.byte_offsets[i];
   arena_bytes_ = mem.arena_bytes;
   if (static_cast<int64_t>(arena_bytes_) > limits.max_run_bytes)
     fail(ErrorCode::kLimitExceeded, "a run at these input shapes needs {} bytes of intermediate memory, over the "

@@ -38,6 +38,9 @@ struct Step {
   /// Output 0 is a view of input 0 with other dims (OpSchema::output_views_input): no kernel runs, and the
   /// viewed memory lives until the view's last reader.
   bool view_of_input = false;
+  /// A Concat whose inputs were written into their slices of output 0 by their producers (runtime/
+  /// concat_in_place.h): no kernel runs; an input found elsewhere is copied into its slice.
+  bool concat_in_place = false;
 };
 
 class Plan {

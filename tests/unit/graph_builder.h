@@ -49,6 +49,13 @@ struct GraphBuilder {
   }
 };
 
+inline ir::Attribute int_attr(const std::string& name, int64_t v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInt;
+  a.i = v;
+  return a;
+}
 inline ir::Attribute string_attr(const std::string& name, const std::string& v) {
   ir::Attribute a;
   a.name = name;

@@ -26,8 +26,12 @@ namespace kiln::kernels {
 
 namespace {
 
-// Below this much work a second thread costs more (waking it, sharing the packed operands) than it saves.
+// Below this much work a second thread costs more (waking it, sharing the packed operands) than it saves, unless
+// the operands are large: a classifier at batch 1 (1280x1000, 2.6 MFLOP) is bound by streaming its 5 MB of
+// weights from memory, which two cores do faster (MobileNet-v3's two classifier GEMMs: 0.41 ms each at 1 and at 2
+// threads before).
 constexpr double kMinParallelFlops = 3e6;
+constexpr double kMinParallelBytes = 1 << 20;
 // Tasks per thread in a parallel call (see run_round's grid).
 constexpr int64_t kTasksPerThread = 8;
 // Rows of B one pre-packing item takes (whole rows: the reads stream).
@@ -353,7 +357,10 @@ void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
 
   const double flops = 2.0 * static_cast<double>(g.batch) * static_cast<double>(g.M) * static_cast<double>(g.N) *
                        static_cast<double>(std::max<int64_t>(g.K, 1));
-  ThreadPool* threads = pool && pool->threads() > 1 && flops >= kMinParallelFlops ? pool : nullptr;
+  const double operand_bytes = sizeof(float) * static_cast<double>(g.batch) *
+                               static_cast<double>(std::max<int64_t>(g.K, 1)) * static_cast<double>(g.M + g.N);
+  const bool worth_threads = flops >= kMinParallelFlops || operand_bytes >= kMinParallelBytes;
+  ThreadPool* threads = pool && pool->threads() > 1 && worth_threads ? pool : nullptr;
 
   // A row-major A is read in place; a transposed one is packed, in rounds: everything at once when it fits the
   // budget, else groups of entries or ranges of rows.
