@@ -11,6 +11,7 @@
 #include <span>
 
 #include "api/engine_load.h"
+#include "api/engine_packed.h"
 #include "engine/engine_file.h"
 #include "kiln/session.h"
 #include "onnx/loader.h"
@@ -22,7 +23,8 @@ inline void fuzz_engine_sections(std::span<const uint8_t> bytes) {
   try {
     engine::EngineView view = engine::read_engine(bytes, /*verify_checksums=*/false);
     read_engine_facts(view);
-    onnx::load_model_from_bytes(view.section(engine::SectionKind::kModel));
+    ir::Model model = onnx::load_model_from_bytes(view.section(engine::SectionKind::kModel));
+    if (auto packed = packed_loader_of(view, nullptr); packed && model.graph) packed->attach_raw_weights(*model.graph);
   } catch (const Error&) {
   }
 }

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -58,6 +59,7 @@ def main():
 
 ENGINE_SEEDS = {  # seed model -> kiln build profile flags (a dynamic dim, so the profile section has a range)
     "dynamic_add.onnx": ["--min", "x=1", "--opt", "x=4", "--max", "x=8"],
+    "dense_matmul.onnx": ["--min", "x=1x64", "--opt", "x=2x64", "--max", "x=4x64"],  # packed weights sections
     "test_add.onnx": [],
     "test_relu.onnx": [],
 }
@@ -69,6 +71,15 @@ def build_engine_seeds(kiln, out):
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])])
     dynamic = os.path.join(out, "dynamic_add.onnx")
     with open(dynamic, "wb") as f:
+        f.write(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    # x [n, 64] · W [64, 64]: W (16 KiB) is packed, and moved out of the model section as a raw weight (fuzz.sh reads
+    # inputs up to 64 KiB).
+    w = helper.make_tensor("W", TensorProto.FLOAT, [64, 64],
+                           ((np.arange(64 * 64, dtype=np.float32) % 7) / 7).tobytes(), raw=True)
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "dense",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 64])], [w])
+    with open(os.path.join(out, "dense_matmul.onnx"), "wb") as f:
         f.write(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     for seed, flags in ENGINE_SEEDS.items():
         engine = os.path.join(out, "engine_" + seed.replace(".onnx", ".kiln"))

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "api/engine_load.h"
+#include "api/engine_packed.h"
 #include "base/mapped_file.h"
 #include "cli_util.h"
 #include "onnx/loader.h"
@@ -24,7 +25,10 @@ ir::Model load_engine_model(const std::string& path, engine::EngineFacts& facts)
   try {
     engine::EngineView view = engine::read_engine(file.bytes());
     facts = read_engine_facts(view);
-    return onnx::load_model_from_view(view.section(engine::SectionKind::kModel), file.owner());
+    ir::Model model = onnx::load_model_from_view(view.section(engine::SectionKind::kModel), file.owner());
+    // The large weights are in the packed data section: attached (as views, unread) so counts include them.
+    if (auto packed = packed_loader_of(view, file.owner()); packed && model.graph) packed->attach_raw_weights(*model.graph);
+    return model;
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("{}: {}", path, e.what()));
   }

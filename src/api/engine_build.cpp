@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "api/engine_packed.h"
 #include "api/session_impl.h"
 #include "engine/build_options.h"
 #include "engine/engine_file.h"
@@ -62,7 +63,8 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
   options.disabled_passes = request.disabled_passes;
   options.intra_op_threads = request.threads;
   // The session validates and prepares too, so a model that would fail at load fails at build, named.
-  Session::Impl impl(std::move(model), options);
+  PackedRecorder recorder;  // what prepare packs, saved in the engine and used in place when it is loaded
+  Session::Impl impl(std::move(model), options, &recorder);
   result.nodes_after = impl.model.graph->nodes.size();
   stage("planning at the profiles' min and max shapes");
   plan_at_profile_corners(impl, request.profiles);
@@ -75,11 +77,16 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
   built.disabled_passes = request.disabled_passes;
   built.folded_dims = std::move(folded);
   built.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto [packed_index, packed_data] = write_packed_sections(impl, recorder);  // before the model: it moves weights
   std::vector<engine::Section> sections = {
       {engine::SectionKind::kProfiles, engine::encode_profiles(request.profiles)},
       {engine::SectionKind::kBuildOptions, engine::encode_build_options(built)},
       {engine::SectionKind::kModel, onnx::serialize_model(impl.model)},
   };
+  if (!packed_index.empty()) {
+    sections.push_back({engine::SectionKind::kPackedWeights, std::move(packed_index)});
+    sections.push_back({engine::SectionKind::kPackedData, std::move(packed_data)});
+  }
   result.bytes = engine::write_engine(sections, kernels::active_isa());
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

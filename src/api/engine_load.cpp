@@ -1,9 +1,11 @@
 #include "api/engine_load.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/ranges.h>
 
+#include "api/engine_packed.h"
 #include "api/session_impl.h"
 #include "base/mapped_file.h"
 #include "engine/engine_facts.h"
@@ -14,9 +16,9 @@ namespace kiln {
 
 namespace {
 
-/// Why fall back rather than refuse: this engine's model section runs on any tier (kernels are chosen and
-/// weights packed at load), so refusing would turn a slower load into an outage. Once engines carry packed
-/// weights for their tier, the fallback repacks from the model section, which stays in every engine.
+/// Why fall back rather than refuse: an engine runs on any tier (kernels are chosen at load; packed weights saved
+/// for another tier's kernels do not match what prepare chooses here, so it packs them again from the raw weights
+/// every engine keeps), so refusing would turn a slower load into an outage.
 void warn_if_tier_missing(Session::Impl& impl, const engine::EngineFacts& facts) {
   const kernels::IsaTier built = facts.header.isa, here = kernels::active_isa();
   if (static_cast<int>(built) <= static_cast<int>(here)) return;
@@ -49,9 +51,17 @@ engine::EngineFacts read_engine_facts(const engine::EngineView& view) {
   return facts;
 }
 
+std::unique_ptr<PackedLoader> packed_loader_of(const engine::EngineView& view, std::shared_ptr<const void> owner) {
+  auto index = std::find_if(view.sections.begin(), view.sections.end(),
+                            [](const auto& s) { return s.kind == engine::SectionKind::kPackedWeights; });
+  if (index == view.sections.end()) return nullptr;
+  const auto data = view.section(engine::SectionKind::kPackedData);
+  return std::make_unique<PackedLoader>(engine::decode_packed_index(index->bytes, data.size()), data, std::move(owner));
+}
+
 Session load_engine(std::span<const uint8_t> bytes, std::shared_ptr<const void> owner, const SessionOptions& options) {
   engine::EngineView view = engine::read_engine(bytes);
-  auto facts = std::make_shared<const engine::EngineFacts>(read_engine_facts(view));
+  auto facts = std::make_shared<engine::EngineFacts>(read_engine_facts(view));
 
   onnx::LoadOptions load;
   load.max_nesting = options.max_nesting;
@@ -59,13 +69,20 @@ Session load_engine(std::span<const uint8_t> bytes, std::shared_ptr<const void> 
   session_options.graph_optimization_level = 0;  // the passes ran at build time
   session_options.disabled_passes.clear();
   std::shared_ptr<Session::Impl> impl;
+  std::unique_ptr<PackedLoader> packed = packed_loader_of(view, owner);
   try {
     ir::Model model = onnx::load_model_from_view(view.section(engine::SectionKind::kModel), std::move(owner), load);
-    impl = std::make_shared<Session::Impl>(std::move(model), session_options);
+    if (packed && model.graph) packed->attach_raw_weights(*model.graph);
+    impl = std::make_shared<Session::Impl>(std::move(model), session_options, packed.get());
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kInvalidModel && e.code() != ErrorCode::kUnsupported) throw;
     throw Error(e.code(), fmt::format("the engine's model section cannot be loaded ({}); rebuild the engine from the "
                                       "ONNX model with kiln build", e.what()));
+  }
+  if (packed) {
+    packed->check_unguarded_raw_weights(*impl);
+    facts->packed_in_place = packed->in_place();
+    facts->packed_at_load = packed->packed_here();
   }
   // A checksummed engine is still untrusted: profiles that contradict its own model are refused here, not at
   // every run.

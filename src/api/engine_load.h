@@ -19,6 +19,12 @@ bool file_is_engine(const std::string& path);
 /// Error(kInvalidModel) when a section is malformed.
 engine::EngineFacts read_engine_facts(const engine::EngineView& view);
 
+class PackedLoader;
+
+/// The loader of the engine's packed weights sections (api/engine_packed.h), or null when it has none. Throws
+/// Error(kInvalidModel) for a malformed index.
+std::unique_ptr<PackedLoader> packed_loader_of(const engine::EngineView& view, std::shared_ptr<const void> owner);
+
 /// A session from engine bytes that stay valid while `owner` lives. The passes already ran when the engine was
 /// built, so none runs here (options' graph_optimization_level and disabled_passes are not used). When the engine
 /// was built for an ISA tier above the one this CPU runs, the session runs with this CPU's kernels and warns

@@ -62,7 +62,8 @@ void refuse_forms_the_opset_lacks(const ir::Model& model) {
 
 }  // namespace
 
-Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::move(m)) {
+Session::Impl::Impl(ir::Model m, const SessionOptions& options, ops::PackedWeightSource* packed)
+    : model(std::move(m)) {
   opsets.imports = model.opsets;
   limits.max_tensor_bytes = options.max_tensor_bytes;
   limits.max_run_bytes = options.max_run_bytes;
@@ -102,7 +103,7 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options) : model(std::mov
   // model facts above were read before, and no pass renames them. The opset table then gains ai.kiln when a
   // fusion introduced kiln's own ops.
   optimize_graph(options);
-  prepared = runtime::PreparedGraph::build(*model.graph, opsets, limits);
+  prepared = runtime::PreparedGraph::build(*model.graph, opsets, limits, packed);
 }
 
 void Session::Impl::optimize_graph(const SessionOptions& options) {

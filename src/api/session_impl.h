@@ -19,7 +19,8 @@
 namespace kiln {
 
 struct Session::Impl {
-  Impl(ir::Model model, const SessionOptions& options);
+  /// `packed`: where prepare's packed constants come from and go (an engine being built or loaded), or null.
+  Impl(ir::Model model, const SessionOptions& options, ops::PackedWeightSource* packed = nullptr);
 
   ir::Model model;
   runtime::OpsetTable opsets;

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -90,11 +92,13 @@ MappedFile MappedFile::open(const std::string& path) {
 }
 
 MappedFile MappedFile::from_bytes(std::span<const uint8_t> bytes) {
-  auto copy = std::make_shared<std::vector<uint8_t>>(bytes.begin(), bytes.end());
+  void* copy = std::aligned_alloc(64, std::max<size_t>((bytes.size() + 63) / 64 * 64, 64));
+  if (!copy) fail(ErrorCode::kLimitExceeded, "cannot allocate {} bytes for a copy of the model", bytes.size());
+  if (!bytes.empty()) std::memcpy(copy, bytes.data(), bytes.size());
   MappedFile f;
-  f.data_ = copy->data();
-  f.size_ = copy->size();
-  f.owner_ = std::move(copy);
+  f.data_ = static_cast<const uint8_t*>(copy);
+  f.size_ = bytes.size();
+  f.owner_ = std::shared_ptr<const void>(copy, std::free);
   return f;
 }
 

@@ -13,7 +13,8 @@ class MappedFile {
  public:
   /// Maps `path`; throws Error(kIo) naming the path when it cannot be opened or mapped.
   static MappedFile open(const std::string& path);
-  /// Wraps bytes already in memory (a copy is made and owned).
+  /// Wraps bytes already in memory (a copy is made and owned, 64-byte aligned as a mapping's pages are, so an
+  /// engine's aligned sections are usable in place from it too).
   static MappedFile from_bytes(std::span<const uint8_t> bytes);
 
   std::span<const uint8_t> bytes() const { return {data_, size_}; }

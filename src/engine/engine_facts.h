@@ -17,6 +17,9 @@ struct EngineFacts {
   std::vector<Profile> profiles;
   BuildOptions build;
   std::vector<std::pair<SectionKind, size_t>> section_sizes;  ///< in table order
+  /// Packed constants the load used in place from the engine, and those prepare packed again (their saved key did
+  /// not match what it chose: another ISA tier or kiln, or none was saved).
+  size_t packed_in_place = 0, packed_at_load = 0;
 };
 
 }  // namespace kiln::engine

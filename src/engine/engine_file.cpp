@@ -27,7 +27,10 @@ uint64_t header_checksum(std::span<const uint8_t> header_and_table) {
   return checksum64(copy);
 }
 
-bool known_kind(uint32_t kind) { return kind >= 1 && kind <= 4; }
+bool known_kind(uint32_t kind) { return kind >= 1 && kind <= 5; }
+
+// The packed data is checked blob by blob before first use (engine/packed_index.h), never whole at load.
+bool checked_at_read(SectionKind kind) { return kind != SectionKind::kPackedData; }
 
 }  // namespace
 
@@ -37,6 +40,7 @@ const char* section_kind_name(SectionKind kind) {
     case SectionKind::kBuildOptions: return "build options";
     case SectionKind::kModel: return "model";
     case SectionKind::kPackedWeights: return "packed weights";
+    case SectionKind::kPackedData: return "packed data";
   }
   return "unknown";
 }
@@ -82,7 +86,7 @@ std::vector<uint8_t> write_engine(const std::vector<Section>& sections, kernels:
     w.u32(0);
     w.u64(offsets[i]);
     w.u64(sections[i].bytes.size());
-    w.u64(checksum64(sections[i].bytes));
+    w.u64(checked_at_read(sections[i].kind) ? checksum64(sections[i].bytes) : 0);
   }
   uint64_t sum = header_checksum(w.bytes());
   for (int i = 0; i < 8; ++i) w.bytes()[kChecksumOffset + i] = static_cast<uint8_t>(sum >> (8 * i));
@@ -176,12 +180,19 @@ EngineView read_engine(std::span<const uint8_t> bytes, bool verify_checksums) {
   for (size_t i = 0; i < placed.size(); ++i) {
     auto span = bytes.subspan(placed[i].offset, placed[i].size);
     SectionKind kind = static_cast<SectionKind>(placed[i].kind);
-    if (verify_checksums && checksum64(span) != sums[i])
+    if (verify_checksums && checked_at_read(kind) && checksum64(span) != sums[i])
       fail(ErrorCode::kInvalidModel, "the engine's {} section fails its checksum: the file is corrupt; {}",
            section_kind_name(kind), kRebuild);
     view.sections.push_back({kind, span});
   }
   for (SectionKind required : {SectionKind::kProfiles, SectionKind::kBuildOptions, SectionKind::kModel}) view.section(required);
+  auto has = [&](SectionKind k) {
+    return std::any_of(view.sections.begin(), view.sections.end(), [k](const EngineView::Entry& e) { return e.kind == k; });
+  };
+  if (has(SectionKind::kPackedWeights) != has(SectionKind::kPackedData))
+    fail(ErrorCode::kInvalidModel, "the engine has a {} section without its {} section; {}",
+         has(SectionKind::kPackedWeights) ? "packed weights" : "packed data",
+         has(SectionKind::kPackedWeights) ? "packed data" : "packed weights", kRebuild);
   return view;
 }
 

@@ -31,7 +31,8 @@
 namespace kiln::engine {
 
 inline constexpr char kMagic[8] = {'K', 'I', 'L', 'N', 'E', 'N', 'G', '\0'};
-inline constexpr uint32_t kFormatVersion = 1;
+/// 2: sections 4 and 5 (packed weights in place). A version-1 engine (no such sections) still loads.
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr size_t kHeaderBytes = 64;
 inline constexpr size_t kTableEntryBytes = 32;
 inline constexpr size_t kSectionAlignment = 64;
@@ -42,13 +43,16 @@ enum class SectionKind : uint32_t {
   kProfiles = 1,      ///< optimization profiles (engine/profiles.h encoding)
   kBuildOptions = 2,  ///< how the engine was built: source model, level, passes disabled (build_options.h)
   kModel = 3,         ///< the optimized model as ONNX bytes (passes run, dims the profiles fix folded)
-  /// Reserved for prepacked weights: per prepared kernel, its packed operands, each 64-byte aligned, so loading
-  /// uses them in place instead of packing again (docs/architecture.md, "Engines"). Not written yet; a reader
-  /// of this version ignores it (the model section alone is a complete engine).
+  /// The index of the packed weights (engine/packed_index.h): per prepared kernel's request, its key and where
+  /// its bytes are in kPackedData; and the large initializers moved out of the model section. Optional (with
+  /// kPackedData: both or neither); without it every weight is in the model section and is packed at load.
   kPackedWeights = 4,
+  /// The blobs kPackedWeights lists, each 64-byte aligned, used in place. Its table checksum is 0 and not read:
+  /// each blob carries its own in the index, checked before the first run that reads it.
+  kPackedData = 5,
 };
 
-/// "profiles", "build options", "model", "packed weights" or "unknown".
+/// "profiles", "build options", "model", "packed weights", "packed data" or "unknown".
 const char* section_kind_name(SectionKind kind);
 
 /// Whether `bytes` start with the engine magic (cheap: how from_file tells an engine from an ONNX file).

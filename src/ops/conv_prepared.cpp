@@ -24,6 +24,7 @@
 #include "ops/conv_ops.h"
 #include "ops/conv_winograd.h"
 #include "ops/fused_activation.h"
+#include "ops/packed_weights.h"
 #include "ops/window.h"
 
 namespace kiln::ops {
@@ -329,15 +330,15 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
   } else if (use_winograd(*k, kernel)) {
     const Shape& xs = ctx.input(0).shape;  // the image's size, when the plan knows it already
     auto dim = [&](size_t i) { return xs.rank_known && xs.rank() == 4 ? xs.dims[i].value() : int64_t{-1}; };
-    k->winograd = std::make_unique<WinogradConv>(wd, M, Cg, winograd_tile(M, Cg, dim(2), dim(3)));
+    k->winograd = std::make_unique<WinogradConv>(ctx, wd, M, Cg, winograd_tile(M, Cg, dim(2), dim(3)));
     if (!k->winograd->usable()) k->winograd.reset();  // no transforms for the GEMM kernel's panels
   } else if (use_gemv(*k, kernel, ctx.input(0).shape)) {
     k->gemv_w = kernels::gemv_pack(wd, M, Cg);
   }
   if (!k->direct && !k->winograd && k->gemv_w.empty()) {
     for (int64_t gi = 0; gi < k->group; ++gi)
-      k->packed.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {wd + gi * Mg * Cg * ks, Cg * ks, false},
-                                                     Mg, Cg * ks));
+      k->packed.push_back(pack_gemm_weights(ctx, "conv A g" + std::to_string(gi), kernels::GemmSide::kA, Mg, Cg * ks,
+                                            [&] { return kernels::MatrixRef{wd + gi * Mg * Cg * ks, Cg * ks, false}; }));
   }
   k->label = describe_conv(*k, kernel, ctx.has_input(2), fused && ctx.has_input(3));
   return k;

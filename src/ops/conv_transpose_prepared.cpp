@@ -14,6 +14,7 @@
 #include "ops/conv_core.h"
 #include "ops/conv_implicit_gemm.h"
 #include "ops/conv_transpose_shape.h"
+#include "ops/packed_weights.h"
 
 namespace kiln::ops {
 namespace {
@@ -192,8 +193,11 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
   }
   for (int64_t gi = 0; gi < k->group; ++gi) {  // W_g is stored Cg x rows
     const float* wg = w->data<float>() + gi * Cg * rows;
-    k->packed.push_back(k->transposed ? kernels::pack_gemm_operand(kernels::GemmSide::kB, {wg, rows, false}, Cg, rows)
-                                      : kernels::pack_gemm_operand(kernels::GemmSide::kA, {wg, rows, true}, rows, Cg));
+    const std::string what = "conv_transpose W g" + std::to_string(gi);
+    k->packed.push_back(k->transposed ? pack_gemm_weights(ctx, what, kernels::GemmSide::kB, Cg, rows,
+                                                          [&] { return kernels::MatrixRef{wg, rows, false}; })
+                                      : pack_gemm_weights(ctx, what, kernels::GemmSide::kA, rows, Cg,
+                                                          [&] { return kernels::MatrixRef{wg, rows, true}; }));
   }
   k->label = "conv_transpose " + dims_str(kernel) + " s" + dims_str(k->attrs.w.strides) +
              (k->group != 1 ? " g" + std::to_string(k->group) : "") + (k->transposed ? " gemm(xT.w) " : " gemm(wT.x) ") +

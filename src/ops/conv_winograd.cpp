@@ -21,6 +21,8 @@
 
 #include "ops/conv_winograd.h"
 
+#include "ops/packed_weights.h"
+
 #include <algorithm>
 
 namespace kiln::ops {
@@ -61,16 +63,24 @@ int winograd_tile(int64_t M, int64_t C, int64_t height, int64_t width) {
   return 4;
 }
 
-WinogradConv::WinogradConv(const float* w, int64_t M, int64_t C, int tile) : M_(M), C_(C), tile_(tile) {
+WinogradConv::WinogradConv(PrepareContext& ctx, const float* w, int64_t M, int64_t C, int tile)
+    : M_(M), C_(C), tile_(tile) {
   const int points = tile == 4 ? kernels::kWinogradF4Points : kernels::kWinogradPoints;
-  std::vector<float> u(static_cast<size_t>(points * M * C));
-  if (tile == 4) {
-    kernels::winograd_f4k3_weights(w, M, C, u.data());
-  } else {
-    kernels::winograd_f2k3_weights(w, M, C, u.data());
-  }
+  std::vector<float> u;  // transformed on the first point that must be packed here (none from a matching engine)
+  auto transformed = [&]() -> const float* {
+    if (!u.empty()) return u.data();
+    u.resize(static_cast<size_t>(points * M * C));
+    if (tile == 4) {
+      kernels::winograd_f4k3_weights(w, M, C, u.data());
+    } else {
+      kernels::winograd_f2k3_weights(w, M, C, u.data());
+    }
+    return u.data();
+  };
   for (int t = 0; t < points; ++t)
-    u_.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kA, {u.data() + t * M * C, C, false}, M, C));
+    u_.push_back(pack_gemm_weights(ctx, "winograd" + std::to_string(tile) + " U" + std::to_string(t),
+                                   kernels::GemmSide::kA, M, C,
+                                   [&] { return kernels::MatrixRef{transformed() + t * M * C, C, false}; }));
   nr_ = kernels::winograd_panel_width(u_[0]);
   const kernels::IsaTier tier = kernels::winograd_tier_for(u_[0]);
   // The tiered transforms write 2 vectors of their tier per segment: that must be the kernel's panel width.

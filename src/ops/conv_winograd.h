@@ -10,6 +10,7 @@
 #include "kernels/thread_pool.h"
 #include "kernels/winograd/winograd.h"
 #include "ops/conv_implicit_gemm.h"
+#include "ops/op.h"
 
 namespace kiln::ops {
 
@@ -20,8 +21,8 @@ int winograd_tile(int64_t M, int64_t C, int64_t height, int64_t width);
 class WinogradConv {
  public:
   /// Transforms and packs w [M][C][3][3] for tile 2 (F(2x2, 3x3): 16 GEMM A operands of M x C) or tile 4
-  /// (F(4x4, 3x3): 36 of them).
-  WinogradConv(const float* w, int64_t M, int64_t C, int tile);
+  /// 36 of them), through ctx's packing service (a loaded engine's bytes when it holds them: no transform then).
+  WinogradConv(PrepareContext& ctx, const float* w, int64_t M, int64_t C, int tile);
   int tile() const { return tile_; }
   /// False when no transform kernels match the GEMM kernel the weights were packed for (then do not use it).
   bool usable() const { return input_ && output_; }

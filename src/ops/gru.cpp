@@ -10,6 +10,7 @@
 #include "ops/rnn_common.h"
 #include "ops/rnn_prepared.h"
 #include "ops/op_macs.h"
+#include "ops/packed_weights.h"
 
 namespace kiln::ops {
 namespace {
@@ -180,7 +181,8 @@ std::unique_ptr<PreparedKernel> prepare_gru(PrepareContext& ctx) {
     }
     if (!k->lbr) {
       const float* r_hd = ctx.input_value(2)->data<float>() + d * gh * H + 2 * H * H;
-      k->r_h.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kB, kernels::MatrixRef{r_hd, H, true}, H, H));
+      k->r_h.push_back(pack_gemm_weights(ctx, "gru Rh d" + std::to_string(d), kernels::GemmSide::kB, H, H,
+                                         [&] { return kernels::MatrixRef{r_hd, H, true}; }));
     }
   }
   return k;

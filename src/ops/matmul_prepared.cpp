@@ -8,6 +8,7 @@
 #include "kernels/gemm/gemm.h"
 #include "ops/batch_layout.h"
 #include "ops/fused_activation.h"
+#include "ops/packed_weights.h"
 
 namespace kiln::ops {
 namespace {
@@ -238,9 +239,10 @@ const Tensor* constant_f32(const PrepareContext& ctx, size_t i) {
   return t && t->is_tensor() && t->dtype() == DType::kFloat32 && t->numel() > 0 ? t : nullptr;
 }
 
-PackedConstant pack_constant(const Tensor& t, GemmSide side, MatrixRef m, int64_t rows, int64_t cols) {
+PackedConstant pack_constant(PrepareContext& ctx, const Tensor& t, GemmSide side, MatrixRef m, int64_t rows,
+                             int64_t cols) {
   PackedConstant p;
-  p.packed = kernels::pack_gemm_operand(side, m, rows, cols);
+  p.packed = pack_gemm_weights(ctx, side == GemmSide::kA ? "matmul A" : "matmul B", side, rows, cols, [&] { return m; });
   p.dims = t.dims();
   return p;
 }
@@ -268,11 +270,11 @@ std::unique_ptr<PreparedKernel> prepare_batched(PrepareContext& ctx, Kind kind) 
     const bool tb = k->trans_b && d.size() >= 2;
     const int64_t K = d.size() == 1 ? d[0] : d[d.size() - (tb ? 1 : 2)];
     const int64_t N = d.size() == 1 ? 1 : d[d.size() - (tb ? 2 : 1)];
-    k->b_const = pack_constant(*b, GemmSide::kB, MatrixRef{b->data<float>(), tb ? K : N, tb}, K, N);
+    k->b_const = pack_constant(ctx, *b, GemmSide::kB, MatrixRef{b->data<float>(), tb ? K : N, tb}, K, N);
   } else if (const Tensor* a = constant_f32(ctx, 0); a && single_matrix(a->dims())) {
     const std::vector<int64_t>& d = a->dims();
     const int64_t M = d.size() >= 2 ? d[d.size() - 2] : 1, K = d.back();
-    k->a_const = pack_constant(*a, GemmSide::kA, MatrixRef{a->data<float>(), K, false}, M, K);
+    k->a_const = pack_constant(ctx, *a, GemmSide::kA, MatrixRef{a->data<float>(), K, false}, M, K);
   }
   return k;
 }
@@ -296,10 +298,10 @@ std::unique_ptr<PreparedKernel> prepare_gemm(PrepareContext& ctx) {
   const Tensor* a = constant_f32(ctx, 0);
   if (b && b->rank() == 2) {
     const int64_t K = b->dim(k->trans_b ? 1 : 0), N = b->dim(k->trans_b ? 0 : 1);
-    k->b_const = pack_constant(*b, GemmSide::kB, MatrixRef{b->data<float>(), b->dim(1), k->trans_b}, K, N);
+    k->b_const = pack_constant(ctx, *b, GemmSide::kB, MatrixRef{b->data<float>(), b->dim(1), k->trans_b}, K, N);
   } else if (a && a->rank() == 2) {
     const int64_t M = a->dim(k->trans_a ? 1 : 0), K = a->dim(k->trans_a ? 0 : 1);
-    k->a_const = pack_constant(*a, GemmSide::kA, MatrixRef{a->data<float>(), a->dim(1), k->trans_a}, M, K);
+    k->a_const = pack_constant(ctx, *a, GemmSide::kA, MatrixRef{a->data<float>(), a->dim(1), k->trans_a}, M, K);
   }
   // A constant vector C with beta != 1 becomes a bias once, scaled here.
   if (const Tensor* c = constant_f32(ctx, 2); c && c->rank() <= 2 && k->beta != 1.0f && k->beta != 0.0f) {

@@ -182,6 +182,18 @@ const ValueInfo& PrepareContext::input(size_t i) const {
   return *inputs_[i];
 }
 
+PackedBytes PrepareContext::packed(const PackedKey& key, size_t size, const PackFn& pack) {
+  const int ordinal = requests_++;
+  if (source_) return source_->packed(*this, ordinal, key, size, pack);
+  const size_t alloc = std::max<size_t>((size + 63) / 64 * 64, 64);
+  void* data = std::aligned_alloc(64, alloc);
+  if (!data) throw Error(ErrorCode::kLimitExceeded, fmt::format("{}: cannot allocate {} bytes of packed {}", label(),
+                                                                alloc, key.what));
+  std::shared_ptr<void> owner(data, std::free);
+  if (size > 0) pack(data, size);
+  return {data, size, std::move(owner)};
+}
+
 const ValueInfo& InferContext::input(size_t i) const {
   if (!has_input(i)) fail("input {} is required but absent", i);
   return *inputs_[i];

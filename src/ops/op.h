@@ -210,6 +210,45 @@ class KernelContext : public NodeContext {
   kernels::ThreadPool* threads_ = nullptr;
 };
 
+/// What identifies one packed constant of a node, so that packed bytes saved in an engine are used only where
+/// prepare would produce the same bytes: what it is ("gemm A", "winograd4 U 7"), the layout it was packed for
+/// (the kernel whose panels it fills, e.g. "gemm_f32_6x16_avx2": tile and ISA tier) and its sizes.
+struct PackedKey {
+  std::string what;
+  std::string layout;
+  std::vector<int64_t> sizes;
+  bool operator==(const PackedKey&) const = default;
+};
+
+/// A packed constant's bytes, 64-byte aligned: packed now (owned) or a view into a mapped engine file. `owner`
+/// keeps them alive; they are immutable once returned.
+struct PackedBytes {
+  const void* data = nullptr;
+  size_t size = 0;
+  std::shared_ptr<const void> owner;
+};
+
+/// Writes a packed constant's `size` bytes into `dst` (64-byte aligned).
+using PackFn = std::function<void(void* dst, size_t size)>;
+
+class PrepareContext;
+
+/// Where prepare's packed constants come from (PrepareContext::packed): an engine build records what prepare
+/// produces, an engine load hands back the saved bytes when their key matches. Implemented by src/api; ops see
+/// only this interface. Nodes are told apart by `node_seq` (PrepareContext::node_seq), requests of one node by
+/// their order.
+class PackedWeightSource {
+ public:
+  virtual ~PackedWeightSource() = default;
+  /// The bytes of the `ordinal`-th request of the node: saved ones when they match `key` and `size`, else
+  /// `pack`ed now.
+  virtual PackedBytes packed(const PrepareContext& ctx, int ordinal, const PackedKey& key, size_t size,
+                             const PackFn& pack) = 0;
+  /// Called when the node's prepare returned a kernel: a check to run once before the kernel's first run (e.g.
+  /// the checksums of the saved bytes it uses in place), or an empty function. It throws to refuse the run.
+  virtual std::function<void()> first_run_check(const PrepareContext& ctx) { (void)ctx; return {}; }
+};
+
 /// What `prepare` sees, once per session and independent of input shapes: the node, its opset, and each input's
 /// declared type and shape (dims may be symbols), with `value` set for inputs that are constants (initializers
 /// and values folded before the session starts: the weights a prepared kernel packs).
@@ -225,8 +264,20 @@ class PrepareContext : public NodeContext {
   /// packs or copies what it keeps.
   const Tensor* input_value(size_t i) const { return has_input(i) ? inputs_[i]->value : nullptr; }
 
+  /// Every packed constant a prepared kernel keeps goes through here (ops/packed_weights.h wraps it for GEMM
+  /// operands): `size` bytes for `key`, written by `pack` unless an engine being loaded holds them already (then
+  /// they are a view into the mapped file: no copy, no packing; `pack` is not called). The kernel keeps `owner`.
+  PackedBytes packed(const PackedKey& key, size_t size, const PackFn& pack);
+  /// Where packed() looks first and records (engines), and this node's number in that source's order
+  /// (runtime::PreparedGraph sets both; without a source packed() always packs).
+  void set_packed_source(PackedWeightSource* source, size_t node_seq) { source_ = source, node_seq_ = node_seq; }
+  size_t node_seq() const { return node_seq_; }
+
  private:
   std::span<const ValueInfo* const> inputs_;
+  PackedWeightSource* source_ = nullptr;
+  size_t node_seq_ = 0;
+  int requests_ = 0;
 };
 
 /// A node's kernel made ready once per session: attributes parsed, the implementation for the active ISA tier

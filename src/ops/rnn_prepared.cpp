@@ -7,6 +7,7 @@
 
 #include "ir/dispatch.h"
 #include "kernels/gemv/gemv.h"
+#include "ops/packed_weights.h"
 
 namespace kiln::ops::rnn {
 
@@ -273,10 +274,10 @@ bool prepare_recurrent(PrepareContext& ctx, const RnnOpSpec& spec, int64_t rec_c
   for (int64_t d = 0; d < dirs; ++d) {
     const float* wd = w->data<float>() + d * k.gh * k.input;
     const float* rd = r->data<float>() + d * k.gh * k.hidden;
-    k.w.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kB, kernels::MatrixRef{wd, k.input, true}, k.input,
-                                             k.gh));
-    k.r.push_back(kernels::pack_gemm_operand(kernels::GemmSide::kB, kernels::MatrixRef{rd, k.hidden, true},
-                                             k.hidden, k.rec_cols));
+    k.w.push_back(pack_gemm_weights(ctx, "rnn W d" + std::to_string(d), kernels::GemmSide::kB, k.input, k.gh,
+                                    [&] { return kernels::MatrixRef{wd, k.input, true}; }));
+    k.r.push_back(pack_gemm_weights(ctx, "rnn R d" + std::to_string(d), kernels::GemmSide::kB, k.hidden, k.rec_cols,
+                                    [&] { return kernels::MatrixRef{rd, k.hidden, true}; }));
     k.r_rows.push_back(kernels::gemv_pack(rd, k.rec_cols, k.hidden));
   }
   const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);

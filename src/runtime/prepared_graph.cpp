@@ -1,6 +1,9 @@
 #include "runtime/prepared_graph.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
+#include <mutex>
 
 #include "base/mapped_file.h"
 #include "kernels/isa.h"
@@ -27,18 +30,44 @@ std::optional<std::unordered_map<int, ops::ValueInfo>> declared_inputs(const ir:
   return fed;
 }
 
+// A kernel whose packed constants (or weights) are an engine's bytes used in place: their checksums are checked
+// once, before the first run (engine loading stays free of reading them); a failed check refuses every run.
+class CheckedFirstRun final : public ops::PreparedKernel {
+ public:
+  CheckedFirstRun(std::unique_ptr<ops::PreparedKernel> inner, std::function<void()> check)
+      : inner_(std::move(inner)), check_(std::move(check)) {}
+  void run(ops::KernelContext& ctx) const override {
+    if (!checked_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(mutex_);
+      if (!checked_.load(std::memory_order_relaxed)) {
+        check_();  // throws for a corrupt engine, before the kernel reads anything
+        checked_.store(true, std::memory_order_release);
+      }
+    }
+    inner_->run(ctx);
+  }
+  size_t packed_bytes() const override { return inner_->packed_bytes(); }
+  std::string describe() const override { return inner_->describe(); }
+
+ private:
+  std::unique_ptr<ops::PreparedKernel> inner_;
+  std::function<void()> check_;
+  mutable std::atomic<bool> checked_{false};
+  mutable std::mutex mutex_;
+};
+
 }  // namespace
 
 std::shared_ptr<const PreparedGraph> PreparedGraph::build(const ir::Graph& graph, const OpsetTable& opsets,
-                                                          const Limits& limits) {
+                                                          const Limits& limits, ops::PackedWeightSource* packed) {
   auto prepared = std::make_shared<PreparedGraph>();
   if (kernels::active_isa() == kernels::IsaTier::kRef) return prepared;
-  prepared->prepare_graph(graph, opsets, limits, true);
+  prepared->prepare_graph(graph, opsets, limits, true, packed);
   return prepared;
 }
 
 void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opsets, const Limits& limits,
-                                  bool top_level) {
+                                  bool top_level, ops::PackedWeightSource* packed) {
   nodes_ += graph.nodes.size();
   // Types (and constants) of the values nodes read: a symbolic plan at the declared input shapes. Subgraphs
   // read values of enclosing scopes the plan cannot see; their nodes prepare from initializers alone.
@@ -57,9 +86,10 @@ void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opse
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const ir::Node& node = graph.nodes[n];
     for (const auto& a : node.attributes) {
-      if (a.g) prepare_graph(*a.g, opsets, limits, false);
-      for (const auto& sub : a.graphs) prepare_graph(*sub, opsets, limits, false);
+      if (a.g) prepare_graph(*a.g, opsets, limits, false, packed);
+      for (const auto& sub : a.graphs) prepare_graph(*sub, opsets, limits, false, packed);
     }
+    const size_t seq = node_seq_++;
     const ops::OpSchema* schema = ops::find_op(node.domain, node.op_type);
     if (!schema || !schema->prepare) continue;
     std::vector<ops::ValueInfo> infos(node.inputs.size());
@@ -81,8 +111,12 @@ void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opse
     }
     try {
       ops::PrepareContext ctx(node, n, opsets.version(node.domain), ptrs);
+      ctx.set_packed_source(packed, seq);
       std::unique_ptr<ops::PreparedKernel> k = schema->prepare(ctx);
       if (!k) continue;
+      if (packed)
+        if (std::function<void()> check = packed->first_run_check(ctx))
+          k = std::make_unique<CheckedFirstRun>(std::move(k), std::move(check));
       packed_bytes_ += k->packed_bytes();
       // A kernel that packed its constant inputs reads its own copy: the file's pages of those inputs leave
       // memory now (they are read back from the file if the reference kernel ever needs them), so the session

@@ -218,8 +218,10 @@ def test_build_engine(kiln: str, model: str, out: pathlib.Path) -> None:
     info = run([kiln, "inspect", str(engine), "--json"])
     if info.returncode == 0:
         facts = json.loads(info.stdout).get("engine", {})
-        check(facts.get("format_version") == 1 and facts.get("profiles", [[{}]])[0][0].get("max") == [8, 1, 32, 32]
-              and facts.get("disabled_passes") == ["fuse_conv"], f"kiln inspect --json shows the engine: {facts}")
+        kinds = [s.get("kind") for s in facts.get("sections", [])]
+        check(facts.get("format_version") == 2 and facts.get("profiles", [[{}]])[0][0].get("max") == [8, 1, 32, 32]
+              and facts.get("disabled_passes") == ["fuse_conv"] and "packed weights" in kinds and "packed data" in kinds,
+              f"kiln inspect --json shows the engine, its packed weights sections included: {facts}")
     checked = run([kiln, "check", str(engine)], expect_ok=False)
     check(checked.returncode != 0 and "kiln engine" in checked.stdout + checked.stderr,
           "kiln check on an engine says it is an engine and to check the model it was built from")

@@ -25,7 +25,8 @@ struct MatrixRef {
 enum class GemmSide : uint8_t { kA, kB };
 
 /// An operand packed into the panel layout of the micro-kernel that was active when it was packed. Immutable
-/// once built; shared by every plan and thread of a session.
+/// once built; shared by every plan and thread of a session. It owns its bytes (pack_gemm_operand) or views
+/// bytes owned elsewhere (gemm_operand_view: a prepared kernel's packed constants, possibly in a mapped engine).
 class PackedGemmOperand {
  public:
   PackedGemmOperand() = default;
@@ -40,13 +41,27 @@ class PackedGemmOperand {
   bool empty() const { return !data_; }
 
  private:
-  friend PackedGemmOperand pack_gemm_operand(GemmSide, MatrixRef, int64_t, int64_t);
+  friend PackedGemmOperand gemm_operand_view(GemmSide, int64_t, int64_t, const float*, size_t,
+                                             std::shared_ptr<const void>);
   GemmSide side_ = GemmSide::kA;
   int64_t rows_ = 0, cols_ = 0;
   size_t bytes_ = 0;
   int kernel_ = -1;
-  std::shared_ptr<float> data_;
+  std::shared_ptr<const float> data_;
 };
+
+/// Bytes the packed form of a logical `rows` x `cols` operand `side` takes in the active kernel's layout (a
+/// multiple of 64, at least 64).
+size_t gemm_packed_bytes(GemmSide side, int64_t rows, int64_t cols);
+
+/// Packs the logical `rows` x `cols` matrix `m` as operand `side` in the active kernel's layout into `dst`
+/// (gemm_packed_bytes(side, rows, cols) bytes, 64-byte aligned).
+void pack_gemm_operand_into(GemmSide side, MatrixRef m, int64_t rows, int64_t cols, float* dst);
+
+/// The operand whose packed bytes (`bytes` of them, as pack_gemm_operand_into wrote them at the active kernel)
+/// are at `data`, kept alive by `owner`: no copy. Throws InvalidArgument when `bytes` is not what the sizes need.
+PackedGemmOperand gemm_operand_view(GemmSide side, int64_t rows, int64_t cols, const float* data, size_t bytes,
+                                    std::shared_ptr<const void> owner);
 
 /// Packs the logical `rows` x `cols` matrix `m` to serve as operand `side` (A: M x K; B: K x N), in the panel
 /// layout of the kernel active now (recorded in kernel()).

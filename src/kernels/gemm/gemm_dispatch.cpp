@@ -87,37 +87,68 @@ int gemm_kernel_for(const GemmArgs& g) {
   return k;
 }
 
-PackedGemmOperand pack_gemm_operand(GemmSide side, MatrixRef m, int64_t rows, int64_t cols) {
+namespace {
+
+void check_operand(GemmSide side, const MatrixRef* m, int64_t rows, int64_t cols) {
+  (void)side;
   if (rows < 0 || cols < 0) fail(ErrorCode::kInvalidArgument, "pack_gemm_operand: negative size {} x {}", rows, cols);
-  if (rows * cols > 0 && (!m.data || m.ld < (m.trans ? rows : cols)))
+  if (m && rows * cols > 0 && (!m->data || m->ld < (m->trans ? rows : cols)))
     fail(ErrorCode::kInvalidArgument, "pack_gemm_operand: {} x {} operand with leading dimension {}{}", rows, cols,
-         m.ld, m.data ? "" : " and no data");
-  const int index = gemm_active_kernel();
-  const GemmMicroKernel& k = *kEntries[index].code();
-  // A (M x K) becomes ceil(M / mr) panels of K x mr; B (K x N) ceil(N / nr) panels of K x nr. A K block of a
-  // panel is then contiguous at offset k0 * mr (k0 * nr), whatever kc the driver picks.
+         m->ld, m->data ? "" : " and no data");
+}
+
+// A (M x K) becomes ceil(M / mr) panels of K x mr; B (K x N) ceil(N / nr) panels of K x nr. A K block of a panel
+// is then contiguous at offset k0 * mr (k0 * nr), whatever kc the driver picks.
+size_t packed_floats(const GemmMicroKernel& k, GemmSide side, int64_t rows, int64_t cols) {
   const bool is_a = side == GemmSide::kA;
   const int64_t lanes = is_a ? k.mr : k.nr;
   const int64_t outer = is_a ? rows : cols, depth = is_a ? cols : rows;
-  const size_t floats = static_cast<size_t>(ceil_div(outer, lanes) * lanes * depth);
-  const size_t bytes = std::max<size_t>((floats * sizeof(float) + 63) / 64 * 64, 64);
-  float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
-  if (!data) fail(ErrorCode::kLimitExceeded, "pack_gemm_operand: cannot allocate {} bytes", bytes);
+  return static_cast<size_t>(ceil_div(outer, lanes) * lanes * depth);
+}
 
+}  // namespace
+
+size_t gemm_packed_bytes(GemmSide side, int64_t rows, int64_t cols) {
+  check_operand(side, nullptr, rows, cols);
+  const size_t floats = packed_floats(*kEntries[gemm_active_kernel()].code(), side, rows, cols);
+  return std::max<size_t>((floats * sizeof(float) + 63) / 64 * 64, 64);
+}
+
+void pack_gemm_operand_into(GemmSide side, MatrixRef m, int64_t rows, int64_t cols, float* dst) {
+  check_operand(side, &m, rows, cols);
+  const GemmMicroKernel& k = *kEntries[gemm_active_kernel()].code();
+  if (packed_floats(k, side, rows, cols) == 0) return;  // an empty operand: nothing to read
+  if (side == GemmSide::kA) {
+    k.pack_a(m, 0, rows, 0, cols, dst);
+  } else {
+    k.pack_b(m, 0, rows, 0, cols, dst, rows * k.nr);
+  }
+}
+
+PackedGemmOperand gemm_operand_view(GemmSide side, int64_t rows, int64_t cols, const float* data, size_t bytes,
+                                    std::shared_ptr<const void> owner) {
+  const size_t need = gemm_packed_bytes(side, rows, cols);
+  if (bytes != need || !data || reinterpret_cast<uintptr_t>(data) % 64 != 0)
+    fail(ErrorCode::kInvalidArgument, "gemm_operand_view: a {} x {} operand takes {} bytes at 64-byte alignment, "
+         "given {}", rows, cols, need, bytes);
   PackedGemmOperand p;
   p.side_ = side;
   p.rows_ = rows;
   p.cols_ = cols;
-  p.kernel_ = index;
+  p.kernel_ = gemm_active_kernel();
   p.bytes_ = bytes;
-  p.data_ = std::shared_ptr<float>(data, std::free);
-  if (floats == 0) return p;  // an empty operand: nothing to read
-  if (is_a) {
-    k.pack_a(m, 0, rows, 0, cols, data);
-  } else {
-    k.pack_b(m, 0, rows, 0, cols, data, rows * k.nr);
-  }
+  p.data_ = std::shared_ptr<const float>(std::move(owner), data);
   return p;
+}
+
+PackedGemmOperand pack_gemm_operand(GemmSide side, MatrixRef m, int64_t rows, int64_t cols) {
+  check_operand(side, &m, rows, cols);
+  const size_t bytes = gemm_packed_bytes(side, rows, cols);
+  float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!data) fail(ErrorCode::kLimitExceeded, "pack_gemm_operand: cannot allocate {} bytes", bytes);
+  std::shared_ptr<const void> owner(data, std::free);
+  pack_gemm_operand_into(side, m, rows, cols, data);
+  return gemm_operand_view(side, rows, cols, data, bytes, std::move(owner));
 }
 
 }  // namespace kiln::kernels

@@ -1,0 +1,16 @@
+#include "ops/packed_weights.h"
+
+namespace kiln::ops {
+
+kernels::PackedGemmOperand pack_gemm_weights(PrepareContext& ctx, std::string what, kernels::GemmSide side,
+                                             int64_t rows, int64_t cols,
+                                             const std::function<kernels::MatrixRef()>& source) {
+  const size_t bytes = kernels::gemm_packed_bytes(side, rows, cols);
+  PackedKey key{std::move(what), kernels::gemm_kernel_name(), {side == kernels::GemmSide::kA ? 0 : 1, rows, cols}};
+  PackedBytes b = ctx.packed(key, bytes, [&](void* dst, size_t) {
+    kernels::pack_gemm_operand_into(side, source(), rows, cols, static_cast<float*>(dst));
+  });
+  return kernels::gemm_operand_view(side, rows, cols, static_cast<const float*>(b.data), b.size, std::move(b.owner));
+}
+
+}  // namespace kiln::ops

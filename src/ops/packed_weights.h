@@ -1,0 +1,21 @@
+#pragma once
+// Packed GEMM weights through the prepare context's packing service (PrepareContext::packed): one call per
+// packed operand, so that an engine records what prepare packs and a loaded engine's bytes are used in place.
+
+#include <functional>
+#include <string>
+
+#include "kernels/gemm/gemm.h"
+#include "ops/op.h"
+
+namespace kiln::ops {
+
+/// The `rows` x `cols` operand `side` in the active GEMM kernel's layout, keyed by `what` (unique among the
+/// node's packed constants, e.g. "conv A g0") with the kernel's name and the sizes. `source` gives the logical
+/// matrix; it is called only when the bytes must be packed here (not when a loaded engine holds them), so
+/// work that only packing needs (a Winograd transform) belongs inside it.
+kernels::PackedGemmOperand pack_gemm_weights(PrepareContext& ctx, std::string what, kernels::GemmSide side,
+                                             int64_t rows, int64_t cols,
+                                             const std::function<kernels::MatrixRef()>& source);
+
+}  // namespace kiln::ops
