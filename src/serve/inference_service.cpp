@@ -92,7 +92,7 @@ std::shared_ptr<const LoadedModel> serving(const ServedModel& m) {
 // Holds one of an unbatched model's instance slots (config.json "instances") for one run.
 class InstanceSlot {
  public:
-  explicit InstanceSlot(std::counting_semaphore<>* slots) : slots_(slots) {
+  explicit InstanceSlot(FifoSlots* slots) : slots_(slots) {
     if (slots_) slots_->acquire();
   }
   ~InstanceSlot() {
@@ -102,7 +102,7 @@ class InstanceSlot {
   InstanceSlot& operator=(const InstanceSlot&) = delete;
 
  private:
-  std::counting_semaphore<>* slots_;
+  FifoSlots* slots_;
 };
 
 }  // namespace

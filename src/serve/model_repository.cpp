@@ -195,7 +195,7 @@ std::shared_ptr<const LoadedModel> load_model(ServedModel& m) {
       loaded->batcher = std::make_unique<Batcher>(*loaded->session, m.batching, std::max<int64_t>(m.instances, 1),
                                                   loaded->test_run_delay, m.name, m.metrics);
     } else if (m.instances > 0) {
-      loaded->run_slots = std::make_unique<std::counting_semaphore<>>(static_cast<std::ptrdiff_t>(m.instances));
+      loaded->run_slots = std::make_unique<FifoSlots>(m.instances);
     }
     return loaded;
   } catch (const Error& e) {

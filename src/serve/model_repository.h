@@ -12,13 +12,13 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <semaphore>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "kiln/session.h"
 #include "batcher.h"
+#include "fifo_slots.h"
 #include "model_metrics.h"
 
 namespace kiln::serve {
@@ -30,7 +30,7 @@ struct LoadedModel {
   BatchingConfig batching;  ///< the model's, as of this load
   /// `instances` of an unbatched model: a run takes a slot, so at most that many run at once (all on the one
   /// Session, whose prepacked weights they share; Session::run is thread-safe). Null: no limit.
-  std::unique_ptr<std::counting_semaphore<>> run_slots;
+  std::unique_ptr<FifoSlots> run_slots;
   /// Test-only (KILN_SERVE_TEST_RUN_DELAY_MS): a sleep in each execution, so tests can see executions overlap.
   std::chrono::milliseconds test_run_delay{0};
   std::unique_ptr<Batcher> batcher;  ///< set when batching; declared last, so stopped first
