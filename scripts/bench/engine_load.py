@@ -3,10 +3,10 @@
 Runtime's session creation, each in a fresh process, interleaved round after round (the machine is shared: read
 the minimums).
 
-    engine_load.py [--kiln build/kiln] [--rounds 7] [--models resnet50,bert_mini] [--rebuild]
+    engine_load.py [--kiln build/kiln] [--rounds 7] [--models resnet50,bert_mini|all] [--rebuild]
 
-Engines are built once per model (batch 1..8 profiles, 1 thread) into build/engine-load/ unless present
-(--rebuild builds them again). kiln's figures are `kiln bench --runs 1 --warmup 0 --threads 1 --json`'s load_ms
+Engines are built once per model (batch 1..8 profiles where the model's batch dim is a symbol, 1 thread) into
+build/engine-load/ unless present (--rebuild builds them again; the build column is then the `kiln build` time). kiln's figures are `kiln bench --runs 1 --warmup 0 --threads 1 --json`'s load_ms
 and first_run_ms; ONNX Runtime's are scripts/bench/ort_worker.py's create_ms and first_run_ms (ORT_ENABLE_ALL,
 1 thread). Prints a table of minimum / median per column, and the engine's load as a share of ORT's creation.
 """
@@ -28,6 +28,26 @@ PROFILES = {
     "bert_mini": ["--min", "input_ids=1x128", "--min", "attention_mask=1x128", "--opt", "input_ids=1x128",
                   "--opt", "attention_mask=1x128", "--max", "input_ids=8x128", "--max", "attention_mask=8x128"],
 }
+
+
+def profile_flags(name: str, model: pathlib.Path) -> list[str]:
+    """PROFILES[name], else from the bench's batch-1 inputs: min = opt = their shapes, max = batch 8 where the
+    model's first dim is a symbol (a fixed first dim keeps its size)."""
+    if name in PROFILES:
+        return PROFILES[name]
+    import numpy as np
+    import onnx
+    graph = onnx.load(str(model), load_external_data=False).graph
+    dynamic = {i.name: bool(i.type.tensor_type.shape.dim) and not i.type.tensor_type.shape.dim[0].HasField("dim_value")
+               for i in graph.input}
+    flags: list[str] = []
+    for path in sorted((MODELS / "inputs" / f"{name}-b1").glob("*.npy")):
+        shape = list(np.load(path).shape)
+        top = [8] + shape[1:] if shape and dynamic.get(path.stem) else shape
+        dims = lambda d: "x".join(str(v) for v in d)  # noqa: E731
+        flags += ["--min", f"{path.stem}={dims(shape)}", "--opt", f"{path.stem}={dims(shape)}",
+                  "--max", f"{path.stem}={dims(top)}"]
+    return flags
 
 
 def kiln_bench(kiln: str, model: pathlib.Path, inputs: list[str]) -> tuple[float, float]:
@@ -58,15 +78,17 @@ def main() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     rows = []
-    for name in args.models.split(","):
+    names = sorted(p.stem for p in MODELS.glob("*.onnx")) if args.models == "all" else args.models.split(",")
+    for name in names:
         model = MODELS / f"{name}.onnx"
         engine = args.out_dir / f"{name}.kiln"
+        build_s = None
         if args.rebuild or not engine.exists():
             start = time.perf_counter()
-            subprocess.run([args.kiln, "build", str(model), "-o", str(engine), "--threads", "1", *PROFILES[name]],
-                           check=True, capture_output=True)
-            print(f"{name}: built {engine} in {time.perf_counter() - start:.2f} s "
-                  f"({engine.stat().st_size / 2**20:.1f} MiB)", flush=True)
+            subprocess.run([args.kiln, "build", str(model), "-o", str(engine), "--threads", "1",
+                            *profile_flags(name, model)], check=True, capture_output=True)
+            build_s = time.perf_counter() - start
+            print(f"{name}: built {engine} in {build_s:.2f} s ({engine.stat().st_size / 2**20:.1f} MiB)", flush=True)
         inputs = [f"{p.stem}={p}" for p in sorted((MODELS / "inputs" / f"{name}-b1").glob("*.npy"))]
         samples: dict[str, list[float]] = {k: [] for k in ("onnx", "onnx_first", "engine", "engine_first", "ort",
                                                            "ort_first")}
@@ -77,16 +99,16 @@ def main() -> None:
             samples["engine"].append(load), samples["engine_first"].append(first)
             create, first = ort_create(model, inputs)
             samples["ort"].append(create), samples["ort_first"].append(first)
-        rows.append((name, samples, engine.stat().st_size))
+        rows.append((name, samples, engine.stat().st_size, build_s))
     print(f"load average {os.getloadavg()[0]:.2f} at the end; {args.rounds} rounds, min / median ms")
     print("| model | kiln, ONNX file | kiln, engine | ONNX Runtime | engine / ORT (min) | engine first run | "
-          "ORT first run | engine size |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, s, size in rows:
+          "ORT first run | engine size | build |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, s, size, build_s in rows:
         cell = lambda k: f"{min(s[k]):.1f} / {statistics.median(s[k]):.1f}"  # noqa: E731
         print(f"| {name} | {cell('onnx')} | {cell('engine')} | {cell('ort')} | "
               f"{100 * min(s['engine']) / min(s['ort']):.1f} % | {cell('engine_first')} | {cell('ort_first')} | "
-              f"{size / 2**20:.1f} MiB |")
+              f"{size / 2**20:.1f} MiB | {'-' if build_s is None else f'{build_s:.2f} s'} |")
 
 
 if __name__ == "__main__":
