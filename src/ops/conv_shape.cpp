@@ -45,8 +45,10 @@ void validate_conv_attrs(const InferContext& ctx, size_t x_index, size_t w_index
 }
 
 Shape infer_conv_shape(const InferContext& ctx, size_t x_index, size_t w_index) {
-  const Shape& xs = ctx.input_shape(x_index);
-  const Shape& ws = ctx.input_shape(w_index);
+  return conv_output_shape(ctx, ctx.input_shape(x_index), ctx.input_shape(w_index));
+}
+
+Shape conv_output_shape(const NodeContext& ctx, const Shape& xs, const Shape& ws) {
   const int64_t group = ctx.attr_int("group", 1);
   if (group < 1) ctx.fail("group must be >= 1, got {}", group);
   std::optional<WindowAttrs> a = conv_window_attrs(ctx, xs, ws);

@@ -26,6 +26,8 @@ template <size_t XIndex, size_t WIndex> void validate_conv(const InferContext& c
 /// Checks ranks, the channel relation C == w[1] * group and M % group == 0 where the dims are known, naming
 /// both shapes. Keeps N's symbol; a spatial dim computed from a symbol is unknown.
 Shape infer_conv_shape(const InferContext& ctx, size_t x_index, size_t w_index);
+/// The same for shapes given directly (ai.kiln.ConvNhwc infers on its input's dims put in NCHW order).
+Shape conv_output_shape(const NodeContext& ctx, const Shape& xs, const Shape& ws);
 
 /// The concrete problem for run time (same checks, bad_input on a mismatch).
 ConvProblem conv_problem(const KernelContext& ctx, const Tensor& x, const Tensor& w);

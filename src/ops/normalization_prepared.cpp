@@ -1,6 +1,7 @@
 // Fast paths of float32 Softmax / LogSoftmax, LayerNormalization, inference BatchNormalization and
 // ReduceSum / ReduceMean over trailing axes, over the vrow and vunary kernels. Each checks at run time what
 // it covers and hands anything else to the op's reference compute.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -196,7 +197,8 @@ class ReduceKernel final : public PreparedKernel {
       axes = a.to_int64_vector();
     }
     if (axes.empty() && from_input && ctx.attr_int("noop_with_empty_axes", 0) != 0) return run_reference(ctx);
-    // The reduced axes must be a trailing block [first, rank): then each output is the sum of a contiguous row.
+    // The reduced axes must be one block [first, last): each output is then the sum of a contiguous row (a
+    // trailing block) or of a column of an [n, inner] block (H and W of an NHWC tensor).
     std::vector<bool> reduce(static_cast<size_t>(rank), axes.empty());
     for (int64_t a : axes) {
       if (a < -rank || a >= rank) return run_reference(ctx);
@@ -204,17 +206,24 @@ class ReduceKernel final : public PreparedKernel {
       if (reduce[k]) return run_reference(ctx);
       reduce[k] = true;
     }
-    size_t first = static_cast<size_t>(rank);
-    while (first > 0 && reduce[first - 1]) --first;
-    for (size_t i = 0; i < first; ++i)
-      if (reduce[i]) return run_reference(ctx);
+    const auto first = static_cast<size_t>(std::find(reduce.begin(), reduce.end(), true) - reduce.begin());
+    size_t last = first;
+    while (last < reduce.size() && reduce[last]) ++last;
+    if (std::find(reduce.begin() + static_cast<std::ptrdiff_t>(last), reduce.end(), true) != reduce.end())
+      return run_reference(ctx);
     const std::vector<int64_t>& d = x.dims();
-    const int64_t rows = product(d, 0, first), n = product(d, first, d.size());
+    const int64_t rows = product(d, 0, first), n = product(d, first, last), inner = product(d, last, d.size());
     Tensor& y = ctx.output(0);
-    if (y.numel() != rows) return run_reference(ctx);
+    if (y.numel() != rows * inner) return run_reference(ctx);
     const float scale = mean_ ? 1.0f / static_cast<float>(n) : 1.0f;
     const float* in = x.data<float>();
     float* out = y.data<float>();
+    if (inner > 1) {
+      for_chunks(ctx.threads(), rows, rows_grain(n * inner, int64_t{1} << 20), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) k_->sum_cols(in + r * n * inner, out + r * inner, n, inner, scale);
+      });
+      return;
+    }
     for_chunks(ctx.threads(), rows, rows_grain(n, int64_t{1} << 20), [&](int64_t r0, int64_t r1) {
       k_->sum_rows(in + r0 * n, out + r0, r1 - r0, n, scale);
     });

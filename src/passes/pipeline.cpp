@@ -29,6 +29,9 @@ const std::vector<PipelineEntry>& pipeline() {
       {&fuse_conv_pass(), "after the BatchNorm fold; matches Conv (+ residual Add) (+ activation) in one go"},
       {&fuse_gelu_pass(), "after the MatMul and Conv fusions, which absorb the GELUs that follow them; this one "
                           "takes the rest"},
+      {&to_channels_last_pass(), "after the conv fusions, so each FusedConv (activation and residual included) moves "
+                                 "to NHWC whole; before transpose_to_reshape, which turns the transposes of 1x1 "
+                                 "planes it leaves (after a global pool) into reshapes"},
       // The shape simplifications run after the fusions: a Reshape target with -1 hides a dim the fusions prove
       // equal through dim keys, and one mask chain shared between layers could give the attention fusion a value
       // read outside its pattern. At level 1 they follow the folds directly. They run once each, in an order

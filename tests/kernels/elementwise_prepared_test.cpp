@@ -208,6 +208,24 @@ TEST_P(PreparedOps, ReduceSumAndMeanOverTrailingAxes) {
   PreparedCall("ReduceSum", 13).compare({empty, axes({1})}, tier(), nullptr, 0, 0);
 }
 
+// A middle block of axes (the global pool of an NHWC tensor, as to_channels_last writes it): sums of columns,
+// with channel counts around the kernels' four-vector blocks and a plane of 112x112 (runs of 64 rows).
+TEST_P(PreparedOps, ReduceMeanOverMiddleAxes) {
+  auto axes = [](std::vector<int64_t> v) { return Tensor::from_vector<int64_t>({static_cast<int64_t>(v.size())}, v); };
+  for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{
+           {2, 7, 7, 1280}, {1, 3, 5, 7}, {3, 4, 4, 72}, {1, 112, 112, 33}, {2, 1, 1, 64}}) {
+    Tensor x = random_tensor(shape, rng);
+    for (int64_t keep : {0, 1}) {
+      PreparedCall("ReduceMean", 18).attr("keepdims", keep).compare({x, axes({1, 2})}, tier(), nullptr, 1e-5, 1e-6);
+      PreparedCall("ReduceMean", 13).attr("keepdims", keep).attr("axes", std::vector<int64_t>{1, 2})
+          .compare({x}, tier(), nullptr, 1e-5, 1e-6);
+      PreparedCall("ReduceSum", 13).attr("keepdims", keep).compare({x, axes({1})}, tier(), nullptr, 1e-5, 1e-5);
+    }
+  }
+  Tensor x = random_tensor({2, 3, 4, 5}, rng);
+  PreparedCall("ReduceMean", 18).compare({x, axes({1, 3})}, tier(), nullptr, 1e-5, 1e-6);  // not one block
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, PreparedOps, ::testing::Values(IsaTier::kAvx2, IsaTier::kAvx512),
                          [](const auto& info) { return std::string(kernels::isa_name(info.param)); });
 

@@ -29,6 +29,9 @@ struct VRowKernels {
                           float eps);
   /// out[r] = scale * sum of row r (n elements).
   void (*sum_rows)(const float* x, float* out, int64_t rows, int64_t n, float scale);
+  /// out[i] = scale * sum over k < n of x[k * inner + i], for i < inner: the sum along the middle axis of an
+  /// [n, inner] block (ReduceMean over H and W of an NHWC tensor), vectorised across i.
+  void (*sum_cols)(const float* x, float* out, int64_t n, int64_t inner, float scale);
 };
 
 #define KILN_VROW(name, tier) extern const VRowKernels name;

@@ -1,0 +1,167 @@
+// The fast float32 ai.kiln.ConvNhwc (conv_nhwc.cpp), prepared once per session. Forms:
+//   - pointwise (1x1, one group, no padding): a GEMM whose A is the activations as they lie, one row of C
+//     channels per pixel (M = pixels of every image, K = C), and whose B is W^T packed once (N = M channels):
+//     the orientation the GEMM runs best in, with the bias per column, the residual and the activation as its
+//     epilogue. At a stride, the sampled pixels are gathered into the thread's scratch first;
+//   - pointwise on planes declared 1x1 (a squeeze-excitation FC after the global pool): a matrix-vector product
+//     per image, as Conv's (a pixel's channels are the same vector in either layout).
+// Other convolutions, and inputs this kernel does not expect, run the reference.
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "kernels/gemm/gemm.h"
+#include "kernels/gemv/gemv.h"
+#include "kernels/thread_scratch.h"
+#include "ops/conv_ops.h"
+#include "ops/fused_activation.h"
+#include "ops/packed_weights.h"
+#include "ops/window.h"
+
+namespace kiln::ops {
+namespace {
+
+struct NhwcDims {
+  int64_t images = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+};
+
+class PreparedConvNhwc final : public PreparedKernel {
+ public:
+  ComputeFn reference = nullptr;
+  int64_t in_channels = 0, out_channels = 0;
+  WindowAttrs window;
+  kernels::ActivationParams act;
+  kernels::PackedGemmOperand packed_b;  // pointwise: W^T, [C, M]
+  std::vector<float> gemv_w;            // pointwise on 1x1 planes: kernels::gemv_pack(W)
+  std::string label;
+
+  void run(KernelContext& ctx) const override {
+    NhwcDims d;
+    if (!resolve(ctx, &d)) return reference(ctx);
+    const float* x = ctx.input(0).data<float>();
+    const float* bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
+    const float* residual = ctx.has_input(3) ? ctx.input(3).data<float>() : nullptr;
+    float* y = ctx.output(0).data<float>();
+    if (!gemv_w.empty()) {
+      if (d.in_h * d.in_w != 1) return reference(ctx);
+      return run_gemv(d, x, bias, residual, y, ctx.threads());
+    }
+    if (d.in_h != d.out_h || d.in_w != d.out_w) x = subsample(d, x, ctx.threads());
+    run_gemm(d, x, bias, residual, y, ctx.threads());
+  }
+
+  size_t packed_bytes() const override { return packed_b.bytes() + gemv_w.size() * sizeof(float); }
+  std::string describe() const override { return label; }
+
+ private:
+  // The sizes of this run, checked; false when the reference should run the node instead.
+  bool resolve(KernelContext& ctx, NhwcDims* d) const {
+    const Tensor& x = ctx.input(0);
+    if (x.dtype() != DType::kFloat32 || x.rank() != 4 || x.dim(3) != in_channels || x.numel() == 0) return false;
+    d->images = x.dim(0), d->in_h = x.dim(1), d->in_w = x.dim(2);
+    const WindowAxis h = resolve_window_axis(window, 0, d->in_h), w = resolve_window_axis(window, 1, d->in_w);
+    if (h.out <= 0 || w.out <= 0 || h.pad_begin != 0 || w.pad_begin != 0) return false;
+    d->out_h = h.out, d->out_w = w.out;
+    if (!ctx.output_allocated(0)) return false;
+    const std::vector<int64_t> want{d->images, d->out_h, d->out_w, out_channels};
+    const Tensor& y = ctx.output(0);
+    if (y.dtype() != DType::kFloat32 || y.dims() != want) return false;
+    if (ctx.has_input(2)) {
+      const Tensor& b = ctx.input(2);
+      if (b.dtype() != DType::kFloat32 || b.rank() != 1 || b.dim(0) != out_channels) return false;
+    }
+    if (ctx.has_input(3)) {
+      const Tensor& z = ctx.input(3);
+      if (z.dtype() != DType::kFloat32 || z.dims() != want) return false;
+    }
+    return true;
+  }
+
+  // The pixels a strided 1x1 convolution reads, [images, out_h, out_w, C], in the calling thread's scratch.
+  const float* subsample(const NhwcDims& d, const float* x, kernels::ThreadPool* pool) const {
+    const int64_t C = in_channels, sh = window.strides[0], sw = window.strides[1];
+    float* xs = kernels::thread_scratch_floats(static_cast<size_t>(d.images * d.out_h * d.out_w * C));
+    kernels::parallel_for(pool, static_cast<size_t>(d.images * d.out_h), [&](size_t r) {
+      const int64_t n = static_cast<int64_t>(r) / d.out_h, oh = static_cast<int64_t>(r) % d.out_h;
+      const float* src = x + ((n * d.in_h + oh * sh) * d.in_w) * C;
+      float* dst = xs + static_cast<int64_t>(r) * d.out_w * C;
+      for (int64_t ow = 0; ow < d.out_w; ++ow) std::copy_n(src + ow * sw * C, C, dst + ow * C);
+    });
+    return xs;
+  }
+
+  void run_gemm(const NhwcDims& d, const float* x, const float* bias, const float* residual, float* y,
+                kernels::ThreadPool* pool) const {
+    kernels::GemmArgs g;
+    g.M = d.images * d.out_h * d.out_w, g.N = out_channels, g.K = in_channels;
+    g.a = {x, in_channels, false};
+    g.packed_b = &packed_b;
+    g.c = y, g.ldc = out_channels;
+    g.epilogue.bias = bias;
+    g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerColumn;
+    g.epilogue.residual = residual;
+    g.epilogue.ldr = out_channels;
+    g.epilogue.activation = act;
+    kernels::gemm_f32(g, pool);
+  }
+
+  void run_gemv(const NhwcDims& d, const float* x, const float* bias, const float* residual, float* y,
+                kernels::ThreadPool* pool) const {
+    for (int64_t n = 0; n < d.images; ++n) {
+      kernels::GemvArgs g;
+      g.wp = gemv_w.data(), g.x = x + n * in_channels, g.bias = bias;
+      g.residual = residual ? residual + n * out_channels : nullptr;
+      g.y = y + n * out_channels, g.M = out_channels, g.K = in_channels, g.act = act;
+      kernels::gemv_f32(g, pool);
+    }
+  }
+};
+
+// True when X's planes are declared 1x1 ([N, 1, 1, C]).
+bool declared_single_pixel(const Shape& x) {
+  return x.rank_known && x.rank() == 4 && x.dims[1].is_known() && x.dims[1].value() == 1 && x.dims[2].is_known() &&
+         x.dims[2].value() == 1;
+}
+
+}  // namespace
+
+std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
+  const Tensor* w = ctx.input_value(1);
+  if (!w || w->dtype() != DType::kFloat32 || w->rank() != 4) return nullptr;
+  const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
+  if (!schema || !schema->compute) return nullptr;
+  const int64_t group = ctx.attr_int("group", 1), M = w->dim(0), C = w->dim(1);
+  if (group != 1 || M == 0 || C == 0 || w->dim(2) != 1 || w->dim(3) != 1) return nullptr;
+  const std::vector<int64_t> kernel{1, 1};
+  const std::vector<int64_t> k_attr = ctx.attr_ints("kernel_shape", {});
+  if (!k_attr.empty() && k_attr != kernel) return nullptr;
+
+  auto k = std::make_unique<PreparedConvNhwc>();
+  k->reference = schema->compute;
+  k->in_channels = C, k->out_channels = M;
+  k->window = read_window_attrs(ctx, rank_of("W", w->dims()), kernel, false);
+  if (k->window.auto_pad != AutoPad::kNotSet && k->window.auto_pad != AutoPad::kValid) return nullptr;
+  if (std::any_of(k->window.pads.begin(), k->window.pads.end(), [](int64_t p) { return p != 0; })) return nullptr;
+  if (k->window.dilations != std::vector<int64_t>{1, 1}) return nullptr;
+  k->act = read_fused_activation(ctx);
+  const float* wd = w->data<float>();
+  std::string form;
+  if (declared_single_pixel(ctx.input(0).shape) && k->window.strides == std::vector<int64_t>{1, 1}) {
+    k->gemv_w = kernels::gemv_pack(wd, M, C);
+    form = std::string("gemv ") + kernels::gemv_kernel_name();
+  } else {
+    // B = W^T: logical element (c, m) is W[m, c], the transpose of W's [M, C] rows.
+    k->packed_b = pack_gemm_weights(ctx, "conv_nhwc B", kernels::GemmSide::kB, C, M,
+                                    [&] { return kernels::MatrixRef{wd, C, true}; });
+    const bool strided = k->window.strides != std::vector<int64_t>{1, 1};
+    form = std::string(strided ? "gemm-subsampled " : "gemm ") + kernels::gemm_kernel_name();
+  }
+  k->label = "conv_nhwc 1x1 s" + dims_str(k->window.strides) + " " + form;
+  if (ctx.has_input(2)) k->label += " +bias";
+  if (ctx.has_input(3)) k->label += " +residual";
+  if (k->act.kind != kernels::Activation::kNone) k->label += std::string(" +") + kernels::activation_name(k->act.kind);
+  return k;
+}
+
+}  // namespace kiln::ops
