@@ -4,13 +4,16 @@
 //     the orientation the GEMM runs best in, with the bias per column, the residual and the activation as its
 //     epilogue. At a stride, the sampled pixels are gathered into the thread's scratch first;
 //   - pointwise on planes declared 1x1 (a squeeze-excitation FC after the global pool): a matrix-vector product
-//     per image, as Conv's (a pixel's channels are the same vector in either layout).
+//     per image, as Conv's (a pixel's channels are the same vector in either layout);
+//   - depthwise (one input and one output channel per group): kernels/dwnhwc, each tap of a vector of channels
+//     one load and one FMA, weights packed once in blocks of channels.
 // Other convolutions, and inputs this kernel does not expect, run the reference.
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "kernels/dwnhwc/dwnhwc.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemv/gemv.h"
 #include "kernels/thread_scratch.h"
@@ -23,7 +26,7 @@ namespace kiln::ops {
 namespace {
 
 struct NhwcDims {
-  int64_t images = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int64_t images = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0, pad_top = 0, pad_left = 0;
 };
 
 class PreparedConvNhwc final : public PreparedKernel {
@@ -34,6 +37,7 @@ class PreparedConvNhwc final : public PreparedKernel {
   kernels::ActivationParams act;
   kernels::PackedGemmOperand packed_b;  // pointwise: W^T, [C, M]
   std::vector<float> gemv_w;            // pointwise on 1x1 planes: kernels::gemv_pack(W)
+  PackedBytes dw_w;                     // depthwise: kernels::dwnhwc_pack(W)
   std::string label;
 
   void run(KernelContext& ctx) const override {
@@ -43,15 +47,20 @@ class PreparedConvNhwc final : public PreparedKernel {
     const float* bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
     const float* residual = ctx.has_input(3) ? ctx.input(3).data<float>() : nullptr;
     float* y = ctx.output(0).data<float>();
+    if (dw_w.data) {
+      if (!run_depthwise(d, x, bias, residual, y, ctx.threads())) reference(ctx);
+      return;
+    }
     if (!gemv_w.empty()) {
       if (d.in_h * d.in_w != 1) return reference(ctx);
       return run_gemv(d, x, bias, residual, y, ctx.threads());
     }
+    if (d.pad_top != 0 || d.pad_left != 0) return reference(ctx);
     if (d.in_h != d.out_h || d.in_w != d.out_w) x = subsample(d, x, ctx.threads());
     run_gemm(d, x, bias, residual, y, ctx.threads());
   }
 
-  size_t packed_bytes() const override { return packed_b.bytes() + gemv_w.size() * sizeof(float); }
+  size_t packed_bytes() const override { return packed_b.bytes() + gemv_w.size() * sizeof(float) + dw_w.size; }
   std::string describe() const override { return label; }
 
  private:
@@ -61,8 +70,8 @@ class PreparedConvNhwc final : public PreparedKernel {
     if (x.dtype() != DType::kFloat32 || x.rank() != 4 || x.dim(3) != in_channels || x.numel() == 0) return false;
     d->images = x.dim(0), d->in_h = x.dim(1), d->in_w = x.dim(2);
     const WindowAxis h = resolve_window_axis(window, 0, d->in_h), w = resolve_window_axis(window, 1, d->in_w);
-    if (h.out <= 0 || w.out <= 0 || h.pad_begin != 0 || w.pad_begin != 0) return false;
-    d->out_h = h.out, d->out_w = w.out;
+    if (h.out <= 0 || w.out <= 0 || h.pad_begin < 0 || w.pad_begin < 0) return false;
+    d->out_h = h.out, d->out_w = w.out, d->pad_top = h.pad_begin, d->pad_left = w.pad_begin;
     if (!ctx.output_allocated(0)) return false;
     const std::vector<int64_t> want{d->images, d->out_h, d->out_w, out_channels};
     const Tensor& y = ctx.output(0);
@@ -76,6 +85,20 @@ class PreparedConvNhwc final : public PreparedKernel {
       if (z.dtype() != DType::kFloat32 || z.dims() != want) return false;
     }
     return true;
+  }
+
+  bool run_depthwise(const NhwcDims& d, const float* x, const float* bias, const float* residual, float* y,
+                     kernels::ThreadPool* pool) const {
+    kernels::DwNhwcShape s;
+    s.images = d.images, s.channels = in_channels, s.in_h = d.in_h, s.in_w = d.in_w, s.out_h = d.out_h;
+    s.out_w = d.out_w, s.kernel_h = window.kernel[0], s.kernel_w = window.kernel[1];
+    s.stride_h = window.strides[0], s.stride_w = window.strides[1];
+    s.dilation_h = window.dilations[0], s.dilation_w = window.dilations[1];
+    s.pad_top = d.pad_top, s.pad_left = d.pad_left;
+    kernels::DwNhwcArgs a;
+    a.x = x, a.packed_w = static_cast<const float*>(dw_w.data), a.bias = bias, a.residual = residual, a.y = y;
+    a.act = act;
+    return kernels::dwnhwc_f32(s, a, pool);
   }
 
   // The pixels a strided 1x1 convolution reads, [images, out_h, out_w, C], in the calling thread's scratch.
@@ -131,33 +154,44 @@ std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
   if (!w || w->dtype() != DType::kFloat32 || w->rank() != 4) return nullptr;
   const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
   if (!schema || !schema->compute) return nullptr;
-  const int64_t group = ctx.attr_int("group", 1), M = w->dim(0), C = w->dim(1);
-  if (group != 1 || M == 0 || C == 0 || w->dim(2) != 1 || w->dim(3) != 1) return nullptr;
-  const std::vector<int64_t> kernel{1, 1};
+  const int64_t group = ctx.attr_int("group", 1), M = w->dim(0), Cg = w->dim(1);
+  const std::vector<int64_t> kernel{w->dim(2), w->dim(3)};
   const std::vector<int64_t> k_attr = ctx.attr_ints("kernel_shape", {});
-  if (!k_attr.empty() && k_attr != kernel) return nullptr;
+  if (M == 0 || Cg == 0 || (!k_attr.empty() && k_attr != kernel)) return nullptr;
+  const bool pointwise = group == 1 && kernel == std::vector<int64_t>{1, 1};
+  const bool depthwise = Cg == 1 && group == M;
+  if (!pointwise && !depthwise) return nullptr;
 
   auto k = std::make_unique<PreparedConvNhwc>();
   k->reference = schema->compute;
-  k->in_channels = C, k->out_channels = M;
+  k->in_channels = Cg * group, k->out_channels = M;
   k->window = read_window_attrs(ctx, rank_of("W", w->dims()), kernel, false);
-  if (k->window.auto_pad != AutoPad::kNotSet && k->window.auto_pad != AutoPad::kValid) return nullptr;
-  if (std::any_of(k->window.pads.begin(), k->window.pads.end(), [](int64_t p) { return p != 0; })) return nullptr;
-  if (k->window.dilations != std::vector<int64_t>{1, 1}) return nullptr;
   k->act = read_fused_activation(ctx);
   const float* wd = w->data<float>();
   std::string form;
-  if (declared_single_pixel(ctx.input(0).shape) && k->window.strides == std::vector<int64_t>{1, 1}) {
-    k->gemv_w = kernels::gemv_pack(wd, M, C);
-    form = std::string("gemv ") + kernels::gemv_kernel_name();
+  if (depthwise && !pointwise) {
+    const size_t bytes = kernels::dwnhwc_packed_floats(M, kernel[0], kernel[1]) * sizeof(float);
+    k->dw_w = ctx.packed({"dwnhwc W", "dwnhwc", {M, kernel[0], kernel[1]}}, bytes, [&](void* dst, size_t) {
+      kernels::dwnhwc_pack(wd, M, kernel[0], kernel[1], static_cast<float*>(dst));
+    });
+    const char* name = kernels::dwnhwc_kernel_name();
+    form = std::string("depthwise ") + (name ? name : "reference");
   } else {
-    // B = W^T: logical element (c, m) is W[m, c], the transpose of W's [M, C] rows.
-    k->packed_b = pack_gemm_weights(ctx, "conv_nhwc B", kernels::GemmSide::kB, C, M,
-                                    [&] { return kernels::MatrixRef{wd, C, true}; });
-    const bool strided = k->window.strides != std::vector<int64_t>{1, 1};
-    form = std::string(strided ? "gemm-subsampled " : "gemm ") + kernels::gemm_kernel_name();
+    if (k->window.auto_pad != AutoPad::kNotSet && k->window.auto_pad != AutoPad::kValid) return nullptr;
+    if (std::any_of(k->window.pads.begin(), k->window.pads.end(), [](int64_t p) { return p != 0; })) return nullptr;
+    if (k->window.dilations != std::vector<int64_t>{1, 1}) return nullptr;
+    if (declared_single_pixel(ctx.input(0).shape) && k->window.strides == std::vector<int64_t>{1, 1}) {
+      k->gemv_w = kernels::gemv_pack(wd, M, Cg);
+      form = std::string("gemv ") + kernels::gemv_kernel_name();
+    } else {
+      // B = W^T: logical element (c, m) is W[m, c], the transpose of W's [M, C] rows.
+      k->packed_b = pack_gemm_weights(ctx, "conv_nhwc B", kernels::GemmSide::kB, Cg, M,
+                                      [&] { return kernels::MatrixRef{wd, Cg, true}; });
+      const bool strided = k->window.strides != std::vector<int64_t>{1, 1};
+      form = std::string(strided ? "gemm-subsampled " : "gemm ") + kernels::gemm_kernel_name();
+    }
   }
-  k->label = "conv_nhwc 1x1 s" + dims_str(k->window.strides) + " " + form;
+  k->label = "conv_nhwc " + dims_str(kernel) + " s" + dims_str(k->window.strides) + " " + form;
   if (ctx.has_input(2)) k->label += " +bias";
   if (ctx.has_input(3)) k->label += " +residual";
   if (k->act.kind != kernels::Activation::kNone) k->label += std::string(" +") + kernels::activation_name(k->act.kind);

@@ -9,7 +9,8 @@
 //
 // What joins a run (a "region"), each reading 4-D float32 values:
 //   - Conv / ai.kiln.FusedConv with constant 4-D weights: 1x1 one-group unpadded undilated (any stride), or
-//     depthwise (groups = input = output channels, kernel up to 7x7, stride up to 2, no dilation);
+//     depthwise (groups = input = output channels, kernel up to 7x7, stride 1 or 2, explicit pads, any dilation:
+//     LR-ASPP's backbone dilates its last stage);
 //   - GlobalAveragePool -> ReduceMean over axes 1, 2 (kept);
 //   - layout-free element-wise ops: the unary ones below (extra inputs only one-element constants) and the
 //     binary arithmetic ones, whose other operand is a 4-D value, a constant (permuted to NHWC, as its
@@ -62,11 +63,10 @@ Role conv_role(const ir::Node& n, const GraphIndex& idx, const ShapeFacts& facts
   if (!w || w->dtype() != DType::kFloat32 || w->rank() != 4) return Role::kNone;
   if (n.inputs.size() > 2 && n.inputs[2] >= 0 && !idx.constant(n.inputs[2])) return Role::kNone;
   const std::string pad = get_string(n, "auto_pad", "NOTSET");
-  if (!all_one(get_ints(n, "dilations", {1, 1}))) return Role::kNone;
   const std::vector<int64_t> strides = get_ints(n, "strides", {1, 1});
   const int64_t group = get_int(n, "group", 1);
   if (group == 1 && w->dim(2) == 1 && w->dim(3) == 1 && all_zero(get_ints(n, "pads", {0, 0, 0, 0})) &&
-      (pad == "NOTSET" || pad == "VALID"))
+      all_one(get_ints(n, "dilations", {1, 1})) && (pad == "NOTSET" || pad == "VALID"))
     return Role::kPointwise;
   const std::optional<int64_t> channels = facts.dim(n.inputs[0], 1);
   const bool depthwise = channels && group == *channels && w->dim(0) == group && w->dim(1) == 1;

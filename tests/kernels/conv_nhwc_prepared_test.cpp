@@ -1,6 +1,6 @@
 // ai.kiln.ConvNhwc through the op: the prepared kernel (conv_nhwc_prepared.cpp) against the op's reference compute
 // (Conv's reference between two transposes) on random layers of each form it runs fast (1x1 as a GEMM, strided
-// 1x1 on gathered pixels, 1x1 planes as a matrix-vector product), with bias, residual and every activation, at
+// 1x1 on gathered pixels, 1x1 planes as a matrix-vector product, depthwise on kernels/dwnhwc), with bias, residual and every activation, at
 // every ISA tier this CPU has, and with 1 and 2 threads giving the same bits. Forms it leaves to the reference
 // (a padded 1x1, a 3x3 with one group) must be refused at prepare.
 
@@ -97,6 +97,22 @@ TEST(ConvNhwcPrepared, SqueezeExcitationFcsRunAsMatrixVectorProducts) {
     c.bias = true, c.residual = seed % 2 == 0, c.activation = seed % 2 ? "HardSigmoid" : "Relu";
     SCOPED_TRACE(c.str());
     check_case(c, seed++, "gemv");
+  }
+}
+
+TEST(ConvNhwcPrepared, DepthwiseLayersMatchReference) {
+  std::mt19937 rng(77);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  const int64_t channels[] = {1, 7, 8, 16, 17, 24, 40, 72, 96, 120};
+  for (int i = 0; i < 40 && !HasFailure(); ++i) {
+    NhwcCase c;
+    c.batch = pick(1, 2), c.height = pick(1, 17), c.width = pick(1, 21);
+    c.in_channels = c.out_channels = c.group = channels[i % 10];
+    c.kernel = 2 * pick(0, 3) + 1, c.stride = pick(1, 2);
+    c.bias = pick(0, 2) != 0, c.residual = pick(0, 2) == 0, c.shape_known = pick(0, 3) != 0;
+    c.activation = kActivations[i % 11];
+    SCOPED_TRACE(c.str());
+    check_case(c, static_cast<uint32_t>(300 + i), "depthwise");
   }
 }
 
