@@ -6,11 +6,7 @@
 //   - pointwise on planes declared 1x1 (a squeeze-excitation FC after the global pool): a matrix-vector product
 //     per image, as Conv's (a pixel's channels are the same vector in either layout);
 //   - depthwise (one input and one output channel per group): kernels/dwnhwc, each tap of a vector of channels
-//     one load and one FMA, weights packed once in blocks of channels;
-//   - dense with a short window (one group, C x kH x kW <= kMaxPatch: an RGB stem's 3x3x3): each output pixel's
-//     window copied into a row of the thread's scratch (its taps' channel runs side by side, an image at a
-//     time), then the GEMM as for a 1x1 with K = the window's size. The stem then reads the 3-channel input
-//     transposed, not its 32-channel output.
+//     one load and one FMA, weights packed once in blocks of channels.
 // Other convolutions, and inputs this kernel does not expect, run the reference.
 
 #include <algorithm>
@@ -29,10 +25,6 @@
 namespace kiln::ops {
 namespace {
 
-// Window sizes (C x kH x kW) up to which a dense convolution copies its windows into rows for the GEMM (a stem:
-// 27). Longer windows are the implicit GEMM's business, which ConvNhwc leaves to the NCHW Conv.
-constexpr int64_t kMaxPatch = 64;
-
 struct NhwcDims {
   int64_t images = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0, pad_top = 0, pad_left = 0;
 };
@@ -46,7 +38,6 @@ class PreparedConvNhwc final : public PreparedKernel {
   kernels::PackedGemmOperand packed_b;  // pointwise: W^T, [C, M]
   std::vector<float> gemv_w;            // pointwise on 1x1 planes: kernels::gemv_pack(W)
   PackedBytes dw_w;                     // depthwise: kernels::dwnhwc_pack(W)
-  bool dense = false;                   // packed_b is [kH * kW * C, M]: the rows are windows
   std::string label;
 
   void run(KernelContext& ctx) const override {
@@ -64,10 +55,9 @@ class PreparedConvNhwc final : public PreparedKernel {
       if (d.in_h * d.in_w != 1) return reference(ctx);
       return run_gemv(d, x, bias, residual, y, ctx.threads());
     }
-    if (dense) return run_dense(d, x, bias, residual, y, ctx.threads());
     if (d.pad_top != 0 || d.pad_left != 0) return reference(ctx);
     if (d.in_h != d.out_h || d.in_w != d.out_w) x = subsample(d, x, ctx.threads());
-    run_gemm(x, bias, residual, y, ctx.threads(), d.images * d.out_h * d.out_w, in_channels);
+    run_gemm(d, x, bias, residual, y, ctx.threads());
   }
 
   size_t packed_bytes() const override { return packed_b.bytes() + gemv_w.size() * sizeof(float) + dw_w.size; }
@@ -124,46 +114,11 @@ class PreparedConvNhwc final : public PreparedKernel {
     return xs;
   }
 
-  // One image's windows as rows [out_h * out_w, kH * kW * C] (taps row by row, each tap's C channels; zeros
-  // where the window is in the padding), in the calling thread's scratch.
-  const float* gather_windows(const NhwcDims& d, const float* x, kernels::ThreadPool* pool) const {
-    const int64_t C = in_channels, kh = window.kernel[0], kw = window.kernel[1], patch = C * kh * kw;
-    float* rows = kernels::thread_scratch_floats(static_cast<size_t>(d.out_h * d.out_w * patch));
-    kernels::parallel_for(pool, static_cast<size_t>(d.out_h), [&](size_t r) {
-      const auto oh = static_cast<int64_t>(r);
-      float* dst = rows + oh * d.out_w * patch;
-      for (int64_t ow = 0; ow < d.out_w; ++ow)
-        for (int64_t ky = 0; ky < kh; ++ky) {
-          const int64_t ih = oh * window.strides[0] - d.pad_top + ky * window.dilations[0];
-          for (int64_t kx = 0; kx < kw; ++kx, dst += C) {
-            const int64_t iw = ow * window.strides[1] - d.pad_left + kx * window.dilations[1];
-            if (ih < 0 || ih >= d.in_h || iw < 0 || iw >= d.in_w) {
-              std::fill_n(dst, C, 0.0f);
-            } else {
-              std::copy_n(x + (ih * d.in_w + iw) * C, C, dst);
-            }
-          }
-        }
-    });
-    return rows;
-  }
-
-  void run_dense(const NhwcDims& d, const float* x, const float* bias, const float* residual, float* y,
-                 kernels::ThreadPool* pool) const {
-    const int64_t pixels = d.out_h * d.out_w, patch = in_channels * window.kernel[0] * window.kernel[1];
-    for (int64_t n = 0; n < d.images; ++n) {
-      const float* rows = gather_windows(d, x + n * d.in_h * d.in_w * in_channels, pool);
-      const int64_t out_offset = n * pixels * out_channels;
-      run_gemm(rows, bias, residual ? residual + out_offset : nullptr, y + out_offset, pool, pixels, patch);
-    }
-  }
-
-  // y [rows, M] = act(a [rows, K] . packed_b + bias + residual).
-  void run_gemm(const float* a, const float* bias, const float* residual, float* y, kernels::ThreadPool* pool,
-                int64_t rows, int64_t K) const {
+  void run_gemm(const NhwcDims& d, const float* x, const float* bias, const float* residual, float* y,
+                kernels::ThreadPool* pool) const {
     kernels::GemmArgs g;
-    g.M = rows, g.N = out_channels, g.K = K;
-    g.a = {a, K, false};
+    g.M = d.images * d.out_h * d.out_w, g.N = out_channels, g.K = in_channels;
+    g.a = {x, in_channels, false};
     g.packed_b = &packed_b;
     g.c = y, g.ldc = out_channels;
     g.epilogue.bias = bias;
@@ -205,8 +160,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
   if (M == 0 || Cg == 0 || (!k_attr.empty() && k_attr != kernel)) return nullptr;
   const bool pointwise = group == 1 && kernel == std::vector<int64_t>{1, 1};
   const bool depthwise = Cg == 1 && group == M;
-  const bool dense = group == 1 && !pointwise && Cg * kernel[0] * kernel[1] <= kMaxPatch;
-  if (!pointwise && !depthwise && !dense) return nullptr;
+  if (!pointwise && !depthwise) return nullptr;
 
   auto k = std::make_unique<PreparedConvNhwc>();
   k->reference = schema->compute;
@@ -222,19 +176,6 @@ std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
     });
     const char* name = kernels::dwnhwc_kernel_name();
     form = std::string("depthwise ") + (name ? name : "reference");
-  } else if (dense) {
-    // B [kH * kW * C, M]: row (ky * kW + kx) * C + c holds W[:, c, ky, kx], the order gather_windows writes.
-    const int64_t kh = kernel[0], kw = kernel[1], patch = Cg * kh * kw;
-    std::vector<float> rows;
-    k->packed_b = pack_gemm_weights(ctx, "conv_nhwc windows B", kernels::GemmSide::kB, patch, M, [&] {
-      rows.resize(static_cast<size_t>(patch * M));
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t c = 0; c < Cg; ++c)
-          for (int64_t t = 0; t < kh * kw; ++t) rows[static_cast<size_t>((t * Cg + c) * M + m)] = wd[(m * Cg + c) * kh * kw + t];
-      return kernels::MatrixRef{rows.data(), M, false};
-    });
-    k->dense = true;
-    form = std::string("windows-gemm ") + kernels::gemm_kernel_name();
   } else {
     if (k->window.auto_pad != AutoPad::kNotSet && k->window.auto_pad != AutoPad::kValid) return nullptr;
     if (std::any_of(k->window.pads.begin(), k->window.pads.end(), [](int64_t p) { return p != 0; })) return nullptr;

@@ -10,8 +10,7 @@
 // What joins a run (a "region"), each reading 4-D float32 values:
 //   - Conv / ai.kiln.FusedConv with constant 4-D weights: 1x1 one-group unpadded undilated (any stride), or
 //     depthwise (groups = input = output channels, kernel up to 7x7, stride 1 or 2, explicit pads, any dilation:
-//     LR-ASPP's backbone dilates its last stage), or dense with a short window (input channels x kernel area up
-//     to 64: the RGB stem, so the region starts at the network's 3-channel input);
+//     LR-ASPP's backbone dilates its last stage);
 //   - GlobalAveragePool -> ReduceMean over axes 1, 2 (kept);
 //   - layout-free element-wise ops: the unary ones below (extra inputs only one-element constants) and the
 //     binary arithmetic ones, whose other operand is a 4-D value, a constant (permuted to NHWC, as its
@@ -40,11 +39,7 @@ constexpr std::string_view kUnary[] = {"Relu",  "Sigmoid", "HardSigmoid", "HardS
                                        "Abs",   "Neg",     "Exp",         "Sqrt",      "Reciprocal"};
 constexpr std::string_view kBinary[] = {"Add", "Sub", "Mul", "Div"};
 
-enum class Role : uint8_t { kNone, kPointwise, kDepthwise, kDense, kGlobalPool, kUnary, kBinary };
-
-// Window sizes (input channels x kernel area) of dense convolutions a region takes (conv_nhwc_prepared.cpp's
-// kMaxPatch).
-constexpr int64_t kMaxDensePatch = 64;
+enum class Role : uint8_t { kNone, kPointwise, kDepthwise, kGlobalPool, kUnary, kBinary };
 
 bool listed(std::string_view op, std::span<const std::string_view> list) {
   return std::find(list.begin(), list.end(), op) != list.end();
@@ -73,9 +68,6 @@ Role conv_role(const ir::Node& n, const GraphIndex& idx, const ShapeFacts& facts
   if (group == 1 && w->dim(2) == 1 && w->dim(3) == 1 && all_zero(get_ints(n, "pads", {0, 0, 0, 0})) &&
       all_one(get_ints(n, "dilations", {1, 1})) && (pad == "NOTSET" || pad == "VALID"))
     return Role::kPointwise;
-  // A short dense window (an RGB stem, 3x3x3): ConvNhwc copies windows into GEMM rows; in the region the
-  // network's 3-channel input is transposed instead of the stem's output.
-  if (group == 1 && w->dim(1) * w->dim(2) * w->dim(3) <= kMaxDensePatch && pad == "NOTSET") return Role::kDense;
   const std::optional<int64_t> channels = facts.dim(n.inputs[0], 1);
   const bool depthwise = channels && group == *channels && w->dim(0) == group && w->dim(1) == 1;
   const bool small = w->dim(2) <= 7 && w->dim(3) <= 7 && std::all_of(strides.begin(), strides.end(), [](int64_t s) {
@@ -260,7 +252,7 @@ class ToChannelsLast : public Pass {
     }
     std::vector<int> convs(count, 0), depthwise(count, 0);
     for (size_t i = 0; i < count; ++i) {
-      if (role[i] != Role::kPointwise && role[i] != Role::kDepthwise && role[i] != Role::kDense) continue;
+      if (role[i] != Role::kPointwise && role[i] != Role::kDepthwise) continue;
       const auto r = static_cast<size_t>(find_root(parent, static_cast<int>(i)));
       ++convs[r];
       depthwise[r] += role[i] == Role::kDepthwise;
