@@ -228,7 +228,7 @@ class ReduceKernel final : public PreparedKernel {
       k_->sum_rows(in + r0 * n, out + r0, r1 - r0, n, scale);
     });
   }
-  std::string describe() const override { return std::string(mean_ ? "row mean " : "row sum ") + k_->name; }
+  std::string describe() const override { return std::string(mean_ ? "row/column mean " : "row/column sum ") + k_->name; }
 
  private:
   bool mean_;

@@ -108,7 +108,7 @@ TEST(ConvNhwcPrepared, DepthwiseLayersMatchReference) {
     NhwcCase c;
     c.batch = pick(1, 2), c.height = pick(1, 17), c.width = pick(1, 21);
     c.in_channels = c.out_channels = c.group = channels[i % 10];
-    c.kernel = 2 * pick(0, 3) + 1, c.stride = pick(1, 2);
+    c.kernel = 2 * pick(1, 3) + 1, c.stride = pick(1, 2);  // 1x1 is the pointwise form
     c.bias = pick(0, 2) != 0, c.residual = pick(0, 2) == 0, c.shape_known = pick(0, 3) != 0;
     c.activation = kActivations[i % 11];
     SCOPED_TRACE(c.str());
