@@ -3,6 +3,7 @@
 // it covers and hands anything else to the op's reference compute.
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -188,29 +189,31 @@ class ReduceKernel final : public PreparedKernel {
     if (x.dtype() != DType::kFloat32 || !k_) return run_reference(ctx);
     const int64_t rank = static_cast<int64_t>(x.rank());
     const bool from_input = ctx.opset() >= (ctx.node().op_type == "ReduceSum" ? 13 : 18);
-    std::vector<int64_t> axes;
+    // The axes, read in place (a run allocates nothing): the attribute's list or the constant input's elements.
+    std::span<const int64_t> axes;
     if (!from_input) {
-      axes = ctx.attr_ints("axes");
+      if (const ir::Attribute* a = ctx.node().attr("axes")) axes = a->ints;
     } else if (ctx.has_input(1)) {
       const Tensor& a = ctx.input(1);
       if (a.dtype() != DType::kInt64 || a.rank() > 1) return run_reference(ctx);
-      axes = a.to_int64_vector();
+      axes = {a.data<int64_t>(), static_cast<size_t>(a.numel())};
     }
     if (axes.empty() && from_input && ctx.attr_int("noop_with_empty_axes", 0) != 0) return run_reference(ctx);
     // The reduced axes must be one block [first, last): each output is then the sum of a contiguous row (a
     // trailing block) or of a column of an [n, inner] block (H and W of an NHWC tensor).
-    std::vector<bool> reduce(static_cast<size_t>(rank), axes.empty());
+    if (rank > 63) return run_reference(ctx);
+    uint64_t reduce = axes.empty() ? (uint64_t{1} << rank) - 1 : 0;
     for (int64_t a : axes) {
       if (a < -rank || a >= rank) return run_reference(ctx);
-      const size_t k = static_cast<size_t>(a < 0 ? a + rank : a);
-      if (reduce[k]) return run_reference(ctx);
-      reduce[k] = true;
+      const uint64_t bit = uint64_t{1} << (a < 0 ? a + rank : a);
+      if (reduce & bit) return run_reference(ctx);
+      reduce |= bit;
     }
-    const auto first = static_cast<size_t>(std::find(reduce.begin(), reduce.end(), true) - reduce.begin());
+    size_t first = 0;
+    while (first < static_cast<size_t>(rank) && !(reduce >> first & 1)) ++first;
     size_t last = first;
-    while (last < reduce.size() && reduce[last]) ++last;
-    if (std::find(reduce.begin() + static_cast<std::ptrdiff_t>(last), reduce.end(), true) != reduce.end())
-      return run_reference(ctx);
+    while (last < static_cast<size_t>(rank) && (reduce >> last & 1)) ++last;
+    if (reduce >> last) return run_reference(ctx);  // a second block
     const std::vector<int64_t>& d = x.dims();
     const int64_t rows = product(d, 0, first), n = product(d, first, last), inner = product(d, last, d.size());
     Tensor& y = ctx.output(0);
