@@ -12,6 +12,7 @@
 // Strips of 8 keep 8 independent FMA chains, what two FMA ports of 4-cycle latency need.
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/dwnhwc/dwnhwc.h"
 #include "kernels/simd/register_activation.h"
@@ -34,7 +35,9 @@ struct Interior {
 // One vector of channels of one output row: where it reads and writes, and its epilogue.
 template <typename S, bool Tail> struct Lane {
   using V = typename S::V;
-  const float* const* rows;  // [kernel_h]: input row of tap row kh at this vector's first channel; null outside
+  static constexpr bool kTail = Tail;
+  const float* const* rows;  // [kernel_h]: input row of tap row kh (its first channel); null outside the input
+  int64_t c0;                // this vector's first channel
   const float* w;            // the block's packed taps at this vector's first lane: tap t at w + t * kDwNhwcBlock
   const float* res;          // residual row at this vector's first channel, or null
   float* y;                  // output row at this vector's first channel
@@ -42,6 +45,9 @@ template <typename S, bool Tail> struct Lane {
   int64_t count;             // channels in the vector (L unless Tail)
   V bias;
   const simd::RegisterActivation<S>* ep;
+
+  // Input row of tap row kh at this vector's first channel, or null.
+  const float* row(int64_t kh) const { return rows[kh] ? rows[kh] + c0 : nullptr; }
 
   V load(const float* p) const {
     if constexpr (Tail) return S::load_partial(p, count);
@@ -69,10 +75,20 @@ template <typename S, bool Tail> void clipped_pixel(const DwNhwcShape& s, const 
   typename S::V acc = v.bias;
   for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
     if (!v.rows[kh]) continue;
-    const float* r = v.rows[kh] + iw0 * v.pixel;
+    const float* r = v.row(kh) + iw0 * v.pixel;
     for (int64_t kw = kw0; kw < kw1; ++kw)
       acc = S::fmadd(v.load(r + kw * s.dilation_w * v.pixel), v.tap(kh * s.kernel_w + kw), acc);
   }
+  v.finish(ow, acc);
+}
+
+// A border pixel of a kernel fixed at compile time: src[t] is tap t's input pixel (its first channel), or null
+// when the tap reads padding, which then reads `zeros` instead (adding +-0 leaves the sum as it is), so that the
+// taps are one unrolled run of FMAs (the clipped loops of clipped_pixel took a third of a 14x14 layer's time).
+template <typename S, bool Tail, int KH, int KW>
+inline void border_pixel(const Lane<S, Tail>& v, const float* const* src, const float* zeros, int64_t ow) {
+  typename S::V acc = v.bias;
+  for (int t = 0; t < KH * KW; ++t) acc = S::fmadd(v.load(src[t] ? src[t] + v.c0 : zeros), v.tap(t), acc);
   v.finish(ow, acc);
 }
 
@@ -87,7 +103,7 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
   for (int t = 0; t < T; ++t) acc[t] = v.bias;
   for (int64_t kh = 0; kh < kernel_h; ++kh) {
     if (!v.rows[kh]) continue;
-    const float* r = v.rows[kh] + ow * step - s.pad_left * v.pixel;
+    const float* r = v.row(kh) + ow * step - s.pad_left * v.pixel;
     for (int64_t kw = 0; kw < kernel_w; ++kw) {
       const V wv = v.tap(kh * kernel_w + kw);
       for (int t = 0; t < T; ++t) acc[t] = S::fmadd(v.load(r + kw * dil + t * step), wv, acc[t]);
@@ -107,7 +123,7 @@ inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const type
 #pragma GCC unroll 8
   for (int kh = 0; kh < KH; ++kh) {
     if (!v.rows[kh]) continue;
-    const float* r = v.rows[kh] + (ow * SW - s.pad_left) * v.pixel;
+    const float* r = v.row(kh) + (ow * SW - s.pad_left) * v.pixel;
 #pragma GCC unroll 32
     for (int j = 0; j < (T - 1) * SW + KW; ++j) {
       const V x = v.load(r + j * v.pixel);
@@ -122,71 +138,109 @@ inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const type
   for (int t = 0; t < T; ++t) v.finish(ow + t, acc[t]);
 }
 
-// Interior pixels [lo, hi) in strips of kStrip, then 4, 2, 1 (a strip never overlaps another: y may be the
-// residual).
-template <typename S, bool Tail, int KH, int KW, int SW, int R>
-inline void interior(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t lo, int64_t hi) {
-  using V = typename S::V;
-  // The filter stays in registers when it fits beside kStrip accumulators and an input vector.
-  constexpr bool kReuse = KH > 0 && KH * KW + kStrip + 2 <= R;
-  if constexpr (kReuse) {
-    V wr[KH * KW];
+// The filter stays in registers when it fits beside kStrip accumulators and an input vector.
+template <int KH, int KW, int R> inline constexpr bool kReuse = KH > 0 && KH * KW + kStrip + 2 <= R;
+
+template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
+
+// T interior pixels from ow of one vector of channels.
+template <typename S, bool Tail, int KH, int KW, int SW, int R, int T>
+inline void strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) {
+  if constexpr (kReuse<KH, KW, R>) {
+    typename S::V wr[KH * KW];
     for (int t = 0; t < KH * KW; ++t) wr[t] = v.tap(t);
-    int64_t ow = lo;
-    for (; ow + kStrip <= hi; ow += kStrip) reuse_strip<S, Tail, KH, KW, SW, kStrip>(s, v, wr, ow);
-    if (ow + 4 <= hi) reuse_strip<S, Tail, KH, KW, SW, 4>(s, v, wr, ow), ow += 4;
-    if (ow + 2 <= hi) reuse_strip<S, Tail, KH, KW, SW, 2>(s, v, wr, ow), ow += 2;
-    if (ow < hi) reuse_strip<S, Tail, KH, KW, SW, 1>(s, v, wr, ow);
+    reuse_strip<S, Tail, KH, KW, SW, T>(s, v, wr, ow);
   } else {
-    int64_t ow = lo;
-    for (; ow + kStrip <= hi; ow += kStrip) tap_strip<S, Tail, KH, KW, SW, kStrip>(s, v, ow);
-    if (ow + 4 <= hi) tap_strip<S, Tail, KH, KW, SW, 4>(s, v, ow), ow += 4;
-    if (ow + 2 <= hi) tap_strip<S, Tail, KH, KW, SW, 2>(s, v, ow), ow += 2;
-    if (ow < hi) tap_strip<S, Tail, KH, KW, SW, 1>(s, v, ow);
+    tap_strip<S, Tail, KH, KW, SW, T>(s, v, ow);
   }
 }
 
-// Channels [c0, c0 + count) of one output row.
-template <typename S, bool Tail, int KH, int KW, int SW, int R>
-void lane_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols, const float* const* rows,
-              const float* res_row, float* y_row, int64_t c0, int64_t count, const simd::RegisterActivation<S>& ep) {
-  const float* shifted[kDwNhwcMaxKernel];
-  for (int64_t kh = 0; kh < s.kernel_h; ++kh) shifted[kh] = rows[kh] ? rows[kh] + c0 : nullptr;
-  Lane<S, Tail> v{shifted,
-                  a.packed_w + (c0 / kDwNhwcBlock * s.kernel_h * s.kernel_w) * kDwNhwcBlock + c0 % kDwNhwcBlock,
-                  res_row ? res_row + c0 : nullptr,
-                  y_row + c0,
-                  s.channels,
-                  count,
-                  S::zero(),
-                  &ep};
-  if (a.bias) v.bias = v.load(a.bias + c0);
-  for (int64_t ow = 0; ow < cols.lo; ++ow) clipped_pixel(s, v, ow);
-  interior<S, Tail, KH, KW, SW, R>(s, v, cols.lo, cols.hi);
-  for (int64_t ow = cols.hi; ow < s.out_w; ++ow) clipped_pixel(s, v, ow);
+// Channels [c_lo, c_hi) of one output row, piece by piece (a border pixel, a strip of interior pixels), each piece over every vector of
+// channels before the next: the input is read in order, and the latency-bound pieces (border pixels, short
+// strips: few FMA chains) of consecutive vectors are independent, so they overlap in the out-of-order core.
+template <typename S, int KH, int KW, int SW, int R>
+void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols, const float* const* rows,
+                const float* res_row, float* y_row, const simd::RegisterActivation<S>& ep, int64_t c_lo,
+                int64_t c_hi) {
+  constexpr int L = S::kLanes;
+  const int64_t C = s.channels, full = c_lo + (c_hi - c_lo) / L * L, taps = s.kernel_h * s.kernel_w;
+  auto lane = [&](auto tail, int64_t c0) {
+    Lane<S, decltype(tail)::value> v{rows,
+                                     c0,
+                                     a.packed_w + (c0 / kDwNhwcBlock * taps) * kDwNhwcBlock + c0 % kDwNhwcBlock,
+                                     res_row ? res_row + c0 : nullptr,
+                                     y_row + c0,
+                                     C,
+                                     decltype(tail)::value ? C - c0 : L,
+                                     S::zero(),
+                                     &ep};
+    if (a.bias) v.bias = v.load(a.bias + c0);
+    return v;
+  };
+  // piece(v) for every vector of channels, the last one masked when C % L != 0.
+  auto each_vector = [&](auto piece) {
+    for (int64_t c0 = c_lo; c0 < full; c0 += L) piece(lane(std::false_type{}, c0));
+    if (full < c_hi) piece(lane(std::true_type{}, full));
+  };
+  // A border pixel over every vector: border_pixel with its taps' input pixels found once, or clipped_pixel.
+  auto border = [&](int64_t ow) {
+    if constexpr (KH > 0) {
+      alignas(64) const float zeros[L] = {};
+      const float* src[KH * KW];
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw) {
+          const int64_t iw = ow * SW - s.pad_left + kw;
+          src[kh * KW + kw] = rows[kh] && iw >= 0 && iw < s.in_w ? rows[kh] + iw * C : nullptr;
+        }
+      each_vector([&](const auto& v) { border_pixel<S, tail_of<decltype(v)>, KH, KW>(v, src, zeros, ow); });
+    } else {
+      each_vector([&](const auto& v) { clipped_pixel(s, v, ow); });
+    }
+  };
+  for (int64_t ow = 0; ow < cols.lo; ++ow) border(ow);
+  int64_t ow = cols.lo;
+  for (; ow + kStrip <= cols.hi; ow += kStrip)
+    each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, kStrip>(s, v, ow); });
+  if (ow + 4 <= cols.hi) each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, 4>(s, v, ow); }), ow += 4;
+  if (ow + 2 <= cols.hi) each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, 2>(s, v, ow); }), ow += 2;
+  if (ow < cols.hi) each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, 1>(s, v, ow); });
+  for (ow = cols.hi; ow < s.out_w; ++ow) border(ow);
+}
+
+// Channels a band's rows are computed for before the next channels: a multiple of L whose window of input rows
+// ((kernel_h - 1) * dilation_h + 1 of them) takes about 32 KB, so that the rows an output row shares with the
+// next stay in L1 (L2 bandwidth bounded 14x14 layers otherwise: 3 input lines per 9 FMAs). Where fewer than 2L
+// channels fit (56- and 112-wide rows), all of them: slices of one or two lines per pixel read slower (the
+// prefetchers follow whole rows better) and their rows would not stay in L1 anyway.
+template <int L> int64_t group_channels(const DwNhwcShape& s) {
+  const int64_t window = (s.kernel_h - 1) * s.dilation_h + 1;
+  const int64_t fit = 32768 / static_cast<int64_t>(sizeof(float)) / (window * s.in_w) / L * L;
+  return fit < 2 * L ? s.channels : std::min(fit, s.channels);
 }
 
 template <typename S, int KH, int KW, int SW, int R>
 void items(const DwNhwcShape& s, const DwNhwcArgs& a, int64_t begin, int64_t end) {
-  constexpr int L = S::kLanes;
   const Interior cols(s);
   const simd::RegisterActivation<S> ep(a.act);
   const int64_t C = s.channels, band = dwnhwc_band_rows(s), bands = (s.out_h + band - 1) / band;
+  const int64_t group = group_channels<S::kLanes>(s);
   const float* rows[kDwNhwcMaxKernel];
   for (int64_t item = begin; item < end; ++item) {
     const int64_t n = item / bands, oh0 = item % bands * band, oh1 = std::min(s.out_h, oh0 + band);
-    for (int64_t oh = oh0; oh < oh1; ++oh) {
-      for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-        const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
-        rows[kh] = ih >= 0 && ih < s.in_h ? a.x + (n * s.in_h + ih) * s.in_w * C : nullptr;
+    for (int64_t c_lo = 0; c_lo < C; c_lo += group) {
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+          const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
+          rows[kh] = ih >= 0 && ih < s.in_h ? a.x + (n * s.in_h + ih) * s.in_w * C : nullptr;
+        }
+        const int64_t out_row = (n * s.out_h + oh) * s.out_w * C;
+        output_row<S, KH, KW, SW, R>(s, a, cols, rows, a.residual ? a.residual + out_row : nullptr, a.y + out_row,
+                                     ep, c_lo, std::min(C, c_lo + group));
       }
-      const int64_t out_row = (n * s.out_h + oh) * s.out_w * C;
-      const float* res_row = a.residual ? a.residual + out_row : nullptr;
-      float* y_row = a.y + out_row;
-      int64_t c0 = 0;
-      for (; c0 + L <= C; c0 += L) lane_row<S, false, KH, KW, SW, R>(s, a, cols, rows, res_row, y_row, c0, L, ep);
-      if (c0 < C) lane_row<S, true, KH, KW, SW, R>(s, a, cols, rows, res_row, y_row, c0, C - c0, ep);
-      if (!ep.in_registers()) apply_activation_f32(a.act, y_row, y_row, s.out_w * C);
+    }
+    if (!ep.in_registers()) {
+      float* y = a.y + (n * s.out_h + oh0) * s.out_w * C;
+      apply_activation_f32(a.act, y, y, (oh1 - oh0) * s.out_w * C);
     }
   }
 }
