@@ -87,10 +87,23 @@ template <typename S, bool Tail> void clipped_pixel(const DwNhwcShape& s, const 
 // taps are one unrolled run of FMAs (the clipped loops of clipped_pixel took a third of a 14x14 layer's time).
 template <typename S, bool Tail, int KH, int KW>
 inline void border_pixel(const Lane<S, Tail>& v, const float* const* src, const float* zeros, int64_t ow) {
-  typename S::V acc = v.bias;
-  for (int t = 0; t < KH * KW; ++t) acc = S::fmadd(v.load(src[t] ? src[t] + v.c0 : zeros), v.tap(t), acc);
-  v.finish(ow, acc);
+  typename S::V even = v.bias, odd = S::zero();  // even and odd tap rows: two FMA chains of half the length
+#pragma GCC unroll 8
+  for (int kh = 0; kh < KH; kh += 2) {
+#pragma GCC unroll 8
+    for (int kw = 0; kw < KW; ++kw) {
+      const int t = kh * KW + kw;
+      even = S::fmadd(v.load(src[t] ? src[t] + v.c0 : zeros), v.tap(t), even);
+      if (kh + 1 < KH) odd = S::fmadd(v.load(src[t + KW] ? src[t + KW] + v.c0 : zeros), v.tap(t + KW), odd);
+    }
+  }
+  v.finish(ow, S::add(even, odd));
 }
+
+// Accumulator sets of a strip of T pixels: strips shorter than kStrip keep two (even and odd tap rows, added at
+// the end) so that they still run 2T FMA chains (T chains of 9 or 25 taps are latency-bound); the kernels
+// whose size is only known at run time keep one (an indexed set would live in memory).
+template <int KH, int T> inline constexpr int sets = KH > 0 && T < kStrip ? 2 : 1;
 
 // T interior pixels from ow, tap by tap: one filter load per tap, T input loads. KH, KW, SW > 0 fix the kernel
 // and the stride (dilation_w 1) at compile time; 0 reads them from s.
@@ -99,17 +112,22 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
   using V = typename S::V;
   const int64_t kernel_h = KH > 0 ? KH : s.kernel_h, kernel_w = KW > 0 ? KW : s.kernel_w;
   const int64_t step = (SW > 0 ? SW : s.stride_w) * v.pixel, dil = (SW > 0 ? 1 : s.dilation_w) * v.pixel;
-  V acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = v.bias;
+  constexpr int kSets = sets<KH, T>;
+  V acc[kSets][T];
+  for (int t = 0; t < T; ++t) acc[0][t] = v.bias;
+  for (int t = 0; t < T; ++t) acc[kSets - 1][t] = kSets == 1 ? v.bias : S::zero();
+#pragma GCC unroll 8
   for (int64_t kh = 0; kh < kernel_h; ++kh) {
     if (!v.rows[kh]) continue;
     const float* r = v.row(kh) + ow * step - s.pad_left * v.pixel;
+    V* a = acc[kh % kSets];
+#pragma GCC unroll 8
     for (int64_t kw = 0; kw < kernel_w; ++kw) {
       const V wv = v.tap(kh * kernel_w + kw);
-      for (int t = 0; t < T; ++t) acc[t] = S::fmadd(v.load(r + kw * dil + t * step), wv, acc[t]);
+      for (int t = 0; t < T; ++t) a[t] = S::fmadd(v.load(r + kw * dil + t * step), wv, a[t]);
     }
   }
-  for (int t = 0; t < T; ++t) v.finish(ow + t, acc[t]);
+  for (int t = 0; t < T; ++t) v.finish(ow + t, kSets == 1 ? acc[0][t] : S::add(acc[0][t], acc[1][t]));
 }
 
 // T interior pixels from ow with the filter in registers (wr): input pixel j of a tap row is loaded once and
@@ -117,25 +135,29 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
 template <typename S, bool Tail, int KH, int KW, int SW, int T>
 inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const typename S::V* wr, int64_t ow) {
   using V = typename S::V;
-  V acc[T];
+  constexpr int kSets = sets<KH, T>;
+  V acc[kSets][T];
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) acc[t] = v.bias;
+  for (int t = 0; t < T; ++t) acc[0][t] = v.bias;
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) acc[kSets - 1][t] = kSets == 1 ? v.bias : S::zero();
 #pragma GCC unroll 8
   for (int kh = 0; kh < KH; ++kh) {
     if (!v.rows[kh]) continue;
     const float* r = v.row(kh) + (ow * SW - s.pad_left) * v.pixel;
+    V* a = acc[kh % kSets];
 #pragma GCC unroll 32
     for (int j = 0; j < (T - 1) * SW + KW; ++j) {
       const V x = v.load(r + j * v.pixel);
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const int kw = j - t * SW;
-        if (kw >= 0 && kw < KW) acc[t] = S::fmadd(x, wr[kh * KW + kw], acc[t]);
+        if (kw >= 0 && kw < KW) a[t] = S::fmadd(x, wr[kh * KW + kw], a[t]);
       }
     }
   }
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) v.finish(ow + t, acc[t]);
+  for (int t = 0; t < T; ++t) v.finish(ow + t, kSets == 1 ? acc[0][t] : S::add(acc[0][t], acc[1][t]));
 }
 
 // The filter stays in registers when it fits beside kStrip accumulators and an input vector.
