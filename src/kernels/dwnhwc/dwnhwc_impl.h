@@ -2,14 +2,18 @@
 // The channels-last depthwise kernel, written once over a SIMD wrapper (kernels/simd/simd.h) and instantiated per
 // tier in dwnhwc_avx2.cpp and dwnhwc_avx512.cpp. Include only from those files (it needs the tier's flags).
 //
-// Per output row, per vector of L = S::kLanes channels (the last one masked when channels % L != 0):
-//   - left and right border pixels (some taps in the padding) one at a time, taps clipped to the input;
-//   - interior pixels in strips of 8 (then 4, 2, 1), all taps valid. When the vector's taps fit in registers
+// Per work item (image, band of output rows), per group of channels whose input rows stay in L1, per output row,
+// piece by piece, each piece over every vector of L = S::kLanes channels of the group (the last one masked when
+// channels % L != 0):
+//   - border pixels (some taps in the padding): for the kernels fixed at compile time (3x3, 5x5, dilation_w 1)
+//     one unrolled run of taps, padding taps reading a zero vector; others clip their taps (clipped_pixel);
+//   - interior pixels (all taps valid) in strips of kStrip, then 8, 4, 2, 1. When the filter fits in registers
 //     beside the strip's accumulators (3x3 on AVX-512's 32), each input pixel is loaded once and fed to every
 //     output of the strip that reads it ("reuse": ~0.4 loads per FMA); otherwise tap by tap, the tap's filter
 //     vector loaded once for the strip (~1.1 loads per FMA, no spills).
-// Every output accumulates its taps in the same order (tap row, then tap column) in every path, from the bias.
-// Strips of 8 keep 8 independent FMA chains, what two FMA ports of 4-cycle latency need.
+// Every output accumulates its taps in tap row, then tap column order, from the bias; strips shorter than 8 and
+// border pixels split the sum between even and odd tap rows (more independent FMA chains). Which path an output
+// takes depends on its column alone, so its bits do not depend on the work split.
 
 #include <algorithm>
 #include <type_traits>
@@ -20,7 +24,9 @@
 
 namespace kiln::kernels::dwnhwc_detail {
 
-inline constexpr int kStrip = 8;
+// Pixels of a full strip: its accumulators, the 3x3 filter and an input vector take 22 of AVX-512's 32 registers;
+// 8 on AVX2's 16 (12 spilled).
+template <int R> inline constexpr int kStrip = R >= 32 ? 12 : 8;
 
 // Interior output columns [lo, hi): every tap of the kernel's width reads an input column.
 struct Interior {
@@ -100,10 +106,10 @@ inline void border_pixel(const Lane<S, Tail>& v, const float* const* src, const 
   v.finish(ow, S::add(even, odd));
 }
 
-// Accumulator sets of a strip of T pixels: strips shorter than kStrip keep two (even and odd tap rows, added at
+// Accumulator sets of a strip of T pixels: strips shorter than 8 keep two (even and odd tap rows, added at
 // the end) so that they still run 2T FMA chains (T chains of 9 or 25 taps are latency-bound); the kernels
 // whose size is only known at run time keep one (an indexed set would live in memory).
-template <int KH, int T> inline constexpr int sets = KH > 0 && T < kStrip ? 2 : 1;
+template <int KH, int T> inline constexpr int sets = KH > 0 && T < 8 ? 2 : 1;
 
 // T interior pixels from ow, tap by tap: one filter load per tap, T input loads. KH, KW, SW > 0 fix the kernel
 // and the stride (dilation_w 1) at compile time; 0 reads them from s.
@@ -160,8 +166,8 @@ inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const type
   for (int t = 0; t < T; ++t) v.finish(ow + t, kSets == 1 ? acc[0][t] : S::add(acc[0][t], acc[1][t]));
 }
 
-// The filter stays in registers when it fits beside kStrip accumulators and an input vector.
-template <int KH, int KW, int R> inline constexpr bool kReuse = KH > 0 && KH * KW + kStrip + 2 <= R;
+// The filter stays in registers when it fits beside a full strip's accumulators and an input vector.
+template <int KH, int KW, int R> inline constexpr bool kReuse = KH > 0 && KH * KW + kStrip<R> + 2 <= R;
 
 template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
 
@@ -221,11 +227,20 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
   };
   for (int64_t ow = 0; ow < cols.lo; ++ow) border(ow);
   int64_t ow = cols.lo;
-  for (; ow + kStrip <= cols.hi; ow += kStrip)
-    each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, kStrip>(s, v, ow); });
-  if (ow + 4 <= cols.hi) each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, 4>(s, v, ow); }), ow += 4;
-  if (ow + 2 <= cols.hi) each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, 2>(s, v, ow); }), ow += 2;
-  if (ow < cols.hi) each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, 1>(s, v, ow); });
+  // Strips of T pixels from ow while they fit (`once`: at most one).
+  auto strips = [&](auto width, bool once) {
+    constexpr int T = decltype(width)::value;
+    while (ow + T <= cols.hi) {
+      each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, T>(s, v, ow); });
+      ow += T;
+      if (once) return;
+    }
+  };
+  strips(std::integral_constant<int, kStrip<R>>{}, false);
+  strips(std::integral_constant<int, 8>{}, true);
+  strips(std::integral_constant<int, 4>{}, true);
+  strips(std::integral_constant<int, 2>{}, true);
+  strips(std::integral_constant<int, 1>{}, true);
   for (ow = cols.hi; ow < s.out_w; ++ow) border(ow);
 }
 
