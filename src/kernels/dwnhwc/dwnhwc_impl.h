@@ -81,9 +81,9 @@ template <typename S, bool Tail> void clipped_pixel(const DwNhwcShape& s, const 
   typename S::V acc = v.bias;
   for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
     if (!v.rows[kh]) continue;
-    const float* r = v.row(kh) + iw0 * v.pixel;
+    const float* r = v.row(kh);  // offsets from the row's start: iw0 may be negative, the columns read are not
     for (int64_t kw = kw0; kw < kw1; ++kw)
-      acc = S::fmadd(v.load(r + kw * s.dilation_w * v.pixel), v.tap(kh * s.kernel_w + kw), acc);
+      acc = S::fmadd(v.load(r + (iw0 + kw * s.dilation_w) * v.pixel), v.tap(kh * s.kernel_w + kw), acc);
   }
   v.finish(ow, acc);
 }
