@@ -26,6 +26,8 @@ struct ListedKernel {
 constexpr ListedKernel kListed[] = {
 #define KILN_DWNHWC(name, tier, simd) {#name, IsaTier::tier},
 #include "kernels/dwnhwc/dwnhwc_list.h"
+    // The AVX-512 kernel's logic on AVX2 instructions: checked on any AVX2 CPU.
+    {"dwnhwc_f32_avx512_logic", IsaTier::kAvx2},
 };
 
 // A random convolution (random_dwconv_shape's windows, sometimes a 3x5) over `channels` channels of `images`.
@@ -89,7 +91,7 @@ class DwNhwcKernel : public ::testing::TestWithParam<ListedKernel> {};
 TEST_P(DwNhwcKernel, MatchesReferenceOnRandomShapes) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
-  const DwNhwcFn fn = dwnhwc_kernel(k.tier);
+  const DwNhwcFn fn = std::string(k.name).ends_with("_logic") ? dwnhwc_f32_avx512_logic : dwnhwc_kernel(k.tier);
   ASSERT_NE(fn, nullptr);
   std::mt19937 rng(2468);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };

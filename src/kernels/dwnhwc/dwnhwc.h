@@ -68,6 +68,10 @@ using DwNhwcFn = void (*)(const DwNhwcShape& s, const DwNhwcArgs& a, int64_t beg
 /// The kernel compiled for `tier`, or null (there is no scalar one: dwnhwc_f32_ref is the oracle).
 DwNhwcFn dwnhwc_kernel(IsaTier tier);
 
+/// The AVX-512 kernel's 16-lane logic run on AVX2 instructions (tests only: it checks that logic on a CPU without
+/// AVX-512; needs AVX2).
+void dwnhwc_f32_avx512_logic(const DwNhwcShape& s, const DwNhwcArgs& a, int64_t begin, int64_t end);
+
 /// Runs at the active tier on `pool` (null: calling thread); false (nothing written) when no kernel fits.
 /// The bits do not depend on the thread count.
 bool dwnhwc_f32(const DwNhwcShape& s, const DwNhwcArgs& a, ThreadPool* pool);

@@ -2,16 +2,21 @@
 // The channels-last depthwise kernel, written once over a SIMD wrapper (kernels/simd/simd.h) and instantiated per
 // tier in dwnhwc_avx2.cpp and dwnhwc_avx512.cpp. Include only from those files (it needs the tier's flags).
 //
-// Per output row, per vector of L = S::kLanes channels (the last one masked when channels % L != 0):
-//   - left and right border pixels (some taps in the padding) one at a time, taps clipped to the input;
-//   - interior pixels in strips of 8 (then 4, 2, 1), all taps valid. When the vector's taps fit in registers
+// Per work item (image, band of output rows), per group of channels whose input rows stay in L1, per output row,
+// piece by piece, each piece over every vector of L = S::kLanes channels of the group (the last one masked when
+// channels % L != 0):
+//   - border pixels (some taps in the padding): for the kernels fixed at compile time (3x3, 5x5, dilation_w 1)
+//     one unrolled run of taps, padding taps reading a zero vector; others clip their taps (clipped_pixel);
+//   - interior pixels (all taps valid) in strips of kStrip, then 8, 4, 2, 1. When the filter fits in registers
 //     beside the strip's accumulators (3x3 on AVX-512's 32), each input pixel is loaded once and fed to every
 //     output of the strip that reads it ("reuse": ~0.4 loads per FMA); otherwise tap by tap, the tap's filter
 //     vector loaded once for the strip (~1.1 loads per FMA, no spills).
-// Every output accumulates its taps in the same order (tap row, then tap column) in every path, from the bias.
-// Strips of 8 keep 8 independent FMA chains, what two FMA ports of 4-cycle latency need.
+// Every output accumulates its taps in tap row, then tap column order, from the bias; strips shorter than 8 and
+// border pixels split the sum between even and odd tap rows (more independent FMA chains). Which path an output
+// takes depends on its column alone, so its bits do not depend on the work split.
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/dwnhwc/dwnhwc.h"
 #include "kernels/simd/register_activation.h"
@@ -19,7 +24,9 @@
 
 namespace kiln::kernels::dwnhwc_detail {
 
-inline constexpr int kStrip = 8;
+// Pixels of a full strip: its accumulators, the 3x3 filter and an input vector take 22 of AVX-512's 32 registers;
+// 8 on AVX2's 16 (12 spilled).
+template <int R> inline constexpr int kStrip = R >= 32 ? 12 : 8;
 
 // Interior output columns [lo, hi): every tap of the kernel's width reads an input column.
 struct Interior {
@@ -34,7 +41,9 @@ struct Interior {
 // One vector of channels of one output row: where it reads and writes, and its epilogue.
 template <typename S, bool Tail> struct Lane {
   using V = typename S::V;
-  const float* const* rows;  // [kernel_h]: input row of tap row kh at this vector's first channel; null outside
+  static constexpr bool kTail = Tail;
+  const float* const* rows;  // [kernel_h]: input row of tap row kh (its first channel); null outside the input
+  int64_t c0;                // this vector's first channel
   const float* w;            // the block's packed taps at this vector's first lane: tap t at w + t * kDwNhwcBlock
   const float* res;          // residual row at this vector's first channel, or null
   float* y;                  // output row at this vector's first channel
@@ -42,6 +51,9 @@ template <typename S, bool Tail> struct Lane {
   int64_t count;             // channels in the vector (L unless Tail)
   V bias;
   const simd::RegisterActivation<S>* ep;
+
+  // Input row of tap row kh at this vector's first channel, or null.
+  const float* row(int64_t kh) const { return rows[kh] ? rows[kh] + c0 : nullptr; }
 
   V load(const float* p) const {
     if constexpr (Tail) return S::load_partial(p, count);
@@ -69,12 +81,35 @@ template <typename S, bool Tail> void clipped_pixel(const DwNhwcShape& s, const 
   typename S::V acc = v.bias;
   for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
     if (!v.rows[kh]) continue;
-    const float* r = v.rows[kh] + iw0 * v.pixel;
+    const float* r = v.row(kh);  // offsets from the row's start: iw0 may be negative, the columns read are not
     for (int64_t kw = kw0; kw < kw1; ++kw)
-      acc = S::fmadd(v.load(r + kw * s.dilation_w * v.pixel), v.tap(kh * s.kernel_w + kw), acc);
+      acc = S::fmadd(v.load(r + (iw0 + kw * s.dilation_w) * v.pixel), v.tap(kh * s.kernel_w + kw), acc);
   }
   v.finish(ow, acc);
 }
+
+// A border pixel of a kernel fixed at compile time: src[t] is tap t's input pixel (its first channel), or null
+// when the tap reads padding, which then reads `zeros` instead (adding +-0 leaves the sum as it is), so that the
+// taps are one unrolled run of FMAs (the clipped loops of clipped_pixel took a third of a 14x14 layer's time).
+template <typename S, bool Tail, int KH, int KW>
+inline void border_pixel(const Lane<S, Tail>& v, const float* const* src, const float* zeros, int64_t ow) {
+  typename S::V even = v.bias, odd = S::zero();  // even and odd tap rows: two FMA chains of half the length
+#pragma GCC unroll 8
+  for (int kh = 0; kh < KH; kh += 2) {
+#pragma GCC unroll 8
+    for (int kw = 0; kw < KW; ++kw) {
+      const int t = kh * KW + kw;
+      even = S::fmadd(v.load(src[t] ? src[t] + v.c0 : zeros), v.tap(t), even);
+      if (kh + 1 < KH) odd = S::fmadd(v.load(src[t + KW] ? src[t + KW] + v.c0 : zeros), v.tap(t + KW), odd);
+    }
+  }
+  v.finish(ow, S::add(even, odd));
+}
+
+// Accumulator sets of a strip of T pixels: strips shorter than 8 keep two (even and odd tap rows, added at
+// the end) so that they still run 2T FMA chains (T chains of 9 or 25 taps are latency-bound); the kernels
+// whose size is only known at run time keep one (an indexed set would live in memory).
+template <int KH, int T> inline constexpr int sets = KH > 0 && T < 8 ? 2 : 1;
 
 // T interior pixels from ow, tap by tap: one filter load per tap, T input loads. KH, KW, SW > 0 fix the kernel
 // and the stride (dilation_w 1) at compile time; 0 reads them from s.
@@ -83,17 +118,22 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
   using V = typename S::V;
   const int64_t kernel_h = KH > 0 ? KH : s.kernel_h, kernel_w = KW > 0 ? KW : s.kernel_w;
   const int64_t step = (SW > 0 ? SW : s.stride_w) * v.pixel, dil = (SW > 0 ? 1 : s.dilation_w) * v.pixel;
-  V acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = v.bias;
+  constexpr int kSets = sets<KH, T>;
+  V acc[kSets][T];
+  for (int t = 0; t < T; ++t) acc[0][t] = v.bias;
+  for (int t = 0; t < T; ++t) acc[kSets - 1][t] = kSets == 1 ? v.bias : S::zero();
+#pragma GCC unroll 8
   for (int64_t kh = 0; kh < kernel_h; ++kh) {
     if (!v.rows[kh]) continue;
-    const float* r = v.rows[kh] + ow * step - s.pad_left * v.pixel;
+    const float* r = v.row(kh) + ow * step - s.pad_left * v.pixel;
+    V* a = acc[kh % kSets];
+#pragma GCC unroll 8
     for (int64_t kw = 0; kw < kernel_w; ++kw) {
       const V wv = v.tap(kh * kernel_w + kw);
-      for (int t = 0; t < T; ++t) acc[t] = S::fmadd(v.load(r + kw * dil + t * step), wv, acc[t]);
+      for (int t = 0; t < T; ++t) a[t] = S::fmadd(v.load(r + kw * dil + t * step), wv, a[t]);
     }
   }
-  for (int t = 0; t < T; ++t) v.finish(ow + t, acc[t]);
+  for (int t = 0; t < T; ++t) v.finish(ow + t, kSets == 1 ? acc[0][t] : S::add(acc[0][t], acc[1][t]));
 }
 
 // T interior pixels from ow with the filter in registers (wr): input pixel j of a tap row is loaded once and
@@ -101,92 +141,143 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
 template <typename S, bool Tail, int KH, int KW, int SW, int T>
 inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const typename S::V* wr, int64_t ow) {
   using V = typename S::V;
-  V acc[T];
+  constexpr int kSets = sets<KH, T>;
+  V acc[kSets][T];
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) acc[t] = v.bias;
+  for (int t = 0; t < T; ++t) acc[0][t] = v.bias;
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) acc[kSets - 1][t] = kSets == 1 ? v.bias : S::zero();
 #pragma GCC unroll 8
   for (int kh = 0; kh < KH; ++kh) {
     if (!v.rows[kh]) continue;
-    const float* r = v.rows[kh] + (ow * SW - s.pad_left) * v.pixel;
+    const float* r = v.row(kh) + (ow * SW - s.pad_left) * v.pixel;
+    V* a = acc[kh % kSets];
 #pragma GCC unroll 32
     for (int j = 0; j < (T - 1) * SW + KW; ++j) {
       const V x = v.load(r + j * v.pixel);
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const int kw = j - t * SW;
-        if (kw >= 0 && kw < KW) acc[t] = S::fmadd(x, wr[kh * KW + kw], acc[t]);
+        if (kw >= 0 && kw < KW) a[t] = S::fmadd(x, wr[kh * KW + kw], a[t]);
       }
     }
   }
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) v.finish(ow + t, acc[t]);
+  for (int t = 0; t < T; ++t) v.finish(ow + t, kSets == 1 ? acc[0][t] : S::add(acc[0][t], acc[1][t]));
 }
 
-// Interior pixels [lo, hi) in strips of kStrip, then 4, 2, 1 (a strip never overlaps another: y may be the
-// residual).
-template <typename S, bool Tail, int KH, int KW, int SW, int R>
-inline void interior(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t lo, int64_t hi) {
-  using V = typename S::V;
-  // The filter stays in registers when it fits beside kStrip accumulators and an input vector.
-  constexpr bool kReuse = KH > 0 && KH * KW + kStrip + 2 <= R;
-  if constexpr (kReuse) {
-    V wr[KH * KW];
+// The filter stays in registers when it fits beside a full strip's accumulators and an input vector.
+template <int KH, int KW, int R> inline constexpr bool kReuse = KH > 0 && KH * KW + kStrip<R> + 2 <= R;
+
+template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
+
+// T interior pixels from ow of one vector of channels.
+template <typename S, bool Tail, int KH, int KW, int SW, int R, int T>
+inline void strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) {
+  if constexpr (kReuse<KH, KW, R>) {
+    typename S::V wr[KH * KW];
     for (int t = 0; t < KH * KW; ++t) wr[t] = v.tap(t);
-    int64_t ow = lo;
-    for (; ow + kStrip <= hi; ow += kStrip) reuse_strip<S, Tail, KH, KW, SW, kStrip>(s, v, wr, ow);
-    if (ow + 4 <= hi) reuse_strip<S, Tail, KH, KW, SW, 4>(s, v, wr, ow), ow += 4;
-    if (ow + 2 <= hi) reuse_strip<S, Tail, KH, KW, SW, 2>(s, v, wr, ow), ow += 2;
-    if (ow < hi) reuse_strip<S, Tail, KH, KW, SW, 1>(s, v, wr, ow);
+    reuse_strip<S, Tail, KH, KW, SW, T>(s, v, wr, ow);
   } else {
-    int64_t ow = lo;
-    for (; ow + kStrip <= hi; ow += kStrip) tap_strip<S, Tail, KH, KW, SW, kStrip>(s, v, ow);
-    if (ow + 4 <= hi) tap_strip<S, Tail, KH, KW, SW, 4>(s, v, ow), ow += 4;
-    if (ow + 2 <= hi) tap_strip<S, Tail, KH, KW, SW, 2>(s, v, ow), ow += 2;
-    if (ow < hi) tap_strip<S, Tail, KH, KW, SW, 1>(s, v, ow);
+    tap_strip<S, Tail, KH, KW, SW, T>(s, v, ow);
   }
 }
 
-// Channels [c0, c0 + count) of one output row.
-template <typename S, bool Tail, int KH, int KW, int SW, int R>
-void lane_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols, const float* const* rows,
-              const float* res_row, float* y_row, int64_t c0, int64_t count, const simd::RegisterActivation<S>& ep) {
-  const float* shifted[kDwNhwcMaxKernel];
-  for (int64_t kh = 0; kh < s.kernel_h; ++kh) shifted[kh] = rows[kh] ? rows[kh] + c0 : nullptr;
-  Lane<S, Tail> v{shifted,
-                  a.packed_w + (c0 / kDwNhwcBlock * s.kernel_h * s.kernel_w) * kDwNhwcBlock + c0 % kDwNhwcBlock,
-                  res_row ? res_row + c0 : nullptr,
-                  y_row + c0,
-                  s.channels,
-                  count,
-                  S::zero(),
-                  &ep};
-  if (a.bias) v.bias = v.load(a.bias + c0);
-  for (int64_t ow = 0; ow < cols.lo; ++ow) clipped_pixel(s, v, ow);
-  interior<S, Tail, KH, KW, SW, R>(s, v, cols.lo, cols.hi);
-  for (int64_t ow = cols.hi; ow < s.out_w; ++ow) clipped_pixel(s, v, ow);
+// Channels [c_lo, c_hi) of one output row, piece by piece (a border pixel, a strip of interior pixels), each piece over every vector of
+// channels before the next: the input is read in order, and the latency-bound pieces (border pixels, short
+// strips: few FMA chains) of consecutive vectors are independent, so they overlap in the out-of-order core.
+template <typename S, int KH, int KW, int SW, int R>
+void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols, const float* const* rows,
+                const float* res_row, float* y_row, const simd::RegisterActivation<S>& ep, int64_t c_lo,
+                int64_t c_hi) {
+  constexpr int L = S::kLanes;
+  const int64_t C = s.channels, full = c_lo + (c_hi - c_lo) / L * L, taps = s.kernel_h * s.kernel_w;
+  auto lane = [&](auto tail, int64_t c0) {
+    Lane<S, decltype(tail)::value> v{rows,
+                                     c0,
+                                     a.packed_w + (c0 / kDwNhwcBlock * taps) * kDwNhwcBlock + c0 % kDwNhwcBlock,
+                                     res_row ? res_row + c0 : nullptr,
+                                     y_row + c0,
+                                     C,
+                                     decltype(tail)::value ? C - c0 : L,
+                                     S::zero(),
+                                     &ep};
+    if (a.bias) v.bias = v.load(a.bias + c0);
+    return v;
+  };
+  // piece(v) for every vector of channels, the last one masked when C % L != 0.
+  auto each_vector = [&](auto piece) {
+    for (int64_t c0 = c_lo; c0 < full; c0 += L) piece(lane(std::false_type{}, c0));
+    if (full < c_hi) piece(lane(std::true_type{}, full));
+  };
+  // A border pixel over every vector: border_pixel with its taps' input pixels found once, or clipped_pixel.
+  auto border = [&](int64_t ow) {
+    if constexpr (KH > 0) {
+      alignas(64) const float zeros[L] = {};
+      const float* src[KH * KW];
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw) {
+          const int64_t iw = ow * SW - s.pad_left + kw;
+          src[kh * KW + kw] = rows[kh] && iw >= 0 && iw < s.in_w ? rows[kh] + iw * C : nullptr;
+        }
+      each_vector([&](const auto& v) { border_pixel<S, tail_of<decltype(v)>, KH, KW>(v, src, zeros, ow); });
+    } else {
+      each_vector([&](const auto& v) { clipped_pixel(s, v, ow); });
+    }
+  };
+  for (int64_t ow = 0; ow < cols.lo; ++ow) border(ow);
+  int64_t ow = cols.lo;
+  // Strips of T pixels from ow while they fit (`once`: at most one).
+  auto strips = [&](auto width, bool once) {
+    constexpr int T = decltype(width)::value;
+    while (ow + T <= cols.hi) {
+      each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, T>(s, v, ow); });
+      ow += T;
+      if (once) return;
+    }
+  };
+  strips(std::integral_constant<int, kStrip<R>>{}, false);
+  strips(std::integral_constant<int, 8>{}, true);
+  strips(std::integral_constant<int, 4>{}, true);
+  strips(std::integral_constant<int, 2>{}, true);
+  strips(std::integral_constant<int, 1>{}, true);
+  for (ow = cols.hi; ow < s.out_w; ++ow) border(ow);
+}
+
+// Channels a band's rows are computed for before the next channels: a multiple of L whose window of input rows
+// ((kernel_h - 1) * dilation_h + 1 of them) takes about 32 KB, so that the rows an output row shares with the
+// next stay in L1 (L2 bandwidth bounded 14x14 layers otherwise: 3 input lines per 9 FMAs). Where fewer than 2L
+// channels fit (56- and 112-wide rows), all of them: slices of one or two lines per pixel read slower (the
+// prefetchers follow whole rows better) and their rows would not stay in L1 anyway.
+template <int L> int64_t group_channels(const DwNhwcShape& s) {
+  const int64_t window = (s.kernel_h - 1) * s.dilation_h + 1;
+  const int64_t fit = 32768 / static_cast<int64_t>(sizeof(float)) / (window * s.in_w) / L * L;
+  return fit < 2 * L ? s.channels : std::min(fit, s.channels);
 }
 
 template <typename S, int KH, int KW, int SW, int R>
 void items(const DwNhwcShape& s, const DwNhwcArgs& a, int64_t begin, int64_t end) {
-  constexpr int L = S::kLanes;
   const Interior cols(s);
   const simd::RegisterActivation<S> ep(a.act);
   const int64_t C = s.channels, band = dwnhwc_band_rows(s), bands = (s.out_h + band - 1) / band;
+  const int64_t group = group_channels<S::kLanes>(s);
   const float* rows[kDwNhwcMaxKernel];
   for (int64_t item = begin; item < end; ++item) {
     const int64_t n = item / bands, oh0 = item % bands * band, oh1 = std::min(s.out_h, oh0 + band);
-    for (int64_t oh = oh0; oh < oh1; ++oh) {
-      for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-        const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
-        rows[kh] = ih >= 0 && ih < s.in_h ? a.x + (n * s.in_h + ih) * s.in_w * C : nullptr;
+    for (int64_t c_lo = 0; c_lo < C; c_lo += group) {
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+          const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
+          rows[kh] = ih >= 0 && ih < s.in_h ? a.x + (n * s.in_h + ih) * s.in_w * C : nullptr;
+        }
+        const int64_t out_row = (n * s.out_h + oh) * s.out_w * C;
+        output_row<S, KH, KW, SW, R>(s, a, cols, rows, a.residual ? a.residual + out_row : nullptr, a.y + out_row,
+                                     ep, c_lo, std::min(C, c_lo + group));
       }
-      const int64_t out_row = (n * s.out_h + oh) * s.out_w * C;
-      const float* res_row = a.residual ? a.residual + out_row : nullptr;
-      float* y_row = a.y + out_row;
-      int64_t c0 = 0;
-      for (; c0 + L <= C; c0 += L) lane_row<S, false, KH, KW, SW, R>(s, a, cols, rows, res_row, y_row, c0, L, ep);
-      if (c0 < C) lane_row<S, true, KH, KW, SW, R>(s, a, cols, rows, res_row, y_row, c0, C - c0, ep);
-      if (!ep.in_registers()) apply_activation_f32(a.act, y_row, y_row, s.out_w * C);
+    }
+    if (!ep.in_registers()) {
+      float* y = a.y + (n * s.out_h + oh0) * s.out_w * C;
+      apply_activation_f32(a.act, y, y, (oh1 - oh0) * s.out_w * C);
     }
   }
 }
