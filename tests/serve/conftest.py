@@ -38,7 +38,7 @@ def _save(model_dir: pathlib.Path, graph) -> None:
     onnx.save(model, str(model_dir / "model.onnx"))
 
 
-def _tiny_models(repo: pathlib.Path) -> None:
+def write_tiny_models(repo: pathlib.Path) -> None:
     """Models whose outputs are known exactly: one per datatype the served suite models lack."""
     v = helper.make_tensor_value_info
     _save(repo / "int64_ops", helper.make_graph(
@@ -68,7 +68,7 @@ def model_repository() -> pathlib.Path:
     repo = WORK / "repository"
     if repo.exists():
         shutil.rmtree(repo)
-    _tiny_models(repo)
+    write_tiny_models(repo)
     (repo / "super_resolution").mkdir()
     shutil.copy(REPO / "models" / "super_resolution.onnx", repo / "super_resolution" / "model.onnx")
     # Dynamic batching (config.json): the demo model batched, and a small one with a queue of 2 for the 503 case.
