@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <rapidjson/document.h>
 
+#include <charconv>
 #include <stdexcept>
 
 #include "datatype.h"
@@ -32,6 +33,17 @@ std::optional<size_t> raw_bytes(const std::string& name, const std::string& data
   return static_cast<size_t>(element_count(shape)) * dtype_size(*dtype);
 }
 
+// A whole number >= 0: a JSON number, or (a JSON answer is parsed with its numbers left as text) its text.
+std::optional<uint64_t> json_count(const Value& v) {
+  if (v.IsUint64()) return v.GetUint64();
+  uint64_t n = 0;
+  if (!v.IsString()) return std::nullopt;
+  const char* end = v.GetString() + v.GetStringLength();
+  auto [stop, error] = std::from_chars(v.GetString(), end, n);
+  if (error != std::errc() || stop != end) return std::nullopt;
+  return n;
+}
+
 // Elements in a flat or nested JSON "data" array.
 int64_t json_elements(const Value& data) {
   if (!data.IsArray()) return 1;
@@ -45,6 +57,14 @@ const Value& member(const Value& object, const char* key, const std::string& whe
   auto it = object.FindMember(key);
   if (it == object.MemberEnd()) wrong(fmt::format("{} has no \"{}\"", where, key));
   return it->value;
+}
+
+// An output's parameters.binary_data_size; null when it has none ("parameters" may be missing, or null).
+const Value* binary_data_size(const Value& output) {
+  auto params = output.FindMember("parameters");
+  if (params == output.MemberEnd() || !params->value.IsObject()) return nullptr;
+  auto size = params->value.FindMember("binary_data_size");
+  return size == params->value.MemberEnd() ? nullptr : &size->value;
 }
 
 // The "outputs" of a parsed JSON answer (or binary-extension header); `data_bytes_left` is the binary data after
@@ -64,16 +84,15 @@ AnswerShape json_outputs(const rapidjson::Document& doc, size_t data_bytes_left)
     if (!shape_array.IsArray() || !datatype.IsString()) wrong(where + ": its shape or datatype is malformed");
     std::vector<int64_t>& dims = shape.shapes.emplace_back();
     for (const Value& d : shape_array.GetArray()) {
-      if (!d.IsInt64() || d.GetInt64() < 0) wrong(where + ": its shape holds something other than sizes");
-      dims.push_back(d.GetInt64());
+      const std::optional<uint64_t> size = json_count(d);
+      if (!size) wrong(where + ": its shape holds something other than sizes");
+      dims.push_back(static_cast<int64_t>(*size));
     }
     const std::optional<size_t> expected = raw_bytes(shape.names.back(), datatype.GetString(), dims);
-    auto params = out.FindMember("parameters");
-    auto binary = params != out.MemberEnd() && params->value.IsObject()
-                      ? params->value.FindMember("binary_data_size") : out.MemberEnd();
-    if (params != out.MemberEnd() && binary != params->value.MemberEnd()) {
-      if (!binary->value.IsUint64()) wrong(where + ": binary_data_size is not a byte count");
-      const uint64_t size = binary->value.GetUint64();
+    if (const Value* binary = binary_data_size(out)) {
+      const std::optional<uint64_t> bytes = json_count(*binary);
+      if (!bytes) wrong(where + ": binary_data_size is not a byte count");
+      const uint64_t size = *bytes;
       if (size > data_bytes_left || (expected && size != *expected))
         wrong(fmt::format("{}: {} bytes of binary data for shape [{}] ({} bytes left)", where, size,
                           fmt::join(dims, ","), data_bytes_left));
@@ -98,8 +117,9 @@ int64_t typed_elements(const inference::InferTensorContents& c) {
 
 AnswerShape check_json_answer(std::string& body) {
   rapidjson::Document doc;
+  // Numbers left as text: the data's elements are counted, never converted (most of a parse's time otherwise).
   // kiln serve writes NaN and Infinity as such (JSON has no other way).
-  doc.ParseInsitu<rapidjson::kParseNanAndInfFlag>(body.data());
+  doc.ParseInsitu<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseNanAndInfFlag>(body.data());
   return json_outputs(doc, 0);
 }
 

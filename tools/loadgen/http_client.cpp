@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include <limits>
 #include <stdexcept>
 
 #include "infer_client.h"
@@ -38,7 +39,9 @@ class HttpClient final : public InferClient {
   AnswerShape infer() override {
     if (!socket_.is_open()) connect();
     http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);  // the answer's size is the server's to choose; the check measures it
+    // The answer's size is the server's to choose; the check measures it. (A limit, not boost::none: Boost 1.74
+    // compares a Content-Length with an empty limit as if the limit were below it.)
+    parser.body_limit(std::numeric_limits<uint64_t>::max());
     try {
       http::write(socket_, request_);
       http::read(socket_, buffer_, parser);
