@@ -195,7 +195,8 @@ def python_cell(server, protocol, clients, ports, model, input_name, output_name
     ms = np.array(latencies) * 1000
     return {"server": server, "protocol": protocol, "clients": clients, "requests": len(latencies), "failed": len(failures),
             "per_s": len(latencies) / wall, "p50_ms": float(np.percentile(ms, 50)) if len(ms) else 0,
-            "p99_ms": float(np.percentile(ms, 99)) if len(ms) else 0, "client_cpu_ms": 1000 * cpu / sent if sent else 0}
+            "p99_ms": float(np.percentile(ms, 99)) if len(ms) else 0,
+            "client_cpu_ms": 1000 * cpu / sent if sent else 0}
 
 
 def run_server(server, args, name, output_name, x, input_file):

@@ -107,7 +107,8 @@ LoadResult run_load(int clients, const std::function<std::unique_ptr<InferClient
   result.cpu_seconds = cpu_seconds_so_far() - cpu_at_start;
   result.failed = shared.failed();
   result.first_failure = shared.first_failure();
-  for (const std::vector<double>& l : latencies) result.latencies_ms.insert(result.latencies_ms.end(), l.begin(), l.end());
+  for (const std::vector<double>& l : latencies)
+    result.latencies_ms.insert(result.latencies_ms.end(), l.begin(), l.end());
   result.answered = static_cast<int64_t>(result.latencies_ms.size());
   return result;
 }
