@@ -4,13 +4,12 @@ non-zero exit. Environment: KILN_LOADGEN (tests/serve/CMakeLists.txt sets it) be
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import REPO, WORK, start_server, stop_server, write_tiny_models
+from conftest import REPO, WORK, demo_and_tiny_repository, start_server, stop_server
 
 LOADGEN = pathlib.Path(os.environ.get("KILN_LOADGEN", REPO / "build" / "kiln-loadgen"))
 PROTOCOLS = ("grpc", "http-binary", "http-json")
@@ -18,13 +17,8 @@ PROTOCOLS = ("grpc", "http-binary", "http-json")
 
 @pytest.fixture(scope="module")
 def server():
-    """The demo model and the tiny ones only: this suite needs no model from the suite's cache."""
-    repo = WORK / "repository_loadgen"
-    if repo.exists():
-        shutil.rmtree(repo)
-    write_tiny_models(repo)
-    (repo / "super_resolution").mkdir()
-    shutil.copy(REPO / "models" / "super_resolution.onnx", repo / "super_resolution" / "model.onnx")
+    """This suite needs no model from the suite's cache."""
+    repo = demo_and_tiny_repository(WORK / "repository_loadgen")
     s = start_server(repo)
     yield s
     stop_server(s)
