@@ -15,8 +15,8 @@ only once, so lost ones are failed ones). The clients are kiln-loadgen (tools/lo
 connection per client, the request encoded once, answers checked for their size, not decoded), the same for
 every server; the table gives its CPU time per request, what the load takes from the cores the server runs on.
 `--client python` drives the cells with Triton's Python clients (tritonclient threads) instead, as before
-kiln-loadgen: on 2 cores their CPU (GIL, NumPy encode and decode) held kiln serve at 16 clients to 73-74 % of
-in-process `kiln bench`. Both send JSON requests with `Content-Type: application/json` (tritonclient sends
+kiln-loadgen; their CPU per request, taken from the same cores, is about twice kiln-loadgen's on gRPC, three
+times on binary HTTP and four to five times on JSON (docs/performance.md). Both send JSON requests with `Content-Type: application/json` (tritonclient sends
 none, kiln does not need one, KServe 0.21 answers 400 without it: it then reads the body as binary tensors).
 
 Outside pauses: a shared machine may stop niced processes for seconds at a time (here the lead's kernel
