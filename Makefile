@@ -46,9 +46,12 @@ bench: bootstrap
 
 # kiln serve under load on loopback (scripts/bench/serve_bench.py): per protocol (JSON, binary HTTP, gRPC) and
 # client count (1, 4, 16), bounded in requests and time, beside KServe's own Python model server on onnxruntime
-# (kserve, installed by bootstrap) and in-process `kiln bench`. Never part of `make test`.
+# (kserve, installed by bootstrap) and in-process `kiln bench`; the load from kiln-loadgen (tools/loadgen), or
+# CLIENT=python for tritonclient threads. Never part of `make test`.
 bench-serve: build
-	@.venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln $(if $(THREADS),--threads $(THREADS))
+	@cmake --build --preset release -j $(JOBS) --target kiln-loadgen
+	@.venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln --loadgen build/kiln-loadgen \
+	  $(if $(THREADS),--threads $(THREADS)) $(if $(CLIENT),--client $(CLIENT))
 
 # `kiln optimize` beside onnxsim and onnxslim (installed into the venv on first use): node counts on the bench
 # models, each output checked on ONNX Runtime. MODELS=a,b narrows; UPDATE_DOC=1 writes docs/performance.md.

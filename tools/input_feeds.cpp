@@ -32,8 +32,25 @@ std::vector<int64_t> random_input_dims(const IoInfo& in, const std::map<std::str
   return dims;
 }
 
-// Uniform [0,1) floats, integers in [0,10), random bools: the same for the same seed. A size the model declares
-// may be absurd: it is checked against the session's tensor limit before anything is allocated.
+const IoInfo* find_input(const Session& session, const std::string& name) {
+  for (const IoInfo& in : session.inputs())
+    if (in.name == name) return &in;
+  return nullptr;
+}
+
+ir::FlatType flat_type(const IoInfo& in) {
+  ir::FlatType t;
+  t.kind = in.kind;
+  t.holds = in.holds;
+  t.dtype = in.dtype;
+  t.shape = in.shape;
+  return t;
+}
+
+}  // namespace
+
+// A size the model declares may be absurd: it is checked against the session's tensor limit before anything is
+// allocated.
 Tensor random_tensor(const std::string& name, DType dtype, const std::vector<int64_t>& dims, std::mt19937_64& rng) {
   const int64_t limit = SessionOptions{}.max_tensor_bytes;
   int64_t bytes = static_cast<int64_t>(std::max<size_t>(dtype_size(dtype), 1));
@@ -65,23 +82,6 @@ Tensor random_tensor(const std::string& name, DType dtype, const std::vector<int
   }
   return t;
 }
-
-const IoInfo* find_input(const Session& session, const std::string& name) {
-  for (const IoInfo& in : session.inputs())
-    if (in.name == name) return &in;
-  return nullptr;
-}
-
-ir::FlatType flat_type(const IoInfo& in) {
-  ir::FlatType t;
-  t.kind = in.kind;
-  t.holds = in.holds;
-  t.dtype = in.dtype;
-  t.shape = in.shape;
-  return t;
-}
-
-}  // namespace
 
 // "1x3x224" for a tensor; "sequence of 3", "optional (empty)", "optional tensor 2x3" for containers.
 std::string shape_text(const Tensor& t) {

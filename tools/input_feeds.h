@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct Feeds {
 /// cannot be known or an argument names no input.
 Feeds make_feeds(const Session& session, const std::vector<std::string>& input_args,
                  const std::vector<std::string>& shape_args, uint64_t seed);
+
+/// Random data for input `name`: uniform [0,1) floats, integers in [0,10), random bools, the same for the same
+/// `rng` state. Throws Error naming --shape and --input when the size is over the tensor limit or the type has no
+/// random form.
+Tensor random_tensor(const std::string& name, DType dtype, const std::vector<int64_t>& dims, std::mt19937_64& rng);
 
 /// "1x3x224" for a tensor; "sequence of 3", "optional (empty)", "optional 2x3" for containers.
 std::string shape_text(const Tensor& t);

@@ -9,21 +9,24 @@ kiln serve by default runs as many at once as its workers bring, each run past t
 thread pool running its kernels on its own worker thread, so it uses more threads than --threads; with one
 instance it uses exactly --threads, the like-for-like figure. All listen on 127.0.0.1 only.
 
-Each cell sends a bounded number of requests (--requests, at most --seconds) from N client threads, each with
-its own tritonclient connection, and counts failures (an error answer, or no answer: a request is sent only
-once, so lost ones are failed ones). The clients are Python (Triton's own), so at high client counts the figure
-includes what the clients cost on the same cores; the load average is printed with it. JSON requests carry
-`Content-Type: application/json` to both servers: tritonclient sends none, kiln does not need one, KServe 0.21
-answers 400 without it (it then reads the body as binary tensors).
+Each cell sends a bounded number of requests (--requests, at most --seconds) from N closed-loop clients, each
+on its own connection, and counts failures (an error answer, a short answer, or no answer: a request is sent
+only once, so lost ones are failed ones). The clients are kiln-loadgen (tools/loadgen, C++: one thread and
+connection per client, the request encoded once, answers checked for their size, not decoded), the same for
+every server; the table gives its CPU time per request, what the load takes from the cores the server runs on.
+`--client python` drives the cells with Triton's Python clients (tritonclient threads) instead, as before
+kiln-loadgen; their CPU per request, taken from the same cores, is about twice kiln-loadgen's on gRPC, three
+times on binary HTTP and four to five times on JSON (docs/performance.md). Both send JSON requests with `Content-Type: application/json` (tritonclient sends
+none, kiln does not need one, KServe 0.21 answers 400 without it: it then reads the body as binary tensors).
 
 Outside pauses: a shared machine may stop niced processes for seconds at a time (here the lead's kernel
 measurements do). A watcher thread notes any such pause during a cell (its own 20 ms ticks arriving over 150 ms
 late, or a server process seen stopped, state T); a paused cell is measured again, up to --attempts times, and
 the table says how many attempts each took. The in-process `kiln bench` figure is taken the same way.
 
-    .venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln [--model models/super_resolution.onnx]
-        [--shape 1x1x64x64] [--threads 2] [--clients 1,4,16] [--requests 300] [--seconds 10]
-        [--servers kiln,kiln-1,kserve] [--attempts 10]
+    .venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln [--loadgen build/kiln-loadgen]
+        [--client loadgen|python] [--model models/super_resolution.onnx] [--shape 1x1x64x64] [--threads 2]
+        [--clients 1,4,16] [--requests 300] [--seconds 10] [--servers kiln,kiln-1,kserve] [--attempts 10]
 """
 import argparse
 import concurrent.futures
@@ -162,21 +165,41 @@ def one_client(protocol, ports, model, input_name, output_name, x, stop_at, coun
             failures.append(1)
 
 
-def cell(server, protocol, clients, ports, model, input_name, output_name, x, requests, seconds):
+def loadgen_cell(loadgen, server, protocol, clients, ports, model, input_arg, requests, seconds):
+    """One cell driven by kiln-loadgen; its JSON gives the figures (and its own CPU time per request)."""
+    port = ports["gRPC"] if protocol == "grpc" else ports["HTTP"]
+    run = subprocess.run([loadgen, "--url", f"127.0.0.1:{port}", "--protocol", protocol, "--model", model,
+                          "--input", input_arg, "--clients", str(clients), "--requests", str(requests),
+                          "--seconds", str(seconds), "--json"], capture_output=True, text=True)
+    if run.returncode not in (0, 1):  # 1: some requests failed, which the table shows
+        raise RuntimeError(f"kiln-loadgen exited {run.returncode}: {run.stderr}")
+    out = json.loads(run.stdout)
+    if out["first_failure"]:
+        print(f"{server} {protocol} {clients}: first failure: {out['first_failure']}", file=sys.stderr)
+    return {"server": server, "protocol": protocol, "clients": clients, "requests": out["count"],
+            "failed": out["failed"], "per_s": out["throughput_per_s"], "p50_ms": out["latency_ms"]["p50"],
+            "p99_ms": out["latency_ms"]["p99"], "client_cpu_ms": out["client_cpu_ms_per_request"]}
+
+
+def python_cell(server, protocol, clients, ports, model, input_name, output_name, x, requests, seconds):
+    """One cell driven by tritonclient threads in this process (--client python); their CPU time is this
+    process's (the pause watcher's ticks are a negligible part of it)."""
     counter, lock, latencies, failures = [requests], threading.Lock(), [], []
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         for f in [pool.submit(one_client, protocol, ports, model, input_name, output_name, x, start + seconds,
                               counter, lock, latencies, failures) for _ in range(clients)]:
             f.result()
-    wall = time.monotonic() - start
+    wall, cpu = time.monotonic() - start, time.process_time() - cpu_start
+    sent = len(latencies) + len(failures)
     ms = np.array(latencies) * 1000
     return {"server": server, "protocol": protocol, "clients": clients, "requests": len(latencies), "failed": len(failures),
             "per_s": len(latencies) / wall, "p50_ms": float(np.percentile(ms, 50)) if len(ms) else 0,
-            "p99_ms": float(np.percentile(ms, 99)) if len(ms) else 0}
+            "p99_ms": float(np.percentile(ms, 99)) if len(ms) else 0,
+            "client_cpu_ms": 1000 * cpu / sent if sent else 0}
 
 
-def run_server(server, args, name, output_name, x):
+def run_server(server, args, name, output_name, x, input_file):
     if server == "kiln":
         process, ports = start_kiln(args.kiln, args.model, args.threads)
     elif server == "kiln-1":
@@ -187,8 +210,13 @@ def run_server(server, args, name, output_name, x):
         rows = []
         for c in args.clients.split(","):
             for p in PROTOCOLS:
-                row, attempts = unpaused(lambda: cell(server, p, int(c), ports, name, args.input, output_name, x,
-                                                      args.requests, args.seconds), [process.pid], args.attempts)
+                if args.client == "loadgen":
+                    measure = lambda: loadgen_cell(args.loadgen, server, p, int(c), ports, name,  # noqa: E731
+                                                   f"{args.input}={input_file}", args.requests, args.seconds)
+                else:
+                    measure = lambda: python_cell(server, p, int(c), ports, name, args.input,  # noqa: E731
+                                                  output_name, x, args.requests, args.seconds)
+                row, attempts = unpaused(measure, [process.pid], args.attempts)
                 rows.append(dict(row, attempts=attempts))
                 print(f"{server} {p} {c}: {row['per_s']:.1f}/s, attempts {attempts}", file=sys.stderr, flush=True)
         return rows
@@ -200,6 +228,9 @@ def run_server(server, args, name, output_name, x):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", default="build/kiln")
+    ap.add_argument("--loadgen", default="build/kiln-loadgen")
+    ap.add_argument("--client", choices=("loadgen", "python"), default="loadgen",
+                    help="what sends the requests: kiln-loadgen (C++), or tritonclient threads in this process")
     ap.add_argument("--model", default="models/super_resolution.onnx")
     ap.add_argument("--input", default="input")
     ap.add_argument("--shape", default="1x1x64x64")
@@ -228,24 +259,30 @@ def main() -> int:
     watched = []
     bench_before, attempts_before = unpaused(kiln_bench, watched, args.attempts)
     name = pathlib.Path(args.model).stem
-    rows = [r for server in args.servers.split(",") for r in run_server(server, args, name, output_name, x)]
+    # kiln-loadgen reads the input from a file: the same data as the Python clients send.
+    input_file = pathlib.Path(tempfile.mkdtemp(prefix="serve_bench_")) / f"{args.input}.npy"
+    np.save(input_file, x)
+    rows = [r for server in args.servers.split(",")
+            for r in run_server(server, args, name, output_name, x, input_file)]
     bench_after, attempts_after = unpaused(kiln_bench, watched, args.attempts)
     bench = max(bench_before, bench_after, key=lambda b: b["throughput_per_s"])
     print(f"model {name} input {args.shape}, {args.threads} threads, load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs")
+          f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs, clients: "
+          f"{'kiln-loadgen' if args.client == 'loadgen' else 'tritonclient (Python threads)'}")
     for when, b, attempts in (("before", bench_before, attempts_before), ("after", bench_after, attempts_after)):
         print(f"in-process kiln bench {when}: {b['throughput_per_s']:.1f}/s, median {b['latency_ms']['median']:.2f} ms "
               f"(attempts {attempts})")
     by_cell = {(r["server"], r["protocol"], r["clients"]): r for r in rows}
     print("| server | protocol | clients | requests | failed | per s | vs kiln bench | vs kserve | p50 ms | p99 ms | "
-          "attempts |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "client CPU ms/req | attempts |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         other = by_cell.get(("kserve", r["protocol"], r["clients"]))
         ratio = f"{r['per_s'] / other['per_s']:.2f}x" if other and other["per_s"] and r["server"] != "kserve" else ""
         print(f"| {r['server']} | {r['protocol']} | {r['clients']} | {r['requests']} | {r['failed']} | "
               f"{r['per_s']:.1f} | {100 * r['per_s'] / bench['throughput_per_s']:.0f} % | {ratio} | "
-              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['attempts']} |")
+              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+              f"{r['client_cpu_ms']:.3f} | {r['attempts']} |")
     return 1 if any(r["failed"] for r in rows) else 0
 
 

@@ -63,14 +63,19 @@ def _tiny_models(repo: pathlib.Path) -> None:
         [v("h", TensorProto.FLOAT16, [2, 3])], [v("h2", TensorProto.FLOAT16, [2, 3])]))
 
 
-@pytest.fixture(scope="session")
-def model_repository() -> pathlib.Path:
-    repo = WORK / "repository"
+def demo_and_tiny_repository(repo: pathlib.Path) -> pathlib.Path:
+    """A fresh repository at `repo` of the demo model and the tiny models: none of them from the suite's cache."""
     if repo.exists():
         shutil.rmtree(repo)
     _tiny_models(repo)
     (repo / "super_resolution").mkdir()
     shutil.copy(REPO / "models" / "super_resolution.onnx", repo / "super_resolution" / "model.onnx")
+    return repo
+
+
+@pytest.fixture(scope="session")
+def model_repository() -> pathlib.Path:
+    repo = demo_and_tiny_repository(WORK / "repository")
     # Dynamic batching (config.json): the demo model batched, and a small one with a queue of 2 for the 503 case.
     (repo / "super_resolution_batched").mkdir()
     shutil.copy(REPO / "models" / "super_resolution.onnx", repo / "super_resolution_batched" / "model.onnx")
