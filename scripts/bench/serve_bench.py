@@ -97,12 +97,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_kiln(kiln: str, model: str, threads: int, instances: int = 0):
-    """kiln serve on `model`; with `instances`, from a model folder whose config.json sets them."""
-    if instances:
+def start_kiln(kiln: str, model: str, threads: int, config: dict | None = None):
+    """kiln serve on `model`; with `config`, from a model folder whose config.json holds it."""
+    if config:
         folder = pathlib.Path(tempfile.mkdtemp(prefix="serve_bench_"))
         (folder / pathlib.Path(model).name).symlink_to(pathlib.Path(model).resolve())
-        (folder / "config.json").write_text(json.dumps({"instances": instances}))
+        (folder / "config.json").write_text(json.dumps(config))
         model = str(folder)
     p = subprocess.Popen([kiln, "serve", model, "--http-port", "0", "--grpc-port", "0", "--metrics-port", "-1",
                           "--threads", str(threads)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -203,7 +203,10 @@ def run_server(server, args, name, output_name, x, input_file):
     if server == "kiln":
         process, ports = start_kiln(args.kiln, args.model, args.threads)
     elif server == "kiln-1":
-        process, ports = start_kiln(args.kiln, args.model, args.threads, instances=1)
+        process, ports = start_kiln(args.kiln, args.model, args.threads, {"instances": 1})
+    elif server == "kiln-2x1":
+        # As many one-thread instances as --threads: the same threads in all, each run on one of them.
+        process, ports = start_kiln(args.kiln, args.model, args.threads, {"instances": args.threads, "threads": 1})
     else:
         process, ports = start_kserve(args.model, args.threads)
     try:
@@ -240,7 +243,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--servers", default="kiln,kiln-1,kserve",
                     help="of kiln (runs as the workers bring them), kiln-1 (config.json instances 1: one run at a "
-                         "time, like the KServe server) and kserve")
+                         "time, like the KServe server), kiln-2x1 (config.json instances = --threads, threads 1: "
+                         "a one-thread run per thread) and kserve")
     ap.add_argument("--attempts", type=int, default=10, help="measurements of a cell at most, when paused")
     args = ap.parse_args()
     shape = [int(d) for d in args.shape.split("x")]
