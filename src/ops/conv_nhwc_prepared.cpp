@@ -53,7 +53,8 @@ class PreparedConvNhwc final : public PreparedKernel {
     }
     if (!gemv_w.empty()) {
       if (d.in_h * d.in_w != 1) return reference(ctx);
-      return run_gemv(d, x, bias, residual, y, ctx.threads());
+      return run_conv_gemv(gemv_w.data(), d.images, in_channels, out_channels, x, bias, residual, y, act,
+                           ctx.threads());
     }
     if (d.pad_top != 0 || d.pad_left != 0) return reference(ctx);
     if (d.in_h != d.out_h || d.in_w != d.out_w) x = subsample(d, x, ctx.threads());
@@ -129,17 +130,6 @@ class PreparedConvNhwc final : public PreparedKernel {
     g.epilogue.ldr = out_channels;
     g.epilogue.activation = act;
     kernels::gemm_f32(g, pool);
-  }
-
-  void run_gemv(const NhwcDims& d, const float* x, const float* bias, const float* residual, float* y,
-                kernels::ThreadPool* pool) const {
-    for (int64_t n = 0; n < d.images; ++n) {
-      kernels::GemvArgs g;
-      g.wp = gemv_w.data(), g.x = x + n * in_channels, g.bias = bias;
-      g.residual = residual ? residual + n * out_channels : nullptr;
-      g.y = y + n * out_channels, g.M = out_channels, g.K = in_channels, g.act = act;
-      kernels::gemv_f32(g, pool);
-    }
   }
 };
 

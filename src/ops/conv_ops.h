@@ -3,6 +3,8 @@
 
 #include <memory>
 
+#include "kernels/activation.h"
+#include "kernels/thread_pool.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -14,6 +16,12 @@ void compute_conv(KernelContext& ctx);
 /// The fast float32 Conv for Conv and FusedConv nodes (conv_prepared.cpp): weights packed once, 1x1 as GEMM,
 /// implicit GEMM, depthwise kernels, bias/residual/activation fused. nullptr where it does not apply.
 std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx);
+/// A 1x1 convolution of 1x1 planes (a squeeze-excitation FC after the global pool), in either layout (a pixel's
+/// channels are the same vector in NCHW and NHWC): per image, y = act(W.x + bias + residual) with W packed by
+/// kernels::gemv_pack. bias and residual may be null.
+void run_conv_gemv(const float* packed_w, int64_t images, int64_t in_channels, int64_t out_channels, const float* x,
+                   const float* bias, const float* residual, float* y, const kernels::ActivationParams& act,
+                   kernels::ThreadPool* pool);
 /// The fast ai.kiln.ConvNhwc (conv_nhwc_prepared.cpp): 1x1 as a GEMM over rows of pixels, depthwise on
 /// channel vectors, 1x1 planes as a matrix-vector product. nullptr for other convolutions (the reference runs).
 std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx);

@@ -94,7 +94,8 @@ class PreparedConv final : public PreparedKernel {
     if (direct) return run_direct(d, x, bias, residual, y, ctx.threads());
     if (!gemv_w.empty()) {
       if (!d.pointwise() || d.in_size() != 1) return reference(ctx);
-      return run_gemv(d, x, bias, residual, y, ctx.threads());
+      return run_conv_gemv(gemv_w.data(), d.batch, in_channels, out_channels, x, bias, residual, y, act,
+                           ctx.threads());
     }
     if (winograd) return winograd->run(d, x, bias, residual, y, act, ctx.threads());
     if (subsampled_pointwise(d)) x = subsample(x, &d, ctx.threads());
@@ -161,18 +162,6 @@ class PreparedConv final : public PreparedKernel {
     a.images = d.batch, a.in_channels = in_channels, a.channels = out_channels, a.groups = group;
     a.act = act;
     kernels::dwconv_f32(s, a, pool);
-  }
-
-  // A 1x1 convolution of 1x1 planes (a squeeze-excitation FC): one matrix-vector product per image.
-  void run_gemv(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
-                kernels::ThreadPool* pool) const {
-    for (int64_t n = 0; n < d.batch; ++n) {
-      kernels::GemvArgs g;
-      g.wp = gemv_w.data(), g.x = x + n * in_channels, g.bias = bias;
-      g.residual = residual ? residual + n * out_channels : nullptr;
-      g.y = y + n * out_channels, g.M = out_channels, g.K = in_channels, g.act = act;
-      kernels::gemv_f32(g, pool);
-    }
   }
 
   // One GEMM per group (pointwise: batched over images; otherwise per image, an implicit GEMM). With at least two
@@ -293,6 +282,18 @@ std::string describe_conv(const PreparedConv& k, const std::vector<int64_t>& ker
 }
 
 }  // namespace
+
+void run_conv_gemv(const float* packed_w, int64_t images, int64_t in_channels, int64_t out_channels, const float* x,
+                   const float* bias, const float* residual, float* y, const kernels::ActivationParams& act,
+                   kernels::ThreadPool* pool) {
+  for (int64_t n = 0; n < images; ++n) {
+    kernels::GemvArgs g;
+    g.wp = packed_w, g.x = x + n * in_channels, g.bias = bias;
+    g.residual = residual ? residual + n * out_channels : nullptr;
+    g.y = y + n * out_channels, g.M = out_channels, g.K = in_channels, g.act = act;
+    kernels::gemv_f32(g, pool);
+  }
+}
 
 std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
   const Tensor* w = ctx.input_value(1);
