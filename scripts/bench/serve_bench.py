@@ -204,6 +204,10 @@ def run_server(server, args, name, output_name, x, input_file):
         process, ports = start_kiln(args.kiln, args.model, args.threads)
     elif server == "kiln-1":
         process, ports = start_kiln(args.kiln, args.model, args.threads, {"instances": 1})
+    elif server == "kiln-batched":
+        # Dynamic batching: requests that arrive within 500 us run as one batch of up to 16 (config.json).
+        process, ports = start_kiln(args.kiln, args.model, args.threads,
+                                    {"max_batch_size": 16, "max_queue_delay_us": 500})
     elif server == "kiln-2x1":
         # As many one-thread instances as --threads: the same threads in all, each run on one of them.
         process, ports = start_kiln(args.kiln, args.model, args.threads, {"instances": args.threads, "threads": 1})
@@ -244,7 +248,8 @@ def main() -> int:
     ap.add_argument("--servers", default="kiln,kiln-1,kserve",
                     help="of kiln (runs as the workers bring them), kiln-1 (config.json instances 1: one run at a "
                          "time, like the KServe server), kiln-2x1 (config.json instances = --threads, threads 1: "
-                         "a one-thread run per thread) and kserve")
+                         "a one-thread run per thread), kiln-batched (config.json max_batch_size 16, "
+                         "max_queue_delay_us 500: dynamic batching) and kserve")
     ap.add_argument("--attempts", type=int, default=10, help="measurements of a cell at most, when paused")
     args = ap.parse_args()
     shape = [int(d) for d in args.shape.split("x")]
