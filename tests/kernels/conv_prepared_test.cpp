@@ -130,7 +130,9 @@ void check_case(const ConvCase& c, uint32_t seed, bool two_threads = true, const
     auto k = n.prepare();
     ASSERT_TRUE(k) << c.str();
     const std::string what = c.str() + " [" + std::string(kernels::isa_name(tier)) + ": " + k->describe() + "]";
-    if (tactic) EXPECT_NE(k->describe().find(tactic), std::string::npos) << what << ": not the " << tactic << " tactic";
+    if (tactic) {
+      EXPECT_NE(k->describe().find(tactic), std::string::npos) << what << ": not the " << tactic << " tactic";
+    }
     const Tensor one = n.run(*k, {want.dims()}, nullptr)[0];
     expect_close_f32(one, want, what);
     if (!two_threads) continue;

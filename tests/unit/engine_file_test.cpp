@@ -80,7 +80,9 @@ TEST(EngineFile, TruncatedAnywhereIsRefusedAsTruncated) {
   for (size_t cut : cuts) {
     std::string why = refusal(std::span<const uint8_t>(file.data(), cut));
     EXPECT_FALSE(why.empty()) << "cut at " << cut;
-    if (cut >= 8) EXPECT_NE(why.find("truncated"), std::string::npos) << "cut at " << cut << ": " << why;
+    if (cut >= 8) {
+      EXPECT_NE(why.find("truncated"), std::string::npos) << "cut at " << cut << ": " << why;
+    }
   }
 }
 

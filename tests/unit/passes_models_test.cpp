@@ -82,8 +82,9 @@ TEST(PassesOnModels, SuiteModelsValidateAfterEveryPassAndKeepTheirOutputsAtBothL
                                     ? fmt::format("(+{} fused)", r.kiln_nodes_after - r.kiln_nodes_before) : "");
       std::printf("  %s level %d: %zu -> %zu nodes:%s\n", path.filename().c_str(), static_cast<int>(level),
                   original.graph->nodes.size(), optimized.graph->nodes.size(), report.c_str());
-      if (level == passes::Level::kBasic)
+      if (level == passes::Level::kBasic) {
         for (const ir::Node& n : optimized.graph->nodes) EXPECT_NE(n.domain, passes::kKilnDomain) << n.name;
+      }
       const NamedTensors want = run_unoptimized(original, feeds);
       const NamedTensors got = run_unoptimized(optimized, feeds);
       ASSERT_EQ(got.size(), want.size());
