@@ -192,6 +192,11 @@ const Shape kShapes[] = {
     {"mobile", 24, 3136, 144, 1, Packed::kA, false},       {"mobile", 576, 196, 96, 1, Packed::kA, false},
     {"mobile", 96, 196, 576, 1, Packed::kA, false},        {"mobile", 960, 49, 160, 1, Packed::kA, false},
     {"mobile", 160, 49, 960, 1, Packed::kA, false},        {"mobile", 1280, 49, 320, 1, Packed::kA, false},
+    // The same 1x1 convolutions channels-last (ConvNhwc: A = the activations in place, M = pixels; B = the
+    // weights prepacked): MobileNet-v2's at 112x112 (16 -> 96, 32 -> 16), 56x56, 28x28 and 7x7.
+    {"mobile_nhwc", 12544, 96, 16, 1, Packed::kB, false, true}, {"mobile_nhwc", 12544, 16, 32, 1, Packed::kB, false},
+    {"mobile_nhwc", 3136, 144, 24, 1, Packed::kB, false, true},  {"mobile_nhwc", 3136, 24, 144, 1, Packed::kB, false},
+    {"mobile_nhwc", 784, 192, 32, 1, Packed::kB, false, true},   {"mobile_nhwc", 49, 1280, 320, 1, Packed::kB, false, true},
     // SqueezeNet 1.1's 1x1 convolutions (squeeze, expand1x1, the classifier) and ResNet-50's (bottleneck ends).
     {"squeeze", 16, 3025, 64, 1, Packed::kA, false, true},   {"squeeze", 64, 3025, 16, 1, Packed::kA, false, true},
     {"squeeze", 32, 729, 128, 1, Packed::kA, false, true},   {"squeeze", 128, 729, 32, 1, Packed::kA, false, true},

@@ -188,9 +188,18 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
         if (next_rows > 0)
           next_a = r.a_row_major ? Prefetch(v.a_at(ir + mr, k0), next_rows, kc * 4, r.lda * 4, ceil_div(nbw, nr))
                                  : Prefetch(v.a_at(ir + mr, k0), 1, kc * mr * 4, 0, ceil_div(nbw, nr));
+        // On the last K block, the next row panel's rows of C, for writing: a C that is not in cache (an output
+        // whose arena space was last written a run ago) otherwise costs each tile's stores a read for ownership
+        // from memory, one line at a time. Measured (Zen 4, 1 thread): MobileNet-v2's 112x112 expansion channels-
+        // last (12544x96x16) with a cold C 0.98 -> 0.58 ms (0.48 -> 0.51 with C in L3); MobileNet-v2 8.16 ->
+        // 7.61 ms, MobileNet-v3 and EfficientNet-b0 3 % faster, ResNet-18, SqueezeNet and ViT unchanged.
+        Prefetch next_c;
+        if (kb == r.nkb - 1 && next_rows > 0)
+          next_c = Prefetch(v.c + (ir + mr) * v.g.ldc + nb0, next_rows, nbw * 4, v.g.ldc * 4, ceil_div(nbw, nr));
         for (int64_t jr = 0; jr < nbw; jr += nr) {
           next_a.step<3>();
           next_b.step<2>();
+          next_c.step<2, true>();
           v.place(t, ir, nb0 + jr, kb);
           t.cols = std::min(nr, nbw - jr);
           t.rows = rows;

@@ -86,10 +86,11 @@ class Prefetch {
         row_lines_(ceil_div(row_bytes, 64) + 1),  // +1: the range need not start on a line
         rows_left_(rows),
         per_step_(ceil_div(row_lines_ * rows, std::max<int64_t>(steps, 1))) {}
-  /// kLocality 3: into L1 (needed next), 2: into L2 (needed after that).
-  template <int kLocality> void step() {
+  /// kLocality 3: into L1 (needed next), 2: into L2 (needed after that). kWrite: the lines will be written
+  /// (prefetchw: owned, so the stores that follow do not each wait for the line).
+  template <int kLocality, bool kWrite = false> void step() {
     for (int64_t i = 0; i < per_step_ && rows_left_ > 0; ++i) {
-      __builtin_prefetch(p_ + line_ * 64, 0, kLocality);
+      __builtin_prefetch(p_ + line_ * 64, kWrite ? 1 : 0, kLocality);
       if (++line_ == row_lines_) {
         line_ = 0;
         --rows_left_;
