@@ -24,6 +24,7 @@
 #include "ops/packed_weights.h"
 
 #include <algorithm>
+#include <memory>
 
 namespace kiln::ops {
 namespace {
@@ -66,16 +67,18 @@ int winograd_tile(int64_t M, int64_t C, int64_t height, int64_t width) {
 WinogradConv::WinogradConv(PrepareContext& ctx, const float* w, int64_t M, int64_t C, int tile)
     : M_(M), C_(C), tile_(tile) {
   const int points = tile == 4 ? kernels::kWinogradF4Points : kernels::kWinogradPoints;
-  std::vector<float> u;  // transformed on the first point that must be packed here (none from a matching engine)
+  // Transformed on the first point that must be packed here (none from a matching engine). Not zero-filled
+  // first: the transform writes all of it, and ResNet-18's 512-channel layers hold 16 MiB each.
+  std::unique_ptr<float[]> u;
   auto transformed = [&]() -> const float* {
-    if (!u.empty()) return u.data();
-    u.resize(static_cast<size_t>(points * M * C));
+    if (u) return u.get();
+    u.reset(new float[static_cast<size_t>(points * M * C)]);
     if (tile == 4) {
-      kernels::winograd_f4k3_weights(w, M, C, u.data());
+      kernels::winograd_f4k3_weights(w, M, C, u.get());
     } else {
-      kernels::winograd_f2k3_weights(w, M, C, u.data());
+      kernels::winograd_f2k3_weights(w, M, C, u.get());
     }
-    return u.data();
+    return u.get();
   };
   for (int t = 0; t < points; ++t)
     u_.push_back(pack_gemm_weights(ctx, "winograd" + std::to_string(tile) + " U" + std::to_string(t),
