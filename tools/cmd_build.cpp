@@ -120,6 +120,21 @@ int build_command(const CLI::App& cmd, const BuildArgs& a) {
     ms.push_back(ms_between(s, std::chrono::steady_clock::now()));
   }
   std::sort(ms.begin(), ms.end());
+  // What the nodes run, from one profiled run at the opt shape: the kernels the prepare step chose (by rule, from
+  // the shapes and this CPU: kiln does not time alternatives yet), the heaviest first, and the nodes left on
+  // their reference kernels (a slow path worth knowing about).
+  std::vector<StepProfile> steps;
+  RunOptions profiled;
+  profiled.profile = [&](const StepProfile& s) {
+    if (s.depth == 0) steps.push_back(s);
+  };
+  session.run(feeds.tensors, profiled);
+  std::sort(steps.begin(), steps.end(), [](const StepProfile& x, const StepProfile& y) {
+    return x.milliseconds > y.milliseconds;
+  });
+  double total_ms = 0;
+  size_t on_reference = 0;
+  for (const StepProfile& st : steps) total_ms += st.milliseconds, on_reference += st.kernel.empty();
 
   for (size_t i = 0; i < request.profiles.size(); ++i) {
     std::string profile = engine::describe_profile(request.profiles[i]);
@@ -134,6 +149,11 @@ int build_command(const CLI::App& cmd, const BuildArgs& a) {
   fmt::print("load     {:.2f} ms\n", ms_between(t0, t1));
   if (!ms.empty()) fmt::print("latency  {:.3f} ms median at the opt shape ({} runs, {} threads)\n", ms[ms.size() / 2],
                               ms.size(), session.threads());
+  fmt::print("kernels  {} nodes run, {} on reference kernels; the heaviest at the opt shape:\n", steps.size(),
+             on_reference);
+  for (size_t i = 0; i < std::min<size_t>(steps.size(), 5); ++i)
+    fmt::print("         {:4.1f} %  {} ({}): {}\n", total_ms > 0 ? 100 * steps[i].milliseconds / total_ms : 0.0,
+               steps[i].node, steps[i].op_type, steps[i].kernel.empty() ? "reference" : steps[i].kernel);
   return 0;
 }
 

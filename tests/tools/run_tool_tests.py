@@ -203,8 +203,12 @@ def test_build_engine(kiln: str, model: str, out: pathlib.Path) -> None:
                 "--max", "input=8x1x32x32", "--runs", "2", "--threads", "1", "--verbose", "--disable-pass",
                 "fuse_conv"])
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
-    check(all(k in lines for k in ("profile", "nodes", "engine", "build", "load", "latency")),
-          "kiln build prints profile, nodes, engine, build, load and latency")
+    check(all(k in lines for k in ("profile", "nodes", "engine", "build", "load", "latency", "kernels")),
+          "kiln build prints profile, nodes, engine, build, load, latency and kernels")
+    check(re.search(r"kernels  \d+ nodes run, 0 on reference kernels", proc.stdout) is not None and
+          re.search(r"%  \S+ \(Conv\): conv 3x3", proc.stdout) is not None,
+          f"kiln build names the kernels of the heaviest nodes (the super-resolution convolutions, none on a "
+          f"reference kernel): {lines.get('kernels', '')}")
     check("fold_constants" in proc.stdout and "fuse_conv " not in proc.stdout, "kiln build --verbose lists the passes, "
           "without the one switched off")
     ran = run([kiln, "run", str(engine), "--shape", "input=8x1x20x32", "-o", str(out / "run")])
