@@ -88,7 +88,7 @@ void col2im_plane_phased(const ConvDims& d, const float* col, int64_t k_stride, 
         for (int64_t kw = 0; kw < kw_n; ++kw) {
           if (lo[kw] >= hi[kw]) continue;
           kernels::BinaryBlock b;
-          b.a = b.out = dst_rows + phase_off[kw] + lo[kw];
+          b.a = b.out = dst_rows + (phase_off[kw] + lo[kw]);  // the sum is in range, phase_off may be negative
           b.b = src_rows + kw * k_stride + lo[kw];
           b.rows = oh_hi - oh_lo, b.n = hi[kw] - lo[kw];
           b.a_row = b.out_row = d.stride[1] * prow, b.b_row = out_w;
