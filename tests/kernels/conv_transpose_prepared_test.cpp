@@ -126,5 +126,73 @@ TEST(ConvTransposePrepared, GeneratorLayers) {
   }
 }
 
+// The col2im by phase rows (col2im_plane_phased: a column stride above 1, col in the usual orientation) and by
+// positions (col2im_positions: transposed col, few input positions known at prepare): column
+// strides 2..4, kernel widths up to 17 (above 16 the scalar col2im), dilations, pads past the kernel, output
+// padding and output_shape, batches that share one GEMM, bias or not; at every ISA tier, 1 and 2 threads the
+// same bits.
+TEST(ConvTransposePrepared, PhasedCol2imMatchesReference) {
+  IsaCapGuard guard;
+  std::mt19937 rng(35);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  const kernels::IsaTier tiers[] = {kernels::IsaTier::kRef, kernels::IsaTier::kAvx2, kernels::IsaTier::kAvx512};
+  int checked = 0, phased = 0, by_positions = 0;
+  for (int i = 0; i < 120 && !HasFailure(); ++i) {
+    TransposeCase c;
+    const int spatial = static_cast<int>(std::vector<int64_t>{1, 2, 2, 2, 3}[static_cast<size_t>(pick(0, 4))]);
+    c.batch = pick(1, 3);
+    c.group = pick(0, 3) == 0 ? pick(2, 3) : 1;
+    c.in_channels = c.group * pick(1, 6), c.out_channels = c.group * pick(1, 7);
+    const int64_t mode = pick(0, 5);  // 0: SAME_UPPER, 1: SAME_LOWER, 2: output_shape, else pads
+    c.auto_pad = mode == 0 ? "SAME_UPPER" : mode == 1 ? "SAME_LOWER" : "";
+    std::vector<int64_t> pad_end;
+    for (int a = 0; a < spatial; ++a) {
+      const bool last = a == spatial - 1;
+      c.strides.push_back(last ? pick(2, 4) : pick(1, 3));
+      c.kernel.push_back(last && pick(0, 5) == 0 ? pick(15, 17) : pick(1, spatial == 3 ? 3 : 5));
+      c.dilations.push_back(pick(0, 3) == 0 ? 2 : 1);
+      c.output_padding.push_back(pick(0, static_cast<int>(std::max(c.strides.back(), c.dilations.back()) - 1)));
+      c.in.push_back(pick(1, spatial == 1 ? 21 : spatial == 2 ? 10 : 5));
+      const int64_t full = c.strides.back() * (c.in.back() - 1) + c.output_padding.back() +
+                           (c.kernel.back() - 1) * c.dilations.back() + 1;
+      c.pads.push_back(std::min<int64_t>(pick(0, 5), full - 1));
+      pad_end.push_back(std::min<int64_t>(pick(0, 5), full - c.pads.back() - 1));
+      if (mode == 2) c.output_shape.push_back(std::max<int64_t>(1, full + pick(-2, 2)));
+    }
+    c.pads.insert(c.pads.end(), pad_end.begin(), pad_end.end());
+    c.bias = pick(0, 1) != 0;
+    c.shape_known = pick(0, 2) != 0;  // with few positions known at prepare: transposed col, col2im by positions
+    SCOPED_TRACE(c.str());
+    PreparedNode n = make_node(c, rng);
+    Tensor want;
+    try {
+      want = n.reference()[0];
+    } catch (const Error&) {
+      continue;
+    }
+    ++checked;
+    for (kernels::IsaTier tier : tiers) {
+      if (!kernels::isa_available(tier)) continue;
+      kernels::set_isa_cap(tier);
+      auto k = n.prepare();
+      ASSERT_TRUE(k);
+      const std::string what = c.str() + " [" + std::string(kernels::isa_name(tier)) + ": " + k->describe() + "]";
+      int64_t positions = 1;
+      for (int64_t v : c.in) positions *= v;
+      const bool transposed = c.shape_known && positions < 64, expect_phased = !transposed && c.kernel.back() <= 16;
+      EXPECT_EQ(k->describe().find("col2im-phased") != std::string::npos, expect_phased) << what;
+      EXPECT_EQ(k->describe().find("col2im-positions") != std::string::npos, transposed) << what;
+      phased += expect_phased, by_positions += transposed;
+      const Tensor one = n.run(*k, {want.dims()}, nullptr)[0];
+      expect_close_f32(one, want, what);
+      kernels::ThreadPool two(2);
+      EXPECT_TRUE(bitwise_equal(one, n.run(*k, {want.dims()}, &two)[0])) << what << ": 2 threads differ from 1";
+    }
+  }
+  EXPECT_GE(checked, 90) << "too many random cases refused by the reference";
+  EXPECT_GE(phased, 40);
+  EXPECT_GE(by_positions, 40);
+}
+
 }  // namespace
 }  // namespace kiln::testing
