@@ -31,31 +31,37 @@ struct TransposeCase {
   }
 };
 
-TransposeCase random_case(std::mt19937& rng) {
+// A random ConvTranspose. `col2im_focus` leans to what the col2im forms branch on: the last axis strided (2..4,
+// the phased col2im), now and then a kernel width past 16 (the scalar col2im), pads up to 5, dilation 2 rarer,
+// batches of 3, and shapes mostly known at prepare (few positions: the transposed orientation).
+TransposeCase random_case(std::mt19937& rng, bool col2im_focus = false) {
   auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  const bool f = col2im_focus;
   TransposeCase c;
-  const int spatial = static_cast<int>(std::vector<int64_t>{1, 2, 2, 3}[static_cast<size_t>(pick(0, 3))]);
-  c.batch = pick(1, 2);
-  c.group = pick(0, 2) == 0 ? pick(2, 3) : 1;
-  c.in_channels = c.group * pick(1, 5), c.out_channels = c.group * pick(1, 5);
+  const std::vector<int64_t> ranks = f ? std::vector<int64_t>{1, 2, 2, 2, 3} : std::vector<int64_t>{1, 2, 2, 3};
+  const int spatial = static_cast<int>(ranks[static_cast<size_t>(pick(0, static_cast<int>(ranks.size()) - 1))]);
+  c.batch = pick(1, f ? 3 : 2);
+  c.group = pick(0, f ? 3 : 2) == 0 ? pick(2, 3) : 1;
+  c.in_channels = c.group * pick(1, f ? 6 : 5), c.out_channels = c.group * pick(1, f ? 7 : 5);
   const int64_t mode = pick(0, 5);  // 0: SAME_UPPER, 1: SAME_LOWER, 2: output_shape, else pads
   c.auto_pad = mode == 0 ? "SAME_UPPER" : mode == 1 ? "SAME_LOWER" : "";
   std::vector<int64_t> pad_end;
-  for (int i = 0; i < spatial; ++i) {
-    c.kernel.push_back(pick(1, spatial == 3 ? 3 : 5));
-    c.strides.push_back(pick(1, 3));
-    c.dilations.push_back(pick(1, 2));
+  for (int a = 0; a < spatial; ++a) {
+    const bool strided_last = f && a == spatial - 1;
+    c.strides.push_back(strided_last ? pick(2, 4) : pick(1, 3));
+    c.kernel.push_back(strided_last && pick(0, 5) == 0 ? pick(15, 17) : pick(1, spatial == 3 ? 3 : 5));
+    c.dilations.push_back(f ? (pick(0, 3) == 0 ? 2 : 1) : pick(1, 2));
     c.output_padding.push_back(pick(0, static_cast<int>(std::max(c.strides.back(), c.dilations.back()) - 1)));
-    c.in.push_back(pick(1, spatial == 1 ? 20 : spatial == 2 ? 9 : 5));
+    c.in.push_back(pick(1, (spatial == 1 ? 20 : spatial == 2 ? 9 : 5) + (f && spatial < 3 ? 1 : 0)));
     const int64_t full = c.strides.back() * (c.in.back() - 1) + c.output_padding.back() +
                          (c.kernel.back() - 1) * c.dilations.back() + 1;
-    c.pads.push_back(pick(0, 2));
-    pad_end.push_back(std::min<int64_t>(pick(0, 2), full - c.pads.back() - 1));
-    if (mode == 2) c.output_shape.push_back(std::max<int64_t>(1, full - pick(0, 2)));
+    c.pads.push_back(f ? std::min<int64_t>(pick(0, 5), full - 1) : pick(0, 2));
+    pad_end.push_back(std::min<int64_t>(pick(0, f ? 5 : 2), full - c.pads.back() - 1));
+    if (mode == 2) c.output_shape.push_back(std::max<int64_t>(1, full + (f ? pick(-2, 2) : -pick(0, 2))));
   }
   c.pads.insert(c.pads.end(), pad_end.begin(), pad_end.end());
   c.bias = pick(0, 1) != 0;
-  c.shape_known = pick(0, 1) != 0;
+  c.shape_known = f ? pick(0, 2) != 0 : pick(0, 1) != 0;
   return c;
 }
 
@@ -134,34 +140,10 @@ TEST(ConvTransposePrepared, GeneratorLayers) {
 TEST(ConvTransposePrepared, PhasedCol2imMatchesReference) {
   IsaCapGuard guard;
   std::mt19937 rng(35);
-  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
   const kernels::IsaTier tiers[] = {kernels::IsaTier::kRef, kernels::IsaTier::kAvx2, kernels::IsaTier::kAvx512};
   int checked = 0, phased = 0, by_positions = 0;
   for (int i = 0; i < 120 && !HasFailure(); ++i) {
-    TransposeCase c;
-    const int spatial = static_cast<int>(std::vector<int64_t>{1, 2, 2, 2, 3}[static_cast<size_t>(pick(0, 4))]);
-    c.batch = pick(1, 3);
-    c.group = pick(0, 3) == 0 ? pick(2, 3) : 1;
-    c.in_channels = c.group * pick(1, 6), c.out_channels = c.group * pick(1, 7);
-    const int64_t mode = pick(0, 5);  // 0: SAME_UPPER, 1: SAME_LOWER, 2: output_shape, else pads
-    c.auto_pad = mode == 0 ? "SAME_UPPER" : mode == 1 ? "SAME_LOWER" : "";
-    std::vector<int64_t> pad_end;
-    for (int a = 0; a < spatial; ++a) {
-      const bool last = a == spatial - 1;
-      c.strides.push_back(last ? pick(2, 4) : pick(1, 3));
-      c.kernel.push_back(last && pick(0, 5) == 0 ? pick(15, 17) : pick(1, spatial == 3 ? 3 : 5));
-      c.dilations.push_back(pick(0, 3) == 0 ? 2 : 1);
-      c.output_padding.push_back(pick(0, static_cast<int>(std::max(c.strides.back(), c.dilations.back()) - 1)));
-      c.in.push_back(pick(1, spatial == 1 ? 21 : spatial == 2 ? 10 : 5));
-      const int64_t full = c.strides.back() * (c.in.back() - 1) + c.output_padding.back() +
-                           (c.kernel.back() - 1) * c.dilations.back() + 1;
-      c.pads.push_back(std::min<int64_t>(pick(0, 5), full - 1));
-      pad_end.push_back(std::min<int64_t>(pick(0, 5), full - c.pads.back() - 1));
-      if (mode == 2) c.output_shape.push_back(std::max<int64_t>(1, full + pick(-2, 2)));
-    }
-    c.pads.insert(c.pads.end(), pad_end.begin(), pad_end.end());
-    c.bias = pick(0, 1) != 0;
-    c.shape_known = pick(0, 2) != 0;  // with few positions known at prepare: transposed col, col2im by positions
+    const TransposeCase c = random_case(rng, /*col2im_focus=*/true);
     SCOPED_TRACE(c.str());
     PreparedNode n = make_node(c, rng);
     Tensor want;
