@@ -116,9 +116,18 @@ inline void block(const DwConvShape& s, int64_t cin_rt, const Geometry& g, const
 // One output row (row y of channel 0's plane, the other channels `plane` floats apart): R channels at a time, V vectors of outputs at a time; a
 // width that is not a multiple of V vectors ends with a block overlapping the one before (it writes the same
 // values again), a row narrower than one block with a partial one.
+// Lines of `floats` floats from p into cache ahead of their use, for reading or (kWrite) writing: a run's input
+// and output planes were last touched a run earlier and are usually no longer in any cache (MobileNet-v2's stem,
+// 3 -> 32 channels at 112x112: 0.29 ms with its planes in cache, 0.44 ms with neither, in a loop that rotates
+// through buffers larger than L3).
+template <bool kWrite> inline void prefetch_floats(const float* p, int64_t floats) {
+  const char* c = reinterpret_cast<const char*>(p);
+  for (int64_t byte = 0; byte < floats * int64_t{sizeof(float)} + 64; byte += 64) __builtin_prefetch(c + byte, kWrite, 2);
+}
+
 template <typename S, int KH, int KW, int CIN>
 void output_row(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, const float* const* rows,
-                float* y, int64_t plane, const simd::RegisterActivation<S>& ep) {
+                float* y, int64_t plane, const simd::RegisterActivation<S>& ep, const float* next_y) {
   constexpr int L = S::kLanes, V = 2, R = L >= 16 ? 8 : 6, B = V * L;
   static_assert(B <= kStemConvMaxVector);
   const int64_t cin = a.in_channels, width = s.out_w;
@@ -133,6 +142,9 @@ void output_row(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, co
       b[r] = a.bias ? a.bias[m] : 0.0f;
     }
     float* ym = y + m0 * plane;
+    // The next output row of these channels, for writing, while this one computes.
+    if (next_y)
+      for (int64_t m = m0; m < m0 + count; ++m) prefetch_floats<true>(next_y + m * plane, width);
     if (width < B) {
       block<S, KH, KW, CIN, R, V>(s, cin, g, rows, w, b, ym, plane, count, 0, width, ep);
       continue;
@@ -175,7 +187,17 @@ void item(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int64_t 
         rows[ci * kernel_h + kh] = row;
       }
     }
-    output_row<S, KH, KW, CIN>(s, a, g, rows, a.y + n * a.channels * out_plane + oh * s.out_w, out_plane, ep);
+    // The input rows the next output row adds, while this one computes.
+    if (oh + 1 < oh1)
+      for (int64_t kh = 0; kh < kernel_h; ++kh) {
+        const int64_t ih = (oh + 1) * s.stride_h - s.pad_top + kh * s.dilation_h;
+        if (ih < 0 || ih >= s.in_h) continue;
+        for (int64_t ci = 0; ci < cin; ++ci)
+          if (held[ci * g.ring + ih % g.ring] != ih)
+            prefetch_floats<false>(a.x + (n * cin + ci) * in_plane + ih * s.in_w, s.in_w);
+      }
+    float* y = a.y + n * a.channels * out_plane + oh * s.out_w;
+    output_row<S, KH, KW, CIN>(s, a, g, rows, y, out_plane, ep, oh + 1 < oh1 ? y + s.out_w : nullptr);
   }
 }
 
