@@ -155,6 +155,7 @@ class PreparedConvTranspose final : public PreparedKernel {
   int64_t in_channels = 0, out_channels = 0, group = 1;
   TransposeAttrs attrs;
   bool transposed = false;                         // col computed transposed (few input positions)
+  bool phased = false;                             // col2im_plane_phased (usual orientation, a strided last axis)
   kernels::VBinaryFn add = nullptr;                // the active tier's vbinary kernel (col2im_plane_phased)
   std::vector<kernels::PackedGemmOperand> packed;  // per group: Wᵀ_g as A, (Mg * kernel) x Cg; or W_g as B
   std::string label;
@@ -208,17 +209,16 @@ class PreparedConvTranspose final : public PreparedKernel {
           const float b = bias ? bias[gi * Mg + m] : 0.0f;
           // Image n's first position is column (or row) n * xs of col.
           const float* cols = col_data + m * ks * k_stride + n * xs * (transposed ? Mg * ks : 1);
-          if (!transposed && d.stride[2] > 1 && d.kernel[2] <= kMaxKernelWidth) {
+          if (phased) {
             col2im_plane_phased(d, cols, k_stride, b, add, plane);
             return;
           }
           std::fill(plane, plane + ys, b);
           if (transposed) {
             col2im_positions(d, cols, p_stride, plane);
-            return;
+          } else {
+            col2im_channel(d, cols, k_stride, p_stride, plane);
           }
-          std::fill(plane, plane + ys, b);
-          col2im_channel(d, cols, k_stride, p_stride, plane);
         });
       }
     }
@@ -294,6 +294,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
     for (size_t i = 2; i < xs.rank() && positions > 0; ++i) positions = xs.dims[i].is_known() ? positions * xs.dims[i].value() : 0;
     k->transposed = positions > 0 && positions < kTransposedBelow;
   }
+  k->phased = !k->transposed && k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth;
   for (int64_t gi = 0; gi < k->group; ++gi) {  // W_g is stored Cg x rows
     const float* wg = w->data<float>() + gi * Cg * rows;
     const std::string what = "conv_transpose W g" + std::to_string(gi);
@@ -306,9 +307,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
              (k->group != 1 ? " g" + std::to_string(k->group) : "") + (k->transposed ? " gemm(xT.w) " : " gemm(wT.x) ") +
              kernels::gemm_kernel_name() +
              " + col2im" +
-             (k->transposed                                                            ? "-positions"
-              : k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth ? "-phased"
-                                                                                  : "") +
+             (k->transposed ? "-positions" : k->phased ? "-phased" : "") +
              (ctx.has_input(2) ? " +bias" : "");
   return k;
 }

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
+#include <span>
 #include <string>
 
 #include "../unit/nn_test_util.h"
@@ -84,6 +86,26 @@ PreparedNode make_node(const TransposeCase& c, std::mt19937& rng) {
   return n;
 }
 
+// `n` (case `c`) prepared and run at each of `tiers` this CPU has, against `want`; with `two_threads`, 2 threads
+// must give the same bits as 1. `on_kernel(label, what)` sees each prepared kernel's describe() first.
+void check_tiers(const TransposeCase& c, PreparedNode& n, const Tensor& want, std::span<const kernels::IsaTier> tiers,
+                 bool two_threads,
+                 const std::function<void(const std::string&, const std::string&)>& on_kernel = nullptr) {
+  for (kernels::IsaTier tier : tiers) {
+    if (!kernels::isa_available(tier)) continue;
+    kernels::set_isa_cap(tier);
+    auto k = n.prepare();
+    ASSERT_TRUE(k);
+    const std::string what = c.str() + " [" + std::string(kernels::isa_name(tier)) + ": " + k->describe() + "]";
+    if (on_kernel) on_kernel(k->describe(), what);
+    const Tensor one = n.run(*k, {want.dims()}, nullptr)[0];
+    expect_close_f32(one, want, what);
+    if (!two_threads) continue;
+    kernels::ThreadPool two(2);
+    EXPECT_TRUE(bitwise_equal(one, n.run(*k, {want.dims()}, &two)[0])) << what << ": 2 threads differ from 1";
+  }
+}
+
 TEST(ConvTransposePrepared, MatchesReferenceOnRandomShapes) {
   IsaCapGuard guard;
   std::mt19937 rng(31);
@@ -100,18 +122,7 @@ TEST(ConvTransposePrepared, MatchesReferenceOnRandomShapes) {
       continue;  // a combination the op refuses (an output_shape smaller than the window covers...)
     }
     ++checked;
-    for (kernels::IsaTier tier : tiers) {
-      if (!kernels::isa_available(tier)) continue;
-      kernels::set_isa_cap(tier);
-      auto k = n.prepare();
-      ASSERT_TRUE(k);
-      const std::string what = c.str() + " [" + std::string(kernels::isa_name(tier)) + ": " + k->describe() + "]";
-      const Tensor one = n.run(*k, {want.dims()}, nullptr)[0];
-      expect_close_f32(one, want, what);
-      if (i % 8 != 0) continue;  // 2 threads on a subset (see conv_prepared_test.cpp)
-      kernels::ThreadPool two(2);
-      EXPECT_TRUE(bitwise_equal(one, n.run(*k, {want.dims()}, &two)[0])) << what << ": 2 threads differ from 1";
-    }
+    check_tiers(c, n, want, tiers, /*two_threads=*/i % 8 == 0);  // 2 threads on a subset (see conv_prepared_test.cpp)
   }
   EXPECT_GE(checked, 150) << "too many random cases refused by the reference";
 }
@@ -153,23 +164,14 @@ TEST(ConvTransposePrepared, PhasedCol2imMatchesReference) {
       continue;
     }
     ++checked;
-    for (kernels::IsaTier tier : tiers) {
-      if (!kernels::isa_available(tier)) continue;
-      kernels::set_isa_cap(tier);
-      auto k = n.prepare();
-      ASSERT_TRUE(k);
-      const std::string what = c.str() + " [" + std::string(kernels::isa_name(tier)) + ": " + k->describe() + "]";
-      int64_t positions = 1;
-      for (int64_t v : c.in) positions *= v;
-      const bool transposed = c.shape_known && positions < 64, expect_phased = !transposed && c.kernel.back() <= 16;
-      EXPECT_EQ(k->describe().find("col2im-phased") != std::string::npos, expect_phased) << what;
-      EXPECT_EQ(k->describe().find("col2im-positions") != std::string::npos, transposed) << what;
+    int64_t positions = 1;
+    for (int64_t v : c.in) positions *= v;
+    const bool transposed = c.shape_known && positions < 64, expect_phased = !transposed && c.kernel.back() <= 16;
+    check_tiers(c, n, want, tiers, /*two_threads=*/true, [&](const std::string& label, const std::string& what) {
+      EXPECT_EQ(label.find("col2im-phased") != std::string::npos, expect_phased) << what;
+      EXPECT_EQ(label.find("col2im-positions") != std::string::npos, transposed) << what;
       phased += expect_phased, by_positions += transposed;
-      const Tensor one = n.run(*k, {want.dims()}, nullptr)[0];
-      expect_close_f32(one, want, what);
-      kernels::ThreadPool two(2);
-      EXPECT_TRUE(bitwise_equal(one, n.run(*k, {want.dims()}, &two)[0])) << what << ": 2 threads differ from 1";
-    }
+    });
   }
   EXPECT_GE(checked, 90) << "too many random cases refused by the reference";
   EXPECT_GE(phased, 40);
