@@ -91,7 +91,9 @@ def test_not_ready_until_models_loaded(model_repository):
 
 
 def test_sigterm_finishes_requests_in_flight(model_repository):
-    s = start_server(model_repository, "--http-threads", "2")
+    # Each execution sleeps 100 ms (test-only), so 16 HTTP requests on 2 workers take at least 0.8 s however fast
+    # the machine runs the model: a fixed sleep before SIGTERM raced the model's speed and lost on a fast CPU.
+    s = start_server(model_repository, "--http-threads", "2", env={"KILN_SERVE_TEST_RUN_DELAY_MS": "100"})
     x = np.random.default_rng(3).standard_normal((1, 1, 192, 192)).astype(np.float32)
 
     def http_call(_):
@@ -109,7 +111,11 @@ def test_sigterm_finishes_requests_in_flight(model_repository):
     expected = http_call(0)
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         futures = [pool.submit(http_call, k) for k in range(16)] + [pool.submit(grpc_call, k) for k in range(4)]
-        time.sleep(0.3)  # every request sent; two HTTP threads leave most of them waiting to be answered
+        deadline = time.monotonic() + 30
+        while scrape(s)[("nv_inference_pending_request_count", "super_resolution")] < 2:
+            assert time.monotonic() < deadline, "the requests never reached the model"
+            time.sleep(0.01)
+        time.sleep(0.1)  # the rest sent; two HTTP threads leave most of them waiting to be answered
         assert not all(f.done() for f in futures), "the requests finished before SIGTERM; make them slower"
         # Inference runs on the HTTP workers, never on the threads reading the sockets: with both workers busy
         # and requests waiting, liveness still answers at once.
