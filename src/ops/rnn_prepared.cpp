@@ -57,7 +57,7 @@ size_t PreparedRecurrent::packed_bytes() const {
   size_t n = (x_bias.size() + rec_bias.size()) * sizeof(float) + extra_packed_bytes();
   for (const auto& p : w) n += p.bytes();
   for (const auto& p : r) n += p.bytes();
-  for (const auto& p : r_rows) n += p.size() * sizeof(float);
+  for (const auto& p : r_rows) n += p.size;
   return n;
 }
 
@@ -182,7 +182,7 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
   // with another process hogging one core 3.0 -> 4.6 ms, where ONNX Runtime took 32-43 ms.
   kernels::GemvArgs rv;
   if (B == 1 && !r_rows.empty()) {
-    rv.wp = r_rows[static_cast<size_t>(d)].data();
+    rv.wp = static_cast<const float*>(r_rows[static_cast<size_t>(d)].data);
     rv.x = h;
     rv.bias = rec_bias.empty() ? nullptr : rec_bias.data() + d * rec_cols;
     rv.y = g;
@@ -216,6 +216,7 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
     }
     if (!any) break;  // every sequence has ended
     if (!all_steps) kernels::gemm_f32(a, step_pool);
+    rv.descending = s % 2 == 1;  // serpentine: begin on the panels of R the last step read (see GemvArgs)
     if (rv.wp) kernels::gemv_f32(rv, pool);
     else kernels::gemm_f32(rg, step_pool);
     cell(step);
@@ -278,7 +279,11 @@ bool prepare_recurrent(PrepareContext& ctx, const RnnOpSpec& spec, int64_t rec_c
                                     [&] { return kernels::MatrixRef{wd, k.input, true}; }));
     k.r.push_back(pack_gemm_weights(ctx, "rnn R d" + std::to_string(d), kernels::GemmSide::kB, k.hidden, k.rec_cols,
                                     [&] { return kernels::MatrixRef{rd, k.hidden, true}; }));
-    k.r_rows.push_back(kernels::gemv_pack(rd, k.rec_cols, k.hidden));
+    const size_t rows_bytes = kernels::gemv_packed_floats(k.rec_cols, k.hidden) * sizeof(float);
+    k.r_rows.push_back(ctx.packed({"rnn R rows d" + std::to_string(d), "gemv", {k.rec_cols, k.hidden}}, rows_bytes,
+                                  [&](void* dst, size_t) {
+                                    kernels::gemv_pack(rd, k.rec_cols, k.hidden, static_cast<float*>(dst));
+                                  }));
   }
   const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
   if (!schema || !schema->compute) return false;

@@ -43,8 +43,9 @@ class PreparedRecurrent : public PreparedKernel {
   int64_t rec_cols = 0;                   ///< columns of R multiplied per step (gh, or GRU's 2 * hidden)
   std::vector<kernels::PackedGemmOperand> w, r;  ///< per direction: Wᵀ [input, gh], Rᵀ [hidden, rec_cols]
   /// Per direction, R's first rec_cols rows packed for kernels::gemv_f32: a batch of one multiplies its state
-  /// by R as a matrix-vector product (R streamed once per step, rows split over the pool in fixed blocks).
-  std::vector<std::vector<float>> r_rows;
+  /// by R as a matrix-vector product (R streamed once per step, rows split over the pool in fixed blocks). Packed
+  /// through PrepareContext::packed: 64-byte aligned, and saved in an engine.
+  std::vector<PackedBytes> r_rows;
   std::vector<float> x_bias;    ///< [dirs, gh], added to X·Wᵀ
   std::vector<float> rec_bias;  ///< [dirs, rec_cols] added to the states times R, or empty
   std::vector<int64_t> w_dims, r_dims;

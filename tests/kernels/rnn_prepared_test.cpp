@@ -133,6 +133,28 @@ TEST_P(RnnPrepared, TaggerSizedSequences) {
   run_case(one, rng);
 }
 
+// A batch of one alternates the order of R's panels from step to step (kernels/gemv's descending), so a step starts
+// where the last one ended: ragged hidden sizes (17 -> 68 rows of R for LSTM, 2 panels; 33 -> 99 for GRU; 100 ->
+// 400, 7 panels), both directions on their own threads at 2 threads, and one direction whose R (520 x 130) is split
+// over the pool at 2 threads; every step count from 1 to 5 ends on either order.
+TEST_P(RnnPrepared, BatchOfOneAlternatesThePanelOrder) {
+  std::mt19937 rng(14);
+  for (int64_t hidden : {17, 33, 100}) {
+    for (bool lstm : {true, false}) {
+      RnnCase c;
+      c.lstm = lstm, c.direction = "bidirectional", c.batch = 1, c.input = 24, c.hidden = hidden;
+      c.seq = 12 + hidden % 5, c.init_h = true, c.init_c = lstm;
+      run_case(c, rng);
+    }
+  }
+  for (int64_t seq = 1; seq <= 5; ++seq) {
+    RnnCase c;
+    c.direction = seq % 2 ? "forward" : "reverse", c.batch = 1, c.input = 8, c.hidden = 130, c.seq = seq;
+    c.clip = seq == 3 ? 0.7f : 0.0f;
+    run_case(c, rng);
+  }
+}
+
 TEST_P(RnnPrepared, StepByStepInputProductPastTheScratchLimit) {
   std::mt19937 rng(13);
   rnn::set_all_steps_input_limit(0);

@@ -22,12 +22,19 @@ constexpr int64_t kRowsPerTask = 2 * kGemvPanel;
 
 }  // namespace
 
-std::vector<float> gemv_pack(const float* w, int64_t M, int64_t K) {
-  const int64_t panels = (M + kGemvPanel - 1) / kGemvPanel;
-  std::vector<float> wp(static_cast<size_t>(panels * K * kGemvPanel), 0.0f);
+size_t gemv_packed_floats(int64_t M, int64_t K) {
+  return static_cast<size_t>((M + kGemvPanel - 1) / kGemvPanel * K * kGemvPanel);
+}
+
+void gemv_pack(const float* w, int64_t M, int64_t K, float* dst) {
+  std::fill_n(dst, gemv_packed_floats(M, K), 0.0f);
   for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k)
-      wp[static_cast<size_t>((m / kGemvPanel * K + k) * kGemvPanel + m % kGemvPanel)] = w[m * K + k];
+    for (int64_t k = 0; k < K; ++k) dst[(m / kGemvPanel * K + k) * kGemvPanel + m % kGemvPanel] = w[m * K + k];
+}
+
+std::vector<float> gemv_pack(const float* w, int64_t M, int64_t K) {
+  std::vector<float> wp(gemv_packed_floats(M, K));
+  gemv_pack(w, M, K, wp.data());
   return wp;
 }
 

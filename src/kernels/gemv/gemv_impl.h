@@ -4,7 +4,10 @@
 //
 // A panel (kGemvPanel rows = B vectors) is read as one stream: per k, one broadcast of x[k] and B FMAs. AVX2 (8
 // vectors) has 8 independent FMA chains that way; AVX-512 (4 vectors) runs k in pairs with a set of accumulators
-// each, summed at the end, for the same 8. Rows past M in the last panel are zeros in W and are not stored (the
+// each, summed at the end, for the same 8. There is no software prefetch: the hardware prefetcher follows the
+// panel's stream, and prefetching every line 4 KiB ahead took load slots (Zen 4, 1024 x 256 rows repeated: from
+// L3 92 GB/s without, 71 with; from memory 31 against 33; MobileNet-v3's and EfficientNet's squeeze-excitation
+// FCs no slower without). Rows past M in the last panel are zeros in W and are not stored (the
 // store goes through the stack: AVX2's masked store is slow on AMD cores).
 
 #include <algorithm>
@@ -28,9 +31,6 @@ inline void panel(const GemvArgs& g, int64_t p, int64_t rows) {
     for (int s = 0; s < SETS; ++s) {
       const V xv = S::set1(g.x[k + s]);
       const float* wk = w + (k + s) * kGemvPanel;
-      // W streams from memory: ask for its lines 16 rows (4 KiB) ahead (past the panel's end is harmless).
-      for (int line = 0; line < static_cast<int>(kGemvPanel); line += 16)
-        __builtin_prefetch(wk + 16 * kGemvPanel + line);
       for (int j = 0; j < B; ++j) acc[s][j] = S::fmadd(S::load(wk + j * L), xv, acc[s][j]);
     }
   }
@@ -60,7 +60,11 @@ inline void panel(const GemvArgs& g, int64_t p, int64_t rows) {
 /// Rows [m0, m1) (the GemvFn of a tier; m0 a multiple of kGemvPanel).
 template <typename S>
 void rows(const GemvArgs& g, int64_t m0, int64_t m1) {
-  for (int64_t m = m0; m < m1; m += kGemvPanel) panel<S>(g, m / kGemvPanel, std::min(kGemvPanel, m1 - m));
+  const int64_t first = m0 / kGemvPanel, n = (m1 - m0 + kGemvPanel - 1) / kGemvPanel;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = first + (g.descending ? n - 1 - i : i);
+    panel<S>(g, p, std::min(kGemvPanel, m1 - p * kGemvPanel));
+  }
   if (g.act.kind != Activation::kNone) apply_activation_f32(g.act, g.y + m0, g.y + m0, m1 - m0);
 }
 
