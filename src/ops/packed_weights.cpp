@@ -13,4 +13,10 @@ kernels::PackedGemmOperand pack_gemm_weights(PrepareContext& ctx, std::string wh
   return kernels::gemm_operand_view(side, rows, cols, static_cast<const float*>(b.data), b.size, std::move(b.owner));
 }
 
+PackedBytes pack_gemv_weights(PrepareContext& ctx, std::string what, const float* w, int64_t M, int64_t K) {
+  const size_t bytes = kernels::gemv_packed_floats(M, K) * sizeof(float);
+  return ctx.packed({std::move(what), "gemv", {M, K}}, bytes,
+                    [&](void* dst, size_t) { kernels::gemv_pack(w, M, K, static_cast<float*>(dst)); });
+}
+
 }  // namespace kiln::ops

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/gemm/gemm.h"
+#include "kernels/gemv/gemv.h"
 #include "ops/op.h"
 
 namespace kiln::ops {
@@ -17,5 +18,9 @@ namespace kiln::ops {
 kernels::PackedGemmOperand pack_gemm_weights(PrepareContext& ctx, std::string what, kernels::GemmSide side,
                                              int64_t rows, int64_t cols,
                                              const std::function<kernels::MatrixRef()>& source);
+
+/// W [M, K] row-major packed for kernels::gemv_f32 (kernels::gemv_pack's panels), keyed by `what` like the above:
+/// 64-byte aligned (a panel's row is one cache line) and saved in an engine.
+PackedBytes pack_gemv_weights(PrepareContext& ctx, std::string what, const float* w, int64_t M, int64_t K);
 
 }  // namespace kiln::ops

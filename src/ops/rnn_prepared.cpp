@@ -279,11 +279,7 @@ bool prepare_recurrent(PrepareContext& ctx, const RnnOpSpec& spec, int64_t rec_c
                                     [&] { return kernels::MatrixRef{wd, k.input, true}; }));
     k.r.push_back(pack_gemm_weights(ctx, "rnn R d" + std::to_string(d), kernels::GemmSide::kB, k.hidden, k.rec_cols,
                                     [&] { return kernels::MatrixRef{rd, k.hidden, true}; }));
-    const size_t rows_bytes = kernels::gemv_packed_floats(k.rec_cols, k.hidden) * sizeof(float);
-    k.r_rows.push_back(ctx.packed({"rnn R rows d" + std::to_string(d), "gemv", {k.rec_cols, k.hidden}}, rows_bytes,
-                                  [&](void* dst, size_t) {
-                                    kernels::gemv_pack(rd, k.rec_cols, k.hidden, static_cast<float*>(dst));
-                                  }));
+    k.r_rows.push_back(pack_gemv_weights(ctx, "rnn R rows d" + std::to_string(d), rd, k.rec_cols, k.hidden));
   }
   const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
   if (!schema || !schema->compute) return false;
