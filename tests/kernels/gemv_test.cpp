@@ -138,12 +138,15 @@ TEST(Gemv, DispatchGivesTheSameResultOnAnyThreadCount) {
   g.y = want.data();
   gemv_f32_ref(g, 0, g.M);
   expect_near(one, want, g.K, std::string("gemv_f32 ") + gemv_kernel_name());
-  // Panels last to first within each thread's blocks: the same bits.
-  std::vector<float> down(one.size());
-  g.descending = true;
-  g.y = down.data();
-  gemv_f32(g, &pool);
-  EXPECT_EQ(one, down);
+  // Each thread's blocks last to first (mirrored within the pool's ranges, uneven with 3 threads): the same bits.
+  ThreadPool three(3);
+  for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool, &three}) {
+    std::vector<float> down(one.size(), 7.0f);
+    g.descending = true;
+    g.y = down.data();
+    gemv_f32(g, p);
+    EXPECT_EQ(one, down) << (p ? p->threads() : 0) << " threads";
+  }
 }
 
 }  // namespace

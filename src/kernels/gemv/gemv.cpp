@@ -53,10 +53,17 @@ void gemv_f32(const GemvArgs& g, ThreadPool* pool) {
   const auto* e = best_entry(kKernels, active_isa());
   const GemvFn fn = e ? e->fn : gemv_f32_ref;
   const int64_t tasks = (g.M + kRowsPerTask - 1) / kRowsPerTask;
-  // Small products (under ~64K multiply-adds) are not worth waking a thread for.
-  if (tasks <= 1 || g.M * g.K < 65536) return fn(g, 0, g.M);
-  parallel_for(pool, static_cast<size_t>(tasks), [&](size_t t) {
-    const int64_t m0 = static_cast<int64_t>(t) * kRowsPerTask;
+  // Small products (under ~64K multiply-adds) are not worth waking a thread for; one thread takes all rows in one
+  // call, so `descending` reverses the whole walk.
+  if (tasks <= 1 || g.M * g.K < 65536 || !pool || pool->threads() == 1) return fn(g, 0, g.M);
+  // Thread t first claims the t-th of `threads` equal consecutive ranges of the items (thread_pool.h). Descending,
+  // an item is mirrored within its range, so each thread walks its own rows from last to first.
+  const size_t n = static_cast<size_t>(tasks), threads = pool->threads();
+  parallel_for(pool, n, [&](size_t i) {
+    size_t r = 0;
+    while ((r + 1) * n / threads <= i) ++r;
+    const size_t task = g.descending ? r * n / threads + (r + 1) * n / threads - 1 - i : i;
+    const int64_t m0 = static_cast<int64_t>(task) * kRowsPerTask;
     fn(g, m0, std::min(g.M, m0 + kRowsPerTask));
   });
 }

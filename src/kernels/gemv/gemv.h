@@ -57,7 +57,8 @@ void gemv_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_end);
 const char* gemv_kernel_name();
 
 /// y at the active tier, rows split over `pool` in fixed blocks (the result does not depend on the thread count);
-/// `descending` reverses the panels within each block, so a thread keeps the same rows of W in either order.
+/// `descending` reverses each thread's walk over its blocks (and the panels within them), so a thread keeps the same
+/// rows of W in either order.
 void gemv_f32(const GemvArgs& g, ThreadPool* pool);
 
 }  // namespace kiln::kernels
