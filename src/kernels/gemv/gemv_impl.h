@@ -3,8 +3,8 @@
 // gemv_avx2.cpp and gemv_avx512.cpp. Include only from those files (it needs the tier's compile flags).
 //
 // A panel (kGemvPanel rows = B vectors) is read as one stream: per k, one broadcast of x[k] and B FMAs. AVX2 (8
-// vectors) has 8 independent FMA chains that way; AVX-512 (4 vectors) runs k in pairs with a set of accumulators
-// each, summed at the end, for the same 8. There is no software prefetch: the hardware prefetcher follows the
+// vectors) has 8 independent FMA chains that way; AVX-512 (4 vectors) reads two panels together for the same 8
+// (a single panel, the short last group, runs k in pairs with a set of accumulators each, summed at the end). There is no software prefetch: the hardware prefetcher follows the
 // panel's stream, and prefetching every line 4 KiB ahead took load slots (Zen 4, 1024 x 256 rows repeated: from
 // L3 92 GB/s without, 71 with; from memory 31 against 33; MobileNet-v3's and EfficientNet's squeeze-excitation
 // FCs no slower without). Rows past M in the last panel are zeros in W and are not stored (the
