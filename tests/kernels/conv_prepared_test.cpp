@@ -178,9 +178,11 @@ TEST(ConvPrepared, WinogradLayersMatchReference) {
 }
 
 // A small Winograd layer at batch 1 (fewer panel groups than threads) is split by output channels, each thread
-// transforming the whole input (conv_winograd.cpp): ragged row panels, both tile sizes, 1 and 2 threads equal.
-TEST(ConvPrepared, WinogradSmallLayersSplitTheirChannelsOverThreads) {
-  const int64_t sizes[][4] = {{24, 29, 5, 7}, {64, 251, 13, 13}, {32, 130, 27, 27}, {96, 13, 7, 7}};
+// transforming the whole input, or, when its panels share out evenly over the threads, into a group per thread
+// (conv_winograd.cpp): ragged row panels, both tile sizes, U under and over 256 KiB, 1 and 2 threads equal.
+TEST(ConvPrepared, WinogradSmallLayersSplitOverThreads) {
+  const int64_t sizes[][4] = {{24, 29, 5, 7},    {64, 251, 13, 13}, {32, 130, 27, 27},
+                              {96, 13, 7, 7},    {128, 128, 28, 28}, {120, 100, 29, 31}};
   uint32_t seed = 77;
   for (const auto& z : sizes) {
     ConvCase c;
