@@ -9,6 +9,7 @@
 #include "ir/dispatch.h"
 #include "ir/narrow_types.h"
 #include "kiln/shape.h"
+#include "base/aligned_memory.h"
 
 namespace kiln {
 
@@ -45,7 +46,7 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : dtype_(dtype), dims_(st
   size_t alloc = (static_cast<size_t>(bytes) + kAlignment - 1) / kAlignment * kAlignment;
   if (alloc == 0) alloc = kAlignment;
   auto storage = std::make_shared<Storage>();
-  storage->ptr = std::aligned_alloc(kAlignment, alloc);
+  storage->ptr = alloc_aligned(kAlignment, alloc);
   if (!storage->ptr)
     fail(ErrorCode::kLimitExceeded, "out of memory allocating {} bytes for a tensor of {}", bytes, dims_str(dims_));
   if (dtype == DType::kString) {
