@@ -320,6 +320,42 @@ TEST_P(GemmF32, RowMajorBReadInPlace) {
       }
 }
 
+TEST_P(GemmF32, RowMajorAWithRowsInOneCacheSetIsCopied) {
+  // A row-major A whose rows are 4 or 8 KiB apart (K = 1024: a transformer's MLP down projection) would crowd
+  // one set of L1: each task copies its row panel's K blocks to rows that do not (2 KiB apart: in place). Against the reference,
+  // over one and several K blocks and row tails, and bit for bit equal to the same A read in place at a leading
+  // dimension that does not crowd (the same tiles, the same order), at 1 and 2 threads.
+  std::mt19937 rng(77);
+  ThreadPool pool(2);
+  const GemmKernelEntry& k = kernel();
+  for (int64_t lda : {512, 1024, 2048})
+    for (int64_t M : {k.mr / 2 + 1, 2 * k.mr + 5}) {
+      Case c;
+      c.M = M;
+      c.N = 3 * k.nr + 7;
+      c.K = lda - (M % 2 ? 24 : 0);
+      c.pad = lda - c.K;
+      c.bias = true;
+      c.residual = M % 2 ? Residual::kSeparate : Residual::kIntoC;
+      c.act.kind = Activation::kGeluErf;
+      c.pack_b = M % 2 == 1;
+      Trial crowded(c, rng);
+      Trial spread = crowded;  // the same values, A's rows 8 floats further apart
+      const int64_t ld = c.K + c.pad + 8;
+      spread.A.assign(static_cast<size_t>(c.M * ld), NAN);
+      for (int64_t m = 0; m < c.M; ++m) std::copy_n(crowded.A.data() + m * crowded.lda, c.K, spread.A.data() + m * ld);
+      spread.lda = ld;
+      Trial crowded2 = crowded;
+      crowded.compute(nullptr);
+      crowded2.compute(&pool);
+      spread.compute(nullptr);
+      crowded.check();
+      if (HasFatalFailure()) return;
+      ASSERT_EQ(0, std::memcmp(crowded.C.data(), spread.C.data(), crowded.C.size() * sizeof(float))) << c.str();
+      ASSERT_EQ(0, std::memcmp(crowded.C.data(), crowded2.C.data(), crowded.C.size() * sizeof(float))) << c.str();
+    }
+}
+
 TEST_P(GemmF32, EpiloguesAndActivations) {
   std::mt19937 rng(99);
   for (Activation a : kActivations)

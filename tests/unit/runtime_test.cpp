@@ -312,7 +312,62 @@ ir::Model view_model() {
   return m;
 }
 
+// x[n, 3, 4] -> a = AddOne(x) -> b = Transpose(a, perm [1, 0, 2]) -> out = AddOne(b); c = AddOne(a) read after b.
+ir::Model transpose_view_model() {
+  ir::Model m = chain_model(0);
+  ir::Graph& g = *m.graph;
+  g.value(g.find("x")).type.shape = Shape({Dim::symbol("n"), Dim(3), Dim(4)});
+  auto node = [&](std::string op, std::string domain, std::vector<std::string> in, std::string out) -> ir::Node& {
+    ir::Node n;
+    n.op_type = std::move(op);
+    n.domain = std::move(domain);
+    n.name = out;
+    for (const auto& i : in) n.inputs.push_back(g.find(i));
+    n.outputs = {g.intern(out)};
+    g.nodes.push_back(n);
+    return g.nodes.back();
+  };
+  node("AddOne", "kiln.test", {"x"}, "a");
+  ir::Attribute perm;
+  perm.name = "perm";
+  perm.type = ir::AttrType::kInts;
+  perm.ints = {1, 0, 2};
+  node("Transpose", "", {"a"}, "b").attributes.push_back(perm);
+  node("AddOne", "kiln.test", {"b"}, "out");
+  node("AddOne", "kiln.test", {"a"}, "out2");
+  g.outputs = {g.find("out"), g.find("out2")};
+  return m;
+}
+
 }  // namespace
+
+TEST(Session, TransposeOfSizeOneDimsIsAViewOthersCopy) {
+  // perm [1, 0, 2] of [1, 3, 4] keeps the elements in order: the step views its input (no memory, no copy);
+  // of [2, 3, 4] it moves them. Both runs give the transposed values, also in a second run on the same state.
+  Session s(std::make_shared<Session::Impl>(transpose_view_model(), SessionOptions{}));
+  for (int64_t n : {1, 2, 1}) {
+    Tensor x(DType::kFloat32, {n, 3, 4});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i);
+    for (int run = 0; run < 2; ++run) {
+      NamedTensors out = s.run({{"x", x}});
+      ASSERT_EQ(out.size(), 2u);
+      ASSERT_EQ(out[0].second.dims(), (std::vector<int64_t>{3, n, 4}));
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t k = 0; k < 4; ++k)
+            ASSERT_EQ(out[0].second.data<float>()[(i * n + j) * 4 + k], static_cast<float>((j * 3 + i) * 4 + k + 2))
+                << "n " << n << " run " << run;
+      for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(out[1].second.data<float>()[i], static_cast<float>(i + 2));
+    }
+    std::unordered_map<int, ops::ValueInfo> fed{{0, {DType::kFloat32, Shape({Dim(n), Dim(3), Dim(4)}), nullptr}}};
+    const Session::Impl& impl = s.impl();
+    auto plan = const_cast<Session::Impl&>(impl).plan_for(*impl.model.graph, fed, nullptr);
+    int views = 0;
+    for (const auto& step : plan->steps()) views += step.view_of_input;
+    EXPECT_EQ(views, n == 1 ? 1 : 0) << "n " << n;
+    if (n == 1) EXPECT_LT(plan->arena_offset(impl.model.graph->find("b")), 0) << "a view has no memory of its own";
+  }
+}
 
 TEST(Session, ReshapeLikeStepsViewTheirInputAndKeepItAlive) {
   Session s(std::make_shared<Session::Impl>(view_model(), SessionOptions{}));

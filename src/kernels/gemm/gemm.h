@@ -106,7 +106,8 @@ struct GemmArgs {
 };
 
 /// Computes args on `pool` (null: the calling thread). Packs unpacked operands into per-thread buffers that are
-/// reused across calls (no heap allocation once warm); a row-major A is read in place, and so is a row-major B
+/// reused across calls (no heap allocation once warm); a row-major A is read in place (its rows copied a K block
+/// at a time to rows further apart when they would crowd one L1 set: K = 1024), and so is a row-major B
 /// when A comes in few row panels (prepacked or packed, within half of L2: a 1x1 convolution's input). K == 0
 /// stores the epilogue of zero. Uses the kernel a packed operand was packed for (both packed: the same one, else an
 /// InvalidArgument error), else the active tier's. The bits do not depend on the pool's thread count (each

@@ -1,6 +1,7 @@
 // gemm_f32: cache blocking, packing of the operands that were not packed ahead of time, and the split over threads.
 //
-// One call, for each batch entry: A is read in place when row-major, else packed once into row panels (unless
+// One call, for each batch entry: A is read in place when row-major (rows that would crowd one L1 set are copied
+// a K block at a time to rows further apart: a_rows_crowd_l1), else packed once into row panels (unless
 // prepacked). Columns are cut into blocks of at most nc (whole panels, an even number of them: two threads get
 // equal shares), K into blocks of at most kc_max. Tasks split C into rectangles (row ranges aligned to mr, runs
 // of column blocks); a task takes each column block K block after K block: a kc x nc block of packed B
@@ -49,7 +50,10 @@ int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // The calling thread's buffers hold operands pre-packed for the whole call (shared with the pool's workers while
 // the call runs); every thread packs its own B blocks into its own.
-thread_local Scratch tl_call_a, tl_call_b, tl_task_b, tl_source;
+thread_local Scratch tl_call_a, tl_call_b, tl_task_b, tl_source, tl_task_a;
+// Floats added to the row length of a copied A block (Round::a_copy): rows kc + 16 floats apart fall in different
+// L1 sets.
+constexpr int64_t kCopyPad = 16;
 // The most columns (a multiple of every kernel's nr) and rows a B source is asked for at once.
 constexpr int64_t kSourceColumns = 64, kSourceRows = 256;
 
@@ -190,6 +194,15 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
       for (int64_t ir = m0; ir < m1; ir += mr) {
         const int64_t rows = std::min(mr, m1 - ir);
         const float* apanel = v.a_at(ir, k0);
+        if (r.a_copy) {
+          // Rows of A that would share one L1 set: the row panel's K block, copied (each row a contiguous run)
+          // to rows that do not, stays in L1 across the column panels.
+          const int64_t ld = r.kc + kCopyPad;
+          float* buf = tl_task_a.get(mr * ld);
+          for (int64_t i = 0; i < rows; ++i) std::copy_n(apanel + i * r.lda, kc, buf + i * ld);
+          apanel = buf;
+          t.lda = ld;
+        }
         // The next row panel's A comes from L3 or memory (a prepacked weight matrix is often larger than L3):
         // fetch its lines a few per tile while this panel's tiles run, so its first tile does not wait.
         // Packed, the next panel is one range of kc * mr floats; row-major, up to mr ranges of kc floats.
@@ -235,6 +248,20 @@ bool strip_stays_in_l2(int64_t stride, int64_t rows, int64_t l2_sets) {
     if (!(seen[set / 64] & bit)) ++distinct, seen[set / 64] |= bit;
   }
   return 4 * distinct >= 3 * rows;
+}
+
+/// Whether `rows` rows of a row-major A, `stride` bytes apart, crowd one set of L1: more than 6 of an 8-way set's
+/// lines (the others hold the B lines streaming through and C). L1 data caches index their sets by address bits
+/// 6..11 (32 KiB / 8 ways, 48 KiB / 12 ways), so rows 4 KiB apart (K = 1024: a transformer's MLP down projection)
+/// all fall in one set, and every tile of a row panel reads its A lines again from L2. Measured (Zen 4, 1 thread,
+/// M = 128 by a prepacked K x 256): K = 1024 101 GFLOP/s read in place, 111 copied (112 at K = 1008 in place);
+/// K = 2048 101 -> 109; K = 512 (6 rows of 12 per set) 113 in place, 112 copied: left in place.
+bool a_rows_crowd_l1(int64_t stride, int64_t rows) {
+  constexpr int64_t kSets = 64, kMaxPerSet = 6;
+  int64_t count[kSets] = {};
+  for (int64_t r = 0; r < rows; ++r)
+    if (++count[r * stride / 64 % kSets] > kMaxPerSet) return true;
+  return false;
 }
 
 /// Whether the tasks read a row-major B in place (run_task_b_in_place) rather than packing it: A in row panels
@@ -384,6 +411,10 @@ void gemm_f32(const GemmArgs& g, ThreadPool* pool) {
   // A row-major A is read in place; a transposed one is packed, in rounds: everything at once when it fits the
   // budget, else groups of entries or ranges of rows.
   r.a_row_major = !g.packed_a && !g.a.trans && g.K > 0;  // K == 0: nothing is read (A may have no data)
+  // Copied per task rather than packed for the call: packing transposes A into panels, which cost more than the
+  // crowding (128 x 1024 x 256: 101 -> 103 GFLOP/s), where a copy moves contiguous rows.
+  r.a_copy = r.a_row_major && g.M > 1 && a_rows_crowd_l1(g.a.ld * static_cast<int64_t>(sizeof(float)),
+                                                         std::min(g.M, r.mr));
   int64_t entries_per_round = g.batch, rows_per_round = g.M;
   if (!g.packed_a && !r.a_row_major && g.K > 0) {
     const bool a_shared = g.stride_a == 0 || g.batch == 1;

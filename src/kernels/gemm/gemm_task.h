@@ -67,6 +67,9 @@ struct Round {
   /// Full-width column panels read from the row-major B in place, column panel by column panel (tasks pack only
   /// the last, partial panel): see read_b_in_place.
   bool b_in_place = false;
+  /// A row-major A whose rows would crowd one L1 set (a_rows_crowd_l1): each task copies a row panel's K block
+  /// into a buffer of its own with rows kc + kCopyPad apart before its tiles read it.
+  bool a_copy = false;
 };
 
 inline MatrixRef entry_b(const GemmArgs& g, int64_t e) {
