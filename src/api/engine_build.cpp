@@ -1,8 +1,10 @@
 #include "api/engine_build.h"
 
 #include <chrono>
+#include <optional>
 
 #include "api/engine_packed.h"
+#include "api/engine_tactics.h"
 #include "api/session_impl.h"
 #include "engine/build_options.h"
 #include "engine/engine_file.h"
@@ -42,6 +44,24 @@ void plan_at_profile_corners(Session::Impl& impl, const std::vector<engine::Prof
     }
 }
 
+/// The graph's value infos at `profile`'s opt shapes (inference only: no plan is cached, no kernel runs).
+std::vector<ops::ValueInfo> opt_infos(const Session::Impl& impl, const engine::Profile& profile) {
+  const ir::Graph& g = *impl.model.graph;
+  std::unordered_map<int, ops::ValueInfo> fed;
+  for (int id : g.required_inputs()) {
+    const ir::Value& v = g.value(id);
+    if (v.type.kind != ir::ValueKind::kTensor) return {};
+    const engine::InputRange* r = profile.find(v.name);
+    fed[id] = ops::ValueInfo(v.type.dtype, r ? Shape::from(r->opt) : v.type.shape);
+  }
+  try {
+    return runtime::Plan::build(g, impl.opsets, fed, impl.limits)->infos();
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("the model cannot run at the opt shapes of profile 0: {}; change the --opt "
+                                      "sizes", e.what()));
+  }
+}
+
 }  // namespace
 
 EngineBuildResult build_engine(const EngineBuildRequest& request) {
@@ -63,9 +83,35 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
   options.disabled_passes = request.disabled_passes;
   options.intra_op_threads = request.threads;
   // The session validates and prepares too, so a model that would fail at load fails at build, named.
-  PackedRecorder recorder;  // what prepare packs, saved in the engine and used in place when it is loaded
-  Session::Impl impl(std::move(model), options, &recorder);
+  // What prepare packs, saved in the engine and used in place when it is loaded (a new one when tactics other
+  // than the rules' are prepared below).
+  auto recorder = std::make_unique<PackedRecorder>();
+  TacticChooser tactics;  // records which nodes offer tactics; the rules choose in this first prepare
+  std::optional<ops::TacticScope> scope(&tactics);
+  Session::Impl impl(std::move(model), options, recorder.get());
+  scope.reset();
   result.nodes_after = impl.model.graph->nodes.size();
+  if (request.tactic_runs > 0) {
+    stage("timing tactics at the opt shape");
+    auto warn = [&](std::string w) {
+      if (request.warn) request.warn(w);
+      result.warnings.push_back(std::move(w));
+    };
+    TacticTimings timings;
+    if (!request.timing_cache.empty()) read_timing_cache(request.timing_cache, timings, warn);
+    result.tactics = tactics.time_all(impl, opt_infos(impl, request.profiles.front()), request.tactic_runs, timings,
+                                      request.on_tactic);
+    result.tactics_measured = timings.added;
+    for (const engine::TacticRecord& r : result.tactics) result.tactics_from_cache += r.from_cache;
+    if (!request.timing_cache.empty() && timings.added > 0) write_timing_cache(request.timing_cache, timings, warn);
+    if (tactics.any_differs_from_rule()) {  // prepared again with the choices, packing for them
+      stage("preparing the chosen tactics");
+      impl.prepared.reset();
+      recorder = std::make_unique<PackedRecorder>();
+      const ops::TacticScope chosen(&tactics);
+      impl.prepared = runtime::PreparedGraph::build(*impl.model.graph, impl.opsets, impl.limits, recorder.get());
+    }
+  }
   stage("planning at the profiles' min and max shapes");
   plan_at_profile_corners(impl, request.profiles);
   result.pass_runs = impl.pass_runs;
@@ -77,7 +123,7 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
   built.disabled_passes = request.disabled_passes;
   built.folded_dims = std::move(folded);
   built.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  auto [packed_index, packed_data] = write_packed_sections(impl, recorder);  // before the model: it moves weights
+  auto [packed_index, packed_data] = write_packed_sections(impl, *recorder);  // before the model: it moves weights
   std::vector<engine::Section> sections = {
       {engine::SectionKind::kProfiles, engine::encode_profiles(request.profiles)},
       {engine::SectionKind::kBuildOptions, engine::encode_build_options(built)},
@@ -87,6 +133,7 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
     sections.push_back({engine::SectionKind::kPackedWeights, std::move(packed_index)});
     sections.push_back({engine::SectionKind::kPackedData, std::move(packed_data)});
   }
+  if (!result.tactics.empty()) sections.push_back({engine::SectionKind::kTactics, engine::encode_tactics(result.tactics)});
   result.bytes = engine::write_engine(sections, kernels::active_isa());
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
