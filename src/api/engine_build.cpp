@@ -44,18 +44,20 @@ void plan_at_profile_corners(Session::Impl& impl, const std::vector<engine::Prof
     }
 }
 
-/// The graph's value infos at `profile`'s opt shapes (inference only: no plan is cached, no kernel runs).
-std::vector<ops::ValueInfo> opt_infos(const Session::Impl& impl, const engine::Profile& profile) {
+/// A plan of the graph at `profile`'s opt shapes, for its value infos (inference only: not cached, no kernel runs,
+/// no prepared kernels); null when an input is not a tensor. Keep it while its infos are used: their constants'
+/// `value`s point into it.
+std::shared_ptr<const runtime::Plan> opt_plan(const Session::Impl& impl, const engine::Profile& profile) {
   const ir::Graph& g = *impl.model.graph;
   std::unordered_map<int, ops::ValueInfo> fed;
   for (int id : g.required_inputs()) {
     const ir::Value& v = g.value(id);
-    if (v.type.kind != ir::ValueKind::kTensor) return {};
+    if (v.type.kind != ir::ValueKind::kTensor) return nullptr;
     const engine::InputRange* r = profile.find(v.name);
     fed[id] = ops::ValueInfo(v.type.dtype, r ? Shape::from(r->opt) : v.type.shape);
   }
   try {
-    return runtime::Plan::build(g, impl.opsets, fed, impl.limits)->infos();
+    return runtime::Plan::build(g, impl.opsets, fed, impl.limits);
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("the model cannot run at the opt shapes of profile 0: {}; change the --opt "
                                       "sizes", e.what()));
@@ -99,8 +101,9 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
     };
     TacticTimings timings;
     if (!request.timing_cache.empty()) read_timing_cache(request.timing_cache, timings, warn);
-    result.tactics = tactics.time_all(impl, opt_infos(impl, request.profiles.front()), request.tactic_runs, timings,
-                                      request.on_tactic);
+    const std::shared_ptr<const runtime::Plan> plan = opt_plan(impl, request.profiles.front());
+    result.tactics = tactics.time_all(impl, plan ? plan->infos() : std::vector<ops::ValueInfo>{},
+                                      request.tactic_runs, timings, request.on_tactic);
     result.tactics_measured = timings.added;
     for (const engine::TacticRecord& r : result.tactics) result.tactics_from_cache += r.from_cache;
     if (!request.timing_cache.empty() && timings.added > 0) write_timing_cache(request.timing_cache, timings, warn);
