@@ -231,9 +231,11 @@ bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
 
 // Where Winograd applies, the candidate tactics (kiln build times them at the opt shape and the engine records the
 // fastest; a session of the ONNX file follows the rules above): F(4x4, 3x3) where its error is within bounds
-// (winograd_f4_accurate: an accuracy limit, kept), F(2x2, 3x3) and the implicit GEMM. The rules are wrong on some
-// shapes (conv_winograd.cpp: F(4x4, 3x3) at 14x14 is faster alone, not in the network), which timing settles.
-// Returns the tile to use: 4, 2, or 0 for the implicit GEMM.
+// (winograd_f4_accurate: an accuracy limit, kept), F(2x2, 3x3) and the implicit GEMM. The rules guess from the
+// channels and the declared image size (unknown at prepare for a dynamic one); the build measures at the opt
+// shape on this CPU. It times a node alone, its weights warm in cache after the first run, which flatters the
+// tactics with more weight bytes (F(4x4, 3x3): 4x the filter's) where a large network streams them from memory
+// (conv_winograd.cpp's 14x14 note). Returns the tile to use: 4, 2, or 0 for the implicit GEMM.
 int conv_tactic(PrepareContext& ctx, const PreparedConv& k, const std::vector<int64_t>& kernel) {
   const Shape& xs = ctx.input(0).shape;  // the image's size, when the plan knows it already
   auto dim = [&](size_t i) { return xs.rank_known && xs.rank() == 4 ? xs.dims[i].value() : int64_t{-1}; };

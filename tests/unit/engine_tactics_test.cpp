@@ -300,3 +300,48 @@ TEST(EngineTactics, HostileTacticsSectionsAreRefusedNamingTheSection) {
   std::string msg = error_of([&] { Session::from_bytes(with_tactics_section(b->result.bytes, {1, 2, 3})); });
   EXPECT_NE(msg.find("tactics section"), std::string::npos) << msg;
 }
+
+// x [batch, 16, 4, 4] -> ConvTranspose 4x4 stride 2 (16 -> 8): a generator's layer, whose two GEMM orientations
+// (Wᵀ·X, or Xᵀ·W for few input positions) are its candidate tactics.
+TEST(EngineTactics, EachConvTransposeOrientationRecordedRunsWithinTheBound) {
+  if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is prepared";
+  TempDir dir;
+  GraphBuilder g;
+  g.input("x", DType::kFloat32, {Dim::symbol("batch"), 16, 4, 4});
+  g.initializer("W", ramp({16, 8, 4, 4}, 7));
+  ir::Attribute strides;
+  strides.name = "strides", strides.type = ir::AttrType::kInts, strides.ints = {2, 2};
+  g.node("ConvTranspose", {"x", "W"}, {"y"}, "deconv").attributes.push_back(strides);
+  g.output("y", DType::kFloat32, {Dim::symbol("batch"), 8, 10, 10});
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets = {{"", 17}};
+  m.graph = g.g;
+  const std::string path = dir / "deconv.onnx";
+  onnx::save_model(m, path);
+  EngineBuildRequest request;
+  request.model_path = path;
+  request.profiles = {engine::Profile{{{"x", {1, 16, 4, 4}, {2, 16, 4, 4}, {4, 16, 4, 4}}}}};
+  request.tactic_runs = 2;
+  EngineBuildResult built = build_engine(request);
+  ASSERT_EQ(built.tactics.size(), 1u);
+  const engine::TacticRecord& r = built.tactics[0];
+  ASSERT_EQ(r.candidates.size(), 2u);
+  EXPECT_EQ(r.rule, "gemm-xT.w");  // 16 input positions: the rule transposes
+  Session onnx_session = Session::from_file(path);
+  const NamedTensors feed = {{"x", ramp({3, 16, 4, 4}, 9)}};
+  const Tensor want = onnx_session.run(feed)[0].second;
+  for (const engine::TacticCandidate& c : r.candidates) {
+    EXPECT_TRUE(c.matched) << c.name;
+    std::vector<engine::TacticRecord> records = built.tactics;
+    records[0].chosen = c.name;
+    Session s = Session::from_bytes(with_tactics_section(built.bytes, engine::encode_tactics(records)));
+    EXPECT_EQ(s.impl().engine->tactics_applied, 1u);
+    std::string kernel;
+    RunOptions options;
+    options.profile = [&](const StepProfile& p) { kernel = p.kernel; };
+    const Tensor got = s.run(feed, options)[0].second;
+    EXPECT_NE(kernel.find(c.name == "gemm-xT.w" ? "gemm(xT.w)" : "gemm(wT.x)"), std::string::npos) << kernel;
+    EXPECT_LE(rel_l2(want, got), kTacticBound) << c.name;
+  }
+}
