@@ -172,6 +172,16 @@ std::vector<engine::TacticRecord> TacticChooser::time_all(
       if (kernel) kernel->run(ctx);
       else schema->compute(ctx);
     };
+    // Each candidate not timed before is prepared and checked against the reference; the matching ones are then
+    // timed in turns (one run of each per round), so a burst of load from elsewhere on the machine falls on all
+    // of them alike rather than on whichever ran during it.
+    struct Timed {
+      size_t candidate;
+      std::unique_ptr<ops::PreparedKernel> kernel;
+      std::vector<Tensor> outs;
+      double best = INFINITY, total = 0;
+    };
+    std::vector<Timed> timed;
     for (size_t c = 0; c < o.candidates.size(); ++c) {
       engine::TacticCandidate cand;
       cand.name = o.candidates[c];
@@ -201,21 +211,22 @@ std::vector<engine::TacticRecord> TacticChooser::time_all(
         run_into(outs, kernel.get());  // also the warm-up run
         cand.matched = true;
         for (size_t i = 0; i < outs.size(); ++i) cand.matched = cand.matched && rel_l2((*reference)[i], outs[i]) <= kTacticBound;
-        if (cand.matched) {
-          double best = INFINITY, total = 0;
-          for (int r = 0; r < std::max(1, runs) && (r < 2 || total < kMaxSecondsPerCandidate); ++r) {
-            const auto t0 = std::chrono::steady_clock::now();
-            run_into(outs, kernel.get());
-            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            best = std::min(best, s * 1e3), total += s;
-          }
-          cand.ms = best;
-        }
+        if (cand.matched) timed.push_back({rec.candidates.size(), std::move(kernel), std::move(outs)});
       }
-      timings.by_key[{key, cand.name}] = {cand.ms, cand.matched, false};
-      ++timings.added;
       rec.candidates.push_back(cand);
     }
+    for (int r = 0; r < std::max(1, runs); ++r)
+      for (Timed& t : timed) {
+        if (r >= 2 && t.total >= kMaxSecondsPerCandidate) continue;
+        const auto t0 = std::chrono::steady_clock::now();
+        run_into(t.outs, t.kernel.get());
+        const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        t.best = std::min(t.best, sec * 1e3), t.total += sec;
+      }
+    for (Timed& t : timed) rec.candidates[t.candidate].ms = t.best;
+    for (const engine::TacticCandidate& cand : rec.candidates)
+      if (timings.by_key.emplace(std::make_pair(key, cand.name), TacticTimings::Timing{cand.ms, cand.matched, false}).second)
+        ++timings.added;
     // The fastest candidate that matched; the rule when none did (or none could be timed).
     size_t best = o.rule;
     double best_ms = INFINITY;
