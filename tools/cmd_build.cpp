@@ -103,6 +103,10 @@ void print_tactics(const EngineBuildResult& built, bool verbose) {
   fmt::print("tactics  {} nodes timed at the opt shape ({} from the timing cache, {} timings measured): {}; {} "
              "differ from the rule\n", built.tactics.size(), built.tactics_from_cache, built.tactics_measured,
              fmt::join(parts, ", "), differ);
+  if (built.network_rule_ms >= 0)
+    fmt::print("         whole graph at the opt shape{}: {:.3f} ms with the tactics timed fastest, {:.3f} ms with the "
+               "rules': {}\n", built.network_from_cache ? " (from the timing cache)" : "", built.network_chosen_ms,
+               built.network_rule_ms, built.kept_rules ? "the rules' tactics kept" : "the timed tactics kept");
   if (!verbose) return;
   for (const engine::TacticRecord& r : built.tactics) {
     std::vector<std::string> cands;
@@ -135,8 +139,10 @@ int build_command(const CLI::App& cmd, const BuildArgs& a) {
       if (k == 0) *started = now;
       if (k == n) return (void)fmt::print(stderr, "\r\033[Kkiln build: timed the tactics of {} nodes", n);
       std::string left = "";
-      if (k > 0)
-        left = fmt::format(", about {:.0f} s left", std::chrono::duration<double>(now - *started).count() / k * (n - k));
+      if (k > 0) {
+        const double s = std::chrono::duration<double>(now - *started).count() / k * (n - k);
+        left = s < 10 ? fmt::format(", about {:.1f} s left", s) : fmt::format(", about {:.0f} s left", s);
+      }
       fmt::print(stderr, "\r\033[Kkiln build: timing tactics, node {} of {} ({}){}", k + 1, n, node, left);
     };
   }

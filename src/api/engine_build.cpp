@@ -1,6 +1,8 @@
 #include "api/engine_build.h"
 
 #include <chrono>
+#include <cmath>
+#include <random>
 #include <optional>
 
 #include "api/engine_packed.h"
@@ -11,6 +13,8 @@
 #include "kernels/isa.h"
 #include "onnx/loader.h"
 #include "onnx/writer.h"
+#include "runtime/executor.h"
+#include "runtime/run_state.h"
 
 namespace kiln {
 
@@ -64,6 +68,68 @@ std::shared_ptr<const runtime::Plan> opt_plan(const Session::Impl& impl, const e
   }
 }
 
+// The chosen tactics are kept when the network runs at most this fraction of the rules' time (a 1 % edge: less
+// is within what two runs of one engine differ by).
+constexpr double kNetworkMargin = 0.99;
+
+struct NetworkTimes {
+  double chosen_ms = -1, rule_ms = -1;
+  bool from_cache = false;
+};
+
+/// The whole graph at `profile`'s opt shapes on random inputs, prepared by the rules (`rule`) and with the chosen
+/// tactics (`chosen`), run in turns (`runs` rounds after a warm-up; the fastest run of each counts) on impl's
+/// pool; or the timings `timings` holds under `key`. Not measured (negative) when an input is not a float32
+/// tensor of known size (random data would not do for indices).
+NetworkTimes time_network(Session::Impl& impl, const engine::Profile& profile, const runtime::PreparedGraph& rule,
+                          const runtime::PreparedGraph& chosen, int runs, TacticTimings& timings,
+                          const std::string& key) {
+  NetworkTimes times;
+  auto cached_rule = timings.by_key.find({key, "rules"}), cached_chosen = timings.by_key.find({key, "chosen"});
+  if (cached_rule != timings.by_key.end() && cached_chosen != timings.by_key.end()) {
+    times.rule_ms = cached_rule->second.ms, times.chosen_ms = cached_chosen->second.ms;
+    times.from_cache = true;
+    return times;
+  }
+  const ir::Graph& g = *impl.model.graph;
+  std::unordered_map<int, ops::ValueInfo> fed;
+  std::unordered_map<int, Tensor> feeds;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int id : g.required_inputs()) {
+    const ir::Value& v = g.value(id);
+    const engine::InputRange* r = profile.find(v.name);
+    if (v.type.kind != ir::ValueKind::kTensor || v.type.dtype != DType::kFloat32) return times;
+    if (!r && !v.type.shape.is_concrete()) return times;
+    const std::vector<int64_t> dims = r ? r->opt : v.type.shape.values();
+    Tensor t(DType::kFloat32, dims);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+    fed[id] = ops::ValueInfo(DType::kFloat32, Shape::from(dims));
+    feeds.emplace(id, std::move(t));
+  }
+  const std::shared_ptr<const runtime::Plan> plans[2] = {
+      runtime::Plan::build(g, impl.opsets, fed, impl.limits, &chosen),
+      runtime::Plan::build(g, impl.opsets, fed, impl.limits, &rule)};
+  runtime::RunControl control = impl.control_for(RunOptions{});
+  runtime::MemoryStats memory;
+  runtime::RunState states[2] = {runtime::RunState(*plans[0]), runtime::RunState(*plans[1])};
+  double best[2] = {INFINITY, INFINITY};
+  for (int r = -1; r < std::max(3, runs); ++r)  // round -1 warms up
+    for (int k = 0; k < 2; ++k) {
+      const int i = (r & 1) ? 1 - k : k;  // the order alternates
+      runtime::Executor executor(*plans[i], control, memory, states[i]);
+      const auto t0 = std::chrono::steady_clock::now();
+      executor.run(feeds);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (r >= 0) best[i] = std::min(best[i], ms);
+    }
+  times.chosen_ms = best[0], times.rule_ms = best[1];
+  timings.by_key[{key, "chosen"}] = {times.chosen_ms, true, false};
+  timings.by_key[{key, "rules"}] = {times.rule_ms, true, false};
+  timings.added += 2;
+  return times;
+}
+
 }  // namespace
 
 EngineBuildResult build_engine(const EngineBuildRequest& request) {
@@ -106,14 +172,30 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
                                       request.tactic_runs, timings, request.on_tactic);
     result.tactics_measured = timings.added;
     for (const engine::TacticRecord& r : result.tactics) result.tactics_from_cache += r.from_cache;
-    if (!request.timing_cache.empty() && timings.added > 0) write_timing_cache(request.timing_cache, timings, warn);
     if (tactics.any_differs_from_rule()) {  // prepared again with the choices, packing for them
       stage("preparing the chosen tactics");
-      impl.prepared.reset();
-      recorder = std::make_unique<PackedRecorder>();
-      const ops::TacticScope chosen(&tactics);
-      impl.prepared = runtime::PreparedGraph::build(*impl.model.graph, impl.opsets, impl.limits, recorder.get());
+      auto chosen_recorder = std::make_unique<PackedRecorder>();
+      std::shared_ptr<const runtime::PreparedGraph> chosen;
+      {
+        const ops::TacticScope scope_chosen(&tactics);
+        chosen = runtime::PreparedGraph::build(*impl.model.graph, impl.opsets, impl.limits, chosen_recorder.get());
+      }
+      // Nodes timed alone can mislead (warm weights, another split of the threads than in the network), so the
+      // choices are kept only where the whole network at the opt shape runs faster with them than with the rules.
+      stage("checking the chosen tactics on the whole network");
+      const NetworkTimes net = time_network(impl, request.profiles.front(), *impl.prepared, *chosen,
+                                            request.tactic_runs, timings, tactics.network_key());
+      result.network_chosen_ms = net.chosen_ms, result.network_rule_ms = net.rule_ms;
+      result.network_from_cache = net.from_cache;
+      if (net.rule_ms >= 0 && !(net.chosen_ms < net.rule_ms * kNetworkMargin)) {
+        result.tactics = tactics.back_to_rules();
+        result.kept_rules = true;
+      } else {
+        impl.prepared = std::move(chosen);
+        recorder = std::move(chosen_recorder);
+      }
     }
+    if (!request.timing_cache.empty() && timings.added > 0) write_timing_cache(request.timing_cache, timings, warn);
   }
   stage("planning at the profiles' min and max shapes");
   plan_at_profile_corners(impl, request.profiles);

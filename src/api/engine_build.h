@@ -42,6 +42,12 @@ struct EngineBuildResult {
   std::vector<engine::TacticRecord> tactics;
   size_t tactics_measured = 0;   ///< candidate timings measured by this build
   size_t tactics_from_cache = 0;  ///< nodes whose every candidate's timing came from the timing cache
+  /// The whole network at the opt shape with the chosen tactics and with the rules' (fastest run of each, in
+  /// turns), when any choice differed from the rule; negative when not measured (an input that is not float32).
+  double network_chosen_ms = -1, network_rule_ms = -1;
+  bool network_from_cache = false;
+  /// The chosen tactics were not faster on the whole network: the engine keeps the rules' (records say so).
+  bool kept_rules = false;
   std::vector<std::string> warnings;
 };
 

@@ -236,6 +236,7 @@ std::vector<engine::TacticRecord> TacticChooser::time_all(
     rec.chosen = o.candidates[best];
     chosen_[o.node_seq] = best;
     records_.push_back(rec);
+    keys_.push_back(key);
   }
   if (progress) progress(top.size(), top.size(), "");
   return records_;
@@ -243,6 +244,19 @@ std::vector<engine::TacticRecord> TacticChooser::time_all(
 
 bool TacticChooser::any_differs_from_rule() const {
   return std::any_of(records_.begin(), records_.end(), [](const auto& r) { return r.chosen != r.rule; });
+}
+
+std::vector<engine::TacticRecord> TacticChooser::back_to_rules() {
+  chosen_.clear();  // choose() answers the rule for every node
+  for (engine::TacticRecord& r : records_) r.chosen = r.rule;
+  return records_;
+}
+
+std::string TacticChooser::network_key() const {
+  std::string key = "network";
+  for (size_t i = 0; i < records_.size(); ++i)
+    if (records_[i].chosen != records_[i].rule) key += " || " + keys_[i] + " -> " + records_[i].chosen;
+  return key;
 }
 
 TacticLoader::TacticLoader(const std::vector<engine::TacticRecord>& records) {

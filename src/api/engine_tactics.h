@@ -51,6 +51,10 @@ class TacticChooser final : public ops::TacticSource {
                                              const std::function<void(size_t, size_t, const std::string&)>& progress);
   /// Whether any recorded choice differs from prepare's rule (then the graph is prepared again).
   bool any_differs_from_rule() const;
+  /// Every node back to its rule (the whole-network check found the choices no faster); returns the records.
+  std::vector<engine::TacticRecord> back_to_rules();
+  /// What identifies the whole-network check's timings in the cache: each timed node's key and choice.
+  std::string network_key() const;
 
  private:
   struct Offer {
@@ -64,6 +68,7 @@ class TacticChooser final : public ops::TacticSource {
   std::optional<size_t> forced_;  ///< while timing one candidate
   std::map<size_t, size_t> chosen_;  ///< node_seq -> candidate index
   std::vector<engine::TacticRecord> records_;
+  std::vector<std::string> keys_;  ///< per record: its timing key
 };
 
 /// Load side, in scope around the engine session's prepare: the recorded choice for a node whose name, op and
