@@ -5,14 +5,17 @@
 // Engine files (.kiln, seeds engine_*.kiln) go the same way through Session::from_bytes; since a mutation
 // almost never keeps the checksums right, their sections are also read with the checksums not verified
 // (fuzz_engine_sections), so the fuzzer reaches the section readers and the model section's ONNX reader.
+// Timing cache files (kiln build --timing-cache, magic KILNTCH) go through their reader, checksum included and not.
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "api/engine_load.h"
 #include "api/engine_packed.h"
 #include "engine/engine_file.h"
+#include "engine/tactics.h"
 #include "kiln/session.h"
 #include "onnx/loader.h"
 
@@ -29,7 +32,20 @@ inline void fuzz_engine_sections(std::span<const uint8_t> bytes) {
   }
 }
 
+/// The timing cache reader (a refusal is a kiln::Error, which kiln build turns into a warning).
+inline void fuzz_timing_cache(std::span<const uint8_t> bytes) {
+  for (bool verify : {true, false}) {
+    try {
+      engine::decode_timing_cache(bytes, verify);
+    } catch (const Error&) {
+    }
+  }
+}
+
 inline void fuzz_one(const uint8_t* data, size_t size) {
+  if (size >= sizeof(engine::kTimingCacheMagic) &&
+      std::memcmp(data, engine::kTimingCacheMagic, sizeof(engine::kTimingCacheMagic)) == 0)
+    return fuzz_timing_cache({data, size});
   if (engine::is_engine(std::span<const uint8_t>(data, size))) fuzz_engine_sections({data, size});
   SessionOptions options;  // small limits keep every run fast
   options.max_tensor_bytes = int64_t{4} << 20;

@@ -1,10 +1,12 @@
 // kiln build MODEL -o ENGINE.kiln --min NAME=DIMS --opt NAME=DIMS --max NAME=DIMS ... [--profile --min ...]...
-//            [--threads N] [--verbose] [--disable-pass NAME]... [--level N] [--runs N]
+//            [--threads N] [--verbose] [--disable-pass NAME]... [--level N] [--runs N] [--tactic-runs N]
+//            [--timing-cache FILE]
 // Builds an engine (src/engine, src/api/engine_build): the graph passes run once, the dims the profile fixes
 // (min == max) folded, the optimized model, its profile and build options saved in one checksummed file that
 // `kiln run`, `kiln bench` and Session::from_file load without running the passes again. trtexec's vocabulary
 // (--minShapes/--optShapes/--maxShapes) as --min/--opt/--max, repeatable per input; `--profile` starts another
-// profile (a run must fit one of them).
+// profile (a run must fit one of them). Nodes that offer candidate tactics are timed at the first profile's opt
+// shape and the fastest recorded (api/engine_tactics.h); --timing-cache keeps the timings for a rebuild.
 
 #include <unistd.h>
 
@@ -13,6 +15,9 @@
 #include <fstream>
 #include <algorithm>
 #include <map>
+#include <memory>
+
+#include <fmt/ranges.h>
 
 #include "api/engine_build.h"
 #include "base/error.h"
@@ -29,7 +34,8 @@ namespace {
 struct BuildArgs {
   std::string model, output;
   std::vector<std::string> min, opt, max, disabled;
-  int threads = 0, level = 2, runs = 10;
+  int threads = 0, level = 2, runs = 10, tactic_runs = 5;
+  std::string timing_cache;
   int extra_profiles = 0;  ///< --profile flags given
   bool verbose = false;
   /// The options themselves: their parse order says which profile each --min/--opt/--max belongs to.
@@ -82,6 +88,36 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+/// The summary's tactics line: the nodes timed, how many came from the timing cache, the count per tactic chosen;
+/// with `verbose` each node's choice and every candidate's time.
+void print_tactics(const EngineBuildResult& built, bool verbose) {
+  if (built.tactics.empty()) {
+    fmt::print("tactics  none timed (no node offers a choice here, or --tactic-runs 0): prepare's rules chose\n");
+    return;
+  }
+  std::map<std::string, size_t> counts;
+  size_t differ = 0;
+  for (const engine::TacticRecord& r : built.tactics) ++counts[r.chosen], differ += r.chosen != r.rule;
+  std::vector<std::string> parts;
+  for (const auto& [name, n] : counts) parts.push_back(fmt::format("{} {}", name, n));
+  fmt::print("tactics  {} nodes timed at the opt shape ({} from the timing cache, {} timings measured): {}; {} "
+             "differ from the rule\n", built.tactics.size(), built.tactics_from_cache, built.tactics_measured,
+             fmt::join(parts, ", "), differ);
+  if (built.network_rule_ms >= 0)
+    fmt::print("         whole graph at the opt shape{}: {:.3f} ms with the tactics timed fastest, {:.3f} ms with the "
+               "rules': {}\n", built.network_from_cache ? " (from the timing cache)" : "", built.network_chosen_ms,
+               built.network_rule_ms, built.kept_rules ? "the rules' tactics kept" : "the timed tactics kept");
+  if (!verbose) return;
+  for (const engine::TacticRecord& r : built.tactics) {
+    std::vector<std::string> cands;
+    for (const engine::TacticCandidate& c : r.candidates)
+      cands.push_back(c.matched ? fmt::format("{} {:.3f} ms", c.name, c.ms)
+                                : c.name + " (not kept: outputs off the reference, or not preparable)");
+    fmt::print("         {} ({}): {}{}  [{}]\n", r.node_name, r.op_type, r.chosen,
+               r.chosen == r.rule ? "" : fmt::format(" (rule: {})", r.rule), fmt::join(cands, ", "));
+  }
+}
+
 int build_command(const CLI::App& cmd, const BuildArgs& a) {
   EngineBuildRequest request;
   request.model_path = a.model;
@@ -89,15 +125,34 @@ int build_command(const CLI::App& cmd, const BuildArgs& a) {
   request.level = a.level;
   request.disabled_passes = a.disabled;
   request.threads = a.threads;
+  request.tactic_runs = a.tactic_runs;
+  request.timing_cache = a.timing_cache;
+  request.warn = [](const std::string& w) { fmt::print(stderr, "warning: {}\n", w); };
   const bool tty = isatty(fileno(stderr));
-  if (tty) request.on_stage = [](const std::string& s) { fmt::print(stderr, "\rkiln build: {}...      ", s); };
+  if (tty) {
+    // One line rewritten in place: the stage, and while tactics are timed the node, k of n and the time left
+    // (from the pace so far).
+    request.on_stage = [](const std::string& s) { fmt::print(stderr, "\r\033[Kkiln build: {}...", s); };
+    auto started = std::make_shared<std::chrono::steady_clock::time_point>();
+    request.on_tactic = [started](size_t k, size_t n, const std::string& node) {
+      const auto now = std::chrono::steady_clock::now();
+      if (k == 0) *started = now;
+      if (k == n) return (void)fmt::print(stderr, "\r\033[Kkiln build: timed the tactics of {} nodes", n);
+      std::string left = "";
+      if (k > 0) {
+        const double s = std::chrono::duration<double>(now - *started).count() / k * (n - k);
+        left = s < 10 ? fmt::format(", about {:.1f} s left", s) : fmt::format(", about {:.0f} s left", s);
+      }
+      fmt::print(stderr, "\r\033[Kkiln build: timing tactics, node {} of {} ({}){}", k + 1, n, node, left);
+    };
+  }
   EngineBuildResult built = build_engine(request);
   {
     std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(built.bytes.data()), static_cast<std::streamsize>(built.bytes.size()));
     if (!out) fail(ErrorCode::kIo, "cannot write the engine to '{}'", a.output);
   }
-  if (tty) fmt::print(stderr, "\rkiln build: timing at the opt shape...\n");
+  if (tty) fmt::print(stderr, "\r\033[Kkiln build: loading the engine and timing it at the opt shape...\n");
   if (a.verbose) print_pass_table(built.pass_runs);
   for (const passes::PassRun& r : built.pass_runs)
     if (!r.error.empty()) fmt::print("error    {}\n", r.error);
@@ -121,8 +176,8 @@ int build_command(const CLI::App& cmd, const BuildArgs& a) {
   }
   std::sort(ms.begin(), ms.end());
   // What the nodes run, from one profiled run at the opt shape: the kernels the prepare step chose (by rule, from
-  // the shapes and this CPU: kiln does not time alternatives yet), the heaviest first, and the nodes left on
-  // their reference kernels (a slow path worth knowing about).
+  // the shapes and this CPU, or the tactics timed above), the heaviest first, and the nodes left on their
+  // reference kernels (a slow path worth knowing about).
   std::vector<StepProfile> steps;
   RunOptions profiled;
   profiled.profile = [&](const StepProfile& s) {
@@ -149,6 +204,7 @@ int build_command(const CLI::App& cmd, const BuildArgs& a) {
   fmt::print("load     {:.2f} ms\n", ms_between(t0, t1));
   if (!ms.empty()) fmt::print("latency  {:.3f} ms median at the opt shape ({} runs, {} threads)\n", ms[ms.size() / 2],
                               ms.size(), session.threads());
+  print_tactics(built, a.verbose);
   fmt::print("kernels  {} nodes run, {} on reference kernels; the heaviest at the opt shape:\n", steps.size(),
              on_reference);
   for (size_t i = 0; i < std::min<size_t>(steps.size(), 5); ++i)
@@ -181,7 +237,12 @@ Runner add_build(CLI::App& app) {
       ->check(CLI::Range(0, 2));
   cmd->add_option("--disable-pass", args->disabled, "NAME: switch one graph pass off (repeatable)");
   cmd->add_option("--runs", args->runs, "Timed runs at the opt shape for the summary")->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--verbose,-v", args->verbose, "List every pass and what it changed");
+  cmd->add_option("--tactic-runs", args->tactic_runs,
+                  "Timed runs per candidate tactic at the opt shape (the fastest counts; 0: prepare's rules choose)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--timing-cache", args->timing_cache,
+                  "FILE: tactic timings kept for rebuilds (read when it exists, written back with new timings)");
+  cmd->add_flag("--verbose,-v", args->verbose, "List every pass and what it changed, and every node's tactics");
   return [args, cmd]() { return build_command(*cmd, *args); };
 }
 

@@ -47,6 +47,9 @@ void print_engine_facts(const engine::EngineFacts& f) {
       fmt::print("profile {}  {} {} .. {} (opt {})\n", i, r.name, dims_str(r.min), dims_str(r.max), dims_str(r.opt));
   for (const auto& [kind, size] : f.section_sizes)
     fmt::print("section    {:<16} {}\n", engine::section_kind_name(kind), human_bytes(static_cast<double>(size)));
+  for (const engine::TacticRecord& r : f.tactics)
+    fmt::print("tactic     {} ({}): {}{}\n", r.node_name, r.op_type, r.chosen,
+               r.chosen == r.rule ? "" : fmt::format(" (rule: {})", r.rule));
 }
 
 nlohmann::json engine_facts_json(const engine::EngineFacts& f) {
@@ -72,6 +75,14 @@ nlohmann::json engine_facts_json(const engine::EngineFacts& f) {
   j["sections"] = nlohmann::json::array();
   for (const auto& [kind, size] : f.section_sizes)
     j["sections"].push_back({{"kind", engine::section_kind_name(kind)}, {"bytes", size}});
+  j["tactics"] = nlohmann::json::array();
+  for (const engine::TacticRecord& r : f.tactics) {
+    nlohmann::json cands = nlohmann::json::array();
+    for (const engine::TacticCandidate& c : r.candidates)
+      cands.push_back({{"name", c.name}, {"ms", c.ms}, {"matched", c.matched}});
+    j["tactics"].push_back({{"node", r.node_name}, {"op_type", r.op_type}, {"chosen", r.chosen}, {"rule", r.rule},
+                            {"from_cache", r.from_cache}, {"candidates", cands}});
+  }
   return j;
 }
 

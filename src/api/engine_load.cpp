@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "api/engine_packed.h"
+#include "api/engine_tactics.h"
 #include "api/session_impl.h"
 #include "base/mapped_file.h"
 #include "engine/engine_facts.h"
@@ -47,7 +48,10 @@ engine::EngineFacts read_engine_facts(const engine::EngineView& view) {
   facts.header = view.header;
   facts.profiles = engine::decode_profiles(view.section(engine::SectionKind::kProfiles));
   facts.build = engine::decode_build_options(view.section(engine::SectionKind::kBuildOptions));
-  for (const auto& s : view.sections) facts.section_sizes.emplace_back(s.kind, s.bytes.size());
+  for (const auto& s : view.sections) {
+    facts.section_sizes.emplace_back(s.kind, s.bytes.size());
+    if (s.kind == engine::SectionKind::kTactics) facts.tactics = engine::decode_tactics(s.bytes);
+  }
   return facts;
 }
 
@@ -70,15 +74,19 @@ Session load_engine(std::span<const uint8_t> bytes, std::shared_ptr<const void> 
   session_options.disabled_passes.clear();
   std::shared_ptr<Session::Impl> impl;
   std::unique_ptr<PackedLoader> packed = packed_loader_of(view, owner);
+  TacticLoader tactics(facts->tactics);  // the build's choices, timing nothing
   try {
     ir::Model model = onnx::load_model_from_view(view.section(engine::SectionKind::kModel), std::move(owner), load);
     if (packed && model.graph) packed->attach_raw_weights(*model.graph);
+    const ops::TacticScope scope(&tactics);
     impl = std::make_shared<Session::Impl>(std::move(model), session_options, packed.get());
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kInvalidModel && e.code() != ErrorCode::kUnsupported) throw;
     throw Error(e.code(), fmt::format("the engine's model section cannot be loaded ({}); rebuild the engine from the "
                                       "ONNX model with kiln build", e.what()));
   }
+  facts->tactics_applied = tactics.applied();
+  facts->tactics_not_applied = tactics.not_applied();
   if (packed) {
     packed->check_unguarded_raw_weights(*impl);
     facts->packed_in_place = packed->in_place();

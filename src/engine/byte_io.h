@@ -37,10 +37,13 @@ class ByteWriter {
 };
 
 /// Reads what ByteWriter wrote, refusing any read past the end of its span. `where` names the part of the
-/// engine being read ("the profiles section") in every error.
+/// engine being read ("the profiles section") in every error; `damaged` is what such an error says the file is and
+/// what to do (the engine's by default).
 class ByteReader {
  public:
-  ByteReader(std::span<const uint8_t> bytes, std::string where) : bytes_(bytes), where_(std::move(where)) {}
+  ByteReader(std::span<const uint8_t> bytes, std::string where,
+             std::string damaged = "the engine is truncated or corrupt; rebuild it with kiln build")
+      : bytes_(bytes), where_(std::move(where)), damaged_(std::move(damaged)) {}
   uint16_t u16(const char* what) { return static_cast<uint16_t>(get(2, what)); }
   uint32_t u32(const char* what) { return static_cast<uint32_t>(get(4, what)); }
   uint64_t u64(const char* what) { return get(8, what); }
@@ -57,9 +60,9 @@ class ByteReader {
   uint32_t count(const char* what, uint32_t limit, size_t min_item_bytes) {
     uint32_t n = u32(what);
     if (n > limit || n * min_item_bytes > bytes_.size() - pos_)
-      fail(ErrorCode::kInvalidModel, "{}: {} is {}, more than {} (at most {}); the engine is corrupt, rebuild it",
-           where_, what, n, n > limit ? "kiln allows" : "the bytes left can hold",
-           n > limit ? limit : (bytes_.size() - pos_) / min_item_bytes);
+      fail(ErrorCode::kInvalidModel, "{}: {} is {}, more than {} (at most {}); {}", where_, what, n,
+           n > limit ? "kiln allows" : "the bytes left can hold",
+           n > limit ? limit : (bytes_.size() - pos_) / min_item_bytes, damaged_);
     return n;
   }
   size_t left() const { return bytes_.size() - pos_; }
@@ -68,8 +71,8 @@ class ByteReader {
  private:
   void need(size_t n, const char* what) {
     if (n > bytes_.size() - pos_)
-      fail(ErrorCode::kInvalidModel, "{} ends inside {} (needs {} more bytes, {} left): the engine is truncated or "
-           "corrupt; rebuild it with kiln build", where_, what, n, bytes_.size() - pos_);
+      fail(ErrorCode::kInvalidModel, "{} ends inside {} (needs {} more bytes, {} left): {}", where_, what, n,
+           bytes_.size() - pos_, damaged_);
   }
   uint64_t get(int n, const char* what) {
     need(static_cast<size_t>(n), what);
@@ -80,7 +83,7 @@ class ByteReader {
   }
   std::span<const uint8_t> bytes_;
   size_t pos_ = 0;
-  std::string where_;
+  std::string where_, damaged_;
 };
 
 }  // namespace kiln::engine

@@ -27,7 +27,7 @@ uint64_t header_checksum(std::span<const uint8_t> header_and_table) {
   return checksum64(copy);
 }
 
-bool known_kind(uint32_t kind) { return kind >= 1 && kind <= 5; }
+bool known_kind(uint32_t kind) { return kind >= 1 && kind <= 6; }
 
 // The packed data is checked blob by blob before first use (engine/packed_index.h), never whole at load.
 bool checked_at_read(SectionKind kind) { return kind != SectionKind::kPackedData; }
@@ -41,6 +41,7 @@ const char* section_kind_name(SectionKind kind) {
     case SectionKind::kModel: return "model";
     case SectionKind::kPackedWeights: return "packed weights";
     case SectionKind::kPackedData: return "packed data";
+    case SectionKind::kTactics: return "tactics";
   }
   return "unknown";
 }

@@ -31,8 +31,9 @@
 namespace kiln::engine {
 
 inline constexpr char kMagic[8] = {'K', 'I', 'L', 'N', 'E', 'N', 'G', '\0'};
-/// 2: sections 4 and 5 (packed weights in place). A version-1 engine (no such sections) still loads.
-inline constexpr uint32_t kFormatVersion = 2;
+/// 2: sections 4 and 5 (packed weights in place). 3: section 6 (tactics). Engines of versions 1 and 2 (without
+/// those sections) still load.
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr size_t kHeaderBytes = 64;
 inline constexpr size_t kTableEntryBytes = 32;
 inline constexpr size_t kSectionAlignment = 64;
@@ -50,9 +51,12 @@ enum class SectionKind : uint32_t {
   /// The blobs kPackedWeights lists, each 64-byte aligned, used in place. Its table checksum is 0 and not read:
   /// each blob carries its own in the index, checked before the first run that reads it.
   kPackedData = 5,
+  /// The tactic `kiln build` chose per node that offered a choice, timed at the opt shape (engine/tactics.h).
+  /// Optional: without it (or for a node it does not name) prepare's rules choose.
+  kTactics = 6,
 };
 
-/// "profiles", "build options", "model", "packed weights", "packed data" or "unknown".
+/// "profiles", "build options", "model", "packed weights", "packed data", "tactics" or "unknown".
 const char* section_kind_name(SectionKind kind);
 
 /// Whether `bytes` start with the engine magic (cheap: how from_file tells an engine from an ONNX file).

@@ -25,6 +25,7 @@
 #include "ops/conv_winograd.h"
 #include "ops/fused_activation.h"
 #include "ops/packed_weights.h"
+#include "ops/tactic.h"
 #include "ops/window.h"
 
 namespace kiln::ops {
@@ -219,11 +220,33 @@ class PreparedConv final : public PreparedKernel {
 // output channels it was faster than the implicit GEMM on every layer measured (1.2x at 16 -> 64 channels, 1.6x
 // to 2.2x from 8 channels up to ResNet's 512; Zen 2, AVX2), with 3 input channels (an RGB stem) 1.5x slower.
 // Its error stays within 2x the direct float32 sum's (winograd_test.cpp: rel-L2 below 1e-6 against float64).
-bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
+bool winograd_applies(const PreparedConv& k, const std::vector<int64_t>& kernel) {
   const WindowAttrs& w = k.window;
   if (k.spatial != 2 || k.group != 1 || kernel != std::vector<int64_t>{3, 3}) return false;
-  if (w.strides != std::vector<int64_t>{1, 1} || w.dilations != std::vector<int64_t>{1, 1}) return false;
-  return k.in_channels >= 8 && k.out_channels >= 8;
+  return w.strides == std::vector<int64_t>{1, 1} && w.dilations == std::vector<int64_t>{1, 1};
+}
+bool use_winograd(const PreparedConv& k, const std::vector<int64_t>& kernel) {
+  return winograd_applies(k, kernel) && k.in_channels >= 8 && k.out_channels >= 8;
+}
+
+// Where Winograd applies, the candidate tactics (kiln build times them at the opt shape and the engine records the
+// fastest; a session of the ONNX file follows the rules above): F(4x4, 3x3) where its error is within bounds
+// (winograd_f4_accurate: an accuracy limit, kept), F(2x2, 3x3) and the implicit GEMM. The rules guess from the
+// channels and the declared image size (unknown at prepare for a dynamic one); the build measures at the opt
+// shape on this CPU. It times a node alone, its weights warm in cache after the first run, which flatters the
+// tactics with more weight bytes (F(4x4, 3x3): 4x the filter's) where a large network streams them from memory
+// (conv_winograd.cpp's 14x14 note). Returns the tile to use: 4, 2, or 0 for the implicit GEMM.
+int conv_tactic(PrepareContext& ctx, const PreparedConv& k, const std::vector<int64_t>& kernel) {
+  const Shape& xs = ctx.input(0).shape;  // the image's size, when the plan knows it already
+  auto dim = [&](size_t i) { return xs.rank_known && xs.rank() == 4 ? xs.dims[i].value() : int64_t{-1}; };
+  const int rule_tile = use_winograd(k, kernel) ? winograd_tile(k.out_channels, k.in_channels, dim(2), dim(3)) : 0;
+  std::vector<std::string> names;
+  std::vector<int> tiles;
+  if (winograd_f4_accurate(k.out_channels, k.in_channels)) names.push_back("winograd-f4"), tiles.push_back(4);
+  names.push_back("winograd-f2"), tiles.push_back(2);
+  names.push_back("implicit-gemm"), tiles.push_back(0);
+  const size_t rule = static_cast<size_t>(std::find(tiles.begin(), tiles.end(), rule_tile) - tiles.begin());
+  return tiles[choose_tactic(ctx, names, rule)];
 }
 
 // The plane size of a 1x1 stride-1 unpadded one-group convolution whose input's spatial dims are declared numbers;
@@ -328,11 +351,11 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx) {
               k->window.strides[1] <= kernels::kDwConvMaxKernel;
   if (k->direct) {
     k->dw_weights.assign(wd, wd + w->numel());
-  } else if (use_winograd(*k, kernel)) {
-    const Shape& xs = ctx.input(0).shape;  // the image's size, when the plan knows it already
-    auto dim = [&](size_t i) { return xs.rank_known && xs.rank() == 4 ? xs.dims[i].value() : int64_t{-1}; };
-    k->winograd = std::make_unique<WinogradConv>(ctx, wd, M, Cg, winograd_tile(M, Cg, dim(2), dim(3)));
-    if (!k->winograd->usable()) k->winograd.reset();  // no transforms for the GEMM kernel's panels
+  } else if (winograd_applies(*k, kernel)) {
+    if (const int tile = conv_tactic(ctx, *k, kernel)) {
+      k->winograd = std::make_unique<WinogradConv>(ctx, wd, M, Cg, tile);
+      if (!k->winograd->usable()) k->winograd.reset();  // no transforms for the GEMM kernel's panels
+    }
   } else if (use_gemv(*k, kernel, ctx.input(0).shape)) {
     k->gemv_w = kernels::gemv_pack(wd, M, Cg);
   }

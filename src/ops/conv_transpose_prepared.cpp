@@ -16,6 +16,7 @@
 #include "ops/conv_implicit_gemm.h"
 #include "ops/conv_transpose_shape.h"
 #include "ops/packed_weights.h"
+#include "ops/tactic.h"
 
 namespace kiln::ops {
 namespace {
@@ -287,13 +288,17 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
   if (!k_attr.empty() && k_attr != kernel) return nullptr;
   k->attrs = read_transpose_attrs(ctx, rank_of("W", w->dims()), kernel);
   const int64_t Cg = C / k->group, rows = w->numel() / C;  // rows = Mg * kernel size
-  // The orientation follows the input positions when the declared shape tells them (either is right for any).
+  // The orientation follows the input positions when the declared shape tells them (either is right for any):
+  // that is the rule; the two orientations are the candidate tactics kiln build times at the opt shape.
   const Shape& xs = ctx.input(0).shape;
+  bool rule_transposed = false;
   if (xs.rank_known && xs.rank() == k->spatial + 2) {
     int64_t positions = 1;
     for (size_t i = 2; i < xs.rank() && positions > 0; ++i) positions = xs.dims[i].is_known() ? positions * xs.dims[i].value() : 0;
-    k->transposed = positions > 0 && positions < kTransposedBelow;
+    rule_transposed = positions > 0 && positions < kTransposedBelow;
   }
+  static const std::vector<std::string> kOrientations = {"gemm-wT.x", "gemm-xT.w"};
+  k->transposed = choose_tactic(ctx, kOrientations, rule_transposed ? 1 : 0) == 1;
   k->phased = !k->transposed && k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth;
   for (int64_t gi = 0; gi < k->group; ++gi) {  // W_g is stored Cg x rows
     const float* wg = w->data<float>() + gi * Cg * rows;

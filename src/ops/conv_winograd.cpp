@@ -56,8 +56,10 @@ template <typename T> T* grow(std::vector<T>& b, int64_t n) {
 
 }  // namespace
 
+bool winograd_f4_accurate(int64_t M, int64_t C) { return C <= kF4MaxChannels && M <= kF4MaxChannels; }
+
 int winograd_tile(int64_t M, int64_t C, int64_t height, int64_t width) {
-  if (C > kF4MaxChannels || M > kF4MaxChannels) return 2;
+  if (!winograd_f4_accurate(M, C)) return 2;
   // Small images: few tiles per weight (above), and 4x4 tiles waste more on padding (ResNet's 7x7 layers: 2.0x
   // F(2x2, 3x3)'s time).
   if ((height >= 0 && height < kF4MinSize) || (width >= 0 && width < kF4MinSize)) return 2;

@@ -17,6 +17,9 @@ namespace kiln::ops {
 /// The tile size the tactic uses for a layer of M x C 3x3 filters on images of height x width (-1: not known at
 /// prepare): 4 (F(4x4, 3x3)) where its error is measured within bounds and it is faster, else 2.
 int winograd_tile(int64_t M, int64_t C, int64_t height, int64_t width);
+/// Whether F(4x4, 3x3)'s error is within bounds for M x C filters (its error grows with the channels): the limit
+/// that stays when `kiln build` times the tiles instead of following winograd_tile's speed rule.
+bool winograd_f4_accurate(int64_t M, int64_t C);
 
 class WinogradConv {
  public:

@@ -7,6 +7,7 @@
 
 #include "base/mapped_file.h"
 #include "kernels/isa.h"
+#include "runtime/node_preparer.h"
 
 namespace kiln::runtime {
 
@@ -66,23 +67,60 @@ std::shared_ptr<const PreparedGraph> PreparedGraph::build(const ir::Graph& graph
   return prepared;
 }
 
-void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opsets, const Limits& limits,
-                                  bool top_level, ops::PackedWeightSource* packed) {
-  nodes_ += graph.nodes.size();
-  // Types (and constants) of the values nodes read: a symbolic plan at the declared input shapes. Subgraphs
-  // read values of enclosing scopes the plan cannot see; their nodes prepare from initializers alone.
-  std::shared_ptr<const Plan> symbolic;
-  if (top_level) {
+NodePreparer::NodePreparer(const ir::Graph& graph, const OpsetTable& opsets, const Limits& limits, bool symbolic)
+    : graph_(graph), opsets_(opsets), overridable_(graph.values.size(), 0) {
+  // Types (and constants) of the values nodes read: a symbolic plan at the declared input shapes.
+  if (symbolic) {
     if (auto fed = declared_inputs(graph)) {
       try {
-        symbolic = Plan::build(graph, opsets, *fed, limits);
+        symbolic_ = Plan::build(graph, opsets, *fed, limits);
       } catch (const Error&) {
-        symbolic = nullptr;  // the model's own errors surface when it is planned at real shapes
+        symbolic_ = nullptr;  // the model's own errors surface when it is planned at real shapes
       }
     }
   }
-  std::vector<char> overridable(graph.values.size(), 0);
-  for (int id : graph.inputs) overridable[static_cast<size_t>(id)] = 1;
+  for (int id : graph.inputs) overridable_[static_cast<size_t>(id)] = 1;
+}
+
+void NodePreparer::input_infos(const ir::Node& node, std::vector<ops::ValueInfo>& infos,
+                               std::vector<const ops::ValueInfo*>& ptrs) const {
+  infos.assign(node.inputs.size(), ops::ValueInfo{});
+  ptrs.assign(node.inputs.size(), nullptr);
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const int v = node.inputs[i];
+    if (v < 0) continue;
+    if (symbolic_) {
+      infos[i] = symbolic_->infos()[static_cast<size_t>(v)];
+    } else if (auto it = graph_.initializers.find(v); it != graph_.initializers.end()) {
+      infos[i] = ops::ValueInfo(it->second.dtype(), Shape::from(it->second.dims()), &it->second);
+    } else {
+      const ir::FlatType t = ir::flatten_type(graph_.value(v).type);
+      infos[i].dtype = t.dtype;
+      infos[i].shape = t.shape;
+    }
+    if (overridable_[static_cast<size_t>(v)]) infos[i].value = nullptr;  // the caller may feed another
+    ptrs[i] = &infos[i];
+  }
+}
+
+std::unique_ptr<ops::PreparedKernel> NodePreparer::prepare(size_t index, size_t node_seq) const {
+  const ir::Node& node = graph_.nodes.at(index);
+  const ops::OpSchema* schema = ops::find_op(node.domain, node.op_type);
+  if (!schema || !schema->prepare) return nullptr;
+  std::vector<ops::ValueInfo> infos;
+  std::vector<const ops::ValueInfo*> ptrs;
+  input_infos(node, infos, ptrs);
+  ops::PrepareContext ctx(node, index, opsets_.version(node.domain), ptrs);
+  ctx.set_packed_source(nullptr, node_seq);
+  return schema->prepare(ctx);
+}
+
+void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opsets, const Limits& limits,
+                                  bool top_level, ops::PackedWeightSource* packed) {
+  nodes_ += graph.nodes.size();
+  const NodePreparer preparer(graph, opsets, limits, top_level);
+  std::vector<ops::ValueInfo> infos;
+  std::vector<const ops::ValueInfo*> ptrs;
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const ir::Node& node = graph.nodes[n];
     for (const auto& a : node.attributes) {
@@ -92,23 +130,7 @@ void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opse
     const size_t seq = node_seq_++;
     const ops::OpSchema* schema = ops::find_op(node.domain, node.op_type);
     if (!schema || !schema->prepare) continue;
-    std::vector<ops::ValueInfo> infos(node.inputs.size());
-    std::vector<const ops::ValueInfo*> ptrs(node.inputs.size(), nullptr);
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      const int v = node.inputs[i];
-      if (v < 0) continue;
-      if (symbolic) {
-        infos[i] = symbolic->infos()[static_cast<size_t>(v)];
-      } else if (auto it = graph.initializers.find(v); it != graph.initializers.end()) {
-        infos[i] = ops::ValueInfo(it->second.dtype(), Shape::from(it->second.dims()), &it->second);
-      } else {
-        const ir::FlatType t = ir::flatten_type(graph.value(v).type);
-        infos[i].dtype = t.dtype;
-        infos[i].shape = t.shape;
-      }
-      if (overridable[static_cast<size_t>(v)]) infos[i].value = nullptr;  // the caller may feed another
-      ptrs[i] = &infos[i];
-    }
+    preparer.input_infos(node, infos, ptrs);
     try {
       ops::PrepareContext ctx(node, n, opsets.version(node.domain), ptrs);
       ctx.set_packed_source(packed, seq);

@@ -223,9 +223,9 @@ def test_build_engine(kiln: str, model: str, out: pathlib.Path) -> None:
     if info.returncode == 0:
         facts = json.loads(info.stdout).get("engine", {})
         kinds = [s.get("kind") for s in facts.get("sections", [])]
-        check(facts.get("format_version") == 2 and facts.get("profiles", [[{}]])[0][0].get("max") == [8, 1, 32, 32]
+        check(facts.get("format_version") == 3 and len(facts.get("tactics", [])) > 0 and facts.get("profiles", [[{}]])[0][0].get("max") == [8, 1, 32, 32]
               and facts.get("disabled_passes") == ["fuse_conv"] and "packed weights" in kinds and "packed data" in kinds,
-              f"kiln inspect --json shows the engine, its packed weights sections included: {facts}")
+              f"kiln inspect --json shows the engine, its packed weights and tactics included: {facts}")
     checked = run([kiln, "check", str(engine)], expect_ok=False)
     check(checked.returncode != 0 and "kiln engine" in checked.stdout + checked.stderr,
           "kiln check on an engine says it is an engine and to check the model it was built from")
@@ -237,6 +237,25 @@ def test_build_engine(kiln: str, model: str, out: pathlib.Path) -> None:
     check(fits.returncode == 0 and between.returncode != 0 and "profile 1:" in between.stderr
           and "--profile --min input=6x1x16x16" in between.stderr,
           f"--profile builds a second profile; a size between them is refused: {between.stderr.strip()[:300]}")
+    # Tactics: timed at the opt shape and counted in the summary; with --timing-cache a rebuild times nothing and
+    # chooses the same; a damaged cache is ignored with a warning naming it.
+    cache = out / "sr.timings"
+    tactic_pattern = r"tactics  (\d+) nodes timed at the opt shape \((\d+) from the timing cache, (\d+) timings measured\)"
+    choice_pattern = r"(?m)^ {9}(\S+) \(([\w.]+)\): (\S+)"
+    builds = [run([kiln, "build", model, "-o", str(out / f"cached{i}.kiln"), "--min", "input=1x1x16x16", "--opt",
+                   "input=2x1x16x24", "--max", "input=8x1x32x32", "--runs", "1", "--threads", "1", "--tactic-runs", "1",
+                   "--timing-cache", str(cache), "--verbose"]) for i in range(2)]
+    first, second = (re.search(tactic_pattern, b.stdout) for b in builds)
+    check(first is not None and second is not None and int(first[1]) > 0 and first[2] == "0" and int(first[3]) > 0
+          and second[1] == first[1] and second[2] == first[1] and second[3] == "0"
+          and re.findall(choice_pattern, builds[0].stdout) == re.findall(choice_pattern, builds[1].stdout),
+          f"kiln build times tactics, and a rebuild with --timing-cache times none and chooses the same: "
+          f"{first and first[0]} / {second and second[0]}")
+    cache.write_bytes(b"not a timing cache")
+    spoiled = run([kiln, "build", model, "-o", str(out / "cached2.kiln"), "--opt", "input=1x1x16x16", "--runs", "1",
+                   "--tactic-runs", "1", "--timing-cache", str(cache)], expect_ok=False)
+    check(spoiled.returncode == 0 and "warning" in spoiled.stderr and str(cache) in spoiled.stderr,
+          f"a damaged timing cache is ignored with a warning naming it: {spoiled.stderr.strip()[:300]}")
     damaged = out / "damaged.kiln"
     damaged.write_bytes(engine.read_bytes()[:-1] + bytes([engine.read_bytes()[-1] ^ 1]))
     refused = run([kiln, "run", str(damaged), "-o", str(out / "run")], expect_ok=False)
