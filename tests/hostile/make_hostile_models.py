@@ -91,7 +91,7 @@ def engine_header(version=1, file_size=64, sections=0, checksum=0):
 def make_engines(out):
     # Refused before the checksum is read: by size, by version, by the size the header claims; then by checksum.
     write_bytes(out, "engine_truncated", engine_header()[:28])
-    write_bytes(out, "engine_newer_version", engine_header(version=3))  # kiln reads up to version 2
+    write_bytes(out, "engine_newer_version", engine_header(version=99))  # newer than any kiln reads
     write_bytes(out, "engine_size_lies", engine_header(file_size=1 << 40))
     write_bytes(out, "engine_bad_checksum", engine_header(checksum=0x1234))
 
