@@ -9,7 +9,6 @@
 #include "ir/dispatch.h"
 #include "ir/narrow_types.h"
 #include "kiln/shape.h"
-#include "base/aligned_memory.h"
 
 namespace kiln {
 
@@ -46,7 +45,7 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : dtype_(dtype), dims_(st
   size_t alloc = (static_cast<size_t>(bytes) + kAlignment - 1) / kAlignment * kAlignment;
   if (alloc == 0) alloc = kAlignment;
   auto storage = std::make_shared<Storage>();
-  storage->ptr = alloc_aligned(kAlignment, alloc);
+  storage->ptr = std::aligned_alloc(kAlignment, alloc);
   if (!storage->ptr)
     fail(ErrorCode::kLimitExceeded, "out of memory allocating {} bytes for a tensor of {}", bytes, dims_str(dims_));
   if (dtype == DType::kString) {

@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "base/checked.h"
-#include "base/aligned_memory.h"
 
 namespace kiln::ops {
 
@@ -186,16 +185,13 @@ const ValueInfo& PrepareContext::input(size_t i) const {
 PackedBytes PrepareContext::packed(const PackedKey& key, size_t size, const PackFn& pack) {
   const int ordinal = requests_++;
   if (source_) return source_->packed(*this, ordinal, key, size, pack);
-  std::shared_ptr<void> owner;
-  if (memory_) {
-    owner = memory_->allocate(size);
-  } else if (void* p = alloc_aligned(64, size)) {
-    owner = std::shared_ptr<void>(p, std::free);
-  }
-  if (!owner) throw Error(ErrorCode::kLimitExceeded, fmt::format("{}: cannot allocate {} bytes of packed {}", label(),
-                                                                 size, key.what));
-  if (size > 0) pack(owner.get(), size);
-  return {owner.get(), size, std::move(owner)};
+  const size_t alloc = std::max<size_t>((size + 63) / 64 * 64, 64);
+  void* data = std::aligned_alloc(64, alloc);
+  if (!data) throw Error(ErrorCode::kLimitExceeded, fmt::format("{}: cannot allocate {} bytes of packed {}", label(),
+                                                                alloc, key.what));
+  std::shared_ptr<void> owner(data, std::free);
+  if (size > 0) pack(data, size);
+  return {data, size, std::move(owner)};
 }
 
 const ValueInfo& InferContext::input(size_t i) const {

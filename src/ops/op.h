@@ -17,7 +17,6 @@
 #include <string_view>
 #include <vector>
 
-#include "base/aligned_memory.h"
 #include "base/error.h"
 #include "ir/graph.h"
 #include "kiln/tensor.h"
@@ -273,14 +272,10 @@ class PrepareContext : public NodeContext {
   /// (runtime::PreparedGraph sets both; without a source packed() always packs).
   void set_packed_source(PackedWeightSource* source, size_t node_seq) { source_ = source, node_seq_ = node_seq; }
   size_t node_seq() const { return node_seq_; }
-  /// Where packed() takes the memory of what it packs (runtime::PreparedGraph sets one for the whole session;
-  /// without, each packed constant is its own allocation).
-  void set_packed_memory(ChunkedAllocator* memory) { memory_ = memory; }
 
  private:
   std::span<const ValueInfo* const> inputs_;
   PackedWeightSource* source_ = nullptr;
-  ChunkedAllocator* memory_ = nullptr;
   size_t node_seq_ = 0;
   int requests_ = 0;
 };

@@ -134,7 +134,6 @@ void PreparedGraph::prepare_graph(const ir::Graph& graph, const OpsetTable& opse
     try {
       ops::PrepareContext ctx(node, n, opsets.version(node.domain), ptrs);
       ctx.set_packed_source(packed, seq);
-      ctx.set_packed_memory(&packed_memory_);
       std::unique_ptr<ops::PreparedKernel> k = schema->prepare(ctx);
       if (!k) continue;
       if (packed)

@@ -41,7 +41,6 @@ class PreparedGraph {
                      ops::PackedWeightSource* packed);
 
   std::unordered_map<const ir::Node*, std::unique_ptr<ops::PreparedKernel>> kernels_;
-  ChunkedAllocator packed_memory_;  ///< what the kernels pack lives here (their owners keep its chunks)
   size_t packed_bytes_ = 0;
   size_t nodes_ = 0;
   size_t node_seq_ = 0;  ///< nodes prepared so far, all graphs: the next node's PrepareContext::node_seq

@@ -5,14 +5,14 @@
 #include "base/error.h"
 #include "runtime/memory_planner.h"
 #include "runtime/plan.h"
-#include "base/aligned_memory.h"
 
 namespace kiln::runtime {
 
 RunState::RunState(const Plan& plan) {
   const ir::Graph& g = plan.graph();
   if (plan.arena_bytes() > 0) {
-    void* mem = alloc_aligned(kArenaAlignment, plan.arena_bytes());
+    void* mem = std::aligned_alloc(kArenaAlignment, (plan.arena_bytes() + kArenaAlignment - 1) / kArenaAlignment *
+                                                        kArenaAlignment);
     if (!mem) fail(ErrorCode::kLimitExceeded, "out of memory allocating a {}-byte arena", plan.arena_bytes());
     arena = std::shared_ptr<void>(mem, std::free);
   }

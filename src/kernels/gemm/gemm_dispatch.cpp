@@ -9,7 +9,6 @@
 #include "base/error.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_kernel.h"
-#include "base/aligned_memory.h"
 
 namespace kiln::kernels {
 
@@ -145,7 +144,7 @@ PackedGemmOperand gemm_operand_view(GemmSide side, int64_t rows, int64_t cols, c
 PackedGemmOperand pack_gemm_operand(GemmSide side, MatrixRef m, int64_t rows, int64_t cols) {
   check_operand(side, &m, rows, cols);
   const size_t bytes = gemm_packed_bytes(side, rows, cols);
-  float* data = static_cast<float*>(alloc_aligned(64, bytes));
+  float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
   if (!data) fail(ErrorCode::kLimitExceeded, "pack_gemm_operand: cannot allocate {} bytes", bytes);
   std::shared_ptr<const void> owner(data, std::free);
   pack_gemm_operand_into(side, m, rows, cols, data);
