@@ -1,12 +1,11 @@
 // ai.kiln.ConvNhwc (version 1): ai.kiln.FusedConv on channels-last tensors,
 //   Y = activation(Conv(X, W, B) + Z)   with X [N, H, W, C], Z and Y [N, OH, OW, M],
 // W and B as Conv stores them ([M, C / group, kH, kW], [M]), Conv's attributes plus `activation` and
-// `activation_params` (ops/fused_activation.h), and `nchw_input` (int, default 0): 1 when X is NCHW [N, C, H, W]
-// (a region's stem: it reads the NCHW image and writes Y channels-last). 2-D only, float32. The to_channels_last
-// pass makes it: inside a mobile net's run of 1x1 and depthwise convolutions the activations stay channels-last,
-// so a 1x1 convolution is a GEMM over rows of pixels and a depthwise one reads each pixel's channels as vectors
-// (conv_nhwc_prepared). The reference transposes X (unless NCHW) and Z to NCHW, runs Conv's reference, adds Z,
-// applies the scalar activation and transposes back: the same code the graph ran before the pass.
+// `activation_params` (ops/fused_activation.h). 2-D only, float32. The to_channels_last pass makes it: inside a
+// mobile net's run of 1x1 and depthwise convolutions the activations stay channels-last, so a 1x1 convolution
+// is a GEMM over rows of pixels and a depthwise one reads each pixel's channels as vectors (conv_nhwc_prepared).
+// The reference transposes X and Z to NCHW, runs Conv's reference, adds Z, applies the scalar activation and
+// transposes back: the same code the graph ran before the pass.
 
 #include <span>
 #include <vector>
@@ -49,12 +48,10 @@ void infer_conv_nhwc(InferContext& ctx) {
       ctx.unsupported("ConvNhwc takes float32 only, but input {} is {}", i, dtype_name(t));
   }
   read_fused_activation(ctx);
-  const bool nchw_input = ctx.attr_int("nchw_input", 0) != 0;
   check_rank4(ctx, "X", ctx.input_shape(0));
   const Shape& ws = ctx.input_shape(1);
   if (ws.rank_known && ws.rank() != 4) ctx.fail("W must be 4-D (2-D convolution), got {}", ws.str());
-  const Shape& xs = ctx.input_shape(0);
-  const Shape y = permuted_shape(conv_output_shape(ctx, nchw_input ? xs : permuted_shape(xs, kToNchw), ws), kToNhwc);
+  const Shape y = permuted_shape(conv_output_shape(ctx, permuted_shape(ctx.input_shape(0), kToNchw), ws), kToNhwc);
   if (ctx.has_input(2)) {
     const Shape& b = ctx.input_shape(2);
     if (b.rank_known && b.rank() != 1) ctx.fail("bias must be 1-D, got {}", b.str());
@@ -85,21 +82,15 @@ void compute_conv_nhwc(KernelContext& ctx) {
   if (x.rank() != 4) ctx.bad_input("X {} must be 4-D (N, H, W, C)", dims_str(x.dims()));
   const kernels::ActivationParams act = read_fused_activation(ctx);
   std::vector<ir::Attribute> conv_attrs;
-  bool nchw_input = false;
-  for (const ir::Attribute& a : ctx.node().attributes) {
-    if (a.name == "nchw_input") {
-      nchw_input = a.i != 0;
-    } else if (a.name != "activation" && a.name != "activation_params") {
-      conv_attrs.push_back(a);
-    }
-  }
+  for (const ir::Attribute& a : ctx.node().attributes)
+    if (a.name != "activation" && a.name != "activation_params") conv_attrs.push_back(a);
 
   Tensor& y = ctx.output(0);
   if (y.rank() != 4) ctx.bad_input("Y {} must be 4-D", dims_str(y.dims()));
-  const Tensor xn = nchw_input ? Tensor() : transposed(ctx, x, kToNchw);
+  const Tensor xn = transposed(ctx, x, kToNchw);
   Tensor yn[1] = {Tensor(DType::kFloat32, permuted(y.dims(), kToNchw))};
   run_reference_op(ctx, "Conv", 22, std::move(conv_attrs),
-                   {nchw_input ? &x : &xn, &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr}, yn);
+                   {&xn, &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr}, yn);
   float* out = yn[0].data<float>();
   if (ctx.has_input(3)) {
     const Tensor& z = ctx.input(3);

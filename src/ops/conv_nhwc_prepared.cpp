@@ -6,9 +6,7 @@
 //   - pointwise on planes declared 1x1 (a squeeze-excitation FC after the global pool): a matrix-vector product
 //     per image, as Conv's (a pixel's channels are the same vector in either layout);
 //   - depthwise (one input and one output channel per group): kernels/dwnhwc, each tap of a vector of channels
-//     one load and one FMA, weights packed once in blocks of channels;
-//   - a stem on an NCHW input (`nchw_input`: one group of at most kStemConvMaxIn channels, an RGB image):
-//     kernels/stemconv, which writes its output rows channels-last.
+//     one load and one FMA, weights packed once in blocks of channels.
 // Other convolutions, and inputs this kernel does not expect, run the reference.
 
 #include <algorithm>
@@ -18,7 +16,6 @@
 #include "kernels/dwnhwc/dwnhwc.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemv/gemv.h"
-#include "kernels/stemconv/stemconv.h"
 #include "kernels/thread_scratch.h"
 #include "ops/conv_ops.h"
 #include "ops/fused_activation.h"
@@ -41,14 +38,9 @@ class PreparedConvNhwc final : public PreparedKernel {
   kernels::PackedGemmOperand packed_b;  // pointwise: W^T, [C, M]
   std::vector<float> gemv_w;            // pointwise on 1x1 planes: kernels::gemv_pack(W)
   PackedBytes dw_w;                     // depthwise: kernels::dwnhwc_pack(W)
-  std::vector<float> stem_w;            // stem (NCHW input): W as it is
   std::string label;
 
   void run(KernelContext& ctx) const override {
-    if (!stem_w.empty()) {
-      if (!run_stem(ctx)) reference(ctx);
-      return;
-    }
     NhwcDims d;
     if (!resolve(ctx, &d)) return reference(ctx);
     const float* x = ctx.input(0).data<float>();
@@ -69,9 +61,7 @@ class PreparedConvNhwc final : public PreparedKernel {
     run_gemm(d, x, bias, residual, y, ctx.threads());
   }
 
-  size_t packed_bytes() const override {
-    return packed_b.bytes() + (gemv_w.size() + stem_w.size()) * sizeof(float) + dw_w.size;
-  }
+  size_t packed_bytes() const override { return packed_b.bytes() + gemv_w.size() * sizeof(float) + dw_w.size; }
   std::string describe() const override { return label; }
 
  private:
@@ -98,36 +88,6 @@ class PreparedConvNhwc final : public PreparedKernel {
       if (!has_want_dims(ctx.input(3))) return false;
     }
     return true;
-  }
-
-  // The stem: X [N, C, H, W] in, Y [N, OH, OW, M] out; false when the reference should run it.
-  bool run_stem(KernelContext& ctx) const {
-    const Tensor& x = ctx.input(0);
-    if (x.dtype() != DType::kFloat32 || x.rank() != 4 || x.dim(1) != in_channels || x.numel() == 0) return false;
-    const WindowAxis h = resolve_window_axis(window, 0, x.dim(2)), w = resolve_window_axis(window, 1, x.dim(3));
-    if (h.out <= 0 || w.out <= 0 || h.pad_begin < 0 || w.pad_begin < 0 || !ctx.output_allocated(0)) return false;
-    const Tensor& y = ctx.output(0);
-    if (y.dtype() != DType::kFloat32 || y.rank() != 4 || y.dim(0) != x.dim(0) || y.dim(1) != h.out ||
-        y.dim(2) != w.out || y.dim(3) != out_channels)
-      return false;
-    if (ctx.has_input(2)) {
-      const Tensor& b = ctx.input(2);
-      if (b.dtype() != DType::kFloat32 || b.rank() != 1 || b.dim(0) != out_channels) return false;
-    }
-    if (ctx.has_input(3)) return false;  // a residual: the stem kernels take none
-    kernels::DwConvShape s;
-    s.in_h = x.dim(2), s.in_w = x.dim(3), s.out_h = h.out, s.out_w = w.out;
-    s.kernel_h = window.kernel[0], s.kernel_w = window.kernel[1];
-    s.stride_h = window.strides[0], s.stride_w = window.strides[1];
-    s.dilation_h = window.dilations[0], s.dilation_w = window.dilations[1];
-    s.pad_top = h.pad_begin, s.pad_left = w.pad_begin;
-    kernels::DwConvArgs a;
-    a.x = x.data<float>(), a.w = stem_w.data(), a.bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
-    a.y = ctx.output(0).data<float>();
-    a.images = x.dim(0), a.in_channels = in_channels, a.channels = out_channels, a.groups = 1;
-    a.act = act;
-    a.y_channels_last = true;
-    return kernels::stemconv_f32(s, a, ctx.threads());
   }
 
   bool run_depthwise(const NhwcDims& d, const float* x, const float* bias, const float* residual, float* y,
@@ -190,12 +150,9 @@ std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
   const std::vector<int64_t> kernel{w->dim(2), w->dim(3)};
   const std::vector<int64_t> k_attr = ctx.attr_ints("kernel_shape", {});
   if (M == 0 || Cg == 0 || (!k_attr.empty() && k_attr != kernel)) return nullptr;
-  const bool nchw_input = ctx.attr_int("nchw_input", 0) != 0;
-  const bool pointwise = group == 1 && kernel == std::vector<int64_t>{1, 1} && !nchw_input;
-  const bool depthwise = Cg == 1 && group == M && !nchw_input;
-  const bool stem = nchw_input && group == 1 && Cg <= kernels::kStemConvMaxIn && kernels::stemconv_kernel_name() &&
-                    kernel[0] <= kernels::kDwConvMaxKernel && kernel[1] <= kernels::kDwConvMaxKernel;
-  if (!pointwise && !depthwise && !stem) return nullptr;
+  const bool pointwise = group == 1 && kernel == std::vector<int64_t>{1, 1};
+  const bool depthwise = Cg == 1 && group == M;
+  if (!pointwise && !depthwise) return nullptr;
 
   auto k = std::make_unique<PreparedConvNhwc>();
   k->reference = schema->compute;
@@ -204,13 +161,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
   k->act = read_fused_activation(ctx);
   const float* wd = w->data<float>();
   std::string form;
-  if (stem) {
-    // stemconv_supports' window; dwconv's limit on the stride.
-    if ((kernel[0] - 1) * k->window.dilations[0] + 1 > 64 || k->window.strides[1] > kernels::kDwConvMaxKernel)
-      return nullptr;
-    k->stem_w.assign(wd, wd + w->numel());
-    form = std::string("stem ") + kernels::stemconv_kernel_name();
-  } else if (depthwise && !pointwise) {
+  if (depthwise && !pointwise) {
     const size_t bytes = kernels::dwnhwc_packed_floats(M, kernel[0], kernel[1]) * sizeof(float);
     k->dw_w = ctx.packed({"dwnhwc W", "dwnhwc", {M, kernel[0], kernel[1]}}, bytes, [&](void* dst, size_t) {
       kernels::dwnhwc_pack(wd, M, kernel[0], kernel[1], static_cast<float*>(dst));

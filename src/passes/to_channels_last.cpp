@@ -19,10 +19,6 @@
 // 1x1s would only add transposes. Values keep their meaning outside the region: a region value read outside it
 // (or a graph output) is written back in NCHW under its original id by a Transpose after its producer; inside,
 // each value has an NHWC twin.
-//
-// A region's stem joins it: a one-group convolution of at most kStemChannels input channels (an RGB image) whose
-// output only the region reads becomes ConvNhwc with `nchw_input` (it reads the NCHW image and writes NHWC),
-// instead of an NCHW convolution and a Transpose of its output (kernels/stemconv computes it channels-last).
 
 #include <algorithm>
 #include <numeric>
@@ -37,10 +33,6 @@ namespace {
 
 // Convolutions a region needs before its transposes pay off.
 constexpr int kMinConvs = 4;
-// Most input channels of a stem that joins a region (the stem kernel's, kernels::kStemConvMaxIn).
-constexpr int64_t kStemChannels = 4;
-// in_region's marks: outside, inside, a stem (reads NCHW, writes NHWC).
-enum Mark : char { kOutside = 0, kInside = 1, kStem = 2 };
 
 constexpr std::string_view kUnary[] = {"Relu",  "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Clip",
                                        "LeakyRelu", "Elu", "Selu",        "Softplus",  "Mish", "Erf",
@@ -82,25 +74,6 @@ Role conv_role(const ir::Node& n, const GraphIndex& idx, const ShapeFacts& facts
     return s == 1 || s == 2;
   });
   return depthwise && small && pad == "NOTSET" ? Role::kDepthwise : Role::kNone;
-}
-
-// Whether node n (outside every region) is a stem: a one-group 2-D Conv/FusedConv with constant weights of at most
-// kStemChannels input channels, no residual, on a value no region wrote, whose output only region nodes read.
-bool is_stem(const ir::Node& n, const GraphIndex& idx, const ShapeFacts& facts, const std::vector<char>& in_region) {
-  if (!(is_op(n, "Conv") || (n.domain == kKilnDomain && n.op_type == "FusedConv"))) return false;
-  if (n.inputs.size() < 2 || n.inputs.size() > 3 || n.outputs.size() != 1 || !is_4d_float(facts, n.inputs[0]) ||
-      !is_4d_float(facts, n.outputs[0]) || get_int(n, "group", 1) != 1)
-    return false;
-  const Tensor* w = idx.constant(n.inputs[1]);
-  if (!w || w->dtype() != DType::kFloat32 || w->rank() != 4 || w->dim(1) > kStemChannels) return false;
-  if (n.inputs.size() > 2 && n.inputs[2] >= 0 && !idx.constant(n.inputs[2])) return false;
-  const int p = idx.producer(n.inputs[0]);
-  if (p >= 0 && in_region[static_cast<size_t>(p)] != kOutside) return false;
-  const int out = n.outputs[0];
-  if (idx.is_graph_output(out) || idx.read_by_subgraph(out) || idx.readers(out).empty()) return false;
-  for (int r : idx.readers(out))
-    if (in_region[static_cast<size_t>(r)] != kInside) return false;
-  return true;
 }
 
 // Whether operand `v` of a region element-wise op can be read in NHWC: a 4-D value, or a float constant of rank
@@ -168,15 +141,13 @@ class Rewriter {
         emit(std::move(n));
         continue;
       }
-      const bool stem = in_region_[i] == kStem;
       const bool conv = is_op(n, "Conv") || n.op_type == "FusedConv";
-      const size_t data_inputs = stem ? 0 : conv ? 1 : n.inputs.size();  // W and B stay as they are
+      const size_t data_inputs = conv ? 1 : n.inputs.size();  // W and B stay as they are
       for (size_t k = 0; k < n.inputs.size(); ++k)
         if (n.inputs[k] >= 0 && (k < data_inputs || (conv && k == 3))) n.inputs[k] = nhwc(n.inputs[k]);
       if (conv) {
         n.domain = std::string(kKilnDomain);
         n.op_type = "ConvNhwc";
-        if (stem) n.attributes.push_back(attr_int("nchw_input", 1));
       } else if (n.op_type == "GlobalAveragePool") {
         to_reduce_mean(n);
       }
@@ -226,7 +197,7 @@ class Rewriter {
   bool needs_nchw(int v) const {
     if (idx_.is_graph_output(v) || idx_.read_by_subgraph(v)) return true;
     for (int r : idx_.readers(v))
-      if (in_region_[static_cast<size_t>(r)] != kInside) return true;
+      if (!in_region_[static_cast<size_t>(r)]) return true;
     return false;
   }
 
@@ -291,12 +262,10 @@ class ToChannelsLast : public Pass {
     for (size_t i = 0; i < count; ++i) {
       if (role[i] == Role::kNone) continue;
       const auto r = static_cast<size_t>(find_root(parent, static_cast<int>(i)));
-      in_region[i] = depthwise[r] > 0 && convs[r] >= kMinConvs ? kInside : kOutside;
-      any |= in_region[i] != kOutside;
+      in_region[i] = depthwise[r] > 0 && convs[r] >= kMinConvs;
+      any |= in_region[i] != 0;
     }
     if (!any) return false;
-    for (size_t i = 0; i < count; ++i)
-      if (in_region[i] == kOutside && is_stem(g.nodes[i], idx, facts, in_region)) in_region[i] = kStem;
     Rewriter(model, idx, in_region).run();
     import_kiln_domain(model);
     return true;

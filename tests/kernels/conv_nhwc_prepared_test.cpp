@@ -116,42 +116,6 @@ TEST(ConvNhwcPrepared, DepthwiseLayersMatchReference) {
   }
 }
 
-// A region's stem (nchw_input): X [N, C, H, W] with 1-4 channels, Y channels-last, through kernels/stemconv.
-TEST(ConvNhwcPrepared, StemsReadNchwAndWriteChannelsLast) {
-  std::mt19937 rng(123);
-  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
-  for (int i = 0; i < 24 && !HasFailure(); ++i) {
-    IsaCapGuard guard;
-    const int64_t batch = pick(1, 2), c = pick(1, 4), m = i % 3 == 0 ? pick(1, 9) : pick(10, 40);
-    const int64_t h = pick(1, 30), w = pick(1, 40), k = i % 4 == 3 ? 7 : 3, stride = pick(1, 2), p = k / 2;
-    const std::string act = kActivations[i % 11];
-    PreparedNode n("ConvNhwc", 1, "ai.kiln");
-    n.attr(int_attr("nchw_input", 1)).attr(ints_attr("strides", {stride, stride})).attr(ints_attr("pads", {p, p, p, p}));
-    if (!act.empty()) n.attr(string_attr("activation", act));
-    if (act == "Clip") n.attr(floats_attr("activation_params", {-0.3f, 0.4f}));
-    n.input(random_tensor({batch, c, h, w}, rng), i % 3 != 2);
-    n.constant(random_tensor({m, c, k, k}, rng));
-    if (i % 2 == 0) n.constant(random_tensor({m}, rng));
-    const std::string what = "stem N" + std::to_string(batch) + " C" + std::to_string(c) + " M" + std::to_string(m) +
-                             " " + std::to_string(h) + "x" + std::to_string(w) + " k" + std::to_string(k) + " s" +
-                             std::to_string(stride) + " " + act;
-    const Tensor want = n.reference()[0];
-    ASSERT_EQ(want.dims(), (std::vector<int64_t>{batch, (h + 2 * p - k) / stride + 1, (w + 2 * p - k) / stride + 1, m}))
-        << what;
-    for (kernels::IsaTier tier : {kernels::IsaTier::kAvx2, kernels::IsaTier::kAvx512}) {
-      if (!kernels::isa_available(tier)) continue;
-      kernels::set_isa_cap(tier);
-      auto kernel = n.prepare();
-      ASSERT_TRUE(kernel) << what;
-      EXPECT_NE(kernel->describe().find("stem"), std::string::npos) << what << ": " << kernel->describe();
-      const Tensor one = n.run(*kernel, {want.dims()}, nullptr)[0];
-      expect_close_f32(one, want, what + " " + kernel->describe());
-      kernels::ThreadPool two(2);
-      EXPECT_TRUE(bitwise_equal(one, n.run(*kernel, {want.dims()}, &two)[0])) << what << ": 2 threads differ from 1";
-    }
-  }
-}
-
 TEST(ConvNhwcPrepared, OtherConvolutionsAreLeftToTheReference) {
   std::mt19937 rng(9);
   NhwcCase dense;  // 3x3, one group

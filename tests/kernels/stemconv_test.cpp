@@ -1,7 +1,7 @@
 // The few-input-channel convolution kernels of every tier (stemconv_list.h) against the plain reference
 // (dwconv_f32_ref), on random shapes: 1 to 4 input channels, output channel counts around the 16-channel blocks,
-// ragged and narrow widths, strides, dilations, asymmetric pads, every activation, with and without bias, Y in
-// NCHW and channels-last; items split across calls and threads.
+// ragged and narrow widths, strides, dilations, asymmetric pads, every activation, with and without bias; items
+// split across calls and threads.
 
 #include <gtest/gtest.h>
 
@@ -32,16 +32,6 @@ constexpr ListedKernel kListed[] = {
 
 class StemConvKernel : public ::testing::TestWithParam<ListedKernel> {};
 
-// NCHW planes [images, channels, pixels] (and what follows them: the guard zone) as [images, pixels, channels].
-std::vector<float> to_channels_last(const std::vector<float>& y, int64_t images, int64_t channels, int64_t pixels) {
-  std::vector<float> out(y);
-  for (int64_t n = 0; n < images; ++n)
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t p = 0; p < pixels; ++p)
-        out[static_cast<size_t>((n * pixels + p) * channels + c)] = y[static_cast<size_t>((n * channels + c) * pixels + p)];
-  return out;
-}
-
 TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
@@ -56,7 +46,6 @@ TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
     a.images = pick(1, 2);
     a.groups = 1, a.in_channels = pick(1, 4), a.channels = iter % 4 == 0 ? pick(1, 3) : pick(1, 40);
     a.act = activation_of(iter);
-    a.y_channels_last = iter % 5 < 2;
     ASSERT_TRUE(stemconv_supports(s, a));
     const auto x = random_floats(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
     const auto w = random_floats(static_cast<size_t>(a.channels * a.in_channels * s.kernel_h * s.kernel_w), rng);
@@ -71,13 +60,9 @@ TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
     fn(s, a, 0, mid, scratch.data());
     fn(s, a, mid, items, scratch.data());
     a.y = want.data();
-    a.y_channels_last = false;
     dwconv_f32_ref(s, a, 0, a.items(), nullptr);
-    const bool channels_last = iter % 5 < 2;
-    if (channels_last) want = to_channels_last(want, a.images, a.channels, s.out_h * s.out_w);
     expect_floats_near(got, want, 1e-5f, 1e-5f, std::string(k.name) + " " + describe(s) + " channels " + std::to_string(a.channels) +
-                               " images " + std::to_string(a.images) + " " + activation_name(a.act.kind) +
-                               (channels_last ? " channels-last" : ""));
+                               " images " + std::to_string(a.images) + " " + activation_name(a.act.kind));
     if (HasFailure()) return;
   }
 }
@@ -124,16 +109,6 @@ TEST(StemConv, DispatchGivesTheSameResultOnAnyThreadCount) {
   a.y = want.data();
   dwconv_f32_ref(s, a, 0, a.items(), nullptr);
   expect_floats_near(one, want, 1e-5f, 1e-5f, std::string("stemconv_f32 ") + stemconv_kernel_name());
-
-  // Channels-last: the same values, transposed, at 1 and 2 threads.
-  a.y_channels_last = true;
-  a.y = one.data();
-  ASSERT_TRUE(stemconv_f32(s, a, nullptr));
-  a.y = two.data();
-  ASSERT_TRUE(stemconv_f32(s, a, &pool));
-  EXPECT_EQ(one, two);
-  expect_floats_near(one, to_channels_last(want, a.images, a.channels, s.out_h * s.out_w), 1e-5f, 1e-5f,
-                     std::string("stemconv_f32 channels-last ") + stemconv_kernel_name());
 }
 
 }  // namespace

@@ -51,38 +51,6 @@ TEST(ToChannelsLast, MobileNetBlocksRunNhwcBetweenTwoTransposes) {
   }
 }
 
-TEST(ToChannelsLast, AnRgbStemJoinsTheRegionAndWritesNhwc) {
-  // MobileNet's head: a 3 -> 8 3x3 stride-2 stem + ReLU6 on the image, then the blocks. The stem reads the NCHW
-  // image and writes NHWC: no Transpose after it.
-  ModelBuilder b;
-  const int x = b.input("x", DType::kFloat32, Shape({Dim::symbol("n"), 3, Dim::symbol("h"), Dim::symbol("w")}));
-  int y = b.node("Clip", {conv(b, x, 3, 8, 3, 2), b.scalar("lo", 0), b.scalar("hi", 6)});
-  y = inverted_residual(b, y, 8, 24, 1, 8);
-  y = inverted_residual(b, y, 8, 24, 2, 16);
-  b.output(b.node("GlobalAveragePool", {y}));
-  for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{{2, 3, 17, 13}, {1, 3, 32, 32}}) {
-    ir::Model m = apply_and_compare(passes::to_channels_last_pass(), b.build(), random_feed(8, dims));
-    EXPECT_EQ(count_ops(*m.graph, "ConvNhwc", "ai.kiln"), 7u);
-    EXPECT_EQ(count_ops(*m.graph, "Conv"), 0u);
-    EXPECT_EQ(count_ops(*m.graph, "Transpose"), 1u);  // the pooled [n, 1, 1, 16] out only
-    const ir::Node* stem = find_node(*m.graph, "ConvNhwc", "ai.kiln");  // the first: the stem
-    ASSERT_NE(stem, nullptr);
-    ASSERT_NE(stem->attr("nchw_input"), nullptr);
-    EXPECT_EQ(stem->attr("nchw_input")->i, 1);
-    EXPECT_EQ(stem->inputs[0], x);
-  }
-
-  // A stem whose output is also read outside the region (here a graph output) stays NCHW, with the Transpose.
-  ModelBuilder shared;
-  const int x2 = shared.input("x", DType::kFloat32, Shape({1, 3, 16, 16}));
-  const int s = conv(shared, x2, 3, 8, 3, 2);
-  shared.output(s);
-  shared.output(inverted_residual(shared, inverted_residual(shared, s, 8, 24, 1, 8), 8, 24, 2, 16));
-  ir::Model m = apply_and_compare(passes::to_channels_last_pass(), shared.build(), random_feed(9, {1, 3, 16, 16}));
-  EXPECT_EQ(count_ops(*m.graph, "Conv"), 1u);
-  EXPECT_EQ(count_ops(*m.graph, "ConvNhwc", "ai.kiln"), 6u);
-}
-
 TEST(ToChannelsLast, SqueezeExcitationAndConstantsArePermuted) {
   ModelBuilder b(18);  // ReduceMean takes its axes as an input from opset 18
   const int x = b.input("x", DType::kFloat32, Shape({1, 8, 5, 7}));

@@ -45,7 +45,7 @@ const char* dwconv_kernel_name() {
 void dwconv_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
   KILN_ASSERT(s.kernel_h <= kDwConvMaxKernel && s.kernel_w <= kDwConvMaxKernel && s.stride_w <= kDwConvMaxKernel);
   KILN_ASSERT(a.groups > 0 && a.in_channels % a.groups == 0 && a.channels % a.groups == 0);
-  KILN_ASSERT(a.group_in() <= kDwConvMaxGroupIn && !a.y_channels_last);
+  KILN_ASSERT(a.group_in() <= kDwConvMaxGroupIn);
   // Depthwise without a residual: channels in the lanes, faster on every MobileNet/EfficientNet layer measured
   // (Zen 2, AVX2, one thread: 1.0x on 32 channels of 112x112 at stride 1, 1.3x to 2x on 56x56 down to 7x7 at
   // stride 1, 2x to 5x at stride 2; benchmarks/dwconv_bench.cpp).

@@ -50,9 +50,6 @@ struct DwConvArgs {
   int64_t images = 1;
   int64_t in_channels = 1, channels = 1, groups = 1;
   ActivationParams act;
-  /// Y channels-last, [images, out_h, out_w, channels] (an NHWC region's stem): the stemconv kernels only;
-  /// dwconv_f32 and the other kernels refuse it.
-  bool y_channels_last = false;
 
   int64_t group_in() const { return in_channels / groups; }
   int64_t group_out() const { return channels / groups; }

@@ -43,10 +43,7 @@ size_t stemconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a) {
   const int64_t phase_len = (s.out_w + kStemConvMaxVector - 1) / kStemConvMaxVector * kStemConvMaxVector +
                             (s.kernel_w - 1) * s.dilation_w / sw + 1;
   const int64_t ring = (s.kernel_h - 1) * s.dilation_h + 1;
-  const int64_t taps = s.kernel_h * s.kernel_w;
-  const int64_t filters = a.y_channels_last ? (a.in_channels * taps + 1) * stemconv_padded_channels(a.channels) : 0;
-  // the ring, a zero row, a padded row; for a channels-last Y the transposed filters and the bias
-  return static_cast<size_t>((a.in_channels * ring + 2) * sw * phase_len + filters);
+  return static_cast<size_t>((a.in_channels * ring + 2) * sw * phase_len);  // the ring, a zero row, a padded row
 }
 
 StemConvFn stemconv_kernel(IsaTier tier) {

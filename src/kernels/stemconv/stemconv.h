@@ -1,11 +1,10 @@
 #pragma once
 // 2-D convolution of an input with few channels (an RGB stem: 3 -> 16..64 channels, 3x3 or 7x7 stride 2) on
 // NCHW tensors: output pixels in the vector lanes, a few output channels at a time, each tap's weight broadcast
-// (see stemconv_impl.h); or with Y channels-last (DwConvArgs::y_channels_last: an NHWC region's stem), output
-// channels in the lanes and each pixel's input broadcast. dwconv's general kernel does the same for any group
-// but re-splits the group's whole input for every block of 4 output channels and reads its taps in runtime loops;
-// here an item keeps the split input rows of a band of output rows for every channel, and the stems of the model
-// suite are compiled whole. Bias and activation are fused.
+// (see stemconv_impl.h). dwconv's general kernel does the same for any group but re-splits the group's whole input
+// for every block of 4 output channels and reads its taps in runtime loops; here an item keeps the split input
+// rows of a band of output rows for every channel, and the stems of the model suite are compiled whole. Bias and
+// activation are fused.
 //
 // Same arguments as dwconv (DwConvShape, DwConvArgs); one group of at most kStemConvMaxIn input channels, no
 // residual (stemconv_supports). Work items are (image, band of output rows); an output's value does not depend
@@ -23,12 +22,6 @@ inline constexpr int64_t kStemConvMaxIn = 4;
 /// Most outputs of a row one block of accumulators covers (2 vectors of the widest tier).
 inline constexpr int64_t kStemConvMaxVector = 32;
 
-/// Output channels rounded up to whole blocks of the channels-last form (DwConvArgs::y_channels_last), which
-/// computes kStemConvMaxVector channels at a time.
-inline int64_t stemconv_padded_channels(int64_t channels) {
-  return (channels + kStemConvMaxVector - 1) / kStemConvMaxVector * kStemConvMaxVector;
-}
-
 /// Output rows of one work item.
 int64_t stemconv_band_rows(const DwConvShape& s);
 
@@ -40,7 +33,7 @@ bool stemconv_supports(const DwConvShape& s, const DwConvArgs& a);
 int64_t stemconv_items(const DwConvShape& s, const DwConvArgs& a);
 
 /// Floats of scratch one kernel call needs: per input channel a ring of split input rows, a zero row and a padded
-/// row (and for a channels-last Y, the filters transposed and the bias, padded). Nothing in it is kept between calls.
+/// row. Nothing in it is kept between calls.
 size_t stemconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a);
 
 /// A kernel of one ISA tier: work items [begin, end) of `a` (stemconv_supports must hold).

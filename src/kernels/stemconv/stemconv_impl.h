@@ -14,12 +14,6 @@
 // The previous design (output channels in the lanes, each pixel's input broadcast, rows transposed back into
 // the planes) reached 57 GFLOP/s on RGB 3x3 stride-2 stems on Zen 2; the transposes and its pixel rows took a
 // third of its time. An output's value does not depend on how the items are split.
-//
-// A channels-last Y (the stem of an NHWC region) turns that around, on the same split rows: output channels in
-// the lanes (V vectors, the filters transposed per item to [tap][channel] in scratch), P consecutive pixels at a
-// time, each tap's input value broadcast (P broadcasts and V loads per P x V FMAs: 12 x 2 on AVX-512), stored as
-// the pixels' channel runs with no transpose. Writing the NCHW kernel's rows through an 8 x 8 transpose instead
-// cost as much as the Transpose node it replaced (MobileNet-v2: 0.44 ms against 0.46).
 
 #include <algorithm>
 
@@ -163,86 +157,6 @@ void output_row(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, co
     for (int64_t m = 0; m < a.channels; ++m) apply_activation_f32(a.act, y + m * plane, y + m * plane, width);
 }
 
-// Channels-last: channels [m0, m0 + count) (count <= V * L) of the P pixels from column ow (the first n of them
-// stored) of one output row; y is the row's first pixel in Y. wt holds the filters as [tap][mp] (tap = (ci *
-// kernel_h + kh) * kernel_w + kw; channels past a.channels zero), bias the bias padded to mp (zeros without one).
-template <typename S, int KH, int KW, int CIN, int P, int V>
-inline void pixel_block(const DwConvShape& s, int64_t cin_rt, const Geometry& g, const float* const* rows,
-                        const float* wt, const float* bias, int64_t mp, float* y, int64_t channels, int64_t m0,
-                        int64_t count, int64_t ow, int64_t n, const simd::RegisterActivation<S>& ep) {
-  using Vec = typename S::V;
-  constexpr int L = S::kLanes;
-  const int64_t kernel_h = KH > 0 ? KH : s.kernel_h, kernel_w = KW > 0 ? KW : s.kernel_w;
-  const int64_t cin = CIN > 0 ? CIN : cin_rt;
-  Vec acc[P][V];
-  for (int v = 0; v < V; ++v) {
-    const Vec b = S::load(bias + m0 + v * L);
-    for (int p = 0; p < P; ++p) acc[p][v] = b;
-  }
-  for (int64_t ci = 0; ci < cin; ++ci)
-    for (int64_t kh = 0; kh < kernel_h; ++kh) {
-      const float* row = rows[ci * kernel_h + kh] + ow;
-      const float* w = wt + (ci * kernel_h + kh) * kernel_w * mp + m0;
-      for (int64_t kw = 0; kw < kernel_w; ++kw, w += mp) {
-        Vec wv[V];
-        for (int v = 0; v < V; ++v) wv[v] = S::load(w + v * L);
-        const float* x = row + g.offset[kw];
-        for (int p = 0; p < P; ++p) {
-          const Vec xv = S::set1(x[p]);
-          for (int v = 0; v < V; ++v) acc[p][v] = S::fmadd(xv, wv[v], acc[p][v]);
-        }
-      }
-    }
-  for (int p = 0; p < P; ++p) {
-    if (p >= n) break;
-    float* at = y + (ow + p) * channels + m0;
-    for (int v = 0; v < V; ++v) {
-      const int64_t left = count - v * L;
-      const Vec out = ep.apply(acc[p][v]);
-      if (left >= L) {
-        S::store(at + v * L, out);
-      } else if (left > 0) {
-        S::store_partial(at + v * L, out, left);
-      }
-    }
-  }
-}
-
-// Channels-last: one output row, channel blocks of V vectors (one vector, twice the pixels, for a block of at most
-// L channels), P pixels at a time; a width that is not a multiple of P ends with a block overlapping the one
-// before (it writes the same values again), a row narrower than P with a partial one (its extra pixels read
-// inside the split rows, which are longer than the row, and are not stored).
-template <typename S, int KH, int KW, int CIN>
-void output_row_nhwc(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, const float* const* rows,
-                     const float* wt, const float* bias, int64_t mp, float* y, const simd::RegisterActivation<S>& ep,
-                     float* next_y) {
-  // P pixels x 2 vectors, or P1 pixels x 1 vector, in accumulators, beside the filter vectors, a broadcast and the
-  // activation's constants.
-  constexpr int L = S::kLanes, P = L >= 16 ? 12 : 6, P1 = L >= 16 ? 16 : 8;
-  const int64_t width = s.out_w, channels = a.channels;
-  for (int64_t m0 = 0; m0 < channels; m0 += 2 * L) {
-    const int64_t count = std::min<int64_t>(2 * L, channels - m0);
-    // The next output row's share of this block's size, for writing, while this one computes.
-    if (next_y) prefetch_floats<true>(next_y + m0 * width, count * width);
-    auto run = [&](auto block, int64_t pixels) {
-      int64_t ow = 0;
-      for (; ow + pixels <= width; ow += pixels) block(ow, pixels);
-      if (ow < width) width >= pixels ? block(width - pixels, pixels) : block(0, width);
-    };
-    if (count > L) {
-      run([&](int64_t ow, int64_t n) {
-        pixel_block<S, KH, KW, CIN, P, 2>(s, a.in_channels, g, rows, wt, bias, mp, y, channels, m0, count, ow, n, ep);
-      }, P);
-    } else {
-      run([&](int64_t ow, int64_t n) {
-        pixel_block<S, KH, KW, CIN, P1, 1>(s, a.in_channels, g, rows, wt, bias, mp, y, channels, m0, count, ow, n,
-                                              ep);
-      }, P1);
-    }
-  }
-  if (!ep.in_registers()) apply_activation_f32(a.act, y, y, width * channels);
-}
-
 // Output rows [oh0, oh1) of image n, every channel.
 template <typename S, int KH, int KW, int CIN>
 void item(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int64_t n, int64_t oh0, int64_t oh1,
@@ -256,17 +170,6 @@ void item(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int64_t 
   int64_t held[kStemConvMaxIn * 64];  // input row in each ring slot (-1: none)
   std::fill(held, held + cin * g.ring, int64_t{-1});
   const float* rows[kStemConvMaxIn * kDwConvMaxKernel];
-  // Channels-last: the filters as [tap][mp] and the bias padded to mp, after the padded row.
-  const int64_t mp = stemconv_padded_channels(a.channels);
-  float* const wt = pad_row + g.row;
-  float* const bias_p = wt + cin * g.taps * mp;
-  if (a.y_channels_last) {
-    std::fill(wt, bias_p + mp, 0.0f);
-    for (int64_t m = 0; m < a.channels; ++m) {
-      for (int64_t t = 0; t < cin * g.taps; ++t) wt[t * mp + m] = a.w[m * cin * g.taps + t];
-      bias_p[m] = a.bias ? a.bias[m] : 0.0f;
-    }
-  }
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     for (int64_t kh = 0; kh < kernel_h; ++kh) {
       const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
@@ -293,12 +196,6 @@ void item(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int64_t 
           if (held[ci * g.ring + ih % g.ring] != ih)
             prefetch_floats<false>(a.x + (n * cin + ci) * in_plane + ih * s.in_w, s.in_w);
       }
-    if (a.y_channels_last) {
-      float* y = a.y + (n * s.out_h + oh) * s.out_w * a.channels;
-      output_row_nhwc<S, KH, KW, CIN>(s, a, g, rows, wt, bias_p, mp, y, ep,
-                                      oh + 1 < oh1 ? y + s.out_w * a.channels : nullptr);
-      continue;
-    }
     float* y = a.y + n * a.channels * out_plane + oh * s.out_w;
     output_row<S, KH, KW, CIN>(s, a, g, rows, y, out_plane, ep, oh + 1 < oh1 ? y + s.out_w : nullptr);
   }
