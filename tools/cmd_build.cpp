@@ -133,6 +133,7 @@ int build_command(const CLI::App& cmd, const BuildArgs& a) {
     // One line rewritten in place: the stage, and while tactics are timed the node, k of n and the time left
     // (from the pace so far).
     request.on_stage = [](const std::string& s) { fmt::print(stderr, "\r\033[Kkiln build: {}...", s); };
+    request.on_pass = [](std::string_view pass) { fmt::print(stderr, "\r\033[Kkiln build: optimizing: {}", pass); };
     auto started = std::make_shared<std::chrono::steady_clock::time_point>();
     request.on_tactic = [started](size_t k, size_t n, const std::string& node) {
       const auto now = std::chrono::steady_clock::now();

@@ -156,7 +156,7 @@ EngineBuildResult build_engine(const EngineBuildRequest& request) {
   auto recorder = std::make_unique<PackedRecorder>();
   TacticChooser tactics;  // records which nodes offer tactics; the rules choose in this first prepare
   std::optional<ops::TacticScope> scope(&tactics);
-  Session::Impl impl(std::move(model), options, recorder.get());
+  Session::Impl impl(std::move(model), options, recorder.get(), request.on_pass);
   scope.reset();
   result.nodes_after = impl.model.graph->nodes.size();
   if (request.tactic_runs > 0) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/profiles.h"
@@ -22,6 +23,8 @@ struct EngineBuildRequest {
   int threads = 0;  ///< SessionOptions::intra_op_threads for the session the build prepares
   /// Told each stage as it starts ("loading", "optimizing", "writing"), for progress on a terminal.
   std::function<void(const std::string&)> on_stage;
+  /// Told the name of each graph pass as it finishes, in the order of EngineBuildResult::pass_runs.
+  std::function<void(std::string_view)> on_pass;
   /// Told before each node whose tactics are timed: (k, n, node name), k counting from 0; (n, n, "") at the end.
   std::function<void(size_t, size_t, const std::string&)> on_tactic;
   /// Timed runs per candidate tactic at the opt shape (the fastest counts); 0 times nothing (prepare's rules).

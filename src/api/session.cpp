@@ -62,7 +62,8 @@ void refuse_forms_the_opset_lacks(const ir::Model& model) {
 
 }  // namespace
 
-Session::Impl::Impl(ir::Model m, const SessionOptions& options, ops::PackedWeightSource* packed)
+Session::Impl::Impl(ir::Model m, const SessionOptions& options, ops::PackedWeightSource* packed,
+                    const std::function<void(std::string_view)>& on_pass)
     : model(std::move(m)) {
   opsets.imports = model.opsets;
   limits.max_tensor_bytes = options.max_tensor_bytes;
@@ -102,17 +103,19 @@ Session::Impl::Impl(ir::Model m, const SessionOptions& options, ops::PackedWeigh
   // Passes rewrite the checked model (refusals above name the user's nodes, as loaded); inputs, outputs and
   // model facts above were read before, and no pass renames them. The opset table then gains ai.kiln when a
   // fusion introduced kiln's own ops.
-  optimize_graph(options);
+  optimize_graph(options, on_pass);
   prepared = runtime::PreparedGraph::build(*model.graph, opsets, limits, packed);
 }
 
-void Session::Impl::optimize_graph(const SessionOptions& options) {
+void Session::Impl::optimize_graph(const SessionOptions& options,
+                                   const std::function<void(std::string_view)>& on_pass) {
   if (options.graph_optimization_level < 0 || options.graph_optimization_level > 2)
     fail(ErrorCode::kInvalidArgument, "graph_optimization_level is {}; use 0 (none), 1 (basic) or 2 (all)",
          options.graph_optimization_level);
   passes::PipelineOptions pipeline;
   pipeline.level = static_cast<passes::Level>(options.graph_optimization_level);
   pipeline.disabled = options.disabled_passes;
+  if (on_pass) pipeline.after_each = [&](const passes::Pass& pass, const ir::Model&) { on_pass(pass.name()); };
   pass_runs = passes::optimize(model, pipeline);
   opsets.imports = model.opsets;
 }

@@ -1,10 +1,12 @@
 #pragma once
 // Session internals shared by the API's source files.
 
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 
 #include "api/op_support.h"
 #include "engine/engine_facts.h"
@@ -20,7 +22,9 @@ namespace kiln {
 
 struct Session::Impl {
   /// `packed`: where prepare's packed constants come from and go (an engine being built or loaded), or null.
-  Impl(ir::Model model, const SessionOptions& options, ops::PackedWeightSource* packed = nullptr);
+  /// `on_pass`: told the name of each graph pass as it finishes (kiln build's progress), or empty.
+  Impl(ir::Model model, const SessionOptions& options, ops::PackedWeightSource* packed = nullptr,
+       const std::function<void(std::string_view)>& on_pass = {});
 
   ir::Model model;
   runtime::OpsetTable opsets;
@@ -38,7 +42,7 @@ struct Session::Impl {
   std::shared_ptr<const engine::EngineFacts> engine;
 
   /// Runs the graph passes on `model` (SessionOptions::graph_optimization_level, disabled_passes).
-  void optimize_graph(const SessionOptions& options);
+  void optimize_graph(const SessionOptions& options, const std::function<void(std::string_view)>& on_pass);
 
   bool strict_symbols = false;
   std::function<void(const std::string&)> warn;

@@ -95,6 +95,23 @@ TEST(EngineSession, EveryBatchInTheProfileGivesTheOnnxFilesOutputs) {
   }
 }
 
+// kiln build's progress names each graph pass as it finishes: every pass the result lists, in its order.
+TEST(EngineSession, TheBuildTellsEachPassAsItFinishes) {
+  TempDir dir;
+  const std::string path = dir / "dense.onnx";
+  onnx::save_model(dense_model(), path);
+  EngineBuildRequest request;
+  request.model_path = path;
+  request.profiles = {batch_profile(1, 4, 8)};
+  std::vector<std::string> told;
+  request.on_pass = [&](std::string_view pass) { told.emplace_back(pass); };
+  const EngineBuildResult result = build_engine(request);
+  ASSERT_FALSE(result.pass_runs.empty());
+  std::vector<std::string> ran;
+  for (const passes::PassRun& run : result.pass_runs) ran.push_back(run.name);
+  EXPECT_EQ(told, ran);
+}
+
 TEST(EngineSession, PassOptionsAtLoadAreNotSilentlyIgnored) {
   auto b = build({batch_profile(1, 4, 8)});
   std::vector<std::string> warnings;
