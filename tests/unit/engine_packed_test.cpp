@@ -23,20 +23,14 @@ using namespace kiln::testing;
 
 namespace {
 
-Tensor ramp(std::vector<int64_t> dims, int salt) {
-  Tensor t(DType::kFloat32, std::move(dims));
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>((i * 37 + salt) % 29) / 29.0f - 0.5f;
-  return t;
-}
-
 // x [batch, 16, 8, 8] -> Conv 3x3 pad 1 (Winograd; its 18 KiB filter is stored apart from the model) -> Relu ->
 // Conv 1x1 (a GEMM; its 4 KiB filter stays in the model section) -> y [batch, 32, 8, 8].
 ir::Model conv_model() {
   GraphBuilder b;
   b.input("x", DType::kFloat32, {Dim::symbol("batch"), 16, 8, 8});
-  b.initializer("W1", ramp({32, 16, 3, 3}, 1));
-  b.initializer("B1", ramp({32}, 2));
-  b.initializer("W2", ramp({32, 32, 1, 1}, 3));
+  b.initializer("W1", ramp_tensor({32, 16, 3, 3}, 1));
+  b.initializer("B1", ramp_tensor({32}, 2));
+  b.initializer("W2", ramp_tensor({32, 32, 1, 1}, 3));
   ir::Attribute pads;
   pads.name = "pads", pads.type = ir::AttrType::kInts, pads.ints = {1, 1, 1, 1};
   b.node("Conv", {"x", "W1", "B1"}, {"h"}, "conv3x3").attributes.push_back(pads);
@@ -101,7 +95,7 @@ size_t file_offset(const std::vector<uint8_t>& bytes, engine::SectionKind kind, 
 void expect_outputs_equal(Session& engine_session, const std::string& onnx_path, float tolerance = 0) {
   Session onnx_session = Session::from_file(onnx_path);
   for (int64_t batch : {1, 3}) {
-    NamedTensors feed = {{"x", ramp({batch, 16, 8, 8}, 5)}};
+    NamedTensors feed = {{"x", ramp_tensor({batch, 16, 8, 8}, 5)}};
     NamedTensors want = onnx_session.run(feed), got = engine_session.run(feed);
     ASSERT_EQ(got[0].second.dims(), want[0].second.dims());
     for (int64_t i = 0; i < want[0].second.numel(); ++i)
@@ -171,7 +165,7 @@ TEST(EnginePacked, AFlippedByteInAPackedBlobIsRefusedBeforeTheFirstRun) {
     flipped[at] ^= 0x01;
     Session s = Session::from_bytes(flipped);  // the load reads no blob
     for (int run = 0; run < 2; ++run) {
-      std::string why = error_of([&] { s.run({{"x", ramp({1, 16, 8, 8}, 5)}}); });
+      std::string why = error_of([&] { s.run({{"x", ramp_tensor({1, 16, 8, 8}, 5)}}); });
       EXPECT_NE(why.find("fails its checksum: the file is corrupt"), std::string::npos) << why;
     }
     // Without prepared kernels (KILN_ISA=ref) the reference reads W1 at every run: it is checked at load. The
@@ -180,7 +174,7 @@ TEST(EnginePacked, AFlippedByteInAPackedBlobIsRefusedBeforeTheFirstRun) {
     kernels::set_isa_cap(kernels::IsaTier::kRef);
     SessionOptions quiet;
     quiet.warn = [](const std::string&) {};
-    std::string why = error_of([&] { Session::from_bytes(flipped, quiet).run({{"x", ramp({1, 16, 8, 8}, 5)}}); });
+    std::string why = error_of([&] { Session::from_bytes(flipped, quiet).run({{"x", ramp_tensor({1, 16, 8, 8}, 5)}}); });
     kernels::set_isa_cap(tier);
     if (raw)
       EXPECT_NE(why.find("the engine's weight 'W1' fails its checksum"), std::string::npos) << why;

@@ -27,20 +27,14 @@ using namespace kiln::testing;
 
 namespace {
 
-Tensor ramp(std::vector<int64_t> dims, int salt) {
-  Tensor t(DType::kFloat32, std::move(dims));
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>((i * 37 + salt) % 29) / 29.0f - 0.5f;
-  return t;
-}
-
 // x [batch, 16, 20, 20] -> Conv 3x3 pad 1 (16 -> 32) -> Relu -> Conv 3x3 pad 1 (32 -> 24) -> y: two nodes whose
 // candidates are all three tactics (at most 128 channels: F(4x4, 3x3) is within its error bound).
 ir::Model conv_model() {
   GraphBuilder b;
   b.input("x", DType::kFloat32, {Dim::symbol("batch"), 16, 20, 20});
-  b.initializer("W1", ramp({32, 16, 3, 3}, 1));
-  b.initializer("B1", ramp({32}, 2));
-  b.initializer("W2", ramp({24, 32, 3, 3}, 3));
+  b.initializer("W1", ramp_tensor({32, 16, 3, 3}, 1));
+  b.initializer("B1", ramp_tensor({32}, 2));
+  b.initializer("W2", ramp_tensor({24, 32, 3, 3}, 3));
   ir::Attribute pads;
   pads.name = "pads", pads.type = ir::AttrType::kInts, pads.ints = {1, 1, 1, 1};
   b.node("Conv", {"x", "W1", "B1"}, {"h"}, "conv_a").attributes.push_back(pads);
@@ -93,7 +87,7 @@ std::map<std::string, std::string> kernels_of(Session& s) {
   std::map<std::string, std::string> kernels;
   RunOptions options;
   options.profile = [&](const StepProfile& p) { kernels[p.node] = p.kernel; };
-  s.run({{"x", ramp({2, 16, 20, 20}, 5)}}, options);
+  s.run({{"x", ramp_tensor({2, 16, 20, 20}, 5)}}, options);
   return kernels;
 }
 
@@ -118,7 +112,7 @@ double rel_l2(const Tensor& want, const Tensor& got) {
 void expect_outputs_near(Session& engine_session, const std::string& onnx_path) {
   Session onnx_session = Session::from_file(onnx_path);
   for (int64_t batch : {1, 3}) {
-    NamedTensors feed = {{"x", ramp({batch, 16, 20, 20}, 5)}};
+    NamedTensors feed = {{"x", ramp_tensor({batch, 16, 20, 20}, 5)}};
     NamedTensors want = onnx_session.run(feed), got = engine_session.run(feed);
     ASSERT_EQ(got[0].second.dims(), want[0].second.dims());
     EXPECT_LE(rel_l2(want[0].second, got[0].second), kTacticBound) << "batch " << batch;
@@ -319,7 +313,7 @@ TEST(EngineTactics, EachConvTransposeOrientationRecordedRunsWithinTheBound) {
   TempDir dir;
   GraphBuilder g;
   g.input("x", DType::kFloat32, {Dim::symbol("batch"), 16, 4, 4});
-  g.initializer("W", ramp({16, 8, 4, 4}, 7));
+  g.initializer("W", ramp_tensor({16, 8, 4, 4}, 7));
   ir::Attribute strides;
   strides.name = "strides", strides.type = ir::AttrType::kInts, strides.ints = {2, 2};
   g.node("ConvTranspose", {"x", "W"}, {"y"}, "deconv").attributes.push_back(strides);
@@ -340,7 +334,7 @@ TEST(EngineTactics, EachConvTransposeOrientationRecordedRunsWithinTheBound) {
   ASSERT_EQ(r.candidates.size(), 2u);
   EXPECT_EQ(r.rule, "gemm-xT.w");  // 16 input positions: the rule transposes
   Session onnx_session = Session::from_file(path);
-  const NamedTensors feed = {{"x", ramp({3, 16, 4, 4}, 9)}};
+  const NamedTensors feed = {{"x", ramp_tensor({3, 16, 4, 4}, 9)}};
   const Tensor want = onnx_session.run(feed)[0].second;
   for (const engine::TacticCandidate& c : r.candidates) {
     EXPECT_TRUE(c.matched) << c.name;

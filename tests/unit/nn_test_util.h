@@ -14,6 +14,13 @@
 
 namespace kiln::testing {
 
+/// A float32 tensor of a fixed pattern in [-0.5, 0.5): weights that vary with `salt`, alike on every run.
+inline Tensor ramp_tensor(std::vector<int64_t> dims, int salt) {
+  Tensor t(DType::kFloat32, std::move(dims));
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>((i * 37 + salt) % 29) / 29.0f - 0.5f;
+  return t;
+}
+
 /// Uniform random values in [-1, 1) (rounded to the type for float16/bfloat16/double).
 inline Tensor random_tensor(std::vector<int64_t> dims, std::mt19937& rng, DType t = DType::kFloat32) {
   Tensor x(t, std::move(dims));
