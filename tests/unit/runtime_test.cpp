@@ -287,20 +287,27 @@ TEST(InputCheck, MissingParametersExplainExportParams) {
 
 namespace {
 
+// Appends node `op` (of `domain`) reading the values named `in` and writing a new value `out` (also its name).
+ir::Node& add_node(ir::Graph& g, std::string op, std::string domain, const std::vector<std::string>& in,
+                   const std::string& out) {
+  ir::Node n;
+  n.op_type = std::move(op);
+  n.domain = std::move(domain);
+  n.name = out;
+  for (const auto& i : in) n.inputs.push_back(g.find(i));
+  n.outputs = {g.intern(out)};
+  g.nodes.push_back(n);
+  return g.nodes.back();
+}
+
 // x[n] -> a = AddOne(x) -> b = Flatten(a) (a view) ; c = AddOne(x) ; d = AddOne(b) ; out = AddOne(d), c kept too.
 // Without the view keeping a's memory alive until b's last reader, c could be written over a before d reads b.
 ir::Model view_model() {
   ir::Model m = chain_model(0);
   ir::Graph& g = *m.graph;
   g.value(g.find("x")).type.shape = Shape({Dim::symbol("n"), Dim(1)});
-  auto node = [&](std::string op, std::string domain, std::vector<std::string> in, std::string out) {
-    ir::Node n;
-    n.op_type = std::move(op);
-    n.domain = std::move(domain);
-    n.name = out;
-    for (const auto& i : in) n.inputs.push_back(g.find(i));
-    n.outputs = {g.intern(out)};
-    g.nodes.push_back(n);
+  auto node = [&](std::string op, std::string domain, std::vector<std::string> in, std::string out) -> ir::Node& {
+    return add_node(g, std::move(op), std::move(domain), in, out);
   };
   node("AddOne", "kiln.test", {"x"}, "a");
   node("Flatten", "", {"a"}, "b");
@@ -318,14 +325,7 @@ ir::Model transpose_view_model() {
   ir::Graph& g = *m.graph;
   g.value(g.find("x")).type.shape = Shape({Dim::symbol("n"), Dim(3), Dim(4)});
   auto node = [&](std::string op, std::string domain, std::vector<std::string> in, std::string out) -> ir::Node& {
-    ir::Node n;
-    n.op_type = std::move(op);
-    n.domain = std::move(domain);
-    n.name = out;
-    for (const auto& i : in) n.inputs.push_back(g.find(i));
-    n.outputs = {g.intern(out)};
-    g.nodes.push_back(n);
-    return g.nodes.back();
+    return add_node(g, std::move(op), std::move(domain), in, out);
   };
   node("AddOne", "kiln.test", {"x"}, "a");
   ir::Attribute perm;
