@@ -43,7 +43,9 @@ size_t stemconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a) {
   const int64_t phase_len = (s.out_w + kStemConvMaxVector - 1) / kStemConvMaxVector * kStemConvMaxVector +
                             (s.kernel_w - 1) * s.dilation_w / sw + 1;
   const int64_t ring = (s.kernel_h - 1) * s.dilation_h + 1;
-  return static_cast<size_t>((a.in_channels * ring + 2) * sw * phase_len);  // the ring, a zero row, a padded row
+  // The ring, a zero row, a padded row, the packed filters (channels rounded up to a block of at most 8).
+  const int64_t packed = (a.channels + 7) * a.in_channels * s.kernel_h * s.kernel_w;
+  return static_cast<size_t>((a.in_channels * ring + 2) * sw * phase_len + packed);
 }
 
 StemConvFn stemconv_kernel(IsaTier tier) {

@@ -69,12 +69,28 @@ inline void split_row(const DwConvShape& s, const Geometry& g, const float* src,
     for (int64_t ph = 0; ph < sw; ++ph) dst[ph * g.phase_len + j] = p[j * sw + ph];
 }
 
-// Channels w[r] (their filters, r < R; the bias b[r]) x V vectors of outputs from column ow of one output row,
+// Output channels one block of accumulators covers (with 2 vectors of outputs).
+template <typename S> constexpr int channels_per_block() { return S::kLanes >= 16 ? 8 : 6; }
+
+// The filters in blocks of channels_per_block channels, tap after tap, the block's channels side by side
+// (packed[(block * taps * cin + t) * R + r]), so a tap's R weights are R broadcasts from one line at fixed
+// offsets; channels past the last repeat it. Reading each channel's filter through its own pointer instead
+// kept R base registers live and the compiler did not keep the accumulators in place.
+template <typename S> void pack_weights(const DwConvArgs& a, const Geometry& g, float* packed) {
+  constexpr int R = channels_per_block<S>();
+  const int64_t per_channel = a.in_channels * g.taps;
+  for (int64_t m0 = 0; m0 < a.channels; m0 += R)
+    for (int64_t t = 0; t < per_channel; ++t)
+      for (int r = 0; r < R; ++r)
+        packed[m0 * per_channel + t * R + r] = a.w[std::min<int64_t>(m0 + r, a.channels - 1) * per_channel + t];
+}
+
+// Channels r < R of a block (w: their packed filters, pack_weights; the bias b[r]) x V vectors of outputs from column ow of one output row,
 // into y + r * plane + ow (the first `count` channels; `n` outputs when a partial block, else V vectors). rows[ci * kernel_h +
 // kh] is the split row tap row kh of input channel ci reads. KH, KW, CIN > 0 fix those sizes at compile time.
 template <typename S, int KH, int KW, int CIN, int R, int V>
 inline void block(const DwConvShape& s, int64_t cin_rt, const Geometry& g, const float* const* rows,
-                  const float* const* w, const float* b, float* y, int64_t plane, int64_t count, int64_t ow,
+                  const float* w, const float* b, float* y, int64_t plane, int64_t count, int64_t ow,
                   int64_t n, const simd::RegisterActivation<S>& ep) {
   using Vec = typename S::V;
   constexpr int L = S::kLanes;
@@ -85,15 +101,20 @@ inline void block(const DwConvShape& s, int64_t cin_rt, const Geometry& g, const
     const Vec bias = S::set1(b[r]);
     for (int v = 0; v < V; ++v) acc[r][v] = bias;
   }
+  // Unrolled whole where the sizes are compile-time (27 taps of an RGB 3x3 stem): as loops, GCC 12 moved the
+  // accumulators between registers at every iteration.
+#pragma GCC unroll 8
   for (int64_t ci = 0; ci < cin; ++ci)
+#pragma GCC unroll 8
     for (int64_t kh = 0; kh < kernel_h; ++kh) {
       const float* row = rows[ci * kernel_h + kh] + ow;
       const int64_t t0 = (ci * kernel_h + kh) * kernel_w;
+#pragma GCC unroll 8
       for (int64_t kw = 0; kw < kernel_w; ++kw) {
         Vec x[V];
         for (int v = 0; v < V; ++v) x[v] = S::load(row + g.offset[kw] + v * L);
         for (int r = 0; r < R; ++r) {
-          const Vec wv = S::set1(w[r][t0 + kw]);
+          const Vec wv = S::set1(w[(t0 + kw) * R + r]);
           for (int v = 0; v < V; ++v) acc[r][v] = S::fmadd(wv, x[v], acc[r][v]);
         }
       }
@@ -114,8 +135,8 @@ inline void block(const DwConvShape& s, int64_t cin_rt, const Geometry& g, const
 }
 
 // One output row (row y of channel 0's plane, the other channels `plane` floats apart): R channels at a time, V vectors of outputs at a time; a
-// width that is not a multiple of V vectors ends with a block overlapping the one before (it writes the same
-// values again), a row narrower than one block with a partial one.
+// width that is not a multiple of V vectors ends with a block of one or V vectors overlapping the one before (it
+// writes the same values again), a row narrower than one block with a partial one.
 // Lines of `floats` floats from p into cache ahead of their use, for reading or (kWrite) writing: a run's input
 // and output planes were last touched a run earlier and are usually no longer in any cache (MobileNet-v2's stem,
 // 3 -> 32 channels at 112x112: 0.29 ms with its planes in cache, 0.44 ms with neither, in a loop that rotates
@@ -127,20 +148,17 @@ template <bool kWrite> inline void prefetch_floats(const float* p, int64_t float
 
 template <typename S, int KH, int KW, int CIN>
 void output_row(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, const float* const* rows,
-                float* y, int64_t plane, const simd::RegisterActivation<S>& ep, const float* next_y) {
-  constexpr int L = S::kLanes, V = 2, R = L >= 16 ? 8 : 6, B = V * L;
+                const float* packed_w, float* y, int64_t plane, const simd::RegisterActivation<S>& ep,
+                const float* next_y) {
+  constexpr int L = S::kLanes, V = 2, R = channels_per_block<S>(), B = V * L;
   static_assert(B <= kStemConvMaxVector);
   const int64_t cin = a.in_channels, width = s.out_w;
   for (int64_t m0 = 0; m0 < a.channels; m0 += R) {
     const int64_t count = std::min<int64_t>(R, a.channels - m0);
     // Channels past `count` repeat the last one: they compute values nobody stores.
-    const float* w[R];
+    const float* w = packed_w + m0 * cin * g.taps;
     float b[R];
-    for (int r = 0; r < R; ++r) {
-      const int64_t m = m0 + std::min<int64_t>(r, count - 1);
-      w[r] = a.w + m * cin * g.taps;
-      b[r] = a.bias ? a.bias[m] : 0.0f;
-    }
+    for (int r = 0; r < R; ++r) b[r] = a.bias ? a.bias[m0 + std::min<int64_t>(r, count - 1)] : 0.0f;
     float* ym = y + m0 * plane;
     // The next output row of these channels, for writing, while this one computes.
     if (next_y)
@@ -151,7 +169,13 @@ void output_row(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, co
     }
     int64_t ow = 0;
     for (; ow + B <= width; ow += B) block<S, KH, KW, CIN, R, V>(s, cin, g, rows, w, b, ym, plane, count, ow, B, ep);
-    if (ow < width) block<S, KH, KW, CIN, R, V>(s, cin, g, rows, w, b, ym, plane, count, width - B, B, ep);
+    // A rest of at most one vector takes a one-vector block (overlapping its predecessor by what it lacks):
+    // SqueezeNet's 111 outputs then cost 112 lanes of work instead of 128.
+    if (ow < width && width - ow <= L) {
+      block<S, KH, KW, CIN, R, 1>(s, cin, g, rows, w, b, ym, plane, count, width - L, L, ep);
+    } else if (ow < width) {
+      block<S, KH, KW, CIN, R, V>(s, cin, g, rows, w, b, ym, plane, count, width - B, B, ep);
+    }
   }
   if (!ep.in_registers())
     for (int64_t m = 0; m < a.channels; ++m) apply_activation_f32(a.act, y + m * plane, y + m * plane, width);
@@ -164,7 +188,9 @@ void item(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int64_t 
   const int64_t cin = a.in_channels, kernel_h = KH > 0 ? KH : s.kernel_h;
   float* zero_row = scratch + cin * g.ring * g.row;
   float* pad_row = zero_row + g.row;
+  float* packed_w = pad_row + g.row;
   std::fill(zero_row, zero_row + g.row, 0.0f);
+  pack_weights<S>(a, g, packed_w);
   const simd::RegisterActivation<S> ep(a.act);
   const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
   int64_t held[kStemConvMaxIn * 64];  // input row in each ring slot (-1: none)
@@ -197,7 +223,7 @@ void item(const DwConvShape& s, const DwConvArgs& a, const Geometry& g, int64_t 
             prefetch_floats<false>(a.x + (n * cin + ci) * in_plane + ih * s.in_w, s.in_w);
       }
     float* y = a.y + n * a.channels * out_plane + oh * s.out_w;
-    output_row<S, KH, KW, CIN>(s, a, g, rows, y, out_plane, ep, oh + 1 < oh1 ? y + s.out_w : nullptr);
+    output_row<S, KH, KW, CIN>(s, a, g, rows, packed_w, y, out_plane, ep, oh + 1 < oh1 ? y + s.out_w : nullptr);
   }
 }
 
