@@ -136,6 +136,29 @@ TEST_P(PoolPrepared, MaxPoolNaNsAndInfinitiesLikeTheReference) {
   }
 }
 
+// 3x3 stride-2 max pools over rows wide enough for several vectors (SqueezeNet's 111 columns, ResNet's 112 and
+// wider): the AVX-512 path that carries each vector's column maxima into the next, with the overlapping last
+// vector, NaNs and infinities anywhere, pads and ceil_mode.
+TEST_P(PoolPrepared, WideStride2MaxPoolRows) {
+  std::mt19937 rng(2024);
+  for (int64_t width : {37, 64, 66, 111, 112, 131, 200}) {
+    for (int trial = 0; trial < 4; ++trial) {
+      Tensor x = random_input(rng, {1, 2, 7, width});
+      for (int k = 0; k < (trial == 0 ? 0 : 12); ++k) {
+        const int64_t i = std::uniform_int_distribution<int64_t>(0, x.numel() - 1)(rng);
+        x.data<float>()[i] = k % 3 == 0 ? -std::numeric_limits<float>::infinity()
+                                        : std::numeric_limits<float>::quiet_NaN();
+      }
+      const int64_t pad = trial % 2;
+      SCOPED_TRACE(::testing::Message() << "width " << width << " pad " << pad << " ceil " << trial / 2);
+      PreparedCall call("MaxPool", 12);
+      call.attr("kernel_shape", std::vector<int64_t>{3, 3}).attr("strides", std::vector<int64_t>{2, 2});
+      call.attr("pads", std::vector<int64_t>{pad, pad, pad, pad}).attr("ceil_mode", int64_t{trial / 2});
+      expect_prepared_matches(tier(), call, {x});
+    }
+  }
+}
+
 TEST_P(PoolPrepared, GlobalPoolsMatchReference) {
   std::mt19937 rng(5);
   const std::vector<std::vector<int64_t>> shapes = {{1, 1, 1, 1},   {1, 3, 1, 7},  {2, 5, 3, 3},     {1, 1280, 7, 7},

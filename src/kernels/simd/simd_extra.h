@@ -9,6 +9,7 @@
 //                       the even (odd: lo[1], lo[3], ...) lanes in an order of the tier's choosing, which
 //                       to_lane_order puts right: lane-wise operations may come between, and only the result
 //                       pays the reordering (AVX2: a lane-crossing permute per result instead of per operand)
+//   shift_in_next(a, b) (AVX-512 only) lanes a[1], ..., a[kLanes - 1], b[0]
 //   gather(base, idx)   lanes base[idx[0]], ..., base[idx[kLanes - 1]] (idx: kLanes int32 offsets)
 //   select_nan(a, b)    lane-wise: b where b is NaN, else a
 //   I, load_index(p), sub_index(i, k), permute(v, i)
@@ -60,6 +61,10 @@ struct Avx512Ext : Avx512 {
     return _mm512_permutex2var_ps(lo, odd, hi);
   }
   static V to_lane_order(V v) { return v; }
+  /// Lanes a[1], ..., a[15], b[0]: a vector of values one lane further on, the last from b.
+  static V shift_in_next(V a, V b) {
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 1));
+  }
   static V gather(const float* base, const int32_t* idx) {
     return _mm512_i32gather_ps(_mm512_loadu_si512(idx), base, 4);
   }
