@@ -38,9 +38,12 @@ const Tensor* weights(const ir::Node& n, const GraphIndex& idx) {
 
 bool has_residual(const ir::Node& n) { return n.inputs.size() > 3 && n.inputs[3] >= 0; }
 
+// A ConvNhwc with a scale input (fuse_channel_scale) has no place in a block.
+bool has_scale(const ir::Node& n) { return n.inputs.size() > 4 && n.inputs[4] >= 0; }
+
 // A 1x1 ConvNhwc over every pixel: stride 1, no padding, one group.
 const Tensor* pointwise(const ir::Node& n, const GraphIndex& idx) {
-  if (!is_conv_nhwc(n)) return nullptr;
+  if (!is_conv_nhwc(n) || has_scale(n)) return nullptr;
   const Tensor* w = weights(n, idx);
   if (!w || w->dim(2) != 1 || w->dim(3) != 1) return nullptr;
   const std::string pad = get_string(n, "auto_pad", "NOTSET");
@@ -51,7 +54,7 @@ const Tensor* pointwise(const ir::Node& n, const GraphIndex& idx) {
 
 // A depthwise ConvNhwc without residual: weights [E, 1, kh, kw] (a window, not 1x1), group E.
 const Tensor* depthwise(const ir::Node& n, const GraphIndex& idx) {
-  if (!is_conv_nhwc(n) || has_residual(n)) return nullptr;
+  if (!is_conv_nhwc(n) || has_residual(n) || has_scale(n)) return nullptr;
   const Tensor* w = weights(n, idx);
   if (!w || w->dim(1) != 1 || w->dim(2) * w->dim(3) <= 1 || get_int(n, "group", 1) != w->dim(0)) return nullptr;
   return w;

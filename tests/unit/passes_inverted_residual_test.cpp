@@ -1,7 +1,8 @@
-// fuse_inverted_residual on small hand-built mobile-net graphs after to_channels_last: which ConvNhwc chains become
-// ai.kiln.InvertedResidualNhwc (expand + depthwise + project, or expand + depthwise where a squeeze-excitation reads
-// the depthwise output), what stays, and that every rewritten graph computes what the unfused one does (the fused
-// op's prepared kernel where it applies).
+// fuse_inverted_residual and fuse_channel_scale on small hand-built mobile-net graphs after to_channels_last: which
+// ConvNhwc chains become ai.kiln.InvertedResidualNhwc (expand + depthwise + project, or expand + depthwise where a
+// squeeze-excitation reads the depthwise output), where the squeeze-excitation gate moves into the projection, what
+// stays, and that every rewritten graph computes what the unfused one does (the fused ops' prepared kernels where
+// they apply).
 
 #include <gtest/gtest.h>
 
@@ -96,4 +97,51 @@ TEST(FuseInvertedResidual, ChainsReadElsewhereOrWithoutExpansionStay) {
   EXPECT_EQ(count_ops(*m.graph, "ConvNhwc", "ai.kiln"), 4u);
   EXPECT_FALSE(passes::fuse_inverted_residual_pass().apply(m));
   EXPECT_EQ(count_ops(*m.graph, "ConvNhwc", "ai.kiln"), 4u);
+}
+
+namespace {
+
+// MobileNet-v3's block with squeeze-excitation on input x [n, 8, h, w].
+int se_block(ModelBuilder& b, int x) {
+  const int e = b.node("HardSwish", {conv(b, x, 8, 32, 1)});
+  const int d = b.node("HardSwish", {conv(b, e, 32, 32, 3, 1, 32)});
+  int s = b.node("GlobalAveragePool", {d});
+  s = b.node("Relu", {conv(b, s, 32, 8, 1)});
+  s = b.node("HardSigmoid", {conv(b, s, 8, 32, 1)});
+  const int p = conv(b, b.node("Mul", {d, s}), 32, 8, 1);
+  return b.node("Add", {p, x});
+}
+
+}  // namespace
+
+TEST(FuseChannelScale, SqueezeExcitationGateMovesIntoTheProjection) {
+  // Fixed and symbolic batch: the gate's [N, 1, 1, C] is proven through the dim keys of the NHWC ops.
+  for (const bool symbolic : {false, true}) {
+    ModelBuilder b(18);
+    const Dim n = symbolic ? Dim::symbol("n") : Dim(2);
+    const int x = b.input("x", DType::kFloat32, Shape({n, 8, Dim::symbol("h"), Dim::symbol("w")}));
+    b.output(se_block(b, x));
+    ir::Model m = channels_last(b);
+    ASSERT_TRUE(passes::fuse_inverted_residual_pass().apply(m));
+    ir::Model fused = apply_and_compare(passes::fuse_channel_scale_pass(), m, random_feed(5, {2, 8, 11, 9}));
+    EXPECT_EQ(count_ops(*fused.graph, "Mul"), 0u);
+    size_t scaled = 0;
+    for (const ir::Node& node : fused.graph->nodes) scaled += node.op_type == "ConvNhwc" && node.inputs.size() == 5;
+    EXPECT_EQ(scaled, 1u);
+  }
+}
+
+TEST(FuseChannelScale, OtherProductsStay) {
+  // A Mul of two feature maps (not a per-channel gate) and a gate whose product is also read elsewhere.
+  ModelBuilder b(18);
+  const int x = b.input("x", DType::kFloat32, Shape({1, 8, 10, 10}));
+  const int d = conv(b, relu6(b, conv(b, relu6(b, conv(b, x, 8, 16, 1)), 16, 16, 3, 1, 16)), 16, 16, 1);
+  const int sq = b.node("Mul", {d, d});
+  const int y = conv(b, relu6(b, conv(b, sq, 16, 16, 3, 1, 16)), 16, 8, 1);
+  const int g = b.node("Mul", {y, b.node("HardSigmoid", {conv(b, b.node("GlobalAveragePool", {y}), 8, 8, 1)})});
+  b.output(g);
+  b.output(conv(b, g, 8, 4, 1));
+  ir::Model m = channels_last(b);
+  EXPECT_FALSE(passes::fuse_channel_scale_pass().apply(m));
+  EXPECT_EQ(count_ops(*m.graph, "Mul"), 2u);
 }
