@@ -10,10 +10,12 @@
 //   - which the projection GEMM (B = Wp^T) consumes into Y with its bias, residual and activation.
 // The ring (a 112-wide row of 96 channels is 43 KB) and the band stay in L2: the expanded tensor (6x X's
 // channels, 4.8 MB at MobileNet-v2's 112x112 block) never goes to memory, nor does the depthwise output when the
-// projection is fused. Items: whole images when there are at least as many as threads, else each image's rows
-// split between the threads. An output's bits do not depend on the split: each step computes each of its
-// values in one fixed order (the GEMM sums K in the same blocks whatever its M, the depthwise path depends on
-// the column alone).
+// projection is fused. Items: whole images when they share out evenly between the threads, else parts of each
+// image's bands. An output's bits do not depend on the split: bands are fixed by the sizes, every expanded row
+// comes from the same GEMM call (band t's, repeated for a halo) and the depthwise path depends on the column
+// alone. (Halo rows expanded by a call of their own gave other bits than on 1 thread.)
+// Where the whole batch's intermediates fit in a core's L2 (kStagedFloats) the block runs staged instead: each
+// step over the pool, the intermediates in the calling thread's scratch.
 // Inputs this form does not expect (padding as wide as the window, more ring rows than kMaxRing) run the
 // composed reference.
 
