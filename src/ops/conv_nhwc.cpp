@@ -6,6 +6,9 @@
 // is a GEMM over rows of pixels and a depthwise one reads each pixel's channels as vectors (conv_nhwc_prepared).
 // The reference transposes X and Z to NCHW, runs Conv's reference, adds Z, applies the scalar activation and
 // transposes back: the same code the graph ran before the pass.
+// Optional input 4, S [N, 1, 1, C]: X is multiplied by S (each image's channels by its own factors) before the
+// convolution: a squeeze-excitation gate, which the fuse_channel_scale pass moves into the 1x1 projection after
+// it (conv_nhwc_prepared scales rows of X a band at a time instead of writing X * S to memory).
 
 #include <span>
 #include <vector>
@@ -40,7 +43,7 @@ void check_rank4(const NodeContext& ctx, const char* what, const Shape& s) {
 }
 
 void infer_conv_nhwc(InferContext& ctx) {
-  if (ctx.num_inputs() < 2 || ctx.num_inputs() > 4) ctx.fail("takes 2 to 4 inputs (X, W, B, Z), got {}", ctx.num_inputs());
+  if (ctx.num_inputs() < 2 || ctx.num_inputs() > 5) ctx.fail("takes 2 to 5 inputs (X, W, B, Z, S), got {}", ctx.num_inputs());
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) continue;
     const DType t = ctx.input_type(i);
@@ -63,6 +66,19 @@ void infer_conv_nhwc(InferContext& ctx) {
       for (size_t i = 0; i < 4; ++i)
         if (z.dims[i].is_known() && y.dims[i].is_known() && z.dims[i].value() != y.dims[i].value())
           ctx.fail("residual Z {} must have exactly the shape of Y {}", z.str(), y.str());
+  }
+  if (ctx.has_input(4)) {
+    const Shape& sc = ctx.input_shape(4);
+    const Shape& x = ctx.input_shape(0);
+    check_rank4(ctx, "scale S", sc);
+    if (sc.rank_known && sc.rank() == 4) {
+      for (size_t i : {size_t{1}, size_t{2}})
+        if (sc.dims[i].is_known() && sc.dims[i].value() != 1) ctx.fail("scale S {} must be [N, 1, 1, C]", sc.str());
+      if (x.rank_known && x.rank() == 4)
+        for (size_t i : {size_t{0}, size_t{3}})
+          if (sc.dims[i].is_known() && x.dims[i].is_known() && sc.dims[i].value() != x.dims[i].value())
+            ctx.fail("scale S {} must be [N, 1, 1, C] for X {}", sc.str(), x.str());
+    }
   }
   ctx.set_output(0, DType::kFloat32, y);
 }
@@ -87,7 +103,21 @@ void compute_conv_nhwc(KernelContext& ctx) {
 
   Tensor& y = ctx.output(0);
   if (y.rank() != 4) ctx.bad_input("Y {} must be 4-D", dims_str(y.dims()));
-  const Tensor xn = transposed(ctx, x, kToNchw);
+  Tensor scaled;
+  if (ctx.has_input(4)) {
+    const Tensor& sc = ctx.input(4);
+    const std::vector<int64_t> want{x.dim(0), 1, 1, x.dim(3)};
+    if (sc.dims() != want) ctx.bad_input("scale S {} must be {}", dims_str(sc.dims()), dims_str(want));
+    scaled = Tensor(DType::kFloat32, x.dims());
+    const int64_t pixels = x.dim(1) * x.dim(2), C = x.dim(3);
+    for (int64_t n = 0; n < x.dim(0); ++n)
+      for (int64_t p = 0; p < pixels; ++p)
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t i = (n * pixels + p) * C + c;
+          scaled.data<float>()[i] = x.data<float>()[i] * sc.data<float>()[n * C + c];
+        }
+  }
+  const Tensor xn = transposed(ctx, ctx.has_input(4) ? scaled : x, kToNchw);
   Tensor yn[1] = {Tensor(DType::kFloat32, permuted(y.dims(), kToNchw))};
   run_reference_op(ctx, "Conv", 22, std::move(conv_attrs),
                    {&xn, &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr}, yn);

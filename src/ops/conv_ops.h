@@ -25,5 +25,9 @@ void run_conv_gemv(const float* packed_w, int64_t images, int64_t in_channels, i
 /// The fast ai.kiln.ConvNhwc (conv_nhwc_prepared.cpp): 1x1 as a GEMM over rows of pixels, depthwise on
 /// channel vectors, 1x1 planes as a matrix-vector product. nullptr for other convolutions (the reference runs).
 std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx);
+/// The fast ai.kiln.InvertedResidualNhwc (inverted_residual_nhwc_prepared.cpp): expand, depthwise and projection
+/// row band by row band through per-thread rings, the expanded tensor never in memory. nullptr where it does not
+/// apply (below AVX2, weights not constant).
+std::unique_ptr<PreparedKernel> prepare_inverted_residual_nhwc(PrepareContext& ctx);
 
 }  // namespace kiln::ops

@@ -6,7 +6,7 @@
 
 namespace kiln::ops {
 
-kernels::ActivationParams read_fused_activation(const NodeContext& ctx) {
+kernels::ActivationParams read_fused_activation(const NodeContext& ctx, std::string_view prefix) {
   using kernels::Activation;
   struct Known {
     const char* name;
@@ -28,8 +28,9 @@ kernels::ActivationParams read_fused_activation(const NodeContext& ctx) {
       {"GeluErf", Activation::kGeluErf, 0, 0, 0},
       {"GeluTanh", Activation::kGeluTanh, 0, 0, 0},
   };
-  const std::string name = ctx.attr_string("activation", "");
-  const std::vector<float> params = ctx.attr_floats("activation_params", {});
+  const std::string key = std::string(prefix) + "activation";
+  const std::string name = ctx.attr_string(key, "");
+  const std::vector<float> params = ctx.attr_floats(key + "_params", {});
   for (const Known& k : kKnown) {
     if (name != k.name) continue;
     // The contract's pair is (alpha, beta) whatever the activation: values it does not read are ignored, so

@@ -2,6 +2,8 @@
 // The `activation` and `activation_params` attributes of kiln's fused ops (ai.kiln.FusedConv, FusedMatMul):
 // one parser so every fused op reads them the same way.
 
+#include <string_view>
+
 #include "kernels/activation.h"
 #include "ops/op.h"
 
@@ -12,6 +14,8 @@ namespace kiln::ops {
 /// HardSigmoid alpha/beta). Missing params take the ONNX op's defaults (Clip: no bound, LeakyRelu 0.01,
 /// HardSigmoid 0.2/0.5); params the activation does not read are ignored. Fails naming the node for an unknown
 /// name or more than two params.
-kernels::ActivationParams read_fused_activation(const NodeContext& ctx);
+/// `prefix` names a fused op's other activations the same way: prefix + "activation", prefix +
+/// "activation_params" (ai.kiln.InvertedResidualNhwc's "expand_activation", ...).
+kernels::ActivationParams read_fused_activation(const NodeContext& ctx, std::string_view prefix = "");
 
 }  // namespace kiln::ops

@@ -4,12 +4,16 @@
 
 namespace kiln::ops {
 
-void run_reference_op(const NodeContext& ctx, const char* op_type, int opset, std::vector<ir::Attribute> attrs,
-                      std::initializer_list<const Tensor*> inputs, std::span<Tensor> outputs) {
-  const OpSchema* schema = find_op("", op_type);
+namespace {
+
+void run_reference_in(const NodeContext& ctx, const char* domain, const char* op_type, int opset,
+                      std::vector<ir::Attribute> attrs, std::initializer_list<const Tensor*> inputs,
+                      std::span<Tensor> outputs) {
+  const OpSchema* schema = find_op(domain, op_type);
   KILN_ASSERT(schema && schema->compute);
   ir::Node node;
   node.name = ctx.node().name + "/" + op_type;
+  node.domain = domain;
   node.op_type = op_type;
   node.attributes = std::move(attrs);
   int id = 0;
@@ -18,6 +22,18 @@ void run_reference_op(const NodeContext& ctx, const char* op_type, int opset, st
   std::vector<const Tensor*> ins(inputs);
   KernelContext kctx(node, ctx.node_index(), opset, ins, outputs, nullptr);
   schema->compute(kctx);
+}
+
+}  // namespace
+
+void run_reference_op(const NodeContext& ctx, const char* op_type, int opset, std::vector<ir::Attribute> attrs,
+                      std::initializer_list<const Tensor*> inputs, std::span<Tensor> outputs) {
+  run_reference_in(ctx, "", op_type, opset, std::move(attrs), inputs, outputs);
+}
+
+void run_kiln_reference_op(const NodeContext& ctx, const char* op_type, std::vector<ir::Attribute> attrs,
+                           std::initializer_list<const Tensor*> inputs, std::span<Tensor> outputs) {
+  run_reference_in(ctx, "ai.kiln", op_type, 1, std::move(attrs), inputs, outputs);
 }
 
 ir::Attribute int_attr(const char* name, int64_t v) {

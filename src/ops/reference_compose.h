@@ -17,6 +17,11 @@ namespace kiln::ops {
 void run_reference_op(const NodeContext& ctx, const char* op_type, int opset, std::vector<ir::Attribute> attrs,
                       std::initializer_list<const Tensor*> inputs, std::span<Tensor> outputs);
 
+/// As run_reference_op, for an op of kiln's own domain (ai.kiln, version 1): a fused op composed of other fused
+/// ops (ai.kiln.InvertedResidualNhwc of ConvNhwc's).
+void run_kiln_reference_op(const NodeContext& ctx, const char* op_type, std::vector<ir::Attribute> attrs,
+                           std::initializer_list<const Tensor*> inputs, std::span<Tensor> outputs);
+
 /// An int or ints attribute for run_reference_op.
 ir::Attribute int_attr(const char* name, int64_t v);
 ir::Attribute ints_attr(const char* name, std::vector<int64_t> v);

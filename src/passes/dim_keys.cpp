@@ -118,12 +118,20 @@ Keys broadcast(const std::vector<const Keys*>& ins) {
 
 DimKeys Deriver::spatial(const ir::Node& n) const {
   const Keys* x = k(n, 0);
-  if (!x || x->size() < 3) return std::nullopt;
-  const size_t sp = x->size() - 2;
+  if (!x) return std::nullopt;
   const bool conv = n.op_type == "Conv" || n.op_type == "FusedConv";
+  return spatial_of(n, *x, conv ? k(n, 1) : nullptr, conv);
+}
+
+// A convolution or pool over `x` (keys in NCHW order); `w` the weights' keys when they give the kernel and the
+// output channels (`conv`).
+DimKeys Deriver::spatial_of(const ir::Node& n, const Keys& xk, const Keys* w, bool conv) const {
+  const Keys* x = &xk;
+  if (x->size() < 3) return std::nullopt;
+  const size_t sp = x->size() - 2;
   std::vector<int64_t> kernel = get_ints(n, "kernel_shape");
   if (kernel.empty() && conv)
-    if (const Keys* w = k(n, 1); w && w->size() == x->size())
+    if (w && w->size() == x->size())
       for (size_t i = 0; i < sp; ++i) kernel.push_back((*w)[2 + i].known() ? (*w)[2 + i].offset : -1);
   if (kernel.size() != sp || std::any_of(kernel.begin(), kernel.end(), [](int64_t v) { return v < 1; }))
     return std::nullopt;
@@ -136,16 +144,31 @@ DimKeys Deriver::spatial(const ir::Node& n) const {
   if (!same && auto_pad != "NOTSET" && auto_pad != "VALID") return std::nullopt;
   const bool ceil = get_int(n, "ceil_mode", 0) != 0;
   Keys out{(*x)[0], (*x)[1]};
-  if (conv) {
-    const Keys* w = k(n, 1);
-    out[1] = w && !w->empty() ? (*w)[0] : DimKey::unknown();
-  }
+  if (conv) out[1] = w && !w->empty() ? (*w)[0] : DimKey::unknown();
   for (size_t i = 0; i < sp; ++i) {
     const std::optional<int64_t> total_pad = auto_pad == "VALID" ? 0 : fits(Wide{pads[i]} + pads[i + sp]);
     if (!total_pad) return std::nullopt;
     out.push_back(conv_dim((*x)[2 + i], kernel[i], strides[i], dilations[i], *total_pad, pads[i], same, ceil));
   }
   return out;
+}
+
+// ai.kiln.ConvNhwc (weights input 1) and InvertedResidualNhwc (the depthwise step's weights, input 3; the output
+// channels of the projection, input 5, when there is one) on NHWC keys.
+DimKeys Deriver::nhwc_conv(const ir::Node& n) const {
+  const bool block = n.op_type == "InvertedResidualNhwc";
+  const Keys* x = k(n, 0);
+  const Keys* w = k(n, block ? 3 : 1);
+  if (!x || x->size() != 4 || !w || w->size() != 4) return std::nullopt;
+  const Keys x_nchw{(*x)[0], (*x)[3], (*x)[1], (*x)[2]};
+  const DimKeys y = spatial_of(n, x_nchw, w, true);
+  if (!y || y->size() != 4) return std::nullopt;
+  DimKey channels = (*y)[1];
+  if (block && n.inputs.size() > 5 && n.inputs[5] >= 0) {
+    const Keys* wp = k(n, 5);
+    channels = wp && !wp->empty() ? (*wp)[0] : DimKey::unknown();
+  }
+  return Keys{(*y)[0], (*y)[2], (*y)[3], channels};
 }
 
 DimKeys Deriver::tensor_rule(const ir::Node& n, size_t out) const {
@@ -166,6 +189,10 @@ DimKeys Deriver::tensor_rule(const ir::Node& n, size_t out) const {
     }
     if (ins.empty()) return std::nullopt;
     return broadcast(ins);
+  }
+  if (kiln && (op == "ConvNhwc" || op == "InvertedResidualNhwc")) {
+    if (out != 0) return std::nullopt;
+    return nhwc_conv(n);
   }
   if (op == "Conv" || op == "FusedConv" || op == "MaxPool" || op == "AveragePool" || op == "LpPool") {
     if (out != 0) return std::nullopt;

@@ -46,6 +46,8 @@ struct Deriver {
   std::optional<Keys> content_rule(const ir::Node& n) const;
   std::optional<Keys> select_rule(const ir::Node& n) const;  // Equal, Where
   DimKeys spatial(const ir::Node& n) const;
+  DimKeys spatial_of(const ir::Node& n, const Keys& x, const Keys* w, bool conv) const;
+  DimKeys nhwc_conv(const ir::Node& n) const;
   /// Ops that move or select elements: Transpose, Reshape, Expand, (Un)Squeeze, Slice, Split, Concat, Gather,
   /// reductions, ConstantOfShape, Range (dim_keys_movement.cpp).
   DimKeys movement_rule(const ir::Node& n) const;

@@ -19,6 +19,8 @@ const Pass& fuse_matmul_activation_pass();  // fuse_matmul_activation.cpp
 const Pass& fuse_conv_pass();               // fuse_conv.cpp
 const Pass& fuse_gelu_pass();               // fuse_gelu.cpp
 const Pass& to_channels_last_pass();        // to_channels_last.cpp
+const Pass& fuse_inverted_residual_pass();  // fuse_inverted_residual.cpp
+const Pass& fuse_channel_scale_pass();      // fuse_channel_scale.cpp
 const Pass& fold_reshape_targets_pass();    // fold_reshape_targets.cpp
 const Pass& remove_no_ops_pass();           // remove_no_ops.cpp
 const Pass& transpose_to_reshape_pass();    // transpose_to_reshape.cpp

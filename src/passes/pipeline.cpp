@@ -32,6 +32,9 @@ const std::vector<PipelineEntry>& pipeline() {
       {&to_channels_last_pass(), "after the conv fusions, so each FusedConv (activation and residual included) moves "
                                  "to NHWC whole; before transpose_to_reshape, which turns the transposes of 1x1 "
                                  "planes it leaves (after a global pool) into reshapes"},
+      {&fuse_inverted_residual_pass(), "right after to_channels_last, which makes the ConvNhwc chains it fuses"},
+      {&fuse_channel_scale_pass(), "after fuse_inverted_residual, whose blocks take 1x1 convolutions without a scale; "
+                                   "after to_channels_last, which makes the ConvNhwc it scales"},
       // The shape simplifications run after the fusions: a Reshape target with -1 hides a dim the fusions prove
       // equal through dim keys, and one mask chain shared between layers could give the attention fusion a value
       // read outside its pattern. At level 1 they follow the folds directly. They run once each, in an order

@@ -1,6 +1,7 @@
 // ai.kiln.ConvNhwc through the op: the prepared kernel (conv_nhwc_prepared.cpp) against the op's reference compute
 // (Conv's reference between two transposes) on random layers of each form it runs fast (1x1 as a GEMM, strided
-// 1x1 on gathered pixels, 1x1 planes as a matrix-vector product, depthwise on kernels/dwnhwc), with bias, residual and every activation, at
+// 1x1 on gathered pixels, 1x1 planes as a matrix-vector product, depthwise on kernels/dwnhwc, 1x1 of X scaled per
+// image and channel), with bias, residual and every activation, at
 // every ISA tier this CPU has, and with 1 and 2 threads giving the same bits. Forms it leaves to the reference
 // (a padded 1x1, a 3x3 with one group) must be refused at prepare.
 
@@ -19,14 +20,14 @@ namespace {
 
 struct NhwcCase {
   int64_t batch = 1, height = 1, width = 1, in_channels = 1, out_channels = 1, kernel = 1, stride = 1, group = 1;
-  bool bias = false, residual = false, shape_known = true;
+  bool bias = false, residual = false, shape_known = true, scale = false;
   std::string activation;
 
   std::string str() const {
     return "ConvNhwc N" + std::to_string(batch) + " " + std::to_string(height) + "x" + std::to_string(width) + " C" +
            std::to_string(in_channels) + " M" + std::to_string(out_channels) + " k" + std::to_string(kernel) + " s" +
            std::to_string(stride) + " g" + std::to_string(group) + (bias ? " +bias" : "") +
-           (residual ? " +residual" : "") + (activation.empty() ? "" : " +" + activation);
+           (residual ? " +residual" : "") + (scale ? " +scale" : "") + (activation.empty() ? "" : " +" + activation);
   }
   int64_t out(int64_t in) const { return (in + 2 * (kernel / 2) - kernel) / stride + 1; }
 };
@@ -45,10 +46,15 @@ PreparedNode make_node(const NhwcCase& c, std::mt19937& rng) {
   n.constant(random_tensor({c.out_channels, c.in_channels / c.group, c.kernel, c.kernel}, rng));
   if (c.bias) {
     n.constant(random_tensor({c.out_channels}, rng));
-  } else if (c.residual) {
+  } else if (c.residual || c.scale) {
     n.absent();
   }
-  if (c.residual) n.input(random_tensor({c.batch, c.out(c.height), c.out(c.width), c.out_channels}, rng));
+  if (c.residual) {
+    n.input(random_tensor({c.batch, c.out(c.height), c.out(c.width), c.out_channels}, rng));
+  } else if (c.scale) {
+    n.absent();
+  }
+  if (c.scale) n.input(random_tensor({c.batch, 1, 1, c.in_channels}, rng), c.shape_known);
   return n;
 }
 
@@ -113,6 +119,23 @@ TEST(ConvNhwcPrepared, DepthwiseLayersMatchReference) {
     c.activation = kActivations[i % 11];
     SCOPED_TRACE(c.str());
     check_case(c, static_cast<uint32_t>(300 + i), "depthwise");
+  }
+}
+
+TEST(ConvNhwcPrepared, ScaledPointwiseLayersMatchReference) {
+  // X * S (a squeeze-excitation gate) then the 1x1: small batches staged whole, larger ones (past 1 MiB of X) in
+  // bands of pixel rows, some of them ragged.
+  std::mt19937 rng(404);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int i = 0; i < 24 && !HasFailure(); ++i) {
+    NhwcCase c;
+    const bool large = i % 3 == 2;
+    c.batch = pick(1, 3), c.height = large ? pick(50, 61) : pick(1, 15), c.width = large ? pick(50, 67) : pick(1, 19);
+    c.in_channels = large ? pick(110, 150) : pick(1, 70), c.out_channels = pick(1, 40);
+    c.bias = pick(0, 2) != 0, c.residual = pick(0, 1) != 0, c.scale = true;
+    c.activation = i % 4 == 0 ? "Relu" : "";
+    SCOPED_TRACE(c.str());
+    check_case(c, static_cast<uint32_t>(600 + i), "+scale");
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -113,6 +114,37 @@ TEST_P(DwNhwcKernel, MatchesReferenceOnRandomShapes) {
     expect_floats_near(got, want, 1e-5f, 1e-5f,
                        std::string(k.name) + " " + describe(s) + " " + activation_name(a.act.kind) +
                            (with_bias ? " bias" : "") + (with_residual ? " residual" : ""));
+    if (HasFailure()) return;
+  }
+}
+
+// DwNhwcArgs::x_rows (a fused block's ring of rows): the rows copied to scattered places, in reverse order, and
+// read through their pointers give the bits the tensor gives.
+TEST_P(DwNhwcKernel, RowPointersReadTheSameRows) {
+  const ListedKernel k = GetParam();
+  if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
+  const DwNhwcFn fn = std::string(k.name).ends_with("_logic") ? dwnhwc_f32_avx512_logic : dwnhwc_kernel(k.tier);
+  ASSERT_NE(fn, nullptr);
+  std::mt19937 rng(1357);
+  for (int iter = 0; iter < 100; ++iter) {
+    const Case c(random_shape(rng, iter), rng);
+    const DwNhwcShape& s = c.s;
+    const int64_t rows = s.images * s.in_h, row = s.in_w * s.channels;
+    std::vector<float> scattered(static_cast<size_t>(rows * (row + 3)));
+    std::vector<const float*> pointers(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      float* dst = scattered.data() + (rows - 1 - r) * (row + 3) + r % 4;  // reversed, not aligned alike
+      std::copy_n(c.x.data() + r * row, row, dst);
+      pointers[static_cast<size_t>(r)] = dst;
+    }
+    DwNhwcArgs a;
+    a.x = c.x.data(), a.packed_w = c.packed.data(), a.bias = c.bias.data(), a.act = activation_of(iter);
+    std::vector<float> want(c.out), got(c.out);
+    a.y = want.data();
+    fn(s, a, 0, dwnhwc_items(s));
+    a.x = nullptr, a.x_rows = pointers.data(), a.y = got.data();
+    fn(s, a, 0, dwnhwc_items(s));
+    EXPECT_EQ(got, want) << k.name << " " << describe(s);
     if (HasFailure()) return;
   }
 }

@@ -31,7 +31,10 @@ struct DwNhwcShape {
 };
 
 struct DwNhwcArgs {
-  const float* x = nullptr;         ///< [images, in_h, in_w, channels]
+  const float* x = nullptr;         ///< [images, in_h, in_w, channels] (ignored when x_rows is set)
+  /// Where input rows lie when they are not one tensor: x_rows[n * in_h + ih] is row ih of image n ([in_w,
+  /// channels]), e.g. a ring of rows a fused block computes just before (ops/inverted_residual_nhwc_prepared).
+  const float* const* x_rows = nullptr;
   const float* packed_w = nullptr;  ///< dwnhwc_pack's output
   const float* bias = nullptr;      ///< [channels] or null
   const float* residual = nullptr;  ///< [images, out_h, out_w, channels] or null (may be y itself)

@@ -268,7 +268,11 @@ void items(const DwNhwcShape& s, const DwNhwcArgs& a, int64_t begin, int64_t end
       for (int64_t oh = oh0; oh < oh1; ++oh) {
         for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
           const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
-          rows[kh] = ih >= 0 && ih < s.in_h ? a.x + (n * s.in_h + ih) * s.in_w * C : nullptr;
+          if (ih < 0 || ih >= s.in_h) {
+            rows[kh] = nullptr;
+          } else {
+            rows[kh] = a.x_rows ? a.x_rows[n * s.in_h + ih] : a.x + (n * s.in_h + ih) * s.in_w * C;
+          }
         }
         const int64_t out_row = (n * s.out_h + oh) * s.out_w * C;
         output_row<S, KH, KW, SW, R>(s, a, cols, rows, a.residual ? a.residual + out_row : nullptr, a.y + out_row,
