@@ -150,7 +150,7 @@ void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int6
           next_c.step<2, true>();
           v.place(t, ir, n, kb);
           t.rows = std::min(mr, m1 - ir);
-          v.tile_fn(t.rows, t.cols)(kc, v.a_at(ir, k0), strip + k0 * ldb, t);
+          v.run(t, kc, v.a_at(ir, k0), strip + k0 * ldb);
         }
       }
     }
@@ -230,7 +230,7 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
           v.place(t, ir, nb0 + jr, kb);
           t.cols = std::min(nr, nbw - jr);
           t.rows = rows;
-          v.tile_fn(rows, t.cols)(kc, apanel, bblock + jr / nr * bstride, t);
+          v.run(t, kc, apanel, bblock + jr / nr * bstride);
         }
         if (kb == r.nkb - 1) v.activate(ir, ir + rows, nb0, nbw);
       }
