@@ -317,6 +317,40 @@ TEST(ConvPrepared, SmallPlanePointwiseTacticsMatchReference) {
   }
 }
 
+// Planes whose positions leave a last GEMM panel just past half its width (7x7 = 49 = 32 + 17 at avx512, 5x9 = 45
+// at avx2's 16: 32 + 13), which the GEMM runs as a half-width tile beside a column tile: ResNet's layer4 shapes
+// scaled down (1x1, 1x1 stride 2 subsampled, 3x3 stride 2 implicit GEMM, padded 3x3 on 5x9), channels not
+// multiples of 16, batch 1 and 3, bias, residual and activations in the epilogue, 1 and 2 threads.
+TEST(ConvPrepared, SmallPlanesWithAHalfAndColumnTileMatchReference) {
+  struct Layer {
+    int64_t batch, C, M;
+    std::vector<int64_t> in, kernel, strides, pads;
+    const char* activation;
+    bool residual;
+    const char* tactic;
+  };
+  const Layer layers[] = {
+      {1, 52, 70, {7, 7}, {1, 1}, {1, 1}, {0, 0, 0, 0}, "Relu", true, " gemm "},
+      {3, 45, 37, {7, 7}, {1, 1}, {1, 1}, {0, 0, 0, 0}, "", false, " gemm "},
+      {1, 33, 50, {14, 14}, {1, 1}, {2, 2}, {0, 0, 0, 0}, "", false, " gemm-subsampled "},
+      {3, 29, 41, {13, 13}, {3, 3}, {2, 2}, {1, 1, 1, 1}, "Relu", false, " implicit-gemm "},
+      {1, 20, 43, {5, 9}, {1, 1}, {1, 1}, {0, 0, 0, 0}, "HardSwish", true, " gemm "},
+      {3, 19, 26, {5, 9}, {3, 3}, {1, 1}, {1, 1, 1, 1}, "Silu", true, nullptr},
+      {1, 17, 35, {3, 3}, {1, 1}, {1, 1}, {0, 0, 0, 0}, "Relu", true, " gemm "},
+      {3, 24, 21, {1, 1}, {3, 3}, {1, 1}, {1, 1, 1, 1}, "", false, nullptr},
+  };
+  uint32_t seed = 700;
+  for (const Layer& l : layers) {
+    ConvCase c;
+    c.fused = true;
+    c.batch = l.batch, c.in_channels = l.C, c.out_channels = l.M;
+    c.in = l.in, c.kernel = l.kernel, c.strides = l.strides, c.dilations = {1, 1}, c.pads = l.pads;
+    c.bias = true, c.residual = l.residual, c.activation = l.activation;
+    SCOPED_TRACE(c.str());
+    check_case(c, seed++, true, l.tactic);
+  }
+}
+
 TEST(ConvPrepared, RefusesWhatTheReferenceRefuses) {
   std::mt19937 rng(5);
   ConvCase c;

@@ -261,7 +261,8 @@ TEST_P(GemmF32, RandomShapesAgainstReference) {
 
 TEST_P(GemmF32, EveryTileShape) {
   // Every row count 1..2 MR and every width 1..2 NR + 1 against K spanning one and two K blocks, with A read in
-  // place and packed in row panels (where the last 1..kGemmColumnTileCols columns take the column tiles), with
+  // place and packed in row panels (where the last 1..kGemmColumnTileCols columns take the column tiles, and a
+  // panel of half its width plus that many the half-width tile and a column tile), with
   // the epilogue's every part: both bias axes, residuals, activations in registers and after the tiles.
   std::mt19937 rng(7);
   const GemmKernelEntry& k = kernel();
@@ -288,6 +289,44 @@ TEST_P(GemmF32, EveryTileShape) {
           run.check();
           if (HasFatalFailure()) return;
         }
+}
+
+TEST_P(GemmF32, LastPanelJustPastHalfWidthSplits) {
+  // A last panel of half a panel plus 1..kGemmColumnTileCols columns (a 7x7 plane's 49 = 32 + 17 at avx512) runs
+  // as the half-width tile beside the column tile: the shapes of a convolution on small planes (packed weights as
+  // A; B packed, read in place, prepacked or from a source), one and several K blocks, every epilogue, batches,
+  // row tails, and 1 and 2 threads giving the same bits.
+  std::mt19937 rng(57);
+  ThreadPool pool(2);
+  const GemmKernelEntry& k = kernel();
+  int variant = 0;
+  for (int64_t extra = 1; extra <= kGemmColumnTileCols; ++extra)
+    for (int64_t K : {7, 300, 520}) {
+      Case c;
+      c.M = variant % 2 ? 2 * k.mr + 5 : 37;
+      c.N = k.nr + k.nr / 2 + extra;  // 49..52 at nr 32
+      c.K = K;
+      c.pack_a = true;
+      c.pack_b = variant % 4 == 1;
+      c.source = variant % 4 == 2;
+      c.tb = variant % 4 == 3;
+      c.batch = variant % 3 == 2 && !c.source ? 3 : 1;
+      c.pad = variant % 2 ? 3 : 0;
+      c.bias = true;
+      c.axis = variant % 2 ? GemmEpilogue::BiasAxis::kPerRow : GemmEpilogue::BiasAxis::kPerColumn;
+      c.residual = variant % 3 == 0 ? Residual::kIntoC : variant % 3 == 1 ? Residual::kSeparate : Residual::kNone;
+      c.act.kind = kActivations[variant % std::size(kActivations)];
+      c.act.alpha = c.act.kind == Activation::kClip ? -0.5f : 0.1f;
+      c.act.beta = c.act.kind == Activation::kClip ? 0.7f : 0.5f;
+      ++variant;
+      Trial one(c, rng);
+      Trial two = one;
+      one.compute(nullptr);
+      two.compute(&pool);
+      one.check();
+      if (HasFatalFailure()) return;
+      ASSERT_EQ(0, std::memcmp(one.C.data(), two.C.data(), one.C.size() * sizeof(float))) << c.str();
+    }
 }
 
 TEST_P(GemmF32, RowMajorBReadInPlace) {

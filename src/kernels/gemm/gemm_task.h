@@ -119,7 +119,6 @@ struct EntryView {
   const float* res;
   const float* a_entry;
   GemmALayout layout;
-  const GemmTileFn (*tiles)[3];
   bool clamp, hard_swish, sigmoid, silu, activate_after;
 
   EntryView(const Round& round, int64_t e)
@@ -130,16 +129,15 @@ struct EntryView {
         res(ep.residual ? ep.residual + e * g.stride_residual : nullptr),
         a_entry(r.a + (e - r.b0) * r.a_entry),
         layout(r.a_row_major ? kRowMajor : kPackedPanel),
-        tiles(r.uk->tiles[layout]),
         clamp(ep.activation.kind == Activation::kRelu || ep.activation.kind == Activation::kClip),
         hard_swish(ep.activation.kind == Activation::kHardSwish),
         sigmoid(ep.activation.kind == Activation::kSigmoid),
         silu(ep.activation.kind == Activation::kSilu),
         activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish && !sigmoid && !silu) {}
 
-  /// The tile for `rows` rows and the columns t.cols.
-  GemmTileFn tile_fn(int64_t rows, int64_t cols) const {
-    return tiles[rows - 1][GemmMicroKernel::width(layout, cols, r.nr)];
+  /// Runs the tile of t.rows x t.cols (t placed) over kc steps of A at a and B's panel at b (gemm_run_tile).
+  void run(const GemmTile& t, int64_t kc, const float* a, const float* b) const {
+    gemm_run_tile(*r.uk, layout, t, kc, a, b);
   }
 
   /// Where row m's A starts at k0.

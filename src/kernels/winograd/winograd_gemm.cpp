@@ -45,7 +45,6 @@ void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int
     for (int64_t r0 = m0; r0 < m1; r0 += mr) {
       const int64_t rows = std::min(mr, m1 - r0);
       const float* a = u[t].data() + r0 * C;  // panel r0 / mr of the packed A: r0 / mr * C * mr floats in
-      const GemmTileFn* fns = uk.tiles[kPackedPanel][rows - 1];
       tile.rows = rows;
       for (int64_t p = 0; p < segments; ++p) {
         tile.c = mt + (p * M + r0) * nr;
@@ -54,7 +53,7 @@ void winograd_points_gemm(const PackedGemmOperand* u, int points, int64_t M, int
         // terms in one chain doubled the tactic's error on 512-channel layers (rel-L2 6.7e-7 against 4.9e-7).
         for (int64_t k0 = 0; k0 < C; k0 += kSumBlock) {
           tile.accumulate = k0 > 0;
-          fns[GemmMicroKernel::width(kPackedPanel, tile.cols, nr)](std::min(kSumBlock, C - k0), a + k0 * mr, vt + p * C * nr + k0 * nr, tile);
+          gemm_run_tile(uk, kPackedPanel, tile, std::min(kSumBlock, C - k0), a + k0 * mr, vt + p * C * nr + k0 * nr);
         }
       }
     }
