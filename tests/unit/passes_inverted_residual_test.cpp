@@ -15,23 +15,14 @@ using namespace kiln::testing;
 
 namespace {
 
-// Conv with random weights [out, in / group, k, k] and a bias; pads k / 2.
-int conv(ModelBuilder& b, int x, int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t group = 1) {
-  const std::string id = std::to_string(b.graph().values.size());
-  const int w = b.random_init("w" + id, {out, in / group, k, k}, -0.5, 0.5);
-  const int bias = b.random_init("b" + id, {out});
-  const int64_t p = k / 2;
-  return b.node("Conv", {x, w, bias},
-                {ints_attr("strides", {stride, stride}), ints_attr("pads", {p, p, p, p}), int_attr("group", group)});
-}
 
 int relu6(ModelBuilder& b, int v) { return b.node("Clip", {v, b.scalar("lo", 0), b.scalar("hi", 6)}); }
 
 // MobileNet-v2's block: 1x1 expand + ReLU6, kxk depthwise + ReLU6, 1x1 project (+ x).
 int inverted_residual(ModelBuilder& b, int x, int64_t c, int64_t expand, int64_t k, int64_t stride, int64_t out) {
-  const int e = relu6(b, conv(b, x, c, expand, 1));
-  const int d = relu6(b, conv(b, e, expand, expand, k, stride, expand));
-  const int p = conv(b, d, expand, out, 1);
+  const int e = relu6(b, same_padded_conv(b, x, c, expand, 1));
+  const int d = relu6(b, same_padded_conv(b, e, expand, expand, k, stride, expand));
+  const int p = same_padded_conv(b, d, expand, out, 1);
   return stride == 1 && c == out ? b.node("Add", {p, x}) : p;
 }
 
@@ -70,12 +61,12 @@ TEST(FuseInvertedResidual, SqueezeExcitationKeepsTheProjectionOut) {
   // MobileNet-v3 / EfficientNet: the pool and the gate read the depthwise output, so only expand + depthwise fuse.
   ModelBuilder b(18);
   const int x = b.input("x", DType::kFloat32, Shape({1, 8, 11, 9}));
-  const int e = b.node("HardSwish", {conv(b, x, 8, 32, 1)});
-  const int d = b.node("HardSwish", {conv(b, e, 32, 32, 3, 1, 32)});
+  const int e = b.node("HardSwish", {same_padded_conv(b, x, 8, 32, 1)});
+  const int d = b.node("HardSwish", {same_padded_conv(b, e, 32, 32, 3, 1, 32)});
   int s = b.node("GlobalAveragePool", {d});
-  s = b.node("Relu", {conv(b, s, 32, 8, 1)});
-  s = b.node("HardSigmoid", {conv(b, s, 8, 32, 1)});
-  const int p = conv(b, b.node("Mul", {d, s}), 32, 8, 1);
+  s = b.node("Relu", {same_padded_conv(b, s, 32, 8, 1)});
+  s = b.node("HardSigmoid", {same_padded_conv(b, s, 8, 32, 1)});
+  const int p = same_padded_conv(b, b.node("Mul", {d, s}), 32, 8, 1);
   b.output(b.node("Add", {p, x}));
   ir::Model m = apply_and_compare(passes::fuse_inverted_residual_pass(), channels_last(b), random_feed(4, {1, 8, 11, 9}));
   EXPECT_EQ(count_ops(*m.graph, "InvertedResidualNhwc", "ai.kiln"), 1u);
@@ -90,9 +81,9 @@ TEST(FuseInvertedResidual, ChainsReadElsewhereOrWithoutExpansionStay) {
   // value that is also a graph output must be written, so its chain stays too.
   ModelBuilder b;
   const int x = b.input("x", DType::kFloat32, Shape({1, 8, 10, 10}));
-  const int e = conv(b, relu6(b, conv(b, x, 8, 8, 3, 1, 8)), 8, 16, 1);
+  const int e = same_padded_conv(b, relu6(b, same_padded_conv(b, x, 8, 8, 3, 1, 8)), 8, 16, 1);
   b.output(e);
-  b.output(conv(b, relu6(b, conv(b, e, 16, 16, 3, 1, 16)), 16, 8, 1));
+  b.output(same_padded_conv(b, relu6(b, same_padded_conv(b, e, 16, 16, 3, 1, 16)), 16, 8, 1));
   ir::Model m = channels_last(b);
   EXPECT_EQ(count_ops(*m.graph, "ConvNhwc", "ai.kiln"), 4u);
   EXPECT_FALSE(passes::fuse_inverted_residual_pass().apply(m));
@@ -103,12 +94,12 @@ namespace {
 
 // MobileNet-v3's block with squeeze-excitation on input x [n, 8, h, w].
 int se_block(ModelBuilder& b, int x) {
-  const int e = b.node("HardSwish", {conv(b, x, 8, 32, 1)});
-  const int d = b.node("HardSwish", {conv(b, e, 32, 32, 3, 1, 32)});
+  const int e = b.node("HardSwish", {same_padded_conv(b, x, 8, 32, 1)});
+  const int d = b.node("HardSwish", {same_padded_conv(b, e, 32, 32, 3, 1, 32)});
   int s = b.node("GlobalAveragePool", {d});
-  s = b.node("Relu", {conv(b, s, 32, 8, 1)});
-  s = b.node("HardSigmoid", {conv(b, s, 8, 32, 1)});
-  const int p = conv(b, b.node("Mul", {d, s}), 32, 8, 1);
+  s = b.node("Relu", {same_padded_conv(b, s, 32, 8, 1)});
+  s = b.node("HardSigmoid", {same_padded_conv(b, s, 8, 32, 1)});
+  const int p = same_padded_conv(b, b.node("Mul", {d, s}), 32, 8, 1);
   return b.node("Add", {p, x});
 }
 
@@ -135,12 +126,12 @@ TEST(FuseChannelScale, OtherProductsStay) {
   // A Mul of two feature maps (not a per-channel gate) and a gate whose product is also read elsewhere.
   ModelBuilder b(18);
   const int x = b.input("x", DType::kFloat32, Shape({1, 8, 10, 10}));
-  const int d = conv(b, relu6(b, conv(b, relu6(b, conv(b, x, 8, 16, 1)), 16, 16, 3, 1, 16)), 16, 16, 1);
+  const int d = same_padded_conv(b, relu6(b, same_padded_conv(b, relu6(b, same_padded_conv(b, x, 8, 16, 1)), 16, 16, 3, 1, 16)), 16, 16, 1);
   const int sq = b.node("Mul", {d, d});
-  const int y = conv(b, relu6(b, conv(b, sq, 16, 16, 3, 1, 16)), 16, 8, 1);
-  const int g = b.node("Mul", {y, b.node("HardSigmoid", {conv(b, b.node("GlobalAveragePool", {y}), 8, 8, 1)})});
+  const int y = same_padded_conv(b, relu6(b, same_padded_conv(b, sq, 16, 16, 3, 1, 16)), 16, 8, 1);
+  const int g = b.node("Mul", {y, b.node("HardSigmoid", {same_padded_conv(b, b.node("GlobalAveragePool", {y}), 8, 8, 1)})});
   b.output(g);
-  b.output(conv(b, g, 8, 4, 1));
+  b.output(same_padded_conv(b, g, 8, 4, 1));
   ir::Model m = channels_last(b);
   EXPECT_FALSE(passes::fuse_channel_scale_pass().apply(m));
   EXPECT_EQ(count_ops(*m.graph, "Mul"), 2u);

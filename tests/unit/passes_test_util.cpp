@@ -147,4 +147,13 @@ ir::Attribute int_attr(const std::string& name, int64_t v) { return passes::attr
 ir::Attribute float_attr(const std::string& name, float v) { return passes::attr_float(name, v); }
 ir::Attribute string_attr(const std::string& name, const std::string& v) { return passes::attr_string(name, v); }
 
+int same_padded_conv(ModelBuilder& b, int x, int64_t in, int64_t out, int64_t k, int64_t stride, int64_t group) {
+  const std::string id = std::to_string(b.graph().values.size());
+  const int w = b.random_init("w" + id, {out, in / group, k, k}, -0.5, 0.5);
+  const int bias = b.random_init("b" + id, {out});
+  const int64_t p = k / 2;
+  return b.node("Conv", {x, w, bias},
+                {ints_attr("strides", {stride, stride}), ints_attr("pads", {p, p, p, p}), int_attr("group", group)});
+}
+
 }  // namespace kiln::testing

@@ -78,6 +78,8 @@ double rel_l2(const Tensor& got, const Tensor& want);
 
 ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v);
 ir::Attribute int_attr(const std::string& name, int64_t v);
+/// A Conv of x with random weights [out, in / group, k, k] and a bias, stride `stride`, pads k / 2.
+int same_padded_conv(ModelBuilder& b, int x, int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t group = 1);
 ir::Attribute float_attr(const std::string& name, float v);
 ir::Attribute string_attr(const std::string& name, const std::string& v);
 
