@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "../src/serve/fifo_slots.h"
+#include "serve/fifo_slots.h"
 
 using kiln::serve::FifoSlots;
 
