@@ -51,7 +51,8 @@ bench: bootstrap
 bench-serve: build
 	@cmake --build --preset release -j $(JOBS) --target kiln-loadgen
 	@.venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln --loadgen build/kiln-loadgen \
-	  $(if $(THREADS),--threads $(THREADS)) $(if $(CLIENT),--client $(CLIENT))
+	  $(if $(THREADS),--threads $(THREADS)) $(if $(CLIENT),--client $(CLIENT)) \
+	  $(if $(MODEL),--model $(MODEL)) $(if $(SHAPE),--shape $(SHAPE)) $(if $(SERVERS),--servers $(SERVERS))
 
 # `kiln optimize` beside onnxsim and onnxslim (installed into the venv on first use): node counts on the bench
 # models, each output checked on ONNX Runtime. MODELS=a,b narrows; UPDATE_DOC=1 writes docs/performance.md.

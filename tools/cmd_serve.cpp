@@ -1,5 +1,5 @@
 // kiln serve MODEL_REPOSITORY|MODEL.onnx [--model-name NAME] [--host H] [--http-port P] [--grpc-port P] [--metrics-port P]
-//            [--threads N] [--http-threads N] [--max-request-bytes N] [--header-timeout S] [--log-level info|debug]
+//            [--threads N] [--http-threads N] [--grpc-threads N] [--max-request-bytes N] [--header-timeout S] [--log-level info|debug]
 //            [--exit-timeout S]
 // Serves the models over the Open Inference Protocol (KServe v2): HTTP/REST and gRPC (src/serve).
 
@@ -103,6 +103,10 @@ Runner add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--http-threads", args->server.http_threads,
                   "Threads running HTTP inference requests (a dynamic batch gathers at most this many)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--grpc-threads", args->server.grpc_threads,
+                  "Threads running gRPC inference requests (a dynamic batch gathers at most this many)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--max-request-bytes", args->max_request_bytes,

@@ -100,6 +100,11 @@ struct RunOptions {
   /// Profiling: when set, called after every executed step, on the thread that called run(). Left empty, a
   /// run reads no clocks per step. (`kiln bench --profile` builds its table from this.)
   std::function<void(const StepProfile&)> profile;
+  /// Runs every kernel on the calling thread, leaving the session's intra-op threads to other runs (results are
+  /// the same: they never depend on the thread count). For a caller that already runs as many requests at once
+  /// as there are cores (kiln serve under load), where a run split over threads that other runs keep busy waits
+  /// for them.
+  bool calling_thread_only = false;
 };
 
 /// What one run did.

@@ -7,7 +7,9 @@ wrapping ONNX Runtime (scripts/bench/kserve_ort_server.py), and kiln serve again
 `"instances": 1`. KServe's server runs one request at a time (a synchronous predict, as its own runtimes have);
 kiln serve by default runs as many at once as its workers bring, each run past the first on the session's
 thread pool running its kernels on its own worker thread, so it uses more threads than --threads; with one
-instance it uses exactly --threads, the like-for-like figure. All listen on 127.0.0.1 only.
+instance it uses exactly --threads, the like-for-like figure. `--servers` adds kiln-w (as many inference
+workers per protocol as --threads: that many runs at once, each alone on the pool or, when another runs, on its
+own thread) and kiln-w1 (the same with one-thread runs). All listen on 127.0.0.1 only.
 
 Each cell sends a bounded number of requests (--requests, at most --seconds) from N closed-loop clients, each
 on its own connection, and counts failures (an error answer, a short answer, or no answer: a request is sent
@@ -26,7 +28,8 @@ the table says how many attempts each took. The in-process `kiln bench` figure i
 
     .venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln [--loadgen build/kiln-loadgen]
         [--client loadgen|python] [--model models/super_resolution.onnx] [--shape 1x1x64x64] [--threads 2]
-        [--clients 1,4,16] [--requests 300] [--seconds 10] [--servers kiln,kiln-1,kserve] [--attempts 10]
+        [--clients 1,4,16] [--protocols http-json,http-binary,grpc] [--requests 300] [--seconds 10]
+        [--servers kiln,kiln-1,kserve] [--attempts 10]
 """
 import argparse
 import concurrent.futures
@@ -97,15 +100,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_kiln(kiln: str, model: str, threads: int, config: dict | None = None):
-    """kiln serve on `model`; with `config`, from a model folder whose config.json holds it."""
+def start_kiln(kiln: str, model: str, threads: int, config: dict | None = None, extra: tuple = ()):
+    """kiln serve on `model`; with `config`, from a model folder whose config.json holds it; `extra`: more options."""
     if config:
         folder = pathlib.Path(tempfile.mkdtemp(prefix="serve_bench_"))
         (folder / pathlib.Path(model).name).symlink_to(pathlib.Path(model).resolve())
         (folder / "config.json").write_text(json.dumps(config))
         model = str(folder)
     p = subprocess.Popen([kiln, "serve", model, "--http-port", "0", "--grpc-port", "0", "--metrics-port", "-1",
-                          "--threads", str(threads)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          "--threads", str(threads), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ports = {}
     for line in p.stdout:
         m = re.match(r"kiln serve: (HTTP|gRPC) on [^ ]+:(\d+)$", line.strip())
@@ -208,6 +211,16 @@ def run_server(server, args, name, output_name, x, input_file):
         # Dynamic batching: requests that arrive within 500 us run as one batch of up to 16 (config.json).
         process, ports = start_kiln(args.kiln, args.model, args.threads,
                                     {"max_batch_size": 16, "max_queue_delay_us": 500})
+    elif server == "kiln-w":
+        # As many inference workers per protocol as --threads (instead of 16): as many runs at once as cores.
+        workers = str(args.threads)
+        process, ports = start_kiln(args.kiln, args.model, args.threads,
+                                    extra=("--http-threads", workers, "--grpc-threads", workers))
+    elif server == "kiln-w1":
+        # The same with one-thread runs: each worker runs a request on its own core.
+        workers = str(args.threads)
+        process, ports = start_kiln(args.kiln, args.model, 1,
+                                    extra=("--http-threads", workers, "--grpc-threads", workers))
     elif server == "kiln-2x1":
         # As many one-thread instances as --threads: the same threads in all, each run on one of them.
         process, ports = start_kiln(args.kiln, args.model, args.threads, {"instances": args.threads, "threads": 1})
@@ -216,7 +229,7 @@ def run_server(server, args, name, output_name, x, input_file):
     try:
         rows = []
         for c in args.clients.split(","):
-            for p in PROTOCOLS:
+            for p in args.protocols.split(","):
                 if args.client == "loadgen":
                     measure = lambda: loadgen_cell(args.loadgen, server, p, int(c), ports, name,  # noqa: E731
                                                    f"{args.input}={input_file}", args.requests, args.seconds)
@@ -243,11 +256,13 @@ def main() -> int:
     ap.add_argument("--shape", default="1x1x64x64")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--clients", default="1,4,16")
+    ap.add_argument("--protocols", default=",".join(PROTOCOLS), help="of " + ", ".join(PROTOCOLS))
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--servers", default="kiln,kiln-1,kserve",
                     help="of kiln (runs as the workers bring them), kiln-1 (config.json instances 1: one run at a "
-                         "time, like the KServe server), kiln-2x1 (config.json instances = --threads, threads 1: "
+                         "time, like the KServe server), kiln-w (--http-threads and --grpc-threads = --threads: as "
+                         "many runs at once as threads), kiln-w1 (the same with --threads 1 runs), kiln-2x1 (config.json instances = --threads, threads 1: "
                          "a one-thread run per thread), kiln-batched (config.json max_batch_size 16, "
                          "max_queue_delay_us 500: dynamic batching) and kserve")
     ap.add_argument("--attempts", type=int, default=10, help="measurements of a cell at most, when paused")

@@ -222,7 +222,7 @@ runtime::RunControl Session::Impl::control_for(const RunOptions& options) {
   control.cancel = options.cancel;
   control.deadline = options.deadline;
   control.limits = limits;
-  control.threads = threads.get();
+  control.threads = options.calling_thread_only ? nullptr : threads.get();
   if (options.profile)
     control.on_step = [&options](const runtime::Plan& p, const runtime::Step& step, int depth, double ms) {
       const ir::Node& node = p.graph().nodes[static_cast<size_t>(step.node)];

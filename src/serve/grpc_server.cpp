@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <map>
 
 #include "grpc_convert.h"
@@ -24,9 +25,6 @@ grpc::StatusCode code_of(Status status) {
     default: return grpc::StatusCode::INTERNAL;
   }
 }
-
-// Threads running gRPC inferences.
-constexpr size_t kInferenceWorkers = 16;
 
 // Runs `answer` and turns what it throws into the call's status.
 template <typename F>
@@ -71,7 +69,8 @@ void check_repository_request(const std::string& repository_name, const Paramete
 // The service's methods, each answered on the gRPC thread that receives the call.
 class Service final : public inference::GRPCInferenceService::CallbackService {
  public:
-  explicit Service(const InferenceService& core) : core_(core) {}
+  Service(const InferenceService& core, int workers)
+      : core_(core), workers_(static_cast<size_t>(std::max(workers, 1))) {}
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* c, const inference::ServerLiveRequest*,
                                        inference::ServerLiveResponse* r) override {
@@ -164,21 +163,21 @@ class Service final : public inference::GRPCInferenceService::CallbackService {
 
  private:
   const InferenceService& core_;
-  boost::asio::thread_pool workers_{kInferenceWorkers};
+  boost::asio::thread_pool workers_;  // runs the inferences and model loads
 };
 
 }  // namespace
 
 struct GrpcServer::Impl {
-  explicit Impl(const InferenceService& core) : service(core) {}
+  Impl(const InferenceService& core, int workers) : service(core, workers) {}
   Service service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };
 
 GrpcServer::GrpcServer(const std::string& host, uint16_t port, const InferenceService& service,
-                       uint64_t max_message_bytes)
-    : impl_(std::make_unique<Impl>(service)) {
+                       uint64_t max_message_bytes, int workers)
+    : impl_(std::make_unique<Impl>(service, workers)) {
   grpc::ServerBuilder builder;
   // An IPv6 literal needs brackets in a gRPC address.
   const std::string address = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)

@@ -14,9 +14,11 @@ namespace kiln::serve {
 
 class GrpcServer {
  public:
-  /// Listens on `host`:`port` (0: a free port, see port()); messages up to `max_message_bytes` are accepted.
-  /// Throws kiln::Error naming the address when it cannot listen there.
-  GrpcServer(const std::string& host, uint16_t port, const InferenceService& service, uint64_t max_message_bytes);
+  /// Listens on `host`:`port` (0: a free port, see port()); messages up to `max_message_bytes` are accepted;
+  /// inferences (and model loads) run on `workers` threads. Throws kiln::Error naming the address when it cannot
+  /// listen there.
+  GrpcServer(const std::string& host, uint16_t port, const InferenceService& service, uint64_t max_message_bytes,
+             int workers = 16);
   ~GrpcServer();
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;

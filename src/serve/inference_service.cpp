@@ -105,6 +105,21 @@ class InstanceSlot {
   FifoSlots* slots_;
 };
 
+// Counts a run in LoadedModel::running while it lasts; says whether another was going when it started.
+class RunningCount {
+ public:
+  explicit RunningCount(std::atomic<int>& running)
+      : running_(running), others_(running.fetch_add(1, std::memory_order_relaxed) > 0) {}
+  ~RunningCount() { running_.fetch_sub(1, std::memory_order_relaxed); }
+  RunningCount(const RunningCount&) = delete;
+  RunningCount& operator=(const RunningCount&) = delete;
+  bool others() const { return others_; }
+
+ private:
+  std::atomic<int>& running_;
+  bool others_;
+};
+
 }  // namespace
 
 void check_repository_parameter(std::string_view key) {
@@ -226,6 +241,8 @@ InferResponse InferenceService::run(const ServedModel& m, InferRequest request) 
       results = loaded->batcher->run(std::move(feeds), options.output_names);
     } else {
       InstanceSlot slot(loaded->run_slots.get());
+      const RunningCount running(loaded->running);
+      options.calling_thread_only = running.others();
       metrics.exec_count.fetch_add(1, std::memory_order_relaxed);
       if (loaded->test_run_delay.count() > 0) std::this_thread::sleep_for(loaded->test_run_delay);
       results = session.run(feeds, options);

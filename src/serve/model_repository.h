@@ -31,6 +31,10 @@ struct LoadedModel {
   /// `instances` of an unbatched model: a run takes a slot, so at most that many run at once (all on the one
   /// Session, whose prepacked weights they share; Session::run is thread-safe). Null: no limit.
   std::unique_ptr<FifoSlots> run_slots;
+  /// Unbatched runs of this load going on now. A run that starts while another is going runs its kernels on its
+  /// own thread alone (RunOptions::calling_thread_only): under load every core already has a run, and a run
+  /// split over the session's threads would wait for threads the other runs keep busy. A run alone takes them all.
+  mutable std::atomic<int> running{0};
   /// Test-only (KILN_SERVE_TEST_RUN_DELAY_MS): a sleep in each execution, so tests can see executions overlap.
   std::chrono::milliseconds test_run_delay{0};
   std::unique_ptr<Batcher> batcher;  ///< set when batching; declared last, so stopped first

@@ -41,7 +41,7 @@ Server::Server(ModelRepository repository, const ServerOptions& options)
                                           [&core = s.core](const HttpRequest& r) { return handle_http(core, r); });
   if (options.grpc_port >= 0)
     s.grpc = std::make_unique<GrpcServer>(options.host, static_cast<uint16_t>(options.grpc_port), s.core,
-                                          options.http_limits.max_body_bytes);
+                                          options.http_limits.max_body_bytes, options.grpc_threads);
   if (options.metrics_port >= 0)
     s.metrics = std::make_unique<HttpServer>(
         options.host, static_cast<uint16_t>(options.metrics_port), 1, HttpLimits{},

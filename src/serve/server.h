@@ -17,8 +17,10 @@ struct ServerOptions {
   int grpc_port = 8001;     ///< 0: a free port; -1: no gRPC listener
   int metrics_port = 8002;  ///< 0: a free port; -1: no metrics listener
   /// Threads running HTTP inference requests; with dynamic batching, a batch gathers at most this many HTTP
-  /// requests at once (gRPC's inferences run on 16 workers of the gRPC server's own).
+  /// requests at once.
   int http_threads = 16;
+  /// Threads running gRPC inference requests (and model loads), the same for gRPC.
+  int grpc_threads = 16;
   HttpLimits http_limits;   ///< max_body_bytes also caps a gRPC message
   std::chrono::milliseconds exit_timeout{30'000};  ///< what in-flight requests get to finish at stop()
 };

@@ -132,6 +132,37 @@ def test_sigterm_finishes_requests_in_flight(model_repository):
         socket.create_connection(("127.0.0.1", s.http_port), timeout=2).close()
 
 
+def test_grpc_threads_bound_the_runs_at_once(model_repository):
+    # --grpc-threads 2: two gRPC inferences at a time, the rest wait for a worker. Each execution sleeps 100 ms
+    # (test-only), so 6 calls take at least three sleeps, and the pending count (requests inside the model) never
+    # passes 2; with gRPC's former fixed 16 workers all 6 ran at once.
+    s = start_server(model_repository, "--grpc-threads", "2", env={"KILN_SERVE_TEST_RUN_DELAY_MS": "100"})
+    try:
+        x = np.random.default_rng(4).standard_normal((1, 1, 16, 16)).astype(np.float32)
+
+        def grpc_call(_):
+            c = grpcclient.InferenceServerClient(s.grpc_url)
+            i = grpcclient.InferInput("input", list(x.shape), "FP32")
+            i.set_data_from_numpy(x)
+            return c.infer("super_resolution", [i], client_timeout=120).as_numpy("output")
+
+        expected = grpc_call(0)
+        most = 0
+        start = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            futures = [pool.submit(grpc_call, k) for k in range(6)]
+            while not all(f.done() for f in futures):
+                most = max(most, scrape(s)[("nv_inference_pending_request_count", "super_resolution")])
+                time.sleep(0.01)
+            results = [f.result() for f in futures]
+        assert time.monotonic() - start >= 0.3
+        assert 1 <= most <= 2
+        for r in results:
+            np.testing.assert_array_equal(r, expected)
+    finally:
+        stop_server(s)
+
+
 def test_debug_log_one_json_line_per_request(model_repository):
     s = start_server(model_repository, "--log-level", "debug")
     try:

@@ -5,6 +5,8 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <thread>
 
@@ -74,6 +76,34 @@ TEST(SessionThreads, ResultsDoNotDependOnTheThreadCount) {
   Tensor b = Session::from_file(kModel, two).run({{"input", image(3)}}).at(0).second;
   ASSERT_EQ(a.dims(), b.dims());
   for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data<float>()[i], b.data<float>()[i]) << i;
+}
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// RunOptions::calling_thread_only (kiln serve under load): the same results as a run split over the session's
+// threads, and the work stays on the calling thread: the session's worker, asleep before, takes no part (what
+// the process spends beyond the calling thread is a small fraction of the run; a worker sharing the work would
+// take about half).
+TEST(SessionThreads, CallingThreadOnlyKeepsTheWorkOnTheCaller) {
+  SessionOptions two;
+  two.intra_op_threads = 2;
+  Session session = Session::from_file(kModel, two);
+  const Tensor pooled = session.run({{"input", image(8)}}).at(0).second;
+  RunOptions alone;
+  alone.calling_thread_only = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the worker stops polling and sleeps
+  const double process_before = process_cpu_seconds(), thread_before = thread_cpu_seconds();
+  Tensor result;
+  for (int i = 0; i < 10; ++i) result = session.run({{"input", image(8)}}, alone).at(0).second;
+  const double caller = thread_cpu_seconds() - thread_before;
+  const double others = process_cpu_seconds() - process_before - caller;
+  EXPECT_LT(others, 0.1 * caller + 0.002) << "caller " << caller << " s, other threads " << others << " s";
+  ASSERT_EQ(result.dims(), pooled.dims());
+  for (int64_t i = 0; i < result.numel(); ++i) ASSERT_EQ(result.data<float>()[i], pooled.data<float>()[i]) << i;
 }
 
 // A finished run must not leave worker threads spin-waiting (a known complaint about ONNX Runtime): over one
