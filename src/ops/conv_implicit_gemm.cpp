@@ -53,7 +53,7 @@ inline void copy_run(const float* row, int64_t base, int64_t sw, int64_t lo, int
 
 }  // namespace
 
-// The GEMM asks for narrow blocks (at most 64 columns by 256 rows), so the per-row work is kept to a few
+// The GEMM asks for blocks of at most 256 columns by 64 rows, so the per-row work is kept to a few
 // additions: the kernel offset steps like an odometer instead of being divided out of k, the column range where
 // a tap reads inside its row comes from the per-kw table, and the output position of n0 is divided out once.
 void fill_conv_columns(const void* columns, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) {

@@ -200,8 +200,18 @@ class PreparedConv final : public PreparedKernel {
       if (d.stride[2] == 2) {
         thread_local std::vector<float> split;
         if (split.size() < static_cast<size_t>(Cg * is)) split.resize(static_cast<size_t>(Cg * is));
-        split_column_phases(xg, Cg * d.in[0] * d.in[1], d.in[2], split.data());
-        xg = split.data(), phase_width = (d.in[2] + 1) / 2;
+        // Over the GEMM's threads, each a range of rows (into this thread's buffer: named inside the loop, the
+        // thread_local would be each worker's own). Zen 4, 2 threads, ResNet-50's 3x3 stride-2 layers alone:
+        // 56x56 128 -> 128 1.32 -> 1.29 ms, 28x28 1.36 -> 1.35, 14x14 1.44 -> 1.42.
+        const int64_t rows = Cg * d.in[0] * d.in[1], width = d.in[2];
+        const size_t parts = gemm_pool ? gemm_pool->threads() : 1;
+        float* const dst = split.data();
+        kernels::parallel_for(gemm_pool, parts, [&](size_t p) {
+          const int64_t r0 = rows * static_cast<int64_t>(p) / static_cast<int64_t>(parts);
+          const int64_t r1 = rows * static_cast<int64_t>(p + 1) / static_cast<int64_t>(parts);
+          split_column_phases(xg + r0 * width, r1 - r0, width, dst + r0 * width);
+        });
+        xg = dst, phase_width = (width + 1) / 2;
       }
       const ConvColumns columns(xg, d, phase_width);
       const kernels::GemmBSource source{fill_conv_columns, &columns};

@@ -82,7 +82,7 @@ struct GemmEpilogue {
 /// A B operand produced on demand instead of read from memory (implicit GEMM: a convolution gathers its input
 /// windows while B is packed and never materialises im2col). fill() writes the logical rows [k0, k0 + kc) by
 /// columns [n0, n0 + nc) of B row-major into dst, whose leading dimension is ld. Called from several threads.
-/// gemm_f32 asks for at most 64 columns by 256 rows at a time (ld = nc), into a per-thread staging buffer that it
+/// gemm_f32 asks for at most 256 columns by 64 rows at a time (ld = nc), into a per-thread staging buffer that it
 /// packs from: only the current cache block of B ever exists. When 2 threads share fewer column blocks than
 /// they need, each may ask for the same block.
 struct GemmBSource {
