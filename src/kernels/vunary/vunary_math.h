@@ -92,7 +92,7 @@ template <class S> inline typename S::V times_sigmoid(typename S::V num, typenam
 /// 1 + t + t² P(t), P a degree-4 fit made for kiln (iteratively reweighted least squares on the relative error:
 /// 3.6e-9 with the float coefficients). Returns sigmoid(z) = e / (1 + e). 11 FMA-port operations and a
 /// division against exp's 14 and its integer work; 1.4x the speed of times_sigmoid (Zen 2). Lanes outside the
-/// range (|x| > 87, inf, NaN) must take times_sigmoid: the callers test S::all(fast_sigmoid_range(z)).
+/// range (|x| > 87, inf, NaN) must take times_sigmoid: the callers select them lane by lane (fast_sigmoid_range).
 inline constexpr float kFastSigmoidLimit = 87.0f;
 inline constexpr float kExpTailP[] = {1.381453942e-03f, 8.368745446e-03f, 4.166838899e-02f, 1.666652113e-01f,
                                       4.999999404e-01f, 1.0f};
@@ -114,15 +114,20 @@ template <class S> inline typename S::V sigmoid_nonpositive(typename S::V z) {
   return S::div(e, S::add(S::set1(1.0f), e));
 }
 
-/// sigmoid(x): sigmoid(-|x|) by the fast path, 1 minus it for x > 0 (no cancellation: it is <= 1/2); a vector
-/// with a lane past ±87, inf or NaN takes times_sigmoid. 2.1 ulp (vunary.h). vunary and the register epilogues
+/// sigmoid(x): sigmoid(-|x|) by the fast path, 1 minus it for x > 0 (no cancellation: it is <= 1/2); lanes
+/// past ±87, inf or NaN take times_sigmoid. 2.1 ulp (vunary.h). vunary and the register epilogues
 /// of the GEMM and convolution tiles (simd/register_activation.h, gemm_tile.h) all call this one: the same bits.
 template <class S> inline typename S::V sigmoid(typename S::V x) {
   using V = typename S::V;
   const V z = S::or_(x, S::set1(-0.0f));
-  if (!S::all(fast_sigmoid_range<S>(z))) [[unlikely]] return times_sigmoid<S>(S::set1(1.0f), x);
   const V f = sigmoid_nonpositive<S>(z);
-  return S::select(S::le(x, S::zero()), f, S::sub(S::set1(1.0f), f));
+  const V r = S::select(S::le(x, S::zero()), f, S::sub(S::set1(1.0f), f));
+  const typename S::M fast = fast_sigmoid_range<S>(z);
+  if (S::all(fast)) [[likely]] return r;
+  // Only the lanes outside the range take times_sigmoid: a lane's bits never depend on its neighbours (the
+  // unused lanes of a Winograd or GEMM tile may hold anything, and a whole-vector switch made the valid lanes'
+  // rounding depend on them: 1 and 2 threads gave different bits).
+  return S::select(fast, r, times_sigmoid<S>(S::set1(1.0f), x));
 }
 
 /// silu(x) = x sigmoid(x): x f for x <= 0 and x - x f (one rounding) for x > 0, f = sigmoid(-|x|); le keeps -0's
@@ -130,9 +135,11 @@ template <class S> inline typename S::V sigmoid(typename S::V x) {
 template <class S> inline typename S::V silu(typename S::V x) {
   using V = typename S::V;
   const V z = S::or_(x, S::set1(-0.0f));
-  if (!S::all(fast_sigmoid_range<S>(z))) [[unlikely]] return times_sigmoid<S>(x, x);
   const V f = sigmoid_nonpositive<S>(z);
-  return S::select(S::le(x, S::zero()), S::mul(x, f), S::fnmadd(f, x, x));
+  const V r = S::select(S::le(x, S::zero()), S::mul(x, f), S::fnmadd(f, x, x));
+  const typename S::M fast = fast_sigmoid_range<S>(z);
+  if (S::all(fast)) [[likely]] return r;
+  return S::select(fast, r, times_sigmoid<S>(x, x));  // lane by lane, as sigmoid
 }
 
 /// tanh(x) = x P(x²) / Q(x²) on [-9, 9] (a rational fit made for kiln: iteratively reweighted least squares on
