@@ -167,33 +167,14 @@ class PreparedConvNhwc final : public PreparedKernel {
       const int64_t p1 = std::min(pixels, p0 + band), first = n * pixels + p0;
       float* xs = kernels::thread_scratch_floats(static_cast<size_t>(band * C));
       scale_rows(n, p0, p1, xs);
-      kernels::GemmArgs g;
-      g.M = p1 - p0, g.N = out_channels, g.K = C;
-      g.a = {xs, C, false};
-      g.packed_b = &packed_b;
-      g.c = y + first * out_channels, g.ldc = out_channels;
-      g.epilogue.bias = bias;
-      g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerColumn;
-      g.epilogue.residual = residual ? residual + first * out_channels : nullptr;
-      g.epilogue.ldr = out_channels;
-      g.epilogue.activation = act;
-      kernels::gemm_f32(g, nullptr);
+      run_pointwise_nhwc(packed_b, p1 - p0, xs, bias, residual ? residual + first * out_channels : nullptr, act,
+                         y + first * out_channels, nullptr);
     });
   }
 
   void run_gemm(const NhwcDims& d, const float* x, const float* bias, const float* residual, float* y,
                 kernels::ThreadPool* pool) const {
-    kernels::GemmArgs g;
-    g.M = d.images * d.out_h * d.out_w, g.N = out_channels, g.K = in_channels;
-    g.a = {x, in_channels, false};
-    g.packed_b = &packed_b;
-    g.c = y, g.ldc = out_channels;
-    g.epilogue.bias = bias;
-    g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerColumn;
-    g.epilogue.residual = residual;
-    g.epilogue.ldr = out_channels;
-    g.epilogue.activation = act;
-    kernels::gemm_f32(g, pool);
+    run_pointwise_nhwc(packed_b, d.images * d.out_h * d.out_w, x, bias, residual, act, y, pool);
   }
 };
 
@@ -204,6 +185,36 @@ bool declared_single_pixel(const Shape& x) {
 }
 
 }  // namespace
+
+void run_pointwise_nhwc(const kernels::PackedGemmOperand& b, int64_t rows, const float* a, const float* bias,
+                        const float* residual, const kernels::ActivationParams& act, float* c,
+                        kernels::ThreadPool* pool) {
+  kernels::GemmArgs g;
+  g.M = rows, g.K = b.rows(), g.N = b.cols();
+  g.a = {a, g.K, false};
+  g.packed_b = &b;
+  g.c = c, g.ldc = g.N;
+  g.epilogue.bias = bias;
+  g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerColumn;
+  g.epilogue.residual = residual;
+  g.epilogue.ldr = g.N;
+  g.epilogue.activation = act;
+  kernels::gemm_f32(g, pool);
+}
+
+kernels::PackedGemmOperand pack_pointwise_nhwc(PrepareContext& ctx, const char* what, const float* w, int64_t M,
+                                               int64_t K) {
+  // B = W^T: logical element (k, m) is W[m, k], the transpose of W's [M, K] rows.
+  return pack_gemm_weights(ctx, what, kernels::GemmSide::kB, K, M, [&] { return kernels::MatrixRef{w, K, true}; });
+}
+
+PackedBytes pack_depthwise_nhwc(PrepareContext& ctx, const float* w, int64_t channels, int64_t kernel_h,
+                                int64_t kernel_w) {
+  const size_t bytes = kernels::dwnhwc_packed_floats(channels, kernel_h, kernel_w) * sizeof(float);
+  return ctx.packed({"dwnhwc W", "dwnhwc", {channels, kernel_h, kernel_w}}, bytes, [&](void* dst, size_t) {
+    kernels::dwnhwc_pack(w, channels, kernel_h, kernel_w, static_cast<float*>(dst));
+  });
+}
 
 std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
   const Tensor* w = ctx.input_value(1);
@@ -226,10 +237,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
   const float* wd = w->data<float>();
   std::string form;
   if (depthwise && !pointwise) {
-    const size_t bytes = kernels::dwnhwc_packed_floats(M, kernel[0], kernel[1]) * sizeof(float);
-    k->dw_w = ctx.packed({"dwnhwc W", "dwnhwc", {M, kernel[0], kernel[1]}}, bytes, [&](void* dst, size_t) {
-      kernels::dwnhwc_pack(wd, M, kernel[0], kernel[1], static_cast<float*>(dst));
-    });
+    k->dw_w = pack_depthwise_nhwc(ctx, wd, M, kernel[0], kernel[1]);
     const char* name = kernels::dwnhwc_kernel_name();
     form = std::string("depthwise ") + (name ? name : "reference");
   } else {
@@ -240,9 +248,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx) {
       k->gemv_w = kernels::gemv_pack(wd, M, Cg);
       form = std::string("gemv ") + kernels::gemv_kernel_name();
     } else {
-      // B = W^T: logical element (c, m) is W[m, c], the transpose of W's [M, C] rows.
-      k->packed_b = pack_gemm_weights(ctx, "conv_nhwc B", kernels::GemmSide::kB, Cg, M,
-                                      [&] { return kernels::MatrixRef{wd, Cg, true}; });
+      k->packed_b = pack_pointwise_nhwc(ctx, "conv_nhwc B", wd, M, Cg);
       const bool strided = k->window.strides != std::vector<int64_t>{1, 1};
       form = std::string(strided ? "gemm-subsampled " : "gemm ") + kernels::gemm_kernel_name();
     }

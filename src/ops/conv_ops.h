@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "kernels/activation.h"
+#include "kernels/gemm/gemm.h"
 #include "kernels/thread_pool.h"
 #include "ops/op.h"
 
@@ -22,6 +23,18 @@ std::unique_ptr<PreparedKernel> prepare_conv(PrepareContext& ctx);
 void run_conv_gemv(const float* packed_w, int64_t images, int64_t in_channels, int64_t out_channels, const float* x,
                    const float* bias, const float* residual, float* y, const kernels::ActivationParams& act,
                    kernels::ThreadPool* pool);
+/// A channels-last 1x1 convolution as a GEMM (ConvNhwc, InvertedResidualNhwc; conv_nhwc_prepared.cpp):
+/// c [rows, N] = act(a [rows, K] . B + bias per column + residual [rows, N]), B = W^T from pack_pointwise_nhwc.
+/// bias and residual may be null; pool may be null (the calling thread).
+void run_pointwise_nhwc(const kernels::PackedGemmOperand& b, int64_t rows, const float* a, const float* bias,
+                        const float* residual, const kernels::ActivationParams& act, float* c,
+                        kernels::ThreadPool* pool);
+/// W [M, K(, 1, 1)] packed once as that GEMM's B = W^T, keyed by `what` (saved in engines).
+kernels::PackedGemmOperand pack_pointwise_nhwc(PrepareContext& ctx, const char* what, const float* w, int64_t M,
+                                               int64_t K);
+/// Depthwise W [C, 1, kernel_h, kernel_w] packed for kernels/dwnhwc (saved in engines).
+PackedBytes pack_depthwise_nhwc(PrepareContext& ctx, const float* w, int64_t channels, int64_t kernel_h,
+                                int64_t kernel_w);
 /// The fast ai.kiln.ConvNhwc (conv_nhwc_prepared.cpp): 1x1 as a GEMM over rows of pixels, depthwise on
 /// channel vectors, 1x1 planes as a matrix-vector product. nullptr for other convolutions (the reference runs).
 std::unique_ptr<PreparedKernel> prepare_conv_nhwc(PrepareContext& ctx);

@@ -23,11 +23,9 @@
 #include <string>
 
 #include "kernels/dwnhwc/dwnhwc.h"
-#include "kernels/gemm/gemm.h"
 #include "kernels/thread_scratch.h"
 #include "ops/conv_ops.h"
 #include "ops/fused_activation.h"
-#include "ops/packed_weights.h"
 #include "ops/window.h"
 
 namespace kiln::ops {
@@ -153,34 +151,12 @@ class PreparedInvertedResidual final : public PreparedKernel {
     return s;
   }
 
-  // c[rows, N] = act(a[rows, K] . B + bias (+ residual)) on the calling thread.
-  static void gemm_rows(int64_t rows, const kernels::PackedGemmOperand& b, const float* a, const float* bias,
-                        const float* residual, const kernels::ActivationParams& act, float* c) {
-    gemm_pool(rows, b, a, bias, residual, act, c, nullptr);
-  }
-  // The same on `pool`.
-  static void gemm_pool(int64_t rows, const kernels::PackedGemmOperand& b, const float* a, const float* bias,
-                        const float* residual, const kernels::ActivationParams& act, float* c,
-                        kernels::ThreadPool* pool) {
-    kernels::GemmArgs g;
-    g.M = rows, g.K = b.rows(), g.N = b.cols();
-    g.a = {a, g.K, false};
-    g.packed_b = &b;
-    g.c = c, g.ldc = g.N;
-    g.epilogue.bias = bias;
-    g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerColumn;
-    g.epilogue.residual = residual;
-    g.epilogue.ldr = g.N;
-    g.epilogue.activation = act;
-    kernels::gemm_f32(g, pool);
-  }
-
   // Small planes: each step over the whole batch on the pool, through the calling thread's scratch.
   void run_staged(const BlockDims& d, const BlockData& p, kernels::ThreadPool* pool) const {
     const int64_t E = mid_channels, in_pixels = d.images * d.in_h * d.in_w, out_pixels = d.images * d.out_h * d.out_w;
     float* expanded = kernels::thread_scratch_floats(static_cast<size_t>((in_pixels + (project ? out_pixels : 0)) * E));
     float* dw_out = project ? expanded + in_pixels * E : p.y;
-    gemm_pool(in_pixels, expand_b, p.x, p.bias_e, nullptr, act_expand, expanded, pool);
+    run_pointwise_nhwc(expand_b, in_pixels, p.x, p.bias_e, nullptr, act_expand, expanded, pool);
     kernels::DwNhwcArgs a;
     a.x = expanded;
     a.packed_w = static_cast<const float*>(dw_w.data);
@@ -188,7 +164,7 @@ class PreparedInvertedResidual final : public PreparedKernel {
     a.y = dw_out;
     a.act = act_depthwise;
     kernels::dwnhwc_f32(dw_shape(d, d.images, d.in_h, d.out_h, d.pad_top), a, pool);
-    if (project) gemm_pool(out_pixels, project_b, dw_out, p.bias_p, p.residual, act_project, p.y, pool);
+    if (project) run_pointwise_nhwc(project_b, out_pixels, dw_out, p.bias_p, p.residual, act_project, p.y, pool);
   }
 
   // Expanded rows band t's depthwise windows read: [lo, hi] (clipped to the image).
@@ -207,8 +183,8 @@ class PreparedInvertedResidual final : public PreparedKernel {
     const int64_t W = d.in_w, row = W * mid_channels, hi = band_hi(d, t);
     for (int64_t r = t == 0 ? 0 : band_hi(d, t - 1) + 1; r <= hi;) {
       const int64_t slot = r % d.ring, count = std::min(hi - r + 1, d.ring - slot);
-      gemm_rows(count * W, expand_b, p.x + ((n * d.in_h + r) * W) * in_channels, p.bias_e, nullptr, act_expand,
-                ring + slot * row);
+      run_pointwise_nhwc(expand_b, count * W, p.x + ((n * d.in_h + r) * W) * in_channels, p.bias_e, nullptr,
+                         act_expand, ring + slot * row, nullptr);
       r += count;
     }
   }
@@ -237,18 +213,12 @@ class PreparedInvertedResidual final : public PreparedKernel {
       a.act = act_depthwise;
       kernels::dwnhwc_f32(dw_shape(d, 1, hi - lo + 1, b, lo - (oh * window.strides[0] - d.pad_top)), a, nullptr);
       if (project)
-        gemm_rows(b * d.out_w, project_b, band_out, p.bias_p, p.residual ? p.residual + out_row * out_channels : nullptr,
-                  act_project, p.y + out_row * out_channels);
+        run_pointwise_nhwc(project_b, b * d.out_w, band_out, p.bias_p,
+                           p.residual ? p.residual + out_row * out_channels : nullptr, act_project,
+                           p.y + out_row * out_channels, nullptr);
     }
   }
 };
-
-// W [M, K, 1, 1] as the GEMM's B = W^T (logical element (k, m) is W[m, k]).
-kernels::PackedGemmOperand pack_pointwise(PrepareContext& ctx, const char* what, const Tensor& w) {
-  const float* wd = w.data<float>();
-  const int64_t M = w.dim(0), K = w.dim(1);
-  return pack_gemm_weights(ctx, what, kernels::GemmSide::kB, K, M, [&] { return kernels::MatrixRef{wd, K, true}; });
-}
 
 bool is_pointwise(const Tensor* w) {
   return w && w->dtype() == DType::kFloat32 && w->rank() == 4 && w->dim(0) > 0 && w->dim(1) > 0 && w->dim(2) == 1 &&
@@ -281,13 +251,9 @@ std::unique_ptr<PreparedKernel> prepare_inverted_residual_nhwc(PrepareContext& c
   k->act_expand = read_fused_activation(ctx, "expand_");
   k->act_depthwise = read_fused_activation(ctx, "depthwise_");
   k->act_project = read_fused_activation(ctx, "project_");
-  k->expand_b = pack_pointwise(ctx, "inverted_residual expand B", *we);
-  const float* wdd = wd->data<float>();
-  const size_t bytes = kernels::dwnhwc_packed_floats(E, kernel[0], kernel[1]) * sizeof(float);
-  k->dw_w = ctx.packed({"dwnhwc W", "dwnhwc", {E, kernel[0], kernel[1]}}, bytes, [&](void* dst, size_t) {
-    kernels::dwnhwc_pack(wdd, E, kernel[0], kernel[1], static_cast<float*>(dst));
-  });
-  if (wp) k->project_b = pack_pointwise(ctx, "inverted_residual project B", *wp);
+  k->expand_b = pack_pointwise_nhwc(ctx, "inverted_residual expand B", we->data<float>(), E, we->dim(1));
+  k->dw_w = pack_depthwise_nhwc(ctx, wd->data<float>(), E, kernel[0], kernel[1]);
+  if (wp) k->project_b = pack_pointwise_nhwc(ctx, "inverted_residual project B", wp->data<float>(), wp->dim(0), E);
   k->label = "inverted_residual " + std::to_string(k->in_channels) + "->" + std::to_string(E) + " dw " +
              dims_str(kernel) + " s" + dims_str(k->window.strides) +
              (wp ? " ->" + std::to_string(k->out_channels) : std::string(" (no projection)")) + " " +
