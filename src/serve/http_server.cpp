@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -140,27 +141,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  // Writes the reply in one gathered write (sendmsg with an iovec per piece): the head written here, then the
+  // reply's body and its tail pieces where they lie (binary outputs straight from their tensors).
   void send(HttpReply reply, bool keep_alive) {
+    const size_t body_size = reply.size();
     if (request_logging()) {
       const bool read = body_.has_value();
       log_request({"http", logged_method_, logged_target_, reply.status, read ? body_->get().body().size() : 0,
-                   reply.body.size(),
+                   body_size,
                    read ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - received_).count())
                         : 0});
     }
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->result(static_cast<unsigned>(reply.status));
-    res->version(11);
-    res->set(http::field::server, "kiln");
-    if (!reply.content_type.empty()) res->set(http::field::content_type, reply.content_type);
-    if (reply.inference_header_length)
-      res->set("Inference-Header-Content-Length", std::to_string(*reply.inference_header_length));
-    res->body() = std::move(reply.body);
-    res->keep_alive(keep_alive);
-    res->prepare_payload();
+    reply_ = std::move(reply);
+    head_.clear();
+    const auto reason = http::obsolete_reason(static_cast<http::status>(reply_.status));
+    fmt::format_to(std::back_inserter(head_), "HTTP/1.1 {} {}\r\nServer: kiln\r\n", reply_.status,
+                   view_of(reason));
+    if (!reply_.content_type.empty()) fmt::format_to(std::back_inserter(head_), "Content-Type: {}\r\n", reply_.content_type);
+    if (reply_.inference_header_length)
+      fmt::format_to(std::back_inserter(head_), "Inference-Header-Content-Length: {}\r\n",
+                     *reply_.inference_header_length);
+    fmt::format_to(std::back_inserter(head_), "Content-Length: {}\r\n{}\r\n", body_size,
+                   keep_alive ? "" : "Connection: close\r\n");
+    pieces_.clear();
+    pieces_.push_back(net::buffer(head_));
+    if (!reply_.body.empty()) pieces_.push_back(net::buffer(reply_.body));
+    for (std::string_view piece : reply_.tail)
+      if (!piece.empty()) pieces_.push_back(net::buffer(piece.data(), piece.size()));
     stream_.expires_after(shared_.limits.body_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+    net::async_write(stream_, pieces_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      // The tensors go as soon as they are sent; the strings keep their memory for the next reply.
+      self->reply_.tail.clear();
+      self->reply_.tail_owner.reset();
       if (ec) return self->close();
       if (keep_alive) return self->read_header();
       self->linger();
@@ -208,6 +221,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::string_body>> body_;
   std::vector<char> drain_;
   uint64_t drained_ = 0;
+  HttpReply reply_;                       // the reply being written
+  std::string head_;                      // its status line and fields
+  std::vector<net::const_buffer> pieces_;  // head, body and tail, as one write gathers them
 };
 
 }  // namespace
