@@ -250,6 +250,10 @@ struct HttpServer::Impl {
     acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
+        // A reply is handed to the socket whole, in one gathered write: Nagle's algorithm could only hold back
+        // the last segment of one that goes out in parts (the client's delayed ACK: 40 ms).
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
         auto connection = std::make_shared<Connection>(std::move(socket), shared);
         {
           std::lock_guard lock(connections_mutex);
