@@ -32,6 +32,7 @@ using tcp = net::ip::tcp;
 struct Shared {
   HttpLimits limits;
   HttpHandler handler;
+  std::function<void()> on_queued, on_started;  // may be empty
   net::thread_pool* workers = nullptr;  // runs the POST handlers (inference)
   std::atomic<bool> draining{false};  // stop(): answer what has arrived, then close
   std::atomic<int> open_connections{0};
@@ -133,7 +134,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // An inference runs on a worker, never on an I/O thread: health checks and other connections stay answered
     // however long models take. The request stays valid meanwhile: nothing reads this connection until the
     // reply is written.
+    if (shared_.on_queued) shared_.on_queued();
     net::post(*shared_.workers, [self = shared_from_this(), request, keep_alive] {
+      if (self->shared_.on_started) self->shared_.on_started();
       HttpReply reply = self->shared_.handler(request);
       net::post(self->executor(), [self, reply = std::move(reply), keep_alive]() mutable {
         self->send(std::move(reply), keep_alive && !self->shared_.draining);
@@ -267,9 +270,12 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler)
+HttpServer::HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler,
+                       std::function<void()> on_queued, std::function<void()> on_started)
     : impl_(std::make_unique<Impl>(threads)) {
   impl_->shared.workers = &impl_->workers;
+  impl_->shared.on_queued = std::move(on_queued);
+  impl_->shared.on_started = std::move(on_started);
   impl_->shared.limits = limits;
   impl_->shared.handler = std::move(handler);
   beast::error_code ec;

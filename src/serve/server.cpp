@@ -55,7 +55,9 @@ Server::Server(ModelRepository repository, const ServerOptions& options)
   if (options.http_port >= 0)
     s.http = std::make_unique<HttpServer>(options.host, static_cast<uint16_t>(options.http_port),
                                           s.options.http_threads, options.http_limits,
-                                          [&core = s.core](const HttpRequest& r) { return handle_http(core, r); });
+                                          [&core = s.core](const HttpRequest& r) { return handle_http(core, r); },
+                                          [&core = s.core] { core.request_queued(); },
+                                          [&core = s.core] { core.request_started(); });
   if (options.grpc_port >= 0)
     s.grpc = std::make_unique<GrpcServer>(options.host, static_cast<uint16_t>(options.grpc_port), s.core,
                                           options.http_limits.max_body_bytes, s.options.grpc_threads);
