@@ -47,6 +47,9 @@ using Socket = net::basic_stream_socket<tcp, Strand>;
 using Stream = beast::basic_stream<tcp, Strand>;
 using Timer = net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Strand>;
 
+// The most a connection's read buffer grows to for a request body (Beast reads up to its free capacity per call).
+constexpr uint64_t kReadChunk = 64 << 10;
+
 // What a connection idle at shutdown gets to start sending a request.
 constexpr std::chrono::milliseconds kDrainGrace{1000};
 
@@ -101,6 +104,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (auto length = header_->content_length(); length && *length > shared_.limits.max_body_bytes)
       return refuse(fmt::format("the request body of {} bytes is larger than the server's limit of {} bytes "
                                 "(kiln serve --max-request-bytes)", *length, shared_.limits.max_body_bytes));
+    // Beast reads at most the buffer's free capacity (at least 512 bytes) per call: a 16 KB body into a fresh
+    // buffer took 34 recvmsg and 37 epoll_wait calls. Room for the body (up to 64 KiB at a time) makes it one
+    // or two; the buffer keeps it for the connection's next requests.
+    if (auto length = header_->content_length(); length && *length > 0) {
+      const size_t wanted = buffer_.size() + static_cast<size_t>(std::min<uint64_t>(*length, kReadChunk));
+      if (buffer_.capacity() < wanted) buffer_.reserve(wanted);
+    }
     const bool wants_continue = beast::iequals(head[http::field::expect], "100-continue");
     body_.emplace(std::move(*header_));
     body_->body_limit(shared_.limits.max_body_bytes);
