@@ -17,8 +17,9 @@ only once, so lost ones are failed ones). The clients are kiln-loadgen (tools/lo
 connection per client, the request encoded once, answers checked for their size, not decoded), the same for
 every server; the table gives its CPU time per request, what the load takes from the cores the server runs on.
 `--client python` drives the cells with Triton's Python clients (tritonclient threads) instead, as before
-kiln-loadgen; their CPU per request, taken from the same cores, is about twice kiln-loadgen's on gRPC, three
-times on binary HTTP and four to five times on JSON (docs/performance.md). Both send JSON requests with `Content-Type: application/json` (tritonclient sends
+kiln-loadgen; their CPU per request, taken from the same cores, was about twice kiln-loadgen's on gRPC, three
+times on binary HTTP and four to five times on JSON (docs/performance.md; kiln-loadgen's binary HTTP client
+costs a third of what it did then since it reads answers in 64 KiB calls, 2026-12-07). Both send JSON requests with `Content-Type: application/json` (tritonclient sends
 none, kiln does not need one, KServe 0.21 answers 400 without it: it then reads the body as binary tensors).
 
 Outside pauses: a shared machine may stop niced processes for seconds at a time (here the lead's kernel
