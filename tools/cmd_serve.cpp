@@ -56,6 +56,7 @@ int run_serve(const ServeArgs& args) {
   if (server.grpc_port() >= 0) std::printf("kiln serve: gRPC on %s:%d\n", options.host.c_str(), server.grpc_port());
   if (server.metrics_port() >= 0)
     std::printf("kiln serve: metrics on %s:%d\n", options.host.c_str(), server.metrics_port());
+  std::printf("kiln serve: inference workers: HTTP %d, gRPC %d\n", server.http_threads(), server.grpc_threads());
   std::fflush(stdout);
   // Loaded while the listeners answer (health/ready says 503 until every model is in). A model that cannot be
   // loaded stops the server: serving a repository without one of its models would hide the failure.
@@ -102,12 +103,14 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Threads each model's run uses (0: the CPUs the process may use)")
       ->capture_default_str();
   cmd->add_option("--http-threads", args->server.http_threads,
-                  "Threads running HTTP inference requests (a dynamic batch gathers at most this many)")
-      ->check(CLI::PositiveNumber)
+                  "Threads running HTTP inference requests (a dynamic batch gathers at most this many). 0: the "
+                  "CPUs the process may use, or more when a model's config.json needs more (max_batch_size x "
+                  "instances of a batching model, instances of another)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--grpc-threads", args->server.grpc_threads,
-                  "Threads running gRPC inference requests (a dynamic batch gathers at most this many)")
-      ->check(CLI::PositiveNumber)
+                  "Threads running gRPC inference requests and model loads, the same way (0: as for --http-threads)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--max-request-bytes", args->max_request_bytes,
                   "Largest request body (HTTP) or message (gRPC); larger ones get 400 before their body is read")

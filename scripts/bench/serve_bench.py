@@ -17,8 +17,9 @@ only once, so lost ones are failed ones). The clients are kiln-loadgen (tools/lo
 connection per client, the request encoded once, answers checked for their size, not decoded), the same for
 every server; the table gives its CPU time per request, what the load takes from the cores the server runs on.
 `--client python` drives the cells with Triton's Python clients (tritonclient threads) instead, as before
-kiln-loadgen; their CPU per request, taken from the same cores, is about twice kiln-loadgen's on gRPC, three
-times on binary HTTP and four to five times on JSON (docs/performance.md). Both send JSON requests with `Content-Type: application/json` (tritonclient sends
+kiln-loadgen; their CPU per request, taken from the same cores, was about twice kiln-loadgen's on gRPC, three
+times on binary HTTP and four to five times on JSON (docs/performance.md; kiln-loadgen's binary HTTP client
+costs a third of what it did then since it reads answers in 64 KiB calls, 2026-12-07). Both send JSON requests with `Content-Type: application/json` (tritonclient sends
 none, kiln does not need one, KServe 0.21 answers 400 without it: it then reads the body as binary tensors).
 
 Outside pauses: a shared machine may stop niced processes for seconds at a time (here the lead's kernel
@@ -29,7 +30,7 @@ the table says how many attempts each took. The in-process `kiln bench` figure i
     .venv/bin/python scripts/bench/serve_bench.py --kiln build/kiln [--loadgen build/kiln-loadgen]
         [--client loadgen|python] [--model models/super_resolution.onnx] [--shape 1x1x64x64] [--threads 2]
         [--clients 1,4,16] [--protocols http-json,http-binary,grpc] [--requests 300] [--seconds 10]
-        [--servers kiln,kiln-1,kserve] [--attempts 10]
+        [--servers kiln,kiln-1,kserve] [--baseline OLD_KILN --servers base-kiln,kiln] [--attempts 10]
 """
 import argparse
 import concurrent.futures
@@ -203,27 +204,32 @@ def python_cell(server, protocol, clients, ports, model, input_name, output_name
 
 
 def run_server(server, args, name, output_name, x, input_file):
-    if server == "kiln":
-        process, ports = start_kiln(args.kiln, args.model, args.threads)
-    elif server == "kiln-1":
-        process, ports = start_kiln(args.kiln, args.model, args.threads, {"instances": 1})
-    elif server == "kiln-batched":
+    # "base-" before a kiln variant: the same variant of the --baseline binary (a before/after in one run).
+    kind = server.removeprefix("base-")
+    binary = args.baseline if kind != server else args.kiln
+    if kind != server and not binary:
+        raise SystemExit(f"server {server} needs --baseline PATH (the kiln binary to compare with)")
+    if kind == "kiln":
+        process, ports = start_kiln(binary, args.model, args.threads)
+    elif kind == "kiln-1":
+        process, ports = start_kiln(binary, args.model, args.threads, {"instances": 1})
+    elif kind == "kiln-batched":
         # Dynamic batching: requests that arrive within 500 us run as one batch of up to 16 (config.json).
-        process, ports = start_kiln(args.kiln, args.model, args.threads,
+        process, ports = start_kiln(binary, args.model, args.threads,
                                     {"max_batch_size": 16, "max_queue_delay_us": 500})
-    elif server == "kiln-w":
+    elif kind == "kiln-w":
         # As many inference workers per protocol as --threads (instead of 16): as many runs at once as cores.
         workers = str(args.threads)
-        process, ports = start_kiln(args.kiln, args.model, args.threads,
+        process, ports = start_kiln(binary, args.model, args.threads,
                                     extra=("--http-threads", workers, "--grpc-threads", workers))
-    elif server == "kiln-w1":
+    elif kind == "kiln-w1":
         # The same with one-thread runs: each worker runs a request on its own core.
         workers = str(args.threads)
-        process, ports = start_kiln(args.kiln, args.model, 1,
+        process, ports = start_kiln(binary, args.model, 1,
                                     extra=("--http-threads", workers, "--grpc-threads", workers))
-    elif server == "kiln-2x1":
+    elif kind == "kiln-2x1":
         # As many one-thread instances as --threads: the same threads in all, each run on one of them.
-        process, ports = start_kiln(args.kiln, args.model, args.threads, {"instances": args.threads, "threads": 1})
+        process, ports = start_kiln(binary, args.model, args.threads, {"instances": args.threads, "threads": 1})
     else:
         process, ports = start_kserve(args.model, args.threads)
     try:
@@ -249,6 +255,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", default="build/kiln")
     ap.add_argument("--loadgen", default="build/kiln-loadgen")
+    ap.add_argument("--baseline", help="another kiln binary, served by the servers named base-VARIANT (e.g. "
+                                       "base-kiln, base-kiln-w): a before/after in one run")
     ap.add_argument("--client", choices=("loadgen", "python"), default="loadgen",
                     help="what sends the requests: kiln-loadgen (C++), or tritonclient threads in this process")
     ap.add_argument("--model", default="models/super_resolution.onnx")

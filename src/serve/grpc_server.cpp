@@ -110,7 +110,9 @@ class Service final : public inference::GRPCInferenceService::CallbackService {
                                        inference::ModelInferResponse* r) override {
     grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
     const auto received = std::chrono::steady_clock::now();
+    core_.request_queued();
     boost::asio::post(workers_, [this, reactor, q, r, received] {
+      core_.request_started();
       const grpc::Status status =
           status_of([&] { response_to_proto(core_.infer(request_from_proto(*q)), *r); });
       if (request_logging())

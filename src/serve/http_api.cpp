@@ -102,7 +102,9 @@ HttpReply infer_reply(const InferenceService& service, const HttpRequest& reques
   infer.model_name = model;
   infer.model_version = version;
   HttpReply reply;
-  reply.inference_header_length = write_infer_response(service.infer(std::move(infer)), reply.body);
+  auto response = std::make_shared<const InferResponse>(service.infer(std::move(infer)));
+  reply.inference_header_length = write_infer_response(*response, reply.body, &reply.tail);
+  if (!reply.tail.empty()) reply.tail_owner = std::move(response);
   if (reply.inference_header_length) reply.content_type = "application/octet-stream";
   return reply;
 }
@@ -216,6 +218,18 @@ HttpReply route(const InferenceService& service, const HttpRequest& request) {
 }
 
 }  // namespace
+
+size_t HttpReply::size() const {
+  size_t total = body.size();
+  for (std::string_view piece : tail) total += piece.size();
+  return total;
+}
+
+std::string HttpReply::full_body() const {
+  std::string all = body;
+  for (std::string_view piece : tail) all += piece;
+  return all;
+}
 
 HttpReply http_error(int status, std::string_view message) {
   rapidjson::StringBuffer buffer;

@@ -12,9 +12,11 @@
 //   POST /v2/repository/models/M/load, .../unload    {} (Triton's model repository extension; 400 naming the cause)
 // Refusals are {"error": "..."} with 400, 404, 405, 503 or 500.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "inference_service.h"
 
@@ -34,6 +36,15 @@ struct HttpReply {
   std::string content_type = "application/json";
   /// Set when the body is JSON followed by binary output tensors: the JSON part's size.
   std::optional<size_t> inference_header_length;
+  /// More of the body, sent after `body` straight from where it lies (the binary outputs' tensors, which
+  /// `tail_owner` keeps alive): the transport gathers the pieces in one write, with no copy.
+  std::vector<std::string_view> tail;
+  std::shared_ptr<const void> tail_owner;
+
+  /// The body's full size: body and tail.
+  size_t size() const;
+  /// The body and tail in one string (tests, logs).
+  std::string full_body() const;
 };
 
 /// Answers one request. Never throws: every failure becomes an error reply.

@@ -135,10 +135,11 @@ InferRequest parse_infer_request(std::string_view body, std::optional<size_t> js
   return request;
 }
 
-std::optional<size_t> write_infer_response(const InferResponse& response, std::string& body) {
+std::optional<size_t> write_infer_response(const InferResponse& response, std::string& body,
+                                           std::vector<std::string_view>* tail) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
-  std::string binary;
+  bool any_binary = false, binary_bytes = false;
   w.StartObject();
   w.Key("model_name");
   w.String(response.model_name.c_str());
@@ -154,12 +155,13 @@ std::optional<size_t> write_infer_response(const InferResponse& response, std::s
     w.StartObject();
     write_tensor_description(w, out.name, datatype_name(out.tensor.dtype()), out.tensor.dims());
     if (out.binary) {
+      any_binary = true;
+      binary_bytes |= out.tensor.dtype() == DType::kString;
       w.Key("parameters");
       w.StartObject();
       w.Key("binary_data_size");
       w.Uint64(raw_byte_size(out.tensor));
       w.EndObject();
-      append_raw(out.tensor, binary);
     } else {
       w.Key("data");
       write_json_data(out.tensor, w);
@@ -169,11 +171,17 @@ std::optional<size_t> write_infer_response(const InferResponse& response, std::s
   w.EndArray();
   w.EndObject();
   body.assign(buffer.GetString(), buffer.GetSize());
-  if (binary.empty() && std::none_of(response.outputs.begin(), response.outputs.end(),
-                                     [](const InferOutput& o) { return o.binary; }))
-    return std::nullopt;
+  if (!any_binary) return std::nullopt;
   const size_t json_size = body.size();
-  body += binary;
+  // A BYTES output's binary form (a length before each element) exists nowhere to point at: with one, every
+  // binary output is copied after the JSON, in order. Otherwise each is a piece pointing into its tensor.
+  for (const InferOutput& out : response.outputs) {
+    if (!out.binary) continue;
+    if (tail && !binary_bytes)
+      tail->emplace_back(static_cast<const char*>(out.tensor.raw_data()), raw_byte_size(out.tensor));
+    else
+      append_raw(out.tensor, body);
+  }
   return json_size;
 }
 

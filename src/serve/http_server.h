@@ -31,8 +31,12 @@ using HttpHandler = std::function<HttpReply(const HttpRequest&)>;
 class HttpServer {
  public:
   /// Binds `host`:`port` (port 0: a free port, see port()) and answers requests with `handler`: POST requests
-  /// (inference) on `threads` worker threads, the rest on the two threads that read and write the sockets. Throws kiln::Error naming the address when it cannot listen there.
-  HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler);
+  /// (inference) on `threads` worker threads, the rest on the threads that read and write the sockets (one up to 4
+  /// CPUs, two above). Throws kiln::Error naming the address when it cannot listen there.
+  /// `on_queued` and `on_started` (optional) are called when a POST is handed to the workers and when one starts
+  /// it (InferenceService::request_queued, request_started).
+  HttpServer(const std::string& host, uint16_t port, int threads, HttpLimits limits, HttpHandler handler,
+             std::function<void()> on_queued = {}, std::function<void()> on_started = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

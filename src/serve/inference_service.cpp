@@ -242,7 +242,7 @@ InferResponse InferenceService::run(const ServedModel& m, InferRequest request) 
     } else {
       InstanceSlot slot(loaded->run_slots.get());
       const RunningCount running(loaded->running);
-      options.calling_thread_only = running.others();
+      options.calling_thread_only = running.others() || queued_.load(std::memory_order_relaxed) > 0;
       metrics.exec_count.fetch_add(1, std::memory_order_relaxed);
       if (loaded->test_run_delay.count() > 0) std::this_thread::sleep_for(loaded->test_run_delay);
       results = session.run(feeds, options);

@@ -69,6 +69,13 @@ class InferenceService {
   /// request the model cannot take, 503 a model still loading, 500 a failed run.
   InferResponse infer(InferRequest request) const;
 
+  /// Requests a transport has handed to its inference workers that no worker has started yet (both protocols):
+  /// while any wait, every unbatched run goes on its own thread (RunOptions::calling_thread_only) even when
+  /// it finds no other run going, since the waiting ones are about to start on the other cores; a run that
+  /// took the session's pool then would leave a pool thread competing with them for the cores.
+  void request_queued() const { queued_.fetch_add(1, std::memory_order_relaxed); }
+  void request_started() const { queued_.fetch_sub(1, std::memory_order_relaxed); }
+
   /// Triton's model repository extension: every model the repository knows (with ready_only: the READY ones),
   /// load (or reload) and unload by name (ModelRepository::load/unload; ServeError 400 naming the model).
   std::vector<RepositoryEntry> repository_index(bool ready_only) const;
@@ -82,6 +89,7 @@ class InferenceService {
 
   ModelRepository& repository_;
   std::atomic<bool> shutting_down_{false};
+  mutable std::atomic<int> queued_{0};
 };
 
 }  // namespace kiln::serve

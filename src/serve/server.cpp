@@ -1,9 +1,11 @@
 #include "server.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "grpc_server.h"
 #include "inference_service.h"
+#include "kernels/thread_pool.h"
 
 namespace kiln::serve {
 
@@ -23,6 +25,18 @@ HttpReply metrics_reply(const ModelRepository& repository, const HttpRequest& re
 
 }  // namespace
 
+int default_workers(const ModelRepository& repository) {
+  int64_t workers = static_cast<int64_t>(kernels::usable_cpus());
+  for (const ServedModel* m : repository.models()) {
+    const int64_t instances = std::max<int64_t>(m->instances, 1);
+    if (m->batching.max_batch_size > 0)
+      workers = std::max(workers, m->batching.max_batch_size * instances);
+    else
+      workers = std::max(workers, m->instances);
+  }
+  return static_cast<int>(std::min<int64_t>(workers, 1024));
+}
+
 struct Server::Impl {
   Impl(ModelRepository repo, const ServerOptions& opts) : options(opts), repository(std::move(repo)), core(repository) {}
   ServerOptions options;
@@ -35,13 +49,18 @@ struct Server::Impl {
 Server::Server(ModelRepository repository, const ServerOptions& options)
     : impl_(std::make_unique<Impl>(std::move(repository), options)) {
   Impl& s = *impl_;
+  const int workers = default_workers(s.repository);
+  if (s.options.http_threads <= 0) s.options.http_threads = workers;
+  if (s.options.grpc_threads <= 0) s.options.grpc_threads = workers;
   if (options.http_port >= 0)
     s.http = std::make_unique<HttpServer>(options.host, static_cast<uint16_t>(options.http_port),
-                                          options.http_threads, options.http_limits,
-                                          [&core = s.core](const HttpRequest& r) { return handle_http(core, r); });
+                                          s.options.http_threads, options.http_limits,
+                                          [&core = s.core](const HttpRequest& r) { return handle_http(core, r); },
+                                          [&core = s.core] { core.request_queued(); },
+                                          [&core = s.core] { core.request_started(); });
   if (options.grpc_port >= 0)
     s.grpc = std::make_unique<GrpcServer>(options.host, static_cast<uint16_t>(options.grpc_port), s.core,
-                                          options.http_limits.max_body_bytes, options.grpc_threads);
+                                          options.http_limits.max_body_bytes, s.options.grpc_threads);
   if (options.metrics_port >= 0)
     s.metrics = std::make_unique<HttpServer>(
         options.host, static_cast<uint16_t>(options.metrics_port), 1, HttpLimits{},
@@ -53,6 +72,8 @@ Server::~Server() { stop(); }
 int Server::http_port() const { return impl_->http ? impl_->http->port() : -1; }
 int Server::grpc_port() const { return impl_->grpc ? impl_->grpc->port() : -1; }
 int Server::metrics_port() const { return impl_->metrics ? impl_->metrics->port() : -1; }
+int Server::http_threads() const { return impl_->options.http_threads; }
+int Server::grpc_threads() const { return impl_->options.grpc_threads; }
 
 void Server::load_models() { impl_->repository.load_all(); }
 

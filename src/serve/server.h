@@ -17,13 +17,20 @@ struct ServerOptions {
   int grpc_port = 8001;     ///< 0: a free port; -1: no gRPC listener
   int metrics_port = 8002;  ///< 0: a free port; -1: no metrics listener
   /// Threads running HTTP inference requests; with dynamic batching, a batch gathers at most this many HTTP
-  /// requests at once.
-  int http_threads = 16;
-  /// Threads running gRPC inference requests (and model loads), the same for gRPC.
-  int grpc_threads = 16;
+  /// requests at once. 0: default_workers() of the repository.
+  int http_threads = 0;
+  /// Threads running gRPC inference requests (and model loads), the same for gRPC. 0: default_workers().
+  int grpc_threads = 0;
   HttpLimits http_limits;   ///< max_body_bytes also caps a gRPC message
   std::chrono::milliseconds exit_timeout{30'000};  ///< what in-flight requests get to finish at stop()
 };
+
+/// The inference workers each protocol gets by default: the CPUs the process may use (kernels' usable_cpus():
+/// affinity and cgroup quota), so a protocol runs at most one request per core at once (more only time-slice the
+/// cores and their caches), but never fewer than a model of the repository needs to do what its config.json
+/// asks: a batching model's max_batch_size (a batch gathers at most as many requests as there are workers)
+/// times its instances, an unbatched model's instances.
+int default_workers(const ModelRepository& repository);
 
 class Server {
  public:
@@ -36,6 +43,9 @@ class Server {
   int http_port() const;
   int grpc_port() const;
   int metrics_port() const;
+  /// The inference workers of each protocol (the options', or default_workers() where they were 0).
+  int http_threads() const;
+  int grpc_threads() const;
 
   /// Loads every model; each turns ready once loaded, the server once all are. Throws kiln::Error naming a model
   /// that cannot be loaded.

@@ -107,20 +107,21 @@ def sub_repository(model_repository: pathlib.Path, name: str, models: dict) -> p
 
 
 class RunningServer:
-    def __init__(self, process: subprocess.Popen, ports: dict):
+    def __init__(self, process: subprocess.Popen, ports: dict, startup: list = ()):
         self.process = process
+        self.startup = list(startup)  # the lines printed up to "ready" (or the ports)
         self.http_port, self.grpc_port, self.metrics_port = ports["HTTP"], ports["gRPC"], ports["metrics"]
         self.http_url = f"127.0.0.1:{self.http_port}"
         self.grpc_url = f"127.0.0.1:{self.grpc_port}"
 
 
 def start_server(repo: pathlib.Path, *extra: str, wait_ready: bool = True, env: dict = None,
-                 test_ports: bool = True) -> RunningServer:
+                 test_ports: bool = True, prefix: tuple = ()) -> RunningServer:
     """Starts kiln serve (with test_ports: on ports the system picks, one intra-op thread); returns once its
     ports are printed and, with wait_ready, once every model is loaded."""
     defaults = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", "--threads", "1"] if test_ports else []
     process = subprocess.Popen(
-        [str(KILN), "serve", str(repo), *defaults, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [*prefix, str(KILN), "serve", str(repo), *defaults, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, env=dict(os.environ, **(env or {})))
     ports, lines = {}, []
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -140,7 +141,7 @@ def start_server(repo: pathlib.Path, *extra: str, wait_ready: bool = True, env: 
     if len(ports) < 3 or (wait_ready and lines[-1].strip() != "kiln serve: ready"):
         process.kill()
         raise RuntimeError("kiln serve did not start:\n" + "".join(lines) + process.stdout.read())
-    return RunningServer(process, ports)
+    return RunningServer(process, ports, lines)
 
 
 def stop_server(server: RunningServer) -> str:

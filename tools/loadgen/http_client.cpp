@@ -62,6 +62,9 @@ class HttpClient final : public InferClient {
  private:
   void connect() {
     buffer_.clear();
+    // Beast reads at most the buffer's free capacity per call (at least 512 bytes): a 148 KB answer took 289
+    // recv calls from a fresh buffer. 64 KiB of room: a few.
+    buffer_.reserve(64 << 10);
     tcp::resolver resolver(io_);
     net::connect(socket_, resolver.resolve(host_, port_));
     // The request goes out in one write, but the answer must not wait on Nagle's algorithm either way.
