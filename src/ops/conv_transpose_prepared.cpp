@@ -140,138 +140,6 @@ void col2im_positions(const ConvDims& d, const float* col, int64_t p_stride, flo
       }
 }
 
-// Sub-pixel phases (stride s dividing the kernel k on every axis, no dilation): the outputs o = s * i + a of one
-// phase a receive exactly the kernel offsets k = s * u + r, r = (a + pad) mod s, u in [0, k / s), from input
-// i + (a + pad) div s - u. A phase is therefore an ordinary stride-1 convolution of X with the (k / s)-wide
-// sub-kernel of residue r, flipped: one implicit GEMM (M = output channels, K = Cg * (k / s)^dims, N = the phase's
-// outputs) with the bias in its epilogue, written to a phase buffer and stored interleaved into Y. No col buffer
-// (the kernel size times Y) and no scatter-add.
-struct SubpixelPhase {
-  ConvDims conv;         // the forward view of the phase's convolution: in = X's dims, out = the phase's outputs
-  int64_t residue = 0;   // index of the sub-kernel (residues r0, r1, r2 in row-major order over the strides)
-  int64_t a[3] = {0, 0, 0};
-  int64_t positions() const { return conv.out_size(); }
-};
-
-// The phases of a resolved ConvTranspose d (forward view: d.in = Y's dims, d.out = X's), in row-major order of a;
-// phases with no outputs are left out.
-int64_t subpixel_phases(const ConvDims& d, int64_t Cg, SubpixelPhase* out) {
-  int64_t count = 0;
-  for (int64_t a0 = 0; a0 < d.stride[0]; ++a0)
-    for (int64_t a1 = 0; a1 < d.stride[1]; ++a1)
-      for (int64_t a2 = 0; a2 < d.stride[2]; ++a2) {
-        SubpixelPhase ph;
-        const int64_t a[3] = {a0, a1, a2};
-        bool empty = false;
-        int64_t residue = 0;
-        for (int i = 0; i < 3; ++i) {
-          const int64_t s = d.stride[i], kk = d.kernel[i] / s, sum = a[i] + d.pad_begin[i];
-          const int64_t q = sum >= 0 ? sum / s : -((-sum + s - 1) / s), r = sum - q * s;
-          ph.a[i] = a[i];
-          ph.conv.in[i] = d.out[i];
-          ph.conv.out[i] = d.in[i] > a[i] ? ceil_div(d.in[i] - a[i], s) : 0;
-          ph.conv.kernel[i] = kk;
-          ph.conv.pad_begin[i] = kk - 1 - q;
-          ph.conv.pad_end[i] = (ph.conv.out[i] - 1) + kk - ph.conv.pad_begin[i] - d.out[i];
-          residue = residue * s + r;
-          empty |= ph.conv.out[i] == 0;
-        }
-        if (empty) continue;
-        ph.conv.batch = 1, ph.conv.in_channels = Cg;
-        ph.residue = residue;
-        out[count++] = ph;
-      }
-  return count;
-}
-
-// X of one image's group padded with zeros on every side that some phase's window reaches past (rows and columns;
-// the leading axis must be 1: 1-D and 2-D), so that a tap of a phase reads a contiguous run of nw floats for each
-// output row of the phase: the fill is then one fixed-length copy per row, no bounds checks. fill_conv_columns,
-// general, spent 15 % of a DCGAN generator's time on runs of 8 and 16 floats.
-struct PaddedPhaseX {
-  const float* xp = nullptr;  // [Cg][hp][wp]
-  int64_t hp = 0, wp = 0, top = 0, left = 0;
-};
-struct PhaseColumns {
-  const PaddedPhaseX* x;
-  const ConvDims* conv;  // the phase's convolution (stride 1)
-};
-void fill_phase_columns(const void* ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) {
-  const PhaseColumns& pc = *static_cast<const PhaseColumns*>(ctx);
-  const PaddedPhaseX& px = *pc.x;
-  const ConvDims& c = *pc.conv;
-  const int64_t kh_n = c.kernel[1], kw_n = c.kernel[2], kk = kh_n * kw_n, nw = c.out[2], plane = px.hp * px.wp;
-  const int64_t i0 = n0 / nw, j0 = n0 % nw;
-  for (int64_t r = 0; r < kc; ++r) {
-    const int64_t k = k0 + r, ch = k / kk, t = k % kk, th = t / kw_n, tw = t % kw_n;
-    const float* base = px.xp + ch * plane + (th - c.pad_begin[1] + px.top) * px.wp + (tw - c.pad_begin[2] + px.left);
-    float* out = dst + r * ld;
-    int64_t i = i0, j = j0, left = nc;
-    while (left > 0) {
-      const int64_t run = std::min(nw - j, left);
-      const float* src = base + i * px.wp + j;
-      for (int64_t q = 0; q < run; ++q) out[q] = src[q];
-      out += run, left -= run, j = 0, ++i;
-    }
-  }
-}
-
-// Fills px (its buffer `buf`) for X_g of dims d.out[1] x d.out[2] (forward view) and the phases' windows.
-void pad_phase_x(const ConvDims& d, const SubpixelPhase* phases, int64_t count, int64_t Cg, const float* xg,
-                 std::vector<float>* buf, PaddedPhaseX* px) {
-  const int64_t H = d.out[1], W = d.out[2];
-  int64_t top = 0, bottom = 0, left = 0, right = 0;
-  for (int64_t p = 0; p < count; ++p) {
-    const ConvDims& c = phases[p].conv;
-    top = std::max(top, c.pad_begin[1]), left = std::max(left, c.pad_begin[2]);
-    bottom = std::max(bottom, c.out[1] - 1 + c.kernel[1] - 1 - c.pad_begin[1] - (H - 1));
-    right = std::max(right, c.out[2] - 1 + c.kernel[2] - 1 - c.pad_begin[2] - (W - 1));
-  }
-  px->top = top, px->left = left, px->hp = top + H + bottom, px->wp = left + W + right;
-  const int64_t plane = px->hp * px->wp;
-  if (buf->size() < static_cast<size_t>(Cg * plane)) buf->resize(static_cast<size_t>(Cg * plane));
-  float* out = buf->data();
-  std::fill(out, out + Cg * plane, 0.0f);
-  for (int64_t ch = 0; ch < Cg; ++ch)
-    for (int64_t h = 0; h < H; ++h)
-      std::memcpy(out + ch * plane + (top + h) * px->wp + left, xg + (ch * H + h) * W, static_cast<size_t>(W) * sizeof(float));
-  px->xp = out;
-}
-
-// Stores channel m's phase results into its plane y of dims d.in, interleaved: phase p's results are
-// [channels][its positions] at buf + p * phase_block. The common 2-D stride-2 case pairs the two column phases of a row.
-void store_subpixel_plane(const ConvDims& d, const SubpixelPhase* phases, int64_t count, const float* buf,
-                          int64_t phase_block, int64_t m, float* y) {
-  const int64_t Y1 = d.in[1], Y2 = d.in[2];
-  if (d.stride[0] == 1 && d.stride[1] == 2 && d.stride[2] == 2 && count == 4 && d.in[0] == 1 && Y2 % 2 == 0 &&
-      Y1 % 2 == 0) {
-    const int64_t w = Y2 / 2, h = Y1 / 2;
-    for (int64_t a = 0; a < 2; ++a) {
-      const float* even = buf + (2 * a) * phase_block + m * h * w;
-      const float* odd = buf + (2 * a + 1) * phase_block + m * h * w;
-      for (int64_t i = 0; i < h; ++i) {
-        float* row = y + (2 * i + a) * Y2;
-        const float* e = even + i * w;
-        const float* o = odd + i * w;
-        for (int64_t j = 0; j < w; ++j) {
-          row[2 * j] = e[j];
-          row[2 * j + 1] = o[j];
-        }
-      }
-    }
-    return;
-  }
-  for (int64_t p = 0; p < count; ++p) {
-    const SubpixelPhase& ph = phases[p];
-    const float* src = buf + p * phase_block + m * ph.positions();
-    for (int64_t i0 = 0; i0 < ph.conv.out[0]; ++i0)
-      for (int64_t i1 = 0; i1 < ph.conv.out[1]; ++i1) {
-        float* row = y + ((i0 * d.stride[0] + ph.a[0]) * Y1 + i1 * d.stride[1] + ph.a[1]) * Y2 + ph.a[2];
-        for (int64_t i2 = 0; i2 < ph.conv.out[2]; ++i2) row[i2 * d.stride[2]] = *src++;
-      }
-  }
-}
-
 // Input positions below which col is computed transposed, colᵀ [positions][Mg * ks] = Xᵀ · W with W packed as
 // the B operand: the GEMM's rows are then the few positions (a generator's 1x1 or 4x4 first layers) instead of
 // its columns, which a micro-kernel pads to 16. Measured on a DCGAN generator's layers (Zen 2, 1 thread): 1x1
@@ -282,58 +150,6 @@ constexpr int64_t kTransposedBelow = 64;
 // after (at 8 MiB, batch 8 of a DCGAN generator took 1.2x the time of one GEMM per image).
 constexpr int64_t kColFloats = int64_t{256} << 10;
 
-// Sub-pixel phases apply with no dilation and every stride dividing its kernel (and at most kMaxPhases phases);
-// they pay with enough output channels to fill the micro-kernel's rows (M = Mg).
-constexpr int64_t kMaxPhases = 16;
-constexpr int64_t kSubpixelMinChannels = 16;
-bool subpixel_applies(const TransposeAttrs& attrs, const std::vector<int64_t>& kernel) {
-  int64_t phases = 1;
-  for (size_t i = 0; i < kernel.size(); ++i) {
-    const int64_t s = attrs.w.strides[i];
-    if (attrs.w.dilations[i] != 1 || s < 1 || kernel[i] % s != 0) return false;
-    phases *= s;
-  }
-  return phases > 1 && phases <= kMaxPhases;
-}
-
-// Packs W [C][Mg][kernel...] per group and residue r (row-major over the strides) as the A operand of its phases'
-// GEMM: A[m][c * kk + j] = W[c][m][k], kk = the sub-kernel's size, k_i = s_i * (kernel_i / s_i - 1 - j_i) + r_i
-// (the sub-kernel flipped, so the phase is a forward convolution).
-void pack_subpixel(PrepareContext& ctx, const Tensor& w, int64_t group, const std::vector<int64_t>& kernel_v,
-                   const std::vector<int64_t>& strides_v, std::vector<kernels::PackedGemmOperand>* packed) {
-  const size_t lead = 3 - kernel_v.size();
-  int64_t kernel[3] = {1, 1, 1}, stride[3] = {1, 1, 1};
-  for (size_t i = 0; i < kernel_v.size(); ++i) kernel[lead + i] = kernel_v[i], stride[lead + i] = strides_v[i];
-  const int64_t sub[3] = {kernel[0] / stride[0], kernel[1] / stride[1], kernel[2] / stride[2]};
-  const int64_t kk = sub[0] * sub[1] * sub[2], ks = kernel[0] * kernel[1] * kernel[2];
-  const int64_t C = w.dim(0), Mg = w.dim(1), Cg = C / group, K = Cg * kk;
-  const float* wd = w.data<float>();
-  std::vector<float> a;
-  for (int64_t gi = 0; gi < group; ++gi)
-    for (int64_t r0 = 0; r0 < stride[0]; ++r0)
-      for (int64_t r1 = 0; r1 < stride[1]; ++r1)
-        for (int64_t r2 = 0; r2 < stride[2]; ++r2) {
-          const std::string what = "conv_transpose subpixel W g" + std::to_string(gi) + " r" + std::to_string(r0) +
-                                   "," + std::to_string(r1) + "," + std::to_string(r2);
-          packed->push_back(pack_gemm_weights(ctx, what, kernels::GemmSide::kA, Mg, K, [&] {
-            a.assign(static_cast<size_t>(Mg * K), 0.0f);
-            for (int64_t m = 0; m < Mg; ++m)
-              for (int64_t c = 0; c < Cg; ++c) {
-                const float* wc = wd + ((gi * Cg + c) * Mg + m) * ks;
-                float* row = a.data() + m * K + c * kk;
-                for (int64_t j0 = 0; j0 < sub[0]; ++j0)
-                  for (int64_t j1 = 0; j1 < sub[1]; ++j1)
-                    for (int64_t j2 = 0; j2 < sub[2]; ++j2) {
-                      const int64_t k0 = stride[0] * (sub[0] - 1 - j0) + r0, k1 = stride[1] * (sub[1] - 1 - j1) + r1,
-                                    k2 = stride[2] * (sub[2] - 1 - j2) + r2;
-                      row[(j0 * sub[1] + j1) * sub[2] + j2] = wc[(k0 * kernel[1] + k1) * kernel[2] + k2];
-                    }
-              }
-            return kernels::MatrixRef{a.data(), K, false};
-          }));
-        }
-}
-
 class PreparedConvTranspose final : public PreparedKernel {
  public:
   size_t spatial = 0;
@@ -341,8 +157,6 @@ class PreparedConvTranspose final : public PreparedKernel {
   TransposeAttrs attrs;
   bool transposed = false;                         // col computed transposed (few input positions)
   bool phased = false;                             // col2im_plane_phased (usual orientation, a strided last axis)
-  bool subpixel = false;                           // one implicit GEMM per sub-pixel phase (packed: per group,
-                                                   // then per residue, the flipped sub-kernel as A, Mg x Cg * ks/s)
   kernels::VBinaryFn add = nullptr;                // the active tier's vbinary kernel (col2im_plane_phased)
   std::vector<kernels::PackedGemmOperand> packed;  // per group: Wᵀ_g as A, (Mg * kernel) x Cg; or W_g as B
   std::string label;
@@ -353,7 +167,6 @@ class PreparedConvTranspose final : public PreparedKernel {
     const float* x = ctx.input(0).data<float>();
     const float* bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
     float* y = ctx.output(0).data<float>();
-    if (subpixel) return run_subpixel(ctx, d, x, bias, y);
     const int64_t Cg = in_channels / group, Mg = out_channels / group, ks = d.kernel_size();
     const int64_t xs = d.out_size(), ys = d.in_size();
     // Images in chunks whose col fits kColFloats: one GEMM per chunk and group streams the weights once for all
@@ -420,56 +233,6 @@ class PreparedConvTranspose final : public PreparedKernel {
   std::string describe() const override { return label; }
 
  private:
-  // Per image and group: one single-threaded GEMM per phase over the pool when there are at least two per thread
-  // (else each GEMM over the pool), into this thread's phase buffer, then the planes stored interleaved over the
-  // pool. A GEMM's result does not depend on its thread count, so neither does the output.
-  void run_subpixel(KernelContext& ctx, const ConvDims& d, const float* x, const float* bias, float* y) const {
-    const int64_t Cg = in_channels / group, Mg = out_channels / group, xs = d.out_size(), ys = d.in_size();
-    SubpixelPhase phases[kMaxPhases];
-    const int64_t count = subpixel_phases(d, Cg, phases);
-    int64_t block = 0;
-    for (int64_t p = 0; p < count; ++p) block = std::max(block, Mg * phases[p].positions());
-    thread_local std::vector<float> buf;
-    if (buf.size() < static_cast<size_t>(block * count)) buf.resize(static_cast<size_t>(block * count));
-    float* const out = buf.data();
-    kernels::ThreadPool* pool = ctx.threads();
-    // 1-D and 2-D (the leading axis of one): taps read X padded once per image and group (fill_phase_columns).
-    const bool padded_fill = d.in[0] == 1 && d.out[0] == 1 && d.kernel[0] == 1 && d.stride[0] == 1;
-    thread_local std::vector<float> xpad;
-    PaddedPhaseX px;
-    const int64_t residues = static_cast<int64_t>(packed.size()) / group;
-    for (int64_t n = 0; n < d.batch; ++n)
-      for (int64_t gi = 0; gi < group; ++gi) {
-        const float* xg = x + (n * in_channels + gi * Cg) * xs;
-        if (padded_fill) pad_phase_x(d, phases, count, Cg, xg, &xpad, &px);
-        auto call = [&](int64_t p, kernels::ThreadPool* gemm_pool) {
-          const SubpixelPhase& ph = phases[p];
-          kernels::GemmArgs g;
-          g.M = Mg, g.N = ph.positions(), g.K = Cg * ph.conv.kernel_size();
-          g.packed_a = &packed[static_cast<size_t>(gi * residues + ph.residue)];
-          g.c = out + p * block;
-          g.ldc = g.N;
-          g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerRow;
-          g.epilogue.bias = bias ? bias + gi * Mg : nullptr;
-          const ConvColumns columns(xg, ph.conv);
-          const PhaseColumns phase_columns{&px, &ph.conv};
-          const kernels::GemmBSource source = padded_fill ? kernels::GemmBSource{fill_phase_columns, &phase_columns}
-                                                          : kernels::GemmBSource{fill_conv_columns, &columns};
-          g.b_source = &source;
-          kernels::gemm_f32(g, gemm_pool);
-        };
-        if (pool && count >= 2 * static_cast<int64_t>(pool->threads())) {
-          kernels::parallel_for(pool, static_cast<size_t>(count), [&](size_t p) { call(static_cast<int64_t>(p), nullptr); });
-        } else {
-          for (int64_t p = 0; p < count; ++p) call(p, pool);
-        }
-        float* yg = y + (n * out_channels + gi * Mg) * ys;
-        kernels::parallel_for(pool, static_cast<size_t>(Mg), [&](size_t m) {
-          store_subpixel_plane(d, phases, count, out, block, static_cast<int64_t>(m), yg + static_cast<int64_t>(m) * ys);
-        });
-      }
-  }
-
   bool resolve(KernelContext& ctx, ConvDims* d) const {
     const Tensor& x = ctx.input(0);
     if (x.dtype() != DType::kFloat32 || x.rank() != spatial + 2 || x.dim(1) != in_channels || x.numel() == 0)
@@ -534,20 +297,10 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
     for (size_t i = 2; i < xs.rank() && positions > 0; ++i) positions = xs.dims[i].is_known() ? positions * xs.dims[i].value() : 0;
     rule_transposed = positions > 0 && positions < kTransposedBelow;
   }
-  // Where sub-pixel phases apply they are a third candidate, the rule's unless the input is transposed or the
-  // output channels are too few to fill the micro-kernel's rows.
   static const std::vector<std::string> kOrientations = {"gemm-wT.x", "gemm-xT.w"};
-  static const std::vector<std::string> kWithPhases = {"gemm-wT.x", "gemm-xT.w", "subpixel"};
-  const bool phases_apply = subpixel_applies(k->attrs, kernel);
-  const size_t rule = rule_transposed ? 1 : phases_apply && Mg >= kSubpixelMinChannels ? 2 : 0;
-  const size_t tactic = choose_tactic(ctx, phases_apply ? kWithPhases : kOrientations, rule);
-  k->transposed = tactic == 1;
-  k->subpixel = tactic == 2;
-  k->phased = !k->transposed && !k->subpixel && k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth;
-  if (k->subpixel) {
-    pack_subpixel(ctx, *w, k->group, kernel, k->attrs.w.strides, &k->packed);
-  }
-  for (int64_t gi = 0; gi < k->group && !k->subpixel; ++gi) {  // W_g is stored Cg x rows
+  k->transposed = choose_tactic(ctx, kOrientations, rule_transposed ? 1 : 0) == 1;
+  k->phased = !k->transposed && k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth;
+  for (int64_t gi = 0; gi < k->group; ++gi) {  // W_g is stored Cg x rows
     const float* wg = w->data<float>() + gi * Cg * rows;
     const std::string what = "conv_transpose W g" + std::to_string(gi);
     k->packed.push_back(k->transposed ? pack_gemm_weights(ctx, what, kernels::GemmSide::kB, Cg, rows,
@@ -555,12 +308,11 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
                                       : pack_gemm_weights(ctx, what, kernels::GemmSide::kA, rows, Cg,
                                                           [&] { return kernels::MatrixRef{wg, rows, true}; }));
   }
-  const std::string form = k->subpixel      ? " subpixel-phases implicit-gemm "
-                           : k->transposed  ? " gemm(xT.w) "
-                                            : " gemm(wT.x) ";
   k->label = "conv_transpose " + dims_str(kernel) + " s" + dims_str(k->attrs.w.strides) +
-             (k->group != 1 ? " g" + std::to_string(k->group) : "") + form + kernels::gemm_kernel_name() +
-             (k->subpixel ? "" : " + col2im") + (k->transposed ? "-positions" : k->phased ? "-phased" : "") +
+             (k->group != 1 ? " g" + std::to_string(k->group) : "") + (k->transposed ? " gemm(xT.w) " : " gemm(wT.x) ") +
+             kernels::gemm_kernel_name() +
+             " + col2im" +
+             (k->transposed ? "-positions" : k->phased ? "-phased" : "") +
              (ctx.has_input(2) ? " +bias" : "");
   return k;
 }

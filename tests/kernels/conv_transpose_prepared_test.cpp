@@ -4,14 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <functional>
 #include <random>
 #include <span>
 #include <string>
 
 #include "../unit/nn_test_util.h"
-#include "ops/tactic.h"
 #include "prepared_node.h"
 
 namespace kiln::testing {
@@ -178,67 +176,6 @@ TEST(ConvTransposePrepared, PhasedCol2imMatchesReference) {
   EXPECT_GE(checked, 90) << "too many random cases refused by the reference";
   EXPECT_GE(phased, 40);
   EXPECT_GE(by_positions, 40);
-}
-
-// Forces the tactic named `name` where a node offers it (else the rule's).
-class ForceTactic final : public ops::TacticSource {
- public:
-  explicit ForceTactic(std::string name) : name_(std::move(name)) {}
-  size_t choose(const ops::PrepareContext&, std::span<const std::string> candidates, size_t rule) override {
-    const auto it = std::find(candidates.begin(), candidates.end(), name_);
-    return it == candidates.end() ? rule : static_cast<size_t>(it - candidates.begin());
-  }
-
- private:
-  std::string name_;
-};
-
-// Sub-pixel phases (one implicit GEMM per output phase; strides dividing the kernel, no dilation), forced where
-// they apply: random shapes with strides 1..4 on each axis (kernels their multiples, pads past the sub-kernel,
-// output_padding, output_shape and auto_pad, groups, batches, bias or not), at every ISA tier, 1 and 2 threads the
-// same bits; where they do not apply (a stride not dividing its kernel, dilation) the node runs another form.
-TEST(ConvTransposePrepared, SubpixelPhasesMatchReference) {
-  IsaCapGuard guard;
-  ForceTactic force("subpixel");
-  ops::TacticScope scope(&force);
-  std::mt19937 rng(36);
-  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
-  const kernels::IsaTier tiers[] = {kernels::IsaTier::kRef, kernels::IsaTier::kAvx2, kernels::IsaTier::kAvx512};
-  int checked = 0, subpixel = 0;
-  for (int i = 0; i < 150 && !HasFailure(); ++i) {
-    TransposeCase c = random_case(rng, /*col2im_focus=*/i % 2 == 0);
-    bool applies = pick(0, 5) != 0, strided = false;
-    for (size_t a = 0; a < c.kernel.size(); ++a) {
-      if (applies) {  // kernel a multiple of the stride, no dilation
-        c.dilations[a] = 1;
-        c.kernel[a] = c.strides[a] * pick(1, c.kernel.size() == 3 ? 2 : 3);
-        c.output_padding[a] = std::min(c.output_padding[a], c.strides[a] - 1);
-      }
-      strided |= c.strides[a] > 1;
-    }
-    int64_t phases = 1;
-    for (int64_t s : c.strides) phases *= s;
-    bool divides = true;
-    for (size_t a = 0; a < c.kernel.size(); ++a) divides &= c.kernel[a] % c.strides[a] == 0 && c.dilations[a] == 1;
-    applies = divides && strided && phases <= 16;
-    if (pick(0, 3) == 0) c.out_channels = c.group * pick(12, 20);  // a full row panel and a ragged one
-    c.shape_known = pick(0, 1) != 0;
-    SCOPED_TRACE(c.str());
-    PreparedNode n = make_node(c, rng);
-    Tensor want;
-    try {
-      want = n.reference()[0];
-    } catch (const Error&) {
-      continue;
-    }
-    ++checked;
-    check_tiers(c, n, want, tiers, /*two_threads=*/true, [&](const std::string& label, const std::string& what) {
-      EXPECT_EQ(label.find("subpixel") != std::string::npos, applies) << what;
-      subpixel += applies;
-    });
-  }
-  EXPECT_GE(checked, 100) << "too many random cases refused by the reference";
-  EXPECT_GE(subpixel, 150);
 }
 
 }  // namespace
