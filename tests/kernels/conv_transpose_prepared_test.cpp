@@ -179,9 +179,10 @@ TEST(ConvTransposePrepared, PhasedCol2imMatchesReference) {
   EXPECT_GE(by_positions, 40);
 }
 
-// Output channels split in two parts (8 or more per group, the usual orientation: each part its own packed Wᵀ,
-// one work item per thread with its own col) and batches in an even number of equal chunks (a col past 256 Ki
-// floats per image: one image a chunk; smaller, several): at every ISA tier, 1 and 2 threads the same bits.
+// Output channels split in two parts (8 or more per group: each part its own packed W, one work item per thread
+// with its own col), the transposed 2-D orientation's GEMM per kernel row over the positions it writes inside Y
+// (one batch entry per image), and batches in an even number of equal chunks (a col past 256 Ki floats per image:
+// one image a chunk; smaller, several): at every ISA tier, 1 and 2 threads the same bits.
 TEST(ConvTransposePrepared, ChannelPartsAndBatchChunksMatchReference) {
   IsaCapGuard guard;
   std::mt19937 rng(37);
@@ -191,7 +192,7 @@ TEST(ConvTransposePrepared, ChannelPartsAndBatchChunksMatchReference) {
   // {C, M, size, batch}: 16 x 16 x 576 floats of col per image (chunks of 1), 36 Ki (chunks of 4 for 8 images),
   // an odd batch, grouped, and 4x4 inputs (few positions known: transposed, one part).
   for (auto [C, M, size, batch, group] : {std::array<int64_t, 5>{8, 16, 24, 3, 1}, {8, 16, 12, 8, 1}, {6, 9, 12, 5, 1},
-                                          {8, 24, 9, 3, 2}, {16, 16, 4, 8, 1}}) {
+                                          {8, 24, 9, 3, 2}, {16, 16, 4, 8, 1}, {12, 10, 5, 3, 1}, {8, 6, 3, 1, 1}}) {
     TransposeCase c;
     c.batch = batch, c.in_channels = C, c.out_channels = M, c.group = group, c.in = {size, size};
     c.kernel = {4, 4}, c.strides = {2, 2}, c.dilations = {1, 1}, c.output_padding = {0, 0}, c.pads = {1, 1, 1, 1};
@@ -205,7 +206,7 @@ TEST(ConvTransposePrepared, ChannelPartsAndBatchChunksMatchReference) {
     c.shape_known = pick(0, 3) == 0;  // mostly the usual orientation, whose channels are split
     cases.push_back(c);
   }
-  int checked = 0, split = 0;
+  int checked = 0, split = 0, by_rows = 0;
   for (const TransposeCase& c : cases) {
     if (HasFailure()) break;
     SCOPED_TRACE(c.str());
@@ -219,10 +220,12 @@ TEST(ConvTransposePrepared, ChannelPartsAndBatchChunksMatchReference) {
     ++checked;
     check_tiers(c, n, want, tiers, /*two_threads=*/true, [&](const std::string& label, const std::string&) {
       split += label.find("gemm(wT.x)") != std::string::npos;
+      by_rows += label.find("per kernel row") != std::string::npos;
     });
   }
   EXPECT_GE(checked, 35) << "too many random cases refused by the reference";
   EXPECT_GE(split, 60);
+  EXPECT_GE(by_rows, 9);
 }
 
 }  // namespace
