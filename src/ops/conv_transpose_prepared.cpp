@@ -152,6 +152,11 @@ constexpr int64_t kTransposedBelow = 64;
 // after (at 8 MiB, batch 8 of a DCGAN generator took 1.2x the time of one GEMM per image).
 constexpr int64_t kColFloats = int64_t{256} << 10;
 
+// Positions per image below which the per-kernel-row GEMMs of several images take every position in one GEMM
+// rather than one batch entry per image (which streams W_kh once per image: a generator's 1x1 first layer at
+// batch 8 took 1.8x as long).
+constexpr int64_t kMinRowsPerImage = 8;
+
 // Output channels per group from which they are split in two parts (one per thread at batch 1; the usual
 // orientation only: with the transposed one, whose W is megabytes of B, splitting its columns measured 3 % slower
 // on 2 threads than the GEMM's own split, DCGAN's 512 -> 256 at 4x4).
@@ -297,11 +302,15 @@ class PreparedConvTranspose final : public PreparedKernel {
     for (int64_t kh = 0; kh < kernel_rows; ++kh) {
       int64_t lo, hi;
       valid_output_range(kh * d.dilation[1] - d.pad_begin[1], d.stride[1], d.in[1], d.out[1], &lo, &hi);
-      const int64_t p0 = lo * d.out[2], p1 = std::max(lo, hi) * d.out[2];
+      int64_t p0 = lo * d.out[2], p1 = std::max(lo, hi) * d.out[2];
       if (p0 >= p1) continue;
-      kernels::GemmArgs g;  // one batch entry per image: its positions p0..p1
+      kernels::GemmArgs g;
+      if (nb > 1 && (p1 - p0 == xs || p1 - p0 < kMinRowsPerImage)) {
+        p0 = 0, p1 = cols_n;  // every position of the chunk, one GEMM (the rows outside Y are not read)
+      } else {
+        g.batch = nb, g.stride_a = xs, g.stride_c = xs * nk;  // one batch entry per image: its positions p0..p1
+      }
       g.M = p1 - p0, g.N = nk, g.K = Cg;
-      g.batch = nb, g.stride_a = xs, g.stride_c = xs * nk;
       g.a = {xg + p0, cols_n, true};
       g.packed_b = &packed[static_cast<size_t>((gi * parts + part) * kernel_rows + kh)];
       g.c = col + kh * kh_stride + p0 * nk;
@@ -383,7 +392,17 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
   static const std::vector<std::string> kOrientations = {"gemm-wT.x", "gemm-xT.w"};
   k->transposed = choose_tactic(ctx, kOrientations, rule_transposed ? 1 : 0) == 1;
   k->phased = !k->transposed && k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth;
-  const bool by_kernel_rows = k->transposed && k->spatial == 2 && kernel[0] > 1;
+  // Per kernel row where the declared input height shows a kernel row writing part of its rows outside Y.
+  bool by_kernel_rows = false;
+  if (k->transposed && k->spatial == 2 && xs.rank_known && xs.rank() == 4 && xs.dims[2].is_known()) {
+    const int64_t h = xs.dims[2].value();
+    const WindowAxis a = resolve_transpose_axis(k->attrs, 0, h);
+    for (int64_t kh = 0; kh < kernel[0] && a.out > 0; ++kh) {
+      int64_t lo, hi;
+      valid_output_range(kh * k->attrs.w.dilations[0] - a.pad_begin, k->attrs.w.strides[0], a.out, h, &lo, &hi);
+      by_kernel_rows |= hi - lo < h;
+    }
+  }
   k->parts = (!k->transposed || by_kernel_rows) && Mg >= kSplitMinChannels ? 2 : 1;
   const int64_t ks = rows / Mg;
   if (by_kernel_rows) {  // W_g per part and kernel row kh: B [Cg][channels of the part * kw]
