@@ -157,10 +157,11 @@ constexpr int64_t kColFloats = int64_t{256} << 10;
 // batch 8 took 1.8x as long).
 constexpr int64_t kMinRowsPerImage = 8;
 
-// Output channels per group from which they are split in two parts (one per thread at batch 1). Not for the
-// transposed orientation in one GEMM: splitting its B's columns measured 3 % slower on 2 threads than the GEMM's
-// own split (DCGAN's 512 -> 256 at 4x4, 0.399 -> 0.410 ms); per kernel row it is what makes it pay (four GEMMs
-// each split over the threads took 0.455, in parts 0.308).
+// Output channels per group from which the per-kernel-row GEMMs are split in two parts (one per thread at batch
+// 1): four GEMMs each split over the threads took 0.455 ms, in parts 0.308 (DCGAN's 512 -> 256 at 4x4, 2 threads;
+// main's one GEMM 0.397). Elsewhere the parts did not pay: the transposed orientation in one GEMM measured 3 %
+// slower on 2 threads than the GEMM's own split (0.399 -> 0.410 ms), the usual one the same at batch 1 and 2.4 %
+// slower at batch 8 (DCGAN, 2 threads, 8.77 -> 8.98 ms: each part packs the chunk's X again).
 constexpr int64_t kSplitMinChannels = 8;
 
 class PreparedConvTranspose final : public PreparedKernel {
@@ -171,7 +172,7 @@ class PreparedConvTranspose final : public PreparedKernel {
   bool transposed = false;                         // col computed transposed (few input positions)
   bool phased = false;                             // col2im_plane_phased (usual orientation, a strided last axis)
   int64_t parts = 1;                               // each group's output channels in this many parts, each its
-                                                   // own packed operand (so that threads split the channels)
+                                                   // own packed operands (so that threads split the channels)
   int64_t kernel_rows = 1;                         // transposed 2-D: W_g packed per kernel row (see run_item)
   kernels::VBinaryFn add = nullptr;                // the active tier's vbinary kernel (col2im_plane_phased)
   std::vector<kernels::PackedGemmOperand> packed;  // per group and part: Wᵀ_g's rows as A, or W_g's columns as B
@@ -404,7 +405,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
       by_kernel_rows |= hi - lo < h;
     }
   }
-  k->parts = (!k->transposed || by_kernel_rows) && Mg >= kSplitMinChannels ? 2 : 1;
+  k->parts = by_kernel_rows && Mg >= kSplitMinChannels ? 2 : 1;
   const int64_t ks = rows / Mg;
   if (by_kernel_rows) {  // W_g per part and kernel row kh: B [Cg][channels of the part * kw]
     k->kernel_rows = kernel[0];
