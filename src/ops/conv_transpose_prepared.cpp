@@ -147,6 +147,11 @@ void col2im_positions(const ConvDims& d, const float* col, int64_t p_stride, int
 // its columns, which a micro-kernel pads to 16. Measured on a DCGAN generator's layers (Zen 2, 1 thread): 1x1
 // input 0.64 -> 0.25 ms, 4x4 1.8 -> 1.3 ms; at 8x8 (64 positions) the usual orientation was 10-20 % faster.
 constexpr int64_t kTransposedBelow = 64;
+// With the per-kernel-row form (run_kernel_rows: rows outside Y skipped, col2im channels last) the transposed
+// orientation also pays at 8x8: DCGAN's 256 -> 128 alone (Zen 4, min of 3 alternating rounds), usual ->
+// transposed: batch 1 0.683 -> 0.622 ms (1 thread), 0.347 -> 0.314 (2); batch 8 5.37 -> 5.05, 2.68 -> 2.52. At
+// 16x16 (128 -> 64) it lost: 0.667 -> 0.737, 0.344 -> 0.372.
+constexpr int64_t kRowsTransposedBelow = 128;
 
 // Floats of col (1 MiB) up to which images share one GEMM: col stays in L2 for the col2im that reads it right
 // after (at 8 MiB, batch 8 of a DCGAN generator took 1.2x the time of one GEMM per image).
@@ -419,26 +424,28 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
   // The orientation follows the input positions when the declared shape tells them (either is right for any):
   // that is the rule; the two orientations are the candidate tactics kiln build times at the opt shape.
   const Shape& xs = ctx.input(0).shape;
-  bool rule_transposed = false;
-  if (xs.rank_known && xs.rank() == k->spatial + 2) {
-    int64_t positions = 1;
-    for (size_t i = 2; i < xs.rank() && positions > 0; ++i) positions = xs.dims[i].is_known() ? positions * xs.dims[i].value() : 0;
-    rule_transposed = positions > 0 && positions < kTransposedBelow;
-  }
-  static const std::vector<std::string> kOrientations = {"gemm-wT.x", "gemm-xT.w"};
-  k->transposed = choose_tactic(ctx, kOrientations, rule_transposed ? 1 : 0) == 1;
-  k->phased = !k->transposed && k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth;
-  // Per kernel row where the declared input height shows a kernel row writing part of its rows outside Y.
-  bool by_kernel_rows = false;
-  if (k->transposed && k->spatial == 2 && kernel[0] > 1 && xs.rank_known && xs.rank() == 4 && xs.dims[2].is_known()) {
+  // The transposed orientation runs per kernel row where the declared input height shows a kernel row writing
+  // part of its rows outside Y (2-D, kernels more than one row high).
+  bool rows_outside = false;
+  if (k->spatial == 2 && kernel[0] > 1 && xs.rank_known && xs.rank() == 4 && xs.dims[2].is_known()) {
     const int64_t h = xs.dims[2].value();
     const WindowAxis a = resolve_transpose_axis(k->attrs, 0, h);
     for (int64_t kh = 0; kh < kernel[0] && a.out > 0; ++kh) {
       int64_t lo, hi;
       valid_output_range(kh * k->attrs.w.dilations[0] - a.pad_begin, k->attrs.w.strides[0], a.out, h, &lo, &hi);
-      by_kernel_rows |= hi - lo < h;
+      rows_outside |= hi - lo < h;
     }
   }
+  bool rule_transposed = false;
+  if (xs.rank_known && xs.rank() == k->spatial + 2) {
+    int64_t positions = 1;
+    for (size_t i = 2; i < xs.rank() && positions > 0; ++i) positions = xs.dims[i].is_known() ? positions * xs.dims[i].value() : 0;
+    rule_transposed = positions > 0 && (positions < kTransposedBelow || (rows_outside && positions < kRowsTransposedBelow));
+  }
+  static const std::vector<std::string> kOrientations = {"gemm-wT.x", "gemm-xT.w"};
+  k->transposed = choose_tactic(ctx, kOrientations, rule_transposed ? 1 : 0) == 1;
+  k->phased = !k->transposed && k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth;
+  const bool by_kernel_rows = k->transposed && rows_outside;
   k->parts = by_kernel_rows && Mg >= kSplitMinChannels ? 2 : 1;
   const int64_t ks = rows / Mg;
   if (by_kernel_rows) {  // W_g per part and kernel row kh: B [Cg][kw * channels of the part]
