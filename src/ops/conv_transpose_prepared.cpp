@@ -117,7 +117,9 @@ void col2im_plane_phased(const ConvDims& d, const float* col, int64_t k_stride, 
 // col2im_channel for transposed col (kernel offsets contiguous, k_stride 1): position by position, each reads its
 // kernel offsets as one contiguous run and adds them into its window of y. With few positions (the transposed
 // orientation's case) this beats a pass per kernel offset and row: DCGAN's 1x1 and 4x4 inputs, 0.07 and 0.05 ms.
-void col2im_positions(const ConvDims& d, const float* col, int64_t p_stride, float* y) {
+// row_stride: floats between the runs of consecutive kernel rows (kd, kh) of a position (kernel[2] when col is
+// [positions][Mg * ks]; the kernel-row-major layout's [kh][positions][Mg * kw] has cols_n * Mg * kw).
+void col2im_positions(const ConvDims& d, const float* col, int64_t p_stride, int64_t row_stride, float* y) {
   const int64_t in_w = d.in[2];
   for (int64_t od = 0, p = 0; od < d.out[0]; ++od)
     for (int64_t oh = 0; oh < d.out[1]; ++oh)
@@ -130,7 +132,7 @@ void col2im_positions(const ConvDims& d, const float* col, int64_t p_stride, flo
             const int64_t ih = oh * d.stride[1] + kh * d.dilation[1] - d.pad_begin[1];
             if (ih < 0 || ih >= d.in[1]) continue;
             float* row = y + (id * d.in[1] + ih) * in_w;
-            const float* vk = v + (kd * d.kernel[1] + kh) * d.kernel[2];
+            const float* vk = v + (kd * d.kernel[1] + kh) * row_stride;
             for (int64_t kw = 0; kw < d.kernel[2]; ++kw) {
               const int64_t iw = ow * d.stride[2] + kw * d.dilation[2] - d.pad_begin[2];
               if (iw >= 0 && iw < in_w) row[iw] += vk[kw];
@@ -145,10 +147,27 @@ void col2im_positions(const ConvDims& d, const float* col, int64_t p_stride, flo
 // its columns, which a micro-kernel pads to 16. Measured on a DCGAN generator's layers (Zen 2, 1 thread): 1x1
 // input 0.64 -> 0.25 ms, 4x4 1.8 -> 1.3 ms; at 8x8 (64 positions) the usual orientation was 10-20 % faster.
 constexpr int64_t kTransposedBelow = 64;
+// With the per-kernel-row form (run_kernel_rows: rows outside Y skipped, col2im channels last) the transposed
+// orientation also pays at 8x8: DCGAN's 256 -> 128 alone (Zen 4, min of 3 alternating rounds), usual ->
+// transposed: batch 1 0.683 -> 0.622 ms (1 thread), 0.347 -> 0.314 (2); batch 8 5.37 -> 5.05, 2.68 -> 2.52. At
+// 16x16 (128 -> 64) it lost: 0.667 -> 0.737, 0.344 -> 0.372.
+constexpr int64_t kRowsTransposedBelow = 128;
 
 // Floats of col (1 MiB) up to which images share one GEMM: col stays in L2 for the col2im that reads it right
 // after (at 8 MiB, batch 8 of a DCGAN generator took 1.2x the time of one GEMM per image).
 constexpr int64_t kColFloats = int64_t{256} << 10;
+
+// Positions per image below which the per-kernel-row GEMMs of several images take every position in one GEMM
+// rather than one batch entry per image (which streams W_kh once per image: a generator's 1x1 first layer at
+// batch 8 took 1.8x as long).
+constexpr int64_t kMinRowsPerImage = 8;
+
+// Output channels per group from which the per-kernel-row GEMMs are split in two parts (one per thread at batch
+// 1): four GEMMs each split over the threads took 0.455 ms, in parts 0.308 (DCGAN's 512 -> 256 at 4x4, 2 threads;
+// main's one GEMM 0.397). Elsewhere the parts did not pay: the transposed orientation in one GEMM measured 3 %
+// slower on 2 threads than the GEMM's own split (0.399 -> 0.410 ms), the usual one the same at batch 1 and 2.4 %
+// slower at batch 8 (DCGAN, 2 threads, 8.77 -> 8.98 ms: each part packs the chunk's X again).
+constexpr int64_t kSplitMinChannels = 8;
 
 class PreparedConvTranspose final : public PreparedKernel {
  public:
@@ -157,71 +176,45 @@ class PreparedConvTranspose final : public PreparedKernel {
   TransposeAttrs attrs;
   bool transposed = false;                         // col computed transposed (few input positions)
   bool phased = false;                             // col2im_plane_phased (usual orientation, a strided last axis)
+  int64_t parts = 1;                               // each group's output channels in this many parts, each its
+                                                   // own packed operands (so that threads split the channels)
+  int64_t kernel_rows = 1;                         // transposed 2-D: W_g packed per kernel row (see run_item)
   kernels::VBinaryFn add = nullptr;                // the active tier's vbinary kernel (col2im_plane_phased)
-  std::vector<kernels::PackedGemmOperand> packed;  // per group: Wᵀ_g as A, (Mg * kernel) x Cg; or W_g as B
+  std::vector<kernels::PackedGemmOperand> packed;  // per group and part: Wᵀ_g's rows as A, or W_g's columns as B
   std::string label;
+
+  // Output channels [part_begin(p), part_begin(p + 1)) of a group.
+  int64_t part_begin(int64_t p) const { return out_channels / group * p / parts; }
 
   void run(KernelContext& ctx) const override {
     ConvDims d;
     if (!resolve(ctx, &d)) return compute_conv_transpose(ctx);
-    const float* x = ctx.input(0).data<float>();
-    const float* bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
-    float* y = ctx.output(0).data<float>();
-    const int64_t Cg = in_channels / group, Mg = out_channels / group, ks = d.kernel_size();
-    const int64_t xs = d.out_size(), ys = d.in_size();
+    Work w;
+    w.d = &d;
+    w.x = ctx.input(0).data<float>();
+    w.bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
+    w.y = ctx.output(0).data<float>();
+    const int64_t Mg = out_channels / group, ks = d.kernel_size(), xs = d.out_size();
     // Images in chunks whose col fits kColFloats: one GEMM per chunk and group streams the weights once for all
-    // its images (a generator's weights are megabytes: once per image, they dominated batch 8).
-    const int64_t chunk = std::clamp<int64_t>(kColFloats / std::max<int64_t>(Mg * ks * xs, 1), 1, d.batch);
-    thread_local std::vector<float> col, xbuf;
-    if (col.size() < static_cast<size_t>(Mg * ks * xs * chunk)) col.resize(static_cast<size_t>(Mg * ks * xs * chunk));
-    if (chunk > 1 && xbuf.size() < static_cast<size_t>(Cg * xs * chunk)) xbuf.resize(static_cast<size_t>(Cg * xs * chunk));
-    for (int64_t n0 = 0; n0 < d.batch; n0 += chunk) {
-      const int64_t nb = std::min(chunk, d.batch - n0), cols_n = nb * xs;  // GEMM columns (or rows) of the chunk
-      for (int64_t gi = 0; gi < group; ++gi) {
-        // X_g of the chunk as one [Cg][nb * positions] matrix: in place for one image, else gathered.
-        const float* xg = x + (n0 * in_channels + gi * Cg) * xs;
-        if (nb > 1) {
-          for (int64_t c = 0; c < Cg; ++c)
-            for (int64_t n = 0; n < nb; ++n)
-              std::memcpy(xbuf.data() + c * cols_n + n * xs, xg + (n * in_channels + c) * xs,
-                          static_cast<size_t>(xs) * sizeof(float));
-          xg = xbuf.data();
-        }
-        kernels::GemmArgs g;
-        g.K = Cg;
-        g.c = col.data();
-        if (transposed) {  // colᵀ = Xᵀ · W_g: X_g is stored [Cg][positions]
-          g.M = cols_n, g.N = Mg * ks;
-          g.a = {xg, cols_n, true};
-          g.packed_b = &packed[static_cast<size_t>(gi)];
-          g.ldc = Mg * ks;
-        } else {  // col = W_gᵀ · X_g
-          g.M = Mg * ks, g.N = cols_n;
-          g.packed_a = &packed[static_cast<size_t>(gi)];
-          g.b = {xg, cols_n, false};
-          g.ldc = cols_n;
-        }
-        kernels::gemm_f32(g, ctx.threads());
-        const int64_t k_stride = transposed ? 1 : cols_n, p_stride = transposed ? Mg * ks : 1;
-        const float* col_data = col.data();  // this thread's buffer (a name in the lambda is the worker's own)
-        kernels::parallel_for(ctx.threads(), static_cast<size_t>(nb * Mg), [&](size_t item) {
-          const int64_t n = static_cast<int64_t>(item) / Mg, m = static_cast<int64_t>(item) % Mg;
-          float* plane = y + ((n0 + n) * out_channels + gi * Mg + m) * ys;
-          const float b = bias ? bias[gi * Mg + m] : 0.0f;
-          // Image n's first position is column (or row) n * xs of col.
-          const float* cols = col_data + m * ks * k_stride + n * xs * (transposed ? Mg * ks : 1);
-          if (phased) {
-            col2im_plane_phased(d, cols, k_stride, b, add, plane);
-            return;
-          }
-          std::fill(plane, plane + ys, b);
-          if (transposed) {
-            col2im_positions(d, cols, p_stride, plane);
-          } else {
-            col2im_channel(d, cols, k_stride, p_stride, plane);
-          }
-        });
-      }
+    // its images (a generator's weights are megabytes: once per image, they dominated batch 8). An even number
+    // of equal chunks (not depending on the thread count: neither do the bits), so that 2 threads share them.
+    w.chunk = std::clamp<int64_t>(kColFloats / std::max<int64_t>(Mg * ks * xs, 1), 1, d.batch);
+    int64_t chunks = ceil_div(d.batch, w.chunk);
+    if (chunks > 1 && chunks % 2 != 0) ++chunks;
+    w.chunk = ceil_div(d.batch, chunks);
+    chunks = ceil_div(d.batch, w.chunk);
+    // Work items: (chunk, group, part of the output channels). With at least one per thread (and a whole number
+    // per thread, or two), each runs on one thread, its GEMM and then the col2im of its own planes: the col it
+    // reads is the one its thread just wrote, in that core's L2 (spread, the col2im read the other core's half;
+    // DCGAN batch 8 scaled 1.28x on 2 threads). Otherwise each item's GEMM and col2im use the whole pool.
+    const int64_t items = chunks * group * parts;
+    kernels::ThreadPool* pool = ctx.threads();
+    const int64_t threads = pool ? static_cast<int64_t>(pool->threads()) : 1;
+    if (threads > 1 && items >= threads && (items % threads == 0 || items >= 2 * threads)) {
+      kernels::parallel_for(pool, static_cast<size_t>(items),
+                            [&](size_t i) { run_item(w, static_cast<int64_t>(i), nullptr); });
+    } else {
+      for (int64_t i = 0; i < items; ++i) run_item(w, i, pool);
     }
   }
 
@@ -233,6 +226,146 @@ class PreparedConvTranspose final : public PreparedKernel {
   std::string describe() const override { return label; }
 
  private:
+  struct Work {
+    const ConvDims* d = nullptr;
+    const float* x = nullptr;
+    const float* bias = nullptr;
+    float* y = nullptr;
+    int64_t chunk = 1;  // images per chunk
+  };
+
+  // Item i = (chunk, group, part): its GEMM into this thread's col, then its planes' col2im; both over `pool`
+  // (null: this thread).
+  void run_item(const Work& w, int64_t i, kernels::ThreadPool* pool) const {
+    const ConvDims& d = *w.d;
+    const int64_t Cg = in_channels / group, Mg = out_channels / group, ks = d.kernel_size();
+    const int64_t xs = d.out_size(), ys = d.in_size();
+    const int64_t part = i % parts, gi = i / parts % group, n0 = i / parts / group * w.chunk;
+    const int64_t nb = std::min(w.chunk, d.batch - n0), cols_n = nb * xs;  // GEMM columns (or rows) of the chunk
+    const int64_t m0 = part_begin(part), mp = part_begin(part + 1) - m0, rows = mp * ks;
+    thread_local std::vector<float> col, xbuf;
+    if (col.size() < static_cast<size_t>(rows * cols_n)) col.resize(static_cast<size_t>(rows * cols_n));
+    // X_g of the chunk as one [Cg][nb * positions] matrix: in place for one image, else gathered.
+    const float* xg = w.x + (n0 * in_channels + gi * Cg) * xs;
+    if (nb > 1) {
+      if (xbuf.size() < static_cast<size_t>(Cg * cols_n)) xbuf.resize(static_cast<size_t>(Cg * cols_n));
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t n = 0; n < nb; ++n)
+          std::memcpy(xbuf.data() + c * cols_n + n * xs, xg + (n * in_channels + c) * xs,
+                      static_cast<size_t>(xs) * sizeof(float));
+      xg = xbuf.data();
+    }
+    if (kernel_rows > 1) return run_kernel_rows(w, n0, gi, part, nb, xg, col.data(), pool);
+    const kernels::PackedGemmOperand* wp = &packed[static_cast<size_t>(gi * parts + part)];
+    kernels::GemmArgs g;
+    g.K = Cg;
+    g.c = col.data();
+    if (transposed) {  // colᵀ = Xᵀ · W_g: X_g is stored [Cg][positions]
+      g.M = cols_n, g.N = rows;
+      g.a = {xg, cols_n, true};
+      g.packed_b = wp;
+      g.ldc = rows;
+    } else {  // col = W_gᵀ · X_g
+      g.M = rows, g.N = cols_n;
+      g.packed_a = wp;
+      g.b = {xg, cols_n, false};
+      g.ldc = cols_n;
+    }
+    kernels::gemm_f32(g, pool);
+    const int64_t k_stride = transposed ? 1 : cols_n, p_stride = transposed ? rows : 1;
+    const float* col_data = col.data();  // this thread's buffer (a name in the lambda is the worker's own)
+    kernels::parallel_for(pool, static_cast<size_t>(nb * mp), [&](size_t item) {
+      const int64_t n = static_cast<int64_t>(item) / mp, m = static_cast<int64_t>(item) % mp;
+      float* plane = w.y + ((n0 + n) * out_channels + gi * Mg + m0 + m) * ys;
+      const float b = w.bias ? w.bias[gi * Mg + m0 + m] : 0.0f;
+      // Image n's first position is column (or row) n * xs of col.
+      const float* cols = col_data + m * ks * k_stride + n * xs * p_stride;
+      if (phased) {
+        col2im_plane_phased(d, cols, k_stride, b, add, plane);
+        return;
+      }
+      std::fill(plane, plane + ys, b);
+      if (transposed) {
+        col2im_positions(d, cols, p_stride, d.kernel[2], plane);
+      } else {
+        col2im_channel(d, cols, k_stride, p_stride, plane);
+      }
+    });
+  }
+
+  // The transposed orientation in 2-D, one GEMM per kernel row kh: colᵀ_kh [positions][kw * mp] = Xᵀ · W[:, part,
+  // kh] into col laid out [kh][positions][kw][mp]. The GEMM of kh takes only the input rows whose output row for
+  // kh lies inside Y (one batch entry per image): with 4x4 inputs and a 4x4 kernel of stride 2 and pad 1 (DCGAN's
+  // 512 -> 256), 12 of 16 positions for the first and last kernel rows, an eighth of the multiply-adds, and those
+  // GEMMs fill the 12-row micro-kernel exactly. Zen 4, that layer alone, min of 3-4 alternating rounds, main ->
+  // this: batch 1 0.729 -> 0.610 ms (1 thread), 0.397 -> 0.308 (2 threads: parts of the channels, each thread its
+  // own col); batch 8 5.75 -> 5.12, 2.83 -> 2.52.
+  void run_kernel_rows(const Work& w, int64_t n0, int64_t gi, int64_t part, int64_t nb, const float* xg, float* col,
+                       kernels::ThreadPool* pool) const {
+    const ConvDims& d = *w.d;
+    const int64_t Cg = in_channels / group, Mg = out_channels / group, m0 = part_begin(part);
+    const int64_t mp = part_begin(part + 1) - m0, kw_n = d.kernel[2], nk = mp * kw_n;
+    const int64_t xs = d.out_size(), ys = d.in_size(), cols_n = nb * xs, kh_stride = cols_n * nk;
+    for (int64_t kh = 0; kh < kernel_rows; ++kh) {
+      int64_t lo, hi;
+      valid_output_range(kh * d.dilation[1] - d.pad_begin[1], d.stride[1], d.in[1], d.out[1], &lo, &hi);
+      int64_t p0 = lo * d.out[2], p1 = std::max(lo, hi) * d.out[2];
+      if (p0 >= p1) continue;
+      kernels::GemmArgs g;
+      if (nb > 1 && (p1 - p0 == xs || p1 - p0 < kMinRowsPerImage)) {
+        p0 = 0, p1 = cols_n;  // every position of the chunk, one GEMM (the rows outside Y are not read)
+      } else {
+        g.batch = nb, g.stride_a = xs, g.stride_c = xs * nk;  // one batch entry per image: its positions p0..p1
+      }
+      g.M = p1 - p0, g.N = nk, g.K = Cg;
+      g.a = {xg + p0, cols_n, true};
+      g.packed_b = &packed[static_cast<size_t>((gi * parts + part) * kernel_rows + kh)];
+      g.c = col + kh * kh_stride + p0 * nk;
+      g.ldc = nk;
+      kernels::gemm_f32(g, pool);
+    }
+    // col2im channels last: each (position, kernel row, kernel column) adds the part's mp channels, contiguous in
+    // col ([kw][m]) and in this thread's [output position][m] buffer, one vectorized add per (position, kernel
+    // row) over its kernel columns inside Y; then the buffer is stored into the planes, transposed, with the bias.
+    // Scattering col plane by plane, 16 scalar adds a position, took 8 % of DCGAN's 512 -> 256 layer.
+    thread_local std::vector<float> cl;
+    if (cl.size() < static_cast<size_t>(ys * mp)) cl.resize(static_cast<size_t>(ys * mp));
+    float* const acc = cl.data();
+    const int64_t in_w = d.in[2], dw = d.dilation[2];
+    for (int64_t n = 0; n < nb; ++n) {
+      std::fill(acc, acc + ys * mp, 0.0f);
+      for (int64_t oh = 0, p = 0; oh < d.out[1]; ++oh)
+        for (int64_t ow = 0; ow < d.out[2]; ++ow, ++p) {
+          const int64_t iw0 = ow * d.stride[2] - d.pad_begin[2];  // kernel column kw writes column iw0 + kw * dw
+          const int64_t kw_lo = iw0 >= 0 ? 0 : (-iw0 + dw - 1) / dw;
+          const int64_t kw_hi = iw0 >= in_w ? 0 : std::min(kw_n, (in_w - 1 - iw0) / dw + 1);
+          if (kw_lo >= kw_hi) continue;
+          for (int64_t kh = 0; kh < kernel_rows; ++kh) {
+            const int64_t ih = oh * d.stride[1] + kh * d.dilation[1] - d.pad_begin[1];
+            if (ih < 0 || ih >= d.in[1]) continue;
+            kernels::BinaryBlock b;
+            b.a = b.out = acc + (ih * in_w + iw0 + kw_lo * dw) * mp;
+            b.b = col + kh * kh_stride + (n * xs + p) * nk + kw_lo * mp;
+            b.rows = kw_hi - kw_lo, b.n = mp;
+            b.a_row = b.out_row = dw * mp, b.b_row = mp;
+            if (dw == 1) b.n *= b.rows, b.rows = 1;  // the kernel columns' channels are one run on both sides
+            add(kernels::BinaryOp::kAdd, b);
+          }
+        }
+      float* yn = w.y + ((n0 + n) * out_channels + gi * Mg + m0) * ys;
+      const float* bias = w.bias ? w.bias + gi * Mg + m0 : nullptr;
+      constexpr int64_t kBlock = 8;  // planes written together: each position's 8 channels are one read
+      kernels::parallel_for(pool, static_cast<size_t>(ceil_div(mp, kBlock)), [&](size_t blk) {
+        const int64_t mb = static_cast<int64_t>(blk) * kBlock, me = std::min(mp, mb + kBlock);
+        for (int64_t m = mb; m < me; ++m) {
+          const float bm = bias ? bias[m] : 0.0f;
+          float* plane = yn + m * ys;
+          for (int64_t q = 0; q < ys; ++q) plane[q] = bm + acc[q * mp + m];
+        }
+      });
+    }
+  }
+
   bool resolve(KernelContext& ctx, ConvDims* d) const {
     const Tensor& x = ctx.input(0);
     if (x.dtype() != DType::kFloat32 || x.rank() != spatial + 2 || x.dim(1) != in_channels || x.numel() == 0)
@@ -291,25 +424,64 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(PrepareContext& ctx) {
   // The orientation follows the input positions when the declared shape tells them (either is right for any):
   // that is the rule; the two orientations are the candidate tactics kiln build times at the opt shape.
   const Shape& xs = ctx.input(0).shape;
+  // The transposed orientation runs per kernel row where the declared input height shows a kernel row writing
+  // part of its rows outside Y (2-D, kernels more than one row high).
+  bool rows_outside = false;
+  if (k->spatial == 2 && kernel[0] > 1 && xs.rank_known && xs.rank() == 4 && xs.dims[2].is_known()) {
+    const int64_t h = xs.dims[2].value();
+    const WindowAxis a = resolve_transpose_axis(k->attrs, 0, h);
+    for (int64_t kh = 0; kh < kernel[0] && a.out > 0; ++kh) {
+      int64_t lo, hi;
+      valid_output_range(kh * k->attrs.w.dilations[0] - a.pad_begin, k->attrs.w.strides[0], a.out, h, &lo, &hi);
+      rows_outside |= hi - lo < h;
+    }
+  }
   bool rule_transposed = false;
   if (xs.rank_known && xs.rank() == k->spatial + 2) {
     int64_t positions = 1;
     for (size_t i = 2; i < xs.rank() && positions > 0; ++i) positions = xs.dims[i].is_known() ? positions * xs.dims[i].value() : 0;
-    rule_transposed = positions > 0 && positions < kTransposedBelow;
+    rule_transposed = positions > 0 && (positions < kTransposedBelow || (rows_outside && positions < kRowsTransposedBelow));
   }
   static const std::vector<std::string> kOrientations = {"gemm-wT.x", "gemm-xT.w"};
   k->transposed = choose_tactic(ctx, kOrientations, rule_transposed ? 1 : 0) == 1;
   k->phased = !k->transposed && k->attrs.w.strides.back() > 1 && kernel.back() <= kMaxKernelWidth;
-  for (int64_t gi = 0; gi < k->group; ++gi) {  // W_g is stored Cg x rows
-    const float* wg = w->data<float>() + gi * Cg * rows;
-    const std::string what = "conv_transpose W g" + std::to_string(gi);
-    k->packed.push_back(k->transposed ? pack_gemm_weights(ctx, what, kernels::GemmSide::kB, Cg, rows,
-                                                          [&] { return kernels::MatrixRef{wg, rows, false}; })
-                                      : pack_gemm_weights(ctx, what, kernels::GemmSide::kA, rows, Cg,
-                                                          [&] { return kernels::MatrixRef{wg, rows, true}; }));
+  const bool by_kernel_rows = k->transposed && rows_outside;
+  k->parts = by_kernel_rows && Mg >= kSplitMinChannels ? 2 : 1;
+  const int64_t ks = rows / Mg;
+  if (by_kernel_rows) {  // W_g per part and kernel row kh: B [Cg][kw * channels of the part]
+    k->kernel_rows = kernel[0];
+    const int64_t kw_n = kernel[1];
+    std::vector<float> b;
+    for (int64_t gi = 0; gi < k->group; ++gi)
+      for (int64_t p = 0; p < k->parts; ++p)
+        for (int64_t kh = 0; kh < kernel[0]; ++kh) {
+          const int64_t m0 = k->part_begin(p), mp = k->part_begin(p + 1) - m0, nk = mp * kw_n;
+          const std::string what = "conv_transpose W g" + std::to_string(gi) + " part" + std::to_string(p) + " kh" +
+                                   std::to_string(kh);
+          k->packed.push_back(pack_gemm_weights(ctx, what, kernels::GemmSide::kB, Cg, nk, [&] {
+            b.resize(static_cast<size_t>(Cg * nk));
+            for (int64_t c = 0; c < Cg; ++c)  // columns [kw][m]: a kernel column's channels contiguous
+              for (int64_t m = 0; m < mp; ++m)
+                for (int64_t kw = 0; kw < kw_n; ++kw)
+                  b[static_cast<size_t>(c * nk + kw * mp + m)] =
+                      w->data<float>()[(gi * Cg + c) * rows + ((m0 + m) * kernel[0] + kh) * kw_n + kw];
+            return kernels::MatrixRef{b.data(), nk, false};
+          }));
+        }
   }
+  for (int64_t gi = 0; gi < k->group && k->kernel_rows == 1; ++gi)  // W_g is stored Cg x rows; part p is its columns of channels [m0, m1)
+    for (int64_t p = 0; p < k->parts; ++p) {
+      const int64_t m0 = k->part_begin(p), pr = (k->part_begin(p + 1) - m0) * ks;
+      const float* wg = w->data<float>() + gi * Cg * rows + m0 * ks;
+      const std::string what = "conv_transpose W g" + std::to_string(gi) + (k->parts > 1 ? " part" + std::to_string(p) : "");
+      k->packed.push_back(k->transposed ? pack_gemm_weights(ctx, what, kernels::GemmSide::kB, Cg, pr,
+                                                            [&] { return kernels::MatrixRef{wg, rows, false}; })
+                                        : pack_gemm_weights(ctx, what, kernels::GemmSide::kA, pr, Cg,
+                                                            [&] { return kernels::MatrixRef{wg, rows, true}; }));
+    }
   k->label = "conv_transpose " + dims_str(kernel) + " s" + dims_str(k->attrs.w.strides) +
-             (k->group != 1 ? " g" + std::to_string(k->group) : "") + (k->transposed ? " gemm(xT.w) " : " gemm(wT.x) ") +
+             (k->group != 1 ? " g" + std::to_string(k->group) : "") +
+             (k->transposed ? k->kernel_rows > 1 ? " gemm(xT.w) per kernel row " : " gemm(xT.w) " : " gemm(wT.x) ") +
              kernels::gemm_kernel_name() +
              " + col2im" +
              (k->transposed ? "-positions" : k->phased ? "-phased" : "") +

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <functional>
 #include <random>
 #include <span>
@@ -166,8 +167,12 @@ TEST(ConvTransposePrepared, PhasedCol2imMatchesReference) {
     ++checked;
     int64_t positions = 1;
     for (int64_t v : c.in) positions *= v;
-    const bool transposed = c.shape_known && positions < 64, expect_phased = !transposed && c.kernel.back() <= 16;
+    // Transposed below 64 positions; below 128 too where 2-D kernel rows write rows outside Y (per kernel row).
+    const bool either = c.shape_known && positions >= 64 && positions < 128 && c.in.size() == 2;
     check_tiers(c, n, want, tiers, /*two_threads=*/true, [&](const std::string& label, const std::string& what) {
+      const bool by_rows = label.find("per kernel row") != std::string::npos;
+      const bool transposed = (c.shape_known && positions < 64) || (either && by_rows);
+      const bool expect_phased = !transposed && c.kernel.back() <= 16;
       EXPECT_EQ(label.find("col2im-phased") != std::string::npos, expect_phased) << what;
       EXPECT_EQ(label.find("col2im-positions") != std::string::npos, transposed) << what;
       phased += expect_phased, by_positions += transposed;
@@ -176,6 +181,56 @@ TEST(ConvTransposePrepared, PhasedCol2imMatchesReference) {
   EXPECT_GE(checked, 90) << "too many random cases refused by the reference";
   EXPECT_GE(phased, 40);
   EXPECT_GE(by_positions, 40);
+}
+
+// The transposed 2-D orientation's GEMM per kernel row over the positions it writes inside Y (one batch entry
+// per image), its output channels split in two parts (8 or more per group: each part its own packed W, one work
+// item per thread with its own col), and batches in an even number of equal chunks (a col past 256 Ki floats
+// per image: one image a chunk; smaller, several), each chunk a work item: at every ISA tier, 1 and 2 threads the
+// same bits.
+TEST(ConvTransposePrepared, ChannelPartsAndBatchChunksMatchReference) {
+  IsaCapGuard guard;
+  std::mt19937 rng(37);
+  const kernels::IsaTier tiers[] = {kernels::IsaTier::kRef, kernels::IsaTier::kAvx2, kernels::IsaTier::kAvx512};
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  std::vector<TransposeCase> cases;
+  // {C, M, size, batch}: 16 x 16 x 576 floats of col per image (chunks of 1), 36 Ki (chunks of 4 for 8 images),
+  // an odd batch, grouped, and 4x4 inputs (few positions known: transposed, one part).
+  for (auto [C, M, size, batch, group] : {std::array<int64_t, 5>{8, 16, 24, 3, 1}, {8, 16, 12, 8, 1}, {6, 9, 12, 5, 1},
+                                          {8, 24, 9, 3, 2}, {16, 16, 4, 8, 1}, {12, 10, 5, 3, 1}, {8, 6, 3, 1, 1}}) {
+    TransposeCase c;
+    c.batch = batch, c.in_channels = C, c.out_channels = M, c.group = group, c.in = {size, size};
+    c.kernel = {4, 4}, c.strides = {2, 2}, c.dilations = {1, 1}, c.output_padding = {0, 0}, c.pads = {1, 1, 1, 1};
+    c.bias = true;
+    cases.push_back(c);
+  }
+  for (int i = 0; i < 40; ++i) {
+    TransposeCase c = random_case(rng, /*col2im_focus=*/i % 2 == 0);
+    c.out_channels = c.group * pick(8, 20);
+    c.batch = pick(1, 4);
+    c.shape_known = pick(0, 3) == 0;  // mostly the usual orientation
+    cases.push_back(c);
+  }
+  int checked = 0, usual = 0, by_rows = 0;
+  for (const TransposeCase& c : cases) {
+    if (HasFailure()) break;
+    SCOPED_TRACE(c.str());
+    PreparedNode n = make_node(c, rng);
+    Tensor want;
+    try {
+      want = n.reference()[0];
+    } catch (const Error&) {
+      continue;
+    }
+    ++checked;
+    check_tiers(c, n, want, tiers, /*two_threads=*/true, [&](const std::string& label, const std::string&) {
+      usual += label.find("gemm(wT.x)") != std::string::npos;
+      by_rows += label.find("per kernel row") != std::string::npos;
+    });
+  }
+  EXPECT_GE(checked, 35) << "too many random cases refused by the reference";
+  EXPECT_GE(usual, 60);
+  EXPECT_GE(by_rows, 9);
 }
 
 }  // namespace
