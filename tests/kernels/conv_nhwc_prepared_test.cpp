@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -123,17 +124,33 @@ TEST(ConvNhwcPrepared, DepthwiseLayersMatchReference) {
 }
 
 TEST(ConvNhwcPrepared, ScaledPointwiseLayersMatchReference) {
-  // X * S (a squeeze-excitation gate) then the 1x1: small batches staged whole, larger ones (past 1 MiB of X) in
-  // bands of pixel rows, some of them ragged.
+  // A squeeze-excitation gate S, in each form: images of at least twice as many pixels as output channels scale
+  // W^T per image (small and large planes); fewer pixels scale X, staged whole when the batch's X is small, in
+  // bands of pixel rows (some ragged) past 1 MiB of it. Planes declared or not (an undeclared size keeps W^T).
   std::mt19937 rng(404);
   auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
-  for (int i = 0; i < 24 && !HasFailure(); ++i) {
+  for (int i = 0; i < 32 && !HasFailure(); ++i) {
     NhwcCase c;
-    const bool large = i % 3 == 2;
-    c.batch = pick(1, 3), c.height = large ? pick(50, 61) : pick(1, 15), c.width = large ? pick(50, 67) : pick(1, 19);
-    c.in_channels = large ? pick(110, 150) : pick(1, 70), c.out_channels = pick(1, 40);
-    c.bias = pick(0, 2) != 0, c.residual = pick(0, 1) != 0, c.scale = true;
-    c.activation = i % 4 == 0 ? "Relu" : "";
+    c.batch = pick(1, 3);
+    switch (i % 4) {
+      case 0:  // weights scaled, small planes
+        c.height = pick(2, 15), c.width = pick(1, 19), c.in_channels = pick(1, 70);
+        c.out_channels = std::max<int64_t>(1, pick(1, static_cast<int>(c.height * c.width / 2)));
+        break;
+      case 1:  // X scaled, staged
+        c.height = pick(1, 6), c.width = pick(1, 7), c.in_channels = pick(1, 70);
+        c.out_channels = c.height * c.width / 2 + pick(1, 40);
+        break;
+      case 2:  // weights scaled, large planes
+        c.height = pick(50, 61), c.width = pick(50, 67), c.in_channels = pick(110, 150), c.out_channels = pick(1, 40);
+        break;
+      default:  // X scaled in bands
+        c.batch = 3, c.height = pick(20, 24), c.width = pick(20, 24), c.in_channels = pick(220, 260);
+        c.out_channels = c.height * c.width / 2 + pick(1, 30);
+        break;
+    }
+    c.bias = pick(0, 2) != 0, c.residual = pick(0, 1) != 0, c.scale = true, c.shape_known = pick(0, 3) != 0;
+    c.activation = i % 3 == 0 ? "Relu" : i % 3 == 1 ? "Silu" : "";
     SCOPED_TRACE(c.str());
     check_case(c, static_cast<uint32_t>(600 + i), "+scale");
   }

@@ -16,6 +16,7 @@
 // lt/le/eq/unordered (true where either is NaN), select(m, a, b) = m ? a : b, all(m) (every lane true: a
 // branch to a rare slow path); and 32-bit integer lanes VI:
 // to_int (round to nearest), to_float, add_i, sub_i, set1_i, shl_i<k>, sra_i<k>, as_int / as_float (bit casts).
+// 16-lane wrappers (Avx512, simd_pair.h's Avx2Pair): lookup16(table, i) = table[i & 15] per lane (one permute).
 
 #include <immintrin.h>
 
@@ -126,6 +127,7 @@ struct Avx512 {
   template <int k> static VI sra_i(VI a) { return _mm512_srai_epi32(a, k); }
   static VI as_int(V a) { return _mm512_castps_si512(a); }
   static V as_float(VI a) { return _mm512_castsi512_ps(a); }
+  static V lookup16(const float* table, VI i) { return _mm512_permutexvar_ps(i, _mm512_loadu_ps(table)); }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
 };

@@ -61,6 +61,15 @@ struct Avx2Pair {
   template <int k> static VI sra_i(VI a) { return {Avx2::sra_i<k>(a.lo), Avx2::sra_i<k>(a.hi)}; }
   static VI as_int(V a) { return {Avx2::as_int(a.lo), Avx2::as_int(a.hi)}; }
   static V as_float(VI a) { return {Avx2::as_float(a.lo), Avx2::as_float(a.hi)}; }
+  /// table[i & 15] per lane, as Avx512's.
+  static V lookup16(const float* table, VI i) { return {lookup16_half(table, i.lo), lookup16_half(table, i.hi)}; }
+
+ private:
+  static __m256 lookup16_half(const float* table, __m256i i) {
+    const __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), i);  // reads i's low 3 bits
+    const __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), i);
+    return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));  // bit 3 picks the half
+  }
 };
 #endif
 

@@ -4,9 +4,9 @@
 // 16 elements is as cheap to dispatch as a row of a million (the GEMM and conv epilogues call it per tile).
 //
 // Accuracy against the exact value (float64), measured on AVX2 over 48 random inputs of each sign in every
-// binade, a dense grid on [-12, 12], denormals, ±inf and NaN (tests/kernels/vunary_test.cpp asserts the bound
-// in brackets; the AVX-512 kernel is the same code on 16 lanes). Relu, Clip, Neg, Abs are exact; Sqrt,
-// Square, LeakyRelu, HardSigmoid, Affine are one correctly rounded operation (0.5 ulp).
+// binade, a dense grid on [-12, 12], denormals, ±inf and NaN (tests/kernels/vunary_test.cpp asserts the bound in
+// brackets; AVX-512 is the same code on 16 lanes, but for the table-driven exp of Sigmoid and SiLU). Relu, Clip,
+// Neg, Abs are exact; Sqrt, Square, LeakyRelu, HardSigmoid, Affine are one correctly rounded operation (0.5 ulp).
 //   Exp        0.97 ulp [2]; overflows to +inf past ln(FLT_MAX); denormal results are kept, not flushed
 //   Log        0.74 ulp [2]; log(0) = -inf, log(x < 0) = NaN, log(inf) = inf; denormal inputs exact-scaled
 //   Sigmoid    2.1 ulp [3], including the denormal tail for x < -87 (|x| <= 87: vmath::sigmoid_nonpositive)

@@ -93,6 +93,10 @@ template <class S> inline typename S::V times_sigmoid(typename S::V num, typenam
 /// 3.6e-9 with the float coefficients). Returns sigmoid(z) = e / (1 + e). 11 FMA-port operations and a
 /// division against exp's 14 and its integer work; 1.4x the speed of times_sigmoid (Zen 2). Lanes outside the
 /// range (|x| > 87, inf, NaN) must take times_sigmoid: the callers select them lane by lane (fast_sigmoid_range).
+/// With AVX-512 (HasLookup16) a 16-entry table of 2^(j/16) (one permute, and one more for its rounding error)
+/// leaves |t| <= ln2/32, where a degree-3 polynomial does (sigmoid_nonpositive_lut16): 8 FMA-port operations
+/// instead of 11, as accurate (the same worst cases over a grid of step 2^-13 on [-87, 30] and 20000 random inputs
+/// of each sign per binade 2^-30..2^6); Zen 4: SiLU 0.296 -> 0.258 ns per float, sigmoid 0.268 -> 0.247.
 inline constexpr float kFastSigmoidLimit = 87.0f;
 inline constexpr float kExpTailP[] = {1.381453942e-03f, 8.368745446e-03f, 4.166838899e-02f, 1.666652113e-01f,
                                       4.999999404e-01f, 1.0f};
@@ -101,8 +105,49 @@ template <class S> inline typename S::M fast_sigmoid_range(typename S::V z) {
   return S::le(S::set1(-kFastSigmoidLimit), z);  // false for NaN
 }
 
+/// 2^(j/16) for j = 0..15 as float bits minus j << 19 (the bits of j that the shift of the rounded value puts in
+/// the mantissa, so that an integer add of the shifted value makes 2^(m + j/16) for n = 16m + j).
+alignas(64) inline constexpr float kExp2Lut16[16] = {
+    0x1.000000p+0f, 0x1.fb5586p-1f, 0x1.f72b84p-1f, 0x1.f387a6p-1f, 0x1.f06fe0p-1f, 0x1.edea64p-1f,
+    0x1.ebfdaep-1f, 0x1.eab07ep-1f, 0x1.ea09e6p-1f, 0x1.ea1148p-1f, 0x1.eace54p-1f, 0x1.ec4918p-1f,
+    0x1.ee89fap-1f, 0x1.f199bep-1f, 0x1.f5818ep-1f, 0x1.fa4afap-1f};
+/// (2^(j/16) - T)/T for T = 2^(j/16) rounded to float: added to e^t - 1, the table's rounding no longer shows in
+/// the results (it took sigmoid to 3.0 ulp).
+alignas(64) inline constexpr float kExp2Lut16Lo[16] = {
+    0.0f,           0x1.8d96d4p-25f,  -0x1.9c0c22p-27f, 0x1.964904p-25f,  0x1.125002p-25f,  0x1.370be4p-25f,
+    -0x1.0a3550p-25f, -0x1.00d8acp-27f, 0x1.26055cp-26f,  -0x1.05cb44p-25f, 0x1.67a1cap-28f,  0x1.a3b5e4p-28f,
+    -0x1.f9c304p-27f, -0x1.6961b4p-28f, -0x1.a5217cp-28f, 0x1.61428ep-28f};
+/// e^t - 1 = t + t² (c2 + c3 t) on |t| <= ln2/32: a minimax tilt of Taylor's 1/2 and 1/6 (XNNPACK's p3).
+inline constexpr float kExpLut16C2 = 0x1.00021Ep-1f, kExpLut16C3 = 0x1.55559Ap-3f;
+
+/// A wrapper with lookup16 (Avx512, Avx2Pair); the others (AVX2's 8 lanes, the tests' scalar emulations) take the
+/// degree-4 path.
+template <class S>
+concept HasLookup16 = requires(const float* table, typename S::VI i) { S::lookup16(table, i); };
+
+template <class S> inline typename S::V sigmoid_nonpositive_lut16(typename S::V z) {
+  using V = typename S::V;
+  // n = round(16 z log2e) in the low bits of the sum (1.5·2^23: n >= -2008 keeps them within the mantissa).
+  const V magic = S::set1(12582912.0f);
+  const V biased = S::fmadd(z, S::set1(23.0831206542234f), magic);
+  const typename S::VI bits = S::as_int(biased);
+  // 2^n/16 = 2^m 2^(j/16) for n = 16m + j: the table's entry j (the permute reads the low 4 bits) plus m in the
+  // exponent field (n << 19 is m << 23 + j << 19; m >= -126 keeps it normal).
+  const V s = S::as_float(S::add_i(S::as_int(S::lookup16(kExp2Lut16, bits)), S::template shl_i<19>(bits)));
+  const V n = S::sub(biased, magic);
+  V t = S::fnmadd(n, S::set1(0.693359375f / 16), z);  // z - n ln2/16, in two parts (Cody-Waite)
+  t = S::fnmadd(n, S::set1(-2.12194440e-4f / 16), t);
+  V p = S::fmadd(S::set1(kExpLut16C3), t, S::set1(kExpLut16C2));
+  p = S::mul(p, t);
+  p = S::fmadd(p, t, t);                          // e^t - 1
+  p = S::add(p, S::lookup16(kExp2Lut16Lo, bits));  // and the table's rounding
+  const V e = S::fmadd(s, p, s);
+  return S::div(e, S::add(S::set1(1.0f), e));
+}
+
 template <class S> inline typename S::V sigmoid_nonpositive(typename S::V z) {
   using V = typename S::V;
+  if constexpr (HasLookup16<S>) return sigmoid_nonpositive_lut16<S>(z);
   const V magic = S::set1(12583039.0f);  // 1.5 · 2^23 + 127
   const V biased = S::fmadd(z, S::set1(1.44269504088896341f), magic);
   const V s = S::as_float(S::template shl_i<23>(S::as_int(biased)));  // 2^n
