@@ -141,19 +141,23 @@ void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int6
         // too many streams for the hardware prefetcher) take to come from L3, and a C whose arena space was last
         // written a run ago costs each store a read for ownership. Measured (Zen 4, 1 thread): SqueezeNet batch 8,
         // its squeeze and expand1x1 layers (input just written by a Concat copy, 12 MB) 12.7 -> 10.8 ms.
-        Prefetch next, far, next_c;
+        Prefetch next, far, next_c, next_res;
         const int64_t steps = ceil_div(m1 - m0, mr);
         if (kb + 1 < r.nkb && t.cols == nr) {
           next = Prefetch(strip + (k0 + kc) * ldb, std::min(r.kc, K - k0 - kc), nr * 4, ldb * 4, steps);
         } else if (kb + 1 == r.nkb && n + 2 * nr <= v.g.N) {
           next = Prefetch(b.data + n + nr, std::min(r.kc, K), nr * 4, b.ld * 4, steps);
           next_c = Prefetch(v.c + m0 * v.g.ldc + n + nr, m1 - m0, nr * 4, v.g.ldc * 4, steps);
+          // The next strip's residual (read by its first K block) likewise: its rows, ldr apart, are as many
+          // streams as C's.
+          if (v.res) next_res = Prefetch(v.res + m0 * v.ep.ldr + n + nr, m1 - m0, nr * 4, v.ep.ldr * 4, steps);
           if (n + 3 * nr <= v.g.N) far = Prefetch(b.data + n + 2 * nr, std::min(r.kc, K), nr * 4, b.ld * 4, steps);
         }
         for (int64_t ir = m0; ir < m1; ir += mr) {
           next.step<3>();
           far.step<2>();
           next_c.step<2, true>();
+          next_res.step<2>();
           v.place(t, ir, n, kb);
           t.rows = std::min(mr, m1 - ir);
           v.run(t, kc, v.a_at(ir, k0), strip + k0 * ldb);

@@ -67,7 +67,10 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
       __builtin_prefetch(c + r * ldc, 1, 3);
       __builtin_prefetch(c + r * ldc + NV * L - 1, 1, 3);
     }
-    if (residual) __builtin_prefetch(residual + r * ldr, 0, 3);
+    if (residual) {
+      __builtin_prefetch(residual + r * ldr, 0, 3);
+      __builtin_prefetch(residual + r * ldr + NV * L - 1, 0, 3);
+    }
   }
   auto step = [&](V(&sum)[R][NV]) __attribute__((always_inline)) {
     V bv[NV];
