@@ -317,7 +317,7 @@ bool prepare_recurrent(PrepareContext& ctx, const RnnOpSpec& spec, int64_t rec_c
     k.r.push_back(pack_gemm_weights(ctx, "rnn R d" + std::to_string(d), kernels::GemmSide::kB, k.hidden, k.rec_cols,
                                     [&] { return kernels::MatrixRef{rd, k.hidden, true}; }));
     k.r_rows.push_back(pack_gemv_weights(ctx, "rnn R rows d" + std::to_string(d), rd, k.rec_cols, k.hidden));
-    k.w_rows.push_back(pack_gemv_weights(ctx, "rnn W rows d" + std::to_string(d), wd, k.gh, k.input));
+    k.w_rows.push_back(pack_gemv_side_weights(ctx, "rnn W tiles d" + std::to_string(d), wd, k.gh, k.input));
   }
   const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
   if (!schema || !schema->compute) return false;

@@ -145,7 +145,8 @@ TEST_P(GemvKernel, SideProductRidesAlong) {
     sd.N = iter % 4 == 0 ? pick(1, 40) : pick(1, 300);
     sd.K = iter % 5 == 0 ? pick(g.K, g.K + 50) : pick(1, static_cast<int>(std::max<int64_t>(1, g.K / 3)));
     const auto sw = random_floats(static_cast<size_t>(sd.N * sd.K), rng);
-    const auto swp = gemv_pack(sw.data(), sd.N, sd.K);
+    std::vector<float> swp(gemv_side_packed_floats(sd.N, sd.K));
+    gemv_side_pack(sw.data(), sd.N, sd.K, swp.data());
     const auto sx = random_floats(static_cast<size_t>(kGemvSideRows * sd.K), rng);
     const auto sb = random_floats(static_cast<size_t>(sd.N), rng);
     sd.wp = swp.data(), sd.bias = iter % 3 != 1 ? sb.data() : nullptr;
@@ -228,7 +229,8 @@ TEST(Gemv, SideDispatchGivesTheSameResultOnAnyThreadCount) {
   GemvSide sd;
   sd.N = 777, sd.K = 80;
   const auto sw = random_floats(static_cast<size_t>(sd.N * sd.K), rng);
-  const auto swp = gemv_pack(sw.data(), sd.N, sd.K);
+  std::vector<float> swp(gemv_side_packed_floats(sd.N, sd.K));
+    gemv_side_pack(sw.data(), sd.N, sd.K, swp.data());
   const auto sx = random_floats(static_cast<size_t>(kGemvSideRows * sd.K), rng);
   const auto sb = random_floats(static_cast<size_t>(sd.N), rng);
   g.wp = wp.data(), g.x = x.data();

@@ -40,6 +40,17 @@ void gemv_pack(const float* w, int64_t M, int64_t K, float* dst) {
     for (int64_t k = 0; k < K; ++k) dst[(m / kGemvPanel * K + k) * kGemvPanel + m % kGemvPanel] = w[m * K + k];
 }
 
+size_t gemv_side_packed_floats(int64_t N, int64_t K) {
+  return static_cast<size_t>(gemv_side_tiles(N) * K * kGemvSideCols);
+}
+
+void gemv_side_pack(const float* w, int64_t N, int64_t K, float* dst) {
+  std::fill_n(dst, gemv_side_packed_floats(N, K), 0.0f);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      dst[(n / kGemvSideCols * K + k) * kGemvSideCols + n % kGemvSideCols] = w[n * K + k];
+}
+
 std::vector<float> gemv_pack(const float* w, int64_t M, int64_t K) {
   std::vector<float> wp(gemv_packed_floats(M, K));
   gemv_pack(w, M, K, wp.data());

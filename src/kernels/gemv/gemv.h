@@ -66,7 +66,7 @@ inline constexpr int64_t kGemvSideRows = 8, kGemvSideCols = 16;
 /// at the 16-lane tier its FMAs are interleaved with the product's own (one side k per product k) and mostly come
 /// for free. What a batch-of-one recurrence does with its next 8 steps' input product (ops/rnn_prepared.cpp).
 struct GemvSide {
-  const float* wp = nullptr;               ///< W [N, K] packed by gemv_pack
+  const float* wp = nullptr;               ///< W [N, K] packed by gemv_side_pack
   const float* x[kGemvSideRows] = {};      ///< the rows of X, K floats each (rows may repeat)
   float* y[kGemvSideRows] = {};            ///< the rows of Y, N floats each (distinct)
   const float* bias = nullptr;             ///< [N] or null
@@ -75,6 +75,11 @@ struct GemvSide {
 };
 /// Tiles (N + 15) / 16 of a side product.
 inline int64_t gemv_side_tiles(int64_t N) { return (N + kGemvSideCols - 1) / kGemvSideCols; }
+/// W [N, K] row-major packed for a side product: tile t holds rows [16t, 16t + 16) as
+/// dst[(t * K + k) * 16 + j] = W[16t + j][k], rows past N zero (a tile is one sequential stream: packed in the
+/// gemv's 64-row panels instead, a tile read every fourth line and, from L3, waited on them).
+void gemv_side_pack(const float* w, int64_t N, int64_t K, float* dst);
+size_t gemv_side_packed_floats(int64_t N, int64_t K);
 
 /// A GemvFn that also computes all of `side`'s tiles (fused into the product's loop where the tier can).
 using GemvSideFn = void (*)(const GemvArgs& g, int64_t m_begin, int64_t m_end, const GemvSide& side);

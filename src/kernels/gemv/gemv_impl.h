@@ -111,17 +111,16 @@ template <typename S>
 struct SideTile {
   static constexpr int kVecs = static_cast<int>(kGemvSideCols) / S::kLanes;
   typename S::V c[kGemvSideRows][kVecs];
-  const float* w;  // the tile's 16 columns of W's packed panel, at k = 0 (row k at w + k * kGemvPanel)
+  const float* w;  // the tile's packed 16 columns of W (row k at w + k * 16)
 
-  SideTile(const GemvSide& sd, int64_t t)
-      : w(sd.wp + (t * kGemvSideCols / kGemvPanel * sd.K) * kGemvPanel + t * kGemvSideCols % kGemvPanel) {
+  SideTile(const GemvSide& sd, int64_t t) : w(sd.wp + t * sd.K * kGemvSideCols) {
     for (auto& row : c)
       for (auto& v : row) v = S::zero();
   }
   // Term k of every row: c[r] += x[r][k] * W[cols][k].
   void step(const GemvSide& sd, int64_t k) {
     typename S::V b[kVecs];
-    for (int v = 0; v < kVecs; ++v) b[v] = S::load(w + k * kGemvPanel + v * S::kLanes);
+    for (int v = 0; v < kVecs; ++v) b[v] = S::load(w + k * kGemvSideCols + v * S::kLanes);
     for (int r = 0; r < kGemvSideRows; ++r) {
       const typename S::V xv = S::set1(sd.x[r][k]);
       for (int v = 0; v < kVecs; ++v) c[r][v] = S::fmadd(xv, b[v], c[r][v]);
@@ -158,8 +157,8 @@ void side_tiles(const GemvSide& sd, int64_t t0, int64_t t1) {
 }
 
 // A full group of NP panels (one accumulator set: 8 chains) with `nt` side tiles from t0 riding along, one side term
-// per product term (nt * sd.K <= g.K).
-template <typename S, int NP>
+// per STRIDE product terms (nt * sd.K * STRIDE <= g.K).
+template <typename S, int NP, int STRIDE>
 inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvSide& sd, int64_t t0, int64_t nt) {
   using V = typename S::V;
   constexpr int L = S::kLanes, B = static_cast<int>(kGemvPanel) / L;
@@ -178,8 +177,8 @@ inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvS
   int64_t k = 0;
   for (int64_t t = t0; t < t0 + nt; ++t) {
     SideTile<S> tile(sd, t);
-    for (int64_t e = 0; e < sd.K; ++e, ++k) {
-      term(k);
+    for (int64_t e = 0; e < sd.K; ++e) {
+      for (int u = 0; u < STRIDE; ++u, ++k) term(k);
       tile.step(sd, e);
     }
     tile.store(sd, t);
@@ -198,7 +197,10 @@ void rows_side(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd) {
   int64_t next = sd.tile_begin;
   if constexpr (kFuse) {
     const int64_t first = m0 / kGemvPanel, n = (m1 - m0 + kGemvPanel - 1) / kGemvPanel, full = n / NP;
-    const int64_t room = sd.K > 0 ? g.K / sd.K : 0;
+    // One side term per two product terms where the tiles fit so (the FMA units then have room for both: a fused
+    // term of its own costs about what the two apart do), else one per term.
+    const bool sparse = sd.K > 0 && sd.tile_end - next <= full * (g.K / (2 * sd.K));
+    const int64_t room = sd.K > 0 ? g.K / (sparse ? 2 * sd.K : sd.K) : 0;
     // The short last group, panel by panel, comes first when descending (the serpentine) and last otherwise.
     auto short_group = [&] {
       for (int64_t q = first + full * NP; q < first + n; ++q) panels<S, 1>(g, q, m1);
@@ -208,7 +210,8 @@ void rows_side(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd) {
       const int64_t gi = g.descending ? full - 1 - i : i;
       const int64_t want = (sd.tile_end - next + (full - i) - 1) / (full - i);
       const int64_t nt = std::min(room, want);
-      panels_side<S, NP>(g, first + gi * NP, m1, sd, next, nt);
+      if (sparse) panels_side<S, NP, 2>(g, first + gi * NP, m1, sd, next, nt);
+      else panels_side<S, NP, 1>(g, first + gi * NP, m1, sd, next, nt);
       next += nt;
     }
     if (!g.descending) short_group();

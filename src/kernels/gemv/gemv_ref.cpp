@@ -23,10 +23,10 @@ void gemv_side_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end, const 
   gemv_f32_ref(g, m_begin, m_end);
   const int64_t n_end = std::min(side.N, side.tile_end * kGemvSideCols);
   for (int64_t n = side.tile_begin * kGemvSideCols; n < n_end; ++n) {
-    const int64_t col = (n / kGemvPanel * side.K) * kGemvPanel + n % kGemvPanel;  // W[n][0]
+    const int64_t col = (n / kGemvSideCols * side.K) * kGemvSideCols + n % kGemvSideCols;  // W[n][0]
     for (int64_t r = 0; r < kGemvSideRows; ++r) {
       float acc = 0.0f;
-      for (int64_t k = 0; k < side.K; ++k) acc = std::fma(side.x[r][k], side.wp[col + k * kGemvPanel], acc);
+      for (int64_t k = 0; k < side.K; ++k) acc = std::fma(side.x[r][k], side.wp[col + k * kGemvSideCols], acc);
       side.y[r][n] = side.bias ? acc + side.bias[n] : acc;
     }
   }
