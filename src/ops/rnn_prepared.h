@@ -47,7 +47,7 @@ class PreparedRecurrent : public PreparedKernel {
   /// by R as a matrix-vector product (R streamed once per step, rows split over the pool in fixed blocks). Packed
   /// through PrepareContext::packed: 64-byte aligned, and saved in an engine.
   std::vector<PackedBytes> r_rows;
-  /// Per direction, W [gh, input] packed in 16-row tiles (kernels::gemv_side_pack): a batch of one computes its
+  /// Per direction, W [gh, input] packed in 32-row tiles (kernels::gemv_side_pack): a batch of one computes its
   /// input product 8 steps ahead, as side work of the step's R·h (kernels::GemvSide), instead of one GEMM over all
   /// steps before the first.
   std::vector<PackedBytes> w_rows;

@@ -118,8 +118,9 @@ TEST_P(GemvKernel, DescendingPanelsGiveTheSameBits) {
 
 // The side product (GemvSide) of every tier, fused into the product's full groups or on its own: the product as
 // gemv_f32's kernel gives it (same bits), the side tiles bit for bit the reference's (each a chain of fused
-// multiply-adds in k order, then the bias): ragged N (tiles past a 64-row panel's quarters), side K longer and
-// shorter than the product's (0 to 3 tiles per group), repeated X rows, tile ranges, M = 0 (the side alone),
+// multiply-adds in k order, then the bias): ragged N (a last tile cut inside either half), side K longer and
+// shorter than the product's (whole tiles at one side term per two product terms, half tiles at one per one, or
+// after the product), repeated X rows, tile ranges, M = 0 (the side alone),
 // both orders. Writes stay within each Y row's N floats.
 TEST_P(GemvKernel, SideProductRidesAlong) {
   const ListedKernel k = GetParam();
@@ -143,7 +144,10 @@ TEST_P(GemvKernel, SideProductRidesAlong) {
     g.wp = wp.data(), g.x = x.data(), g.bias = iter % 3 ? bias.data() : nullptr;
     GemvSide sd;
     sd.N = iter % 4 == 0 ? pick(1, 40) : pick(1, 300);
-    sd.K = iter % 5 == 0 ? pick(g.K, g.K + 50) : pick(1, static_cast<int>(std::max<int64_t>(1, g.K / 3)));
+    // Side K past the product's (no room: after it), in (K/2, K] (one per term), or at most K/3.
+    sd.K = iter % 5 == 0   ? pick(g.K, g.K + 50)
+           : iter % 5 == 1 ? pick(static_cast<int>(g.K / 2 + 1), static_cast<int>(g.K))
+                           : pick(1, static_cast<int>(std::max<int64_t>(1, g.K / 3)));
     const auto sw = random_floats(static_cast<size_t>(sd.N * sd.K), rng);
     std::vector<float> swp(gemv_side_packed_floats(sd.N, sd.K));
     gemv_side_pack(sw.data(), sd.N, sd.K, swp.data());

@@ -161,7 +161,7 @@ TEST_P(RnnPrepared, BatchOfOneAlternatesThePanelOrder) {
 
 // A batch of one computes its input product 8 steps ahead, along each step's R·h (kernels::GemvSide): sequences of
 // 1 to 20 steps (a short or full last block), a sequence_lens shorter than the sequence (0 included: nothing computed),
-// gate counts whose columns end inside a 16-column tile (hidden 5, 17), input sizes below, at and above the
+// gate counts whose columns end inside a 32-column tile (hidden 5, 17), input sizes below, at and above the
 // product's K (one or two side terms per product term, or the tiles after the product).
 TEST_P(RnnPrepared, BatchOfOneComputesTheInputProductAhead) {
   std::mt19937 rng(15);

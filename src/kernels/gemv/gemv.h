@@ -57,27 +57,26 @@ void gemv_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_end);
 const char* gemv_kernel_name();
 
 /// Rows and columns of a side tile (GemvSide).
-inline constexpr int64_t kGemvSideRows = 8, kGemvSideCols = 16;
+inline constexpr int64_t kGemvSideRows = 8, kGemvSideCols = 32;
 
-/// Side work a matrix-vector product can carry: 16-column tiles of a second product on 8 rows,
+/// Side work a matrix-vector product can carry: 32-column tiles of a second product on 8 rows,
 /// Y[r][n] = sum_k X[r][k] W[n][k] (+ bias[n]), each sum k in order from zero, one fused multiply-add per term, the
 /// bias added last (the same bits at every thread count, fused or not). The matrix-vector product is bound by the
 /// reads of its W from L2 and leaves the FMA units half idle; this product reuses each loaded W vector 8 times, so
-/// at the 16-lane tier its FMAs are interleaved with the product's own (one side k per product k) and mostly come
-/// for free. What a batch-of-one recurrence does with its next 8 steps' input product (ops/rnn_prepared.cpp).
+/// at the 16-lane tier its FMAs are interleaved with the product's own (one side k per one or two product k) and
+/// partly come for free (tiles of 32 columns, 16 accumulators, against 16: lstm_tagger 1.614 -> 1.579 ms). What a batch-of-one recurrence does with its next 8 steps' input product (ops/rnn_prepared.cpp).
 struct GemvSide {
   const float* wp = nullptr;               ///< W [N, K] packed by gemv_side_pack
   const float* x[kGemvSideRows] = {};      ///< the rows of X, K floats each (rows may repeat)
   float* y[kGemvSideRows] = {};            ///< the rows of Y, N floats each (distinct)
   const float* bias = nullptr;             ///< [N] or null
   int64_t N = 0, K = 0;
-  int64_t tile_begin = 0, tile_end = 0;    ///< tiles to compute: tile t is columns [16t, 16t + 16) within [0, N)
+  int64_t tile_begin = 0, tile_end = 0;    ///< tiles to compute: tile t is columns [32t, 32t + 32) within [0, N)
 };
-/// Tiles (N + 15) / 16 of a side product.
+/// Tiles (N + 31) / 32 of a side product.
 inline int64_t gemv_side_tiles(int64_t N) { return (N + kGemvSideCols - 1) / kGemvSideCols; }
-/// W [N, K] row-major packed for a side product: tile t holds rows [16t, 16t + 16) as
-/// dst[(t * K + k) * 16 + j] = W[16t + j][k], rows past N zero (a tile is one sequential stream: packed in the
-/// gemv's 64-row panels instead, a tile read every fourth line and, from L3, waited on them).
+/// W [N, K] row-major packed for a side product: tile t holds rows [32t, 32t + 32) as
+/// dst[(t * K + k) * 32 + j] = W[32t + j][k], rows past N zero (a tile is one sequential stream).
 void gemv_side_pack(const float* w, int64_t N, int64_t K, float* dst);
 size_t gemv_side_packed_floats(int64_t N, int64_t K);
 

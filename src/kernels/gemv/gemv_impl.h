@@ -106,32 +106,34 @@ void rows(const GemvArgs& g, int64_t m0, int64_t m1) {
 
 // ---- side tiles (GemvSide) ----
 
-// One side tile's accumulators: 8 rows of 16 columns (16 / L vectors each).
-template <typename S>
+// The accumulators of VECS vectors of a side tile's columns from `col` on, 8 rows.
+template <typename S, int VECS>
 struct SideTile {
-  static constexpr int kVecs = static_cast<int>(kGemvSideCols) / S::kLanes;
-  typename S::V c[kGemvSideRows][kVecs];
-  const float* w;  // the tile's packed 16 columns of W (row k at w + k * 16)
+  typename S::V c[kGemvSideRows][VECS];
+  const float* w;  // the tile's packed columns of W from `col` on (row k at w + k * kGemvSideCols)
+  int64_t n0;      // the first column
 
-  SideTile(const GemvSide& sd, int64_t t) : w(sd.wp + t * sd.K * kGemvSideCols) {
+  SideTile(const GemvSide& sd, int64_t t, int64_t col)
+      : w(sd.wp + t * sd.K * kGemvSideCols + col), n0(t * kGemvSideCols + col) {
     for (auto& row : c)
       for (auto& v : row) v = S::zero();
   }
   // Term k of every row: c[r] += x[r][k] * W[cols][k].
   void step(const GemvSide& sd, int64_t k) {
-    typename S::V b[kVecs];
-    for (int v = 0; v < kVecs; ++v) b[v] = S::load(w + k * kGemvSideCols + v * S::kLanes);
+    typename S::V b[VECS];
+    for (int v = 0; v < VECS; ++v) b[v] = S::load(w + k * kGemvSideCols + v * S::kLanes);
     for (int r = 0; r < kGemvSideRows; ++r) {
       const typename S::V xv = S::set1(sd.x[r][k]);
-      for (int v = 0; v < kVecs; ++v) c[r][v] = S::fmadd(xv, b[v], c[r][v]);
+      for (int v = 0; v < VECS; ++v) c[r][v] = S::fmadd(xv, b[v], c[r][v]);
     }
   }
-  void store(const GemvSide& sd, int64_t t) const {
-    const int64_t n0 = t * kGemvSideCols;
-    for (int v = 0; v < kVecs; ++v) {
+  void store(const GemvSide& sd) const {
+    for (int v = 0; v < VECS; ++v) {
       const int64_t at = n0 + v * S::kLanes, n = std::min<int64_t>(S::kLanes, sd.N - at);
       if (n <= 0) break;
-      const typename S::V bias = !sd.bias ? S::zero() : n == S::kLanes ? S::load(sd.bias + at) : S::load_partial(sd.bias + at, n);
+      const typename S::V bias = !sd.bias            ? S::zero()
+                                 : n == S::kLanes    ? S::load(sd.bias + at)
+                                                     : S::load_partial(sd.bias + at, n);
       for (int r = 0; r < kGemvSideRows; ++r) {
         const typename S::V y = sd.bias ? S::add(c[r][v], bias) : c[r][v];
         if (n == S::kLanes) {
@@ -146,20 +148,32 @@ struct SideTile {
   }
 };
 
-// Side tiles [t0, t1) on their own.
+// Vectors of a whole tile (2 at 16 lanes: 16 accumulators).
 template <typename S>
-void side_tiles(const GemvSide& sd, int64_t t0, int64_t t1) {
-  for (int64_t t = t0; t < t1; ++t) {
-    SideTile<S> tile(sd, t);
+inline constexpr int kSideVecs = static_cast<int>(kGemvSideCols) / S::kLanes;
+
+// Side work in units of VECS vectors of a tile's columns (kSideVecs / VECS units per tile; unit u is part
+// u % that of tile u / that). Each element's chain is the same whatever the unit.
+template <typename S, int VECS>
+inline SideTile<S, VECS> side_unit(const GemvSide& sd, int64_t u) {
+  constexpr int per = kSideVecs<S> / VECS;
+  return SideTile<S, VECS>(sd, u / per, u % per * VECS * S::kLanes);
+}
+
+// Side units [u0, u1) on their own.
+template <typename S, int VECS>
+void side_units(const GemvSide& sd, int64_t u0, int64_t u1) {
+  for (int64_t u = u0; u < u1; ++u) {
+    SideTile<S, VECS> tile = side_unit<S, VECS>(sd, u);
     for (int64_t k = 0; k < sd.K; ++k) tile.step(sd, k);
-    tile.store(sd, t);
+    tile.store(sd);
   }
 }
 
-// A full group of NP panels (one accumulator set: 8 chains) with `nt` side tiles from t0 riding along, one side term
-// per STRIDE product terms (nt * sd.K * STRIDE <= g.K).
-template <typename S, int NP, int STRIDE>
-inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvSide& sd, int64_t t0, int64_t nt) {
+// A full group of NP panels (one accumulator set: 8 chains) with side units [u0, u0 + nu) riding along, one side
+// term per STRIDE product terms (nu * sd.K * STRIDE <= g.K).
+template <typename S, int NP, int STRIDE, int VECS>
+inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvSide& sd, int64_t u0, int64_t nu) {
   using V = typename S::V;
   constexpr int L = S::kLanes, B = static_cast<int>(kGemvPanel) / L;
   V acc[NP][B];
@@ -175,51 +189,63 @@ inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvS
     }
   };
   int64_t k = 0;
-  for (int64_t t = t0; t < t0 + nt; ++t) {
-    SideTile<S> tile(sd, t);
+  for (int64_t u = u0; u < u0 + nu; ++u) {
+    SideTile<S, VECS> tile = side_unit<S, VECS>(sd, u);
     for (int64_t e = 0; e < sd.K; ++e) {
-      for (int u = 0; u < STRIDE; ++u, ++k) term(k);
+      for (int r = 0; r < STRIDE; ++r, ++k) term(k);
       tile.step(sd, e);
     }
-    tile.store(sd, t);
+    tile.store(sd);
   }
   for (; k < g.K; ++k) term(k);
   store_group<S, NP>(g, p, m_end, acc);
 }
 
-/// Rows [m0, m1) as rows<S>, and all of sd's tiles. At 16 lanes (one accumulator set per full group, 8 registers,
-/// and 8 more for a side tile) the tiles ride along the full groups, spread evenly, as many per group as its k
-/// loop has room for; at 8 lanes (16 registers) and for what is left, after the product.
+// The full groups of rows [m0, m1) (and the short one) with side units [u0, u1) spread evenly over the full groups,
+// as many per group as its k loop has room for at STRIDE; returns the first unit left over.
+template <typename S, int STRIDE, int VECS>
+int64_t rows_with_units(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd, int64_t u0, int64_t u1) {
+  constexpr int NP = kGroup<S>;
+  const int64_t first = m0 / kGemvPanel, n = (m1 - m0 + kGemvPanel - 1) / kGemvPanel, full = n / NP;
+  const int64_t room = sd.K > 0 ? g.K / (STRIDE * sd.K) : 0;
+  // The short last group, panel by panel, comes first when descending (the serpentine) and last otherwise.
+  auto short_group = [&] {
+    for (int64_t q = first + full * NP; q < first + n; ++q) panels<S, 1>(g, q, m1);
+  };
+  if (g.descending) short_group();
+  for (int64_t i = 0; i < full; ++i) {
+    const int64_t gi = g.descending ? full - 1 - i : i;
+    const int64_t nu = std::min(room, (u1 - u0 + (full - i) - 1) / (full - i));
+    panels_side<S, NP, STRIDE, VECS>(g, first + gi * NP, m1, sd, u0, nu);
+    u0 += nu;
+  }
+  if (!g.descending) short_group();
+  return u0;
+}
+
+/// Rows [m0, m1) as rows<S>, and all of sd's tiles. At 16 lanes (one accumulator set per full group, 8 registers)
+/// the tiles ride along the full groups: where they fit so, whole tiles (16 accumulators) with one side term per
+/// two product terms (lstm_tagger); else half tiles (8 accumulators) one per term (gru_classifier's second layer:
+/// whole tiles would load half the groups with twice the FMAs and leave the rest bare). At 8 lanes (16 registers)
+/// and for what is left, after the product.
 template <typename S>
 void rows_side(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd) {
-  constexpr int NP = kGroup<S>;
-  constexpr bool kFuse = S::kLanes == 16 && NP * (kGemvPanel / 16) == 8;
-  int64_t next = sd.tile_begin;
-  if constexpr (kFuse) {
-    const int64_t first = m0 / kGemvPanel, n = (m1 - m0 + kGemvPanel - 1) / kGemvPanel, full = n / NP;
-    // One side term per two product terms where the tiles fit so (the FMA units then have room for both: a fused
-    // term of its own costs about what the two apart do), else one per term.
-    const bool sparse = sd.K > 0 && sd.tile_end - next <= full * (g.K / (2 * sd.K));
-    const int64_t room = sd.K > 0 ? g.K / (sparse ? 2 * sd.K : sd.K) : 0;
-    // The short last group, panel by panel, comes first when descending (the serpentine) and last otherwise.
-    auto short_group = [&] {
-      for (int64_t q = first + full * NP; q < first + n; ++q) panels<S, 1>(g, q, m1);
-    };
-    if (g.descending) short_group();
-    for (int64_t i = 0; i < full; ++i) {
-      const int64_t gi = g.descending ? full - 1 - i : i;
-      const int64_t want = (sd.tile_end - next + (full - i) - 1) / (full - i);
-      const int64_t nt = std::min(room, want);
-      if (sparse) panels_side<S, NP, 2>(g, first + gi * NP, m1, sd, next, nt);
-      else panels_side<S, NP, 1>(g, first + gi * NP, m1, sd, next, nt);
-      next += nt;
+  constexpr int NP = kGroup<S>, VT = kSideVecs<S>;
+  if constexpr (S::kLanes == 16 && NP * (kGemvPanel / 16) == 8 && VT == 2) {
+    const int64_t full = (m1 - m0 + kGemvPanel - 1) / kGemvPanel / NP;
+    if (sd.K > 0 && sd.tile_end - sd.tile_begin <= full * (g.K / (2 * sd.K))) {
+      const int64_t u = rows_with_units<S, 2, 2>(g, m0, m1, sd, sd.tile_begin, sd.tile_end);
+      side_units<S, 2>(sd, u, sd.tile_end);
+    } else {
+      const int64_t u = rows_with_units<S, 1, 1>(g, m0, m1, sd, 2 * sd.tile_begin, 2 * sd.tile_end);
+      side_units<S, 1>(sd, u, 2 * sd.tile_end);
     }
-    if (!g.descending) short_group();
     if (g.act.kind != Activation::kNone) apply_activation_f32(g.act, g.y + m0, g.y + m0, m1 - m0);
   } else {
     rows<S>(g, m0, m1);
+    constexpr int V = std::min(2, VT);  // 8 lanes: a tile's 4 vectors would take all 16 registers twice
+    side_units<S, V>(sd, sd.tile_begin * (VT / V), sd.tile_end * (VT / V));
   }
-  side_tiles<S>(sd, next, sd.tile_end);
 }
 
 }  // namespace kiln::kernels::gemv_detail
