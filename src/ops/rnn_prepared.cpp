@@ -227,6 +227,7 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
   step.c = c;
   step.extra = c + st;
   step.pool = step_pool;
+  step.xw_added = ahead && xw_into_state_product && rv.bias == nullptr;
   for (int64_t s = 0; s < S; ++s) {
     bool any = false;
     for (int64_t b = 0; b < B; ++b) {
@@ -246,6 +247,7 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
     if (!any) break;  // every sequence has ended
     if (!all_steps) kernels::gemm_f32(a, step_pool);
     rv.descending = s % 2 == 1;  // serpentine: begin on the panels of R the last step read (see GemvArgs)
+    if (step.xw_added) rv.residual = rows[0];
     const int64_t next = s / kAhead + 1;  // the block whose input product this step computes a share of
     if (ahead && next * kAhead < len) {
       const int64_t i = s % kAhead;

@@ -35,6 +35,7 @@ class PreparedRecurrent : public PreparedKernel {
     float* c = nullptr;  ///< [batch, hidden] (LSTM only)
     float* extra = nullptr;  ///< extra_floats() floats of scratch
     kernels::ThreadPool* pool = nullptr;  ///< for a GEMM inside the cell (null: the calling thread)
+    bool xw_added = false;  ///< g already holds xw[0] added (a batch of one, xw_into_state_product)
   };
 
   // Filled by prepare_recurrent and the op.
@@ -54,6 +55,9 @@ class PreparedRecurrent : public PreparedKernel {
   std::vector<float> x_bias;    ///< [dirs, gh], added to X·Wᵀ
   std::vector<float> rec_bias;  ///< [dirs, rec_cols] added to the states times R, or empty
   std::vector<int64_t> w_dims, r_dims;
+  /// The cell adds xw to every column of g first (LSTM): a batch of one adds it in the gemv's epilogue instead
+  /// (its residual: the same sum, one pass over g fewer).
+  bool xw_into_state_product = false;
   ComputeFn reference = nullptr;
 
  protected:
