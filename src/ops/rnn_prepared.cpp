@@ -196,10 +196,10 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
     rv.M = rec_cols;
     rv.K = H;
   }
-  // The input product of step block j (8 steps; step s reads x at its time, clamped to the sequence), tiles [t0, t1).
+  // The input product of step block j (8 steps; step s reads x at its time, clamped to the sequence), units [u0, u1).
   kernels::GemvSide side;
-  const int64_t len = run.lens[0], tiles = kernels::gemv_side_tiles(gh);
-  auto side_block = [&](int64_t j, int64_t t0, int64_t t1) {
+  const int64_t len = run.lens[0], units = kernels::gemv_side_units(gh);
+  auto side_block = [&](int64_t j, int64_t u0, int64_t u1) {
     side.wp = ahead ? static_cast<const float*>(w_rows[static_cast<size_t>(d)].data) : nullptr;
     side.bias = x_bias.data() + d * gh;
     side.N = gh;
@@ -209,12 +209,12 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
       side.x[r] = run.x + time_of(0, std::min(s, len - 1)) * input;
       side.y[r] = xw + s * gh;
     }
-    side.tile_begin = t0;
-    side.tile_end = t1;
+    side.unit_begin = u0;
+    side.unit_end = u1;
   };
   kernels::GemvArgs none;  // no rows: the side product alone
   if (ahead && len > 0) {
-    side_block(0, 0, tiles);
+    side_block(0, 0, units);
     kernels::gemv_side_f32(none, side, nullptr);
   }
   Step step;
@@ -251,7 +251,7 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
     const int64_t next = s / kAhead + 1;  // the block whose input product this step computes a share of
     if (ahead && next * kAhead < len) {
       const int64_t i = s % kAhead;
-      side_block(next, tiles * i / kAhead, tiles * (i + 1) / kAhead);
+      side_block(next, units * i / kAhead, units * (i + 1) / kAhead);
       kernels::gemv_side_f32(rv, side, pool);
     } else if (rv.wp) {
       kernels::gemv_f32(rv, pool);

@@ -117,10 +117,10 @@ TEST_P(GemvKernel, DescendingPanelsGiveTheSameBits) {
 }
 
 // The side product (GemvSide) of every tier, fused into the product's full groups or on its own: the product as
-// gemv_f32's kernel gives it (same bits), the side tiles bit for bit the reference's (each a chain of fused
+// gemv_f32's kernel gives it (same bits), the side columns bit for bit the reference's (each a chain of fused
 // multiply-adds in k order, then the bias): ragged N (a last tile cut inside either half), side K longer and
-// shorter than the product's (whole tiles at one side term per two product terms, half tiles at one per one, or
-// after the product), repeated X rows, tile ranges, M = 0 (the side alone),
+// shorter than the product's (whole tiles at one side term per two product terms, half tiles at one per two or one,
+// or after the product), repeated X rows, unit ranges, M = 0 (the side alone),
 // both orders. Writes stay within each Y row's N floats.
 TEST_P(GemvKernel, SideProductRidesAlong) {
   const ListedKernel k = GetParam();
@@ -154,9 +154,10 @@ TEST_P(GemvKernel, SideProductRidesAlong) {
     const auto sx = random_floats(static_cast<size_t>(kGemvSideRows * sd.K), rng);
     const auto sb = random_floats(static_cast<size_t>(sd.N), rng);
     sd.wp = swp.data(), sd.bias = iter % 3 != 1 ? sb.data() : nullptr;
-    const int64_t tiles = gemv_side_tiles(sd.N);
-    sd.tile_begin = pick(0, static_cast<int>(tiles / 2));
-    sd.tile_end = pick(static_cast<int>(sd.tile_begin), static_cast<int>(tiles));
+    // Unit ranges starting and ending on either half of a tile (odd: half tiles only).
+    const int64_t units = gemv_side_units(sd.N);
+    sd.unit_begin = pick(0, static_cast<int>(units / 2));
+    sd.unit_end = pick(static_cast<int>(sd.unit_begin), static_cast<int>(units));
     const size_t ld = static_cast<size_t>(sd.N) + 16;  // a guard zone past each row
     std::vector<float> sy_got(kGemvSideRows * ld, 7.0f), sy_want(sy_got.size(), 7.0f);
     std::vector<float> y_got(static_cast<size_t>(g.M), 7.0f), y_want(y_got.size(), 7.0f);
@@ -177,7 +178,7 @@ TEST_P(GemvKernel, SideProductRidesAlong) {
     gemv_side_f32_ref(none, 0, 0, sd);
     for (int64_t r = 0; r < kGemvSideRows; ++r)
       for (int64_t n = 0; n < sd.N; ++n) {
-        const bool in = n >= sd.tile_begin * kGemvSideCols && n < sd.tile_end * kGemvSideCols;
+        const bool in = n >= sd.unit_begin * kGemvSideUnit && n < sd.unit_end * kGemvSideUnit;
         float acc = 0.0f;
         for (int64_t kk = 0; kk < sd.K; ++kk)
           acc = std::fma(sd.x[r][kk], sw[static_cast<size_t>(n * sd.K + kk)], acc);
@@ -222,7 +223,7 @@ TEST(Gemv, DispatchGivesTheSameResultOnAnyThreadCount) {
   }
 }
 
-// gemv_side_f32 divides the side tiles among the pool's tasks: the same bits at 1, 2 and 3 threads, either order.
+// gemv_side_f32 divides the side units among the pool's tasks: the same bits at 1, 2 and 3 threads, either order.
 TEST(Gemv, SideDispatchGivesTheSameResultOnAnyThreadCount) {
   std::mt19937 rng(6);
   GemvArgs g;
@@ -238,7 +239,7 @@ TEST(Gemv, SideDispatchGivesTheSameResultOnAnyThreadCount) {
   const auto sx = random_floats(static_cast<size_t>(kGemvSideRows * sd.K), rng);
   const auto sb = random_floats(static_cast<size_t>(sd.N), rng);
   g.wp = wp.data(), g.x = x.data();
-  sd.wp = swp.data(), sd.bias = sb.data(), sd.tile_begin = 3, sd.tile_end = gemv_side_tiles(sd.N);
+  sd.wp = swp.data(), sd.bias = sb.data(), sd.unit_begin = 3, sd.unit_end = gemv_side_units(sd.N);
   for (int64_t r = 0; r < kGemvSideRows; ++r) sd.x[r] = sx.data() + r * sd.K;
   auto run = [&](ThreadPool* p, bool descending) {
     std::vector<float> out(static_cast<size_t>(g.M + kGemvSideRows * sd.N), 7.0f);

@@ -41,7 +41,7 @@ void gemv_pack(const float* w, int64_t M, int64_t K, float* dst) {
 }
 
 size_t gemv_side_packed_floats(int64_t N, int64_t K) {
-  return static_cast<size_t>(gemv_side_tiles(N) * K * kGemvSideCols);
+  return static_cast<size_t>((N + kGemvSideCols - 1) / kGemvSideCols * K * kGemvSideCols);
 }
 
 void gemv_side_pack(const float* w, int64_t N, int64_t K, float* dst) {
@@ -107,11 +107,11 @@ GemvSideFn gemv_side_kernel(IsaTier tier) {
 void gemv_side_f32(const GemvArgs& g, const GemvSide& side, ThreadPool* pool) {
   const auto* e = best_entry(kSideKernels, active_isa());
   const GemvSideFn fn = e ? e->fn : gemv_side_f32_ref;
-  const int64_t tiles = side.tile_end - side.tile_begin;
+  const int64_t units = side.unit_end - side.unit_begin;
   split_rows(g, pool, [&](int64_t m0, int64_t m1, size_t task, size_t n) {
-    GemvSide part = side;  // task i of n: the i-th of n equal consecutive ranges of the tiles
-    part.tile_begin = side.tile_begin + tiles * static_cast<int64_t>(task) / static_cast<int64_t>(n);
-    part.tile_end = side.tile_begin + tiles * static_cast<int64_t>(task + 1) / static_cast<int64_t>(n);
+    GemvSide part = side;  // task i of n: the i-th of n equal consecutive ranges of the units
+    part.unit_begin = side.unit_begin + units * static_cast<int64_t>(task) / static_cast<int64_t>(n);
+    part.unit_end = side.unit_begin + units * static_cast<int64_t>(task + 1) / static_cast<int64_t>(n);
     fn(g, m0, m1, part);
   });
 }

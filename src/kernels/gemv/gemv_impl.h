@@ -106,15 +106,15 @@ void rows(const GemvArgs& g, int64_t m0, int64_t m1) {
 
 // ---- side tiles (GemvSide) ----
 
-// The accumulators of VECS vectors of a side tile's columns from `col` on, 8 rows.
+// The accumulators of VECS vectors of side columns from n0 on (within one tile), 8 rows.
 template <typename S, int VECS>
 struct SideTile {
   typename S::V c[kGemvSideRows][VECS];
-  const float* w;  // the tile's packed columns of W from `col` on (row k at w + k * kGemvSideCols)
+  const float* w;  // the packed W of those columns (row k at w + k * kGemvSideCols)
   int64_t n0;      // the first column
 
-  SideTile(const GemvSide& sd, int64_t t, int64_t col)
-      : w(sd.wp + t * sd.K * kGemvSideCols + col), n0(t * kGemvSideCols + col) {
+  SideTile(const GemvSide& sd, int64_t n0)
+      : w(sd.wp + n0 / kGemvSideCols * sd.K * kGemvSideCols + n0 % kGemvSideCols), n0(n0) {
     for (auto& row : c)
       for (auto& v : row) v = S::zero();
   }
@@ -148,29 +148,18 @@ struct SideTile {
   }
 };
 
-// Vectors of a whole tile (2 at 16 lanes: 16 accumulators).
-template <typename S>
-inline constexpr int kSideVecs = static_cast<int>(kGemvSideCols) / S::kLanes;
-
-// Side work in units of VECS vectors of a tile's columns (kSideVecs / VECS units per tile; unit u is part
-// u % that of tile u / that). Each element's chain is the same whatever the unit.
+// Side work in chunks of VECS vectors (chunk c is columns [c * VECS * L, ...): a unit of 16 columns or a whole
+// tile of 32). Each element's chain is the same whatever the chunk.
 template <typename S, int VECS>
-inline SideTile<S, VECS> side_unit(const GemvSide& sd, int64_t u) {
-  constexpr int per = kSideVecs<S> / VECS;
-  return SideTile<S, VECS>(sd, u / per, u % per * VECS * S::kLanes);
-}
-
-// Side units [u0, u1) on their own.
-template <typename S, int VECS>
-void side_units(const GemvSide& sd, int64_t u0, int64_t u1) {
-  for (int64_t u = u0; u < u1; ++u) {
-    SideTile<S, VECS> tile = side_unit<S, VECS>(sd, u);
+void side_chunks(const GemvSide& sd, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) {
+    SideTile<S, VECS> tile(sd, c * VECS * S::kLanes);
     for (int64_t k = 0; k < sd.K; ++k) tile.step(sd, k);
     tile.store(sd);
   }
 }
 
-// A full group of NP panels (one accumulator set: 8 chains) with side units [u0, u0 + nu) riding along, one side
+// A full group of NP panels (one accumulator set: 8 chains) with side chunks [u0, u0 + nu) riding along, one side
 // term per STRIDE product terms (nu * sd.K * STRIDE <= g.K).
 template <typename S, int NP, int STRIDE, int VECS>
 inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvSide& sd, int64_t u0, int64_t nu) {
@@ -190,7 +179,7 @@ inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvS
   };
   int64_t k = 0;
   for (int64_t u = u0; u < u0 + nu; ++u) {
-    SideTile<S, VECS> tile = side_unit<S, VECS>(sd, u);
+    SideTile<S, VECS> tile(sd, u * VECS * L);
     for (int64_t e = 0; e < sd.K; ++e) {
       for (int r = 0; r < STRIDE; ++r, ++k) term(k);
       tile.step(sd, e);
@@ -201,8 +190,8 @@ inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvS
   store_group<S, NP>(g, p, m_end, acc);
 }
 
-// The full groups of rows [m0, m1) (and the short one) with side units [u0, u1) spread evenly over the full groups,
-// as many per group as its k loop has room for at STRIDE; returns the first unit left over.
+// The full groups of rows [m0, m1) (and the short one) with side chunks [u0, u1) spread evenly over the full
+// groups, as many per group as its k loop has room for at STRIDE; returns the first chunk left over.
 template <typename S, int STRIDE, int VECS>
 int64_t rows_with_units(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd, int64_t u0, int64_t u1) {
   constexpr int NP = kGroup<S>;
@@ -223,28 +212,29 @@ int64_t rows_with_units(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSid
   return u0;
 }
 
-/// Rows [m0, m1) as rows<S>, and all of sd's tiles. At 16 lanes (one accumulator set per full group, 8 registers)
-/// the tiles ride along the full groups: where they fit so, whole tiles (16 accumulators) with one side term per
-/// two product terms (lstm_tagger); else half tiles (8 accumulators) one per term (gru_classifier's second layer:
-/// whole tiles would load half the groups with twice the FMAs and leave the rest bare). At 8 lanes (16 registers)
-/// and for what is left, after the product.
+/// Rows [m0, m1) as rows<S>, and all of sd's units. At 16 lanes (one accumulator set per full group, 8 registers)
+/// the side work rides along the full groups: where they fit so, whole tiles (16 accumulators) with one side term
+/// per two product terms (lstm_tagger); else units of half a tile (8), at one per two terms where they fit, or one
+/// per one (gru_classifier's second layer: whole tiles would load half the groups with twice the FMAs and leave the
+/// rest bare). At 8 lanes (16 registers) and for what is left, after the product.
 template <typename S>
 void rows_side(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd) {
-  constexpr int NP = kGroup<S>, VT = kSideVecs<S>;
+  constexpr int NP = kGroup<S>, VT = static_cast<int>(kGemvSideCols) / S::kLanes;
+  constexpr int VU = static_cast<int>(kGemvSideUnit) / S::kLanes;  // vectors of a unit
+  const int64_t u0 = sd.unit_begin, u1 = sd.unit_end;
   if constexpr (S::kLanes == 16 && NP * (kGemvPanel / 16) == 8 && VT == 2) {
-    const int64_t full = (m1 - m0 + kGemvPanel - 1) / kGemvPanel / NP;
-    if (sd.K > 0 && sd.tile_end - sd.tile_begin <= full * (g.K / (2 * sd.K))) {
-      const int64_t u = rows_with_units<S, 2, 2>(g, m0, m1, sd, sd.tile_begin, sd.tile_end);
-      side_units<S, 2>(sd, u, sd.tile_end);
+    const int64_t full = (m1 - m0 + kGemvPanel - 1) / kGemvPanel / NP, fit = sd.K > 0 ? full * (g.K / (2 * sd.K)) : 0;
+    if (u0 % 2 == 0 && u1 % 2 == 0 && (u1 - u0) / 2 <= fit) {
+      side_chunks<S, 2>(sd, rows_with_units<S, 2, 2>(g, m0, m1, sd, u0 / 2, u1 / 2), u1 / 2);
+    } else if (u1 - u0 <= fit) {
+      side_chunks<S, 1>(sd, rows_with_units<S, 2, 1>(g, m0, m1, sd, u0, u1), u1);
     } else {
-      const int64_t u = rows_with_units<S, 1, 1>(g, m0, m1, sd, 2 * sd.tile_begin, 2 * sd.tile_end);
-      side_units<S, 1>(sd, u, 2 * sd.tile_end);
+      side_chunks<S, 1>(sd, rows_with_units<S, 1, 1>(g, m0, m1, sd, u0, u1), u1);
     }
     if (g.act.kind != Activation::kNone) apply_activation_f32(g.act, g.y + m0, g.y + m0, m1 - m0);
   } else {
     rows<S>(g, m0, m1);
-    constexpr int V = std::min(2, VT);  // 8 lanes: a tile's 4 vectors would take all 16 registers twice
-    side_units<S, V>(sd, sd.tile_begin * (VT / V), sd.tile_end * (VT / V));
+    side_chunks<S, VU>(sd, u0, u1);
   }
 }
 

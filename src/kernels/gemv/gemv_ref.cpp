@@ -21,8 +21,8 @@ void gemv_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end) {
 
 void gemv_side_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end, const GemvSide& side) {
   gemv_f32_ref(g, m_begin, m_end);
-  const int64_t n_end = std::min(side.N, side.tile_end * kGemvSideCols);
-  for (int64_t n = side.tile_begin * kGemvSideCols; n < n_end; ++n) {
+  const int64_t n_end = std::min(side.N, side.unit_end * kGemvSideUnit);
+  for (int64_t n = side.unit_begin * kGemvSideUnit; n < n_end; ++n) {
     const int64_t col = (n / kGemvSideCols * side.K) * kGemvSideCols + n % kGemvSideCols;  // W[n][0]
     for (int64_t r = 0; r < kGemvSideRows; ++r) {
       float acc = 0.0f;
