@@ -123,7 +123,8 @@ class PreparedLstm final : public rnn::PreparedRecurrent {
       float* gc = gi + 3 * H;
       float* c = s.c + b * H;
       float* h = s.h + b * H;
-      for (int64_t j = 0; j < GH; ++j) gi[j] += xw[j];
+      if (!s.xw_added)
+        for (int64_t j = 0; j < GH; ++j) gi[j] += xw[j];
       if (!p && !input_forget) {
         // i, o and f are adjacent: one clip and one sigmoid over all three.
         rnn::clip_f32(gi, GH, cfg.clip);
@@ -162,6 +163,7 @@ std::unique_ptr<PreparedKernel> prepare_lstm(PrepareContext& ctx) {
   auto k = std::make_unique<PreparedLstm>();
   if (!rnn::prepare_recurrent(ctx, lstm_spec(), 4, *k)) return nullptr;
   k->input_forget = read_input_forget(ctx);
+  k->xw_into_state_product = true;
   const std::vector<float> b = rnn::recurrent_bias(ctx, *k);
   const int64_t dirs = k->cfg.num_directions, gh = k->gh;
   k->x_bias.resize(static_cast<size_t>(dirs * gh));

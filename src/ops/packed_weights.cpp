@@ -19,4 +19,10 @@ PackedBytes pack_gemv_weights(PrepareContext& ctx, std::string what, const float
                     [&](void* dst, size_t) { kernels::gemv_pack(w, M, K, static_cast<float*>(dst)); });
 }
 
+PackedBytes pack_gemv_side_weights(PrepareContext& ctx, std::string what, const float* w, int64_t N, int64_t K) {
+  const size_t bytes = kernels::gemv_side_packed_floats(N, K) * sizeof(float);
+  return ctx.packed({std::move(what), "gemv side", {N, K}}, bytes,
+                    [&](void* dst, size_t) { kernels::gemv_side_pack(w, N, K, static_cast<float*>(dst)); });
+}
+
 }  // namespace kiln::ops

@@ -22,5 +22,7 @@ kernels::PackedGemmOperand pack_gemm_weights(PrepareContext& ctx, std::string wh
 /// W [M, K] row-major packed for kernels::gemv_f32 (kernels::gemv_pack's panels), keyed by `what` like the above:
 /// 64-byte aligned (a panel's row is one cache line) and saved in an engine.
 PackedBytes pack_gemv_weights(PrepareContext& ctx, std::string what, const float* w, int64_t M, int64_t K);
+/// W [N, K] row-major packed for a kernels::GemvSide (kernels::gemv_side_pack's 32-row tiles), keyed alike.
+PackedBytes pack_gemv_side_weights(PrepareContext& ctx, std::string what, const float* w, int64_t N, int64_t K);
 
 }  // namespace kiln::ops

@@ -58,6 +58,7 @@ size_t PreparedRecurrent::packed_bytes() const {
   for (const auto& p : w) n += p.bytes();
   for (const auto& p : r) n += p.bytes();
   for (const auto& p : r_rows) n += p.size;
+  for (const auto& p : w_rows) n += p.size;
   return n;
 }
 
@@ -129,7 +130,12 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
   thread_local std::vector<float> buf;
   thread_local std::vector<const float*> rows;
   const bool all_steps = S * B * gh <= max_all_steps_floats.load(std::memory_order_relaxed);
-  const int64_t xw_n = (all_steps ? S : 1) * B * gh, xs_n = all_steps ? 0 : B * input;
+  // A batch of one: the input product of steps [8j + 8, 8j + 16) rides along the R·h of steps [8j, 8j + 8) (rows in
+  // step order, the last block's rows past S written and not read).
+  const bool ahead = B == 1 && all_steps && !r_rows.empty() && !w_rows.empty();
+  constexpr int64_t kAhead = kernels::kGemvSideRows;
+  const int64_t xw_rows = ahead ? (S + kAhead - 1) / kAhead * kAhead : all_steps ? S * B : B;
+  const int64_t xw_n = xw_rows * gh, xs_n = all_steps ? 0 : B * input;
   const int64_t g_n = B * rec_cols, st = B * H;
   buf.resize(static_cast<size_t>(xw_n + xs_n + g_n + 2 * st + extra_floats(B)));
   rows.resize(static_cast<size_t>(B));
@@ -147,13 +153,14 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
   a.c = xw;
   a.ldc = gh;
   a.epilogue.bias = x_bias.data() + d * gh;
-  if (all_steps && xw_n > 0) {
+  if (all_steps && !ahead && xw_n > 0) {
     a.M = S * B;
     a.a = kernels::MatrixRef{run.x, input, false};
     kernels::gemm_f32(a, pool);
   }
   a.M = B;
   a.a = kernels::MatrixRef{xs, input, false};
+  auto time_of = [&](int64_t b, int64_t s) { return rev ? run.lens[b] - 1 - s : s; };
   auto state_at = [&](int64_t b) { return (l1 ? b * dirs + d : d * B + b) * H; };
   for (int64_t b = 0; b < B; ++b) {
     if (run.h0) std::copy_n(run.h0 + state_at(b), H, h + b * H);
@@ -189,6 +196,27 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
     rv.M = rec_cols;
     rv.K = H;
   }
+  // The input product of step block j (8 steps; step s reads x at its time, clamped to the sequence), units [u0, u1).
+  kernels::GemvSide side;
+  const int64_t len = run.lens[0], units = kernels::gemv_side_units(gh);
+  auto side_block = [&](int64_t j, int64_t u0, int64_t u1) {
+    side.wp = ahead ? static_cast<const float*>(w_rows[static_cast<size_t>(d)].data) : nullptr;
+    side.bias = x_bias.data() + d * gh;
+    side.N = gh;
+    side.K = input;
+    for (int64_t r = 0; r < kAhead; ++r) {
+      const int64_t s = j * kAhead + r;
+      side.x[r] = run.x + time_of(0, std::min(s, len - 1)) * input;
+      side.y[r] = xw + s * gh;
+    }
+    side.unit_begin = u0;
+    side.unit_end = u1;
+  };
+  kernels::GemvArgs none;  // no rows: the side product alone
+  if (ahead && len > 0) {
+    side_block(0, 0, units);
+    kernels::gemv_side_f32(none, side, nullptr);
+  }
   Step step;
   step.d = d;
   step.batch = B;
@@ -199,13 +227,15 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
   step.c = c;
   step.extra = c + st;
   step.pool = step_pool;
-  auto time_of = [&](int64_t b, int64_t s) { return rev ? run.lens[b] - 1 - s : s; };
+  step.xw_added = ahead && xw_into_state_product && rv.bias == nullptr;
   for (int64_t s = 0; s < S; ++s) {
     bool any = false;
     for (int64_t b = 0; b < B; ++b) {
       const bool active = s < run.lens[b];
       const int64_t t = time_of(b, s), row = l1 ? b * S + t : t * B + b;
-      if (all_steps) {
+      if (ahead) {
+        rows[static_cast<size_t>(b)] = active ? xw + s * gh : nullptr;
+      } else if (all_steps) {
         rows[static_cast<size_t>(b)] = active ? xw + row * gh : nullptr;
       } else {
         rows[static_cast<size_t>(b)] = active ? xw + b * gh : nullptr;
@@ -217,8 +247,17 @@ void PreparedRecurrent::run_direction(const Run& run, int64_t d, kernels::Thread
     if (!any) break;  // every sequence has ended
     if (!all_steps) kernels::gemm_f32(a, step_pool);
     rv.descending = s % 2 == 1;  // serpentine: begin on the panels of R the last step read (see GemvArgs)
-    if (rv.wp) kernels::gemv_f32(rv, pool);
-    else kernels::gemm_f32(rg, step_pool);
+    if (step.xw_added) rv.residual = rows[0];
+    const int64_t next = s / kAhead + 1;  // the block whose input product this step computes a share of
+    if (ahead && next * kAhead < len) {
+      const int64_t i = s % kAhead;
+      side_block(next, units * i / kAhead, units * (i + 1) / kAhead);
+      kernels::gemv_side_f32(rv, side, pool);
+    } else if (rv.wp) {
+      kernels::gemv_f32(rv, pool);
+    } else {
+      kernels::gemm_f32(rg, step_pool);
+    }
     cell(step);
     if (!run.y) continue;
     for (int64_t b = 0; b < B; ++b) {
@@ -280,6 +319,7 @@ bool prepare_recurrent(PrepareContext& ctx, const RnnOpSpec& spec, int64_t rec_c
     k.r.push_back(pack_gemm_weights(ctx, "rnn R d" + std::to_string(d), kernels::GemmSide::kB, k.hidden, k.rec_cols,
                                     [&] { return kernels::MatrixRef{rd, k.hidden, true}; }));
     k.r_rows.push_back(pack_gemv_weights(ctx, "rnn R rows d" + std::to_string(d), rd, k.rec_cols, k.hidden));
+    k.w_rows.push_back(pack_gemv_side_weights(ctx, "rnn W tiles d" + std::to_string(d), wd, k.gh, k.input));
   }
   const OpSchema* schema = find_op(ctx.node().domain, ctx.node().op_type);
   if (!schema || !schema->compute) return false;

@@ -1,6 +1,7 @@
 #pragma once
 // What the prepared (fast) LSTM and GRU share, float32: W and R of every direction packed once per session;
-// per run, the input-to-hidden product of ALL time steps as one GEMM (X·Wᵀ + bias, rows in X's own layout);
+// per run, the input-to-hidden product of ALL time steps as one GEMM (X·Wᵀ + bias, rows in X's own layout; a batch
+// of one instead computes it 8 steps ahead, along the steps' R·h);
 // per step, one GEMM of the states by the packed R (a matrix-vector product, kernels/gemv, for a batch of one)
 // and the op's fused gate math (the `cell`), with the
 // vectorised activations of kernels::apply_activation_f32. Directions run on their own threads when the pool
@@ -34,6 +35,7 @@ class PreparedRecurrent : public PreparedKernel {
     float* c = nullptr;  ///< [batch, hidden] (LSTM only)
     float* extra = nullptr;  ///< extra_floats() floats of scratch
     kernels::ThreadPool* pool = nullptr;  ///< for a GEMM inside the cell (null: the calling thread)
+    bool xw_added = false;  ///< g already holds xw[0] added (a batch of one, xw_into_state_product)
   };
 
   // Filled by prepare_recurrent and the op.
@@ -46,9 +48,16 @@ class PreparedRecurrent : public PreparedKernel {
   /// by R as a matrix-vector product (R streamed once per step, rows split over the pool in fixed blocks). Packed
   /// through PrepareContext::packed: 64-byte aligned, and saved in an engine.
   std::vector<PackedBytes> r_rows;
+  /// Per direction, W [gh, input] packed in 32-row tiles (kernels::gemv_side_pack): a batch of one computes its
+  /// input product 8 steps ahead, as side work of the step's R·h (kernels::GemvSide), instead of one GEMM over all
+  /// steps before the first.
+  std::vector<PackedBytes> w_rows;
   std::vector<float> x_bias;    ///< [dirs, gh], added to X·Wᵀ
   std::vector<float> rec_bias;  ///< [dirs, rec_cols] added to the states times R, or empty
   std::vector<int64_t> w_dims, r_dims;
+  /// The cell adds xw to every column of g first (LSTM): a batch of one adds it in the gemv's epilogue instead
+  /// (its residual: the same sum, one pass over g fewer).
+  bool xw_into_state_product = false;
   ComputeFn reference = nullptr;
 
  protected:

@@ -116,6 +116,80 @@ TEST_P(GemvKernel, DescendingPanelsGiveTheSameBits) {
   }
 }
 
+// The side product (GemvSide) of every tier, fused into the product's full groups or on its own: the product as
+// gemv_f32's kernel gives it (same bits), the side columns bit for bit the reference's (each a chain of fused
+// multiply-adds in k order, then the bias): ragged N (a last tile cut inside either half), side K longer and
+// shorter than the product's (whole tiles at one side term per two product terms, half tiles at one per two or one,
+// or after the product), repeated X rows, unit ranges, M = 0 (the side alone),
+// both orders. Writes stay within each Y row's N floats.
+TEST_P(GemvKernel, SideProductRidesAlong) {
+  const ListedKernel k = GetParam();
+  if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
+  const bool logic = std::string(k.name).ends_with("_logic");
+  const GemvFn fn = logic ? gemv_f32_avx512_logic : gemv_kernel(k.tier);
+  const GemvSideFn side_fn = logic ? gemv_side_f32_avx512_logic : gemv_side_kernel(k.tier);
+  ASSERT_NE(side_fn, nullptr);
+  std::mt19937 rng(79);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int iter = 0; iter < 120; ++iter) {
+    GemvArgs g;
+    g.M = iter % 9 == 0 ? 0 : pick(1, 700);
+    g.K = pick(1, 300);
+    g.descending = iter % 2 == 1;
+    g.act = activation_of(iter);
+    const auto w = random_floats(static_cast<size_t>(g.M * g.K), rng);
+    const auto wp = gemv_pack(w.data(), g.M, g.K);
+    const auto x = random_floats(static_cast<size_t>(g.K), rng);
+    const auto bias = random_floats(static_cast<size_t>(g.M), rng);
+    g.wp = wp.data(), g.x = x.data(), g.bias = iter % 3 ? bias.data() : nullptr;
+    GemvSide sd;
+    sd.N = iter % 4 == 0 ? pick(1, 40) : pick(1, 300);
+    // Side K past the product's (no room: after it), in (K/2, K] (one per term), or at most K/3.
+    sd.K = iter % 5 == 0   ? pick(g.K, g.K + 50)
+           : iter % 5 == 1 ? pick(static_cast<int>(g.K / 2 + 1), static_cast<int>(g.K))
+                           : pick(1, static_cast<int>(std::max<int64_t>(1, g.K / 3)));
+    const auto sw = random_floats(static_cast<size_t>(sd.N * sd.K), rng);
+    std::vector<float> swp(gemv_side_packed_floats(sd.N, sd.K));
+    gemv_side_pack(sw.data(), sd.N, sd.K, swp.data());
+    const auto sx = random_floats(static_cast<size_t>(kGemvSideRows * sd.K), rng);
+    const auto sb = random_floats(static_cast<size_t>(sd.N), rng);
+    sd.wp = swp.data(), sd.bias = iter % 3 != 1 ? sb.data() : nullptr;
+    // Unit ranges starting and ending on either half of a tile (odd: half tiles only).
+    const int64_t units = gemv_side_units(sd.N);
+    sd.unit_begin = pick(0, static_cast<int>(units / 2));
+    sd.unit_end = pick(static_cast<int>(sd.unit_begin), static_cast<int>(units));
+    const size_t ld = static_cast<size_t>(sd.N) + 16;  // a guard zone past each row
+    std::vector<float> sy_got(kGemvSideRows * ld, 7.0f), sy_want(sy_got.size(), 7.0f);
+    std::vector<float> y_got(static_cast<size_t>(g.M), 7.0f), y_want(y_got.size(), 7.0f);
+    for (int64_t r = 0; r < kGemvSideRows; ++r)  // rows 6 and 7 read row 5's x
+      sd.x[r] = sx.data() + std::min<int64_t>(r, 5) * sd.K;
+    for (float* out : {sy_got.data(), sy_want.data()}) {
+      for (int64_t r = 0; r < kGemvSideRows; ++r) sd.y[r] = out + static_cast<size_t>(r) * ld;
+      g.y = out == sy_got.data() ? y_got.data() : y_want.data();
+      if (out == sy_got.data()) side_fn(g, 0, g.M, sd);
+      else fn(g, 0, g.M);
+    }
+    const std::string what = std::string(k.name) + " M " + std::to_string(g.M) + " K " + std::to_string(g.K) +
+                             " side N " + std::to_string(sd.N) + " K " + std::to_string(sd.K);
+    ASSERT_EQ(y_got, y_want) << what;
+    // The reference's side tiles, checked against W as given.
+    for (int64_t r = 0; r < kGemvSideRows; ++r) sd.y[r] = sy_want.data() + static_cast<size_t>(r) * ld;
+    GemvArgs none;
+    gemv_side_f32_ref(none, 0, 0, sd);
+    for (int64_t r = 0; r < kGemvSideRows; ++r)
+      for (int64_t n = 0; n < sd.N; ++n) {
+        const bool in = n >= sd.unit_begin * kGemvSideUnit && n < sd.unit_end * kGemvSideUnit;
+        float acc = 0.0f;
+        for (int64_t kk = 0; kk < sd.K; ++kk)
+          acc = std::fma(sd.x[r][kk], sw[static_cast<size_t>(n * sd.K + kk)], acc);
+        if (sd.bias) acc += sb[static_cast<size_t>(n)];
+        ASSERT_EQ(sy_want[static_cast<size_t>(r) * ld + static_cast<size_t>(n)], in ? acc : 7.0f)
+            << what << " reference row " << r << " column " << n;
+      }
+    ASSERT_EQ(sy_got, sy_want) << what;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, GemvKernel, ::testing::ValuesIn(kListed),
                          [](const ::testing::TestParamInfo<ListedKernel>& i) { return std::string(i.param.name); });
 
@@ -147,6 +221,39 @@ TEST(Gemv, DispatchGivesTheSameResultOnAnyThreadCount) {
     gemv_f32(g, p);
     EXPECT_EQ(one, down) << (p ? p->threads() : 0) << " threads";
   }
+}
+
+// gemv_side_f32 divides the side units among the pool's tasks: the same bits at 1, 2 and 3 threads, either order.
+TEST(Gemv, SideDispatchGivesTheSameResultOnAnyThreadCount) {
+  std::mt19937 rng(6);
+  GemvArgs g;
+  g.M = 1000, g.K = 256;
+  const auto w = random_floats(static_cast<size_t>(g.M * g.K), rng);
+  const auto wp = gemv_pack(w.data(), g.M, g.K);
+  const auto x = random_floats(static_cast<size_t>(g.K), rng);
+  GemvSide sd;
+  sd.N = 777, sd.K = 80;
+  const auto sw = random_floats(static_cast<size_t>(sd.N * sd.K), rng);
+  std::vector<float> swp(gemv_side_packed_floats(sd.N, sd.K));
+    gemv_side_pack(sw.data(), sd.N, sd.K, swp.data());
+  const auto sx = random_floats(static_cast<size_t>(kGemvSideRows * sd.K), rng);
+  const auto sb = random_floats(static_cast<size_t>(sd.N), rng);
+  g.wp = wp.data(), g.x = x.data();
+  sd.wp = swp.data(), sd.bias = sb.data(), sd.unit_begin = 3, sd.unit_end = gemv_side_units(sd.N);
+  for (int64_t r = 0; r < kGemvSideRows; ++r) sd.x[r] = sx.data() + r * sd.K;
+  auto run = [&](ThreadPool* p, bool descending) {
+    std::vector<float> out(static_cast<size_t>(g.M + kGemvSideRows * sd.N), 7.0f);
+    g.y = out.data();
+    g.descending = descending;
+    for (int64_t r = 0; r < kGemvSideRows; ++r) sd.y[r] = out.data() + g.M + r * sd.N;
+    gemv_side_f32(g, sd, p);
+    return out;
+  };
+  const auto one = run(nullptr, false);
+  ThreadPool two(2), three(3);
+  for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &two, &three})
+    for (bool descending : {false, true})
+      EXPECT_EQ(run(p, descending), one) << (p ? p->threads() : 1) << " threads, descending " << descending;
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct RnnCase {
   bool bias = true, lens = false, init_h = false, init_c = false, peepholes = false, input_forget = false;
   bool lbr = true;
   float clip = 0;  // 0: none
+  int64_t len0 = -1;  // with lens: row 0's length (-1: the full sequence)
 
   std::string str() const {
     std::string s = std::string(lstm ? "LSTM" : "GRU") + " " + direction + " seq " + std::to_string(seq) + " batch " +
@@ -78,7 +79,10 @@ void run_case(const RnnCase& c, std::mt19937& rng) {
     std::vector<int32_t> lens(static_cast<size_t>(c.batch));
     for (int64_t b = 0; b < c.batch; ++b)  // row 1 empty, even rows full, odd rows shorter
       lens[static_cast<size_t>(b)] =
-          static_cast<int32_t>(b == 1 ? 0 : b % 2 == 0 ? c.seq : std::max<int64_t>(1, c.seq - b));
+          static_cast<int32_t>(b == 0 && c.len0 >= 0 ? c.len0
+                               : b == 1             ? 0
+                               : b % 2 == 0         ? c.seq
+                                                    : std::max<int64_t>(1, c.seq - b));
     n.input(Tensor::from_vector<int32_t>({c.batch}, lens));
   } else {
     n.absent();
@@ -152,6 +156,29 @@ TEST_P(RnnPrepared, BatchOfOneAlternatesThePanelOrder) {
     c.direction = seq % 2 ? "forward" : "reverse", c.batch = 1, c.input = 8, c.hidden = 130, c.seq = seq;
     c.clip = seq == 3 ? 0.7f : 0.0f;
     run_case(c, rng);
+  }
+}
+
+// A batch of one computes its input product 8 steps ahead, along each step's R·h (kernels::GemvSide): sequences of
+// 1 to 20 steps (a short or full last block), a sequence_lens shorter than the sequence (0 included: nothing computed),
+// gate counts whose columns end inside a 32-column tile (hidden 5, 17), input sizes below, at and above the
+// product's K (one or two side terms per product term, or the tiles after the product).
+TEST_P(RnnPrepared, BatchOfOneComputesTheInputProductAhead) {
+  std::mt19937 rng(15);
+  const int64_t seqs[] = {1, 7, 8, 9, 16, 20}, inputs[] = {5, 40, 64, 130};
+  for (size_t i = 0; i < std::size(seqs); ++i) {
+    for (bool lstm : {true, false}) {
+      const int64_t seq = seqs[i];
+      RnnCase c;
+      c.lstm = lstm, c.direction = "bidirectional", c.batch = 1, c.seq = seq;
+      c.hidden = seq == 7 || seq == 9 ? 17 : 64, c.input = inputs[(i + (lstm ? 0 : 2)) % 4];
+      c.lbr = seq % 3 != 0;
+      run_case(c, rng);
+      c.lens = true, c.len0 = seq / 2, c.direction = "reverse";
+      run_case(c, rng);
+      c.len0 = 0, c.direction = "bidirectional", c.hidden = 5;
+      run_case(c, rng);
+    }
   }
 }
 

@@ -56,6 +56,42 @@ void gemv_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_end);
 /// Name of the kernel gemv_f32 uses at the active tier ("gemv_f32_avx2").
 const char* gemv_kernel_name();
 
+/// Rows and columns of a side tile (GemvSide), and the columns of the unit its work is given in (half a tile).
+inline constexpr int64_t kGemvSideRows = 8, kGemvSideCols = 32, kGemvSideUnit = 16;
+
+/// Side work a matrix-vector product can carry: 32-column tiles of a second product on 8 rows,
+/// Y[r][n] = sum_k X[r][k] W[n][k] (+ bias[n]), each sum k in order from zero, one fused multiply-add per term, the
+/// bias added last (the same bits at every thread count, fused or not). The matrix-vector product is bound by the
+/// reads of its W from L2 and leaves the FMA units half idle; this product reuses each loaded W vector 8 times, so
+/// at the 16-lane tier its FMAs are interleaved with the product's own (one side k per one or two product k) and
+/// partly come for free (tiles of 32 columns, 16 accumulators, against 16: lstm_tagger 1.614 -> 1.579 ms). What a batch-of-one recurrence does with its next 8 steps' input product (ops/rnn_prepared.cpp).
+struct GemvSide {
+  const float* wp = nullptr;               ///< W [N, K] packed by gemv_side_pack
+  const float* x[kGemvSideRows] = {};      ///< the rows of X, K floats each (rows may repeat)
+  float* y[kGemvSideRows] = {};            ///< the rows of Y, N floats each (distinct)
+  const float* bias = nullptr;             ///< [N] or null
+  int64_t N = 0, K = 0;
+  int64_t unit_begin = 0, unit_end = 0;    ///< units to compute: unit u is columns [16u, 16u + 16) within [0, N)
+};
+/// Units (N + 15) / 16 of a side product.
+inline int64_t gemv_side_units(int64_t N) { return (N + kGemvSideUnit - 1) / kGemvSideUnit; }
+/// W [N, K] row-major packed for a side product: tile t holds rows [32t, 32t + 32) as
+/// dst[(t * K + k) * 32 + j] = W[32t + j][k], rows past N zero (a tile is one sequential stream).
+void gemv_side_pack(const float* w, int64_t N, int64_t K, float* dst);
+size_t gemv_side_packed_floats(int64_t N, int64_t K);
+
+/// A GemvFn that also computes all of `side`'s tiles (fused into the product's loop where the tier can).
+using GemvSideFn = void (*)(const GemvArgs& g, int64_t m_begin, int64_t m_end, const GemvSide& side);
+/// The reference: gemv_f32_ref, then the side tiles in scalar code.
+void gemv_side_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end, const GemvSide& side);
+/// The side kernel for `tier` (kRef: the reference), or null when none is compiled for it.
+GemvSideFn gemv_side_kernel(IsaTier tier);
+/// The AVX-512 side kernel's logic on AVX2 instructions (tests only, as gemv_f32_avx512_logic).
+void gemv_side_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_end, const GemvSide& side);
+/// gemv_f32 carrying `side`: rows split over `pool` as gemv_f32 splits them, the side tiles divided among the same
+/// tasks (in units of half a tile: 3 tiles split evenly over 2 threads). M may be 0 (the side product alone, on the calling thread).
+void gemv_side_f32(const GemvArgs& g, const GemvSide& side, ThreadPool* pool);
+
 /// y at the active tier, rows split over `pool` in fixed blocks (the result does not depend on the thread count);
 /// `descending` reverses each thread's walk over its blocks (and the panels within them), so a thread keeps the same
 /// rows of W in either order.

@@ -11,4 +11,8 @@ void gemv_f32_avx512(const GemvArgs& g, int64_t m_begin, int64_t m_end) {
   gemv_detail::rows<simd::Avx512>(g, m_begin, m_end);
 }
 
+void gemv_f32_avx512_side(const GemvArgs& g, int64_t m_begin, int64_t m_end, const GemvSide& side) {
+  gemv_detail::rows_side<simd::Avx512>(g, m_begin, m_end, side);
+}
+
 }  // namespace kiln::kernels

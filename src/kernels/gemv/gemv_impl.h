@@ -22,6 +22,10 @@ namespace kiln::kernels::gemv_detail {
 template <typename S>
 inline constexpr int kGroup = std::max(1, 8 / (static_cast<int>(kGemvPanel) / S::kLanes));
 
+template <typename S, int NP>
+inline void store_group(const GemvArgs& g, int64_t p, int64_t m_end,
+                        const typename S::V (&acc)[NP][kGemvPanel / S::kLanes]);
+
 // Panels [p, p + NP), rows below m_end. A group of NP panels with SETS accumulator sets along k (k in turn), so
 // NP * B * SETS = 8 independent FMA chains.
 template <typename S, int NP>
@@ -50,11 +54,22 @@ inline void panels(const GemvArgs& g, int64_t p, int64_t m_end) {
       for (int j = 0; j < B; ++j)
         acc[0][q][j] = S::fmadd(S::load(w + q * panel_floats + k * kGemvPanel + j * L), xv, acc[0][q][j]);
   }
+  for (int q = 0; q < NP; ++q)
+    for (int j = 0; j < B; ++j)
+      for (int s = 1; s < SETS; ++s) acc[0][q][j] = S::add(acc[0][q][j], acc[s][q][j]);
+  store_group<S, NP>(g, p, m_end, acc[0]);
+}
+
+// y of panels [p, p + NP) from their accumulators (rows below m_end), plus bias and residual.
+template <typename S, int NP>
+inline void store_group(const GemvArgs& g, int64_t p, int64_t m_end,
+                        const typename S::V (&acc)[NP][kGemvPanel / S::kLanes]) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes, B = static_cast<int>(kGemvPanel) / L;
   for (int q = 0; q < NP; ++q) {
     const int64_t m0 = (p + q) * kGemvPanel, rows = std::min(kGemvPanel, m_end - m0);
     for (int j = 0; j < B && j * L < rows; ++j) {
-      V v = acc[0][q][j];
-      for (int s = 1; s < SETS; ++s) v = S::add(v, acc[s][q][j]);
+      V v = acc[q][j];
       const int64_t at = m0 + j * L, n = std::min<int64_t>(L, rows - j * L);
       if (n == L) {
         if (g.bias) v = S::add(v, S::load(g.bias + at));
@@ -87,6 +102,140 @@ void rows(const GemvArgs& g, int64_t m0, int64_t m1) {
     }
   }
   if (g.act.kind != Activation::kNone) apply_activation_f32(g.act, g.y + m0, g.y + m0, m1 - m0);
+}
+
+// ---- side tiles (GemvSide) ----
+
+// The accumulators of VECS vectors of side columns from n0 on (within one tile), 8 rows.
+template <typename S, int VECS>
+struct SideTile {
+  typename S::V c[kGemvSideRows][VECS];
+  const float* w;  // the packed W of those columns (row k at w + k * kGemvSideCols)
+  int64_t n0;      // the first column
+
+  SideTile(const GemvSide& sd, int64_t n0)
+      : w(sd.wp + n0 / kGemvSideCols * sd.K * kGemvSideCols + n0 % kGemvSideCols), n0(n0) {
+    for (auto& row : c)
+      for (auto& v : row) v = S::zero();
+  }
+  // Term k of every row: c[r] += x[r][k] * W[cols][k].
+  void step(const GemvSide& sd, int64_t k) {
+    typename S::V b[VECS];
+    for (int v = 0; v < VECS; ++v) b[v] = S::load(w + k * kGemvSideCols + v * S::kLanes);
+    for (int r = 0; r < kGemvSideRows; ++r) {
+      const typename S::V xv = S::set1(sd.x[r][k]);
+      for (int v = 0; v < VECS; ++v) c[r][v] = S::fmadd(xv, b[v], c[r][v]);
+    }
+  }
+  void store(const GemvSide& sd) const {
+    for (int v = 0; v < VECS; ++v) {
+      const int64_t at = n0 + v * S::kLanes, n = std::min<int64_t>(S::kLanes, sd.N - at);
+      if (n <= 0) break;
+      const typename S::V bias = !sd.bias            ? S::zero()
+                                 : n == S::kLanes    ? S::load(sd.bias + at)
+                                                     : S::load_partial(sd.bias + at, n);
+      for (int r = 0; r < kGemvSideRows; ++r) {
+        const typename S::V y = sd.bias ? S::add(c[r][v], bias) : c[r][v];
+        if (n == S::kLanes) {
+          S::store(sd.y[r] + at, y);
+        } else {
+          float tmp[S::kLanes];
+          S::store(tmp, y);
+          std::copy(tmp, tmp + n, sd.y[r] + at);
+        }
+      }
+    }
+  }
+};
+
+// Side work in chunks of VECS vectors (chunk c is columns [c * VECS * L, ...): a unit of 16 columns or a whole
+// tile of 32). Each element's chain is the same whatever the chunk.
+template <typename S, int VECS>
+void side_chunks(const GemvSide& sd, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) {
+    SideTile<S, VECS> tile(sd, c * VECS * S::kLanes);
+    for (int64_t k = 0; k < sd.K; ++k) tile.step(sd, k);
+    tile.store(sd);
+  }
+}
+
+// A full group of NP panels (one accumulator set: 8 chains) with side chunks [u0, u0 + nu) riding along, one side
+// term per STRIDE product terms (nu * sd.K * STRIDE <= g.K).
+template <typename S, int NP, int STRIDE, int VECS>
+inline void panels_side(const GemvArgs& g, int64_t p, int64_t m_end, const GemvSide& sd, int64_t u0, int64_t nu) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes, B = static_cast<int>(kGemvPanel) / L;
+  V acc[NP][B];
+  for (int q = 0; q < NP; ++q)
+    for (int j = 0; j < B; ++j) acc[q][j] = S::zero();
+  const float* w = g.wp + p * g.K * kGemvPanel;
+  const int64_t panel_floats = g.K * kGemvPanel;
+  auto term = [&](int64_t k) {
+    const V xv = S::set1(g.x[k]);
+    for (int q = 0; q < NP; ++q) {
+      const float* wk = w + q * panel_floats + k * kGemvPanel;
+      for (int j = 0; j < B; ++j) acc[q][j] = S::fmadd(S::load(wk + j * L), xv, acc[q][j]);
+    }
+  };
+  int64_t k = 0;
+  for (int64_t u = u0; u < u0 + nu; ++u) {
+    SideTile<S, VECS> tile(sd, u * VECS * L);
+    for (int64_t e = 0; e < sd.K; ++e) {
+      for (int r = 0; r < STRIDE; ++r, ++k) term(k);
+      tile.step(sd, e);
+    }
+    tile.store(sd);
+  }
+  for (; k < g.K; ++k) term(k);
+  store_group<S, NP>(g, p, m_end, acc);
+}
+
+// The full groups of rows [m0, m1) (and the short one) with side chunks [u0, u1) spread evenly over the full
+// groups, as many per group as its k loop has room for at STRIDE; returns the first chunk left over.
+template <typename S, int STRIDE, int VECS>
+int64_t rows_with_units(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd, int64_t u0, int64_t u1) {
+  constexpr int NP = kGroup<S>;
+  const int64_t first = m0 / kGemvPanel, n = (m1 - m0 + kGemvPanel - 1) / kGemvPanel, full = n / NP;
+  const int64_t room = sd.K > 0 ? g.K / (STRIDE * sd.K) : 0;
+  // The short last group, panel by panel, comes first when descending (the serpentine) and last otherwise.
+  auto short_group = [&] {
+    for (int64_t q = first + full * NP; q < first + n; ++q) panels<S, 1>(g, q, m1);
+  };
+  if (g.descending) short_group();
+  for (int64_t i = 0; i < full; ++i) {
+    const int64_t gi = g.descending ? full - 1 - i : i;
+    const int64_t nu = std::min(room, (u1 - u0 + (full - i) - 1) / (full - i));
+    panels_side<S, NP, STRIDE, VECS>(g, first + gi * NP, m1, sd, u0, nu);
+    u0 += nu;
+  }
+  if (!g.descending) short_group();
+  return u0;
+}
+
+/// Rows [m0, m1) as rows<S>, and all of sd's units. At 16 lanes (one accumulator set per full group, 8 registers)
+/// the side work rides along the full groups: where they fit so, whole tiles (16 accumulators) with one side term
+/// per two product terms (lstm_tagger); else units of half a tile (8), at one per two terms where they fit, or one
+/// per one (gru_classifier's second layer: whole tiles would load half the groups with twice the FMAs and leave the
+/// rest bare). At 8 lanes (16 registers) and for what is left, after the product.
+template <typename S>
+void rows_side(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd) {
+  constexpr int NP = kGroup<S>, VT = static_cast<int>(kGemvSideCols) / S::kLanes;
+  constexpr int VU = static_cast<int>(kGemvSideUnit) / S::kLanes;  // vectors of a unit
+  const int64_t u0 = sd.unit_begin, u1 = sd.unit_end;
+  if constexpr (S::kLanes == 16 && NP * (kGemvPanel / 16) == 8 && VT == 2) {
+    const int64_t full = (m1 - m0 + kGemvPanel - 1) / kGemvPanel / NP, fit = sd.K > 0 ? full * (g.K / (2 * sd.K)) : 0;
+    if (u0 % 2 == 0 && u1 % 2 == 0 && (u1 - u0) / 2 <= fit) {
+      side_chunks<S, 2>(sd, rows_with_units<S, 2, 2>(g, m0, m1, sd, u0 / 2, u1 / 2), u1 / 2);
+    } else if (u1 - u0 <= fit) {
+      side_chunks<S, 1>(sd, rows_with_units<S, 2, 1>(g, m0, m1, sd, u0, u1), u1);
+    } else {
+      side_chunks<S, 1>(sd, rows_with_units<S, 1, 1>(g, m0, m1, sd, u0, u1), u1);
+    }
+    if (g.act.kind != Activation::kNone) apply_activation_f32(g.act, g.y + m0, g.y + m0, m1 - m0);
+  } else {
+    rows<S>(g, m0, m1);
+    side_chunks<S, VU>(sd, u0, u1);
+  }
 }
 
 }  // namespace kiln::kernels::gemv_detail

@@ -2,6 +2,9 @@
 
 #include "kernels/gemv/gemv.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace kiln::kernels {
 
 void gemv_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end) {
@@ -14,6 +17,19 @@ void gemv_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end) {
     g.y[m] = acc;
   }
   apply_activation_f32_ref(g.act, g.y + m_begin, g.y + m_begin, m_end - m_begin);
+}
+
+void gemv_side_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end, const GemvSide& side) {
+  gemv_f32_ref(g, m_begin, m_end);
+  const int64_t n_end = std::min(side.N, side.unit_end * kGemvSideUnit);
+  for (int64_t n = side.unit_begin * kGemvSideUnit; n < n_end; ++n) {
+    const int64_t col = (n / kGemvSideCols * side.K) * kGemvSideCols + n % kGemvSideCols;  // W[n][0]
+    for (int64_t r = 0; r < kGemvSideRows; ++r) {
+      float acc = 0.0f;
+      for (int64_t k = 0; k < side.K; ++k) acc = std::fma(side.x[r][k], side.wp[col + k * kGemvSideCols], acc);
+      side.y[r][n] = side.bias ? acc + side.bias[n] : acc;
+    }
+  }
 }
 
 }  // namespace kiln::kernels
