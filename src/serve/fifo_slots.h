@@ -35,14 +35,6 @@ class FifoSlots {
     me.turn.wait(lock, [&] { return me.granted; });
   }
 
-  /// Takes a slot if one is free and nobody waits for one; never blocks.
-  bool try_acquire() {
-    std::lock_guard lock(mutex_);
-    if (free_ == 0 || !waiting_.empty()) return false;
-    --free_;
-    return true;
-  }
-
   /// Threads waiting for a slot now (tests).
   size_t waiting() {
     std::lock_guard lock(mutex_);

@@ -3,13 +3,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
-#include <grpc/support/cpu.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <map>
 
-#include "fifo_slots.h"
 #include "grpc_convert.h"
 #include "grpc_predict_v2.grpc.pb.h"
 #include "request_log.h"
@@ -68,19 +66,11 @@ void check_repository_request(const std::string& repository_name, const Paramete
   for (const auto& [key, value] : parameters) check_repository_parameter(key);
 }
 
-// The threads on which gRPC 1.51's callback API runs the methods ("nexting_thread": half the cores, 2 to 16;
-// CallbackAlternativeCQ in gRPC's completion_queue_cc.cc). While all of them run inferences nothing reads the
-// sockets, so inferences run there only when the workers are no more than these threads.
-int grpc_callback_threads() { return std::clamp(static_cast<int>(gpr_cpu_num_cores()) / 2, 2, 16); }
-
-// The service's methods, each answered on the gRPC thread that receives the call (ModelInfer: see there).
+// The service's methods, each answered on the gRPC thread that receives the call.
 class Service final : public inference::GRPCInferenceService::CallbackService {
  public:
   Service(const InferenceService& core, int workers)
-      : core_(core),
-        inline_(std::max(workers, 1) <= grpc_callback_threads()),
-        slots_(std::max(workers, 1)),
-        workers_(static_cast<size_t>(std::max(workers, 1))) {}
+      : core_(core), workers_(static_cast<size_t>(std::max(workers, 1))) {}
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* c, const inference::ServerLiveRequest*,
                                        inference::ServerLiveResponse* r) override {
@@ -114,24 +104,24 @@ class Service final : public inference::GRPCInferenceService::CallbackService {
       fill_tensor_metadata(meta.outputs, r->mutable_outputs());
     });
   }
-  // An inference runs on gRPC's callback thread that received the call when gRPC has at least as many of them as
-  // there are workers (inline_) and a slot is free with nobody waiting; otherwise a worker runs it in its turn. A
-  // hand-off to a worker and back costs about 8 context switches per request (10 against 2 inline; 16 clients on
-  // 2 cores, issue 11). At most `workers` inferences run at once either way (the slots). Until Finish the call is
-  // in progress, so Shutdown(deadline) waits for it.
+  // gRPC's callback threads must not block: the inference runs on a worker and finishes the call from there.
+  // Until then the call is in progress, so Shutdown(deadline) waits for it.
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* c, const inference::ModelInferRequest* q,
                                        inference::ModelInferResponse* r) override {
     grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
     const auto received = std::chrono::steady_clock::now();
     core_.request_queued();
-    if (inline_ && slots_.try_acquire()) {
-      infer(reactor, *q, *r, received);
-    } else {
-      boost::asio::post(workers_, [this, reactor, q, r, received] {
-        slots_.acquire();
-        infer(reactor, *q, *r, received);
-      });
-    }
+    boost::asio::post(workers_, [this, reactor, q, r, received] {
+      core_.request_started();
+      const grpc::Status status =
+          status_of([&] { response_to_proto(core_.infer(request_from_proto(*q)), *r); });
+      if (request_logging())
+        log_request({"grpc", "ModelInfer", q->model_name(), static_cast<int>(status.error_code()),
+                     q->ByteSizeLong(), status.ok() ? r->ByteSizeLong() : 0,
+                     static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - received).count())});
+      reactor->Finish(status);
+    });
     return reactor;
   }
 
@@ -174,24 +164,8 @@ class Service final : public inference::GRPCInferenceService::CallbackService {
   void join_workers() { workers_.join(); }
 
  private:
-  // Runs the call's inference in the slot its caller holds, gives the slot back and finishes the call.
-  void infer(grpc::ServerUnaryReactor* reactor, const inference::ModelInferRequest& q,
-             inference::ModelInferResponse& r, std::chrono::steady_clock::time_point received) {
-    core_.request_started();
-    const grpc::Status status = status_of([&] { response_to_proto(core_.infer(request_from_proto(q)), r); });
-    slots_.release();
-    if (request_logging())
-      log_request({"grpc", "ModelInfer", q.model_name(), static_cast<int>(status.error_code()), q.ByteSizeLong(),
-                   status.ok() ? r.ByteSizeLong() : 0,
-                   static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::steady_clock::now() - received).count())});
-    reactor->Finish(status);
-  }
-
   const InferenceService& core_;
-  const bool inline_;                 // inferences may run on gRPC's callback threads
-  FifoSlots slots_;                   // inferences at once: the workers
-  boost::asio::thread_pool workers_;  // runs the inferences not run inline, and model loads
+  boost::asio::thread_pool workers_;  // runs the inferences and model loads
 };
 
 }  // namespace

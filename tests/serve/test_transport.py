@@ -2,8 +2,8 @@
 gathered write (head, JSON, then each output straight from its tensor), which must reassemble exactly however
 the client reads it; a client that does not read its answer holds no worker and no other connection; the
 inference workers each protocol gets by default follow the CPUs the process may use (and a model's config).
-On gRPC, inferences run on gRPC's callback threads or on workers (grpc_server.cpp): many at once answer each
-its own request either way, and health calls are answered while they run."""
+On gRPC, many inferences at once on few or many workers each answer their own request, and health calls are
+answered while they run."""
 import json
 import os
 import re
@@ -218,9 +218,9 @@ def test_default_workers_cover_batching_and_instances(repository):
 
 @pytest.mark.parametrize("grpc_threads", ["1", "2", "64"])
 def test_grpc_concurrent_inferences_each_get_their_answer(repository, grpc_threads):
-    """12 gRPC clients at once, each sending its own data 5 times: one worker (inferences inline on a callback
-    thread while the others wait their turn on workers), two, and 64 (more workers than gRPC's callback threads:
-    every inference on a worker). Every answer is its own request's; ServerLive answers meanwhile."""
+    """12 gRPC clients at once, each sending its own data 5 times, on one worker (the others wait their turn),
+    two, and 64 (more workers than gRPC's callback threads). Every answer is its own request's; ServerLive
+    answers meanwhile."""
     s = start_server(repository, "--grpc-threads", grpc_threads)
     errors = []
 
