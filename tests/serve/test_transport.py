@@ -1,7 +1,9 @@
 """The HTTP transport's write path and worker count, through real sockets: a binary answer goes out in one
 gathered write (head, JSON, then each output straight from its tensor), which must reassemble exactly however
 the client reads it; a client that does not read its answer holds no worker and no other connection; the
-inference workers each protocol gets by default follow the CPUs the process may use (and a model's config)."""
+inference workers each protocol gets by default follow the CPUs the process may use (and a model's config).
+On gRPC, many inferences at once on few or many workers each answer their own request, and health calls are
+answered while they run."""
 import json
 import os
 import re
@@ -9,8 +11,11 @@ import shutil
 import socket
 import subprocess
 
+import threading
+
 import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 
 from conftest import KILN, WORK, demo_and_tiny_repository, start_server, stop_server
 
@@ -209,3 +214,37 @@ def test_default_workers_cover_batching_and_instances(repository):
         (path / "int64_ops" / "model.onnx").write_bytes((repository / "int64_ops" / "model.onnx").read_bytes())
         (path / "int64_ops" / "config.json").write_text(json.dumps(config))
         assert started(path, prefix=one_cpu) == (expected, expected)
+
+
+@pytest.mark.parametrize("grpc_threads", ["1", "2", "64"])
+def test_grpc_concurrent_inferences_each_get_their_answer(repository, grpc_threads):
+    """12 gRPC clients at once, each sending its own data 5 times, on one worker (the others wait their turn),
+    two, and 64 (more workers than gRPC's callback threads). Every answer is its own request's; ServerLive
+    answers meanwhile."""
+    s = start_server(repository, "--grpc-threads", grpc_threads)
+    errors = []
+
+    def client(k: int):
+        try:
+            c = grpcclient.InferenceServerClient(s.grpc_url)
+            for i in range(5):
+                a = np.arange(4000, dtype=np.int64).reshape(-1, 4) * (k + 1) + i
+                x = grpcclient.InferInput("a", list(a.shape), "INT64")
+                x.set_data_from_numpy(a)
+                r = c.infer("int64_ops", [x], outputs=[grpcclient.InferRequestedOutput("doubled")])
+                np.testing.assert_array_equal(r.as_numpy("doubled"), a * 2)
+        except Exception as e:  # noqa: BLE001 (reported below, with the client's number)
+            errors.append(f"client {k}: {e!r}")
+
+    try:
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(12)]
+        for t in threads:
+            t.start()
+        live = grpcclient.InferenceServerClient(s.grpc_url)
+        for _ in range(5):
+            assert live.is_server_live()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+    finally:
+        stop_server(s)
