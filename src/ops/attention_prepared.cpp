@@ -58,6 +58,8 @@ constexpr int64_t kCausalBlockRows = 32;
 // Below this much work (both products, all heads) a second thread costs more than it saves: the tiles run on the
 // calling thread. The same bound gemm_f32 uses.
 constexpr double kMinParallelFlops = 2e6;
+// The most packed Kᵀ and V (all heads) packed ahead of the tiles; past it each tile packs its own (see run).
+constexpr size_t kMaxSharedPanelBytes = size_t{512} << 10;
 
 // One run's sizes and pointers, read and checked from the tensors.
 struct Geometry {
@@ -211,6 +213,12 @@ struct SharedPanels {
 
 void pack_heads(const Geometry& g, kernels::ThreadPool* pool, SharedPanels& p);
 
+// Bytes of the packed Kᵀ and V of every head (pack_heads).
+size_t shared_panel_bytes(const Geometry& g) {
+  return static_cast<size_t>(g.L.count) * (kernels::gemm_packed_bytes(kernels::GemmSide::kB, g.D, g.T) +
+                                           kernels::gemm_packed_bytes(kernels::GemmSide::kB, g.T, g.Dv));
+}
+
 // Floats between rows of the score block: cols rounded up to 16, so that every row starts on a cache line (64-byte
 // aligned scratch) and the GEMM's stores and the row kernels' loads never split one.
 int64_t score_ld(int64_t cols) { return (cols + 15) / 16 * 16; }
@@ -244,8 +252,10 @@ class PreparedAttention final : public PreparedKernel {
     // Several row tiles of one head in one pass over the keys: Kᵀ and V are packed once per head here, in the
     // GEMM's B layout, and every tile of the head reads them (a tile under a causal mask reads a prefix of Kᵀ's
     // column panels, and packs its rows of V itself).
+    // Only while all heads' panels stay within cache (ViT-tiny's 3 heads at batch 1: 320 KiB): at batch 8 they
+    // would be written to memory before the first tile reads them, where each tile's own packing stays in L2.
     SharedPanels panels;
-    if (row_blocks > 1 && bc == g.T) pack_heads(g, pool, panels);
+    if (row_blocks > 1 && bc == g.T && shared_panel_bytes(g) <= kMaxSharedPanelBytes) pack_heads(g, pool, panels);
     kernels::parallel_for(pool, tasks, [&](size_t task) {
       thread_local std::vector<float> scratch;
       const size_t need = static_cast<size_t>(tile_rows * (score_ld(bc) + 2) + 16);
