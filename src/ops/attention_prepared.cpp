@@ -58,6 +58,8 @@ constexpr int64_t kCausalBlockRows = 32;
 // Below this much work (both products, all heads) a second thread costs more than it saves: the tiles run on the
 // calling thread. The same bound gemm_f32 uses.
 constexpr double kMinParallelFlops = 2e6;
+// The most packed Kᵀ and V (all heads) packed ahead of the tiles; past it each tile packs its own (see run).
+constexpr size_t kMaxSharedPanelBytes = size_t{512} << 10;
 
 // One run's sizes and pointers, read and checked from the tensors.
 struct Geometry {
@@ -200,6 +202,27 @@ bool read_geometry(KernelContext& ctx, float scale_attr, bool has_scale, bool se
   return finish_geometry(q, k, v, y, scale_attr, has_scale, g);
 }
 
+// Kᵀ and V of every head, packed once per run as GEMM B operands (pack_heads): head b's Kᵀ (D x T) at
+// base + b * head_floats, its V (T x Dv) right after it. Empty (null base) when the tiles pack their own.
+struct SharedPanels {
+  float* base = nullptr;
+  size_t head_floats = 0, k_bytes = 0, v_bytes = 0;
+  std::vector<kernels::PackedGemmOperand> v;
+  const float* k(int64_t b) const { return base + static_cast<size_t>(b) * head_floats; }
+};
+
+void pack_heads(const Geometry& g, kernels::ThreadPool* pool, SharedPanels& p);
+
+// Bytes of the packed Kᵀ and V of every head (pack_heads).
+size_t shared_panel_bytes(const Geometry& g) {
+  return static_cast<size_t>(g.L.count) * (kernels::gemm_packed_bytes(kernels::GemmSide::kB, g.D, g.T) +
+                                           kernels::gemm_packed_bytes(kernels::GemmSide::kB, g.T, g.Dv));
+}
+
+// Floats between rows of the score block: cols rounded up to 16, so that every row starts on a cache line (64-byte
+// aligned scratch) and the GEMM's stores and the row kernels' loads never split one.
+int64_t score_ld(int64_t cols) { return (cols + 15) / 16 * 16; }
+
 class PreparedAttention final : public PreparedKernel {
  public:
   float scale = 1.0f;
@@ -226,15 +249,24 @@ class PreparedAttention final : public PreparedKernel {
     const double flops = 2.0 * static_cast<double>(g.L.count) * static_cast<double>(g.S) *
                          static_cast<double>(g.T) * static_cast<double>(g.D + g.Dv);
     kernels::ThreadPool* pool = flops >= kMinParallelFlops ? ctx.threads() : nullptr;
+    // Several row tiles of one head in one pass over the keys: Kᵀ and V are packed once per head here, in the
+    // GEMM's B layout, and every tile of the head reads them (a tile under a causal mask reads a prefix of Kᵀ's
+    // column panels, and packs its rows of V itself).
+    // Only while all heads' panels stay within cache (ViT-tiny's 3 heads at batch 1: 320 KiB): at batch 8 they
+    // would be written to memory before the first tile reads them, where each tile's own packing stays in L2.
+    SharedPanels panels;
+    if (row_blocks > 1 && bc == g.T && shared_panel_bytes(g) <= kMaxSharedPanelBytes) pack_heads(g, pool, panels);
     kernels::parallel_for(pool, tasks, [&](size_t task) {
       thread_local std::vector<float> scratch;
-      const size_t need = static_cast<size_t>(tile_rows * (bc + 2));
+      const size_t need = static_cast<size_t>(tile_rows * (score_ld(bc) + 2) + 16);
       if (scratch.size() < need) scratch.resize(need);
+      float* base = scratch.data();
+      base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64 / sizeof(float);
       // Last row tiles first: under a causal mask they see the most keys, so the threads claim the longest tasks
       // first and the short ones fill in at the end.
       const int64_t b = static_cast<int64_t>(task) % g.L.count;
       const int64_t i0 = (row_blocks - 1 - static_cast<int64_t>(task) / g.L.count) * tile_rows;
-      run_tile(g, b, i0, std::min(tile_rows, g.S - i0), bc, scratch.data());
+      run_tile(g, b, i0, std::min(tile_rows, g.S - i0), bc, base, panels);
     });
   }
   std::string describe() const override {
@@ -244,13 +276,43 @@ class PreparedAttention final : public PreparedKernel {
   }
 
  private:
-  void run_tile(const Geometry& g, int64_t b, int64_t i0, int64_t n_rows, int64_t bc, float* scratch) const;
+  void run_tile(const Geometry& g, int64_t b, int64_t i0, int64_t n_rows, int64_t bc, float* scratch,
+                const SharedPanels& panels) const;
 };
 
+void pack_heads(const Geometry& g, kernels::ThreadPool* pool, SharedPanels& p) {
+  using kernels::GemmSide;
+  p.k_bytes = kernels::gemm_packed_bytes(GemmSide::kB, g.D, g.T);
+  p.v_bytes = kernels::gemm_packed_bytes(GemmSide::kB, g.T, g.Dv);
+  const size_t head_floats = (p.k_bytes + p.v_bytes) / sizeof(float);
+  // On the calling thread, reused from run to run (64-byte aligned: the view needs it).
+  thread_local std::vector<float> buffer;
+  const size_t need = head_floats * static_cast<size_t>(g.L.count) + 16;
+  if (buffer.size() < need) buffer.resize(need);
+  float* base = buffer.data();
+  base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64 / sizeof(float);
+  p.base = base;
+  p.head_floats = head_floats;
+  p.v.resize(static_cast<size_t>(g.L.count));
+  kernels::parallel_for(pool, static_cast<size_t>(2 * g.L.count), [&](size_t item) {
+    const int64_t b = static_cast<int64_t>(item / 2);
+    float* kp = base + static_cast<size_t>(b) * head_floats;
+    if (item % 2 == 0) {
+      kernels::pack_gemm_operand_into(GemmSide::kB, MatrixRef{g.k + g.L.offset(kOpK, b), g.ldk, true}, g.D, g.T,
+                                      kp);
+    } else {
+      float* vp = kp + p.k_bytes / sizeof(float);
+      kernels::pack_gemm_operand_into(GemmSide::kB, MatrixRef{g.v + g.L.offset(kOpV, b), g.ldv, false}, g.T, g.Dv,
+                                      vp);
+      p.v[static_cast<size_t>(b)] = kernels::gemm_operand_view(GemmSide::kB, g.T, g.Dv, vp, p.v_bytes, nullptr);
+    }
+  });
+}
+
 void PreparedAttention::run_tile(const Geometry& g, int64_t b, int64_t i0, int64_t n_rows, int64_t bc,
-                                 float* scratch) const {
+                                 float* scratch, const SharedPanels& panels) const {
   float* s = scratch;
-  float* m = s + n_rows * bc;
+  float* m = s + n_rows * score_ld(bc);
   float* l = m + n_rows;
   const float* q = g.q + g.L.offset(kOpQ, b) + i0 * g.ldq;
   const float* k = g.k + g.L.offset(kOpK, b);
@@ -277,12 +339,20 @@ void PreparedAttention::run_tile(const Geometry& g, int64_t b, int64_t i0, int64
     qk.K = g.D;
     qk.a = MatrixRef{q, g.ldq, false};
     qk.b = MatrixRef{k + j0 * g.ldk, g.ldk, true};
+    // The head's packed Kᵀ: its first column panels are the packed Kᵀ of the first keys (a causal tile's prefix).
+    kernels::PackedGemmOperand packed_k;
+    if (panels.base) {
+      packed_k = kernels::gemm_operand_view(kernels::GemmSide::kB, g.D, cols, panels.k(b),
+                                            kernels::gemm_packed_bytes(kernels::GemmSide::kB, g.D, cols), nullptr);
+      qk.packed_b = &packed_k;
+    }
     qk.c = s;
-    qk.ldc = cols;
+    const int64_t ld = score_ld(cols);
+    qk.ldc = ld;
     qk.epilogue.alpha = g.scale;
     kernels::gemm_f32(qk, nullptr);
     for (int64_t r = 0; r < n_rows; ++r) {
-      float* sr = s + r * cols;
+      float* sr = s + r * ld;
       const float* mr = mask ? mask + r * g.mask_row_step + j0 * g.mask_col_step : nullptr;
       const float block_max = rows->add_mask_max(sr, mr, g.mask_col_step, cols);
       const float m_old = j0 == 0 ? neg_inf : m[r];
@@ -303,8 +373,9 @@ void PreparedAttention::run_tile(const Geometry& g, int64_t b, int64_t i0, int64
     pv.M = n_rows;
     pv.N = g.Dv;
     pv.K = cols;
-    pv.a = MatrixRef{s, cols, false};
+    pv.a = MatrixRef{s, ld, false};
     pv.b = MatrixRef{v + j0 * g.ldv, g.ldv, false};
+    if (panels.base && cols == g.T) pv.packed_b = &panels.v[static_cast<size_t>(b)];
     pv.c = y;
     pv.ldc = g.ldy;
     if (j0 > 0) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -161,6 +162,20 @@ TEST_P(SdpaPrepared, EqualRowTilesAndCausalTilesCoverEveryQuery) {
   run_case({{1, 2, 33, 8}, {1, 2, 33, 8}, {1, 2, 33, 8}, {33, 33}, true}, rng);
   run_case({{2, 65, 8}, {2, 65, 8}, {2, 65, 5}, {2, 65, 65}, true}, rng);
   run_case({{1, 2, 40, 8}, {1, 2, 90, 8}, {1, 2, 90, 8}, {1, 2, 40, 90}, true}, rng);
+  // Kᵀ and V packed once per head and shared by its row tiles: K and V broadcast across the heads (each head packs
+  // the same ones), and a padding mask alike in every row that hides the last keys from all of them (the tiles
+  // stop early: they read a prefix of the packed Kᵀ and pack their rows of V themselves).
+  run_case({{2, 150, 8}, {1, 150, 8}, {1, 150, 5}, {}}, rng);
+  {
+    PreparedNode n("ScaledDotProductAttention", 1, "ai.kiln");
+    Tensor mask = random_tensor({1, 75}, rng);
+    for (int64_t j = 41; j < 75; ++j) mask.data<float>()[j] = -std::numeric_limits<float>::infinity();
+    Tensor full(DType::kFloat32, {150, 75});
+    for (int64_t r = 0; r < 150; ++r) std::copy_n(mask.data<float>(), 75, full.data<float>() + r * 75);
+    n.input(random_tensor({2, 150, 8}, rng)).input(random_tensor({2, 75, 8}, rng)).input(random_tensor({2, 75, 8}, rng));
+    n.input(full);
+    prep::expect_prepared_matches(n, 1, 2e-5, "SDPA with the last keys padded out of every row");
+  }
   // Rows that end in -inf at scattered lengths, not a triangle: each tile stops at its own longest row.
   PreparedNode n("ScaledDotProductAttention", 1, "ai.kiln");
   Tensor mask = random_tensor({70, 50}, rng);

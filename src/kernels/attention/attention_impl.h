@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/attention/attention.h"
 #include "kernels/simd/simd.h"
@@ -31,6 +32,10 @@ template <class S> inline typename S::V exp_nonpositive(typename S::V x) {
   p = S::fmadd(p, r, S::set1(5.0000001201e-1f));
   p = S::fmadd(p, S::mul(r, r), r);
   p = S::add(p, S::set1(1.0f));
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  // p * 2^n in one instruction: vscalefps rounds the same product once, as the multiply below does.
+  if constexpr (std::is_same_v<S, simd::Avx512>) return S::select(underflow, S::zero(), _mm512_scalef_ps(p, n));
+#endif
   const V two_n = S::as_float(S::template shl_i<23>(S::add_i(S::to_int(n), S::set1_i(127))));
   return S::select(underflow, S::zero(), S::mul(p, two_n));
 }
