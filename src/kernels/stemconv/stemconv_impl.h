@@ -14,6 +14,13 @@
 // The previous design (output channels in the lanes, each pixel's input broadcast, rows transposed back into
 // the planes) reached 57 GFLOP/s on RGB 3x3 stride-2 stems on Zen 2; the transposes and its pixel rows took a
 // third of its time. An output's value does not depend on how the items are split.
+// On Zen 4 (AVX-512, 1 thread) ResNet's 7x7 stem (3 -> 64 at 224x224) spends its samples evenly on the FMAs and
+// broadcasts of the unrolled taps (perf annotate: 52 % FMA, 33 % broadcast, 7 % loads); tried and not kept (stem
+// node min ms, main vs variant, one interleaved run each): the weight as the FMA's {1to16} broadcast operand
+// (inline asm) instead of a broadcast per weight, 2.25 -> 2.76 (MobileNet-v2's 3x3 stem 0.28 -> 0.37); 3 vectors x
+// 8 channels per block (11 loads per 24 FMAs), 2.52 -> 2.53 (3x3 stem 0.32 -> 0.37); a 7x7 block's taps as a loop
+// over its 21 input rows instead of 147 taps unrolled (~27 KB of code per block width), 2.29 -> 2.30 (ResNet-50's
+// same node 2.46 -> 2.36 in that run: noise); no write prefetch of the next output row, 2.27 -> 2.32.
 
 #include <algorithm>
 
