@@ -3,7 +3,9 @@
 // with and without a thread pool (large tensors split into chunks).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -224,6 +226,25 @@ TEST_P(PreparedOps, ReduceMeanOverMiddleAxes) {
   }
   Tensor x = random_tensor({2, 3, 4, 5}, rng);
   PreparedCall("ReduceMean", 18).compare({x, axes({1, 3})}, tier(), nullptr, 1e-5, 1e-6);  // not one block
+}
+
+// The same over a batch (squeeze-and-excitation at batch 8, large enough to split: an item per image): 1 and 2
+// threads match the reference and give the same bits.
+TEST_P(PreparedOps, ReduceMeanOverMiddleAxesSplitsImagesAcrossThreads) {
+  const Tensor axes = Tensor::from_vector<int64_t>({2}, {1, 2});
+  for (const std::vector<int64_t>& shape :
+       std::vector<std::vector<int64_t>>{{8, 28, 28, 40}, {3, 56, 56, 24}, {8, 7, 7, 1152}, {2, 4, 4, 3}}) {
+    Tensor x = random_tensor(shape, rng);
+    PreparedCall("ReduceMean", 18).compare({x, axes}, tier(), &pool, 1e-5, 1e-6);
+    auto one = PreparedCall("ReduceMean", 18).run_prepared({x, axes}, tier(), nullptr);
+    auto two = PreparedCall("ReduceMean", 18).run_prepared({x, axes}, tier(), &pool);
+    ASSERT_TRUE(one.has_value() && two.has_value());
+    const Tensor &a = one->at(0), &b = two->at(0);
+    ASSERT_EQ(a.numel(), b.numel());
+    for (int64_t i = 0; i < a.numel(); ++i)
+      ASSERT_EQ(std::bit_cast<uint32_t>(a.data<float>()[i]), std::bit_cast<uint32_t>(b.data<float>()[i]))
+          << shape[0] << "x" << shape[1] << "x" << shape[3] << " at " << i << ": 2 threads differ from 1";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, PreparedOps, ::testing::Values(IsaTier::kAvx2, IsaTier::kAvx512),
