@@ -207,7 +207,7 @@ bool read_geometry(KernelContext& ctx, float scale_attr, bool has_scale, bool se
 struct SharedPanels {
   float* base = nullptr;
   size_t head_floats = 0, k_bytes = 0, v_bytes = 0;
-  std::vector<kernels::PackedGemmOperand> v;
+  const kernels::PackedGemmOperand* v = nullptr;  ///< head b's V as a prepacked B operand: v[b]
   const float* k(int64_t b) const { return base + static_cast<size_t>(b) * head_floats; }
 };
 
@@ -293,7 +293,11 @@ void pack_heads(const Geometry& g, kernels::ThreadPool* pool, SharedPanels& p) {
   base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64 / sizeof(float);
   p.base = base;
   p.head_floats = head_floats;
-  p.v.resize(static_cast<size_t>(g.L.count));
+  // The views too, reused from run to run: a steady-state run allocates nothing.
+  thread_local std::vector<kernels::PackedGemmOperand> views;
+  if (views.size() < static_cast<size_t>(g.L.count)) views.resize(static_cast<size_t>(g.L.count));
+  kernels::PackedGemmOperand* const v_views = views.data();  // named in the workers' lambda: not their own
+  p.v = v_views;
   kernels::parallel_for(pool, static_cast<size_t>(2 * g.L.count), [&](size_t item) {
     const int64_t b = static_cast<int64_t>(item / 2);
     float* kp = base + static_cast<size_t>(b) * head_floats;
@@ -304,7 +308,7 @@ void pack_heads(const Geometry& g, kernels::ThreadPool* pool, SharedPanels& p) {
       float* vp = kp + p.k_bytes / sizeof(float);
       kernels::pack_gemm_operand_into(GemmSide::kB, MatrixRef{g.v + g.L.offset(kOpV, b), g.ldv, false}, g.T, g.Dv,
                                       vp);
-      p.v[static_cast<size_t>(b)] = kernels::gemm_operand_view(GemmSide::kB, g.T, g.Dv, vp, p.v_bytes, nullptr);
+      v_views[b] = kernels::gemm_operand_view(GemmSide::kB, g.T, g.Dv, vp, p.v_bytes, nullptr);
     }
   });
 }

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "../unit/nn_test_util.h"
+#include "alloc_counter.h"
 #include "kernels/attention/attention.h"
 #include "prepared_compare.h"
 
@@ -184,6 +185,27 @@ TEST_P(SdpaPrepared, EqualRowTilesAndCausalTilesCoverEveryQuery) {
   n.input(random_tensor({1, 70, 8}, rng)).input(random_tensor({1, 50, 8}, rng)).input(random_tensor({1, 50, 8}, rng));
   n.input(mask);
   prep::expect_prepared_matches(n, 1, 2e-5, "SDPA with rows masked from scattered points");
+}
+
+// A steady-state run allocates nothing (issue 8, item 7), also where a head's row tiles share its packed Kᵀ and V
+// (ViT's 197 tokens: two row tiles per head). The harness allocates the outputs each run: so the second run of
+// the shared-packing shape must make as many allocations as the second run of a one-tile shape (S = 64).
+TEST_P(SdpaPrepared, SharedPackingAllocatesNothingInASteadyStateRun) {
+  if (!kiln::cli::allocations_so_far())
+    GTEST_SKIP() << "allocations cannot be counted in this build (a sanitizer runtime owns malloc)";
+  std::mt19937 rng(11);
+  auto second_run_allocations = [&](int64_t s) {
+    PreparedNode n("ScaledDotProductAttention", 1, "ai.kiln");
+    n.input(random_tensor({1, 3, s, 16}, rng)).input(random_tensor({1, 3, s, 16}, rng));
+    n.input(random_tensor({1, 3, s, 16}, rng));
+    auto k = n.prepare();
+    EXPECT_TRUE(k);
+    n.run(*k, {{1, 3, s, 16}}, nullptr);
+    const auto before = *kiln::cli::allocations_so_far();
+    n.run(*k, {{1, 3, s, 16}}, nullptr);
+    return kiln::cli::allocations_so_far()->calls - before.calls;
+  };
+  EXPECT_EQ(second_run_allocations(197), second_run_allocations(64));
 }
 
 // seq_first = 1: Q [S, N, D], K [T, N, D], V [T, N, Dv], Y [S, N, Dv], each N possibly 1 (broadcast).
