@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "base/checked.h"
-#include "base/large_alloc.h"
 
 namespace kiln::ops {
 
@@ -187,7 +186,7 @@ PackedBytes PrepareContext::packed(const PackedKey& key, size_t size, const Pack
   const int ordinal = requests_++;
   if (source_) return source_->packed(*this, ordinal, key, size, pack);
   const size_t alloc = std::max<size_t>((size + 63) / 64 * 64, 64);
-  void* data = large_alloc(alloc);
+  void* data = std::aligned_alloc(64, alloc);
   if (!data) throw Error(ErrorCode::kLimitExceeded, fmt::format("{}: cannot allocate {} bytes of packed {}", label(),
                                                                 alloc, key.what));
   std::shared_ptr<void> owner(data, std::free);

@@ -3,7 +3,6 @@
 #include <cstdlib>
 
 #include "base/error.h"
-#include "base/large_alloc.h"
 #include "runtime/memory_planner.h"
 #include "runtime/plan.h"
 
@@ -12,8 +11,8 @@ namespace kiln::runtime {
 RunState::RunState(const Plan& plan) {
   const ir::Graph& g = plan.graph();
   if (plan.arena_bytes() > 0) {
-    static_assert(kArenaAlignment <= 64, "large_alloc aligns to 64 bytes");
-    void* mem = large_alloc(plan.arena_bytes());
+    void* mem = std::aligned_alloc(kArenaAlignment, (plan.arena_bytes() + kArenaAlignment - 1) / kArenaAlignment *
+                                                        kArenaAlignment);
     if (!mem) fail(ErrorCode::kLimitExceeded, "out of memory allocating a {}-byte arena", plan.arena_bytes());
     arena = std::shared_ptr<void>(mem, std::free);
   }
