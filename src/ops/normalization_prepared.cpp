@@ -21,12 +21,12 @@ using prepared_detail::for_chunks;
 using prepared_detail::input_is_f32;
 using prepared_detail::run_reference;
 
-/// Rows per task so that a task holds about `elements` elements. Softmax (an exp per element) and LayerNorm
-/// (three passes) split from 64 Ki / 128 Ki elements per task; BatchNormalization and the row sums are
-/// memory-bound and split only past 1 Mi (see grain_for in elementwise_prepared.cpp).
 // Below this many input elements a column reduction runs on the calling thread (256 KiB: about 20 us of adds).
 constexpr int64_t kMinParallelReduce = int64_t{1} << 16;
 
+/// Rows per task so that a task holds about `elements` elements. Softmax (an exp per element) and LayerNorm
+/// (three passes) split from 64 Ki / 128 Ki elements per task; BatchNormalization and the row sums are
+/// memory-bound and split only past 1 Mi (see grain_for in elementwise_prepared.cpp).
 int64_t rows_grain(int64_t row_len, int64_t elements) {
   return std::max<int64_t>(1, elements / std::max<int64_t>(1, row_len));
 }
