@@ -331,13 +331,14 @@ TEST_P(GemmF32, LastPanelJustPastHalfWidthSplits) {
 
 TEST_P(GemmF32, RowMajorBReadInPlace) {
   // A in few row panels: gemm_f32 reads a row-major B in place (full-width panels) and packs only its last,
-  // partial panel. One and several K blocks, ragged and exact widths, leading dimensions past N, batches,
-  // activations in registers and after the tiles, residuals.
+  // partial panel. One and several K blocks, ragged and exact widths, one and several column blocks (1100
+  // columns: 3 or more blocks at the nc of an L2 up to 1 MiB, the last one ragged), leading dimensions past N,
+  // batches, activations in registers and after the tiles, residuals.
   std::mt19937 rng(31);
   const GemmKernelEntry& k = kernel();
   int variant = 0;
   for (int64_t K : {1, 16, 61, 256, 600})
-    for (int64_t N : {k.nr / 2, k.nr, 3 * k.nr + 5, 5 * k.nr})
+    for (int64_t N : {k.nr / 2, k.nr, 3 * k.nr + 5, 5 * k.nr, 1100})
       for (int64_t M : {1, k.mr + 1, 3 * k.mr}) {
         Case c;
         c.M = M;

@@ -7,8 +7,8 @@
 // of column blocks); a task takes each column block K block after K block: a kc x nc block of packed B
 // (prepacked, pre-packed for the call, or packed by the task into its own thread's buffer: it stays in L2), over
 // which every A row panel of its range passes (the mr x kc A micro-panel stays in L1 across the block's tiles).
-// When A's row panels are few (they fit half of L2), a row-major B is not packed: the task reads it in place,
-// one kc x nr strip at a time, which every row panel of A passes over (run_task_b_in_place, read_b_in_place).
+// When A's row panels are few (they fit half of L2), a row-major B is not packed: the task reads its kc x nc
+// blocks in place, in the same order as packed ones (read_b_in_place).
 //
 // Bits do not depend on the thread count: each C element is computed by exactly one task, K is summed in the
 // same blocks in the same order whatever the grid, and the activation sees the same row segments (the column
@@ -107,70 +107,8 @@ Prefetch next_b_block(const Round& r, int64_t e, int64_t k0, int64_t kc, int64_t
 }
 
 
-/// run_task for a B read in place (Round::b_in_place): column panel after column panel, K block after K block,
-/// every row panel of the range passes over the kc x nr strip of B, which stays in L1 (the row panels of A, in L2,
-/// stream past it; the C tiles of one column panel stay in L1 between K blocks). The strip's rows are ldb apart
-/// in memory: no packing, and the next strip is fetched while this one computes. The last panel of B, narrower
-/// than nr, is packed (a full-width load would read past B's rows). The K blocks and the activation's row
-/// segments are those of run_task: the same bits.
-void run_task_b_in_place(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int64_t j1) {
-  const EntryView v(r, e);
-  const int64_t K = v.g.K, mr = r.mr, nr = r.nr;
-  const MatrixRef b = entry_b(v.g, e);
-  GemmTile t = v.tile();
-  for (int64_t j = j0; j < j1; ++j) {
-    const int64_t nb0 = r.block_col(j), nbw = r.block_col(j + 1) - nb0;
-    for (int64_t jr = 0; jr < nbw; jr += nr) {
-      const int64_t n = nb0 + jr;
-      t.cols = std::min(nr, nbw - jr);
-      const float* strip = b.data + n;  // row k at strip + k * ldb
-      int64_t ldb = b.ld;
-      if (t.cols < nr) {
-        float* dst = tl_task_b.get(nr * K);
-        r.uk->pack_b(b, 0, K, n, t.cols, dst, nr * K);
-        strip = dst;
-        ldb = nr;
-      }
-      t.ldb = t.cols < nr ? 0 : ldb;
-      for (int64_t kb = 0; kb < r.nkb; ++kb) {
-        const int64_t k0 = kb * r.kc, kc = std::min(r.kc, K - k0);
-        v.set_block(t, kb);
-        // The strip of the next K block, or of the next full column panel, into L1. On the last K block also the
-        // strip after that into L2, and the next strip's C for writing: with few row panels (a squeeze layer's 16
-        // output channels) a strip computes in a few hundred cycles, less than B's kc rows (each in its own page,
-        // too many streams for the hardware prefetcher) take to come from L3, and a C whose arena space was last
-        // written a run ago costs each store a read for ownership. Measured (Zen 4, 1 thread): SqueezeNet batch 8,
-        // its squeeze and expand1x1 layers (input just written by a Concat copy, 12 MB) 12.7 -> 10.8 ms.
-        Prefetch next, far, next_c, next_res;
-        const int64_t steps = ceil_div(m1 - m0, mr);
-        if (kb + 1 < r.nkb && t.cols == nr) {
-          next = Prefetch(strip + (k0 + kc) * ldb, std::min(r.kc, K - k0 - kc), nr * 4, ldb * 4, steps);
-        } else if (kb + 1 == r.nkb && n + 2 * nr <= v.g.N) {
-          next = Prefetch(b.data + n + nr, std::min(r.kc, K), nr * 4, b.ld * 4, steps);
-          next_c = Prefetch(v.c + m0 * v.g.ldc + n + nr, m1 - m0, nr * 4, v.g.ldc * 4, steps);
-          // The next strip's residual (read by its first K block) likewise: its rows, ldr apart, are as many
-          // streams as C's.
-          if (v.res) next_res = Prefetch(v.res + m0 * v.ep.ldr + n + nr, m1 - m0, nr * 4, v.ep.ldr * 4, steps);
-          if (n + 3 * nr <= v.g.N) far = Prefetch(b.data + n + 2 * nr, std::min(r.kc, K), nr * 4, b.ld * 4, steps);
-        }
-        for (int64_t ir = m0; ir < m1; ir += mr) {
-          next.step<3>();
-          far.step<2>();
-          next_c.step<2, true>();
-          next_res.step<2>();
-          v.place(t, ir, n, kb);
-          t.rows = std::min(mr, m1 - ir);
-          v.run(t, kc, v.a_at(ir, k0), strip + k0 * ldb);
-        }
-      }
-    }
-    v.activate(m0, m1, nb0, nbw);
-  }
-}
-
 /// C rows [m0, m1) x column blocks [j0, j1) of batch entry e (m0 - r0 a multiple of mr).
 void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int64_t j1) {
-  if (r.b_in_place) return run_task_b_in_place(r, e, m0, m1, j0, j1);
   const EntryView v(r, e);
   const int64_t K = v.g.K, mr = r.mr, nr = r.nr;
   GemmTile t = v.tile();
@@ -180,7 +118,26 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
       const int64_t k0 = kb * r.kc, kc = std::min(r.kc, K - k0);
       const float* bblock;
       int64_t bstride;
-      if (r.b) {
+      // B read in place (Round::b_in_place): the block's full panels straight from B's rows, ldb apart; its last,
+      // partial panel packed (a full-width load would read past B's rows). In this order rather than strip by
+      // strip (every row panel over one kc x nr strip, then the next): a row panel's tiles write its C rows in runs
+      // of nc columns, and next_b brings the next block's rows as whole runs, where strips wrote C and read B 64
+      // bytes per row, each row in its own page (a 56x56 plane). Measured on a Zen 3 host (ab.py, min of round
+      // medians, 3-4 runs each): SqueezeNet batch 1 1-3 % faster at 1 and 2 threads, batch 8 0.3-2 % at 1 thread
+      // and -4 to +3 % at 2 (noise); ResNet-18 and ResNet-50 within 1.3 % either way. One path for both B's.
+      int64_t in_place_cols = 0;
+      const float* partial_panel = nullptr;
+      if (r.b_in_place) {
+        const MatrixRef b = entry_b(v.g, e);
+        in_place_cols = nbw / nr * nr;
+        bblock = b.data + k0 * b.ld + nb0;
+        bstride = b.ld;
+        if (in_place_cols < nbw) {
+          float* dst = tl_task_b.get(nr * kc);
+          r.uk->pack_b(b, k0, kc, nb0 + in_place_cols, nbw - in_place_cols, dst, nr * kc);
+          partial_panel = dst;
+        }
+      } else if (r.b) {
         bblock = r.b + (e - r.b0) * r.b_entry + nb0 / nr * K * nr + k0 * nr;
         bstride = K * nr;
       } else {
@@ -191,9 +148,10 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
       }
       v.set_block(t, kb);
       // While this block computes, bring the next one (K block after K block, then the next columns) into L2.
-      // Not for a single row panel: it reads each block once, as a stream the hardware prefetcher follows.
+      // Not for a single row panel of a packed B: it reads each block once, as a stream the hardware prefetcher
+      // follows (a B read in place is read panel by panel, kc rows apart: no stream).
       Prefetch next_b;
-      if (m1 - m0 > mr && K > 0) {
+      if ((m1 - m0 > mr || r.b_in_place) && K > 0) {
         const int64_t steps = ceil_div(m1 - m0, mr) * ceil_div(nbw, nr);
         if (kb + 1 < r.nkb) {
           next_b = next_b_block(r, e, k0 + r.kc, std::min(r.kc, K - k0 - r.kc), nb0, nbw, steps);
@@ -249,7 +207,13 @@ void run_task(const Round& r, int64_t e, int64_t m0, int64_t m1, int64_t j0, int
           v.place(t, ir, nb0 + jr, kb);
           t.cols = std::min(nr, nbw - jr);
           t.rows = rows;
-          v.run(t, kc, apanel, bblock + jr / nr * bstride);
+          if (r.b_in_place) {
+            const bool in_place = jr < in_place_cols;
+            t.ldb = in_place ? bstride : 0;
+            v.run(t, kc, apanel, in_place ? bblock + jr : partial_panel);
+          } else {
+            v.run(t, kc, apanel, bblock + jr / nr * bstride);
+          }
         }
         if (kb == r.nkb - 1) v.activate(ir, ir + rows, nb0, nbw);
       }
@@ -287,11 +251,11 @@ bool a_rows_crowd_l1(int64_t stride, int64_t rows) {
   return false;
 }
 
-/// Whether the tasks read a row-major B in place (run_task_b_in_place) rather than packing it: A in row panels
+/// Whether the tasks read a row-major B in place (Round::b_in_place) rather than packing it: A in row panels
 /// (prepacked or packed for the call) that fit half of L2 (they are read again for every column panel of B), a
 /// C of at most 4x L2, and rows of B that do not share L2's sets. Packing costs a load and a store per element of
-/// B, and with few row panels that is a large share of the FMAs it feeds; in place, a strip of B stays in L1 (or
-/// L2) across the row panels. Measured on Zen 2 (benchmarks/gemm_bench.cpp, 1 thread): 1x1 convolutions gained
+/// B, and with few row panels that is a large share of the FMAs it feeds; in place, a kc x nc block of B stays in
+/// L2 across the row panels, as a packed one does. Measured on Zen 2 (benchmarks/gemm_bench.cpp, 1 thread): 1x1 convolutions gained
 /// 5-15 % (64x3136x256: 78 -> 91 GFLOP/s, 16x3025x64: 48 -> 63, 256x784x128: 86 -> 94, 64x169x512: 81 -> 84).
 /// Not with A read in place (attention's P.V, 197x64x197: 93 -> 87, A's rows re-read per column panel) nor a C
 /// far larger than L2 (32x50176x27: 60 -> 53: C's rows then go to memory in 64-byte pieces, one per tile, where
