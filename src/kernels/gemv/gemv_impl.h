@@ -4,10 +4,10 @@
 //
 // A panel (kGemvPanel rows = B vectors) is read as one stream: per k, one broadcast of x[k] and B FMAs. AVX2 (8
 // vectors) has 8 independent FMA chains that way; AVX-512 (4 vectors) reads two panels together for the same 8
-// (a single panel, the short last group, runs k in pairs with a set of accumulators each, summed at the end). There is no software prefetch: the hardware prefetcher follows the
+// (a single panel, the short last group, runs k in pairs with a set of accumulators each, summed at the end). At 16 lanes there is no software prefetch: the hardware prefetcher follows the
 // panel's stream, and prefetching every line 4 KiB ahead took load slots (Zen 4, 1024 x 256 rows repeated: from
 // L3 92 GB/s without, 71 with; from memory 31 against 33; MobileNet-v3's and EfficientNet's squeeze-excitation
-// FCs no slower without). Rows past M in the last panel are zeros in W and are not stored (the
+// FCs no slower without); the 8-lane tier prefetches (kPrefetchAhead). Rows past M in the last panel are zeros in W and are not stored (the
 // store goes through the stack: AVX2's masked store is slow on AMD cores).
 
 #include <algorithm>
@@ -21,6 +21,12 @@ namespace kiln::kernels::gemv_detail {
 // each broadcast of x[k]: 9 loads per 8 FMAs instead of 10; R of lstm_tagger from L2: 10.0 -> 9.75 us).
 template <typename S>
 inline constexpr int kGroup = std::max(1, 8 / (static_cast<int>(kGemvPanel) / S::kLanes));
+
+// Bytes ahead in a panel's stream that the 8-lane tier prefetches (0: none). On the CPUs that run it (Zen 3
+// measured: 512 KiB of L2, so lstm_tagger's 1 MiB R comes partly from L3) the hint pays where on Zen 4's AVX-512
+// it cost (above): R 1024 x 256 repeated, serpentine, 12.8 -> 12.1 us; without the serpentine 15.0 -> 13.2.
+template <typename S>
+inline constexpr int kPrefetchAhead = S::kLanes == 8 ? 1024 : 0;
 
 template <typename S, int NP>
 inline void store_group(const GemvArgs& g, int64_t p, int64_t m_end,
@@ -44,6 +50,9 @@ inline void panels(const GemvArgs& g, int64_t p, int64_t m_end) {
       const V xv = S::set1(g.x[k + s]);
       for (int q = 0; q < NP; ++q) {
         const float* wk = w + q * panel_floats + (k + s) * kGemvPanel;
+        if constexpr (kPrefetchAhead<S> > 0)  // past the panel's end it reads the next panel or nothing: a hint
+          for (int line = 0; line < kGemvPanel * 4 / 64; ++line)
+            _mm_prefetch(reinterpret_cast<const char*>(wk) + kPrefetchAhead<S> + 64 * line, _MM_HINT_T0);
         for (int j = 0; j < B; ++j) acc[s][q][j] = S::fmadd(S::load(wk + j * L), xv, acc[s][q][j]);
       }
     }
