@@ -2,7 +2,8 @@
 // What the prepared (fast) LSTM and GRU share, float32: W and R of every direction packed once per session;
 // per run, the input-to-hidden product of ALL time steps as one GEMM (X·Wᵀ + bias, rows in X's own layout; a batch
 // of one instead computes it 8 steps ahead, along the steps' R·h);
-// per step, one GEMM of the states by the packed R (a matrix-vector product, kernels/gemv, for a batch of one)
+// per step, one GEMM of the states by the packed R (kernels/gemv instead for a batch of one, a matrix-vector product,
+// and for 2 to 8 states, gemv_batch_f32)
 // and the op's fused gate math (the `cell`), with the
 // vectorised activations of kernels::apply_activation_f32. Directions run on their own threads when the pool
 // has two; sequence_lens, initial states, clip and both layouts are handled here, so an op supplies only its

@@ -1,4 +1,5 @@
-// Prepared data-movement ops (Transpose, Slice, Concat, Split, Expand, Tile, Gather, Pad; kernels/copy) against
+// Prepared data-movement ops (Transpose, Slice, Concat, Split, Expand, Tile, Gather, Pad, DepthToSpace,
+// SpaceToDepth; kernels/copy) against
 // the reference compute, bit for bit, on 1 and 2 threads: random shapes with 1-sized and empty dims, every
 // element size, negative axes and steps, and the large shapes that take the tiled and threaded paths.
 
@@ -233,6 +234,35 @@ TEST_P(MovementPrepared, PadConstant) {
   PreparedCall crop("Pad", 13);
   expect_prepared_matches(tier(), crop, {random_any({3, 4}, DType::kInt64, rng), ints({-3, 1, 2, 0}), random_any({}, DType::kInt64, rng)},
                           index_inputs_constant());
+}
+
+
+// DepthToSpace (4-byte elements: rows interleaved; others: the strided view) and SpaceToDepth, both modes, block
+// sizes 1 to 5 and one past the row path's limit, 1-sized planes and batches, and a plane large enough to be split
+// into bands over 2 threads.
+TEST_P(MovementPrepared, DepthToSpaceAndSpaceToDepth) {
+  std::mt19937 rng(9);
+  const DType types[] = {DType::kFloat32, DType::kInt32, DType::kInt64, DType::kUInt8};
+  struct Case { int64_t n, c_per_block, h, w, b; };
+  const Case cases[] = {{1, 1, 1, 1, 1}, {1, 2, 3, 5, 2}, {2, 1, 4, 7, 3}, {1, 3, 2, 1, 4}, {3, 2, 5, 3, 5},
+                        {1, 1, 9, 11, 3}, {1, 1, 64, 70, 3}, {2, 2, 40, 33, 2}, {1, 1, 2, 3, 17}};
+  int trial = 0;
+  for (const Case& c : cases)
+    for (const std::string mode : {"CRD", "DCR"}) {
+      const DType t = types[trial++ % 4];
+      SCOPED_TRACE(std::to_string(c.n) + "x" + std::to_string(c.c_per_block) + "x" + std::to_string(c.h) + "x" +
+                   std::to_string(c.w) + " b " + std::to_string(c.b) + " " + mode);
+      PreparedCall d2s("DepthToSpace", 13);
+      d2s.attr("blocksize", c.b).attr("mode", mode);
+      expect_prepared_matches(tier(), d2s, {random_any({c.n, c.c_per_block * c.b * c.b, c.h, c.w}, t, rng)});
+      PreparedCall f32("DepthToSpace", 13);  // the row path itself, whatever the type above
+      f32.attr("blocksize", c.b).attr("mode", mode);
+      expect_prepared_matches(tier(), f32,
+                              {random_any({c.n, c.c_per_block * c.b * c.b, c.h, c.w}, DType::kFloat32, rng)});
+      PreparedCall s2d("SpaceToDepth", 13);
+      s2d.attr("blocksize", c.b);
+      expect_prepared_matches(tier(), s2d, {random_any({c.n, c.c_per_block, c.h * c.b, c.w * c.b}, t, rng)});
+    }
 }
 
 }  // namespace

@@ -137,6 +137,20 @@ TEST_P(RnnPrepared, TaggerSizedSequences) {
   run_case(one, rng);
 }
 
+// A batch of 2 to 8 multiplies its states by R in one pass over R's gemv panels (kernels::gemv_batch_f32, tiles of
+// 4 or 8 states: batches past a tile, a short last group); 9 takes the GEMM. Ragged R (hidden 70: 210 or 280 rows),
+// sequences of different lengths, both GRU forms.
+TEST_P(RnnPrepared, SmallBatchesMultiplyTheStatesInOnePass) {
+  std::mt19937 rng(13);
+  for (int64_t batch = 2; batch <= 9; ++batch)
+    for (bool lstm : {true, false}) {
+      RnnCase c;
+      c.lstm = lstm, c.direction = batch % 2 ? "bidirectional" : "forward", c.batch = batch, c.seq = 5;
+      c.input = 7, c.hidden = 70, c.lens = true, c.init_h = true, c.lbr = batch % 3 != 0, c.layout = batch % 2;
+      run_case(c, rng);
+    }
+}
+
 // A batch of one alternates the order of R's panels from step to step (kernels/gemv's descending), so a step starts
 // where the last one ended: ragged hidden sizes (17 -> 68 rows of R for LSTM, 2 panels; 33 -> 99 for GRU; 100 ->
 // 400, 7 panels), both directions on their own threads at 2 threads, and one direction whose R (520 x 130) is split

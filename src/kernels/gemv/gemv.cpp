@@ -13,6 +13,9 @@ namespace kiln::kernels {
 #define KILN_GEMV(name, tier, simd) void name##_side(const GemvArgs&, int64_t, int64_t, const GemvSide&);
 #include "kernels/gemv/gemv_list.h"
 
+#define KILN_GEMV(name, tier, simd) void name##_batch(const GemvArgs&, int64_t, int64_t, int64_t, int64_t, int64_t);
+#include "kernels/gemv/gemv_list.h"
+
 namespace {
 
 constexpr KernelEntry<GemvFn> kKernels[] = {
@@ -22,6 +25,11 @@ constexpr KernelEntry<GemvFn> kKernels[] = {
 
 constexpr KernelEntry<GemvSideFn> kSideKernels[] = {
 #define KILN_GEMV(name, tier, simd) {#name "_side", IsaTier::tier, name##_side},
+#include "kernels/gemv/gemv_list.h"
+};
+
+constexpr KernelEntry<GemvBatchFn> kBatchKernels[] = {
+#define KILN_GEMV(name, tier, simd) {#name "_batch", IsaTier::tier, name##_batch},
 #include "kernels/gemv/gemv_list.h"
 };
 
@@ -113,6 +121,23 @@ void gemv_side_f32(const GemvArgs& g, const GemvSide& side, ThreadPool* pool) {
     part.unit_begin = side.unit_begin + units * static_cast<int64_t>(task) / static_cast<int64_t>(n);
     part.unit_end = side.unit_begin + units * static_cast<int64_t>(task + 1) / static_cast<int64_t>(n);
     fn(g, m0, m1, part);
+  });
+}
+
+GemvBatchFn gemv_batch_kernel(IsaTier tier) {
+  if (tier == IsaTier::kRef) return gemv_batch_f32_ref;
+  const auto* e = entry_of_tier(kBatchKernels, tier);
+  return e ? e->fn : nullptr;
+}
+
+void gemv_batch_f32(const GemvArgs& g, int64_t batch, int64_t ldx, int64_t ldy, ThreadPool* pool) {
+  const auto* e = best_entry(kBatchKernels, active_isa());
+  const GemvBatchFn fn = e ? e->fn : gemv_batch_f32_ref;
+  const int64_t tasks = (g.M + kRowsPerTask - 1) / kRowsPerTask;
+  if (tasks <= 1 || g.M * g.K * batch < 65536 || !pool || pool->threads() == 1) return fn(g, 0, g.M, batch, ldx, ldy);
+  parallel_for(pool, static_cast<size_t>(tasks), [&](size_t i) {
+    const int64_t m0 = static_cast<int64_t>(i) * kRowsPerTask;
+    fn(g, m0, std::min(g.M, m0 + kRowsPerTask), batch, ldx, ldy);
   });
 }
 

@@ -92,6 +92,24 @@ void gemv_side_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_en
 /// tasks (in units of half a tile: 3 tiles split evenly over 2 threads). M may be 0 (the side product alone, on the calling thread).
 void gemv_side_f32(const GemvArgs& g, const GemvSide& side, ThreadPool* pool);
 
+/// A few vectors at once: y[b * ldy + m] = W·x[b * ldx ..] + bias[m] for b < batch (g's x and y are vector 0; its
+/// residual, activation and `descending` are not used). Each W vector loaded serves kGemvBatchTile products: what a
+/// recurrence with a small batch multiplies its states by (a GEMM of M = batch would fill 8 of its 6-row tiles' 12).
+/// Each element is one chain of fused multiply-adds in k order (the bits do not depend on the thread count).
+inline constexpr int64_t kGemvBatchMax = 8;
+/// Rows [m_begin, m_end) for `batch` vectors (m_begin a multiple of kGemvPanel).
+using GemvBatchFn = void (*)(const GemvArgs& g, int64_t m_begin, int64_t m_end, int64_t batch, int64_t ldx,
+                             int64_t ldy);
+/// The reference: a chain of fused multiply-adds per element, k in order.
+void gemv_batch_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end, int64_t batch, int64_t ldx, int64_t ldy);
+/// The batch kernel for `tier` (kRef: the reference), or null when none is compiled for it.
+GemvBatchFn gemv_batch_kernel(IsaTier tier);
+/// The AVX-512 batch kernel's logic on AVX2 instructions (tests only, as gemv_f32_avx512_logic).
+void gemv_batch_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_end, int64_t batch, int64_t ldx,
+                                 int64_t ldy);
+/// The batch product at the active tier, rows split over `pool` as gemv_f32 splits them.
+void gemv_batch_f32(const GemvArgs& g, int64_t batch, int64_t ldx, int64_t ldy, ThreadPool* pool);
+
 /// y at the active tier, rows split over `pool` in fixed blocks (the result does not depend on the thread count);
 /// `descending` reverses each thread's walk over its blocks (and the panels within them), so a thread keeps the same
 /// rows of W in either order.

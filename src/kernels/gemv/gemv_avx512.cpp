@@ -15,4 +15,9 @@ void gemv_f32_avx512_side(const GemvArgs& g, int64_t m_begin, int64_t m_end, con
   gemv_detail::rows_side<simd::Avx512>(g, m_begin, m_end, side);
 }
 
+void gemv_f32_avx512_batch(const GemvArgs& g, int64_t m_begin, int64_t m_end, int64_t batch, int64_t ldx,
+                           int64_t ldy) {
+  gemv_detail::batch_rows<simd::Avx512>(g, m_begin, m_end, batch, ldx, ldy);
+}
+
 }  // namespace kiln::kernels

@@ -4,10 +4,10 @@
 //
 // A panel (kGemvPanel rows = B vectors) is read as one stream: per k, one broadcast of x[k] and B FMAs. AVX2 (8
 // vectors) has 8 independent FMA chains that way; AVX-512 (4 vectors) reads two panels together for the same 8
-// (a single panel, the short last group, runs k in pairs with a set of accumulators each, summed at the end). There is no software prefetch: the hardware prefetcher follows the
+// (a single panel, the short last group, runs k in pairs with a set of accumulators each, summed at the end). At 16 lanes there is no software prefetch: the hardware prefetcher follows the
 // panel's stream, and prefetching every line 4 KiB ahead took load slots (Zen 4, 1024 x 256 rows repeated: from
 // L3 92 GB/s without, 71 with; from memory 31 against 33; MobileNet-v3's and EfficientNet's squeeze-excitation
-// FCs no slower without). Rows past M in the last panel are zeros in W and are not stored (the
+// FCs no slower without); the 8-lane tier prefetches (kPrefetchAhead). Rows past M in the last panel are zeros in W and are not stored (the
 // store goes through the stack: AVX2's masked store is slow on AMD cores).
 
 #include <algorithm>
@@ -21,6 +21,12 @@ namespace kiln::kernels::gemv_detail {
 // each broadcast of x[k]: 9 loads per 8 FMAs instead of 10; R of lstm_tagger from L2: 10.0 -> 9.75 us).
 template <typename S>
 inline constexpr int kGroup = std::max(1, 8 / (static_cast<int>(kGemvPanel) / S::kLanes));
+
+// Bytes ahead in a panel's stream that the 8-lane tier prefetches (0: none). On the CPUs that run it (Zen 3
+// measured: 512 KiB of L2, so lstm_tagger's 1 MiB R comes partly from L3) the hint pays where on Zen 4's AVX-512
+// it cost (above): R 1024 x 256 repeated, serpentine, 12.8 -> 12.1 us; without the serpentine 15.0 -> 13.2.
+template <typename S>
+inline constexpr int kPrefetchAhead = S::kLanes == 8 ? 1024 : 0;
 
 template <typename S, int NP>
 inline void store_group(const GemvArgs& g, int64_t p, int64_t m_end,
@@ -44,6 +50,9 @@ inline void panels(const GemvArgs& g, int64_t p, int64_t m_end) {
       const V xv = S::set1(g.x[k + s]);
       for (int q = 0; q < NP; ++q) {
         const float* wk = w + q * panel_floats + (k + s) * kGemvPanel;
+        if constexpr (kPrefetchAhead<S> > 0)  // past the panel's end it reads the next panel or nothing: a hint
+          for (int line = 0; line < kGemvPanel * 4 / 64; ++line)
+            _mm_prefetch(reinterpret_cast<const char*>(wk) + kPrefetchAhead<S> + 64 * line, _MM_HINT_T0);
         for (int j = 0; j < B; ++j) acc[s][q][j] = S::fmadd(S::load(wk + j * L), xv, acc[s][q][j]);
       }
     }
@@ -106,15 +115,16 @@ void rows(const GemvArgs& g, int64_t m0, int64_t m1) {
 
 // ---- side tiles (GemvSide) ----
 
-// The accumulators of VECS vectors of side columns from n0 on (within one tile), 8 rows.
-template <typename S, int VECS>
+// The accumulators of VECS vectors of side columns from n0 on (within one tile), ROWS rows from r0 on.
+template <typename S, int VECS, int ROWS = kGemvSideRows>
 struct SideTile {
-  typename S::V c[kGemvSideRows][VECS];
+  typename S::V c[ROWS][VECS];
   const float* w;  // the packed W of those columns (row k at w + k * kGemvSideCols)
   int64_t n0;      // the first column
+  int r0;          // the first row
 
-  SideTile(const GemvSide& sd, int64_t n0)
-      : w(sd.wp + n0 / kGemvSideCols * sd.K * kGemvSideCols + n0 % kGemvSideCols), n0(n0) {
+  SideTile(const GemvSide& sd, int64_t n0, int r0 = 0)
+      : w(sd.wp + n0 / kGemvSideCols * sd.K * kGemvSideCols + n0 % kGemvSideCols), n0(n0), r0(r0) {
     for (auto& row : c)
       for (auto& v : row) v = S::zero();
   }
@@ -122,8 +132,8 @@ struct SideTile {
   void step(const GemvSide& sd, int64_t k) {
     typename S::V b[VECS];
     for (int v = 0; v < VECS; ++v) b[v] = S::load(w + k * kGemvSideCols + v * S::kLanes);
-    for (int r = 0; r < kGemvSideRows; ++r) {
-      const typename S::V xv = S::set1(sd.x[r][k]);
+    for (int r = 0; r < ROWS; ++r) {
+      const typename S::V xv = S::set1(sd.x[r0 + r][k]);
       for (int v = 0; v < VECS; ++v) c[r][v] = S::fmadd(xv, b[v], c[r][v]);
     }
   }
@@ -134,14 +144,15 @@ struct SideTile {
       const typename S::V bias = !sd.bias            ? S::zero()
                                  : n == S::kLanes    ? S::load(sd.bias + at)
                                                      : S::load_partial(sd.bias + at, n);
-      for (int r = 0; r < kGemvSideRows; ++r) {
+      for (int r = 0; r < ROWS; ++r) {
         const typename S::V y = sd.bias ? S::add(c[r][v], bias) : c[r][v];
+        float* dst = sd.y[r0 + r] + at;
         if (n == S::kLanes) {
-          S::store(sd.y[r] + at, y);
+          S::store(dst, y);
         } else {
           float tmp[S::kLanes];
           S::store(tmp, y);
-          std::copy(tmp, tmp + n, sd.y[r] + at);
+          std::copy(tmp, tmp + n, dst);
         }
       }
     }
@@ -149,14 +160,15 @@ struct SideTile {
 };
 
 // Side work in chunks of VECS vectors (chunk c is columns [c * VECS * L, ...): a unit of 16 columns or a whole
-// tile of 32). Each element's chain is the same whatever the chunk.
-template <typename S, int VECS>
+// tile of 32), ROWS rows at a time. Each element's chain is the same whatever the chunk or the rows.
+template <typename S, int VECS, int ROWS = kGemvSideRows>
 void side_chunks(const GemvSide& sd, int64_t c0, int64_t c1) {
-  for (int64_t c = c0; c < c1; ++c) {
-    SideTile<S, VECS> tile(sd, c * VECS * S::kLanes);
-    for (int64_t k = 0; k < sd.K; ++k) tile.step(sd, k);
-    tile.store(sd);
-  }
+  for (int64_t c = c0; c < c1; ++c)
+    for (int r0 = 0; r0 < kGemvSideRows; r0 += ROWS) {
+      SideTile<S, VECS, ROWS> tile(sd, c * VECS * S::kLanes, r0);
+      for (int64_t k = 0; k < sd.K; ++k) tile.step(sd, k);
+      tile.store(sd);
+    }
 }
 
 // A full group of NP panels (one accumulator set: 8 chains) with side chunks [u0, u0 + nu) riding along, one side
@@ -233,9 +245,69 @@ void rows_side(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd) {
     }
     if (g.act.kind != Activation::kNone) apply_activation_f32(g.act, g.y + m0, g.y + m0, m1 - m0);
   } else {
+    // 16 registers: a unit's 8 rows x 2 vectors would take all of them for accumulators (spilled: lstm_tagger's 8
+    // units a step 4.6 us on Zen 3), so half its rows at a time (8 accumulators, 2 of W, a broadcast: 3.0 us).
     rows<S>(g, m0, m1);
-    side_chunks<S, VU>(sd, u0, u1);
+    side_chunks<S, VU, kGemvSideRows / 2>(sd, u0, u1);
   }
+}
+
+// ---- several vectors (gemv_batch_f32) ----
+
+// Rows [m, m + V * L) (inside one panel) for NB vectors: per k, V loads of W and NB broadcasts of x for V * NB FMAs.
+template <typename S, int V, int NB>
+inline void batch_tile(const GemvArgs& g, int64_t m, int64_t m_end, const float* x, int64_t ldx, float* y,
+                       int64_t ldy) {
+  using Vec = typename S::V;
+  constexpr int L = S::kLanes;
+  Vec acc[V][NB];
+  for (auto& row : acc)
+    for (auto& a : row) a = S::zero();
+  const float* w = g.wp + m / kGemvPanel * g.K * kGemvPanel + m % kGemvPanel;
+  for (int64_t k = 0; k < g.K; ++k) {
+    Vec xb[NB];
+    for (int b = 0; b < NB; ++b) xb[b] = S::set1(x[b * ldx + k]);
+    for (int v = 0; v < V; ++v) {
+      const Vec wv = S::load(w + k * kGemvPanel + v * L);
+      for (int b = 0; b < NB; ++b) acc[v][b] = S::fmadd(wv, xb[b], acc[v][b]);
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    const int64_t at = m + v * L, n = std::min<int64_t>(L, m_end - at);
+    if (n <= 0) break;
+    const Vec bias = !g.bias ? S::zero() : n == L ? S::load(g.bias + at) : S::load_partial(g.bias + at, n);
+    for (int b = 0; b < NB; ++b) {
+      const Vec r = g.bias ? S::add(acc[v][b], bias) : acc[v][b];
+      if (n == L) {
+        S::store(y + b * ldy + at, r);
+      } else {
+        float tmp[L];
+        S::store(tmp, r);
+        std::copy(tmp, tmp + n, y + b * ldy + at);
+      }
+    }
+  }
+}
+
+// batch_tile for nb <= NB vectors (the last group of a batch).
+template <typename S, int V, int NB>
+inline void batch_tile_upto(int64_t nb, const GemvArgs& g, int64_t m, int64_t m_end, const float* x, int64_t ldx,
+                            float* y, int64_t ldy) {
+  if constexpr (NB > 1)
+    if (nb < NB) return batch_tile_upto<S, V, NB - 1>(nb, g, m, m_end, x, ldx, y, ldy);
+  batch_tile<S, V, NB>(g, m, m_end, x, ldx, y, ldy);
+}
+
+/// Rows [m0, m1) for `batch` vectors (the GemvBatchFn of a tier): tiles of 2 vectors of rows by 4 vectors x at 8
+/// lanes (8 accumulators, 4 broadcasts, a load: AVX2's 16 registers), by 8 at 16 lanes. Zen 3, R of lstm_tagger
+/// (1024 x 256) by 8 states: 50 us against the GEMM's 58.7 (M = 8: 6 + 2 rows in 6-row tiles).
+template <typename S>
+void batch_rows(const GemvArgs& g, int64_t m0, int64_t m1, int64_t batch, int64_t ldx, int64_t ldy) {
+  constexpr int V = 2, NB = S::kLanes == 8 ? 4 : 8;
+  for (int64_t m = m0; m < m1; m += V * S::kLanes)
+    for (int64_t b0 = 0; b0 < batch; b0 += NB)
+      batch_tile_upto<S, V, NB>(std::min<int64_t>(NB, batch - b0), g, m, m1, g.x + b0 * ldx, ldx,
+                                g.y + b0 * ldy, ldy);
 }
 
 }  // namespace kiln::kernels::gemv_detail

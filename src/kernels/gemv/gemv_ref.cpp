@@ -32,4 +32,14 @@ void gemv_side_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end, const 
   }
 }
 
+void gemv_batch_f32_ref(const GemvArgs& g, int64_t m_begin, int64_t m_end, int64_t batch, int64_t ldx, int64_t ldy) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t m = m_begin; m < m_end; ++m) {
+      float acc = 0.0f;
+      const int64_t row = (m / kGemvPanel * g.K) * kGemvPanel + m % kGemvPanel;  // W[m][0]
+      for (int64_t k = 0; k < g.K; ++k) acc = std::fma(g.wp[row + k * kGemvPanel], g.x[b * ldx + k], acc);
+      g.y[b * ldy + m] = g.bias ? acc + g.bias[m] : acc;
+    }
+}
+
 }  // namespace kiln::kernels
