@@ -24,8 +24,6 @@ struct Part {
   int value = -1;  ///< the value this part was written to (a Slice's or a Split's output)
 };
 
-bool is_fused_matmul(const ir::Node& n) { return n.domain == kKilnDomain && n.op_type == "FusedMatMul"; }
-
 // True when `axis` names the last of `rank` dims.
 bool last_axis(int64_t axis, size_t rank) {
   return axis == -1 || axis == static_cast<int64_t>(rank) - 1;
@@ -144,12 +142,7 @@ class FuseMatMulSplit : public Pass {
     }
     if (covered != N) return false;
 
-    ir::Node fused = n;
-    if (!fused_mm) {
-      fused.domain = kKilnDomain;
-      fused.op_type = "FusedMatMul";
-      fused.attributes = {attr_int("transB", 0), attr_float("alpha", 1.0f)};
-    }
+    ir::Node fused = as_fused_matmul(n);
     std::vector<int64_t> widths;
     fused.outputs.clear();
     for (const Part& p : parts) {
