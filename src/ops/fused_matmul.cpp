@@ -2,8 +2,12 @@
 // residual and the activation are applied while the result is still in registers (the passes fold MatMul/Gemm
 // + Add + activation chains into it).
 //   inputs  A, B, bias (optional, 1-D [N], added along the last dim), Z (optional residual, exactly Y's shape)
-//   attrs   transB (0/1: B is stored [..., N, K]), alpha (scales A·B), activation, activation_params
+//   attrs   transB (0/1: B is stored [..., N, K]), alpha (scales A·B), activation, activation_params,
+//           split (ints, optional: widths along N, summing to N; no Z with it)
 //   Y = activation(alpha * MatMul(A, op(B)) + bias + Z), with MatMul's numpy broadcasting for rank > 2.
+//   With split, Y is not one output: output i holds Y's columns [split[0] + ... + split[i-1], + split[i]) of the
+//   last dim, as a Split (or Slices) on the last axis would give (the pass fuse_matmul_split folds those in: a
+//   transformer's fused Q/K/V projection, so the attention reads three outputs and no copy of them is made).
 // float32 only (the passes fuse float32 graphs); the reference runs the reference Transpose and MatMul, then
 // the epilogue with the scalar reference activation.
 
@@ -27,8 +31,29 @@ bool read_trans_b(const NodeContext& ctx) {
   return t == 1;
 }
 
+// The split attribute, checked against the node's outputs: empty when absent (one output, Y itself).
+std::vector<int64_t> read_split(const NodeContext& ctx, size_t outputs, bool has_residual) {
+  const std::vector<int64_t> split = ctx.attr_ints("split");
+  if (!ctx.has_attr("split")) {
+    if (outputs != 1) ctx.fail("FusedMatMul without split has one output, not {}", outputs);
+    return split;
+  }
+  if (split.size() != outputs) ctx.fail("split has {} widths but the node has {} outputs", split.size(), outputs);
+  for (int64_t w : split)
+    if (w <= 0) ctx.fail("split widths must be positive, got {}", w);
+  if (has_residual) ctx.fail("split and a residual Z cannot be used together");
+  return split;
+}
+
+int64_t sum_of(const std::vector<int64_t>& v) {
+  int64_t s = 0;
+  for (int64_t x : v) s += x;
+  return s;
+}
+
 void infer_fused_matmul(InferContext& ctx) {
   const bool tb = read_trans_b(ctx);
+  const std::vector<int64_t> split = read_split(ctx, ctx.num_outputs(), ctx.has_input(3));
   read_fused_activation(ctx);
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) continue;
@@ -57,7 +82,16 @@ void infer_fused_matmul(InferContext& ctx) {
       if (!same) ctx.fail("residual Z {} must have exactly the result's shape {}", z.str(), y.str());
     }
   }
-  ctx.set_output(0, DType::kFloat32, y);
+  if (split.empty()) return ctx.set_output(0, DType::kFloat32, y);
+  if (ctx.input_shape(1).rank_known && ctx.input_shape(1).rank() < 2)
+    ctx.fail("split needs B to be a matrix (rank >= 2), got {}", ctx.input_shape(1).str());
+  if (y.rank_known && y.dims.back().is_known() && y.dims.back().value() != sum_of(split))
+    ctx.fail("split widths sum to {}, but N is {}", sum_of(split), y.dims.back().value());
+  for (size_t i = 0; i < split.size(); ++i) {
+    Shape part = y;
+    if (part.rank_known) part.dims.back() = Dim(split[i]);
+    ctx.set_output(i, DType::kFloat32, part);
+  }
 }
 
 void compute_fused_matmul(KernelContext& ctx) {
@@ -71,7 +105,11 @@ void compute_fused_matmul(KernelContext& ctx) {
   const kernels::ActivationParams act = read_fused_activation(ctx);
   const Tensor b = tb ? transpose_last_two(ctx, b_stored) : b_stored;
   const MatMulPlan p = plan_matmul(ctx, a.dims(), b.dims());
-  Tensor& y = ctx.output(0);
+  const std::vector<int64_t> split = read_split(ctx, ctx.num_outputs(), ctx.has_input(3));
+  if (!split.empty() && b_stored.rank() < 2) ctx.bad_input("split needs B to be a matrix, got {}", dims_str(b.dims()));
+  if (!split.empty() && sum_of(split) != p.N) ctx.bad_input("split widths sum to {}, but N is {}", sum_of(split), p.N);
+  Tensor whole = split.empty() ? Tensor() : Tensor(DType::kFloat32, p.out_dims);
+  Tensor& y = split.empty() ? ctx.output(0) : whole;
   expect_output_dims(ctx, y, p.out_dims);
   run_reference_op(ctx, "MatMul", 13, {}, {&a, &b}, std::span<Tensor>(&y, 1));
 
@@ -89,6 +127,19 @@ void compute_fused_matmul(KernelContext& ctx) {
     yv[i] = v;
   }
   kernels::apply_activation_f32_ref(act, yv, yv, y.numel());
+  // Each output's rows are its columns of Y's rows.
+  const int64_t rows = p.N == 0 ? 0 : y.numel() / p.N;
+  int64_t first = 0;
+  for (size_t i = 0; i < split.size(); ++i) {
+    std::vector<int64_t> dims = p.out_dims;
+    dims.back() = split[i];
+    Tensor& part = ctx.output(i);
+    expect_output_dims(ctx, part, dims);
+    float* out = part.data<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < split[i]; ++c) out[r * split[i] + c] = yv[r * p.N + first + c];
+    first += split[i];
+  }
 }
 
 }  // namespace

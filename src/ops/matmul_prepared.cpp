@@ -85,6 +85,9 @@ class PreparedMatMul final : public PreparedKernel {
   float alpha = 1.0f, beta = 1.0f;
   kernels::ActivationParams act;
   PackedConstant a_const, b_const;
+  // FusedMatMul's split: the output widths, and B's columns for each, packed apart (every part one GEMM).
+  std::vector<int64_t> split;
+  std::vector<PackedConstant> b_parts;
   // Gemm with a constant row or column C and beta != 1: beta * C, so the epilogue adds it as a plain bias.
   std::vector<float> c_scaled;
   std::vector<int64_t> c_dims;
@@ -93,12 +96,16 @@ class PreparedMatMul final : public PreparedKernel {
   void run(KernelContext& ctx) const override {
     if (kind == Kind::kGemm) {
       run_gemm(ctx);
+    } else if (!split.empty()) {
+      run_split(ctx);
     } else {
       run_matmul(ctx);
     }
   }
   size_t packed_bytes() const override {
-    return a_const.packed.bytes() + b_const.packed.bytes() + c_scaled.size() * sizeof(float);
+    size_t parts = 0;
+    for (const PackedConstant& p : b_parts) parts += p.packed.bytes();
+    return a_const.packed.bytes() + b_const.packed.bytes() + parts + c_scaled.size() * sizeof(float);
   }
   std::string describe() const override {
     std::string s = kind == Kind::kGemm ? "gemm" : kind == Kind::kMatMul ? "matmul" : "fused_matmul";
@@ -108,12 +115,15 @@ class PreparedMatMul final : public PreparedKernel {
       s += fmt::format(" packed-B {}x{}", b_const.packed.rows(), b_const.packed.cols());
     s += std::string(" ") + kernels::gemm_kernel_name();
     if (act.kind != kernels::Activation::kNone) s += std::string(" +") + kernels::activation_name(act.kind);
+    if (!split.empty()) s += fmt::format(" split {}", fmt::join(split, "/"));
+    if (!split.empty() && b_parts.empty()) s += " (B not constant: reference)";
     return s;
   }
 
  private:
   void run_matmul(KernelContext& ctx) const;
   void run_gemm(KernelContext& ctx) const;
+  void run_split(KernelContext& ctx) const;
 };
 
 void PreparedMatMul::run_matmul(KernelContext& ctx) const {
@@ -225,6 +235,46 @@ void PreparedMatMul::run_gemm(KernelContext& ctx) const {
   kernels::gemm_f32(g, ctx.threads());
 }
 
+// FusedMatMul with split outputs: B is one constant matrix packed per part, so each part is one GEMM over all of
+// A's rows (A's batches folded into M: B is shared) that writes its own output with its share of the bias. The
+// parts cost one more read of A each (an activation of the in-projection, in cache), where one GEMM of all N
+// followed by Slices copies the whole result once more.
+void PreparedMatMul::run_split(KernelContext& ctx) const {
+  const Tensor& a = ctx.input(0);
+  const Tensor* bias = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  const bool shapes_ok = !b_parts.empty() && b_parts[0].usable_for(ctx.input(1)) && !ctx.has_input(3) &&
+                         all_float32({&a, bias}) && a.rank() >= 2 && ctx.num_outputs() == split.size();
+  if (!shapes_ok) return reference(ctx);
+  const int64_t K = a.dims().back();
+  int64_t N = 0;
+  for (int64_t w : split) N += w;
+  if (K != b_parts[0].packed.rows() || (bias && (bias->rank() != 1 || bias->dim(0) != N))) return reference(ctx);
+  // Output i must be A's dims with the last one split[i] (inference sized it so).
+  for (size_t i = 0; i < split.size(); ++i) {
+    const Tensor& y = ctx.output(i);
+    if (y.dtype() != DType::kFloat32 || y.rank() != a.rank() || y.dims().back() != split[i]) return reference(ctx);
+    for (size_t d = 0; d + 1 < a.rank(); ++d)
+      if (y.dim(d) != a.dim(d)) return reference(ctx);
+  }
+  if (a.numel() == 0) return;
+  int64_t first = 0;
+  for (size_t i = 0; i < split.size(); ++i) {
+    GemmArgs g;
+    g.M = a.numel() / K;
+    g.N = split[i];
+    g.K = K;
+    g.a = MatrixRef{a.data<float>(), K, false};
+    g.packed_b = &b_parts[i].packed;
+    g.c = ctx.output(i).data<float>();
+    g.ldc = split[i];
+    g.epilogue.alpha = alpha;
+    if (bias) g.epilogue.bias = bias->data<float>() + first;
+    g.epilogue.activation = act;
+    kernels::gemm_f32(g, ctx.threads());
+    first += split[i];
+  }
+}
+
 // ---- prepare ----
 
 bool inputs_float32(const PrepareContext& ctx) {
@@ -256,6 +306,27 @@ std::unique_ptr<PreparedMatMul> make_kernel(const PrepareContext& ctx, Kind kind
   return k;
 }
 
+// FusedMatMul's split: B's columns of each part packed apart, when B is one constant matrix whose N the widths
+// add up to (else no part is packed and the kernel runs the reference).
+void prepare_split(PrepareContext& ctx, PreparedMatMul& k) {
+  const Tensor* b = constant_f32(ctx, 1);
+  if (!b || b->rank() < 2 || !single_matrix(b->dims())) return;
+  const std::vector<int64_t>& d = b->dims();
+  const int64_t K = d[d.size() - (k.trans_b ? 1 : 2)];
+  const int64_t N = d[d.size() - (k.trans_b ? 2 : 1)];
+  int64_t first = 0;
+  for (int64_t w : k.split) first += w;
+  if (first != N) return;
+  first = 0;
+  for (int64_t w : k.split) {
+    // Stored K x N: the part's columns start `first` in; stored N x K (transB): its rows do.
+    const MatrixRef part = k.trans_b ? MatrixRef{b->data<float>() + first * K, K, true}
+                                     : MatrixRef{b->data<float>() + first, N, false};
+    k.b_parts.push_back(pack_constant(ctx, *b, GemmSide::kB, part, K, w));
+    first += w;
+  }
+}
+
 // MatMul and FusedMatMul: pack B when it is one constant matrix; else A, when that is.
 std::unique_ptr<PreparedKernel> prepare_batched(PrepareContext& ctx, Kind kind) {
   auto k = make_kernel(ctx, kind);
@@ -264,6 +335,11 @@ std::unique_ptr<PreparedKernel> prepare_batched(PrepareContext& ctx, Kind kind) 
     k->trans_b = ctx.attr_int("transB", 0) != 0;
     k->alpha = ctx.attr_float("alpha", 1.0f);
     k->act = read_fused_activation(ctx);
+    k->split = ctx.attr_ints("split");
+  }
+  if (!k->split.empty()) {
+    prepare_split(ctx, *k);
+    return k;
   }
   if (const Tensor* b = constant_f32(ctx, 1); b && single_matrix(b->dims())) {
     const std::vector<int64_t>& d = b->dims();

@@ -28,7 +28,7 @@ class FuseMatMulActivation : public Pass {
     for (size_t m = 0; m < g.nodes.size(); ++m) {
       const ir::Node& n = g.nodes[m];
       if (dead[m] || n.outputs.size() != 1 || facts.dtype(n.outputs[0]) != DType::kFloat32) continue;
-      const bool fused_mm = n.domain == kKilnDomain && n.op_type == "FusedMatMul";
+      const bool fused_mm = is_fused_matmul(n);
       if (is_op(n, "MatMul")) {
         if (n.inputs.size() != 2 || facts.rank(n.inputs[0]).value_or(0) < 2 || facts.rank(n.inputs[1]).value_or(0) < 2)
           continue;
@@ -37,12 +37,7 @@ class FuseMatMulActivation : public Pass {
       }
       std::optional<ActivationMatch> act = match_activation(g, idx, n.outputs[0], dead);
       if (!act) continue;
-      ir::Node fused = n;
-      if (!fused_mm) {
-        fused.domain = kKilnDomain;
-        fused.op_type = "FusedMatMul";
-        fused.attributes = {attr_int("transB", 0), attr_float("alpha", 1.0f)};
-      }
+      ir::Node fused = as_fused_matmul(n);
       set_activation_attrs(fused, *act);
       fused.outputs = {act->output};
       std::vector<int> nodes = act->nodes;

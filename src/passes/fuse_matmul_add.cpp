@@ -13,8 +13,6 @@
 namespace kiln::passes {
 namespace {
 
-bool is_fused_matmul(const ir::Node& n) { return n.domain == kKilnDomain && n.op_type == "FusedMatMul"; }
-
 class FuseMatMulAdd : public Pass {
  public:
   std::string_view name() const override { return "fuse_matmul_add"; }
@@ -50,12 +48,7 @@ class FuseMatMulAdd : public Pass {
 
  private:
   static bool fuse(ir::Graph& g, const GraphIndex& idx, const ShapeFacts& facts, std::vector<char>& dead, int m) {
-    ir::Node fused = g.nodes[static_cast<size_t>(m)];
-    if (!is_fused_matmul(fused)) {
-      fused.domain = kKilnDomain;
-      fused.op_type = "FusedMatMul";
-      fused.attributes = {attr_int("transB", 0), attr_float("alpha", 1.0f)};
-    }
+    ir::Node fused = as_fused_matmul(g.nodes[static_cast<size_t>(m)]);
     fused.inputs.resize(4, -1);
     const int y = fused.outputs[0];
     const std::optional<int64_t> cols = facts.dim(y, -1);

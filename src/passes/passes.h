@@ -16,6 +16,7 @@ const Pass& fuse_layer_norm_pass();         // fuse_layer_norm.cpp
 const Pass& fuse_gemm_pass();               // fuse_gemm.cpp
 const Pass& fuse_matmul_add_pass();         // fuse_matmul_add.cpp
 const Pass& fuse_matmul_activation_pass();  // fuse_matmul_activation.cpp
+const Pass& fuse_matmul_split_pass();       // fuse_matmul_split.cpp
 const Pass& fuse_conv_pass();               // fuse_conv.cpp
 const Pass& fuse_gelu_pass();               // fuse_gelu.cpp
 const Pass& to_channels_last_pass();        // to_channels_last.cpp

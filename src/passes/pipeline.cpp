@@ -26,6 +26,8 @@ const std::vector<PipelineEntry>& pipeline() {
       {&fuse_gemm_pass(), "before fuse_matmul_add: a Gemm becomes the FusedMatMul that a residual Add can join"},
       {&fuse_matmul_add_pass(), "before fuse_matmul_activation: bias and residual are added before the activation"},
       {&fuse_matmul_activation_pass(), "after the adds, so the activation closes the fused epilogue"},
+      {&fuse_matmul_split_pass(), "after the epilogue fusions: the parts are cut from the finished result, bias and "
+                                  "activation included"},
       {&fuse_conv_pass(), "after the BatchNorm fold; matches Conv (+ residual Add) (+ activation) in one go"},
       {&fuse_gelu_pass(), "after the MatMul and Conv fusions, which absorb the GELUs that follow them; this one "
                           "takes the rest"},

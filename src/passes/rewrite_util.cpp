@@ -267,6 +267,18 @@ bool is_op(const ir::Node& n, std::string_view op_type) {
   return n.op_type == op_type && (n.domain.empty() || n.domain == "ai.onnx");
 }
 
+bool is_fused_matmul(const ir::Node& n) { return n.domain == kKilnDomain && n.op_type == "FusedMatMul"; }
+
+ir::Node as_fused_matmul(const ir::Node& n) {
+  ir::Node fused = n;
+  if (!is_fused_matmul(n)) {
+    fused.domain = kKilnDomain;
+    fused.op_type = "FusedMatMul";
+    fused.attributes = {attr_int("transB", 0), attr_float("alpha", 1.0f)};
+  }
+  return fused;
+}
+
 bool has_op(const ir::Graph& g, std::string_view op_type) {
   return std::any_of(g.nodes.begin(), g.nodes.end(), [&](const ir::Node& n) { return is_op(n, op_type); });
 }

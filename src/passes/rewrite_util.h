@@ -107,6 +107,12 @@ bool has_op(const ir::Graph& g, std::string_view op_type);
 /// The domain of kiln's own fused ops, and its version.
 inline constexpr std::string_view kKilnDomain = "ai.kiln";
 inline constexpr int64_t kKilnDomainVersion = 1;
+
+/// True for an ai.kiln.FusedMatMul node.
+bool is_fused_matmul(const ir::Node& n);
+/// A copy of `n` as an ai.kiln.FusedMatMul: a MatMul becomes one with transB 0 and alpha 1 (same inputs,
+/// outputs, name); a FusedMatMul is copied as it is. The MatMul fusions start their fused node from this.
+ir::Node as_fused_matmul(const ir::Node& n);
 /// True when the op `ai.kiln.<name>` is registered (its engineer's kernel has landed); fusion passes skip
 /// themselves otherwise, so the pipeline is safe in any merge order.
 bool kiln_op_available(std::string_view name);

@@ -1,7 +1,7 @@
 // MatMul, Gemm and ai.kiln.FusedMatMul through their prepared (fast) kernels against the ops' reference compute:
 // ranks 1 to 4 with numpy batch broadcasting, 1-sized and ragged dims, transposes, constant (packed) and run-time
 // operands, Gemm's C in every broadcast form with alpha and beta, FusedMatMul with each activation, bias and
-// residual; 1 and 2 threads must agree bit for bit; every ISA tier this CPU has.
+// residual, FusedMatMul with split outputs; 1 and 2 threads must agree bit for bit; every ISA tier this CPU has.
 
 #include <gtest/gtest.h>
 
@@ -177,6 +177,39 @@ TEST_P(MatMulPrepared, FusedMatMulEveryEpilogue) {
                                     std::string("FusedMatMul ") + act + " " + dims_str(ad) + " x " + dims_str(bd) +
                                         (tb ? " transB" : "") + (bias ? " +bias" : "") + (residual ? " +Z" : "") +
                                         " alpha " + std::to_string(alpha));
+    }
+  }
+}
+
+// split: each output a GEMM of its own columns of B (packed apart) with its share of the bias; the reference
+// computes the whole Y and copies the parts out. Ragged widths (a 1-wide part, parts not multiples of a tile),
+// ragged M and K, A of rank 2 and 3 (its batch folded into M), transB, with and without bias and activation.
+TEST_P(MatMulPrepared, FusedMatMulSplitOutputs) {
+  std::mt19937 rng(77);
+  const std::vector<std::vector<int64_t>> splits = {{4, 4, 4}, {1, 16, 3}, {64, 64, 64}, {1, 1}, {33, 7}};
+  int index = 0;
+  for (const std::vector<int64_t>& split : splits) {
+    for (int variant = 0; variant < 6; ++variant, ++index) {
+      int64_t N = 0;
+      for (int64_t w : split) N += w;
+      const int64_t M = pick(rng, {1, 5, 13, 197}), K = pick(rng, {1, 9, 64});
+      const bool tb = variant % 2 == 1, bias = variant % 3 != 0, rank3 = variant >= 3;
+      const char* act = variant % 3 == 1 ? "GeluErf" : variant == 5 ? "Relu" : "";
+      const std::vector<int64_t> ad = rank3 ? std::vector<int64_t>{2, M, K} : std::vector<int64_t>{M, K};
+      const std::vector<int64_t> bd = tb ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N};
+      ir::Attribute split_attr;
+      split_attr.name = "split", split_attr.type = ir::AttrType::kInts, split_attr.ints = split;
+      PreparedNode n("FusedMatMul", 1, "ai.kiln");
+      n.attr(int_attr("transB", tb)).attr(std::move(split_attr));
+      if (*act) n.attr(string_attr("activation", act));
+      n.input(random_tensor(ad, rng)).constant(random_tensor(bd, rng));
+      if (bias) n.input(random_tensor({N}, rng));
+      const std::string describe = prep::expect_prepared_matches(
+          n, split.size(), kTol,
+          "FusedMatMul split " + dims_str(split) + " " + dims_str(ad) + " x " + dims_str(bd) + (tb ? " transB" : "") +
+              (bias ? " +bias" : "") + " " + act);
+      EXPECT_NE(describe.find("split"), std::string::npos) << describe;
+      EXPECT_EQ(describe.find("reference"), std::string::npos) << describe;  // B constant: the parts are packed
     }
   }
 }
