@@ -20,7 +20,7 @@ namespace kiln::serve {
 
 class FifoSlots {
  public:
-  explicit FifoSlots(int64_t slots) : free_(slots) {}
+  explicit FifoSlots(int64_t slots) : slots_(slots), free_(slots) {}
   FifoSlots(const FifoSlots&) = delete;
   FifoSlots& operator=(const FifoSlots&) = delete;
 
@@ -34,6 +34,9 @@ class FifoSlots {
     waiting_.push_back(&me);
     me.turn.wait(lock, [&] { return me.granted; });
   }
+
+  /// How many holders it admits at once.
+  int64_t slots() const { return slots_; }
 
   /// Threads waiting for a slot now (tests).
   size_t waiting() {
@@ -59,6 +62,7 @@ class FifoSlots {
     std::condition_variable turn;
     bool granted = false;
   };
+  const int64_t slots_;
   std::mutex mutex_;
   std::deque<Waiter*> waiting_;  ///< in arrival order
   int64_t free_;

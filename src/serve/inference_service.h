@@ -72,7 +72,9 @@ class InferenceService {
   /// Requests a transport has handed to its inference workers that no worker has started yet (both protocols):
   /// while any wait, every unbatched run goes on its own thread (RunOptions::calling_thread_only) even when
   /// it finds no other run going, since the waiting ones are about to start on the other cores; a run that
-  /// took the session's pool then would leave a pool thread competing with them for the cores.
+  /// took the session's pool then would leave a pool thread competing with them for the cores. Except a run of a
+  /// model with one instance (config.json "instances": 1): the waiting requests cannot start beside it, so it
+  /// takes the pool (a waiting request for another model may then share the cores with it for that run).
   void request_queued() const { queued_.fetch_add(1, std::memory_order_relaxed); }
   void request_started() const { queued_.fetch_sub(1, std::memory_order_relaxed); }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -13,13 +14,35 @@ namespace kiln::serve {
 
 namespace {
 
-// Collects the leaves of a nested array in row-major order; nesting was bounded by check_json_depth.
-void flatten(const rapidjson::Value& v, std::vector<const rapidjson::Value*>& leaves) {
+// A nested array's leaves, counted; nesting was bounded by check_json_depth.
+size_t count_leaves(const rapidjson::Value& v) {
+  if (!v.IsArray()) return 1;
+  size_t n = 0;
+  for (const rapidjson::Value& item : v.GetArray()) n += item.IsArray() ? count_leaves(item) : 1;
+  return n;
+}
+
+// Calls fill(leaf, i) on each leaf of a nested array in row-major order, i counting from `index`. Walked in
+// place: gathering the leaves into a vector of pointers first took 1.4 ms of a ResNet-18 request (150 K floats,
+// the vector regrown as it went).
+template <typename Fill>
+void for_each_leaf(const rapidjson::Value& v, size_t& index, Fill& fill) {
   if (!v.IsArray()) {
-    leaves.push_back(&v);
+    fill(v, index++);
     return;
   }
-  for (const rapidjson::Value& item : v.GetArray()) flatten(item, leaves);
+  for (const rapidjson::Value& item : v.GetArray()) {
+    if (item.IsArray())
+      for_each_leaf(item, index, fill);
+    else
+      fill(item, index++);
+  }
+}
+
+template <typename Fill>
+void for_each_leaf(const rapidjson::Value& data, Fill fill) {
+  size_t index = 0;
+  for_each_leaf(data, index, fill);
 }
 
 std::string_view kind_of(const rapidjson::Value& v) {
@@ -31,9 +54,8 @@ std::string_view kind_of(const rapidjson::Value& v) {
 }
 
 template <typename T>
-void fill_integers(std::string_view name, const std::vector<const rapidjson::Value*>& leaves, T* out) {
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    const rapidjson::Value& v = *leaves[i];
+void fill_integers(std::string_view name, const rapidjson::Value& data, T* out) {
+  for_each_leaf(data, [&](const rapidjson::Value& v, size_t i) {
     bool fits = false;
     if constexpr (std::is_signed_v<T>) {
       fits = v.IsInt64() && v.GetInt64() >= std::numeric_limits<T>::min() &&
@@ -46,18 +68,26 @@ void fill_integers(std::string_view name, const std::vector<const rapidjson::Val
     if (!fits)
       bad_request(fmt::format("input '{}': element {} of \"data\" is {}, not a whole number in {}'s range", name, i,
                               kind_of(v), datatype_name(dtype_of<T>())));
-  }
+  });
 }
 
 template <typename T>
-void fill_floats(std::string_view name, DType dtype, const std::vector<const rapidjson::Value*>& leaves, T* out) {
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    if (!leaves[i]->IsNumber())
-      bad_request(fmt::format("input '{}': element {} of \"data\" is {}, not a number ({})", name, i,
-                              kind_of(*leaves[i]), datatype_name(dtype)));
-    out[i] = static_cast<T>(leaves[i]->GetDouble());
-  }
+void fill_floats(std::string_view name, DType dtype, const rapidjson::Value& data, T* out) {
+  for_each_leaf(data, [&](const rapidjson::Value& v, size_t i) {
+    if (!v.IsNumber())
+      bad_request(fmt::format("input '{}': element {} of \"data\" is {}, not a number ({})", name, i, kind_of(v),
+                              datatype_name(dtype)));
+    out[i] = static_cast<T>(v.GetDouble());
+  });
 }
+
+// The bytes check_json_depth stops at; it skips every other byte (digits, separators, letters) in a tight loop:
+// a ResNet-18 request is 1.6 MB, nearly all numbers, and the scan that weighed each byte took 2 ms of it.
+constexpr std::array<bool, 256> kDepthScanStops = [] {
+  std::array<bool, 256> stops{};
+  for (unsigned char c : std::string_view("\"\\[]{}")) stops[c] = true;
+  return stops;
+}();
 
 }  // namespace
 
@@ -65,6 +95,8 @@ void check_json_depth(std::string_view json) {
   int depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < json.size(); ++i) {
+    while (i < json.size() && !kDepthScanStops[static_cast<unsigned char>(json[i])]) ++i;
+    if (i == json.size()) break;
     const char c = json[i];
     if (in_string) {
       if (c == '\\') ++i;  // the escaped character cannot end the string
@@ -82,46 +114,45 @@ void check_json_depth(std::string_view json) {
 
 Tensor tensor_from_json(std::string_view name, DType dtype, const std::vector<int64_t>& shape,
                         const rapidjson::Value& data) {
-  std::vector<const rapidjson::Value*> leaves;
-  flatten(data, leaves);
+  const size_t leaves = count_leaves(data);
   const int64_t count = checked_element_count(fmt::format("input '{}'", name), shape);
-  if (static_cast<uint64_t>(count) != leaves.size())
-    bad_request(fmt::format("input '{}': \"data\" holds {} elements but shape [{}] needs {}", name, leaves.size(),
+  if (static_cast<uint64_t>(count) != leaves)
+    bad_request(fmt::format("input '{}': \"data\" holds {} elements but shape [{}] needs {}", name, leaves,
                             fmt::join(shape, ", "), count));
   Tensor t(dtype, shape);
   switch (dtype) {
     case DType::kBool: {
       auto* out = static_cast<bool*>(t.raw_data());
-      for (size_t i = 0; i < leaves.size(); ++i) {
-        if (!leaves[i]->IsBool())
+      for_each_leaf(data, [&](const rapidjson::Value& v, size_t i) {
+        if (!v.IsBool())
           bad_request(fmt::format("input '{}': element {} of \"data\" is {}, not a boolean (BOOL)", name, i,
-                                  kind_of(*leaves[i])));
-        out[i] = leaves[i]->GetBool();
-      }
+                                  kind_of(v)));
+        out[i] = v.GetBool();
+      });
       break;
     }
     case DType::kString: {
       std::string* out = t.data<std::string>();
-      for (size_t i = 0; i < leaves.size(); ++i) {
-        if (!leaves[i]->IsString())
+      for_each_leaf(data, [&](const rapidjson::Value& v, size_t i) {
+        if (!v.IsString())
           bad_request(fmt::format("input '{}': element {} of \"data\" is {}, not a string (BYTES)", name, i,
-                                  kind_of(*leaves[i])));
-        out[i].assign(leaves[i]->GetString(), leaves[i]->GetStringLength());
-      }
+                                  kind_of(v)));
+        out[i].assign(v.GetString(), v.GetStringLength());
+      });
       break;
     }
-    case DType::kInt8: fill_integers(name, leaves, t.data<int8_t>()); break;
-    case DType::kInt16: fill_integers(name, leaves, t.data<int16_t>()); break;
-    case DType::kInt32: fill_integers(name, leaves, t.data<int32_t>()); break;
-    case DType::kInt64: fill_integers(name, leaves, t.data<int64_t>()); break;
-    case DType::kUInt8: fill_integers(name, leaves, t.data<uint8_t>()); break;
-    case DType::kUInt16: fill_integers(name, leaves, t.data<uint16_t>()); break;
-    case DType::kUInt32: fill_integers(name, leaves, t.data<uint32_t>()); break;
-    case DType::kUInt64: fill_integers(name, leaves, t.data<uint64_t>()); break;
-    case DType::kFloat16: fill_floats(name, dtype, leaves, t.data<Float16>()); break;
-    case DType::kBFloat16: fill_floats(name, dtype, leaves, t.data<BFloat16>()); break;
-    case DType::kFloat32: fill_floats(name, dtype, leaves, t.data<float>()); break;
-    case DType::kFloat64: fill_floats(name, dtype, leaves, t.data<double>()); break;
+    case DType::kInt8: fill_integers(name, data, t.data<int8_t>()); break;
+    case DType::kInt16: fill_integers(name, data, t.data<int16_t>()); break;
+    case DType::kInt32: fill_integers(name, data, t.data<int32_t>()); break;
+    case DType::kInt64: fill_integers(name, data, t.data<int64_t>()); break;
+    case DType::kUInt8: fill_integers(name, data, t.data<uint8_t>()); break;
+    case DType::kUInt16: fill_integers(name, data, t.data<uint16_t>()); break;
+    case DType::kUInt32: fill_integers(name, data, t.data<uint32_t>()); break;
+    case DType::kUInt64: fill_integers(name, data, t.data<uint64_t>()); break;
+    case DType::kFloat16: fill_floats(name, dtype, data, t.data<Float16>()); break;
+    case DType::kBFloat16: fill_floats(name, dtype, data, t.data<BFloat16>()); break;
+    case DType::kFloat32: fill_floats(name, dtype, data, t.data<float>()); break;
+    case DType::kFloat64: fill_floats(name, dtype, data, t.data<double>()); break;
     default: bad_request(fmt::format("input '{}': {} cannot be sent as JSON", name, dtype_name(dtype)));
   }
   return t;

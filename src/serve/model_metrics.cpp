@@ -36,6 +36,10 @@ const Family kFamilies[] = {
     {"nv_inference_compute_output_duration_us", "counter",
      "Cumulative inference compute output duration in microseconds",
      [](const ModelMetrics& m) { return m.output_us.load(std::memory_order_relaxed); }},
+    // kiln's own: how often the server kept a run off the session's thread pool (InferenceService::run).
+    {"kiln_inference_own_thread_exec_count", "counter",
+     "Number of unbatched model executions run on their request's thread alone (RunOptions::calling_thread_only)",
+     [](const ModelMetrics& m) { return m.own_thread_exec_count.load(std::memory_order_relaxed); }},
 };
 
 // A label value with Prometheus's escapes (backslash, double quote, newline).

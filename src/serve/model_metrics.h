@@ -20,6 +20,7 @@ struct ModelMetrics {
   std::atomic<uint64_t> infer_us{0};         ///< nv_inference_compute_infer_duration_us: the model's run
   std::atomic<uint64_t> output_us{0};        ///< nv_inference_compute_output_duration_us: gathering outputs
   std::atomic<int64_t> pending{0};           ///< nv_inference_pending_request_count: in the server now
+  std::atomic<uint64_t> own_thread_exec_count{0};  ///< kiln_inference_own_thread_exec_count: runs kept off the pool
 };
 
 struct LabelledMetrics {

@@ -189,6 +189,27 @@ def test_instances_run_at_once(instances_server):
     assert all(np.array_equal(r.as_numpy("negated"), -a["a"]) for r in results)
 
 
+def own_thread_runs(server, model):
+    """kiln_inference_own_thread_exec_count of `model`: its runs kept off the session's thread pool."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10).read().decode()
+    prefix = f'kiln_inference_own_thread_exec_count{{model="{model}",version="1"}} '
+    return next(int(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_one_instance_runs_take_the_pool(instances_server):
+    """With one instance, requests waiting for a worker cannot run beside the one running: each run takes the
+    session's threads, as in-process. 8 clients against 4 gRPC workers keep requests waiting for a worker while
+    runs start; the rule before let those waiting requests put every run after the first on its own thread."""
+    a = {"a": np.arange(4, dtype=np.int64).reshape(1, 4)}
+    before = own_thread_runs(instances_server, "int64_one")
+    concurrently(instances_server, "int64_one", a, 8)
+    assert own_thread_runs(instances_server, "int64_one") == before
+    # The counter counts: four instances run at once, and runs beside another keep to their own threads.
+    before = own_thread_runs(instances_server, "int64_four")
+    concurrently(instances_server, "int64_four", a, 8)
+    assert own_thread_runs(instances_server, "int64_four") > before
+
+
 def test_instances_share_one_session_and_agree(instances_server):
     x = {"input": np.random.default_rng(3).standard_normal((1, 1, 32, 32)).astype(np.float32)}
     _, results = concurrently(instances_server, "super_resolution_four", x, 4)
