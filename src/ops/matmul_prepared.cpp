@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <numeric>
 #include <span>
 #include <vector>
 
@@ -246,8 +247,7 @@ void PreparedMatMul::run_split(KernelContext& ctx) const {
                          all_float32({&a, bias}) && a.rank() >= 2 && ctx.num_outputs() == split.size();
   if (!shapes_ok) return reference(ctx);
   const int64_t K = a.dims().back();
-  int64_t N = 0;
-  for (int64_t w : split) N += w;
+  const int64_t N = std::accumulate(split.begin(), split.end(), int64_t{0});
   if (K != b_parts[0].packed.rows() || (bias && (bias->rank() != 1 || bias->dim(0) != N))) return reference(ctx);
   // Output i must be A's dims with the last one split[i] (inference sized it so).
   for (size_t i = 0; i < split.size(); ++i) {
@@ -314,10 +314,8 @@ void prepare_split(PrepareContext& ctx, PreparedMatMul& k) {
   const std::vector<int64_t>& d = b->dims();
   const int64_t K = d[d.size() - (k.trans_b ? 1 : 2)];
   const int64_t N = d[d.size() - (k.trans_b ? 2 : 1)];
+  if (std::accumulate(k.split.begin(), k.split.end(), int64_t{0}) != N) return;
   int64_t first = 0;
-  for (int64_t w : k.split) first += w;
-  if (first != N) return;
-  first = 0;
   for (int64_t w : k.split) {
     // Stored K x N: the part's columns start `first` in; stored N x K (transB): its rows do.
     const MatrixRef part = k.trans_b ? MatrixRef{b->data<float>() + first * K, K, true}

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "ops/slice.h"
 #include "passes/passes.h"
 #include "passes/rewrite_util.h"
 #include "passes/shape_facts.h"
@@ -29,10 +30,13 @@ bool last_axis(int64_t axis, size_t rank) {
   return axis == -1 || axis == static_cast<int64_t>(rank) - 1;
 }
 
-// ONNX Slice's clamping of one bound on a dim of n: negative counts from the end, then clamped into [0, n].
-int64_t clamp_bound(double b, int64_t n) {
-  const double v = b < 0 ? b + static_cast<double>(n) : b;
-  return static_cast<int64_t>(std::clamp(v, 0.0, static_cast<double>(n)));
+// One element of a constant Slice operand (starts, ends, axes or steps of a single axis), exactly: the spec
+// makes them int32 or int64.
+std::optional<int64_t> single_index(int v, const GraphIndex& idx) {
+  const Tensor* t = idx.constant(v);
+  if (!t || t->rank() > 1 || t->numel() != 1 || (t->dtype() != DType::kInt64 && t->dtype() != DType::kInt32))
+    return std::nullopt;
+  return t->int_at(0);
 }
 
 // The part a Slice (opset 10+: bounds as inputs) of x cuts from its last dim of N, or nullopt.
@@ -40,13 +44,13 @@ std::optional<Part> slice_part(const ir::Node& s, int x, size_t rank, int64_t N,
   if (s.inputs.size() < 4 || s.inputs.size() > 5 || s.outputs.size() != 1 || s.inputs[0] != x) return std::nullopt;
   for (size_t i = 1; i < s.inputs.size(); ++i)
     if (s.inputs[i] == x) return std::nullopt;
-  const std::optional<double> start = idx.small_scalar(s.inputs[1]), end = idx.small_scalar(s.inputs[2]);
-  const std::optional<double> axis = idx.small_scalar(s.inputs[3]);
-  if (!start || !end || !axis || !last_axis(static_cast<int64_t>(*axis), rank)) return std::nullopt;
-  if (s.inputs.size() == 5 && s.inputs[4] >= 0 && idx.small_scalar(s.inputs[4]) != 1.0) return std::nullopt;
-  const int64_t b = clamp_bound(*start, N), e = clamp_bound(*end, N);
-  if (e <= b) return std::nullopt;
-  return Part{b, e - b, s.outputs[0]};
+  const std::optional<int64_t> start = single_index(s.inputs[1], idx), end = single_index(s.inputs[2], idx);
+  const std::optional<int64_t> axis = single_index(s.inputs[3], idx);
+  if (!start || !end || !axis || !last_axis(*axis, rank)) return std::nullopt;
+  if (s.inputs.size() == 5 && s.inputs[4] >= 0 && single_index(s.inputs[4], idx) != 1) return std::nullopt;
+  const ops::SliceRange range = ops::clamp_slice_axis(N, *start, *end, 1);
+  if (range.count == 0) return std::nullopt;
+  return Part{range.first, range.count, s.outputs[0]};
 }
 
 // The parts a Split of x on its last dim of N makes, or an empty list.
