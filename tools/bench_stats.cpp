@@ -18,7 +18,7 @@ double percentile(const std::vector<double>& sorted, double p) {
 
 }  // namespace
 
-LatencySummary summarize(std::vector<double> ms) {
+LatencySummary summarize_latencies(std::vector<double> ms) {
   LatencySummary s;
   if (ms.empty()) return s;
   std::sort(ms.begin(), ms.end());

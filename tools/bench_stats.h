@@ -17,7 +17,7 @@ struct LatencySummary {
 
 /// Percentiles by linear interpolation between closest ranks (numpy's default, so the side-by-side script
 /// computes ONNX Runtime's the same way); min <= median <= p90 <= p99 <= max always holds.
-LatencySummary summarize(std::vector<double> milliseconds);
+LatencySummary summarize_latencies(std::vector<double> milliseconds);
 
 /// Time per node and per op type over profiled runs, each sorted by share (largest first).
 struct ProfileTable {

@@ -180,7 +180,7 @@ json report_json(const BenchArgs& args, const Session& session, const Feeds& fee
   for (const auto& [name, t] : feeds.tensors)
     inputs.push_back({{"name", name}, {"dtype", dtype_name(t.dtype())}, {"shape", t.is_tensor() ? json(t.dims()) : json(nullptr)},
                       {"source", feeds.origin.at(name)}});
-  LatencySummary lat = summarize(m.latencies);
+  LatencySummary lat = summarize_latencies(m.latencies);
   json j = {
       {"model", args.model},
       {"isa", kernels::isa_name(kernels::active_isa())},
@@ -193,7 +193,7 @@ json report_json(const BenchArgs& args, const Session& session, const Feeds& fee
       {"first_run_ms", m.first_run_ms},
       {"latency_ms", {{"min", lat.min}, {"mean", lat.mean}, {"median", lat.median}, {"p90", lat.p90},
                       {"p99", lat.p99}, {"max", lat.max}, {"stddev", lat.stddev}}},
-      {"cpu_ms", {{"median", summarize(m.cpu_ms).median}, {"mean", summarize(m.cpu_ms).mean}}},
+      {"cpu_ms", {{"median", summarize_latencies(m.cpu_ms).median}, {"mean", summarize_latencies(m.cpu_ms).mean}}},
       {"throughput_per_s", m.timed_seconds > 0 ? static_cast<double>(m.latencies.size()) / m.timed_seconds : 0.0},
       {"steps", m.last.steps},
       {"memory", {{"arena_bytes", m.last.arena_bytes},

@@ -52,7 +52,7 @@ loadgen::NamedInputs read_inputs(const Args& args) {
 }
 
 json report(const Args& args, const loadgen::LoadResult& r) {
-  const cli::LatencySummary latency = cli::summarize(r.latencies_ms);
+  const cli::LatencySummary latency = cli::summarize_latencies(r.latencies_ms);
   const int64_t sent = r.answered + r.failed;
   return {{"protocol", args.protocol},
           {"clients", args.clients},
