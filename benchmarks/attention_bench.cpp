@@ -1,4 +1,4 @@
-// ai.kiln.ScaledDotProductAttention's prepared kernel at transformer shapes (batch 1, 12 heads of 64, S = T),
+// ai.kiln.ScaledDotProductAttention's prepared kernel at transformer shapes (batch 1, heads of 64, S = T),
 // with and without a causal mask, on 1 and 2 threads, and the attention row kernels of attention_list.h.
 // GFLOP/s counts the two products only: 4 S T D per head.
 
@@ -26,7 +26,7 @@ Tensor random_tensor(std::vector<int64_t> dims, std::mt19937& rng) {
 }
 
 void BM_ScaledDotProductAttention(benchmark::State& state) {
-  const int64_t S = state.range(0), heads = 12, D = 64;
+  const int64_t S = state.range(0), heads = state.range(3), D = 64;
   const bool causal = state.range(1) != 0;
   const size_t threads = static_cast<size_t>(state.range(2));
   std::mt19937 rng(1);
@@ -71,8 +71,17 @@ void BM_ScaledDotProductAttention(benchmark::State& state) {
   state.SetLabel(k->describe());
 }
 BENCHMARK(BM_ScaledDotProductAttention)
-    ->ArgNames({"S", "causal", "threads"})
-    ->ArgsProduct({{128, 256, 512, 1024}, {0, 1}, {1, 2}})
+    ->ArgNames({"S", "causal", "threads", "heads"})
+    ->ArgsProduct({{128, 256, 512, 1024}, {0, 1}, {1, 2}, {12}})
+    ->Unit(benchmark::kMicrosecond)
+    ->MeasureProcessCPUTime();
+// The suite's transformers at batch 1: BERT-mini (S = 128, 4 heads), GPT-mini (the same, causal), ViT-tiny
+// (S = 197, 3 heads).
+BENCHMARK(BM_ScaledDotProductAttention)
+    ->ArgNames({"S", "causal", "threads", "heads"})
+    ->Args({128, 0, 1, 4})
+    ->Args({128, 1, 1, 4})
+    ->Args({197, 0, 1, 3})
     ->Unit(benchmark::kMicrosecond)
     ->MeasureProcessCPUTime();
 

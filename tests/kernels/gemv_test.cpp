@@ -192,7 +192,8 @@ TEST_P(GemvKernel, SideProductRidesAlong) {
 
 // The batch product (gemv_batch_f32) of every tier against its reference, bit for bit (each element one chain of
 // fused multiply-adds in k order): batches of 1 to 8 (a last group short of the tile's 4 or 8 vectors), ragged M,
-// K from 0, strided x and y rows, with and without bias, row ranges split at a panel; nothing written outside y.
+// K from 0, strided x and y rows, with and without bias, row ranges split at a panel, tiles walked in either order;
+// nothing written outside y.
 TEST_P(GemvKernel, BatchMatchesReference) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
@@ -212,6 +213,7 @@ TEST_P(GemvKernel, BatchMatchesReference) {
     const auto bias = random_floats(static_cast<size_t>(g.M), rng);
     std::vector<float> got(static_cast<size_t>(batch * ldy) + 16, 7.0f), want(got.size(), 7.0f);
     g.wp = wp.data(), g.x = x.data(), g.bias = iter % 3 ? bias.data() : nullptr;
+    g.descending = iter % 2 == 1;  // the reference ignores it: the same sums in either order
     const int64_t mid = std::min(g.M, pick(0, static_cast<int>(g.M / kGemvPanel + 1)) * kGemvPanel);
     g.y = got.data();
     fn(g, 0, mid, batch, ldx, ldy);
@@ -299,7 +301,7 @@ TEST(Gemv, SideDispatchGivesTheSameResultOnAnyThreadCount) {
       EXPECT_EQ(run(p, descending), one) << (p ? p->threads() : 1) << " threads, descending " << descending;
 }
 
-// gemv_batch_f32 splits rows over the pool: the same bits at 1, 2 and 3 threads, and the reference's.
+// gemv_batch_f32 splits rows over the pool: the same bits at 1, 2 and 3 threads, either order, and the reference's.
 TEST(Gemv, BatchDispatchGivesTheSameResultOnAnyThreadCount) {
   std::mt19937 rng(7);
   GemvArgs g;
@@ -310,9 +312,10 @@ TEST(Gemv, BatchDispatchGivesTheSameResultOnAnyThreadCount) {
   const auto x = random_floats(static_cast<size_t>(batch * g.K), rng);
   const auto bias = random_floats(static_cast<size_t>(g.M), rng);
   g.wp = wp.data(), g.x = x.data(), g.bias = bias.data();
-  auto run = [&](ThreadPool* p) {
+  auto run = [&](ThreadPool* p, bool descending) {
     std::vector<float> out(static_cast<size_t>(batch * g.M), 7.0f);
     g.y = out.data();
+    g.descending = descending;
     gemv_batch_f32(g, batch, g.K, g.M, p);
     return out;
   };
@@ -321,7 +324,8 @@ TEST(Gemv, BatchDispatchGivesTheSameResultOnAnyThreadCount) {
   gemv_batch_f32_ref(g, 0, g.M, batch, g.K, g.M);
   ThreadPool two(2), three(3);
   for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &two, &three})
-    EXPECT_EQ(run(p), want) << (p ? p->threads() : 1) << " threads";
+    for (bool descending : {false, true})
+      EXPECT_EQ(run(p, descending), want) << (p ? p->threads() : 1) << " threads, descending " << descending;
 }
 
 }  // namespace

@@ -78,14 +78,14 @@ const char* gemv_kernel_name() {
 
 namespace {
 
-// Runs fn(m0, m1, task, tasks) over y's rows: on the calling thread in one call (task 0 of 1) for a small product,
-// no pool or one thread; otherwise in tasks of kRowsPerTask rows over the pool.
+// Runs fn(m0, m1, task, tasks) over y's rows: on the calling thread in one call (task 0 of 1) for a small product
+// (`macs` multiply-adds), no pool or one thread; otherwise in tasks of kRowsPerTask rows over the pool.
 template <typename F>
-void split_rows(const GemvArgs& g, ThreadPool* pool, F&& fn) {
+void split_rows(const GemvArgs& g, int64_t macs, ThreadPool* pool, F&& fn) {
   const int64_t tasks = (g.M + kRowsPerTask - 1) / kRowsPerTask;
   // Small products (under ~64K multiply-adds) are not worth waking a thread for; one thread takes all rows in one
   // call, so `descending` reverses the whole walk.
-  if (tasks <= 1 || g.M * g.K < 65536 || !pool || pool->threads() == 1) return fn(int64_t{0}, g.M, size_t{0}, size_t{1});
+  if (tasks <= 1 || macs < 65536 || !pool || pool->threads() == 1) return fn(int64_t{0}, g.M, size_t{0}, size_t{1});
   // Thread t first claims the t-th of `threads` equal consecutive ranges of the items (thread_pool.h). Descending,
   // an item is mirrored within its range, so each thread walks its own rows from last to first.
   const size_t n = static_cast<size_t>(tasks), threads = pool->threads();
@@ -103,7 +103,7 @@ void split_rows(const GemvArgs& g, ThreadPool* pool, F&& fn) {
 void gemv_f32(const GemvArgs& g, ThreadPool* pool) {
   const auto* e = best_entry(kKernels, active_isa());
   const GemvFn fn = e ? e->fn : gemv_f32_ref;
-  split_rows(g, pool, [&](int64_t m0, int64_t m1, size_t, size_t) { fn(g, m0, m1); });
+  split_rows(g, g.M * g.K, pool, [&](int64_t m0, int64_t m1, size_t, size_t) { fn(g, m0, m1); });
 }
 
 GemvSideFn gemv_side_kernel(IsaTier tier) {
@@ -116,7 +116,7 @@ void gemv_side_f32(const GemvArgs& g, const GemvSide& side, ThreadPool* pool) {
   const auto* e = best_entry(kSideKernels, active_isa());
   const GemvSideFn fn = e ? e->fn : gemv_side_f32_ref;
   const int64_t units = side.unit_end - side.unit_begin;
-  split_rows(g, pool, [&](int64_t m0, int64_t m1, size_t task, size_t n) {
+  split_rows(g, g.M * g.K, pool, [&](int64_t m0, int64_t m1, size_t task, size_t n) {
     GemvSide part = side;  // task i of n: the i-th of n equal consecutive ranges of the units
     part.unit_begin = side.unit_begin + units * static_cast<int64_t>(task) / static_cast<int64_t>(n);
     part.unit_end = side.unit_begin + units * static_cast<int64_t>(task + 1) / static_cast<int64_t>(n);
@@ -133,12 +133,8 @@ GemvBatchFn gemv_batch_kernel(IsaTier tier) {
 void gemv_batch_f32(const GemvArgs& g, int64_t batch, int64_t ldx, int64_t ldy, ThreadPool* pool) {
   const auto* e = best_entry(kBatchKernels, active_isa());
   const GemvBatchFn fn = e ? e->fn : gemv_batch_f32_ref;
-  const int64_t tasks = (g.M + kRowsPerTask - 1) / kRowsPerTask;
-  if (tasks <= 1 || g.M * g.K * batch < 65536 || !pool || pool->threads() == 1) return fn(g, 0, g.M, batch, ldx, ldy);
-  parallel_for(pool, static_cast<size_t>(tasks), [&](size_t i) {
-    const int64_t m0 = static_cast<int64_t>(i) * kRowsPerTask;
-    fn(g, m0, std::min(g.M, m0 + kRowsPerTask), batch, ldx, ldy);
-  });
+  split_rows(g, g.M * g.K * batch, pool,
+             [&](int64_t m0, int64_t m1, size_t, size_t) { fn(g, m0, m1, batch, ldx, ldy); });
 }
 
 }  // namespace kiln::kernels

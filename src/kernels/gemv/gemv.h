@@ -93,7 +93,7 @@ void gemv_side_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_en
 void gemv_side_f32(const GemvArgs& g, const GemvSide& side, ThreadPool* pool);
 
 /// A few vectors at once: y[b * ldy + m] = W·x[b * ldx ..] + bias[m] for b < batch (g's x and y are vector 0; its
-/// residual, activation and `descending` are not used). Each W vector loaded serves kGemvBatchTile products: what a
+/// residual and activation are not used; `descending` as for gemv_f32). Each W vector loaded serves kGemvBatchTile products: what a
 /// recurrence with a small batch multiplies its states by (a GEMM of M = batch would fill 8 of its 6-row tiles' 12).
 /// Each element is one chain of fused multiply-adds in k order (the bits do not depend on the thread count).
 inline constexpr int64_t kGemvBatchMax = 8;
@@ -107,7 +107,7 @@ GemvBatchFn gemv_batch_kernel(IsaTier tier);
 /// The AVX-512 batch kernel's logic on AVX2 instructions (tests only, as gemv_f32_avx512_logic).
 void gemv_batch_f32_avx512_logic(const GemvArgs& g, int64_t m_begin, int64_t m_end, int64_t batch, int64_t ldx,
                                  int64_t ldy);
-/// The batch product at the active tier, rows split over `pool` as gemv_f32 splits them.
+/// The batch product at the active tier, rows split over `pool` as gemv_f32 splits them (`descending` too).
 void gemv_batch_f32(const GemvArgs& g, int64_t batch, int64_t ldx, int64_t ldy, ThreadPool* pool);
 
 /// y at the active tier, rows split over `pool` in fixed blocks (the result does not depend on the thread count);

@@ -27,6 +27,8 @@ inline constexpr int kGroup = std::max(1, 8 / (static_cast<int>(kGemvPanel) / S:
 // it cost (above): R 1024 x 256 repeated, serpentine, 12.8 -> 12.1 us; without the serpentine 15.0 -> 13.2.
 template <typename S>
 inline constexpr int kPrefetchAhead = S::kLanes == 8 ? 1024 : 0;
+// Terms ahead that batch_tile prefetches its strided stream (one 64-byte line of a 256-byte panel row per term).
+inline constexpr int64_t kBatchPrefetchK = 16;
 
 template <typename S, int NP>
 inline void store_group(const GemvArgs& g, int64_t p, int64_t m_end,
@@ -255,7 +257,9 @@ void rows_side(const GemvArgs& g, int64_t m0, int64_t m1, const GemvSide& sd) {
 // ---- several vectors (gemv_batch_f32) ----
 
 // Rows [m, m + V * L) (inside one panel) for NB vectors: per k, V loads of W and NB broadcasts of x for V * NB FMAs.
-template <typename S, int V, int NB>
+// With PREFETCH (the first group of vectors of a tile, which reads these rows of W from L2 or L3: the next groups
+// find them in L1), one line of this tile's strided stream kBatchPrefetchK terms ahead.
+template <typename S, int V, int NB, bool PREFETCH = false>
 inline void batch_tile(const GemvArgs& g, int64_t m, int64_t m_end, const float* x, int64_t ldx, float* y,
                        int64_t ldy) {
   using Vec = typename S::V;
@@ -265,6 +269,8 @@ inline void batch_tile(const GemvArgs& g, int64_t m, int64_t m_end, const float*
     for (auto& a : row) a = S::zero();
   const float* w = g.wp + m / kGemvPanel * g.K * kGemvPanel + m % kGemvPanel;
   for (int64_t k = 0; k < g.K; ++k) {
+    if constexpr (PREFETCH)  // past the panel's end it reads the next panel or nothing: a hint
+      _mm_prefetch(reinterpret_cast<const char*>(w + (k + kBatchPrefetchK) * kGemvPanel), _MM_HINT_T0);
     Vec xb[NB];
     for (int b = 0; b < NB; ++b) xb[b] = S::set1(x[b * ldx + k]);
     for (int v = 0; v < V; ++v) {
@@ -290,24 +296,33 @@ inline void batch_tile(const GemvArgs& g, int64_t m, int64_t m_end, const float*
 }
 
 // batch_tile for nb <= NB vectors (the last group of a batch).
-template <typename S, int V, int NB>
+template <typename S, int V, int NB, bool PREFETCH>
 inline void batch_tile_upto(int64_t nb, const GemvArgs& g, int64_t m, int64_t m_end, const float* x, int64_t ldx,
                             float* y, int64_t ldy) {
   if constexpr (NB > 1)
-    if (nb < NB) return batch_tile_upto<S, V, NB - 1>(nb, g, m, m_end, x, ldx, y, ldy);
-  batch_tile<S, V, NB>(g, m, m_end, x, ldx, y, ldy);
+    if (nb < NB) return batch_tile_upto<S, V, NB - 1, PREFETCH>(nb, g, m, m_end, x, ldx, y, ldy);
+  batch_tile<S, V, NB, PREFETCH>(g, m, m_end, x, ldx, y, ldy);
 }
 
 /// Rows [m0, m1) for `batch` vectors (the GemvBatchFn of a tier): tiles of 2 vectors of rows by 4 vectors x at 8
 /// lanes (8 accumulators, 4 broadcasts, a load: AVX2's 16 registers), by 8 at 16 lanes. Zen 3, R of lstm_tagger
-/// (1024 x 256) by 8 states: 50 us against the GEMM's 58.7 (M = 8: 6 + 2 rows in 6-row tiles).
+/// (1024 x 256) by 8 states: 50 us against the GEMM's 58.7 (M = 8: 6 + 2 rows in 6-row tiles). `descending` walks
+/// the tiles last to first (the serpentine of GemvArgs: R of lstm_tagger is twice Zen 3's L2).
 template <typename S>
 void batch_rows(const GemvArgs& g, int64_t m0, int64_t m1, int64_t batch, int64_t ldx, int64_t ldy) {
   constexpr int V = 2, NB = S::kLanes == 8 ? 4 : 8;
-  for (int64_t m = m0; m < m1; m += V * S::kLanes)
-    for (int64_t b0 = 0; b0 < batch; b0 += NB)
-      batch_tile_upto<S, V, NB>(std::min<int64_t>(NB, batch - b0), g, m, m1, g.x + b0 * ldx, ldx,
-                                g.y + b0 * ldy, ldy);
+  constexpr bool kPrefetch = kPrefetchAhead<S> > 0;
+  const int64_t tiles = (m1 - m0 + V * S::kLanes - 1) / (V * S::kLanes);
+  for (int64_t i = 0; i < tiles; ++i) {
+    const int64_t m = m0 + (g.descending ? tiles - 1 - i : i) * V * S::kLanes;
+    for (int64_t b0 = 0; b0 < batch; b0 += NB) {
+      const int64_t nb = std::min<int64_t>(NB, batch - b0);
+      if (b0 == 0)
+        batch_tile_upto<S, V, NB, kPrefetch>(nb, g, m, m1, g.x, ldx, g.y, ldy);
+      else
+        batch_tile_upto<S, V, NB, false>(nb, g, m, m1, g.x + b0 * ldx, ldx, g.y + b0 * ldy, ldy);
+    }
+  }
 }
 
 }  // namespace kiln::kernels::gemv_detail
