@@ -259,7 +259,9 @@ bool a_rows_crowd_l1(int64_t stride, int64_t rows) {
 /// 5-15 % (64x3136x256: 78 -> 91 GFLOP/s, 16x3025x64: 48 -> 63, 256x784x128: 86 -> 94, 64x169x512: 81 -> 84).
 /// Not with A read in place (attention's P.V, 197x64x197: 93 -> 87, A's rows re-read per column panel) nor a C
 /// far larger than L2 (32x50176x27: 60 -> 53: C's rows then go to memory in 64-byte pieces, one per tile, where
-/// the packed path writes 1 KiB runs).
+/// the packed path writes 1 KiB runs). The C limit still pays now that in-place blocks keep the packed order (Zen 3,
+/// gemm_bench, limit 4x -> 64x L2): C of 3.2 MB, 256x3136x64 79 -> 67 GFLOP/s, 64x12544x147 78 -> 77; 6.4 MB,
+/// 32x50176x27 57 -> 54.
 bool read_b_in_place(const Round& r, int64_t rows) {
   const GemmArgs& g = *r.g;
   constexpr int64_t f = sizeof(float);
