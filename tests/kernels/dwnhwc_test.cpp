@@ -98,7 +98,8 @@ TEST_P(DwNhwcKernel, MatchesReferenceOnRandomShapes) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int iter = 0; iter < 500; ++iter) {
     const Case c(random_shape(rng, iter), rng);
-    const DwNhwcShape& s = c.s;
+    DwNhwcShape s = c.s;
+    if (iter % 2) s.band_rows = pick(1, static_cast<int>(s.out_h) + 1);  // bands of any size, even past out_h
     ASSERT_TRUE(dwnhwc_supports(s)) << describe(s);
     const bool with_bias = iter % 3 != 0, with_residual = iter % 4 < 2;
     DwNhwcArgs a;
@@ -225,6 +226,39 @@ TEST(DwNhwc, RefusesWhatItDoesNotCoverAndWritesNothing) {
   DwNhwcShape negative = s;
   negative.pad_left = -1;
   EXPECT_FALSE(dwnhwc_supports(negative));
+}
+
+// The bands dwnhwc_f32 splits a layer into on 2 threads leave neither thread more than its even share of rows,
+// where the default 32K-output bands did (28 rows in 9-row bands: 18 against 10), and are never longer.
+TEST(DwNhwc, BalancedBandsShareRowsEvenly) {
+  DwNhwcShape s;
+  s.channels = 120, s.in_h = s.in_w = s.out_h = s.out_w = 28, s.kernel_h = s.kernel_w = 5, s.pad_top = s.pad_left = 2;
+  auto busiest = [](const DwNhwcShape& d) {
+    const int64_t band = dwnhwc_band_rows(d);
+    return (dwnhwc_items(d) + 1) / 2 * band;
+  };
+  ASSERT_EQ(busiest(s), 18);  // the default: 9-row bands
+  EXPECT_EQ(dwnhwc_balanced_band_rows(s, 1), dwnhwc_band_rows(s));
+  for (const int64_t rows : {28, 14, 7, 56, 112}) {
+    for (const int64_t channels : {16, 64, 120, 672, 960}) {
+      for (const int64_t images : {1, 2, 3}) {
+        DwNhwcShape d = s;
+        d.images = images, d.channels = channels, d.in_h = d.in_w = d.out_h = d.out_w = rows;
+        d.band_rows = dwnhwc_balanced_band_rows(d, 2);
+        ASSERT_GE(d.band_rows, 1);
+        const int64_t even = (images * rows + 1) / 2;
+        DwNhwcShape usual = d;
+        usual.band_rows = 0;
+        EXPECT_EQ(busiest(d), even) << rows << "x" << rows << "x" << channels << " x" << images;
+        EXPECT_LE(d.band_rows, dwnhwc_band_rows(usual)) << rows << "x" << rows << "x" << channels << " x" << images;
+      }
+    }
+  }
+  s.band_rows = 5;
+  EXPECT_EQ(dwnhwc_band_rows(s), 5);
+  EXPECT_EQ(dwnhwc_items(s), 6);
+  s.band_rows = 100;
+  EXPECT_EQ(dwnhwc_band_rows(s), 28);
 }
 
 TEST(DwNhwc, DispatchGivesTheSameBitsOnAnyThreadCount) {

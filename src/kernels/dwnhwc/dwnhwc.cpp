@@ -43,7 +43,23 @@ bool dwnhwc_supports(const DwNhwcShape& s) {
 }
 
 int64_t dwnhwc_band_rows(const DwNhwcShape& s) {
+  if (s.band_rows > 0) return std::min(s.band_rows, std::max<int64_t>(1, s.out_h));
   return std::clamp<int64_t>(32768 / std::max<int64_t>(1, s.out_w * s.channels), 1, s.out_h);
+}
+
+int64_t dwnhwc_balanced_band_rows(const DwNhwcShape& s, int64_t threads) {
+  DwNhwcShape d = s;
+  d.band_rows = 0;
+  const int64_t usual = dwnhwc_band_rows(d);
+  if (threads <= 1 || s.images <= 0 || s.out_h <= 0) return usual;
+  // The largest band up to the usual size whose items share out in whole items to ceil(rows / threads) rows
+  // for the busiest thread (1-row bands always do).
+  const int64_t even = (s.images * s.out_h + threads - 1) / threads;
+  for (int64_t band = usual; band > 1; --band) {
+    const int64_t items = s.images * ((s.out_h + band - 1) / band);
+    if ((items + threads - 1) / threads * band <= even) return band;
+  }
+  return 1;
 }
 
 int64_t dwnhwc_items(const DwNhwcShape& s) {
@@ -64,9 +80,13 @@ const char* dwnhwc_kernel_name() {
 bool dwnhwc_f32(const DwNhwcShape& s, const DwNhwcArgs& a, ThreadPool* pool) {
   const auto* e = best_entry(kKernels, active_isa());
   if (!e || !dwnhwc_supports(s)) return false;
-  parallel_for(pool, static_cast<size_t>(dwnhwc_items(s)), [&](size_t item) {
+  // Bands that share out evenly over the threads (the bits do not depend on them).
+  DwNhwcShape split = s;
+  const int64_t threads = pool ? static_cast<int64_t>(pool->threads()) : 1;
+  if (split.band_rows <= 0) split.band_rows = dwnhwc_balanced_band_rows(s, threads);
+  parallel_for(pool, static_cast<size_t>(dwnhwc_items(split)), [&](size_t item) {
     const auto i = static_cast<int64_t>(item);
-    e->fn(s, a, i, i + 1);
+    e->fn(split, a, i, i + 1);
   });
   return true;
 }

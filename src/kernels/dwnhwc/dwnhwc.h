@@ -28,6 +28,7 @@ struct DwNhwcShape {
   int64_t images = 1, channels = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
   int64_t pad_top = 0, pad_left = 0;  ///< bottom/right padding follow from out_h/out_w
+  int64_t band_rows = 0;  ///< output rows per work item; 0: dwnhwc_band_rows's default (no effect on the bits)
 };
 
 struct DwNhwcArgs {
@@ -58,9 +59,14 @@ void dwnhwc_pack(const float* w, int64_t channels, int64_t kernel_h, int64_t ker
 /// to kDwNhwcMaxKernel. dwnhwc_f32 returns false otherwise.
 bool dwnhwc_supports(const DwNhwcShape& s);
 
-/// Output rows per work item: about 32K outputs, so that a 112x112 layer splits into bands over threads while a
-/// 7x7 one stays a few items.
+/// Output rows per work item: s.band_rows when set, else about 32K outputs, so that a 112x112 layer splits into
+/// bands over threads while a 7x7 one stays a few items.
 int64_t dwnhwc_band_rows(const DwNhwcShape& s);
+
+/// The band rows dwnhwc_f32 uses on `threads` threads: the largest up to the default whose items give no thread
+/// more than an even share of the rows (ceil(images * out_h / threads)). The default's 9-row bands of a 28-row
+/// layer (MobileNet-v3's 28x28x120) are 4 items: 18 rows on one of 2 threads, 10 on the other; 7-row bands 14.
+int64_t dwnhwc_balanced_band_rows(const DwNhwcShape& s, int64_t threads);
 
 /// Work items of `s`: images x bands of dwnhwc_band_rows output rows.
 int64_t dwnhwc_items(const DwNhwcShape& s);
