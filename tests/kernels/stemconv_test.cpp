@@ -30,13 +30,16 @@ constexpr ListedKernel kListed[] = {
     {"stemconv_f32_avx512_logic", IsaTier::kAvx2},
 };
 
+StemConvFn kernel_of(const ListedKernel& k) {
+  return std::string(k.name).ends_with("_logic") ? stemconv_f32_avx512_logic : stemconv_kernel(k.tier);
+}
+
 class StemConvKernel : public ::testing::TestWithParam<ListedKernel> {};
 
 TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
-  const StemConvFn fn = std::string(k.name).ends_with("_logic") ? stemconv_f32_avx512_logic
-                                                              : stemconv_kernel(k.tier);
+  const StemConvFn fn = kernel_of(k);
   ASSERT_NE(fn, nullptr);
   std::mt19937 rng(4321);
   auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
@@ -73,8 +76,7 @@ TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
 TEST_P(StemConvKernel, MatchesReferenceOnTheCompiledStems) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
-  const StemConvFn fn = std::string(k.name).ends_with("_logic") ? stemconv_f32_avx512_logic
-                                                              : stemconv_kernel(k.tier);
+  const StemConvFn fn = kernel_of(k);
   ASSERT_NE(fn, nullptr);
   struct Stem {
     int64_t cin, kernel, stride, pad;
