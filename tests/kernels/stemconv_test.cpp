@@ -30,13 +30,16 @@ constexpr ListedKernel kListed[] = {
     {"stemconv_f32_avx512_logic", IsaTier::kAvx2},
 };
 
+StemConvFn kernel_of(const ListedKernel& k) {
+  return std::string(k.name).ends_with("_logic") ? stemconv_f32_avx512_logic : stemconv_kernel(k.tier);
+}
+
 class StemConvKernel : public ::testing::TestWithParam<ListedKernel> {};
 
 TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
-  const StemConvFn fn = std::string(k.name).ends_with("_logic") ? stemconv_f32_avx512_logic
-                                                              : stemconv_kernel(k.tier);
+  const StemConvFn fn = kernel_of(k);
   ASSERT_NE(fn, nullptr);
   std::mt19937 rng(4321);
   auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
@@ -65,6 +68,47 @@ TEST_P(StemConvKernel, MatchesReferenceOnRandomShapes) {
                                " images " + std::to_string(a.images) + " " + activation_name(a.act.kind));
     if (HasFailure()) return;
   }
+}
+
+// The stems the kernels compile whole (stemconv_impl.h's run: RGB 3x3 and 7x7, one-channel 5x5), which the random
+// shapes above reach only by chance: each at a model's stride and pads on a small image, with ragged widths (a
+// one-vector tail, a partial block), channel counts around the blocks of 6 and 8, two images.
+TEST_P(StemConvKernel, MatchesReferenceOnTheCompiledStems) {
+  const ListedKernel k = GetParam();
+  if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
+  const StemConvFn fn = kernel_of(k);
+  ASSERT_NE(fn, nullptr);
+  struct Stem {
+    int64_t cin, kernel, stride, pad;
+  };
+  const Stem stems[] = {{3, 3, 2, 1}, {3, 7, 2, 3}, {1, 5, 1, 2}};
+  std::mt19937 rng(99);
+  for (const Stem& st : stems)
+    for (const int64_t in_w : {9, 23, 45, 70})
+      for (const int64_t channels : {1, 7, 13, 64}) {
+        DwConvShape s;
+        s.in_h = 11, s.in_w = in_w, s.kernel_h = s.kernel_w = st.kernel, s.stride_h = s.stride_w = st.stride;
+        s.pad_top = s.pad_left = st.pad;
+        s.out_h = (s.in_h + 2 * st.pad - st.kernel) / st.stride + 1;
+        s.out_w = (s.in_w + 2 * st.pad - st.kernel) / st.stride + 1;
+        DwConvArgs a;
+        a.images = 2, a.groups = 1, a.in_channels = st.cin, a.channels = channels;
+        a.act.kind = channels == 13 ? Activation::kRelu : Activation::kNone;
+        ASSERT_TRUE(stemconv_supports(s, a));
+        const auto x = random_floats(static_cast<size_t>(a.images * a.in_channels * s.in_h * s.in_w), rng);
+        const auto w = random_floats(static_cast<size_t>(channels * st.cin * st.kernel * st.kernel), rng);
+        const auto bias = random_floats(static_cast<size_t>(channels), rng);
+        const size_t out = static_cast<size_t>(a.images * channels * s.out_h * s.out_w);
+        std::vector<float> got(out + 16, 7.0f), want(got.size(), 7.0f);
+        a.x = x.data(), a.w = w.data(), a.bias = bias.data(), a.y = got.data();
+        std::vector<float> scratch(stemconv_scratch_floats(s, a), 1e30f);
+        fn(s, a, 0, stemconv_items(s, a), scratch.data());
+        a.y = want.data();
+        dwconv_f32_ref(s, a, 0, a.items(), nullptr);
+        expect_floats_near(got, want, 1e-5f, 1e-5f, std::string(k.name) + " " + describe(s) + " channels " +
+                                                        std::to_string(channels));
+        if (HasFailure()) return;
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, StemConvKernel, ::testing::ValuesIn(kListed),

@@ -15,7 +15,7 @@ void stemconv_f32_avx2(const DwConvShape& shape, const DwConvArgs& a, int64_t be
 // never dispatched.
 void stemconv_f32_avx512_logic(const DwConvShape& shape, const DwConvArgs& a, int64_t begin, int64_t end,
                                float* scratch) {
-  stemconv_detail::run<simd::Avx2Pair>(shape, a, begin, end, scratch);
+  stemconv_detail::run<simd::Avx2Pair, false>(shape, a, begin, end, scratch);
 }
 
 }  // namespace kiln::kernels

@@ -8,9 +8,9 @@
 //     columns p, p + stride, ...), once per input channel in a ring (rows above or below the input read a zero
 //     row): the tap kw of V vectors of consecutive outputs is then V plain loads at a fixed offset of a phase;
 //   - the output channels go R at a time, V vectors of outputs at a time: per tap, V loads of the input and R
-//     broadcast weights feed R x V accumulators (R = 4, V = 2 on AVX2: 8 accumulators, 6 loads per 8 FMAs);
-//   - with the stems of the model suite compiled whole (channels, kernel and stride fixed), every loop unrolls
-//     and the accumulators stay in registers.
+//     broadcast weights feed R x V accumulators (R = 6, V = 2 on AVX2: 12 accumulators, 8 loads per 12 FMAs);
+//   - with the stems of the model suite compiled whole (channels and kernel fixed), the taps unroll (whole up to
+//     kMaxUnrolledTaps, else row by row) and the accumulators stay in registers.
 // The previous design (output channels in the lanes, each pixel's input broadcast, rows transposed back into
 // the planes) reached 57 GFLOP/s on RGB 3x3 stride-2 stems on Zen 2; the transposes and its pixel rows took a
 // third of its time. An output's value does not depend on how the items are split.
@@ -21,6 +21,9 @@
 // 8 channels per block (11 loads per 24 FMAs), 2.52 -> 2.53 (3x3 stem 0.32 -> 0.37); a 7x7 block's taps as a loop
 // over its 21 input rows instead of 147 taps unrolled (~27 KB of code per block width), 2.29 -> 2.30 (ResNet-50's
 // same node 2.46 -> 2.36 in that run: noise); no write prefetch of the next output row, 2.27 -> 2.32.
+// On Zen 3 (AVX2, 1 thread, the 7x7 stem alone: 3 -> 64 at 224x224 + ReLU, kiln bench median ms, 6 channels x 2
+// vectors per block 3.06): 4 channels x 3 vectors (4 broadcasts + 3 loads per 12 FMAs instead of 6 + 2) 3.26;
+// 3 channels x 4 vectors 4.06.
 
 #include <algorithm>
 
@@ -92,6 +95,30 @@ template <typename S> void pack_weights(const DwConvArgs& a, const Geometry& g, 
         packed[m0 * per_channel + t * R + r] = a.w[std::min<int64_t>(m0 + r, a.channels - 1) * per_channel + t];
 }
 
+// The kernel_w taps of one input row (row: its split row at the block's first output; w: the row's first tap's
+// R packed weights) into R x V accumulators.
+template <typename S, int KW, int R, int V>
+[[gnu::always_inline]] inline void row_taps(const DwConvShape& s, const Geometry& g, const float* row, const float* w,
+                                            typename S::V (&acc)[R][V]) {
+  using Vec = typename S::V;
+  constexpr int L = S::kLanes;
+  const int64_t kernel_w = KW > 0 ? KW : s.kernel_w;
+#pragma GCC unroll 8
+  for (int64_t kw = 0; kw < kernel_w; ++kw) {
+    Vec x[V];
+    for (int v = 0; v < V; ++v) x[v] = S::load(row + g.offset[kw] + v * L);
+    for (int r = 0; r < R; ++r) {
+      const Vec wv = S::set1(w[kw * R + r]);
+      for (int v = 0; v < V; ++v) acc[r][v] = S::fmadd(wv, x[v], acc[r][v]);
+    }
+  }
+}
+
+// Windows of at most this many taps (an RGB 3x3 stem's 27) are unrolled whole; larger ones (ResNet's 7x7: 147)
+// loop over their input rows, each row's taps unrolled. On Zen 4 the 7x7 stem ran as fast either way (2.29 vs
+// 2.30 ms, see above), and unrolled it was a third of the code and of the compile time of the AVX2 file.
+inline constexpr int kMaxUnrolledTaps = 32;
+
 // Channels r < R of a block (w: their packed filters, pack_weights; the bias b[r]) x V vectors of outputs from column ow of one output row,
 // into y + r * plane + ow (the first `count` channels; `n` outputs when a partial block, else V vectors). rows[ci * kernel_h +
 // kh] is the split row tap row kh of input channel ci reads. KH, KW, CIN > 0 fix those sizes at compile time.
@@ -108,24 +135,16 @@ inline void block(const DwConvShape& s, int64_t cin_rt, const Geometry& g, const
     const Vec bias = S::set1(b[r]);
     for (int v = 0; v < V; ++v) acc[r][v] = bias;
   }
-  // Unrolled whole where the sizes are compile-time (27 taps of an RGB 3x3 stem): as loops, GCC 12 moved the
-  // accumulators between registers at every iteration.
-#pragma GCC unroll 8
-  for (int64_t ci = 0; ci < cin; ++ci)
-#pragma GCC unroll 8
-    for (int64_t kh = 0; kh < kernel_h; ++kh) {
-      const float* row = rows[ci * kernel_h + kh] + ow;
-      const int64_t t0 = (ci * kernel_h + kh) * kernel_w;
-#pragma GCC unroll 8
-      for (int64_t kw = 0; kw < kernel_w; ++kw) {
-        Vec x[V];
-        for (int v = 0; v < V; ++v) x[v] = S::load(row + g.offset[kw] + v * L);
-        for (int r = 0; r < R; ++r) {
-          const Vec wv = S::set1(w[(t0 + kw) * R + r]);
-          for (int v = 0; v < V; ++v) acc[r][v] = S::fmadd(wv, x[v], acc[r][v]);
-        }
-      }
-    }
+  const int64_t input_rows = cin * kernel_h;
+  if constexpr (KH > 0 && KW > 0 && CIN > 0 && KH * KW * CIN <= kMaxUnrolledTaps) {
+    // Unrolled whole (27 taps of an RGB 3x3 stem): as loops, GCC 12 moved the accumulators between registers at
+    // every iteration.
+#pragma GCC unroll 32
+    for (int64_t i = 0; i < input_rows; ++i) row_taps<S, KW, R, V>(s, g, rows[i] + ow, w + i * kernel_w * R, acc);
+  } else {
+#pragma GCC unroll 1
+    for (int64_t i = 0; i < input_rows; ++i) row_taps<S, KW, R, V>(s, g, rows[i] + ow, w + i * kernel_w * R, acc);
+  }
   for (int r = 0; r < R; ++r) {
     if (r >= count) break;
     for (int v = 0; v < V; ++v) {
@@ -244,17 +263,20 @@ void items(const DwConvShape& s, const DwConvArgs& a, int64_t begin, int64_t end
   }
 }
 
-/// Work items [begin, end) of `a` (the StemConvFn of a tier).
-template <typename S>
+/// Work items [begin, end) of `a` (the StemConvFn of a tier). kCompiledStems false: every shape takes the general
+/// instantiation (the AVX-512 logic on AVX2, which the tests run: its compiled stems differ from the general code
+/// only in constants, and compiling them for Avx2Pair took more than half of stemconv_avx2.cpp's compile time).
+template <typename S, bool kCompiledStems = true>
 void run(const DwConvShape& s, const DwConvArgs& a, int64_t begin, int64_t end, float* scratch) {
   // The stems of the model suite compiled whole (undilated): RGB 3x3 stride 2 (MobileNets, EfficientNet,
   // SqueezeNet) and 7x7 stride 2 (ResNets), one channel 5x5 stride 1 (super-resolution); then any kernel.
   const bool plain = s.dilation_w == 1 && s.dilation_h == 1;
   const int64_t k = plain && s.kernel_h == s.kernel_w ? s.kernel_h : 0, cin = a.in_channels;
-  if (k == 3 && cin == 3) return items<S, 3, 3, 3>(s, a, begin, end, scratch);
-  if (k == 7 && cin == 3) return items<S, 7, 7, 3>(s, a, begin, end, scratch);
-  if (k == 5 && cin == 1) return items<S, 5, 5, 1>(s, a, begin, end, scratch);
-  if (k == 3) return items<S, 3, 3, 0>(s, a, begin, end, scratch);
+  if constexpr (kCompiledStems) {
+    if (k == 3 && cin == 3) return items<S, 3, 3, 3>(s, a, begin, end, scratch);
+    if (k == 7 && cin == 3) return items<S, 7, 7, 3>(s, a, begin, end, scratch);
+    if (k == 5 && cin == 1) return items<S, 5, 5, 1>(s, a, begin, end, scratch);
+  }
   items<S, 0, 0, 0>(s, a, begin, end, scratch);
 }
 
