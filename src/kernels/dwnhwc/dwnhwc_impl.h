@@ -169,12 +169,22 @@ inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const type
 // The filter stays in registers when it fits beside a full strip's accumulators and an input vector.
 template <int KH, int KW, int R> inline constexpr bool kReuse = KH > 0 && KH * KW + kStrip<R> + 2 <= R;
 
+// 3x3 stride 2 where the filter does not fit beside a strip of 8 (AVX2's 16 registers): strips of kStrip2 with the
+// filter in registers instead of tap_strip's strips of 8. Stride 2 loads 3 input pixels of a tap row per output
+// where stride 1 loads one, and tap_strip loads each once per tap that reads it: 81 loads per 72 FMAs; a strip of
+// 4 that loads each pixel once, 27 per 36 (its 8 accumulators, the filter and an input take 18 registers: two
+// spill). Zen 3, one thread, kiln_microbench, alternating runs: c64_112_k3_s2 312/326 -> 243/251 us,
+// c144_56_k3_s2 207/219 -> 173/195, c192_28_k3_s2 74/77 -> 52/62, c576_14_k3_s2 64/66 -> 39/48.
+template <int KH, int KW, int SW, int R>
+inline constexpr bool kStride2Reuse = !kReuse<KH, KW, R> && KH == 3 && KW == 3 && SW == 2;
+inline constexpr int kStrip2 = 4;
+
 template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
 
 // T interior pixels from ow of one vector of channels.
 template <typename S, bool Tail, int KH, int KW, int SW, int R, int T>
 inline void strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) {
-  if constexpr (kReuse<KH, KW, R>) {
+  if constexpr (kReuse<KH, KW, R> || (kStride2Reuse<KH, KW, SW, R> && T <= kStrip2)) {
     typename S::V wr[KH * KW];
     for (int t = 0; t < KH * KW; ++t) wr[t] = v.tap(t);
     reuse_strip<S, Tail, KH, KW, SW, T>(s, v, wr, ow);
@@ -236,9 +246,13 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
       if (once) return;
     }
   };
-  strips(std::integral_constant<int, kStrip<R>>{}, false);
-  strips(std::integral_constant<int, 8>{}, true);
-  strips(std::integral_constant<int, 4>{}, true);
+  if constexpr (kStride2Reuse<KH, KW, SW, R>) {
+    strips(std::integral_constant<int, kStrip2>{}, false);
+  } else {
+    strips(std::integral_constant<int, kStrip<R>>{}, false);
+    strips(std::integral_constant<int, 8>{}, true);
+    strips(std::integral_constant<int, 4>{}, true);
+  }
   strips(std::integral_constant<int, 2>{}, true);
   strips(std::integral_constant<int, 1>{}, true);
   for (ow = cols.hi; ow < s.out_w; ++ow) border(ow);
