@@ -137,11 +137,11 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
 }
 
 // T interior pixels from ow with the filter in registers (wr): input pixel j of a tap row is loaded once and
-// fed to each output t that reads it (tap column j - t * SW). Same order of FMAs per output as tap_strip.
-template <typename S, bool Tail, int KH, int KW, int SW, int T>
+// fed to each output t that reads it (tap column j - t * SW). Same order of FMAs per output as tap_strip with
+// kSets accumulator sets (one where registers are short: kStride2Reuse).
+template <typename S, bool Tail, int KH, int KW, int SW, int T, int kSets = sets<KH, T>>
 inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const typename S::V* wr, int64_t ow) {
   using V = typename S::V;
-  constexpr int kSets = sets<KH, T>;
   V acc[kSets][T];
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) acc[0][t] = v.bias;
@@ -169,15 +169,16 @@ inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const type
 // The filter stays in registers when it fits beside a full strip's accumulators and an input vector.
 template <int KH, int KW, int R> inline constexpr bool kReuse = KH > 0 && KH * KW + kStrip<R> + 2 <= R;
 
-// 3x3 stride 2 where the filter does not fit beside a strip of 8 (AVX2's 16 registers): strips of kStrip2 with the
-// filter in registers instead of tap_strip's strips of 8. Stride 2 loads 3 input pixels of a tap row per output
-// where stride 1 loads one, and tap_strip loads each once per tap that reads it: 81 loads per 72 FMAs; a strip of
-// 4 that loads each pixel once, 27 per 36 (its 8 accumulators, the filter and an input take 18 registers: two
-// spill). Zen 3, one thread, kiln_microbench, alternating runs: c64_112_k3_s2 312/326 -> 243/251 us,
-// c144_56_k3_s2 207/219 -> 173/195, c192_28_k3_s2 74/77 -> 52/62, c576_14_k3_s2 64/66 -> 39/48.
+// 3x3 stride 2 where the filter does not fit beside a strip of 8 (AVX2's 16 registers): strips of kStrip2 = 6
+// with the filter in registers and one accumulator set (6 accumulators + 9 taps + an input: 16 registers, no
+// spill), then 4, 2, 1. Stride 2 reads three input pixels of a tap row per output where stride 1 reads one, and
+// tap_strip loads each once per tap that reads it: 81 loads per 72 FMAs; the strip of 6 loads each once, 39 per 54.
+// Zen 3, one thread, kiln_microbench, min of alternating runs under quiet.sh, tap strips of 8 -> these:
+// c64_112_k3_s2 312 -> 209 us, c144_56_k3_s2 207 -> 154, c192_28_k3_s2 74 -> 51, c576_14_k3_s2 64 -> 39 (strips
+// of 4 with two accumulator sets, two spilled registers, were in between: 215, 162, 48, 47).
 template <int KH, int KW, int SW, int R>
 inline constexpr bool kStride2Reuse = !kReuse<KH, KW, R> && KH == 3 && KW == 3 && SW == 2;
-inline constexpr int kStrip2 = 4;
+inline constexpr int kStrip2 = 6;
 
 template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
 
@@ -187,7 +188,11 @@ inline void strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) {
   if constexpr (kReuse<KH, KW, R> || (kStride2Reuse<KH, KW, SW, R> && T <= kStrip2)) {
     typename S::V wr[KH * KW];
     for (int t = 0; t < KH * KW; ++t) wr[t] = v.tap(t);
-    reuse_strip<S, Tail, KH, KW, SW, T>(s, v, wr, ow);
+    if constexpr (kStride2Reuse<KH, KW, SW, R> && T == kStrip2) {
+      reuse_strip<S, Tail, KH, KW, SW, T, 1>(s, v, wr, ow);
+    } else {
+      reuse_strip<S, Tail, KH, KW, SW, T>(s, v, wr, ow);
+    }
   } else {
     tap_strip<S, Tail, KH, KW, SW, T>(s, v, ow);
   }
@@ -248,6 +253,7 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
   };
   if constexpr (kStride2Reuse<KH, KW, SW, R>) {
     strips(std::integral_constant<int, kStrip2>{}, false);
+    strips(std::integral_constant<int, 4>{}, true);
   } else {
     strips(std::integral_constant<int, kStrip<R>>{}, false);
     strips(std::integral_constant<int, 8>{}, true);
