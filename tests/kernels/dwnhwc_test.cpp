@@ -150,6 +150,35 @@ TEST_P(DwNhwcKernel, RowPointersReadTheSameRows) {
   }
 }
 
+// 3x3 stride 2 (MobileNets' downsampling layers, AVX2's strips of 4 with the filter in registers): every output
+// width from 1 to 13 (so every mix of strips of 4, 2, 1 and border pixels), both pads, odd and even input widths,
+// ragged channels, two images.
+TEST_P(DwNhwcKernel, Stride2ThreeByThreeEveryWidth) {
+  const ListedKernel k = GetParam();
+  if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
+  const DwNhwcFn fn = std::string(k.name).ends_with("_logic") ? dwnhwc_f32_avx512_logic : dwnhwc_kernel(k.tier);
+  ASSERT_NE(fn, nullptr);
+  std::mt19937 rng(4242);
+  for (int64_t in_w = 1; in_w <= 26; ++in_w)
+    for (int64_t pad = 0; pad <= 1; ++pad) {
+      if (in_w + 2 * pad < 3) continue;
+      DwNhwcShape s;
+      s.images = 2, s.channels = in_w % 3 == 0 ? 24 : 19, s.in_h = 5, s.in_w = in_w;
+      s.kernel_h = s.kernel_w = 3, s.stride_h = s.stride_w = 2, s.pad_top = s.pad_left = pad;
+      s.out_h = (s.in_h + 2 * pad - 3) / 2 + 1, s.out_w = (in_w + 2 * pad - 3) / 2 + 1;
+      const Case c(s, rng);
+      DwNhwcArgs a;
+      a.x = c.x.data(), a.packed_w = c.packed.data(), a.bias = c.bias.data(), a.residual = c.residual.data();
+      a.act = activation_of(static_cast<int>(in_w));
+      std::vector<float> got(c.out + 16, 7.0f), want(got.size(), 7.0f);
+      a.y = got.data();
+      fn(s, a, 0, dwnhwc_items(s));
+      dwnhwc_f32_ref(s, c.x.data(), c.w.data(), a.bias, a.residual, want.data(), a.act);
+      expect_floats_near(got, want, 1e-5f, 1e-5f, std::string(k.name) + " " + describe(s));
+      if (HasFailure()) return;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, DwNhwcKernel, ::testing::ValuesIn(kListed),
                          [](const ::testing::TestParamInfo<ListedKernel>& i) { return std::string(i.param.name); });
 

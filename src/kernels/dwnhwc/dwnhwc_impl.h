@@ -137,11 +137,11 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
 }
 
 // T interior pixels from ow with the filter in registers (wr): input pixel j of a tap row is loaded once and
-// fed to each output t that reads it (tap column j - t * SW). Same order of FMAs per output as tap_strip.
-template <typename S, bool Tail, int KH, int KW, int SW, int T>
+// fed to each output t that reads it (tap column j - t * SW). Same order of FMAs per output as tap_strip with
+// kSets accumulator sets (one where registers are short: kReuseShort).
+template <typename S, bool Tail, int KH, int KW, int SW, int T, int kSets = sets<KH, T>>
 inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const typename S::V* wr, int64_t ow) {
   using V = typename S::V;
-  constexpr int kSets = sets<KH, T>;
   V acc[kSets][T];
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) acc[0][t] = v.bias;
@@ -169,15 +169,31 @@ inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const type
 // The filter stays in registers when it fits beside a full strip's accumulators and an input vector.
 template <int KH, int KW, int R> inline constexpr bool kReuse = KH > 0 && KH * KW + kStrip<R> + 2 <= R;
 
+// 3x3 where the filter does not fit beside a strip of 8 (AVX2's 16 registers): strips of kShortStrip = 6 with
+// the filter in registers and one accumulator set (6 accumulators + 9 taps + an input: 16 registers, no spill),
+// then 4, 2, 1. tap_strip's strips of 8 load each input pixel once per tap that reads it, 81 loads per 72 FMAs;
+// these load each once, 39 (stride 2) or 24 (stride 1) per 54. Zen 3, one thread, kiln_microbench, min of
+// alternating runs under quiet.sh, tap strips of 8 -> these: c64_112_k3_s2 312 -> 209 us, c144_56_k3_s2
+// 207 -> 154, c192_28_k3_s2 74 -> 51, c576_14_k3_s2 64 -> 39; c32_112_k3_s1 235 -> 194, c144_56_k3_s1
+// 384 -> 344, c576_14_k3_s1 122 -> 96, c960_7_k3_s1 72 -> 61 (stride-2 strips of 4 with two accumulator sets,
+// two spilled registers, were in between: 215, 162, 48, 47).
+template <int KH, int KW, int SW, int R>
+inline constexpr bool kReuseShort = !kReuse<KH, KW, R> && KH == 3 && KW == 3 && SW > 0;
+inline constexpr int kShortStrip = 6;
+
 template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
 
 // T interior pixels from ow of one vector of channels.
 template <typename S, bool Tail, int KH, int KW, int SW, int R, int T>
 inline void strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) {
-  if constexpr (kReuse<KH, KW, R>) {
+  if constexpr (kReuse<KH, KW, R> || (kReuseShort<KH, KW, SW, R> && T <= kShortStrip)) {
     typename S::V wr[KH * KW];
     for (int t = 0; t < KH * KW; ++t) wr[t] = v.tap(t);
-    reuse_strip<S, Tail, KH, KW, SW, T>(s, v, wr, ow);
+    if constexpr (kReuseShort<KH, KW, SW, R> && T == kShortStrip) {
+      reuse_strip<S, Tail, KH, KW, SW, T, 1>(s, v, wr, ow);
+    } else {
+      reuse_strip<S, Tail, KH, KW, SW, T>(s, v, wr, ow);
+    }
   } else {
     tap_strip<S, Tail, KH, KW, SW, T>(s, v, ow);
   }
@@ -236,9 +252,14 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
       if (once) return;
     }
   };
-  strips(std::integral_constant<int, kStrip<R>>{}, false);
-  strips(std::integral_constant<int, 8>{}, true);
-  strips(std::integral_constant<int, 4>{}, true);
+  if constexpr (kReuseShort<KH, KW, SW, R>) {
+    strips(std::integral_constant<int, kShortStrip>{}, false);
+    strips(std::integral_constant<int, 4>{}, true);
+  } else {
+    strips(std::integral_constant<int, kStrip<R>>{}, false);
+    strips(std::integral_constant<int, 8>{}, true);
+    strips(std::integral_constant<int, 4>{}, true);
+  }
   strips(std::integral_constant<int, 2>{}, true);
   strips(std::integral_constant<int, 1>{}, true);
   for (ow = cols.hi; ow < s.out_w; ++ow) border(ow);
