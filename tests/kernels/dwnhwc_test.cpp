@@ -89,10 +89,15 @@ struct Case {
 
 class DwNhwcKernel : public ::testing::TestWithParam<ListedKernel> {};
 
+// The function a listed kernel names: a tier's kernel, or the AVX-512 logic run on AVX2.
+DwNhwcFn kernel_of(const ListedKernel& k) {
+  return std::string(k.name).ends_with("_logic") ? dwnhwc_f32_avx512_logic : dwnhwc_kernel(k.tier);
+}
+
 TEST_P(DwNhwcKernel, MatchesReferenceOnRandomShapes) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
-  const DwNhwcFn fn = std::string(k.name).ends_with("_logic") ? dwnhwc_f32_avx512_logic : dwnhwc_kernel(k.tier);
+  const DwNhwcFn fn = kernel_of(k);
   ASSERT_NE(fn, nullptr);
   std::mt19937 rng(2468);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -124,7 +129,7 @@ TEST_P(DwNhwcKernel, MatchesReferenceOnRandomShapes) {
 TEST_P(DwNhwcKernel, RowPointersReadTheSameRows) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
-  const DwNhwcFn fn = std::string(k.name).ends_with("_logic") ? dwnhwc_f32_avx512_logic : dwnhwc_kernel(k.tier);
+  const DwNhwcFn fn = kernel_of(k);
   ASSERT_NE(fn, nullptr);
   std::mt19937 rng(1357);
   for (int iter = 0; iter < 100; ++iter) {
@@ -150,13 +155,13 @@ TEST_P(DwNhwcKernel, RowPointersReadTheSameRows) {
   }
 }
 
-// 3x3 stride 2 (MobileNets' downsampling layers, AVX2's strips of 4 with the filter in registers): every output
-// width from 1 to 13 (so every mix of strips of 4, 2, 1 and border pixels), both pads, odd and even input widths,
+// 3x3 stride 2 (MobileNets' downsampling layers, AVX2's strips of 6 with the filter in registers): every output
+// width from 1 to 13 (so every mix of strips of 6, 4, 2, 1 and border pixels), both pads, odd and even input widths,
 // ragged channels, two images.
 TEST_P(DwNhwcKernel, Stride2ThreeByThreeEveryWidth) {
   const ListedKernel k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
-  const DwNhwcFn fn = std::string(k.name).ends_with("_logic") ? dwnhwc_f32_avx512_logic : dwnhwc_kernel(k.tier);
+  const DwNhwcFn fn = kernel_of(k);
   ASSERT_NE(fn, nullptr);
   std::mt19937 rng(4242);
   for (int64_t in_w = 1; in_w <= 26; ++in_w)
