@@ -142,7 +142,7 @@ void PackedLoader::attach_raw_weights(ir::Graph& graph) {
       // Engine bytes that are not where a mapping puts them (64-byte aligned): checked and copied now.
       check->verify();
       Tensor copy(DType::kFloat32, w.dims);
-      std::memcpy(copy.raw_data(), at, w.bytes);
+      if (w.bytes > 0) std::memcpy(copy.raw_data(), at, w.bytes);
       graph.initializers.emplace(id, std::move(copy));
     } else {
       graph.initializers.emplace(id, Tensor::view(DType::kFloat32, w.dims, at, owner_));

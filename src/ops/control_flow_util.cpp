@@ -1,9 +1,9 @@
 #include "ops/control_flow_util.h"
 
-#include <cstring>
 
 #include "base/checked.h"
 #include "ops/shape_util.h"
+#include "ops/tensor_copy.h"
 
 namespace kiln::ops::control_flow {
 
@@ -54,22 +54,6 @@ void check_against_declared(const NodeContext& ctx, const Tensor& t, const ir::G
     ctx.fail("{} has shape {}, but the graph '{}' declares {}", what, Shape::from(t.dims()).str(), g.name,
              d.shape.str());
 }
-
-namespace {
-
-// Copies n elements; strings are copied one by one, everything else as bytes.
-void copy_elements(const Tensor& src, int64_t src_off, Tensor& dst, int64_t dst_off, int64_t n) {
-  if (n <= 0) return;
-  if (src.dtype() == DType::kString) {
-    std::copy_n(src.data<std::string>() + src_off, n, dst.data<std::string>() + dst_off);
-    return;
-  }
-  const int64_t es = static_cast<int64_t>(dtype_size(src.dtype()));
-  std::memcpy(static_cast<char*>(dst.raw_data()) + dst_off * es,
-              static_cast<const char*>(src.raw_data()) + src_off * es, static_cast<size_t>(n * es));
-}
-
-}  // namespace
 
 Tensor slice_along(const Tensor& t, int64_t axis, int64_t index) {
   const std::vector<int64_t>& dims = t.dims();

@@ -12,6 +12,7 @@
 
 #include "kernels/convert/convert.h"
 #include "kernels/copy/strided_copy.h"
+#include "ops/elementwise.h"
 #include "ops/movement_prepared.h"
 #include "ops/prepared_util.h"
 
@@ -177,7 +178,7 @@ class CastKernel final : public PreparedKernel {
     kernels::ThreadPool* pool = ctx.threads();
     using DT = DType;
     if (from == to && from != DT::kString) {
-      std::memcpy(y.raw_data(), x.raw_data(), x.nbytes());
+      copy_elements(x, y);  // not memcpy: an empty tensor has no storage, and memcpy from null is undefined
     } else if (from == DT::kFloat32 && to == DT::kFloat16 && k_) {
       split_range(pool, x.numel(), x.numel() * 6, [&](int64_t b, int64_t e) {
         k_->f32_to_f16(as<float>(x) + b, as<uint16_t>(y) + b, e - b);

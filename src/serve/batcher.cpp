@@ -36,7 +36,7 @@ Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
   Tensor out(t.dtype(), dims);
   if (t.dtype() == DType::kString) {
     for (int64_t i = 0; i < count * row; ++i) out.data<std::string>()[i] = t.data<std::string>()[first * row + i];
-  } else {
+  } else if (count * row > 0) {  // an empty tensor has no storage: memcpy from null is undefined
     const size_t bytes = static_cast<size_t>(row) * dtype_size(t.dtype());
     std::memcpy(out.raw_data(), static_cast<const char*>(t.raw_data()) + static_cast<size_t>(first) * bytes,
                 static_cast<size_t>(count) * bytes);

@@ -95,6 +95,15 @@ TEST_P(WhereCastPrepared, CastFastPairs) {
   expect_prepared_matches(tier(), like, {floats_with_edges(rng, 33, 1000.0f), random_any({1}, DType::kFloat16, rng)});
 }
 
+TEST_P(WhereCastPrepared, CastOfAnEmptyTensorWritesNothing) {
+  // An empty tensor has no storage (a null pointer): no copy may be handed it (UBSan caught a same-type Cast's
+  // memcpy from null in a fuzzed model; fuzz/regressions/crash-cast-same-type-empty-input.onnx).
+  std::mt19937 rng(23);
+  for (DType to : {DType::kFloat32, DType::kFloat16, DType::kInt64, DType::kInt32})
+    expect_cast(tier(), random_any({0, 1, 6}, DType::kFloat32, rng), to);
+  expect_cast(tier(), random_any({3, 0}, DType::kInt64, rng), DType::kInt64);
+}
+
 TEST_P(WhereCastPrepared, CastNaNToHalfIsNaN) {
   // The only difference from the reference allowed: a NaN's payload (F16C keeps it, the reference writes 0x7E00).
   Tensor x(DType::kFloat32, {9});
