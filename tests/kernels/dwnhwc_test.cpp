@@ -184,6 +184,37 @@ TEST_P(DwNhwcKernel, Stride2ThreeByThreeEveryWidth) {
     }
 }
 
+// 5x5 at strides 1 and 2 (MobileNet-v3's and EfficientNet's, AVX2's strips of 8 with one tap row in registers at
+// a time): every output width from 1 to 20 (every mix of strips of 8, 4, 2, 1 and border pixels), pads 0 to 2,
+// ragged channels, two images, tap rows above and below the input.
+TEST_P(DwNhwcKernel, FiveByFiveEveryWidth) {
+  const ListedKernel k = GetParam();
+  if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
+  const DwNhwcFn fn = kernel_of(k);
+  ASSERT_NE(fn, nullptr);
+  std::mt19937 rng(5555);
+  for (int64_t stride = 1; stride <= 2; ++stride)
+    for (int64_t in_w = 1; in_w <= 24 * stride; ++in_w)
+      for (int64_t pad = 0; pad <= 2; ++pad) {
+        if (in_w + 2 * pad < 5) continue;
+        DwNhwcShape s;
+        s.images = 2, s.channels = in_w % 3 == 0 ? 16 : 21, s.in_h = 6, s.in_w = in_w;
+        s.kernel_h = s.kernel_w = 5, s.stride_h = s.stride_w = stride, s.pad_top = s.pad_left = pad;
+        s.out_h = (s.in_h + 2 * pad - 5) / stride + 1, s.out_w = (in_w + 2 * pad - 5) / stride + 1;
+        if (s.out_w > 20) continue;
+        const Case c(s, rng);
+        DwNhwcArgs a;
+        a.x = c.x.data(), a.packed_w = c.packed.data(), a.bias = c.bias.data(), a.residual = c.residual.data();
+        a.act = activation_of(static_cast<int>(in_w + pad));
+        std::vector<float> got(c.out + 16, 7.0f), want(got.size(), 7.0f);
+        a.y = got.data();
+        fn(s, a, 0, dwnhwc_items(s));
+        dwnhwc_f32_ref(s, c.x.data(), c.w.data(), a.bias, a.residual, want.data(), a.act);
+        expect_floats_near(got, want, 1e-5f, 1e-5f, std::string(k.name) + " " + describe(s));
+        if (HasFailure()) return;
+      }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, DwNhwcKernel, ::testing::ValuesIn(kListed),
                          [](const ::testing::TestParamInfo<ListedKernel>& i) { return std::string(i.param.name); });
 
