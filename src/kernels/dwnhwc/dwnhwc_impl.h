@@ -9,8 +9,10 @@
 //     one unrolled run of taps, padding taps reading a zero vector; others clip their taps (clipped_pixel);
 //   - interior pixels (all taps valid) in strips of kStrip, then 8, 4, 2, 1. When the filter fits in registers
 //     beside the strip's accumulators (3x3 on AVX-512's 32), each input pixel is loaded once and fed to every
-//     output of the strip that reads it ("reuse": ~0.4 loads per FMA); otherwise tap by tap, the tap's filter
-//     vector loaded once for the strip (~1.1 loads per FMA, no spills).
+//     output of the strip that reads it ("reuse": ~0.4 loads per FMA); on AVX2 a 3x3 does so in strips of 6
+//     (kReuseShort) and a 5x5 one tap row at a time (kReuseRows; at stride 1 its strips also cover the border
+//     pixels, clipped); otherwise tap by tap, the tap's filter vector loaded once for the strip (~1.1 loads per
+//     FMA, no spills).
 // Every output accumulates its taps in tap row, then tap column order, from the bias; strips shorter than 8 and
 // border pixels split the sum between even and odd tap rows (more independent FMA chains). Which path an output
 // takes depends on its column alone, so its bits do not depend on the work split.
@@ -140,7 +142,9 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
 // (loaded before the row's inputs: the rows of a 5x5 fit AVX2's registers beside a strip, the whole filter does
 // not): input pixel j of a tap row is loaded once and fed to each output t that reads it (tap column j - t * SW).
 // Same order of FMAs per output as tap_strip with kSets accumulator sets (one where registers are short).
-template <typename S, bool Tail, int KH, int KW, int SW, int T, int kSets = sets<KH, T>>
+// Clip: the strip may reach into the left or right padding, whose input pixels it skips (a branch per input
+// pixel, the same for every vector of channels).
+template <typename S, bool Tail, int KH, int KW, int SW, int T, int kSets = sets<KH, T>, bool Clip = false>
 inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const typename S::V* wr, int64_t ow) {
   using V = typename S::V;
   V acc[kSets][T];
@@ -158,6 +162,10 @@ inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const type
     for (int kw = 0; kw < KW; ++kw) row_taps[kw] = wr ? wr[kh * KW + kw] : v.tap(kh * KW + kw);
 #pragma GCC unroll 32
     for (int j = 0; j < (T - 1) * SW + KW; ++j) {
+      if constexpr (Clip) {
+        const int64_t iw = ow * SW - s.pad_left + j;
+        if (iw < 0 || iw >= s.in_w) continue;
+      }
       const V x = v.load(r + j * v.pixel);
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
@@ -255,6 +263,36 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
       each_vector([&](const auto& v) { clipped_pixel(s, v, ow); });
     }
   };
+  if constexpr (kReuseRows<KH, KW, SW, R> && SW == 1) {
+    // The whole row in strips of 8, 4, 2, 1, those reaching into the padding clipped: a border pixel alone
+    // loads each of its taps and inputs (50 loads per 25 FMAs), most of a 7-wide row's time. Zen 3, 1 thread,
+    // kiln_microbench, min of 5 alternating rounds: c960_7_k5_s1 101 -> 60 us, c1152_7 123 -> 72, c480_14 131 ->
+    // 98, c672_14 183 -> 137, c120_28 98 -> 81, c240_28 201 -> 168; at stride 2 it was slower (c144_56_k5_s2
+    // 139 -> 149, c72_56 71 -> 80), which keeps border pixels.
+    int64_t ow = 0;
+    auto row_strips = [&](auto width, bool once) __attribute__((always_inline)) {
+      constexpr int T = decltype(width)::value;
+      while (ow + T <= s.out_w) {
+        const bool inside = ow >= cols.lo && ow + T <= cols.hi;
+        each_vector([&](const auto& v) __attribute__((always_inline)) {
+          constexpr bool tail = tail_of<decltype(v)>;
+          if (inside) {
+            strip<S, tail, KH, KW, SW, R, T>(s, v, ow);
+          } else {
+            reuse_strip<S, tail, KH, KW, SW, T, sets<KH, T>, true>(s, v, nullptr, ow);
+          }
+        });
+        ow += T;
+        if (once) return;
+      }
+    };
+    row_strips(std::integral_constant<int, kStrip<R>>{}, false);
+    row_strips(std::integral_constant<int, 8>{}, true);
+    row_strips(std::integral_constant<int, 4>{}, true);
+    row_strips(std::integral_constant<int, 2>{}, true);
+    row_strips(std::integral_constant<int, 1>{}, true);
+    return;
+  }
   for (int64_t ow = 0; ow < cols.lo; ++ow) border(ow);
   int64_t ow = cols.lo;
   // Strips of T pixels from ow while they fit (`once`: at most one).
