@@ -155,6 +155,29 @@ TEST_P(DwNhwcKernel, RowPointersReadTheSameRows) {
   }
 }
 
+// Two images of a square window (kernel x kernel, stride and pad the same on both axes).
+DwNhwcShape square_window(int64_t channels, int64_t in_h, int64_t in_w, int64_t kernel, int64_t stride, int64_t pad) {
+  DwNhwcShape s;
+  s.images = 2, s.channels = channels, s.in_h = in_h, s.in_w = in_w;
+  s.kernel_h = s.kernel_w = kernel, s.stride_h = s.stride_w = stride, s.pad_top = s.pad_left = pad;
+  s.out_h = (in_h + 2 * pad - kernel) / stride + 1, s.out_w = (in_w + 2 * pad - kernel) / stride + 1;
+  return s;
+}
+
+// fn on a random case of `s` (bias, residual, `act`) against the reference; y's guard zone must stay untouched.
+void expect_matches_reference(const ListedKernel& k, DwNhwcFn fn, const DwNhwcShape& s, const ActivationParams& act,
+                              std::mt19937& rng) {
+  const Case c(s, rng);
+  DwNhwcArgs a;
+  a.x = c.x.data(), a.packed_w = c.packed.data(), a.bias = c.bias.data(), a.residual = c.residual.data();
+  a.act = act;
+  std::vector<float> got(c.out + 16, 7.0f), want(got.size(), 7.0f);
+  a.y = got.data();
+  fn(s, a, 0, dwnhwc_items(s));
+  dwnhwc_f32_ref(s, c.x.data(), c.w.data(), a.bias, a.residual, want.data(), a.act);
+  expect_floats_near(got, want, 1e-5f, 1e-5f, std::string(k.name) + " " + describe(s));
+}
+
 // 3x3 stride 2 (MobileNets' downsampling layers, AVX2's strips of 6 with the filter in registers): every output
 // width from 1 to 13 (so every mix of strips of 6, 4, 2, 1 and border pixels), both pads, odd and even input widths,
 // ragged channels, two images.
@@ -167,21 +190,30 @@ TEST_P(DwNhwcKernel, Stride2ThreeByThreeEveryWidth) {
   for (int64_t in_w = 1; in_w <= 26; ++in_w)
     for (int64_t pad = 0; pad <= 1; ++pad) {
       if (in_w + 2 * pad < 3) continue;
-      DwNhwcShape s;
-      s.images = 2, s.channels = in_w % 3 == 0 ? 24 : 19, s.in_h = 5, s.in_w = in_w;
-      s.kernel_h = s.kernel_w = 3, s.stride_h = s.stride_w = 2, s.pad_top = s.pad_left = pad;
-      s.out_h = (s.in_h + 2 * pad - 3) / 2 + 1, s.out_w = (in_w + 2 * pad - 3) / 2 + 1;
-      const Case c(s, rng);
-      DwNhwcArgs a;
-      a.x = c.x.data(), a.packed_w = c.packed.data(), a.bias = c.bias.data(), a.residual = c.residual.data();
-      a.act = activation_of(static_cast<int>(in_w));
-      std::vector<float> got(c.out + 16, 7.0f), want(got.size(), 7.0f);
-      a.y = got.data();
-      fn(s, a, 0, dwnhwc_items(s));
-      dwnhwc_f32_ref(s, c.x.data(), c.w.data(), a.bias, a.residual, want.data(), a.act);
-      expect_floats_near(got, want, 1e-5f, 1e-5f, std::string(k.name) + " " + describe(s));
+      const DwNhwcShape s = square_window(in_w % 3 == 0 ? 24 : 19, 5, in_w, 3, 2, pad);
+      expect_matches_reference(k, fn, s, activation_of(static_cast<int>(in_w)), rng);
       if (HasFailure()) return;
     }
+}
+
+// 5x5 at strides 1 and 2 (MobileNet-v3's and EfficientNet's; on AVX2 strips of 8 with one tap row in registers
+// at a time, at stride 1 also over the border pixels, clipped): every output width from 1 to 20 (every mix of
+// strips of 8, 4, 2, 1 and border pixels), pads 0 to 2, ragged channels, tap rows above and below the input.
+TEST_P(DwNhwcKernel, FiveByFiveEveryWidth) {
+  const ListedKernel k = GetParam();
+  if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
+  const DwNhwcFn fn = kernel_of(k);
+  ASSERT_NE(fn, nullptr);
+  std::mt19937 rng(5555);
+  for (int64_t stride = 1; stride <= 2; ++stride)
+    for (int64_t in_w = 1; in_w <= 24 * stride; ++in_w)
+      for (int64_t pad = 0; pad <= 2; ++pad) {
+        if (in_w + 2 * pad < 5) continue;
+        const DwNhwcShape s = square_window(in_w % 3 == 0 ? 16 : 21, 6, in_w, 5, stride, pad);
+        if (s.out_w > 20) continue;
+        expect_matches_reference(k, fn, s, activation_of(static_cast<int>(in_w + pad)), rng);
+        if (HasFailure()) return;
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, DwNhwcKernel, ::testing::ValuesIn(kListed),

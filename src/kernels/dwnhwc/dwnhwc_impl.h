@@ -9,8 +9,10 @@
 //     one unrolled run of taps, padding taps reading a zero vector; others clip their taps (clipped_pixel);
 //   - interior pixels (all taps valid) in strips of kStrip, then 8, 4, 2, 1. When the filter fits in registers
 //     beside the strip's accumulators (3x3 on AVX-512's 32), each input pixel is loaded once and fed to every
-//     output of the strip that reads it ("reuse": ~0.4 loads per FMA); otherwise tap by tap, the tap's filter
-//     vector loaded once for the strip (~1.1 loads per FMA, no spills).
+//     output of the strip that reads it ("reuse": ~0.4 loads per FMA); on AVX2 a 3x3 does so in strips of 6
+//     (kReuseShort) and a 5x5 one tap row at a time (kReuseRows; at stride 1 its strips also cover the border
+//     pixels, clipped); otherwise tap by tap, the tap's filter vector loaded once for the strip (~1.1 loads per
+//     FMA, no spills).
 // Every output accumulates its taps in tap row, then tap column order, from the bias; strips shorter than 8 and
 // border pixels split the sum between even and odd tap rows (more independent FMA chains). Which path an output
 // takes depends on its column alone, so its bits do not depend on the work split.
@@ -136,10 +138,13 @@ inline void tap_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) 
   for (int t = 0; t < T; ++t) v.finish(ow + t, kSets == 1 ? acc[0][t] : S::add(acc[0][t], acc[1][t]));
 }
 
-// T interior pixels from ow with the filter in registers (wr): input pixel j of a tap row is loaded once and
-// fed to each output t that reads it (tap column j - t * SW). Same order of FMAs per output as tap_strip with
-// kSets accumulator sets (one where registers are short: kReuseShort).
-template <typename S, bool Tail, int KH, int KW, int SW, int T, int kSets = sets<KH, T>>
+// T interior pixels from ow with the filter in registers (wr), or, where wr is null, one tap row at a time
+// (loaded before the row's inputs: the rows of a 5x5 fit AVX2's registers beside a strip, the whole filter does
+// not): input pixel j of a tap row is loaded once and fed to each output t that reads it (tap column j - t * SW).
+// Same order of FMAs per output as tap_strip with kSets accumulator sets (one where registers are short).
+// Clip: the strip may reach into the left or right padding, whose input pixels it skips (a branch per input
+// pixel, the same for every vector of channels).
+template <typename S, bool Tail, int KH, int KW, int SW, int T, int kSets = sets<KH, T>, bool Clip = false>
 inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const typename S::V* wr, int64_t ow) {
   using V = typename S::V;
   V acc[kSets][T];
@@ -152,13 +157,20 @@ inline void reuse_strip(const DwNhwcShape& s, const Lane<S, Tail>& v, const type
     if (!v.rows[kh]) continue;
     const float* r = v.row(kh) + (ow * SW - s.pad_left) * v.pixel;
     V* a = acc[kh % kSets];
+    V row_taps[KW];
+#pragma GCC unroll 8
+    for (int kw = 0; kw < KW; ++kw) row_taps[kw] = wr ? wr[kh * KW + kw] : v.tap(kh * KW + kw);
 #pragma GCC unroll 32
     for (int j = 0; j < (T - 1) * SW + KW; ++j) {
+      if constexpr (Clip) {
+        const int64_t iw = ow * SW - s.pad_left + j;
+        if (iw < 0 || iw >= s.in_w) continue;
+      }
       const V x = v.load(r + j * v.pixel);
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const int kw = j - t * SW;
-        if (kw >= 0 && kw < KW) a[t] = S::fmadd(x, wr[kh * KW + kw], a[t]);
+        if (kw >= 0 && kw < KW) a[t] = S::fmadd(x, row_taps[kw], a[t]);
       }
     }
   }
@@ -181,6 +193,12 @@ template <int KH, int KW, int SW, int R>
 inline constexpr bool kReuseShort = !kReuse<KH, KW, R> && KH == 3 && KW == 3 && SW > 0;
 inline constexpr int kShortStrip = 6;
 
+// 5x5 where the filter does not fit (AVX2): strips of 8 (then 4, 2, 1) with one tap row in registers at a time
+// (8 accumulators + 5 taps + an input: 14 registers). tap_strip loads each input pixel once per tap that reads
+// it (1.125 loads per FMA); these once per tap row, 17 (stride 1) or 24 (stride 2) loads per 40 FMAs.
+template <int KH, int KW, int SW, int R>
+inline constexpr bool kReuseRows = !kReuse<KH, KW, R> && KH == 5 && KW == 5 && SW > 0;
+
 template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
 
 // T interior pixels from ow of one vector of channels.
@@ -194,6 +212,8 @@ inline void strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) {
     } else {
       reuse_strip<S, Tail, KH, KW, SW, T>(s, v, wr, ow);
     }
+  } else if constexpr (kReuseRows<KH, KW, SW, R> && T >= 4) {
+    reuse_strip<S, Tail, KH, KW, SW, T>(s, v, nullptr, ow);
   } else {
     tap_strip<S, Tail, KH, KW, SW, T>(s, v, ow);
   }
@@ -208,7 +228,7 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
                 int64_t c_hi) {
   constexpr int L = S::kLanes;
   const int64_t C = s.channels, full = c_lo + (c_hi - c_lo) / L * L, taps = s.kernel_h * s.kernel_w;
-  auto lane = [&](auto tail, int64_t c0) {
+  auto lane = [&](auto tail, int64_t c0) __attribute__((always_inline)) {
     Lane<S, decltype(tail)::value> v{rows,
                                      c0,
                                      a.packed_w + (c0 / kDwNhwcBlock * taps) * kDwNhwcBlock + c0 % kDwNhwcBlock,
@@ -222,12 +242,14 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
     return v;
   };
   // piece(v) for every vector of channels, the last one masked when C % L != 0.
-  auto each_vector = [&](auto piece) {
+  auto each_vector = [&](auto piece) __attribute__((always_inline)) {
     for (int64_t c0 = c_lo; c0 < full; c0 += L) piece(lane(std::false_type{}, c0));
     if (full < c_hi) piece(lane(std::true_type{}, full));
   };
   // A border pixel over every vector: border_pixel with its taps' input pixels found once, or clipped_pixel.
-  auto border = [&](int64_t ow) {
+  // Inlined: once the 5x5 strips (kReuseRows) grew output_row, GCC called it out of line, and the 7-wide 5x5
+  // layers (4 of 7 pixels on the border) ran 15-20 % slower.
+  auto border = [&](int64_t ow) __attribute__((always_inline)) {
     if constexpr (KH > 0) {
       alignas(64) const float zeros[L] = {};
       const float* src[KH * KW];
@@ -236,18 +258,48 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
           const int64_t iw = ow * SW - s.pad_left + kw;
           src[kh * KW + kw] = rows[kh] && iw >= 0 && iw < s.in_w ? rows[kh] + iw * C : nullptr;
         }
-      each_vector([&](const auto& v) { border_pixel<S, tail_of<decltype(v)>, KH, KW>(v, src, zeros, ow); });
+      each_vector([&](const auto& v) __attribute__((always_inline)) { border_pixel<S, tail_of<decltype(v)>, KH, KW>(v, src, zeros, ow); });
     } else {
       each_vector([&](const auto& v) { clipped_pixel(s, v, ow); });
     }
   };
+  if constexpr (kReuseRows<KH, KW, SW, R> && SW == 1) {
+    // The whole row in strips of 8, 4, 2, 1, those reaching into the padding clipped: a border pixel alone
+    // loads each of its taps and inputs (50 loads per 25 FMAs), most of a 7-wide row's time. Zen 3, 1 thread,
+    // kiln_microbench, min of 5 alternating rounds: c960_7_k5_s1 101 -> 60 us, c1152_7 123 -> 72, c480_14 131 ->
+    // 98, c672_14 183 -> 137, c120_28 98 -> 81, c240_28 201 -> 168; at stride 2 it was slower (c144_56_k5_s2
+    // 139 -> 149, c72_56 71 -> 80), which keeps border pixels.
+    int64_t ow = 0;
+    auto row_strips = [&](auto width, bool once) __attribute__((always_inline)) {
+      constexpr int T = decltype(width)::value;
+      while (ow + T <= s.out_w) {
+        const bool inside = ow >= cols.lo && ow + T <= cols.hi;
+        each_vector([&](const auto& v) __attribute__((always_inline)) {
+          constexpr bool tail = tail_of<decltype(v)>;
+          if (inside) {
+            strip<S, tail, KH, KW, SW, R, T>(s, v, ow);
+          } else {
+            reuse_strip<S, tail, KH, KW, SW, T, sets<KH, T>, true>(s, v, nullptr, ow);
+          }
+        });
+        ow += T;
+        if (once) return;
+      }
+    };
+    row_strips(std::integral_constant<int, kStrip<R>>{}, false);
+    row_strips(std::integral_constant<int, 8>{}, true);
+    row_strips(std::integral_constant<int, 4>{}, true);
+    row_strips(std::integral_constant<int, 2>{}, true);
+    row_strips(std::integral_constant<int, 1>{}, true);
+    return;
+  }
   for (int64_t ow = 0; ow < cols.lo; ++ow) border(ow);
   int64_t ow = cols.lo;
   // Strips of T pixels from ow while they fit (`once`: at most one).
-  auto strips = [&](auto width, bool once) {
+  auto strips = [&](auto width, bool once) __attribute__((always_inline)) {
     constexpr int T = decltype(width)::value;
     while (ow + T <= cols.hi) {
-      each_vector([&](const auto& v) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, T>(s, v, ow); });
+      each_vector([&](const auto& v) __attribute__((always_inline)) { strip<S, tail_of<decltype(v)>, KH, KW, SW, R, T>(s, v, ow); });
       ow += T;
       if (once) return;
     }
