@@ -542,6 +542,16 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   in_place.axis = GemmEpilogue::BiasAxis::kPerRow;
   in_place.act.kind = Activation::kSilu;
   cases.push_back(in_place);
+  // A transformer's MLP down projection: one column block whose packed B outgrows L2 over several K blocks, so
+  // each thread takes one row range (ragged rows, columns and K).
+  Case down;
+  down.M = 197;
+  down.N = 250;
+  down.K = 1100;
+  down.pack_b = true;
+  down.bias = true;
+  down.residual = Residual::kIntoC;
+  cases.push_back(down);
   Case heads;  // batched attention-like: entries spread over the threads
   heads.batch = 6;
   heads.M = heads.N = 70;
