@@ -454,10 +454,11 @@ TEST_P(GemmF32, ZeroKReadsNoOperand) {
     for (int64_t n = 0; n < 40; ++n) ASSERT_EQ(c[static_cast<size_t>(m * 40 + n)], std::max(bias[n], 0.0f));
 }
 
-TEST_P(GemmF32, SigmoidAndSiluInRegistersKeepVunarysAccuracy) {
-  // The tiles apply Sigmoid and SiLU in registers with vunary's formulas: within vunary's bounds (3 and 4 ulp)
-  // of the float64 value, NaN, inf and the lanes past ±87 included (a vector with such a lane takes the general
-  // formula, the others the fast path). K = 0 and a residual of the inputs make the pre-activation values exact.
+TEST_P(GemmF32, SigmoidSiluAndGeluInRegistersKeepVunarysAccuracy) {
+  // The tiles apply Sigmoid, SiLU and GELU (erf) in registers with vunary's formulas: within vunary's bounds (3, 4
+  // and 8 ulp) of the float64 value, NaN, inf and the lanes past ±87 included (a vector with such a lane takes
+  // Sigmoid's and SiLU's general formula, the others the fast path); GELU below x = -1.3 within vunary's absolute
+  // bound, 2e-7 |x| (1 + erf cancels there). K = 0 and a residual of the inputs make the pre-activation values exact.
   // 13 rows x 45 columns: row and column tails of every kernel; the first rows in [-20, 20] without specials
   // (whole vectors on the fast path), the rest a grid over [-90, 90] with inf, NaN and ±87.5 sprinkled in.
   constexpr int64_t M = 13, N = 45, kCalm = 5;
@@ -468,7 +469,7 @@ TEST_P(GemmF32, SigmoidAndSiluInRegistersKeepVunarysAccuracy) {
   for (int64_t i = kCalm * N; i < M * N; i += 37)
     x[i] = (i / 37) % 3 == 0 ? NAN : (i / 37) % 3 == 1 ? INFINITY : -INFINITY;
   for (int64_t i = kCalm * N + 5; i < M * N; i += 41) x[i] = (i / 41) % 2 ? 87.5f : -87.5f;
-  for (Activation a : {Activation::kSigmoid, Activation::kSilu}) {
+  for (Activation a : {Activation::kSigmoid, Activation::kSilu, Activation::kGeluErf}) {
     std::vector<float> c(M * N, 0.0f);
     GemmArgs g;
     g.M = M;
@@ -481,13 +482,15 @@ TEST_P(GemmF32, SigmoidAndSiluInRegistersKeepVunarysAccuracy) {
     g.epilogue.activation.kind = a;
     gemm_f32(g, nullptr);
     const UnaryOp op = unary_op_of(a);
-    const double bound = a == Activation::kSigmoid ? 3 : 4;
+    const double bound = a == Activation::kSigmoid ? 3 : a == Activation::kSilu ? 4 : 8;
     for (int64_t i = 0; i < M * N; ++i) {
       const double want = vunary_ref_value(op, 0, 0, x[i]);
-      if (std::isnan(want)) {  // NaN in, and silu(-inf) = -inf · 0
+      if (std::isnan(want)) {  // NaN in, and silu(-inf), gelu(-inf) = -inf · 0
         ASSERT_TRUE(std::isnan(c[i])) << activation_name(a) << " x = " << x[i];
       } else if (a == Activation::kSilu && x[i] < -87.0f) {  // x times a denormal (vunary.h)
         ASSERT_LE(std::fabs(c[i] - want), std::fabs(x[i]) * std::ldexp(1.0, -148)) << "silu x = " << x[i];
+      } else if (a == Activation::kGeluErf && x[i] < -1.3f) {
+        ASSERT_LE(std::fabs(c[i] - want), 2e-7 * std::fabs(x[i])) << "gelu_erf x = " << x[i];
       } else {
         ASSERT_LE(testing::ulp_error(c[i], want), bound) << activation_name(a) << " x = " << x[i] << " at " << i;
       }
@@ -542,6 +545,16 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   in_place.axis = GemmEpilogue::BiasAxis::kPerRow;
   in_place.act.kind = Activation::kSilu;
   cases.push_back(in_place);
+  // A transformer's MLP down projection: one column block whose packed B outgrows L2 over several K blocks, so
+  // each thread takes one row range (ragged rows, columns and K).
+  Case down;
+  down.M = 197;
+  down.N = 250;
+  down.K = 1100;
+  down.pack_b = true;
+  down.bias = true;
+  down.residual = Residual::kIntoC;
+  cases.push_back(down);
   Case heads;  // batched attention-like: entries spread over the threads
   heads.batch = 6;
   heads.M = heads.N = 70;

@@ -15,8 +15,9 @@ namespace kiln::kernels {
 /// Where a micro-kernel stores its tile of C (rows x cols, both valid: no padding written) and what it applies
 /// on the way. K is summed in blocks: the first block stores alpha * acc + bias + beta * residual (residual may
 /// be C itself: each element is read before it is written, by the same tile), later blocks add alpha * acc to
-/// what is stored. Relu, Clip, HardSwish, Sigmoid and SiLU are applied in registers on the last block (`clamp`,
-/// `hard_swish`, `sigmoid`, `silu`); other activations by the driver once the last block is stored.
+/// what is stored. Relu, Clip, HardSwish, Sigmoid, SiLU and GELU (erf) are applied in registers on the last block
+/// (`clamp`, `hard_swish`, `sigmoid`, `silu`, `gelu_erf`); other activations by the driver once the last block is
+/// stored.
 struct GemmTile {
   int64_t lda = 0;                 ///< row stride of A when the tile reads it unpacked (kRowMajor)
   int64_t ldb = 0;                 ///< row stride of B: 0 for a packed panel (NR), else B read in place (full width)
@@ -36,6 +37,7 @@ struct GemmTile {
   bool hard_swish = false;         ///< store value * max(0, min(1, (value + 3) / 6)), as vunary computes it
   bool sigmoid = false;            ///< store vmath::sigmoid(value) (vunary's: the same bits)
   bool silu = false;               ///< store vmath::silu(value) (vunary's: the same bits)
+  bool gelu_erf = false;           ///< store vmath::gelu_erf(value) (vunary's: the same bits)
 };
 
 /// Multiplies rows of A by a packed kc x NR panel of B (b[k * NR + c]), or by B in place (b[k * ldb + c], every

@@ -108,9 +108,9 @@ class Prefetch {
 };
 
 /// What the tasks of one batch entry share: where its A, C and residual start, which tiles read A, and how the
-/// epilogue's activation is applied (Relu, Clip, HardSwish, Sigmoid and SiLU in the tiles' registers on the last K
-/// block, saving a pass over C; others by apply_activation_f32 over each row segment of a column block once it is
-/// stored).
+/// epilogue's activation is applied (Relu, Clip, HardSwish, Sigmoid, SiLU and GELU (erf) in the tiles' registers
+/// on the last K block, saving a pass over C; others by apply_activation_f32 over each row segment of a column
+/// block once it is stored).
 struct EntryView {
   const Round& r;
   const GemmArgs& g;
@@ -119,7 +119,7 @@ struct EntryView {
   const float* res;
   const float* a_entry;
   GemmALayout layout;
-  bool clamp, hard_swish, sigmoid, silu, activate_after;
+  bool clamp, hard_swish, sigmoid, silu, gelu_erf, activate_after;
 
   EntryView(const Round& round, int64_t e)
       : r(round),
@@ -133,7 +133,9 @@ struct EntryView {
         hard_swish(ep.activation.kind == Activation::kHardSwish),
         sigmoid(ep.activation.kind == Activation::kSigmoid),
         silu(ep.activation.kind == Activation::kSilu),
-        activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish && !sigmoid && !silu) {}
+        gelu_erf(ep.activation.kind == Activation::kGeluErf),
+        activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish && !sigmoid && !silu &&
+                       !gelu_erf) {}
 
   /// Runs the tile of t.rows x t.cols (t placed) over kc steps of A at a and B's panel at b (gemm_run_tile).
   void run(const GemmTile& t, int64_t kc, const float* a, const float* b) const {
@@ -163,6 +165,7 @@ struct EntryView {
     t.hard_swish = hard_swish && kb == r.nkb - 1;
     t.sigmoid = sigmoid && kb == r.nkb - 1;
     t.silu = silu && kb == r.nkb - 1;
+    t.gelu_erf = gelu_erf && kb == r.nkb - 1;
   }
 
   /// Points t at the C tile at (row m, column n), and on the first K block at its bias and residual.

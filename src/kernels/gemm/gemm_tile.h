@@ -7,7 +7,7 @@
 // Everything here has internal linkage (an unnamed namespace) and calls no out-of-line library code: a template
 // or inline function instantiated in two files built with different flags is one symbol to the linker, which
 // keeps either copy, so an AVX-512 copy of, say, pack_b<32> would otherwise serve the portable kernel too (and
-// fault on a CPU without AVX-512). The vmath templates the epilogue calls (sigmoid, silu) are instantiated on S
+// fault on a CPU without AVX-512). The vmath templates the epilogue calls (sigmoid, silu, gelu_erf) are instantiated on S
 // itself, one S per tier's flags, so each tier's copy is its own symbol.
 
 #include <immintrin.h>
@@ -169,6 +169,12 @@ void tile(int64_t kc, const float* a, const float* b, const GemmTile& t) {
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[0][r][v] = vmath::silu<S>(acc[0][r][v]);
   }
+  if (t.gelu_erf) {  // vunary's GeluErf: its 12 vectors' chains side by side, where the pass over C ran 4
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[0][r][v] = vmath::gelu_erf<S>(acc[0][r][v]);
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
@@ -243,6 +249,7 @@ void column_tile(int64_t kc, const float* a, const float* b, const GemmTile& t) 
       x = S::mul(x, S::max(S::zero(), S::min(S::set1(1.0f), S::mul(S::add(x, S::set1(3.0f)), S::set1(1.0f / 6.0f)))));
     if (t.sigmoid) x = vmath::sigmoid<S>(x);
     if (t.silu) x = vmath::silu<S>(x);
+    if (t.gelu_erf) x = vmath::gelu_erf<S>(x);
     S::store(column, x);
     for (int64_t r = 0; r < R; ++r) t.c[r * t.ldc + j] = column[r];
   }

@@ -53,12 +53,7 @@ void vunary(UnaryOp op, float alpha, float beta, const float* x, float* y, int64
       });
     }
     case UnaryOp::kSilu: return map<S>(x, y, n, [](V v) { return vm::silu<S>(v); });
-    case UnaryOp::kGeluErf: {
-      const V rsqrt2 = S::set1(0.707106781186547524f), half = S::set1(0.5f);
-      return map<S>(x, y, n, [=](V v) {
-        return S::mul(S::mul(half, v), S::add(one, vm::erf<S>(S::mul(v, rsqrt2))));
-      });
-    }
+    case UnaryOp::kGeluErf: return map<S>(x, y, n, [](V v) { return vm::gelu_erf<S>(v); });
     case UnaryOp::kGeluTanh: {
       // x/2 (1 + tanh(u)), u = x (c0 + c1 x²) with c0 = √(2/π), c1 = c0 · 0.044715.
       const V c0 = S::set1(0.797884560802865355f), c1 = S::set1(0.0356774081363001f), half = S::set1(0.5f);

@@ -217,6 +217,13 @@ template <class S> inline typename S::V erf(typename S::V x) {
   return S::select(S::lt(S::set1(kErfLimit), S::abs(x)), with_sign_of<S>(S::set1(1.0f), x), r);
 }
 
+/// gelu(x) = x/2 (1 + erf(x / √2)): vunary's GeluErf (7.0 ulp for x >= -1.3, vunary.h); shared with the GEMM's
+/// epilogue (a MatMul + GELU in registers), so both give the same bits.
+template <class S> inline typename S::V gelu_erf(typename S::V x) {
+  const typename S::V half = S::set1(0.5f), one = S::set1(1.0f), rsqrt2 = S::set1(0.707106781186547524f);
+  return S::mul(S::mul(half, x), S::add(one, erf<S>(S::mul(x, rsqrt2))));
+}
+
 /// log(1 + e) for e in [0, 1]: log(u) · e / (u - 1) with u = 1 + e rounded, which cancels u's rounding error
 /// (Goldberg); e when u rounds to 1.
 template <class S> inline typename S::V log1p_small(typename S::V e) {
