@@ -87,7 +87,12 @@ class PreparedConv final : public PreparedKernel {
 
   void run(KernelContext& ctx) const override {
     ConvDims d;
-    if (!resolve(ctx, &d)) return reference(ctx);
+    const int64_t y_image_stride = ctx.output_image_stride();
+    if (!resolve(ctx, &d)) {
+      // The plan places images apart only where the shapes it knew resolve: the reference writes them packed.
+      if (y_image_stride) fail(ErrorCode::kInternal, "Conv: output images placed apart, but the sizes do not resolve");
+      return reference(ctx);
+    }
     const float* x = ctx.input(0).data<float>();
     const float* bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
     const float* residual = ctx.has_input(3) ? ctx.input(3).data<float>() : nullptr;
@@ -98,10 +103,14 @@ class PreparedConv final : public PreparedKernel {
       return run_conv_gemv(gemv_w.data(), d.batch, in_channels, out_channels, x, bias, residual, y, act,
                            ctx.threads());
     }
-    if (winograd) return winograd->run(d, x, bias, residual, y, act, ctx.threads());
+    const int64_t y_image = y_image_stride ? y_image_stride : out_channels * d.out_size();
+    if (winograd) return winograd->run(d, x, bias, residual, y, y_image, act, ctx.threads());
     if (subsampled_pointwise(d)) x = subsample(x, &d, ctx.threads());
-    run_gemm(d, x, bias, residual, y, ctx.threads());
+    run_gemm(d, x, bias, residual, y, y_image, ctx.threads());
   }
+
+  // The GEMM and Winograd tactics write each image at a given stride (an in-place Concat's slice at batch > 1).
+  bool writes_strided_images() const override { return !direct && gemv_w.empty(); }
 
   size_t packed_bytes() const override {
     size_t bytes = (dw_weights.size() + gemv_w.size()) * sizeof(float) + (winograd ? winograd->bytes() : 0);
@@ -168,8 +177,9 @@ class PreparedConv final : public PreparedKernel {
   // One GEMM per group (pointwise: batched over images; otherwise per image, an implicit GEMM). With at least two
   // GEMMs per thread they are spread over the pool, each on one thread: one parallel region instead of one or
   // two per GEMM. The GEMM's result does not depend on its thread count, so neither does the convolution's.
+  // y's images are y_image floats apart (the residual's are packed).
   void run_gemm(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
-                kernels::ThreadPool* pool) const {
+                int64_t y_image, kernels::ThreadPool* pool) const {
     const int64_t Cg = in_channels / group, Mg = out_channels / group;
     const int64_t is = d.in_size(), os = d.out_size();
     const bool pointwise = d.pointwise();
@@ -180,7 +190,7 @@ class PreparedConv final : public PreparedKernel {
       kernels::GemmArgs g;
       g.M = Mg, g.N = os, g.K = Cg * d.kernel_size();
       g.packed_a = &packed[static_cast<size_t>(gi)];
-      g.c = y + out_offset;
+      g.c = y + n * y_image + gi * Mg * os;
       g.ldc = os;
       g.epilogue.bias_axis = kernels::GemmEpilogue::BiasAxis::kPerRow;
       g.epilogue.bias = bias ? bias + gi * Mg : nullptr;
@@ -191,7 +201,8 @@ class PreparedConv final : public PreparedKernel {
         g.b = {x + in_offset, is, false};
         g.batch = d.batch;
         g.stride_b = in_channels * is;
-        g.stride_c = g.stride_residual = out_channels * os;
+        g.stride_c = y_image;
+        g.stride_residual = out_channels * os;
         return kernels::gemm_f32(g, gemm_pool);
       }
       // Column stride 2: the group's rows split into even and odd columns first, so the fill copies runs.

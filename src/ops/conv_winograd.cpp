@@ -103,7 +103,7 @@ size_t WinogradConv::bytes() const {
 }
 
 void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
-                       const kernels::ActivationParams& act, kernels::ThreadPool* pool) const {
+                       int64_t y_image, const kernels::ActivationParams& act, kernels::ThreadPool* pool) const {
   const int64_t points = static_cast<int64_t>(u_.size());
   kernels::WinogradShape s;
   s.tile = tile_;
@@ -162,7 +162,7 @@ void WinogradConv::run(const ConvDims& d, const float* x, const float* bias, con
     for (int64_t p = 0; p < count; ++p) {
       const int64_t n = (first + p) / image_panels, at = (n * M_ + m0) * os;
       output_(s, m + (p * M_ + m0) * nr_, m1 - m0, segment(p, ldm), bias ? bias + m0 : nullptr,
-              residual ? residual + at : nullptr, y + at, act);
+              residual ? residual + at : nullptr, y + n * y_image + m0 * os, act);
     }
   };
   kernels::parallel_for(pool, static_cast<size_t>(groups * parts), [&](size_t item) {

@@ -29,8 +29,9 @@ class WinogradConv {
   int tile() const { return tile_; }
   /// False when no transform kernels match the GEMM kernel the weights were packed for (then do not use it).
   bool usable() const { return input_ && output_; }
-  /// y = act(conv(x) + bias + residual) for the sizes d (3x3, stride 1, dilation 1, group 1; any padding).
-  void run(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y,
+  /// y = act(conv(x) + bias + residual) for the sizes d (3x3, stride 1, dilation 1, group 1; any padding); y's
+  /// images y_image floats apart (M x output positions: packed; more inside an in-place Concat at batch > 1).
+  void run(const ConvDims& d, const float* x, const float* bias, const float* residual, float* y, int64_t y_image,
            const kernels::ActivationParams& act, kernels::ThreadPool* pool) const;
   size_t bytes() const;
 

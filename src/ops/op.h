@@ -202,12 +202,18 @@ class KernelContext : public NodeContext {
   /// The session's thread pool for prepared kernels to split work on; null means the calling thread only.
   kernels::ThreadPool* threads() const { return threads_; }
   void set_threads(kernels::ThreadPool* pool) { threads_ = pool; }
+  /// Elements between the images (dim 0 entries) of output 0 when the plan placed them apart, inside a larger
+  /// tensor (an in-place Concat's slice at batch > 1: runtime/concat_in_place.h); 0 when they follow one another.
+  /// Set only for kernels whose PreparedKernel::writes_strided_images() says they honour it.
+  int64_t output_image_stride() const { return output_image_stride_; }
+  void set_output_image_stride(int64_t elements) { output_image_stride_ = elements; }
 
  private:
   std::span<const Tensor* const> inputs_;
   std::span<Tensor> outputs_;
   SubgraphRunner* subgraphs_;
   kernels::ThreadPool* threads_ = nullptr;
+  int64_t output_image_stride_ = 0;
 };
 
 /// What identifies one packed constant of a node, so that packed bytes saved in an engine are used only where
@@ -294,6 +300,9 @@ class PreparedKernel {
   virtual size_t packed_bytes() const { return 0; }
   /// What was chosen, for plan dumps and profiles, e.g. "conv 3x3/1 implicit-gemm gemm_f32_6x16_avx2 +bias+relu".
   virtual std::string describe() const = 0;
+  /// Whether run() writes output 0's images KernelContext::output_image_stride() apart when that is set, so
+  /// an in-place Concat at batch > 1 may place them.
+  virtual bool writes_strided_images() const { return false; }
 };
 
 using InferFn = void (*)(InferContext&);

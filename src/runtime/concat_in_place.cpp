@@ -9,8 +9,9 @@ namespace kiln::runtime {
 
 namespace {
 
-// The byte offset of each input's slice when every dim before the axis is 1, else an empty vector.
-std::vector<int64_t> slice_offsets(const ir::Node& node, const std::vector<ops::ValueInfo>& infos) {
+// The byte offset of each input's slice in the output's first image, when every dim before the axis is 1 but
+// the first (its `*images` images), else an empty vector.
+std::vector<int64_t> slice_offsets(const ir::Node& node, const std::vector<ops::ValueInfo>& infos, int64_t* images) {
   const ops::ValueInfo& out = infos[static_cast<size_t>(node.outputs[0])];
   const std::vector<int64_t> dims = out.shape.values();
   const ir::Attribute* axis_attr = node.attr("axis");
@@ -18,8 +19,10 @@ std::vector<int64_t> slice_offsets(const ir::Node& node, const std::vector<ops::
   const int64_t rank = static_cast<int64_t>(dims.size());
   const int64_t axis = axis_attr->i < 0 ? axis_attr->i + rank : axis_attr->i;
   if (axis < 0 || axis >= rank) return {};
-  for (int64_t d = 0; d < axis; ++d)
+  for (int64_t d = 1; d < axis; ++d)
     if (dims[static_cast<size_t>(d)] != 1) return {};
+  *images = axis == 0 ? 1 : dims[0];
+  if (*images < 1) return {};
   std::vector<int64_t> offsets;
   int64_t at = 0;
   for (int v : node.inputs) {
@@ -27,8 +30,9 @@ std::vector<int64_t> slice_offsets(const ir::Node& node, const std::vector<ops::
     const int64_t bytes = checked_mul(checked_numel(in.shape.values()), static_cast<int64_t>(dtype_size(in.dtype)));
     if (bytes == 0 || at % static_cast<int64_t>(kArenaAlignment) != 0) return {};
     offsets.push_back(at);
-    at += bytes;
+    at += bytes / *images;
   }
+  if (*images > 1 && at % static_cast<int64_t>(kArenaAlignment) != 0) return {};  // the next image's first slice
   return offsets;
 }
 
@@ -75,11 +79,23 @@ std::vector<InPlaceConcat> find_in_place_concats(const ir::Graph& graph, const s
            infos[static_cast<size_t>(v)].dtype == infos[static_cast<size_t>(node.outputs[0])].dtype;
     }
     if (!ok) continue;
-    std::vector<int64_t> offsets = slice_offsets(node, infos);
+    int64_t images = 1;
+    std::vector<int64_t> offsets = slice_offsets(node, infos, &images);
     if (offsets.empty()) continue;
+    if (images > 1) {  // each input's producer must write its images an output image apart
+      for (int v : node.inputs) {
+        const Step& p = steps[static_cast<size_t>(producer[static_cast<size_t>(v)])];
+        ok = ok && p.prepared && p.prepared->writes_strided_images() && p.outputs[0] == v;
+      }
+      if (!ok) continue;
+    }
     for (int v : node.inputs) claimed[static_cast<size_t>(v)] = 1;
     claimed[static_cast<size_t>(node.outputs[0])] = 1;
-    found.push_back({static_cast<int>(s), node.outputs[0], node.inputs, std::move(offsets)});
+    const int64_t image_bytes =
+        images > 1 ? checked_numel(infos[static_cast<size_t>(node.outputs[0])].shape.values()) /
+                         images * static_cast<int64_t>(dtype_size(infos[static_cast<size_t>(node.outputs[0])].dtype))
+                   : 0;
+    found.push_back({static_cast<int>(s), node.outputs[0], node.inputs, std::move(offsets), image_bytes});
   }
   return found;
 }

@@ -214,11 +214,12 @@ void Executor::execute_step(const Step& step, size_t index) {
     }
     ops::KernelContext kctx(node, static_cast<size_t>(step.node), step.opset, inputs, outputs, this);
     kctx.set_threads(control_.threads);
+    kctx.set_output_image_stride(step.output_image_stride);
     if (control_.limits.max_run_macs > 0 && step.schema->macs && !step.view_of_input) count_macs(step, kctx);
     if (step.view_of_input) {
       // no kernel: the output views the input
     } else if (step.concat_in_place) {
-      copy_concat_stragglers(node, inputs);
+      copy_concat_stragglers(node, inputs, step.output_image_stride ? step.output_dims[0][0] : 1);
     } else if (step.prepared) {
       step.prepared->run(kctx);
     } else {
@@ -243,11 +244,19 @@ void Executor::execute_step(const Step& step, size_t index) {
   for (int v : step.release) release(v);
 }
 
-void Executor::copy_concat_stragglers(const ir::Node& node, const std::vector<const Tensor*>& inputs) {
+void Executor::copy_concat_stragglers(const ir::Node& node, const std::vector<const Tensor*>& inputs,
+                                      int64_t images) {
   char* arena = static_cast<char*>(state_->arena.get());
+  // At batch > 1 (`images`) each image's slices lie an output image apart.
+  int64_t out_image = 0;
+  for (const Tensor* in : inputs) out_image += static_cast<int64_t>(in->nbytes()) / images;
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     char* slice = arena + plan_.arena_offset(node.inputs[i]);
-    if (inputs[i]->raw_data() != slice) std::memcpy(slice, inputs[i]->raw_data(), inputs[i]->nbytes());
+    if (inputs[i]->raw_data() == slice) continue;
+    const int64_t in_image = static_cast<int64_t>(inputs[i]->nbytes()) / images;
+    for (int64_t n = 0; n < images; ++n)
+      std::memcpy(slice + n * out_image, static_cast<const char*>(inputs[i]->raw_data()) + n * in_image,
+                  static_cast<size_t>(in_image));
   }
 }
 

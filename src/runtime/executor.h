@@ -81,8 +81,9 @@ class Executor : public ops::SubgraphRunner {
   void release(int value);
   /// True when p points into this run's arena (arena views, and views of them, are kept between runs).
   bool in_arena(const void* p) const;
-  /// An in-place Concat's inputs that a kernel put somewhere else than their slice (set_output) are copied there.
-  void copy_concat_stragglers(const ir::Node& node, const std::vector<const Tensor*>& inputs);
+  /// An in-place Concat's inputs that a kernel put somewhere else than their slice (set_output) are copied there;
+  /// `images` > 1 when each image's slices lie an output image apart (Step::output_image_stride).
+  void copy_concat_stragglers(const ir::Node& node, const std::vector<const Tensor*>& inputs, int64_t images);
 
   const Plan& plan_;
   RunControl& control_;

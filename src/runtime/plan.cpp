@@ -133,15 +133,12 @@ const ops::ValueInfo* Plan::find_in_scope(const std::string& name, const OuterLo
 std::shared_ptr<const Plan> Plan::build(const ir::Graph& graph, const OpsetTable& opsets,
                                         const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits,
                                         const PreparedGraph* prepared) {
-  std::shared_ptr<Plan> plan = build_in_scope(graph, opsets, fed, limits, nullptr);
-  if (prepared)
-    for (Step& step : plan->steps_) step.prepared = prepared->kernel(&graph.nodes[static_cast<size_t>(step.node)]);
-  return plan;
+  return build_in_scope(graph, opsets, fed, limits, nullptr, prepared);
 }
 
 std::shared_ptr<Plan> Plan::build_in_scope(const ir::Graph& graph, const OpsetTable& opsets,
                                            const std::unordered_map<int, ops::ValueInfo>& fed, const Limits& limits,
-                                           const OuterLookup* outer) {
+                                           const OuterLookup* outer, const PreparedGraph* prepared) {
   auto plan = std::make_shared<Plan>();
   plan->graph_ = &graph;
   plan->opsets_ = &opsets;
@@ -169,6 +166,7 @@ std::shared_ptr<Plan> Plan::build_in_scope(const ir::Graph& graph, const OpsetTa
     step.schema = ops::find_op(node.domain, node.op_type);
     step.opset = opsets.version(node.domain);
     step.outputs = node.outputs;
+    if (prepared) step.prepared = prepared->kernel(&node);
     if (!step.schema)
       fail(ErrorCode::kUnsupported, "{}: kiln has no implementation of operator '{}'{}",
            node.label(static_cast<size_t>(n)), node.op_type,
@@ -338,10 +336,15 @@ void Plan::plan_lifetimes_and_memory(const Limits& limits) {
   std::vector<int> first_write(nv, never);
   for (const InPlaceConcat& c : concats) {
     steps_[static_cast<size_t>(c.step)].concat_in_place = true;
+    // At batch > 1 the producers write their images an output image apart (the Concat's step records it too).
+    const int64_t image_stride =
+        c.image_bytes / static_cast<int64_t>(dtype_size(infos_[static_cast<size_t>(c.output)].dtype));
+    steps_[static_cast<size_t>(c.step)].output_image_stride = image_stride;
     int first = c.step;
     for (int v : c.inputs) {
       in_concat[static_cast<size_t>(v)] = 1;
       first = std::min(first, first_def[static_cast<size_t>(v)]);
+      steps_[static_cast<size_t>(first_def[static_cast<size_t>(v)])].output_image_stride = image_stride;
     }
     first_write[static_cast<size_t>(c.output)] = first;
   }

@@ -41,6 +41,9 @@ struct Step {
   /// A Concat whose inputs were written into their slices of output 0 by their producers (runtime/
   /// concat_in_place.h): no kernel runs; an input found elsewhere is copied into its slice.
   bool concat_in_place = false;
+  /// Elements between output 0's images when an in-place Concat at batch > 1 holds it (KernelContext::
+  /// output_image_stride), and on that Concat's own step; 0: packed.
+  int64_t output_image_stride = 0;
 };
 
 class Plan {
@@ -75,9 +78,12 @@ class Plan {
   /// inference), or nullptr.
   using OuterLookup = std::function<const ops::ValueInfo*(const std::string&)>;
   friend class PlanSubgraphInferrer;
+  /// `prepared`: the kernels the steps run, known before memory is planned (an in-place Concat at batch > 1 asks
+  /// its producers' kernels whether they write strided images).
   static std::shared_ptr<Plan> build_in_scope(const ir::Graph& graph, const OpsetTable& opsets,
                                               const std::unordered_map<int, ops::ValueInfo>& fed,
-                                              const Limits& limits, const OuterLookup* outer);
+                                              const Limits& limits, const OuterLookup* outer,
+                                              const PreparedGraph* prepared = nullptr);
   /// This plan's info for `name` (a value of its graph that has a type by now), else the outer scopes'.
   const ops::ValueInfo* find_in_scope(const std::string& name, const OuterLookup* outer) const;
   void infer_and_fold(const Limits& limits, const OuterLookup* outer);

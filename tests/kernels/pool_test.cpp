@@ -136,12 +136,13 @@ TEST_P(PoolPrepared, MaxPoolNaNsAndInfinitiesLikeTheReference) {
   }
 }
 
-// 3x3 stride-2 max pools over rows wide enough for several vectors (SqueezeNet's 111 columns, ResNet's 112 and
-// wider): the AVX-512 path that carries each vector's column maxima into the next, with the overlapping last
-// vector, NaNs and infinities anywhere, pads and ceil_mode.
+// 3x3 stride-2 max pools over rows wide enough for one vector or several (SqueezeNet's 27, 55 and 111 columns,
+// ResNet's 112 and wider): the path that carries each vector's column maxima into the next, with the overlapping
+// last vector, an odd width's last output taken by that vector (17: too narrow for it; 19, 27, 55), NaNs and
+// infinities anywhere, pads and ceil_mode.
 TEST_P(PoolPrepared, WideStride2MaxPoolRows) {
   std::mt19937 rng(2024);
-  for (int64_t width : {37, 64, 66, 111, 112, 131, 200}) {
+  for (int64_t width : {17, 19, 27, 37, 55, 64, 66, 111, 112, 131, 200}) {
     for (int trial = 0; trial < 4; ++trial) {
       Tensor x = random_input(rng, {1, 2, 7, width});
       for (int k = 0; k < (trial == 0 ? 0 : 12); ++k) {

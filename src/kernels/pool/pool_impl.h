@@ -89,7 +89,9 @@ bool fold_rows(float* out, const float* const* rows, int64_t n, int64_t w, bool 
 /// tap is, and acc otherwise.
 template <class S> struct Stride2Interior {
   static constexpr int L = S::kLanes;
+  static constexpr bool kCarries = requires(typename S::V v) { S::shift_in_next(v, v); };
   int64_t begin = 0, end = 0;  ///< output columns the vectors cover; [begin, end) holds at least one vector
+  int64_t end_3x3 = 0;         ///< the end run_3x3 reaches (at least `end`)
 
   explicit Stride2Interior(const Pool2dShape& s) {
     const int64_t pairs = (s.kernel_w + 1) / 2;
@@ -97,22 +99,30 @@ template <class S> struct Stride2Interior {
     begin = (s.pad_left + 1) / 2;
     const int64_t room = s.in_w + s.pad_left - 2 * (pairs - 1) - 2 * L;  // 2 * ox <= room
     end = room < 0 ? 0 : std::min(s.out_w, room / 2 + L);
-    if (end - begin < L || s.stride_w != 2 || s.dilation_w != 1) begin = end = 0;
+    // run_3x3's last vector reads columns c + [0, 2L], one fewer: an odd width's last output (SqueezeNet's
+    // 13-, 27- and 55-wide ceil_mode rows, ResNet's 56) needs no scalar window.
+    const int64_t room_3x3 = s.in_w + s.pad_left - 1 - 2 * L;
+    end_3x3 = room_3x3 < 0 || !kCarries || s.kernel_w != 3 ? end : std::min(s.out_w, room_3x3 / 2 + L);
+    if (end - begin < L || s.stride_w != 2 || s.dilation_w != 1) begin = end = end_3x3 = 0;
   }
   bool usable() const { return end > begin; }
 
-  /// Outputs [begin, end) of one row from its n valid input rows (rows[0] the first). The common windows (2 or 3
-  /// rows, 2 or 3 columns) get unrolled loops: with runtime loop counts this took twice as long.
-  void run(const Pool2dShape& s, const float* const* rows, int64_t n, float* yrow) const {
+  /// Outputs [begin, returned end) of one row from its n valid input rows (rows[0] the first). The common windows
+  /// (2 or 3 rows, 2 or 3 columns) get unrolled loops: with runtime loop counts this took twice as long.
+  int64_t run(const Pool2dShape& s, const float* const* rows, int64_t n, float* yrow) const {
     const int64_t w = s.kernel_w;
-    if constexpr (requires(typename S::V v) { S::shift_in_next(v, v); }) {
-      if (w == 3 && n == 3) return run_3x3(rows, s.pad_left, yrow);
+    if constexpr (kCarries) {
+      if (w == 3 && n == 3) {
+        run_3x3(rows, s.pad_left, end_3x3, yrow);
+        return end_3x3;
+      }
     }
-    if (n == 3) return w == 3 ? run_fixed<3, 3>(s, rows, n, yrow) : w == 2 ? run_fixed<3, 2>(s, rows, n, yrow)
-                                                                          : run_fixed<3, 0>(s, rows, n, yrow);
-    if (n == 2) return w == 3 ? run_fixed<2, 3>(s, rows, n, yrow) : w == 2 ? run_fixed<2, 2>(s, rows, n, yrow)
-                                                                          : run_fixed<2, 0>(s, rows, n, yrow);
-    run_fixed<0, 0>(s, rows, n, yrow);
+    if (n == 3) w == 3 ? run_fixed<3, 3>(s, rows, n, yrow) : w == 2 ? run_fixed<3, 2>(s, rows, n, yrow)
+                                                                  : run_fixed<3, 0>(s, rows, n, yrow);
+    else if (n == 2) w == 3 ? run_fixed<2, 3>(s, rows, n, yrow) : w == 2 ? run_fixed<2, 2>(s, rows, n, yrow)
+                                                                       : run_fixed<2, 0>(s, rows, n, yrow);
+    else run_fixed<0, 0>(s, rows, n, yrow);
+    return end;
   }
 
   /// 3x3 windows (the ResNets' and SqueezeNet's pools): with cm(j) the maximum of the three rows at column
@@ -120,7 +130,7 @@ template <class S> struct Stride2Interior {
   /// further on, its last lane cm(2L) from the next vector's first column maxima, which that vector needs
   /// anyway: 6 loads per L outputs instead of run_fixed's 12 (needs S::shift_in_next). The last vector of the
   /// row, which may overlap its predecessor, loads its own. NaN as run_fixed.
-  void run_3x3(const float* const* rows, int64_t pad_left, float* yrow) const {
+  void run_3x3(const float* const* rows, int64_t pad_left, int64_t stop, float* yrow) const {
     using V = typename S::V;
     const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
     const V neg_inf = S::set1(kNegInf);
@@ -130,26 +140,30 @@ template <class S> struct Stride2Interior {
     };
     V first_lo, lo = column_max(2 * begin - pad_left, first_lo);
     for (int64_t ox = begin;; ox += L) {
-      const bool last = ox + L >= end;
-      if (ox + L > end) {  // the last vector overlaps its predecessor
-        ox = end - L;
+      const bool last = ox + L >= stop;
+      if (ox + L > stop) {  // the last vector overlaps its predecessor
+        ox = stop - L;
         lo = column_max(2 * ox - pad_left, first_lo);
       }
       const int64_t c = 2 * ox - pad_left;
-      V first_hi, first_next;
+      V first_hi, first_next = neg_inf;  // set when a next vector follows (GCC cannot tell)
       const V hi = column_max(c + L, first_hi);
-      const V even = S::even_lanes(lo, hi);
+      const V even_unordered = S::even_lanes_unordered(lo, hi);
       // The next vector's first column maxima (columns c + 2L on) when that vector is not the overlapping last
       // one; else just column c + 2L, broadcast (the bounds keep it inside the row, not the columns after it).
       V next;
-      if (ox + 2 * L <= end) {
+      if (ox + 2 * L <= stop) {
         next = column_max(c + 2 * L, first_next);
       } else {
         const int64_t j = c + 2 * L;
         next = S::max(S::set1(r2[j]), S::max(S::set1(r1[j]), S::max(S::set1(r0[j]), neg_inf)));
       }
-      const V acc = S::max(S::max(S::odd_lanes_unordered(lo, hi), even), S::shift_in_next(even, next));
-      S::store(yrow + ox, S::max(acc, S::even_lanes(first_lo, first_hi)));
+      // Taps 0 and 1, then the first taps (NaN exactly where a first tap is: the column maxima ignore NaNs), in
+      // the tier's lane order, put right once (AVX2: one lane-crossing permute; the even lanes, which
+      // shift_in_next needs in order, the other). Tap 2 last, as max's first operand: NaN-free, it keeps the NaN.
+      const V taps01 = S::max(S::odd_lanes_unordered(lo, hi), even_unordered);
+      const V with_first = S::to_lane_order(S::max(taps01, S::even_lanes_unordered(first_lo, first_hi)));
+      S::store(yrow + ox, S::max(S::shift_in_next(S::to_lane_order(even_unordered), next), with_first));
       if (last) return;
       lo = next, first_lo = first_next;
     }
@@ -198,8 +212,9 @@ template <class S> struct Stride2Interior {
 /// later ones are ignored); -inf when no tap is valid. For the few columns next to the row's ends.
 inline float max_window_scalar(const Pool2dShape& s, const float* const* rows, int64_t n, int64_t ox) {
   const int64_t x0 = ox * s.stride_w - s.pad_left, d = s.dilation_w;
-  const int64_t k0 = x0 < 0 ? (d - 1 - x0) / d : 0;                                   // first tap at or right of 0
-  const int64_t k1 = x0 >= s.in_w ? 0 : std::min(s.kernel_w, (s.in_w - x0 + d - 1) / d);  // past the last valid
+  // The first tap at or right of column 0 and the one past the last valid (no division without dilation).
+  const int64_t k0 = x0 >= 0 ? 0 : d == 1 ? -x0 : (d - 1 - x0) / d;
+  const int64_t k1 = x0 >= s.in_w ? 0 : std::min(s.kernel_w, d == 1 ? s.in_w - x0 : (s.in_w - x0 + d - 1) / d);
   if (n == 0 || k0 >= k1) return kNegInf;
   float acc = rows[0][x0 + k0 * d];  // the first valid tap: a NaN here stays (v > NaN is false)
   for (int64_t r = 0; r < n; ++r)
@@ -254,9 +269,9 @@ void maxpool_rows(const Pool2dShape& s, const float* x, float* y, int64_t row_be
       continue;
     }
     if (kStride == 2 && interior.usable()) {
-      interior.run(s, rows, n, yrow);
+      const int64_t end = interior.run(s, rows, n, yrow);
       for (int64_t ox = 0; ox < interior.begin; ++ox) yrow[ox] = max_window_scalar(s, rows, n, ox);
-      for (int64_t ox = interior.end; ox < s.out_w; ++ox) yrow[ox] = max_window_scalar(s, rows, n, ox);
+      for (int64_t ox = end; ox < s.out_w; ++ox) yrow[ox] = max_window_scalar(s, rows, n, ox);
       continue;
     }
     const float* first_row = rows[0];

@@ -9,7 +9,7 @@
 //                       the even (odd: lo[1], lo[3], ...) lanes in an order of the tier's choosing, which
 //                       to_lane_order puts right: lane-wise operations may come between, and only the result
 //                       pays the reordering (AVX2: a lane-crossing permute per result instead of per operand)
-//   shift_in_next(a, b) (AVX-512 only) lanes a[1], ..., a[kLanes - 1], b[0]
+//   shift_in_next(a, b) lanes a[1], ..., a[kLanes - 1], b[0]
 //   gather(base, idx)   lanes base[idx[0]], ..., base[idx[kLanes - 1]] (idx: kLanes int32 offsets)
 //   select_nan(a, b)    lane-wise: b where b is NaN, else a
 //   I, load_index(p), sub_index(i, k), permute(v, i)
@@ -35,6 +35,11 @@ struct Avx2Ext : Avx2 {
   static V even_lanes_unordered(V lo, V hi) { return _mm256_shuffle_ps(lo, hi, 0x88); }  // lo0 lo2 hi0 hi2 | lo4 ..
   static V odd_lanes_unordered(V lo, V hi) { return _mm256_shuffle_ps(lo, hi, 0xDD); }   // lo1 lo3 hi1 hi3 | lo5 ..
   static V to_lane_order(V v) { return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8)); }
+  /// Lanes a[1], ..., a[7], b[0]: [a's high half, b's low half], then each 128-bit half of (that : a) one lane on.
+  static V shift_in_next(V a, V b) {
+    const __m256i ahi_blo = _mm256_castps_si256(_mm256_permute2f128_ps(a, b, 0x21));
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(ahi_blo, _mm256_castps_si256(a), 4));
+  }
   static V gather(const float* base, const int32_t* idx) {
     return _mm256_i32gather_ps(base, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), 4);
   }
