@@ -62,8 +62,10 @@ struct Source {
   const float* b;
   int64_t ldb;
   mutable std::atomic<int64_t> widest{0};
+  mutable std::atomic<int64_t> filled{0};  ///< elements written, over all calls
   static void fill(const void* ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) {
     const auto* s = static_cast<const Source*>(ctx);
+    s->filled.fetch_add(kc * nc);
     int64_t w = s->widest.load();
     while (nc > w && !s->widest.compare_exchange_weak(w, nc)) {
     }
@@ -137,7 +139,7 @@ struct Trial {
   }
 
   /// Runs the fast GEMM into C.
-  void compute(ThreadPool* pool, int64_t* widest_fill = nullptr) {
+  void compute(ThreadPool* pool, int64_t* widest_fill = nullptr, int64_t* filled = nullptr) {
     PackedGemmOperand pa, pb;
     GemmArgs g;
     g.M = c.M;
@@ -177,6 +179,7 @@ struct Trial {
     g.stride_residual = sr;
     gemm_f32(g, pool);
     if (widest_fill) *widest_fill = src.widest.load();
+    if (filled) *filled = src.filled.load();
   }
 
   void check() const {
@@ -570,6 +573,42 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
     one.check();
     ASSERT_EQ(0, std::memcmp(one.C.data(), two.C.data(), one.C.size() * sizeof(float))) << c.str();
   }
+}
+
+TEST_P(GemmF32, FewRowsSplitColumnsOverThreads) {
+  // A B source (implicit GEMM) of one column block with an A within half of L2 (a layer of few output channels):
+  // each of 2 threads takes a range of the columns rather than of the rows (gemm_driver.cpp, split_columns), so
+  // the source is filled once in all, not once per thread. The bits are those of 1 thread, and so for the other
+  // kinds of B (read in place, prepacked, packed by the tasks), which split rows, and with an activation applied
+  // after the tiles (Tanh), where rows are split too.
+  std::mt19937 rng(5);
+  ThreadPool pool(2);
+  const int64_t nc = gemm_blocking(*kernel().code()).nc;
+  for (int kind = 0; kind < 4; ++kind)
+    for (Activation act : {Activation::kRelu, Activation::kTanh}) {
+      Case c;
+      c.M = 40;
+      c.N = nc - 5;  // one column block whatever the CPU's L2
+      c.K = 530;     // three K blocks
+      c.bias = true;
+      c.axis = GemmEpilogue::BiasAxis::kPerRow;
+      c.act.kind = act;
+      c.source = kind == 0;        // filled by the tasks
+      c.pack_a = kind <= 1;        // 1: a row-major B read in place
+      c.pack_b = kind == 2;        // prepacked weights, A rows of tokens
+      if (kind == 3) c.ta = true;  // A packed for the call, B packed by the tasks
+      Trial one(c, rng);
+      Trial two = one;
+      int64_t filled_one = 0, filled_two = 0;
+      one.compute(nullptr, nullptr, &filled_one);
+      two.compute(&pool, nullptr, &filled_two);
+      one.check();
+      ASSERT_EQ(0, std::memcmp(one.C.data(), two.C.data(), one.C.size() * sizeof(float))) << c.str();
+      if (c.source && act == Activation::kRelu) {
+        EXPECT_EQ(filled_one, c.K * c.N) << c.str();
+        EXPECT_EQ(filled_two, c.K * c.N) << c.str() << ": filled again by a second thread";
+      }
+    }
 }
 
 TEST_P(GemmF32, LargeAIsPackedInRounds) {

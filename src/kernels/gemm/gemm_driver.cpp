@@ -47,6 +47,7 @@ using gemm_task::EntryView;
 using gemm_task::Prefetch;
 using gemm_task::Round;
 using gemm_task::Scratch;
+using gemm_task::activation_after_tiles;
 using gemm_task::entry_b;
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
@@ -270,6 +271,54 @@ bool read_b_in_place(const Round& r, int64_t rows) {
          strip_stays_in_l2(g.b.ld * f, std::min(r.kc, g.K), r.l2_sets);
 }
 
+/// Work of column panels [p0, p1) of N in full-panel units: a last panel of at most nr / 2 (+ the column tile's
+/// kGemmColumnTileCols) columns runs as a half-width tile (gemm_run_tile), about half a full one's FMAs.
+double panel_work(const Round& r, int64_t p0, int64_t p1) {
+  double w = 0;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t cols = std::min(r.nr, r.g->N - p * r.nr);
+    w += cols == r.nr ? 1.0 : 2 * cols <= r.nr + 2 * kGemmColumnTileCols ? 0.6 : 1.0;
+  }
+  return w;
+}
+
+/// The busiest of `parts` equal ranges of `units` units of work (cost(u0, u1) the work of units [u0, u1)), as a
+/// share of an even split: 1.0 is perfect balance.
+template <typename Cost> double busiest_share(int64_t units, int64_t parts, Cost&& cost) {
+  double worst = 0, total = 0;
+  for (int64_t t = 0; t < parts; ++t) {
+    const double w = cost(t * units / parts, (t + 1) * units / parts);
+    worst = std::max(worst, w);
+    total += w;
+  }
+  return total > 0 ? worst * static_cast<double>(parts) / total : 1.0;
+}
+
+/// Whether a round of a B source (implicit GEMM) whose column blocks are fewer than the threads gives each thread
+/// a range of columns (narrower blocks: r.n_blocks raised to the threads) instead of a range of rows: each row
+/// range fills and packs all of B again from the source, a column range only its own columns, but reads all of A.
+/// So where A is small (within half of L2: a layer of few output channels) and the columns share out at least as
+/// evenly as the rows. Measured (Emerald Rapids, 2 threads, gemm_bench-like calls): 3x3 stride-2 convolutions
+/// 128x784x1152 1263 -> 1018 us, 128x784x576 643 -> 515, 64x784x576 447 -> 322, 128x196x1152 384 -> 324. Not for
+/// a B read from memory: with a short K (a 1x1 convolution of few input channels) two threads writing the two
+/// halves of every row of C slowed each other (128x729x64: 46 us by rows, 78 by columns; 128x784x128 91 -> 122).
+/// Only where the activation is applied in the tiles' registers: the row segments an activation pass sees (the
+/// column blocks) must not depend on the threads (gemm.h: the bits do not).
+bool split_columns(const Round& r, int64_t entries, int64_t rows, int64_t threads) {
+  const GemmArgs& g = *r.g;
+  if (!g.b_source || entries * r.n_blocks >= threads || r.n_panels < 2 * threads ||
+      activation_after_tiles(g.epilogue.activation))
+    return false;
+  if (round_up(rows, r.mr) * g.K * int64_t{sizeof(float)} > r.l2_bytes / 2) return false;
+  const int64_t m_panels = ceil_div(rows, r.mr);
+  const double by_rows = busiest_share(m_panels, threads, [&](int64_t p0, int64_t p1) {
+    return static_cast<double>(std::min(rows, p1 * r.mr) - std::min(rows, p0 * r.mr));
+  });
+  const double by_columns =
+      busiest_share(r.n_panels, threads, [&](int64_t p0, int64_t p1) { return panel_work(r, p0, p1); });
+  return by_columns <= by_rows * 1.05;
+}
+
 /// Batch entries [b0, b1) x rows [r0, r1): pre-pack what is shared, then the tasks.
 void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   const GemmArgs& g = *r.g;
@@ -295,6 +344,8 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   // with one): measured on the 2-core Zen 2, best single calls.
   int64_t mt = 1, nt = 1;
   if (threads > 1) {
+    const bool column_ranges = split_columns(r, entries, rows, threads);
+    if (column_ranges) r.n_blocks = std::min(r.n_panels, ceil_div(threads, entries));
     nt = std::min(r.n_blocks, ceil_div(kTasksPerThread * threads, entries));
     if (entries * nt < threads && b_can_prepack) prepack_b = true;
     // Row ranges of one column run each read the run's B over all of K. When that B is larger than L2 and K takes
@@ -306,7 +357,7 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
     const int64_t widest_block = ceil_div(r.n_panels, r.n_blocks) * r.nr;
     const bool b_run_leaves_l2 = r.nkb > 1 && widest_block * K * int64_t{sizeof(float)} > r.l2_bytes;
     const bool one_range_each = g.packed_b && nt == 1 && b_run_leaves_l2 && m_panels >= 8 * threads;
-    const int64_t per_thread = g.packed_b ? (one_range_each ? 1 : 4) : prepack_b ? 1 : 0;
+    const int64_t per_thread = column_ranges ? 0 : g.packed_b ? (one_range_each ? 1 : 4) : prepack_b ? 1 : 0;
     auto enough = [&](int64_t m) {
       const int64_t tasks = entries * m * nt;
       return per_thread ? tasks >= per_thread * threads && tasks % threads == 0 : tasks >= threads;
