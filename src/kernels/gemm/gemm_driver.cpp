@@ -263,9 +263,18 @@ bool a_rows_crowd_l1(int64_t stride, int64_t rows) {
 /// the packed path writes 1 KiB runs). The C limit still pays now that in-place blocks keep the packed order (Zen 3,
 /// gemm_bench, limit 4x -> 64x L2): C of 3.2 MB, 256x3136x64 79 -> 67 GFLOP/s, 64x12544x147 78 -> 77; 6.4 MB,
 /// 32x50176x27 57 -> 54.
-bool read_b_in_place(const Round& r, int64_t rows) {
+/// Not on several threads where B's rows are not whole cache lines apart (NCHW planes of 55x55, 27x27: every
+/// vector load of a row straddles two lines) and its columns take at least 4 panels per thread: there, reading a
+/// B just written by the node before (in the network, always) cost each thread more than packing it. Measured on
+/// the Emerald Rapids host, 2 threads, under SCHED_FIFO, B rewritten before each call: 16x3025x128 165 -> 75 us,
+/// 32x729x256 135 -> 98, 64x3025x16 52 -> 44; in SqueezeNet (min of 3 rounds) features.4/squeeze 0.175 -> 0.088
+/// ms, features.7/squeeze 0.143 -> 0.108, the model 3.58 -> 3.36 ms. At 1 thread in place stays faster (the same
+/// layers 1-20 % slower packed; SqueezeNet 5.34 -> 5.43 ms), and so on the 13x13 planes' 6 panels (64x169x512 in
+/// place 65 us, packed 75).
+bool read_b_in_place(const Round& r, int64_t rows, int64_t threads) {
   const GemmArgs& g = *r.g;
   constexpr int64_t f = sizeof(float);
+  if (threads > 1 && g.b.ld * f % 64 != 0 && r.n_panels >= 4 * threads) return false;
   return !g.packed_b && !g.b_source && !g.b.trans && g.K > 0 && !r.a_row_major &&
          round_up(rows, r.mr) * g.K * f <= r.l2_bytes / 2 && rows * g.N * f <= 4 * r.l2_bytes &&
          strip_stays_in_l2(g.b.ld * f, std::min(r.kc, g.K), r.l2_sets);
@@ -331,7 +340,7 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   // be asked for all of K x N at once).
   const bool b_shared = g.stride_b == 0 || g.batch == 1;
   const int64_t n_panels = ceil_div(g.N, r.nr), b_entries = b_shared ? 1 : entries;
-  r.b_in_place = read_b_in_place(r, rows);
+  r.b_in_place = read_b_in_place(r, rows, threads);
   const bool b_can_prepack = !g.packed_b && !g.b_source && !r.b_in_place &&
                              b_entries * n_panels * r.nr * K <= kMaxPrepackFloats;
   bool prepack_b = b_can_prepack && b_shared && entries > 1;
