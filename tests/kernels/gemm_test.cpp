@@ -548,6 +548,17 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   in_place.axis = GemmEpilogue::BiasAxis::kPerRow;
   in_place.act.kind = Activation::kSilu;
   cases.push_back(in_place);
+  // A 1x1 convolution on 55x55 planes: B's rows 3025 floats apart, not whole cache lines; 1 thread reads B in
+  // place, 2 threads pack it (gemm_driver.cpp, read_b_in_place): the same bits.
+  Case plane;
+  plane.M = 16;
+  plane.N = 3025;
+  plane.K = 130;
+  plane.pack_a = true;
+  plane.bias = true;
+  plane.axis = GemmEpilogue::BiasAxis::kPerRow;
+  plane.act.kind = Activation::kRelu;
+  cases.push_back(plane);
   // A transformer's MLP down projection: one column block whose packed B outgrows L2 over several K blocks, so
   // each thread takes one row range (ragged rows, columns and K).
   Case down;
