@@ -559,6 +559,15 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   plane.axis = GemmEpilogue::BiasAxis::kPerRow;
   plane.act.kind = Activation::kRelu;
   cases.push_back(plane);
+  // A classifier at batch 1: one row, one column block of prepacked weights, split by columns over the threads.
+  Case classifier;
+  classifier.M = 1;
+  classifier.N = gemm_blocking(*k.code()).nc - 24;
+  classifier.K = 700;
+  classifier.pack_b = true;
+  classifier.bias = true;
+  classifier.act.kind = Activation::kRelu;
+  cases.push_back(classifier);
   // A transformer's MLP down projection: one column block whose packed B outgrows L2 over several K blocks, so
   // each thread takes one row range (ragged rows, columns and K).
   Case down;
