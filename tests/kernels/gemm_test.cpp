@@ -629,6 +629,26 @@ TEST_P(GemmF32, FewRowsSplitColumnsOverThreads) {
         EXPECT_EQ(filled_two, c.K * c.N) << c.str() << ": filled again by a second thread";
       }
     }
+  // A larger than half of L2 (many output channels): rows are split, and the source is packed once for the call
+  // by both threads (K chunks), not once per row range.
+  Case wide;
+  wide.M = gemm_blocking(*kernel().code()).l2_bytes / (2 * 300 * 4) + 40;
+  wide.N = 200;
+  wide.K = 300;
+  wide.source = true;
+  wide.pack_a = true;
+  wide.bias = true;
+  wide.axis = GemmEpilogue::BiasAxis::kPerRow;
+  wide.act.kind = Activation::kRelu;
+  Trial one(wide, rng);
+  Trial two = one;
+  int64_t filled_one = 0, filled_two = 0;
+  one.compute(nullptr, nullptr, &filled_one);
+  two.compute(&pool, nullptr, &filled_two);
+  one.check();
+  ASSERT_EQ(0, std::memcmp(one.C.data(), two.C.data(), one.C.size() * sizeof(float))) << wide.str();
+  EXPECT_EQ(filled_one, wide.K * wide.N) << wide.str();
+  EXPECT_EQ(filled_two, wide.K * wide.N) << wide.str() << ": filled once per row range";
 }
 
 TEST_P(GemmF32, LargeAIsPackedInRounds) {
