@@ -359,7 +359,10 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   int64_t mt = 1, nt = 1;
   if (threads > 1) {
     const bool column_ranges = split_columns(r, entries, rows, threads);
-    if (column_ranges) r.n_blocks = std::min(r.n_panels, ceil_div(threads, entries));
+    // Fewer row panels than threads (a classifier): narrow blocks, several per thread, so that a worker woken late
+    // or descheduled (a busy machine) leaves most of its range to the others instead of holding half the call.
+    if (column_ranges)
+      r.n_blocks = std::min(r.n_panels, m_panels < threads ? kTasksPerThread * threads : ceil_div(threads, entries));
     nt = std::min(r.n_blocks, ceil_div(kTasksPerThread * threads, entries));
     // Row ranges of a B source would each fill the same blocks: the source is then packed once for the call, its
     // K chunks spread over the threads (the windows of a convolution's input gathered once). Measured (Emerald
