@@ -62,8 +62,10 @@ struct Source {
   const float* b;
   int64_t ldb;
   mutable std::atomic<int64_t> widest{0};
+  mutable std::atomic<int64_t> filled{0};  ///< elements written, over all calls
   static void fill(const void* ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) {
     const auto* s = static_cast<const Source*>(ctx);
+    s->filled.fetch_add(kc * nc);
     int64_t w = s->widest.load();
     while (nc > w && !s->widest.compare_exchange_weak(w, nc)) {
     }
@@ -137,7 +139,7 @@ struct Trial {
   }
 
   /// Runs the fast GEMM into C.
-  void compute(ThreadPool* pool, int64_t* widest_fill = nullptr) {
+  void compute(ThreadPool* pool, int64_t* widest_fill = nullptr, int64_t* filled = nullptr) {
     PackedGemmOperand pa, pb;
     GemmArgs g;
     g.M = c.M;
@@ -177,6 +179,7 @@ struct Trial {
     g.stride_residual = sr;
     gemm_f32(g, pool);
     if (widest_fill) *widest_fill = src.widest.load();
+    if (filled) *filled = src.filled.load();
   }
 
   void check() const {
@@ -545,6 +548,26 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   in_place.axis = GemmEpilogue::BiasAxis::kPerRow;
   in_place.act.kind = Activation::kSilu;
   cases.push_back(in_place);
+  // A 1x1 convolution on 55x55 planes: B's rows 3025 floats apart, not whole cache lines; 1 thread reads B in
+  // place, 2 threads pack it (gemm_driver.cpp, read_b_in_place): the same bits.
+  Case plane;
+  plane.M = 16;
+  plane.N = 3025;
+  plane.K = 130;
+  plane.pack_a = true;
+  plane.bias = true;
+  plane.axis = GemmEpilogue::BiasAxis::kPerRow;
+  plane.act.kind = Activation::kRelu;
+  cases.push_back(plane);
+  // A classifier at batch 1: one row, one column block of prepacked weights, split by columns over the threads.
+  Case classifier;
+  classifier.M = 1;
+  classifier.N = gemm_blocking(*k.code()).nc - 24;
+  classifier.K = 700;
+  classifier.pack_b = true;
+  classifier.bias = true;
+  classifier.act.kind = Activation::kRelu;
+  cases.push_back(classifier);
   // A transformer's MLP down projection: one column block whose packed B outgrows L2 over several K blocks, so
   // each thread takes one row range (ragged rows, columns and K).
   Case down;
@@ -570,6 +593,62 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
     one.check();
     ASSERT_EQ(0, std::memcmp(one.C.data(), two.C.data(), one.C.size() * sizeof(float))) << c.str();
   }
+}
+
+TEST_P(GemmF32, FewRowsSplitColumnsOverThreads) {
+  // A B source (implicit GEMM) of one column block with an A within half of L2 (a layer of few output channels):
+  // each of 2 threads takes a range of the columns rather than of the rows (gemm_driver.cpp, split_columns), so
+  // the source is filled once in all, not once per thread. The bits are those of 1 thread, and so for the other
+  // kinds of B (read in place, prepacked, packed by the tasks), which split rows, and with an activation applied
+  // after the tiles (Tanh), where rows are split too.
+  std::mt19937 rng(5);
+  ThreadPool pool(2);
+  const int64_t nc = gemm_blocking(*kernel().code()).nc;
+  for (int kind = 0; kind < 4; ++kind)
+    for (Activation act : {Activation::kRelu, Activation::kTanh}) {
+      Case c;
+      c.M = 40;
+      c.N = nc - 5;  // one column block whatever the CPU's L2
+      c.K = 530;     // three K blocks
+      c.bias = true;
+      c.axis = GemmEpilogue::BiasAxis::kPerRow;
+      c.act.kind = act;
+      c.source = kind == 0;        // filled by the tasks
+      c.pack_a = kind <= 1;        // 1: a row-major B read in place
+      c.pack_b = kind == 2;        // prepacked weights, A rows of tokens
+      if (kind == 3) c.ta = true;  // A packed for the call, B packed by the tasks
+      Trial one(c, rng);
+      Trial two = one;
+      int64_t filled_one = 0, filled_two = 0;
+      one.compute(nullptr, nullptr, &filled_one);
+      two.compute(&pool, nullptr, &filled_two);
+      one.check();
+      ASSERT_EQ(0, std::memcmp(one.C.data(), two.C.data(), one.C.size() * sizeof(float))) << c.str();
+      if (c.source && act == Activation::kRelu) {
+        EXPECT_EQ(filled_one, c.K * c.N) << c.str();
+        EXPECT_EQ(filled_two, c.K * c.N) << c.str() << ": filled again by a second thread";
+      }
+    }
+  // A larger than half of L2 (many output channels): rows are split, and the source is packed once for the call
+  // by both threads (K chunks), not once per row range.
+  Case wide;
+  wide.M = gemm_blocking(*kernel().code()).l2_bytes / (2 * 300 * 4) + 40;
+  wide.N = 200;
+  wide.K = 300;
+  wide.source = true;
+  wide.pack_a = true;
+  wide.bias = true;
+  wide.axis = GemmEpilogue::BiasAxis::kPerRow;
+  wide.act.kind = Activation::kRelu;
+  Trial one(wide, rng);
+  Trial two = one;
+  int64_t filled_one = 0, filled_two = 0;
+  one.compute(nullptr, nullptr, &filled_one);
+  two.compute(&pool, nullptr, &filled_two);
+  one.check();
+  ASSERT_EQ(0, std::memcmp(one.C.data(), two.C.data(), one.C.size() * sizeof(float))) << wide.str();
+  EXPECT_EQ(filled_one, wide.K * wide.N) << wide.str();
+  EXPECT_EQ(filled_two, wide.K * wide.N) << wide.str() << ": filled once per row range";
 }
 
 TEST_P(GemmF32, LargeAIsPackedInRounds) {

@@ -83,8 +83,8 @@ struct GemmEpilogue {
 /// windows while B is packed and never materialises im2col). fill() writes the logical rows [k0, k0 + kc) by
 /// columns [n0, n0 + nc) of B row-major into dst, whose leading dimension is ld. Called from several threads.
 /// gemm_f32 asks for at most 256 columns by 64 rows at a time (ld = nc), into a per-thread staging buffer that it
-/// packs from: only the current cache block of B ever exists. When 2 threads share fewer column blocks than
-/// they need, each may ask for the same block.
+/// packs from: only the current cache block of B ever exists, except on several threads where row ranges would
+/// each fill the same blocks: then all of B is packed once for the call (while it takes at most 4 Mi floats).
 struct GemmBSource {
   void (*fill)(const void* ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) = nullptr;
   const void* ctx = nullptr;

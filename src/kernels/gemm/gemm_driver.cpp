@@ -47,6 +47,7 @@ using gemm_task::EntryView;
 using gemm_task::Prefetch;
 using gemm_task::Round;
 using gemm_task::Scratch;
+using gemm_task::activation_after_tiles;
 using gemm_task::entry_b;
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
@@ -262,12 +263,74 @@ bool a_rows_crowd_l1(int64_t stride, int64_t rows) {
 /// the packed path writes 1 KiB runs). The C limit still pays now that in-place blocks keep the packed order (Zen 3,
 /// gemm_bench, limit 4x -> 64x L2): C of 3.2 MB, 256x3136x64 79 -> 67 GFLOP/s, 64x12544x147 78 -> 77; 6.4 MB,
 /// 32x50176x27 57 -> 54.
-bool read_b_in_place(const Round& r, int64_t rows) {
+/// Not on several threads where B's rows are not whole cache lines apart (NCHW planes of 55x55, 27x27: every
+/// vector load of a row straddles two lines) and its columns take at least 4 panels per thread: there, reading a
+/// B just written by the node before (in the network, always) cost each thread more than packing it. Measured on
+/// the Emerald Rapids host, 2 threads, under SCHED_FIFO, B rewritten before each call: 16x3025x128 165 -> 75 us,
+/// 32x729x256 135 -> 98, 64x3025x16 52 -> 44; in SqueezeNet (min of 3 rounds) features.4/squeeze 0.175 -> 0.088
+/// ms, features.7/squeeze 0.143 -> 0.108, the model 3.58 -> 3.36 ms. At 1 thread in place stays faster (the same
+/// layers 1-20 % slower packed; SqueezeNet 5.34 -> 5.43 ms), and so on the 13x13 planes' 6 panels (64x169x512 in
+/// place 65 us, packed 75).
+bool read_b_in_place(const Round& r, int64_t rows, int64_t threads) {
   const GemmArgs& g = *r.g;
   constexpr int64_t f = sizeof(float);
+  if (threads > 1 && g.b.ld * f % 64 != 0 && r.n_panels >= 4 * threads) return false;
   return !g.packed_b && !g.b_source && !g.b.trans && g.K > 0 && !r.a_row_major &&
          round_up(rows, r.mr) * g.K * f <= r.l2_bytes / 2 && rows * g.N * f <= 4 * r.l2_bytes &&
          strip_stays_in_l2(g.b.ld * f, std::min(r.kc, g.K), r.l2_sets);
+}
+
+/// Work of column panels [p0, p1) of N in full-panel units: a last panel of at most nr / 2 (+ the column tile's
+/// kGemmColumnTileCols) columns runs as a half-width tile (gemm_run_tile), about half a full one's FMAs.
+double panel_work(const Round& r, int64_t p0, int64_t p1) {
+  double w = 0;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t cols = std::min(r.nr, r.g->N - p * r.nr);
+    w += cols == r.nr ? 1.0 : 2 * cols <= r.nr + 2 * kGemmColumnTileCols ? 0.6 : 1.0;
+  }
+  return w;
+}
+
+/// The busiest of `parts` equal ranges of `units` units of work (cost(u0, u1) the work of units [u0, u1)), as a
+/// share of an even split: 1.0 is perfect balance.
+template <typename Cost> double busiest_share(int64_t units, int64_t parts, Cost&& cost) {
+  double worst = 0, total = 0;
+  for (int64_t t = 0; t < parts; ++t) {
+    const double w = cost(t * units / parts, (t + 1) * units / parts);
+    worst = std::max(worst, w);
+    total += w;
+  }
+  return total > 0 ? worst * static_cast<double>(parts) / total : 1.0;
+}
+
+/// Whether a round of a B source (implicit GEMM) whose column blocks are fewer than the threads gives each thread
+/// a range of columns (narrower blocks: r.n_blocks raised to the threads) instead of a range of rows: each row
+/// range fills and packs all of B again from the source, a column range only its own columns, but reads all of A.
+/// So where A is small (within half of L2: a layer of few output channels) and the columns share out at least as
+/// evenly as the rows. Measured (Emerald Rapids, 2 threads, gemm_bench-like calls): 3x3 stride-2 convolutions
+/// 128x784x1152 1263 -> 1018 us, 128x784x576 643 -> 515, 64x784x576 447 -> 322, 128x196x1152 384 -> 324. Not for
+/// a B read from memory: with a short K (a 1x1 convolution of few input channels) two threads writing the two
+/// halves of every row of C slowed each other (128x729x64: 46 us by rows, 78 by columns; 128x784x128 91 -> 122).
+/// Columns too, whatever B, where the rows are fewer than one panel per thread (a classifier at batch 1, M = 1:
+/// with a 2 MiB L2 its 1000 columns are one block, and the call ran on one thread). Measured (Emerald Rapids, 2
+/// threads, SCHED_FIFO, weights prepacked as B): 1x1000x2048 301 -> 139 us, 1x1000x1280 170 -> 66; MobileNet-v2 at
+/// 2 threads 3.22 -> 3.08 ms, ResNet-50 36.4 -> 35.9 (ab.py, 3 rounds).
+/// Only where the activation is applied in the tiles' registers: the row segments an activation pass sees (the
+/// column blocks) must not depend on the threads (gemm.h: the bits do not).
+bool split_columns(const Round& r, int64_t entries, int64_t rows, int64_t threads) {
+  const GemmArgs& g = *r.g;
+  if (entries * r.n_blocks >= threads || r.n_panels < 2 * threads || activation_after_tiles(g.epilogue.activation))
+    return false;
+  const int64_t m_panels = ceil_div(rows, r.mr);
+  // Fewer row panels than threads (a classifier at batch 1: one row): rows cannot give every thread a share.
+  if (m_panels < threads) return true;
+  if (!g.b_source || round_up(rows, r.mr) * g.K * int64_t{sizeof(float)} > r.l2_bytes / 2) return false;
+  const double by_rows = busiest_share(m_panels, threads, [&](int64_t p0, int64_t p1) {
+    return static_cast<double>(std::min(rows, p1 * r.mr) - std::min(rows, p0 * r.mr));
+  });
+  const double by_columns =
+      busiest_share(r.n_panels, threads, [&](int64_t p0, int64_t p1) { return panel_work(r, p0, p1); });
+  return by_columns <= by_rows * 1.05;
 }
 
 /// Batch entries [b0, b1) x rows [r0, r1): pre-pack what is shared, then the tasks.
@@ -278,11 +341,11 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   const int64_t threads = pool ? static_cast<int64_t>(pool->threads()) : 1;
 
   // B: prepacked; or packed here for the whole call, when row ranges (or entries sharing one B) would otherwise
-  // each pack the same blocks; or packed block by block by the tasks (always so from a B source, which must never
-  // be asked for all of K x N at once).
+  // each pack the same blocks; or packed block by block by the tasks (a B source is asked for at most
+  // kSourceRows x kSourceColumns at once either way).
   const bool b_shared = g.stride_b == 0 || g.batch == 1;
   const int64_t n_panels = ceil_div(g.N, r.nr), b_entries = b_shared ? 1 : entries;
-  r.b_in_place = read_b_in_place(r, rows);
+  r.b_in_place = read_b_in_place(r, rows, threads);
   const bool b_can_prepack = !g.packed_b && !g.b_source && !r.b_in_place &&
                              b_entries * n_panels * r.nr * K <= kMaxPrepackFloats;
   bool prepack_b = b_can_prepack && b_shared && entries > 1;
@@ -295,8 +358,19 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
   // with one): measured on the 2-core Zen 2, best single calls.
   int64_t mt = 1, nt = 1;
   if (threads > 1) {
+    const bool column_ranges = split_columns(r, entries, rows, threads);
+    // Fewer row panels than threads (a classifier): narrow blocks, several per thread, so that a worker woken late
+    // or descheduled (a busy machine) leaves most of its range to the others instead of holding half the call.
+    if (column_ranges)
+      r.n_blocks = std::min(r.n_panels, m_panels < threads ? kTasksPerThread * threads : ceil_div(threads, entries));
     nt = std::min(r.n_blocks, ceil_div(kTasksPerThread * threads, entries));
-    if (entries * nt < threads && b_can_prepack) prepack_b = true;
+    // Row ranges of a B source would each fill the same blocks: the source is then packed once for the call, its
+    // K chunks spread over the threads (the windows of a convolution's input gathered once). Measured (Emerald
+    // Rapids, 2 threads, SCHED_FIFO, in the network, median of 3-4 rounds): ResNet-50's 3x3 stride-2 layers
+    // layer3.0.conv2 1.26 -> 1.14 ms, layer4.0.conv2 1.54 -> 1.41; ResNet-18's layer3.0.conv1 0.66 -> 0.61,
+    // layer4.0.conv1 0.77 -> 0.69.
+    const bool source_prepack = g.b_source && b_shared && n_panels * r.nr * K <= kMaxPrepackFloats;
+    if (entries * nt < threads && (b_can_prepack || source_prepack)) prepack_b = true;
     // Row ranges of one column run each read the run's B over all of K. When that B is larger than L2 and K takes
     // several blocks, a thread's next row range reads all of it again from L3 (a transformer's MLP down
     // projection: BERT-mini's 128 x 256 over K = 1024 is 1 MB of packed B, read 4 times per thread with four
@@ -306,7 +380,7 @@ void run_round(Round r, ThreadPool* pool, int64_t b1, int64_t r1) {
     const int64_t widest_block = ceil_div(r.n_panels, r.n_blocks) * r.nr;
     const bool b_run_leaves_l2 = r.nkb > 1 && widest_block * K * int64_t{sizeof(float)} > r.l2_bytes;
     const bool one_range_each = g.packed_b && nt == 1 && b_run_leaves_l2 && m_panels >= 8 * threads;
-    const int64_t per_thread = g.packed_b ? (one_range_each ? 1 : 4) : prepack_b ? 1 : 0;
+    const int64_t per_thread = column_ranges ? 0 : g.packed_b ? (one_range_each ? 1 : 4) : prepack_b ? 1 : 0;
     auto enough = [&](int64_t m) {
       const int64_t tasks = entries * m * nt;
       return per_thread ? tasks >= per_thread * threads && tasks % threads == 0 : tasks >= threads;

@@ -107,6 +107,23 @@ class Prefetch {
   int64_t row_step_ = 0, row_lines_ = 0, rows_left_ = 0, per_step_ = 0, line_ = 0;
 };
 
+/// Whether the activation is applied by a pass over each stored row segment (apply_activation_f32) rather than in
+/// the tiles' registers (Relu, Clip, HardSwish, Sigmoid, SiLU, GELU (erf)).
+inline bool activation_after_tiles(const ActivationParams& a) {
+  switch (a.kind) {
+    case Activation::kNone:
+    case Activation::kRelu:
+    case Activation::kClip:
+    case Activation::kHardSwish:
+    case Activation::kSigmoid:
+    case Activation::kSilu:
+    case Activation::kGeluErf:
+      return false;
+    default:
+      return true;
+  }
+}
+
 /// What the tasks of one batch entry share: where its A, C and residual start, which tiles read A, and how the
 /// epilogue's activation is applied (Relu, Clip, HardSwish, Sigmoid, SiLU and GELU (erf) in the tiles' registers
 /// on the last K block, saving a pass over C; others by apply_activation_f32 over each row segment of a column
@@ -134,8 +151,7 @@ struct EntryView {
         sigmoid(ep.activation.kind == Activation::kSigmoid),
         silu(ep.activation.kind == Activation::kSilu),
         gelu_erf(ep.activation.kind == Activation::kGeluErf),
-        activate_after(ep.activation.kind != Activation::kNone && !clamp && !hard_swish && !sigmoid && !silu &&
-                       !gelu_erf) {}
+        activate_after(activation_after_tiles(ep.activation)) {}
 
   /// Runs the tile of t.rows x t.cols (t placed) over kc steps of A at a and B's panel at b (gemm_run_tile).
   void run(const GemmTile& t, int64_t kc, const float* a, const float* b) const {
