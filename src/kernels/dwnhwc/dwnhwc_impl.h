@@ -199,6 +199,15 @@ inline constexpr int kShortStrip = 6;
 template <int KH, int KW, int SW, int R>
 inline constexpr bool kReuseRows = !kReuse<KH, KW, R> && KH == 5 && KW == 5 && SW > 0;
 
+// AVX-512's 32 registers, stride 1: whole output rows in strips of kRowStrip = 14 pixels, then 7 (MobileNets'
+// rows are 7, 14, 28, 56 or 112 wide: one piece per row or per 14 pixels), those reaching into the padding
+// clipped, as the 5x5 strips of AVX2 (kReuseRows). A 3x3 strip of 14 with its filter in registers takes 14 + 9 +
+// 1 registers; a 5x5 one, a tap row at a time, 14 + 5 + 1. Rows cut into border pixels and strips of 12, 4, 2, 1
+// run latency-bound pieces (border pixels: 2 FMA chains, 18 loads per 9 FMAs).
+template <int KH, int KW, int SW, int R>
+inline constexpr bool kWholeRows = R >= 32 && SW == 1 && ((KH == 3 && KW == 3) || (KH == 5 && KW == 5));
+inline constexpr int kRowStrip = 14;
+
 template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
 
 // T interior pixels from ow of one vector of channels.
@@ -263,7 +272,7 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
       each_vector([&](const auto& v) { clipped_pixel(s, v, ow); });
     }
   };
-  if constexpr (kReuseRows<KH, KW, SW, R> && SW == 1) {
+  if constexpr ((kReuseRows<KH, KW, SW, R> || kWholeRows<KH, KW, SW, R>) && SW == 1) {
     // The whole row in strips of 8, 4, 2, 1, those reaching into the padding clipped: a border pixel alone
     // loads each of its taps and inputs (50 loads per 25 FMAs), most of a 7-wide row's time. Zen 3, 1 thread,
     // kiln_microbench, min of 5 alternating rounds: c960_7_k5_s1 101 -> 60 us, c1152_7 123 -> 72, c480_14 131 ->
@@ -286,8 +295,13 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
         if (once) return;
       }
     };
-    row_strips(std::integral_constant<int, kStrip<R>>{}, false);
-    row_strips(std::integral_constant<int, 8>{}, true);
+    if constexpr (R >= 32) {
+      row_strips(std::integral_constant<int, kRowStrip>{}, false);
+      row_strips(std::integral_constant<int, kRowStrip / 2>{}, true);
+    } else {
+      row_strips(std::integral_constant<int, kStrip<R>>{}, false);
+      row_strips(std::integral_constant<int, 8>{}, true);
+    }
     row_strips(std::integral_constant<int, 4>{}, true);
     row_strips(std::integral_constant<int, 2>{}, true);
     row_strips(std::integral_constant<int, 1>{}, true);
