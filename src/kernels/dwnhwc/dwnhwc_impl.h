@@ -62,8 +62,10 @@ template <typename S, bool Tail> struct Lane {
     return S::load(p);
   }
   V tap(int64_t t) const { return S::load(w + t * kDwNhwcBlock); }
-  // Output ow from its accumulator: residual, activation (when held in registers), one store.
-  void finish(int64_t ow, V acc) const {
+  // Output ow from its accumulator: residual, activation (when held in registers), one store. Inlined: called
+  // out of line (GCC did, for every strip), each call clobbers every vector register, so a strip's accumulators
+  // went through the stack and every output paid a call and the activation's branches.
+  __attribute__((always_inline)) void finish(int64_t ow, V acc) const {
     if (res) acc = S::add(acc, load(res + ow * pixel));
     acc = ep->apply(acc);
     if constexpr (Tail) {
