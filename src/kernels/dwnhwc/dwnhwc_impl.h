@@ -205,7 +205,11 @@ inline constexpr bool kReuseRows = !kReuse<KH, KW, R> && KH == 5 && KW == 5 && S
 // rows are 7, 14, 28, 56 or 112 wide: one piece per row or per 14 pixels), those reaching into the padding
 // clipped, as the 5x5 strips of AVX2 (kReuseRows). A 3x3 strip of 14 with its filter in registers takes 14 + 9 +
 // 1 registers; a 5x5 one, a tap row at a time, 14 + 5 + 1. Rows cut into border pixels and strips of 12, 4, 2, 1
-// run latency-bound pieces (border pixels: 2 FMA chains, 18 loads per 9 FMAs).
+// run latency-bound pieces (border pixels: 2 FMA chains, 18 loads per 9 FMAs). Emerald Rapids, 1 thread,
+// kiln_microbench, min of 3 interleaved rounds, main -> this: c960_7_k3_s1 25.5 -> 14.7 us, c384_14_k3_s1 34.4 ->
+// 23.8, c576_14_k3_s1 51.5 -> 37.3, c192_28_k3_s1 70.6 -> 52.8, c960_7_k5_s1 45.7 -> 31.0, c672_14_k5_s1 88.2 ->
+// 75.0; 56- and 112-wide rows within noise (c144_56_k3_s1 254 -> 237, c16_112_k3_s1 88 -> 85), c240_28_k5_s1
+// 120 -> 124.
 // At stride 2 only 5x5 rows up to kRowStrip wide (run() picks the instantiation by the width): c672_14_k5_s2 48.4 -> 31.9 us,
 // while 28-wide rows (c72_56_k5_s2 60 -> 78) and 3x3 rows (c576_14_k3_s2 16.3 -> 18.5, c96_112_k3_s2 267 ->
 // 285) lost.
