@@ -68,8 +68,9 @@ std::string layer_name(const char* kernel, const Layer& l) {
          std::to_string(l.kernel) + "_s" + std::to_string(l.stride);
 }
 
-// The same layer channels-last, with the same activation (Clip 0..6).
-void run_nhwc_layer(benchmark::State& state, DwNhwcFn fn, const Layer& l) {
+// The same layer channels-last, with the same activation (Clip 0..6) or `act` (MobileNet-v3's HardSwish,
+// EfficientNet's SiLU).
+void run_nhwc_layer(benchmark::State& state, DwNhwcFn fn, const Layer& l, Activation act = Activation::kClip) {
   const DwConvShape p = layer_shape(l);
   DwNhwcShape s;
   s.channels = l.channels, s.in_h = p.in_h, s.in_w = p.in_w, s.out_h = p.out_h, s.out_w = p.out_w;
@@ -85,7 +86,7 @@ void run_nhwc_layer(benchmark::State& state, DwNhwcFn fn, const Layer& l) {
   dwnhwc_pack(w.data(), s.channels, s.kernel_h, s.kernel_w, packed.data());
   DwNhwcArgs a;
   a.x = x.data(), a.packed_w = packed.data(), a.y = y.data();
-  a.act.kind = Activation::kClip, a.act.alpha = 0, a.act.beta = 6;
+  a.act.kind = act, a.act.alpha = 0, a.act.beta = 6;
   const int64_t items = dwnhwc_items(s);
   for (auto _ : state) {
     fn(s, a, 0, items);
@@ -156,6 +157,10 @@ int register_all() {
       const std::string name = layer_name(k.name, l);
       const DwNhwcFn fn = dwnhwc_kernel(k.tier);
       benchmark::RegisterBenchmark(name.c_str(), [fn, l](benchmark::State& st) { run_nhwc_layer(st, fn, l); });
+      for (auto [suffix, act] : {std::pair<const char*, Activation>{"_hswish", Activation::kHardSwish},
+                                 {"_silu", Activation::kSilu}})
+        benchmark::RegisterBenchmark((name + suffix).c_str(),
+                                     [fn, l, act](benchmark::State& st) { run_nhwc_layer(st, fn, l, act); });
     }
   }
   for (IsaTier tier : {IsaTier::kAvx2, IsaTier::kAvx512}) {

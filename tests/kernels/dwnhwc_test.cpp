@@ -196,6 +196,24 @@ TEST_P(DwNhwcKernel, Stride2ThreeByThreeEveryWidth) {
     }
 }
 
+// 3x3 stride 1 (on AVX-512 whole rows in strips of 14, then 7, 4, 2, 1, those reaching into the padding
+// clipped): every output width from 1 to 32 (every mix of those strips, several strips of 14 per row), pads 0 to
+// 2, ragged channels, tap rows above and below the input.
+TEST_P(DwNhwcKernel, Stride1ThreeByThreeEveryWidth) {
+  const ListedKernel k = GetParam();
+  if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
+  const DwNhwcFn fn = kernel_of(k);
+  ASSERT_NE(fn, nullptr);
+  std::mt19937 rng(3131);
+  for (int64_t in_w = 1; in_w <= 32; ++in_w)
+    for (int64_t pad = 0; pad <= 2; ++pad) {
+      if (in_w + 2 * pad < 3) continue;
+      const DwNhwcShape s = square_window(in_w % 3 == 0 ? 32 : 23, 4, in_w, 3, 1, pad);
+      expect_matches_reference(k, fn, s, activation_of(static_cast<int>(in_w + pad)), rng);
+      if (HasFailure()) return;
+    }
+}
+
 // 5x5 at strides 1 and 2 (MobileNet-v3's and EfficientNet's; on AVX2 strips of 8 with one tap row in registers
 // at a time, at stride 1 also over the border pixels, clipped): every output width from 1 to 20 (every mix of
 // strips of 8, 4, 2, 1 and border pixels), pads 0 to 2, ragged channels, tap rows above and below the input.

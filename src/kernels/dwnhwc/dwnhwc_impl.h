@@ -62,8 +62,10 @@ template <typename S, bool Tail> struct Lane {
     return S::load(p);
   }
   V tap(int64_t t) const { return S::load(w + t * kDwNhwcBlock); }
-  // Output ow from its accumulator: residual, activation (when held in registers), one store.
-  void finish(int64_t ow, V acc) const {
+  // Output ow from its accumulator: residual, activation (when held in registers), one store. Inlined: called
+  // out of line (GCC did, for every strip), each call clobbers every vector register, so a strip's accumulators
+  // went through the stack and every output paid a call and the activation's branches.
+  __attribute__((always_inline)) void finish(int64_t ow, V acc) const {
     if (res) acc = S::add(acc, load(res + ow * pixel));
     acc = ep->apply(acc);
     if constexpr (Tail) {
@@ -199,6 +201,23 @@ inline constexpr int kShortStrip = 6;
 template <int KH, int KW, int SW, int R>
 inline constexpr bool kReuseRows = !kReuse<KH, KW, R> && KH == 5 && KW == 5 && SW > 0;
 
+// AVX-512's 32 registers, stride 1: whole output rows in strips of kRowStrip = 14 pixels, then 7 (MobileNets'
+// rows are 7, 14, 28, 56 or 112 wide: one piece per row or per 14 pixels), those reaching into the padding
+// clipped, as the 5x5 strips of AVX2 (kReuseRows). A 3x3 strip of 14 with its filter in registers takes 14 + 9 +
+// 1 registers; a 5x5 one, a tap row at a time, 14 + 5 + 1. Rows cut into border pixels and strips of 12, 4, 2, 1
+// run latency-bound pieces (border pixels: 2 FMA chains, 18 loads per 9 FMAs). Emerald Rapids, 1 thread,
+// kiln_microbench, min of 3 interleaved rounds, main -> this: c960_7_k3_s1 25.5 -> 14.7 us, c384_14_k3_s1 34.4 ->
+// 23.8, c576_14_k3_s1 51.5 -> 37.3, c192_28_k3_s1 70.6 -> 52.8, c960_7_k5_s1 45.7 -> 31.0, c672_14_k5_s1 88.2 ->
+// 75.0; 56- and 112-wide rows within noise (c144_56_k3_s1 254 -> 237, c16_112_k3_s1 88 -> 85), c240_28_k5_s1
+// 120 -> 124.
+// At stride 2 only 5x5 rows up to kRowStrip wide (run() picks the instantiation by the width): c672_14_k5_s2 48.4 -> 31.9 us,
+// while 28-wide rows (c72_56_k5_s2 60 -> 78) and 3x3 rows (c576_14_k3_s2 16.3 -> 18.5, c96_112_k3_s2 267 ->
+// 285) lost.
+template <int KH, int KW, int SW, int R>
+inline constexpr bool kWholeRows =
+    R >= 32 && ((SW == 1 && KH == 3 && KW == 3) || ((SW == 1 || SW == 2) && KH == 5 && KW == 5));
+inline constexpr int kRowStrip = 14;
+
 template <typename Lane> inline constexpr bool tail_of = std::remove_cvref_t<Lane>::kTail;
 
 // T interior pixels from ow of one vector of channels.
@@ -222,7 +241,7 @@ inline void strip(const DwNhwcShape& s, const Lane<S, Tail>& v, int64_t ow) {
 // Channels [c_lo, c_hi) of one output row, piece by piece (a border pixel, a strip of interior pixels), each piece over every vector of
 // channels before the next: the input is read in order, and the latency-bound pieces (border pixels, short
 // strips: few FMA chains) of consecutive vectors are independent, so they overlap in the out-of-order core.
-template <typename S, int KH, int KW, int SW, int R>
+template <typename S, int KH, int KW, int SW, int R, bool Whole>
 void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols, const float* const* rows,
                 const float* res_row, float* y_row, const simd::RegisterActivation<S>& ep, int64_t c_lo,
                 int64_t c_hi) {
@@ -263,7 +282,7 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
       each_vector([&](const auto& v) { clipped_pixel(s, v, ow); });
     }
   };
-  if constexpr (kReuseRows<KH, KW, SW, R> && SW == 1) {
+  if constexpr ((kReuseRows<KH, KW, SW, R> && SW == 1) || (kWholeRows<KH, KW, SW, R> && Whole)) {
     // The whole row in strips of 8, 4, 2, 1, those reaching into the padding clipped: a border pixel alone
     // loads each of its taps and inputs (50 loads per 25 FMAs), most of a 7-wide row's time. Zen 3, 1 thread,
     // kiln_microbench, min of 5 alternating rounds: c960_7_k5_s1 101 -> 60 us, c1152_7 123 -> 72, c480_14 131 ->
@@ -286,8 +305,13 @@ void output_row(const DwNhwcShape& s, const DwNhwcArgs& a, const Interior& cols,
         if (once) return;
       }
     };
-    row_strips(std::integral_constant<int, kStrip<R>>{}, false);
-    row_strips(std::integral_constant<int, 8>{}, true);
+    if constexpr (R >= 32) {
+      row_strips(std::integral_constant<int, kRowStrip>{}, false);
+      row_strips(std::integral_constant<int, kRowStrip / 2>{}, true);
+    } else {
+      row_strips(std::integral_constant<int, kStrip<R>>{}, false);
+      row_strips(std::integral_constant<int, 8>{}, true);
+    }
     row_strips(std::integral_constant<int, 4>{}, true);
     row_strips(std::integral_constant<int, 2>{}, true);
     row_strips(std::integral_constant<int, 1>{}, true);
@@ -331,7 +355,7 @@ template <int L> int64_t group_channels(const DwNhwcShape& s) {
   return fit < 2 * kDwNhwcBlock ? s.channels : std::min(fit, s.channels);
 }
 
-template <typename S, int KH, int KW, int SW, int R>
+template <typename S, int KH, int KW, int SW, int R, bool Whole = true>
 void items(const DwNhwcShape& s, const DwNhwcArgs& a, int64_t begin, int64_t end) {
   const Interior cols(s);
   const simd::RegisterActivation<S> ep(a.act);
@@ -351,7 +375,7 @@ void items(const DwNhwcShape& s, const DwNhwcArgs& a, int64_t begin, int64_t end
           }
         }
         const int64_t out_row = (n * s.out_h + oh) * s.out_w * C;
-        output_row<S, KH, KW, SW, R>(s, a, cols, rows, a.residual ? a.residual + out_row : nullptr, a.y + out_row,
+        output_row<S, KH, KW, SW, R, Whole>(s, a, cols, rows, a.residual ? a.residual + out_row : nullptr, a.y + out_row,
                                      ep, c_lo, std::min(C, c_lo + group));
       }
     }
@@ -368,7 +392,10 @@ template <typename S, int R> void run(const DwNhwcShape& s, const DwNhwcArgs& a,
   if (k == 3 && s.stride_w == 1) return items<S, 3, 3, 1, R>(s, a, begin, end);
   if (k == 3 && s.stride_w == 2) return items<S, 3, 3, 2, R>(s, a, begin, end);
   if (k == 5 && s.stride_w == 1) return items<S, 5, 5, 1, R>(s, a, begin, end);
-  if (k == 5 && s.stride_w == 2) return items<S, 5, 5, 2, R>(s, a, begin, end);
+  // 5x5 stride 2 in whole rows only up to kRowStrip outputs wide (kWholeRows); wider rows take an instantiation
+  // without that path (with it, the 28-wide rows ran 7-13 % slower though they did not take it).
+  if (k == 5 && s.stride_w == 2 && s.out_w <= kRowStrip) return items<S, 5, 5, 2, R, true>(s, a, begin, end);
+  if (k == 5 && s.stride_w == 2) return items<S, 5, 5, 2, R, false>(s, a, begin, end);
   items<S, 0, 0, 0, R>(s, a, begin, end);
 }
 
