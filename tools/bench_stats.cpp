@@ -46,20 +46,29 @@ void ProfileCollector::add(const StepProfile& step) {
     e.kernel = step.kernel;
   }
   e.ms += step.milliseconds;
+  e.each.push_back(step.milliseconds);
 }
 
-ProfileTable ProfileCollector::table(size_t runs) const {
+ProfileTable ProfileCollector::table(size_t runs, bool median) const {
   ProfileTable t;
   t.runs = runs;
+  t.median = median;
   const double per_run = 1.0 / static_cast<double>(std::max<size_t>(runs, 1));
   std::map<std::string, ProfileTable::OpType> types;
   for (const auto& [index, e] : by_index_) {
-    t.nodes.push_back({e.node, e.op_type, e.kernel, e.ms * per_run, 0});
+    double ms = e.ms * per_run;
+    if (median && !e.each.empty()) {
+      std::vector<double> sorted = e.each;
+      std::sort(sorted.begin(), sorted.end());
+      const size_t n = sorted.size();
+      ms = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+    t.nodes.push_back({e.node, e.op_type, e.kernel, ms, 0});
     ProfileTable::OpType& ty = types[e.op_type];
     ty.op_type = e.op_type;
     ty.nodes += 1;
-    ty.ms += e.ms * per_run;
-    t.total_ms += e.ms * per_run;
+    ty.ms += ms;
+    t.total_ms += ms;
   }
   for (auto& [name, ty] : types) t.op_types.push_back(ty);
   auto share = [&](double ms) { return t.total_ms > 0 ? 100.0 * ms / t.total_ms : 0.0; };

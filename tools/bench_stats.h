@@ -23,7 +23,7 @@ LatencySummary summarize_latencies(std::vector<double> milliseconds);
 struct ProfileTable {
   struct Node {
     std::string node, op_type, kernel;  ///< kernel: the prepared kernel's describe(), "" for the reference
-    double ms = 0;                      ///< mean per run
+    double ms = 0;                      ///< mean per run (median with ProfileCollector::table's `median`)
     double share = 0;                   ///< of total_ms, in percent
   };
   struct OpType {
@@ -32,6 +32,7 @@ struct ProfileTable {
     double ms = 0, share = 0;
   };
   size_t runs = 0;
+  bool median = false;  ///< nodes' medians over the runs rather than means
   double total_ms = 0;  ///< mean per run of the model graph's steps (subgraph steps are inside their node's)
   std::vector<Node> nodes;
   std::vector<OpType> op_types;
@@ -41,13 +42,15 @@ struct ProfileTable {
 class ProfileCollector {
  public:
   void add(const StepProfile& step);
-  /// The table averaged over `runs` runs.
-  ProfileTable table(size_t runs) const;
+  /// The table averaged over `runs` runs; with `median`, each node's median over its runs instead (op types and
+  /// the total then sum those medians): on a shared machine a mean takes in other processes' time slices.
+  ProfileTable table(size_t runs, bool median = false) const;
 
  private:
   struct Entry {
     std::string node, op_type, kernel;
     double ms = 0;
+    std::vector<double> each;  ///< one per run
   };
   std::map<size_t, Entry> by_index_;  ///< top-level steps only, by node index
 };

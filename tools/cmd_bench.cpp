@@ -1,5 +1,5 @@
 // kiln bench MODEL [--input NAME=FILE]... [--shape NAME=DIMS]... [--threads N] [--warmup N]
-//                  [--runs N | --seconds S] [--json] [--profile]
+//                  [--runs N | --seconds S] [--json] [--profile [--profile-median]]
 //
 // Load time, first-run time, latency percentiles of timed runs, throughput, memory (arena, dynamic, packed
 // weights, peak RSS) and heap allocations per steady-state run; --profile adds per-node and per-op-type time
@@ -38,6 +38,7 @@ struct BenchArgs {
   uint64_t seed = 0;
   bool json = false;
   bool profile = false;
+  bool profile_median = false;
   bool no_optimize = false;
   std::vector<std::string> disabled_passes;
 };
@@ -157,13 +158,14 @@ Measured measure(const BenchArgs& args, const Session& session, const NamedTenso
     ProfileCollector collector;
     RunOptions options;
     options.profile = [&](const StepProfile& s) { collector.add(s); };
-    const size_t profile_runs = std::clamp<size_t>(m.latencies.size(), 1, 20);
+    // --profile-median: as many profiled runs as timed ones (up to 1000), each node's median over them.
+    const size_t profile_runs = std::clamp<size_t>(m.latencies.size(), 1, args.profile_median ? 1000 : 20);
     for (size_t i = 0; i < profile_runs; ++i) {
       RunStats s;
       session.run(feeds, options, &s);
       progress.update("profile run", i + 1, fmt::format("/{}", profile_runs), s.milliseconds);
     }
-    m.profile = collector.table(profile_runs);
+    m.profile = collector.table(profile_runs, args.profile_median);
   }
   progress.clear();
   return m;
@@ -213,13 +215,14 @@ json report_json(const BenchArgs& args, const Session& session, const Feeds& fee
       nodes.push_back({{"node", n.node}, {"op_type", n.op_type}, {"kernel", n.kernel}, {"ms", n.ms}, {"share", n.share}});
     for (const auto& t : m.profile->op_types)
       types.push_back({{"op_type", t.op_type}, {"nodes", t.nodes}, {"ms", t.ms}, {"share", t.share}});
-    j["profile"] = {{"runs", m.profile->runs}, {"total_ms", m.profile->total_ms}, {"op_types", types}, {"nodes", nodes}};
+    j["profile"] = {{"runs", m.profile->runs}, {"median", m.profile->median}, {"total_ms", m.profile->total_ms}, {"op_types", types}, {"nodes", nodes}};
   }
   return j;
 }
 
 void print_profile(const ProfileTable& p) {
-  fmt::print("\nprofile    {} run(s), {:.3f} ms per run in the model's steps\n", p.runs, p.total_ms);
+  fmt::print("\nprofile    {} run(s), {:.3f} ms per run in the model's steps{}\n", p.runs, p.total_ms,
+             p.median ? " (sum of the nodes' medians)" : "");
   fmt::print("\n  {:<28} {:>5} {:>11} {:>7}\n", "op type", "nodes", "ms/run", "share");
   for (const auto& t : p.op_types)
     fmt::print("  {:<28} {:>5} {:>11.4f} {:>6.1f}%\n", t.op_type, t.nodes, t.ms, t.share);
@@ -304,6 +307,9 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "Seed for random inputs (default 0)");
   cmd->add_flag("--json", args->json, "Print JSON (keys documented in README.md)");
   cmd->add_flag("--profile", args->profile, "Add per-node and per-op-type time tables (from separate runs)");
+  cmd->add_flag("--profile-median", args->profile_median,
+                "With --profile: each node's median over as many runs as timed (a shared machine's other work "
+                "inflates means)");
   cmd->add_flag("--no-optimize", args->no_optimize, "Run the graph as loaded: no graph passes");
   cmd->add_option("--disable-pass", args->disabled_passes, "NAME: switch one graph pass off (repeatable)");
   return [args]() { return bench_command(*args); };

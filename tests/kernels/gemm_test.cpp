@@ -336,11 +336,13 @@ TEST_P(GemmF32, RowMajorBReadInPlace) {
   // A in few row panels: gemm_f32 reads a row-major B in place (full-width panels) and packs only its last,
   // partial panel. One and several K blocks, ragged and exact widths, one and several column blocks (1100
   // columns: 3 or more blocks at the nc of an L2 up to 1 MiB, the last one ragged), leading dimensions past N,
-  // batches, activations in registers and after the tiles, residuals.
+  // batches, activations in registers and after the tiles, residuals. B is read in place only where it fits L2
+  // (gemm_driver.cpp's read_b_in_place): K = 300 keeps several K blocks of several column blocks in place on a
+  // 2 MiB L2, where 600 x 1100 is packed.
   std::mt19937 rng(31);
   const GemmKernelEntry& k = kernel();
   int variant = 0;
-  for (int64_t K : {1, 16, 61, 256, 600})
+  for (int64_t K : {1, 16, 61, 256, 300, 600})
     for (int64_t N : {k.nr / 2, k.nr, 3 * k.nr + 5, 5 * k.nr, 1100})
       for (int64_t M : {1, k.mr + 1, 3 * k.mr}) {
         Case c;
@@ -539,7 +541,7 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
     c.act.kind = kActivations[(3 * i + 4) % std::size(kActivations)];
     cases.push_back(c);
   }
-  Case in_place;  // one K block, few row panels: B read in place by both threads
+  Case in_place;  // few row panels: B read in place by both threads where it fits L2 (else packed by them)
   in_place.M = 40;
   in_place.N = 900 * big + 3;
   in_place.K = 520;  // three K blocks

@@ -127,6 +127,12 @@ def test_bench_options(kiln: str, model: str) -> None:
     text = run([kiln, "bench", model, "--shape", "input=1x1x16x16", "--runs", "2", "--profile"])
     check(text.returncode == 0 and "latency" in text.stdout and "share" in text.stdout,
           "text report with the profile tables")
+    med = run(base + ["--runs", "3", "--profile", "--profile-median"])
+    if med.returncode == 0:
+        mp = json.loads(med.stdout)["profile"]
+        check(mp["median"] is True and mp["runs"] == 3, "--profile-median: medians over as many runs as timed")
+        check(math.isclose(sum(n["ms"] for n in mp["nodes"]), mp["total_ms"], rel_tol=1e-6),
+              "--profile-median: node medians add up to the total")
     missing = run([kiln, "bench", model, "--runs", "1"], expect_ok=False)
     check(missing.returncode != 0 and "--shape input=" in missing.stderr,
           "a symbolic input without --shape: the error names --shape")

@@ -271,12 +271,18 @@ bool a_rows_crowd_l1(int64_t stride, int64_t rows) {
 /// ms, features.7/squeeze 0.143 -> 0.108, the model 3.58 -> 3.36 ms. At 1 thread in place stays faster (the same
 /// layers 1-20 % slower packed; SqueezeNet 5.34 -> 5.43 ms), and so on the 13x13 planes' 6 panels (64x169x512 in
 /// place 65 us, packed 75).
+/// Only a B that fits L2 whole: on the Emerald Rapids host (2 MiB L2, AVX-512) larger ones lost to packing, their
+/// blocks' rows (kc = 256 of them, each in its own page) re-read for every row panel of A (isolated 1x1
+/// convolutions + ReLU, kiln bench min ms, in place -> packed, same run: 64x3136x256 1.10 -> 0.87, 128x3136x256
+/// 1.91 -> 1.49), while B within L2 gains in place (16x3025x128 0.134 -> 0.155 packed, 32x729x256 0.078 ->
+/// 0.099, 48x169x384 0.045 -> 0.050). On Zen 2 (512 KiB L2) this packs what gained in place above (64x3136x256).
 bool read_b_in_place(const Round& r, int64_t rows, int64_t threads) {
   const GemmArgs& g = *r.g;
   constexpr int64_t f = sizeof(float);
   if (threads > 1 && g.b.ld * f % 64 != 0 && r.n_panels >= 4 * threads) return false;
   return !g.packed_b && !g.b_source && !g.b.trans && g.K > 0 && !r.a_row_major &&
          round_up(rows, r.mr) * g.K * f <= r.l2_bytes / 2 && rows * g.N * f <= 4 * r.l2_bytes &&
+         g.K * g.N * f <= r.l2_bytes &&
          strip_stays_in_l2(g.b.ld * f, std::min(r.kc, g.K), r.l2_sets);
 }
 

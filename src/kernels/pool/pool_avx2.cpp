@@ -3,5 +3,5 @@
 #include "kernels/simd/simd_extra.h"
 
 namespace kiln::kernels {
-KILN_DEFINE_POOL_KERNELS(avx2, simd::Avx2Ext)
+KILN_DEFINE_POOL_KERNELS(avx2, simd::Avx2Ext, simd::Avx2Ext)
 }  // namespace kiln::kernels
