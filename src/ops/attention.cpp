@@ -23,7 +23,7 @@ namespace {
 
 using attention::round_to;
 
-enum Input { kQ, kK, kV, kMask, kPastKey, kPastValue, kNonpad };
+enum AttentionInput { kQ, kK, kV, kMask, kPastKey, kPastValue, kNonpad };
 enum Output { kY, kPresentKey, kPresentValue, kQkOut };
 
 
@@ -278,11 +278,6 @@ void load_heads(const Tensor& x, bool is_3d, int64_t batch, int64_t heads, int64
       }
 }
 
-/// True when the node lists output i (an empty name means the caller does not want it).
-bool wants_output(const KernelContext& ctx, size_t i) {
-  return i < ctx.node().outputs.size() && ctx.node().outputs[i] >= 0;
-}
-
 template <typename T> void write_all(const std::vector<double>& v, Tensor& out) {
   T* o = out.data<T>();
   for (size_t i = 0; i < v.size(); ++i) o[i] = from_double<T>(v[i]);
@@ -301,8 +296,8 @@ template <typename T> void run_attention(KernelContext& ctx, const AttentionDims
   }
   load_heads<T>(ctx.input(kK), d.is_3d, d.batch, d.kv_heads, d.kv_len, d.head, k, d.total_len, d.past_len);
   load_heads<T>(ctx.input(kV), d.is_3d, d.batch, d.kv_heads, d.kv_len, d.v_head, v, d.total_len, d.past_len);
-  if (wants_output(ctx, kPresentKey)) write_all<T>(k, ctx.output(kPresentKey));
-  if (wants_output(ctx, kPresentValue)) write_all<T>(v, ctx.output(kPresentValue));
+  if (ctx.wants_output(kPresentKey)) write_all<T>(k, ctx.output(kPresentKey));
+  if (ctx.wants_output(kPresentValue)) write_all<T>(v, ctx.output(kPresentValue));
 
   // Q and K are each scaled by sqrt(scale) (rounded to T) before the product, as the spec prescribes.
   const double scale = ctx.has_attr("scale") ? static_cast<double>(ctx.attr_float("scale", 1.0f))
@@ -316,7 +311,7 @@ template <typename T> void run_attention(KernelContext& ctx, const AttentionDims
   const attention::SoftmaxFn softmax = attention::softmax_for(
       ctx.has_attr("softmax_precision") ? static_cast<DType>(ctx.attr_int("softmax_precision")) : dtype_of<T>(),
       "Attention softmax_precision");
-  Tensor* qk_out = wants_output(ctx, kQkOut) ? &ctx.output(kQkOut) : nullptr;
+  Tensor* qk_out = ctx.wants_output(kQkOut) ? &ctx.output(kQkOut) : nullptr;
   T* y = ctx.output(kY).data<T>();
 
   const auto n = static_cast<size_t>(d.total_len);

@@ -23,7 +23,7 @@
 namespace kiln::ops {
 namespace {
 
-enum Input { kX, kWeight, kBias, kPast };
+enum CausalConvInput { kX, kWeight, kBias, kPast };
 enum Output { kY, kPresent };
 
 bool is_allowed_type(DType t) { return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16; }

@@ -18,12 +18,11 @@ using control_flow::Declared;
 using control_flow::declared_output;
 using control_flow::merge_dtypes;
 using control_flow::merge_shapes;
-using control_flow::wants_output;
 
 // A scan output of zero iterations: its element shape is what the body declares when every dim is a number;
 // otherwise nothing says what it would have been, and the output is [0].
 void empty_scan_output(KernelContext& ctx, size_t out_index, const ir::Graph& body, size_t body_out, int64_t axis) {
-  if (!wants_output(ctx, out_index)) return;
+  if (!ctx.wants_output(out_index)) return;
   const Declared d = declared_output(body, body_out);
   if (d.dtype == DType::kUndefined)
     ctx.unsupported("scan output {} ran zero iterations and the body graph '{}' declares no type for it; declare "
@@ -39,7 +38,7 @@ void empty_scan_output(KernelContext& ctx, size_t out_index, const ir::Graph& bo
 // Stacks one scan output's per-iteration parts along `axis` into the node's output `out_index`.
 void stacked_output(KernelContext& ctx, size_t out_index, const std::vector<Tensor>& parts, int64_t axis,
                     bool reverse) {
-  if (!wants_output(ctx, out_index)) return;
+  if (!ctx.wants_output(out_index)) return;
   const std::vector<int64_t>& elem = parts.front().dims();
   const int64_t ax = normalize_axis(ctx, axis, static_cast<int64_t>(elem.size()) + 1);
   Tensor& out = ctx.allocate_output(out_index, parts.front().dtype(),
@@ -154,7 +153,7 @@ void compute_if(KernelContext& ctx) {
     ctx.fail("branch '{}' returned {} values for {} outputs", branch.name, outs.size(), ctx.num_outputs());
   for (size_t i = 0; i < outs.size(); ++i) {
     check_against_declared(ctx, outs[i], branch, i, fmt::format("output {} of branch '{}'", i, branch.name));
-    if (wants_output(ctx, i)) ctx.set_output(i, std::move(outs[i]));
+    if (ctx.wants_output(i)) ctx.set_output(i, std::move(outs[i]));
   }
 }
 
@@ -274,7 +273,7 @@ void compute_loop(KernelContext& ctx) {
   }
 
   for (size_t j = 0; j < ls.n_carried; ++j)
-    if (wants_output(ctx, j)) ctx.set_output(j, std::move(carried[j]));
+    if (ctx.wants_output(j)) ctx.set_output(j, std::move(carried[j]));
   for (size_t k = 0; k < ls.n_scan; ++k) {
     if (i == 0) {
       empty_scan_output(ctx, ls.n_carried + k, body, 1 + ls.n_carried + k, 0);
@@ -400,7 +399,7 @@ void compute_scan(KernelContext& ctx) {
     for (size_t k = 0; k < s.n_scan_out; ++k) collect_part(ctx, scans[k], std::move(out[s.n_state + k]), k);
   }
   for (size_t j = 0; j < s.n_state; ++j)
-    if (wants_output(ctx, j)) ctx.set_output(j, std::move(states[j]));
+    if (ctx.wants_output(j)) ctx.set_output(j, std::move(states[j]));
   for (size_t k = 0; k < s.n_scan_out; ++k) {
     if (len == 0) {
       empty_scan_output(ctx, s.n_state + k, body, s.n_state + k, s.out_axes[k]);

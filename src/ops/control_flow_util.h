@@ -53,9 +53,4 @@ std::vector<int64_t> insert_dim(const std::vector<int64_t>& elem_dims, int64_t a
 void infer_scan8(InferContext& ctx);
 void compute_scan8(KernelContext& ctx);
 
-/// True when the node lists output i under a name (not absent).
-inline bool wants_output(const NodeContext& ctx, size_t i) {
-  return i < ctx.node().outputs.size() && ctx.node().outputs[i] >= 0;
-}
-
 }  // namespace kiln::ops::control_flow

@@ -19,7 +19,7 @@
 namespace kiln::ops {
 namespace {
 
-std::vector<int64_t> kernel_from(const NodeContext& ctx, const Shape& w, const RankOf& of) {
+std::vector<int64_t> deform_kernel_from(const NodeContext& ctx, const Shape& w, const RankOf& of) {
   std::vector<int64_t> k = kernel_shape_attr(ctx, of);
   if (k.empty() && w.rank_known && w.rank() == 4 && w.dims[2].is_known() && w.dims[3].is_known())
     k = {w.dims[2].value(), w.dims[3].value()};
@@ -39,7 +39,7 @@ void validate_deform_conv(const InferContext& ctx) {
   check_ranks(ctx, x, w);
   if (!x.rank_known && !w.rank_known) return;
   const RankOf of = x.rank_known ? rank_of("X", x) : rank_of("W", w);
-  read_window_attrs(ctx, of, kernel_from(ctx, w, of), false);
+  read_window_attrs(ctx, of, deform_kernel_from(ctx, w, of), false);
 }
 
 void infer_deform_conv(InferContext& ctx) {
@@ -55,7 +55,7 @@ void infer_deform_conv(InferContext& ctx) {
     return;
   }
   const RankOf of = rank_of("X", x);
-  const WindowAttrs a = read_window_attrs(ctx, of, kernel_from(ctx, w, of), false);
+  const WindowAttrs a = read_window_attrs(ctx, of, deform_kernel_from(ctx, w, of), false);
   std::vector<Dim> out{x.dims[0], w.rank_known ? w.dims[0] : Dim()};
   for (const Dim& d : window_output_dims(ctx, a, x)) out.push_back(d);
   ctx.set_output(0, t, Shape(out));

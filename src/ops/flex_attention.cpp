@@ -22,7 +22,7 @@ namespace {
 
 using attention::round_to;
 
-enum Input { kQ, kK, kV };
+enum FlexAttentionInput { kQ, kK, kV };
 
 struct FlexDims {
   int64_t batch = 0, q_heads = 0, kv_heads = 0, q_len = 0, kv_len = 0, head = 0, v_head = 0;

@@ -87,10 +87,6 @@ void compute_gru(KernelContext& ctx) {
 
 // ---- fast path: packed W and R, all steps' input products in one GEMM, fused gate math ----
 
-void activate(kernels::Activation kind, float* x, int64_t n) {
-  kernels::apply_activation_f32(kernels::ActivationParams{kind, 0.0f, 0.0f}, x, x, n);
-}
-
 // With linear_before_reset (what PyTorch exports) one GEMM per step gives all three gates' recurrent products
 // (Rbh in its epilogue, inside rt . (...)); without, the step multiplies the z and r rows of R first and the
 // hidden gate's rows by rt . Ht-1 afterwards (r_h, packed separately).
@@ -125,7 +121,7 @@ class PreparedGru final : public rnn::PreparedRecurrent {
       }
       for (int64_t j = 0; j < 2 * H; ++j) z[j] += xw[j];
       rnn::clip_f32(z, 2 * H, cfg.clip);
-      activate(kernels::Activation::kSigmoid, z, 2 * H);
+      rnn::activate_f32(kernels::Activation::kSigmoid, z, 2 * H);
       const float* r = z + H;
       const float* h = s.h + b * H;
       if (lbr) {
@@ -154,7 +150,7 @@ class PreparedGru final : public rnn::PreparedRecurrent {
       if (!lbr)
         for (int64_t j = 0; j < H; ++j) ht[j] += xw[2 * H + j];
       rnn::clip_f32(ht, H, cfg.clip);
-      activate(kernels::Activation::kTanh, ht, H);
+      rnn::activate_f32(kernels::Activation::kTanh, ht, H);
       float* h = s.h + b * H;
       for (int64_t j = 0; j < H; ++j) h[j] = (1.0f - z[j]) * ht[j] + z[j] * h[j];
     }

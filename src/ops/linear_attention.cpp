@@ -30,7 +30,7 @@
 namespace kiln::ops {
 namespace {
 
-enum Input { kQuery, kKey, kValue, kPast, kDecay, kBeta };
+enum LinearAttentionInput { kQuery, kKey, kValue, kPast, kDecay, kBeta };
 enum Output { kOutput, kPresent };
 
 bool is_allowed_type(DType t) { return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16; }

@@ -92,10 +92,6 @@ void compute_lstm(KernelContext& ctx) {
 
 // ---- fast path: packed W and R, all steps' input products in one GEMM, fused gate math ----
 
-void activate(kernels::Activation kind, float* x, int64_t n) {
-  kernels::apply_activation_f32(kernels::ActivationParams{kind, 0.0f, 0.0f}, x, x, n);
-}
-
 class PreparedLstm final : public rnn::PreparedRecurrent {
  public:
   bool input_forget = false;
@@ -128,7 +124,7 @@ class PreparedLstm final : public rnn::PreparedRecurrent {
       if (!p && !input_forget) {
         // i, o and f are adjacent: one clip and one sigmoid over all three.
         rnn::clip_f32(gi, GH, cfg.clip);
-        activate(kernels::Activation::kSigmoid, gi, 3 * H);
+        rnn::activate_f32(kernels::Activation::kSigmoid, gi, 3 * H);
       } else {
         if (p)
           for (int64_t j = 0; j < H; ++j) {
@@ -136,22 +132,22 @@ class PreparedLstm final : public rnn::PreparedRecurrent {
             gf[j] += p[2 * H + j] * c[j];
           }
         rnn::clip_f32(gi, H, cfg.clip);
-        activate(kernels::Activation::kSigmoid, gi, H);
+        rnn::activate_f32(kernels::Activation::kSigmoid, gi, H);
         if (input_forget) {
           for (int64_t j = 0; j < H; ++j) gf[j] = 1.0f - gi[j];
         } else {
           rnn::clip_f32(gf, H, cfg.clip);
-          activate(kernels::Activation::kSigmoid, gf, H);
+          rnn::activate_f32(kernels::Activation::kSigmoid, gf, H);
         }
         rnn::clip_f32(gc, H, cfg.clip);
       }
-      activate(kernels::Activation::kTanh, gc, H);
+      rnn::activate_f32(kernels::Activation::kTanh, gc, H);
       for (int64_t j = 0; j < H; ++j) c[j] = gf[j] * c[j] + gi[j] * gc[j];
       if (p || input_forget) {  // o reads the new cell state through its peephole
         if (p)
           for (int64_t j = 0; j < H; ++j) go[j] += p[H + j] * c[j];
         rnn::clip_f32(go, H, cfg.clip);
-        activate(kernels::Activation::kSigmoid, go, H);
+        rnn::activate_f32(kernels::Activation::kSigmoid, go, H);
       }
       kernels::apply_activation_f32(kernels::ActivationParams{kernels::Activation::kTanh, 0.0f, 0.0f}, c, tanh_c, H);
       for (int64_t j = 0; j < H; ++j) h[j] = go[j] * tanh_c[j];

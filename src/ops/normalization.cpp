@@ -26,10 +26,6 @@ void require_float(const NodeContext& ctx, DType t, const char* what) {
   if (!dtype_is_float(t)) ctx.fail("{} must be a float type, not {}", what, dtype_name(t));
 }
 
-bool output_listed(const NodeContext& ctx, size_t i) {
-  return i < ctx.node().outputs.size() && ctx.node().outputs[i] >= 0;
-}
-
 /// Checks that a per-channel parameter (known shape) holds `want` elements.
 void check_param_count(const NodeContext& ctx, const Shape& s, int64_t want, const char* name) {
   if (!s.is_concrete() || want < 0) return;
@@ -60,13 +56,13 @@ void check_bn_mode(const NodeContext& ctx) {
     if (mode != 0 && mode != 1) ctx.fail("training_mode must be 0 or 1, not {}", mode);
     if (mode == 0)
       for (size_t i = 1; i < ctx.node().outputs.size(); ++i)
-        if (output_listed(ctx, i))
+        if (ctx.wants_output(i))
           ctx.fail("output {} (running statistics) exists only in training mode, but training_mode=0", i);
   } else {
     // Before 14, training is signalled by listing the statistics outputs. BatchNormalization-6's is_test
     // is ignored, as onnxruntime does: without those outputs there is nothing to train.
     for (size_t i = 1; i < ctx.node().outputs.size(); ++i)
-      if (output_listed(ctx, i))
+      if (ctx.wants_output(i))
         ctx.unsupported("output {} (batch statistics) means training mode, which kiln runs only from opset 14 "
                         "(training_mode=1); re-export the model at opset 14 or later, or in eval mode", i);
   }
@@ -117,7 +113,7 @@ void batch_statistics(const Tensor& x, int64_t n, int64_t c, int64_t spatial, st
 /// Writes running = input * momentum + batch * (1 - momentum) into output i, in that output's type.
 void write_running(KernelContext& ctx, size_t i, const std::vector<double>& input, const std::vector<double>& batch,
                    double momentum) {
-  if (!output_listed(ctx, i)) return;
+  if (!ctx.wants_output(i)) return;
   Tensor& out = ctx.output(i);
   visit_float(out.dtype(), [&]<typename U>() {
     U* o = out.data<U>();
@@ -364,8 +360,8 @@ void compute_layer_norm(KernelContext& ctx) {
       ctx.has_input(2) ? broadcast_to_block(ctx, ctx.input(2), xd, axis, "B") : std::vector<double>(static_cast<size_t>(cols), 0.0);
   const double eps = ctx.attr_float("epsilon", 1e-5f);
   Tensor& y = ctx.output(0);
-  Tensor* mean_out = output_listed(ctx, 1) ? &ctx.output(1) : nullptr;
-  Tensor* inv_out = output_listed(ctx, 2) ? &ctx.output(2) : nullptr;
+  Tensor* mean_out = ctx.wants_output(1) ? &ctx.output(1) : nullptr;
+  Tensor* inv_out = ctx.wants_output(2) ? &ctx.output(2) : nullptr;
   auto store_stat = [](Tensor* t, int64_t r, double v) {
     if (!t) return;
     if (t->dtype() == DType::kBFloat16) t->data<BFloat16>()[r] = BFloat16(static_cast<float>(v));

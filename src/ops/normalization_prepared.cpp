@@ -31,10 +31,6 @@ int64_t rows_grain(int64_t row_len, int64_t elements) {
   return std::max<int64_t>(1, elements / std::max<int64_t>(1, row_len));
 }
 
-bool output_listed(const NodeContext& ctx, size_t i) {
-  return i < ctx.node().outputs.size() && ctx.node().outputs[i] >= 0;
-}
-
 // ---- Softmax, LogSoftmax ----
 
 class SoftmaxKernel final : public PreparedKernel {
@@ -256,7 +252,7 @@ std::unique_ptr<PreparedKernel> prepare_softmax(PrepareContext& ctx) {
 }
 
 std::unique_ptr<PreparedKernel> prepare_layer_norm(PrepareContext& ctx) {
-  if (!input_is_f32(ctx, 0) || output_listed(ctx, 1) || output_listed(ctx, 2)) return nullptr;
+  if (!input_is_f32(ctx, 0) || ctx.wants_output(1) || ctx.wants_output(2)) return nullptr;
   return std::make_unique<LayerNormKernel>();
 }
 
@@ -265,7 +261,7 @@ std::unique_ptr<PreparedKernel> prepare_batch_norm(PrepareContext& ctx) {
   if (ctx.opset() < 9 && ctx.attr_int("spatial", 1) == 0) return nullptr;       // per-activation parameters
   if (ctx.opset() >= 14 && ctx.attr_int("training_mode", 0) != 0) return nullptr;  // batch statistics
   for (size_t i = 1; i < ctx.node().outputs.size(); ++i)
-    if (output_listed(ctx, i)) return nullptr;
+    if (ctx.wants_output(i)) return nullptr;
   std::vector<float> scale, shift;
   const Tensor* p[4] = {ctx.input_value(1), ctx.input_value(2), ctx.input_value(3), ctx.input_value(4)};
   if (p[0] && p[1] && p[2] && p[3] && !BatchNormKernel::fold(p, ctx.attr_float("epsilon", 1e-5f), scale, shift))

@@ -72,6 +72,8 @@ class NodeContext {
       : node_(node), index_(node_index), opset_(opset) {}
 
   const ir::Node& node() const { return node_; }
+  /// True when the node lists output i under a name (an optional output may be absent).
+  bool wants_output(size_t i) const { return i < node_.outputs.size() && node_.outputs[i] >= 0; }
   /// The opset version the model imports for this node's domain (e.g. 13 → Softmax-13 semantics).
   int opset() const { return opset_; }
   /// "node 'conv1' (Conv)".

@@ -9,8 +9,6 @@ namespace kiln::ops::rnn {
 
 namespace {
 
-// Input slots, the same in all three ops (GRU and RNN stop after initial_h).
-constexpr size_t kX = 0, kW = 1, kR = 2, kB = 3, kLens = 4, kInitH = 5, kInitC = 6, kP = 7;
 constexpr const char* kInputNames[] = {"X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"};
 
 std::string lower(std::string s) {

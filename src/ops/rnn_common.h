@@ -16,6 +16,10 @@
 
 namespace kiln::ops::rnn {
 
+// Input slots, the same in all three ops (GRU and RNN stop after initial_h), and output slots.
+inline constexpr size_t kX = 0, kW = 1, kR = 2, kB = 3, kLens = 4, kInitH = 5, kInitC = 6, kP = 7;
+inline constexpr size_t kY = 0, kYh = 1, kYc = 2;
+
 enum class Direction { kForward, kReverse, kBidirectional };
 
 /// The activation functions the ONNX recurrent ops name in their `activations` attribute.

@@ -13,10 +13,6 @@ namespace kiln::ops::rnn {
 
 namespace {
 
-// Input and output slots, as in rnn_common.cpp.
-constexpr size_t kX = 0, kW = 1, kR = 2, kB = 3, kLens = 4, kInitH = 5, kInitC = 6, kP = 7;
-constexpr size_t kY = 0, kYh = 1, kYc = 2;
-
 // A step's recurrent GEMM below this many multiply-adds runs on the calling thread: a step is a few
 // microseconds, and handing half of it to another thread costs about as much as it saves.
 constexpr int64_t kThreadedStepMacs = int64_t{1} << 20;
@@ -26,10 +22,6 @@ constexpr int64_t kThreadedDirectionMacs = int64_t{1} << 18;
 // X·Wᵀ of every step at once takes seq * batch * gates * hidden floats; past this (long sequences, big batches)
 // each step multiplies its own rows instead, so the scratch stays bounded (32 MiB by default).
 std::atomic<int64_t> max_all_steps_floats{int64_t{8} << 20};
-
-bool listed(const KernelContext& ctx, size_t out) {
-  return out < ctx.num_outputs() && ctx.node().outputs[out] >= 0;
-}
 
 }  // namespace
 
@@ -46,6 +38,10 @@ struct PreparedRecurrent::Run {
 };
 
 void set_all_steps_input_limit(int64_t floats) { max_all_steps_floats.store(floats, std::memory_order_relaxed); }
+
+void activate_f32(kernels::Activation kind, float* x, int64_t n) {
+  kernels::apply_activation_f32(kernels::ActivationParams{kind, 0.0f, 0.0f}, x, x, n);
+}
 
 void clip_f32(float* x, int64_t n, const std::optional<float>& clip) {
   if (!clip) return;
@@ -99,7 +95,7 @@ bool PreparedRecurrent::read_run(const KernelContext& ctx, Run& run) const {
                                            : std::array<int64_t, 4>{run.seq, dirs, run.batch, hidden};
   float** dst[] = {&run.y, &run.yh, &run.yc};
   for (size_t out : {kY, kYh, kYc}) {
-    if (!listed(ctx, out) || (out == kYc && !spec.has_cell)) continue;
+    if (!ctx.wants_output(out) || (out == kYc && !spec.has_cell)) continue;
     Tensor& t = const_cast<KernelContext&>(ctx).output(out);
     if (t.dtype() != DType::kFloat32 || !(out == kY ? has_dims(t, y_dims) : has_dims(t, state))) return false;
     *dst[out] = t.data<float>();

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "kernels/activation.h"
 #include "kernels/gemm/gemm.h"
 #include "ops/op.h"
 #include "ops/rnn_common.h"
@@ -86,6 +87,9 @@ std::vector<float> recurrent_bias(const PrepareContext& ctx, const PreparedRecur
 /// Past this many floats (seq * batch * gates * hidden) the input product is computed step by step instead of for
 /// all steps at once (default 8 Mi floats, 32 MiB). For tests, which reach the step-by-step path on small sizes.
 void set_all_steps_input_limit(int64_t floats);
+
+/// x[j] = kind(x[j]) for j < n, in place (the gates' sigmoid and tanh).
+void activate_f32(kernels::Activation kind, float* x, int64_t n);
 
 /// x[j] = min(max(x[j], -clip), clip) for j < n when clip is set.
 void clip_f32(float* x, int64_t n, const std::optional<float>& clip);

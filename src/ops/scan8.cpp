@@ -132,13 +132,13 @@ void compute_scan8(KernelContext& ctx) {
     }
   }
   for (size_t j = 0; j < s.n_state; ++j) {
-    if (!wants_output(ctx, j)) continue;
+    if (!ctx.wants_output(j)) continue;
     Tensor& out = ctx.allocate_output(j, ctx.input(1 + j).dtype(), ctx.input(1 + j).dims());
     stack_into(final_states[j], 0, false, out);
   }
   for (size_t k = 0; k < s.n_scan_out; ++k) {
     const size_t o = s.n_state + k;
-    if (!wants_output(ctx, o)) continue;
+    if (!ctx.wants_output(o)) continue;
     const Tensor* sample = nullptr;
     for (const auto& per_batch : parts[k])
       if (!per_batch.empty()) sample = &per_batch[0];

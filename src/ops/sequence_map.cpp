@@ -68,7 +68,7 @@ void compute_sequence_map(KernelContext& ctx) {
   for (size_t k = 0; k < ctx.num_outputs(); ++k) {
     // With no positions the element type is what the body declares.
     const DType t = collected[k].empty() ? control_flow::declared_output(body, k).dtype : collected[k].front().dtype();
-    if (control_flow::wants_output(ctx, k)) ctx.set_output(k, Tensor::make_sequence(t, std::move(collected[k])));
+    if (ctx.wants_output(k)) ctx.set_output(k, Tensor::make_sequence(t, std::move(collected[k])));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/int_math.h"
 #include "ops/axis_attr.h"
 #include "ops/op.h"
 
@@ -60,8 +61,5 @@ WindowGeometry resolve_window(const NodeContext& ctx, const WindowAttrs& a, cons
 /// Output spatial dims for inference: dims of an unknown or symbolic input dim are unknown.
 /// `x_shape` is the full input shape (N, C, spatial...); its rank must be known.
 std::vector<Dim> window_output_dims(const NodeContext& ctx, const WindowAttrs& a, const Shape& x_shape);
-
-/// ceil(a / b) for a >= 0, b > 0.
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace kiln::ops

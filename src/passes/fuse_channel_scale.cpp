@@ -20,12 +20,6 @@
 namespace kiln::passes {
 namespace {
 
-bool all_equal(const std::vector<int64_t>& v, int64_t x) {
-  for (int64_t e : v)
-    if (e != x) return false;
-  return true;
-}
-
 // An unpadded stride-1 1x1 ConvNhwc with constant weights and no scale yet.
 bool plain_pointwise(const ir::Node& n, const GraphIndex& idx) {
   if (n.domain != kKilnDomain || n.op_type != "ConvNhwc" || n.inputs.size() < 2 || n.inputs.size() > 4) return false;

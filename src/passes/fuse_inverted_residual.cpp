@@ -23,12 +23,6 @@ namespace {
 
 bool is_conv_nhwc(const ir::Node& n) { return n.domain == kKilnDomain && n.op_type == "ConvNhwc"; }
 
-bool all_equal(const std::vector<int64_t>& v, int64_t x) {
-  for (int64_t e : v)
-    if (e != x) return false;
-  return true;
-}
-
 // The constant float32 4-D weights of a ConvNhwc, else nullptr.
 const Tensor* weights(const ir::Node& n, const GraphIndex& idx) {
   if (n.inputs.size() < 2) return nullptr;

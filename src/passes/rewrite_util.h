@@ -99,6 +99,13 @@ float get_float(const ir::Node& n, std::string_view name, float fallback);
 std::string get_string(const ir::Node& n, std::string_view name, const std::string& fallback);
 std::vector<int64_t> get_ints(const ir::Node& n, std::string_view name, std::vector<int64_t> fallback = {});
 
+/// True when every element of `v` equals `x` (an attribute's strides, dilations, pads).
+inline bool all_equal(const std::vector<int64_t>& v, int64_t x) {
+  for (int64_t e : v)
+    if (e != x) return false;
+  return true;
+}
+
 /// True for a node of the default ONNX domain with this op_type.
 bool is_op(const ir::Node& n, std::string_view op_type);
 /// True when some node of `g` is `op_type` of the default domain (passes check before inferring shapes).

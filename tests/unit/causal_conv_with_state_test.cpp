@@ -11,7 +11,7 @@
 using namespace kiln;
 using kiln::testing::error_of;
 using kiln::testing::expect_close;
-using kiln::testing::InferCall;
+using kiln::testing::InferNode;
 using kiln::testing::OpCall;
 
 namespace {
@@ -97,7 +97,7 @@ TEST(CausalConvWithState, BFloat16StoresTheRoundedSum) {
 }
 
 TEST(CausalConvWithState, InferenceKeepsSymbolsAndDerivesTheCarry) {
-  auto out = InferCall("CausalConvWithState", 27)
+  auto out = InferNode("CausalConvWithState", 27)
                  .run({{DType::kFloat16, Shape({Dim::symbol("batch"), Dim(8), Dim::symbol("seq")})},
                        {DType::kFloat16, Shape::from({8, 1, 4})}},
                       2);
@@ -105,7 +105,7 @@ TEST(CausalConvWithState, InferenceKeepsSymbolsAndDerivesTheCarry) {
   EXPECT_EQ(out[1].shape, Shape({Dim::symbol("batch"), Dim(8), Dim(3)}));
   EXPECT_EQ(out[1].dtype, DType::kFloat16);
   // Unknown input dims: the weight still gives the channels and the carry.
-  out = InferCall("CausalConvWithState", 27)
+  out = InferNode("CausalConvWithState", 27)
             .run({{DType::kFloat32, Shape::unknown_rank()}, {DType::kFloat32, Shape::from({4, 1, 2})}}, 2);
   EXPECT_EQ(out[1].shape, Shape({Dim(), Dim(4), Dim(1)}));
 }

@@ -166,14 +166,14 @@ TEST(Conv, AutoPadModes) {
 }
 
 TEST(Conv, SymbolicInferenceKeepsBatch) {
-  kiln::testing::InferCall call("Conv", 13);
+  kiln::testing::InferNode call("Conv", 13);
   call.ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1});
   auto out = call.run({{DType::kFloat32, Shape({Dim::symbol("batch"), Dim(3), Dim::symbol("h"), Dim(224)})},
                        {DType::kFloat32, Shape::from({16, 3, 3, 3})}});
   EXPECT_EQ(out[0].shape.str(), "[batch,16,?,112]");
   EXPECT_EQ(out[0].dtype, DType::kFloat32);
   // Unknown rank of x: the rank still comes from w.
-  auto out2 = kiln::testing::InferCall("Conv", 13).run(
+  auto out2 = kiln::testing::InferNode("Conv", 13).run(
       {{DType::kFloat32, Shape::unknown_rank()}, {DType::kFloat32, Shape::from({16, 3, 3, 3})}});
   EXPECT_EQ(out2[0].shape.str(), "[?,16,?,?]");
 }
@@ -280,7 +280,7 @@ TEST(ConvTranspose, OutputShapeAndSamePadding) {
 }
 
 TEST(ConvTranspose, InferenceAndErrors) {
-  kiln::testing::InferCall call("ConvTranspose", 11);
+  kiln::testing::InferNode call("ConvTranspose", 11);
   call.ints("strides", {2, 2}).integer("group", 2);
   auto out = call.run({{DType::kFloat32, Shape({Dim::symbol("n"), Dim(4), Dim(5), Dim::symbol("w")})},
                        {DType::kFloat32, Shape::from({4, 3, 3, 3})}});

@@ -126,7 +126,7 @@ TEST(Einsum, ErrorsAndInference) {
   EXPECT_THROW(eq("ij,jk->ik").run1({a}), Error); // two terms, one input
   EXPECT_THROW(eq("i1->i").run1({a}), Error);     // bad character
   EXPECT_THROW(eq("ij->ii").run1({a}), Error);    // repeated output label
-  kiln::testing::InferCall call("Einsum", 12);
+  kiln::testing::InferNode call("Einsum", 12);
   call.str("equation", "bsh,hd->bsd");
   auto out = call.run({{DType::kFloat32, Shape({Dim::symbol("batch"), Dim::symbol("seq"), Dim(64)})},
                        {DType::kFloat32, Shape::from({64, 16})}});

@@ -11,7 +11,7 @@
 using namespace kiln;
 using kiln::testing::error_of;
 using kiln::testing::expect_close;
-using kiln::testing::InferCall;
+using kiln::testing::InferNode;
 using kiln::testing::OpCall;
 
 namespace {
@@ -115,7 +115,7 @@ TEST(LinearAttention, PastStateIsCarriedAndKeepsItsOwnType) {
 }
 
 TEST(LinearAttention, InferenceKeepsSymbolsAndDerivesHeadSizes) {
-  auto out = InferCall("LinearAttention", 27)
+  auto out = InferNode("LinearAttention", 27)
                  .integer("q_num_heads", 2)
                  .integer("kv_num_heads", 1)
                  .run({{DType::kBFloat16, Shape({Dim::symbol("batch"), Dim::symbol("seq"), Dim(8)})},
@@ -130,7 +130,7 @@ TEST(LinearAttention, InferenceKeepsSymbolsAndDerivesHeadSizes) {
   EXPECT_EQ(out[1].shape, Shape({Dim::symbol("batch"), Dim(1), Dim(4), Dim(6)}));
   EXPECT_EQ(out[1].dtype, DType::kFloat32);
   // Unknown value width: the output's last dim is unknown, the state's d_k still known from the query.
-  out = InferCall("LinearAttention", 27)
+  out = InferNode("LinearAttention", 27)
             .integer("q_num_heads", 2)
             .integer("kv_num_heads", 2)
             .str("update_rule", "linear")

@@ -113,11 +113,11 @@ TEST(MatMul, MismatchNamesBothShapes) {
 }
 
 TEST(MatMul, SymbolicInference) {
-  kiln::testing::InferCall call("MatMul", 13);
+  kiln::testing::InferNode call("MatMul", 13);
   auto out = call.run({{DType::kFloat32, Shape({Dim::symbol("batch"), Dim::symbol("seq"), Dim(768)})},
                        {DType::kFloat32, Shape::from({768, 3072})}});
   EXPECT_EQ(out[0].shape.str(), "[batch,seq,3072]");
-  auto vec = kiln::testing::InferCall("MatMul", 13)
+  auto vec = kiln::testing::InferNode("MatMul", 13)
                  .run({{DType::kFloat32, Shape({Dim(4)})}, {DType::kFloat32, Shape({Dim::symbol("b"), Dim(4), Dim(2)})}});
   EXPECT_EQ(vec[0].shape.str(), "[b,2]");
 }

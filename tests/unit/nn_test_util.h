@@ -41,15 +41,16 @@ inline Tensor random_tensor(std::vector<int64_t> dims, std::mt19937& rng, DType 
 /// Element i of a float-typed tensor as double.
 inline double at(const Tensor& t, int64_t i) { return t.double_at(i); }
 
-/// A node for inference-only tests.
-struct InferCall {
+/// A node for inference-only tests, its attributes set by name (op_fixture.h's InferCall takes ir::Attribute
+/// values; two classes of one name would break the one-definition rule in the test binary).
+struct InferNode {
   ir::Node node;
   int opset;
-  InferCall(std::string op, int opset_) : opset(opset_) {
+  InferNode(std::string op, int opset_) : opset(opset_) {
     node.op_type = std::move(op);
     node.name = "infer_" + node.op_type;
   }
-  InferCall& ints(const std::string& name, std::vector<int64_t> v) {
+  InferNode& ints(const std::string& name, std::vector<int64_t> v) {
     ir::Attribute a;
     a.name = name;
     a.type = ir::AttrType::kInts;
@@ -57,7 +58,7 @@ struct InferCall {
     node.attributes.push_back(a);
     return *this;
   }
-  InferCall& integer(const std::string& name, int64_t v) {
+  InferNode& integer(const std::string& name, int64_t v) {
     ir::Attribute a;
     a.name = name;
     a.type = ir::AttrType::kInt;
@@ -65,7 +66,7 @@ struct InferCall {
     node.attributes.push_back(a);
     return *this;
   }
-  InferCall& str(const std::string& name, std::string v) {
+  InferNode& str(const std::string& name, std::string v) {
     ir::Attribute a;
     a.name = name;
     a.type = ir::AttrType::kString;

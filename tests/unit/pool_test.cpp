@@ -255,7 +255,7 @@ TEST(MaxRoiPool, CaffeBins) {
 }
 
 TEST(Pool, SymbolicInferenceAndErrors) {
-  kiln::testing::InferCall call("MaxPool", 12);
+  kiln::testing::InferNode call("MaxPool", 12);
   call.ints("kernel_shape", {3, 3}).ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1});
   auto out = call.run({{DType::kFloat32, Shape({Dim::symbol("N"), Dim(64), Dim::symbol("h"), Dim(112)})}}, 2);
   EXPECT_EQ(out[0].shape.str(), "[N,64,?,56]");

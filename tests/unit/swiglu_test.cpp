@@ -10,7 +10,7 @@
 
 using namespace kiln;
 using kiln::testing::error_of;
-using kiln::testing::InferCall;
+using kiln::testing::InferNode;
 using kiln::testing::OpCall;
 
 namespace {
@@ -47,7 +47,7 @@ TEST(SwiGLU, HalfAndDoubleRoundOnce) {
 }
 
 TEST(SwiGLU, InferenceKeepsSymbolsAndTakesNumbersFromEitherInput) {
-  auto out = InferCall("SwiGLU", 28)
+  auto out = InferNode("SwiGLU", 28)
                  .run({{DType::kFloat32, Shape({Dim::symbol("batch"), Dim(), Dim::symbol("seq")})},
                        {DType::kFloat32, Shape({Dim::symbol("batch"), Dim(11008), Dim()})}});
   EXPECT_EQ(out[0].shape, Shape({Dim::symbol("batch"), Dim(11008), Dim::symbol("seq")}));

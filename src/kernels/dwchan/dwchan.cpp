@@ -15,7 +15,7 @@ namespace kiln::kernels {
 
 namespace {
 
-constexpr KernelEntry<DwChanFn> kKernels[] = {
+constexpr KernelEntry<DwChanFn> kDwChanKernels[] = {
 #define KILN_DWCHAN(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/dwchan/dwchan_list.h"
 };
@@ -44,17 +44,17 @@ size_t dwchan_scratch_floats(const DwConvShape& s) {
 }
 
 DwChanFn dwchan_kernel(IsaTier tier) {
-  const auto* e = entry_of_tier(kKernels, tier);
+  const auto* e = entry_of_tier(kDwChanKernels, tier);
   return e ? e->fn : nullptr;
 }
 
 const char* dwchan_kernel_name() {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kDwChanKernels, active_isa());
   return e ? e->name : nullptr;
 }
 
 bool dwchan_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kDwChanKernels, active_isa());
   if (!e || !dwchan_supports(s, a)) return false;
   const size_t floats = dwchan_scratch_floats(s);
   const int64_t items = dwchan_items(s, a);

@@ -20,7 +20,7 @@ namespace kiln::kernels {
 
 namespace {
 
-constexpr KernelEntry<DwConvFn> kKernels[] = {
+constexpr KernelEntry<DwConvFn> kDwConvKernels[] = {
 #define KILN_DWCONV(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/dwconv/dwconv_list.h"
 };
@@ -33,12 +33,12 @@ size_t dwconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a) {
 
 DwConvFn dwconv_kernel(IsaTier tier) {
   if (tier == IsaTier::kRef) return dwconv_f32_ref;
-  const auto* e = entry_of_tier(kKernels, tier);
+  const auto* e = entry_of_tier(kDwConvKernels, tier);
   return e ? e->fn : nullptr;
 }
 
 const char* dwconv_kernel_name() {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kDwConvKernels, active_isa());
   return e ? e->name : "dwconv_f32_ref";
 }
 
@@ -53,7 +53,7 @@ void dwconv_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
   // One group of up to 4 input channels (an RGB stem) without a residual: output channels in the lanes
   // (kernels/stemconv; measured in its commit).
   if (stemconv_f32(s, a, pool)) return;
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kDwConvKernels, active_isa());
   const DwConvFn fn = e ? e->fn : dwconv_f32_ref;
   const size_t scratch_floats = dwconv_scratch_floats(s, a);
   // Tasks of at least ~16K outputs (a 7x7 plane is not a task on its own), and items of one (image, group) kept

@@ -12,7 +12,7 @@ namespace kiln::kernels {
 
 namespace {
 
-constexpr KernelEntry<DwNhwcFn> kKernels[] = {
+constexpr KernelEntry<DwNhwcFn> kDwNhwcKernels[] = {
 #define KILN_DWNHWC(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/dwnhwc/dwnhwc_list.h"
 };
@@ -68,17 +68,17 @@ int64_t dwnhwc_items(const DwNhwcShape& s) {
 }
 
 DwNhwcFn dwnhwc_kernel(IsaTier tier) {
-  const auto* e = entry_of_tier(kKernels, tier);
+  const auto* e = entry_of_tier(kDwNhwcKernels, tier);
   return e ? e->fn : nullptr;
 }
 
 const char* dwnhwc_kernel_name() {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kDwNhwcKernels, active_isa());
   return e ? e->name : nullptr;
 }
 
 bool dwnhwc_f32(const DwNhwcShape& s, const DwNhwcArgs& a, ThreadPool* pool) {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kDwNhwcKernels, active_isa());
   if (!e || !dwnhwc_supports(s)) return false;
   // Bands that share out evenly over the threads (the bits do not depend on them).
   DwNhwcShape split = s;

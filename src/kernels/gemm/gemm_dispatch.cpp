@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "base/error.h"
+#include "base/int_math.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_kernel.h"
 
@@ -19,8 +20,6 @@ constexpr GemmKernelEntry kEntries[] = {
     KILN_GEMM_F32_KERNELS(KILN_GEMM_ENTRY)
 #undef KILN_GEMM_ENTRY
 };
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 

@@ -42,7 +42,6 @@ constexpr int64_t kPackRows = 32;
 // Budget of one pre-packed operand (floats, per calling thread); larger A operands are taken in row rounds.
 constexpr int64_t kMaxPrepackFloats = int64_t{4} << 20;
 
-using gemm_task::ceil_div;
 using gemm_task::EntryView;
 using gemm_task::Prefetch;
 using gemm_task::Round;

@@ -8,12 +8,11 @@
 #include <cstdlib>
 
 #include "base/error.h"
+#include "base/int_math.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_kernel.h"
 
 namespace kiln::kernels::gemm_task {
-
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// How many times a Scratch has (re)allocated (gemm_scratch_allocations).
 inline std::atomic<uint64_t> scratch_allocations{0};

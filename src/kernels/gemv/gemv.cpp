@@ -18,7 +18,7 @@ namespace kiln::kernels {
 
 namespace {
 
-constexpr KernelEntry<GemvFn> kKernels[] = {
+constexpr KernelEntry<GemvFn> kGemvKernels[] = {
 #define KILN_GEMV(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/gemv/gemv_list.h"
 };
@@ -67,12 +67,12 @@ std::vector<float> gemv_pack(const float* w, int64_t M, int64_t K) {
 
 GemvFn gemv_kernel(IsaTier tier) {
   if (tier == IsaTier::kRef) return gemv_f32_ref;
-  const auto* e = entry_of_tier(kKernels, tier);
+  const auto* e = entry_of_tier(kGemvKernels, tier);
   return e ? e->fn : nullptr;
 }
 
 const char* gemv_kernel_name() {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kGemvKernels, active_isa());
   return e ? e->name : "gemv_f32_ref";
 }
 
@@ -101,7 +101,7 @@ void split_rows(const GemvArgs& g, int64_t macs, ThreadPool* pool, F&& fn) {
 }  // namespace
 
 void gemv_f32(const GemvArgs& g, ThreadPool* pool) {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kGemvKernels, active_isa());
   const GemvFn fn = e ? e->fn : gemv_f32_ref;
   split_rows(g, g.M * g.K, pool, [&](int64_t m0, int64_t m1, size_t, size_t) { fn(g, m0, m1); });
 }

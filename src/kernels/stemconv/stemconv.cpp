@@ -16,7 +16,7 @@ namespace kiln::kernels {
 
 namespace {
 
-constexpr KernelEntry<StemConvFn> kKernels[] = {
+constexpr KernelEntry<StemConvFn> kStemConvKernels[] = {
 #define KILN_STEMCONV(name, tier, simd) {#name, IsaTier::tier, name},
 #include "kernels/stemconv/stemconv_list.h"
 };
@@ -49,17 +49,17 @@ size_t stemconv_scratch_floats(const DwConvShape& s, const DwConvArgs& a) {
 }
 
 StemConvFn stemconv_kernel(IsaTier tier) {
-  const auto* e = entry_of_tier(kKernels, tier);
+  const auto* e = entry_of_tier(kStemConvKernels, tier);
   return e ? e->fn : nullptr;
 }
 
 const char* stemconv_kernel_name() {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kStemConvKernels, active_isa());
   return e ? e->name : nullptr;
 }
 
 bool stemconv_f32(const DwConvShape& s, const DwConvArgs& a, ThreadPool* pool) {
-  const auto* e = best_entry(kKernels, active_isa());
+  const auto* e = best_entry(kStemConvKernels, active_isa());
   if (!e || !stemconv_supports(s, a)) return false;
   const size_t floats = stemconv_scratch_floats(s, a);
   parallel_for(pool, static_cast<size_t>(stemconv_items(s, a)), [&](size_t item) {

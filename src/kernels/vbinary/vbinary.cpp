@@ -6,17 +6,17 @@
 namespace kiln::kernels {
 
 namespace {
-constexpr VBinaryKernel kKernels[] = {
+constexpr VBinaryKernel kVBinaryKernels[] = {
 #define KILN_VBINARY(name, tier) {#name, tier, name},
 #include "kernels/vbinary/vbinary_list.h"
 #undef KILN_VBINARY
 };
 }  // namespace
 
-std::span<const VBinaryKernel> vbinary_kernels() { return kKernels; }
+std::span<const VBinaryKernel> vbinary_kernels() { return kVBinaryKernels; }
 
 VBinaryFn vbinary_kernel_for(IsaTier tier) {
-  for (const VBinaryKernel& k : kKernels)
+  for (const VBinaryKernel& k : kVBinaryKernels)
     if (static_cast<int>(k.tier) <= static_cast<int>(tier)) return k.fn;
   return nullptr;
 }

@@ -4,17 +4,17 @@
 namespace kiln::kernels {
 
 namespace {
-constexpr VUnaryKernel kKernels[] = {
+constexpr VUnaryKernel kVUnaryKernels[] = {
 #define KILN_VUNARY(name, tier) {#name, tier, name},
 #include "kernels/vunary/vunary_list.h"
 #undef KILN_VUNARY
 };
 }  // namespace
 
-std::span<const VUnaryKernel> vunary_kernels() { return kKernels; }
+std::span<const VUnaryKernel> vunary_kernels() { return kVUnaryKernels; }
 
 VUnaryFn vunary_kernel_for(IsaTier tier) {
-  for (const VUnaryKernel& k : kKernels)
+  for (const VUnaryKernel& k : kVUnaryKernels)
     if (static_cast<int>(k.tier) <= static_cast<int>(tier)) return k.fn;
   return nullptr;
 }

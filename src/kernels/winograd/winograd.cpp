@@ -20,13 +20,13 @@ struct Entry {
   WinogradOutputFn output;
 };
 
-constexpr Entry kKernels[] = {
+constexpr Entry kWinogradKernels[] = {
 #define KILN_WINOGRAD(name, tier, simd, tile) {#name, IsaTier::tier, tile, name##_input, name##_output},
 #include "kernels/winograd/winograd_list.h"
 };
 
 const Entry* exact(IsaTier tier, int tile) {
-  for (const Entry& e : kKernels)
+  for (const Entry& e : kWinogradKernels)
     if (e.tier == tier && e.tile == tile) return &e;
   return nullptr;
 }

@@ -8,10 +8,6 @@
 
 namespace kiln::kernels {
 
-using winograd_f4::kAt;
-using winograd_f4::kBt;
-using winograd_f4::kG;
-
 void winograd_f4k3_weights(const float* w, int64_t M, int64_t C, float* u) {
   // As winograd_f2k3_weights: per output channel, the C filters tap-major, so every step is a loop over c on
   // contiguous memory (in double, rounded once at the end).
@@ -27,7 +23,8 @@ void winograd_f4k3_weights(const float* w, int64_t M, int64_t C, float* u) {
         const double* g0 = taps.data() + (0 * 3 + j) * C;
         const double* g1 = taps.data() + (1 * 3 + j) * C;
         const double* g2 = taps.data() + (2 * 3 + j) * C;
-        for (int64_t c = 0; c < C; ++c) out[c] = kG[a][0] * g0[c] + kG[a][1] * g1[c] + kG[a][2] * g2[c];
+        for (int64_t c = 0; c < C; ++c)
+          out[c] = winograd_f4::kG[a][0] * g0[c] + winograd_f4::kG[a][1] * g1[c] + winograd_f4::kG[a][2] * g2[c];
       }
     // u[a][b] = sum_j gg[a][j] G[b][j]   ((G g) Gᵀ, 6 x 6), stored as 36 planes of [M, C]
     for (int a = 0; a < 6; ++a)
@@ -37,7 +34,8 @@ void winograd_f4k3_weights(const float* w, int64_t M, int64_t C, float* u) {
         const double* r1 = gg.data() + (a * 3 + 1) * C;
         const double* r2 = gg.data() + (a * 3 + 2) * C;
         for (int64_t c = 0; c < C; ++c)
-          out[c] = static_cast<float>(r0[c] * kG[b][0] + r1[c] * kG[b][1] + r2[c] * kG[b][2]);
+          out[c] = static_cast<float>(r0[c] * winograd_f4::kG[b][0] + r1[c] * winograd_f4::kG[b][1] +
+                                      r2[c] * winograd_f4::kG[b][2]);
       }
   }
 }
@@ -58,13 +56,13 @@ void winograd_f4k3_input_ref(const WinogradShape& s, const float* x, int64_t cha
       for (int a = 0; a < 6; ++a)  // Bᵀ d, in the order the tiered kernels sum
         for (int q = 0; q < 6; ++q) {
           float acc = 0;
-          for (int r = 0; r < 6; ++r) acc += kBt[a][r] * d[r][q];
+          for (int r = 0; r < 6; ++r) acc += winograd_f4::kBt[a][r] * d[r][q];
           t[a][q] = acc;
         }
       for (int a = 0; a < 6; ++a)
         for (int b = 0; b < 6; ++b) {
           float acc = 0;
-          for (int q = 0; q < 6; ++q) acc += kBt[b][q] * t[a][q];
+          for (int q = 0; q < 6; ++q) acc += winograd_f4::kBt[b][q] * t[a][q];
           v[(a * 6 + b) * seg.ldt + c * seg.ldc + seg.lane0 + i] = acc;
         }
     }
@@ -82,7 +80,7 @@ void winograd_f4k3_output_ref(const WinogradShape& s, const float* m, int64_t ch
       for (int r = 0; r < 4; ++r)
         for (int q = 0; q < 6; ++q) {
           float acc = 0;
-          for (int a = 0; a < 6; ++a) acc += kAt[r][a] * p[a][q];
+          for (int a = 0; a < 6; ++a) acc += winograd_f4::kAt[r][a] * p[a][q];
           t[r][q] = acc;
         }
       for (int r = 0; r < 4; ++r)
@@ -90,7 +88,7 @@ void winograd_f4k3_output_ref(const WinogradShape& s, const float* m, int64_t ch
           const int64_t oh = 4 * row + r, ow = 4 * col + q;
           if (oh >= s.out_h || ow >= s.out_w) continue;
           float acc = 0;
-          for (int b = 0; b < 6; ++b) acc += kAt[q][b] * t[r][b];
+          for (int b = 0; b < 6; ++b) acc += winograd_f4::kAt[q][b] * t[r][b];
           if (bias) acc += bias[k];
           const int64_t at = k * plane + oh * s.out_w + ow;
           if (residual) acc += residual[at];
