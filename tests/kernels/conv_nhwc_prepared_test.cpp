@@ -33,9 +33,6 @@ struct NhwcCase {
   int64_t out(int64_t in) const { return (in + 2 * (kernel / 2) - kernel) / stride + 1; }
 };
 
-const char* const kActivations[] = {"",        "Relu",        "Clip",      "LeakyRelu", "Sigmoid", "Tanh",
-                                    "HardSigmoid", "HardSwish", "Silu", "GeluErf",   "GeluTanh"};
-
 PreparedNode make_node(const NhwcCase& c, std::mt19937& rng) {
   PreparedNode n("ConvNhwc", 1, "ai.kiln");
   const int64_t p = c.kernel / 2;
@@ -88,7 +85,7 @@ TEST(ConvNhwcPrepared, PointwiseLayersMatchReference) {
     c.in_channels = pick(1, 70), c.out_channels = pick(1, 90);
     c.stride = i % 4 == 3 ? pick(2, 3) : 1;
     c.bias = pick(0, 2) != 0, c.residual = pick(0, 1) != 0, c.shape_known = pick(0, 3) != 0;
-    c.activation = kActivations[i % 11];
+    c.activation = kFusedActivations[i % 11];
     if (c.height * c.width == 1 && c.shape_known) c.height = 2;  // declared 1x1 planes are the gemv form
     SCOPED_TRACE(c.str());
     check_case(c, static_cast<uint32_t>(i), c.stride > 1 ? "gemm-subsampled" : "gemm");
@@ -117,7 +114,7 @@ TEST(ConvNhwcPrepared, DepthwiseLayersMatchReference) {
     c.in_channels = c.out_channels = c.group = channels[i % 10];
     c.kernel = 2 * pick(1, 3) + 1, c.stride = pick(1, 2);  // 1x1 is the pointwise form
     c.bias = pick(0, 2) != 0, c.residual = pick(0, 2) == 0, c.shape_known = pick(0, 3) != 0;
-    c.activation = kActivations[i % 11];
+    c.activation = kFusedActivations[i % 11];
     SCOPED_TRACE(c.str());
     check_case(c, static_cast<uint32_t>(300 + i), "depthwise");
   }

@@ -40,9 +40,6 @@ struct ConvCase {
   }
 };
 
-const char* const kActivations[] = {"",        "Relu",        "Clip",      "LeakyRelu", "Sigmoid", "Tanh",
-                                    "HardSigmoid", "HardSwish", "Silu", "GeluErf",   "GeluTanh"};
-
 ConvCase random_case(std::mt19937& rng, int index) {
   auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
   ConvCase c;
@@ -76,7 +73,7 @@ ConvCase random_case(std::mt19937& rng, int index) {
   c.bias = pick(0, 2) != 0;
   c.fused = index % 2 == 1;
   if (c.fused) {
-    c.activation = kActivations[(index / 2) % 11];
+    c.activation = kFusedActivations[(index / 2) % 11];
     if (c.activation == "Clip") c.activation_params = {-0.3f, 0.4f};
     if (c.activation == "LeakyRelu") c.activation_params = {0.2f};
     c.residual = pick(0, 1) != 0;
@@ -168,7 +165,7 @@ TEST(ConvPrepared, WinogradLayersMatchReference) {
     for (size_t d = 0; d < 2 && c.auto_pad.empty(); ++d) c.in[d] = std::max(c.in[d], 3 - c.pads[d] - c.pads[d + 2]);
     c.bias = pick(0, 1) != 0;
     if (c.fused) {
-      c.activation = kActivations[(i / 2) % 11];
+      c.activation = kFusedActivations[(i / 2) % 11];
       if (c.activation == "Clip") c.activation_params = {-0.3f, 0.4f};
       c.residual = pick(0, 1) != 0;
     }

@@ -17,12 +17,7 @@
 namespace kiln::kernels {
 namespace {
 
-struct ListedKernel {
-  const char* name;
-  IsaTier tier;
-};
-
-constexpr ListedKernel kListed[] = {
+constexpr ListedKernel kDwChanKernels[] = {
 #define KILN_DWCHAN(name, tier, simd) {#name, IsaTier::tier},
 #include "kernels/dwchan/dwchan_list.h"
     // The AVX-512 kernel's logic on AVX2 instructions: checked on any AVX2 CPU.
@@ -66,7 +61,7 @@ TEST_P(DwChanKernel, MatchesReferenceOnRandomShapes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, DwChanKernel, ::testing::ValuesIn(kListed),
+INSTANTIATE_TEST_SUITE_P(Tiers, DwChanKernel, ::testing::ValuesIn(kDwChanKernels),
                          [](const ::testing::TestParamInfo<ListedKernel>& i) { return std::string(i.param.name); });
 
 TEST(DwChan, RefusesWhatItDoesNotCover) {

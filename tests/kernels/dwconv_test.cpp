@@ -16,12 +16,7 @@
 namespace kiln::kernels {
 namespace {
 
-struct ListedKernel {
-  const char* name;
-  IsaTier tier;
-};
-
-constexpr ListedKernel kListed[] = {
+constexpr ListedKernel kDwConvKernels[] = {
 #define KILN_DWCONV(name, tier, simd) {#name, IsaTier::tier},
 #include "kernels/dwconv/dwconv_list.h"
 };
@@ -65,7 +60,7 @@ TEST_P(DwConvKernel, MatchesReferenceOnRandomShapes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, DwConvKernel, ::testing::ValuesIn(kListed),
+INSTANTIATE_TEST_SUITE_P(Tiers, DwConvKernel, ::testing::ValuesIn(kDwConvKernels),
                          [](const ::testing::TestParamInfo<ListedKernel>& i) { return std::string(i.param.name); });
 
 TEST(DwConv, DispatchCoversImagesMultipliersAndThreadCounts) {

@@ -19,12 +19,7 @@
 namespace kiln::kernels {
 namespace {
 
-struct ListedKernel {
-  const char* name;
-  IsaTier tier;
-};
-
-constexpr ListedKernel kListed[] = {
+constexpr ListedKernel kDwNhwcKernels[] = {
 #define KILN_DWNHWC(name, tier, simd) {#name, IsaTier::tier},
 #include "kernels/dwnhwc/dwnhwc_list.h"
     // The AVX-512 kernel's logic on AVX2 instructions: checked on any AVX2 CPU.
@@ -72,11 +67,11 @@ std::vector<float> nhwc_to_nchw(const std::vector<float>& v, int64_t images, int
 }
 
 // One random convolution's inputs, with a guard zone past y that catches writes beyond it.
-struct Case {
+struct DwNhwcCase {
   DwNhwcShape s;
   std::vector<float> x, w, packed, bias, residual;
   size_t out = 0;
-  Case(const DwNhwcShape& shape, std::mt19937& rng) : s(shape) {
+  DwNhwcCase(const DwNhwcShape& shape, std::mt19937& rng) : s(shape) {
     x = random_floats(static_cast<size_t>(s.images * s.in_h * s.in_w * s.channels), rng);
     w = random_floats(static_cast<size_t>(s.channels * s.kernel_h * s.kernel_w), rng);
     bias = random_floats(static_cast<size_t>(s.channels), rng);
@@ -102,7 +97,7 @@ TEST_P(DwNhwcKernel, MatchesReferenceOnRandomShapes) {
   std::mt19937 rng(2468);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int iter = 0; iter < 500; ++iter) {
-    const Case c(random_shape(rng, iter), rng);
+    const DwNhwcCase c(random_shape(rng, iter), rng);
     DwNhwcShape s = c.s;
     if (iter % 2) s.band_rows = pick(1, static_cast<int>(s.out_h) + 1);  // bands of any size, even past out_h
     ASSERT_TRUE(dwnhwc_supports(s)) << describe(s);
@@ -133,7 +128,7 @@ TEST_P(DwNhwcKernel, RowPointersReadTheSameRows) {
   ASSERT_NE(fn, nullptr);
   std::mt19937 rng(1357);
   for (int iter = 0; iter < 100; ++iter) {
-    const Case c(random_shape(rng, iter), rng);
+    const DwNhwcCase c(random_shape(rng, iter), rng);
     const DwNhwcShape& s = c.s;
     const int64_t rows = s.images * s.in_h, row = s.in_w * s.channels;
     std::vector<float> scattered(static_cast<size_t>(rows * (row + 3)));
@@ -167,7 +162,7 @@ DwNhwcShape square_window(int64_t channels, int64_t in_h, int64_t in_w, int64_t 
 // fn on a random case of `s` (bias, residual, `act`) against the reference; y's guard zone must stay untouched.
 void expect_matches_reference(const ListedKernel& k, DwNhwcFn fn, const DwNhwcShape& s, const ActivationParams& act,
                               std::mt19937& rng) {
-  const Case c(s, rng);
+  const DwNhwcCase c(s, rng);
   DwNhwcArgs a;
   a.x = c.x.data(), a.packed_w = c.packed.data(), a.bias = c.bias.data(), a.residual = c.residual.data();
   a.act = act;
@@ -234,7 +229,7 @@ TEST_P(DwNhwcKernel, FiveByFiveEveryWidth) {
       }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, DwNhwcKernel, ::testing::ValuesIn(kListed),
+INSTANTIATE_TEST_SUITE_P(Tiers, DwNhwcKernel, ::testing::ValuesIn(kDwNhwcKernels),
                          [](const ::testing::TestParamInfo<ListedKernel>& i) { return std::string(i.param.name); });
 
 TEST(DwNhwc, ResidualMayBeTheOutput) {
@@ -242,7 +237,7 @@ TEST(DwNhwc, ResidualMayBeTheOutput) {
   std::mt19937 rng(11);
   DwNhwcShape s;
   s.channels = 40, s.in_h = s.in_w = s.out_h = s.out_w = 14, s.kernel_h = s.kernel_w = 3, s.pad_top = s.pad_left = 1;
-  const Case c(s, rng);
+  const DwNhwcCase c(s, rng);
   std::vector<float> y = c.residual, want(c.out);
   DwNhwcArgs a;
   a.x = c.x.data(), a.packed_w = c.packed.data(), a.bias = c.bias.data(), a.residual = y.data(), a.y = y.data();
@@ -254,7 +249,7 @@ TEST(DwNhwc, ResidualMayBeTheOutput) {
 TEST(DwNhwc, ReferenceMatchesTheNchwReference) {
   std::mt19937 rng(99);
   for (int iter = 0; iter < 60; ++iter) {
-    const Case c(random_shape(rng, iter), rng);
+    const DwNhwcCase c(random_shape(rng, iter), rng);
     const DwNhwcShape& s = c.s;
     const ActivationParams act = activation_of(iter);
     std::vector<float> y(c.out);
@@ -353,7 +348,7 @@ TEST(DwNhwc, DispatchGivesTheSameBitsOnAnyThreadCount) {
     s.images = 2, s.channels = 72, s.in_h = 40, s.in_w = 112, s.kernel_h = s.kernel_w = kernel;
     s.stride_h = s.stride_w = 2, s.pad_top = s.pad_left = kernel / 2, s.out_h = 20, s.out_w = 56;
     ASSERT_GT(dwnhwc_items(s), 2 * s.images);
-    const Case c(s, rng);
+    const DwNhwcCase c(s, rng);
     std::vector<float> one(c.out), two(c.out), want(c.out);
     DwNhwcArgs a;
     a.x = c.x.data(), a.packed_w = c.packed.data(), a.bias = c.bias.data(), a.residual = c.residual.data();

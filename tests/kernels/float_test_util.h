@@ -13,8 +13,15 @@
 
 #include "kernels/activation.h"
 #include "kernels/dwconv/dwconv.h"
+#include "kernels/isa.h"
 
 namespace kiln::kernels {
+
+/// One row of a kernel family's list (FAMILY_list.h) as the kernel tests parametrize over it.
+struct ListedKernel {
+  const char* name;
+  IsaTier tier;
+};
 
 inline std::vector<float> random_floats(size_t n, std::mt19937& rng) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);

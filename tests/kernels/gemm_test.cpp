@@ -33,7 +33,7 @@ constexpr Activation kActivations[] = {Activation::kNone,      Activation::kRelu
 
 enum class Residual { kNone, kSeparate, kIntoC };
 
-struct Case {
+struct GemmCase {
   int64_t M = 1, N = 1, K = 1, batch = 1;
   bool ta = false, tb = false;
   int64_t pad = 0;  ///< added to every leading dimension
@@ -76,11 +76,11 @@ struct Source {
 
 /// The operands and outputs of one case, and the expected result computed with the reference.
 struct Trial {
-  Case c;
+  GemmCase c;
   int64_t lda, ldb, ldc, ldr, sa, sb, sc, sr;
   std::vector<float> A, B, bias, R, C, want, scale;
 
-  Trial(const Case& cs, std::mt19937& rng) : c(cs) {
+  Trial(const GemmCase& cs, std::mt19937& rng) : c(cs) {
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
     const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
@@ -225,9 +225,9 @@ class GemmF32 : public ::testing::TestWithParam<int> {
   bool restore_ = false;
 };
 
-Case random_case(std::mt19937& rng, int64_t max_dim) {
+GemmCase random_case(std::mt19937& rng, int64_t max_dim) {
   auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
-  Case c;
+  GemmCase c;
   c.M = std::min(max_dim, pick({1, 2, 3, 5, 6, 7, 11, 12, 13, 23, 25, 37, 64, 97}));
   c.N = std::min(max_dim, pick({1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 100, 271}));
   c.K = std::min(max_dim, pick({1, 2, 3, 4, 5, 16, 17, 63, 64, 130, 257, 300}));
@@ -276,7 +276,7 @@ TEST_P(GemmF32, EveryTileShape) {
     for (int64_t K : {1, 29, 300})
       for (int64_t M = 1; M <= 2 * k.mr; M += (K == 29 ? 1 : 3))
         for (int64_t N = 1; N <= 2 * k.nr + 1; N += (K == 29 ? 1 : 5)) {
-          Case c;
+          GemmCase c;
           c.M = M;
           c.N = N;
           c.K = K;
@@ -305,7 +305,7 @@ TEST_P(GemmF32, LastPanelJustPastHalfWidthSplits) {
   int variant = 0;
   for (int64_t extra = 1; extra <= kGemmColumnTileCols; ++extra)
     for (int64_t K : {7, 300, 520}) {
-      Case c;
+      GemmCase c;
       c.M = variant % 2 ? 2 * k.mr + 5 : 37;
       c.N = k.nr + k.nr / 2 + extra;  // 49..52 at nr 32
       c.K = K;
@@ -345,7 +345,7 @@ TEST_P(GemmF32, RowMajorBReadInPlace) {
   for (int64_t K : {1, 16, 61, 256, 300, 600})
     for (int64_t N : {k.nr / 2, k.nr, 3 * k.nr + 5, 5 * k.nr, 1100})
       for (int64_t M : {1, k.mr + 1, 3 * k.mr}) {
-        Case c;
+        GemmCase c;
         c.M = M;
         c.N = N;
         c.K = K;
@@ -375,7 +375,7 @@ TEST_P(GemmF32, RowMajorAWithRowsInOneCacheSetIsCopied) {
   const GemmKernelEntry& k = kernel();
   for (int64_t lda : {512, 1024, 2048})
     for (int64_t M : {k.mr / 2 + 1, 2 * k.mr + 5}) {
-      Case c;
+      GemmCase c;
       c.M = M;
       c.N = 3 * k.nr + 7;
       c.K = lda - (M % 2 ? 24 : 0);
@@ -405,7 +405,7 @@ TEST_P(GemmF32, EpiloguesAndActivations) {
   std::mt19937 rng(99);
   for (Activation a : kActivations)
     for (int variant = 0; variant < 4; ++variant) {
-      Case c;
+      GemmCase c;
       c.M = 19;
       c.N = 37;
       c.K = 270;  // two K blocks: the epilogue of the first, the accumulation of the second
@@ -427,7 +427,7 @@ TEST_P(GemmF32, EpiloguesAndActivations) {
 TEST_P(GemmF32, ZeroK) {
   std::mt19937 rng(5);
   for (bool pack : {false, true}) {
-    Case c;
+    GemmCase c;
     c.M = 7;
     c.N = 20;
     c.K = 0;
@@ -505,7 +505,7 @@ TEST_P(GemmF32, SigmoidSiluAndGeluInRegistersKeepVunarysAccuracy) {
 
 TEST_P(GemmF32, BSourceFillsNarrowBlocks) {
   std::mt19937 rng(11);
-  Case c;
+  GemmCase c;
   c.M = 40;
   c.N = 700;
   c.K = 530;
@@ -527,9 +527,9 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   ThreadPool pool(2);
   const GemmKernelEntry& k = kernel();
   const int64_t big = k.tier == IsaTier::kRef ? 1 : 2;
-  std::vector<Case> cases;
+  std::vector<GemmCase> cases;
   for (int i = 0; i < 6; ++i) {
-    Case c;
+    GemmCase c;
     c.M = i % 2 ? 150 * big : 7;
     c.N = i % 2 ? 333 : 600 * big;
     c.K = 300 + i;
@@ -541,7 +541,7 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
     c.act.kind = kActivations[(3 * i + 4) % std::size(kActivations)];
     cases.push_back(c);
   }
-  Case in_place;  // few row panels: B read in place by both threads where it fits L2 (else packed by them)
+  GemmCase in_place;  // few row panels: B read in place by both threads where it fits L2 (else packed by them)
   in_place.M = 40;
   in_place.N = 900 * big + 3;
   in_place.K = 520;  // three K blocks
@@ -552,7 +552,7 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   cases.push_back(in_place);
   // A 1x1 convolution on 55x55 planes: B's rows 3025 floats apart, not whole cache lines; 1 thread reads B in
   // place, 2 threads pack it (gemm_driver.cpp, read_b_in_place): the same bits.
-  Case plane;
+  GemmCase plane;
   plane.M = 16;
   plane.N = 3025;
   plane.K = 130;
@@ -562,7 +562,7 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   plane.act.kind = Activation::kRelu;
   cases.push_back(plane);
   // A classifier at batch 1: one row, one column block of prepacked weights, split by columns over the threads.
-  Case classifier;
+  GemmCase classifier;
   classifier.M = 1;
   classifier.N = gemm_blocking(*k.code()).nc - 24;
   classifier.K = 700;
@@ -572,7 +572,7 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   cases.push_back(classifier);
   // A transformer's MLP down projection: one column block whose packed B outgrows L2 over several K blocks, so
   // each thread takes one row range (ragged rows, columns and K).
-  Case down;
+  GemmCase down;
   down.M = 197;
   down.N = 250;
   down.K = 1100;
@@ -580,14 +580,14 @@ TEST_P(GemmF32, ThreadsGiveIdenticalBits) {
   down.bias = true;
   down.residual = Residual::kIntoC;
   cases.push_back(down);
-  Case heads;  // batched attention-like: entries spread over the threads
+  GemmCase heads;  // batched attention-like: entries spread over the threads
   heads.batch = 6;
   heads.M = heads.N = 70;
   heads.K = 64;
   heads.tb = true;
   heads.alpha = 0.125f;
   cases.push_back(heads);
-  for (const Case& c : cases) {
+  for (const GemmCase& c : cases) {
     Trial one(c, rng);
     Trial two = one;
     one.compute(nullptr);
@@ -608,7 +608,7 @@ TEST_P(GemmF32, FewRowsSplitColumnsOverThreads) {
   const int64_t nc = gemm_blocking(*kernel().code()).nc;
   for (int kind = 0; kind < 4; ++kind)
     for (Activation act : {Activation::kRelu, Activation::kTanh}) {
-      Case c;
+      GemmCase c;
       c.M = 40;
       c.N = nc - 5;  // one column block whatever the CPU's L2
       c.K = 530;     // three K blocks
@@ -633,7 +633,7 @@ TEST_P(GemmF32, FewRowsSplitColumnsOverThreads) {
     }
   // A larger than half of L2 (many output channels): rows are split, and the source is packed once for the call
   // by both threads (K chunks), not once per row range.
-  Case wide;
+  GemmCase wide;
   wide.M = gemm_blocking(*kernel().code()).l2_bytes / (2 * 300 * 4) + 40;
   wide.N = 200;
   wide.K = 300;
@@ -657,7 +657,7 @@ TEST_P(GemmF32, LargeAIsPackedInRounds) {
   // 2100 x 2048 floats of A exceed the pre-packing budget: rows go in rounds, every row still right.
   if (kernel().tier == IsaTier::kRef) GTEST_SKIP() << "too slow for the portable kernel";
   std::mt19937 rng(3);
-  Case c;
+  GemmCase c;
   c.M = 2100;
   c.ta = true;  // a row-major A is read in place, a transposed one packed
   c.N = 5;
@@ -673,7 +673,7 @@ TEST_P(GemmF32, LargeAIsPackedInRounds) {
 TEST_P(GemmF32, SteadyStateAllocatesNothing) {
   // Packing buffers are per thread and only grow: a repeated call finds them large enough.
   std::mt19937 rng(17);
-  Case c;
+  GemmCase c;
   c.M = 50;
   c.N = 300;
   c.K = 270;
@@ -721,7 +721,7 @@ TEST(GemmDispatch, PackedOperandKeepsItsKernelAcrossTiers) {
   if (!isa_available(IsaTier::kAvx2)) GTEST_SKIP() << "needs two tiers; this CPU has " << isa_name(detected_isa());
   const IsaTier saved = active_isa();
   std::mt19937 rng(8);
-  Case c;
+  GemmCase c;
   c.M = 30;
   c.N = 50;
   c.K = 40;

@@ -18,12 +18,7 @@
 namespace kiln::kernels {
 namespace {
 
-struct ListedKernel {
-  const char* name;
-  IsaTier tier;
-};
-
-constexpr ListedKernel kListed[] = {
+constexpr ListedKernel kGemvKernels[] = {
 #define KILN_GEMV(name, tier, simd) {#name, IsaTier::tier},
 #include "kernels/gemv/gemv_list.h"
     // The AVX-512 kernel's logic on AVX2 instructions: checked on any AVX2 CPU.
@@ -235,7 +230,7 @@ TEST_P(GemvKernel, BatchMatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, GemvKernel, ::testing::ValuesIn(kListed),
+INSTANTIATE_TEST_SUITE_P(Tiers, GemvKernel, ::testing::ValuesIn(kGemvKernels),
                          [](const ::testing::TestParamInfo<ListedKernel>& i) { return std::string(i.param.name); });
 
 TEST(Gemv, DispatchGivesTheSameResultOnAnyThreadCount) {

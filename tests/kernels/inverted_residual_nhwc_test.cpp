@@ -93,7 +93,7 @@ void check_case(const BlockCase& c, uint32_t seed) {
   }
 }
 
-const char* const kActivations[] = {"Clip", "HardSwish", "Silu", "Relu", ""};
+const char* const kBlockActivations[] = {"Clip", "HardSwish", "Silu", "Relu", ""};
 
 TEST(InvertedResidualNhwc, RandomBlocksMatchReference) {
   std::mt19937 rng(2026);
@@ -105,7 +105,7 @@ TEST(InvertedResidualNhwc, RandomBlocksMatchReference) {
     c.in_channels = pick(1, 40), c.mid_channels = pick(1, 70), c.out_channels = pick(1, 40);
     c.kernel = i % 3 == 2 ? 5 : 3, c.stride = pick(1, 2);
     c.project = i % 5 != 4, c.residual = c.project && pick(0, 1) != 0, c.biases = i % 7 != 6;
-    c.expand_act = kActivations[i % 5], c.depthwise_act = kActivations[(i / 5) % 5];
+    c.expand_act = kBlockActivations[i % 5], c.depthwise_act = kBlockActivations[(i / 5) % 5];
     c.project_act = i % 6 == 5 ? "Relu" : "";
     SCOPED_TRACE(c.str());
     check_case(c, static_cast<uint32_t>(i));

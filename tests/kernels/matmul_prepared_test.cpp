@@ -133,9 +133,6 @@ TEST_P(MatMulPrepared, GemmVariantsMatchTheReference) {
   }
 }
 
-const char* const kActivations[] = {"",        "Relu",        "Clip",      "LeakyRelu", "Sigmoid", "Tanh",
-                                    "HardSigmoid", "HardSwish", "Silu", "GeluErf",   "GeluTanh"};
-
 std::vector<float> activation_params(const std::string& act) {
   if (act == "Clip") return {-0.5f, 0.75f};
   if (act == "LeakyRelu") return {0.2f};
@@ -146,7 +143,7 @@ std::vector<float> activation_params(const std::string& act) {
 TEST_P(MatMulPrepared, FusedMatMulEveryEpilogue) {
   std::mt19937 rng(4321);
   int index = 0;
-  for (const char* act : kActivations) {
+  for (const char* act : kFusedActivations) {
     for (int variant = 0; variant < 12; ++variant, ++index) {
       const int pattern = static_cast<int>(pick(rng, {1, 3, 4, 5, 7, 9, 12, 13}));
       const int64_t M = pick(rng, {1, 6, 17}), K = pick(rng, {1, 9, 40}), N = pick(rng, {1, 8, 19, 32});

@@ -14,6 +14,8 @@ namespace kiln::testing {
 namespace {
 
 using namespace kiln::testing::prepared;
+// prepared_node.h (another file of a unity batch) has a kiln::testing::IsaCapGuard too: this file means its own.
+using prepared::IsaCapGuard;
 
 class PoolPrepared : public TierTest {};
 KILN_INSTANTIATE_TIERS(PoolPrepared);

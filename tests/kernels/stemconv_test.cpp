@@ -18,12 +18,7 @@
 namespace kiln::kernels {
 namespace {
 
-struct ListedKernel {
-  const char* name;
-  IsaTier tier;
-};
-
-constexpr ListedKernel kListed[] = {
+constexpr ListedKernel kStemConvKernels[] = {
 #define KILN_STEMCONV(name, tier, simd) {#name, IsaTier::tier},
 #include "kernels/stemconv/stemconv_list.h"
     // The AVX-512 kernel's logic on AVX2 instructions: checked on any AVX2 CPU.
@@ -111,7 +106,7 @@ TEST_P(StemConvKernel, MatchesReferenceOnTheCompiledStems) {
       }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, StemConvKernel, ::testing::ValuesIn(kListed),
+INSTANTIATE_TEST_SUITE_P(Tiers, StemConvKernel, ::testing::ValuesIn(kStemConvKernels),
                          [](const ::testing::TestParamInfo<ListedKernel>& i) { return std::string(i.param.name); });
 
 TEST(StemConv, RefusesWhatItDoesNotCover) {

@@ -15,6 +15,8 @@ namespace kiln::testing {
 namespace {
 
 using namespace kiln::testing::prepared;
+// prepared_node.h (another file of a unity batch) has a kiln::testing::IsaCapGuard too: this file means its own.
+using prepared::IsaCapGuard;
 
 class WhereCastPrepared : public TierTest {};
 KILN_INSTANTIATE_TIERS(WhereCastPrepared);

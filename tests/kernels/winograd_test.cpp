@@ -16,20 +16,20 @@
 namespace kiln::kernels {
 namespace {
 
-struct Listed {
+struct WinogradListed {
   const char* name;
   IsaTier tier;
   int tile;
 };
-constexpr Listed kListed[] = {
+constexpr WinogradListed kWinogradKernels[] = {
 #define KILN_WINOGRAD(name, tier, simd, tile) {#name, IsaTier::tier, tile},
 #include "kernels/winograd/winograd_list.h"
 };
 
-class WinogradKernel : public ::testing::TestWithParam<Listed> {};
+class WinogradKernel : public ::testing::TestWithParam<WinogradListed> {};
 
 TEST_P(WinogradKernel, TransformsMatchTheReference) {
-  const Listed k = GetParam();
+  const WinogradListed k = GetParam();
   if (!isa_available(k.tier)) GTEST_SKIP() << k.name << ": this CPU lacks " << isa_name(k.tier);
   const WinogradInputFn input = winograd_input_kernel(k.tier, k.tile);
   const WinogradOutputFn output = winograd_output_kernel(k.tier, k.tile);
@@ -84,8 +84,8 @@ TEST_P(WinogradKernel, TransformsMatchTheReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, WinogradKernel, ::testing::ValuesIn(kListed),
-                         [](const ::testing::TestParamInfo<Listed>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(Tiers, WinogradKernel, ::testing::ValuesIn(kWinogradKernels),
+                         [](const ::testing::TestParamInfo<WinogradListed>& i) { return std::string(i.param.name); });
 
 }  // namespace
 }  // namespace kiln::kernels

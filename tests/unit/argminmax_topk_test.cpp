@@ -6,10 +6,12 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace argminmax_topk_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/argminmax_topk_cases.inc"
+}  // namespace argminmax_topk_cases
 }  // namespace
 
-KILN_FIXTURE_SUITE(ArgMinMaxTopKFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(ArgMinMaxTopKFixture, argminmax_topk_cases::kFixtureCases);
 
 TEST(ArgMax, InferenceKeepdimsAndNegativeAxis) {
   auto keep = InferCall("ArgMax", 13).attr(attr_i("axis", -1)).run({vinfo(DType::kFloat32, Shape({sym("n"), Dim(10)}))});

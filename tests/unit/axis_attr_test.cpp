@@ -24,13 +24,13 @@ namespace {
 fs::path regressions() { return fs::path(KILN_SOURCE_DIR) / "fuzz" / "regressions"; }
 
 // What a file name says: axis_attr-<Op>-<attribute>-<short|long>.onnx.
-struct Case {
+struct RefusedCase {
   fs::path path;
   std::string op, attr, kind;
 };
 
-std::vector<Case> refused_cases() {
-  std::vector<Case> cases;
+std::vector<RefusedCase> refused_cases() {
+  std::vector<RefusedCase> cases;
   for (const auto& e : fs::directory_iterator(regressions())) {
     const std::string stem = e.path().stem().string();
     if (stem.rfind("axis_attr-", 0) != 0 || stem.ends_with("-ok")) continue;
@@ -47,7 +47,7 @@ std::string lower(std::string s) {
 
 // The length each list needs with 2 spatial dims, and what the file gives (one fewer or one more).
 size_t needed(const std::string& attr) { return attr == "pads" ? 4 : 2; }
-size_t given(const Case& c) { return c.kind == "short" ? needed(c.attr) - 1 : needed(c.attr) + 1; }
+size_t given(const RefusedCase& c) { return c.kind == "short" ? needed(c.attr) - 1 : needed(c.attr) + 1; }
 
 std::string expect_refused(const std::function<void()>& f, ErrorCode code) {
   try {
@@ -68,7 +68,7 @@ void expect_has(const std::string& text, const std::string& part) {
 
 TEST(AxisAttr, EveryWindowOpAndAttributeHasAShortAndALongCase) {
   std::map<std::string, std::set<std::string>> seen;
-  for (const Case& c : refused_cases()) seen[c.op].insert(c.attr + "-" + c.kind);
+  for (const RefusedCase& c : refused_cases()) seen[c.op].insert(c.attr + "-" + c.kind);
   const std::map<std::string, size_t> lists = {{"Conv", 4}, {"ConvTranspose", 6}, {"ConvInteger", 4},
                                                {"QLinearConv", 4}, {"DeformConv", 4}, {"MaxPool", 4},
                                                {"AveragePool", 4}, {"LpPool", 4}, {"MaxUnpool", 3}, {"Col2Im", 3}};
@@ -77,7 +77,7 @@ TEST(AxisAttr, EveryWindowOpAndAttributeHasAShortAndALongCase) {
 }
 
 TEST(AxisAttr, RefusedWhenTheSessionIsCreatedNamingNodeAttributeLengthAndRank) {
-  for (const Case& c : refused_cases()) {
+  for (const RefusedCase& c : refused_cases()) {
     SCOPED_TRACE(c.path.filename().string());
     const std::string msg = expect_refused([&] { Session::from_file(c.path.string()); }, ErrorCode::kInvalidModel);
     expect_has(msg, fmt::format("node '{}_{}_{}' ({})", lower(c.op), c.attr, c.kind, c.op));
@@ -89,7 +89,7 @@ TEST(AxisAttr, RefusedWhenTheSessionIsCreatedNamingNodeAttributeLengthAndRank) {
 
 TEST(AxisAttr, TheConvolutionsAreRefusedFromTheWeightsRankAlone) {
   // Their X is declared without a shape: only the initializer W tells the rank at load.
-  for (const Case& c : refused_cases()) {
+  for (const RefusedCase& c : refused_cases()) {
     if (c.op.find("Conv") == std::string::npos) continue;
     SCOPED_TRACE(c.path.filename().string());
     expect_has(expect_refused([&] { Session::from_file(c.path.string()); }, ErrorCode::kInvalidModel),
@@ -98,7 +98,7 @@ TEST(AxisAttr, TheConvolutionsAreRefusedFromTheWeightsRankAlone) {
 }
 
 TEST(AxisAttr, CheckReportsThemWithoutShapes) {
-  for (const Case& c : refused_cases()) {
+  for (const RefusedCase& c : refused_cases()) {
     SCOPED_TRACE(c.path.filename().string());
     const CheckReport r = check_model(c.path.string(), {});
     EXPECT_FALSE(r.will_run());

@@ -8,12 +8,13 @@
 #include <cstring>
 
 #include "kiln/session.h"
+#include "model_paths.h"
 
 using namespace kiln;
 
 namespace {
 
-const char* kModel = KILN_SOURCE_DIR "/models/super_resolution.onnx";  // [batch, 1, h, w]
+using kiln::testing::kSuperResolutionModel;
 
 Tensor images(int64_t batch, int64_t h, int64_t w, int64_t seed) {
   Tensor t(DType::kFloat32, {batch, 1, h, w});
@@ -27,7 +28,7 @@ TEST(BatchInvariance, EachImageOfABatchEqualsItsRunAlone) {
   for (int threads : {1, 2}) {
     SessionOptions o;
     o.intra_op_threads = threads;
-    Session s = Session::from_file(kModel, o);
+    Session s = Session::from_file(kSuperResolutionModel, o);
     // 7x3 images: 4 x 2 tiles of F(2x2) each, 8 to an image's panel (a tile 8 columns wide), where panels
     // crossing images would run most of them in 16-wide tiles, which sum in another order.
     const int64_t batch = 5, h = 7, w = 3;

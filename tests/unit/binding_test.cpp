@@ -7,12 +7,13 @@
 
 #include "alloc_counter.h"
 #include "kiln/session.h"
+#include "model_paths.h"
 
 using namespace kiln;
 
 namespace {
 
-const char* kModel = KILN_SOURCE_DIR "/models/super_resolution.onnx";  // Conv, Relu, DepthToSpace; [batch,1,h,w]
+using kiln::testing::kSuperResolutionModel;
 
 Tensor image(int64_t batch, float phase) {
   Tensor t(DType::kFloat32, {batch, 1, 24, 20});
@@ -28,7 +29,7 @@ void expect_same(const Tensor& a, const Tensor& b) {
 Session session_with_threads(int threads) {
   SessionOptions o;
   o.intra_op_threads = threads;
-  return Session::from_file(kModel, o);
+  return Session::from_file(kSuperResolutionModel, o);
 }
 
 }  // namespace

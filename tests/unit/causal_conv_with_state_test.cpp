@@ -11,12 +11,11 @@
 using namespace kiln;
 using kiln::testing::error_of;
 using kiln::testing::expect_close;
+using kiln::testing::f32;
 using kiln::testing::InferNode;
 using kiln::testing::OpCall;
 
 namespace {
-
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return Tensor::from_vector<float>(std::move(dims), v); }
 
 std::vector<Tensor> causal_conv(const std::vector<Tensor>& inputs, const std::string& activation = "none") {
   return OpCall("CausalConvWithState", 27).attr("activation", activation).outputs(2).run(inputs);

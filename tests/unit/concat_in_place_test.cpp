@@ -53,7 +53,7 @@ ir::Model concat_model(std::vector<Dim> x_dims, int64_t axis, bool extra_reader)
   return m;
 }
 
-struct Case {
+struct ConcatCase {
   std::vector<int64_t> dims;
   int64_t axis;
   bool extra_reader;
@@ -70,7 +70,7 @@ std::shared_ptr<const runtime::Plan> plan_of(const Session& s, const std::vector
 }  // namespace
 
 TEST(ConcatInPlace, ProducersWriteTheirSlicesAndResultsEqualTheConcat) {
-  const Case cases[] = {
+  const ConcatCase cases[] = {
       {{1, 16, 4}, 1, false, true},   // batch 1, slices of 256 bytes
       {{1, 16, 4}, -2, false, true},  // the same axis, counted from the end
       {{1, 1, 64}, 2, false, true},   // the last axis, every dim before it 1
@@ -78,7 +78,7 @@ TEST(ConcatInPlace, ProducersWriteTheirSlicesAndResultsEqualTheConcat) {
       {{1, 3, 1}, 1, false, false},   // 12-byte slices: not 64-byte aligned
       {{1, 16, 4}, 1, true, false},   // a is also a graph output
   };
-  for (const Case& c : cases) {
+  for (const ConcatCase& c : cases) {
     SCOPED_TRACE(::testing::Message() << "dims " << c.dims.size() << "-d, first " << c.dims[0] << " x " << c.dims[1]
                                       << ", axis " << c.axis << (c.extra_reader ? ", extra reader" : ""));
     std::vector<Dim> dims(c.dims.begin(), c.dims.end());

@@ -6,10 +6,12 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace cumsum_det_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/cumsum_det_cases.inc"
+}  // namespace cumsum_det_cases
 }  // namespace
 
-KILN_FIXTURE_SUITE(CumSumDetFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(CumSumDetFixture, cumsum_det_cases::kFixtureCases);
 
 TEST(CumSum, AxisMustBeScalarInRange) {
   Tensor x(DType::kFloat32, {2, 3});

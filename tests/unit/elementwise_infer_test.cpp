@@ -4,13 +4,13 @@
 #include <optional>
 
 #include "ir/graph.h"
+#include "op_test_util.h"
 #include "ops/op.h"
 
 using namespace kiln;
+using kiln::testing::sym;
 
 namespace {
-
-Dim sym(const char* name) { return Dim::symbol(name); }
 
 ops::ValueInfo info(DType t, Shape s) { return ops::ValueInfo{t, std::move(s), nullptr}; }
 

@@ -27,7 +27,7 @@ std::vector<Run> runs_of(const std::vector<int64_t>& out, const std::vector<int6
   return runs;
 }
 
-std::optional<ErrorCode> error_of(OpCall call, const std::vector<Tensor>& inputs) {
+std::optional<ErrorCode> error_code_of(OpCall call, const std::vector<Tensor>& inputs) {
   try {
     call.run(inputs);
   } catch (const Error& e) {
@@ -103,16 +103,16 @@ TEST(BroadcastLoop, MatchesIndexArithmeticOnOddSizes) {
 // ---- run-time errors are errors, not crashes ----
 
 TEST(ElementwiseErrors, IntegerDivisionByZeroIsBadInput) {
-  EXPECT_EQ(error_of(OpCall("Div", 14), {values<int32_t>({3}, {1, 2, 3}), values<int32_t>({3}, {1, 0, 1})}),
+  EXPECT_EQ(error_code_of(OpCall("Div", 14), {values<int32_t>({3}, {1, 2, 3}), values<int32_t>({3}, {1, 0, 1})}),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_of(OpCall("Div", 14), {values<uint8_t>({2}, {1, 2}), values<uint8_t>({}, {0})}),
+  EXPECT_EQ(error_code_of(OpCall("Div", 14), {values<uint8_t>({2}, {1, 2}), values<uint8_t>({}, {0})}),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_of(OpCall("Mod", 13), {values<int64_t>({2}, {5, 6}), values<int64_t>({1}, {0})}),
+  EXPECT_EQ(error_code_of(OpCall("Mod", 13), {values<int64_t>({2}, {5, 6}), values<int64_t>({1}, {0})}),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_of(OpCall("Mod", 13).attr("fmod", int64_t{1}), {values<int8_t>({1}, {5}), values<int8_t>({1}, {0})}),
+  EXPECT_EQ(error_code_of(OpCall("Mod", 13).attr("fmod", int64_t{1}), {values<int8_t>({1}, {5}), values<int8_t>({1}, {0})}),
             ErrorCode::kInvalidArgument);
   // an empty output divides nothing
-  EXPECT_EQ(error_of(OpCall("Div", 14), {values<int32_t>({0}, {}), values<int32_t>({1}, {0})}), std::nullopt);
+  EXPECT_EQ(error_code_of(OpCall("Div", 14), {values<int32_t>({0}, {}), values<int32_t>({1}, {0})}), std::nullopt);
 }
 
 TEST(ElementwiseErrors, DivisionByZeroMessageNamesTheNode) {
@@ -130,34 +130,34 @@ TEST(ElementwiseErrors, DivisionByZeroMessageNamesTheNode) {
 TEST(ElementwiseErrors, IntegerPowNegativeExponents) {
   auto out = OpCall("Pow", 15).run1({values<int64_t>({5}, {2, 1, -1, -1, 3}), values<int64_t>({5}, {-1, -5, -3, -2, -2})});
   expect_tensor(out, values<int64_t>({5}, {0, 1, -1, 1, 0}));
-  EXPECT_EQ(error_of(OpCall("Pow", 15), {values<int32_t>({1}, {0}), values<int32_t>({1}, {-1})}),
+  EXPECT_EQ(error_code_of(OpCall("Pow", 15), {values<int32_t>({1}, {0}), values<int32_t>({1}, {-1})}),
             ErrorCode::kInvalidArgument);
 }
 
 TEST(ElementwiseErrors, CastOfTextThatIsNoNumberIsBadInput) {
-  EXPECT_EQ(error_of(OpCall("Cast", 21).attr("to", int64_t(DType::kFloat32)), {values<std::string>({1}, {"abc"})}),
+  EXPECT_EQ(error_code_of(OpCall("Cast", 21).attr("to", int64_t(DType::kFloat32)), {values<std::string>({1}, {"abc"})}),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_of(OpCall("Cast", 21).attr("to", int64_t(DType::kInt32)), {values<std::string>({1}, {""})}),
+  EXPECT_EQ(error_code_of(OpCall("Cast", 21).attr("to", int64_t(DType::kInt32)), {values<std::string>({1}, {""})}),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_of(OpCall("Cast", 21).attr("to", int64_t(DType::kBool)), {values<std::string>({1}, {"yes"})}),
+  EXPECT_EQ(error_code_of(OpCall("Cast", 21).attr("to", int64_t(DType::kBool)), {values<std::string>({1}, {"yes"})}),
             ErrorCode::kInvalidArgument);
 }
 
 TEST(ElementwiseErrors, DropoutTrainingModeIsRefused) {
   Tensor x = floats<float>({2}, {1, 2});
   auto dropout = [] { return OpCall("Dropout", 13).outputs(2); };
-  EXPECT_EQ(error_of(dropout(), {x, Tensor(), values<bool>({}, {true})}), ErrorCode::kUnsupported);
-  EXPECT_EQ(error_of(dropout(), {x, floats<float>({}, {0.5}), values<bool>({}, {true})}), ErrorCode::kUnsupported);
-  EXPECT_EQ(error_of(dropout(), {x, floats<float>({}, {0.0}), values<bool>({}, {true})}), std::nullopt);  // drops none
-  EXPECT_EQ(error_of(dropout(), {x, Tensor(), values<bool>({}, {false})}), std::nullopt);
+  EXPECT_EQ(error_code_of(dropout(), {x, Tensor(), values<bool>({}, {true})}), ErrorCode::kUnsupported);
+  EXPECT_EQ(error_code_of(dropout(), {x, floats<float>({}, {0.5}), values<bool>({}, {true})}), ErrorCode::kUnsupported);
+  EXPECT_EQ(error_code_of(dropout(), {x, floats<float>({}, {0.0}), values<bool>({}, {true})}), std::nullopt);  // drops none
+  EXPECT_EQ(error_code_of(dropout(), {x, Tensor(), values<bool>({}, {false})}), std::nullopt);
 }
 
 TEST(ElementwiseErrors, BadAttributesFail) {
   Tensor x = floats<float>({2}, {1, 2});
-  EXPECT_EQ(error_of(OpCall("Gelu", 20).attr("approximate", std::string("fast")), {x}), ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_of(OpCall("Mod", 13).attr("fmod", int64_t{2}), {x, x}), ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_of(OpCall("Celu", 12).attr("alpha", 0.0f), {x}), ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_of(OpCall("Cast", 1).attr("to", std::string("FLOAT128")), {x}), ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_code_of(OpCall("Gelu", 20).attr("approximate", std::string("fast")), {x}), ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_code_of(OpCall("Mod", 13).attr("fmod", int64_t{2}), {x, x}), ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_code_of(OpCall("Celu", 12).attr("alpha", 0.0f), {x}), ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_code_of(OpCall("Cast", 1).attr("to", std::string("FLOAT128")), {x}), ErrorCode::kInvalidModel);
 }
 
 // ---- behaviour the references leave open ----
@@ -204,7 +204,6 @@ TEST(ElementwiseVariadic, InPlaceFoldOverManyInputs) {
 // ---- opset < 7: broadcast=1 lines B up with A at `axis`; PRelu-6's slope is per channel ----
 
 namespace {
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return Tensor::from_vector<float>(std::move(dims), v); }
 std::vector<float> floats_of(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.numel()}; }
 }  // namespace
 
@@ -229,9 +228,9 @@ TEST(ElementwiseLegacyBroadcast, AxisPlacesBInsideA) {
 
 TEST(ElementwiseLegacyBroadcast, BThatDoesNotFitIsAnError) {
   const Tensor a = f32({2, 3}, {1, 2, 3, 4, 5, 6});
-  EXPECT_EQ(error_of(OpCall("Add", 6).attr("broadcast", int64_t{1}).attr("axis", int64_t{0}), {a, f32({3}, {1, 2, 3})}),
+  EXPECT_EQ(error_code_of(OpCall("Add", 6).attr("broadcast", int64_t{1}).attr("axis", int64_t{0}), {a, f32({3}, {1, 2, 3})}),
             ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_of(OpCall("Add", 6).attr("broadcast", int64_t{1}), {a, f32({2}, {1, 2})}), ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_code_of(OpCall("Add", 6).attr("broadcast", int64_t{1}), {a, f32({2}, {1, 2})}), ErrorCode::kInvalidModel);
 }
 
 TEST(PReluLegacySlope, OpsetSixSlopeIsPerChannel) {
@@ -243,5 +242,5 @@ TEST(PReluLegacySlope, OpsetSixSlopeIsPerChannel) {
   // A single slope value is shared either way.
   EXPECT_EQ(floats_of(OpCall("PRelu", 6).run1({x, f32({1}, {0.5f})})), (std::vector<float>{-0.5f, -1, -1.5f, 4}));
   // A slope that is not one value per channel is refused at opset 6.
-  EXPECT_EQ(error_of(OpCall("PRelu", 6), {f32({1, 3, 2}, {1, 2, 3, 4, 5, 6}), f32({2}, {1, 1})}), ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_code_of(OpCall("PRelu", 6), {f32({1, 3, 2}, {1, 2, 3, 4, 5, 6}), f32({2}, {1, 1})}), ErrorCode::kInvalidModel);
 }

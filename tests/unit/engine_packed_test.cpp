@@ -25,7 +25,7 @@ namespace {
 
 // x [batch, 16, 8, 8] -> Conv 3x3 pad 1 (Winograd; its 18 KiB filter is stored apart from the model) -> Relu ->
 // Conv 1x1 (a GEMM; its 4 KiB filter stays in the model section) -> y [batch, 32, 8, 8].
-ir::Model conv_model() {
+ir::Model winograd_gemm_model() {
   GraphBuilder b;
   b.input("x", DType::kFloat32, {Dim::symbol("batch"), 16, 8, 8});
   b.initializer("W1", ramp_tensor({32, 16, 3, 3}, 1));
@@ -44,16 +44,16 @@ ir::Model conv_model() {
   return m;
 }
 
-struct Built {
+struct PackedBuild {
   TempDir dir;
   std::string onnx_path;
   std::vector<uint8_t> bytes;
 };
 
-std::unique_ptr<Built> build() {
-  auto b = std::make_unique<Built>();
+std::unique_ptr<PackedBuild> build_packed() {
+  auto b = std::make_unique<PackedBuild>();
   b->onnx_path = b->dir / "conv.onnx";
-  onnx::save_model(conv_model(), b->onnx_path);
+  onnx::save_model(winograd_gemm_model(), b->onnx_path);
   EngineBuildRequest request;
   request.model_path = b->onnx_path;
   request.profiles = {engine::Profile{{{"x", {1, 16, 8, 8}, {1, 16, 8, 8}, {4, 16, 8, 8}}}}};
@@ -104,13 +104,11 @@ void expect_outputs_equal(Session& engine_session, const std::string& onnx_path,
   }
 }
 
-bool prepares() { return kernels::active_isa() != kernels::IsaTier::kRef; }
-
 }  // namespace
 
 TEST(EnginePacked, LoadUsesThePackedBytesInPlaceAndMatchesTheOnnxFile) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is packed";
-  auto b = build();
+  auto b = build_packed();
   engine::PackedIndex index = index_of(b->bytes);
   // Winograd's transformed points (16 or 36) and the 1x1 conv's A; W1 moved out of the model, W2 and B1 not.
   EXPECT_GE(index.entries.size(), 17u);
@@ -124,7 +122,7 @@ TEST(EnginePacked, LoadUsesThePackedBytesInPlaceAndMatchesTheOnnxFile) {
 
 TEST(EnginePacked, BytesPackedForAnotherLayoutArePackedAgainAndRunTheSame) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is packed";
-  auto b = build();
+  auto b = build_packed();
   // What an engine built on an AVX-512 CPU says of its GEMM panels, seen by this CPU's kiln: none is used.
   std::vector<uint8_t> other = with_index(b->bytes, [](engine::PackedIndex& index) {
     for (auto& e : index.entries) e.layout = e.layout == "gemm_f32_12x32_avx512" ? "gemm_f32_6x16_avx2" : "gemm_f32_12x32_avx512";
@@ -137,7 +135,7 @@ TEST(EnginePacked, BytesPackedForAnotherLayoutArePackedAgainAndRunTheSame) {
 
 TEST(EnginePacked, AnEngineLoadedBelowItsTierRunsFromTheRawWeights) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): no lower tier";
-  auto b = build();
+  auto b = build_packed();
   const kernels::IsaTier tier = kernels::active_isa();
   kernels::set_isa_cap(kernels::IsaTier::kRef);  // KILN_ISA=ref: nothing prepared, the reference reads W1
   SessionOptions quiet;
@@ -154,7 +152,7 @@ TEST(EnginePacked, AnEngineLoadedBelowItsTierRunsFromTheRawWeights) {
 
 TEST(EnginePacked, AFlippedByteInAPackedBlobIsRefusedBeforeTheFirstRun) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is packed";
-  auto b = build();
+  auto b = build_packed();
   engine::PackedIndex index = index_of(b->bytes);
   // The last packed entry (the 1x1 conv's panels), then the raw W1.
   const engine::PackedEntry& e = index.entries.back();
@@ -185,7 +183,7 @@ TEST(EnginePacked, AFlippedByteInAPackedBlobIsRefusedBeforeTheFirstRun) {
 
 TEST(EnginePacked, AHostileIndexIsRefusedAtLoad) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is packed";
-  auto b = build();
+  auto b = build_packed();
   auto refusal = [](const std::vector<uint8_t>& bytes) { return error_of([&] { Session::from_bytes(bytes); }); };
   std::string why = refusal(with_index(b->bytes, [](engine::PackedIndex& i) { i.entries[0].offset = 1ull << 40; }));
   EXPECT_NE(why.find("not a 64-byte-aligned range inside"), std::string::npos) << why;

@@ -53,14 +53,14 @@ engine::Profile batch_profile(int64_t lo, int64_t opt, int64_t hi) {
   return engine::Profile{{{"x", {lo, 8}, {opt, 8}, {hi, 8}}}};
 }
 
-struct Built {
+struct ProfiledBuild {
   TempDir dir;
   std::string onnx_path, engine_path;
   std::vector<uint8_t> bytes;
 };
 
-std::unique_ptr<Built> build(std::vector<engine::Profile> profiles) {
-  auto b = std::make_unique<Built>();
+std::unique_ptr<ProfiledBuild> build_with_profiles(std::vector<engine::Profile> profiles) {
+  auto b = std::make_unique<ProfiledBuild>();
   b->onnx_path = b->dir / "dense.onnx";
   b->engine_path = b->dir / "dense.kiln";
   onnx::save_model(dense_model(), b->onnx_path);
@@ -80,7 +80,7 @@ std::string load_error(std::span<const uint8_t> bytes) {
 }  // namespace
 
 TEST(EngineSession, EveryBatchInTheProfileGivesTheOnnxFilesOutputs) {
-  auto b = build({batch_profile(1, 4, 8)});
+  auto b = build_with_profiles({batch_profile(1, 4, 8)});
   Session onnx_session = Session::from_file(b->onnx_path);
   for (Session s : {Session::from_file(b->engine_path), Session::from_engine(b->engine_path),
                     Session::from_bytes(b->bytes)}) {
@@ -113,7 +113,7 @@ TEST(EngineSession, TheBuildTellsEachPassAsItFinishes) {
 }
 
 TEST(EngineSession, PassOptionsAtLoadAreNotSilentlyIgnored) {
-  auto b = build({batch_profile(1, 4, 8)});
+  auto b = build_with_profiles({batch_profile(1, 4, 8)});
   std::vector<std::string> warnings;
   SessionOptions options;
   options.warn = [&](const std::string& w) { warnings.push_back(w); };
@@ -126,7 +126,7 @@ TEST(EngineSession, PassOptionsAtLoadAreNotSilentlyIgnored) {
 }
 
 TEST(EngineSession, DimsEveryProfileFixesAreFoldedAndShapeChainsGo) {
-  auto b = build({batch_profile(1, 4, 8)});
+  auto b = build_with_profiles({batch_profile(1, 4, 8)});
   Session s = Session::from_file(b->engine_path);
   EXPECT_EQ(s.inputs()[0].shape.str(), "[batch,8]");  // seq: 8 in the profile, folded; batch stays a symbol
   const auto& folded = s.impl().engine->build.folded_dims;
@@ -138,7 +138,7 @@ TEST(EngineSession, DimsEveryProfileFixesAreFoldedAndShapeChainsGo) {
 }
 
 TEST(EngineSession, AFeedOutsideTheProfileIsRefusedWithTheRebuildFlags) {
-  auto b = build({batch_profile(1, 4, 8)});
+  auto b = build_with_profiles({batch_profile(1, 4, 8)});
   Session s = Session::from_file(b->engine_path);
   try {
     s.run({{"x", input_of_batch(9)}});
@@ -156,7 +156,7 @@ TEST(EngineSession, AFeedOutsideTheProfileIsRefusedWithTheRebuildFlags) {
 }
 
 TEST(EngineSession, SeveralProfilesAnyOneFits) {
-  auto b = build({batch_profile(1, 1, 2), batch_profile(6, 8, 8)});
+  auto b = build_with_profiles({batch_profile(1, 1, 2), batch_profile(6, 8, 8)});
   Session s = Session::from_file(b->engine_path);
   EXPECT_NO_THROW(s.run({{"x", input_of_batch(2)}}));
   EXPECT_NO_THROW(s.run({{"x", input_of_batch(7)}}));
@@ -167,7 +167,7 @@ TEST(EngineSession, SeveralProfilesAnyOneFits) {
 
 TEST(EngineSession, BuildMistakesNameTheInputAndTheFix) {
   auto build_error = [](std::vector<engine::Profile> profiles) {
-    return error_of([&] { build(std::move(profiles)); });
+    return error_of([&] { build_with_profiles(std::move(profiles)); });
   };
   EXPECT_NE(build_error({engine::Profile{{{"images", {1, 8}, {1, 8}, {2, 8}}}}}).find("'images', which is not an input"),
             std::string::npos);
@@ -203,7 +203,7 @@ TEST(EngineSession, AProfileTheModelCannotRunAtFailsTheBuildNamed) {
 TEST(EngineSession, AnEngineForAHigherTierRunsWithAWarning) {
   const kernels::IsaTier tier = kernels::active_isa();
   if (tier == kernels::IsaTier::kRef) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): no lower tier";
-  auto b = build({batch_profile(1, 4, 8)});
+  auto b = build_with_profiles({batch_profile(1, 4, 8)});
   ASSERT_EQ(engine::read_engine(b->bytes).header.isa, kernels::active_isa());
   kernels::set_isa_cap(kernels::IsaTier::kRef);
   std::vector<std::string> warnings;
@@ -223,7 +223,7 @@ TEST(EngineSession, AnEngineForAHigherTierRunsWithAWarning) {
 }
 
 TEST(EngineSession, HostileEnginesAreRefusedNeverCrash) {
-  auto b = build({batch_profile(1, 4, 8)});
+  auto b = build_with_profiles({batch_profile(1, 4, 8)});
   engine::EngineView view = engine::read_engine(b->bytes);
   std::vector<size_t> cuts = {0, 7, 8, 40, 64, 100, b->bytes.size() / 2, b->bytes.size() - 1};
   for (const auto& s : view.sections) {

@@ -29,7 +29,7 @@ namespace {
 
 // x [batch, 16, 20, 20] -> Conv 3x3 pad 1 (16 -> 32) -> Relu -> Conv 3x3 pad 1 (32 -> 24) -> y: two nodes whose
 // candidates are all three tactics (at most 128 channels: F(4x4, 3x3) is within its error bound).
-ir::Model conv_model() {
+ir::Model two_conv3x3_model() {
   GraphBuilder b;
   b.input("x", DType::kFloat32, {Dim::symbol("batch"), 16, 20, 20});
   b.initializer("W1", ramp_tensor({32, 16, 3, 3}, 1));
@@ -50,17 +50,17 @@ ir::Model conv_model() {
 
 const std::vector<std::string> kConvTactics = {"winograd-f4", "winograd-f2", "implicit-gemm"};
 
-struct Built {
+struct TacticsBuild {
   TempDir dir;
   std::string onnx_path;
   EngineBuildResult result;
 };
 
-std::unique_ptr<Built> build(const std::string& cache = "", std::unique_ptr<Built> b = nullptr) {
+std::unique_ptr<TacticsBuild> build_tactics(const std::string& cache = "", std::unique_ptr<TacticsBuild> b = nullptr) {
   if (!b) {
-    b = std::make_unique<Built>();
+    b = std::make_unique<TacticsBuild>();
     b->onnx_path = b->dir / "conv.onnx";
-    onnx::save_model(conv_model(), b->onnx_path);
+    onnx::save_model(two_conv3x3_model(), b->onnx_path);
   }
   EngineBuildRequest request;
   request.model_path = b->onnx_path;
@@ -119,13 +119,11 @@ void expect_outputs_near(Session& engine_session, const std::string& onnx_path) 
   }
 }
 
-bool prepares() { return kernels::active_isa() != kernels::IsaTier::kRef; }
-
 }  // namespace
 
 TEST(EngineTactics, TheBuildRecordsATimedTacticPerConvAndTheLoadRunsIt) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is prepared";
-  auto b = build();
+  auto b = build_tactics();
   const auto& tactics = b->result.tactics;
   ASSERT_EQ(tactics.size(), 2u);
   for (const engine::TacticRecord& r : tactics) {
@@ -165,7 +163,7 @@ TEST(EngineTactics, TheBuildRecordsATimedTacticPerConvAndTheLoadRunsIt) {
 
 TEST(EngineTactics, EveryCandidateRecordedIsWhatTheLoadRunsWithinTheBound) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is prepared";
-  auto b = build();
+  auto b = build_tactics();
   for (const std::string& forced : kConvTactics) {
     std::vector<engine::TacticRecord> records = b->result.tactics;
     for (engine::TacticRecord& r : records) r.chosen = forced;
@@ -179,7 +177,7 @@ TEST(EngineTactics, EveryCandidateRecordedIsWhatTheLoadRunsWithinTheBound) {
 
 TEST(EngineTactics, ARecordThatNoLongerFitsLeavesTheRuleAndRunsTheSame) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is prepared";
-  auto b = build();
+  auto b = build_tactics();
   std::vector<engine::TacticRecord> records = b->result.tactics;
   records[0].chosen = "winograd-f9";        // a candidate this kiln does not offer
   records[1].node_name = "another node";    // a record of another node at this number
@@ -193,14 +191,14 @@ TEST(EngineTactics, ARecordThatNoLongerFitsLeavesTheRuleAndRunsTheSame) {
 
 TEST(EngineTactics, ARebuildWithTheTimingCacheTimesNothingAndChoosesTheSame) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is prepared";
-  auto b = build();
+  auto b = build_tactics();
   const std::string cache = b->dir / "timings.cache";
-  b = build(cache, std::move(b));
+  b = build_tactics(cache, std::move(b));
   EXPECT_EQ(b->result.tactics_measured, 6u);
   EXPECT_TRUE(b->result.warnings.empty());
   ASSERT_TRUE(fs::exists(cache));
   const std::vector<engine::TacticRecord> first = b->result.tactics;
-  b = build(cache, std::move(b));
+  b = build_tactics(cache, std::move(b));
   EXPECT_EQ(b->result.tactics_measured, 0u);
   EXPECT_EQ(b->result.tactics_from_cache, 2u);
   ASSERT_EQ(b->result.tactics.size(), first.size());
@@ -216,9 +214,9 @@ TEST(EngineTactics, ARebuildWithTheTimingCacheTimesNothingAndChoosesTheSame) {
 
 TEST(EngineTactics, ADamagedOrForeignTimingCacheIsIgnoredWithAWarningNamingIt) {
   if (!prepares()) GTEST_SKIP() << "kernels run at the ref tier (CPU or KILN_ISA): nothing is prepared";
-  auto b = build();
+  auto b = build_tactics();
   const std::string cache = b->dir / "timings.cache";
-  b = build(cache, std::move(b));
+  b = build_tactics(cache, std::move(b));
   std::vector<uint8_t> good;
   {
     std::ifstream in(cache, std::ios::binary);
@@ -237,7 +235,7 @@ TEST(EngineTactics, ADamagedOrForeignTimingCacheIsIgnoredWithAWarningNamingIt) {
   };
   for (const auto& [what, bytes] : cases) {
     write_file(cache, bytes);
-    b = build(cache, std::move(b));
+    b = build_tactics(cache, std::move(b));
     ASSERT_EQ(b->result.warnings.size(), 1u) << what;
     EXPECT_NE(b->result.warnings[0].find(cache), std::string::npos) << what << ": " << b->result.warnings[0];
     EXPECT_EQ(b->result.tactics_measured, 6u) << what;
@@ -301,7 +299,7 @@ TEST(EngineTactics, HostileTacticsSectionsAreRefusedNamingTheSection) {
 
   // Through the loader: an engine whose (checksummed) tactics section is garbage is refused, named.
   if (!prepares()) return;
-  auto b = build();
+  auto b = build_tactics();
   std::string msg = error_of([&] { Session::from_bytes(with_tactics_section(b->result.bytes, {1, 2, 3})); });
   EXPECT_NE(msg.find("tactics section"), std::string::npos) << msg;
 }

@@ -42,18 +42,12 @@ ir::Model unnamed_weights_model() {
   return model_of(b);
 }
 
-std::vector<std::string> names(const ir::Graph& g, const std::vector<int>& ids) {
-  std::vector<std::string> out;
-  for (int id : ids) out.push_back(g.value(id).name);
-  return out;
-}
-
 }  // namespace
 
 TEST(ExportMistakes, WeightSlotsMakeParametersWhateverTheirNames) {
   const ir::Model m = unnamed_weights_model();
   const ir::Graph& g = *m.graph;
-  EXPECT_EQ(names(g, runtime::parameter_inputs(g, g.required_inputs())),
+  EXPECT_EQ(value_names(g, runtime::parameter_inputs(g, g.required_inputs())),
             (std::vector<std::string>{"onnx::Conv_193", "onnx::Conv_194", "fc.weight", "fc.bias", "proj"}));
   // Two fed sides of a MatMul are data (x @ y), unless named like parameters.
   GraphBuilder b;

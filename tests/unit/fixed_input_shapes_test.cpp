@@ -37,7 +37,7 @@ Session session_with(std::map<std::string, std::vector<int64_t>> shapes) {
   return Session::from_bytes(two_input_model(), options);
 }
 
-std::string error_of(std::map<std::string, std::vector<int64_t>> shapes) {
+std::string fixed_shapes_error(std::map<std::string, std::vector<int64_t>> shapes) {
   try {
     session_with(std::move(shapes));
   } catch (const Error& e) {
@@ -69,14 +69,14 @@ TEST(FixedInputShapes, ARunWithAnotherShapeIsRefused) {
 }
 
 TEST(FixedInputShapes, MistakesNameTheInputAndTheDim) {
-  std::string e = error_of({{"images", {1, 2}}});
+  std::string e = fixed_shapes_error({{"images", {1, 2}}});
   EXPECT_NE(e.find("no such input"), std::string::npos) << e;
   EXPECT_NE(e.find("'x', 'mask'"), std::string::npos) << e;
-  e = error_of({{"x", {1, 2, 3}}});
+  e = fixed_shapes_error({{"x", {1, 2, 3}}});
   EXPECT_NE(e.find("input 'x' has 2 dims"), std::string::npos) << e;
-  e = error_of({{"x", {1, -2}}});
+  e = fixed_shapes_error({{"x", {1, -2}}});
   EXPECT_NE(e.find("input 'x' dim 1: size -2 is negative"), std::string::npos) << e;
-  e = error_of({{"x", {1, 2}}, {"mask", {1, 3}}});
+  e = fixed_shapes_error({{"x", {1, 2}}, {"mask", {1, 3}}});
   EXPECT_NE(e.find("dim 'seq' is given two sizes"), std::string::npos) << e;
 }
 

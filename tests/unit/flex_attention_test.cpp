@@ -12,10 +12,12 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "op_test_util.h"
 #include "ops/op.h"
 #include "runtime/eval_node.h"
 
 using namespace kiln;
+using kiln::testing::f32;
 
 namespace {
 
@@ -86,7 +88,6 @@ struct Flex {
   }
 };
 
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return Tensor::from_vector<float>(std::move(dims), v); }
 
 // One query [1, 0] against keys [1, 0] and [0, 1] with values 2 and 4; default scale 1/sqrt(2).
 const Tensor kQ = f32({1, 1, 1, 2}, {1, 0});

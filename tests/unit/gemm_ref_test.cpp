@@ -10,14 +10,14 @@
 
 namespace {
 
-struct Case {
+struct GemmRefCase {
   int64_t M, N, K;
   bool ta, tb;
   float alpha, beta;
   int64_t pad;  // extra leading-dimension padding
 };
 
-void check(const Case& c, std::mt19937& rng) {
+void check(const GemmRefCase& c, std::mt19937& rng) {
   std::uniform_real_distribution<float> u(-1, 1);
   const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
   const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;

@@ -7,10 +7,12 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace grid_sample_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/grid_sample_cases.inc"
+}  // namespace grid_sample_cases
 }  // namespace
 
-KILN_FIXTURE_SUITE(GridSampleFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(GridSampleFixture, grid_sample_cases::kFixtureCases);
 
 TEST(GridSample, InferenceTakesSpatialDimsFromGrid) {
   auto out = InferCall("GridSample", 20).run({vinfo(DType::kFloat32, Shape({sym("n"), Dim(3), sym("h"), sym("w")})),

@@ -11,12 +11,11 @@
 using namespace kiln;
 using kiln::testing::error_of;
 using kiln::testing::expect_close;
+using kiln::testing::f32;
 using kiln::testing::InferNode;
 using kiln::testing::OpCall;
 
 namespace {
-
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return Tensor::from_vector<float>(std::move(dims), v); }
 
 OpCall linear_attention(const std::string& rule, int64_t q_heads = 1, int64_t kv_heads = 1) {
   OpCall call("LinearAttention", 27);

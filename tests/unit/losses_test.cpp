@@ -7,10 +7,12 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace losses_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/losses_cases.inc"
+}  // namespace losses_cases
 }  // namespace
 
-KILN_FIXTURE_SUITE(LossFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(LossFixture, losses_cases::kFixtureCases);
 
 TEST(Losses, InferenceShapes) {
   auto none = InferCall("SoftmaxCrossEntropyLoss", 13)

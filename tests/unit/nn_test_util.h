@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "kernels/isa.h"
 #include "kiln/tensor.h"
 #include "ops/op.h"
 
@@ -105,5 +106,13 @@ template <typename F> std::string error_of(F&& f) {
   }
   return "";
 }
+
+/// Whether ops prepare fast kernels at the active ISA tier (at the ref tier they run the reference).
+inline bool prepares() { return kernels::active_isa() != kernels::IsaTier::kRef; }
+
+/// The activations a fused Conv or MatMul takes (its "activation" attribute; "" is none), for the tests that
+/// cycle through them.
+inline constexpr const char* kFusedActivations[] = {"",          "Relu",      "Clip", "LeakyRelu", "Sigmoid", "Tanh",
+                                                    "HardSigmoid", "HardSwish", "Silu", "GeluErf",   "GeluTanh"};
 
 }  // namespace kiln::testing

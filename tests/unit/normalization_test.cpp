@@ -9,7 +9,9 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace normalization_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/normalization_cases.inc"
+}  // namespace normalization_cases
 
 Tensor filled(std::vector<int64_t> dims, float v) {
   Tensor t(DType::kFloat32, std::move(dims));
@@ -18,7 +20,7 @@ Tensor filled(std::vector<int64_t> dims, float v) {
 }
 }  // namespace
 
-KILN_FIXTURE_SUITE(NormalizationFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(NormalizationFixture, normalization_cases::kFixtureCases);
 
 TEST(BatchNormalization, TrainingModeUsesBatchStatistics) {
   // Two channels over [N=2, C=2, 2]: channel 0 holds 1,3,5,7 (mean 4, variance 5), channel 1 is 2 everywhere.

@@ -99,12 +99,6 @@ void expect_type(const json& s, const ir::ValueType& t) {
   }
 }
 
-std::vector<std::string> names(const ir::Graph& g, const std::vector<int>& ids) {
-  std::vector<std::string> r;
-  for (int id : ids) r.push_back(id < 0 ? "" : g.value(id).name);
-  return r;
-}
-
 void expect_graph(const json& s, const ir::Graph& g);
 
 void expect_attribute(const json& s, const ir::Attribute& a) {
@@ -158,8 +152,8 @@ void expect_nodes(const json& s, const ir::Graph& g) {
     EXPECT_EQ(n.op_type, sn["op_type"].get<std::string>());
     EXPECT_EQ(n.domain, sn["domain"].get<std::string>());
     EXPECT_EQ(n.name, sn["name"].get<std::string>());
-    EXPECT_EQ(names(g, n.inputs), sn["inputs"].get<std::vector<std::string>>());
-    EXPECT_EQ(names(g, n.outputs), sn["outputs"].get<std::vector<std::string>>());
+    EXPECT_EQ(value_names(g, n.inputs), sn["inputs"].get<std::vector<std::string>>());
+    EXPECT_EQ(value_names(g, n.outputs), sn["outputs"].get<std::vector<std::string>>());
     ASSERT_EQ(n.attributes.size(), sn["attributes"].size());
     for (size_t k = 0; k < n.attributes.size(); ++k) expect_attribute(sn["attributes"][k], n.attributes[k]);
   }
@@ -176,7 +170,7 @@ uint32_t nodes_digest(const ir::Graph& g) {
     };
     std::vector<std::string> attrs;
     for (const ir::Attribute& a : n.attributes) attrs.push_back(a.name + ":" + std::to_string(int(a.type)));
-    text += n.op_type + "(" + join(names(g, n.inputs)) + ")->" + join(names(g, n.outputs)) + "[" + join(attrs) + "];";
+    text += n.op_type + "(" + join(value_names(g, n.inputs)) + ")->" + join(value_names(g, n.outputs)) + "[" + join(attrs) + "];";
   }
   return crc32(text.data(), text.size());
 }
@@ -207,7 +201,7 @@ void expect_graph(const json& s, const ir::Graph& g) {
   EXPECT_EQ(g.nodes.size(), s["node_count"].get<size_t>());
   EXPECT_EQ(nodes_digest(g), s["nodes_crc32"].get<uint32_t>());
   if (s.contains("nodes")) expect_nodes(s["nodes"], g);
-  std::vector<std::string> refs = names(g, g.outer_refs);
+  std::vector<std::string> refs = value_names(g, g.outer_refs);
   std::sort(refs.begin(), refs.end());
   EXPECT_EQ(refs, s["outer_refs"].get<std::vector<std::string>>());
 }
@@ -246,8 +240,8 @@ void expect_model(const json& s, const ir::Model& m) {
       expect_attribute(sf["attribute_defaults"][k], f.attribute_defaults[k]);
     ASSERT_TRUE(f.body);
     expect_nodes(sf["nodes"], *f.body);
-    EXPECT_EQ(names(*f.body, f.body->inputs), f.inputs);
-    EXPECT_EQ(names(*f.body, f.body->outputs), f.outputs);
+    EXPECT_EQ(value_names(*f.body, f.body->inputs), f.inputs);
+    EXPECT_EQ(value_names(*f.body, f.body->outputs), f.outputs);
     ASSERT_EQ(f.opsets.size(), sf["opsets"].size());
   }
 }

@@ -196,12 +196,6 @@ void expect_same_type(const ir::ValueType& a, const ir::ValueType& b) {
   if (a.elem) expect_same_type(*a.elem, *b.elem);
 }
 
-std::vector<std::string> names(const ir::Graph& g, const std::vector<int>& ids) {
-  std::vector<std::string> r;
-  for (int id : ids) r.push_back(id < 0 ? "" : g.value(id).name);
-  return r;
-}
-
 void expect_same_graph(const ir::Graph& a, const ir::Graph& b);
 
 void expect_same_attribute(const ir::Attribute& a, const ir::Attribute& b) {
@@ -232,7 +226,7 @@ void expect_same_attribute(const ir::Attribute& a, const ir::Attribute& b) {
 
 void expect_same_values(const ir::Graph& a, const std::vector<int>& ia, const ir::Graph& b,
                         const std::vector<int>& ib) {
-  ASSERT_EQ(names(a, ia), names(b, ib));
+  ASSERT_EQ(value_names(a, ia), value_names(b, ib));
   for (size_t i = 0; i < ia.size(); ++i) {
     SCOPED_TRACE("value " + a.value(ia[i]).name);
     expect_same_type(a.value(ia[i]).type, b.value(ib[i]).type);
@@ -247,7 +241,7 @@ void expect_same_graph(const ir::Graph& a, const ir::Graph& b) {
   expect_same_values(a, a.inputs, b, b.inputs);
   expect_same_values(a, a.outputs, b, b.outputs);
   expect_same_values(a, a.value_infos, b, b.value_infos);
-  auto ra = names(a, a.outer_refs), rb = names(b, b.outer_refs);
+  auto ra = value_names(a, a.outer_refs), rb = value_names(b, b.outer_refs);
   std::sort(ra.begin(), ra.end());
   std::sort(rb.begin(), rb.end());
   EXPECT_EQ(ra, rb);
@@ -265,8 +259,8 @@ void expect_same_graph(const ir::Graph& a, const ir::Graph& b) {
     EXPECT_EQ(na.op_type, nb.op_type);
     EXPECT_EQ(na.domain, nb.domain);
     EXPECT_EQ(na.doc_string, nb.doc_string);
-    EXPECT_EQ(names(a, na.inputs), names(b, nb.inputs));
-    EXPECT_EQ(names(a, na.outputs), names(b, nb.outputs));
+    EXPECT_EQ(value_names(a, na.inputs), value_names(b, nb.inputs));
+    EXPECT_EQ(value_names(a, na.outputs), value_names(b, nb.outputs));
     EXPECT_EQ(na.inputs.size() > 1 && na.inputs[1] < 0, nb.inputs.size() > 1 && nb.inputs[1] < 0);
     ASSERT_EQ(na.attributes.size(), nb.attributes.size());
     for (size_t k = 0; k < na.attributes.size(); ++k) expect_same_attribute(na.attributes[k], nb.attributes[k]);

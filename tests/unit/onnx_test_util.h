@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/graph.h"
 #include "kiln/error.h"
 #include "kiln/tensor.h"
 #include "onnx/wire.h"
@@ -178,5 +179,12 @@ struct ProtoBuilder {
     return w.take();
   }
 };
+
+/// The names of the values `ids` (a node's inputs or outputs; "" for an absent one, id -1).
+inline std::vector<std::string> value_names(const ir::Graph& g, const std::vector<int>& ids) {
+  std::vector<std::string> r;
+  for (int id : ids) r.push_back(id < 0 ? "" : g.value(id).name);
+  return r;
+}
 
 }  // namespace kiln::testing

@@ -1,9 +1,10 @@
 #pragma once
 // Data-driven op tests. tests/unit/fixtures/make_op_fixtures.py runs each case through an independent
 // reference (onnx.reference or onnxruntime) and writes the inputs and expected outputs as constant C++ data
-// (tests/unit/fixtures/<family>_cases.inc, defining kFixtureCases); a test file includes one inside an
-// unnamed namespace and declares KILN_FIXTURE_SUITE(Suite, kFixtureCases), which replays every case
-// through kiln and compares every output. InferCall runs only an op's shape inference, on symbolic shapes.
+// (tests/unit/fixtures/<family>_cases.inc, defining kFixtureCases); a test file includes one inside a namespace
+// of its own (<family>_cases: the test files build in unity batches, and every family's arrays have the same names)
+// and declares KILN_FIXTURE_SUITE(Suite, <family>_cases::kFixtureCases), which replays every case through kiln and
+// compares every output. InferCall runs only an op's shape inference, on symbolic shapes.
 
 #include <gtest/gtest.h>
 
@@ -187,13 +188,6 @@ inline ir::Attribute attr_s(std::string n, std::string v) {
   a.s = std::move(v);
   return a;
 }
-inline ir::Attribute attr_ints(std::string n, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = std::move(n);
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
 inline ir::Attribute attr_floats(std::string n, std::vector<float> v) {
   ir::Attribute a;
   a.name = std::move(n);
@@ -204,6 +198,5 @@ inline ir::Attribute attr_floats(std::string n, std::vector<float> v) {
 
 /// A ValueInfo with a known or symbolic shape and optionally a known value.
 inline ops::ValueInfo vinfo(DType t, Shape s, const Tensor* value = nullptr) { return {t, std::move(s), value}; }
-inline Dim sym(const char* name) { return Dim::symbol(name); }
 
 }  // namespace kiln::testing

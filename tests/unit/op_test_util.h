@@ -66,6 +66,21 @@ class OpCall {
   size_t num_outputs_ = 1;
 };
 
+/// An ints attribute.
+inline ir::Attribute attr_ints(std::string n, std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.name = std::move(n);
+  a.type = ir::AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+/// A symbolic dim.
+inline Dim sym(const char* name) { return Dim::symbol(name); }
+
+/// A float32 tensor of the given dims and values.
+inline Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return Tensor::from_vector<float>(std::move(dims), v); }
+
 /// Expects equal dims and elementwise closeness (|a-b| <= atol + rtol*|b|).
 inline void expect_close(const Tensor& got, const Tensor& want, double rtol = 1e-5, double atol = 1e-6) {
   ASSERT_EQ(got.dims(), want.dims());

@@ -6,10 +6,12 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace reduce_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/reduce_cases.inc"
+}  // namespace reduce_cases
 }  // namespace
 
-KILN_FIXTURE_SUITE(ReduceFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(ReduceFixture, reduce_cases::kFixtureCases);
 
 TEST(ReduceInfer, AttrAxesKeepSymbols) {
   auto out = InferCall("ReduceMean", 13)

@@ -8,7 +8,9 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace resize_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/resize_cases.inc"
+}  // namespace resize_cases
 
 Tensor iota_tensor(std::vector<int64_t> dims) {
   Tensor t(DType::kFloat32, std::move(dims));
@@ -17,7 +19,7 @@ Tensor iota_tensor(std::vector<int64_t> dims) {
 }
 }  // namespace
 
-KILN_FIXTURE_SUITE(ResizeFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(ResizeFixture, resize_cases::kFixtureCases);
 
 TEST(ResizeInfer, KnownSizesGiveExactShape) {
   Tensor sizes = Tensor::from_vector<int64_t>({4}, {1, 3, 64, 96});

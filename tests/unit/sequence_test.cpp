@@ -18,7 +18,7 @@ namespace {
 
 Tensor floats(std::vector<int64_t> dims, std::vector<float> v) { return Tensor::from_vector<float>(std::move(dims), v); }
 std::vector<float> values_of(const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); }
-Tensor i64(int64_t v) { return Tensor::scalar<int64_t>(v); }
+Tensor scalar_i64(int64_t v) { return Tensor::scalar<int64_t>(v); }
 
 Tensor seq_of(std::vector<Tensor> ts) {
   const DType t = ts.empty() ? DType::kFloat32 : ts.front().dtype();
@@ -85,27 +85,27 @@ TEST(SequenceOps, EmptyConstructInsertEraseAtLength) {
 
   Tensor s = OpCall("SequenceConstruct", 11).run1({floats({1}, {1}), floats({2}, {2, 3})});
   ASSERT_EQ(s.elements().size(), 2u);
-  s = OpCall("SequenceInsert", 11).run1({s, floats({1}, {0}), i64(0)});  // at the front
+  s = OpCall("SequenceInsert", 11).run1({s, floats({1}, {0}), scalar_i64(0)});  // at the front
   s = OpCall("SequenceInsert", 11).run1({s, floats({1}, {9})});          // at the back
-  s = OpCall("SequenceInsert", 11).run1({s, floats({1}, {5}), i64(-1)}); // before the last
+  s = OpCall("SequenceInsert", 11).run1({s, floats({1}, {5}), scalar_i64(-1)}); // before the last
   ASSERT_EQ(s.elements().size(), 5u);
   EXPECT_EQ(values_of(s.elements()[0]), (std::vector<float>{0}));
   EXPECT_EQ(values_of(s.elements()[3]), (std::vector<float>{5}));
   EXPECT_EQ(values_of(s.elements()[4]), (std::vector<float>{9}));
 
-  s = OpCall("SequenceErase", 11).run1({s, i64(1)});  // the {1}
+  s = OpCall("SequenceErase", 11).run1({s, scalar_i64(1)});  // the {1}
   s = OpCall("SequenceErase", 11).run1({s});          // the last, {9}
   ASSERT_EQ(s.elements().size(), 3u);
-  EXPECT_EQ(values_of(OpCall("SequenceAt", 11).run1({s, i64(1)})), (std::vector<float>{2, 3}));
+  EXPECT_EQ(values_of(OpCall("SequenceAt", 11).run1({s, scalar_i64(1)})), (std::vector<float>{2, 3}));
   EXPECT_EQ(values_of(OpCall("SequenceAt", 11).run1({s, Tensor::scalar<int32_t>(-1)})), (std::vector<float>{5}));
   EXPECT_EQ(OpCall("SequenceLength", 11).run1({s}).data<int64_t>()[0], 3);
 }
 
 TEST(SequenceOps, RefuseBadPositionsAndMixedTypes) {
   Tensor s = seq_of({floats({1}, {1}), floats({1}, {2})});
-  expect_error(ErrorCode::kInvalidArgument, "position 2 is out of range", [&] { OpCall("SequenceAt", 11).run1({s, i64(2)}); });
-  expect_error(ErrorCode::kInvalidArgument, "position -3 is out of range", [&] { OpCall("SequenceAt", 11).run1({s, i64(-3)}); });
-  expect_error(ErrorCode::kInvalidArgument, "out of range", [&] { OpCall("SequenceInsert", 11).run1({s, floats({1}, {0}), i64(3)}); });
+  expect_error(ErrorCode::kInvalidArgument, "position 2 is out of range", [&] { OpCall("SequenceAt", 11).run1({s, scalar_i64(2)}); });
+  expect_error(ErrorCode::kInvalidArgument, "position -3 is out of range", [&] { OpCall("SequenceAt", 11).run1({s, scalar_i64(-3)}); });
+  expect_error(ErrorCode::kInvalidArgument, "out of range", [&] { OpCall("SequenceInsert", 11).run1({s, floats({1}, {0}), scalar_i64(3)}); });
   expect_error(ErrorCode::kInvalidArgument, "empty sequence",
                [&] { OpCall("SequenceErase", 11).run1({Tensor::make_sequence(DType::kFloat32, {})}); });
   expect_error(ErrorCode::kInvalidModel, "one element type",
@@ -123,7 +123,7 @@ TEST(SequenceOps, SplitToSequence) {
   EXPECT_EQ(values_of(s.elements()[2]), (std::vector<float>{3, 6}));
   s = OpCall("SplitToSequence", 11).attr("axis", int64_t{1}).attr("keepdims", int64_t{0}).run1({x});
   EXPECT_EQ(s.elements()[0].dims(), (std::vector<int64_t>{2}));
-  s = OpCall("SplitToSequence", 11).attr("axis", int64_t{1}).run1({x, i64(2)});  // chunks of 2, then 1
+  s = OpCall("SplitToSequence", 11).attr("axis", int64_t{1}).run1({x, scalar_i64(2)});  // chunks of 2, then 1
   ASSERT_EQ(s.elements().size(), 2u);
   EXPECT_EQ(values_of(s.elements()[0]), (std::vector<float>{1, 2, 4, 5}));
   EXPECT_EQ(values_of(s.elements()[1]), (std::vector<float>{3, 6}));
@@ -133,9 +133,9 @@ TEST(SequenceOps, SplitToSequence) {
   expect_error(ErrorCode::kInvalidArgument, "add up to 2, but the axis has 3", [&] {
     OpCall("SplitToSequence", 11).attr("axis", int64_t{1}).run1({x, Tensor::from_vector<int64_t>({2}, {1, 1})});
   });
-  expect_error(ErrorCode::kInvalidArgument, "positive", [&] { OpCall("SplitToSequence", 11).run1({x, i64(0)}); });
+  expect_error(ErrorCode::kInvalidArgument, "positive", [&] { OpCall("SplitToSequence", 11).run1({x, scalar_i64(0)}); });
   expect_error(ErrorCode::kInvalidModel, "split must be a tensor",
-               [&] { OpCall("SplitToSequence", 11).run1({x, seq_of({i64(1)})}); });
+               [&] { OpCall("SplitToSequence", 11).run1({x, seq_of({scalar_i64(1)})}); });
 }
 
 TEST(SequenceOps, ConcatFromSequence) {

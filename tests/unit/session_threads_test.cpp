@@ -12,12 +12,13 @@
 
 #include "kernels/thread_pool.h"
 #include "kiln/session.h"
+#include "model_paths.h"
 
 using namespace kiln;
 
 namespace {
 
-const char* kModel = KILN_SOURCE_DIR "/models/super_resolution.onnx";  // Conv, Relu, DepthToSpace; [batch,1,h,w]
+using kiln::testing::kSuperResolutionModel;
 
 Tensor image(int64_t batch) {
   Tensor t(DType::kFloat32, {batch, 1, 24, 20});
@@ -58,22 +59,22 @@ TEST(UsableCpus, AtLeastOneAndNoMoreThanTheAffinityMask) {
 TEST(SessionThreads, ReportsTheThreadsAsked) {
   SessionOptions two;
   two.intra_op_threads = 2;
-  EXPECT_EQ(Session::from_file(kModel, two).threads(), 2u);
+  EXPECT_EQ(Session::from_file(kSuperResolutionModel, two).threads(), 2u);
   SessionOptions one;
   one.intra_op_threads = 1;
-  EXPECT_EQ(Session::from_file(kModel, one).threads(), 1u);
-  EXPECT_EQ(Session::from_file(kModel).threads(), kernels::usable_cpus());  // 0: the usable CPUs
+  EXPECT_EQ(Session::from_file(kSuperResolutionModel, one).threads(), 1u);
+  EXPECT_EQ(Session::from_file(kSuperResolutionModel).threads(), kernels::usable_cpus());  // 0: the usable CPUs
   SessionOptions bad;
   bad.intra_op_threads = -1;
-  EXPECT_THROW(Session::from_file(kModel, bad), Error);
+  EXPECT_THROW(Session::from_file(kSuperResolutionModel, bad), Error);
 }
 
 TEST(SessionThreads, ResultsDoNotDependOnTheThreadCount) {
   SessionOptions one, two;
   one.intra_op_threads = 1;
   two.intra_op_threads = 2;
-  Tensor a = Session::from_file(kModel, one).run({{"input", image(3)}}).at(0).second;
-  Tensor b = Session::from_file(kModel, two).run({{"input", image(3)}}).at(0).second;
+  Tensor a = Session::from_file(kSuperResolutionModel, one).run({{"input", image(3)}}).at(0).second;
+  Tensor b = Session::from_file(kSuperResolutionModel, two).run({{"input", image(3)}}).at(0).second;
   ASSERT_EQ(a.dims(), b.dims());
   for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data<float>()[i], b.data<float>()[i]) << i;
 }
@@ -91,7 +92,7 @@ double thread_cpu_seconds() {
 TEST(SessionThreads, CallingThreadOnlyKeepsTheWorkOnTheCaller) {
   SessionOptions two;
   two.intra_op_threads = 2;
-  Session session = Session::from_file(kModel, two);
+  Session session = Session::from_file(kSuperResolutionModel, two);
   const Tensor pooled = session.run({{"input", image(8)}}).at(0).second;
   RunOptions alone;
   alone.calling_thread_only = true;
@@ -111,7 +112,7 @@ TEST(SessionThreads, CallingThreadOnlyKeepsTheWorkOnTheCaller) {
 TEST(SessionThreads, IdleAfterARunBurnsNoCpu) {
   SessionOptions two;
   two.intra_op_threads = 2;
-  Session session = Session::from_file(kModel, two);
+  Session session = Session::from_file(kSuperResolutionModel, two);
   for (int i = 0; i < 3; ++i) session.run({{"input", image(4)}});  // batch 4: work split over the pool
   EXPECT_LT(idle_cpu_seconds(1.0), 0.1);
 }
@@ -126,7 +127,7 @@ TEST(ThreadPoolIdle, IdleWorkersBurnNoCpu) {
 }
 
 TEST(RunProfile, OneCallPerStepWithItsNodeAndTime) {
-  Session session = Session::from_file(kModel);
+  Session session = Session::from_file(kSuperResolutionModel);
   std::vector<StepProfile> steps;
   RunOptions options;
   options.profile = [&](const StepProfile& s) { steps.push_back(s); };

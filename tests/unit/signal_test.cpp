@@ -6,10 +6,12 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace signal_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/signal_cases.inc"
+}  // namespace signal_cases
 }  // namespace
 
-KILN_FIXTURE_SUITE(SignalFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(SignalFixture, signal_cases::kFixtureCases);
 
 TEST(DFT, InferenceWithKnownAndUnknownLength) {
   Tensor len = Tensor::scalar<int64_t>(16);

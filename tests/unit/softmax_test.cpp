@@ -6,10 +6,12 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
+namespace softmax_cases {  // the generated arrays (kFixtureCases, kDNN, ...) repeat in every family
 #include "fixtures/softmax_cases.inc"
+}  // namespace softmax_cases
 }  // namespace
 
-KILN_FIXTURE_SUITE(SoftmaxFixture, kFixtureCases);
+KILN_FIXTURE_SUITE(SoftmaxFixture, softmax_cases::kFixtureCases);
 
 TEST(Softmax, Opset11CoercesTo2DButOpset13UsesOneAxis) {
   // [1, 2, 2] input, default axis: opset 11 normalises over all 4 values (axis 1 onward), opset 13 over pairs.

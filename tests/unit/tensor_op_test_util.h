@@ -12,6 +12,7 @@
 #include "ir/dispatch.h"
 #include "ir/graph.h"
 #include "kiln/shape.h"
+#include "op_test_util.h"
 #include "ops/op.h"
 #include "runtime/eval_node.h"
 
@@ -48,7 +49,7 @@ inline Tensor strings(std::vector<int64_t> dims, const std::vector<std::string>&
 }
 
 inline Tensor i64(std::vector<int64_t> v) { return ints(DType::kInt64, {static_cast<int64_t>(v.size())}, v); }
-inline Tensor f32(std::vector<int64_t> dims, const std::vector<double>& v) { return floats(DType::kFloat32, std::move(dims), v); }
+inline Tensor f32_from_f64(std::vector<int64_t> dims, const std::vector<double>& v) { return floats(DType::kFloat32, std::move(dims), v); }
 
 inline ir::Attribute make_attr(std::string name, ir::AttrType type) {
   ir::Attribute a;
@@ -69,11 +70,6 @@ inline ir::Attribute attr_float(std::string n, double v) {
 inline ir::Attribute attr_string(std::string n, std::string v) {
   auto a = make_attr(std::move(n), ir::AttrType::kString);
   a.s = std::move(v);
-  return a;
-}
-inline ir::Attribute attr_ints(std::string n, std::vector<int64_t> v) {
-  auto a = make_attr(std::move(n), ir::AttrType::kInts);
-  a.ints = std::move(v);
   return a;
 }
 inline ir::Attribute attr_floats(std::string n, const std::vector<double>& v) {
@@ -120,7 +116,6 @@ inline std::vector<Tensor> run_op(const std::string& op, int opset, std::vector<
 /// A value seen by inference: a type and a (possibly symbolic) shape, with content when known.
 inline ops::ValueInfo info(DType t, Shape s) { return ops::ValueInfo(t, std::move(s)); }
 inline ops::ValueInfo info_of(const Tensor& v) { return ops::ValueInfo(v.dtype(), Shape::from(v.dims()), &v); }
-inline Dim sym(const char* name) { return Dim::symbol(name); }
 
 /// Runs only the op's inference, as a graph-level pass does before any data exists. nullopt infos are
 /// absent inputs. Returns the inferred output infos (shape, dtype and any content inference recorded).

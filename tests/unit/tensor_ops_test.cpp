@@ -30,102 +30,102 @@ void expect_bad_input(const Error& e, std::initializer_list<const char*> parts) 
 // ---- indices out of range ----
 
 TEST(TensorOps, GatherIndexOutOfRangeNamesIndexAndBound) {
-  Error e = error_of("Gather", 13, {}, {f32({3, 2}, {1, 2, 3, 4, 5, 6}), i64({0, 3})});
+  Error e = error_of("Gather", 13, {}, {f32_from_f64({3, 2}, {1, 2, 3, 4, 5, 6}), i64({0, 3})});
   expect_bad_input(e, {"indices[1] = 3", "size 3", "-3..2"});
-  expect_bad_input(error_of("Gather", 13, {}, {f32({3}, {1, 2, 3}), i64({-4})}), {"indices[0] = -4"});
+  expect_bad_input(error_of("Gather", 13, {}, {f32_from_f64({3}, {1, 2, 3}), i64({-4})}), {"indices[0] = -4"});
 }
 
 TEST(TensorOps, GatherOnEmptyAxisRejectsAnyIndex) {
-  expect_bad_input(error_of("Gather", 13, {}, {f32({0, 2}, {}), i64({0})}), {"size 0"});
+  expect_bad_input(error_of("Gather", 13, {}, {f32_from_f64({0, 2}, {}), i64({0})}), {"size 0"});
 }
 
 TEST(TensorOps, GatherElementsIndexOutOfRange) {
   Error e = error_of("GatherElements", 13, {attr_int("axis", 1)},
-                     {f32({2, 2}, {1, 2, 3, 4}), ints(DType::kInt64, {2, 2}, {0, 1, 2, 0})});
+                     {f32_from_f64({2, 2}, {1, 2, 3, 4}), ints(DType::kInt64, {2, 2}, {0, 1, 2, 0})});
   expect_bad_input(e, {"indices[2] = 2", "size 2"});
   // indices larger than data on another axis would read past it.
   expect_bad_input(error_of("GatherElements", 13, {attr_int("axis", 1)},
-                            {f32({1, 2}, {1, 2}), ints(DType::kInt64, {2, 1}, {0, 0})}),
+                            {f32_from_f64({1, 2}, {1, 2}), ints(DType::kInt64, {2, 1}, {0, 0})}),
                    {"indices dim 0"});
 }
 
 TEST(TensorOps, GatherNdIndexOutOfRange) {
-  Error e = error_of("GatherND", 13, {}, {f32({2, 2}, {1, 2, 3, 4}), ints(DType::kInt64, {1, 2}, {1, 5})});
+  Error e = error_of("GatherND", 13, {}, {f32_from_f64({2, 2}, {1, 2, 3, 4}), ints(DType::kInt64, {1, 2}, {1, 5})});
   expect_bad_input(e, {"indices[1] = 5", "size 2"});
 }
 
 TEST(TensorOps, ScatterIndicesOutOfRange) {
-  expect_bad_input(error_of("ScatterND", 13, {}, {f32({3}, {1, 2, 3}), ints(DType::kInt64, {1, 1}, {3}), f32({1}, {9})}),
+  expect_bad_input(error_of("ScatterND", 13, {}, {f32_from_f64({3}, {1, 2, 3}), ints(DType::kInt64, {1, 1}, {3}), f32_from_f64({1}, {9})}),
                    {"indices[0] = 3", "size 3"});
   expect_bad_input(error_of("ScatterElements", 13, {},
-                            {f32({3}, {1, 2, 3}), i64({-4}), f32({1}, {9})}),
+                            {f32_from_f64({3}, {1, 2, 3}), i64({-4}), f32_from_f64({1}, {9})}),
                    {"indices[0] = -4", "size 3"});
   // updates must have indices' shape
-  expect_bad_input(error_of("ScatterElements", 13, {}, {f32({3}, {1, 2, 3}), i64({0}), f32({2}, {9, 9})}),
+  expect_bad_input(error_of("ScatterElements", 13, {}, {f32_from_f64({3}, {1, 2, 3}), i64({0}), f32_from_f64({2}, {9, 9})}),
                    {"updates"});
 }
 
 TEST(TensorOps, ReverseSequenceLengthBeyondTimeAxis) {
-  expect_bad_input(error_of("ReverseSequence", 10, {}, {f32({2, 2}, {1, 2, 3, 4}), i64({3, 1})}),
+  expect_bad_input(error_of("ReverseSequence", 10, {}, {f32_from_f64({2, 2}, {1, 2, 3, 4}), i64({3, 1})}),
                    {"sequence_lens[0] = 3"});
 }
 
 TEST(TensorOps, CompressConditionTrueBeyondTheAxis) {
   expect_bad_input(error_of("Compress", 11, {attr_int("axis", 0)},
-                            {f32({2}, {1, 2}), ints(DType::kBool, {3}, {0, 0, 1})}),
+                            {f32_from_f64({2}, {1, 2}), ints(DType::kBool, {3}, {0, 0, 1})}),
                    {"condition[2]"});
   // extra false entries are harmless
-  Tensor y = run_op("Compress", 11, {attr_int("axis", 0)}, {f32({2}, {1, 2}), ints(DType::kBool, {3}, {0, 1, 0})})[0];
-  expect_tensor_eq(y, f32({1}, {2}));
+  Tensor y = run_op("Compress", 11, {attr_int("axis", 0)}, {f32_from_f64({2}, {1, 2}), ints(DType::kBool, {3}, {0, 1, 0})})[0];
+  expect_tensor_eq(y, f32_from_f64({1}, {2}));
 }
 
 // ---- sizes and arguments ----
 
 TEST(TensorOps, ReshapeCountMismatchAndBadTargets) {
-  expect_bad_input(error_of("Reshape", 14, {}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), i64({4, 2})}), {"6 elements"});
-  expect_bad_input(error_of("Reshape", 14, {}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), i64({-1, -1})}), {"more than one -1"});
-  expect_bad_input(error_of("Reshape", 14, {}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), i64({4, -1})}), {"divide"});
-  expect_bad_input(error_of("Reshape", 14, {}, {f32({6}, {1, 2, 3, 4, 5, 6}), i64({0, 0})}), {"shape[1] is 0"});
+  expect_bad_input(error_of("Reshape", 14, {}, {f32_from_f64({2, 3}, {1, 2, 3, 4, 5, 6}), i64({4, 2})}), {"6 elements"});
+  expect_bad_input(error_of("Reshape", 14, {}, {f32_from_f64({2, 3}, {1, 2, 3, 4, 5, 6}), i64({-1, -1})}), {"more than one -1"});
+  expect_bad_input(error_of("Reshape", 14, {}, {f32_from_f64({2, 3}, {1, 2, 3, 4, 5, 6}), i64({4, -1})}), {"divide"});
+  expect_bad_input(error_of("Reshape", 14, {}, {f32_from_f64({6}, {1, 2, 3, 4, 5, 6}), i64({0, 0})}), {"shape[1] is 0"});
 }
 
 TEST(TensorOps, SliceStepZeroAndSplitSizes) {
-  expect_bad_input(error_of("Slice", 13, {}, {f32({2}, {1, 2}), i64({0}), i64({2}), i64({0}), i64({0})}),
+  expect_bad_input(error_of("Slice", 13, {}, {f32_from_f64({2}, {1, 2}), i64({0}), i64({2}), i64({0}), i64({0})}),
                    {"step must not be 0"});
-  expect_bad_input(error_of("Split", 13, {}, {f32({3}, {1, 2, 3}), i64({1, 1})}, 2), {"add up to 2"});
-  expect_bad_input(error_of("Split", 18, {attr_int("num_outputs", 4)}, {f32({5}, {1, 2, 3, 4, 5})}, 4),
+  expect_bad_input(error_of("Split", 13, {}, {f32_from_f64({3}, {1, 2, 3}), i64({1, 1})}, 2), {"add up to 2"});
+  expect_bad_input(error_of("Split", 18, {attr_int("num_outputs", 4)}, {f32_from_f64({5}, {1, 2, 3, 4, 5})}, 4),
                    {"into 4 parts"});
 }
 
 TEST(TensorOps, SplitWithEmptySizesSplitsEvenly) {
   // An empty split input is read as absent (as ONNX Runtime does): equal parts, like np.split(x, 2).
-  std::vector<Tensor> parts = run_op("Split", 13, {}, {f32({4}, {1, 2, 3, 4}), i64({})}, 2);
-  expect_tensor_eq(parts[0], f32({2}, {1, 2}));
-  expect_tensor_eq(parts[1], f32({2}, {3, 4}));
+  std::vector<Tensor> parts = run_op("Split", 13, {}, {f32_from_f64({4}, {1, 2, 3, 4}), i64({})}, 2);
+  expect_tensor_eq(parts[0], f32_from_f64({2}, {1, 2}));
+  expect_tensor_eq(parts[1], f32_from_f64({2}, {3, 4}));
 }
 
 TEST(TensorOps, InvalidAttributesAreModelErrors) {
-  Error dup = error_of("Unsqueeze", 13, {}, {f32({2}, {1, 2}), i64({0, 0})});
+  Error dup = error_of("Unsqueeze", 13, {}, {f32_from_f64({2}, {1, 2}), i64({0, 0})});
   EXPECT_EQ(dup.code(), ErrorCode::kInvalidModel) << dup.what();
-  Error perm = error_of("Transpose", 13, {attr_ints("perm", {0, 0})}, {f32({1, 1}, {1})});
+  Error perm = error_of("Transpose", 13, {attr_ints("perm", {0, 0})}, {f32_from_f64({1, 1}, {1})});
   EXPECT_EQ(perm.code(), ErrorCode::kInvalidModel) << perm.what();
-  Error axis = error_of("Concat", 13, {attr_int("axis", 2)}, {f32({1, 1}, {1}), f32({1, 1}, {2})});
+  Error axis = error_of("Concat", 13, {attr_int("axis", 2)}, {f32_from_f64({1, 1}, {1}), f32_from_f64({1, 1}, {2})});
   EXPECT_EQ(axis.code(), ErrorCode::kInvalidModel) << axis.what();
-  Error trilu = error_of("Trilu", 14, {}, {f32({3}, {1, 2, 3})});
+  Error trilu = error_of("Trilu", 14, {}, {f32_from_f64({3}, {1, 2, 3})});
   EXPECT_EQ(trilu.code(), ErrorCode::kInvalidModel) << trilu.what();
-  Error sq = error_of("Squeeze", 13, {}, {f32({2, 1}, {1, 2}), i64({0})});
+  Error sq = error_of("Squeeze", 13, {}, {f32_from_f64({2, 1}, {1, 2}), i64({0})});
   EXPECT_EQ(sq.code(), ErrorCode::kInvalidArgument) << sq.what();  // dim 0 is 2, not 1
 }
 
 TEST(TensorOps, ExpandIncompatibleShapeFails) {
-  Error e = error_of("Expand", 13, {}, {f32({3}, {1, 2, 3}), i64({2, 4})});
+  Error e = error_of("Expand", 13, {}, {f32_from_f64({3}, {1, 2, 3}), i64({2, 4})});
   EXPECT_NE(std::string(e.what()).find("broadcast"), std::string::npos) << e.what();
 }
 
 TEST(TensorOps, DepthToSpaceAndPadArgumentChecks) {
-  expect_bad_input(error_of("DepthToSpace", 13, {attr_int("blocksize", 2)}, {f32({1, 2, 1, 1}, {1, 2})}),
+  expect_bad_input(error_of("DepthToSpace", 13, {attr_int("blocksize", 2)}, {f32_from_f64({1, 2, 1, 1}, {1, 2})}),
                    {"divisible"});
-  expect_bad_input(error_of("Pad", 13, {attr_string("mode", "edge")}, {f32({0}, {}), i64({1, 1})}), {"empty"});
-  expect_bad_input(error_of("Pad", 13, {}, {f32({2}, {1, 2}), i64({0, -3})}), {"negative size"});
+  expect_bad_input(error_of("Pad", 13, {attr_string("mode", "edge")}, {f32_from_f64({0}, {}), i64({1, 1})}), {"empty"});
+  expect_bad_input(error_of("Pad", 13, {}, {f32_from_f64({2}, {1, 2}), i64({0, -3})}), {"negative size"});
 }
 
 TEST(TensorOps, RangeWithZeroDelta) {
@@ -140,14 +140,14 @@ TEST(TensorOps, HugeOutputsFailCleanly) {
   const int64_t big = int64_t{1} << 40;
   Error cos = error_of("ConstantOfShape", 9, {}, {i64({big, big})});
   EXPECT_EQ(cos.code(), ErrorCode::kLimitExceeded) << cos.what();
-  Error tile = error_of("Tile", 13, {}, {f32({2}, {1, 2}), i64({INT64_MAX})});
+  Error tile = error_of("Tile", 13, {}, {f32_from_f64({2}, {1, 2}), i64({INT64_MAX})});
   EXPECT_EQ(tile.code(), ErrorCode::kLimitExceeded) << tile.what();
-  Error expand = error_of("Expand", 13, {}, {f32({1}, {1}), i64({big, big, big})});
+  Error expand = error_of("Expand", 13, {}, {f32_from_f64({1}, {1}), i64({big, big, big})});
   EXPECT_EQ(expand.code(), ErrorCode::kLimitExceeded) << expand.what();
   Error range = error_of("Range", 11, {}, {Tensor::scalar<int64_t>(INT64_MIN), Tensor::scalar<int64_t>(INT64_MAX),
                                            Tensor::scalar<int64_t>(1)});
   EXPECT_EQ(range.code(), ErrorCode::kLimitExceeded) << range.what();
-  Error pad = error_of("Pad", 13, {}, {f32({1}, {1}), i64({INT64_MAX, 1})});
+  Error pad = error_of("Pad", 13, {}, {f32_from_f64({1}, {1}), i64({INT64_MAX, 1})});
   EXPECT_EQ(pad.code(), ErrorCode::kLimitExceeded) << pad.what();
 }
 
@@ -218,8 +218,8 @@ TEST(TensorOps, ScatterNdAddOnFloat16AndInt8Wraps) {
 
 TEST(TensorOps, OpCallWorksForTheseOps) {
   // The shared test helper drives the same registrations.
-  Tensor y = OpCall("Transpose", 13).run1({f32({2, 1}, {1, 2})});
-  expect_tensor_eq(y, f32({1, 2}, {1, 2}));
+  Tensor y = OpCall("Transpose", 13).run1({f32_from_f64({2, 1}, {1, 2})});
+  expect_tensor_eq(y, f32_from_f64({1, 2}, {1, 2}));
 }
 
 }  // namespace
